@@ -1,0 +1,31 @@
+"""dualmaxent: logistic regression *is* a maximum-entropy model, executable and checkable.
+
+The maximum-entropy problem over the model's probabilities ``P``, constrained by the balance
+equations ``X^T P = X^T Y``, has the multinomial log-likelihood as its Lagrange dual:
+``P* = softmax(X theta*)`` and ``H(P*) = -l(theta*)``. The same holds for every canonical GLM.
+
+Public API: :class:`Dataset`, :func:`load_dataset`, :func:`solve_primal`, :func:`solve_dual`,
+:func:`recover_primal`, :func:`verify`.
+"""
+
+from .data import Dataset, load_dataset
+from .dual import solve_dual
+from .primal import solve_primal
+from .results import Certificate, DualResult, Penalty, PrimalResult
+from .verify import recover_primal, verify
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Dataset",
+    "load_dataset",
+    "solve_primal",
+    "solve_dual",
+    "recover_primal",
+    "verify",
+    "Penalty",
+    "PrimalResult",
+    "DualResult",
+    "Certificate",
+    "__version__",
+]

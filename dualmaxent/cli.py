@@ -1,0 +1,252 @@
+"""The ``dualmaxent`` command line.
+
+``dualmaxent verify [DATA] ...`` solves both problems and prints the certificate (exit code 0 when
+it is ok, 1 when it is not, 2 for bad input or usage). Errors in the input are one line on stderr,
+without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from .exceptions import DualMaxentError
+
+EXIT_OK, EXIT_NOT_OK, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit code 2)."""
+
+    def error(self, message):  # noqa: D401 - argparse's hook
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .dual import METHODS
+    from .families import FAMILIES
+
+    parser = _Parser(prog="dualmaxent", description="Logistic regression is a maximum-entropy "
+                     "model: solve the primal and the dual, and certify their duality.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"dualmaxent {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    v = sub.add_parser("verify", help="solve primal and dual and print the duality certificate",
+                       description="Solve the max-entropy primal (CVXPY) and the likelihood dual "
+                       "(numpy/scipy) and certify strong duality. Exit code 0 when the certificate"
+                       " is ok, 1 when it is not, 2 for bad input.")
+    v.add_argument("data", nargs="?", default="blobs",
+                   help="a built-in data set (blobs, iris) or a CSV path (default: blobs)")
+    v.add_argument("--target", help="the CSV's response column (default: the last column)")
+    v.add_argument("--features", help="comma-separated feature columns (default: all others)")
+    v.add_argument("--weights", help="a CSV column of frequency weights")
+    v.add_argument("--no-intercept", action="store_true", help="do not append an intercept")
+    v.add_argument("--family", default="categorical", choices=list(FAMILIES),
+                   help="the canonical GLM family (default: categorical)")
+    pen = v.add_mutually_exclusive_group()
+    pen.add_argument("--l2", type=_positive_float, metavar="LAMBDA", help="L2 penalty")
+    pen.add_argument("--l1", type=_positive_float, metavar="LAMBDA", help="L1 penalty")
+    v.add_argument("--solver", default="CLARABEL", help="CVXPY solver for the primal "
+                   "(default: CLARABEL)")
+    v.add_argument("--gauge", default="pivot", choices=["pivot", "full"],
+                   help="drop the redundant last class block (pivot, default) or keep it")
+    v.add_argument("--method", default="auto", choices=[m for m in METHODS],
+                   help="dual solver (default: auto)")
+    v.add_argument("--tol", type=_positive_float, default=1e-6,
+                   help="tolerance of the certificate (default: 1e-6)")
+    v.add_argument("--json", action="store_true", help="print one JSON object")
+    v.set_defaults(func=cmd_verify)
+
+    f = sub.add_parser("figures", help="regenerate every comparison figure",
+                       description="Regenerate every figure into a folder (default: figures/).")
+    f.add_argument("--out", default="figures", help="output folder (default: figures)")
+    f.add_argument("--only", help="comma-separated figure names (default: all)")
+    f.set_defaults(func=cmd_figures)
+
+    b = sub.add_parser("bench", help="benchmark the solvers against scikit-learn, statsmodels, "
+                       "glum", description="Time the dual and primal solvers against reference "
+                       "libraries; every row is certified by the verifier.")
+    b.add_argument("--quick", action="store_true", help="small sizes (under two minutes)")
+    b.add_argument("--out", default="figures", help="folder for scaling.png (default: figures)")
+    b.add_argument("--json", action="store_true", help="print the table as JSON")
+    b.set_defaults(func=cmd_bench)
+    return parser
+
+
+def cmd_figures(args) -> int:
+    from .figures import main_figures  # matplotlib is imported only here
+
+    return main_figures(args)
+
+
+def cmd_bench(args) -> int:
+    from .bench import main_bench
+
+    return main_bench(args)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def load_from_args(args):
+    """The Dataset named by ``args.data`` with the CLI's column options."""
+    from pathlib import Path
+
+    from .data import BUILTIN_DATASETS, Dataset, load_dataset
+
+    features = None
+    if args.features is not None:
+        features = [f.strip() for f in args.features.split(",") if f.strip()]
+        if not features:
+            raise DualMaxentError("--features needs at least one column name")
+    intercept = not args.no_intercept
+    if args.data in BUILTIN_DATASETS and not Path(args.data).exists():
+        if args.weights:
+            raise DualMaxentError("--weights needs a CSV file with a weights column")
+        if args.target:
+            _, target, _ = BUILTIN_DATASETS[args.data]
+            if args.target != target:
+                raise DualMaxentError(f"unknown target column {args.target!r} for the built-in "
+                                      f"data set {args.data!r} (its target is {target!r})")
+        return load_dataset(args.data, family=args.family, intercept=intercept,
+                            features=features)
+    return Dataset.from_csv(args.data, target=args.target, features=features,
+                            intercept=intercept, weights=args.weights, family=args.family)
+
+
+def cmd_verify(args) -> int:
+    from .verify import verify
+
+    dataset = load_from_args(args)
+    cert = verify(dataset, tol=args.tol, solver=args.solver, gauge=args.gauge,
+                  method=args.method, l2=args.l2, l1=args.l1)
+    if args.json:
+        print(json.dumps(certificate_json(dataset, cert), indent=2))
+    else:
+        print(format_certificate(dataset, cert))
+    return EXIT_OK if cert.ok else EXIT_NOT_OK
+
+
+def certificate_json(dataset, cert) -> dict:
+    """The certificate as a JSON-ready dict (keys documented in the README)."""
+    p, d = cert.primal, cert.dual
+    sep = cert.separation
+    out = {
+        "dataset": {
+            "name": dataset.name, "n": dataset.n, "m": dataset.m, "k": dataset.k,
+            "classes": [_jsonable(c) for c in dataset.classes],
+            "feature_names": list(dataset.feature_names),
+            "family": dataset.family,
+            "penalty": p.penalty.as_dict(),
+            "weights": bool(np.any(dataset.weights != 1.0)),
+        },
+        "primal": {
+            "solver": p.solver, "status": p.status, "gauge": p.gauge,
+            "entropy": _num(p.entropy), "objective": _num(p.objective),
+            "iterations": p.iterations, "solve_seconds": p.solve_seconds,
+            "compile_seconds": p.compile_seconds,
+        },
+        "dual": {
+            "method": d.method, "converged": d.converged, "status": d.status,
+            "iterations": d.iterations, "loglik": d.loglik, "neg_loglik": d.neg_loglik,
+            "canonical_loglik": d.canonical_loglik,
+            "grad_norm": d.grad_norm, "theta": np.asarray(d.theta).tolist(),
+            "solve_seconds": d.solve_seconds,
+        },
+        "certificate": {
+            "duality_gap": _num(cert.duality_gap), "relative_gap": _num(cert.relative_gap),
+            "balance_residual": _num(cert.balance_residual),
+            "simplex_residual": _num(cert.simplex_residual), "min_entry": _num(cert.min_entry),
+            "dual_gradient": _num(cert.dual_gradient), "p_agreement": _num(cert.p_agreement),
+            "theta_agreement": _num(cert.theta_agreement), "tol": cert.tol, "ok": cert.ok,
+            "attained": cert.attained, "verdict": cert.verdict,
+            "messages": list(cert.messages),
+        },
+        "separation": None if sep is None else {
+            "kind": sep.kind,
+            "forced": int(np.sum(sep.forced)),
+            "forced_observations": int(np.sum(sep.forced_observations)),
+            "summary": sep.describe(dataset),
+        },
+    }
+    for key, value in cert.extra.items():
+        if isinstance(value, (int, float, str, bool)) or value is None:
+            out["certificate"].setdefault(key, _num(value) if isinstance(value, float) else value)
+    return out
+
+
+def format_certificate(dataset, cert) -> str:
+    """The human-readable certificate."""
+    p, d = cert.primal, cert.dual
+    classes = ", ".join(str(c) for c in dataset.classes)
+    head = (f"dualmaxent verify: {dataset.name} ({dataset.family}"
+            f"{', penalty ' + p.penalty.describe() if p.penalty.active else ''}; "
+            f"n={dataset.n}, m={dataset.m}" + (f", k={dataset.k}: {classes}" if classes else "")
+            + ")")
+    H = "entropy H(P*)" if dataset.family == "categorical" else "primal H(mu*) = -sum A*(mu*)"
+    lines = [
+        head,
+        f"  primal  {p.solver}, gauge {p.gauge}: status {p.status}"
+        + (f", {p.iterations} iterations" if p.iterations is not None else "")
+        + f", {p.solve_seconds:.3f} s solve + {p.compile_seconds:.3f} s compile",
+        f"          {H:<30} {p.entropy:.10f} nats",
+        f"  dual    {d.method}: {d.status}, {d.iterations} iterations, {d.solve_seconds:.3f} s",
+        f"          {'-l(theta*)':<30} {-d.canonical_loglik:.10f} nats",
+    ]
+    if d.loglik != d.canonical_loglik:
+        lines.append(f"          {'reported log-likelihood':<30} {d.loglik:.10f} nats")
+    lines += [
+        f"  certificate (tolerance {cert.tol:g})",
+        f"          {'duality gap':<30} {cert.duality_gap:+.2e}  (relative {cert.relative_gap:.2e})",
+        f"          {'balance residual':<30} {cert.balance_residual:.2e}",
+        f"          {'simplex residual':<30} {cert.simplex_residual:.2e}  (min entry "
+        f"{cert.min_entry:.1e})",
+        f"          {'dual gradient':<30} {cert.dual_gradient:.2e}",
+        f"          {'P agreement':<30} {cert.p_agreement:.2e}",
+        f"          {'theta agreement':<30} {cert.theta_agreement:.2e}",
+        f"          {'optimum attained':<30} {'yes' if cert.attained else 'no'}",
+    ]
+    if cert.separation is not None and cert.separation.separated and cert.ok:
+        lines.append(f"  note: {cert.separation.describe(dataset)}")
+    lines.append(f"verdict: {cert.verdict}")
+    return "\n".join(lines)
+
+
+def _num(x):
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _jsonable(c):
+    return c.item() if isinstance(c, np.generic) else c
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except DualMaxentError as exc:
+        print(f"dualmaxent: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"dualmaxent: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+              file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

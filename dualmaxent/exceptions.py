@@ -1,0 +1,45 @@
+"""Errors and warnings of dualmaxent, in one module under one base class each.
+
+Errors are raised for bad input or impossible options; warnings are emitted (and recorded in the
+result's ``status``/``message``) when a result exists but is doubtful.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DualMaxentError",
+    "DataError",
+    "DualMaxentWarning",
+    "ConvergenceWarning",
+    "InaccurateSolutionWarning",
+    "SeparationWarning",
+    "SingularHessianWarning",
+]
+
+
+class DualMaxentError(ValueError):
+    """Base class of the errors dualmaxent raises for bad input or options."""
+
+
+class DataError(DualMaxentError):
+    """The data cannot be used: missing, malformed, non-finite, or too small."""
+
+
+class DualMaxentWarning(UserWarning):
+    """Base class of dualmaxent's warnings: a result exists but is doubtful."""
+
+
+class ConvergenceWarning(DualMaxentWarning):
+    """A solver stopped before reaching its tolerance."""
+
+
+class InaccurateSolutionWarning(DualMaxentWarning):
+    """A conic solver reported an inaccurate solution (e.g. CVXPY's ``optimal_inaccurate``)."""
+
+
+class SeparationWarning(DualMaxentWarning):
+    """The data are separated: the likelihood has no maximiser and theta* is at infinity."""
+
+
+class SingularHessianWarning(DualMaxentWarning):
+    """Newton's Hessian was singular; the solver fell back to a regularised step."""

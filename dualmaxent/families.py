@@ -1,0 +1,288 @@
+"""Canonical exponential families: the log-partition, its derivatives and its convex conjugate.
+
+A family turns a response ``y`` into the target table ``Y`` and supplies, for a linear predictor
+``eta``,
+
+* the log-partition ``A(eta)``, its gradient (the mean ``mu = A'(eta)``) and curvature,
+* the convex conjugate ``A*(mu)`` in numpy and as a CVXPY expression (side by side, tested against
+  each other), with the constraints that describe its domain,
+* the constant that turns the canonical log-likelihood into the one statsmodels reports.
+
+Conventions
+-----------
+For every family the *canonical log-likelihood* is the weighted sum over observations (not a mean)
+
+    l(theta) = sum_j w_j [ <Y_j, eta_j> - A(eta_j) ],      eta = X @ theta,
+
+in nats, and the maximum-entropy primal is
+
+    maximise  H(mu) = -sum_j w_j A*(mu_j)   subject to   X^T W (mu - Y) = 0,
+
+so that strong duality reads ``H(mu*) = -l(theta*)``. The reported log-likelihood adds the
+family's constant ``loglik_constant(Y, w)`` (zero for the categorical and Bernoulli families).
+
+* ``categorical``: ``Y`` of shape (n, k) one-hot, ``theta`` of shape (m, k), ``A = logsumexp``,
+  ``A*(p) = sum_i p_i log p_i`` on the simplex, so ``H`` is the Shannon entropy.
+* ``bernoulli``: ``Y`` of shape (n,) in {0, 1} (1 for the second of the two sorted labels),
+  ``theta`` of shape (m,), ``A = log(1 + e^eta)``, ``A*(p) = p log p + (1 - p) log(1 - p)``.
+* ``poisson``: counts ``Y >= 0`` of shape (n,), ``A = e^eta``, ``A*(mu) = mu log mu - mu``,
+  constant ``-sum_j w_j log(Y_j!)``.
+* ``gaussian``: ``Y`` real of shape (n,), unit variance in the duality, ``A = eta^2 / 2``,
+  ``A*(mu) = mu^2 / 2``. The *reported* log-likelihood profiles the variance at its maximum
+  likelihood value ``s2 = RSS / sum(w)`` (statsmodels' OLS ``llf``); see :meth:`Gaussian.loglik`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import gammaln
+
+from . import _numerics as nx
+from .exceptions import DataError, DualMaxentError
+
+__all__ = ["Family", "Categorical", "Bernoulli", "Poisson", "Gaussian", "get_family", "FAMILIES"]
+
+
+class Family:
+    """Interface shared by the canonical families (see the module docstring for the symbols)."""
+
+    name: str = ""
+    #: True when theta has one column per class (categorical), False when it is a vector.
+    multiclass: bool = False
+
+    # -- the response -----------------------------------------------------------------------
+    def encode(self, y: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """Validate ``y`` and return ``(Y, classes)``; ``classes`` is ``()`` for real responses."""
+        raise NotImplementedError
+
+    # -- the log-partition and its derivatives -----------------------------------------------
+    def log_partition(self, eta: np.ndarray) -> np.ndarray:
+        """``A(eta_j)`` for each observation: ndarray of shape (n,)."""
+        raise NotImplementedError
+
+    def mean(self, eta: np.ndarray) -> np.ndarray:
+        """``mu = A'(eta)``, of the same shape as ``eta``."""
+        raise NotImplementedError
+
+    def variance(self, eta: np.ndarray) -> np.ndarray:
+        """``A''(eta)`` of shape (n,) for a one-parameter family."""
+        raise NotImplementedError
+
+    # -- the conjugate -------------------------------------------------------------------------
+    def conjugate(self, mu: np.ndarray) -> np.ndarray:
+        """``A*(mu_j)`` for each observation: ndarray of shape (n,)."""
+        raise NotImplementedError
+
+    def cvxpy_conjugate(self, mu):
+        """``A*(mu_j)`` as a CVXPY expression of shape (n,) (convex in ``mu``)."""
+        raise NotImplementedError
+
+    def cvxpy_domain(self, mu) -> list:
+        """CVXPY constraints describing the domain of ``A*`` (beyond what the atoms imply)."""
+        return []
+
+    # -- likelihood ----------------------------------------------------------------------------
+    def canonical_loglik(self, Y: np.ndarray, eta: np.ndarray, w: np.ndarray) -> float:
+        """``sum_j w_j [<Y_j, eta_j> - A(eta_j)]`` (nats)."""
+        inner = (Y * eta).sum(axis=1) if Y.ndim == 2 else Y * eta
+        return float(np.dot(w, inner - self.log_partition(eta)))
+
+    def loglik_constant(self, Y: np.ndarray, w: np.ndarray) -> float:
+        """Constant added to the canonical log-likelihood to match statsmodels' ``llf``."""
+        return 0.0
+
+    def loglik(self, Y: np.ndarray, eta: np.ndarray, w: np.ndarray) -> float:
+        """The reported log-likelihood, comparable with statsmodels' ``llf``."""
+        return self.canonical_loglik(Y, eta, w) + self.loglik_constant(Y, w)
+
+    def entropy(self, mu: np.ndarray, w: np.ndarray) -> float:
+        """The primal objective ``H(mu) = -sum_j w_j A*(mu_j)`` (nats)."""
+        return float(-np.dot(w, self.conjugate(mu)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Categorical(Family):
+    """Multinomial logistic regression: ``A(eta) = log sum_i exp(eta_i)``."""
+
+    name = "categorical"
+    multiclass = True
+
+    def encode(self, y):
+        classes = _sorted_labels(y)
+        if len(classes) < 2:
+            raise DataError(f"the target has a single class ({classes[0]!r}); need at least two")
+        index = {c: i for i, c in enumerate(classes)}
+        Y = np.zeros((len(y), len(classes)))
+        Y[np.arange(len(y)), [index[v] for v in y.tolist()]] = 1.0
+        return Y, classes
+
+    def log_partition(self, eta):
+        return nx.logsumexp(eta)
+
+    def mean(self, eta):
+        return nx.softmax(eta)
+
+    def canonical_loglik(self, Y, eta, w):
+        # sum_ij Y_ji log softmax(eta)_ji equals <Y, eta> - A(eta) because each row of Y sums
+        # to one, and it stays accurate when softmax underflows.
+        return float(np.dot(w, (Y * nx.log_softmax(eta)).sum(axis=1)))
+
+    def conjugate(self, mu):
+        return nx.xlogx(np.clip(mu, 0.0, None)).sum(axis=1)
+
+    def cvxpy_conjugate(self, mu):
+        import cvxpy as cp
+
+        return -cp.sum(cp.entr(mu), axis=1)
+
+    def cvxpy_domain(self, mu):
+        import cvxpy as cp
+
+        return [cp.sum(mu, axis=1) == 1]
+
+
+class Bernoulli(Family):
+    """Binary logistic regression with one theta vector: ``A(eta) = log(1 + e^eta)``."""
+
+    name = "bernoulli"
+
+    def encode(self, y):
+        classes = _sorted_labels(y)
+        if len(classes) != 2:
+            raise DataError(
+                f"the bernoulli family needs exactly two classes; the target has {len(classes)}"
+            )
+        return np.array([v == classes[1] for v in y.tolist()], dtype=np.float64), classes
+
+    def log_partition(self, eta):
+        return nx.softplus(eta)
+
+    def mean(self, eta):
+        return nx.sigmoid(eta)
+
+    def variance(self, eta):
+        p = nx.sigmoid(eta)
+        return p * (1.0 - p)
+
+    def canonical_loglik(self, Y, eta, w):
+        # y eta - log(1 + e^eta) = -softplus(-eta) for y = 1 and -softplus(eta) for y = 0.
+        return float(-np.dot(w, Y * nx.softplus(-eta) + (1.0 - Y) * nx.softplus(eta)))
+
+    def conjugate(self, mu):
+        mu = np.clip(mu, 0.0, 1.0)
+        return nx.xlogx(mu) + nx.xlogx(1.0 - mu)
+
+    def cvxpy_conjugate(self, mu):
+        import cvxpy as cp
+
+        return -cp.entr(mu) - cp.entr(1 - mu)
+
+
+class Poisson(Family):
+    """Poisson regression with the log link: ``A(eta) = e^eta``."""
+
+    name = "poisson"
+
+    def encode(self, y):
+        Y = _numeric_response(y, "poisson")
+        if np.any(Y < 0):
+            raise DataError(f"the poisson family needs counts >= 0; found {int((Y < 0).sum())} "
+                            "negative values in the target")
+        return Y, ()
+
+    def log_partition(self, eta):
+        return nx.exp(eta)
+
+    def mean(self, eta):
+        return nx.exp(eta)
+
+    def variance(self, eta):
+        return nx.exp(eta)
+
+    def conjugate(self, mu):
+        mu = np.clip(mu, 0.0, None)
+        return nx.xlogx(mu) - mu
+
+    def cvxpy_conjugate(self, mu):
+        import cvxpy as cp
+
+        return -cp.entr(mu) - mu
+
+    def loglik_constant(self, Y, w):
+        return float(-np.dot(w, gammaln(Y + 1.0)))
+
+
+class Gaussian(Family):
+    """Least squares: unit-variance Gaussian, ``A(eta) = eta^2 / 2``."""
+
+    name = "gaussian"
+
+    def encode(self, y):
+        return _numeric_response(y, "gaussian"), ()
+
+    def log_partition(self, eta):
+        return 0.5 * eta**2
+
+    def mean(self, eta):
+        return np.asarray(eta, dtype=np.float64)
+
+    def variance(self, eta):
+        return np.ones_like(eta)
+
+    def conjugate(self, mu):
+        return 0.5 * np.asarray(mu) ** 2
+
+    def cvxpy_conjugate(self, mu):
+        import cvxpy as cp
+
+        return 0.5 * cp.square(mu)
+
+    def loglik_constant(self, Y, w):
+        return float(-0.5 * np.dot(w, Y**2) - 0.5 * w.sum() * np.log(2 * np.pi))
+
+    def loglik(self, Y, eta, w):
+        """Gaussian log-likelihood with the variance profiled out (statsmodels OLS ``llf``).
+
+        ``-N/2 (log(2 pi RSS / N) + 1)`` with ``N = sum(w)`` and ``RSS = sum_j w_j (Y_j - eta_j)^2``.
+        The duality itself is stated for the unit-variance form (:meth:`canonical_loglik`).
+        """
+        N = float(w.sum())
+        rss = float(np.dot(w, (Y - eta) ** 2))
+        return -0.5 * N * (np.log(2 * np.pi * rss / N) + 1.0)
+
+
+FAMILIES = {f.name: f for f in (Categorical(), Bernoulli(), Poisson(), Gaussian())}
+
+
+def get_family(family) -> Family:
+    """Return the family object for a name (or pass a :class:`Family` through)."""
+    if isinstance(family, Family):
+        return family
+    try:
+        return FAMILIES[str(family)]
+    except KeyError:
+        raise DualMaxentError(
+            f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}"
+        ) from None
+
+
+def _sorted_labels(y: np.ndarray) -> tuple:
+    values = list(dict.fromkeys(y.tolist()))
+    try:
+        return tuple(sorted(values))
+    except TypeError:  # mixed types: sort by their text
+        return tuple(sorted(values, key=str))
+
+
+def _numeric_response(y: np.ndarray, family: str) -> np.ndarray:
+    try:
+        Y = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"the {family} family needs a numeric target") from None
+    if not np.all(np.isfinite(Y)):
+        raise DataError(f"the target must be finite; found {int((~np.isfinite(Y)).sum())} "
+                        "NaN or infinite values")
+    return Y
+

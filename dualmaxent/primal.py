@@ -1,0 +1,257 @@
+"""The primal problem: maximum entropy subject to the balance equations, built in CVXPY.
+
+This is the only module that imports CVXPY (lazily, inside the functions, to keep the CLI's
+start-up fast).
+
+Conventions
+-----------
+With weights ``w`` (``W = diag(w)``) and the family's conjugate ``A*`` (``A*(p) = sum p log p``
+for the categorical family), the primal is
+
+    maximise    H(mu) = -sum_j w_j A*(mu_j)              (nats, a sum over observations)
+    subject to  X^T W (mu - Y) = 0                       (the balance equations, one matrix
+                                                          constraint of shape (m, k))
+                mu_j in the domain of A*                 (rows of P on the simplex).
+
+Penalties relax the balance equations on the penalised (non-intercept) rows ``R`` of ``X^T``:
+
+* L2 (dual ``- lam/2 ||theta_R||^2``): the constraint on ``R`` is dropped and
+  ``- ||X_R^T W (mu - Y)||^2 / (2 lam)`` is added to the objective;
+* L1 (dual ``- lam ||theta_R||_1``): the "box" balance equations ``|X_R^T W (mu - Y)| <= lam``.
+
+Signs. CVXPY states a Maximize problem as the minimisation of ``-H`` and attaches to the
+constraint ``X^T W mu == X^T W Y`` a multiplier ``nu`` with Lagrangian ``-H + <nu, X^T W (mu - Y)>``.
+Stationarity gives ``mu_j ∝ exp(-x_j^T nu)``, so **theta = -dual_value** (pinned by a test). For
+the L1 boxes, with ``u`` the dual of ``S <= lam`` and ``v`` that of ``S >= -lam``,
+``theta_R = v - u``; for L2, ``theta_R = X_R^T W (Y - mu) / lam``.
+
+Gauge. ``gauge="full"`` states all ``k`` class blocks of the balance equations; they are linearly
+dependent because the rows of ``P`` and ``Y`` both sum to one (the intercept row makes the
+dependence exact). ``gauge="pivot"`` drops the last class's block on the unpenalised rows, which
+pins ``theta[:, k-1] = 0`` there, the gauge :mod:`dualmaxent.dual` reports.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from .data import Dataset
+from .exceptions import DualMaxentError, InaccurateSolutionWarning
+from .families import get_family
+from .results import Penalty, PrimalResult, make_penalty
+
+__all__ = ["solve_primal", "build_primal", "exp_cone_solvers", "GAUGES"]
+
+GAUGES = ("full", "pivot")
+
+#: CVXPY solvers that handle the exponential cone (the entropy), best first.
+EXP_CONE_SOLVERS = ("CLARABEL", "MOSEK", "SCS", "ECOS", "COPT")
+
+#: Tolerances tighter than the solvers' defaults (measured on blobs: Clarabel's defaults of 1e-8
+#: leave max |P_primal - softmax(X theta*)| at 6e-6; 1e-10 brings it to 5e-8 for six more
+#: interior-point iterations, about 10% of the solve time). User options override these.
+DEFAULT_SOLVER_OPTIONS = {
+    "CLARABEL": {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10},
+    "SCS": {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 100000},
+}
+
+
+def exp_cone_solvers() -> list[str]:
+    """The installed CVXPY solvers that handle the exponential cone."""
+    import cvxpy as cp
+
+    installed = set(cp.installed_solvers())
+    return [s for s in EXP_CONE_SOLVERS if s in installed]
+
+
+def build_primal(dataset: Dataset, penalty: Penalty | None = None, gauge: str = "pivot",
+                 forced: np.ndarray | None = None):
+    """Build the CVXPY problem; return ``(problem, mu, handles)``.
+
+    ``handles`` maps ``"balance"``, ``"upper"`` and ``"lower"`` to the balance-equation
+    constraints (or None), for the dual variables.
+
+    Parameters
+    ----------
+    forced : ndarray of bool, same shape as ``dataset.Y``, optional
+        Entries of ``mu`` fixed at zero (forced by separation, see :mod:`dualmaxent.separation`).
+    """
+    import cvxpy as cp
+
+    penalty = penalty if penalty is not None else Penalty()
+    fam = get_family(dataset.family)
+    if gauge not in GAUGES:
+        raise DualMaxentError(f"unknown gauge {gauge!r}; choose 'full' or 'pivot'")
+    X, Y, w = dataset.X, dataset.Y, dataset.weights
+    mu = cp.Variable(Y.shape, name="mu")
+    entropy = -(w @ fam.cvxpy_conjugate(mu))
+    constraints = list(fam.cvxpy_domain(mu))
+    if forced is not None:
+        forced = np.asarray(forced, dtype=bool)
+        if forced.any():
+            constraints.append(mu[forced] == 0)
+    penalized = np.zeros(dataset.m, dtype=bool)
+    if penalty.active:
+        penalized[:] = True
+        if dataset.intercept:
+            penalized[-1] = False
+    equal_rows = np.flatnonzero(~penalized)
+    pen_rows = np.flatnonzero(penalized)
+    XW = X * w[:, None]
+    handles = {"balance": None, "upper": None, "lower": None, "equal_rows": equal_rows,
+               "pen_rows": pen_rows, "pivot": False}
+    multi = fam.multiclass
+    if equal_rows.size:
+        A = XW[:, equal_rows].T  # (|E|, n)
+        b = A @ Y
+        if multi and gauge == "pivot":
+            handles["pivot"] = True
+            con = A @ mu[:, :-1] == b[:, :-1]
+        else:
+            con = A @ mu == b
+        constraints.append(con)
+        handles["balance"] = con
+    objective = entropy
+    if pen_rows.size:
+        B = XW[:, pen_rows].T  # (|R|, n)
+        S = B @ mu - B @ Y
+        if penalty.kind == "l2":
+            objective = entropy - cp.sum_squares(S) / (2.0 * penalty.lam)
+        else:
+            upper = S <= penalty.lam
+            lower = S >= -penalty.lam
+            constraints += [upper, lower]
+            handles["upper"], handles["lower"] = upper, lower
+    problem = cp.Problem(cp.Maximize(objective), constraints)
+    return problem, mu, handles
+
+
+def solve_primal(
+    dataset: Dataset,
+    solver: str = "CLARABEL",
+    gauge: str = "pivot",
+    l2: float | None = None,
+    l1: float | None = None,
+    penalty: Penalty | None = None,
+    forced: np.ndarray | None = None,
+    verbose: bool = False,
+    **solver_options,
+) -> PrimalResult:
+    """Solve the maximum-entropy primal with CVXPY.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    solver : str, default "CLARABEL"
+        Any installed CVXPY solver that handles the problem's cones.
+    gauge : {"pivot", "full"}, default "pivot"
+        ``pivot`` drops the redundant last class block (see the module docstring).
+    l2, l1 : float, optional
+        Relax the balance equations as the dual's L2 / L1 penalty ``lambda`` dictates.
+    penalty : Penalty, optional
+    forced : ndarray of bool, optional
+        Entries fixed at zero (separated data).
+    verbose : bool, default False
+    **solver_options
+        Passed to the solver through ``cvxpy.Problem.solve`` (e.g. ``tol_gap_rel=1e-10`` for
+        Clarabel, ``eps=1e-9`` for SCS).
+
+    Returns
+    -------
+    PrimalResult
+        A result is returned even when the solver fails; ``status`` and ``message`` say what
+        happened and ``converged`` is False.
+    """
+    import cvxpy as cp
+
+    penalty = make_penalty(l2=l2, l1=l1, penalty=penalty)
+    solver = str(solver).upper()
+    installed = cp.installed_solvers()
+    if solver not in installed:
+        raise DualMaxentError(
+            f"solver {solver!r} is not installed; installed exponential-cone solvers: "
+            f"{', '.join(exp_cone_solvers()) or 'none'}"
+        )
+    fam = get_family(dataset.family)
+    t0 = time.perf_counter()
+    problem, mu, handles = build_primal(dataset, penalty, gauge, forced)
+    build_seconds = time.perf_counter() - t0
+    message = ""
+    options = dict(DEFAULT_SOLVER_OPTIONS.get(solver, {}))
+    options.update(solver_options)
+    try:
+        problem.solve(solver=solver, verbose=verbose, **options)
+        status = str(problem.status)
+    except cp.error.SolverError as exc:
+        status, message = "solver_error", f"{solver} failed: {exc}".splitlines()[0]
+    except (TypeError, ValueError) as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DualMaxentError(f"solver {solver} rejected the problem or options: {text}") from None
+    total = time.perf_counter() - t0
+    stats = problem.solver_stats if status != "solver_error" else None
+    solve_seconds = float(stats.solve_time) if stats is not None and stats.solve_time else total
+    compile_seconds = max(total - solve_seconds, 0.0)
+    iterations = getattr(stats, "num_iters", None) if stats is not None else None
+    if mu.value is None:
+        value = np.full(dataset.Y.shape, np.nan)
+        theta = None
+        message = message or f"{solver} returned no solution (status {status})"
+    else:
+        value = np.array(mu.value, dtype=np.float64).reshape(dataset.Y.shape)
+        theta = _theta_from_duals(dataset, penalty, handles, value)
+    if status == "optimal_inaccurate":
+        message = f"{solver} reports an inaccurate solution"
+        warnings.warn(message, InaccurateSolutionWarning, stacklevel=2)
+    entropy = fam.entropy(value, dataset.weights) if theta is not None else float("nan")
+    objective = float(problem.value) if problem.value is not None else float("nan")
+    return PrimalResult(
+        mu=value,
+        entropy=entropy,
+        objective=objective,
+        theta=theta,
+        status=status,
+        converged=status == "optimal",
+        solver=solver,
+        gauge=gauge,
+        family=dataset.family,
+        penalty=penalty,
+        solve_seconds=solve_seconds,
+        compile_seconds=compile_seconds + 0.0 * build_seconds,
+        iterations=iterations,
+        forced=None if forced is None else np.asarray(forced, dtype=bool),
+        message=message,
+    )
+
+
+def _theta_from_duals(dataset, penalty, handles, mu):
+    """Convert CVXPY's constraint duals to theta in the reported gauge (see the docstring)."""
+    fam = get_family(dataset.family)
+    q = dataset.k if fam.multiclass else 1
+    theta = np.zeros((dataset.m, q))
+    con = handles["balance"]
+    if con is not None:
+        if con.dual_value is None:
+            return None
+        D = np.asarray(con.dual_value, dtype=np.float64).reshape(len(handles["equal_rows"]), -1)
+        rows = handles["equal_rows"]
+        if handles["pivot"]:
+            theta[rows, :-1] = -D
+        else:
+            theta[rows] = -D
+            if fam.multiclass:
+                theta[rows] -= theta[rows, -1:]
+    rows = handles["pen_rows"]
+    if rows.size:
+        if penalty.kind == "l2":
+            XW = dataset.X[:, rows] * dataset.weights[:, None]
+            resid = (dataset.Y - mu).reshape(dataset.n, -1)
+            theta[rows] = XW.T @ resid / penalty.lam
+        else:
+            u, v = handles["upper"].dual_value, handles["lower"].dual_value
+            if u is None or v is None:
+                return None
+            theta[rows] = (np.asarray(v) - np.asarray(u)).reshape(len(rows), -1)
+    return theta if fam.multiclass else theta[:, 0]

@@ -1,0 +1,176 @@
+"""Result objects: one frozen dataclass per solve, and the penalty specification.
+
+Each result carries the solution, the objective, a status, ``converged``, timings and (for the
+dual) an iteration history that figures can plot without recomputing anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .exceptions import DualMaxentError
+
+__all__ = ["Penalty", "make_penalty", "PrimalResult", "DualResult", "Certificate"]
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """A penalty on the non-intercept rows of theta.
+
+    ``kind`` is ``"none"``, ``"l2"`` (dual: ``- (lam / 2) ||theta||^2``) or ``"l1"`` (dual:
+    ``- lam ||theta||_1``); the intercept row is never penalised.
+    """
+
+    kind: str = "none"
+    lam: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in ("none", "l2", "l1"):
+            raise DualMaxentError(f"unknown penalty {self.kind!r}; use 'l2' or 'l1'")
+        if self.kind != "none" and not (np.isfinite(self.lam) and self.lam > 0):
+            raise DualMaxentError(f"the {self.kind} penalty needs lambda > 0; got {self.lam}")
+
+    @property
+    def active(self) -> bool:
+        return self.kind != "none"
+
+    def describe(self) -> str:
+        return "none" if not self.active else f"{self.kind}(lambda={self.lam:g})"
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "lambda": self.lam if self.active else None}
+
+
+def make_penalty(l2: float | None = None, l1: float | None = None,
+                 penalty: Penalty | None = None) -> Penalty:
+    """Build a :class:`Penalty` from the ``l2=`` / ``l1=`` keyword arguments of the API."""
+    if penalty is not None:
+        if l2 is not None or l1 is not None:
+            raise DualMaxentError("give either penalty= or l2=/l1=, not both")
+        return penalty
+    if l2 is not None and l1 is not None:
+        raise DualMaxentError("give at most one of l2 and l1")
+    if l2 is not None:
+        return Penalty("l2", float(l2))
+    if l1 is not None:
+        return Penalty("l1", float(l1))
+    return Penalty()
+
+
+@dataclass(frozen=True, eq=False)
+class PrimalResult:
+    """The maximum-entropy primal, solved by CVXPY.
+
+    Attributes
+    ----------
+    mu : ndarray of shape (n, k) or (n,)
+        The primal optimum (``P`` for the categorical family).
+    entropy : float
+        ``H(mu) = -sum_j w_j A*(mu_j)`` evaluated at ``mu`` (nats; the Shannon entropy of ``P``
+        for the categorical family). For a penalised problem, the entropy term alone.
+    objective : float
+        The optimal value CVXPY reports (entropy minus the L2 relaxation term, if any).
+    theta : ndarray of shape (m, k) or (m,), or None
+        The constraint duals converted to theta (sign and gauge as in :mod:`dualmaxent.dual`).
+    status : str
+        CVXPY's status (``optimal``, ``optimal_inaccurate``, ...).
+    converged : bool
+        True when ``status == "optimal"``.
+    """
+
+    mu: np.ndarray
+    entropy: float
+    objective: float
+    theta: np.ndarray | None
+    status: str
+    converged: bool
+    solver: str
+    gauge: str
+    family: str
+    penalty: Penalty
+    solve_seconds: float
+    compile_seconds: float
+    iterations: int | None = None
+    forced: np.ndarray | None = None
+    message: str = ""
+
+    @property
+    def P(self) -> np.ndarray:
+        """Alias of ``mu`` in the categorical notation."""
+        return self.mu
+
+
+@dataclass(frozen=True, eq=False)
+class DualResult:
+    """The likelihood (dual) problem, solved numerically.
+
+    Attributes
+    ----------
+    theta : ndarray of shape (m, k) or (m,)
+        The maximiser in the reported gauge: for the categorical family the last class's column
+        is zero on every unpenalised row.
+    loglik : float
+        The reported log-likelihood (statsmodels' ``llf`` convention; no penalty).
+    canonical_loglik : float
+        ``sum_j w_j [<Y_j, eta_j> - A(eta_j)]``, the quantity in the duality.
+    objective : float
+        ``canonical_loglik`` minus the penalty: the value the solver maximised.
+    grad_norm : float
+        Relative KKT residual of the dual (``max |gradient| / (1 + max |X^T W Y|)``; for L1 the
+        minimal-norm subgradient).
+    history : dict of ndarray
+        ``iteration``, ``seconds``, ``loglik`` (the objective), ``grad_norm`` per iteration.
+    """
+
+    theta: np.ndarray
+    loglik: float
+    canonical_loglik: float
+    objective: float
+    grad_norm: float
+    converged: bool
+    iterations: int
+    method: str
+    status: str
+    message: str
+    family: str
+    penalty: Penalty
+    solve_seconds: float
+    history: dict = field(default_factory=dict)
+
+    @property
+    def neg_loglik(self) -> float:
+        return -self.loglik
+
+
+@dataclass(frozen=True, eq=False)
+class Certificate:
+    """The duality certificate: gap, KKT residuals, agreement, verdict (see :mod:`.verify`)."""
+
+    entropy: float
+    neg_loglik: float
+    duality_gap: float
+    relative_gap: float
+    balance_residual: float
+    simplex_residual: float
+    min_entry: float
+    dual_gradient: float
+    p_agreement: float
+    theta_agreement: float
+    tol: float
+    ok: bool
+    attained: bool
+    separation: object
+    messages: tuple
+    primal: PrimalResult
+    dual: DualResult
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        """A one-line summary."""
+        if self.ok:
+            return (f"OK: strong duality verified, relative gap {self.relative_gap:.1e} "
+                    f"(tolerance {self.tol:g})")
+        return "NOT OK: " + "; ".join(self.messages)

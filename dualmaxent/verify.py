@@ -1,0 +1,220 @@
+"""The verifier: recover the primal from theta* and certify strong duality.
+
+Definitions (``mu_p`` the CVXPY primal optimum, ``theta*`` the dual solver's, ``mu(theta) =
+A'(X theta)``, for the categorical family ``P(theta) = softmax(X theta)``; all sums weighted by
+``w``; ``scale = 1 + max |X^T W Y|``):
+
+* ``entropy`` ``H(mu_p)`` and, for a penalised problem, the primal objective
+  ``H(mu_p) - ||X_R^T W (mu_p - Y)||^2 / (2 lam)`` (L2) or ``H(mu_p)`` (L1).
+* ``duality_gap`` = primal objective ``- (-(l(theta*) - penalty(theta*)))``: zero at optimality
+  (unpenalised: ``H(P_p) - (-l(theta*))``). ``relative_gap = |gap| / max(1, |l(theta*)|)``.
+* ``balance_residual`` = ``max |X^T W (mu_p - Y)| / scale`` over the equality rows (for L1 also
+  the excess of ``|X_R^T W (mu_p - Y)|`` over ``lam``).
+* ``simplex_residual`` = ``max |P_p 1 - 1|`` (categorical; 0 otherwise) and ``min_entry`` the most
+  negative entry of ``mu_p`` (``0`` when none is negative, or for the gaussian family).
+* ``dual_gradient`` = ``max |X^T W (Y - mu(theta*))| / scale`` (the balance equations at theta*;
+  with a penalty, the relative KKT residual of the penalised dual, see :mod:`.dual`).
+* ``p_agreement`` = ``max |mu_p - mu(theta*)|`` for probabilities, divided by
+  ``1 + max |mu(theta*)|`` for the Poisson and Gaussian means.
+* ``theta_agreement`` = ``max |theta_p - theta*| / (1 + max |theta*|)``, where ``theta_p`` is
+  CVXPY's dual of the balance constraint converted by :mod:`.primal` (``theta = -dual_value``,
+  same gauge).
+
+``ok`` holds when every figure is within ``tol``, ``min_entry >= -tol``, both solvers report
+success, and the likelihood's optimum is attained (or, for separated data, when the reduced problem
+certifies the supremum; see :mod:`.separation`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import Dataset
+from .dual import DualObjective, solve_dual
+from .families import get_family
+from .primal import solve_primal
+from .results import Certificate, DualResult, PrimalResult, make_penalty
+from .separation import detect_separation
+
+__all__ = ["recover_primal", "verify", "primal_objective", "DEFAULT_TOL"]
+
+DEFAULT_TOL = 1e-6
+
+
+def recover_primal(dataset: Dataset, theta: np.ndarray) -> np.ndarray:
+    """The primal point of theta: ``mu = A'(X theta)`` (``softmax(X theta)``, categorical).
+
+    Parameters
+    ----------
+    dataset : Dataset
+    theta : ndarray of shape (m, k) or (m,)
+
+    Returns
+    -------
+    ndarray of shape (n, k) or (n,)
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    return get_family(dataset.family).mean(dataset.X @ theta)
+
+
+def primal_objective(dataset: Dataset, mu: np.ndarray, penalty=None) -> float:
+    """The primal objective at ``mu``: ``H(mu)`` minus the L2 relaxation term, if any."""
+    fam = get_family(dataset.family)
+    value = fam.entropy(mu, dataset.weights)
+    penalty = make_penalty(penalty=penalty) if penalty is not None else make_penalty()
+    if penalty.kind == "l2":
+        rows = _penalized_rows(dataset, penalty)
+        S = _balance(dataset, mu)[rows]
+        value -= float(np.sum(S**2)) / (2.0 * penalty.lam)
+    return value
+
+
+def verify(
+    dataset: Dataset,
+    primal: PrimalResult | None = None,
+    dual: DualResult | None = None,
+    tol: float = DEFAULT_TOL,
+    *,
+    solver: str = "CLARABEL",
+    gauge: str = "pivot",
+    method: str = "auto",
+    l2: float | None = None,
+    l1: float | None = None,
+    penalty=None,
+    dual_tol: float | None = None,
+    solver_options: dict | None = None,
+) -> Certificate:
+    """Solve both problems (unless given) and certify strong duality.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    primal, dual : PrimalResult, DualResult, optional
+        Results to check; solved here when omitted.
+    tol : float, default 1e-6
+        Tolerance for every figure of the certificate.
+    solver, gauge, solver_options
+        For :func:`dualmaxent.solve_primal`.
+    method, dual_tol
+        For :func:`dualmaxent.solve_dual` (``dual_tol`` defaults to the method's own).
+    l2, l1, penalty
+        The penalty (the same for both problems).
+
+    Returns
+    -------
+    Certificate
+    """
+    import warnings
+
+    from .exceptions import DualMaxentError, DualMaxentWarning
+
+    if not (np.isfinite(tol) and tol > 0):
+        raise DualMaxentError(f"tol must be a positive number; got {tol}")
+    penalty = make_penalty(l2=l2, l1=l1, penalty=penalty)
+    fam = get_family(dataset.family)
+    separation = detect_separation(dataset) if not penalty.active else None
+    separated = separation is not None and separation.separated
+    with warnings.catch_warnings():
+        # the certificate reports every doubt itself; don't print it twice
+        warnings.simplefilter("ignore", DualMaxentWarning)
+        if primal is None:
+            primal = solve_primal(dataset, solver=solver, gauge=gauge, penalty=penalty,
+                                  **(solver_options or {}))
+        if dual is None:
+            dual = solve_dual(dataset, method=method, tol=dual_tol, penalty=penalty)
+    if primal.penalty != penalty or dual.penalty != penalty:
+        raise DualMaxentError("the primal and dual results were solved with other penalties")
+
+    obj = DualObjective(dataset, penalty)
+    mu_p = primal.mu
+    mu_d = recover_primal(dataset, dual.theta)
+    scale = obj.scale
+    entropy = primal.entropy
+    p_obj = primal_objective(dataset, mu_p, penalty)
+    d_obj = dual.objective
+    gap = p_obj + d_obj
+    relative_gap = abs(gap) / max(1.0, abs(d_obj))
+
+    B = _balance(dataset, mu_p)
+    pen_rows = _penalized_rows(dataset, penalty)
+    eq = np.abs(B[~pen_rows]).max() if (~pen_rows).any() else 0.0
+    if penalty.kind == "l1" and pen_rows.any():
+        eq = max(eq, float(np.maximum(np.abs(B[pen_rows]) - penalty.lam, 0.0).max()))
+    balance_residual = float(eq) / scale
+
+    if fam.multiclass:
+        simplex_residual = float(np.abs(mu_p.sum(axis=1) - 1.0).max())
+    else:
+        simplex_residual = 0.0
+    min_entry = 0.0 if dataset.family == "gaussian" else float(min(np.min(mu_p), 0.0))
+    dual_gradient = dual.grad_norm
+    diff = np.abs(mu_p - mu_d).max()
+    if dataset.family in ("poisson", "gaussian"):
+        diff = diff / (1.0 + np.abs(mu_d).max())
+    p_agreement = float(diff)
+    if primal.theta is None:
+        theta_agreement = float("nan")
+    else:
+        theta_agreement = float(np.abs(primal.theta - dual.theta).max()
+                                / (1.0 + np.abs(dual.theta).max()))
+
+    figures = {
+        "relative_gap": relative_gap,
+        "balance_residual": balance_residual,
+        "simplex_residual": simplex_residual,
+        "dual_gradient": dual_gradient,
+        "p_agreement": p_agreement,
+        "theta_agreement": theta_agreement,
+    }
+    messages = []
+    if separated:
+        messages.append(separation.describe(dataset)
+                        + " (theta* is at infinity, so there is no dual optimum to certify)")
+    if not primal.converged:
+        messages.append(f"the primal solver {primal.solver} reports status '{primal.status}'"
+                        + (f" ({primal.message})" if primal.message else ""))
+    if not dual.converged:
+        messages.append(f"the dual solver ({dual.method}) did not converge: {dual.message}")
+    for name, value in figures.items():
+        if np.isnan(value) and not primal.converged:
+            continue  # no primal solution to measure; said above
+        if not (value <= tol):
+            messages.append(f"{name} {value:.1e} exceeds the tolerance {tol:g}")
+    if min_entry < -tol:
+        messages.append(f"the primal has a negative entry {min_entry:.1e}")
+    ok = not messages
+    return Certificate(
+        entropy=entropy,
+        neg_loglik=-dual.loglik,
+        duality_gap=gap,
+        relative_gap=relative_gap,
+        balance_residual=balance_residual,
+        simplex_residual=simplex_residual,
+        min_entry=min_entry,
+        dual_gradient=dual_gradient,
+        p_agreement=p_agreement,
+        theta_agreement=theta_agreement,
+        tol=tol,
+        ok=ok,
+        attained=not separated,
+        separation=separation,
+        messages=tuple(messages),
+        primal=primal,
+        dual=dual,
+        extra={"primal_objective": p_obj, "dual_objective": d_obj},
+    )
+
+
+def _balance(dataset: Dataset, mu: np.ndarray) -> np.ndarray:
+    """``X^T W (mu - Y)``, shape (m, k) (categorical) or (m, 1)."""
+    R = (mu - dataset.Y).reshape(dataset.n, -1) * dataset.weights[:, None]
+    return dataset.X.T @ R
+
+
+def _penalized_rows(dataset: Dataset, penalty) -> np.ndarray:
+    rows = np.zeros(dataset.m, dtype=bool)
+    if penalty.active:
+        rows[:] = True
+        if dataset.intercept:
+            rows[-1] = False
+    return rows
