@@ -249,7 +249,7 @@ def _from_rows(cls, rows, target, features, intercept, weights, family, name, wh
         raise DataError(f"{where} has a header but no data rows")
     for i, r in enumerate(body):
         if len(r) != len(header):
-            raise DataError(f"{where}: row {i + 2} has {len(r)} fields; the header has "
+            raise DataError(f"{where}: line {i + 2} has {len(r)} fields; the header has "
                             f"{len(header)}")
     if target is None:
         target = header[-1]
@@ -285,12 +285,12 @@ def _parse_numeric(values, column, where):
         try:
             out[i] = float(v) if v != "" else math.nan
         except ValueError:
-            raise DataError(f"{where}: column {column!r} must be numeric; row {i + 2} holds "
+            raise DataError(f"{where}: column {column!r} must be numeric; line {i + 2} holds "
                             f"{v!r}") from None
     bad = ~np.isfinite(out)
     if bad.any():
         raise DataError(f"{where}: column {column!r} must be finite; found {int(bad.sum())} "
-                        f"missing, NaN or infinite values, the first at row "
+                        f"missing, NaN or infinite values, the first on line "
                         f"{int(np.nonzero(bad)[0][0]) + 2}")
     return out
 

@@ -1,0 +1,209 @@
+"""Hot kernels of the dual: one pass over ``X`` for value, gradient and Hessian together.
+
+Conventions
+-----------
+The symbols are those of :mod:`dualmaxent.dual`: ``X`` (n, m), ``w`` (n,) frequency weights,
+``eta = X @ theta``; for the categorical family ``Y`` and ``P = softmax(eta)`` are (n, k) and
+``theta`` is (m, k); for a one-parameter family ``Y`` is (n,) and ``theta`` (m,). Everything is
+a *sum* over observations, in nats, of the *unpenalised* canonical log-likelihood
+
+    l(theta) = sum_j w_j [<Y_j, eta_j> - A(eta_j)].
+
+The kernels return the gradient ``X^T W (Y - mu)`` (the balance equations) and the *curvature*
+``C = -Hessian`` (positive semidefinite), so that callers can factor it directly; penalties,
+gauges and packing stay in :class:`dualmaxent.dual.DualObjective`.
+
+Why blocks. ``X`` is read in row blocks of about ``BLOCK_BYTES``: each block is used for
+``eta``, for the gradient and for the Hessian while it sits in cache, so a Newton iteration reads
+``X`` from memory once instead of three times, and the temporaries are (block, k), not (n, k).
+
+Why symmetric products. ``X^T diag(d) X`` with ``d >= 0`` is ``A^T A`` for ``A = sqrt(d) X``,
+which BLAS's ``dsyrk`` computes in half the flops of a general product (one triangle). For the
+categorical family the curvature of the classes ``c_1 .. c_q`` is
+
+    C = blockdiag_a( X^T diag(w p_a) X )  -  Z^T Z,     Z = [ sqrt(w) p_a  X ]_a   (n, q m),
+
+one ``dsyrk`` of width ``q m`` plus ``q`` of width ``m``; only the classes the caller asks for
+are formed (the pinned class never is).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg.blas import dsyrk
+
+from . import _numerics as nx
+
+__all__ = ["BLOCK_BYTES", "row_blocks", "gram", "categorical_vgh", "categorical_hessp",
+           "glm_vgh", "glm_hessp"]
+
+#: Target size of one row block of X (half of this machine's per-core L2 of 1 MB is a good
+#: compromise between BLAS efficiency, which wants tall blocks, and cache reuse).
+BLOCK_BYTES = 1 << 19
+
+
+def row_blocks(n: int, m: int, block_bytes: int = BLOCK_BYTES):
+    """Slices of at most ``block_bytes / (8 m)`` rows (at least 256) covering ``range(n)``."""
+    step = max(256, block_bytes // (8 * max(m, 1)))
+    return [slice(s, min(s + step, n)) for s in range(0, n, step)]
+
+
+def _syrk_acc(A: np.ndarray, C: np.ndarray | None, alpha: float = 1.0) -> np.ndarray:
+    """``C += alpha A^T A`` on the upper triangle (C Fortran-ordered; created when None).
+
+    ``A`` (rows, width) in C order is ``A^T`` in Fortran order, so ``dsyrk`` with ``trans=0``
+    reads it without a copy.
+    """
+    At = np.ascontiguousarray(A).T
+    if C is None:
+        return dsyrk(alpha, At, trans=0, lower=0)
+    return dsyrk(alpha, At, beta=1.0, c=C, trans=0, lower=0, overwrite_c=1)
+
+
+def _symmetrize(U: np.ndarray) -> np.ndarray:
+    """Full symmetric matrix from its upper triangle."""
+    U = np.array(U, order="C")
+    il = np.tril_indices_from(U, -1)
+    U[il] = U.T[il]
+    return U
+
+
+def gram(X: np.ndarray, d: np.ndarray, block_bytes: int = BLOCK_BYTES) -> np.ndarray:
+    """``X^T diag(d) X``, shape (m, m), by ``dsyrk`` on ``sqrt(d) X`` when ``d >= 0``.
+
+    Negative entries fall back to the general product ``(X * d)^T X`` (no square root exists).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    d = np.asarray(d, dtype=np.float64)
+    if np.any(d < 0):
+        return (X * d[:, None]).T @ X
+    s = np.sqrt(d)
+    C = None
+    for sl in row_blocks(X.shape[0], X.shape[1], block_bytes):
+        C = _syrk_acc(s[sl, None] * X[sl], C)
+    return _symmetrize(C)
+
+
+def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
+                    block_bytes: int = BLOCK_BYTES):
+    """Value, gradient and curvature of the multinomial log-likelihood in one pass over ``X``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, m)
+    Y : ndarray of shape (n, k)
+        One-hot rows (or any rows summing to one).
+    w : ndarray of shape (n,)
+    theta : ndarray of shape (m, k)
+    classes : sequence of int, optional
+        The classes ``c_1 .. c_q`` whose curvature blocks are formed (default: all ``k``).
+    hessian : bool, default True
+
+    Returns
+    -------
+    value : float
+        ``sum_j w_j sum_i Y_ji log P_ji`` (equal to ``l`` because rows of ``Y`` sum to one).
+    G : ndarray of shape (m, k)
+        ``X^T W (Y - P)``.
+    C : ndarray of shape (q m, q m) or None
+        ``-Hessian`` restricted to ``classes``, class-major (block ``(a, b)`` is
+        ``X^T diag(w p_a (delta_ab - p_b)) X``).
+    """
+    n, m = X.shape
+    k = theta.shape[1]
+    classes = list(range(k)) if classes is None else list(classes)
+    q = len(classes)
+    value = 0.0
+    G = np.zeros((m, k))
+    Cz = None  # Z^T Z, upper triangle, (q m, q m)
+    Cd = [None] * q  # X^T diag(w p_a) X, upper triangles
+    for sl in row_blocks(n, m, block_bytes):
+        Xb, wb = X[sl], w[sl]
+        logP = nx.log_softmax(Xb @ theta)
+        P = nx.exp(logP)
+        value += float(wb @ np.einsum("ij,ij->i", Y[sl], logP))
+        G += Xb.T @ (wb[:, None] * (Y[sl] - P))
+        if hessian and q:
+            sw = np.sqrt(wb)
+            Pc = P[:, classes] * sw[:, None]  # sqrt(w) p_a
+            # Z = [sqrt(w) p_a X]_a in one strided write: (rows, q, m) viewed as (rows, q m)
+            Z = (Pc[:, :, None] * Xb[:, None, :]).reshape(Xb.shape[0], q * m)
+            Cz = _syrk_acc(Z, Cz)
+            for a in range(q):
+                Cd[a] = _syrk_acc(np.sqrt(Pc[:, a] * sw)[:, None] * Xb, Cd[a])
+    if not (hessian and q):
+        return value, G, None
+    C = -Cz
+    for a in range(q):
+        C[a * m:(a + 1) * m, a * m:(a + 1) * m] += Cd[a]
+    return value, G, _symmetrize(C)
+
+
+def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES):
+    """Curvature-vector product ``-H V`` of the multinomial log-likelihood.
+
+    ``(-H V)_a = X^T [w p_a (u_a - sum_b p_b u_b)]`` with ``U = X V``: two products with ``X``
+    (no Hessian is formed).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, m)
+    w : ndarray of shape (n,)
+    P : ndarray of shape (n, k)
+        ``softmax(X theta)`` at the current point.
+    V : ndarray of shape (m, k)
+        The direction (zero in pinned entries).
+
+    Returns
+    -------
+    ndarray of shape (m, k)
+    """
+    n, m = X.shape
+    out = np.zeros(V.shape)
+    for sl in row_blocks(n, m, block_bytes):
+        Xb, Pb = X[sl], P[sl]
+        U = Xb @ V
+        PU = Pb * U
+        S = PU - Pb * PU.sum(axis=1, keepdims=True)
+        out += Xb.T @ (w[sl, None] * S)
+    return out
+
+
+def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLOCK_BYTES):
+    """Value, gradient and curvature for a one-parameter family in one pass over ``X``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, m)
+    Y : ndarray of shape (n,)
+    w : ndarray of shape (n,)
+    theta : ndarray of shape (m,)
+    family : Family
+        Supplies ``canonical_loglik``, ``mean`` and ``variance`` (``A``, ``A'``, ``A''``).
+    hessian : bool, default True
+
+    Returns
+    -------
+    value : float
+    g : ndarray of shape (m,)
+        ``X^T W (Y - A'(eta))``.
+    C : ndarray of shape (m, m) or None
+        ``X^T diag(w A''(eta)) X`` (``dsyrk`` on ``sqrt(w A'') X``).
+    """
+    n, m = X.shape
+    value = 0.0
+    g = np.zeros(m)
+    C = None
+    for sl in row_blocks(n, m, block_bytes):
+        Xb, wb, Yb = X[sl], w[sl], Y[sl]
+        eta = Xb @ theta
+        value += family.canonical_loglik(Yb, eta, wb)
+        g += Xb.T @ (wb * (Yb - family.mean(eta)))
+        if hessian:
+            C = _syrk_acc(np.sqrt(wb * family.variance(eta))[:, None] * Xb, C)
+    return value, g, (_symmetrize(C) if hessian else None)
+
+
+def glm_hessp(X, d, v, block_bytes: int = BLOCK_BYTES):
+    """``X^T diag(d) X v`` with ``d = w A''(eta)``, shape (m,): two products with ``X``."""
+    return X.T @ (d * (X @ v))

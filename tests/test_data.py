@@ -1,0 +1,62 @@
+"""Data sets: validation, encoding, the intercept convention, nothing modified."""
+
+import numpy as np
+import pytest
+
+from dualmaxent import Dataset, load_dataset
+from dualmaxent.exceptions import DataError
+
+
+def test_from_arrays_appends_the_intercept_last_and_sorts_the_classes():
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    ds = Dataset.from_arrays(X, ["b", "a", "b"], feature_names=["u", "v"])
+    assert ds.feature_names == ("u", "v", "intercept")
+    np.testing.assert_array_equal(ds.X[:, -1], 1.0)
+    assert ds.classes == ("a", "b")
+    np.testing.assert_array_equal(ds.Y, [[0, 1], [1, 0], [0, 1]])
+    assert (ds.n, ds.m, ds.k) == (3, 3, 2)
+
+
+def test_inputs_are_copied_not_modified_and_the_dataset_is_read_only():
+    X = np.array([[1.0], [2.0], [3.0]])
+    y = np.array([0, 1, 1])
+    ds = Dataset.from_arrays(X, y)
+    X[0, 0] = 99.0
+    assert ds.X[0, 0] == 1.0
+    with pytest.raises(ValueError):
+        ds.X[0, 0] = 5.0
+
+
+@pytest.mark.parametrize(
+    "X, y, match",
+    [
+        (np.array([[1.0], [np.nan], [np.inf]]), [0, 1, 0], "X must be finite; found 2 NaN or "
+         "infinite values, the first in column 'x1' at row 2"),
+        (np.array([[1.0], [2.0]]), [0, 0], "single class"),
+        (np.array([[1.0]]), [0], "at least two observations"),
+        (np.array([[1.0], [2.0]]), [0, 1, 1], "one entry per row"),
+    ],
+)
+def test_bad_arrays_get_one_line_errors(X, y, match):
+    with pytest.raises(DataError, match=match) as info:
+        Dataset.from_arrays(X, y)
+    assert "\n" not in str(info.value)
+
+
+def test_builtin_data_sets_have_the_documented_shapes():
+    blobs = load_dataset("blobs")
+    assert (blobs.n, blobs.m, blobs.k) == (300, 3, 3)
+    iris = load_dataset("iris")
+    assert (iris.n, iris.m, iris.k) == (150, 5, 3)
+    assert iris.classes == ("setosa", "versicolor", "virginica")
+    with pytest.raises(DataError, match="unknown data set"):
+        load_dataset("nope")
+
+
+def test_csv_integer_labels_and_feature_selection(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,c,t\n1,2,3,0\n2,3,1,1\n3,1,2,2\n0,0,1,1\n")
+    ds = Dataset.from_csv(path, target="t", features=["a", "c"])
+    assert ds.feature_names == ("a", "c", "intercept")
+    assert ds.classes == (0, 1, 2)
+    np.testing.assert_array_equal(ds.X[:, 1], [3, 1, 2, 1])

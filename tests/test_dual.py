@@ -1,0 +1,134 @@
+"""The dual: the multinomial log-likelihood, its derivatives, its solvers, references."""
+
+import numpy as np
+import pytest
+
+from dualmaxent import Dataset, load_dataset, recover_primal, solve_dual
+from dualmaxent.dual import DualObjective
+from dualmaxent import _numerics as nx
+
+from _core_factories import overlapping
+
+
+def _fd_grad(f, x, h=1e-6):
+    g = np.zeros_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = h
+        g[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_gradient_and_hessian_match_finite_differences(k):
+    ds = overlapping(n=60, p=2, k=k, seed=k)
+    obj = DualObjective(ds)
+    rng = np.random.default_rng(k)
+    beta = rng.normal(scale=0.5, size=obj.n_params)
+    _, g = obj.smooth_value_grad(beta)
+    np.testing.assert_allclose(g, _fd_grad(obj.value, beta), rtol=1e-6, atol=1e-6)
+    H = obj.hessian(beta)
+    H_fd = np.column_stack([_fd_grad(lambda b: obj.smooth_value_grad(b)[1][i], beta)
+                            for i in range(obj.n_params)]).T
+    np.testing.assert_allclose(H, H_fd, rtol=1e-5, atol=1e-5)
+    assert np.all(np.linalg.eigvalsh(H) < 0)  # the log-likelihood is concave
+
+
+def test_loglik_is_a_sum_in_nats_of_log_softmax_at_the_labels():
+    ds = overlapping(n=30, k=3, seed=3)
+    theta = np.random.default_rng(0).normal(size=(ds.m, ds.k))
+    logp = nx.log_softmax(ds.X @ theta)
+    expected = sum(logp[j, ds.classes.index(ds.y[j])] for j in range(ds.n))
+    obj = DualObjective(ds)
+    assert obj.value(obj.beta(theta)) == pytest.approx(expected, rel=1e-13)
+
+
+def test_newton_lbfgs_and_gradient_ascent_agree():
+    ds = overlapping(n=150, p=2, k=3, seed=7)
+    results = {m: solve_dual(ds, method=m) for m in ("newton", "lbfgs", "gradient")}
+    for m, r in results.items():
+        assert r.converged, (m, r.message)
+        assert r.history["loglik"].size == r.iterations + 1
+    ref = results["newton"]
+    assert ref.grad_norm <= 1e-10
+    for m in ("lbfgs", "gradient"):
+        assert results[m].loglik == pytest.approx(ref.loglik, rel=1e-9)
+        np.testing.assert_allclose(recover_primal(ds, results[m].theta),
+                                   recover_primal(ds, ref.theta), atol=1e-5)
+
+
+def test_the_gauge_is_pinned_and_a_gauge_shift_leaves_p_unchanged():
+    ds = load_dataset("blobs")
+    r = solve_dual(ds)
+    assert np.all(r.theta[:, -1] == 0.0)
+    c = np.random.default_rng(0).normal(size=(ds.m, 1))
+    np.testing.assert_allclose(recover_primal(ds, r.theta + c), recover_primal(ds, r.theta),
+                               atol=1e-14)
+
+
+def test_intercept_only_model_gives_class_frequencies_and_n_times_their_entropy():
+    rng = np.random.default_rng(5)
+    y = rng.choice(["u", "v", "w"], size=90, p=[0.5, 0.3, 0.2])
+    ds = Dataset.from_arrays(np.empty((90, 0)), y)
+    r = solve_dual(ds)
+    freq = np.array([np.mean(y == c) for c in ds.classes])
+    np.testing.assert_allclose(recover_primal(ds, r.theta), np.tile(freq, (90, 1)), atol=1e-12)
+    assert -r.loglik == pytest.approx(-90 * np.sum(freq * np.log(freq)), rel=1e-12)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_loglik_matches_scikit_learn_unpenalised(k):
+    from sklearn.linear_model import LogisticRegression
+
+    ds = overlapping(n=300, p=3, k=k, seed=11 + k)
+    r = solve_dual(ds)
+    # sklearn: C = inf means no penalty; fit_intercept=False because X has our intercept column
+    clf = LogisticRegression(C=np.inf, fit_intercept=False, tol=1e-12, max_iter=10000)
+    clf.fit(ds.X, ds.y)
+    ll = float(np.sum(np.log(clf.predict_proba(ds.X)[np.arange(ds.n), ds.Y.argmax(1)])))
+    assert r.loglik == pytest.approx(ll, rel=1e-7)
+    np.testing.assert_allclose(recover_primal(ds, r.theta), clf.predict_proba(ds.X), atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_loglik_matches_statsmodels_mnlogit(k):
+    import statsmodels.api as sm
+
+    ds = overlapping(n=300, p=2, k=k, seed=21 + k)
+    r = solve_dual(ds)
+    labels = ds.Y.argmax(axis=1)
+    fit = sm.MNLogit(labels, ds.X).fit(method="newton", maxiter=200, disp=False, tol=1e-12)
+    assert r.loglik == pytest.approx(fit.llf, rel=1e-7)
+    # statsmodels pins the first class; ours pins the last: compare after the gauge change
+    theta_sm = np.column_stack([np.zeros(ds.m), np.asarray(fit.params)])
+    theta_sm = theta_sm - theta_sm[:, -1:]
+    np.testing.assert_allclose(r.theta, theta_sm, atol=1e-5)
+
+
+def test_relabelling_classes_permutes_theta_columns():
+    ds = overlapping(n=120, p=2, k=3, seed=2)
+    mapping = {0: "z", 1: "a", 2: "m"}  # sorted order becomes a, m, z = old 1, 2, 0
+    ds2 = Dataset.from_arrays(ds.X[:, :-1], [mapping[v] for v in ds.y])
+    P1 = recover_primal(ds, solve_dual(ds).theta)
+    P2 = recover_primal(ds2, solve_dual(ds2).theta)
+    np.testing.assert_allclose(P2, P1[:, [1, 2, 0]], atol=1e-9)
+
+
+def test_rescaling_a_feature_rescales_its_theta_row():
+    ds = overlapping(n=120, p=2, k=3, seed=4)
+    X = np.array(ds.X[:, :-1])
+    X[:, 0] *= 10.0
+    ds2 = Dataset.from_arrays(X, ds.y)
+    t1, t2 = solve_dual(ds).theta, solve_dual(ds2).theta
+    np.testing.assert_allclose(t2[0], t1[0] / 10.0, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(t2[1:], t1[1:], rtol=1e-7, atol=1e-10)
+
+
+def test_bad_options_raise_clear_errors():
+    ds = overlapping(n=20, k=2)
+    with pytest.raises(ValueError, match="unknown method"):
+        solve_dual(ds, method="magic")
+    with pytest.raises(ValueError, match="tol must be a positive"):
+        solve_dual(ds, tol=-1.0)
+    with pytest.raises(ValueError, match="theta0 must have shape"):
+        solve_dual(ds, theta0=np.zeros(3))

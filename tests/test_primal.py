@@ -1,0 +1,64 @@
+"""The primal: maximum entropy under the balance equations, in CVXPY."""
+
+import numpy as np
+import pytest
+
+from dualmaxent import load_dataset, solve_dual, solve_primal
+from dualmaxent.primal import build_primal
+
+from _core_factories import overlapping
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return load_dataset("blobs")
+
+
+def test_cvxpy_dual_of_the_balance_constraint_is_minus_theta(blobs):
+    """CVXPY's sign convention for Maximize(H) s.t. X^T P == X^T Y: theta = -dual_value."""
+    problem, mu, handles = build_primal(blobs, gauge="pivot")
+    problem.solve(solver="CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    nu = np.asarray(handles["balance"].dual_value)  # (m, k-1): the pivot drops class k
+    theta = solve_dual(blobs).theta
+    np.testing.assert_allclose(-nu, theta[:, :-1], atol=1e-6)
+    assert np.abs(nu - theta[:, :-1]).max() > 0.1  # the opposite sign is clearly wrong
+
+
+@pytest.mark.parametrize("gauge", ["pivot", "full"])
+def test_both_gauges_give_the_same_optimum_and_theta(blobs, gauge):
+    p = solve_primal(blobs, gauge=gauge)
+    d = solve_dual(blobs)
+    assert p.status == "optimal" and p.converged
+    np.testing.assert_allclose(p.theta, d.theta, atol=1e-6)
+    assert np.all(p.theta[:, -1] == 0.0)  # reported in the pinned gauge
+    assert p.entropy == pytest.approx(-d.loglik, rel=1e-9)
+
+
+def test_primal_optimum_satisfies_the_balance_equations_and_the_simplex(blobs):
+    p = solve_primal(blobs)
+    P = p.mu
+    np.testing.assert_allclose(blobs.X.T @ P, blobs.X.T @ blobs.Y, atol=1e-7)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-9)
+    assert P.min() > -1e-9
+
+
+def test_entropy_is_at_most_n_log_k_and_below_the_unconstrained_maximum(blobs):
+    p = solve_primal(blobs)
+    assert 0 < p.entropy < blobs.n * np.log(blobs.k)
+
+
+def test_scs_solves_the_same_problem_with_options_passed_through():
+    ds = overlapping(n=60, p=2, k=3, seed=1)
+    ref = solve_primal(ds)
+    p = solve_primal(ds, solver="SCS", eps_abs=1e-9, eps_rel=1e-9)
+    assert p.solver == "SCS"
+    assert p.entropy == pytest.approx(ref.entropy, rel=1e-5)
+
+
+def test_unknown_solver_and_gauge_are_rejected_with_a_clear_message(blobs):
+    with pytest.raises(ValueError, match="solver 'NOPE' is not installed; installed"):
+        solve_primal(blobs, solver="nope")
+    with pytest.raises(ValueError, match="unknown gauge"):
+        solve_primal(blobs, gauge="sideways")
+    with pytest.raises(ValueError, match="rejected the problem or options"):
+        solve_primal(blobs, not_an_option=3)

@@ -1,0 +1,76 @@
+"""Strong duality, certified: gap, balance, simplex, dual gradient and agreement."""
+
+import numpy as np
+import pytest
+
+from dualmaxent import load_dataset, solve_dual, solve_primal, verify
+from dualmaxent.separation import detect_separation
+
+from _core_factories import overlapping, separable
+
+FIGURES = ("relative_gap", "balance_residual", "simplex_residual", "dual_gradient",
+           "p_agreement", "theta_agreement")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: load_dataset("blobs"),
+     lambda: overlapping(n=200, p=3, k=2, seed=1),
+     lambda: overlapping(n=300, p=3, k=4, seed=2),
+     lambda: overlapping(n=420, p=2, k=7, seed=3)],
+    ids=["blobs", "k2", "k4", "k7"],
+)
+def test_strong_duality_on_non_separable_data(make):
+    ds = make()
+    assert not detect_separation(ds).separated
+    cert = verify(ds)
+    assert cert.ok, cert.messages
+    assert cert.attained
+    for name in FIGURES:
+        assert getattr(cert, name) <= 1e-6, name
+    assert cert.entropy == pytest.approx(cert.neg_loglik, rel=1e-8)
+
+
+def test_relative_gap_on_the_default_data_is_at_most_1e_8():
+    cert = verify(load_dataset("blobs"))
+    assert cert.relative_gap <= 1e-8
+    assert cert.primal.status == "optimal"
+
+
+def test_the_definitions_of_the_certificate():
+    ds = overlapping(n=100, p=2, k=3, seed=9)
+    p, d = solve_primal(ds), solve_dual(ds)
+    cert = verify(ds, primal=p, dual=d)
+    scale = 1 + np.abs(ds.X.T @ ds.Y).max()
+    assert cert.duality_gap == pytest.approx(p.entropy - (-d.loglik), abs=1e-12)
+    assert cert.relative_gap == pytest.approx(abs(cert.duality_gap) / max(1, abs(d.loglik)))
+    assert cert.balance_residual == pytest.approx(np.abs(ds.X.T @ (p.mu - ds.Y)).max() / scale)
+    assert cert.p_agreement == pytest.approx(
+        np.abs(p.mu - np.exp(ds.X @ d.theta) / np.exp(ds.X @ d.theta).sum(1, keepdims=True)).max())
+
+
+def test_a_wrong_theta_or_a_loose_primal_is_not_certified():
+    ds = overlapping(n=100, p=2, k=3, seed=9)
+    d = solve_dual(ds)
+    early = solve_dual(ds, method="gradient", max_iter=3)  # far from the optimum
+    cert = verify(ds, dual=early)
+    assert not cert.ok
+    assert any("did not converge" in m for m in cert.messages)
+    loose = solve_primal(ds, solver="SCS", eps_abs=1e-2, eps_rel=1e-2, max_iters=50)
+    cert = verify(ds, primal=loose, dual=d)
+    assert not cert.ok
+
+
+def test_separable_data_are_reported_as_not_attained():
+    ds = separable()
+    cert = verify(ds)
+    assert not cert.attained
+    assert cert.separation.kind == "complete"
+    assert any("no maximiser" in m for m in cert.messages) or "no maximiser" in cert.verdict
+
+
+def test_the_full_newton_fit_on_separable_data_is_never_ok():
+    ds = separable()
+    d = solve_dual(ds, method="newton", max_iter=30)
+    cert = verify(ds, dual=d)
+    assert not cert.ok
