@@ -85,7 +85,7 @@ def gram(X: np.ndarray, d: np.ndarray, block_bytes: int = BLOCK_BYTES) -> np.nda
 
 
 def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
-                    block_bytes: int = BLOCK_BYTES):
+                    block_bytes: int = BLOCK_BYTES, P_out=None):
     """Value, gradient and curvature of the multinomial log-likelihood in one pass over ``X``.
 
     Parameters
@@ -98,6 +98,8 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
     classes : sequence of int, optional
         The classes ``c_1 .. c_q`` whose curvature blocks are formed (default: all ``k``).
     hessian : bool, default True
+    P_out : ndarray of shape (n, k), optional
+        Filled with ``P`` (for Hessian-vector products at this point, without another pass).
 
     Returns
     -------
@@ -121,6 +123,8 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
         Xb, wb = X[sl], w[sl]
         logP = nx.log_softmax(Xb @ theta)
         P = nx.exp(logP)
+        if P_out is not None:
+            P_out[sl] = P
         value += float(wb @ np.einsum("ij,ij->i", Y[sl], logP))
         G += Xb.T @ (wb[:, None] * (Y[sl] - P))
         if hessian and q:
@@ -169,7 +173,8 @@ def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES):
     return out
 
 
-def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLOCK_BYTES):
+def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLOCK_BYTES,
+            eta_out=None):
     """Value, gradient and curvature for a one-parameter family in one pass over ``X``.
 
     Parameters
@@ -181,6 +186,8 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
     family : Family
         Supplies ``canonical_loglik``, ``mean`` and ``variance`` (``A``, ``A'``, ``A''``).
     hessian : bool, default True
+    eta_out : ndarray of shape (n,), optional
+        Filled with ``eta``.
 
     Returns
     -------
@@ -197,6 +204,8 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
     for sl in row_blocks(n, m, block_bytes):
         Xb, wb, Yb = X[sl], w[sl], Y[sl]
         eta = Xb @ theta
+        if eta_out is not None:
+            eta_out[sl] = eta
         value += family.canonical_loglik(Yb, eta, wb)
         g += Xb.T @ (wb * (Yb - family.mean(eta)))
         if hessian:

@@ -204,7 +204,8 @@ def format_certificate(dataset, cert) -> str:
         + f", {p.solve_seconds:.3f} s solve + {p.compile_seconds:.3f} s compile",
         f"          {H:<30} {p.entropy:.10f} nats",
         f"  dual    {d.method}: {d.status}, {d.iterations} iterations, {d.solve_seconds:.3f} s",
-        f"          {'-l(theta*)':<30} {-d.canonical_loglik:.10f} nats",
+        f"          {'-l(theta*)' if cert.attained else '-sup l (reduced likelihood)':<30} "
+        f"{-d.canonical_loglik:.10f} nats",
     ]
     if d.loglik != d.canonical_loglik:
         lines.append(f"          {'reported log-likelihood':<30} {d.loglik:.10f} nats")
@@ -219,8 +220,12 @@ def format_certificate(dataset, cert) -> str:
         f"          {'theta agreement':<30} {cert.theta_agreement:.2e}",
         f"          {'optimum attained':<30} {'yes' if cert.attained else 'no'}",
     ]
-    if cert.separation is not None and cert.separation.separated and cert.ok:
-        lines.append(f"  note: {cert.separation.describe(dataset)}")
+    if cert.separation is not None and cert.separation.separated:
+        # one sentence: what the separation is, and what was certified instead of a maximiser
+        outcome = (f"matches the likelihood's supremum to {abs(cert.duality_gap):.0e}" if cert.ok
+                   else "could not be matched with the likelihood's supremum (see the verdict)")
+        lines.append(f"  note: {cert.separation.describe(dataset)}; the max-entropy optimum "
+                     f"exists and {outcome}")
     lines.append(f"verdict: {cert.verdict}")
     return "\n".join(lines)
 

@@ -138,6 +138,9 @@ class DualResult:
     penalty: Penalty
     solve_seconds: float
     history: dict = field(default_factory=dict)
+    #: The forced entries when the reduced likelihood of separated data was maximised (then
+    #: ``loglik`` is the supremum of the likelihood), else None.
+    forced: np.ndarray | None = None
 
     @property
     def neg_loglik(self) -> float:

@@ -35,8 +35,10 @@ import scipy.optimize
 import scipy.sparse as sp
 
 from .data import Dataset
+from .exceptions import DualMaxentError
 
-__all__ = ["Separation", "detect_separation"]
+__all__ = ["Separation", "detect_separation", "as_forced", "kept_observations",
+           "identifiable_basis"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,16 +75,20 @@ class Separation:
         if dataset.family in ("categorical", "bernoulli"):
             Y = dataset.Y if dataset.Y.ndim == 2 else np.column_stack([1 - dataset.Y, dataset.Y])
             full = self.forced_rows_full(dataset)
-            parts = []
-            for i, c in enumerate(dataset.classes):
-                cnt = int((full & (Y[:, i] == 1)).sum())
-                if cnt:
-                    parts.append(f"{cnt} observations of class {c} are predicted with "
-                                 "probability 1")
+            counts = [(int((full & (Y[:, i] == 1)).sum()), c)
+                      for i, c in enumerate(dataset.classes)]
+            parts = [f"{cnt} of class {c}" for cnt, c in counts if cnt]
+            if parts:
+                parts[0] = parts[0].replace(" of", " observations of", 1)
+                listed = parts[0] if len(parts) == 1 else (", ".join(parts[:-1])
+                                                           + " and " + parts[-1])
+                what = f"{listed} {'is' if full.sum() == 1 else 'are'} predicted with probability 1"
+            else:
+                what = "no observation is predicted with probability 1"
             partial = nobs - int(full.sum())
             if partial:
-                parts.append(f"{partial} more have some class probabilities forced to 0")
-            what = "; ".join(parts)
+                what += (f", and {partial} other{'s' if partial > 1 else ''} "
+                         "have a class predicted with probability 0")
         else:
             what = f"{nobs} observations with count 0 are forced to mean 0"
         return f"the data are {self.kind}ly separated: {what}; the likelihood has no maximiser"
@@ -131,6 +137,99 @@ def detect_separation(dataset: Dataset) -> Separation:
     if dataset.Y.ndim == 1:  # bernoulli: report per observation, direction as a vector
         return Separation(kind, obs, None if D is None else D[:, 1] - D[:, 0], obs)
     return Separation(kind, forced, D, obs)
+
+
+def as_forced(dataset: Dataset, forced) -> np.ndarray | None:
+    """The forced mask as a bool array of the shape :class:`Separation` uses, or None.
+
+    ``forced`` may be a :class:`Separation`, a bool array of shape ``dataset.Y.shape`` (for the
+    Bernoulli family also ``(n,)``), or None. An all-False mask is returned as None: nothing to
+    reduce.
+    """
+    if forced is None:
+        return None
+    if isinstance(forced, Separation):
+        forced = forced.forced
+    forced = np.asarray(forced, dtype=bool)
+    shape = dataset.Y.shape
+    if forced.shape != shape:
+        raise DualMaxentError(f"forced must have shape {shape} (that of Y); got {forced.shape}")
+    if dataset.family == "gaussian" and forced.any():
+        raise DualMaxentError("the gaussian likelihood always has a maximiser; nothing is forced")
+    if forced.ndim == 2 and np.any(forced & (dataset.Y > 0)):
+        raise DualMaxentError("an observation's own class cannot be forced to probability 0")
+    if dataset.family == "poisson" and np.any(forced & (dataset.Y > 0)):
+        raise DualMaxentError("only observations with count 0 can be forced to mean 0")
+    return forced if forced.any() else None
+
+
+def kept_observations(dataset: Dataset, forced: np.ndarray) -> np.ndarray:
+    """Observations of positive weight that keep a free entry in the reduced problem, shape (n,).
+
+    Categorical: rows with at least two free classes (a row whose other classes are all forced
+    has ``P_j = Y_j``). Bernoulli and Poisson: the observations that are not forced. On every
+    other observation ``mu_j = Y_j`` in every feasible point.
+    """
+    active = dataset.weights > 0
+    if forced.ndim == 2:
+        return active & ((~forced).sum(axis=1) >= 2)
+    return active & ~forced
+
+
+def identifiable_basis(dataset: Dataset, forced: np.ndarray, gauge: str = "pivot") -> np.ndarray:
+    """An orthonormal basis of the parameters the reduced likelihood can see.
+
+    The reduced log-likelihood depends on theta only through ``s_ji = x_j^T (theta_{y_j} -
+    theta_i)`` over the free pairs of the kept rows (categorical) or through ``x_j^T theta`` over
+    the kept observations; every recession direction (with the gauge and any collinearity of
+    ``X``) lies in the null space ``N`` of that map. The columns span the complement ``N^perp``
+    (the row space of the map), so that the reduced dual is strictly concave on it.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    forced : ndarray of bool
+        As returned by :func:`as_forced` (not None).
+    gauge : {"pivot", "full"}
+        Coordinates of theta: ``pivot`` the first ``k-1`` class columns, ``full`` all ``k``
+        (categorical only), packed class by class (``theta.T`` in C order), as in
+        :class:`dualmaxent.dual.DualObjective`.
+
+    Returns
+    -------
+    ndarray of shape (p, r)
+        ``p`` is ``(k-1) m`` (pivot) or ``k m`` (full) for the categorical family, ``m``
+        otherwise; ``r`` is the rank of the map (0 when every observation is forced).
+    """
+    X = dataset.X
+    n, m = X.shape
+    kept = kept_observations(dataset, forced)
+    colscale = np.abs(X).max(axis=0)
+    colscale[colscale == 0] = 1.0
+    Xs = X / colscale  # rank decisions on a well-scaled matrix; mapped back below
+    if forced.ndim == 2:
+        k = dataset.Y.shape[1]
+        q = k - 1 if gauge == "pivot" else k
+        labels = dataset.Y.argmax(axis=1)
+        rows_j, cls_i = np.nonzero(kept[:, None] & ~forced & (dataset.Y == 0))
+        N = rows_j.size
+        S = np.zeros((N, k * m))
+        idx = np.arange(N)[:, None]
+        S[idx, labels[rows_j][:, None] * m + np.arange(m)] += Xs[rows_j]
+        S[idx, cls_i[:, None] * m + np.arange(m)] -= Xs[rows_j]
+        S = S[:, : q * m]
+        scale = np.tile(colscale, q)
+    else:
+        S = Xs[kept]
+        scale = colscale
+    p = S.shape[1]
+    if S.shape[0] == 0:
+        return np.zeros((p, 0))
+    _, sv, Vt = np.linalg.svd(S, full_matrices=False)
+    rank = int(np.sum(sv > max(S.shape) * np.finfo(float).eps * sv[0])) if sv.size else 0
+    # Row space of S = diag(scale) row space of the scaled map; orthonormalise it.
+    Q, _ = np.linalg.qr(Vt[:rank].T * scale[:, None])
+    return Q
 
 
 def _categorical(Xs, Y, active):

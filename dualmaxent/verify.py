@@ -8,6 +8,13 @@ A'(X theta)``, for the categorical family ``P(theta) = softmax(X theta)``; all s
   ``H(mu_p) - ||X_R^T W (mu_p - Y)||^2 / (2 lam)`` (L2) or ``H(mu_p)`` (L1).
 * ``duality_gap`` = primal objective ``- (-(l(theta*) - penalty(theta*)))``: zero at optimality
   (unpenalised: ``H(P_p) - (-l(theta*))``). ``relative_gap = |gap| / max(1, |l(theta*)|)``.
+  Here ``l`` is the *canonical* log-likelihood ``DualResult.canonical_loglik`` (unit variance for
+  the gaussian family), the one the duality is about. ``neg_loglik`` is minus the *reported*
+  ``DualResult.loglik`` (statsmodels' ``llf``), which differs from it by
+  ``extra["loglik_constant"]``: 0 (categorical, Bernoulli), ``-sum_j w_j log(Y_j!)`` (Poisson),
+  and for the gaussian family the unit-variance constant plus the profiling of the variance, so
+  that ``loglik = -N/2 (log(2 pi RSS / N) + 1)`` with ``N = sum(w)``; unpenalised,
+  ``RSS = sum_j w_j Y_j^2 + 2 H(mu*)``, so the entropy alone fixes the reported value.
 * ``balance_residual`` = ``max |X^T W (mu_p - Y)| / scale`` over the equality rows (for L1 also
   the excess of ``|X_R^T W (mu_p - Y)|`` over ``lam``).
 * ``simplex_residual`` = ``max |P_p 1 - 1|`` (categorical; 0 otherwise) and ``min_entry`` the most
@@ -114,20 +121,23 @@ def verify(
     fam = get_family(dataset.family)
     separation = detect_separation(dataset) if not penalty.active else None
     separated = separation is not None and separation.separated
+    # Separated data: solve the reduced problems (forced entries removed), see .separation
+    forced = separation.forced if separated else None
     with warnings.catch_warnings():
         # the certificate reports every doubt itself; don't print it twice
         warnings.simplefilter("ignore", DualMaxentWarning)
         if primal is None:
             primal = solve_primal(dataset, solver=solver, gauge=gauge, penalty=penalty,
-                                  **(solver_options or {}))
+                                  forced=forced, **(solver_options or {}))
         if dual is None:
-            dual = solve_dual(dataset, method=method, tol=dual_tol, penalty=penalty)
+            dual = solve_dual(dataset, method=method, tol=dual_tol, penalty=penalty,
+                              forced=forced)
     if primal.penalty != penalty or dual.penalty != penalty:
         raise DualMaxentError("the primal and dual results were solved with other penalties")
 
-    obj = DualObjective(dataset, penalty)
+    obj = DualObjective(dataset, penalty, forced=forced)
     mu_p = primal.mu
-    mu_d = recover_primal(dataset, dual.theta)
+    mu_d = obj.mean(dual.theta) if separated else recover_primal(dataset, dual.theta)
     scale = obj.scale
     entropy = primal.entropy
     p_obj = primal_objective(dataset, mu_p, penalty)
@@ -155,8 +165,11 @@ def verify(
     if primal.theta is None:
         theta_agreement = float("nan")
     else:
-        theta_agreement = float(np.abs(primal.theta - dual.theta).max()
-                                / (1.0 + np.abs(dual.theta).max()))
+        theta_p, theta_d = primal.theta, dual.theta
+        if separated:  # the minimum-norm representatives of the reduced problem's maximisers
+            theta_p, theta_d = obj.theta(obj.beta(theta_p)), obj.theta(obj.beta(theta_d))
+        theta_agreement = float(np.abs(theta_p - theta_d).max()
+                                / (1.0 + np.abs(theta_d).max()))
 
     figures = {
         "relative_gap": relative_gap,
@@ -166,10 +179,15 @@ def verify(
         "p_agreement": p_agreement,
         "theta_agreement": theta_agreement,
     }
-    messages = []
+    messages, notes = [], []
     if separated:
-        messages.append(separation.describe(dataset)
-                        + " (theta* is at infinity, so there is no dual optimum to certify)")
+        notes.append(separation.describe(dataset) + "; the max-entropy optimum is compared with "
+                     "the likelihood's supremum, the maximum of the reduced likelihood")
+        if dual.forced is None or not np.array_equal(dual.forced, forced):
+            messages.append("the dual was not solved on the reduced likelihood: on separated "
+                            "data the likelihood has no maximiser (theta* is at infinity), so a "
+                            "finite theta certifies nothing; use solve_dual(..., forced="
+                            "detect_separation(data).forced)")
     if not primal.converged:
         messages.append(f"the primal solver {primal.solver} reports status '{primal.status}'"
                         + (f" ({primal.message})" if primal.message else ""))
@@ -183,6 +201,7 @@ def verify(
     if min_entry < -tol:
         messages.append(f"the primal has a negative entry {min_entry:.1e}")
     ok = not messages
+    messages = notes + messages
     return Certificate(
         entropy=entropy,
         neg_loglik=-dual.loglik,
@@ -201,7 +220,11 @@ def verify(
         messages=tuple(messages),
         primal=primal,
         dual=dual,
-        extra={"primal_objective": p_obj, "dual_objective": d_obj},
+        extra={"primal_objective": p_obj, "dual_objective": d_obj,
+               **({"sup_loglik": dual.canonical_loglik, "forced_entries": int(forced.sum()),
+                   "reduced_parameters": obj.n_params} if separated else {}),
+               "canonical_loglik": dual.canonical_loglik,
+               "loglik_constant": dual.loglik - dual.canonical_loglik},
     )
 
 

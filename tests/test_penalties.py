@@ -1,0 +1,235 @@
+"""L2 and L1 penalties and their primal relaxations, for every family; and the CLI.
+
+Statements (``R`` the penalised rows of theta, every row but the intercept; ``S = X_R^T W (mu - Y)``):
+
+* L2: dual ``max l - lam/2 ||theta_R||^2`` <=> primal ``max H - ||S||^2 / (2 lam)`` with
+  ``theta_R = -S / lam``; scikit-learn's ``LogisticRegression`` minimises
+  ``1/2 ||w||^2 + C sum_j loss_j`` (intercept unpenalised), i.e. our problem divided by ``lam``
+  with ``C = 1 / lam``.
+* L1: dual ``max l - lam ||theta_R||_1`` <=> primal ``max H`` subject to ``|S| <= lam``; the
+  boxes that are active are exactly the non-zero coefficients, and ``theta_R = v - u`` from the
+  duals ``u`` of ``S <= lam`` and ``v`` of ``S >= -lam`` (so ``theta < 0`` where ``S = +lam``).
+* The intercept is never penalised: its balance equation stays exact.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from _factories import FAMILIES, L1_LAMBDA, L2_LAMBDA, make_arrays, make_dataset
+from dualmaxent import Dataset, solve_dual, solve_primal, verify
+from dualmaxent.cli import main as cli_main
+from dualmaxent.families import get_family
+from dualmaxent.primal import build_primal
+
+
+def _lam(kind, family):
+    return (L2_LAMBDA if kind == "l2" else L1_LAMBDA)[family]
+
+
+def _slack(ds, mu):
+    """``X^T W (mu - Y)`` of shape (m, k) or (m, 1)."""
+    return ds.X.T @ ((mu - ds.Y).reshape(ds.n, -1) * ds.weights[:, None])
+
+
+@pytest.mark.parametrize("kind", ["l2", "l1"])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_penalised_certificate_ok(family, kind):
+    ds = make_dataset(family)
+    lam = _lam(kind, family)
+    cert = verify(ds, **{kind: lam})
+    assert cert.ok, cert.verdict
+    assert cert.relative_gap <= 1e-9
+    assert cert.dual.converged and cert.primal.converged
+    # theta from the primal's slack (L2) or box duals (L1) is theta*
+    theta_p, theta_d = np.asarray(cert.primal.theta), np.asarray(cert.dual.theta)
+    np.testing.assert_allclose(theta_p, theta_d, rtol=0, atol=1e-6 * (1 + np.abs(theta_d).max()))
+    # the gap is primal objective + dual objective, with the penalty on each side
+    S = _slack(ds, cert.primal.mu)[:-1]
+    rows = theta_d.reshape(ds.m, -1)[:-1]
+    if kind == "l2":
+        p_obj = cert.entropy - np.sum(S**2) / (2 * lam)
+        d_obj = cert.dual.canonical_loglik - 0.5 * lam * np.sum(rows**2)
+        # theta_R = -S / lam, from the primal alone
+        np.testing.assert_allclose(-S / lam, rows, rtol=0, atol=1e-6 * (1 + np.abs(rows).max()))
+    else:
+        p_obj = cert.entropy
+        d_obj = cert.dual.canonical_loglik - lam * np.abs(rows).sum()
+        assert np.abs(S).max() <= lam * (1 + 1e-9)
+    assert p_obj + d_obj == pytest.approx(0.0, abs=1e-8 * abs(d_obj))
+    assert cert.extra["primal_objective"] == pytest.approx(p_obj, rel=1e-12)
+    assert cert.dual.objective == pytest.approx(d_obj, rel=1e-12)
+
+
+@pytest.mark.parametrize("family", ["categorical", "bernoulli"])
+def test_l2_matches_scikit_learn(family):
+    # sklearn: min 1/2 ||w||^2 + C sum_j loss_j, intercept unpenalised (fit_intercept=True),
+    # all k class columns penalised for the multinomial; ours is that divided by C: lam = 1 / C.
+    lam = L2_LAMBDA[family]
+    X, y = make_arrays(family)
+    ds = make_dataset(family)
+    dual = solve_dual(ds, l2=lam)
+    clf = LogisticRegression(C=1.0 / lam, solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    clf.fit(X, y)
+    P_ref = clf.predict_proba(X)
+    P = get_family(family).mean(ds.X @ dual.theta)
+    if family == "bernoulli":
+        P = np.column_stack([1 - P, P])
+    assert list(clf.classes_) == list(ds.classes)
+    np.testing.assert_allclose(P, P_ref, rtol=1e-7, atol=1e-9)
+    loglik_ref = np.sum(np.log(P_ref[np.arange(len(y)), np.searchsorted(clf.classes_, y)]))
+    assert dual.loglik == pytest.approx(loglik_ref, rel=1e-7)
+    # the coefficients agree too: sklearn's full parametrisation is our penalised-row gauge
+    coef = dual.theta[:-1].T if family == "categorical" else dual.theta[:-1][None, :]
+    np.testing.assert_allclose(coef, clf.coef_, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_l1_active_boxes_are_the_nonzero_coefficients(family):
+    ds = make_dataset(family)
+    lam = L1_LAMBDA[family]
+    dual = solve_dual(ds, l1=lam)
+    assert dual.converged and dual.method == "newton"
+    theta = np.asarray(dual.theta).reshape(ds.m, -1)[:-1]  # penalised rows
+    mu = get_family(family).mean(ds.X @ dual.theta)
+    S = _slack(ds, mu)[:-1]
+    nonzero = theta != 0
+    # the data and lambda make the statement non-trivial: some zeros, some non-zeros
+    assert nonzero.any() and (~nonzero).any()
+    # non-zero: the box is active with the opposite sign (S = -lam sign(theta));
+    # zero: strictly inside the box
+    np.testing.assert_allclose(S[nonzero], -lam * np.sign(theta[nonzero]), rtol=1e-9)
+    assert np.all(np.abs(S[~nonzero]) < lam * (1 - 1e-6))
+    # the primal sees the same boxes
+    primal = solve_primal(ds, l1=lam)
+    S_p = _slack(ds, primal.mu)[:-1]
+    active = np.abs(np.abs(S_p) - lam) <= 1e-6 * lam
+    np.testing.assert_array_equal(active, nonzero)
+
+
+@pytest.mark.parametrize("family", ["categorical", "poisson"])
+def test_l1_dual_sign_convention(family):
+    """theta_R = v - u (u: dual of S <= lam, v: of S >= -lam), pinned on the raw CVXPY duals."""
+    ds = make_dataset(family)
+    lam = L1_LAMBDA[family]
+    problem, mu, handles = build_primal(ds, penalty=solve_dual(ds, l1=lam).penalty)
+    problem.solve(solver="CLARABEL", tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11)
+    u = np.asarray(handles["upper"].dual_value).reshape(ds.m - 1, -1)
+    v = np.asarray(handles["lower"].dual_value).reshape(ds.m - 1, -1)
+    assert u.min() >= -1e-9 and v.min() >= -1e-9  # inequality duals are non-negative
+    theta = np.asarray(solve_dual(ds, l1=lam).theta).reshape(ds.m, -1)[:-1]
+    np.testing.assert_allclose(v - u, theta, atol=1e-6)
+    # where theta < 0 the upper box S <= lam is the active one, and vice versa
+    assert np.all(u[theta < 0] > 1e-3) and np.all(v[theta > 0] > 1e-3)
+
+
+@pytest.mark.parametrize("kind", ["l2", "l1"])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_intercept_is_never_penalised(family, kind):
+    ds = make_dataset(family)
+    huge = 1e6
+    cert = verify(ds, **{kind: huge})
+    assert cert.ok, cert.verdict
+    theta = np.asarray(cert.dual.theta).reshape(ds.m, -1)
+    # the intercept's balance equation holds exactly in both problems
+    for mu in (cert.primal.mu, get_family(family).mean(ds.X @ cert.dual.theta)):
+        intercept_row = _slack(ds, mu)[-1]
+        assert np.abs(intercept_row).max() <= 1e-7 * (1 + np.abs(ds.X.T @ ds.Y).max())
+    # with a huge penalty the slopes vanish (exactly for L1) and the intercept is the
+    # unpenalised marginal fit
+    slopes = theta[:-1]
+    if kind == "l1":
+        assert np.all(slopes == 0)
+    else:
+        assert np.abs(slopes).max() < 1e-3
+    mean = ds.weights @ ds.Y / ds.weights.sum()
+    marginal = {"categorical": lambda: np.log(mean) - np.log(mean[-1]),
+                "bernoulli": lambda: np.log(mean / (1 - mean)),
+                "poisson": lambda: np.log(mean),
+                "gaussian": lambda: mean}[family]()
+    np.testing.assert_allclose(theta[-1], np.ravel(marginal), atol=1e-3 if kind == "l2" else 1e-9)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_l1_lbfgs_agrees_with_proximal_newton(family):
+    ds = make_dataset(family)
+    lam = L1_LAMBDA[family]
+    newton = solve_dual(ds, l1=lam, method="newton")
+    lbfgs = solve_dual(ds, l1=lam, method="lbfgs", tol=1e-7)
+    assert newton.grad_norm <= 1e-10
+    assert lbfgs.objective <= newton.objective + 1e-9 * abs(newton.objective)
+    np.testing.assert_allclose(lbfgs.theta, newton.theta, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["l2", "l1"])
+@pytest.mark.parametrize("family", ["categorical", "poisson"])
+def test_penalties_without_intercept(family, kind):
+    """Without an intercept every row is penalised and the certificate still closes."""
+    ds = make_dataset(family, intercept=False)
+    cert = verify(ds, **{kind: _lam(kind, family)})
+    assert cert.ok, cert.verdict
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+def _write_csv(path, family, weights=None):
+    X, y = make_arrays(family)
+    with open(path, "w") as fh:
+        cols = [f"x{i + 1}" for i in range(X.shape[1])]
+        fh.write(",".join(cols + (["w"] if weights is not None else []) + ["y"]) + "\n")
+        for j in range(X.shape[0]):
+            row = [repr(float(v)) for v in X[j]]
+            if weights is not None:
+                row.append(repr(float(weights[j])))
+            row.append(str(y[j]))
+            fh.write(",".join(row) + "\n")
+    return X, y
+
+
+@pytest.mark.parametrize("kind", ["none", "l2", "l1"])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_cli_verify_every_family_and_penalty(family, kind, tmp_path, capsys):
+    n = make_arrays(family)[0].shape[0]
+    weights = 1.0 + (np.arange(n) % 3 == 0)  # every third row counts twice
+    path = tmp_path / f"{family}.csv"
+    X, y = _write_csv(path, family, weights)
+    argv = ["verify", str(path), "--family", family, "--weights", "w", "--target", "y", "--json"]
+    if kind != "none":
+        argv += [f"--{kind}", str(_lam(kind, family))]
+    code = cli_main(argv)
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out["certificate"]["messages"]
+    assert out["certificate"]["ok"] is True
+    assert out["dataset"]["family"] == family
+    assert out["dataset"]["weights"] is True
+    assert out["dataset"]["penalty"] == {"kind": kind, "lambda": None if kind == "none" else
+                                         _lam(kind, family)}
+    theta = out["dual"]["theta"]
+    m = X.shape[1] + 1
+    if family == "categorical":
+        assert len(theta) == m and all(len(r) == 3 for r in theta)
+    else:  # a one-parameter family: a list of m numbers
+        assert len(theta) == m and all(isinstance(t, float) for t in theta)
+    # the same numbers as the Python API
+    ds = Dataset.from_arrays(X, y, family=family, weights=weights)
+    dual = solve_dual(ds, **({} if kind == "none" else {kind: _lam(kind, family)}))
+    np.testing.assert_allclose(theta, dual.theta, rtol=1e-12, atol=1e-12)
+    assert out["dual"]["loglik"] == pytest.approx(dual.loglik, rel=1e-12)
+
+
+def test_cli_text_output_and_bad_penalty(tmp_path, capsys):
+    path = tmp_path / "pois.csv"
+    _write_csv(path, "poisson")
+    assert cli_main(["verify", str(path), "--family", "poisson", "--l1", "15"]) == 0
+    text = capsys.readouterr().out
+    assert "penalty l1(lambda=15)" in text and "verdict: OK" in text
+    assert "reported log-likelihood" in text  # poisson: the constant -sum log y! is shown apart
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["verify", str(path), "--family", "poisson", "--l1", "-1"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit):
+        cli_main(["verify", str(path), "--family", "poisson", "--l1", "1", "--l2", "1"])

@@ -1,0 +1,94 @@
+"""Frequency weights: an observation of weight 2 is two identical rows; weight 0 is no row.
+
+Weights enter the entropy ``-sum_j w_j A*(mu_j)``, the balance equations ``X^T W (mu - Y)`` and
+the likelihood ``sum_j w_j [<Y_j, eta_j> - A(eta_j)]``, so both problems, and their penalised
+versions, must be unchanged when a row of weight ``c`` is replaced by ``c`` copies of weight 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from _factories import FAMILIES, L1_LAMBDA, L2_LAMBDA, integer_weights, make_arrays
+from dualmaxent import Dataset, verify
+from dualmaxent.families import get_family
+
+KINDS = ["none", "l2", "l1"]
+
+
+def _penalty(kind, family):
+    return {} if kind == "none" else {kind: (L2_LAMBDA if kind == "l2" else L1_LAMBDA)[family]}
+
+
+def _assert_same_fit(a, b, family):
+    """Two certificates of the same problem: theta, log-likelihoods, entropy, verdict."""
+    assert a.ok, a.verdict
+    assert b.ok, b.verdict
+    scale = 1 + np.abs(b.dual.theta).max()
+    np.testing.assert_allclose(a.dual.theta, b.dual.theta, rtol=0, atol=1e-9 * scale)
+    assert a.dual.loglik == pytest.approx(b.dual.loglik, rel=1e-10)
+    assert a.dual.canonical_loglik == pytest.approx(b.dual.canonical_loglik, rel=1e-10)
+    assert a.dual.objective == pytest.approx(b.dual.objective, rel=1e-10)
+    # the primal is solved by an interior-point method to ~1e-11: its entropy agrees to that
+    # accuracy relative to the objective's size
+    assert a.entropy == pytest.approx(b.entropy, rel=1e-8)
+    assert a.extra["primal_objective"] == pytest.approx(b.extra["primal_objective"], rel=1e-9)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_duplicated_rows_equal_weight_two(family, kind):
+    X, y = make_arrays(family)
+    n = len(y)
+    double = np.arange(n) % 4 == 1  # every fourth row counts twice
+    weights = np.where(double, 2.0, 1.0)
+    rows = np.concatenate([np.arange(n), np.flatnonzero(double)])
+    weighted = Dataset.from_arrays(X, y, family=family, weights=weights)
+    duplicated = Dataset.from_arrays(X[rows], y[rows], family=family)
+    pen = _penalty(kind, family)
+    a, b = verify(weighted, **pen), verify(duplicated, **pen)
+    _assert_same_fit(a, b, family)
+    # the primal means agree row by row too
+    np.testing.assert_allclose(a.primal.mu, b.primal.mu[:n], atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_zero_weight_equals_dropping_the_row(family, kind):
+    X, y = make_arrays(family)
+    weights = integer_weights(len(y))  # in {0, 1, 2, 3}
+    zero = weights == 0
+    assert zero.any()
+    with_zeros = Dataset.from_arrays(X, y, family=family, weights=weights)
+    dropped = Dataset.from_arrays(X[~zero], y[~zero], family=family, weights=weights[~zero])
+    pen = _penalty(kind, family)
+    a, b = verify(with_zeros, **pen), verify(dropped, **pen)
+    _assert_same_fit(a, b, family)
+    # a row of weight zero does not enter the primal; its mu is the model's prediction there
+    fam = get_family(family)
+    np.testing.assert_allclose(a.primal.mu[zero], fam.mean(X[zero] @ a.dual.theta[:-1]
+                                                          + a.dual.theta[-1]), atol=1e-6)
+    # and the integer weights equal repetition
+    rows = np.repeat(np.arange(len(y)), weights.astype(int))
+    repeated = Dataset.from_arrays(X[rows], y[rows], family=family)
+    _assert_same_fit(a, verify(repeated, **pen), family)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_weights_from_csv_column(family, tmp_path):
+    X, y = make_arrays(family)
+    weights = integer_weights(len(y))
+    path = tmp_path / "data.csv"
+    with open(path, "w") as fh:
+        fh.write("a,b,c,freq,target\n")
+        for j in range(len(y)):
+            fh.write(",".join([repr(float(v)) for v in X[j]] + [repr(float(weights[j])), str(y[j])])
+                     + "\n")
+    ds = Dataset.from_csv(path, target="target", weights="freq", family=family)
+    np.testing.assert_array_equal(ds.weights, weights)
+    assert ds.feature_names == ("a", "b", "c", "intercept")
+    ref = Dataset.from_arrays(X, y, family=family, weights=weights)
+    cert = verify(ds)
+    assert cert.ok, cert.verdict
+    np.testing.assert_allclose(cert.dual.theta, verify(ref).dual.theta, rtol=1e-12, atol=1e-12)
