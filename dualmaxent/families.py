@@ -97,7 +97,7 @@ class Family:
 
     def entropy(self, mu: np.ndarray, w: np.ndarray) -> float:
         """The primal objective ``H(mu) = -sum_j w_j A*(mu_j)`` (nats)."""
-        return float(-np.dot(w, self.conjugate(mu)))
+        return float(-np.dot(w, self.conjugate(mu))) + 0.0  # + 0.0 turns -0.0 into 0.0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

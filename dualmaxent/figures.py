@@ -66,7 +66,9 @@ _STYLE = {
 
 #: Class colours (tab10) used by every figure with classes.
 CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
-METHOD_COLORS = {"newton": "#1f77b4", "lbfgs": "#ff7f0e", "gradient": "#2ca02c", "qr": "#9467bd"}
+METHOD_COLORS = {"newton": "#1f77b4", "newton-cg": "#9467bd", "lbfgs": "#ff7f0e",
+                 "gradient": "#2ca02c", "qr": "#8c564b"}
+_EXTRA_COLORS = ("#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
 
 
 @dataclass(frozen=True)
@@ -347,9 +349,15 @@ GRADIENT_CAP = 4000
 def fig_convergence(out="figures") -> FigureOutput:
     """Dual solvers on a well-posed and a hard problem: suboptimality and balance residual."""
     problems = [("blobs (well-posed)", load_dataset("blobs"), {}, "-"),
-                (f"iris, L2 λ={HARD_L2:g} (nearly separated; l penalised)", load_dataset("iris"),
+                (f"iris + L2 λ={HARD_L2:g} (nearly separated)", load_dataset("iris"),
                  {"l2": HARD_L2}, "--")]
-    methods = ("newton", "lbfgs", "gradient")
+    from .dual import METHODS
+
+    # every iterative method the library has ("auto" only dispatches; "qr" is gaussian-only)
+    methods = [m for m in METHODS if m not in ("auto", "qr")]
+    colors = dict(METHOD_COLORS)
+    for extra, color in zip([m for m in methods if m not in colors], _EXTRA_COLORS):
+        colors[extra] = color
     fig = _new_figure(6.6)
     axes = fig.subplots(2, 2, sharey="row")
     numbers = {}
@@ -357,7 +365,10 @@ def fig_convergence(out="figures") -> FigureOutput:
         runs = {}
         for method in methods:
             cap = GRADIENT_CAP if (method == "gradient" and kw) else None
-            runs[method] = solve_dual(ds, method=method, max_iter=cap, **kw)
+            try:
+                runs[method] = solve_dual(ds, method=method, max_iter=cap, **kw)
+            except DualMaxentError:  # a method that does not handle this problem
+                continue
         best = max(r.objective for r in runs.values())
         cert = verify(ds, dual=runs["newton"], **kw)
         numbers[label] = {"primal_relative_gap": cert.relative_gap,
@@ -369,8 +380,8 @@ def fig_convergence(out="figures") -> FigureOutput:
             h = r.history
             sub = _positive(best - h["loglik"])
             for col, x in ((0, h["iteration"] + 1), (1, h["seconds"])):
-                axes[0, col].plot(x, sub, ls=ls, color=METHOD_COLORS[method], lw=1.6)
-                axes[1, col].plot(x, h["grad_norm"], ls=ls, color=METHOD_COLORS[method], lw=1.6)
+                axes[0, col].plot(x, sub, ls=ls, color=colors[method], lw=1.6)
+                axes[1, col].plot(x, h["grad_norm"], ls=ls, color=colors[method], lw=1.6)
         # the primal (CVXPY) solver's final figures, for scale
         for col in (0, 1):
             axes[0, col].axhline(abs(cert.duality_gap), color="0.3", ls=ls, lw=0.9)
@@ -382,17 +393,18 @@ def fig_convergence(out="figures") -> FigureOutput:
     for ax in axes.ravel():
         ax.set_xscale("log")
         ax.set_yscale("log")
-    axes[0, 0].set(title="against iterations", ylabel=r"suboptimality $l^* - l(\theta_t)$ (nats)")
+    axes[0, 0].set(title="against iterations",
+                   ylabel="suboptimality $l^* - l(\\theta_t)$ (nats)\n(l includes the L2 penalty)")
     axes[0, 1].set(title="against wall-clock time")
     axes[1, 0].set(xlabel="iteration + 1", ylabel="relative balance residual\n"
                    r"$\max|X^\top(Y-P_t)|\,/\,(1+\max|X^\top Y|)$")
     axes[1, 1].set(xlabel="seconds")
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], color=METHOD_COLORS[m], lw=2, label=m) for m in methods]
+    handles = [Line2D([], [], color=colors[m], lw=2, label=m) for m in methods]
     handles += [Line2D([], [], color="0.2", ls=ls, label=label) for label, _, _, ls in problems]
     handles += [Line2D([], [], color="0.3", lw=0.9, marker="*", ms=9,
-                       label="CVXPY primal: final |gap| / residual, ★ at its solve time")]
+                       label="CVXPY primal's final value (★ its time)")]
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8.5, frameon=False)
     fig.suptitle("Dual solvers: Newton converges quadratically, gradient ascent crawls")
     path = _save(fig, out, "convergence")

@@ -173,6 +173,9 @@ class Certificate:
     @property
     def verdict(self) -> str:
         """A one-line summary."""
+        if self.ok and not self.attained:
+            return (f"OK: the max-entropy optimum equals the likelihood's supremum (not attained),"
+                    f" relative gap {self.relative_gap:.1e} (tolerance {self.tol:g})")
         if self.ok:
             return (f"OK: strong duality verified, relative gap {self.relative_gap:.1e} "
                     f"(tolerance {self.tol:g})")

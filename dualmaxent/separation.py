@@ -24,6 +24,42 @@ cone does not notice) for a well-conditioned LP.
 For the Poisson family the directions are ``s = X d`` with ``s_j <= 0`` everywhere and
 ``s_j = 0`` where ``y_j > 0``; a forced observation has ``mu_j = 0``. The Bernoulli family is the
 categorical one with two classes. The Gaussian likelihood always has a maximiser.
+
+The reduced problems
+--------------------
+Let ``F`` be the forced entries. The *reduced primal* has variables only on the free entries
+(:func:`dualmaxent.solve_primal` with ``forced=``): ``P_ji = 0`` on ``F``, and a row whose other
+classes are all forced is ``P_j = Y_j`` and leaves the problem; the balance equations lose
+nothing, because those rows and entries have ``P = Y``. Its feasible set and objective are those
+of the full primal, so ``P*`` is the same.
+
+*Slater holds for it.* If an entry ``(j, i)`` is zero in every feasible ``P``, then the LP
+``max P_ji`` over the feasible set has value 0, and its dual supplies a recession direction with
+``s_ji > 0`` (Farkas' lemma; this is Konis's equivalence), so ``(j, i)`` is in the LP's largest
+support, i.e. in ``F``. Hence every free entry is positive in *some* feasible ``P``, and the
+average of those finitely many points (the feasible set is convex) is a feasible ``P`` positive
+on every free entry at once: a point of the relative interior of the entropy's domain that
+satisfies the (affine) constraints. Slater's condition gives strong duality and a finite dual
+maximiser for the reduced problem. Its Lagrange dual, after the simplex multipliers are
+eliminated, is the *reduced likelihood*
+
+    l_red(theta) = sum_j w_j [ eta_{j y_j} - log sum_{i: (j, i) not in F} exp(eta_ji) ],
+
+with ``eta_ji = -inf`` on ``F``, and forced rows contributing ``log 1 = 0``
+(:class:`dualmaxent.dual.ReducedObjective`). Each term of ``l`` is at most that of ``l_red``
+(the softmax runs over more classes), and along the LP's direction ``D``, which is zero on the
+free pairs and positive on ``F``, ``l(theta + t D) -> l_red(theta)`` as ``t -> infinity``. So
+
+    max l_red = sup l = -H(P*),
+
+the supremum is approached, not attained, and the certificate (:func:`dualmaxent.verify`)
+compares ``H(P*)`` with ``max l_red``. For the Poisson and Bernoulli families the forced
+observations contribute ``-e^eta -> 0`` and ``log sigmoid -> 0`` in the same way.
+
+``l_red`` is constant along every recession direction, so its maximiser is an affine subspace;
+:func:`identifiable_basis` spans the complement on which it is strictly concave, and both
+reduced problems use it (the dual's coordinates; the primal's balance equations without their
+redundant combinations).
 """
 
 from __future__ import annotations
@@ -98,6 +134,39 @@ class Separation:
         if self.forced.ndim == 2:
             return self.forced.sum(axis=1) == self.forced.shape[1] - 1
         return self.forced.copy()
+
+    def check_direction(self, dataset: Dataset) -> tuple[float, float]:
+        """Check the LP's answer independently: ``(violation, margin)`` of the direction.
+
+        With ``s`` the slacks of the module docstring at ``direction`` (categorical and
+        Bernoulli: ``s_ji = x_j^T (d_{y_j} - d_i)`` over the pairs with ``Y_ji = 0``; Poisson:
+        ``-x_j^T d`` on the zero counts and ``-|x_j^T d|`` on the others), relative to
+        ``max |s|``: ``violation`` is the largest negative part (0 for a true recession
+        direction) and ``margin`` the smallest ``s`` on a forced entry (positive: each forced
+        entry is zero in every feasible point, by the argument of the module docstring).
+        Both are 0 when the data are not separated.
+        """
+        if not self.separated:
+            return 0.0, 0.0
+        active = dataset.weights > 0
+        eta = dataset.X @ self.direction
+        if dataset.family == "poisson":
+            s = np.where(dataset.Y > 0, -np.abs(eta), -eta)[active]
+            on_forced = -eta[self.forced & active]
+        else:
+            if eta.ndim == 1:  # bernoulli: d is theta's direction for class 1 against class 0
+                eta = np.column_stack([np.zeros_like(eta), eta])
+            Y = dataset.Y if dataset.Y.ndim == 2 else np.column_stack([1 - dataset.Y, dataset.Y])
+            S = (Y * eta).sum(axis=1)[:, None] - eta  # s_ji, zero on the own class
+            pairs = active[:, None] & (Y == 0)
+            s = S[pairs]
+            forced = self.forced if self.forced.ndim == 2 else self.forced[:, None] & (Y == 0)
+            on_forced = S[forced & pairs]
+        top = float(np.abs(s).max()) if s.size else 0.0
+        if top == 0.0:
+            return 0.0, 0.0
+        worst = float(-s.min())
+        return (worst if worst > 0 else 0.0) / top, float(on_forced.min()) / top
 
 
 def detect_separation(dataset: Dataset) -> Separation:
@@ -212,21 +281,34 @@ def identifiable_basis(dataset: Dataset, forced: np.ndarray, gauge: str = "pivot
         q = k - 1 if gauge == "pivot" else k
         labels = dataset.Y.argmax(axis=1)
         rows_j, cls_i = np.nonzero(kept[:, None] & ~forced & (dataset.Y == 0))
-        N = rows_j.size
-        S = np.zeros((N, k * m))
-        idx = np.arange(N)[:, None]
-        S[idx, labels[rows_j][:, None] * m + np.arange(m)] += Xs[rows_j]
-        S[idx, cls_i[:, None] * m + np.arange(m)] -= Xs[rows_j]
-        S = S[:, : q * m]
         scale = np.tile(colscale, q)
+
+        def rows_of_S(sl):  # s_ji = x_j^T (theta_{y_j} - theta_i), scaled, in block sl
+            j, i = rows_j[sl], cls_i[sl]
+            S = np.zeros((j.size, k * m))
+            idx = np.arange(j.size)[:, None]
+            S[idx, labels[j][:, None] * m + np.arange(m)] += Xs[j]
+            S[idx, i[:, None] * m + np.arange(m)] -= Xs[j]
+            return S[:, : q * m]
     else:
-        S = Xs[kept]
+        rows_j = np.flatnonzero(kept)
         scale = colscale
-    p = S.shape[1]
-    if S.shape[0] == 0:
+
+        def rows_of_S(sl):
+            return Xs[rows_j[sl]]
+    p = scale.size
+    N = rows_j.size
+    if N == 0:
         return np.zeros((p, 0))
-    _, sv, Vt = np.linalg.svd(S, full_matrices=False)
-    rank = int(np.sum(sv > max(S.shape) * np.finfo(float).eps * sv[0])) if sv.size else 0
+    # The singular values of S are those of its R factor, accumulated over row blocks (TSQR),
+    # so S, of n (k - 1) rows, is never held in memory at once.
+    step = max(4 * p, 4096)
+    R = np.zeros((0, p))
+    for start in range(0, N, step):
+        block = np.vstack([R, rows_of_S(slice(start, start + step))])
+        R = np.linalg.qr(block, mode="r")
+    _, sv, Vt = np.linalg.svd(R, full_matrices=False)
+    rank = int(np.sum(sv > max(N, p) * np.finfo(float).eps * sv[0])) if sv.size else 0
     # Row space of S = diag(scale) row space of the scaled map; orthonormalise it.
     Q, _ = np.linalg.qr(Vt[:rank].T * scale[:, None])
     return Q

@@ -27,9 +27,23 @@ A'(X theta)``, for the categorical family ``P(theta) = softmax(X theta)``; all s
   CVXPY's dual of the balance constraint converted by :mod:`.primal` (``theta = -dual_value``,
   same gauge).
 
-``ok`` holds when every figure is within ``tol``, ``min_entry >= -tol``, both solvers report
-success, and the likelihood's optimum is attained (or, for separated data, when the reduced problem
-certifies the supremum; see :mod:`.separation`).
+``ok`` holds when every figure is within ``tol``, ``min_entry >= -tol`` and both solvers report
+success.
+
+Separated data (unpenalised; :func:`dualmaxent.detect_separation` finds forced entries): the
+likelihood has no maximiser, ``attained`` is False, and the certificate is about the *reduced*
+problems (:mod:`.separation`): the primal without its forced entries and the reduced likelihood
+``l_red``, whose maximum is the supremum of ``l``. ``duality_gap`` is then ``H(P_p) - (-max
+l_red)``, i.e. the entropy against the supremum (``extra["sup_loglik"]``); ``mu(theta*)`` is the
+reduced model's mean (zero on the forced entries); ``dual_gradient`` is the reduced gradient; and
+``theta_agreement`` compares the two thetas *on the reduced problem*: each is replaced by the
+minimum-norm representative of its class modulo the directions ``l_red`` ignores (the projection
+``Q Q^T`` of :class:`dualmaxent.dual.ReducedObjective`), since theta itself is at infinity. A
+dual result solved on the full likelihood is never ok on separated data: its gradient vanishes
+as theta runs off, so a finite theta certifies nothing. The LP's direction is checked on its own
+(:meth:`.Separation.check_direction`: a recession direction, positive on every forced entry;
+``extra["direction_violation"]`` and ``extra["direction_margin"]``). The messages explain the
+separation.
 """
 
 from __future__ import annotations
@@ -183,6 +197,13 @@ def verify(
     if separated:
         notes.append(separation.describe(dataset) + "; the max-entropy optimum is compared with "
                      "the likelihood's supremum, the maximum of the reduced likelihood")
+        # the LP's verdict, checked: a recession direction (violation within tol) that is
+        # positive on every forced entry, by more than its own violation and round-off
+        violation, margin = separation.check_direction(dataset)
+        if violation > tol or not margin > max(violation, 1e-12):
+            messages.append(f"the separation LP's direction does not check: negative slack "
+                            f"{violation:.1e}, smallest slack on a forced entry {margin:.1e} "
+                            "(relative)")
         if dual.forced is None or not np.array_equal(dual.forced, forced):
             messages.append("the dual was not solved on the reduced likelihood: on separated "
                             "data the likelihood has no maximiser (theta* is at infinity), so a "
@@ -222,7 +243,8 @@ def verify(
         dual=dual,
         extra={"primal_objective": p_obj, "dual_objective": d_obj,
                **({"sup_loglik": dual.canonical_loglik, "forced_entries": int(forced.sum()),
-                   "reduced_parameters": obj.n_params} if separated else {}),
+                   "reduced_parameters": obj.n_params, "direction_violation": violation,
+                   "direction_margin": margin} if separated else {}),
                "canonical_loglik": dual.canonical_loglik,
                "loglik_constant": dual.loglik - dual.canonical_loglik},
     )

@@ -50,6 +50,7 @@ print(f"categorical theta*[:, 1] - theta*[:, 0] = {np.round(theta_cat[:, 1] - th
 print()
 print(f"Interpretation: the most uncertain probabilities that keep the feature totals of each "
       f"class have entropy {cert.entropy:.4f} nats, exactly the negative log-likelihood "
-      f"{cert.neg_loglik:.4f} nats of the logistic fit (gap {cert.duality_gap:+.1e}); the two-class "
+      f"{cert.neg_loglik:.4f} nats of the logistic fit (gap {cert.duality_gap:+.1e}); "
+      f"the two-class "
       f"softmax model is the same model, its theta differing from the binary one only by the "
       f"gauge.")

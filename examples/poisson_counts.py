@@ -34,7 +34,7 @@ cert = verify(data)
 print(format_certificate(data, cert))
 print()
 print("theta* (z1, z2, intercept):", np.round(cert.dual.theta, 4), " true:", theta_true)
-print("sum of counts:", counts.sum(), "  sum of fitted means:", round(float(cert.primal.mu.sum()), 6))
+print(f"sum of counts: {counts.sum():.0f}   sum of fitted means: {cert.primal.mu.sum():.6f}")
 
 print()
 print(f"Interpretation: the fitted means reproduce the total count and the count-weighted "

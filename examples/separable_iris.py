@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from dualmaxent import load_dataset, solve_dual, verify
+from dualmaxent import load_dataset, recover_primal, solve_dual, verify
 from dualmaxent.cli import format_certificate
 from dualmaxent.separation import detect_separation
 
@@ -36,8 +36,6 @@ print(f"{'lambda':>10} {'||theta*||':>12} {'-l(theta*) (nats)':>19} {'largest fo
 lams = [1e1, 1e-1, 1e-3] if FAST else [1e2, 1e1, 1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6]
 for lam in lams:
     r = solve_dual(iris, l2=lam)
-    from dualmaxent import recover_primal
-
     P = recover_primal(iris, r.theta)
     print(f"{lam:>10.0e} {np.linalg.norm(r.theta):>12.2f} {-r.canonical_loglik:>19.6f} "
           f"{P[sep.forced].max():>17.2e}")

@@ -1,0 +1,191 @@
+"""The blocked kernels equal the straightforward formulas; Newton-CG agrees with Newton.
+
+Every kernel is compared with the textbook expression on small random data (several row blocks,
+non-uniform weights), at a relative tolerance of 1e-10 (the sums are reordered by the blocking,
+nothing else changes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dualmaxent import _kernels as K
+from dualmaxent import _numerics as nx
+from dualmaxent.data import Dataset
+from dualmaxent.dual import DualObjective, solve_dual
+from dualmaxent.families import get_family
+
+RTOL = 1e-10
+SMALL_BLOCKS = 256 * 8 * 5  # 256 rows per block at m = 5: n = 700 spans three blocks
+
+
+def _close(a, b, rtol=RTOL):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    assert a.shape == b.shape
+    assert np.abs(a - b).max() <= rtol * (1.0 + np.abs(b).max())
+
+
+def _data(n=700, m=5, k=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.hstack([rng.standard_normal((n, m - 1)), np.ones((n, 1))])
+    theta = 0.5 * rng.standard_normal((m, k))
+    P = nx.softmax(X @ theta)
+    labels = (P.cumsum(axis=1) > rng.random((n, 1))).argmax(axis=1)
+    Y = np.eye(k)[labels]
+    w = rng.uniform(0.2, 3.0, n)
+    return X, Y, w, theta, rng
+
+
+def _naive_categorical(X, Y, w, theta):
+    P = nx.softmax(X @ theta)
+    value = float(w @ (Y * nx.log_softmax(X @ theta)).sum(axis=1))
+    G = X.T @ (w[:, None] * (Y - P))
+    m, k = theta.shape
+    C = np.empty((m * k, m * k))
+    for a in range(k):
+        for b in range(k):
+            d = w * P[:, a] * ((a == b) - P[:, b])
+            C[a * m:(a + 1) * m, b * m:(b + 1) * m] = X.T @ (d[:, None] * X)
+    return value, G, C, P
+
+
+def test_gram_matches_the_weighted_product():
+    X, _, w, _, rng = _data()
+    _close(K.gram(X, w, block_bytes=SMALL_BLOCKS), X.T @ (w[:, None] * X))
+    d = rng.standard_normal(len(w))  # mixed signs: the general product path
+    _close(K.gram(X, d), X.T @ (d[:, None] * X))
+
+
+@pytest.mark.parametrize("classes", [None, [0, 1, 2], [1, 3]])
+def test_categorical_value_gradient_curvature(classes):
+    X, Y, w, theta, _ = _data()
+    value, G, C, P = _naive_categorical(X, Y, w, theta)
+    P_out = np.empty_like(P)
+    v, g, c = K.categorical_vgh(X, Y, w, theta, classes=classes, block_bytes=SMALL_BLOCKS,
+                                P_out=P_out)
+    cls = list(range(theta.shape[1])) if classes is None else classes
+    m = X.shape[1]
+    cols = (np.asarray(cls)[:, None] * m + np.arange(m)).ravel()
+    _close(v, value)
+    _close(g, G)
+    _close(c, C[np.ix_(cols, cols)])
+    _close(P_out, P)
+    v2, g2, c2 = K.categorical_vgh(X, Y, w, theta, hessian=False)
+    assert c2 is None
+    _close(v2, value)
+    _close(g2, G)
+
+
+def test_categorical_hessian_vector_product():
+    X, Y, w, theta, rng = _data()
+    _, _, C, P = _naive_categorical(X, Y, w, theta)
+    V = rng.standard_normal(theta.shape)
+    out = K.categorical_hessp(X, w, P, V, block_bytes=SMALL_BLOCKS)
+    _close(out.T.ravel(), C @ V.T.ravel())
+
+
+@pytest.mark.parametrize("family", ["bernoulli", "poisson", "gaussian"])
+def test_one_parameter_value_gradient_curvature(family):
+    X, _, w, _, rng = _data()
+    fam = get_family(family)
+    theta = 0.3 * rng.standard_normal(X.shape[1])
+    eta = X @ theta
+    Y = {"bernoulli": (rng.random(len(w)) < fam.mean(eta)).astype(float),
+         "poisson": rng.poisson(np.clip(fam.mean(eta), 0, 50)).astype(float),
+         "gaussian": eta + rng.standard_normal(len(w))}[family]
+    eta_out = np.empty(len(w))
+    v, g, c = K.glm_vgh(X, Y, w, theta, fam, block_bytes=SMALL_BLOCKS, eta_out=eta_out)
+    d = w * fam.variance(eta)
+    _close(v, fam.canonical_loglik(Y, eta, w))
+    _close(g, X.T @ (w * (Y - fam.mean(eta))))
+    _close(c, X.T @ (d[:, None] * X))
+    _close(eta_out, eta)
+    u = rng.standard_normal(X.shape[1])
+    _close(K.glm_hessp(X, d, u), X.T @ (d[:, None] * X) @ u)
+
+
+@pytest.mark.parametrize("penalty", [None, 0.7])
+def test_objective_hessian_and_curvature_operator(penalty):
+    X, Y, w, theta, rng = _data(n=300)
+    ds = Dataset.from_arrays(X[:, :-1], Y.argmax(axis=1), weights=w)
+    obj = DualObjective(ds, None if penalty is None else _l2(penalty))
+    beta = obj.beta(theta) + 0.05 * rng.standard_normal(obj.n_params)
+    H = obj.hessian(beta)
+    # the straightforward Hessian of l - (lam/2)||theta_R||^2 in the free entries
+    _, _, C, _ = _naive_categorical(ds.X, ds.Y, ds.weights, obj.theta(beta))
+    if penalty is not None:
+        C = C + penalty * np.diag(np.tile(obj.penalized_rows, obj.q).astype(float))
+    idx = obj._free_flat
+    _close(H, -C[np.ix_(idx, idx)])
+    matvec, psolve = obj.curvature_operator(beta)
+    v = rng.standard_normal(obj.n_params)
+    _close(matvec(v), -H @ v)
+    r = psolve(v)
+    assert np.all(np.isfinite(r)) and float(v @ r) > 0  # a positive definite preconditioner
+
+
+def test_fused_hessian_is_cached_and_correct():
+    X, Y, w, theta, _ = _data(n=300)
+    ds = Dataset.from_arrays(X[:, :-1], Y.argmax(axis=1), weights=w)
+    obj = DualObjective(ds)
+    beta = obj.beta(theta)
+    v1, g1 = obj.smooth_value_grad(beta, hessian=True)
+    H1 = obj.hessian(beta)
+    fresh = DualObjective(ds)
+    v2, g2 = fresh.smooth_value_grad(beta)
+    _close(v1, v2)
+    _close(g1, g2)
+    _close(H1, fresh.hessian(beta))
+
+
+def _l2(lam):
+    from dualmaxent.results import Penalty
+
+    return Penalty("l2", lam)
+
+
+@pytest.mark.parametrize("family,k,l2", [("categorical", 4, None), ("categorical", 3, 2.0),
+                                         ("bernoulli", 2, None), ("poisson", 1, 0.5)])
+def test_newton_cg_agrees_with_newton(family, k, l2):
+    rng = np.random.default_rng(3)
+    n, p = 400, 4
+    Xf = rng.standard_normal((n, p))
+    if family == "poisson":
+        y = rng.poisson(np.exp(0.3 * Xf[:, 0]))
+    else:
+        y = (Xf[:, :1] + 0.8 * rng.standard_normal((n, 1)) > np.linspace(-1, 1, k - 1)).sum(1)
+    ds = Dataset.from_arrays(Xf, y, family=family, weights=rng.uniform(0.5, 2.0, n))
+    a = solve_dual(ds, method="newton", l2=l2)
+    b = solve_dual(ds, method="newton-cg", l2=l2)
+    assert a.converged and b.converged
+    assert b.grad_norm <= 1e-10
+    assert abs(a.loglik - b.loglik) <= 1e-9 * (1 + abs(a.loglik))
+    assert np.abs(a.theta - b.theta).max() <= 1e-7 * (1 + np.abs(a.theta).max())
+
+
+def test_auto_picks_newton_cg_for_many_classes():
+    rng = np.random.default_rng(4)
+    n, p, k = 600, 20, 8
+    Xf = rng.standard_normal((n, p))
+    y = (Xf[:, :1] + rng.standard_normal((n, 1)) > np.linspace(-1.5, 1.5, k - 1)).sum(1)
+    res = solve_dual(Dataset.from_arrays(Xf, y), method="auto")
+    assert res.method == "newton-cg" and res.converged
+
+
+def test_bench_tiny_runs_and_writes_the_figure(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from dualmaxent import bench
+
+    # a missing optional contender is skipped with a note, not a crash
+    monkeypatch.setitem(bench._MODULE, "glum", "glum_is_not_installed_here")
+    rows = bench.run_bench(mode="tiny", out=tmp_path, verify_subprocess=False)
+    text = capsys.readouterr().out
+    assert "contender" in text and "dualmaxent" in text
+    assert "glum irls: skipped (glum is not installed" in text
+    assert not any(r["contender"].startswith("glum") for r in rows)
+    assert any(r["job"].startswith("primal") for r in rows)
+    ours = [r for r in rows if r["contender"].startswith("dualmaxent") and r.get("precision")]
+    assert ours and all(r["precision"] <= 1e-9 for r in ours)
+    png = tmp_path / "scaling.png"
+    assert png.exists() and png.stat().st_size > 10_000

@@ -1,0 +1,316 @@
+"""Separation and non-attainment: the LP's verdict, the reduced problems, the certificate.
+
+The statements tested (see the docstring of :mod:`dualmaxent.separation`):
+
+* the LP recognises complete, quasi-complete and no separation, for k = 2 (categorical and
+  Bernoulli), k = 3 and the Poisson family, and its forced mask is exactly the set of entries that
+  are zero in every feasible P;
+* on separated data the reduced primal is solved to ``optimal`` and its entropy equals the
+  supremum of the likelihood, ``max l_red``; the certificate says ``attained`` False and ok;
+* ``l <= l_red`` everywhere, and ``l(theta + t D) -> l_red(theta)`` along the recession direction;
+* the reduced dual's gradient and Hessian are those of ``l_red`` (finite differences);
+* a dual solved on the full likelihood of separated data is never certified.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dualmaxent.cli import main
+from dualmaxent.data import Dataset, load_dataset
+from dualmaxent.dual import DualObjective, ReducedObjective, solve_dual
+from dualmaxent.families import get_family
+from dualmaxent.primal import solve_primal
+from dualmaxent.separation import detect_separation, identifiable_basis
+from dualmaxent.verify import verify
+
+# -- small data with known separation ---------------------------------------------------------
+
+# k = 2 on one feature (plus the intercept)
+X_COMPLETE = np.array([-2.0, -1.0, 1.0, 2.0])
+Y_COMPLETE = np.array([0, 0, 1, 1])
+X_QUASI = np.array([-2.0, -1.0, 0.0, 0.0, 1.0, 2.0])  # the two points at 0 overlap
+Y_QUASI = np.array([0, 0, 0, 1, 1, 1])
+X_NONE = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, 3.0])  # interleaved
+Y_NONE = np.array([0, 1, 0, 1, 0, 1])
+
+# k = 3: class 0 lies left of classes 1 and 2, which interleave
+X3_QUASI = np.array([-3.0, -2.0, 1.0, 2.0, 3.0, 4.0])
+Y3_QUASI = np.array([0, 0, 1, 2, 1, 2])
+X3_COMPLETE = np.array([-2.0, -1.0, 1.0, 2.0, 5.0, 6.0])
+Y3_COMPLETE = np.array([0, 0, 1, 1, 2, 2])
+X3_NONE = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+Y3_NONE = np.array([0, 1, 2, 1, 2, 0, 2, 0, 1])
+
+
+def _poisson(kind):
+    """Counts with a group indicator: a zero in group 1 can be forced by ``d = -e_group``."""
+    group = np.array([1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    x = np.array([0.5, -1.0, 0.3, 1.0, 2.0, -0.5, 1.5])
+    y = {
+        # both zeros of group 1 are forced; the zero of group 0 is not (its x is between
+        # positive counts, and every direction must vanish on those)
+        "quasi-complete": [0, 0, 0, 3, 1, 2, 4],
+        "complete": [0, 0, 2, 3, 1, 2, 4],
+        "none": [0, 2, 0, 3, 1, 2, 4],
+    }[kind]
+    return Dataset.from_arrays(np.column_stack([group, x]), np.array(y, dtype=float),
+                               family="poisson")
+
+
+@pytest.mark.parametrize("family", ["categorical", "bernoulli"])
+@pytest.mark.parametrize("x, y, kind", [
+    (X_COMPLETE, Y_COMPLETE, "complete"),
+    (X_QUASI, Y_QUASI, "quasi-complete"),
+    (X_NONE, Y_NONE, "none"),
+])
+def test_kind_k2(family, x, y, kind):
+    sep = detect_separation(Dataset.from_arrays(x[:, None], y, family=family))
+    assert sep.kind == kind
+    assert sep.separated == (kind != "none")
+    if kind != "none":
+        # the direction recedes: eta_{y_j} - eta_i grows with t for every pair, strictly on
+        # the forced observations
+        d = sep.direction
+        X = np.column_stack([x, np.ones_like(x)])
+        s = X @ (d if d.ndim == 1 else d[:, 1] - d[:, 0]) * np.where(y == 1, 1.0, -1.0)
+        assert np.all(s >= -1e-9)
+        assert np.all(s[sep.forced_observations] > 1e-9)
+
+
+@pytest.mark.parametrize("x, y, kind", [
+    (X3_COMPLETE, Y3_COMPLETE, "complete"),
+    (X3_QUASI, Y3_QUASI, "quasi-complete"),
+    (X3_NONE, Y3_NONE, "none"),
+])
+def test_kind_k3(x, y, kind):
+    assert detect_separation(Dataset.from_arrays(x[:, None], y)).kind == kind
+
+
+@pytest.mark.parametrize("kind", ["complete", "quasi-complete", "none"])
+def test_kind_poisson(kind):
+    sep = detect_separation(_poisson(kind))
+    assert sep.kind == kind
+    expected = {"complete": [1, 1, 0, 0, 0, 0, 0], "quasi-complete": [1, 1, 0, 0, 0, 0, 0],
+                "none": [0] * 7}[kind]
+    np.testing.assert_array_equal(sep.forced, np.array(expected, dtype=bool))
+
+
+def test_forced_mask_exact():
+    """Hand-built k = 3: class 0's rows are pinned to class 0, the others exclude class 0."""
+    ds = Dataset.from_arrays(X3_QUASI[:, None], Y3_QUASI)
+    sep = detect_separation(ds)
+    expected = np.array([[0, 1, 1], [0, 1, 1], [1, 0, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0]],
+                        dtype=bool)
+    np.testing.assert_array_equal(sep.forced, expected)
+    np.testing.assert_array_equal(sep.forced_rows_full(ds), [1, 1, 0, 0, 0, 0])
+    # forced entries are zero in every feasible P; the free ones are positive in P* (the
+    # maximal-support property that gives Slater's condition for the reduced primal)
+    p = solve_primal(ds, forced=sep.forced)
+    assert p.status == "optimal"
+    assert np.all(p.mu[expected] == 0.0)
+    assert np.all(p.mu[~expected] > 1e-6)
+    assert "2 observations of class 0 are predicted with probability 1" in sep.describe(ds)
+
+
+# -- the certificate on separated data ---------------------------------------------------------
+
+def test_iris_certifies_supremum():
+    ds = load_dataset("iris")
+    cert = verify(ds)
+    assert cert.separation.kind == "quasi-complete"
+    assert cert.attained is False
+    assert cert.ok, cert.verdict
+    assert cert.primal.status == "optimal"
+    assert cert.relative_gap <= 1e-8
+    assert cert.theta_agreement <= 1e-6 and cert.p_agreement <= 1e-6
+    # the reduced likelihood's maximum is the supremum of l; the full Newton dual stays below
+    sup = cert.extra["sup_loglik"]
+    assert abs(cert.entropy + sup) <= 1e-8 * abs(sup)
+    full = solve_dual(ds)
+    assert full.canonical_loglik < sup
+    assert cert.extra["forced_entries"] == 200
+    assert cert.extra["direction_violation"] <= 1e-9 < cert.extra["direction_margin"]
+
+
+def test_wrong_direction_is_refused(monkeypatch):
+    """The certificate checks the LP's direction independently of the LP."""
+    import importlib
+    from dataclasses import replace
+
+    verify_module = importlib.import_module("dualmaxent.verify")  # the package's name is taken
+
+    ds = Dataset.from_arrays(X3_QUASI[:, None], Y3_QUASI)
+    sep = detect_separation(ds)
+    assert sep.check_direction(ds)[0] <= 1e-9
+    bad = replace(sep, direction=-sep.direction)  # recedes the wrong way
+    violation, margin = bad.check_direction(ds)
+    assert violation > 0.1 and margin < 0
+    monkeypatch.setattr(verify_module, "detect_separation", lambda dataset: bad)
+    cert = verify(ds)
+    assert not cert.ok
+    assert any("direction does not check" in msg for msg in cert.messages)
+
+
+@pytest.mark.parametrize("gauge", ["pivot", "full"])
+@pytest.mark.parametrize("family", ["categorical", "bernoulli"])
+def test_quasi_k2_certifies(family, gauge):
+    ds = Dataset.from_arrays(X_QUASI[:, None], Y_QUASI, family=family)
+    cert = verify(ds, gauge=gauge)
+    assert cert.ok and not cert.attained, cert.verdict
+    # the free rows are the two overlapping points at x = 0: P* = 1/2 there, H = 2 log 2
+    assert cert.entropy == pytest.approx(2 * np.log(2), rel=1e-9)
+    assert cert.extra["sup_loglik"] == pytest.approx(-2 * np.log(2), rel=1e-9)
+
+
+def test_large_problem_formulation(monkeypatch):
+    """The auxiliary-variable balance constraint (used for large reduced primals) certifies too."""
+    import dualmaxent.primal as primal
+
+    monkeypatch.setattr(primal, "_DENSE_BALANCE_MAX", 0)
+    cert = verify(load_dataset("iris"))
+    assert cert.ok and cert.relative_gap <= 1e-8, cert.verdict
+
+
+def test_k3_and_poisson_certify():
+    for ds in (Dataset.from_arrays(X3_QUASI[:, None], Y3_QUASI), _poisson("quasi-complete")):
+        cert = verify(ds)
+        assert cert.ok and not cert.attained, cert.verdict
+        assert cert.relative_gap <= 1e-8
+
+
+@pytest.mark.parametrize("family", ["categorical", "bernoulli"])
+def test_complete_separation_zero_entropy(family):
+    """Completely separated: every entry is forced, H(P*) = 0 = sup l, nothing to solve."""
+    from sklearn.datasets import load_wine
+
+    wine = load_wine()
+    X, y = wine.data, wine.target
+    if family == "bernoulli":
+        y = (y == 2).astype(int)
+    ds = Dataset.from_arrays(X, y, family=family)
+    cert = verify(ds)
+    assert cert.separation.kind == "complete"
+    assert cert.ok and not cert.attained, cert.verdict
+    assert cert.entropy == 0.0
+    assert cert.extra["sup_loglik"] == 0.0
+    assert cert.extra["reduced_parameters"] == 0
+    # the full likelihood is negative everywhere and approaches 0 along the direction
+    fam = get_family(ds.family)
+    d = cert.separation.direction
+    l_at = [fam.canonical_loglik(ds.Y, ds.X @ (t * d), ds.weights)
+            for t in (0.0, 1.0, 10.0, 1e3)]
+    assert l_at == sorted(l_at)
+    assert l_at[0] < -1.0 and -1e-8 < l_at[-1] <= 0.0
+
+
+def test_breast_cancer_complete():
+    from sklearn.datasets import load_breast_cancer
+
+    bc = load_breast_cancer()
+    cert = verify(Dataset.from_arrays(bc.data, bc.target, family="bernoulli"))
+    assert cert.separation.kind == "complete"
+    assert cert.ok and cert.entropy == 0.0 and not cert.attained
+
+
+def test_sup_is_limit_along_direction():
+    """l <= l_red, and l(theta + t D) rises to l_red(theta) as t grows (iris)."""
+    ds = load_dataset("iris")
+    sep = detect_separation(ds)
+    obj = DualObjective(ds, forced=sep)
+    assert isinstance(obj, ReducedObjective)
+    fam = get_family(ds.family)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        theta = rng.normal(size=(ds.m, ds.k))
+        l_red = obj.value(obj.beta(theta))
+        # the definition, at theta itself: beta() projects theta along the recession
+        # directions, which l_red ignores
+        eta = ds.X @ theta
+        own = (ds.Y * eta).sum(axis=1)
+        lse = np.log(np.where(sep.forced, 0.0, np.exp(eta)).sum(axis=1))
+        assert l_red == pytest.approx(float(np.sum(own - lse)), rel=1e-12)
+        values = [fam.canonical_loglik(ds.Y, ds.X @ (theta + t * sep.direction), ds.weights)
+                  for t in (0.0, 10.0, 100.0, 1000.0)]
+        assert all(v <= l_red + 1e-9 for v in values)
+        assert values == sorted(values)
+        assert values[-1] == pytest.approx(l_red, abs=1e-6)
+
+
+def _fd_check(obj, beta, h=1e-5):
+    value, grad = obj.smooth_value_grad(beta)
+    H = obj.hessian(beta)
+    fd_g = np.array([(obj.value(beta + h * e) - obj.value(beta - h * e)) / (2 * h)
+                     for e in np.eye(beta.size)])
+    fd_H = np.array([(obj.smooth_value_grad(beta + h * e)[1]
+                      - obj.smooth_value_grad(beta - h * e)[1]) / (2 * h)
+                     for e in np.eye(beta.size)])
+    assert value == pytest.approx(obj.value(beta))
+    np.testing.assert_allclose(grad, fd_g, rtol=1e-6, atol=1e-6 * (1 + np.abs(grad).max()))
+    np.testing.assert_allclose(H, fd_H, rtol=1e-5, atol=1e-6 * (1 + np.abs(H).max()))
+    # strictly concave on the identifiable parameters
+    assert np.linalg.eigvalsh(H).max() < 0
+
+
+@pytest.mark.parametrize("case", ["iris", "k3", "bernoulli", "poisson"])
+def test_reduced_gradient_hessian_fd(case):
+    ds = {"iris": lambda: load_dataset("iris"),
+          "k3": lambda: Dataset.from_arrays(X3_QUASI[:, None], Y3_QUASI),
+          "bernoulli": lambda: Dataset.from_arrays(X_QUASI[:, None], Y_QUASI,
+                                                   family="bernoulli"),
+          "poisson": lambda: _poisson("quasi-complete")}[case]()
+    sep = detect_separation(ds)
+    obj = DualObjective(ds, forced=sep.forced)
+    rng = np.random.default_rng(1)
+    beta = 0.3 * rng.normal(size=obj.n_params)
+    _fd_check(obj, beta)
+    # the gradient in theta is X^T W (Y - mu_red) and lies in the span of the basis
+    theta = obj.theta(beta)
+    G = obj.full_gradient(theta)
+    packed = G[:, :-1].T.ravel() if G.shape[1] > 1 and ds.family == "categorical" else G.ravel()
+    Q = identifiable_basis(ds, sep.forced)
+    np.testing.assert_allclose(Q @ (Q.T @ packed), packed, atol=1e-9 * (1 + np.abs(G).max()))
+
+
+def test_full_dual_on_separated_data_is_never_ok():
+    """Newton on the full likelihood: theta runs off; the certificate refuses it."""
+    ds = Dataset.from_arrays(X_QUASI[:, None], Y_QUASI)
+    rough = solve_dual(ds, method="newton", tol=1e-6)
+    full = solve_dual(ds, method="newton")
+    # the smaller the gradient asked for, the farther theta goes; its gradient does vanish,
+    # and l(theta) comes within 1e-9 of the supremum 2 log 2, so only the provenance of the
+    # result can tell it from a certificate
+    assert np.abs(full.theta).max() > np.abs(rough.theta).max() + 2.0 > 12.0
+    assert full.converged and full.canonical_loglik == pytest.approx(-2 * np.log(2), abs=1e-8)
+    cert = verify(ds, dual=full)
+    assert not cert.ok
+    assert any("not solved on the reduced likelihood" in msg for msg in cert.messages)
+    # iris: the full Newton dual even reports convergence (its gradient vanishes at infinity)
+    iris = load_dataset("iris")
+    full_iris = solve_dual(iris)
+    cert = verify(iris, dual=full_iris)
+    assert not cert.ok and not cert.attained
+
+
+def test_not_separated_unchanged():
+    ds = Dataset.from_arrays(X_NONE[:, None], Y_NONE)
+    cert = verify(ds)
+    assert cert.attained and cert.ok
+    assert "sup_loglik" not in cert.extra
+    assert type(DualObjective(ds, forced=np.zeros(ds.Y.shape, dtype=bool))) is DualObjective
+
+
+def test_cli_iris(capsys):
+    assert main(["verify", "iris"]) == 0
+    out = capsys.readouterr().out
+    assert ("the data are quasi-completely separated: 50 observations of class setosa are "
+            "predicted with probability 1") in out
+    assert "the max-entropy optimum exists and matches the likelihood's supremum to" in out
+    assert main(["verify", "iris", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["certificate"]["attained"] is False and doc["certificate"]["ok"] is True
+    assert doc["certificate"]["relative_gap"] <= 1e-8
+    assert doc["separation"]["kind"] == "quasi-complete"
