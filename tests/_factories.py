@@ -4,6 +4,8 @@ Every factory draws from the family's own model with modest coefficients, so the
 separated and the likelihood has a finite maximiser; the sizes keep each CVXPY solve well under a
 second. ``make_arrays(family)`` returns the raw ``(X, y)`` (features without the intercept), and
 ``make_dataset(family, weights=...)`` wraps them in a :class:`dualmaxent.Dataset`.
+``overlapping`` (k overlapping Gaussian classes) and ``separable`` (complete separation) are the
+core tests' categorical sets.
 """
 
 from __future__ import annotations
@@ -63,3 +65,21 @@ def make_dataset(family: str, weights=None, n: int | None = None, seed: int = 0,
 def integer_weights(n: int, seed: int = 1) -> np.ndarray:
     """Frequency weights in {0, 1, 2, 3} (some zero), seeded."""
     return np.random.default_rng(seed).integers(0, 4, size=n).astype(float)
+
+
+def overlapping(n=200, p=3, k=3, seed=0, scale=1.0):
+    """k Gaussian classes with heavy overlap: the likelihood has a finite maximiser."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % k
+    centers = rng.normal(scale=0.7, size=(k, p))
+    X = centers[labels] + rng.normal(scale=scale, size=(n, p))
+    return Dataset.from_arrays(X, labels, name=f"overlap-k{k}")
+
+
+def separable(n=40, seed=0):
+    """Two classes split by the sign of the first feature (complete separation)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    X[:, 0] += np.where(np.arange(n) % 2 == 0, 3.0, -3.0)
+    y = np.where(X[:, 0] > 0, "pos", "neg")
+    return Dataset.from_arrays(X, y, name="separable")

@@ -7,7 +7,7 @@ from dualmaxent import Dataset, load_dataset, recover_primal, solve_dual
 from dualmaxent.dual import DualObjective
 from dualmaxent import _numerics as nx
 
-from _core_factories import overlapping
+from _factories import overlapping
 
 
 def _fd_grad(f, x, h=1e-6):

@@ -6,7 +6,7 @@ import pytest
 from dualmaxent import load_dataset, solve_dual, solve_primal, verify
 from dualmaxent.separation import detect_separation
 
-from _core_factories import overlapping, separable
+from _factories import overlapping, separable
 
 FIGURES = ("relative_gap", "balance_residual", "simplex_residual", "dual_gradient",
            "p_agreement", "theta_agreement")
