@@ -78,6 +78,11 @@ class PrimalResult:
         CVXPY's status (``optimal``, ``optimal_inaccurate``, ...).
     converged : bool
         True when ``status == "optimal"``.
+    solve_seconds, compile_seconds : float
+        The solver's own time, summed over every attempt (see ``message``), and the rest of the
+        wall time: building the problem and CVXPY's canonicalisation.
+    iterations : int or None
+        The solver's iterations in its last attempt.
     """
 
     mu: np.ndarray

@@ -6,7 +6,7 @@ import pytest
 from dualmaxent import load_dataset, solve_dual, solve_primal
 from dualmaxent.primal import build_primal
 
-from _core_factories import overlapping
+from _factories import L1_LAMBDA, L2_LAMBDA, make_dataset, overlapping
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,35 @@ def test_both_gauges_give_the_same_optimum_and_theta(blobs, gauge):
     np.testing.assert_allclose(p.theta, d.theta, atol=1e-6)
     assert np.all(p.theta[:, -1] == 0.0)  # reported in the pinned gauge
     assert p.entropy == pytest.approx(-d.loglik, rel=1e-9)
+
+
+def test_the_solver_sees_the_mean_entropy_and_the_reported_objective_is_the_sum(blobs):
+    """Scale convention: CVXPY's problem is divided by N = sum(w); results are sums in nats."""
+    problem, mu, handles = build_primal(blobs)
+    problem.solve(solver="CLARABEL")
+    assert handles["scale"] == pytest.approx(1.0 / blobs.n)
+    assert problem.value == pytest.approx(solve_primal(blobs).entropy / blobs.n, rel=1e-8)
+    assert solve_primal(blobs).objective == pytest.approx(-solve_dual(blobs).loglik, rel=1e-9)
+
+
+@pytest.mark.parametrize("family, penalty", [
+    ("categorical", None), ("categorical", "l2"), ("categorical", "l1"),
+    ("bernoulli", None), ("poisson", "l1"), ("gaussian", "l2")])
+def test_two_stage_balance_sums_solve_the_same_problem(monkeypatch, family, penalty):
+    """Above TREE_MIN_ROWS the balance rows are summed over row blocks: same optimum, same theta."""
+    import dualmaxent.primal as primal_module
+
+    ds = make_dataset(family, n=150)
+    lam = {"l2": {"l2": L2_LAMBDA[family]}, "l1": {"l1": L1_LAMBDA[family]}}.get(penalty, {})
+    direct = solve_primal(ds, **lam)
+    monkeypatch.setattr(primal_module, "TREE_MIN_ROWS", 20)
+    problem, _, _ = build_primal(ds, direct.penalty)
+    assert any(v.name() == "partial_sums" for v in problem.variables())
+    tree = solve_primal(ds, **lam)
+    assert tree.status == "optimal"
+    assert tree.objective == pytest.approx(direct.objective, rel=1e-8)
+    np.testing.assert_allclose(tree.mu, direct.mu, atol=2e-6 * (1 + np.abs(direct.mu).max()))
+    np.testing.assert_allclose(tree.theta, direct.theta, atol=1e-5)
 
 
 def test_primal_optimum_satisfies_the_balance_equations_and_the_simplex(blobs):
