@@ -11,6 +11,15 @@ otherwise the data are *separated*: *completely* when one direction makes every 
 *forced*: ``P_ji = 0`` in every feasible ``P`` of the maximum-entropy primal, because the balance
 equations give ``sum_ji w_j P_ji s_ji = <D, X^T W (Y - P)> = 0`` with every term non-negative.
 
+Most data are not separated, and that is decided first by a small LP over ``D`` alone:
+
+    maximise  sum_ji s_ji   subject to   s_ji >= 0,  sum_ji s_ji <= 1,
+
+whose value is 0 exactly when every recession direction has ``s = 0`` (no separation), and 1
+otherwise (scale any direction with ``s != 0``). It has ``(k - 1) m`` variables instead of
+``(k - 1) m + n (k - 1)``, so HiGHS answers it in a fraction of a second at ``n = 2 x 10^5``,
+where the support LP below takes minutes.
+
 The recession directions form a convex cone closed under addition, so the forced pairs are the
 *largest* support of ``s``. Following Konis (2007) we find it with one LP:
 
@@ -334,6 +343,8 @@ def _categorical(Xs, Y, active):
         shape=(N, k * m),
     )[:, : (k - 1) * m]  # pin d_k = 0
     nd = (k - 1) * m
+    if not _has_recession_direction(S):
+        return np.zeros_like(Y, dtype=bool), np.zeros((m, k))
     Id = sp.identity(N, format="csr")
     Z = sp.csr_matrix((N, N))
     A_ub = sp.vstack([sp.hstack([-S, Z]), sp.hstack([-S, Id])], format="csr")
@@ -351,6 +362,24 @@ def _categorical(Xs, Y, active):
     return forced, D
 
 
+def _has_recession_direction(S, A_eq=None) -> bool:
+    """Whether some ``d`` has ``S d >= 0``, ``S d != 0`` (and ``A_eq d = 0``): the small LP.
+
+    ``max 1^T S d`` subject to ``S d >= 0``, ``1^T S d <= 1`` (and ``A_eq d = 0``) has value 0
+    when no such ``d`` exists and 1 when one does; 1/2 separates the two robustly.
+    """
+    S = sp.csr_matrix(S)
+    total = np.asarray(S.sum(axis=0)).ravel()
+    A_ub = sp.vstack([-S, sp.csr_matrix(total[None, :])], format="csr")
+    b_ub = np.append(np.zeros(S.shape[0]), 1.0)
+    res = scipy.optimize.linprog(-total, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq,
+                                 b_eq=None if A_eq is None else np.zeros(A_eq.shape[0]),
+                                 bounds=[(None, None)] * S.shape[1], method="highs")
+    if res.status != 0:  # always feasible (d = 0) and bounded by the last row
+        raise RuntimeError(f"separation LP failed: {res.message}")
+    return -res.fun > 0.5
+
+
 def _poisson(dataset, Xs, colscale, active):
     n, m = Xs.shape
     zero = active & (dataset.Y == 0)
@@ -360,10 +389,14 @@ def _poisson(dataset, Xs, colscale, active):
         none = np.zeros(n, dtype=bool)
         return Separation("none", none, None, none)
     Xz, Xp = Xs[zero], Xs[pos]
+    if not _has_recession_direction(-Xz, Xp if Xp.shape[0] else None):
+        none = np.zeros(n, dtype=bool)
+        return Separation("none", none, None, none)
     # variables (d, t): t_j <= -x_j^T d, x_j^T d <= 0 for y_j = 0; x_j^T d = 0 for y_j > 0
-    A_ub = np.block([[Xz, np.zeros((nz, nz))], [Xz, np.eye(nz)]])
+    Z = sp.csr_matrix((nz, nz))
+    A_ub = sp.vstack([sp.hstack([Xz, Z]), sp.hstack([Xz, sp.identity(nz)])], format="csr")
     b_ub = np.zeros(2 * nz)
-    A_eq = np.hstack([Xp, np.zeros((Xp.shape[0], nz))]) if Xp.shape[0] else None
+    A_eq = sp.hstack([Xp, sp.csr_matrix((Xp.shape[0], nz))]) if Xp.shape[0] else None
     b_eq = np.zeros(Xp.shape[0]) if Xp.shape[0] else None
     c = np.concatenate([np.zeros(m), -np.ones(nz)])
     bounds = [(None, None)] * m + [(0.0, 1.0)] * nz
