@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 import numpy as np
@@ -123,6 +124,9 @@ def load_from_args(args):
                                       f"data set {args.data!r} (its target is {target!r})")
         return load_dataset(args.data, family=args.family, intercept=intercept,
                             features=features)
+    if not Path(args.data).exists() and Path(args.data).suffix.lower() != ".csv":
+        raise DualMaxentError(f"{args.data!r} is neither a built-in data set "
+                              f"({', '.join(BUILTIN_DATASETS)}) nor an existing file")
     return Dataset.from_csv(args.data, target=args.target, features=features,
                             intercept=intercept, weights=args.weights, family=args.family)
 
@@ -247,6 +251,10 @@ def main(argv=None) -> int:
     except DualMaxentError as exc:
         print(f"dualmaxent: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # the reader (e.g. `| head`) left early: not an error of ours; silence the final flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except OSError as exc:
         print(f"dualmaxent: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
               file=sys.stderr)

@@ -94,6 +94,7 @@ def test_bad_input_gets_one_line_and_exit_code_2(tmp_path, capsys, name):
     (["verify", "--solver", "NOPE"], "solver 'NOPE' is not installed"),
     (["verify", "--l1", "1", "--l2", "1"], "not allowed with argument"),
     (["frobnicate"], "invalid choice"),
+    (["verify", "no-such-data"], "neither a built-in data set (blobs, iris) nor an existing file"),
 ])
 def test_bad_usage_gets_exit_code_2(capsys, argv, message):
     try:
