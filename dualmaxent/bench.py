@@ -223,6 +223,59 @@ def _blas_threads() -> str:
                     if i.get("user_api") == "blas") or "unknown"
 
 
+def _memory_child(kind: str, n: int, mode: str = "full") -> None:
+    """Run one solve and print its memory figures as JSON (the body of :func:`_peak_memory`).
+
+    ``rss_data`` is the resident size once the data set exists, ``rss_peak`` the process's peak
+    (``ru_maxrss``, which also sees the solver's own native allocations), ``traced_peak`` the
+    peak of Python/numpy allocations during the solve alone (``tracemalloc``).
+    """
+    import resource
+    import tracemalloc
+
+    sizes = SIZES[mode]
+    if kind == "primal":
+        from .primal import solve_primal
+
+        ds = synthetic(n, sizes["primal_m"], 3, seed=n)
+        solve = lambda: solve_primal(ds)  # noqa: E731
+    else:
+        ds = synthetic(n, sizes["m"], 2, seed=n)
+        solve = lambda: solve_dual(ds)  # noqa: E731
+    rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    tracemalloc.start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        solve()
+    traced_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"kind": kind, "n": n, "m": ds.m, "x_bytes": ds.X.nbytes,
+                      "rss_data": rss_data, "rss_peak": rss_peak, "traced_peak": traced_peak}))
+
+
+def _peak_memory(kind: str, n: int, mode: str = "full") -> dict:
+    """Memory of one solve, measured in a fresh interpreter so that peaks do not mix."""
+    code = f"from dualmaxent.bench import _memory_child; _memory_child({kind!r}, {n}, {mode!r})"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False)
+    if out.returncode != 0 or not out.stdout.strip():
+        return {"kind": kind, "n": n, "error": (out.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def format_memory(mem: dict) -> str:
+    """One line: the solve's memory in units of the size of ``X``."""
+    if "error" in mem:
+        return f"memory of the {mem['kind']} at n={mem['n']}: failed ({mem['error']})"
+    x = mem["x_bytes"]
+    return (f"memory of the {mem['kind']} at n={mem['n']}, m={mem['m']} (X is {x / 1e6:.0f} MB):"
+            f" numpy/Python peak during the solve {mem['traced_peak'] / 1e6:.0f} MB "
+            f"({mem['traced_peak'] / x:.2f} x X); process peak RSS {mem['rss_peak'] / 1e6:.0f} MB,"
+            f" {(mem['rss_peak'] - mem['rss_data']) / 1e6:.0f} MB above the loaded data "
+            f"({(mem['rss_peak'] - mem['rss_data']) / x:.2f} x X)")
+
+
 def _verify_cold() -> float:
     """Wall seconds of ``dualmaxent verify`` on the default data in a fresh interpreter."""
     t0 = time.perf_counter()
@@ -322,6 +375,8 @@ def run_bench(mode: str = "quick", out="figures", verify_subprocess: bool = True
     extra = {}
     if verify_subprocess:
         extra["verify_cold_seconds"] = _verify_cold()
+        extra["memory"] = [_peak_memory("primal", sizes["primal"][-1], mode),
+                           _peak_memory("dual", sizes["binary"][-1], mode)]
     if as_json:
         print(json.dumps({"mode": mode, "rows": [_public(r) for r in rows], "notes": notes,
                           **extra}, indent=1))
@@ -330,6 +385,8 @@ def run_bench(mode: str = "quick", out="figures", verify_subprocess: bool = True
         if "verify_cold_seconds" in extra:
             print(f"dualmaxent verify (blobs, cold start, subprocess): "
                   f"{extra['verify_cold_seconds']:.2f} s")
+        for mem in extra.get("memory", []):
+            print(format_memory(mem))
         for note in notes:
             print(f"note: {note}")
     path = plot_scaling(scaling, Path(out), mode)
