@@ -2,6 +2,9 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from dualmaxent import _numerics as nx
 
@@ -36,3 +39,31 @@ def test_sigmoid_and_softplus_are_stable():
     x = np.array([-800.0, 0.0, 800.0])
     np.testing.assert_allclose(nx.sigmoid(x), [0.0, 0.5, 1.0])
     np.testing.assert_allclose(nx.softplus(x), [0.0, np.log(2.0), 800.0])
+
+
+# Property-based statements: for *any* finite predictors, not just the seeded ones above.
+
+_finite = st.floats(min_value=-700.0, max_value=700.0, allow_nan=False)
+_eta = arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 5)), elements=_finite)
+
+
+@settings(max_examples=200, deadline=None)
+@given(eta=_eta, shift=_finite)
+def test_softmax_is_invariant_to_a_shift_of_every_score(eta, shift):
+    # the gauge freedom at the level of one row: adding c to every class score changes nothing
+    np.testing.assert_allclose(nx.softmax(eta + shift), nx.softmax(eta), atol=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(eta=_eta)
+def test_logsumexp_lies_between_the_max_and_the_max_plus_log_k(eta):
+    lse = nx.logsumexp(eta)
+    top = eta.max(axis=1)
+    assert np.all(np.isfinite(lse))
+    assert np.all(lse >= top - 1e-12 * np.abs(top))
+    assert np.all(lse <= top + np.log(eta.shape[1]) + 1e-12 * (1 + np.abs(top)))
+    P = nx.softmax(eta)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-13)
+    # entropy of each row's softmax is between 0 and log k nats
+    H = -np.sum(nx.xlogx(P), axis=1)
+    assert np.all(H >= -1e-12) and np.all(H <= np.log(eta.shape[1]) + 1e-12)
