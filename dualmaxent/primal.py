@@ -34,14 +34,6 @@ dependent because the rows of ``P`` and ``Y`` both sum to one (the intercept row
 dependence exact). ``gauge="pivot"`` drops the last class's block on the unpenalised rows, which
 pins ``theta[:, k-1] = 0`` there, the gauge :mod:`dualmaxent.dual` reports.
 
-Scale. The problem handed to the solver is the one above divided by ``N = sum_j w_j``: the
-objective is the *mean* entropy and the balance rows are ``X^T W (mu - Y) / N``. Dividing the
-objective and the constraints by the same number leaves the optimum, the multipliers and the
-sign rule ``theta = -dual_value`` unchanged, and makes the interior-point solver's tolerances
-mean the same thing at every ``n`` (unscaled, Clarabel's end game stalls at ``n = 2 x 10^5``,
-k = 3, m = 11: 43 to 50 iterations and ``optimal_inaccurate`` at tolerance 1e-11). Results are
-reported in the unscaled units: ``PrimalResult.objective`` is a sum over observations, in nats.
-
 Large ``n`` (``n > TREE_MIN_ROWS``). Each balance row ``sum_j w_j x_jr (mu_ji - Y_ji)`` touches
 every observation; a handful of such dense rows makes the sparse factorisation of the solver's
 KKT system fill in (time grows like ``n^1.6``). They are then computed in two stages, with an
@@ -102,14 +94,16 @@ DEFAULT_SOLVER_OPTIONS = {
     "SCS": {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 100000},
 }
 
-#: Above TREE_MIN_ROWS observations, tolerance 1e-10 instead of 1e-11: the round-off of sums over
-#: n observations grows with n, and at n = 2 x 10^5 (k = 3, m = 11) Clarabel stalls at 1e-11
-#: ("optimal_inaccurate" after 34 iterations) but reaches "optimal" at 1e-10 (51 iterations,
-#: relative gap 4e-16, max |P_p - P(theta*)| 1e-6).
+#: Above LARGE_MIN_ROWS observations: tolerance 1e-9 and Clarabel's own step fraction. The round-off
+#: of sums over n observations grows with n, and Clarabel's end game on many exponential cones
+#: is slow and erratic (steps of 0.01 to 0.3 once the gap is near 1e-6). Measured at
+#: n = 2 x 10^5, k = 3, m = 11: these options gave "optimal" in 43 iterations; 1e-11 and 1e-10
+#: (step fraction 0.95) stalled at "optimal_inaccurate" after 34 to 50 iterations; 1e-8 took 77.
 LARGE_SOLVER_OPTIONS = {
-    "CLARABEL": {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10,
-                 "max_step_fraction": 0.95},
+    "CLARABEL": {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9},
 }
+#: The defaults above still reach "optimal" at n = 2 x 10^4 (31 iterations, 2.3 s).
+LARGE_MIN_ROWS = 20_000
 
 #: A retry with the fallback options costs about as much as the first solve; beyond this many
 #: seconds the inaccurate result is reported at once instead.
@@ -193,9 +187,8 @@ def build_primal(dataset: Dataset, penalty: Penalty | None = None, gauge: str = 
                                   "keeps theta* finite, so nothing is forced")
         return _build_reduced(dataset, gauge, forced)
     X, Y, w = dataset.X, dataset.Y, dataset.weights
-    scale = 1.0 / float(w.sum())  # the solver sees the mean entropy (module docstring, Scale)
     mu = cp.Variable(Y.shape, name="mu")
-    entropy = -((w * scale) @ fam.cvxpy_conjugate(mu))
+    entropy = -(w @ fam.cvxpy_conjugate(mu))
     constraints = list(fam.cvxpy_domain(mu))
     # A row of weight zero enters neither the entropy nor the balance equations, so its mu is
     # undetermined (the interior-point solver returns an arbitrary point, and for the gaussian
@@ -211,7 +204,7 @@ def build_primal(dataset: Dataset, penalty: Penalty | None = None, gauge: str = 
             penalized[-1] = False
     equal_rows = np.flatnonzero(~penalized)
     pen_rows = np.flatnonzero(penalized)
-    XW = X * (w * scale)[:, None]
+    XW = X * w[:, None]
     multi = fam.multiclass
     pivot = multi and gauge == "pivot"
     handles = {"balance": None, "upper": None, "lower": None, "equal_rows": equal_rows,
@@ -220,8 +213,8 @@ def build_primal(dataset: Dataset, penalty: Penalty | None = None, gauge: str = 
     cols = mu[:, :-1] if pivot and not pen_rows.size else mu
     sums, extra = _balance_sums(XW, cols if multi else cp.reshape(mu, (dataset.n, 1), order="C"))
     constraints += extra
-    target = XW.T @ Y.reshape(dataset.n, -1)  # (m, k) or (m, 1), scaled like sums
-    residual = sums - target[:, :sums.shape[1]]  # X^T W (mu - Y) / N
+    target = XW.T @ Y.reshape(dataset.n, -1)  # (m, k) or (m, 1)
+    residual = sums - target[:, :sums.shape[1]]  # X^T W (mu - Y)
     if not multi:
         residual = residual[:, 0]
     if equal_rows.size:
@@ -235,13 +228,12 @@ def build_primal(dataset: Dataset, penalty: Penalty | None = None, gauge: str = 
     if pen_rows.size:
         S = residual[pen_rows]
         if penalty.kind == "l2":
-            objective = entropy - cp.sum_squares(S) / (2.0 * penalty.lam * scale)
+            objective = entropy - cp.sum_squares(S) / (2.0 * penalty.lam)
         else:
-            upper = S <= penalty.lam * scale
-            lower = S >= -penalty.lam * scale
+            upper = S <= penalty.lam
+            lower = S >= -penalty.lam
             constraints += [upper, lower]
             handles["upper"], handles["lower"] = upper, lower
-    handles["scale"] = scale
     problem = cp.Problem(cp.Maximize(objective), constraints)
     return problem, mu, handles
 
@@ -373,7 +365,7 @@ def solve_primal(
     t0 = time.perf_counter()
     problem, mu, handles = build_primal(dataset, penalty, gauge, forced)
     message = ""
-    large = dataset.n > TREE_MIN_ROWS
+    large = dataset.n > LARGE_MIN_ROWS
     options = dict((LARGE_SOLVER_OPTIONS if large else DEFAULT_SOLVER_OPTIONS).get(solver, {}))
     options.update(solver_options)
     solve_seconds, attempts = 0.0, 0
@@ -428,8 +420,7 @@ def solve_primal(
             f" after {attempts} attempts" if attempts > 1 else "")
         warnings.warn(message, InaccurateSolutionWarning, stacklevel=2)
     entropy = fam.entropy(value, dataset.weights) if theta is not None else float("nan")
-    objective = (float(problem.value) / handles.get("scale", 1.0) if problem.value is not None
-                 else float("nan"))
+    objective = float(problem.value) if problem.value is not None else float("nan")
     return PrimalResult(
         mu=value,
         entropy=entropy,

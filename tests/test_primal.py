@@ -34,15 +34,6 @@ def test_both_gauges_give_the_same_optimum_and_theta(blobs, gauge):
     assert p.entropy == pytest.approx(-d.loglik, rel=1e-9)
 
 
-def test_the_solver_sees_the_mean_entropy_and_the_reported_objective_is_the_sum(blobs):
-    """Scale convention: CVXPY's problem is divided by N = sum(w); results are sums in nats."""
-    problem, mu, handles = build_primal(blobs)
-    problem.solve(solver="CLARABEL")
-    assert handles["scale"] == pytest.approx(1.0 / blobs.n)
-    assert problem.value == pytest.approx(solve_primal(blobs).entropy / blobs.n, rel=1e-8)
-    assert solve_primal(blobs).objective == pytest.approx(-solve_dual(blobs).loglik, rel=1e-9)
-
-
 @pytest.mark.parametrize("family, penalty", [
     ("categorical", None), ("categorical", "l2"), ("categorical", "l1"),
     ("bernoulli", None), ("poisson", "l1"), ("gaussian", "l2")])
