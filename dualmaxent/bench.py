@@ -223,14 +223,30 @@ def _blas_threads() -> str:
                     if i.get("user_api") == "blas") or "unknown"
 
 
+def _rss() -> tuple[int, int]:
+    """``(current, peak)`` resident set size of this process in bytes (Linux ``/proc``).
+
+    ``ru_maxrss`` is no use here: Linux carries it over ``fork`` and ``exec``, so a child of a
+    large benchmark process starts with its parent's peak. ``VmHWM`` belongs to the new image
+    and can be reset (:func:`_reset_peak`).
+    """
+    fields = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0]) * 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
 def _memory_child(kind: str, n: int, mode: str = "full") -> None:
     """Run one solve and print its memory figures as JSON (the body of :func:`_peak_memory`).
 
-    ``rss_data`` is the resident size once the data set exists, ``rss_peak`` the process's peak
-    (``ru_maxrss``, which also sees the solver's own native allocations), ``traced_peak`` the
-    peak of Python/numpy allocations during the solve alone (``tracemalloc``).
+    ``rss_data`` is the resident size once the data set exists, ``rss_peak`` the peak during
+    the solve (``VmHWM`` after resetting it, so it also sees the solver's native allocations),
+    ``traced_peak`` the peak of Python/numpy allocations during the solve (``tracemalloc``).
     """
-    import resource
+    import gc
     import tracemalloc
 
     sizes = SIZES[mode]
@@ -242,14 +258,17 @@ def _memory_child(kind: str, n: int, mode: str = "full") -> None:
     else:
         ds = synthetic(n, sizes["m"], 2, seed=n)
         solve = lambda: solve_dual(ds)  # noqa: E731
-    rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # reset VmHWM to the current resident size
+    rss_data = _rss()[0]
     tracemalloc.start()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         solve()
     traced_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss_peak = _rss()[1]
     print(json.dumps({"kind": kind, "n": n, "m": ds.m, "x_bytes": ds.X.nbytes,
                       "rss_data": rss_data, "rss_peak": rss_peak, "traced_peak": traced_peak}))
 
