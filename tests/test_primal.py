@@ -82,3 +82,14 @@ def test_unknown_solver_and_gauge_are_rejected_with_a_clear_message(blobs):
         solve_primal(blobs, gauge="sideways")
     with pytest.raises(ValueError, match="rejected the problem or options"):
         solve_primal(blobs, not_an_option=3)
+
+
+def test_solver_tolerances_loosen_with_n_and_user_options_win(blobs):
+    """SIZED_SOLVER_OPTIONS: never tighter for more observations; what the user passes wins."""
+    from dualmaxent.primal import default_solver_options
+
+    tols = [default_solver_options("CLARABEL", n)["tol_feas"] for n in (10, 10**4, 10**5, 10**7)]
+    assert tols == sorted(tols) and tols[0] == 1e-11 and tols[-1] > tols[0]
+    p = solve_primal(blobs, tol_feas=1e-7, tol_gap_abs=1e-7, tol_gap_rel=1e-7)
+    ref = solve_primal(blobs)
+    assert p.iterations < ref.iterations  # the looser tolerances were used

@@ -314,3 +314,20 @@ def test_cli_iris(capsys):
     assert doc["certificate"]["attained"] is False and doc["certificate"]["ok"] is True
     assert doc["certificate"]["relative_gap"] <= 1e-8
     assert doc["separation"]["kind"] == "quasi-complete"
+
+
+@pytest.mark.parametrize("x, y, separated", [
+    (X_COMPLETE, Y_COMPLETE, True), (X_QUASI, Y_QUASI, True), (X_NONE, Y_NONE, False),
+    (X3_QUASI, Y3_QUASI, True), (X3_COMPLETE, Y3_COMPLETE, True), (X3_NONE, Y3_NONE, False)])
+def test_the_small_lp_decides_existence_like_the_support_lp(monkeypatch, x, y, separated):
+    """The (k-1)m-variable LP says 'separated' exactly when the Konis support LP forces an entry."""
+    import dualmaxent.separation as separation
+
+    ds = Dataset.from_arrays(x[:, None], y)
+    calls = []
+    small = separation._has_recession_direction
+    monkeypatch.setattr(separation, "_has_recession_direction",
+                        lambda *a: calls.append(small(*a)) or calls[-1])
+    sep = detect_separation(ds)
+    assert calls == [separated]
+    assert sep.separated == separated and bool(sep.forced.any()) == separated
