@@ -211,6 +211,12 @@ def format_certificate(dataset, cert) -> str:
         f"          {'-l(theta*)' if cert.attained else '-sup l (reduced likelihood)':<30} "
         f"{-d.canonical_loglik:.10f} nats",
     ]
+    if p.penalty.kind == "l2":  # the duality is between the penalised objectives
+        lines.insert(3, f"          {'H - |X_R^T(mu-Y)|^2/(2 lam)':<30} "
+                        f"{cert.extra['primal_objective']:.10f} nats")
+    if p.penalty.active:
+        label = "-(l - lam/2 |theta|^2)" if p.penalty.kind == "l2" else "-(l - lam |theta|_1)"
+        lines.append(f"          {label:<30} {-cert.extra['dual_objective']:.10f} nats")
     if d.loglik != d.canonical_loglik:
         lines.append(f"          {'reported log-likelihood':<30} {d.loglik:.10f} nats")
     lines += [
