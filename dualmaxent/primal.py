@@ -428,7 +428,7 @@ def solve_primal(
         zero = dataset.weights == 0
         if theta is not None and zero.any():  # the model's prediction (see build_primal)
             value[zero] = fam.mean(dataset.X[zero] @ theta)
-    if attempts > 1:
+    if attempts > 1 and not message:
         message = f"solved in {attempts} attempts (fallback options after an inaccurate solve)"
     if status == "optimal_inaccurate":
         message = f"{solver} reports an inaccurate solution" + (
