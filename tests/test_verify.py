@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from dualmaxent import load_dataset, solve_dual, solve_primal, verify
+from dualmaxent.exceptions import ConvergenceWarning
 from dualmaxent.separation import detect_separation
 
 from _factories import overlapping, separable
@@ -52,7 +53,8 @@ def test_the_definitions_of_the_certificate():
 def test_a_wrong_theta_or_a_loose_primal_is_not_certified():
     ds = overlapping(n=100, p=2, k=3, seed=9)
     d = solve_dual(ds)
-    early = solve_dual(ds, method="gradient", max_iter=3)  # far from the optimum
+    with pytest.warns(ConvergenceWarning, match="did not converge"):  # said, not silent
+        early = solve_dual(ds, method="gradient", max_iter=3)  # far from the optimum
     cert = verify(ds, dual=early)
     assert not cert.ok
     assert any("did not converge" in m for m in cert.messages)
