@@ -23,9 +23,9 @@ where the support LP below takes minutes.
 The recession directions form a convex cone closed under addition, so the forced pairs are the
 *largest* support of ``s``. Following Konis (2007) we find it with one LP:
 
-    maximise  sum_ji t_ji   subject to   0 <= t_ji <= 1,  t_ji <= s_ji,  s_ji >= 0,
+    maximise  sum_ji t_ji   subject to   0 <= t_ji <= 1,  t_ji <= s_ji
 
-whose optimum puts ``t_ji = 1`` exactly on the largest support (scale any direction with that
+(``t >= 0`` and ``t <= s`` already make ``s >= 0``: one row per pair), whose optimum puts ``t_ji = 1`` exactly on the largest support (scale any direction with that
 support until its smallest positive ``s`` reaches one). The last class's ``d_k`` is pinned to zero
 (the gauge) and the columns of ``X`` are scaled to unit maximum (a change of variables that the
 cone does not notice) for a well-conditioned LP.
@@ -345,10 +345,9 @@ def _categorical(Xs, Y, active):
     nd = (k - 1) * m
     if not _has_recession_direction(S):
         return np.zeros_like(Y, dtype=bool), np.zeros((m, k))
-    Id = sp.identity(N, format="csr")
-    Z = sp.csr_matrix((N, N))
-    A_ub = sp.vstack([sp.hstack([-S, Z]), sp.hstack([-S, Id])], format="csr")
-    b_ub = np.zeros(2 * N)
+    # t <= s with the bound t >= 0 already gives s >= 0: one row per pair, not two
+    A_ub = sp.hstack([-S, sp.identity(N, format="csr")], format="csr")
+    b_ub = np.zeros(N)
     c = np.concatenate([np.zeros(nd), -np.ones(N)])
     bounds = [(None, None)] * nd + [(0.0, 1.0)] * N
     res = scipy.optimize.linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs")
@@ -392,10 +391,10 @@ def _poisson(dataset, Xs, colscale, active):
     if not _has_recession_direction(-Xz, Xp if Xp.shape[0] else None):
         none = np.zeros(n, dtype=bool)
         return Separation("none", none, None, none)
-    # variables (d, t): t_j <= -x_j^T d, x_j^T d <= 0 for y_j = 0; x_j^T d = 0 for y_j > 0
-    Z = sp.csr_matrix((nz, nz))
-    A_ub = sp.vstack([sp.hstack([Xz, Z]), sp.hstack([Xz, sp.identity(nz)])], format="csr")
-    b_ub = np.zeros(2 * nz)
+    # variables (d, t): t_j <= -x_j^T d for y_j = 0 (with t_j >= 0 this is also x_j^T d <= 0);
+    # x_j^T d = 0 for y_j > 0
+    A_ub = sp.hstack([Xz, sp.identity(nz)], format="csr")
+    b_ub = np.zeros(nz)
     A_eq = sp.hstack([Xp, sp.csr_matrix((Xp.shape[0], nz))]) if Xp.shape[0] else None
     b_eq = np.zeros(Xp.shape[0]) if Xp.shape[0] else None
     c = np.concatenate([np.zeros(m), -np.ones(nz)])
