@@ -34,6 +34,13 @@ dependent because the rows of ``P`` and ``Y`` both sum to one (the intercept row
 dependence exact). ``gauge="pivot"`` drops the last class's block on the unpenalised rows, which
 pins ``theta[:, k-1] = 0`` there, the gauge :mod:`dualmaxent.dual` reports.
 
+Repeated rows. Observations with the same ``x`` have the same mean ``A'(x^T theta)`` at the
+optimum (the entropy is strictly concave, so its maximiser is unique and treats them alike),
+so they are merged before the problem is built: one row per distinct ``x`` with the summed
+weight and the weighted mean response (a fractional ``Y`` row for the categorical family). The
+entropy, the balance equations and their multipliers are those of the full problem; ``mu`` is
+expanded back to every observation. With ``aggregate=False`` every observation keeps its row.
+
 Large ``n`` (``n > TREE_MIN_ROWS``). Each balance row ``sum_j w_j x_jr (mu_ji - Y_ji)`` touches
 every observation; a handful of such dense rows makes the sparse factorisation of the solver's
 KKT system fill in (time grows like ``n^1.6``). They are then computed in two stages, with an
@@ -176,8 +183,27 @@ def _balance_sums(XW: np.ndarray, mu):
     return total @ S, [G @ mu == S]
 
 
+def _aggregate(X: np.ndarray, Y: np.ndarray, w: np.ndarray):
+    """Merge observations with identical rows of ``X`` (module docstring, Repeated rows).
+
+    Returns ``(X, Y, w, inverse)``: the distinct rows, their weighted mean responses and summed
+    weights, and ``inverse`` of shape (n,) mapping each observation to its row; ``inverse`` is
+    None (and the arrays are returned as given) when every row is distinct.
+    """
+    rows, inverse = np.unique(X, axis=0, return_inverse=True)
+    if rows.shape[0] == X.shape[0]:
+        return X, Y, w, None
+    inverse = inverse.reshape(-1)
+    weight = np.bincount(inverse, weights=w, minlength=rows.shape[0])
+    total = np.zeros((rows.shape[0],) + Y.shape[1:])
+    np.add.at(total, inverse, Y * (w[:, None] if Y.ndim == 2 else w))
+    scale = np.divide(1.0, weight, out=np.zeros_like(weight), where=weight > 0)
+    mean = total * (scale[:, None] if Y.ndim == 2 else scale)
+    return rows, mean, weight, inverse
+
+
 def build_primal(dataset: Dataset, penalty: Penalty | None = None, gauge: str = "pivot",
-                 forced: np.ndarray | None = None):
+                 forced: np.ndarray | None = None, aggregate: bool = True):
     """Build the CVXPY problem; return ``(problem, mu, handles)``.
 
     ``handles`` maps ``"balance"``, ``"upper"`` and ``"lower"`` to the balance-equation
@@ -189,6 +215,9 @@ def build_primal(dataset: Dataset, penalty: Penalty | None = None, gauge: str = 
         Entries forced by separation (:mod:`dualmaxent.separation`): build the reduced problem
         of the module docstring, in which they are not variables. ``mu`` is then an affine
         expression of the shape of ``Y`` and ``handles["basis"]`` the basis ``Q``.
+    aggregate : bool, default True
+        Merge observations with identical features into weighted rows (module docstring);
+        ``handles["rows"]`` is the number of rows the solver sees.
     """
     import cvxpy as cp
 
@@ -203,6 +232,10 @@ def build_primal(dataset: Dataset, penalty: Penalty | None = None, gauge: str = 
                                   "keeps theta* finite, so nothing is forced")
         return _build_reduced(dataset, gauge, forced)
     X, Y, w = dataset.X, dataset.Y, dataset.weights
+    inverse = None
+    if aggregate:
+        X, Y, w, inverse = _aggregate(X, Y, w)
+    n = X.shape[0]
     mu = cp.Variable(Y.shape, name="mu")
     entropy = -(w @ fam.cvxpy_conjugate(mu))
     constraints = list(fam.cvxpy_domain(mu))
@@ -224,12 +257,12 @@ def build_primal(dataset: Dataset, penalty: Penalty | None = None, gauge: str = 
     multi = fam.multiclass
     pivot = multi and gauge == "pivot"
     handles = {"balance": None, "upper": None, "lower": None, "equal_rows": equal_rows,
-               "pen_rows": pen_rows, "pivot": pivot}
+               "pen_rows": pen_rows, "pivot": pivot, "rows": n}
     # The pivot drops the last class's block on the equality rows; the penalised rows keep it.
     cols = mu[:, :-1] if pivot and not pen_rows.size else mu
-    sums, extra = _balance_sums(XW, cols if multi else cp.reshape(mu, (dataset.n, 1), order="C"))
+    sums, extra = _balance_sums(XW, cols if multi else cp.reshape(mu, (n, 1), order="C"))
     constraints += extra
-    target = XW.T @ Y.reshape(dataset.n, -1)  # (m, k) or (m, 1)
+    target = XW.T @ Y.reshape(n, -1)  # (m, k) or (m, 1)
     residual = sums - target[:, :sums.shape[1]]  # X^T W (mu - Y)
     if not multi:
         residual = residual[:, 0]
@@ -251,7 +284,7 @@ def build_primal(dataset: Dataset, penalty: Penalty | None = None, gauge: str = 
             constraints += [upper, lower]
             handles["upper"], handles["lower"] = upper, lower
     problem = cp.Problem(cp.Maximize(objective), constraints)
-    return problem, mu, handles
+    return problem, (mu if inverse is None else mu[inverse]), handles
 
 
 #: Largest dense balance matrix Q^T X^T W (entries) of a reduced primal; see _build_reduced.
@@ -338,6 +371,7 @@ def solve_primal(
     l1: float | None = None,
     penalty: Penalty | None = None,
     forced: np.ndarray | None = None,
+    aggregate: bool = True,
     verbose: bool = False,
     **solver_options,
 ) -> PrimalResult:
@@ -356,6 +390,9 @@ def solve_primal(
     forced : ndarray of bool or Separation, optional
         Entries forced by separation (``detect_separation(dataset).forced``): solve the reduced
         problem (see the module docstring); unpenalised only.
+    aggregate : bool, default True
+        Merge observations with identical features into weighted rows (see the module
+        docstring): the same optimum, from a smaller problem.
     verbose : bool, default False
     **solver_options
         Passed to the solver through ``cvxpy.Problem.solve`` (e.g. ``tol_gap_rel=1e-10`` for
@@ -379,9 +416,9 @@ def solve_primal(
         )
     fam = get_family(dataset.family)
     t0 = time.perf_counter()
-    problem, mu, handles = build_primal(dataset, penalty, gauge, forced)
+    problem, mu, handles = build_primal(dataset, penalty, gauge, forced, aggregate)
     message = ""
-    options = default_solver_options(solver, dataset.n)
+    options = default_solver_options(solver, handles.get("rows", dataset.n))
     options.update(solver_options)
     solve_seconds, attempts = 0.0, 0
 

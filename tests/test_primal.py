@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from dualmaxent import load_dataset, solve_dual, solve_primal
+from dualmaxent import Dataset, load_dataset, solve_dual, solve_primal, verify
 from dualmaxent.primal import build_primal
+from dualmaxent.results import make_penalty
 
-from _factories import L1_LAMBDA, L2_LAMBDA, make_dataset, overlapping
+from _factories import L1_LAMBDA, L2_LAMBDA, make_arrays, make_dataset, overlapping
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +94,25 @@ def test_solver_tolerances_loosen_with_n_and_user_options_win(blobs):
     p = solve_primal(blobs, tol_feas=1e-7, tol_gap_abs=1e-7, tol_gap_rel=1e-7)
     ref = solve_primal(blobs)
     assert p.iterations < ref.iterations  # the looser tolerances were used
+
+
+@pytest.mark.parametrize("family, penalty", [
+    ("categorical", None), ("categorical", "l1"), ("bernoulli", "l2"), ("poisson", None),
+    ("gaussian", None)])
+def test_repeated_rows_are_merged_without_changing_the_optimum(family, penalty):
+    """Observations with the same x share one row of the solver's problem: same mu, theta, H."""
+    X, y = make_arrays(family, n=120, seed=4)
+    # two features on a 3 x 3 grid: many repeated rows, each with different responses
+    X = np.round(X[:, :2]).clip(-1, 1)
+    weights = np.random.default_rng(2).integers(0, 3, 120).astype(float)  # zeros too
+    ds = Dataset.from_arrays(X, y, family=family, weights=weights)
+    lam = {"l2": {"l2": L2_LAMBDA[family]}, "l1": {"l1": L1_LAMBDA[family]}}.get(penalty, {})
+    _, _, handles = build_primal(ds, make_penalty(**lam))
+    assert handles["rows"] == len(np.unique(ds.X, axis=0)) < ds.n
+    merged, full = solve_primal(ds, **lam), solve_primal(ds, aggregate=False, **lam)
+    assert merged.status == full.status == "optimal"
+    assert merged.mu.shape == full.mu.shape == ds.Y.shape
+    assert merged.objective == pytest.approx(full.objective, rel=1e-8)
+    np.testing.assert_allclose(merged.mu, full.mu, atol=1e-6 * (1 + np.abs(full.mu).max()))
+    np.testing.assert_allclose(merged.theta, full.theta, atol=1e-5)
+    assert verify(ds, primal=merged, **lam).ok
