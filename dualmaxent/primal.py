@@ -429,9 +429,7 @@ def solve_primal(
             # CVXPY's "Solution may be inaccurate" UserWarning: a retry may fix it, and if not,
             # InaccurateSolutionWarning below says so once
             warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-            # No cp.Parameter is ever used, so CVXPY's DPP analysis is skipped: at n = 2 x 10^5
-            # it is 1.5 s of the 3.3 s compile
-            problem.solve(solver=solver, verbose=verbose, **{"ignore_dpp": True, **opts})
+            problem.solve(solver=solver, verbose=verbose, **opts)
         attempts += 1
         stats = problem.solver_stats
         solve_seconds += float(stats.solve_time) if stats is not None and stats.solve_time \
