@@ -17,16 +17,17 @@ Most data are not separated, and that is decided first by a small LP over ``D`` 
 
 whose value is 0 exactly when every recession direction has ``s = 0`` (no separation), and 1
 otherwise (scale any direction with ``s != 0``). It has ``(k - 1) m`` variables instead of
-``(k - 1) m + n (k - 1)``, so HiGHS answers it in a fraction of a second at ``n = 2 x 10^5``,
-where the support LP below takes minutes.
+``(k - 1) m + n (k - 1)``: at ``n = 2 x 10^5``, k = 3 the whole check takes 4.6 s, where the
+support LP below ran for minutes.
 
 The recession directions form a convex cone closed under addition, so the forced pairs are the
 *largest* support of ``s``. Following Konis (2007) we find it with one LP:
 
     maximise  sum_ji t_ji   subject to   0 <= t_ji <= 1,  t_ji <= s_ji
 
-(``t >= 0`` and ``t <= s`` already make ``s >= 0``: one row per pair), whose optimum puts ``t_ji = 1`` exactly on the largest support (scale any direction with that
-support until its smallest positive ``s`` reaches one). The last class's ``d_k`` is pinned to zero
+(``t >= 0`` and ``t <= s`` already make ``s >= 0``: one row per pair), whose optimum puts
+``t_ji = 1`` exactly on the largest support (scale any direction with that support until its
+smallest positive ``s`` reaches one). The last class's ``d_k`` is pinned to zero
 (the gauge) and the columns of ``X`` are scaled to unit maximum (a change of variables that the
 cone does not notice) for a well-conditioned LP.
 
