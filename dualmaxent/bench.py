@@ -228,7 +228,7 @@ def _rss() -> tuple[int, int]:
 
     ``ru_maxrss`` is no use here: Linux carries it over ``fork`` and ``exec``, so a child of a
     large benchmark process starts with its parent's peak. ``VmHWM`` belongs to the new image
-    and can be reset (:func:`_reset_peak`).
+    and is reset by writing ``5`` to ``/proc/self/clear_refs`` (:func:`_memory_child`).
     """
     fields = {}
     with open("/proc/self/status") as status:
