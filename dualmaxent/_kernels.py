@@ -215,7 +215,8 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
     w : ndarray of shape (n,)
     theta : ndarray of shape (m,)
     family : Family
-        Supplies ``canonical_loglik``, ``mean`` and ``variance`` (``A``, ``A'``, ``A''``).
+        Supplies ``A``, ``A'`` and ``A''`` of each block through
+        :meth:`~dualmaxent.families.Family.block_value_mean_var`.
     hessian : bool, default True
     eta_out : ndarray of shape (n,), optional
         Filled with ``eta``.
@@ -232,23 +233,15 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
     value = 0.0
     g = np.zeros(m)
     C = None
-    bernoulli = family.name == "bernoulli" and bool(np.all((Y == 0) | (Y == 1)))
     with _one_blas_thread():
         for sl in row_blocks(n, m, block_bytes):
             Xb, wb, Yb = X[sl], w[sl], Y[sl]
             eta = Xb @ theta
             if eta_out is not None:
                 eta_out[sl] = eta
-            if bernoulli:
-                # y eta - log(1 + e^eta) = -softplus((1 - 2y) eta) for y in {0, 1}: one
-                # softplus per row instead of the family's two, no cancellation either way
-                value -= float(wb @ nx.softplus((1.0 - 2.0 * Yb) * eta))
-                mu = nx.sigmoid(eta)
-                var = mu * (1.0 - mu) if hessian else None
-            else:
-                value += family.canonical_loglik(Yb, eta, wb)
-                mu = family.mean(eta)
-                var = family.variance(eta) if hessian else None
+            # the family's own evaluation (Bernoulli: one softplus per row)
+            block_value, mu, var = family.block_value_mean_var(Yb, eta, wb, hessian)
+            value += block_value
             g += Xb.T @ (wb * (Yb - mu))
             if hessian:
                 C = _syrk_acc(np.sqrt(wb * var)[:, None] * Xb, C)

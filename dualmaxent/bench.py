@@ -94,7 +94,7 @@ def _sk(solver):
             warnings.simplefilter("ignore")
             model.fit(ds.X[:, :-1], ds.y)
         coef = np.vstack([model.coef_.T, model.intercept_[None, :]])  # (m, 1) or (m, k)
-        theta = coef[:, 0] if ds.family == "bernoulli" else coef
+        theta = coef if ds.family.multiclass else coef[:, 0]
         return theta, int(np.max(model.n_iter_)), None
     return fit
 
@@ -104,7 +104,7 @@ def _statsmodels(ds):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if ds.family == "bernoulli":
+        if not ds.family.multiclass:  # bernoulli
             res = sm.Logit(ds.Y, ds.X).fit(method="newton", disp=0, maxiter=100)
             return np.asarray(res.params), res.mle_retvals.get("iterations"), None
         res = sm.MNLogit(ds.Y.argmax(axis=1), ds.X).fit(method="newton", disp=0, maxiter=100)
@@ -114,7 +114,7 @@ def _statsmodels(ds):
 
 
 def _glum(ds):
-    if ds.family != "bernoulli":
+    if ds.family.multiclass:
         raise _Skip("glum has no multinomial family")
     from glum import GeneralizedLinearRegressor
 
@@ -161,10 +161,10 @@ def _available(name: str) -> str | None:
 
 
 def _run_dual(job, ds, name, fit, obj, mode="full"):
-    if (mode != "full" and name == "sklearn newton-cholesky" and ds.family == "categorical"
+    if (mode != "full" and name == "sklearn newton-cholesky" and ds.family.multiclass
             and ds.n * (ds.m * (ds.k - 1)) ** 2 > QUICK_MAX_WORK):
         raise _Skip(f"--quick skips it beyond n p^2 = {QUICK_MAX_WORK:.0e}")
-    if name.startswith("statsmodels") and ds.family == "categorical":
+    if name.startswith("statsmodels") and ds.family.multiclass:
         work = ds.n * (ds.m * (ds.k - 1)) ** 2
         if work > STATSMODELS_MAX_WORK:
             raise _Skip(f"n p^2 = {work:.1e} > {STATSMODELS_MAX_WORK:.0e} (minutes)")
@@ -172,7 +172,7 @@ def _run_dual(job, ds, name, fit, obj, mode="full"):
     theta, iters, res = fit(ds)
     seconds = time.perf_counter() - t0
     theta = np.asarray(theta, dtype=np.float64).reshape(obj.free.shape[0], -1)
-    theta = theta if ds.family == "categorical" else theta[:, 0]
+    theta = theta if ds.family.multiclass else theta[:, 0]
     precision = obj.kkt_residual(obj.beta(theta))
     row = {"job": job, "n": ds.n, "contender": name, "seconds": seconds, "iterations": iters,
            "precision": precision}
@@ -189,7 +189,7 @@ def _floor(ds, obj) -> float:
     best = np.inf
     for _ in range(3):
         t0 = time.perf_counter()
-        if ds.family == "categorical":
+        if ds.family.multiclass:
             _kernels.categorical_vgh(ds.X, ds.Y, ds.weights, theta, hessian=False)
         else:
             _kernels.glm_vgh(ds.X, ds.Y, ds.weights, theta, obj.family, hessian=False)

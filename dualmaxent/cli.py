@@ -153,7 +153,7 @@ def certificate_json(dataset, cert) -> dict:
             "name": dataset.name, "n": dataset.n, "m": dataset.m, "k": dataset.k,
             "classes": [_jsonable(c) for c in dataset.classes],
             "feature_names": list(dataset.feature_names),
-            "family": dataset.family,
+            "family": dataset.family.name,
             "penalty": p.penalty.as_dict(),
             "weights": bool(np.any(dataset.weights != 1.0)),
         },
@@ -196,11 +196,11 @@ def format_certificate(dataset, cert) -> str:
     """The human-readable certificate."""
     p, d = cert.primal, cert.dual
     classes = ", ".join(str(c) for c in dataset.classes)
-    head = (f"dualmaxent verify: {dataset.name} ({dataset.family}"
+    head = (f"dualmaxent verify: {dataset.name} ({dataset.family.name}"
             f"{', penalty ' + p.penalty.describe() if p.penalty.active else ''}; "
             f"n={dataset.n}, m={dataset.m}" + (f", k={dataset.k}: {classes}" if classes else "")
             + ")")
-    H = "entropy H(P*)" if dataset.family == "categorical" else "primal H(mu*) = -sum A*(mu*)"
+    H = "entropy H(P*)" if dataset.family.multiclass else "primal H(mu*) = -sum A*(mu*)"
     lines = [
         head,
         f"  primal  {p.solver}, gauge {p.gauge}: status {p.status}"

@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from .exceptions import DataError
-from .families import get_family
+from .families import Family, get_family
 
 __all__ = ["Dataset", "load_dataset", "BUILTIN_DATASETS"]
 
@@ -51,8 +51,9 @@ class Dataset:
         One name per column of ``X``.
     weights : ndarray of shape (n,)
         Frequency weights (ones by default).
-    family : str
-        ``categorical``, ``bernoulli``, ``poisson`` or ``gaussian``.
+    family : Family
+        The canonical family (:mod:`dualmaxent.families`); a name (``categorical``,
+        ``bernoulli``, ``poisson`` or ``gaussian``) is converted on construction.
     name : str
         A label for reports.
     intercept : bool
@@ -65,9 +66,13 @@ class Dataset:
     classes: tuple
     feature_names: tuple
     weights: np.ndarray
-    family: str = "categorical"
+    family: Family = "categorical"
     name: str = "data"
     intercept: bool = True
+
+    def __post_init__(self):
+        # a family given by its name becomes the family object (the field is frozen)
+        object.__setattr__(self, "family", get_family(self.family))
 
     @property
     def n(self) -> int:
@@ -92,7 +97,7 @@ class Dataset:
         feature_names: Sequence[str] | None = None,
         intercept: bool = True,
         weights=None,
-        family: str = "categorical",
+        family: str | Family = "categorical",
         name: str = "arrays",
     ) -> "Dataset":
         """Build a data set from arrays, validating them.
@@ -109,7 +114,7 @@ class Dataset:
             Append a column of ones named ``intercept`` as the last column.
         weights : array_like of shape (n,), optional
             Non-negative frequency weights.
-        family : str, default "categorical"
+        family : str or Family, default "categorical"
         name : str, default "arrays"
 
         Raises
@@ -180,7 +185,7 @@ class Dataset:
         for arr in (Xa, ya, Y, w):
             arr.setflags(write=False)
         return cls(X=Xa, y=ya, Y=Y, classes=tuple(classes), feature_names=tuple(feature_names),
-                   weights=w, family=fam.name, name=name, intercept=bool(intercept))
+                   weights=w, family=fam, name=name, intercept=bool(intercept))
 
     @classmethod
     def from_csv(
@@ -190,7 +195,7 @@ class Dataset:
         features: Sequence[str] | None = None,
         intercept: bool = True,
         weights: str | None = None,
-        family: str = "categorical",
+        family: str | Family = "categorical",
         name: str | None = None,
     ) -> "Dataset":
         """Read a CSV file with a header row.
@@ -206,7 +211,7 @@ class Dataset:
         intercept : bool, default True
         weights : str, optional
             A column of frequency weights.
-        family : str, default "categorical"
+        family : str or Family, default "categorical"
         name : str, optional
             Defaults to the file's stem.
         """
@@ -228,7 +233,7 @@ class Dataset:
                           name if name is not None else path.stem, str(path))
 
 
-def load_dataset(name: str, family: str = "categorical", intercept: bool = True,
+def load_dataset(name: str, family: str | Family = "categorical", intercept: bool = True,
                  features: Sequence[str] | None = None) -> Dataset:
     """Load a built-in data set by name (see ``BUILTIN_DATASETS``)."""
     if name not in BUILTIN_DATASETS:

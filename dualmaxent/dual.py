@@ -42,7 +42,6 @@ from . import _kernels
 from . import _numerics as nx
 from .data import Dataset
 from .exceptions import ConvergenceWarning, DualMaxentError, SingularHessianWarning
-from .families import get_family
 from .results import DualResult, Penalty, make_penalty
 
 __all__ = ["DualObjective", "ReducedObjective", "solve_dual", "METHODS", "DEFAULT_TOLS",
@@ -97,7 +96,7 @@ class DualObjective:
 
     def __init__(self, dataset: Dataset, penalty: Penalty | None = None, forced=None):
         self.dataset = dataset
-        self.family = get_family(dataset.family)
+        self.family = dataset.family
         self.penalty = penalty if penalty is not None else Penalty()
         self.X = dataset.X
         self.Y = dataset.Y
@@ -313,21 +312,16 @@ class DualObjective:
         return float(np.abs(g).max() / self.scale) if g.size else 0.0
 
     def start(self) -> np.ndarray:
-        """A starting point: zeros, with the intercept at the marginal (weighted) fit."""
+        """A starting point: zeros, with the intercept at the marginal (weighted) fit.
+
+        The intercept is the link of the weighted mean response, ``g(sum_j w_j Y_j / sum w)``,
+        moved inside the mean's domain (a class or count that never occurs would give
+        ``-inf``); :meth:`beta` pins the categorical gauge.
+        """
         theta = np.zeros(self.free.shape) if self.family.multiclass else np.zeros(self.free.shape[0])
         if self.dataset.intercept:
-            Y, w = self.Y, self.w
-            if self.family.name == "categorical":
-                freq = (w @ Y) / w.sum()
-                freq = np.clip(freq, 1e-12, None)
-                theta[-1] = np.log(freq) - np.log(freq[-1])
-            elif self.family.name == "bernoulli":
-                p = np.clip(np.dot(w, Y) / w.sum(), 1e-12, 1 - 1e-12)
-                theta[-1] = np.log(p / (1 - p))
-            elif self.family.name == "poisson":
-                theta[-1] = np.log(max(np.dot(w, Y) / w.sum(), 1e-12))
-            elif self.family.name == "gaussian":
-                theta[-1] = np.dot(w, Y) / w.sum()
+            mean_response = (self.w @ self.Y) / self.w.sum()
+            theta[-1] = self.family.link(self.family.clip_mean(mean_response))
         return self.beta(theta)
 
 
@@ -529,7 +523,7 @@ def solve_dual(
         raise DualMaxentError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     obj = DualObjective(dataset, penalty, forced=forced)
     if method == "auto":
-        if dataset.family == "gaussian" and penalty.kind != "l1":
+        if obj.family.quadratic and penalty.kind != "l1":
             method = "qr"
         elif (penalty.kind != "l1" and obj.family.multiclass
               and obj.n_params ** 2 > AUTO_CG_RATIO * dataset.m * dataset.k
@@ -543,7 +537,7 @@ def solve_dual(
         tol = DEFAULT_TOLS[method]
     if not (np.isfinite(tol) and tol > 0):
         raise DualMaxentError(f"tol must be a positive number; got {tol}")
-    if method == "qr" and dataset.family != "gaussian":
+    if method == "qr" and not obj.family.quadratic:
         raise DualMaxentError("method 'qr' solves the gaussian family only")
     if method in ("gradient", "qr", "newton-cg") and penalty.kind == "l1":
         raise DualMaxentError(f"method {method!r} does not handle the L1 penalty; use 'newton' "
@@ -552,7 +546,7 @@ def solve_dual(
         beta0 = obj.start()
     else:
         theta0 = np.asarray(theta0, dtype=np.float64)
-        expected = obj.free.shape if dataset.family == "categorical" else (dataset.m,)
+        expected = obj.free.shape if obj.family.multiclass else (dataset.m,)
         if theta0.shape != expected:
             raise DualMaxentError(f"theta0 must have shape {expected}; got {theta0.shape}")
         beta0 = obj.beta(theta0)
@@ -591,7 +585,7 @@ def solve_dual(
         method=method,
         status=status,
         message=message,
-        family=dataset.family,
+        family=dataset.family.name,
         penalty=penalty,
         solve_seconds=seconds,
         history=hist.arrays(),

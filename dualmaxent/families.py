@@ -6,7 +6,13 @@ A family turns a response ``y`` into the target table ``Y`` and supplies, for a 
 * the log-partition ``A(eta)``, its gradient (the mean ``mu = A'(eta)``) and curvature,
 * the convex conjugate ``A*(mu)`` in numpy and as a CVXPY expression (side by side, tested against
   each other), with the constraints that describe its domain,
-* the constant that turns the canonical log-likelihood into the one statsmodels reports.
+* the constant that turns the canonical log-likelihood into the one statsmodels reports,
+* the link ``eta = g(mu)``, the inverse of the mean (starting values of the dual solvers),
+* its domain as class-level facts (``mean_bounds``, ``is_probability``, ``quadratic``), so that
+  code elsewhere asks the family instead of comparing its name.
+
+Every family-specific branch lives here: a generic path in :class:`Family` and the fast paths
+(the Bernoulli log-likelihood in one softplus per row) in the subclasses that have them.
 
 Conventions
 -----------
@@ -34,6 +40,8 @@ family's constant ``loglik_constant(Y, w)`` (zero for the categorical and Bernou
 
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 from scipy.special import gammaln
 
@@ -43,39 +51,98 @@ from .exceptions import DataError, DualMaxentError
 __all__ = ["Family", "Categorical", "Bernoulli", "Poisson", "Gaussian", "get_family", "FAMILIES"]
 
 
-class Family:
-    """Interface shared by the canonical families (see the module docstring for the symbols)."""
+class Family(abc.ABC):
+    """Interface shared by the canonical families (see the module docstring for the symbols).
+
+    Class attributes
+    ----------------
+    name : str
+        The family's name (the CLI's ``--family``, the JSON's ``family``).
+    multiclass : bool
+        True when theta has one column per class (categorical), False when it is a vector.
+    mean_bounds : tuple of float
+        ``(lower, upper)``: the closure of the set of means ``A'(eta)`` (``mu`` of the primal).
+    is_probability : bool
+        The response is a class label and ``mu`` a probability (a class table, ``one_hot``).
+    quadratic : bool
+        ``A`` is quadratic, so the dual is a least-squares problem (method ``qr``).
+    """
 
     name: str = ""
-    #: True when theta has one column per class (categorical), False when it is a vector.
     multiclass: bool = False
+    mean_bounds: tuple = (-np.inf, np.inf)
+    is_probability: bool = False
+    quadratic: bool = False
+
+    @property
+    def can_separate(self) -> bool:
+        """Whether the likelihood can lack a maximiser: the mean is bounded (below) by a finite
+        value, which separated data reach only as theta runs off to infinity."""
+        return bool(np.isfinite(self.mean_bounds[0]))
 
     # -- the response -----------------------------------------------------------------------
+    @abc.abstractmethod
     def encode(self, y: np.ndarray) -> tuple[np.ndarray, tuple]:
         """Validate ``y`` and return ``(Y, classes)``; ``classes`` is ``()`` for real responses."""
-        raise NotImplementedError
+
+    def one_hot(self, Y: np.ndarray) -> np.ndarray:
+        """The class-indicator table of shape (n, k) of an encoded class response ``Y``."""
+        raise DualMaxentError(f"the {self.name} family has no classes")
 
     # -- the log-partition and its derivatives -----------------------------------------------
+    @abc.abstractmethod
     def log_partition(self, eta: np.ndarray) -> np.ndarray:
         """``A(eta_j)`` for each observation: ndarray of shape (n,)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def mean(self, eta: np.ndarray) -> np.ndarray:
         """``mu = A'(eta)``, of the same shape as ``eta``."""
-        raise NotImplementedError
 
     def variance(self, eta: np.ndarray) -> np.ndarray:
         """``A''(eta)`` of shape (n,) for a one-parameter family."""
-        raise NotImplementedError
+        raise DualMaxentError(f"the {self.name} family has a curvature matrix, not a variance")
+
+    @abc.abstractmethod
+    def link(self, mu: np.ndarray) -> np.ndarray:
+        """``eta = g(mu)`` with ``A'(g(mu)) = mu`` for ``mu`` inside ``mean_bounds``.
+
+        For the categorical family ``log p``: one representative of the gauge class, which the
+        caller pins (:meth:`dualmaxent.params.Parameterization.gauge_fix`).
+        """
+
+    def clip_mean(self, mu: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+        """``mu`` moved ``eps`` inside the finite ``mean_bounds`` (where ``link`` is finite)."""
+        lower, upper = self.mean_bounds
+        return np.clip(mu, lower + eps, upper - eps)
+
+    def block_value_mean_var(self, Y: np.ndarray, eta: np.ndarray, w: np.ndarray,
+                             hessian: bool = True):
+        """``(l, mu, A'' or None)`` on a block of observations, for the one-pass kernels.
+
+        ``l = sum_j w_j [Y_j eta_j - A(eta_j)]`` (the canonical log-likelihood of the block),
+        ``mu = A'(eta)`` and, when ``hessian``, ``A''(eta)``; families override it with a
+        faster or more accurate evaluation of the same quantities.
+        """
+        var = self.variance(eta) if hessian else None
+        return self.canonical_loglik(Y, eta, w), self.mean(eta), var
 
     # -- the conjugate -------------------------------------------------------------------------
+    @abc.abstractmethod
     def conjugate(self, mu: np.ndarray) -> np.ndarray:
         """``A*(mu_j)`` for each observation: ndarray of shape (n,)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def cvxpy_conjugate(self, mu):
         """``A*(mu_j)`` as a CVXPY expression of shape (n,) (convex in ``mu``)."""
-        raise NotImplementedError
+
+    def cvxpy_conjugate_entries(self, v):
+        """``A*`` as a sum over the entries of ``mu``: the term of each entry of ``v``.
+
+        For a one-parameter family this is :meth:`cvxpy_conjugate`; the categorical family's
+        ``sum_i p_i log p_i`` splits into one term per entry, which the reduced primal of
+        separated data needs (its variables are the free entries only).
+        """
+        return self.cvxpy_conjugate(v)
 
     def cvxpy_domain(self, mu) -> list:
         """CVXPY constraints describing the domain of ``A*`` (beyond what the atoms imply)."""
@@ -99,6 +166,13 @@ class Family:
         """The primal objective ``H(mu) = -sum_j w_j A*(mu_j)`` (nats)."""
         return float(-np.dot(w, self.conjugate(mu))) + 0.0  # + 0.0 turns -0.0 into 0.0
 
+    # The families are stateless: two instances of one class are the same family.
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -108,6 +182,8 @@ class Categorical(Family):
 
     name = "categorical"
     multiclass = True
+    mean_bounds = (0.0, 1.0)
+    is_probability = True
 
     def encode(self, y):
         classes = _sorted_labels(y)
@@ -118,11 +194,17 @@ class Categorical(Family):
         Y[np.arange(len(y)), [index[v] for v in y.tolist()]] = 1.0
         return Y, classes
 
+    def one_hot(self, Y):
+        return Y
+
     def log_partition(self, eta):
         return nx.logsumexp(eta)
 
     def mean(self, eta):
         return nx.softmax(eta)
+
+    def link(self, mu):
+        return np.log(mu)
 
     def canonical_loglik(self, Y, eta, w):
         # sum_ij Y_ji log softmax(eta)_ji equals <Y, eta> - A(eta) because each row of Y sums
@@ -135,7 +217,12 @@ class Categorical(Family):
     def cvxpy_conjugate(self, mu):
         import cvxpy as cp
 
-        return -cp.sum(cp.entr(mu), axis=1)
+        return cp.sum(self.cvxpy_conjugate_entries(mu), axis=1)
+
+    def cvxpy_conjugate_entries(self, v):
+        import cvxpy as cp
+
+        return -cp.entr(v)
 
     def cvxpy_domain(self, mu):
         import cvxpy as cp
@@ -147,6 +234,8 @@ class Bernoulli(Family):
     """Binary logistic regression with one theta vector: ``A(eta) = log(1 + e^eta)``."""
 
     name = "bernoulli"
+    mean_bounds = (0.0, 1.0)
+    is_probability = True
 
     def encode(self, y):
         classes = _sorted_labels(y)
@@ -155,6 +244,9 @@ class Bernoulli(Family):
                 f"the bernoulli family needs exactly two classes; the target has {len(classes)}"
             )
         return np.array([v == classes[1] for v in y.tolist()], dtype=np.float64), classes
+
+    def one_hot(self, Y):
+        return np.column_stack([1 - Y, Y])
 
     def log_partition(self, eta):
         return nx.softplus(eta)
@@ -166,9 +258,21 @@ class Bernoulli(Family):
         p = nx.sigmoid(eta)
         return p * (1.0 - p)
 
+    def link(self, mu):
+        return np.log(mu / (1 - mu))
+
     def canonical_loglik(self, Y, eta, w):
         # y eta - log(1 + e^eta) = -softplus(-eta) for y = 1 and -softplus(eta) for y = 0.
         return float(-np.dot(w, Y * nx.softplus(-eta) + (1.0 - Y) * nx.softplus(eta)))
+
+    def block_value_mean_var(self, Y, eta, w, hessian=True):
+        if not np.all((Y == 0) | (Y == 1)):
+            return super().block_value_mean_var(Y, eta, w, hessian)
+        # y eta - log(1 + e^eta) = -softplus((1 - 2y) eta) for y in {0, 1}: one softplus per
+        # row instead of canonical_loglik's two, no cancellation either way
+        value = -float(w @ nx.softplus((1.0 - 2.0 * Y) * eta))
+        mu = nx.sigmoid(eta)
+        return value, mu, (mu * (1.0 - mu) if hessian else None)
 
     def conjugate(self, mu):
         mu = np.clip(mu, 0.0, 1.0)
@@ -184,6 +288,7 @@ class Poisson(Family):
     """Poisson regression with the log link: ``A(eta) = e^eta``."""
 
     name = "poisson"
+    mean_bounds = (0.0, np.inf)
 
     def encode(self, y):
         Y = _numeric_response(y, "poisson")
@@ -200,6 +305,9 @@ class Poisson(Family):
 
     def variance(self, eta):
         return nx.exp(eta)
+
+    def link(self, mu):
+        return np.log(mu)
 
     def conjugate(self, mu):
         mu = np.clip(mu, 0.0, None)
@@ -218,6 +326,7 @@ class Gaussian(Family):
     """Least squares: unit-variance Gaussian, ``A(eta) = eta^2 / 2``."""
 
     name = "gaussian"
+    quadratic = True
 
     def encode(self, y):
         return _numeric_response(y, "gaussian"), ()
@@ -230,6 +339,9 @@ class Gaussian(Family):
 
     def variance(self, eta):
         return np.ones_like(eta)
+
+    def link(self, mu):
+        return np.asarray(mu, dtype=np.float64)
 
     def conjugate(self, mu):
         return 0.5 * np.asarray(mu) ** 2

@@ -157,19 +157,23 @@ def _ten_points() -> Dataset:
     return Dataset.from_arrays(x[order, None], labels, feature_names=["x"], name="ten points")
 
 
+#: Seeded responses of the one-parameter families for ``_synthetic``: family -> (Z, rng) -> y.
+_SYNTHETIC_RESPONSES = {
+    "bernoulli": lambda Z, rng: np.where(
+        rng.random(len(Z)) < nx.sigmoid(0.3 + 1.5 * Z[:, 0] - 1.0 * Z[:, 1]), "yes", "no"),
+    "poisson": lambda Z, rng: rng.poisson(nx.exp(0.5 + 0.6 * Z[:, 0] - 0.4 * Z[:, 1])).astype(float),
+    "gaussian": lambda Z, rng: 1.0 + 2.0 * Z[:, 0] - 1.0 * Z[:, 1] + rng.normal(0.0, 1.0,
+                                                                                 size=len(Z)),
+}
+
+
 def _synthetic(family: str, n: int = 200, seed: int = 1) -> Dataset:
     """Small seeded data sets for the one-parameter families (2 features + intercept)."""
+    if family not in _SYNTHETIC_RESPONSES:
+        raise DualMaxentError(f"no synthetic data for family {family!r}")
     rng = np.random.default_rng(seed)
     Z = rng.normal(size=(n, 2))
-    if family == "bernoulli":
-        eta = 0.3 + 1.5 * Z[:, 0] - 1.0 * Z[:, 1]
-        y = np.where(rng.random(n) < nx.sigmoid(eta), "yes", "no")
-    elif family == "poisson":
-        y = rng.poisson(nx.exp(0.5 + 0.6 * Z[:, 0] - 0.4 * Z[:, 1])).astype(float)
-    elif family == "gaussian":
-        y = 1.0 + 2.0 * Z[:, 0] - 1.0 * Z[:, 1] + rng.normal(0.0, 1.0, size=n)
-    else:
-        raise DualMaxentError(f"no synthetic data for family {family!r}")
+    y = _SYNTHETIC_RESPONSES[family](Z, rng)
     return Dataset.from_arrays(Z, y, feature_names=["z1", "z2"], family=family,
                                name=f"synthetic {family}")
 

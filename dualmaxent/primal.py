@@ -72,7 +72,6 @@ import numpy as np
 
 from .data import Dataset
 from .exceptions import DualMaxentError, InaccurateSolutionWarning
-from .families import get_family
 from .results import Penalty, PrimalResult, make_penalty
 from .separation import as_forced
 
@@ -222,7 +221,7 @@ def build_primal(dataset: Dataset, penalty: Penalty | None = None, gauge: str = 
     import cvxpy as cp
 
     penalty = penalty if penalty is not None else Penalty()
-    fam = get_family(dataset.family)
+    fam = dataset.family
     if gauge not in GAUGES:
         raise DualMaxentError(f"unknown gauge {gauge!r}; choose 'full' or 'pivot'")
     forced = as_forced(dataset, forced)
@@ -327,12 +326,8 @@ def _build_reduced(dataset: Dataset, gauge: str, forced: np.ndarray):
         return cp.Problem(cp.Maximize(cp.Constant(0.0))), cp.Constant(const), handles
     v = cp.Variable(nv, name="mu_free")
     wv = w[rows][jj]
-    if dataset.family == "poisson":
-        entropy = wv @ (cp.entr(v) + v)
-    elif dataset.family == "bernoulli":
-        entropy = wv @ (cp.entr(v) + cp.entr(1 - v))
-    else:
-        entropy = wv @ cp.entr(v)
+    # the entropy -sum w A*(mu) over the free entries only (the forced ones contribute 0)
+    entropy = -(wv @ dataset.family.cvxpy_conjugate_entries(v))
     constraints = []
     if multi:
         G = sp.csr_matrix((np.ones(nv), (jj, np.arange(nv))), shape=(rows.size, nv))
@@ -414,7 +409,7 @@ def solve_primal(
             f"solver {solver!r} is not installed; installed exponential-cone solvers: "
             f"{', '.join(exp_cone_solvers()) or 'none'}"
         )
-    fam = get_family(dataset.family)
+    fam = dataset.family
     t0 = time.perf_counter()
     problem, mu, handles = build_primal(dataset, penalty, gauge, forced, aggregate)
     message = ""
@@ -482,7 +477,7 @@ def solve_primal(
         converged=status == "optimal",
         solver=solver,
         gauge=gauge,
-        family=dataset.family,
+        family=dataset.family.name,
         penalty=penalty,
         solve_seconds=solve_seconds,
         compile_seconds=compile_seconds,  # building + CVXPY's canonicalisation
@@ -494,7 +489,7 @@ def solve_primal(
 
 def _theta_from_duals(dataset, penalty, handles, mu):
     """Convert CVXPY's constraint duals to theta in the reported gauge (see the docstring)."""
-    fam = get_family(dataset.family)
+    fam = dataset.family
     q = dataset.k if fam.multiclass else 1
     theta = np.zeros((dataset.m, q))
     con = handles["balance"]

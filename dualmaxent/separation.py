@@ -118,8 +118,8 @@ class Separation:
         if not self.separated:
             return "the data are not separated: the likelihood has a finite maximiser"
         nobs = int(self.forced_observations.sum())
-        if dataset.family in ("categorical", "bernoulli"):
-            Y = dataset.Y if dataset.Y.ndim == 2 else np.column_stack([1 - dataset.Y, dataset.Y])
+        if dataset.family.is_probability:
+            Y = dataset.family.one_hot(dataset.Y)
             full = self.forced_rows_full(dataset)
             counts = [(int((full & (Y[:, i] == 1)).sum()), c)
                       for i, c in enumerate(dataset.classes)]
@@ -160,13 +160,13 @@ class Separation:
             return 0.0, 0.0
         active = dataset.weights > 0
         eta = dataset.X @ self.direction
-        if dataset.family == "poisson":
+        if not dataset.family.is_probability:  # poisson: the zero counts
             s = np.where(dataset.Y > 0, -np.abs(eta), -eta)[active]
             on_forced = -eta[self.forced & active]
         else:
             if eta.ndim == 1:  # bernoulli: d is theta's direction for class 1 against class 0
                 eta = np.column_stack([np.zeros_like(eta), eta])
-            Y = dataset.Y if dataset.Y.ndim == 2 else np.column_stack([1 - dataset.Y, dataset.Y])
+            Y = dataset.family.one_hot(dataset.Y)
             S = (Y * eta).sum(axis=1)[:, None] - eta  # s_ji, zero on the own class
             pairs = active[:, None] & (Y == 0)
             s = S[pairs]
@@ -192,16 +192,16 @@ def detect_separation(dataset: Dataset) -> Separation:
         ``kind`` is ``"none"``, ``"quasi-complete"`` or ``"complete"``; see the module docstring.
     """
     fam = dataset.family
-    if fam == "gaussian":
+    if not fam.can_separate:  # an unbounded mean (gaussian): a maximiser always exists
         return Separation("none", np.zeros(dataset.n, dtype=bool), None,
                           np.zeros(dataset.n, dtype=bool))
     colscale = np.abs(dataset.X).max(axis=0)
     colscale[colscale == 0] = 1.0
     Xs = dataset.X / colscale
     active = dataset.weights > 0
-    if fam == "poisson":
+    if not fam.is_probability:
         return _poisson(dataset, Xs, colscale, active)
-    Y = dataset.Y if dataset.Y.ndim == 2 else np.column_stack([1 - dataset.Y, dataset.Y])
+    Y = fam.one_hot(dataset.Y)
     forced, D = _categorical(Xs, Y, active)
     D = D / colscale[:, None]
     nforced = forced.sum()
@@ -213,7 +213,7 @@ def detect_separation(dataset: Dataset) -> Separation:
     else:
         kind = "quasi-complete"
     obs = forced.any(axis=1)
-    if dataset.Y.ndim == 1:  # bernoulli: report per observation, direction as a vector
+    if not fam.multiclass:  # bernoulli: report per observation, direction as a vector
         return Separation(kind, obs, None if D is None else D[:, 1] - D[:, 0], obs)
     return Separation(kind, forced, D, obs)
 
@@ -233,11 +233,11 @@ def as_forced(dataset: Dataset, forced) -> np.ndarray | None:
     shape = dataset.Y.shape
     if forced.shape != shape:
         raise DualMaxentError(f"forced must have shape {shape} (that of Y); got {forced.shape}")
-    if dataset.family == "gaussian" and forced.any():
+    if not dataset.family.can_separate and forced.any():
         raise DualMaxentError("the gaussian likelihood always has a maximiser; nothing is forced")
     if forced.ndim == 2 and np.any(forced & (dataset.Y > 0)):
         raise DualMaxentError("an observation's own class cannot be forced to probability 0")
-    if dataset.family == "poisson" and np.any(forced & (dataset.Y > 0)):
+    if not dataset.family.is_probability and np.any(forced & (dataset.Y > 0)):
         raise DualMaxentError("only observations with count 0 can be forced to mean 0")
     return forced if forced.any() else None
 

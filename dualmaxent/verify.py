@@ -52,7 +52,6 @@ import numpy as np
 
 from .data import Dataset
 from .dual import DualObjective, solve_dual
-from .families import get_family
 from .primal import solve_primal
 from .results import Certificate, DualResult, PrimalResult, make_penalty
 from .separation import detect_separation
@@ -75,13 +74,12 @@ def recover_primal(dataset: Dataset, theta: np.ndarray) -> np.ndarray:
     ndarray of shape (n, k) or (n,)
     """
     theta = np.asarray(theta, dtype=np.float64)
-    return get_family(dataset.family).mean(dataset.X @ theta)
+    return dataset.family.mean(dataset.X @ theta)
 
 
 def primal_objective(dataset: Dataset, mu: np.ndarray, penalty=None) -> float:
     """The primal objective at ``mu``: ``H(mu)`` minus the L2 relaxation term, if any."""
-    fam = get_family(dataset.family)
-    value = fam.entropy(mu, dataset.weights)
+    value = dataset.family.entropy(mu, dataset.weights)
     penalty = make_penalty(penalty=penalty) if penalty is not None else make_penalty()
     if penalty.kind == "l2":
         rows = _penalized_rows(dataset, penalty)
@@ -132,7 +130,7 @@ def verify(
     if not (np.isfinite(tol) and tol > 0):
         raise DualMaxentError(f"tol must be a positive number; got {tol}")
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty)
-    fam = get_family(dataset.family)
+    fam = dataset.family
     separation = detect_separation(dataset) if not penalty.active else None
     separated = separation is not None and separation.separated
     # Separated data: solve the reduced problems (forced entries removed), see .separation
@@ -170,10 +168,11 @@ def verify(
         simplex_residual = float(np.abs(mu_p.sum(axis=1) - 1.0).max())
     else:
         simplex_residual = 0.0
-    min_entry = 0.0 if dataset.family == "gaussian" else float(min(np.min(mu_p), 0.0))
+    # an unbounded mean has no entry that could be negative
+    min_entry = float(min(np.min(mu_p), 0.0)) if fam.can_separate else 0.0
     dual_gradient = dual.grad_norm
     diff = np.abs(mu_p - mu_d).max()
-    if dataset.family in ("poisson", "gaussian"):
+    if not fam.is_probability:  # means on their own scale: relative
         diff = diff / (1.0 + np.abs(mu_d).max())
     p_agreement = float(diff)
     if primal.theta is None:

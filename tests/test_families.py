@@ -161,12 +161,12 @@ def test_dual_hessian_matches_finite_differences(family, kind):
 def _statsmodels_fit(ds):
     # statsmodels takes the same X (intercept last) and the encoded Y; its llf includes the
     # constants (log y! for Poisson, the profiled variance for OLS).
-    if ds.family == "categorical":
+    if ds.family.name == "categorical":
         return sm.MNLogit(ds.Y.argmax(axis=1), ds.X).fit(method="newton", tol=1e-12,
                                                          maxiter=100, disp=0)
-    if ds.family == "bernoulli":
+    if ds.family.name == "bernoulli":
         return sm.Logit(ds.Y, ds.X).fit(method="newton", tol=1e-12, maxiter=100, disp=0)
-    if ds.family == "poisson":
+    if ds.family.name == "poisson":
         return sm.GLM(ds.Y, ds.X, family=sm.families.Poisson()).fit(tol=1e-13, maxiter=100)
     return sm.OLS(ds.Y, ds.X).fit()
 

@@ -270,7 +270,7 @@ def test_reduced_gradient_hessian_fd(case):
     # the gradient in theta is X^T W (Y - mu_red) and lies in the span of the basis
     theta = obj.theta(beta)
     G = obj.full_gradient(theta)
-    packed = G[:, :-1].T.ravel() if G.shape[1] > 1 and ds.family == "categorical" else G.ravel()
+    packed = G[:, :-1].T.ravel() if G.shape[1] > 1 and ds.family.name == "categorical" else G.ravel()
     Q = identifiable_basis(ds, sep.forced)
     np.testing.assert_allclose(Q @ (Q.T @ packed), packed, atol=1e-9 * (1 + np.abs(G).max()))
 
