@@ -37,6 +37,7 @@ from . import _kernels
 from . import _numerics as nx
 from .data import Dataset, load_dataset
 from .dual import DualObjective, solve_dual
+from .params import Parameterization
 
 __all__ = ["main_bench", "run_bench", "synthetic", "SIZES"]
 
@@ -110,7 +111,8 @@ def _statsmodels(ds):
         res = sm.MNLogit(ds.Y.argmax(axis=1), ds.X).fit(method="newton", disp=0, maxiter=100)
     theta = np.zeros((ds.m, ds.k))
     theta[:, 1:] = np.asarray(res.params)
-    return theta - theta[:, -1:], res.mle_retvals.get("iterations"), None
+    return (Parameterization.from_dataset(ds).gauge_fix(theta), res.mle_retvals.get("iterations"),
+            None)
 
 
 def _glum(ds):
@@ -171,8 +173,7 @@ def _run_dual(job, ds, name, fit, obj, mode="full"):
     t0 = time.perf_counter()
     theta, iters, res = fit(ds)
     seconds = time.perf_counter() - t0
-    theta = np.asarray(theta, dtype=np.float64).reshape(obj.free.shape[0], -1)
-    theta = theta if ds.family.multiclass else theta[:, 0]
+    theta = np.asarray(theta, dtype=np.float64).reshape(obj.params.theta_shape)
     precision = obj.kkt_residual(obj.beta(theta))
     row = {"job": job, "n": ds.n, "contender": name, "seconds": seconds, "iterations": iters,
            "precision": precision}

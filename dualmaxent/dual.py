@@ -41,6 +41,7 @@ import scipy.optimize
 from . import _kernels
 from . import _numerics as nx
 from .data import Dataset
+from .params import Parameterization
 from .exceptions import ConvergenceWarning, DualMaxentError, SingularHessianWarning
 from .results import DualResult, Penalty, make_penalty
 
@@ -101,23 +102,15 @@ class DualObjective:
         self.X = dataset.X
         self.Y = dataset.Y
         self.w = dataset.weights
-        m = dataset.m
-        self.penalized_rows = np.zeros(m, dtype=bool)
-        if self.penalty.active:
-            self.penalized_rows[:] = True
-            if dataset.intercept:
-                self.penalized_rows[-1] = False
-        q = dataset.k if self.family.multiclass else 1
-        self.q = q
-        free = np.ones((m, q), dtype=bool)
-        if self.family.multiclass:
-            free[~self.penalized_rows, q - 1] = False
-        self.free = free
-        # class-major flat index of each free entry (theta.T in C order)
-        self._free_flat = np.flatnonzero(free.T.ravel())
-        self.n_params = self._free_flat.size
+        #: free entries, packing and gauge (:mod:`dualmaxent.params`)
+        self.params = Parameterization.from_dataset(dataset, self.penalty)
+        self.penalized_rows = self.params.penalized_rows
+        self.q = self.params.q
+        self.free = self.params.free
+        self._free_flat = self.params.free_flat
+        self.n_params = self.params.n_params
         # classes with at least one free entry: the only curvature blocks ever needed
-        self._hess_classes = [a for a in range(q) if free[:, a].any()]
+        self._hess_classes = self.params.free_classes
         WY = self.w[:, None] * (self.Y if self.Y.ndim == 2 else self.Y[:, None])
         self.XtWY = self.X.T @ WY  # (m, q)
         self.scale = 1.0 + float(np.abs(self.XtWY).max())
@@ -125,25 +118,15 @@ class DualObjective:
     # -- packing -----------------------------------------------------------------------------
     def theta(self, beta: np.ndarray) -> np.ndarray:
         """Full theta of shape (m, k) or (m,) from the free parameters ``beta``."""
-        flat = np.zeros(self.free.size)
-        flat[self._free_flat] = beta
-        full = flat.reshape(self.q, -1).T
-        return full if self.family.multiclass else full[:, 0]
+        return self.params.unpack(beta)
 
     def beta(self, theta: np.ndarray) -> np.ndarray:
         """Free parameters of ``theta`` after moving it to the pinned gauge."""
-        t = np.asarray(theta, dtype=np.float64).reshape(self.free.shape[0], self.q)
-        t = self.gauge_fix(t if self.family.multiclass else t[:, 0]).reshape(-1, self.q)
-        return t.T.ravel()[self._free_flat]
+        return self.params.pack(theta)
 
     def gauge_fix(self, theta: np.ndarray) -> np.ndarray:
         """Move theta to the reported gauge (last class zero on unpenalised rows)."""
-        if not self.family.multiclass:
-            return np.array(theta, dtype=np.float64)
-        t = np.array(theta, dtype=np.float64)
-        rows = ~self.penalized_rows
-        t[rows] -= t[rows, -1:]
-        return t
+        return self.params.gauge_fix(theta)
 
     # -- values --------------------------------------------------------------------------------
     def eta(self, beta):
@@ -223,7 +206,7 @@ class DualObjective:
         else:
             H = -C
         if self.penalty.kind == "l2":
-            diag = np.tile(self.penalized_rows, q).astype(float) * self.penalty.lam
+            diag = self.params.penalized_flat.astype(float) * self.penalty.lam
             H[np.diag_indices_from(H)] -= diag
         idx = self._free_flat
         return H[np.ix_(idx, idx)]
@@ -245,7 +228,7 @@ class DualObjective:
         if getattr(self, "_gram", None) is None:
             self._gram = _kernels.gram(self.X, self.w)  # X^T W X, once per objective
         lam = self.penalty.lam if self.penalty.kind == "l2" else 0.0
-        pdiag = np.tile(self.penalized_rows, q)[self._free_flat] * lam
+        pdiag = self.params.penalized * lam
         idx = self._free_flat
         if self.family.multiclass:
             P = saved
@@ -303,7 +286,7 @@ class DualObjective:
             _, grad = self.smooth_value_grad(beta)
         g = np.array(grad)
         if self.penalty.kind == "l1":
-            pen = np.tile(self.penalized_rows, self.q)[self._free_flat]
+            pen = self.params.penalized
             lam = self.penalty.lam
             b = np.asarray(beta)
             gp = g[pen]
@@ -711,7 +694,7 @@ def _lbfgs(obj: DualObjective, beta0, tol, max_iter, hist):
     """scipy's L-BFGS-B on the negated objective; L1 via the split ``theta = u - v``."""
     scale = obj.scale
     if obj.penalty.kind == "l1":
-        pen = np.tile(obj.penalized_rows, obj.q)[obj._free_flat]
+        pen = obj.params.penalized
         lam = obj.penalty.lam
         p = obj.n_params
         npen = int(pen.sum())
@@ -838,7 +821,7 @@ def _prox_newton(obj: DualObjective, beta, tol, max_iter, hist):
     Newton's on the active set, so the convergence is quadratic and the zeros are exact zeros.
     """
     lam = obj.penalty.lam
-    pen = np.tile(obj.penalized_rows, obj.q)[obj._free_flat]
+    pen = obj.params.penalized
     lamv = np.where(pen, lam, 0.0)
 
     def total(b, smooth):

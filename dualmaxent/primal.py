@@ -72,6 +72,7 @@ import numpy as np
 
 from .data import Dataset
 from .exceptions import DualMaxentError, InaccurateSolutionWarning
+from .params import Parameterization
 from .results import Penalty, PrimalResult, make_penalty
 from .separation import as_forced
 
@@ -245,11 +246,7 @@ def build_primal(dataset: Dataset, penalty: Penalty | None = None, gauge: str = 
     zero = w == 0
     if zero.any():
         constraints.append(mu[zero] == fam.mean(np.zeros(Y.shape))[zero])
-    penalized = np.zeros(dataset.m, dtype=bool)
-    if penalty.active:
-        penalized[:] = True
-        if dataset.intercept:
-            penalized[-1] = False
+    penalized = Parameterization.from_dataset(dataset, penalty).penalized_rows
     equal_rows = np.flatnonzero(~penalized)
     pen_rows = np.flatnonzero(penalized)
     XW = X * w[:, None]
@@ -489,9 +486,8 @@ def solve_primal(
 
 def _theta_from_duals(dataset, penalty, handles, mu):
     """Convert CVXPY's constraint duals to theta in the reported gauge (see the docstring)."""
-    fam = dataset.family
-    q = dataset.k if fam.multiclass else 1
-    theta = np.zeros((dataset.m, q))
+    params = Parameterization.from_dataset(dataset, penalty)
+    theta = np.zeros((dataset.m, params.q))
     con = handles["balance"]
     if handles.get("basis") is not None:  # reduced problem: theta = -Q z, z the dual of Q^T(.)
         Q = handles["basis"]
@@ -503,9 +499,7 @@ def _theta_from_duals(dataset, penalty, handles, mu):
             z = np.asarray(con.dual_value, dtype=np.float64).ravel()
         cols = Q.shape[0] // dataset.m
         theta[:, :cols] = (-Q @ z).reshape(cols, dataset.m).T
-        if fam.multiclass:
-            theta -= theta[:, -1:]
-        return theta if fam.multiclass else theta[:, 0]
+        return params.squeeze(params.gauge_fix(theta))
     if con is not None:
         if con.dual_value is None:
             return None
@@ -514,9 +508,7 @@ def _theta_from_duals(dataset, penalty, handles, mu):
         if handles["pivot"]:
             theta[rows, :-1] = -D
         else:
-            theta[rows] = -D
-            if fam.multiclass:
-                theta[rows] -= theta[rows, -1:]
+            theta[rows] = -D  # all k blocks: moved to the pivot gauge below
     rows = handles["pen_rows"]
     if rows.size:
         if penalty.kind == "l2":
@@ -528,4 +520,5 @@ def _theta_from_duals(dataset, penalty, handles, mu):
             if u is None or v is None:
                 return None
             theta[rows] = (np.asarray(v) - np.asarray(u)).reshape(len(rows), -1)
-    return theta if fam.multiclass else theta[:, 0]
+    # gauge_fix touches the unpenalised (equality) rows only
+    return params.squeeze(params.gauge_fix(theta))

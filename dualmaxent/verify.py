@@ -52,6 +52,7 @@ import numpy as np
 
 from .data import Dataset
 from .dual import DualObjective, solve_dual
+from .params import Parameterization
 from .primal import solve_primal
 from .results import Certificate, DualResult, PrimalResult, make_penalty
 from .separation import detect_separation
@@ -82,7 +83,7 @@ def primal_objective(dataset: Dataset, mu: np.ndarray, penalty=None) -> float:
     value = dataset.family.entropy(mu, dataset.weights)
     penalty = make_penalty(penalty=penalty) if penalty is not None else make_penalty()
     if penalty.kind == "l2":
-        rows = _penalized_rows(dataset, penalty)
+        rows = Parameterization.from_dataset(dataset, penalty).penalized_rows
         S = _balance(dataset, mu)[rows]
         value -= float(np.sum(S**2)) / (2.0 * penalty.lam)
     return value
@@ -158,7 +159,7 @@ def verify(
     relative_gap = abs(gap) / max(1.0, abs(d_obj))
 
     B = _balance(dataset, mu_p)
-    pen_rows = _penalized_rows(dataset, penalty)
+    pen_rows = obj.params.penalized_rows
     eq = np.abs(B[~pen_rows]).max() if (~pen_rows).any() else 0.0
     if penalty.kind == "l1" and pen_rows.any():
         eq = max(eq, float(np.maximum(np.abs(B[pen_rows]) - penalty.lam, 0.0).max()))
@@ -254,11 +255,3 @@ def _balance(dataset: Dataset, mu: np.ndarray) -> np.ndarray:
     R = (mu - dataset.Y).reshape(dataset.n, -1) * dataset.weights[:, None]
     return dataset.X.T @ R
 
-
-def _penalized_rows(dataset: Dataset, penalty) -> np.ndarray:
-    rows = np.zeros(dataset.m, dtype=bool)
-    if penalty.active:
-        rows[:] = True
-        if dataset.intercept:
-            rows[-1] = False
-    return rows
