@@ -51,7 +51,7 @@ from __future__ import annotations
 import numpy as np
 
 from .data import Dataset
-from .dual import DualObjective, solve_dual
+from .dual import make_objective, solve_dual
 from .params import Parameterization
 from .primal import solve_primal
 from .results import Certificate, DualResult, PrimalResult, make_penalty
@@ -148,7 +148,7 @@ def verify(
     if primal.penalty != penalty or dual.penalty != penalty:
         raise DualMaxentError("the primal and dual results were solved with other penalties")
 
-    obj = DualObjective(dataset, penalty, forced=forced)
+    obj = make_objective(dataset, penalty, forced=forced)
     mu_p = primal.mu
     mu_d = obj.mean(dual.theta) if separated else recover_primal(dataset, dual.theta)
     scale = obj.scale

@@ -21,7 +21,7 @@ import pytest
 
 from dualmaxent.cli import main
 from dualmaxent.data import Dataset, load_dataset
-from dualmaxent.dual import DualObjective, ReducedObjective, solve_dual
+from dualmaxent.dual import DualObjective, ReducedObjective, make_objective, solve_dual
 from dualmaxent.families import get_family
 from dualmaxent.primal import solve_primal
 from dualmaxent.separation import detect_separation, identifiable_basis
@@ -220,7 +220,7 @@ def test_sup_is_limit_along_direction():
     """l <= l_red, and l(theta + t D) rises to l_red(theta) as t grows (iris)."""
     ds = load_dataset("iris")
     sep = detect_separation(ds)
-    obj = DualObjective(ds, forced=sep)
+    obj = make_objective(ds, forced=sep)
     assert isinstance(obj, ReducedObjective)
     fam = get_family(ds.family)
     rng = np.random.default_rng(0)
@@ -263,7 +263,7 @@ def test_reduced_gradient_hessian_fd(case):
                                                    family="bernoulli"),
           "poisson": lambda: _poisson("quasi-complete")}[case]()
     sep = detect_separation(ds)
-    obj = DualObjective(ds, forced=sep.forced)
+    obj = make_objective(ds, forced=sep.forced)
     rng = np.random.default_rng(1)
     beta = 0.3 * rng.normal(size=obj.n_params)
     _fd_check(obj, beta)
@@ -300,7 +300,7 @@ def test_not_separated_unchanged():
     cert = verify(ds)
     assert cert.attained and cert.ok
     assert "sup_loglik" not in cert.extra
-    assert type(DualObjective(ds, forced=np.zeros(ds.Y.shape, dtype=bool))) is DualObjective
+    assert type(make_objective(ds, forced=np.zeros(ds.Y.shape, dtype=bool))) is DualObjective
 
 
 def test_cli_iris(capsys):
