@@ -128,12 +128,13 @@ def test_iris_certifies_supremum():
     assert cert.relative_gap <= 1e-8
     assert cert.theta_agreement <= 1e-6 and cert.p_agreement <= 1e-6
     # the reduced likelihood's maximum is the supremum of l; the full Newton dual stays below
-    sup = cert.extra["sup_loglik"]
+    sup = cert.separation_check.sup_loglik
     assert abs(cert.entropy + sup) <= 1e-8 * abs(sup)
     full = solve_dual(ds)
     assert full.canonical_loglik < sup
-    assert cert.extra["forced_entries"] == 200
-    assert cert.extra["direction_violation"] <= 1e-9 < cert.extra["direction_margin"]
+    assert cert.separation_check.forced_entries == 200
+    check = cert.separation_check
+    assert check.direction_violation <= 1e-9 < check.direction_margin
 
 
 def test_wrong_direction_is_refused(monkeypatch):
@@ -163,7 +164,7 @@ def test_quasi_k2_certifies(family, gauge):
     assert cert.ok and not cert.attained, cert.verdict
     # the free rows are the two overlapping points at x = 0: P* = 1/2 there, H = 2 log 2
     assert cert.entropy == pytest.approx(2 * np.log(2), rel=1e-9)
-    assert cert.extra["sup_loglik"] == pytest.approx(-2 * np.log(2), rel=1e-9)
+    assert cert.separation_check.sup_loglik == pytest.approx(-2 * np.log(2), rel=1e-9)
 
 
 def test_large_problem_formulation(monkeypatch):
@@ -196,8 +197,8 @@ def test_complete_separation_zero_entropy(family):
     assert cert.separation.kind == "complete"
     assert cert.ok and not cert.attained, cert.verdict
     assert cert.entropy == 0.0
-    assert cert.extra["sup_loglik"] == 0.0
-    assert cert.extra["reduced_parameters"] == 0
+    assert cert.separation_check.sup_loglik == 0.0
+    assert cert.separation_check.reduced_parameters == 0
     # the full likelihood is negative everywhere and approaches 0 along the direction
     fam = get_family(ds.family)
     d = cert.separation.direction
