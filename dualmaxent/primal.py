@@ -1,7 +1,9 @@
 """The primal problem: maximum entropy subject to the balance equations, built in CVXPY.
 
-This is the only module that imports CVXPY (lazily, inside the functions, to keep the CLI's
-start-up fast).
+This module builds and solves the CVXPY problem; the only other CVXPY expressions are the
+families' conjugates (:meth:`dualmaxent.families.Family.cvxpy_conjugate`, kept side by side with
+their numpy twins). Both import CVXPY lazily, inside the functions, to keep the CLI's start-up
+fast.
 
 Conventions
 -----------
@@ -32,7 +34,7 @@ the L1 boxes, with ``u`` the dual of ``S <= lam`` and ``v`` that of ``S >= -lam`
 Gauge. ``gauge="full"`` states all ``k`` class blocks of the balance equations; they are linearly
 dependent because the rows of ``P`` and ``Y`` both sum to one (the intercept row makes the
 dependence exact). ``gauge="pivot"`` drops the last class's block on the unpenalised rows, which
-pins ``theta[:, k-1] = 0`` there, the gauge :mod:`dualmaxent.dual` reports.
+pins ``theta[:, k-1] = 0`` there, the gauge of :mod:`dualmaxent.params` that the dual reports.
 
 Repeated rows. Observations with the same ``x`` have the same mean ``A'(x^T theta)`` at the
 optimum (the entropy is strictly concave, so its maximiser is unique and treats them alike),

@@ -20,7 +20,7 @@ A'(X theta)``, for the categorical family ``P(theta) = softmax(X theta)``; all s
 * ``simplex_residual`` = ``max |P_p 1 - 1|`` (categorical; 0 otherwise) and ``min_entry`` the most
   negative entry of ``mu_p`` (``0`` when none is negative, or for the gaussian family).
 * ``dual_gradient`` = ``max |X^T W (Y - mu(theta*))| / scale`` (the balance equations at theta*;
-  with a penalty, the relative KKT residual of the penalised dual, see :mod:`.dual`).
+  with a penalty, the relative KKT residual of the penalised dual, see :mod:`.objective`).
 * ``p_agreement`` = ``max |mu_p - mu(theta*)|`` for probabilities, divided by
   ``1 + max |mu(theta*)|`` for the Poisson and Gaussian means.
 * ``theta_agreement`` = ``max |theta_p - theta*| / (1 + max |theta*|)``, where ``theta_p`` is
