@@ -85,8 +85,9 @@ def solve_dual(
         ``auto`` picks ``qr`` for an unpenalised or L2 gaussian model, ``newton-cg`` for a
         categorical model whose Hessian is expensive to form (``p^2 > AUTO_CG_RATIO m k``),
         ``lbfgs`` whenever the Hessian has more than ``AUTO_NEWTON_MAX_PARAMS`` rows, and
-        ``newton`` otherwise (:func:`choose_method`). With the L1 penalty ``newton`` is the proximal Newton method (exact zeros, quadratic
-        convergence) and ``lbfgs`` runs L-BFGS-B on the split ``theta = u - v``.
+        ``newton`` otherwise (:func:`choose_method`). With the L1 penalty ``newton`` is the
+        proximal Newton method (exact zeros, quadratic convergence) and ``lbfgs`` runs
+        L-BFGS-B on the split ``theta = u - v``.
     tol : float, optional
         Target relative dual gradient (KKT residual; see :mod:`dualmaxent.objective`).
         Defaults to the method's own (:data:`dualmaxent.solvers.SOLVERS`, also
@@ -105,8 +106,8 @@ def solve_dual(
     forced : ndarray of bool or Separation, optional
         Entries forced by separation: maximise the reduced likelihood ``l_red`` of
         :class:`~dualmaxent.objective.ReducedObjective` instead (unpenalised only). Its maximum
-        is the supremum of ``l``; ``theta`` is its minimum-norm maximiser in the pivot gauge, and ``loglik`` the
-        supremum. None (default): the full likelihood.
+        is the supremum of ``l``; ``theta`` is its minimum-norm maximiser in the pivot gauge,
+        and ``loglik`` the supremum. None (default): the full likelihood.
 
     Returns
     -------

@@ -74,7 +74,8 @@ class PrimalResult:
     objective : float
         The optimal value CVXPY reports (entropy minus the L2 relaxation term, if any).
     theta : ndarray of shape (m, k) or (m,), or None
-        The constraint duals converted to theta (sign as in :mod:`dualmaxent.primal`, gauge as in :mod:`dualmaxent.params`).
+        The constraint duals converted to theta (sign as in :mod:`dualmaxent.primal`, gauge as
+        in :mod:`dualmaxent.params`).
     status : str
         CVXPY's status (``optimal``, ``optimal_inaccurate``, ...).
     converged : bool

@@ -17,6 +17,7 @@ are their own short functions.
 
 from __future__ import annotations
 
+import abc
 import enum
 import time
 import warnings
@@ -76,7 +77,7 @@ class History:
 
 
 
-class _Direction:
+class _Direction(abc.ABC):
     """One method's step for :func:`_ascend`: its direction and the ascent it predicts.
 
     The line search accepts ``beta + t d`` (``t = 1, 1/2, ...``) once the objective rises by
@@ -91,9 +92,9 @@ class _Direction:
         """The value the method ascends, from the smooth part ``obj.smooth_value_grad`` gives."""
         return smooth
 
+    @abc.abstractmethod
     def step(self, obj: DualObjective, beta, grad, rel) -> tuple[np.ndarray, float]:
         """``(d, predicted)``: the direction and the ascent predicted for the full step."""
-        raise NotImplementedError
 
     def accepted(self, t: float) -> None:
         """Called with the accepted step fraction ``t``."""
@@ -244,7 +245,7 @@ def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _
 
 
 def _newton(obj: DualObjective, beta, tol, max_iter, hist):
-    """Newton's method; with the L1 penalty the proximal Newton method (:class:`_ProxNewtonStep`)."""
+    """Newton's method; with the L1 penalty proximal Newton (:class:`_ProxNewtonStep`)."""
     direction = _ProxNewtonStep(obj) if obj.penalty.kind == "l1" else _NewtonStep()
     return _ascend(obj, beta, tol, max_iter, hist, direction)
 
@@ -356,7 +357,8 @@ def _lbfgs(obj: DualObjective, beta0, tol, max_iter, hist):
     else:
         status = Status.MAX_ITER if res.nit >= max_iter else Status.STALLED
     msg = res.message if isinstance(res.message, str) else str(res.message)
-    return beta, status, status.message(obj, rel, tol, max_iter, detail=f"L-BFGS-B stopped ({msg})")
+    return beta, status, status.message(obj, rel, tol, max_iter,
+                                        detail=f"L-BFGS-B stopped ({msg})")
 
 
 def _qr(obj: DualObjective, beta0, tol, max_iter, hist):
@@ -420,8 +422,9 @@ class Solver:
             return (f"method {self.name!r} solves a quadratic log-partition (the gaussian "
                     f"family) only; the {family.name} family is not")
         if penalty.kind not in self.penalties:
+            able = [repr(s.name) for s in SOLVERS.values() if penalty.kind in s.penalties]
             return (f"method {self.name!r} does not handle the {penalty.kind.upper()} penalty; "
-                    f"use {' or '.join(repr(s.name) for s in SOLVERS.values() if penalty.kind in s.penalties)}")
+                    f"use {' or '.join(able)}")
         return None
 
 

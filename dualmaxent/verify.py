@@ -34,13 +34,14 @@ Separated data (unpenalised; :func:`dualmaxent.detect_separation` finds forced e
 likelihood has no maximiser, ``attained`` is False, and the certificate is about the *reduced*
 problems (:mod:`.separation`): the primal without its forced entries and the reduced likelihood
 ``l_red``, whose maximum is the supremum of ``l``. ``duality_gap`` is then ``H(P_p) - (-max
-l_red)``, i.e. the entropy against the supremum (``separation_check.sup_loglik``); ``mu(theta*)`` is the
-reduced model's mean (zero on the forced entries); ``dual_gradient`` is the reduced gradient; and
-``theta_agreement`` compares the two thetas *on the reduced problem*: each is replaced by the
-minimum-norm representative of its class modulo the directions ``l_red`` ignores (the projection
-``Q Q^T`` of :class:`dualmaxent.objective.ReducedObjective`), since theta itself is at infinity. A
-dual result solved on the full likelihood is never ok on separated data: its gradient vanishes
-as theta runs off, so a finite theta certifies nothing. The LP's direction is checked on its own
+l_red)``, i.e. the entropy against the supremum (``separation_check.sup_loglik``);
+``mu(theta*)`` is the reduced model's mean (zero on the forced entries); ``dual_gradient`` is the
+reduced gradient; and ``theta_agreement`` compares the two thetas *on the reduced problem*: each
+is replaced by the minimum-norm representative of its class modulo the directions ``l_red``
+ignores (the projection ``Q Q^T`` of :class:`dualmaxent.objective.ReducedObjective`), since
+theta itself is at infinity. A dual result solved on the full likelihood is never ok on
+separated data: its gradient vanishes as theta runs off, so a finite theta certifies nothing.
+The LP's direction is checked on its own
 (:meth:`.Separation.check_direction`: a recession direction, positive on every forced entry;
 ``separation_check.direction_violation`` and ``direction_margin``). These figures form the
 certificate's :class:`~dualmaxent.results.SeparationCheck`, set for separated data only. The
