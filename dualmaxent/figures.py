@@ -157,14 +157,22 @@ def _ten_points() -> Dataset:
     return Dataset.from_arrays(x[order, None], labels, feature_names=["x"], name="ten points")
 
 
+def _bernoulli_response(Z, rng):
+    return np.where(rng.random(len(Z)) < nx.sigmoid(0.3 + 1.5 * Z[:, 0] - 1.0 * Z[:, 1]),
+                    "yes", "no")
+
+
+def _poisson_response(Z, rng):
+    return rng.poisson(nx.exp(0.5 + 0.6 * Z[:, 0] - 0.4 * Z[:, 1])).astype(float)
+
+
+def _gaussian_response(Z, rng):
+    return 1.0 + 2.0 * Z[:, 0] - 1.0 * Z[:, 1] + rng.normal(0.0, 1.0, size=len(Z))
+
+
 #: Seeded responses of the one-parameter families for ``_synthetic``: family -> (Z, rng) -> y.
-_SYNTHETIC_RESPONSES = {
-    "bernoulli": lambda Z, rng: np.where(
-        rng.random(len(Z)) < nx.sigmoid(0.3 + 1.5 * Z[:, 0] - 1.0 * Z[:, 1]), "yes", "no"),
-    "poisson": lambda Z, rng: rng.poisson(nx.exp(0.5 + 0.6 * Z[:, 0] - 0.4 * Z[:, 1])).astype(float),
-    "gaussian": lambda Z, rng: 1.0 + 2.0 * Z[:, 0] - 1.0 * Z[:, 1] + rng.normal(0.0, 1.0,
-                                                                                 size=len(Z)),
-}
+_SYNTHETIC_RESPONSES = {"bernoulli": _bernoulli_response, "poisson": _poisson_response,
+                        "gaussian": _gaussian_response}
 
 
 def _synthetic(family: str, n: int = 200, seed: int = 1) -> Dataset:
