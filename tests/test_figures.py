@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from scipy.special import expit, logsumexp
 
-from dualmaxent import load_dataset, solve_dual, verify
+from _kkt import kkt_figures
+from dualmaxent import load_dataset, solve_dual
 from dualmaxent.cli import main
 from dualmaxent.figures import FIGURES, METHOD_COLORS
 
@@ -109,28 +110,30 @@ def test_balance_equations_draws_y_and_p_with_equal_row_sums(render, tmp_path):
 def test_agreement_figure_plots_the_certificate_it_annotates(render):
     out, fig = render("primal_dual_agreement")
     ds = load_dataset("blobs")
-    cert = verify(ds)
-    P_dual = _softmax(ds.X @ cert.dual.theta)
     a, b, c = fig.axes
+    # (c): theta* against the primal's converted multipliers, m * k points
+    theta_d, theta_p = (v.reshape(ds.m, ds.k) for v in _offsets(c.collections[1]))
+    assert np.all(theta_d[:-1, -1] == 0) and theta_d[-1, -1] == 0  # the pinned last class
+    # (a): per class, (softmax(X theta*), the primal's P) at the theta* drawn in (c)
     assert len(a.collections) == ds.k
-    for i, points in enumerate(a.collections):  # (softmax(X theta*), P_primal) per class
-        x, y = _offsets(points)
-        np.testing.assert_allclose(x, P_dual[:, i], rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(y, cert.primal.P[:, i], rtol=1e-6, atol=1e-9)
+    P = np.column_stack([_offsets(points)[1] for points in a.collections])
+    for i, points in enumerate(a.collections):
+        np.testing.assert_allclose(_offsets(points)[0], _softmax(ds.X @ theta_d)[:, i],
+                                   rtol=1e-9, atol=1e-12)
     legend = [t.get_text() for t in a.get_legend().get_texts()]
     assert legend == [f"class {k}" for k in ds.classes] + ["identity"]
-    # (b): the largest drawn disagreement is the certificate's p_agreement, below the line
-    drawn = max(np.nanmax(_offsets(points)[1]) for points in b.collections)
-    assert drawn == pytest.approx(out.numbers["p_agreement"], rel=1e-6)
-    assert b.lines[0].get_ydata()[0] == cert.tol > drawn
-    # (c): the converted multipliers against theta*, m * k points
-    x, y = _offsets(c.collections[1])
-    np.testing.assert_allclose(x, np.ravel(cert.dual.theta), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(y, np.ravel(cert.primal.theta), atol=1e-5)
+    # the annotated numbers are the certificate of the drawn points, recomputed from definitions
+    fig_kkt = kkt_figures(ds, P, theta_d, theta_p=theta_p)
     for key in ("relative_gap", "duality_gap", "p_agreement", "theta_agreement",
                 "balance_residual", "entropy", "neg_loglik"):
-        assert out.numbers[key] == pytest.approx(getattr(cert, key), rel=1e-6, abs=0), key
-    assert out.numbers["ok"] is cert.ok is True
+        assert out.numbers[key] == pytest.approx(fig_kkt[key], rel=1e-6, abs=1e-12), key
+        if key not in ("duality_gap", "entropy", "neg_loglik"):
+            assert fig_kkt[key] <= 1e-6, key
+    assert out.numbers["ok"] is True
+    # (b): the largest drawn disagreement is p_agreement, below the tolerance line
+    drawn = max(np.nanmax(_offsets(points)[1]) for points in b.collections)
+    assert drawn == pytest.approx(out.numbers["p_agreement"], rel=1e-12)
+    assert b.lines[0].get_ydata()[0] == 1e-6 > drawn
 
 
 def _by_method(ax, linestyle):
