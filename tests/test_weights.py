@@ -12,7 +12,7 @@ import pytest
 
 from _factories import FAMILIES, L1_LAMBDA, L2_LAMBDA, integer_weights, make_arrays
 from _kkt import assert_kkt
-from dualmaxent import Dataset, verify
+from dualmaxent import Dataset, load_dataset, verify
 from dualmaxent.families import get_family
 
 KINDS = ["none", "l2", "l1"]
@@ -97,3 +97,21 @@ def test_weights_from_csv_column(family, tmp_path):
     assert_kkt(ds, cert)
     assert cert.ok, cert.verdict
     np.testing.assert_allclose(cert.dual.theta, verify(ref).dual.theta, rtol=1e-12, atol=1e-12)
+
+
+def test_weights_on_separated_data():
+    """The reduced problems of separated data carry the weights too: iris with weights in
+    {1, ..., 4} certifies the likelihood's supremum, the same as with its rows repeated."""
+    iris = load_dataset("iris")
+    X, y = iris.X[:, :-1], iris.y
+    weights = 1.0 + integer_weights(len(y), seed=2)
+    weighted = Dataset.from_arrays(X, y, weights=weights)
+    rows = np.repeat(np.arange(len(y)), weights.astype(int))
+    repeated = Dataset.from_arrays(X[rows], y[rows])
+    a, b = verify(weighted), verify(repeated)
+    for ds, cert in ((weighted, a), (repeated, b)):
+        assert_kkt(ds, cert)  # the reduced problem's definitions, weighted
+        assert cert.ok and not cert.attained, cert.verdict
+    assert a.separation.kind == b.separation.kind == "quasi-complete"
+    assert a.entropy == pytest.approx(b.entropy, rel=1e-8)
+    assert a.extra["sup_loglik"] == pytest.approx(b.extra["sup_loglik"], rel=1e-9)
