@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["gradient", "jacobian", "hessian", "rowwise_derivative", "STEP"]
+__all__ = ["STEP", "gradient", "hessian", "jacobian", "rowwise_derivative"]
 
 #: The default step: near the cube root of machine epsilon times the scale of x.
 STEP = 1e-6

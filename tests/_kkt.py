@@ -39,7 +39,7 @@ import numpy as np
 import scipy.linalg
 from scipy.special import expit, gammaln, logsumexp, xlogy
 
-__all__ = ["kkt_figures", "certificate_figures", "assert_kkt", "TOLERANCES", "ROUNDOFF"]
+__all__ = ["ROUNDOFF", "TOLERANCES", "assert_kkt", "certificate_figures", "kkt_figures"]
 
 #: What a certified optimum must satisfy, figure by figure (the defaults of :func:`assert_kkt`).
 #: They mirror ``verify``'s default ``tol = 1e-6`` except the gap, which every solver pair here

@@ -5,11 +5,13 @@ Each test states one piece of the mathematics of :mod:`dualmaxent.families` and
 
 * ``A*`` in numpy equals ``A*`` as a CVXPY expression, and Fenchel-Young holds with equality at
   ``mu = A'(eta)``: ``A*(A'(eta)) = <A'(eta), eta> - A(eta)``;
-* ``A'`` and ``A''`` are the derivatives of ``A`` and ``A'`` (central differences);
+* ``A'`` and ``A''`` are the derivatives of ``A`` and ``A'`` (central differences,
+  ``tests/_fd.py``);
 * the dual objective's gradient and Hessian are those of its value (central differences), with
   and without the L2 penalty;
 * the reported log-likelihood is statsmodels' ``llf`` to 1e-7 relative;
-* the certificate is ok, and ``H(mu*) = -l(theta*)`` with the constants accounted for.
+* the certificate's figures, recomputed from their definitions by ``tests/_kkt.py``, close and
+  equal the reported ones, and ``H(mu*) = -l(theta*)`` with the constants accounted for.
 """
 
 from __future__ import annotations

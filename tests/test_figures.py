@@ -13,9 +13,9 @@ from pathlib import Path
 import matplotlib.figure
 import numpy as np
 import pytest
+from _kkt import kkt_figures
 from scipy.special import expit, logsumexp
 
-from _kkt import kkt_figures
 from dualmaxent import load_dataset, solve_dual
 from dualmaxent.cli import main
 from dualmaxent.figures import FIGURES, METHOD_COLORS
@@ -145,7 +145,7 @@ def _by_method(ax, linestyle):
 
 def test_convergence_figure_plots_each_solver_history(render):
     out, fig = render("convergence")
-    sub_it, sub_s, res_it, res_s = fig.axes
+    sub_it, _, res_it, res_s = fig.axes
     assert res_it.get_xlabel() == "iteration + 1" and res_s.get_xlabel() == "seconds"
     (blobs, blobs_nums), (iris, iris_nums) = [(ls, nums) for ls, nums in
                                               zip(("-", "--"), out.numbers.values())]
