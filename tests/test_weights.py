@@ -114,4 +114,4 @@ def test_weights_on_separated_data():
         assert cert.ok and not cert.attained, cert.verdict
     assert a.separation.kind == b.separation.kind == "quasi-complete"
     assert a.entropy == pytest.approx(b.entropy, rel=1e-8)
-    assert a.extra["sup_loglik"] == pytest.approx(b.extra["sup_loglik"], rel=1e-9)
+    assert a.separation_check.sup_loglik == pytest.approx(b.separation_check.sup_loglik, rel=1e-9)
