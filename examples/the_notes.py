@@ -21,7 +21,6 @@ import warnings
 
 import numpy as np
 import scipy.optimize
-import scipy.special
 import scipy.stats
 
 from dualmaxent import Dataset, load_dataset, solve_dual, solve_primal
@@ -112,7 +111,8 @@ H_cond = -joint @ logq.ravel()  # sum_x Pr(x) H(Pr(Y|x), q(.|x))
 n_draws = 10**6
 H_hat = -np.mean(logq.ravel()[rng.choice(joint.size, size=n_draws, p=joint)])
 se = np.sqrt(joint @ logq.ravel() ** 2 - H_cond**2) / np.sqrt(n_draws)
-claim("sec. 2, A.1", f"empirical cross-entropy at n = 10^6 -> cross-entropy (4 s.e. = {4 * se:.1e})",
+claim("sec. 2, A.1",
+      f"empirical cross-entropy at n = 10^6 -> cross-entropy (4 s.e. = {4 * se:.1e})",
       H_hat, H_cond, 4 * se, rel=False)
 
 

@@ -95,9 +95,9 @@ def test_the_softmax_of_two_classes_is_the_sigmoid_of_the_difference():
                                rtol=1e-12, atol=1e-300)
     # on data: the categorical fit pins class 2 (theta_2 = 0), so theta_1 is the Bernoulli theta
     # for "class 2", the second sorted label, with the opposite sign
-    X, y = overlapping(n=120, p=2, k=2, seed=5).X[:, :-1], np.arange(120) % 2
-    two = solve_dual(Dataset.from_arrays(X, y))
-    bern = solve_dual(Dataset.from_arrays(X, y, family="bernoulli"))
+    ds = overlapping(n=120, p=2, k=2, seed=5)
+    two = solve_dual(ds)
+    bern = solve_dual(Dataset.from_arrays(ds.X[:, :-1], ds.y, family="bernoulli"))
     np.testing.assert_allclose(two.theta[:, 0], -bern.theta, atol=1e-8)
     assert two.loglik == pytest.approx(bern.loglik, rel=1e-12)
 
@@ -106,7 +106,8 @@ def test_gauge_invariance_a_common_shift_of_every_theta_leaves_p_unchanged(blobs
     """Information-theory note, footnote 2 (moved here from test_dual.py).
 
     ``softmax(x^T (theta_i + eps))`` over ``i`` equals ``softmax(x^T theta_i)`` for any vector
-    ``eps``; ``theta'_i = theta_i - theta_k`` converts any theta to the pinned form ``theta'_k = 0``.
+    ``eps``; ``theta'_i = theta_i - theta_k`` converts any theta to the pinned form
+    ``theta'_k = 0``.
     """
     ds, _, dual = blobs
     assert np.all(dual.theta[:, -1] == 0.0)  # the solver reports the pinned form
@@ -360,7 +361,23 @@ def _pivot_point(k, seed):
 
 
 def _full(B):
+    """theta (m, K) from the pivot parameters ``B`` (K-1, m): the last column pinned to zero."""
     return np.column_stack([B.T, np.zeros(B.shape[1])])
+
+
+def _pivot_gradient(ds, B):
+    """The note's gradient ``sum_r x_r (delta_{y_r j} - p_jr)`` for j < K, shape (K-1, m)."""
+    return (ds.X.T @ (ds.Y - nx.softmax(ds.X @ _full(B))))[:, :-1].T
+
+
+def _weights(P, q):
+    """The note's ``W_ij = diag(p_ir (delta_ij - p_jr))``, as the diagonals, for i, j < q."""
+    return [[P[:, i] * ((i == j) - P[:, j]) for j in range(q)] for i in range(q)]
+
+
+def _block_hessian(ds, W):
+    """The corrected Hessian: blocks ``-X^T W_ij X`` (m, m), class-major."""
+    return np.block([[-ds.X.T @ (ds.X * Wij[:, None]) for Wij in row] for row in W])
 
 
 @pytest.mark.parametrize("k", [2, 3, 5])
@@ -373,18 +390,16 @@ def test_newton_gradient_and_block_hessian_match_finite_differences(k):
     """
     ds, B = _pivot_point(k, seed=k)
     P = nx.softmax(ds.X @ _full(B))
-    grad = (ds.X.T @ (ds.Y - P))[:, :-1].T.ravel()  # the note's formula, class-major
+    grad = _pivot_gradient(ds, B).ravel()  # class-major, as the note flattens theta
     np.testing.assert_allclose(grad, central_gradient(lambda b: _loglik(ds, _full(b)), B).ravel(),
                                rtol=1e-6, atol=1e-6)
-    H_fd = central_jacobian(lambda b: (ds.X.T @ (ds.Y - nx.softmax(ds.X @ _full(b))))[:, :-1].T, B)
-    m = ds.m
-    H = np.block([[-ds.X.T @ (ds.X * (P[:, i] * ((i == j) - P[:, j]))[:, None])
-                   for j in range(k - 1)] for i in range(k - 1)])
-    np.testing.assert_allclose(H, H_fd, rtol=1e-6, atol=1e-6)
+    H = _block_hessian(ds, _weights(P, k - 1))
+    np.testing.assert_allclose(H, central_jacobian(lambda b: _pivot_gradient(ds, b), B),
+                               rtol=1e-6, atol=1e-6)
     # the package's blocked kernel returns the same curvature (-H) for the free classes
     _, G, C = categorical_vgh(ds.X, ds.Y, ds.weights, _full(B), classes=range(k - 1))
     np.testing.assert_allclose(G[:, :-1].T.ravel(), grad, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(-C, H, rtol=1e-10, atol=1e-10 * m)
+    np.testing.assert_allclose(-C, H, rtol=1e-10, atol=1e-10)
     assert np.all(np.linalg.eigvalsh(H) < 0)
 
 
@@ -396,18 +411,15 @@ def test_erratum_newton_hessian_lost_minus_sign_and_block_is_xt_w_x():
     block). Corrected: ``H_ij = -X^T W_ij X``, which matches the finite differences.
     """
     ds, B = _pivot_point(3, seed=7)
-    P = nx.softmax(ds.X @ _full(B))
-    H_fd = central_jacobian(lambda b: (ds.X.T @ (ds.Y - nx.softmax(ds.X @ _full(b))))[:, :-1].T, B)
-    m = ds.m
-    W = {(i, j): P[:, i] * ((i == j) - P[:, j]) for i in range(2) for j in range(2)}
-    printed = np.block([[sum(np.outer(x, x) * W[i, j][r] for r, x in enumerate(ds.X))
-                         for j in range(2)] for i in range(2)])
-    corrected = np.block([[-ds.X.T @ (ds.X * W[i, j][:, None]) for j in range(2)]
-                          for i in range(2)])
+    W = _weights(nx.softmax(ds.X @ _full(B)), 2)
+    H_fd = central_jacobian(lambda b: _pivot_gradient(ds, b), B)
+    # as printed: a sum of outer products x_r x_r^T, one observation at a time, without the minus
+    printed = np.block([[sum(np.outer(x, x) * Wij[r] for r, x in enumerate(ds.X)) for Wij in row]
+                        for row in W])
     assert np.abs(printed - H_fd).max() > 0.5 * np.abs(H_fd).max()
     np.testing.assert_allclose(printed, -H_fd, rtol=1e-6, atol=1e-6)  # off by exactly the sign
-    assert np.diag(W[0, 0]).shape == (ds.n, ds.n) != (m, m)  # "H_ij = W_ij" has the wrong shape
-    np.testing.assert_allclose(corrected, H_fd, rtol=1e-6, atol=1e-6)
+    assert np.diag(W[0][0]).shape == (ds.n, ds.n) != (ds.m, ds.m)  # "H_ij = W_ij": wrong shape
+    np.testing.assert_allclose(_block_hessian(ds, W), H_fd, rtol=1e-6, atol=1e-6)
 
 
 def test_newton_from_the_pivot_converges_quadratically():
