@@ -86,7 +86,7 @@ import numpy as np
 
 from . import _kernels
 from . import _numerics as nx
-from .families import get_family
+from .params import Parameterization
 from .results import Penalty
 
 __all__ = ["ProjectedPrimal", "project_primal", "MARGIN_FRACTION", "RANK_RTOL"]
@@ -195,17 +195,13 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
     """
     t0 = time.perf_counter()
     penalty = penalty if penalty is not None else Penalty()
-    fam = get_family(dataset.family)
+    fam = dataset.family
     X, Y, w = dataset.X, dataset.Y, dataset.weights
     n, m = X.shape
     multi = Y.ndim == 2
     q = Y.shape[1] if multi else 1
     theta = np.asarray(theta, dtype=np.float64).reshape(m, q)
-    pen_rows = np.zeros(m, dtype=bool)
-    if penalty.active:
-        pen_rows[:] = True
-        if dataset.intercept:
-            pen_rows[-1] = False
+    pen_rows = Parameterization.from_dataset(dataset, penalty).penalized_rows
     mask = _forced_mask(dataset, forced)
 
     # -- pass 1: the mean, the residual R = X^T W (Y - mu), the curvature C ------------------
@@ -449,20 +445,24 @@ def _penalty_value(theta, pen_rows, penalty) -> float:
 
 
 def _domain_margin(fam, mu, mask, reference=None) -> float:
-    """How far ``mu`` lies inside the family's domain (negative: outside); see ProjectedPrimal.
+    """How far ``mu`` lies inside the family's ``mean_bounds`` (negative: outside).
 
-    With ``reference`` (the mean at theta*), the margin relative to it: ``min mu / reference``
-    (and ``(1 - mu) / (1 - reference)`` for Bernoulli), ``-inf`` if ``reference`` underflowed.
+    With ``reference`` (the mean at theta*), the distance relative to the reference's own:
+    ``min (mu - lower) / (reference - lower)`` and the same for the upper bound; ``-inf`` when the
+    reference itself sits on a bound (an underflowed probability). A class table's upper bound is
+    implied by its simplex rows and not measured. Forced entries and observations (``mask``) are
+    exactly on their bound by construction and are skipped.
     """
-    if fam.name == "gaussian":
-        return float("inf")
-    if mask is not None:  # forced entries and observations are exactly at their bound: skip them
+    if mask is not None:
         keep = ~mask
         mu = mu[keep]
         reference = None if reference is None else reference[keep]
-    sides = [(mu, reference)]
-    if fam.name == "bernoulli":
-        sides.append((1.0 - mu, None if reference is None else 1.0 - reference))
+    lower, upper = fam.mean_bounds
+    sides = []
+    if np.isfinite(lower):
+        sides.append((mu - lower, None if reference is None else reference - lower))
+    if np.isfinite(upper) and not fam.multiclass:
+        sides.append((upper - mu, None if reference is None else upper - reference))
     out = float("inf")
     for value, ref in sides:
         if ref is None:
