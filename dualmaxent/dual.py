@@ -22,8 +22,9 @@ import warnings
 import numpy as np
 
 from .data import Dataset
-from .exceptions import ConvergenceWarning, DualMaxentError
-from .objective import DualObjective, ReducedObjective, make_objective
+from .exceptions import (ConvergenceWarning, DualMaxentError, RankDeficiencyWarning,
+                         SeparationWarning)
+from .objective import DualObjective, IdentifiedObjective, ReducedObjective, make_objective
 from .results import DualResult, Penalty, make_penalty
 from .solvers import SOLVERS, History, Status
 
@@ -75,6 +76,7 @@ def solve_dual(
     penalty: Penalty | None = None,
     theta0: np.ndarray | None = None,
     forced: np.ndarray | None = None,
+    check_attainment: bool = True,
 ) -> DualResult:
     """Maximise the log-likelihood (the Lagrange dual of the maximum-entropy primal).
 
@@ -108,12 +110,29 @@ def solve_dual(
         :class:`~dualmaxent.objective.ReducedObjective` instead (unpenalised only). Its maximum
         is the supremum of ``l``; ``theta`` is its minimum-norm maximiser in the pivot gauge,
         and ``loglik`` the supremum. None (default): the full likelihood.
+    check_attainment : bool, default True
+        For an unpenalised likelihood that can lack a maximiser (every family but the
+        gaussian), prove that the maximiser exists before calling the solve converged: a
+        vanishing gradient alone does not, because on separated data it vanishes as theta runs
+        off to infinity. The proof is the projected primal point of :mod:`dualmaxent.projected`
+        (one more pass over ``X``: strictly inside the domain means no separation), and only
+        when that is inconclusive the separation LP (:func:`dualmaxent.detect_separation`).
+        On separated data the status is ``not_attained``, ``converged`` is False and a
+        :class:`SeparationWarning` is emitted; solve the reduced problem with ``forced=``.
 
     Returns
     -------
     DualResult
         ``converged`` is False (and a :class:`ConvergenceWarning` is emitted) when the tolerance
-        was not reached.
+        was not reached, or (with a :class:`SeparationWarning`) when the likelihood has no
+        maximiser. ``attained`` says whether the maximiser was proved to exist.
+
+    Warns
+    -----
+    RankDeficiencyWarning
+        When the columns of ``X`` are linearly dependent (unpenalised): theta is then the
+        minimum-norm maximiser (:mod:`dualmaxent.identifiability`), and the warning names the
+        dependencies.
     """
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty)
     if method not in METHODS:
@@ -139,14 +158,56 @@ def solve_dual(
         beta0 = obj.beta(theta0)
     if max_iter is None:
         max_iter = solver.default_max_iter
+    if isinstance(obj, IdentifiedObjective):
+        ident = dataset.identifiability
+        warnings.warn(f"the columns of X are linearly dependent (rank {ident.rank} of "
+                      f"{ident.m}): {'; '.join(ident.dependencies)}; theta is identified only "
+                      "modulo these, and the minimum-norm maximiser is reported",
+                      RankDeficiencyWarning, stacklevel=2)
     t0 = time.perf_counter()
     hist = History(t0)
     beta, status, message = solver.run(obj, beta0, tol, max_iter, hist)
+    attainment = (None, None, None)
+    if check_attainment:
+        attainment = _attainment(dataset, obj, beta, status is Status.CONVERGED)
+        if attainment[0] is False:
+            status = Status.NOT_ATTAINED
+            message = status.message(obj, obj.kkt_residual(beta), tol, max_iter,
+                                     detail=attainment[1].describe(dataset))
+            warnings.warn(f"{attainment[1].describe(dataset)}; solve the reduced problem with "
+                          "solve_dual(..., forced=detect_separation(data).forced), or use "
+                          "verify", SeparationWarning, stacklevel=2)
     seconds = time.perf_counter() - t0
-    return _dual_result(dataset, obj, beta, status, message, method, hist, seconds)
+    return _dual_result(dataset, obj, beta, status, message, method, hist, seconds, attainment)
 
 
-def _dual_result(dataset, obj, beta, status: Status, message, method, hist, seconds):
+def _attainment(dataset, obj, beta, converged: bool):
+    """``(attained, separation, projected)``: whether the likelihood's maximiser exists.
+
+    None for a question that does not arise (a penalty keeps theta finite, a gaussian likelihood
+    always has a maximiser, the reduced problem of separated data has one by construction).
+    Otherwise the projected primal point at the solution proves it when it lies strictly inside
+    the domain (:attr:`dualmaxent.projected.ProjectedPrimal.proves_attained`); the separation LP
+    decides when that is inconclusive or the solver did not converge.
+    """
+    from .projected import project_primal
+    from .separation import detect_separation
+
+    if obj.penalty.active or obj.forced is not None or not obj.family.can_separate:
+        return None, None, None
+    projected = None
+    if converged:
+        theta = obj.theta(beta)
+        projected = project_primal(dataset, theta, obj.penalty, keep_mu=False,
+                                   first_pass=obj.last_pass(theta))
+        if projected.proves_attained:
+            return True, None, projected
+    separation = detect_separation(dataset)
+    return not separation.separated, separation, projected
+
+
+def _dual_result(dataset, obj, beta, status: Status, message, method, hist, seconds,
+                 attainment=(None, None, None)):
     """The :class:`DualResult` of a finished solve (warns when it did not converge)."""
     theta = obj.theta(beta)
     eta = dataset.X @ theta
@@ -158,7 +219,7 @@ def _dual_result(dataset, obj, beta, status: Status, message, method, hist, seco
         canonical = obj.value(beta)
         loglik = canonical + fam.loglik_constant(dataset.Y, dataset.weights)
     converged = status is Status.CONVERGED
-    if not converged:
+    if not converged and status is not Status.NOT_ATTAINED:
         # stacklevel: here, solve_dual, its caller
         warnings.warn(f"the {method} dual solver did not converge: {message}", ConvergenceWarning,
                       stacklevel=3)
@@ -178,4 +239,7 @@ def _dual_result(dataset, obj, beta, status: Status, message, method, hist, seco
         solve_seconds=seconds,
         history=hist.arrays(),
         forced=obj.forced,
+        attained=attainment[0],
+        separation=attainment[1],
+        projected=attainment[2],
     )

@@ -14,6 +14,7 @@ __all__ = [
     "InaccurateSolutionWarning",
     "SeparationWarning",
     "SingularHessianWarning",
+    "RankDeficiencyWarning",
 ]
 
 
@@ -43,3 +44,8 @@ class SeparationWarning(DualMaxentWarning):
 
 class SingularHessianWarning(DualMaxentWarning):
     """Newton's Hessian was singular; the solver fell back to a regularised step."""
+
+
+class RankDeficiencyWarning(DualMaxentWarning):
+    """The columns of ``X`` are linearly dependent: theta is identified only modulo the null space
+    of ``X``, and the minimum-norm maximiser is reported (:mod:`dualmaxent.identifiability`)."""

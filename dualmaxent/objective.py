@@ -31,7 +31,7 @@ from .exceptions import DualMaxentError
 from .params import Parameterization
 from .results import Penalty
 
-__all__ = ["DualObjective", "ReducedObjective", "make_objective"]
+__all__ = ["DualObjective", "IdentifiedObjective", "ReducedObjective", "make_objective"]
 
 
 def make_objective(dataset: Dataset, penalty: Penalty | None = None, forced=None):
@@ -44,18 +44,22 @@ def make_objective(dataset: Dataset, penalty: Penalty | None = None, forced=None
     forced : ndarray of bool or Separation, optional
         Entries forced by separation (:func:`dualmaxent.detect_separation`). When one is True
         the result is a :class:`ReducedObjective`: the likelihood without them, whose maximum
-        is the supremum of ``l``. None or all False: a :class:`DualObjective`.
+        is the supremum of ``l``. None or all False: the full likelihood, a
+        :class:`DualObjective`, or an :class:`IdentifiedObjective` when the design is rank
+        deficient and nothing is penalised (a penalty identifies theta itself).
 
     Returns
     -------
-    DualObjective or ReducedObjective
+    DualObjective, IdentifiedObjective or ReducedObjective
     """
     from .separation import as_forced
 
     mask = as_forced(dataset, forced)
-    if mask is None:
-        return DualObjective(dataset, penalty)
-    return ReducedObjective(dataset, penalty, mask)
+    if mask is not None:
+        return ReducedObjective(dataset, penalty, mask)
+    if (penalty is None or not penalty.active) and not dataset.identifiability.full_rank:
+        return IdentifiedObjective(dataset, penalty)
+    return DualObjective(dataset, penalty)
 
 
 class DualObjective:
@@ -98,6 +102,7 @@ class DualObjective:
         # caches: (theta bytes, value, G, C or None) of the last pass over X; (theta bytes, P or
         # eta) at that point, for curvature_operator; X^T W X and its Cholesky factor
         self._cache = None
+        self._last_curvature = None
         self._point = None
         self._gram = None
         self._gram_cf = None
@@ -157,7 +162,23 @@ class DualObjective:
                                            hessian=hessian, eta_out=self._point[1])
             G = g[:, None]
         self._cache = (key, value, G, C)
+        if C is not None:
+            self._last_curvature = C
         return value, G, C
+
+    def last_pass(self, theta):
+        """``(G, C, value)`` at ``theta`` without another Hessian pass, or None.
+
+        ``G = X^T W (Y - mu)`` and ``l`` come from the cache of the last pass when it was at
+        ``theta``; ``C`` is the most recent curvature formed, perhaps at the iterate before
+        theta. Near an optimum that is as good as the exact one for the projected point of
+        :mod:`dualmaxent.projected`, whose correction is of the size of ``G`` (the error is of
+        the order ``|G| |theta - theta_prev|``) and whose residual is measured anyway.
+        """
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        if self._cache is None or self._cache[0] != key or self._last_curvature is None:
+            return None
+        return self._cache[2], self._last_curvature, self._cache[1]
 
     def smooth_value_grad(self, beta, hessian: bool = False):
         """Value and gradient of ``l - L2 penalty`` (the L1 term is left to the solver).
@@ -295,6 +316,60 @@ class DualObjective:
         return self.beta(theta)
 
 
+class IdentifiedObjective(DualObjective):
+    """The likelihood of a rank-deficient design, in coordinates on the row space of ``X``.
+
+    When the columns of ``X`` are dependent (:mod:`dualmaxent.identifiability`), ``l`` is
+    constant along the null space ``N`` of ``X`` in every class column, its Hessian is singular,
+    and the maximisers form the affine set ``theta* + N``. The free parameters are then
+    coordinates in ``K = I (x) B``, one copy of the orthonormal row-space basis ``B`` (m, r) per
+    free class: ``theta = unpack(K beta)`` and ``beta = K^T pack(theta)``, an orthogonal
+    projection, so :meth:`theta` is the minimum-norm maximiser and ``l`` is strictly concave in
+    ``beta``. The gradient in theta lies in the range of ``K`` (it is ``X^T`` of something), so
+    ``K g`` recovers it exactly for the stopping rule. Unpenalised only: a penalty identifies
+    theta by itself.
+    """
+
+    def __init__(self, dataset: Dataset, penalty: Penalty | None = None):
+        super().__init__(dataset, penalty)
+        B = dataset.identifiability.basis
+        n_classes = len(self.params.free_classes)
+        #: (p_full, r * n_classes): the free entries in terms of the row-space coordinates
+        self.basis = np.kron(np.eye(n_classes), B)
+        self.n_params = self.basis.shape[1]
+
+    def theta(self, beta):
+        return super().theta(self.basis @ np.asarray(beta, dtype=np.float64))
+
+    def beta(self, theta):
+        return self.basis.T @ super().beta(theta)
+
+    def smooth_value_grad(self, beta, hessian: bool = False):
+        value, grad = super().smooth_value_grad(beta, hessian)
+        return value, self.basis.T @ grad
+
+    def hessian(self, beta) -> np.ndarray:
+        return self.basis.T @ super().hessian(beta) @ self.basis
+
+    def curvature_operator(self, beta):
+        # the dense Hessian in the r-dimensional coordinates (rank-deficient designs are small)
+        return _dense_curvature(-self.hessian(beta))
+
+    def kkt_residual(self, beta, grad=None) -> float:
+        if grad is None:
+            grad = self.smooth_value_grad(beta)[1]
+        g = self.basis @ np.asarray(grad)
+        return float(np.abs(g).max() / self.scale) if g.size else 0.0
+
+
+def _dense_curvature(C: np.ndarray):
+    """``(matvec, psolve)`` of a small dense curvature ``C``: its product and (regularised)
+    Cholesky solve."""
+    cf = scipy.linalg.cho_factor(C + 1e-14 * np.eye(len(C)) * max(np.abs(C).max(initial=0), 1.0),
+                                 lower=True)
+    return (lambda v: C @ v), (lambda r: scipy.linalg.cho_solve(cf, r))
+
+
 class ReducedObjective(DualObjective):
     """The log-likelihood of separated data with its forced entries excluded: ``l_red``.
 
@@ -426,10 +501,7 @@ class ReducedObjective(DualObjective):
         return self._reduced(beta, hessian=True)[2]
 
     def curvature_operator(self, beta):
-        C = -self.hessian(beta)
-        cf = scipy.linalg.cho_factor(C + 1e-14 * np.eye(len(C)) * max(np.abs(C).max(initial=0),
-                                                                        1.0), lower=True)
-        return (lambda v: C @ v), (lambda r: scipy.linalg.cho_solve(cf, r))
+        return _dense_curvature(-self.hessian(beta))
 
     def kkt_residual(self, beta, grad=None) -> float:
         # the gradient in theta lies in the span of Q, so Q grad recovers it exactly

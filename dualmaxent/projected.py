@@ -173,7 +173,7 @@ class ProjectedPrimal:
 
 
 def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
-                   keep_mu: bool = True) -> ProjectedPrimal:
+                   keep_mu: bool = True, first_pass=None) -> ProjectedPrimal:
     """Build the feasible primal point ``mu~`` from ``theta`` and bracket the optimum.
 
     Parameters
@@ -188,6 +188,10 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
         (forced observations) there.
     keep_mu : bool, default True
         Return ``mu~`` (an array like ``Y``); False keeps only the reductions.
+    first_pass : tuple, optional
+        ``(R, C, l)`` already at hand (:meth:`dualmaxent.objective.DualObjective.last_pass`):
+        ``R = X^T W (Y - mu)`` (m, q) at theta, a curvature of the classes the step moves (an
+        iterate's near theta will do) and ``l(theta)``. Saves the first pass.
 
     Returns
     -------
@@ -207,7 +211,11 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
     # -- pass 1: the mean, the residual R = X^T W (Y - mu), the curvature C ------------------
     S = _correction_set(theta, pen_rows, penalty, multi)
     classes = sorted({a for a in range(q) if S[:, a].any()})
-    R, C, value = _first_pass(X, Y, w, theta, fam, mask, classes)
+    if first_pass is not None and mask is None:
+        R, C, value = first_pass
+        R = np.asarray(R).reshape(m, q)
+    else:
+        R, C, value = _first_pass(X, Y, w, theta, fam, mask, classes)
     target = R.copy()
     if penalty.kind == "l1":
         target[pen_rows] -= penalty.lam * np.sign(theta[pen_rows])

@@ -148,6 +148,13 @@ class DualResult:
     #: The forced entries when the reduced likelihood of separated data was maximised (then
     #: ``loglik`` is the supremum of the likelihood), else None.
     forced: np.ndarray | None = None
+    #: Whether the likelihood's maximiser was proved to exist (None: the question does not
+    #: arise, or was not asked; see ``solve_dual(check_attainment=...)``).
+    attained: bool | None = None
+    #: The separation LP's result when it was run (:class:`dualmaxent.separation.Separation`).
+    separation: object = None
+    #: The projected primal point that proved attainment (:mod:`dualmaxent.projected`), if built.
+    projected: object = None
 
     @property
     def neg_loglik(self) -> float:

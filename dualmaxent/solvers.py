@@ -41,6 +41,9 @@ class Status(enum.Enum):
     CONVERGED = ("converged", "relative {measure} {rel:.1e} <= {tol:g}")
     MAX_ITER = ("max_iter", "reached {max_iter} iterations at relative {measure} {rel:.1e}")
     STALLED = ("stalled", "{detail} at relative {measure} {rel:.1e}")
+    #: set by :func:`dualmaxent.solve_dual` after the solver: the likelihood has no maximiser
+    NOT_ATTAINED = ("not_attained", "the optimum is not attained: {detail}; the solver stopped "
+                    "at relative {measure} {rel:.1e} because theta runs off to infinity")
 
     def __new__(cls, code: str, template: str):
         member = object.__new__(cls)

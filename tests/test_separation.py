@@ -24,6 +24,7 @@ from _kkt import assert_kkt
 from dualmaxent.cli import main
 from dualmaxent.data import Dataset, load_dataset
 from dualmaxent.dual import DualObjective, ReducedObjective, make_objective, solve_dual
+from dualmaxent.exceptions import SeparationWarning
 from dualmaxent.families import get_family
 from dualmaxent.primal import solve_primal
 from dualmaxent.separation import detect_separation, identifiable_basis
@@ -294,19 +295,26 @@ def test_reduced_gradient_hessian_fd(case):
 def test_full_dual_on_separated_data_is_never_ok():
     """Newton on the full likelihood: theta runs off; the certificate refuses it."""
     ds = Dataset.from_arrays(X_QUASI[:, None], Y_QUASI)
-    rough = solve_dual(ds, method="newton", tol=1e-6)
-    full = solve_dual(ds, method="newton")
+    with pytest.warns(SeparationWarning, match="quasi-completely separated"):
+        rough = solve_dual(ds, method="newton", tol=1e-6)
+    with pytest.warns(SeparationWarning):
+        full = solve_dual(ds, method="newton")
     # the smaller the gradient asked for, the farther theta goes; its gradient does vanish,
-    # and l(theta) comes within 1e-9 of the supremum 2 log 2, so only the provenance of the
-    # result can tell it from a certificate
+    # and l(theta) comes within 1e-9 of the supremum 2 log 2, but solve_dual proves (by the
+    # LP, the projected point having touched zero) that no maximiser exists, and says so
     assert np.abs(full.theta).max() > np.abs(rough.theta).max() + 2.0 > 12.0
-    assert full.converged and full.canonical_loglik == pytest.approx(-2 * np.log(2), abs=1e-8)
+    assert full.canonical_loglik == pytest.approx(-2 * np.log(2), abs=1e-8)
+    assert full.grad_norm <= 1e-10
+    assert not full.converged and full.status == "not_attained" and full.attained is False
+    assert full.separation.separated and "not attained" in full.message
     cert = verify(ds, dual=full)
     assert not cert.ok
     assert any("not solved on the reduced likelihood" in msg for msg in cert.messages)
-    # iris: the full Newton dual even reports convergence (its gradient vanishes at infinity)
+    # iris: the full Newton dual's gradient vanishes at infinity, and it is not called converged
     iris = load_dataset("iris")
-    full_iris = solve_dual(iris)
+    with pytest.warns(SeparationWarning):
+        full_iris = solve_dual(iris)
+    assert not full_iris.converged and full_iris.attained is False
     cert = verify(iris, dual=full_iris)
     assert not cert.ok and not cert.attained
 
