@@ -383,7 +383,9 @@ def _qr(obj: DualObjective, beta0, tol, max_iter, hist):
         A = np.vstack([A, R])
         b = np.concatenate([b, np.zeros(rows.size)])
     hist.add(obj.value(beta0), obj.kkt_residual(beta0))
-    beta = scipy.linalg.lstsq(A, b, lapack_driver="gelsd", check_finite=False)[0]
+    # gelsd's solution is the minimum-norm theta; obj.beta gives its coordinates (the identity,
+    # or the row-space basis of a rank-deficient design)
+    beta = obj.beta(scipy.linalg.lstsq(A, b, lapack_driver="gelsd", check_finite=False)[0])
     value, grad = obj.smooth_value_grad(beta)
     rel = obj.kkt_residual(beta, grad)
     hist.add(value, rel)
