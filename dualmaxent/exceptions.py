@@ -14,6 +14,7 @@ __all__ = [
     "InaccurateSolutionWarning",
     "SeparationWarning",
     "SingularHessianWarning",
+    "TargetWarning",
 ]
 
 
@@ -43,3 +44,7 @@ class SeparationWarning(DualMaxentWarning):
 
 class SingularHessianWarning(DualMaxentWarning):
     """Newton's Hessian was singular; the solver fell back to a regularised step."""
+
+
+class TargetWarning(DualMaxentWarning):
+    """A numeric target taken as class labels looks like a measurement (non-integer values)."""
