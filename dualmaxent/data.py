@@ -30,7 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .exceptions import DataError, TargetWarning
+from .exceptions import DataError, ScaleWarning, TargetWarning
 from .families import Family, _sorted_labels, get_family
 
 __all__ = ["Dataset", "load_dataset", "BUILTIN_DATASETS"]
@@ -214,12 +214,16 @@ class Dataset:
 
         Parameters
         ----------
-        path : str or path-like
+        path : str, path-like or text stream
+            A file, or an open text stream such as ``sys.stdin`` (the CLI's ``-``).
         target : str, optional
             The response column; the last column when omitted.
         features : sequence of str, optional
-            The feature columns; every column but the target (and weights) when omitted. Each
-            must be numeric.
+            The feature columns; every column but the target (and weights) when omitted. A
+            column of numbers is used as it is; a column of text becomes indicator columns
+            ``col[level]`` as in :meth:`from_frame` (levels sorted). A column that mixes
+            numbers and text is an error (a number among texts is more likely a typo than a
+            level).
         intercept : bool, default True
         weights : str, optional
             A column of frequency weights.
@@ -487,22 +491,37 @@ def _parse_labels(values):
 #: Clarabel's ``solver_error`` and "line search found no ascent".
 _MAX_SUM_OF_SQUARES = np.finfo(np.float64).max / 100
 
+#: Warn when the root-mean-square sizes of two columns differ by more than this. Measured
+#: (n = 120, logistic, one feature rescaled against the intercept): the dual converges at every
+#: ratio, Clarabel's primal fails the certificate from a ratio of 1e12 (a feature of size 1e-12:
+#: P agreement 2e-5) or 1e20 (size 1e20: relative gap 0.17), and certifies at 1e-8 and 1e15.
+_MAX_SCALE_RATIO = 1e10
+
 
 def _check_scale(X, w, names):
-    """One-line error when a column of ``X`` is too large for the solvers' float64 arithmetic."""
+    """One-line error when a column of ``X`` is too large for the solvers' float64 arithmetic,
+    and a warning when the columns' sizes differ so much that the conic primal struggles."""
     big = np.abs(X).max(axis=0)
-    nonzero = big > 0
+    nonzero = np.nonzero(big > 0)[0]
     # sum_j w_j x_j^2 = big^2 sum_j w_j (x_j / big)^2, in logs so that the check cannot overflow
-    rel = (X[:, nonzero] / big[nonzero]) ** 2
-    log_ss = np.full(X.shape[1], -np.inf)
-    log_ss[nonzero] = 2 * np.log(big[nonzero]) + np.log(w @ rel)
-    bad = np.nonzero(log_ss > np.log(_MAX_SUM_OF_SQUARES))[0]
-    if bad.size:
-        j = int(bad[0])
+    log_ss = 2 * np.log(big[nonzero]) + np.log(w @ (X[:, nonzero] / big[nonzero]) ** 2)
+    over = np.nonzero(log_ss > np.log(_MAX_SUM_OF_SQUARES))[0]
+    if over.size:
+        j = int(nonzero[over[0]])
         raise DataError(f"the features' scale is the cause: column {names[j]!r} reaches "
                         f"{big[j]:.1e} and its sum of squares overflows float64 in the solvers;"
                         " standardise it (subtract the mean, divide by the standard deviation)"
                         " and theta scales inversely")
+    if nonzero.size < 2:
+        return
+    log_rms = 0.5 * (log_ss - np.log(w.sum()))
+    lo, hi = int(np.argmin(log_rms)), int(np.argmax(log_rms))
+    if log_rms[hi] - log_rms[lo] > np.log(_MAX_SCALE_RATIO):
+        small, large = names[int(nonzero[lo])], names[int(nonzero[hi])]
+        warnings.warn(f"the features' scales differ by a factor "
+                      f"{np.exp(log_rms[hi] - log_rms[lo]):.0e} (column {small!r} against "
+                      f"{large!r}): the conic primal solver may fail or be inaccurate; "
+                      "standardising the features helps", ScaleWarning, stacklevel=4)
 
 
 def _warn_if_continuous(y):

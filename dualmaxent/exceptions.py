@@ -15,6 +15,7 @@ __all__ = [
     "SeparationWarning",
     "SingularHessianWarning",
     "TargetWarning",
+    "ScaleWarning",
 ]
 
 
@@ -48,3 +49,7 @@ class SingularHessianWarning(DualMaxentWarning):
 
 class TargetWarning(DualMaxentWarning):
     """A numeric target taken as class labels looks like a measurement (non-integer values)."""
+
+
+class ScaleWarning(DualMaxentWarning):
+    """The features' sizes differ by so many orders of magnitude that the conic primal struggles."""
