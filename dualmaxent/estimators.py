@@ -321,18 +321,8 @@ class GLMRegressor(RegressorMixin, _DualMaxentEstimator):
                          solver=solver)
 
     def fit(self, X, y, sample_weight=None):
-        """Fit the model; ``sample_weight`` are frequency weights (weight 2 = a repeated row).
-
-        Parameters
-        ----------
-        X : array_like of shape (n, p)
-        y : array_like of shape (n,)
-        sample_weight : array_like of shape (n,), optional
-
-        Returns
-        -------
-        self
-        """
+        """Fit the model: parameters and frequency weights as in :meth:`MaxEntClassifier.fit`,
+        ``y`` of shape (n,) the response of the family; returns ``self``."""
         if self.family not in ("gaussian", "poisson", "bernoulli"):
             raise ValueError(f"family must be 'gaussian', 'poisson' or 'bernoulli'; got "
                              f"{self.family!r}")
