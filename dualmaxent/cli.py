@@ -8,6 +8,7 @@ without a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -211,7 +212,14 @@ def certificate_json(dataset, cert) -> dict:
             "summary": sep.describe(dataset),
         },
     }
-    for key, value in cert.extra.items():
+    # the penalised objectives, then (separated data) the supremum and the LP's check, then
+    # the log-likelihood's constants: the keys of the README, in its order
+    extra = dict(cert.extra)
+    figures = {key: extra.pop(key) for key in ("primal_objective", "dual_objective")}
+    if cert.separation_check is not None:
+        figures.update(dataclasses.asdict(cert.separation_check))
+    figures.update(extra)
+    for key, value in figures.items():
         if isinstance(value, (int, float, str, bool)) or value is None:
             out["certificate"].setdefault(key, _num(value) if isinstance(value, float) else value)
     return out

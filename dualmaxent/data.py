@@ -24,6 +24,7 @@ import csv
 import math
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
@@ -92,6 +93,19 @@ class Dataset:
     def m(self) -> int:
         """Number of features, the intercept included."""
         return self.X.shape[1]
+
+    @cached_property
+    def identifiability(self):
+        """The rank of the weighted design and its null space (:mod:`dualmaxent.identifiability`),
+        computed once, on first use (one pass over ``X``)."""
+        from .identifiability import identify
+
+        return identify(self.X, self.weights, self.feature_names)
+
+    @property
+    def rank(self) -> int:
+        """The rank of ``X`` on the observations of positive weight."""
+        return self.identifiability.rank
 
     @property
     def k(self) -> int:

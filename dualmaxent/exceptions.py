@@ -16,6 +16,7 @@ __all__ = [
     "SingularHessianWarning",
     "TargetWarning",
     "ScaleWarning",
+    "RankDeficiencyWarning",
 ]
 
 
@@ -53,3 +54,8 @@ class TargetWarning(DualMaxentWarning):
 
 class ScaleWarning(DualMaxentWarning):
     """The features' sizes differ by so many orders of magnitude that the conic primal struggles."""
+
+
+class RankDeficiencyWarning(DualMaxentWarning):
+    """The columns of ``X`` are linearly dependent: theta is identified only modulo the null space
+    of ``X``, and the minimum-norm maximiser is reported (:mod:`dualmaxent.identifiability`)."""

@@ -157,14 +157,22 @@ def _ten_points() -> Dataset:
     return Dataset.from_arrays(x[order, None], labels, feature_names=["x"], name="ten points")
 
 
+def _bernoulli_response(Z, rng):
+    return np.where(rng.random(len(Z)) < nx.sigmoid(0.3 + 1.5 * Z[:, 0] - 1.0 * Z[:, 1]),
+                    "yes", "no")
+
+
+def _poisson_response(Z, rng):
+    return rng.poisson(nx.exp(0.5 + 0.6 * Z[:, 0] - 0.4 * Z[:, 1])).astype(float)
+
+
+def _gaussian_response(Z, rng):
+    return 1.0 + 2.0 * Z[:, 0] - 1.0 * Z[:, 1] + rng.normal(0.0, 1.0, size=len(Z))
+
+
 #: Seeded responses of the one-parameter families for ``_synthetic``: family -> (Z, rng) -> y.
-_SYNTHETIC_RESPONSES = {
-    "bernoulli": lambda Z, rng: np.where(
-        rng.random(len(Z)) < nx.sigmoid(0.3 + 1.5 * Z[:, 0] - 1.0 * Z[:, 1]), "yes", "no"),
-    "poisson": lambda Z, rng: rng.poisson(nx.exp(0.5 + 0.6 * Z[:, 0] - 0.4 * Z[:, 1])).astype(float),
-    "gaussian": lambda Z, rng: 1.0 + 2.0 * Z[:, 0] - 1.0 * Z[:, 1] + rng.normal(0.0, 1.0,
-                                                                                 size=len(Z)),
-}
+_SYNTHETIC_RESPONSES = {"bernoulli": _bernoulli_response, "poisson": _poisson_response,
+                        "gaussian": _gaussian_response}
 
 
 def _synthetic(family: str, n: int = 200, seed: int = 1) -> Dataset:
@@ -420,22 +428,13 @@ def fig_convergence(out="figures") -> FigureOutput:
 SEPARATION_LAMBDAS = np.logspace(2, -6, 17)
 
 
-def _max_entropy_value(ds: Dataset, cert) -> float:
-    """H(P*) of the unpenalised primal, from the certificate or, if the library's verify cannot
-    solve the separated primal yet, from :func:`solve_primal` with the forced entries fixed."""
-    if np.isfinite(cert.entropy):
-        return float(cert.entropy)
-    sep = cert.separation
-    return float(solve_primal(ds, forced=sep.forced).entropy)
-
-
 @_styled
 def fig_separation(out="figures") -> FigureOutput:
     """The iris story: along an L2 path, ||theta|| diverges while the primal stays finite."""
     iris, blobs = load_dataset("iris"), load_dataset("blobs")
     iris_cert, blobs_cert = verify(iris), verify(blobs)
     sep = iris_cert.separation
-    H_iris = _max_entropy_value(iris, iris_cert)
+    H_iris = float(iris_cert.entropy)  # verify solves the reduced primal of separated data
     lams = SEPARATION_LAMBDAS
     path_iris = [solve_dual(iris, l2=lam) for lam in lams]
     path_blobs = [solve_dual(blobs, l2=lam) for lam in lams]

@@ -20,7 +20,7 @@ A'(X theta)``, for the categorical family ``P(theta) = softmax(X theta)``; all s
 * ``simplex_residual`` = ``max |P_p 1 - 1|`` (categorical; 0 otherwise) and ``min_entry`` the most
   negative entry of ``mu_p`` (``0`` when none is negative, or for the gaussian family).
 * ``dual_gradient`` = ``max |X^T W (Y - mu(theta*))| / scale`` (the balance equations at theta*;
-  with a penalty, the relative KKT residual of the penalised dual, see :mod:`.dual`).
+  with a penalty, the relative KKT residual of the penalised dual, see :mod:`.objective`).
 * ``p_agreement`` = ``max |mu_p - mu(theta*)|`` for probabilities, divided by
   ``1 + max |mu(theta*)|`` for the Poisson and Gaussian means.
 * ``theta_agreement`` = ``max |theta_p - theta*| / (1 + max |theta*|)``, where ``theta_p`` is
@@ -34,16 +34,21 @@ Separated data (unpenalised; :func:`dualmaxent.detect_separation` finds forced e
 likelihood has no maximiser, ``attained`` is False, and the certificate is about the *reduced*
 problems (:mod:`.separation`): the primal without its forced entries and the reduced likelihood
 ``l_red``, whose maximum is the supremum of ``l``. ``duality_gap`` is then ``H(P_p) - (-max
-l_red)``, i.e. the entropy against the supremum (``extra["sup_loglik"]``); ``mu(theta*)`` is the
-reduced model's mean (zero on the forced entries); ``dual_gradient`` is the reduced gradient; and
-``theta_agreement`` compares the two thetas *on the reduced problem*: each is replaced by the
-minimum-norm representative of its class modulo the directions ``l_red`` ignores (the projection
-``Q Q^T`` of :class:`dualmaxent.dual.ReducedObjective`), since theta itself is at infinity. A
-dual result solved on the full likelihood is never ok on separated data: its gradient vanishes
-as theta runs off, so a finite theta certifies nothing. The LP's direction is checked on its own
+l_red)``, i.e. the entropy against the supremum (``separation_check.sup_loglik``);
+``mu(theta*)`` is the reduced model's mean (zero on the forced entries); ``dual_gradient`` is the
+reduced gradient; and ``theta_agreement`` compares the two thetas *on the reduced problem*: each
+is replaced by the minimum-norm representative of its class modulo the directions ``l_red``
+ignores (the projection ``Q Q^T`` of :class:`dualmaxent.objective.ReducedObjective`), since
+theta itself is at infinity. A dual result solved on the full likelihood is never ok on
+separated data: its gradient vanishes as theta runs off, so a finite theta certifies nothing.
+The LP's direction is checked on its own
 (:meth:`.Separation.check_direction`: a recession direction, positive on every forced entry;
-``extra["direction_violation"]`` and ``extra["direction_margin"]``). The messages explain the
-separation.
+``separation_check.direction_violation`` and ``direction_margin``). These figures form the
+certificate's :class:`~dualmaxent.results.SeparationCheck`, set for separated data only. The
+messages explain the separation.
+
+Each figure is one function below (:func:`duality_gap`, :func:`balance_residual`, ...);
+:func:`verify` computes them and assembles the verdict.
 """
 
 from __future__ import annotations
@@ -51,13 +56,15 @@ from __future__ import annotations
 import numpy as np
 
 from .data import Dataset
-from .dual import DualObjective, solve_dual
+from .dual import make_objective, solve_dual
 from .params import Parameterization
 from .primal import solve_primal
-from .results import Certificate, DualResult, PrimalResult, make_penalty
+from .results import Certificate, DualResult, PrimalResult, SeparationCheck, make_penalty
 from .separation import detect_separation
 
-__all__ = ["recover_primal", "verify", "primal_objective", "DEFAULT_TOL"]
+__all__ = ["recover_primal", "verify", "primal_objective", "DEFAULT_TOL", "duality_gap",
+           "balance_residual", "simplex_residual", "min_entry", "p_agreement", "theta_agreement",
+           "separation_check"]
 
 DEFAULT_TOL = 1e-6
 
@@ -131,7 +138,6 @@ def verify(
     if not (np.isfinite(tol) and tol > 0):
         raise DualMaxentError(f"tol must be a positive number; got {tol}")
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty)
-    fam = dataset.family
     separation = detect_separation(dataset) if not penalty.active else None
     separated = separation is not None and separation.separated
     # Separated data: solve the reduced problems (forced entries removed), see .separation
@@ -148,106 +154,150 @@ def verify(
     if primal.penalty != penalty or dual.penalty != penalty:
         raise DualMaxentError("the primal and dual results were solved with other penalties")
 
-    obj = DualObjective(dataset, penalty, forced=forced)
+    obj = make_objective(dataset, penalty, forced=forced)
     mu_p = primal.mu
     mu_d = obj.mean(dual.theta) if separated else recover_primal(dataset, dual.theta)
-    scale = obj.scale
-    entropy = primal.entropy
     p_obj = primal_objective(dataset, mu_p, penalty)
-    d_obj = dual.objective
-    gap = p_obj + d_obj
-    relative_gap = abs(gap) / max(1.0, abs(d_obj))
-
-    B = _balance(dataset, mu_p)
-    pen_rows = obj.params.penalized_rows
-    eq = np.abs(B[~pen_rows]).max() if (~pen_rows).any() else 0.0
-    if penalty.kind == "l1" and pen_rows.any():
-        eq = max(eq, float(np.maximum(np.abs(B[pen_rows]) - penalty.lam, 0.0).max()))
-    balance_residual = float(eq) / scale
-
-    if fam.multiclass:
-        simplex_residual = float(np.abs(mu_p.sum(axis=1) - 1.0).max())
-    else:
-        simplex_residual = 0.0
-    # an unbounded mean has no entry that could be negative
-    min_entry = float(min(np.min(mu_p), 0.0)) if fam.can_separate else 0.0
-    dual_gradient = dual.grad_norm
-    diff = np.abs(mu_p - mu_d).max()
-    if not fam.is_probability:  # means on their own scale: relative
-        diff = diff / (1.0 + np.abs(mu_d).max())
-    p_agreement = float(diff)
-    if primal.theta is None:
-        theta_agreement = float("nan")
-    else:
-        theta_p, theta_d = primal.theta, dual.theta
-        if separated:  # the minimum-norm representatives of the reduced problem's maximisers
-            theta_p, theta_d = obj.theta(obj.beta(theta_p)), obj.theta(obj.beta(theta_d))
-        theta_agreement = float(np.abs(theta_p - theta_d).max()
-                                / (1.0 + np.abs(theta_d).max()))
-
+    gap, relative_gap = duality_gap(p_obj, dual.objective)
     figures = {
         "relative_gap": relative_gap,
-        "balance_residual": balance_residual,
-        "simplex_residual": simplex_residual,
-        "dual_gradient": dual_gradient,
-        "p_agreement": p_agreement,
-        "theta_agreement": theta_agreement,
+        "balance_residual": balance_residual(dataset, mu_p, obj),
+        "simplex_residual": simplex_residual(dataset.family, mu_p),
+        "dual_gradient": dual.grad_norm,
+        "p_agreement": p_agreement(dataset.family, mu_p, mu_d),
+        "theta_agreement": theta_agreement(primal.theta, dual.theta, obj if separated else None),
     }
-    messages, notes = [], []
+    low = min_entry(dataset.family, mu_p)
+    notes, messages, sep_check = [], [], None
     if separated:
+        sep_check = separation_check(dataset, separation, obj, dual)
         notes.append(separation.describe(dataset) + "; the max-entropy optimum is compared with "
                      "the likelihood's supremum, the maximum of the reduced likelihood")
-        # the LP's verdict, checked: a recession direction (violation within tol) that is
-        # positive on every forced entry, by more than its own violation and round-off
-        violation, margin = separation.check_direction(dataset)
-        if violation > tol or not margin > max(violation, 1e-12):
-            messages.append(f"the separation LP's direction does not check: negative slack "
-                            f"{violation:.1e}, smallest slack on a forced entry {margin:.1e} "
-                            "(relative)")
-        if dual.forced is None or not np.array_equal(dual.forced, forced):
-            messages.append("the dual was not solved on the reduced likelihood: on separated "
-                            "data the likelihood has no maximiser (theta* is at infinity), so a "
-                            "finite theta certifies nothing; use solve_dual(..., forced="
-                            "detect_separation(data).forced)")
+        messages += _separation_messages(sep_check, dual, forced, tol)
+    messages += _solver_messages(primal, dual)
+    messages += _tolerance_messages(figures, low, tol, primal.converged)
+    return Certificate(
+        entropy=primal.entropy,
+        neg_loglik=-dual.loglik,
+        duality_gap=gap,
+        min_entry=low,
+        **figures,
+        tol=tol,
+        ok=not messages,
+        attained=not separated,
+        separation=separation,
+        messages=tuple(notes + messages),
+        primal=primal,
+        dual=dual,
+        separation_check=sep_check,
+        extra={"primal_objective": p_obj, "dual_objective": dual.objective,
+               "canonical_loglik": dual.canonical_loglik,
+               "loglik_constant": dual.loglik - dual.canonical_loglik},
+    )
+
+
+# -- the figures of the certificate, one function each (definitions in the module docstring) --
+
+def duality_gap(primal_objective: float, dual_objective: float) -> tuple[float, float]:
+    """``(gap, relative gap)``: ``primal + dual`` objective (the dual's is ``l - penalty``), and
+    ``|gap| / max(1, |dual objective|)``."""
+    gap = primal_objective + dual_objective
+    return gap, abs(gap) / max(1.0, abs(dual_objective))
+
+
+def balance_residual(dataset: Dataset, mu: np.ndarray, obj) -> float:
+    """``max |X^T W (mu - Y)| / scale`` over the equality rows; for L1 also the excess of the
+    penalised rows' ``|X_R^T W (mu - Y)|`` over ``lam``. ``obj`` supplies the penalised rows,
+    the penalty and ``scale``."""
+    B = _balance(dataset, mu)
+    pen_rows = obj.params.penalized_rows
+    eq = np.abs(B[~pen_rows]).max() if (~pen_rows).any() else 0.0
+    if obj.penalty.kind == "l1" and pen_rows.any():
+        eq = max(eq, float(np.maximum(np.abs(B[pen_rows]) - obj.penalty.lam, 0.0).max()))
+    return float(eq) / obj.scale
+
+
+def simplex_residual(family, mu: np.ndarray) -> float:
+    """``max |P 1 - 1|`` for the categorical family (rows of P on the simplex), else 0."""
+    return float(np.abs(mu.sum(axis=1) - 1.0).max()) if family.multiclass else 0.0
+
+
+def min_entry(family, mu: np.ndarray) -> float:
+    """The most negative entry of ``mu`` (0 when none is, or when the mean is unbounded)."""
+    return float(min(np.min(mu), 0.0)) if family.can_separate else 0.0
+
+
+def p_agreement(family, mu_p: np.ndarray, mu_d: np.ndarray) -> float:
+    """``max |mu_p - mu_d|``; divided by ``1 + max |mu_d|`` for means that are not
+    probabilities (Poisson, Gaussian)."""
+    diff = np.abs(mu_p - mu_d).max()
+    if not family.is_probability:
+        diff = diff / (1.0 + np.abs(mu_d).max())
+    return float(diff)
+
+
+def theta_agreement(theta_p, theta_d, reduced=None) -> float:
+    """``max |theta_p - theta_d| / (1 + max |theta_d|)`` (NaN without a primal theta).
+
+    ``reduced``: the :class:`~dualmaxent.objective.ReducedObjective` of separated data; each
+    theta is then replaced by its minimum-norm representative ``Q Q^T theta`` first.
+    """
+    if theta_p is None:
+        return float("nan")
+    if reduced is not None:
+        theta_p, theta_d = (reduced.theta(reduced.beta(t)) for t in (theta_p, theta_d))
+    return float(np.abs(theta_p - theta_d).max() / (1.0 + np.abs(theta_d).max()))
+
+
+def separation_check(dataset: Dataset, separation, reduced, dual: DualResult) -> SeparationCheck:
+    """The separation part of the certificate: the supremum, the sizes and the LP's direction
+    checked on its own (:meth:`dualmaxent.separation.Separation.check_direction`)."""
+    violation, margin = separation.check_direction(dataset)
+    return SeparationCheck(sup_loglik=dual.canonical_loglik,
+                           forced_entries=int(separation.forced.sum()),
+                           reduced_parameters=reduced.n_params,
+                           direction_violation=violation, direction_margin=margin)
+
+
+# -- the verdict -----------------------------------------------------------------------------
+
+def _separation_messages(check: SeparationCheck, dual: DualResult, forced, tol) -> list[str]:
+    messages = []
+    # the LP's verdict, checked: a recession direction (violation within tol) that is positive
+    # on every forced entry, by more than its own violation and round-off
+    if check.direction_violation > tol or not (check.direction_margin
+                                               > max(check.direction_violation, 1e-12)):
+        messages.append(f"the separation LP's direction does not check: negative slack "
+                        f"{check.direction_violation:.1e}, smallest slack on a forced entry "
+                        f"{check.direction_margin:.1e} (relative)")
+    if dual.forced is None or not np.array_equal(dual.forced, forced):
+        messages.append("the dual was not solved on the reduced likelihood: on separated "
+                        "data the likelihood has no maximiser (theta* is at infinity), so a "
+                        "finite theta certifies nothing; use solve_dual(..., forced="
+                        "detect_separation(data).forced)")
+    return messages
+
+
+def _solver_messages(primal: PrimalResult, dual: DualResult) -> list[str]:
+    messages = []
     if not primal.converged:
         messages.append(f"the primal solver {primal.solver} reports status '{primal.status}'"
                         + (f" ({primal.message})" if primal.message else ""))
     if not dual.converged:
         messages.append(f"the dual solver ({dual.method}) did not converge: {dual.message}")
+    return messages
+
+
+def _tolerance_messages(figures: dict, low: float, tol: float, primal_converged: bool):
+    messages = []
     for name, value in figures.items():
-        if np.isnan(value) and not primal.converged:
-            continue  # no primal solution to measure; said above
+        if np.isnan(value) and not primal_converged:
+            continue  # no primal solution to measure; the solver's message says so
         if not (value <= tol):
             messages.append(f"{name} {value:.1e} exceeds the tolerance {tol:g}")
-    if min_entry < -tol:
-        messages.append(f"the primal has a negative entry {min_entry:.1e}")
-    ok = not messages
-    messages = notes + messages
-    return Certificate(
-        entropy=entropy,
-        neg_loglik=-dual.loglik,
-        duality_gap=gap,
-        relative_gap=relative_gap,
-        balance_residual=balance_residual,
-        simplex_residual=simplex_residual,
-        min_entry=min_entry,
-        dual_gradient=dual_gradient,
-        p_agreement=p_agreement,
-        theta_agreement=theta_agreement,
-        tol=tol,
-        ok=ok,
-        attained=not separated,
-        separation=separation,
-        messages=tuple(messages),
-        primal=primal,
-        dual=dual,
-        extra={"primal_objective": p_obj, "dual_objective": d_obj,
-               **({"sup_loglik": dual.canonical_loglik, "forced_entries": int(forced.sum()),
-                   "reduced_parameters": obj.n_params, "direction_violation": violation,
-                   "direction_margin": margin} if separated else {}),
-               "canonical_loglik": dual.canonical_loglik,
-               "loglik_constant": dual.loglik - dual.canonical_loglik},
-    )
+    if low < -tol:
+        messages.append(f"the primal has a negative entry {low:.1e}")
+    return messages
 
 
 def _balance(dataset: Dataset, mu: np.ndarray) -> np.ndarray:

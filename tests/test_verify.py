@@ -1,6 +1,5 @@
 """Strong duality, certified: gap, balance, simplex, dual gradient and agreement."""
 
-import numpy as np
 import pytest
 
 from dualmaxent import load_dataset, solve_dual, solve_primal, verify
@@ -8,6 +7,7 @@ from dualmaxent.exceptions import ConvergenceWarning
 from dualmaxent.separation import detect_separation
 
 from _factories import overlapping, separable
+from _kkt import assert_kkt, kkt_figures
 
 FIGURES = ("relative_gap", "balance_residual", "simplex_residual", "dual_gradient",
            "p_agreement", "theta_agreement")
@@ -25,11 +25,12 @@ def test_strong_duality_on_non_separable_data(make):
     ds = make()
     assert not detect_separation(ds).separated
     cert = verify(ds)
+    fig = assert_kkt(ds, cert)  # every figure recomputed, within tolerance, and as reported
     assert cert.ok, cert.messages
     assert cert.attained
     for name in FIGURES:
-        assert getattr(cert, name) <= 1e-6, name
-    assert cert.entropy == pytest.approx(cert.neg_loglik, rel=1e-8)
+        assert fig[name] <= 1e-6, name
+    assert fig["entropy"] == pytest.approx(fig["neg_loglik"], rel=1e-8)
 
 
 def test_relative_gap_on_the_default_data_is_at_most_1e_8():
@@ -39,15 +40,15 @@ def test_relative_gap_on_the_default_data_is_at_most_1e_8():
 
 
 def test_the_definitions_of_the_certificate():
+    """Given results are certified as they are: every figure is that of their points."""
     ds = overlapping(n=100, p=2, k=3, seed=9)
     p, d = solve_primal(ds), solve_dual(ds)
     cert = verify(ds, primal=p, dual=d)
-    scale = 1 + np.abs(ds.X.T @ ds.Y).max()
-    assert cert.duality_gap == pytest.approx(p.entropy - (-d.loglik), abs=1e-12)
-    assert cert.relative_gap == pytest.approx(abs(cert.duality_gap) / max(1, abs(d.loglik)))
-    assert cert.balance_residual == pytest.approx(np.abs(ds.X.T @ (p.mu - ds.Y)).max() / scale)
-    assert cert.p_agreement == pytest.approx(
-        np.abs(p.mu - np.exp(ds.X @ d.theta) / np.exp(ds.X @ d.theta).sum(1, keepdims=True)).max())
+    assert cert.primal is p and cert.dual is d
+    fig = assert_kkt(ds, cert)
+    assert fig == kkt_figures(ds, p.mu, d.theta, theta_p=p.theta)
+    # unpenalised, the gap is the entropy against the canonical log-likelihood
+    assert fig["duality_gap"] == fig["entropy"] + fig["canonical_loglik"]
 
 
 def test_a_wrong_theta_or_a_loose_primal_is_not_certified():
@@ -58,9 +59,25 @@ def test_a_wrong_theta_or_a_loose_primal_is_not_certified():
     cert = verify(ds, dual=early)
     assert not cert.ok
     assert any("did not converge" in m for m in cert.messages)
+    # the independent helper sees the same failure from the definitions
+    assert kkt_figures(ds, solve_primal(ds).mu, early.theta)["dual_gradient"] > 1e-6
     loose = solve_primal(ds, solver="SCS", eps_abs=1e-2, eps_rel=1e-2, max_iters=50)
     cert = verify(ds, primal=loose, dual=d)
     assert not cert.ok
+    assert max(kkt_figures(ds, loose.mu, d.theta)[name] for name in FIGURES[:5]) > 1e-6
+
+
+def test_the_kkt_helper_refuses_a_certificate_that_misreports():
+    """The helper is not a rubber stamp: a number that differs from its definition fails."""
+    from dataclasses import replace
+
+    ds = overlapping(n=100, p=2, k=3, seed=9)
+    cert = verify(ds)
+    assert_kkt(ds, cert)
+    for name in ("balance_residual", "dual_gradient", "entropy"):
+        tampered = replace(cert, **{name: getattr(cert, name) * 1.01 + 1e-9})
+        with pytest.raises(AssertionError, match=name):
+            assert_kkt(ds, tampered)
 
 
 def test_separable_data_are_reported_as_not_attained():
@@ -68,7 +85,11 @@ def test_separable_data_are_reported_as_not_attained():
     cert = verify(ds)
     assert not cert.attained
     assert cert.separation.kind == "complete"
-    assert any("no maximiser" in m for m in cert.messages) or "no maximiser" in cert.verdict
+    # not attained, yet certified: the entropy equals the likelihood's supremum
+    assert_kkt(ds, cert)
+    assert cert.ok, cert.verdict
+    assert cert.verdict.startswith("OK: the max-entropy optimum equals the likelihood's supremum")
+    assert any("no maximiser" in m for m in cert.messages)
 
 
 def test_the_full_newton_fit_on_separable_data_is_never_ok():
