@@ -116,6 +116,8 @@ class ProjectedPrimal:
     ----------
     mu : ndarray of shape (n, k) or (n,), or None
         ``mu~`` (``P~`` for the categorical family); None when ``keep_mu=False``.
+    entropy : float
+        ``H(mu~) = -sum_j w_j A*(mu~_j)``.
     lower_bound : float
         The primal objective at ``mu~``: ``H(mu~)``, minus ``||X_R^T W (mu~ - Y)||^2 / (2 lam)``
         for L2.
@@ -154,6 +156,7 @@ class ProjectedPrimal:
     """
 
     mu: np.ndarray | None
+    entropy: float
     lower_bound: float
     upper_bound: float
     duality_gap: float
@@ -221,7 +224,7 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
         target[pen_rows] -= penalty.lam * np.sign(theta[pen_rows])
 
     # -- the Newton system on S ----------------------------------------------------------------
-    flat = (np.asarray(classes)[:, None] * m + np.arange(m)).ravel()  # C's class-major entries
+    flat = (np.asarray(classes, dtype=int)[:, None] * m + np.arange(m)).ravel()  # C's class-major entries
     in_S = S.T.ravel()[flat]
     a_full = np.zeros(m * q)
     rank, condition, smallest = 0, 1.0, 0.0
@@ -265,6 +268,7 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
     min_entry = sums.min_entry
     return ProjectedPrimal(
         mu=out,
+        entropy=float(sums.entropy),
         lower_bound=float(lower),
         upper_bound=float(upper),
         duality_gap=float(gap),
@@ -424,8 +428,9 @@ def _pseudo_solve(C, t):
     vals, vecs = np.linalg.eigh(d[:, None] * C * d[None, :])
     top = float(vals.max(initial=0.0))
     keep = vals > RANK_RTOL * top if top > 0 else np.zeros(vals.shape, dtype=bool)
-    if not keep.any():
-        return np.zeros_like(t), 0, float("inf"), 0.0
+    if not keep.any():  # no curvature at all (every entry forced): nothing can move, and the
+        # residual, measured afterwards, says whether anything needed to
+        return np.zeros_like(t), 0, 1.0, 0.0
     V = vecs[:, keep]
     a = d * (V @ ((V.T @ (d * t)) / vals[keep]))
     # the smallest eigenvalue of C itself on the kept range, for the second step's bound:

@@ -188,20 +188,34 @@ class SeparationCheck:
 
 @dataclass(frozen=True, eq=False)
 class Certificate:
-    """The duality certificate: gap, KKT residuals, agreement, verdict (see :mod:`.verify`).
+    """The duality certificate: the bracket, KKT residuals, agreement, verdict (:mod:`.verify`).
 
-    ``separation_check`` is set for separated data only; ``extra`` holds ``primal_objective``,
-    ``dual_objective``, ``canonical_loglik`` and ``loglik_constant``.
+    ``lower_bound``, ``upper_bound``, ``duality_gap`` (``upper - lower``), ``relative_gap`` and
+    ``roundoff`` are the bracket of the projected primal point ``projected``
+    (:class:`dualmaxent.projected.ProjectedPrimal`), always computed; ``entropy``,
+    ``balance_residual``, ``simplex_residual`` and ``min_entry`` describe CVXPY's point when it
+    ran (``primal``; ``primal_solver`` its solver's name, else ``"projected"``, and
+    ``primal_reason`` why), else the projected one; ``primal_gap``, ``p_agreement`` and
+    ``theta_agreement`` compare CVXPY with theta* (NaN without CVXPY). ``rank`` is the rank of
+    the weighted design. ``notes`` are what the certificate says besides its failures (a
+    rank-deficient design; a CVXPY cross-check that could not reach the accuracy), also at the
+    head of ``messages``. ``separation_check`` is set for separated data only; ``extra`` holds
+    ``primal_objective``, ``dual_objective``, ``canonical_loglik``, ``loglik_constant`` and the
+    agreement tolerances ``p_tol`` and ``theta_tol``.
     """
 
     entropy: float
     neg_loglik: float
     duality_gap: float
     relative_gap: float
+    lower_bound: float
+    upper_bound: float
+    roundoff: float
     balance_residual: float
     simplex_residual: float
     min_entry: float
     dual_gradient: float
+    primal_gap: float
     p_agreement: float
     theta_agreement: float
     tol: float
@@ -209,8 +223,13 @@ class Certificate:
     attained: bool
     separation: object
     messages: tuple
-    primal: PrimalResult
+    primal: PrimalResult | None
     dual: DualResult
+    projected: object
+    primal_solver: str
+    primal_reason: str
+    rank: int
+    notes: tuple = ()
     separation_check: SeparationCheck | None = None
     extra: dict = field(default_factory=dict)
 

@@ -11,8 +11,11 @@ penalised rows of theta (every row but the intercept), ``B(mu) = X^T W (mu - Y)`
   ``||B_R||^2 / (2 lam)`` under L2;
 * ``canonical_loglik`` ``l(theta) = sum_j w_j [<Y_j, eta_j> - A(eta_j)]``, ``penalty`` the
   dual's ``lam/2 ||theta_R||^2`` or ``lam ||theta_R||_1``, ``dual_objective = l - penalty``;
-* ``duality_gap = primal objective + dual objective`` and ``relative_gap = |gap| / max(1,
-  |dual objective|)``;
+* the bracket of the projected point ``mu~``: ``lower_bound`` its primal objective,
+  ``upper_bound = -dual objective``, ``duality_gap = upper - lower`` and ``relative_gap = |gap| /
+  max(1, |upper|)``; ``mu~`` must be feasible: its balance residual, simplex residual and distance
+  to the family's domain are recomputed too;
+* ``primal_gap = |primal objective + dual objective| / max(1, |dual objective|)`` at CVXPY's point;
 * ``balance_residual = max |B| / scale`` over the equality rows, for L1 also the excess of
   ``|B_R|`` over ``lam``; ``scale = 1 + max |X^T W Y|``;
 * ``simplex_residual = max |P 1 - 1|`` (categorical), ``min_entry = min(min mu, 0)`` (not for the
@@ -23,7 +26,9 @@ penalised rows of theta (every row but the intercept), ``B(mu) = X^T W (mu - Y)`
   (``G - lam sign(theta)`` where ``theta != 0``, ``max(|G| - lam, 0)`` where it is zero);
   divided by ``scale``;
 * ``p_agreement = max |mu_p - mu(theta)|``, divided by ``1 + max |mu(theta)|`` for the Poisson and
-  gaussian families; ``theta_agreement = max |theta_p - theta| / (1 + max |theta|)``.
+  gaussian families; ``theta_agreement = max |theta_p - theta| / (1 + max |theta|)`` after both
+  are moved to the pivot gauge and, for a rank-deficient design, projected on the row space of
+  ``sqrt(W) X`` class by class (modulo the null space of ``X``).
 
 Separated data (``forced`` entries, see ``dualmaxent/separation.py``): ``l`` becomes the reduced
 likelihood ``l_red`` (the softmax over the free classes only; forced Bernoulli and Poisson
@@ -60,8 +65,13 @@ TOLERANCES = {
 #: (``nats``: sums of n terms accumulate round-off in another order).
 ROUNDOFF = {"rel": 1e-6, "abs": 1e-12, "nats": 1e-11}
 
-_FIGURES = ("entropy", "neg_loglik", "duality_gap", "relative_gap", "balance_residual",
-            "simplex_residual", "min_entry", "dual_gradient", "p_agreement", "theta_agreement")
+#: The figures of the point (CVXPY's when it ran, else the projected one) and of the dual.
+_POINT_FIGURES = ("entropy", "neg_loglik", "balance_residual", "simplex_residual", "min_entry",
+                  "dual_gradient")
+#: The cross-check with CVXPY (NaN when it did not run).
+_CVXPY_FIGURES = ("primal_gap", "p_agreement", "theta_agreement")
+#: The bracket of the projected point.
+_BRACKET_FIGURES = ("lower_bound", "upper_bound", "duality_gap", "relative_gap")
 
 
 def _family_name(dataset) -> str:
@@ -277,12 +287,13 @@ def kkt_figures(dataset, mu, theta, penalty=None, forced=None, theta_p=None) -> 
         if forced is not None:
             projector = _identifiable_projection(dataset, forced)
             tp, td = _project(tp, projector), _project(td, projector)
+        else:
+            tp, td = _row_space(dataset, tp, R), _row_space(dataset, td, R)
         theta_agreement = float(np.abs(tp - td).max() / (1.0 + np.abs(td).max()))
     return {
         "entropy": entropy,
         "neg_loglik": -loglik,
-        "duality_gap": gap,
-        "relative_gap": abs(gap) / max(1.0, abs(dual_objective)),
+        "primal_gap": abs(gap) / max(1.0, abs(dual_objective)),
         "balance_residual": eq / scale,
         "simplex_residual": float(np.abs(mu.sum(axis=1) - 1.0).max()) if mu.ndim == 2 else 0.0,
         "min_entry": 0.0 if name == "gaussian" else min(float(mu.min()), 0.0),
@@ -297,12 +308,63 @@ def kkt_figures(dataset, mu, theta, penalty=None, forced=None, theta_p=None) -> 
     }
 
 
+def _row_space(dataset, theta, R) -> np.ndarray:
+    """Theta in the pivot gauge, each column projected on the row space of ``sqrt(W) X``.
+
+    The projection applies only without a penalty (a penalty identifies theta by itself).
+    """
+    t = np.array(theta, dtype=np.float64)
+    if _family_name(dataset) == "categorical":
+        t[~R] -= t[~R, -1:]
+    if R.any():
+        return t
+    w = np.asarray(dataset.weights, dtype=np.float64)
+    A = np.sqrt(w[w > 0])[:, None] * np.asarray(dataset.X)[w > 0]
+    N = scipy.linalg.null_space(A, rcond=1e-10)
+    if N.shape[1] == 0:
+        return t
+    return t - N @ (N.T @ t)
+
+
+def bracket_figures(dataset, mu_t, theta, penalty=None, forced=None) -> dict:
+    """The bracket of weak duality at the projected point ``mu~`` and its feasibility.
+
+    Returns ``lower_bound``, ``upper_bound``, ``duality_gap``, ``relative_gap`` and the point's
+    ``balance_residual``, ``simplex_residual`` and ``domain`` (its distance inside the family's
+    domain: negative when it leaves it), all from the definitions.
+    """
+    fig = kkt_figures(dataset, mu_t, theta, penalty, forced)
+    upper = -fig["dual_objective"]
+    lower = fig["primal_objective"]
+    name = _family_name(dataset)
+    mu_t = np.asarray(mu_t, dtype=np.float64)
+    positive = np.asarray(dataset.weights) > 0
+    inside = mu_t[positive]
+    if forced is not None:  # forced entries and observations sit exactly on their bound
+        inside = inside[~np.asarray(forced, dtype=bool)[positive]]
+    domain = {"categorical": inside.min(initial=np.inf),
+              "bernoulli": np.minimum(inside, 1 - inside).min(initial=np.inf),
+              "poisson": inside.min(initial=np.inf), "gaussian": np.inf}[name]
+    return {"lower_bound": lower, "upper_bound": upper, "duality_gap": upper - lower,
+            "relative_gap": abs(upper - lower) / max(1.0, abs(upper)),
+            "balance_residual": fig["balance_residual"],
+            "simplex_residual": fig["simplex_residual"], "domain": float(domain),
+            "entropy": fig["entropy"]}
+
+
 def certificate_figures(dataset, cert) -> dict:
-    """:func:`kkt_figures` at the certificate's own primal and dual points."""
+    """:func:`kkt_figures` at the certificate's own point (CVXPY's when it ran, else the
+    projected one) and dual, and :func:`bracket_figures` at its projected point (``bracket``)."""
     separation = cert.separation
     forced = separation.forced if separation is not None and not cert.attained else None
-    return kkt_figures(dataset, cert.primal.mu, cert.dual.theta, cert.dual.penalty, forced,
-                       cert.primal.theta)
+    point = cert.primal.mu if cert.primal is not None else cert.projected.mu
+    theta_p = cert.primal.theta if cert.primal is not None else None
+    fig = kkt_figures(dataset, point, cert.dual.theta, cert.dual.penalty, forced, theta_p)
+    if cert.primal is None:
+        fig["primal_gap"] = fig["p_agreement"] = float("nan")
+    fig["bracket"] = bracket_figures(dataset, cert.projected.mu, cert.dual.theta,
+                                     cert.dual.penalty, forced)
+    return fig
 
 
 def assert_kkt(dataset, cert, tolerances=None, roundoff=None) -> dict:
@@ -311,36 +373,52 @@ def assert_kkt(dataset, cert, tolerances=None, roundoff=None) -> dict:
 
     ``tolerances`` updates :data:`TOLERANCES` (a figure mapped to None is not bounded, e.g. a
     ``theta_agreement`` where CVXPY's multipliers are known to be loose); ``roundoff`` updates
-    :data:`ROUNDOFF`.
+    :data:`ROUNDOFF`. ``relative_gap`` bounds the bracket of the projected point, and also
+    CVXPY's ``primal_gap`` when CVXPY ran; the projected point must be feasible (balance and
+    simplex residuals within round-off, inside the family's domain).
     """
     tol = {**TOLERANCES, **(tolerances or {})}
     eps = {**ROUNDOFF, **(roundoff or {})}
     fig = certificate_figures(dataset, cert)
+    br = fig["bracket"]
+    cvxpy = cert.primal is not None
     # (a) the optimality conditions, from the definitions
     for key, bound in tol.items():
-        if bound is None or (key == "theta_agreement" and cert.primal.theta is None):
+        if bound is None or (key in ("theta_agreement", "p_agreement") and not cvxpy):
+            continue
+        if key == "theta_agreement" and cert.primal.theta is None:
+            continue
+        if key == "relative_gap":
+            assert br["relative_gap"] <= bound, f"bracket {br['relative_gap']:.2e} > {bound:g}"
+            if cvxpy:
+                assert fig["primal_gap"] <= bound, f"primal_gap {fig['primal_gap']:.2e} > {bound:g}"
             continue
         value = fig[key]
         if key == "min_entry":
             assert value >= -bound, f"min_entry {value:.2e} < -{bound:g}"
         else:
             assert value <= bound, f"{key} {value:.2e} exceeds {bound:g}"
+    assert br["duality_gap"] >= -cert.roundoff, "weak duality violated beyond round-off"
+    assert br["balance_residual"] <= 1e-10 and br["simplex_residual"] <= 1e-10
+    assert br["domain"] >= 0, f"the projected point leaves the domain ({br['domain']:.1e})"
     # (b) the certificate reports the same numbers
     size = max(1.0, abs(fig["dual_objective"]))
-    nats = {"entropy", "neg_loglik", "duality_gap", "primal_objective", "dual_objective",
-            "canonical_loglik"}
-    reported = {key: getattr(cert, key) for key in _FIGURES}
-    reported.update({key: cert.extra[key] for key in ("primal_objective", "dual_objective",
-                                                      "canonical_loglik")})
-    reported["penalty"] = cert.dual.canonical_loglik - cert.dual.objective
-    nats.add("penalty")
-    for key, value in reported.items():
+    nats = {"entropy", "neg_loglik", "lower_bound", "upper_bound", "duality_gap",
+            "primal_objective", "dual_objective", "canonical_loglik", "penalty"}
+    reported = {key: (getattr(cert, key), fig[key]) for key in _POINT_FIGURES + _CVXPY_FIGURES}
+    reported.update({key: (getattr(cert, key), br[key]) for key in _BRACKET_FIGURES})
+    reported.update({key: (cert.extra[key], fig[key]) for key in ("dual_objective",
+                                                                  "canonical_loglik")})
+    reported["primal_objective"] = (cert.extra["primal_objective"],
+                                    fig["primal_objective"] if cvxpy else br["lower_bound"])
+    reported["penalty"] = (cert.dual.canonical_loglik - cert.dual.objective, fig["penalty"])
+    for key, (value, expected) in reported.items():
         floor = eps["nats"] * size if key in nats else eps["abs"]
-        if key == "relative_gap":
+        if key in ("relative_gap", "primal_gap"):
             floor = eps["nats"]
-        if np.isnan(fig[key]):
+        if np.isnan(expected):
             assert np.isnan(value), f"{key}: certificate {value!r}, recomputed NaN"
             continue
-        assert abs(value - fig[key]) <= floor + eps["rel"] * abs(fig[key]), (
-            f"{key}: certificate {value!r} != recomputed {fig[key]!r}")
+        assert abs(value - expected) <= floor + eps["rel"] * abs(expected), (
+            f"{key}: certificate {value!r} != recomputed {expected!r}")
     return fig

@@ -154,6 +154,8 @@ def test_wrong_direction_is_refused(monkeypatch):
     violation, margin = bad.check_direction(ds)
     assert violation > 0.1 and margin < 0
     monkeypatch.setattr(verify_module, "detect_separation", lambda dataset: bad)
+    # solve_dual runs the LP when the projected point cannot prove attainment
+    monkeypatch.setattr("dualmaxent.separation.detect_separation", lambda dataset: bad)
     cert = verify(ds)
     assert not cert.ok
     assert any("direction does not check" in msg for msg in cert.messages)

@@ -9,7 +9,7 @@ from dualmaxent.separation import detect_separation
 from _factories import overlapping, separable
 from _kkt import assert_kkt, kkt_figures
 
-FIGURES = ("relative_gap", "balance_residual", "simplex_residual", "dual_gradient",
+FIGURES = ("primal_gap", "balance_residual", "simplex_residual", "dual_gradient",
            "p_agreement", "theta_agreement")
 
 
@@ -30,6 +30,7 @@ def test_strong_duality_on_non_separable_data(make):
     assert cert.attained
     for name in FIGURES:
         assert fig[name] <= 1e-6, name
+    assert fig["bracket"]["relative_gap"] <= 1e-12  # the projected bracket closes
     assert fig["entropy"] == pytest.approx(fig["neg_loglik"], rel=1e-8)
 
 
@@ -46,9 +47,13 @@ def test_the_definitions_of_the_certificate():
     cert = verify(ds, primal=p, dual=d)
     assert cert.primal is p and cert.dual is d
     fig = assert_kkt(ds, cert)
+    bracket = fig.pop("bracket")
     assert fig == kkt_figures(ds, p.mu, d.theta, theta_p=p.theta)
-    # unpenalised, the gap is the entropy against the canonical log-likelihood
-    assert fig["duality_gap"] == fig["entropy"] + fig["canonical_loglik"]
+    # unpenalised, CVXPY's gap is its entropy against the canonical log-likelihood, and the
+    # bracket's is the projected point's entropy against it
+    assert fig["primal_gap"] == abs(fig["entropy"] + fig["canonical_loglik"]) / max(
+        1.0, abs(fig["canonical_loglik"]))
+    assert bracket["duality_gap"] == -fig["canonical_loglik"] - bracket["entropy"]
 
 
 def test_a_wrong_theta_or_a_loose_primal_is_not_certified():
