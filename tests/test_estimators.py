@@ -12,8 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import dualmaxent
-from dualmaxent import GLMRegressor, MaxEntClassifier, estimators
+from dualmaxent import GLMRegressor, MaxEntClassifier
 from dualmaxent.exceptions import SeparationWarning
 
 #: The regressor checks fit a continuous target, which the Bernoulli family (two labels) refuses
@@ -233,21 +232,15 @@ def test_bad_options_are_one_line_value_errors(iris):
         assert "\n" not in str(info.value)
 
 
-def test_the_projected_primal_is_asked_for_when_verify_offers_it(iris, monkeypatch):
+def test_the_projected_primal_certifies_without_cvxpy(iris):
     X, y = iris
-    real = dualmaxent.verify
-    calls = []
-
-    def verify_with_auto(dataset, primal: "PrimalResult | str | None" = "auto", **kwargs):
-        calls.append(primal)
-        return real(dataset, **kwargs)  # the real verify: CVXPY
-
-    def verify_without(dataset, primal: "PrimalResult | None" = None, **kwargs):
-        calls.append(primal)
-        return real(dataset, primal, **kwargs)
-
-    monkeypatch.setattr(estimators, "verify", verify_with_auto)
-    MaxEntClassifier().fit(X, y)
-    monkeypatch.setattr(estimators, "verify", verify_without)
-    MaxEntClassifier().fit(X, y)
-    assert calls == ["auto", None]
+    auto = MaxEntClassifier(C=0.5).fit(X, y)
+    projected = MaxEntClassifier(C=0.5, primal="projected").fit(X, y)
+    assert auto.certificate_.primal_solver == "CLARABEL" and auto.certificate_.primal is not None
+    cert = projected.certificate_
+    assert cert.primal_solver == "projected" and cert.primal is None
+    assert cert.ok, cert.messages
+    # weak duality brackets the optimum: lower <= upper, the gap within the tolerance
+    assert cert.lower_bound <= cert.upper_bound + cert.roundoff
+    assert cert.upper_bound - cert.lower_bound <= cert.tol * max(1.0, abs(cert.upper_bound))
+    np.testing.assert_array_equal(projected.coef_, auto.coef_)
