@@ -316,7 +316,37 @@ class DualObjective:
         return self.beta(theta)
 
 
-class IdentifiedObjective(DualObjective):
+class _InBasis:
+    """Coordinates ``beta`` in an orthonormal basis ``self.basis`` of the free entries' space.
+
+    ``theta = unpack(basis beta)`` and ``beta = basis^T pack(theta)`` (an orthogonal projection,
+    so :meth:`theta` is the minimum-norm representative), for the objectives whose likelihood
+    ignores some directions of theta. Their gradient lies in the span of the basis, so
+    ``basis g`` recovers it exactly for the stopping rule; their Hessian is small and dense.
+    """
+
+    basis: np.ndarray
+
+    def theta(self, beta):
+        return super().theta(self.basis @ np.asarray(beta, dtype=np.float64))
+
+    def beta(self, theta):
+        return self.basis.T @ super().beta(theta)
+
+    def curvature_operator(self, beta):
+        C = -self.hessian(beta)  # dense in the coordinates (these problems are small)
+        cf = scipy.linalg.cho_factor(
+            C + 1e-14 * np.eye(len(C)) * max(np.abs(C).max(initial=0), 1.0), lower=True)
+        return (lambda v: C @ v), (lambda r: scipy.linalg.cho_solve(cf, r))
+
+    def kkt_residual(self, beta, grad=None) -> float:
+        if grad is None:
+            grad = self.smooth_value_grad(beta)[1]
+        g = self.basis @ np.asarray(grad)
+        return float(np.abs(g).max() / self.scale) if g.size else 0.0
+
+
+class IdentifiedObjective(_InBasis, DualObjective):
     """The likelihood of a rank-deficient design, in coordinates on the row space of ``X``.
 
     When the columns of ``X`` are dependent (:mod:`dualmaxent.identifiability`), ``l`` is
@@ -338,12 +368,6 @@ class IdentifiedObjective(DualObjective):
         self.basis = np.kron(np.eye(n_classes), B)
         self.n_params = self.basis.shape[1]
 
-    def theta(self, beta):
-        return super().theta(self.basis @ np.asarray(beta, dtype=np.float64))
-
-    def beta(self, theta):
-        return self.basis.T @ super().beta(theta)
-
     def smooth_value_grad(self, beta, hessian: bool = False):
         value, grad = super().smooth_value_grad(beta, hessian)
         return value, self.basis.T @ grad
@@ -351,26 +375,8 @@ class IdentifiedObjective(DualObjective):
     def hessian(self, beta) -> np.ndarray:
         return self.basis.T @ super().hessian(beta) @ self.basis
 
-    def curvature_operator(self, beta):
-        # the dense Hessian in the r-dimensional coordinates (rank-deficient designs are small)
-        return _dense_curvature(-self.hessian(beta))
 
-    def kkt_residual(self, beta, grad=None) -> float:
-        if grad is None:
-            grad = self.smooth_value_grad(beta)[1]
-        g = self.basis @ np.asarray(grad)
-        return float(np.abs(g).max() / self.scale) if g.size else 0.0
-
-
-def _dense_curvature(C: np.ndarray):
-    """``(matvec, psolve)`` of a small dense curvature ``C``: its product and (regularised)
-    Cholesky solve."""
-    cf = scipy.linalg.cho_factor(C + 1e-14 * np.eye(len(C)) * max(np.abs(C).max(initial=0), 1.0),
-                                 lower=True)
-    return (lambda v: C @ v), (lambda r: scipy.linalg.cho_solve(cf, r))
-
-
-class ReducedObjective(DualObjective):
+class ReducedObjective(_InBasis, DualObjective):
     """The log-likelihood of separated data with its forced entries excluded: ``l_red``.
 
     :func:`make_objective` returns this class when the forced mask has a True entry.
@@ -416,13 +422,6 @@ class ReducedObjective(DualObjective):
         YK = self._YK if self._YK.ndim == 2 else self._YK[:, None]
         self.XtWY = self._XK.T @ (self._wK[:, None] * YK)
         self.scale = 1.0 + (float(np.abs(self.XtWY).max()) if self.XtWY.size else 0.0)
-
-    # -- packing in the basis Q ---------------------------------------------------------------
-    def theta(self, beta):
-        return super().theta(self.basis @ np.asarray(beta, dtype=np.float64))
-
-    def beta(self, theta):
-        return self.basis.T @ super().beta(theta)
 
     def start(self):
         return super().start() if self.n_params else np.zeros(0)
@@ -500,14 +499,5 @@ class ReducedObjective(DualObjective):
     def hessian(self, beta) -> np.ndarray:
         return self._reduced(beta, hessian=True)[2]
 
-    def curvature_operator(self, beta):
-        return _dense_curvature(-self.hessian(beta))
-
-    def kkt_residual(self, beta, grad=None) -> float:
-        # the gradient in theta lies in the span of Q, so Q grad recovers it exactly
-        if grad is None:
-            grad = self.smooth_value_grad(beta)[1]
-        g = self.basis @ np.asarray(grad)
-        return float(np.abs(g).max() / self.scale) if g.size else 0.0
 
 
