@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(numpy/scipy) and certify strong duality. Exit code 0 when the certificate"
                        " is ok, 1 when it is not, 2 for bad input.")
     v.add_argument("data", nargs="?", default="blobs",
-                   help="a built-in data set (blobs, iris) or a CSV path (default: blobs)")
+                   help="a built-in data set (blobs, iris), a CSV path, or - for a CSV on "
+                   "standard input (default: blobs)")
     v.add_argument("--target", help="the CSV's response column (default: the last column)")
     v.add_argument("--features", help="comma-separated feature columns (default: all others)")
     v.add_argument("--weights", help="a CSV column of frequency weights")
@@ -107,7 +108,27 @@ def _positive_float(text: str) -> float:
 
 
 def load_from_args(args):
-    """The Dataset named by ``args.data`` with the CLI's column options."""
+    """The Dataset named by ``args.data`` with the CLI's column options.
+
+    Warnings about the data (:class:`~dualmaxent.exceptions.DualMaxentWarning`, e.g. a target of
+    non-integer numbers) are printed on stderr as one line each, ``dualmaxent: warning: ...``.
+    """
+    import warnings
+
+    from .exceptions import DualMaxentWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DualMaxentWarning)
+        dataset = _load_data(args)
+    for w in caught:
+        if issubclass(w.category, DualMaxentWarning):
+            print(f"dualmaxent: warning: {w.message}", file=sys.stderr)
+        else:  # not ours: hand it back to the warnings machinery unchanged
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return dataset
+
+
+def _load_data(args):
     from pathlib import Path
 
     from .data import BUILTIN_DATASETS, Dataset, load_dataset
@@ -128,6 +149,10 @@ def load_from_args(args):
                                       f"data set {args.data!r} (its target is {target!r})")
         return load_dataset(args.data, family=args.family, intercept=intercept,
                             features=features)
+    if args.data == "-":  # standard input: `cat data.csv | dualmaxent verify -`
+        return Dataset.from_csv(sys.stdin, target=args.target, features=features,
+                                intercept=intercept, weights=args.weights, family=args.family,
+                                name="stdin")
     if not Path(args.data).exists() and Path(args.data).suffix.lower() != ".csv":
         raise DualMaxentError(f"{args.data!r} is neither a built-in data set "
                               f"({', '.join(BUILTIN_DATASETS)}) nor an existing file")
