@@ -349,8 +349,12 @@ def _jsonable(c):
 
 
 def main(argv=None) -> int:
+    from . import progress
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    # progress bars on a terminal only, never with --json (dualmaxent.progress)
+    progress.enable(sys.stderr.isatty() and not getattr(args, "json", False))
     try:
         return args.func(args)
     except DualMaxentError as exc:

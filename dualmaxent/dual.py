@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from . import progress
 from .data import Dataset
 from .exceptions import (ConvergenceWarning, DualMaxentError, RankDeficiencyWarning,
                          SeparationWarning)
@@ -165,8 +166,9 @@ def solve_dual(
                       "modulo these, and the minimum-norm maximiser is reported",
                       RankDeficiencyWarning, stacklevel=2)
     t0 = time.perf_counter()
-    hist = History(t0)
-    beta, status, message = solver.run(obj, beta0, tol, max_iter, hist)
+    with progress.bar(f"dual ({method}, n={dataset.n})") as bar:
+        hist = History(t0, progress=bar)
+        beta, status, message = solver.run(obj, beta0, tol, max_iter, hist)
     attainment = (None, None, None)
     if check_attainment:
         attainment = _attainment(dataset, obj, beta, status is Status.CONVERGED)

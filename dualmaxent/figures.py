@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _numerics as nx
+from . import progress
 from .data import Dataset, load_dataset
 from .dual import solve_dual
 from .exceptions import DualMaxentError, DualMaxentWarning
@@ -797,9 +798,12 @@ def main_figures(args) -> int:
     if unknown:
         raise DualMaxentError(f"unknown figure {unknown[0]!r}; choose from {', '.join(FIGURES)}")
     total = time.perf_counter()
-    for name in names or list(FIGURES):
-        t0 = time.perf_counter()
-        result = FIGURES[name](out)
-        print(f"wrote {os.fspath(result)}  ({time.perf_counter() - t0:.1f} s)", flush=True)
+    chosen = names or list(FIGURES)
+    with progress.bar("figures", total=len(chosen), unit="figure") as bar:
+        for name in chosen:
+            t0 = time.perf_counter()
+            result = FIGURES[name](out)
+            print(f"wrote {os.fspath(result)}  ({time.perf_counter() - t0:.1f} s)", flush=True)
+            bar.update()
     print(f"{len(names or FIGURES)} figures in {time.perf_counter() - total:.1f} s")
     return 0

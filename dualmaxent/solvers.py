@@ -62,12 +62,17 @@ class Status(enum.Enum):
 class History:
     """Per-iteration record: iteration, seconds since the start, objective, relative gradient."""
 
-    def __init__(self, t0):
+    def __init__(self, t0, progress=None):
         self.t0 = t0
         self.rows = []
+        #: a progress bar (:mod:`dualmaxent.progress`) advanced once per iteration
+        self.progress = progress
 
     def add(self, value, grad_norm):
         self.rows.append((len(self.rows), time.perf_counter() - self.t0, value, grad_norm))
+        if self.progress is not None:
+            self.progress.update()
+            self.progress.set_postfix_str(f"relative gradient {grad_norm:.1e}")
 
     @property
     def iterations(self) -> int:

@@ -86,6 +86,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import progress
 from .data import Dataset
 from .dual import make_objective, solve_dual
 from .params import Parameterization
@@ -202,8 +203,10 @@ def verify(
             dual = solve_dual(dataset, method=method, tol=dual_tol, forced=forced)
         run_cvxpy, reason = _choose_primal(mode, primal, dataset, dual)
         if run_cvxpy and primal is None:
+            # on a terminal, a primal that takes seconds shows the solver's own iterations
+            verbose = progress.enabled() and cvxpy_cells(dataset) > progress.CVXPY_VERBOSE_CELLS
             primal = solve_primal(dataset, solver=solver, gauge=gauge, penalty=penalty,
-                                  forced=forced, **(solver_options or {}))
+                                  forced=forced, verbose=verbose, **(solver_options or {}))
     if dual.penalty != penalty or (primal is not None and primal.penalty != penalty):
         raise DualMaxentError("the primal and dual results were solved with other penalties")
     projected = _projected(dataset, dual, penalty, forced)
