@@ -1,0 +1,399 @@
+"""A feasible primal point from theta*, and the rigorous bracket of the optimum it gives.
+
+Weak duality
+------------
+For every ``mu`` feasible for the maximum-entropy primal (rows in the family's domain, the balance
+equations ``X^T W (mu - Y) = 0`` on the equality rows, and for L1 the boxes
+``|X_R^T W (mu - Y)| <= lam`` on the penalised rows) and for every ``theta``,
+
+    primal(mu)  <=  primal(mu*)  =  dual(theta*)  <=  dual(theta),
+
+with ``dual(theta) = -(l(theta) - penalty(theta))`` (Fenchel-Young: ``-A*(mu) <= A(eta) - mu eta``
+for each observation). So ``[primal(mu~), dual(theta*)]`` brackets the optimum for any feasible
+``mu~``, and its width bounds how far *both* solutions are from it. No conic solver is needed, and
+the whole construction is two passes over the data.
+
+Why ``mu(theta*)`` is not enough. ``mu = A'(X theta*)`` misses the balance equations by the dual's
+gradient ``R = X^T W (Y - mu)``, however small.
+
+The feasible point: one Newton step in mean space
+-------------------------------------------------
+Let ``J`` be the derivative of the mean map ``theta -> A'(X theta)`` at theta*, so that
+``X^T W J = C``, the curvature ``-Hessian`` of ``l``. For a correction ``a`` of theta (shape of
+theta, zero off a chosen set ``S`` of entries), ``mu~ = mu + J a`` moves the balance equations by
+``C a``. Choosing ``a`` to solve ``C_SS a_S = t_S`` puts them exactly where they belong:
+
+* categorical: ``d_j = A^T x_j`` and ``D_j = diag(p_j) d_j - p_j (p_j^T d_j)``; each row of ``D``
+  sums to zero, so the rows of ``P~ = P + D`` stay on the simplex, and an entry with ``p_ji = 0``
+  stays zero (which is why the same step works on the reduced problem of separated data);
+* one-parameter families: ``mu~_j = mu_j + A''(eta_j) x_j^T a``.
+
+The set ``S`` and the targets ``t``:
+
+* unpenalised: every entry of the pivot gauge (classes ``0 .. k-2``; the last class's balance
+  follows because the rows of ``Y - P~`` sum to zero), ``t = R``;
+* L2: the relaxed primal keeps only the unpenalised (intercept) rows as equalities and charges
+  ``||X_R^T W (mu - Y)||^2 / (2 lam)`` for the others, so ``S`` is the intercept row alone and
+  ``t = R`` there; the penalty term is evaluated at ``mu~``;
+* L1: the intercept row as for L2, plus every *active* penalised entry (``theta*_ri != 0``), whose
+  box constraint is made tight with the sign KKT demands, ``t_ri = R_ri - lam sign(theta*_ri)``.
+  The inactive entries are left free; their boxes ``|.| <= lam`` hold with the slack KKT leaves
+  them, and are checked, like everything else.
+
+``C_SS`` is factored by a symmetric eigendecomposition, and directions whose eigenvalue is below
+``RANK_RTOL * max eigenvalue`` are dropped (a pseudo-inverse): rank-deficient designs and the
+recession directions of separated data leave ``C`` singular, but ``t`` is orthogonal to those
+directions (``R`` lies in the range of ``X^T``), so the solve is exact on the rest. The largest
+over smallest kept eigenvalue is reported as ``condition``.
+
+What is checked, never assumed
+------------------------------
+The point is not trusted: its balance residual (and L1 box excess) is recomputed from ``mu~`` in
+the second pass, and it must lie in the family's domain: ``P~ >= 0`` (categorical), ``0 <= mu~ <=
+1`` (Bernoulli), ``mu~ >= 0`` (Poisson), nothing (Gaussian). Nothing is ever clipped: a point that
+leaves the domain fails the certificate (it happens far from the optimum, or on separated data
+solved without its forced entries).
+
+Round-off. The bracket is exact arithmetic's; in floating point the two sums over ``n``
+observations carry an error of a few ``eps`` times the sum of the magnitudes of their terms, and
+the residual ``r~`` of the constraints left by the solve shifts the primal value by at most
+``|<theta*, r~>|`` to first order (over the equality rows; for L1 also ``|theta*_R|`` times the
+boxes' excess). ``roundoff`` is ``ROUNDOFF_FACTOR * eps * (sum_j w_j |A*(mu~_j)| + |l(theta*)| +
+sum_j w_j |<Y_j, eta_j>|)`` plus that shift: a gap below ``-roundoff`` means a wrong computation,
+not a tight bound.
+
+A proof of attainment. The maximum-likelihood estimate exists exactly when some mean strictly
+inside the domain satisfies the balance equations (the separation module's docstring). ``P~`` is
+such a point up to its residual ``r~``, and a second Newton step ``E = J C^{-1} r~`` would remove
+the residual. Each entry of ``J a`` is ``p_ji`` times ``(d_ji - p_j^T d_j)``, at most
+``2 |A^T x_j|`` in relative terms, so that step changes every entry by less than the fraction
+``second_step = 2 max_j ||x_j|| ||r~_S|| / lambda_min(C_SS)`` of ``p_ji`` (and, for the
+one-parameter families, of the distance ``A''`` measures). So when every entry of ``mu(theta*)`` is
+positive (no underflow) and ``P~ >= MARGIN_FRACTION P`` entry by entry (the same for ``1 - mu`` of
+the Bernoulli family), and ``second_step < MARGIN_FRACTION``, a strictly positive exactly feasible
+point exists: the data are not separated, and the LP can be skipped. The test is relative to
+``P``, so it holds for tiny probabilities on large data sets; on separated data solved without
+their forced entries ``C`` is nearly singular along the recession direction and ``P~`` has
+entries at or below zero, and it fails.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _kernels
+from . import _numerics as nx
+from .families import get_family
+from .results import Penalty
+
+__all__ = ["ProjectedPrimal", "project_primal", "MARGIN_FRACTION", "RANK_RTOL"]
+
+#: Relative eigenvalue below which a direction of ``C_SS`` counts as singular (module docstring).
+RANK_RTOL = 1e-12
+
+#: ``P~ >= MARGIN_FRACTION P`` entrywise, with a second step smaller than this fraction, proves
+#: the optimum is attained (module docstring). Near an optimum ``P~ / P`` is 1 to within the
+#: relative size of the first step (1e-6 and below on the data of the tests).
+MARGIN_FRACTION = 0.5
+
+#: Multiple of ``eps`` in the round-off budget of the two sums (pairwise summation keeps their
+#: error near ``log2(n) eps``; 64 covers ``n`` up to ``2^64`` with room for the weights).
+ROUNDOFF_FACTOR = 64.0
+
+
+@dataclass(frozen=True, eq=False)
+class ProjectedPrimal:
+    """The feasible primal point built from theta*, and the bracket of the optimum it gives.
+
+    Attributes
+    ----------
+    mu : ndarray of shape (n, k) or (n,), or None
+        ``mu~`` (``P~`` for the categorical family); None when ``keep_mu=False``.
+    lower_bound : float
+        The primal objective at ``mu~``: ``H(mu~)``, minus ``||X_R^T W (mu~ - Y)||^2 / (2 lam)``
+        for L2.
+    upper_bound : float
+        ``-(l(theta*) - penalty(theta*))``, the dual objective at theta* (canonical ``l``).
+    duality_gap : float
+        ``upper_bound - lower_bound``: >= ``-roundoff`` always, and small when theta* is optimal.
+    relative_gap : float
+        ``|duality_gap| / max(1, |upper_bound|)``.
+    roundoff : float
+        The round-off budget of the gap (module docstring).
+    balance_residual : float
+        ``max |X^T W (mu~ - Y)| / (1 + max |X^T W Y|)`` over the equality rows, and for L1 the
+        relative excess of the boxes.
+    simplex_residual : float
+        ``max |P~ 1 - 1|`` (categorical; 0 otherwise).
+    min_entry : float
+        The distance of ``mu~`` from the boundary of the family's domain over the observations of
+        positive weight: ``min P~`` (categorical), ``min(mu~, 1 - mu~)`` (Bernoulli), ``min mu~``
+        (Poisson), ``+inf`` (Gaussian). Negative means ``mu~`` left the domain.
+    in_domain : bool
+        ``min_entry >= 0`` (no entry of ``mu~`` outside the domain).
+    proves_attained : bool
+        On an unpenalised full problem: ``mu~`` lies strictly inside the domain by the relative
+        margin of the module docstring, so the likelihood has a maximiser (no separation).
+    relative_margin : float
+        ``min mu~ / mu`` over the entries (and ``(1 - mu~) / (1 - mu)`` for Bernoulli; ``+inf``
+        for the Gaussian family).
+    second_step : float
+        The bound on the relative size of the step that would remove ``mu~``'s residual.
+    rank, size : int
+        The rank of ``C_SS`` (after dropping its singular directions) and the size of ``S``.
+    condition : float
+        Largest over smallest kept eigenvalue of ``C_SS``.
+    seconds : float
+    """
+
+    mu: np.ndarray | None
+    lower_bound: float
+    upper_bound: float
+    duality_gap: float
+    relative_gap: float
+    roundoff: float
+    balance_residual: float
+    simplex_residual: float
+    min_entry: float
+    in_domain: bool
+    proves_attained: bool
+    relative_margin: float
+    second_step: float
+    rank: int
+    size: int
+    condition: float
+    seconds: float
+
+
+def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
+                   keep_mu: bool = True) -> ProjectedPrimal:
+    """Build the feasible primal point ``mu~`` from ``theta`` and bracket the optimum.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    theta : ndarray of shape (m, k) or (m,)
+        The dual solution (any gauge).
+    penalty : Penalty, optional
+    forced : ndarray of bool, optional
+        Forced entries of separated data (:func:`dualmaxent.detect_separation`): the point is
+        built for the reduced problem, with ``mu~ = 0`` (categorical entries) or ``mu~ = y``
+        (forced observations) there.
+    keep_mu : bool, default True
+        Return ``mu~`` (an array like ``Y``); False keeps only the reductions.
+
+    Returns
+    -------
+    ProjectedPrimal
+    """
+    t0 = time.perf_counter()
+    penalty = penalty if penalty is not None else Penalty()
+    fam = get_family(dataset.family)
+    X, Y, w = dataset.X, dataset.Y, dataset.weights
+    n, m = X.shape
+    multi = Y.ndim == 2
+    q = Y.shape[1] if multi else 1
+    theta = np.asarray(theta, dtype=np.float64).reshape(m, q)
+    pen_rows = np.zeros(m, dtype=bool)
+    if penalty.active:
+        pen_rows[:] = True
+        if dataset.intercept:
+            pen_rows[-1] = False
+    mask = _forced_mask(dataset, forced)
+
+    # -- pass 1: the mean, the residual R = X^T W (Y - mu), the curvature C ------------------
+    S = _correction_set(theta, pen_rows, penalty, multi)
+    classes = sorted({a for a in range(q) if S[:, a].any()})
+    mu, curv, R, C, value = _first_pass(X, Y, w, theta, fam, mask, classes)
+    target = R.copy()
+    if penalty.kind == "l1":
+        target[pen_rows] -= penalty.lam * np.sign(theta[pen_rows])
+
+    # -- the Newton system on S ----------------------------------------------------------------
+    flat = (np.asarray(classes)[:, None] * m + np.arange(m)).ravel()  # C's class-major entries
+    in_S = S.T.ravel()[flat]
+    a_full = np.zeros(m * q)
+    rank, condition, smallest = 0, 1.0, 0.0
+    if in_S.any():
+        C_SS = C[np.ix_(in_S, in_S)]
+        a_S, rank, condition, smallest = _pseudo_solve(C_SS, target.T.ravel()[flat][in_S])
+        a_full[flat[in_S]] = a_S
+    A = a_full.reshape(q, m).T  # (m, q)
+
+    # -- pass 2: mu~ = mu + J A, its entropy, balance residual and domain ----------------------
+    mu_t = mu + _mean_step(X, curv, A, multi)
+    resid = X.T @ (w[:, None] * (mu_t - Y).reshape(n, q))  # X^T W (mu~ - Y)
+    scale = 1.0 + float(np.abs(X.T @ (w[:, None] * Y.reshape(n, q))).max())
+    eq_rows = ~pen_rows
+    eq_cols = slice(0, q - 1) if multi else slice(0, 1)
+    balance = float(np.abs(resid[eq_rows][:, eq_cols]).max()) if eq_rows.any() else 0.0
+    if multi and eq_rows.any():  # the pinned class follows only up to round-off: measure it
+        balance = max(balance, float(np.abs(resid[eq_rows]).max()))
+    if penalty.kind == "l1" and pen_rows.any():
+        balance = max(balance, float(np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0).max()))
+    balance_residual = balance / scale
+    lower = fam.entropy(mu_t, w)
+    if penalty.kind == "l2" and pen_rows.any():
+        lower -= float(np.sum(resid[pen_rows] ** 2)) / (2.0 * penalty.lam)
+    pen_value = _penalty_value(theta, pen_rows, penalty)
+    upper = -(value - pen_value)
+    gap = upper - lower
+    eta = X @ theta if multi else X @ theta[:, 0]
+    magnitude = (float(np.dot(w, np.abs(fam.conjugate(mu_t)))) + abs(value)
+                 + float(np.abs(w[:, None] * (Y.reshape(n, q) * eta.reshape(n, q))).sum()))
+    # first-order effect of the constraints' residual: |<theta, r~>| on the equality rows, and
+    # |theta| times the boxes' excess on the L1 rows (the L2 rows carry no constraint)
+    infeasible = float(np.abs(theta[eq_rows] * resid[eq_rows]).sum())
+    if penalty.kind == "l1":
+        excess = np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0.0)
+        infeasible += float(np.sum(np.abs(theta[pen_rows]) * excess))
+    roundoff = ROUNDOFF_FACTOR * np.finfo(float).eps * magnitude + infeasible
+    positive = w > 0
+    mk = mask[positive] if mask is not None else None
+    min_entry = _domain_margin(fam, mu_t[positive], mk)
+    relative_margin = _domain_margin(fam, mu_t[positive], mk, mu[positive])
+    r_S = resid.T.ravel()[flat][in_S] if in_S.any() else np.zeros(0)
+    x_norm = float(np.sqrt((X[positive] ** 2).sum(axis=1)).max(initial=0.0))
+    second_step = (2.0 * x_norm * float(np.linalg.norm(r_S)) / smallest if smallest > 0
+                   else float("inf"))
+    attained = (not penalty.active and mask is None and relative_margin >= MARGIN_FRACTION
+                and second_step < MARGIN_FRACTION)
+    simplex = float(np.abs(mu_t.sum(axis=1) - 1.0).max()) if multi else 0.0
+    return ProjectedPrimal(
+        mu=mu_t if keep_mu else None,
+        lower_bound=float(lower),
+        upper_bound=float(upper),
+        duality_gap=float(gap),
+        relative_gap=abs(float(gap)) / max(1.0, abs(float(upper))),
+        roundoff=float(roundoff),
+        balance_residual=balance_residual,
+        simplex_residual=simplex,
+        min_entry=min_entry,
+        in_domain=bool(min_entry >= 0.0),
+        proves_attained=bool(attained),
+        relative_margin=float(relative_margin),
+        second_step=float(second_step),
+        rank=int(rank),
+        size=int(in_S.sum()),
+        condition=float(condition),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _correction_set(theta, pen_rows, penalty, multi) -> np.ndarray:
+    """The entries ``S`` of theta the step moves (module docstring), a bool mask like theta."""
+    m, q = theta.shape
+    S = np.zeros((m, q), dtype=bool)
+    S[~pen_rows, : q - 1 if multi else 1] = True
+    if penalty.kind == "l1":
+        S[pen_rows] = theta[pen_rows] != 0
+    return S
+
+
+def _first_pass(X, Y, w, theta, fam, mask, classes):
+    """``(mu, curv, R, C, l)`` at theta.
+
+    ``mu`` the mean (reduced if ``mask``), ``curv`` what the mean step needs (``P`` itself for the
+    categorical family, ``A''(eta)`` with zeros on forced observations otherwise), ``R = X^T W (Y -
+    mu)`` of shape (m, q), ``C`` the curvature of the classes ``classes`` (class-major) and ``l``
+    the canonical log-likelihood (the reduced one if ``mask``).
+    """
+    m = X.shape[1]
+    if Y.ndim == 2:
+        if mask is None:
+            P = np.empty(Y.shape)
+            value, R, C = _kernels.categorical_vgh(X, Y, w, theta, classes=classes, P_out=P)
+            return P, P, R, (C if C is not None else np.zeros((0, 0))), value
+        logP = nx.log_softmax(np.where(mask, -np.inf, X @ theta))
+        P = nx.exp(logP)  # exactly zero on the forced entries
+        value = float(w @ (Y * np.where(mask, 0.0, logP)).sum(axis=1))
+        R = X.T @ (w[:, None] * (Y - P))
+        C = np.zeros((len(classes) * m, len(classes) * m))
+        for i, a in enumerate(classes):
+            for j, b in enumerate(classes):
+                d = w * P[:, a] * ((a == b) - P[:, b])
+                C[i * m:(i + 1) * m, j * m:(j + 1) * m] = X.T @ (d[:, None] * X)
+        return P, P, R, C, value
+    eta = X @ theta[:, 0]
+    if mask is None:
+        value, g, C = _kernels.glm_vgh(X, Y, w, theta[:, 0], fam)
+        return fam.mean(eta), fam.variance(eta), g[:, None], C, value
+    keep = ~mask  # forced observations: mu = y, no curvature, no contribution to l
+    mu = np.where(keep, fam.mean(eta), Y)
+    var = np.where(keep, fam.variance(eta), 0.0)
+    value = fam.canonical_loglik(Y[keep], eta[keep], w[keep])
+    R = X.T @ (w * (Y - mu))
+    C = X.T @ ((w * var)[:, None] * X)
+    return mu, var, R[:, None], C, value
+
+
+def _mean_step(X, curv, A, multi):
+    """``J A``: the change of the mean along the correction ``A`` (m, q) (module docstring)."""
+    if multi:
+        PU = curv * (X @ A)
+        return PU - curv * PU.sum(axis=1, keepdims=True)
+    return curv * (X @ A[:, 0])
+
+
+def _pseudo_solve(C, t):
+    """Solve ``C a = t`` for symmetric positive semidefinite ``C`` on its well-conditioned range.
+
+    Returns ``(a, rank, condition, smallest kept eigenvalue)``; eigenvalues below ``RANK_RTOL``
+    times the largest are dropped (module docstring).
+    """
+    vals, vecs = np.linalg.eigh(C)
+    top = float(vals.max(initial=0.0))
+    keep = vals > RANK_RTOL * top if top > 0 else np.zeros(vals.shape, dtype=bool)
+    if not keep.any():
+        return np.zeros_like(t), 0, float("inf"), 0.0
+    V = vecs[:, keep]
+    a = V @ ((V.T @ t) / vals[keep])
+    smallest = float(vals[keep].min())
+    return a, int(keep.sum()), top / smallest, smallest
+
+
+def _forced_mask(dataset, forced):
+    """The forced entries as a bool array like ``Y`` (None when nothing is forced)."""
+    if forced is None:
+        return None
+    from .separation import as_forced
+
+    return as_forced(dataset, forced)
+
+
+def _penalty_value(theta, pen_rows, penalty) -> float:
+    if not penalty.active:
+        return 0.0
+    tp = theta[pen_rows]
+    if penalty.kind == "l2":
+        return 0.5 * penalty.lam * float(np.sum(tp ** 2))
+    return penalty.lam * float(np.sum(np.abs(tp)))
+
+
+def _domain_margin(fam, mu, mask, reference=None) -> float:
+    """How far ``mu`` lies inside the family's domain (negative: outside); see ProjectedPrimal.
+
+    With ``reference`` (the mean at theta*), the margin relative to it: ``min mu / reference``
+    (and ``(1 - mu) / (1 - reference)`` for Bernoulli), ``-inf`` if ``reference`` underflowed.
+    """
+    if fam.name == "gaussian":
+        return float("inf")
+    if mask is not None:  # forced entries and observations are exactly at their bound: skip them
+        keep = ~mask
+        mu = mu[keep]
+        reference = None if reference is None else reference[keep]
+    sides = [(mu, reference)]
+    if fam.name == "bernoulli":
+        sides.append((1.0 - mu, None if reference is None else 1.0 - reference))
+    out = float("inf")
+    for value, ref in sides:
+        if ref is None:
+            out = min(out, float(value.min(initial=np.inf)))
+        elif np.any(ref <= np.finfo(float).tiny):
+            return float("-inf")
+        else:
+            out = min(out, float((value / ref).min(initial=np.inf)))
+    return out
