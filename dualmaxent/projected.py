@@ -40,11 +40,11 @@ The set ``S`` and the targets ``t``:
   The inactive entries are left free; their boxes ``|.| <= lam`` hold with the slack KKT leaves
   them, and are checked, like everything else.
 
-``C_SS`` is factored by a symmetric eigendecomposition, and directions whose eigenvalue is below
-``RANK_RTOL * max eigenvalue`` are dropped (a pseudo-inverse): rank-deficient designs and the
+``C_SS`` is equilibrated to unit diagonal and factored by a symmetric eigendecomposition, and
+directions whose eigenvalue is below ``RANK_RTOL * max eigenvalue`` are dropped (a pseudo-inverse): rank-deficient designs and the
 recession directions of separated data leave ``C`` singular, but ``t`` is orthogonal to those
 directions (``R`` lies in the range of ``X^T``), so the solve is exact on the rest. The largest
-over smallest kept eigenvalue is reported as ``condition``.
+over smallest kept eigenvalue (of the equilibrated matrix) is reported as ``condition``.
 
 What is checked, never assumed
 ------------------------------
@@ -91,8 +91,12 @@ from .results import Penalty
 
 __all__ = ["ProjectedPrimal", "project_primal", "MARGIN_FRACTION", "RANK_RTOL"]
 
-#: Relative eigenvalue below which a direction of ``C_SS`` counts as singular (module docstring).
-RANK_RTOL = 1e-12
+#: Relative eigenvalue of the equilibrated ``C_SS`` below which a direction counts as singular.
+#: It sits just above the eigensolver's round-off (``m eps``) rather than at a conditioning limit:
+#: an ill-conditioned design (a degree-10 polynomial basis: 1e-14) keeps every direction, and a
+#: noise direction kept by mistake is harmless, because ``X`` maps it to round-off; the point's
+#: residual is measured afterwards either way.
+RANK_RTOL = 1e-15
 
 #: ``P~ >= MARGIN_FRACTION P`` entrywise, with a second step smaller than this fraction, proves
 #: the optimum is attained (module docstring). Near an optimum ``P~ / P`` is 1 to within the
@@ -344,15 +348,21 @@ def _pseudo_solve(C, t):
     Returns ``(a, rank, condition, smallest kept eigenvalue)``; eigenvalues below ``RANK_RTOL``
     times the largest are dropped (module docstring).
     """
-    vals, vecs = np.linalg.eigh(C)
+    # equilibrate first (D C D with unit diagonal): the units of the columns of X must not decide
+    # which directions count as singular (a polynomial basis spans twenty orders of magnitude)
+    diag = np.diag(C).copy()
+    d = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 0.0)
+    vals, vecs = np.linalg.eigh(d[:, None] * C * d[None, :])
     top = float(vals.max(initial=0.0))
     keep = vals > RANK_RTOL * top if top > 0 else np.zeros(vals.shape, dtype=bool)
     if not keep.any():
         return np.zeros_like(t), 0, float("inf"), 0.0
     V = vecs[:, keep]
-    a = V @ ((V.T @ t) / vals[keep])
-    smallest = float(vals[keep].min())
-    return a, int(keep.sum()), top / smallest, smallest
+    a = d * (V @ ((V.T @ (d * t)) / vals[keep]))
+    # the smallest eigenvalue of C itself on the kept range, for the second step's bound:
+    # lambda_min(C) >= lambda_min(D C D) / max(d)^2
+    smallest = float(vals[keep].min()) / float(d.max()) ** 2
+    return a, int(keep.sum()), top / float(vals[keep].min()), smallest
 
 
 def _forced_mask(dataset, forced):
