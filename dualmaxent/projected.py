@@ -211,7 +211,7 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
     # -- pass 1: the mean, the residual R = X^T W (Y - mu), the curvature C ------------------
     S = _correction_set(theta, pen_rows, penalty, multi)
     classes = sorted({a for a in range(q) if S[:, a].any()})
-    mu, curv, R, C, value = _first_pass(X, Y, w, theta, fam, mask, classes)
+    R, C, value = _first_pass(X, Y, w, theta, fam, mask, classes)
     target = R.copy()
     if penalty.kind == "l1":
         target[pen_rows] -= penalty.lam * np.sign(theta[pen_rows])
@@ -228,57 +228,50 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
     A = a_full.reshape(q, m).T  # (m, q)
 
     # -- pass 2: mu~ = mu + J A, its entropy, balance residual and domain ----------------------
-    mu_t = mu + _mean_step(X, curv, A, multi)
-    resid = X.T @ (w[:, None] * (mu_t - Y).reshape(n, q))  # X^T W (mu~ - Y)
-    scale = 1.0 + float(np.abs(X.T @ (w[:, None] * Y.reshape(n, q))).max())
+    out = np.empty(Y.shape) if keep_mu else None
+    sums = _PointSums.empty(m, q)
+    for sl in _kernels.row_blocks(n, m):
+        sums = sums.merge(point_block(X[sl], Y[sl], w[sl], None if mask is None else mask[sl],
+                                      theta, A, fam, None if out is None else out[sl]))
+    resid = sums.resid  # X^T W (mu~ - Y)
+    scale = 1.0 + float(np.abs(sums.XtWY).max())
     eq_rows = ~pen_rows
-    eq_cols = slice(0, q - 1) if multi else slice(0, 1)
-    balance = float(np.abs(resid[eq_rows][:, eq_cols]).max()) if eq_rows.any() else 0.0
-    if multi and eq_rows.any():  # the pinned class follows only up to round-off: measure it
-        balance = max(balance, float(np.abs(resid[eq_rows]).max()))
+    # every class of the equality rows, the pinned one included (it follows only up to round-off)
+    balance = float(np.abs(resid[eq_rows]).max()) if eq_rows.any() else 0.0
     if penalty.kind == "l1" and pen_rows.any():
         balance = max(balance, float(np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0).max()))
-    balance_residual = balance / scale
-    lower = fam.entropy(mu_t, w)
+    lower = sums.entropy
     if penalty.kind == "l2" and pen_rows.any():
         lower -= float(np.sum(resid[pen_rows] ** 2)) / (2.0 * penalty.lam)
-    pen_value = _penalty_value(theta, pen_rows, penalty)
-    upper = -(value - pen_value)
+    upper = -(value - _penalty_value(theta, pen_rows, penalty))
     gap = upper - lower
-    eta = X @ theta if multi else X @ theta[:, 0]
-    magnitude = (float(np.dot(w, np.abs(fam.conjugate(mu_t)))) + abs(value)
-                 + float(np.abs(w[:, None] * (Y.reshape(n, q) * eta.reshape(n, q))).sum()))
     # first-order effect of the constraints' residual: |<theta, r~>| on the equality rows, and
     # |theta| times the boxes' excess on the L1 rows (the L2 rows carry no constraint)
     infeasible = float(np.abs(theta[eq_rows] * resid[eq_rows]).sum())
     if penalty.kind == "l1":
         excess = np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0.0)
         infeasible += float(np.sum(np.abs(theta[pen_rows]) * excess))
-    roundoff = ROUNDOFF_FACTOR * np.finfo(float).eps * magnitude + infeasible
-    positive = w > 0
-    mk = mask[positive] if mask is not None else None
-    min_entry = _domain_margin(fam, mu_t[positive], mk)
-    relative_margin = _domain_margin(fam, mu_t[positive], mk, mu[positive])
+    roundoff = (ROUNDOFF_FACTOR * np.finfo(float).eps * (sums.magnitude + abs(value))
+                + infeasible)
     r_S = resid.T.ravel()[flat][in_S] if in_S.any() else np.zeros(0)
-    x_norm = float(np.sqrt((X[positive] ** 2).sum(axis=1)).max(initial=0.0))
-    second_step = (2.0 * x_norm * float(np.linalg.norm(r_S)) / smallest if smallest > 0
+    second_step = (2.0 * sums.x_norm * float(np.linalg.norm(r_S)) / smallest if smallest > 0
                    else float("inf"))
-    attained = (not penalty.active and mask is None and relative_margin >= MARGIN_FRACTION
+    attained = (not penalty.active and mask is None and sums.relative_margin >= MARGIN_FRACTION
                 and second_step < MARGIN_FRACTION)
-    simplex = float(np.abs(mu_t.sum(axis=1) - 1.0).max()) if multi else 0.0
+    min_entry = sums.min_entry
     return ProjectedPrimal(
-        mu=mu_t if keep_mu else None,
+        mu=out,
         lower_bound=float(lower),
         upper_bound=float(upper),
         duality_gap=float(gap),
         relative_gap=abs(float(gap)) / max(1.0, abs(float(upper))),
         roundoff=float(roundoff),
-        balance_residual=balance_residual,
-        simplex_residual=simplex,
+        balance_residual=balance / scale,
+        simplex_residual=sums.simplex,
         min_entry=min_entry,
         in_domain=bool(min_entry >= 0.0),
         proves_attained=bool(attained),
-        relative_margin=float(relative_margin),
+        relative_margin=float(sums.relative_margin),
         second_step=float(second_step),
         rank=int(rank),
         size=int(in_S.sum()),
@@ -298,48 +291,120 @@ def _correction_set(theta, pen_rows, penalty, multi) -> np.ndarray:
 
 
 def _first_pass(X, Y, w, theta, fam, mask, classes):
-    """``(mu, curv, R, C, l)`` at theta.
-
-    ``mu`` the mean (reduced if ``mask``), ``curv`` what the mean step needs (``P`` itself for the
-    categorical family, ``A''(eta)`` with zeros on forced observations otherwise), ``R = X^T W (Y -
-    mu)`` of shape (m, q), ``C`` the curvature of the classes ``classes`` (class-major) and ``l``
-    the canonical log-likelihood (the reduced one if ``mask``).
-    """
+    """``(R, C, l)`` at theta: ``X^T W (Y - mu)`` of shape (m, q), the curvature of the classes
+    ``classes`` (class-major), and the canonical log-likelihood; all of the reduced problem when
+    ``mask`` is given (separated data, small: plain numpy on the whole arrays)."""
     m = X.shape[1]
+    if mask is None:
+        if Y.ndim == 2:
+            value, R, C = _kernels.categorical_vgh(X, Y, w, theta, classes=classes)
+            return R, (C if C is not None else np.zeros((0, 0))), value
+        value, g, C = _kernels.glm_vgh(X, Y, w, theta[:, 0], fam)
+        return g[:, None], C, value
+    mu, curv = _mean_and_curvature(X @ theta, Y, fam, mask)
+    R = X.T @ (w[:, None] * (Y - mu).reshape(len(w), -1))
     if Y.ndim == 2:
-        if mask is None:
-            P = np.empty(Y.shape)
-            value, R, C = _kernels.categorical_vgh(X, Y, w, theta, classes=classes, P_out=P)
-            return P, P, R, (C if C is not None else np.zeros((0, 0))), value
-        logP = nx.log_softmax(np.where(mask, -np.inf, X @ theta))
-        P = nx.exp(logP)  # exactly zero on the forced entries
-        value = float(w @ (Y * np.where(mask, 0.0, logP)).sum(axis=1))
-        R = X.T @ (w[:, None] * (Y - P))
+        value = float(w @ (Y * np.where(mask, 0.0, nx.log_softmax(
+            np.where(mask, -np.inf, X @ theta)))).sum(axis=1))
         C = np.zeros((len(classes) * m, len(classes) * m))
         for i, a in enumerate(classes):
             for j, b in enumerate(classes):
-                d = w * P[:, a] * ((a == b) - P[:, b])
+                d = w * mu[:, a] * ((a == b) - mu[:, b])
                 C[i * m:(i + 1) * m, j * m:(j + 1) * m] = X.T @ (d[:, None] * X)
-        return P, P, R, C, value
-    eta = X @ theta[:, 0]
-    if mask is None:
-        value, g, C = _kernels.glm_vgh(X, Y, w, theta[:, 0], fam)
-        return fam.mean(eta), fam.variance(eta), g[:, None], C, value
+        return R, C, value
     keep = ~mask  # forced observations: mu = y, no curvature, no contribution to l
-    mu = np.where(keep, fam.mean(eta), Y)
-    var = np.where(keep, fam.variance(eta), 0.0)
-    value = fam.canonical_loglik(Y[keep], eta[keep], w[keep])
-    R = X.T @ (w * (Y - mu))
-    C = X.T @ ((w * var)[:, None] * X)
-    return mu, var, R[:, None], C, value
+    value = fam.canonical_loglik(Y[keep], (X @ theta[:, 0])[keep], w[keep])
+    return R, X.T @ ((w * curv)[:, None] * X), value
 
 
-def _mean_step(X, curv, A, multi):
-    """``J A``: the change of the mean along the correction ``A`` (m, q) (module docstring)."""
+def _mean_and_curvature(eta, Y, fam, mask):
+    """The mean at ``eta`` and what the mean step needs: ``P`` (categorical) or ``A''(eta)``.
+
+    With ``mask`` (forced entries), the reduced model's: ``P`` is the softmax over the free
+    classes (exactly zero on the forced ones); a forced observation of a one-parameter family has
+    ``mu = y`` and no curvature.
+    """
+    if Y.ndim == 2:
+        P = nx.softmax(eta if mask is None else np.where(mask, -np.inf, eta))
+        return P, P
+    eta = eta[:, 0] if eta.ndim == 2 else eta
+    mu, var = fam.mean(eta), fam.variance(eta)
+    if mask is not None:
+        mu, var = np.where(mask, Y, mu), np.where(mask, 0.0, var)
+    return mu, var
+
+
+@dataclass(frozen=True)
+class _PointSums:
+    """What pass 2 gathers over row blocks; ``merge`` combines two blocks' (a sum, or a min/max)."""
+
+    entropy: float
+    resid: np.ndarray
+    XtWY: np.ndarray
+    magnitude: float
+    min_entry: float
+    relative_margin: float
+    simplex: float
+    x_norm: float
+
+    @classmethod
+    def empty(cls, m, q):
+        return cls(0.0, np.zeros((m, q)), np.zeros((m, q)), 0.0, np.inf, np.inf, 0.0, 0.0)
+
+    def merge(self, o: "_PointSums") -> "_PointSums":
+        return _PointSums(self.entropy + o.entropy, self.resid + o.resid, self.XtWY + o.XtWY,
+                          self.magnitude + o.magnitude, min(self.min_entry, o.min_entry),
+                          min(self.relative_margin, o.relative_margin),
+                          max(self.simplex, o.simplex), max(self.x_norm, o.x_norm))
+
+
+def point_block(Xb, Yb, wb, mask_b, theta, A, fam, out=None) -> _PointSums:
+    """Pass 2 on one row block: ``mu~ = mu + J A`` and its sums (module docstring).
+
+    Parameters
+    ----------
+    Xb : ndarray of shape (b, m)
+    Yb : ndarray of shape (b, k) or (b,)
+    wb : ndarray of shape (b,)
+    mask_b : ndarray of bool like ``Yb``, or None
+        Forced entries (reduced problem).
+    theta : ndarray of shape (m, q)
+    A : ndarray of shape (m, q)
+        The correction, zero off ``S``.
+    fam : Family
+    out : ndarray like ``Yb``, optional
+        Filled with ``mu~``.
+
+    Returns
+    -------
+    _PointSums
+    """
+    b = Xb.shape[0]
+    multi = Yb.ndim == 2
+    eta = Xb @ theta
+    mu, curv = _mean_and_curvature(eta, Yb, fam, mask_b)
     if multi:
-        PU = curv * (X @ A)
-        return PU - curv * PU.sum(axis=1, keepdims=True)
-    return curv * (X @ A[:, 0])
+        PU = curv * (Xb @ A)
+        mu_t = mu + (PU - curv * PU.sum(axis=1, keepdims=True))  # rows keep summing to one
+    else:
+        mu_t = mu + curv * (Xb @ A[:, 0])
+    if out is not None:
+        out[...] = mu_t
+    q = theta.shape[1]
+    Y2 = Yb.reshape(b, q)
+    positive = wb > 0
+    mk = None if mask_b is None else mask_b[positive]
+    return _PointSums(
+        entropy=fam.entropy(mu_t, wb),
+        resid=Xb.T @ (wb[:, None] * (mu_t.reshape(b, q) - Y2)),
+        XtWY=Xb.T @ (wb[:, None] * Y2),
+        magnitude=(float(np.dot(wb, np.abs(fam.conjugate(mu_t))))
+                   + float(np.abs(wb[:, None] * Y2 * eta.reshape(b, q)).sum())),
+        min_entry=_domain_margin(fam, mu_t[positive], mk),
+        relative_margin=_domain_margin(fam, mu_t[positive], mk, mu[positive]),
+        simplex=float(np.abs(mu_t.sum(axis=1) - 1.0).max(initial=0.0)) if multi else 0.0,
+        x_norm=float(np.sqrt((Xb[positive] ** 2).sum(axis=1)).max(initial=0.0)),
+    )
 
 
 def _pseudo_solve(C, t):
