@@ -1,0 +1,202 @@
+"""Identifiability: the rank of the weighted design, its null space, and the dependencies named.
+
+When the columns of ``X`` are linearly dependent on the observations of positive weight (the
+dummy-variable trap: every level of a categorical variable as an indicator, plus the intercept),
+``eta = X theta`` does not change along the null space ``N`` of ``X``, so the likelihood and the
+mean ``mu(theta)`` do not either: the maximisers form an affine set ``theta* + N``. dualmaxent then
+
+* solves the dual on an orthonormal basis ``B`` (m, r) of the row space of ``X`` (the complement of
+  ``N``), per class, so that the likelihood is strictly concave in the coordinates and Newton's
+  Hessian is nonsingular;
+* reports the *minimum-norm* maximiser, the one in the span of ``B``;
+* compares thetas modulo ``N`` (their projections ``B B^T theta``);
+* warns, naming each dependency in the user's column names (``g3 = intercept - g1 - g2``).
+
+The rank is that of ``sqrt(W) X D``, with ``D`` scaling each column to unit weighted norm (so
+that units do not decide it). The equilibrated Gram matrix ``D X^T W X D`` is formed first, in one
+``dsyrk`` pass; when its smallest eigenvalue is clearly positive (above ``GRAM_CLEAR`` relative)
+the design has full rank. Otherwise its eigenvalues, the squares of the singular values, cannot
+tell an exact dependency (singular value 1e-16 relative) from ill-conditioning (a polynomial basis
+of degree 10: 1e-6), and the singular values are computed from the R factor of a blocked QR of
+``sqrt(W) X D`` (TSQR: a row block at a time, never a copy of ``X``), where a relative singular
+value below ``RANK_RTOL`` counts as zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _kernels
+
+__all__ = ["Identifiability", "identify", "RANK_RTOL"]
+
+#: Relative singular value of ``sqrt(W) X D`` below which a direction is a dependency: exact
+#: dependencies sit at round-off (1e-16), a degree-10 polynomial basis on [0, 1] at 1e-6.
+RANK_RTOL = 1e-10
+
+#: Relative eigenvalue of the equilibrated Gram matrix above which the design has full rank for
+#: certain (its error is about ``m eps``, 1e-14), so the QR is skipped.
+GRAM_CLEAR = 1e-8
+
+#: Coefficients of a named dependency smaller than this (relative to the largest) are omitted.
+_COEF_RTOL = 1e-8
+
+
+@dataclass(frozen=True, eq=False)
+class Identifiability:
+    """The rank of the weighted design and the bases of its row and null spaces.
+
+    Attributes
+    ----------
+    rank : int
+        The rank of ``X`` on the observations of positive weight.
+    m : int
+        The number of columns of ``X``.
+    basis : ndarray of shape (m, rank)
+        Orthonormal basis ``B`` of the row space of ``X`` (what theta is identified on).
+    null_space : ndarray of shape (m, m - rank)
+        Orthonormal basis ``N`` of the null space (``X N = 0`` on positive-weight rows).
+    condition : float
+        The condition number of ``sqrt(W) X D`` on its row space (largest over smallest nonzero
+        singular value).
+    dependencies : tuple of str
+        Each dependency in the columns' names, e.g. ``"g3 = intercept - g1 - g2"``.
+    """
+
+    rank: int
+    m: int
+    basis: np.ndarray
+    null_space: np.ndarray
+    condition: float
+    dependencies: tuple
+
+    @property
+    def full_rank(self) -> bool:
+        return self.rank == self.m
+
+    def project(self, theta: np.ndarray) -> np.ndarray:
+        """The minimum-norm representative ``B B^T theta`` of theta's class modulo ``N``."""
+        theta = np.asarray(theta, dtype=np.float64)
+        if self.full_rank:
+            return theta.copy()
+        return self.basis @ (self.basis.T @ theta)
+
+
+def identify(X: np.ndarray, w: np.ndarray, names) -> Identifiability:
+    """Rank, row and null space of the weighted design (module docstring).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, m)
+    w : ndarray of shape (n,)
+        Frequency weights; rows of weight zero do not count.
+    names : sequence of str
+        The ``m`` column names, for the dependencies.
+
+    Returns
+    -------
+    Identifiability
+    """
+    m = X.shape[1]
+    G = _kernels.gram(X, w)
+    norms = np.sqrt(np.diag(G))
+    zero = norms == 0.0  # a column that vanishes on every weighted row
+    d = np.where(zero, 0.0, 1.0 / np.where(zero, 1.0, norms))
+    vals, vecs = np.linalg.eigh(d[:, None] * G * d[None, :])
+    top = float(vals.max(initial=0.0))
+    if top > 0 and not zero.any() and vals.min() > GRAM_CLEAR * top:
+        null = np.zeros((m, 0))
+        condition = float(np.sqrt(top / vals.min()))
+    else:  # ambiguous: singular values of sqrt(W) X D from a blocked QR
+        _, s, Vt = np.linalg.svd(_r_factor(X, w, d))
+        keep = s > RANK_RTOL * s.max(initial=0.0) if s.size and s.max() > 0 else s > np.inf
+        # X D v = 0 for a dropped right singular vector v, so D v spans the null space (with the
+        # vanishing columns); the row space is its orthogonal complement
+        null = Vt[~keep].T * d[:, None]
+        if zero.any():
+            null = np.column_stack([null, np.eye(m)[:, zero]])
+        null = _orthonormal(null)
+        condition = float(s.max() / s[keep].min()) if keep.any() else float("inf")
+    basis = _complement(null, m)
+    return Identifiability(rank=basis.shape[1], m=m, basis=basis, null_space=null,
+                           condition=condition, dependencies=_name_dependencies(null, names))
+
+
+def _r_factor(X: np.ndarray, w: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """The R factor (m, m) of ``sqrt(W) X D``, one row block at a time (TSQR)."""
+    import scipy.linalg
+
+    m = X.shape[1]
+    R = np.zeros((0, m))
+    sw = np.sqrt(w)
+    for sl in _kernels.row_blocks(X.shape[0], m):
+        block = (sw[sl, None] * X[sl]) * d[None, :]
+        R = scipy.linalg.qr(np.vstack([R, block]), mode="r", check_finite=False)[0][:m]
+    return R
+
+
+def _orthonormal(A: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of the columns of ``A`` (by SVD, dropping round-off directions)."""
+    if A.shape[1] == 0:
+        return A.reshape(A.shape[0], 0)
+    U, s, _ = np.linalg.svd(A, full_matrices=False)
+    return U[:, s > 1e-10 * s.max(initial=0.0)] if s.size and s.max() > 0 else A[:, :0]
+
+
+def _complement(N: np.ndarray, m: int) -> np.ndarray:
+    """An orthonormal basis of the orthogonal complement of the columns of ``N`` in R^m."""
+    if N.shape[1] == 0:
+        return np.eye(m)
+    U, _, _ = np.linalg.svd(N, full_matrices=True)
+    return U[:, N.shape[1]:]
+
+
+def _name_dependencies(N: np.ndarray, names) -> tuple:
+    """Each null vector as ``column = combination of the others`` (reduced row echelon form).
+
+    The dependent columns are chosen from the last feature backwards, the intercept (the last
+    column) last, so that the trap reads ``g3 = intercept - g1 - g2``.
+    """
+    r = N.shape[1]
+    if r == 0:
+        return ()
+    m = N.shape[0]
+    order = list(range(m - 2, -1, -1)) + [m - 1]  # last feature first, the intercept last
+    R = N.T[:, order].copy()  # rows: null vectors, columns in pivot order
+    pivots = []
+    row = 0
+    for col in range(m):
+        if row == r:
+            break
+        best = row + int(np.argmax(np.abs(R[row:, col])))
+        if abs(R[best, col]) <= 1e-10:
+            continue
+        R[[row, best]] = R[[best, row]]
+        R[row] /= R[row, col]
+        for other in range(r):
+            if other != row:
+                R[other] -= R[other, col] * R[row]
+        pivots.append(col)
+        row += 1
+    out = []
+    for i, col in enumerate(pivots):
+        coefs = -R[i]
+        terms = []
+        scale = float(np.abs(coefs).max(initial=0.0))
+        position = {c: j for j, c in enumerate(order)}
+        for original in [m - 1] + list(range(m - 1)):  # the intercept first, then column order
+            j = position[original]
+            c = coefs[j]
+            if j == col or abs(c) <= _COEF_RTOL * max(scale, 1.0):
+                continue
+            name = names[original]
+            mag = abs(c)
+            text = name if abs(mag - 1.0) < 1e-9 else f"{mag:.6g} {name}"
+            terms.append(("- " if c < 0 else "+ ") + text)
+        rhs = " ".join(terms).lstrip("+ ") if terms else "0"
+        if rhs.startswith("- ") and terms and terms[0].startswith("- "):
+            rhs = "-" + rhs[2:]
+        out.append(f"{names[order[col]]} = {rhs}")
+    return tuple(out)

@@ -1,0 +1,474 @@
+"""A feasible primal point from theta*, and the rigorous bracket of the optimum it gives.
+
+Weak duality
+------------
+For every ``mu`` feasible for the maximum-entropy primal (rows in the family's domain, the balance
+equations ``X^T W (mu - Y) = 0`` on the equality rows, and for L1 the boxes
+``|X_R^T W (mu - Y)| <= lam`` on the penalised rows) and for every ``theta``,
+
+    primal(mu)  <=  primal(mu*)  =  dual(theta*)  <=  dual(theta),
+
+with ``dual(theta) = -(l(theta) - penalty(theta))`` (Fenchel-Young: ``-A*(mu) <= A(eta) - mu eta``
+for each observation). So ``[primal(mu~), dual(theta*)]`` brackets the optimum for any feasible
+``mu~``, and its width bounds how far *both* solutions are from it. No conic solver is needed, and
+the whole construction is two passes over the data.
+
+Why ``mu(theta*)`` is not enough. ``mu = A'(X theta*)`` misses the balance equations by the dual's
+gradient ``R = X^T W (Y - mu)``, however small.
+
+The feasible point: one Newton step in mean space
+-------------------------------------------------
+Let ``J`` be the derivative of the mean map ``theta -> A'(X theta)`` at theta*, so that
+``X^T W J = C``, the curvature ``-Hessian`` of ``l``. For a correction ``a`` of theta (shape of
+theta, zero off a chosen set ``S`` of entries), ``mu~ = mu + J a`` moves the balance equations by
+``C a``. Choosing ``a`` to solve ``C_SS a_S = t_S`` puts them exactly where they belong:
+
+* categorical: ``d_j = A^T x_j`` and ``D_j = diag(p_j) d_j - p_j (p_j^T d_j)``; each row of ``D``
+  sums to zero, so the rows of ``P~ = P + D`` stay on the simplex, and an entry with ``p_ji = 0``
+  stays zero (which is why the same step works on the reduced problem of separated data);
+* one-parameter families: ``mu~_j = mu_j + A''(eta_j) x_j^T a``.
+
+The set ``S`` and the targets ``t``:
+
+* unpenalised: every entry of the pivot gauge (classes ``0 .. k-2``; the last class's balance
+  follows because the rows of ``Y - P~`` sum to zero), ``t = R``;
+* L2: the relaxed primal keeps only the unpenalised (intercept) rows as equalities and charges
+  ``||X_R^T W (mu - Y)||^2 / (2 lam)`` for the others, so ``S`` is the intercept row alone and
+  ``t = R`` there; the penalty term is evaluated at ``mu~``;
+* L1: the intercept row as for L2, plus every *active* penalised entry (``theta*_ri != 0``), whose
+  box constraint is made tight with the sign KKT demands, ``t_ri = R_ri - lam sign(theta*_ri)``.
+  The inactive entries are left free; their boxes ``|.| <= lam`` hold with the slack KKT leaves
+  them, and are checked, like everything else.
+
+``C_SS`` is equilibrated to unit diagonal and factored by a symmetric eigendecomposition, and
+directions whose eigenvalue is below ``RANK_RTOL * max eigenvalue`` are dropped (a pseudo-inverse): rank-deficient designs and the
+recession directions of separated data leave ``C`` singular, but ``t`` is orthogonal to those
+directions (``R`` lies in the range of ``X^T``), so the solve is exact on the rest. The largest
+over smallest kept eigenvalue (of the equilibrated matrix) is reported as ``condition``.
+
+What is checked, never assumed
+------------------------------
+The point is not trusted: its balance residual (and L1 box excess) is recomputed from ``mu~`` in
+the second pass, and it must lie in the family's domain: ``P~ >= 0`` (categorical), ``0 <= mu~ <=
+1`` (Bernoulli), ``mu~ >= 0`` (Poisson), nothing (Gaussian). Nothing is ever clipped: a point that
+leaves the domain fails the certificate (it happens far from the optimum, or on separated data
+solved without its forced entries).
+
+Round-off. The bracket is exact arithmetic's; in floating point the two sums over ``n``
+observations carry an error of a few ``eps`` times the sum of the magnitudes of their terms, and
+the residual ``r~`` of the constraints left by the solve shifts the primal value by at most
+``|<theta*, r~>|`` to first order (over the equality rows; for L1 also ``|theta*_R|`` times the
+boxes' excess). ``roundoff`` is ``ROUNDOFF_FACTOR * eps * (sum_j w_j |A*(mu~_j)| + |l(theta*)| +
+sum_j w_j |<Y_j, eta_j>|)`` plus that shift: a gap below ``-roundoff`` means a wrong computation,
+not a tight bound.
+
+A proof of attainment. The maximum-likelihood estimate exists exactly when some mean strictly
+inside the domain satisfies the balance equations (the separation module's docstring). ``P~`` is
+such a point up to its residual ``r~``, and a second Newton step ``E = J C^{-1} r~`` would remove
+the residual. Each entry of ``J a`` is ``p_ji`` times ``(d_ji - p_j^T d_j)``, at most
+``2 |A^T x_j|`` in relative terms, so that step changes every entry by less than the fraction
+``second_step = 2 max_j ||x_j|| ||r~_S|| / lambda_min(C_SS)`` of ``p_ji`` (and, for the
+one-parameter families, of the distance ``A''`` measures). So when every entry of ``mu(theta*)`` is
+positive (no underflow) and ``P~ >= MARGIN_FRACTION P`` entry by entry (the same for ``1 - mu`` of
+the Bernoulli family), and ``second_step < MARGIN_FRACTION``, a strictly positive exactly feasible
+point exists: the data are not separated, and the LP can be skipped. The test is relative to
+``P``, so it holds for tiny probabilities on large data sets; on separated data solved without
+their forced entries ``C`` is nearly singular along the recession direction and ``P~`` has
+entries at or below zero, and it fails.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _kernels
+from . import _numerics as nx
+from .families import get_family
+from .results import Penalty
+
+__all__ = ["ProjectedPrimal", "project_primal", "MARGIN_FRACTION", "RANK_RTOL"]
+
+#: Relative eigenvalue of the equilibrated ``C_SS`` below which a direction counts as singular.
+#: It sits just above the eigensolver's round-off (``m eps``) rather than at a conditioning limit:
+#: an ill-conditioned design (a degree-10 polynomial basis: 1e-14) keeps every direction, and a
+#: noise direction kept by mistake is harmless, because ``X`` maps it to round-off; the point's
+#: residual is measured afterwards either way.
+RANK_RTOL = 1e-15
+
+#: ``P~ >= MARGIN_FRACTION P`` entrywise, with a second step smaller than this fraction, proves
+#: the optimum is attained (module docstring). Near an optimum ``P~ / P`` is 1 to within the
+#: relative size of the first step (1e-6 and below on the data of the tests).
+MARGIN_FRACTION = 0.5
+
+#: Multiple of ``eps`` in the round-off budget of the two sums (pairwise summation keeps their
+#: error near ``log2(n) eps``; 64 covers ``n`` up to ``2^64`` with room for the weights).
+ROUNDOFF_FACTOR = 64.0
+
+
+@dataclass(frozen=True, eq=False)
+class ProjectedPrimal:
+    """The feasible primal point built from theta*, and the bracket of the optimum it gives.
+
+    Attributes
+    ----------
+    mu : ndarray of shape (n, k) or (n,), or None
+        ``mu~`` (``P~`` for the categorical family); None when ``keep_mu=False``.
+    lower_bound : float
+        The primal objective at ``mu~``: ``H(mu~)``, minus ``||X_R^T W (mu~ - Y)||^2 / (2 lam)``
+        for L2.
+    upper_bound : float
+        ``-(l(theta*) - penalty(theta*))``, the dual objective at theta* (canonical ``l``).
+    duality_gap : float
+        ``upper_bound - lower_bound``: >= ``-roundoff`` always, and small when theta* is optimal.
+    relative_gap : float
+        ``|duality_gap| / max(1, |upper_bound|)``.
+    roundoff : float
+        The round-off budget of the gap (module docstring).
+    balance_residual : float
+        ``max |X^T W (mu~ - Y)| / (1 + max |X^T W Y|)`` over the equality rows, and for L1 the
+        relative excess of the boxes.
+    simplex_residual : float
+        ``max |P~ 1 - 1|`` (categorical; 0 otherwise).
+    min_entry : float
+        The distance of ``mu~`` from the boundary of the family's domain over the observations of
+        positive weight: ``min P~`` (categorical), ``min(mu~, 1 - mu~)`` (Bernoulli), ``min mu~``
+        (Poisson), ``+inf`` (Gaussian). Negative means ``mu~`` left the domain.
+    in_domain : bool
+        ``min_entry >= 0`` (no entry of ``mu~`` outside the domain).
+    proves_attained : bool
+        On an unpenalised full problem: ``mu~`` lies strictly inside the domain by the relative
+        margin of the module docstring, so the likelihood has a maximiser (no separation).
+    relative_margin : float
+        ``min mu~ / mu`` over the entries (and ``(1 - mu~) / (1 - mu)`` for Bernoulli; ``+inf``
+        for the Gaussian family).
+    second_step : float
+        The bound on the relative size of the step that would remove ``mu~``'s residual.
+    rank, size : int
+        The rank of ``C_SS`` (after dropping its singular directions) and the size of ``S``.
+    condition : float
+        Largest over smallest kept eigenvalue of ``C_SS``.
+    seconds : float
+    """
+
+    mu: np.ndarray | None
+    lower_bound: float
+    upper_bound: float
+    duality_gap: float
+    relative_gap: float
+    roundoff: float
+    balance_residual: float
+    simplex_residual: float
+    min_entry: float
+    in_domain: bool
+    proves_attained: bool
+    relative_margin: float
+    second_step: float
+    rank: int
+    size: int
+    condition: float
+    seconds: float
+
+
+def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
+                   keep_mu: bool = True) -> ProjectedPrimal:
+    """Build the feasible primal point ``mu~`` from ``theta`` and bracket the optimum.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    theta : ndarray of shape (m, k) or (m,)
+        The dual solution (any gauge).
+    penalty : Penalty, optional
+    forced : ndarray of bool, optional
+        Forced entries of separated data (:func:`dualmaxent.detect_separation`): the point is
+        built for the reduced problem, with ``mu~ = 0`` (categorical entries) or ``mu~ = y``
+        (forced observations) there.
+    keep_mu : bool, default True
+        Return ``mu~`` (an array like ``Y``); False keeps only the reductions.
+
+    Returns
+    -------
+    ProjectedPrimal
+    """
+    t0 = time.perf_counter()
+    penalty = penalty if penalty is not None else Penalty()
+    fam = get_family(dataset.family)
+    X, Y, w = dataset.X, dataset.Y, dataset.weights
+    n, m = X.shape
+    multi = Y.ndim == 2
+    q = Y.shape[1] if multi else 1
+    theta = np.asarray(theta, dtype=np.float64).reshape(m, q)
+    pen_rows = np.zeros(m, dtype=bool)
+    if penalty.active:
+        pen_rows[:] = True
+        if dataset.intercept:
+            pen_rows[-1] = False
+    mask = _forced_mask(dataset, forced)
+
+    # -- pass 1: the mean, the residual R = X^T W (Y - mu), the curvature C ------------------
+    S = _correction_set(theta, pen_rows, penalty, multi)
+    classes = sorted({a for a in range(q) if S[:, a].any()})
+    R, C, value = _first_pass(X, Y, w, theta, fam, mask, classes)
+    target = R.copy()
+    if penalty.kind == "l1":
+        target[pen_rows] -= penalty.lam * np.sign(theta[pen_rows])
+
+    # -- the Newton system on S ----------------------------------------------------------------
+    flat = (np.asarray(classes)[:, None] * m + np.arange(m)).ravel()  # C's class-major entries
+    in_S = S.T.ravel()[flat]
+    a_full = np.zeros(m * q)
+    rank, condition, smallest = 0, 1.0, 0.0
+    if in_S.any():
+        C_SS = C[np.ix_(in_S, in_S)]
+        a_S, rank, condition, smallest = _pseudo_solve(C_SS, target.T.ravel()[flat][in_S])
+        a_full[flat[in_S]] = a_S
+    A = a_full.reshape(q, m).T  # (m, q)
+
+    # -- pass 2: mu~ = mu + J A, its entropy, balance residual and domain ----------------------
+    out = np.empty(Y.shape) if keep_mu else None
+    sums = _PointSums.empty(m, q)
+    for sl in _kernels.row_blocks(n, m):
+        sums = sums.merge(point_block(X[sl], Y[sl], w[sl], None if mask is None else mask[sl],
+                                      theta, A, fam, None if out is None else out[sl]))
+    resid = sums.resid  # X^T W (mu~ - Y)
+    scale = 1.0 + float(np.abs(sums.XtWY).max())
+    eq_rows = ~pen_rows
+    # every class of the equality rows, the pinned one included (it follows only up to round-off)
+    balance = float(np.abs(resid[eq_rows]).max()) if eq_rows.any() else 0.0
+    if penalty.kind == "l1" and pen_rows.any():
+        balance = max(balance, float(np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0).max()))
+    lower = sums.entropy
+    if penalty.kind == "l2" and pen_rows.any():
+        lower -= float(np.sum(resid[pen_rows] ** 2)) / (2.0 * penalty.lam)
+    upper = -(value - _penalty_value(theta, pen_rows, penalty))
+    gap = upper - lower
+    # first-order effect of the constraints' residual: |<theta, r~>| on the equality rows, and
+    # |theta| times the boxes' excess on the L1 rows (the L2 rows carry no constraint)
+    infeasible = float(np.abs(theta[eq_rows] * resid[eq_rows]).sum())
+    if penalty.kind == "l1":
+        excess = np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0.0)
+        infeasible += float(np.sum(np.abs(theta[pen_rows]) * excess))
+    roundoff = (ROUNDOFF_FACTOR * np.finfo(float).eps * (sums.magnitude + abs(value))
+                + infeasible)
+    r_S = resid.T.ravel()[flat][in_S] if in_S.any() else np.zeros(0)
+    second_step = (2.0 * sums.x_norm * float(np.linalg.norm(r_S)) / smallest if smallest > 0
+                   else float("inf"))
+    attained = (not penalty.active and mask is None and sums.relative_margin >= MARGIN_FRACTION
+                and second_step < MARGIN_FRACTION)
+    min_entry = sums.min_entry
+    return ProjectedPrimal(
+        mu=out,
+        lower_bound=float(lower),
+        upper_bound=float(upper),
+        duality_gap=float(gap),
+        relative_gap=abs(float(gap)) / max(1.0, abs(float(upper))),
+        roundoff=float(roundoff),
+        balance_residual=balance / scale,
+        simplex_residual=sums.simplex,
+        min_entry=min_entry,
+        in_domain=bool(min_entry >= 0.0),
+        proves_attained=bool(attained),
+        relative_margin=float(sums.relative_margin),
+        second_step=float(second_step),
+        rank=int(rank),
+        size=int(in_S.sum()),
+        condition=float(condition),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _correction_set(theta, pen_rows, penalty, multi) -> np.ndarray:
+    """The entries ``S`` of theta the step moves (module docstring), a bool mask like theta."""
+    m, q = theta.shape
+    S = np.zeros((m, q), dtype=bool)
+    S[~pen_rows, : q - 1 if multi else 1] = True
+    if penalty.kind == "l1":
+        S[pen_rows] = theta[pen_rows] != 0
+    return S
+
+
+def _first_pass(X, Y, w, theta, fam, mask, classes):
+    """``(R, C, l)`` at theta: ``X^T W (Y - mu)`` of shape (m, q), the curvature of the classes
+    ``classes`` (class-major), and the canonical log-likelihood; all of the reduced problem when
+    ``mask`` is given (separated data, small: plain numpy on the whole arrays)."""
+    m = X.shape[1]
+    if mask is None:
+        if Y.ndim == 2:
+            value, R, C = _kernels.categorical_vgh(X, Y, w, theta, classes=classes)
+            return R, (C if C is not None else np.zeros((0, 0))), value
+        value, g, C = _kernels.glm_vgh(X, Y, w, theta[:, 0], fam)
+        return g[:, None], C, value
+    mu, curv = _mean_and_curvature(X @ theta, Y, fam, mask)
+    R = X.T @ (w[:, None] * (Y - mu).reshape(len(w), -1))
+    if Y.ndim == 2:
+        value = float(w @ (Y * np.where(mask, 0.0, nx.log_softmax(
+            np.where(mask, -np.inf, X @ theta)))).sum(axis=1))
+        C = np.zeros((len(classes) * m, len(classes) * m))
+        for i, a in enumerate(classes):
+            for j, b in enumerate(classes):
+                d = w * mu[:, a] * ((a == b) - mu[:, b])
+                C[i * m:(i + 1) * m, j * m:(j + 1) * m] = X.T @ (d[:, None] * X)
+        return R, C, value
+    keep = ~mask  # forced observations: mu = y, no curvature, no contribution to l
+    value = fam.canonical_loglik(Y[keep], (X @ theta[:, 0])[keep], w[keep])
+    return R, X.T @ ((w * curv)[:, None] * X), value
+
+
+def _mean_and_curvature(eta, Y, fam, mask):
+    """The mean at ``eta`` and what the mean step needs: ``P`` (categorical) or ``A''(eta)``.
+
+    With ``mask`` (forced entries), the reduced model's: ``P`` is the softmax over the free
+    classes (exactly zero on the forced ones); a forced observation of a one-parameter family has
+    ``mu = y`` and no curvature.
+    """
+    if Y.ndim == 2:
+        P = nx.softmax(eta if mask is None else np.where(mask, -np.inf, eta))
+        return P, P
+    eta = eta[:, 0] if eta.ndim == 2 else eta
+    mu, var = fam.mean(eta), fam.variance(eta)
+    if mask is not None:
+        mu, var = np.where(mask, Y, mu), np.where(mask, 0.0, var)
+    return mu, var
+
+
+@dataclass(frozen=True)
+class _PointSums:
+    """What pass 2 gathers over row blocks; ``merge`` combines two blocks' (a sum, or a min/max)."""
+
+    entropy: float
+    resid: np.ndarray
+    XtWY: np.ndarray
+    magnitude: float
+    min_entry: float
+    relative_margin: float
+    simplex: float
+    x_norm: float
+
+    @classmethod
+    def empty(cls, m, q):
+        return cls(0.0, np.zeros((m, q)), np.zeros((m, q)), 0.0, np.inf, np.inf, 0.0, 0.0)
+
+    def merge(self, o: "_PointSums") -> "_PointSums":
+        return _PointSums(self.entropy + o.entropy, self.resid + o.resid, self.XtWY + o.XtWY,
+                          self.magnitude + o.magnitude, min(self.min_entry, o.min_entry),
+                          min(self.relative_margin, o.relative_margin),
+                          max(self.simplex, o.simplex), max(self.x_norm, o.x_norm))
+
+
+def point_block(Xb, Yb, wb, mask_b, theta, A, fam, out=None) -> _PointSums:
+    """Pass 2 on one row block: ``mu~ = mu + J A`` and its sums (module docstring).
+
+    Parameters
+    ----------
+    Xb : ndarray of shape (b, m)
+    Yb : ndarray of shape (b, k) or (b,)
+    wb : ndarray of shape (b,)
+    mask_b : ndarray of bool like ``Yb``, or None
+        Forced entries (reduced problem).
+    theta : ndarray of shape (m, q)
+    A : ndarray of shape (m, q)
+        The correction, zero off ``S``.
+    fam : Family
+    out : ndarray like ``Yb``, optional
+        Filled with ``mu~``.
+
+    Returns
+    -------
+    _PointSums
+    """
+    b = Xb.shape[0]
+    multi = Yb.ndim == 2
+    eta = Xb @ theta
+    mu, curv = _mean_and_curvature(eta, Yb, fam, mask_b)
+    if multi:
+        PU = curv * (Xb @ A)
+        mu_t = mu + (PU - curv * PU.sum(axis=1, keepdims=True))  # rows keep summing to one
+    else:
+        mu_t = mu + curv * (Xb @ A[:, 0])
+    if out is not None:
+        out[...] = mu_t
+    q = theta.shape[1]
+    Y2 = Yb.reshape(b, q)
+    positive = wb > 0
+    mk = None if mask_b is None else mask_b[positive]
+    return _PointSums(
+        entropy=fam.entropy(mu_t, wb),
+        resid=Xb.T @ (wb[:, None] * (mu_t.reshape(b, q) - Y2)),
+        XtWY=Xb.T @ (wb[:, None] * Y2),
+        magnitude=(float(np.dot(wb, np.abs(fam.conjugate(mu_t))))
+                   + float(np.abs(wb[:, None] * Y2 * eta.reshape(b, q)).sum())),
+        min_entry=_domain_margin(fam, mu_t[positive], mk),
+        relative_margin=_domain_margin(fam, mu_t[positive], mk, mu[positive]),
+        simplex=float(np.abs(mu_t.sum(axis=1) - 1.0).max(initial=0.0)) if multi else 0.0,
+        x_norm=float(np.sqrt((Xb[positive] ** 2).sum(axis=1)).max(initial=0.0)),
+    )
+
+
+def _pseudo_solve(C, t):
+    """Solve ``C a = t`` for symmetric positive semidefinite ``C`` on its well-conditioned range.
+
+    Returns ``(a, rank, condition, smallest kept eigenvalue)``; eigenvalues below ``RANK_RTOL``
+    times the largest are dropped (module docstring).
+    """
+    # equilibrate first (D C D with unit diagonal): the units of the columns of X must not decide
+    # which directions count as singular (a polynomial basis spans twenty orders of magnitude)
+    diag = np.diag(C).copy()
+    d = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 0.0)
+    vals, vecs = np.linalg.eigh(d[:, None] * C * d[None, :])
+    top = float(vals.max(initial=0.0))
+    keep = vals > RANK_RTOL * top if top > 0 else np.zeros(vals.shape, dtype=bool)
+    if not keep.any():
+        return np.zeros_like(t), 0, float("inf"), 0.0
+    V = vecs[:, keep]
+    a = d * (V @ ((V.T @ (d * t)) / vals[keep]))
+    # the smallest eigenvalue of C itself on the kept range, for the second step's bound:
+    # lambda_min(C) >= lambda_min(D C D) / max(d)^2
+    smallest = float(vals[keep].min()) / float(d.max()) ** 2
+    return a, int(keep.sum()), top / float(vals[keep].min()), smallest
+
+
+def _forced_mask(dataset, forced):
+    """The forced entries as a bool array like ``Y`` (None when nothing is forced)."""
+    if forced is None:
+        return None
+    from .separation import as_forced
+
+    return as_forced(dataset, forced)
+
+
+def _penalty_value(theta, pen_rows, penalty) -> float:
+    if not penalty.active:
+        return 0.0
+    tp = theta[pen_rows]
+    if penalty.kind == "l2":
+        return 0.5 * penalty.lam * float(np.sum(tp ** 2))
+    return penalty.lam * float(np.sum(np.abs(tp)))
+
+
+def _domain_margin(fam, mu, mask, reference=None) -> float:
+    """How far ``mu`` lies inside the family's domain (negative: outside); see ProjectedPrimal.
+
+    With ``reference`` (the mean at theta*), the margin relative to it: ``min mu / reference``
+    (and ``(1 - mu) / (1 - reference)`` for Bernoulli), ``-inf`` if ``reference`` underflowed.
+    """
+    if fam.name == "gaussian":
+        return float("inf")
+    if mask is not None:  # forced entries and observations are exactly at their bound: skip them
+        keep = ~mask
+        mu = mu[keep]
+        reference = None if reference is None else reference[keep]
+    sides = [(mu, reference)]
+    if fam.name == "bernoulli":
+        sides.append((1.0 - mu, None if reference is None else 1.0 - reference))
+    out = float("inf")
+    for value, ref in sides:
+        if ref is None:
+            out = min(out, float(value.min(initial=np.inf)))
+        elif np.any(ref <= np.finfo(float).tiny):
+            return float("-inf")
+        else:
+            out = min(out, float((value / ref).min(initial=np.inf)))
+    return out

@@ -1,0 +1,70 @@
+"""The rank of the weighted design, its null space, and the dependencies in the columns' names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dualmaxent import Dataset
+from dualmaxent.identifiability import identify
+
+
+def _identify(X, names, w=None):
+    data = Dataset.from_arrays(X, np.arange(len(X)) % 2, feature_names=names, weights=w)
+    return data, identify(data.X, data.weights, data.feature_names)
+
+
+def test_dummy_variable_trap_is_named_in_the_columns_names():
+    g = np.random.default_rng(1).integers(0, 3, 200)
+    data, ident = _identify(np.eye(3)[g], ["g1", "g2", "g3"])
+    assert ident.rank == 3 and ident.m == 4
+    assert ident.dependencies == ("g3 = intercept - g1 - g2",)
+    # the null space is what the definition says: X N = 0, orthonormal, orthogonal to the basis
+    assert np.abs(data.X @ ident.null_space).max() <= 1e-12
+    np.testing.assert_allclose(ident.null_space.T @ ident.null_space, np.eye(1), atol=1e-12)
+    assert np.abs(ident.basis.T @ ident.null_space).max() <= 1e-12
+
+
+def test_two_dependencies_with_coefficients():
+    X = np.random.default_rng(2).normal(size=(60, 4))
+    X[:, 3] = X[:, 0] - X[:, 1]
+    X[:, 2] = 0.5 * X[:, 1]
+    _, ident = _identify(X, ["a", "b", "c", "d"])
+    assert ident.rank == 3
+    assert set(ident.dependencies) == {"d = a - b", "c = 0.5 b"}
+
+
+def test_projection_gives_the_minimum_norm_representative():
+    g = np.random.default_rng(1).integers(0, 3, 100)
+    data, ident = _identify(np.eye(3)[g], ["g1", "g2", "g3"])
+    theta = np.random.default_rng(0).normal(size=(4, 2))
+    shifted = theta + ident.null_space @ np.array([[3.0, -1.0]])
+    np.testing.assert_allclose(data.X @ theta, data.X @ shifted, atol=1e-12)  # same eta
+    np.testing.assert_allclose(ident.project(theta), ident.project(shifted), atol=1e-12)
+    rep = ident.project(theta)
+    assert np.linalg.norm(rep) <= np.linalg.norm(theta) + 1e-12
+
+
+def test_ill_conditioned_polynomial_basis_keeps_full_rank():
+    x = np.linspace(0, 1, 50)
+    X = np.column_stack([x**p for p in range(1, 11)])
+    _, ident = _identify(X, [f"x^{p}" for p in range(1, 11)])
+    assert ident.full_rank and ident.dependencies == ()
+    assert 1e6 < ident.condition < 1e10  # ill-conditioned, and said so
+
+
+def test_rows_of_weight_zero_do_not_count():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 2))
+    w = np.ones(40)
+    w[:5] = 0.0
+    X[5:, 1] = 2.0 * X[5:, 0]  # dependent on the rows that count only
+    _, ident = _identify(X, ["u", "v"], w=w)
+    assert ident.dependencies == ("v = 2 u",)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
+def test_rank_does_not_depend_on_units(scale):
+    X = np.random.default_rng(4).normal(size=(30, 3)) * np.array([1.0, scale, 1.0])
+    _, ident = _identify(X, ["a", "b", "c"])
+    assert ident.full_rank
