@@ -289,18 +289,47 @@ def _from_frame(frame, where, target, features, weights, family, intercept, name
         if frame[col].dtype.kind not in "biuf":
             raise DataError(f"{where}: column {col!r} must be numeric; it holds "
                             f"{frame[col].dtype} values")
-    # the lengths of the partitions, once, so that every array below has known row chunks
-    lengths = tuple(int(v) for v in frame.map_partitions(len).compute())
-    X = frame[features].astype("float64").to_dask_array(lengths=lengths)
-    yser = frame[target]
-    y = yser.to_dask_array(lengths=lengths) if yser.dtype.kind in "biuf" else \
-        yser.astype(object).to_dask_array(lengths=lengths)
-    w = None if weights is None else frame[weights].to_dask_array(lengths=lengths)
+    # The partitions as delayed pandas frames, their lengths computed once, and each column's
+    # array assembled from them with known row chunks. (to_dask_array(lengths=...) is not used:
+    # in dask 2026.8.0 the optimiser may merge the partitions of a column it projects, and the
+    # array then refers to partitions that no longer exist: "Missing dependency".)
+    import dask
+    import dask.array as da
+
+    parts = frame[features + [target] + ([weights] if weights else [])].to_delayed()
+    lengths = dask.compute(*[dask.delayed(len)(part) for part in parts])
+
+    def column(names, dtype):
+        shape = (len(names),) if isinstance(names, list) else ()
+        return da.concatenate([
+            da.from_delayed(dask.delayed(_frame_values)(part, names, dtype), (rows,) + shape,
+                            dtype=dtype) for part, rows in zip(parts, lengths)])
+
+    kind = frame[target].dtype.kind
+    X = column(features, np.float64)
+    y = column(target, {"f": np.float64, "b": np.bool_}.get(kind, np.int64)
+               if kind in "biuf" else object)
+    w = None if weights is None else column(weights, np.float64)
     try:
         return from_dask(X, y, weights=w, feature_names=features, intercept=intercept,
                          family=family, name=name if name is not None else where)
     except DataError as exc:
         raise DataError(f"{where}: {exc}") from None
+
+
+def _frame_values(part, names, dtype):
+    """The columns ``names`` (a list) or the column ``names`` of one pandas partition."""
+    return part[names].to_numpy(dtype=dtype)
+
+
+def _missing(v) -> bool:
+    """None, NaN, NaT or pandas' NA (whose comparisons are neither true nor false)."""
+    if v is None:
+        return True
+    try:
+        return bool(v != v)
+    except TypeError:
+        return True
 
 
 def _dask_array(a, what):
@@ -382,8 +411,7 @@ def _validate(X, y, w, names, fam) -> tuple:
     if not fam.is_probability:
         return ()
     labels = got["labels"]
-    missing = sum(v is None or (isinstance(v, float) and np.isnan(v)) for v in labels)
-    if missing:
+    if any(_missing(v) for v in labels):
         raise DataError("the target has missing values")
     # the family's own checks and sorting (two classes for Bernoulli, at least two otherwise)
     return tuple(fam.encode(np.array(labels, dtype=object))[1])
@@ -545,8 +573,8 @@ def _newton_passes(obj, beta, tol, max_iter, hist):
         if _diverging(steps):
             theta = np.abs(obj.theta(beta)).max()
             return beta, "diverged", (
-                f"{DIVERGED_MESSAGE}: {DIVERGENCE_ITERATIONS} full Newton steps in a row neither shrank nor "
-                f"turned, max |theta| = {theta:.3g}, relative dual gradient "
+                f"{DIVERGED_MESSAGE}: {DIVERGENCE_ITERATIONS} full Newton steps in a row neither "
+                f"shrank nor turned, max |theta| = {theta:.3g}, relative dual gradient "
                 f"{obj.kkt_residual(beta, grad):.1e}")
     return beta, "max_iter", f"reached {max_iter} iterations at relative gradient {rel:.1e}"
 

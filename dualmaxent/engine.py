@@ -1,4 +1,4 @@
-"""Engines: who supplies the row blocks of ``X``, ``Y`` and ``w``. The mathematics stays in the kernels.
+"""Engines supply the row blocks of ``X``, ``Y`` and ``w``; the mathematics stays in the kernels.
 
 Every quantity the dual and the projected certificate need is a *sum over observations* (or a
 min/max), so it is the combination of the same quantity on row chunks. An engine applies a block
