@@ -69,6 +69,7 @@ class NumpyEngine:
         n = X.shape[0]
         step = n if not chunk_rows else int(chunk_rows)
         self.slices = [slice(s, min(s + step, n)) for s in range(0, n, max(step, 1))]
+        self.passes = 0  # map_reduce calls: passes over the data
 
     @classmethod
     def from_dataset(cls, dataset, chunk_rows: int | None = None) -> "NumpyEngine":
@@ -76,6 +77,7 @@ class NumpyEngine:
 
     def map_reduce(self, fn, *args, combine=add):
         """``combine`` over the chunks of ``fn(Xb, Yb, wb, *args)``."""
+        self.passes += 1
         return _tree((fn(self.X[s], self.Y[s], self.w[s], *args) for s in self.slices), combine)
 
 
@@ -106,6 +108,7 @@ class DaskEngine:
         if not (X.chunks[0] == Y.chunks[0] == w.chunks[0]):
             raise ValueError("X, Y and w must have the same row chunks")
         self.client = client
+        self.passes = 0  # map_reduce calls: passes over the data
         self.blocks = list(zip(X.to_delayed().ravel(), Y.to_delayed().ravel(),
                                w.to_delayed().ravel()))
 
@@ -121,6 +124,7 @@ class DaskEngine:
         """``combine`` over the chunks of ``fn(Xb, Yb, wb, *args)``, computed in one pass."""
         import dask
 
+        self.passes += 1
         # one task holds the arguments: every chunk's task depends on its key, so theta is
         # sent to each worker once per pass, not once per chunk
         shared = dask.delayed(tuple(args), pure=True)
@@ -135,6 +139,11 @@ class DaskEngine:
 def vgh_block(Xb, Yb, wb, family, classes, thetas, hessians):
     """``(l, G, C)`` of the unpenalised likelihood at each theta of ``thetas``, one block.
 
+    ``hessians[i]`` True forms the curvature (a Newton step's full step), False only the value
+    and gradient, None only the value (a shorter trial step: its gradient is needed only if it
+    is accepted, and then its Hessian too, so a pass follows anyway), by the family's
+    ``canonical_loglik`` on ``eta`` (one product with the block instead of two).
+
     Parameters
     ----------
     Xb, Yb, wb : ndarray
@@ -143,16 +152,19 @@ def vgh_block(Xb, Yb, wb, family, classes, thetas, hessians):
     classes : list of int
         The classes whose curvature blocks are formed (categorical).
     thetas : sequence of ndarray of shape (m, k) or (m,)
-    hessians : sequence of bool
-        Whether to form the curvature at each theta (a Newton step's full step only).
+    hessians : sequence of bool or None
 
     Returns
     -------
     tuple of (float, ndarray of shape (m, q), ndarray or None)
-        One triple per theta: the value, ``X^T W (Y - mu)`` as an (m, q) table, the curvature.
+        One triple per theta: the value, ``X^T W (Y - mu)`` as an (m, q) table (None for a value
+        only), the curvature (or None).
     """
     out = []
     for theta, hessian in zip(thetas, hessians):
+        if hessian is None:
+            out.append((family.canonical_loglik(Yb, Xb @ theta, wb), None, None))
+            continue
         if family.multiclass:
             value, G, C = _kernels.categorical_vgh(Xb, Yb, wb, theta, classes=classes,
                                                    hessian=hessian)
@@ -231,17 +243,26 @@ class EngineObjective(DualObjective):
 
     def prefetch(self, betas, hessians) -> None:
         """Evaluate ``(l, G, C)`` at each of ``betas`` in one pass and keep them for
-        :meth:`_loglik` (earlier points are dropped)."""
+        :meth:`_loglik` and :meth:`trial_value` (earlier points are dropped); ``hessians`` as
+        in :func:`vgh_block`."""
         thetas = [np.asarray(self.theta(b), dtype=np.float64) for b in betas]
         results = self.engine.map_reduce(vgh_block, self.family, self._hess_classes,
                                          thetas, list(hessians))
         self._points = {t.tobytes(): r for t, r in zip(thetas, results)}
 
+    def trial_value(self, beta) -> float:
+        """The objective ``l - penalty`` at ``beta``, from :meth:`prefetch` (a value alone is
+        enough) or a pass."""
+        theta = self.theta(beta)
+        got = self._points.get(np.asarray(theta, dtype=np.float64).tobytes())
+        value = got[0] if got is not None else self._loglik(theta)[0]
+        return value - self.penalty_value(theta)
+
     def _loglik(self, theta, hessian: bool = False):
         """``(l, X^T W (Y - mu), -H or None)`` at ``theta``: from :meth:`prefetch`, or a pass."""
         key = np.asarray(theta, dtype=np.float64).tobytes()
         got = self._points.get(key)
-        if got is None or (hessian and got[2] is None):
+        if got is None or got[1] is None or (hessian and got[2] is None):
             got = self.engine.map_reduce(vgh_block, self.family, self._hess_classes,
                                          [np.asarray(theta, dtype=np.float64)], [hessian])[0]
             self._points[key] = got

@@ -84,6 +84,30 @@ def test_dask_equals_numpy(family, case):
     assert abs(p_got.duality_gap) <= 1e-9 * max(1.0, abs(p_got.upper_bound))
 
 
+def test_one_pass_per_iteration_and_backtracking_as_numpy():
+    # 3 passes besides the iterations: the moments, the Hessian at the start, the reported
+    # log-likelihood; every full step comes with the next Hessian
+    ds, dd = _both("categorical")
+    engine = dd.engine()
+    got = solve_dual_dask(dd, engine=engine)
+    assert engine.passes == got.iterations + 3
+    # no intercept, counts near e^4, start at 0: the full Newton step overshoots e^eta, so
+    # the line search backtracks (one extra pass per shorter step) like the numpy Newton
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.5, 1.5, size=(120, 1))
+    y = rng.poisson(np.exp(4 * x[:, 0])).astype(float)
+    ref = solve_dual(Dataset.from_arrays(x, y, family="poisson", intercept=False),
+                     method="newton")
+    dd = from_dask(da.from_array(x, chunks=(50, 1)), da.from_array(y, chunks=50),
+                   family="poisson", intercept=False)
+    engine = dd.engine()
+    got = solve_dual_dask(dd, engine=engine)
+    assert got.converged and got.iterations == ref.iterations
+    assert engine.passes > got.iterations + 3
+    _close(got.theta, ref.theta)
+    np.testing.assert_allclose(got.history["loglik"], ref.history["loglik"], rtol=1e-12)
+
+
 def test_upper_bound_is_the_negative_loglik_from_its_definition():
     ds, dd = _both("categorical")
     got = solve_dual_dask(dd)
