@@ -20,10 +20,11 @@ dual objective of :mod:`dualmaxent.dual` with its passes run by an engine.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from . import _kernels
-from .params import Parameterization
 from .results import Penalty
 
 from .dual import DualObjective
@@ -209,24 +210,17 @@ class EngineObjective(DualObjective):
     """
 
     def __init__(self, dataset, engine, penalty: Penalty | None = None):
-        # not the parent's __init__: it reads X, which only the engine may touch
-        self.dataset = dataset
-        self.engine = engine
+        # The parent's set-up (parameterisation, penalty, caches) on an empty stand-in with the
+        # same shapes: its one pass over X (X^T W Y) is the engine's to make, below.
+        m, q = dataset.m, (dataset.k if dataset.family.multiclass else 1)
+        empty = SimpleNamespace(
+            family=dataset.family, intercept=dataset.intercept, m=dataset.m, k=dataset.k,
+            X=np.zeros((0, m)), Y=np.zeros((0, q) if dataset.family.multiclass else 0),
+            weights=np.zeros(0))
+        super().__init__(empty, penalty)
         # the parent reads only X's shape from it (dask arrays are lazy: nothing is gathered)
-        self.X = dataset.X
-        self.family = dataset.family
-        self.penalty = penalty if penalty is not None else Penalty()
-        self.params = Parameterization.from_dataset(dataset, self.penalty)
-        self.penalized_rows = self.params.penalized_rows
-        self.q = self.params.q
-        self.free = self.params.free
-        self._free_flat = self.params.free_flat
-        self.n_params = self.params.n_params
-        self._hess_classes = self.params.free_classes
-        self.forced = None
-        self._cache = None
-        self._point = None
-        self._gram = self._gram_cf = None
+        self.dataset, self.engine = dataset, engine
+        self.X, self.Y, self.w = dataset.X, dataset.Y, dataset.weights
         self._points = {}
         # one pass for the scale of the stopping rule, the starting point and the constant
         self.XtWY, self._wY, self._wsum, self._constant = engine.map_reduce(
