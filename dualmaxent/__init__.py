@@ -5,7 +5,8 @@ equations ``X^T P = X^T Y``, has the multinomial log-likelihood as its Lagrange 
 ``P* = softmax(X theta*)`` and ``H(P*) = -l(theta*)``. The same holds for every canonical GLM.
 
 Public API: :class:`Dataset`, :func:`load_dataset`, :func:`solve_primal`, :func:`solve_dual`,
-:func:`recover_primal`, :func:`verify`.
+:func:`recover_primal`, :func:`verify`, and the scikit-learn estimators :class:`MaxEntClassifier`
+and :class:`GLMRegressor` (imported on first use, so that scikit-learn stays optional).
 """
 
 from .data import Dataset, load_dataset
@@ -27,5 +28,18 @@ __all__ = [
     "PrimalResult",
     "DualResult",
     "Certificate",
+    "MaxEntClassifier",
+    "GLMRegressor",
     "__version__",
 ]
+
+_ESTIMATORS = ("MaxEntClassifier", "GLMRegressor")
+
+
+def __getattr__(name):
+    # the estimators import scikit-learn, an optional dependency: only when asked for
+    if name in _ESTIMATORS:
+        from . import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,7 +2,7 @@
 
 Conventions
 -----------
-The symbols are those of :mod:`dualmaxent.dual`: ``X`` (n, m), ``w`` (n,) frequency weights,
+The symbols are those of :mod:`dualmaxent.objective`: ``X`` (n, m), ``w`` (n,) frequency weights,
 ``eta = X @ theta``; for the categorical family ``Y`` and ``P = softmax(eta)`` are (n, k) and
 ``theta`` is (m, k); for a one-parameter family ``Y`` is (n,) and ``theta`` (m,). Everything is
 a *sum* over observations, in nats, of the *unpenalised* canonical log-likelihood
@@ -11,7 +11,8 @@ a *sum* over observations, in nats, of the *unpenalised* canonical log-likelihoo
 
 The kernels return the gradient ``X^T W (Y - mu)`` (the balance equations) and the *curvature*
 ``C = -Hessian`` (positive semidefinite), so that callers can factor it directly; penalties,
-gauges and packing stay in :class:`dualmaxent.dual.DualObjective`.
+gauges and packing stay in :class:`dualmaxent.objective.DualObjective` and
+:mod:`dualmaxent.params`.
 
 Why blocks. ``X`` is read in row blocks of about ``BLOCK_BYTES``: each block is used for
 ``eta``, for the gradient and for the Hessian while it sits in cache, so a Newton iteration reads
@@ -249,5 +250,15 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
 
 
 def glm_hessp(X, d, v, block_bytes: int = BLOCK_BYTES):
-    """``X^T diag(d) X v`` with ``d = w A''(eta)``, shape (m,): two products with ``X``."""
-    return X.T @ (d * (X @ v))
+    """``X^T diag(d) X v`` with ``d = w A''(eta)``, shape (m,): two products with ``X``.
+
+    Row blocks as in :func:`categorical_hessp`: each block of ``X`` serves both products while
+    it sits in cache, and the temporary is (block,), not (n,).
+    """
+    n, m = X.shape
+    out = np.zeros(m)
+    with _one_blas_thread():
+        for sl in row_blocks(n, m, block_bytes):
+            Xb = X[sl]
+            out += Xb.T @ (d[sl] * (Xb @ v))
+    return out

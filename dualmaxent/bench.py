@@ -3,9 +3,9 @@
 Every contender's answer is judged by *our* verifier, not by its own report: its coefficients
 are converted to theta in our gauge and the precision is the relative dual gradient
 ``max |X^T W (Y - mu(theta))| / (1 + max |X^T W Y|)``
-(:meth:`dualmaxent.dual.DualObjective.kkt_residual`). Contenders run in one process, interleaved
-(each size runs every contender once before the next size), so that a slow phase of the machine
-hits them alike.
+(:meth:`dualmaxent.objective.DualObjective.kkt_residual`). Contenders run in one process,
+interleaved (each size runs every contender once before the next size), so that a slow phase of
+the machine hits them alike.
 
 Columns of the table: ``time`` (wall seconds of the fit, data already in memory), ``iters`` (as
 the contender reports them), ``precision`` (our relative dual gradient at its answer), ``ratio``

@@ -8,6 +8,7 @@ without a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -43,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(numpy/scipy) and certify strong duality. Exit code 0 when the certificate"
                        " is ok, 1 when it is not, 2 for bad input.")
     v.add_argument("data", nargs="?", default="blobs",
-                   help="a built-in data set (blobs, iris) or a CSV path (default: blobs)")
+                   help="a built-in data set (blobs, iris), a CSV path, or - for a CSV on "
+                   "standard input (default: blobs)")
     v.add_argument("--target", help="the CSV's response column (default: the last column)")
     v.add_argument("--features", help="comma-separated feature columns (default: all others)")
     v.add_argument("--weights", help="a CSV column of frequency weights")
@@ -61,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dual solver (default: auto)")
     v.add_argument("--tol", type=_positive_float, default=1e-6,
                    help="tolerance of the certificate (default: 1e-6)")
+    v.add_argument("--primal", default="auto", choices=["auto", "cvxpy", "projected"],
+                   help="the primal: CVXPY, the projected point built from theta* (no CVXPY, "
+                   "any size), or auto (CVXPY while its problem is small; default)")
     v.add_argument("--json", action="store_true", help="print one JSON object")
     v.set_defaults(func=cmd_verify)
 
@@ -103,7 +108,27 @@ def _positive_float(text: str) -> float:
 
 
 def load_from_args(args):
-    """The Dataset named by ``args.data`` with the CLI's column options."""
+    """The Dataset named by ``args.data`` with the CLI's column options.
+
+    Warnings about the data (:class:`~dualmaxent.exceptions.DualMaxentWarning`, e.g. a target of
+    non-integer numbers) are printed on stderr as one line each, ``dualmaxent: warning: ...``.
+    """
+    import warnings
+
+    from .exceptions import DualMaxentWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DualMaxentWarning)
+        dataset = _load_data(args)
+    for w in caught:
+        if issubclass(w.category, DualMaxentWarning):
+            print(f"dualmaxent: warning: {w.message}", file=sys.stderr)
+        else:  # not ours: hand it back to the warnings machinery unchanged
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return dataset
+
+
+def _load_data(args):
     from pathlib import Path
 
     from .data import BUILTIN_DATASETS, Dataset, load_dataset
@@ -124,6 +149,10 @@ def load_from_args(args):
                                       f"data set {args.data!r} (its target is {target!r})")
         return load_dataset(args.data, family=args.family, intercept=intercept,
                             features=features)
+    if args.data == "-":  # standard input: `cat data.csv | dualmaxent verify -`
+        return Dataset.from_csv(sys.stdin, target=args.target, features=features,
+                                intercept=intercept, weights=args.weights, family=args.family,
+                                name="stdin")
     if not Path(args.data).exists() and Path(args.data).suffix.lower() != ".csv":
         raise DualMaxentError(f"{args.data!r} is neither a built-in data set "
                               f"({', '.join(BUILTIN_DATASETS)}) nor an existing file")
@@ -135,8 +164,8 @@ def cmd_verify(args) -> int:
     from .verify import verify
 
     dataset = load_from_args(args)
-    cert = verify(dataset, tol=args.tol, solver=args.solver, gauge=args.gauge,
-                  method=args.method, l2=args.l2, l1=args.l1)
+    cert = verify(dataset, primal=args.primal, tol=args.tol, solver=args.solver,
+                  gauge=args.gauge, method=args.method, l2=args.l2, l1=args.l1)
     if args.json:
         print(json.dumps(certificate_json(dataset, cert), indent=2))
     else:
@@ -146,23 +175,19 @@ def cmd_verify(args) -> int:
 
 def certificate_json(dataset, cert) -> dict:
     """The certificate as a JSON-ready dict (keys documented in the README)."""
-    p, d = cert.primal, cert.dual
+    p, d, pp = cert.primal, cert.dual, cert.projected
     sep = cert.separation
     out = {
         "dataset": {
             "name": dataset.name, "n": dataset.n, "m": dataset.m, "k": dataset.k,
+            "rank": cert.rank,
             "classes": [_jsonable(c) for c in dataset.classes],
             "feature_names": list(dataset.feature_names),
             "family": dataset.family.name,
-            "penalty": p.penalty.as_dict(),
+            "penalty": d.penalty.as_dict(),
             "weights": bool(np.any(dataset.weights != 1.0)),
         },
-        "primal": {
-            "solver": p.solver, "status": p.status, "gauge": p.gauge,
-            "entropy": _num(p.entropy), "objective": _num(p.objective),
-            "iterations": p.iterations, "solve_seconds": p.solve_seconds,
-            "compile_seconds": p.compile_seconds,
-        },
+        "primal": {"solver": cert.primal_solver, "reason": cert.primal_reason},
         "dual": {
             "method": d.method, "converged": d.converged, "status": d.status,
             "iterations": d.iterations, "loglik": d.loglik, "neg_loglik": d.neg_loglik,
@@ -170,11 +195,22 @@ def certificate_json(dataset, cert) -> dict:
             "grad_norm": d.grad_norm, "theta": np.asarray(d.theta).tolist(),
             "solve_seconds": d.solve_seconds,
         },
+        "projected": {
+            "entropy": _num(pp.entropy), "lower_bound": _num(pp.lower_bound),
+            "upper_bound": _num(pp.upper_bound), "duality_gap": _num(pp.duality_gap),
+            "roundoff": _num(pp.roundoff), "balance_residual": _num(pp.balance_residual),
+            "min_entry": _num(pp.min_entry), "in_domain": pp.in_domain,
+            "rank": pp.rank, "size": pp.size, "condition": _num(pp.condition),
+            "seconds": pp.seconds,
+        },
         "certificate": {
+            "lower_bound": _num(cert.lower_bound), "upper_bound": _num(cert.upper_bound),
             "duality_gap": _num(cert.duality_gap), "relative_gap": _num(cert.relative_gap),
+            "roundoff": _num(cert.roundoff),
             "balance_residual": _num(cert.balance_residual),
             "simplex_residual": _num(cert.simplex_residual), "min_entry": _num(cert.min_entry),
-            "dual_gradient": _num(cert.dual_gradient), "p_agreement": _num(cert.p_agreement),
+            "dual_gradient": _num(cert.dual_gradient), "primal_gap": _num(cert.primal_gap),
+            "p_agreement": _num(cert.p_agreement),
             "theta_agreement": _num(cert.theta_agreement), "tol": cert.tol, "ok": cert.ok,
             "attained": cert.attained, "verdict": cert.verdict,
             "messages": list(cert.messages),
@@ -186,7 +222,21 @@ def certificate_json(dataset, cert) -> dict:
             "summary": sep.describe(dataset),
         },
     }
-    for key, value in cert.extra.items():
+    if p is not None:
+        out["primal"].update({
+            "status": p.status, "gauge": p.gauge,
+            "entropy": _num(p.entropy), "objective": _num(p.objective),
+            "iterations": p.iterations, "solve_seconds": p.solve_seconds,
+            "compile_seconds": p.compile_seconds,
+        })
+    # the penalised objectives, then (separated data) the supremum and the LP's check, then
+    # the log-likelihood's constants: the keys of the README, in its order
+    extra = dict(cert.extra)
+    figures = {key: extra.pop(key) for key in ("primal_objective", "dual_objective")}
+    if cert.separation_check is not None:
+        figures.update(dataclasses.asdict(cert.separation_check))
+    figures.update(extra)
+    for key, value in figures.items():
         if isinstance(value, (int, float, str, bool)) or value is None:
             out["certificate"].setdefault(key, _num(value) if isinstance(value, float) else value)
     return out
@@ -194,48 +244,60 @@ def certificate_json(dataset, cert) -> dict:
 
 def format_certificate(dataset, cert) -> str:
     """The human-readable certificate."""
-    p, d = cert.primal, cert.dual
+    p, d, pp = cert.primal, cert.dual, cert.projected
     classes = ", ".join(str(c) for c in dataset.classes)
     head = (f"dualmaxent verify: {dataset.name} ({dataset.family.name}"
-            f"{', penalty ' + p.penalty.describe() if p.penalty.active else ''}; "
+            f"{', penalty ' + d.penalty.describe() if d.penalty.active else ''}; "
             f"n={dataset.n}, m={dataset.m}" + (f", k={dataset.k}: {classes}" if classes else "")
-            + ")")
-    H = "entropy H(P*)" if dataset.family.multiclass else "primal H(mu*) = -sum A*(mu*)"
-    lines = [
-        head,
-        f"  primal  {p.solver}, gauge {p.gauge}: status {p.status}"
-        + (f", {p.iterations} iterations" if p.iterations is not None else "")
-        + f", {p.solve_seconds:.3f} s solve + {p.compile_seconds:.3f} s compile",
-        f"          {H:<30} {p.entropy:.10f} nats",
+            + (f", rank {cert.rank}" if cert.rank < dataset.m else "") + ")")
+    H, Ht = (("entropy H(P*)", "entropy H(P~), projected") if dataset.family.multiclass
+              else ("primal H(mu*) = -sum A*(mu*)", "primal H(mu~), projected"))
+    lines = [head, f"  primal  {cert.primal_solver}: {cert.primal_reason}"]
+    if p is not None:
+        lines += [
+            f"          {p.solver}, gauge {p.gauge}: status {p.status}"
+            + (f", {p.iterations} iterations" if p.iterations is not None else "")
+            + f", {p.solve_seconds:.3f} s solve + {p.compile_seconds:.3f} s compile",
+            f"          {H:<30} {p.entropy:.10f} nats",
+        ]
+    lines += [
+        f"          {Ht:<30} {pp.entropy:.10f} nats  ({pp.seconds:.3f} s)",
         f"  dual    {d.method}: {d.status}, {d.iterations} iterations, {d.solve_seconds:.3f} s",
         f"          {'-l(theta*)' if cert.attained else '-sup l (reduced likelihood)':<30} "
         f"{-d.canonical_loglik:.10f} nats",
     ]
-    if p.penalty.kind == "l2":  # the duality is between the penalised objectives
-        lines.insert(3, f"          {'H - |X_R^T(mu-Y)|^2/(2 lam)':<30} "
-                        f"{cert.extra['primal_objective']:.10f} nats")
-    if p.penalty.active:
-        label = "-(l - lam/2 |theta|^2)" if p.penalty.kind == "l2" else "-(l - lam |theta|_1)"
+    if d.penalty.active:
+        label = "-(l - lam/2 |theta|^2)" if d.penalty.kind == "l2" else "-(l - lam |theta|_1)"
         lines.append(f"          {label:<30} {-cert.extra['dual_objective']:.10f} nats")
     if d.loglik != d.canonical_loglik:
         lines.append(f"          {'reported log-likelihood':<30} {d.loglik:.10f} nats")
     lines += [
         f"  certificate (tolerance {cert.tol:g})",
-        f"          {'duality gap':<30} {cert.duality_gap:+.2e}  (relative {cert.relative_gap:.2e})",
+        f"          {'lower bound (primal at mu~)':<30} {cert.lower_bound:.10f} nats",
+        f"          {'upper bound (dual at theta*)':<30} {cert.upper_bound:.10f} nats",
+        f"          {'duality gap':<30} {cert.duality_gap:+.2e}  (relative "
+        f"{cert.relative_gap:.2e}, round-off {cert.roundoff:.1e})",
         f"          {'balance residual':<30} {cert.balance_residual:.2e}",
         f"          {'simplex residual':<30} {cert.simplex_residual:.2e}  (min entry "
         f"{cert.min_entry:.1e})",
         f"          {'dual gradient':<30} {cert.dual_gradient:.2e}",
-        f"          {'P agreement':<30} {cert.p_agreement:.2e}",
-        f"          {'theta agreement':<30} {cert.theta_agreement:.2e}",
-        f"          {'optimum attained':<30} {'yes' if cert.attained else 'no'}",
     ]
+    if p is not None:
+        lines += [
+            f"          {'CVXPY gap':<30} {cert.primal_gap:.2e}",
+            f"          {'P agreement':<30} {cert.p_agreement:.2e}  (allowed "
+            f"{cert.extra['p_tol']:.1e})",
+            f"          {'theta agreement':<30} {cert.theta_agreement:.2e}  (allowed "
+            f"{cert.extra['theta_tol']:.1e})",
+        ]
+    lines.append(f"          {'optimum attained':<30} {'yes' if cert.attained else 'no'}")
     if cert.separation is not None and cert.separation.separated:
         # one sentence: what the separation is, and what was certified instead of a maximiser
         outcome = (f"matches the likelihood's supremum to {abs(cert.duality_gap):.0e}" if cert.ok
                    else "could not be matched with the likelihood's supremum (see the verdict)")
         lines.append(f"  note: {cert.separation.describe(dataset)}; the max-entropy optimum "
                      f"exists and {outcome}")
+    lines += [f"  note: {note}" for note in cert.notes]
     lines.append(f"verdict: {cert.verdict}")
     return "\n".join(lines)
 

@@ -48,7 +48,7 @@ from .projected import ProjectedPrimal, project_primal
 from .results import DualResult, Penalty, make_penalty
 
 from .dual import DEFAULT_TOLS
-from .dual import _History as History
+from .solvers import History
 
 __all__ = ["DaskDataset", "from_dask", "read_parquet", "read_csv", "solve_dual_dask",
            "project_primal_dask", "dask_client", "TRIAL_STEPS", "DIVERGENCE_ITERATIONS",

@@ -15,7 +15,7 @@ The block functions are the numpy kernels themselves (:func:`dualmaxent._kernels
 :func:`~dualmaxent._kernels.glm_vgh`, :func:`dualmaxent.projected.point_block`): there is no
 second copy of the objective. :func:`vgh_block` dispatches between the two kernels and evaluates
 several values of theta in one pass (Newton's trial steps), and :class:`EngineObjective` is the
-dual objective of :mod:`dualmaxent.dual` with its passes run by an engine.
+dual objective of :mod:`dualmaxent.objective` with its passes run by an engine.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 from . import _kernels
 from .results import Penalty
 
-from .dual import DualObjective
+from .objective import DualObjective
 
 __all__ = ["NumpyEngine", "DaskEngine", "add", "vgh_block", "EngineObjective"]
 
@@ -193,7 +193,7 @@ def _loglik_block(Xb, Yb, wb, family, theta):
 
 
 class EngineObjective(DualObjective):
-    """The dual objective of :class:`dualmaxent.dual.DualObjective`, its passes run by an engine.
+    """The dual objective of :class:`dualmaxent.objective.DualObjective`, its passes run by an engine.
 
     Only the pass over the data changes: packing, the gauge, the L2 penalty, the Hessian's
     embedding and the stopping rule are the parent's. :meth:`prefetch` evaluates several points

@@ -14,6 +14,9 @@ __all__ = [
     "InaccurateSolutionWarning",
     "SeparationWarning",
     "SingularHessianWarning",
+    "TargetWarning",
+    "ScaleWarning",
+    "RankDeficiencyWarning",
 ]
 
 
@@ -43,3 +46,16 @@ class SeparationWarning(DualMaxentWarning):
 
 class SingularHessianWarning(DualMaxentWarning):
     """Newton's Hessian was singular; the solver fell back to a regularised step."""
+
+
+class TargetWarning(DualMaxentWarning):
+    """A numeric target taken as class labels looks like a measurement (non-integer values)."""
+
+
+class ScaleWarning(DualMaxentWarning):
+    """The features' sizes differ by so many orders of magnitude that the conic primal struggles."""
+
+
+class RankDeficiencyWarning(DualMaxentWarning):
+    """The columns of ``X`` are linearly dependent: theta is identified only modulo the null space
+    of ``X``, and the minimum-norm maximiser is reported (:mod:`dualmaxent.identifiability`)."""

@@ -134,7 +134,9 @@ def _r_factor(X: np.ndarray, w: np.ndarray, d: np.ndarray) -> np.ndarray:
     for sl in _kernels.row_blocks(X.shape[0], m):
         block = (sw[sl, None] * X[sl]) * d[None, :]
         R = scipy.linalg.qr(np.vstack([R, block]), mode="r", check_finite=False)[0][:m]
-    return R
+    square = np.zeros((m, m))  # fewer rows than columns: the missing rows of R are zero
+    square[:R.shape[0]] = R
+    return square
 
 
 def _orthonormal(A: np.ndarray) -> np.ndarray:

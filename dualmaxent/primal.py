@@ -1,7 +1,9 @@
 """The primal problem: maximum entropy subject to the balance equations, built in CVXPY.
 
-This is the only module that imports CVXPY (lazily, inside the functions, to keep the CLI's
-start-up fast).
+This module builds and solves the CVXPY problem; the only other CVXPY expressions are the
+families' conjugates (:meth:`dualmaxent.families.Family.cvxpy_conjugate`, kept side by side with
+their numpy twins). Both import CVXPY lazily, inside the functions, to keep the CLI's start-up
+fast.
 
 Conventions
 -----------
@@ -32,7 +34,7 @@ the L1 boxes, with ``u`` the dual of ``S <= lam`` and ``v`` that of ``S >= -lam`
 Gauge. ``gauge="full"`` states all ``k`` class blocks of the balance equations; they are linearly
 dependent because the rows of ``P`` and ``Y`` both sum to one (the intercept row makes the
 dependence exact). ``gauge="pivot"`` drops the last class's block on the unpenalised rows, which
-pins ``theta[:, k-1] = 0`` there, the gauge :mod:`dualmaxent.dual` reports.
+pins ``theta[:, k-1] = 0`` there, the gauge of :mod:`dualmaxent.params` that the dual reports.
 
 Repeated rows. Observations with the same ``x`` have the same mean ``A'(x^T theta)`` at the
 optimum (the entropy is strictly concave, so its maximiser is unique and treats them alike),
@@ -406,12 +408,27 @@ def solve_primal(
             f"solver {solver!r} is not installed; installed exponential-cone solvers: "
             f"{', '.join(exp_cone_solvers()) or 'none'}"
         )
-    fam = dataset.family
     t0 = time.perf_counter()
     problem, mu, handles = build_primal(dataset, penalty, gauge, forced, aggregate)
-    message = ""
     options = default_solver_options(solver, handles.get("rows", dataset.n))
     options.update(solver_options)
+    # the fallback options are tried only when the user chose none
+    status, message, solve_seconds, attempts = _solve_with_retries(
+        problem, solver, options, retry=not solver_options, verbose=verbose)
+    total = time.perf_counter() - t0
+    return _primal_result(dataset, penalty, gauge, forced, problem, mu, handles, solver, status,
+                          message, solve_seconds or total, attempts, total)
+
+
+def _solve_with_retries(problem, solver: str, options: dict, retry: bool, verbose: bool):
+    """Solve ``problem``; after an inaccurate solve try ``FALLBACK_SOLVER_OPTIONS`` in turn.
+
+    Returns ``(status, message, solve_seconds, attempts)``: CVXPY's status of the last attempt
+    (``solver_error`` when the solver failed, then ``message`` says how), the solver's own time
+    summed over the attempts, and their number.
+    """
+    import cvxpy as cp
+
     solve_seconds, attempts = 0.0, 0
 
     def attempt(opts):
@@ -419,7 +436,7 @@ def solve_primal(
         started = time.perf_counter()
         with warnings.catch_warnings():
             # CVXPY's "Solution may be inaccurate" UserWarning: a retry may fix it, and if not,
-            # InaccurateSolutionWarning below says so once
+            # InaccurateSolutionWarning in _primal_result says so once
             warnings.filterwarnings("ignore", message="Solution may be inaccurate")
             problem.solve(solver=solver, verbose=verbose, **opts)
         attempts += 1
@@ -428,13 +445,14 @@ def solve_primal(
             else time.perf_counter() - started
         return str(problem.status)
 
+    message = ""
     try:
         status = attempt(options)
-        if status == "optimal_inaccurate" and not solver_options:
-            for retry in FALLBACK_SOLVER_OPTIONS.get(solver, ()):
+        if status == "optimal_inaccurate" and retry:
+            for fallback in FALLBACK_SOLVER_OPTIONS.get(solver, ()):
                 if solve_seconds > FALLBACK_MAX_SECONDS:
                     break  # a retry would cost as much again: report the inaccurate result
-                status = attempt(retry)
+                status = attempt(fallback)
                 if status == "optimal":
                     break
     except cp.error.SolverError as exc:
@@ -442,10 +460,17 @@ def solve_primal(
     except (TypeError, ValueError) as exc:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DualMaxentError(f"solver {solver} rejected the problem or options: {text}") from None
-    total = time.perf_counter() - t0
+    return status, message, solve_seconds, attempts
+
+
+def _primal_result(dataset, penalty, gauge, forced, problem, mu, handles, solver, status,
+                   message, solve_seconds, attempts, total) -> PrimalResult:
+    """The :class:`PrimalResult` of a finished solve: ``mu`` and theta read back from CVXPY.
+
+    Warns (:class:`InaccurateSolutionWarning`) when the solver's last status is inaccurate.
+    """
+    fam = dataset.family
     stats = problem.solver_stats if status != "solver_error" else None
-    solve_seconds = solve_seconds or total
-    compile_seconds = max(total - solve_seconds, 0.0)
     iterations = getattr(stats, "num_iters", None) if stats is not None else None
     if mu.value is None:
         value = np.full(dataset.Y.shape, np.nan)
@@ -462,7 +487,8 @@ def solve_primal(
     if status == "optimal_inaccurate":
         message = f"{solver} reports an inaccurate solution" + (
             f" after {attempts} attempts" if attempts > 1 else "")
-        warnings.warn(message, InaccurateSolutionWarning, stacklevel=2)
+        # stacklevel: here, solve_primal, its caller
+        warnings.warn(message, InaccurateSolutionWarning, stacklevel=3)
     entropy = fam.entropy(value, dataset.weights) if theta is not None else float("nan")
     objective = float(problem.value) if problem.value is not None else float("nan")
     return PrimalResult(
@@ -474,10 +500,10 @@ def solve_primal(
         converged=status == "optimal",
         solver=solver,
         gauge=gauge,
-        family=dataset.family.name,
+        family=fam.name,
         penalty=penalty,
         solve_seconds=solve_seconds,
-        compile_seconds=compile_seconds,  # building + CVXPY's canonicalisation
+        compile_seconds=max(total - solve_seconds, 0.0),  # building + CVXPY's canonicalisation
         iterations=iterations,
         forced=None if forced is None else np.asarray(forced, dtype=bool),
         message=message,

@@ -88,7 +88,7 @@ from . import _kernels
 from . import _numerics as nx
 from .engine import vgh_block
 from .exceptions import DualMaxentError
-from .families import get_family
+from .params import Parameterization
 from .results import Penalty
 
 __all__ = ["ProjectedPrimal", "project_primal", "MARGIN_FRACTION", "RANK_RTOL"]
@@ -118,6 +118,8 @@ class ProjectedPrimal:
     ----------
     mu : ndarray of shape (n, k) or (n,), or None
         ``mu~`` (``P~`` for the categorical family); None when ``keep_mu=False``.
+    entropy : float
+        ``H(mu~) = -sum_j w_j A*(mu~_j)``.
     lower_bound : float
         The primal objective at ``mu~``: ``H(mu~)``, minus ``||X_R^T W (mu~ - Y)||^2 / (2 lam)``
         for L2.
@@ -156,6 +158,7 @@ class ProjectedPrimal:
     """
 
     mu: np.ndarray | None
+    entropy: float
     lower_bound: float
     upper_bound: float
     duality_gap: float
@@ -175,7 +178,7 @@ class ProjectedPrimal:
 
 
 def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
-                   keep_mu: bool = True, engine=None) -> ProjectedPrimal:
+                   keep_mu: bool = True, first_pass=None, engine=None) -> ProjectedPrimal:
     """Build the feasible primal point ``mu~`` from ``theta`` and bracket the optimum.
 
     Parameters
@@ -190,6 +193,10 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
         (forced observations) there.
     keep_mu : bool, default True
         Return ``mu~`` (an array like ``Y``); False keeps only the reductions.
+    first_pass : tuple, optional
+        ``(R, C, l)`` already at hand (:meth:`dualmaxent.objective.DualObjective.last_pass`):
+        ``R = X^T W (Y - mu)`` (m, q) at theta, a curvature of the classes the step moves (an
+        iterate's near theta will do) and ``l(theta)``. Saves the first pass.
     engine : NumpyEngine or DaskEngine, optional
         Run the two passes through an engine (:mod:`dualmaxent.engine`) instead of over the
         in-memory arrays; then ``mu~`` is not returned (``mu`` is None) and ``forced`` is not
@@ -201,17 +208,13 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
     """
     t0 = time.perf_counter()
     penalty = penalty if penalty is not None else Penalty()
-    fam = get_family(dataset.family)
+    fam = dataset.family
     X, Y, w = dataset.X, dataset.Y, dataset.weights
     n, m = X.shape
     multi = Y.ndim == 2
     q = Y.shape[1] if multi else 1
     theta = np.asarray(theta, dtype=np.float64).reshape(m, q)
-    pen_rows = np.zeros(m, dtype=bool)
-    if penalty.active:
-        pen_rows[:] = True
-        if dataset.intercept:
-            pen_rows[-1] = False
+    pen_rows = Parameterization.from_dataset(dataset, penalty).penalized_rows
     mask = _forced_mask(dataset, forced)
     if engine is not None and mask is not None:
         raise DualMaxentError("the projected point of separated data (forced entries) needs the "
@@ -220,7 +223,10 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
     # -- pass 1: the mean, the residual R = X^T W (Y - mu), the curvature C ------------------
     S = _correction_set(theta, pen_rows, penalty, multi)
     classes = sorted({a for a in range(q) if S[:, a].any()})
-    if engine is not None:
+    if first_pass is not None and mask is None:
+        R, C, value = first_pass
+        R = np.asarray(R).reshape(m, q)
+    elif engine is not None:
         R, C, value = engine.map_reduce(_first_pass_block, theta, fam, classes)
     else:
         R, C, value = _first_pass(X, Y, w, theta, fam, mask, classes)
@@ -229,7 +235,7 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
         target[pen_rows] -= penalty.lam * np.sign(theta[pen_rows])
 
     # -- the Newton system on S ----------------------------------------------------------------
-    flat = (np.asarray(classes)[:, None] * m + np.arange(m)).ravel()  # C's class-major entries
+    flat = (np.asarray(classes, dtype=int)[:, None] * m + np.arange(m)).ravel()  # C's class-major entries
     in_S = S.T.ravel()[flat]
     a_full = np.zeros(m * q)
     rank, condition, smallest = 0, 1.0, 0.0
@@ -277,6 +283,7 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
     min_entry = sums.min_entry
     return ProjectedPrimal(
         mu=out,
+        entropy=float(sums.entropy),
         lower_bound=float(lower),
         upper_bound=float(upper),
         duality_gap=float(gap),
@@ -440,8 +447,9 @@ def _pseudo_solve(C, t):
     vals, vecs = np.linalg.eigh(d[:, None] * C * d[None, :])
     top = float(vals.max(initial=0.0))
     keep = vals > RANK_RTOL * top if top > 0 else np.zeros(vals.shape, dtype=bool)
-    if not keep.any():
-        return np.zeros_like(t), 0, float("inf"), 0.0
+    if not keep.any():  # no curvature at all (every entry forced): nothing can move, and the
+        # residual, measured afterwards, says whether anything needed to
+        return np.zeros_like(t), 0, 1.0, 0.0
     V = vecs[:, keep]
     a = d * (V @ ((V.T @ (d * t)) / vals[keep]))
     # the smallest eigenvalue of C itself on the kept range, for the second step's bound:
@@ -469,20 +477,24 @@ def _penalty_value(theta, pen_rows, penalty) -> float:
 
 
 def _domain_margin(fam, mu, mask, reference=None) -> float:
-    """How far ``mu`` lies inside the family's domain (negative: outside); see ProjectedPrimal.
+    """How far ``mu`` lies inside the family's ``mean_bounds`` (negative: outside).
 
-    With ``reference`` (the mean at theta*), the margin relative to it: ``min mu / reference``
-    (and ``(1 - mu) / (1 - reference)`` for Bernoulli), ``-inf`` if ``reference`` underflowed.
+    With ``reference`` (the mean at theta*), the distance relative to the reference's own:
+    ``min (mu - lower) / (reference - lower)`` and the same for the upper bound; ``-inf`` when the
+    reference itself sits on a bound (an underflowed probability). A class table's upper bound is
+    implied by its simplex rows and not measured. Forced entries and observations (``mask``) are
+    exactly on their bound by construction and are skipped.
     """
-    if fam.name == "gaussian":
-        return float("inf")
-    if mask is not None:  # forced entries and observations are exactly at their bound: skip them
+    if mask is not None:
         keep = ~mask
         mu = mu[keep]
         reference = None if reference is None else reference[keep]
-    sides = [(mu, reference)]
-    if fam.name == "bernoulli":
-        sides.append((1.0 - mu, None if reference is None else 1.0 - reference))
+    lower, upper = fam.mean_bounds
+    sides = []
+    if np.isfinite(lower):
+        sides.append((mu - lower, None if reference is None else reference - lower))
+    if np.isfinite(upper) and not fam.multiclass:
+        sides.append((upper - mu, None if reference is None else upper - reference))
     out = float("inf")
     for value, ref in sides:
         if ref is None:

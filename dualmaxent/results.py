@@ -12,7 +12,8 @@ import numpy as np
 
 from .exceptions import DualMaxentError
 
-__all__ = ["Penalty", "make_penalty", "PrimalResult", "DualResult", "Certificate"]
+__all__ = ["Penalty", "make_penalty", "PrimalResult", "DualResult", "SeparationCheck",
+           "Certificate"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ class PrimalResult:
     objective : float
         The optimal value CVXPY reports (entropy minus the L2 relaxation term, if any).
     theta : ndarray of shape (m, k) or (m,), or None
-        The constraint duals converted to theta (sign and gauge as in :mod:`dualmaxent.dual`).
+        The constraint duals converted to theta (sign as in :mod:`dualmaxent.primal`, gauge as
+        in :mod:`dualmaxent.params`).
     status : str
         CVXPY's status (``optimal``, ``optimal_inaccurate``, ...).
     converged : bool
@@ -146,24 +148,74 @@ class DualResult:
     #: The forced entries when the reduced likelihood of separated data was maximised (then
     #: ``loglik`` is the supremum of the likelihood), else None.
     forced: np.ndarray | None = None
+    #: Whether the likelihood's maximiser was proved to exist (None: the question does not
+    #: arise, or was not asked; see ``solve_dual(check_attainment=...)``).
+    attained: bool | None = None
+    #: The separation LP's result when it was run (:class:`dualmaxent.separation.Separation`).
+    separation: object = None
+    #: The projected primal point that proved attainment (:mod:`dualmaxent.projected`), if built.
+    projected: object = None
 
     @property
     def neg_loglik(self) -> float:
         return -self.loglik
 
 
+@dataclass(frozen=True)
+class SeparationCheck:
+    """The part of the certificate that exists only for separated data (see :mod:`.verify`).
+
+    Attributes
+    ----------
+    sup_loglik : float
+        The supremum of the canonical log-likelihood: the maximum of the reduced likelihood.
+    forced_entries : int
+        Entries of ``mu`` forced by separation (to 0, or to ``Y``).
+    reduced_parameters : int
+        Parameters of the reduced likelihood (the dimension of its identifiable basis).
+    direction_violation, direction_margin : float
+        The LP's recession direction checked on its own
+        (:meth:`dualmaxent.separation.Separation.check_direction`): its largest negative slack
+        (0 for a true recession direction) and its smallest slack on a forced entry (positive).
+    """
+
+    sup_loglik: float
+    forced_entries: int
+    reduced_parameters: int
+    direction_violation: float
+    direction_margin: float
+
+
 @dataclass(frozen=True, eq=False)
 class Certificate:
-    """The duality certificate: gap, KKT residuals, agreement, verdict (see :mod:`.verify`)."""
+    """The duality certificate: the bracket, KKT residuals, agreement, verdict (:mod:`.verify`).
+
+    ``lower_bound``, ``upper_bound``, ``duality_gap`` (``upper - lower``), ``relative_gap`` and
+    ``roundoff`` are the bracket of the projected primal point ``projected``
+    (:class:`dualmaxent.projected.ProjectedPrimal`), always computed; ``entropy``,
+    ``balance_residual``, ``simplex_residual`` and ``min_entry`` describe CVXPY's point when it
+    ran (``primal``; ``primal_solver`` its solver's name, else ``"projected"``, and
+    ``primal_reason`` why), else the projected one; ``primal_gap``, ``p_agreement`` and
+    ``theta_agreement`` compare CVXPY with theta* (NaN without CVXPY). ``rank`` is the rank of
+    the weighted design. ``notes`` are what the certificate says besides its failures (a
+    rank-deficient design; a CVXPY cross-check that could not reach the accuracy), also at the
+    head of ``messages``. ``separation_check`` is set for separated data only; ``extra`` holds
+    ``primal_objective``, ``dual_objective``, ``canonical_loglik``, ``loglik_constant`` and the
+    agreement tolerances ``p_tol`` and ``theta_tol``.
+    """
 
     entropy: float
     neg_loglik: float
     duality_gap: float
     relative_gap: float
+    lower_bound: float
+    upper_bound: float
+    roundoff: float
     balance_residual: float
     simplex_residual: float
     min_entry: float
     dual_gradient: float
+    primal_gap: float
     p_agreement: float
     theta_agreement: float
     tol: float
@@ -171,8 +223,14 @@ class Certificate:
     attained: bool
     separation: object
     messages: tuple
-    primal: PrimalResult
+    primal: PrimalResult | None
     dual: DualResult
+    projected: object
+    primal_solver: str
+    primal_reason: str
+    rank: int
+    notes: tuple = ()
+    separation_check: SeparationCheck | None = None
     extra: dict = field(default_factory=dict)
 
     @property

@@ -56,7 +56,7 @@ eliminated, is the *reduced likelihood*
     l_red(theta) = sum_j w_j [ eta_{j y_j} - log sum_{i: (j, i) not in F} exp(eta_ji) ],
 
 with ``eta_ji = -inf`` on ``F``, and forced rows contributing ``log 1 = 0``
-(:class:`dualmaxent.dual.ReducedObjective`). Each term of ``l`` is at most that of ``l_red``
+(:class:`dualmaxent.objective.ReducedObjective`). Each term of ``l`` is at most that of ``l_red``
 (the softmax runs over more classes), and along the LP's direction ``D``, which is zero on the
 free pairs and positive on ``F``, ``l(theta + t D) -> l_red(theta)`` as ``t -> infinity``. So
 
@@ -272,7 +272,7 @@ def identifiable_basis(dataset: Dataset, forced: np.ndarray, gauge: str = "pivot
     gauge : {"pivot", "full"}
         Coordinates of theta: ``pivot`` the first ``k-1`` class columns, ``full`` all ``k``
         (categorical only), packed class by class (``theta.T`` in C order), as in
-        :class:`dualmaxent.dual.DualObjective`.
+        :class:`dualmaxent.objective.DualObjective`.
 
     Returns
     -------

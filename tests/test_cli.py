@@ -115,3 +115,41 @@ def test_the_installed_command_prints_no_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip() == (f"dualmaxent: error: {path}: column 'a' must be numeric; "
                                    "line 3 holds 'not-a-number'")
+
+
+def test_primal_option_says_which_primal_ran_and_why(capsys):
+    code, out, _ = run(capsys, "verify", "iris", "--primal", "projected", "--json")
+    doc = json.loads(out)
+    assert code == 0
+    assert doc["primal"] == {"solver": "projected", "reason": "asked for (primal='projected')"}
+    assert doc["dataset"]["rank"] == 5
+    c = doc["certificate"]
+    assert c["upper_bound"] - c["lower_bound"] == pytest.approx(c["duality_gap"], abs=1e-12)
+    assert c["p_agreement"] is None and c["theta_agreement"] is None  # no CVXPY: no agreement
+    assert doc["projected"]["in_domain"] is True
+    code, out, _ = run(capsys, "verify", "blobs", "--json")
+    doc = json.loads(out)
+    assert doc["primal"]["solver"] == "CLARABEL" and doc["primal"]["reason"].startswith("auto")
+    assert doc["primal"]["status"] == "optimal"
+    code, out, _ = run(capsys, "verify", "blobs", "--primal", "projected")
+    assert code == 0 and "primal  projected" in out and "status optimal" not in out
+
+
+def test_unknown_primal_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", "--primal", "mosek"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'mosek'" in capsys.readouterr().err
+
+
+def test_rank_deficient_csv_names_the_dependency(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    g = rng.integers(0, 3, 120)
+    rows = ["a,b,c,y"] + [",".join(str(int(v)) for v in np.eye(3)[gi]) + f",{int(gi > 0)}"
+                          for gi in g]
+    path = tmp_path / "levels.csv"
+    path.write_text("\n".join(rows) + "\n")
+    code, out, _ = run(capsys, "verify", str(path), "--family", "bernoulli")
+    assert code == 0, out
+    assert "rank 3" in out and "note: the columns of X are linearly dependent" in out
+    assert "c = intercept - a - b" in out

@@ -9,7 +9,7 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 REQUIRED = ("binary_logistic", "multinomial_blobs", "separable_iris", "regularization",
-            "poisson_counts", "gaussian_least_squares", "gauge_freedom")
+            "poisson_counts", "gaussian_least_squares", "gauge_freedom", "the_notes")
 
 
 def test_the_required_examples_exist():

@@ -5,11 +5,13 @@ Each test states one piece of the mathematics of :mod:`dualmaxent.families` and
 
 * ``A*`` in numpy equals ``A*`` as a CVXPY expression, and Fenchel-Young holds with equality at
   ``mu = A'(eta)``: ``A*(A'(eta)) = <A'(eta), eta> - A(eta)``;
-* ``A'`` and ``A''`` are the derivatives of ``A`` and ``A'`` (central differences);
+* ``A'`` and ``A''`` are the derivatives of ``A`` and ``A'`` (central differences,
+  ``tests/_fd.py``);
 * the dual objective's gradient and Hessian are those of its value (central differences), with
   and without the L2 penalty;
 * the reported log-likelihood is statsmodels' ``llf`` to 1e-7 relative;
-* the certificate is ok, and ``H(mu*) = -l(theta*)`` with the constants accounted for.
+* the certificate's figures, recomputed from their definitions by ``tests/_kkt.py``, close and
+  equal the reported ones, and ``H(mu*) = -l(theta*)`` with the constants accounted for.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import pytest
 import statsmodels.api as sm
 from scipy.stats import norm
 
+import _fd
 from _factories import FAMILIES, L1_LAMBDA, L2_LAMBDA, make_dataset
+from _kkt import assert_kkt
 from dualmaxent import solve_dual, verify
 from dualmaxent.dual import DualObjective
 from dualmaxent.families import get_family
@@ -79,15 +83,7 @@ def test_fenchel_young_equality_at_the_mean(family):
 def test_mean_is_the_derivative_of_the_log_partition(family):
     fam = get_family(family)
     eta = _random_eta(family, np.random.default_rng(4))
-    h = 1e-6
-    if eta.ndim == 2:
-        fd = np.empty_like(eta)
-        for i in range(eta.shape[1]):
-            e = np.zeros(eta.shape[1])
-            e[i] = h
-            fd[:, i] = (fam.log_partition(eta + e) - fam.log_partition(eta - e)) / (2 * h)
-    else:
-        fd = (fam.log_partition(eta + h) - fam.log_partition(eta - h)) / (2 * h)
+    fd = _fd.rowwise_derivative(fam.log_partition, eta)
     np.testing.assert_allclose(fam.mean(eta), fd, rtol=1e-7, atol=1e-8)
 
 
@@ -95,8 +91,7 @@ def test_mean_is_the_derivative_of_the_log_partition(family):
 def test_variance_is_the_derivative_of_the_mean(family):
     fam = get_family(family)
     eta = _random_eta(family, np.random.default_rng(5))
-    h = 1e-6
-    fd = (fam.mean(eta + h) - fam.mean(eta - h)) / (2 * h)
+    fd = _fd.rowwise_derivative(fam.mean, eta)
     np.testing.assert_allclose(fam.variance(eta), fd, rtol=1e-7, atol=1e-8)
 
 
@@ -121,12 +116,7 @@ def _penalty(kind, family):
 def test_dual_gradient_matches_finite_differences(family, kind):
     obj, beta = _objective_at_random_point(family, _penalty(kind, family))
     value, grad = obj.smooth_value_grad(beta)
-    h = 1e-6
-    fd = np.empty_like(beta)
-    for i in range(beta.size):
-        e = np.zeros_like(beta)
-        e[i] = h
-        fd[i] = (obj.smooth_value_grad(beta + e)[0] - obj.smooth_value_grad(beta - e)[0]) / (2 * h)
+    fd = _fd.gradient(lambda b: obj.smooth_value_grad(b)[0], beta)
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-6 * obj.scale)
     # the smooth part is l minus the L2 term; value() subtracts the L1 term as well
     theta = obj.theta(beta)
@@ -146,12 +136,7 @@ def test_dual_gradient_matches_finite_differences(family, kind):
 def test_dual_hessian_matches_finite_differences(family, kind):
     obj, beta = _objective_at_random_point(family, _penalty(kind, family))
     H = obj.hessian(beta)
-    h = 1e-6
-    fd = np.empty_like(H)
-    for i in range(beta.size):
-        e = np.zeros_like(beta)
-        e[i] = h
-        fd[:, i] = (obj.smooth_value_grad(beta + e)[1] - obj.smooth_value_grad(beta - e)[1]) / (2 * h)
+    fd = _fd.hessian(lambda b: obj.smooth_value_grad(b)[1], beta)
     np.testing.assert_allclose(H, fd, rtol=1e-6, atol=1e-6 * np.abs(H).max())
     np.testing.assert_allclose(H, H.T, rtol=0, atol=1e-12 * np.abs(H).max())
     # the objective is concave: -H is positive semidefinite (definite with the L2 penalty)
@@ -199,21 +184,22 @@ def test_gaussian_constants():
     # From the primal side: at the optimum RSS = sum y^2 + 2 H(mu*), so the primal entropy alone
     # determines statsmodels' llf = -N/2 (log(2 pi RSS / N) + 1).
     cert = verify(ds)
+    fig = assert_kkt(ds, cert)
     assert cert.ok, cert.verdict
     N = ds.weights.sum()
-    rss = np.sum(ds.Y**2) + 2 * cert.entropy
+    rss = np.sum(ds.Y**2) + 2 * fig["entropy"]  # the entropy recomputed from the primal's mu
     assert -0.5 * N * (np.log(2 * np.pi * rss / N) + 1) == pytest.approx(dual.loglik, rel=1e-9)
-    assert cert.extra["loglik_constant"] == pytest.approx(dual.loglik - dual.canonical_loglik,
-                                                          rel=1e-12)
+    assert cert.extra["loglik_constant"] == pytest.approx(
+        -fig["neg_loglik"] - fig["canonical_loglik"], rel=1e-12)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_certificate_ok_without_penalty(family):
     ds = make_dataset(family)
     cert = verify(ds)
+    assert_kkt(ds, cert, tolerances={"relative_gap": 1e-9})
     assert cert.ok, cert.verdict
     assert cert.attained
-    assert cert.relative_gap <= 1e-9
     # strong duality with the constants accounted for: H(mu*) = -canonical l(theta*), and the
     # reported log-likelihood differs from the canonical one by the family's constant
     dual = cert.dual

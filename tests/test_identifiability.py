@@ -68,3 +68,23 @@ def test_rank_does_not_depend_on_units(scale):
     X = np.random.default_rng(4).normal(size=(30, 3)) * np.array([1.0, scale, 1.0])
     _, ident = _identify(X, ["a", "b", "c"])
     assert ident.full_rank
+
+
+def test_fewer_rows_than_columns():
+    import warnings
+
+    from dualmaxent import solve_dual, verify
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(5, 8)), rng.normal(size=5)
+    data = Dataset.from_arrays(X, y, family="gaussian")
+    ident = identify(data.X, data.weights, data.feature_names)
+    assert ident.rank == 5 and ident.null_space.shape == (9, 4)
+    assert np.abs(data.X @ ident.null_space).max() <= 1e-10
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = solve_dual(data)
+    assert fit.converged
+    # the minimum-norm least-squares solution interpolates the five points
+    np.testing.assert_allclose(fit.theta, np.linalg.pinv(data.X) @ y, atol=1e-10)
+    assert verify(data).ok

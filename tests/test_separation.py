@@ -19,9 +19,12 @@ import json
 import numpy as np
 import pytest
 
+import _fd
+from _kkt import assert_kkt
 from dualmaxent.cli import main
 from dualmaxent.data import Dataset, load_dataset
-from dualmaxent.dual import DualObjective, ReducedObjective, solve_dual
+from dualmaxent.dual import DualObjective, ReducedObjective, make_objective, solve_dual
+from dualmaxent.exceptions import SeparationWarning
 from dualmaxent.families import get_family
 from dualmaxent.primal import solve_primal
 from dualmaxent.separation import detect_separation, identifiable_basis
@@ -123,17 +126,18 @@ def test_iris_certifies_supremum():
     cert = verify(ds)
     assert cert.separation.kind == "quasi-complete"
     assert cert.attained is False
+    # the reduced problem's figures, recomputed (theta_agreement on the identifiable part)
+    assert_kkt(ds, cert)
     assert cert.ok, cert.verdict
     assert cert.primal.status == "optimal"
-    assert cert.relative_gap <= 1e-8
-    assert cert.theta_agreement <= 1e-6 and cert.p_agreement <= 1e-6
     # the reduced likelihood's maximum is the supremum of l; the full Newton dual stays below
-    sup = cert.extra["sup_loglik"]
+    sup = cert.separation_check.sup_loglik
     assert abs(cert.entropy + sup) <= 1e-8 * abs(sup)
     full = solve_dual(ds)
     assert full.canonical_loglik < sup
-    assert cert.extra["forced_entries"] == 200
-    assert cert.extra["direction_violation"] <= 1e-9 < cert.extra["direction_margin"]
+    assert cert.separation_check.forced_entries == 200
+    check = cert.separation_check
+    assert check.direction_violation <= 1e-9 < check.direction_margin
 
 
 def test_wrong_direction_is_refused(monkeypatch):
@@ -150,6 +154,8 @@ def test_wrong_direction_is_refused(monkeypatch):
     violation, margin = bad.check_direction(ds)
     assert violation > 0.1 and margin < 0
     monkeypatch.setattr(verify_module, "detect_separation", lambda dataset: bad)
+    # solve_dual runs the LP when the projected point cannot prove attainment
+    monkeypatch.setattr("dualmaxent.separation.detect_separation", lambda dataset: bad)
     cert = verify(ds)
     assert not cert.ok
     assert any("direction does not check" in msg for msg in cert.messages)
@@ -160,26 +166,39 @@ def test_wrong_direction_is_refused(monkeypatch):
 def test_quasi_k2_certifies(family, gauge):
     ds = Dataset.from_arrays(X_QUASI[:, None], Y_QUASI, family=family)
     cert = verify(ds, gauge=gauge)
+    assert_kkt(ds, cert)
     assert cert.ok and not cert.attained, cert.verdict
     # the free rows are the two overlapping points at x = 0: P* = 1/2 there, H = 2 log 2
     assert cert.entropy == pytest.approx(2 * np.log(2), rel=1e-9)
-    assert cert.extra["sup_loglik"] == pytest.approx(-2 * np.log(2), rel=1e-9)
+    assert cert.separation_check.sup_loglik == pytest.approx(-2 * np.log(2), rel=1e-9)
 
 
 def test_large_problem_formulation(monkeypatch):
     """The auxiliary-variable balance constraint (used for large reduced primals) certifies too."""
     import dualmaxent.primal as primal
 
+    ds = load_dataset("iris")
+    forced = detect_separation(ds).forced
+
+    def variables():
+        problem, _, _ = primal.build_primal(ds, forced=forced)
+        return {v.name(): v.shape for v in problem.variables()}
+
+    assert "balance" not in variables()  # iris is small: the dense balance matrix by default
     monkeypatch.setattr(primal, "_DENSE_BALANCE_MAX", 0)
-    cert = verify(load_dataset("iris"))
-    assert cert.ok and cert.relative_gap <= 1e-8, cert.verdict
+    built = variables()
+    # u = vec(X^T W mu) over the pivot gauge's k - 1 class blocks
+    assert built.get("balance") == ((ds.k - 1) * ds.m,), built
+    cert = verify(ds)
+    assert_kkt(ds, cert)
+    assert cert.ok and not cert.attained, cert.verdict
 
 
 def test_k3_and_poisson_certify():
     for ds in (Dataset.from_arrays(X3_QUASI[:, None], Y3_QUASI), _poisson("quasi-complete")):
         cert = verify(ds)
+        assert_kkt(ds, cert)
         assert cert.ok and not cert.attained, cert.verdict
-        assert cert.relative_gap <= 1e-8
 
 
 @pytest.mark.parametrize("family", ["categorical", "bernoulli"])
@@ -194,10 +213,11 @@ def test_complete_separation_zero_entropy(family):
     ds = Dataset.from_arrays(X, y, family=family)
     cert = verify(ds)
     assert cert.separation.kind == "complete"
+    assert_kkt(ds, cert)
     assert cert.ok and not cert.attained, cert.verdict
     assert cert.entropy == 0.0
-    assert cert.extra["sup_loglik"] == 0.0
-    assert cert.extra["reduced_parameters"] == 0
+    assert cert.separation_check.sup_loglik == 0.0
+    assert cert.separation_check.reduced_parameters == 0
     # the full likelihood is negative everywhere and approaches 0 along the direction
     fam = get_family(ds.family)
     d = cert.separation.direction
@@ -211,8 +231,10 @@ def test_breast_cancer_complete():
     from sklearn.datasets import load_breast_cancer
 
     bc = load_breast_cancer()
-    cert = verify(Dataset.from_arrays(bc.data, bc.target, family="bernoulli"))
+    ds = Dataset.from_arrays(bc.data, bc.target, family="bernoulli")
+    cert = verify(ds)
     assert cert.separation.kind == "complete"
+    assert_kkt(ds, cert)
     assert cert.ok and cert.entropy == 0.0 and not cert.attained
 
 
@@ -220,7 +242,7 @@ def test_sup_is_limit_along_direction():
     """l <= l_red, and l(theta + t D) rises to l_red(theta) as t grows (iris)."""
     ds = load_dataset("iris")
     sep = detect_separation(ds)
-    obj = DualObjective(ds, forced=sep)
+    obj = make_objective(ds, forced=sep)
     assert isinstance(obj, ReducedObjective)
     fam = get_family(ds.family)
     rng = np.random.default_rng(0)
@@ -243,11 +265,8 @@ def test_sup_is_limit_along_direction():
 def _fd_check(obj, beta, h=1e-5):
     value, grad = obj.smooth_value_grad(beta)
     H = obj.hessian(beta)
-    fd_g = np.array([(obj.value(beta + h * e) - obj.value(beta - h * e)) / (2 * h)
-                     for e in np.eye(beta.size)])
-    fd_H = np.array([(obj.smooth_value_grad(beta + h * e)[1]
-                      - obj.smooth_value_grad(beta - h * e)[1]) / (2 * h)
-                     for e in np.eye(beta.size)])
+    fd_g = _fd.gradient(obj.value, beta, h)
+    fd_H = _fd.hessian(lambda b: obj.smooth_value_grad(b)[1], beta, h)
     assert value == pytest.approx(obj.value(beta))
     np.testing.assert_allclose(grad, fd_g, rtol=1e-6, atol=1e-6 * (1 + np.abs(grad).max()))
     np.testing.assert_allclose(H, fd_H, rtol=1e-5, atol=1e-6 * (1 + np.abs(H).max()))
@@ -263,7 +282,7 @@ def test_reduced_gradient_hessian_fd(case):
                                                    family="bernoulli"),
           "poisson": lambda: _poisson("quasi-complete")}[case]()
     sep = detect_separation(ds)
-    obj = DualObjective(ds, forced=sep.forced)
+    obj = make_objective(ds, forced=sep.forced)
     rng = np.random.default_rng(1)
     beta = 0.3 * rng.normal(size=obj.n_params)
     _fd_check(obj, beta)
@@ -278,19 +297,26 @@ def test_reduced_gradient_hessian_fd(case):
 def test_full_dual_on_separated_data_is_never_ok():
     """Newton on the full likelihood: theta runs off; the certificate refuses it."""
     ds = Dataset.from_arrays(X_QUASI[:, None], Y_QUASI)
-    rough = solve_dual(ds, method="newton", tol=1e-6)
-    full = solve_dual(ds, method="newton")
+    with pytest.warns(SeparationWarning, match="quasi-completely separated"):
+        rough = solve_dual(ds, method="newton", tol=1e-6)
+    with pytest.warns(SeparationWarning):
+        full = solve_dual(ds, method="newton")
     # the smaller the gradient asked for, the farther theta goes; its gradient does vanish,
-    # and l(theta) comes within 1e-9 of the supremum 2 log 2, so only the provenance of the
-    # result can tell it from a certificate
+    # and l(theta) comes within 1e-9 of the supremum 2 log 2, but solve_dual proves (by the
+    # LP, the projected point having touched zero) that no maximiser exists, and says so
     assert np.abs(full.theta).max() > np.abs(rough.theta).max() + 2.0 > 12.0
-    assert full.converged and full.canonical_loglik == pytest.approx(-2 * np.log(2), abs=1e-8)
+    assert full.canonical_loglik == pytest.approx(-2 * np.log(2), abs=1e-8)
+    assert full.grad_norm <= 1e-10
+    assert not full.converged and full.status == "not_attained" and full.attained is False
+    assert full.separation.separated and "not attained" in full.message
     cert = verify(ds, dual=full)
     assert not cert.ok
     assert any("not solved on the reduced likelihood" in msg for msg in cert.messages)
-    # iris: the full Newton dual even reports convergence (its gradient vanishes at infinity)
+    # iris: the full Newton dual's gradient vanishes at infinity, and it is not called converged
     iris = load_dataset("iris")
-    full_iris = solve_dual(iris)
+    with pytest.warns(SeparationWarning):
+        full_iris = solve_dual(iris)
+    assert not full_iris.converged and full_iris.attained is False
     cert = verify(iris, dual=full_iris)
     assert not cert.ok and not cert.attained
 
@@ -298,9 +324,10 @@ def test_full_dual_on_separated_data_is_never_ok():
 def test_not_separated_unchanged():
     ds = Dataset.from_arrays(X_NONE[:, None], Y_NONE)
     cert = verify(ds)
+    assert_kkt(ds, cert)
     assert cert.attained and cert.ok
     assert "sup_loglik" not in cert.extra
-    assert type(DualObjective(ds, forced=np.zeros(ds.Y.shape, dtype=bool))) is DualObjective
+    assert type(make_objective(ds, forced=np.zeros(ds.Y.shape, dtype=bool))) is DualObjective
 
 
 def test_cli_iris(capsys):

@@ -1,6 +1,5 @@
 """Strong duality, certified: gap, balance, simplex, dual gradient and agreement."""
 
-import numpy as np
 import pytest
 
 from dualmaxent import load_dataset, solve_dual, solve_primal, verify
@@ -8,8 +7,9 @@ from dualmaxent.exceptions import ConvergenceWarning
 from dualmaxent.separation import detect_separation
 
 from _factories import overlapping, separable
+from _kkt import assert_kkt, kkt_figures
 
-FIGURES = ("relative_gap", "balance_residual", "simplex_residual", "dual_gradient",
+FIGURES = ("primal_gap", "balance_residual", "simplex_residual", "dual_gradient",
            "p_agreement", "theta_agreement")
 
 
@@ -25,11 +25,13 @@ def test_strong_duality_on_non_separable_data(make):
     ds = make()
     assert not detect_separation(ds).separated
     cert = verify(ds)
+    fig = assert_kkt(ds, cert)  # every figure recomputed, within tolerance, and as reported
     assert cert.ok, cert.messages
     assert cert.attained
     for name in FIGURES:
-        assert getattr(cert, name) <= 1e-6, name
-    assert cert.entropy == pytest.approx(cert.neg_loglik, rel=1e-8)
+        assert fig[name] <= 1e-6, name
+    assert fig["bracket"]["relative_gap"] <= 1e-12  # the projected bracket closes
+    assert fig["entropy"] == pytest.approx(fig["neg_loglik"], rel=1e-8)
 
 
 def test_relative_gap_on_the_default_data_is_at_most_1e_8():
@@ -39,15 +41,19 @@ def test_relative_gap_on_the_default_data_is_at_most_1e_8():
 
 
 def test_the_definitions_of_the_certificate():
+    """Given results are certified as they are: every figure is that of their points."""
     ds = overlapping(n=100, p=2, k=3, seed=9)
     p, d = solve_primal(ds), solve_dual(ds)
     cert = verify(ds, primal=p, dual=d)
-    scale = 1 + np.abs(ds.X.T @ ds.Y).max()
-    assert cert.duality_gap == pytest.approx(p.entropy - (-d.loglik), abs=1e-12)
-    assert cert.relative_gap == pytest.approx(abs(cert.duality_gap) / max(1, abs(d.loglik)))
-    assert cert.balance_residual == pytest.approx(np.abs(ds.X.T @ (p.mu - ds.Y)).max() / scale)
-    assert cert.p_agreement == pytest.approx(
-        np.abs(p.mu - np.exp(ds.X @ d.theta) / np.exp(ds.X @ d.theta).sum(1, keepdims=True)).max())
+    assert cert.primal is p and cert.dual is d
+    fig = assert_kkt(ds, cert)
+    bracket = fig.pop("bracket")
+    assert fig == kkt_figures(ds, p.mu, d.theta, theta_p=p.theta)
+    # unpenalised, CVXPY's gap is its entropy against the canonical log-likelihood, and the
+    # bracket's is the projected point's entropy against it
+    assert fig["primal_gap"] == abs(fig["entropy"] + fig["canonical_loglik"]) / max(
+        1.0, abs(fig["canonical_loglik"]))
+    assert bracket["duality_gap"] == -fig["canonical_loglik"] - bracket["entropy"]
 
 
 def test_a_wrong_theta_or_a_loose_primal_is_not_certified():
@@ -58,9 +64,25 @@ def test_a_wrong_theta_or_a_loose_primal_is_not_certified():
     cert = verify(ds, dual=early)
     assert not cert.ok
     assert any("did not converge" in m for m in cert.messages)
+    # the independent helper sees the same failure from the definitions
+    assert kkt_figures(ds, solve_primal(ds).mu, early.theta)["dual_gradient"] > 1e-6
     loose = solve_primal(ds, solver="SCS", eps_abs=1e-2, eps_rel=1e-2, max_iters=50)
     cert = verify(ds, primal=loose, dual=d)
     assert not cert.ok
+    assert max(kkt_figures(ds, loose.mu, d.theta)[name] for name in FIGURES[:5]) > 1e-6
+
+
+def test_the_kkt_helper_refuses_a_certificate_that_misreports():
+    """The helper is not a rubber stamp: a number that differs from its definition fails."""
+    from dataclasses import replace
+
+    ds = overlapping(n=100, p=2, k=3, seed=9)
+    cert = verify(ds)
+    assert_kkt(ds, cert)
+    for name in ("balance_residual", "dual_gradient", "entropy"):
+        tampered = replace(cert, **{name: getattr(cert, name) * 1.01 + 1e-9})
+        with pytest.raises(AssertionError, match=name):
+            assert_kkt(ds, tampered)
 
 
 def test_separable_data_are_reported_as_not_attained():
@@ -68,7 +90,11 @@ def test_separable_data_are_reported_as_not_attained():
     cert = verify(ds)
     assert not cert.attained
     assert cert.separation.kind == "complete"
-    assert any("no maximiser" in m for m in cert.messages) or "no maximiser" in cert.verdict
+    # not attained, yet certified: the entropy equals the likelihood's supremum
+    assert_kkt(ds, cert)
+    assert cert.ok, cert.verdict
+    assert cert.verdict.startswith("OK: the max-entropy optimum equals the likelihood's supremum")
+    assert any("no maximiser" in m for m in cert.messages)
 
 
 def test_the_full_newton_fit_on_separable_data_is_never_ok():
@@ -76,3 +102,178 @@ def test_the_full_newton_fit_on_separable_data_is_never_ok():
     d = solve_dual(ds, method="newton", max_iter=30)
     cert = verify(ds, dual=d)
     assert not cert.ok
+
+
+# -- the primal modes, and the false "NOT OK" of correct optima (issue 14) ------------------
+
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+
+from dualmaxent import Dataset
+from dualmaxent.exceptions import DualMaxentError
+from _sweep import problem, reference_loglik, reference_separated
+
+
+def test_projected_mode_never_imports_cvxpy():
+    code = ("import sys; from dualmaxent import verify, load_dataset; "
+            "c = verify(load_dataset('blobs'), primal='projected'); "
+            "assert c.ok and c.primal is None and c.primal_solver == 'projected', c.verdict; "
+            "assert 'cvxpy' not in sys.modules, 'cvxpy was imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_auto_runs_cvxpy_only_below_the_measured_size(monkeypatch):
+    import importlib
+
+    verify_module = importlib.import_module("dualmaxent.verify")
+    ds = load_dataset("blobs")
+    small = verify(ds)
+    assert small.primal_solver == "CLARABEL" and "900 cells" in small.primal_reason
+    monkeypatch.setattr(verify_module, "AUTO_CVXPY_MAX_CELLS", 899)
+    big = verify(ds)
+    assert big.primal is None and big.primal_solver == "projected"
+    assert "900 cells > 899" in big.primal_reason
+    # the bracket is the same either way: it never depends on CVXPY
+    assert big.lower_bound == small.lower_bound and big.upper_bound == small.upper_bound
+    with pytest.raises(DualMaxentError, match="unknown primal"):
+        verify(ds, primal="mosek")
+
+
+def test_duplicated_rows_count_once_towards_the_cvxpy_size():
+    from dualmaxent.verify import cvxpy_cells
+
+    ds = load_dataset("blobs")
+    X = np.repeat(ds.X[:, :-1], 400, axis=0)  # 120000 rows, 300 distinct
+    big = Dataset.from_arrays(X, np.repeat(ds.y, 400))
+    assert cvxpy_cells(big) == 300 * 3
+
+
+def test_a_wrong_theta_fails_the_bracket_in_every_mode():
+    ds = overlapping(n=100, p=2, k=3, seed=9)
+    d = solve_dual(ds)
+    direction = np.random.default_rng(0).normal(size=d.theta.shape)
+    for size, failure in ((1e-2, "duality gap"), (1e-3, "dual gradient")):
+        # claims convergence (its grad_norm is the optimum's), but is not the optimum
+        wrong = replace(d, theta=d.theta + size * direction)
+        for mode in ("projected", "auto", "cvxpy"):
+            cert = verify(ds, primal=mode, dual=wrong)
+            assert not cert.ok, mode
+            assert cert.duality_gap > 100 * cert.roundoff  # a real gap, not round-off
+            assert cert.dual_gradient > 1e-6  # recomputed at theta, not read from the result
+            assert any(failure in msg for msg in cert.messages), cert.messages
+    # the bracket is a bracket: the CVXPY optimum lies inside it
+    p = solve_primal(ds)
+    assert cert.lower_bound - 1e-9 <= p.objective <= cert.upper_bound + 1e-9
+
+
+def test_cvxpy_multipliers_that_disagree_are_refused():
+    ds = overlapping(n=100, p=2, k=3, seed=9)
+    p = solve_primal(ds)
+    # CVXPY "optimal", but its multipliers are off (not by a gauge shift, which is no error)
+    bent = replace(p, theta=p.theta + 0.05 * np.random.default_rng(1).normal(size=p.theta.shape))
+    cert = verify(ds, primal=bent)
+    assert not cert.ok
+    assert any(m.startswith("disagreement: theta_agreement") for m in cert.messages)
+
+
+DUMMY_TRAP_RECIPES = {
+    "collinear with the intercept": lambda: _collinear(),
+    "all levels plus the intercept": lambda: _dummy_trap(),
+}
+
+
+def _collinear():
+    rng = np.random.default_rng(0)
+    n, m, k = 100, 3, 3
+    X = rng.normal(size=(n, m))
+    X[:, -1] = X[:, 0] * 2 + 1
+    y = np.argmax(X @ rng.normal(scale=1.5, size=(m, k)) + rng.gumbel(size=(n, k)), axis=1)
+    return Dataset.from_arrays(X, y), "x3 = intercept + 2 x1"
+
+
+def _dummy_trap():
+    rng = np.random.default_rng(1)
+    g = rng.integers(0, 3, 200)
+    y = (rng.random(200) < np.array([0.2, 0.5, 0.7])[g]).astype(int)
+    return (Dataset.from_arrays(np.eye(3)[g], y, family="bernoulli",
+                                feature_names=["g1", "g2", "g3"]), "g3 = intercept - g1 - g2")
+
+
+@pytest.mark.parametrize("recipe", list(DUMMY_TRAP_RECIPES))
+def test_rank_deficient_designs_certify_and_name_the_dependency(recipe):
+    ds, dependency = DUMMY_TRAP_RECIPES[recipe]()
+    cert = verify(ds)
+    assert_kkt(ds, cert)
+    assert cert.ok, cert.verdict
+    assert cert.rank == ds.m - 1
+    assert any(dependency in note for note in cert.notes)
+    # theta* is the minimum-norm maximiser: orthogonal to the null space, class by class
+    N = ds.identifiability.null_space
+    assert np.abs(N.T @ cert.dual.theta).max() <= 1e-10
+    # CVXPY's multipliers are another point of the same affine set: equal modulo N only
+    raw = np.abs(cert.primal.theta - cert.dual.theta).max()
+    assert cert.theta_agreement <= 1e-6 < raw
+
+
+def test_tied_integer_feature_certifies():
+    x = [1, 1, 2, 1, 1, 2, 0, 0, 1, 2, 0, 2, 2, 1, 2, 0, 2, 0, 2, 1, 0, 0, 2, 1, 1, 2, 0, 2, 1]
+    y = [1, 1, 1, 1, 1, 1, 3, 3, 2, 0, 3, 1, 1, 0, 1, 0, 1, 0, 1, 0, 2, 1, 1, 1, 3, 0, 0, 1, 2]
+    ds = Dataset.from_arrays(np.array(x, float)[:, None], np.array(y))
+    cert = verify(ds)
+    assert_kkt(ds, cert, tolerances={"theta_agreement": cert.extra["theta_tol"],
+                                     "p_agreement": cert.extra["p_tol"]})
+    assert cert.ok, cert.verdict
+    assert cert.extra["theta_tol"] >= cert.theta_agreement
+
+
+@pytest.mark.parametrize("degree", [5, 10])
+def test_ill_conditioned_polynomial_least_squares_certifies(degree):
+    x = np.linspace(0.0, 10.0, 120)
+    X = np.column_stack([x**p for p in range(1, degree + 1)])
+    coef = 1.0 / np.arange(1, degree + 1) ** 4
+    y = X @ coef + 2.0 + np.random.default_rng(degree).normal(scale=0.1, size=x.size)
+    ds = Dataset.from_arrays(X, y, family="gaussian")
+    cert = verify(ds)
+    assert cert.ok, cert.verdict
+    assert cert.rank == ds.m and ds.identifiability.condition > 1e3
+    # the least-squares coefficients are recovered to many digits
+    ref = np.linalg.lstsq(ds.X, y, rcond=None)[0]
+    np.testing.assert_allclose(cert.dual.theta, ref, rtol=1e-6, atol=1e-9 * np.abs(ref).max())
+
+
+def test_random_problems_sample_certifies_correctly():
+    """A small sample of the sweep of tests/_sweep.py (500 problems: ``python tests/_sweep.py``)."""
+    from _sweep import sweep
+
+    rows = sweep(25, seed=7)
+    wrong = [r for r in rows if not r["correct"]]
+    assert not wrong, wrong
+    assert any("collinear" in r["kind"] for r in rows) and any(r["separated"] for r in rows)
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_verify_agrees_with_independent_references(seed):
+    """Never NOT OK when a reference fit and an LP say the optimum is right; never OK for a
+    wrong theta."""
+    X, y, _ = problem(np.random.default_rng(seed))
+    ds = Dataset.from_arrays(X, y)
+    cert = verify(ds, primal="projected")
+    separated = reference_separated(X, y)
+    assert cert.attained == (not separated)
+    if not separated:
+        ref = reference_loglik(X, y)
+        assert cert.dual.canonical_loglik == pytest.approx(ref, rel=1e-8, abs=1e-8)
+    assert cert.ok, cert.verdict
+    if not separated:  # a shift of class 0's intercept changes every prediction: not optimal
+        theta = np.array(cert.dual.theta)
+        theta[-1, 0] += 0.05
+        assert not verify(ds, primal="projected", dual=replace(cert.dual, theta=theta)).ok

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from _factories import FAMILIES, L1_LAMBDA, L2_LAMBDA, integer_weights, make_arrays
-from dualmaxent import Dataset, verify
+from _kkt import assert_kkt
+from dualmaxent import Dataset, load_dataset, verify
 from dualmaxent.families import get_family
 
 KINDS = ["none", "l2", "l1"]
@@ -21,8 +22,11 @@ def _penalty(kind, family):
     return {} if kind == "none" else {kind: (L2_LAMBDA if kind == "l2" else L1_LAMBDA)[family]}
 
 
-def _assert_same_fit(a, b, family):
-    """Two certificates of the same problem: theta, log-likelihoods, entropy, verdict."""
+def _assert_same_fit(a, b, data_a, data_b):
+    """Two certificates of the same problem (on ``data_a``, ``data_b``): each closes by the
+    definitions, with the weights, and both give the same theta, log-likelihoods, entropy."""
+    assert_kkt(data_a, a)
+    assert_kkt(data_b, b)
     assert a.ok, a.verdict
     assert b.ok, b.verdict
     scale = 1 + np.abs(b.dual.theta).max()
@@ -48,7 +52,7 @@ def test_duplicated_rows_equal_weight_two(family, kind):
     duplicated = Dataset.from_arrays(X[rows], y[rows], family=family)
     pen = _penalty(kind, family)
     a, b = verify(weighted, **pen), verify(duplicated, **pen)
-    _assert_same_fit(a, b, family)
+    _assert_same_fit(a, b, weighted, duplicated)
     # the primal means agree row by row too
     np.testing.assert_allclose(a.primal.mu, b.primal.mu[:n], atol=1e-6)
 
@@ -64,7 +68,7 @@ def test_zero_weight_equals_dropping_the_row(family, kind):
     dropped = Dataset.from_arrays(X[~zero], y[~zero], family=family, weights=weights[~zero])
     pen = _penalty(kind, family)
     a, b = verify(with_zeros, **pen), verify(dropped, **pen)
-    _assert_same_fit(a, b, family)
+    _assert_same_fit(a, b, with_zeros, dropped)
     # a row of weight zero does not enter the primal; its mu is the model's prediction there
     fam = get_family(family)
     np.testing.assert_allclose(a.primal.mu[zero], fam.mean(X[zero] @ a.dual.theta[:-1]
@@ -72,7 +76,7 @@ def test_zero_weight_equals_dropping_the_row(family, kind):
     # and the integer weights equal repetition
     rows = np.repeat(np.arange(len(y)), weights.astype(int))
     repeated = Dataset.from_arrays(X[rows], y[rows], family=family)
-    _assert_same_fit(a, verify(repeated, **pen), family)
+    _assert_same_fit(a, verify(repeated, **pen), with_zeros, repeated)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -90,5 +94,24 @@ def test_weights_from_csv_column(family, tmp_path):
     assert ds.feature_names == ("a", "b", "c", "intercept")
     ref = Dataset.from_arrays(X, y, family=family, weights=weights)
     cert = verify(ds)
+    assert_kkt(ds, cert)
     assert cert.ok, cert.verdict
     np.testing.assert_allclose(cert.dual.theta, verify(ref).dual.theta, rtol=1e-12, atol=1e-12)
+
+
+def test_weights_on_separated_data():
+    """The reduced problems of separated data carry the weights too: iris with weights in
+    {1, ..., 4} certifies the likelihood's supremum, the same as with its rows repeated."""
+    iris = load_dataset("iris")
+    X, y = iris.X[:, :-1], iris.y
+    weights = 1.0 + integer_weights(len(y), seed=2)
+    weighted = Dataset.from_arrays(X, y, weights=weights)
+    rows = np.repeat(np.arange(len(y)), weights.astype(int))
+    repeated = Dataset.from_arrays(X[rows], y[rows])
+    a, b = verify(weighted), verify(repeated)
+    for ds, cert in ((weighted, a), (repeated, b)):
+        assert_kkt(ds, cert)  # the reduced problem's definitions, weighted
+        assert cert.ok and not cert.attained, cert.verdict
+    assert a.separation.kind == b.separation.kind == "quasi-complete"
+    assert a.entropy == pytest.approx(b.entropy, rel=1e-8)
+    assert a.separation_check.sup_loglik == pytest.approx(b.separation_check.sup_loglik, rel=1e-9)

@@ -1,0 +1,336 @@
+"""scikit-learn estimators: a certified maximum-entropy classifier and GLM regressor.
+
+:class:`MaxEntClassifier` and :class:`GLMRegressor` wrap :meth:`Dataset.from_arrays`,
+:func:`dualmaxent.solve_dual` and :func:`dualmaxent.verify` behind scikit-learn's estimator API,
+so that a certified fit sits in a ``Pipeline``, ``GridSearchCV`` or ``cross_val_score``.
+
+Conventions
+-----------
+* ``C`` means what it means in scikit-learn's ``LogisticRegression``: the fit minimises
+  ``C * sum_j w_j loss_j + penalty(coef)`` with ``penalty = ||coef||^2 / 2`` (L2) or
+  ``||coef||_1`` (L1), the intercept unpenalised. Our dual maximises
+  ``l(theta) - (lam / 2) ||theta_R||^2`` or ``l(theta) - lam ||theta_R||_1`` with ``l`` the
+  *sum* of the log-likelihoods (:mod:`dualmaxent.dual`). Dividing scikit-learn's objective by
+  ``C`` gives ours, so ``lam = 1 / C`` for both penalties: the 1/2 of the L2 penalty is in both
+  objectives, and neither has one for L1.
+* Binary labels use the Bernoulli family (one theta vector, ``coef_`` of shape (1, p)), so that
+  the penalty is on the one vector of log-odds, as in scikit-learn. (The categorical family with
+  two classes would penalise two symmetric columns ``+-theta/2`` and halve the penalty.)
+* Multiclass (k > 2): the categorical family. Its penalised rows are free in all ``k`` columns,
+  so ``coef_`` of shape (k, p) is scikit-learn's symmetric multinomial solution (each column of
+  ``coef_`` sums to zero at the optimum). The unpenalised intercept row is pinned: the last
+  class's intercept is 0, where scikit-learn's intercepts sum to zero; the two differ by one
+  constant added to every class, which leaves every probability unchanged. Unpenalised, every
+  row is pinned that way (``coef_[-1] == 0``).
+* ``X`` gets the intercept as its last column (:mod:`dualmaxent.data`); ``coef_`` and
+  ``intercept_`` are its rows in scikit-learn's layout.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from . import _numerics as nx
+from .data import Dataset
+from .dual import solve_dual
+from .exceptions import DualMaxentWarning, SeparationWarning
+from .families import get_family
+from .results import Penalty
+from .verify import verify
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _validate_data
+except ImportError:  # pragma: no cover - older scikit-learn
+    def _validate_data(estimator, *args, **kwargs):
+        return estimator._validate_data(*args, **kwargs)
+
+__all__ = ["MaxEntClassifier", "GLMRegressor", "CertificateWarning"]
+
+#: The ray ``theta_red + t D`` of separated data stops once doubling ``t`` moves no training
+#: mean by more than this: the fitted means then equal their limit, the certified optimum.
+_RAY_TOL = 1e-12
+
+
+class CertificateWarning(DualMaxentWarning):
+    """The fit's duality certificate is not ok (its ``messages`` say why)."""
+
+
+class _DualMaxentEstimator(BaseEstimator):
+    """Shared fit: validation, the penalty, the solve and the certificate."""
+
+    def __init__(self, penalty=None, C=1.0, fit_intercept=True, method="auto", tol=None,
+                 max_iter=None, certify=True, certify_tol=1e-6, primal="auto",
+                 solver="CLARABEL"):
+        self.penalty = penalty
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.method = method
+        self.tol = tol
+        self.max_iter = max_iter
+        self.certify = certify
+        self.certify_tol = certify_tol
+        self.primal = primal
+        self.solver = solver
+
+    def _penalty(self) -> Penalty:
+        if self.penalty not in (None, "l2", "l1"):
+            raise ValueError(f"penalty must be None, 'l2' or 'l1'; got {self.penalty!r}")
+        if self.penalty is None:
+            return Penalty()
+        C = self.C
+        if isinstance(C, bool) or not isinstance(C, numbers.Real) or not (0 < C < np.inf):
+            raise ValueError(f"C must be a positive number; got {C!r}")
+        return Penalty(self.penalty, 1.0 / float(C))  # lam = 1 / C, the module docstring
+
+    def _fit_dataset(self, X, y, sample_weight, family):
+        """Validate, solve (and certify); return the fitted theta of shape (m, k) or (m,)."""
+        penalty = self._penalty()
+        if X.shape[0] < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 samples; got "
+                             f"n_samples = {X.shape[0]}")
+        p = X.shape[1]
+        names = [str(f) for f in getattr(self, "feature_names_in_", [])]
+        if not names or "intercept" in names or len(set(names)) != p:
+            names = [f"x{i}" for i in range(p)]
+        dataset = Dataset.from_arrays(X, y, feature_names=names, intercept=self.fit_intercept,
+                                      weights=sample_weight, family=family,
+                                      name=type(self).__name__)
+        if not self.certify:
+            self.certificate_ = None
+            self.dual_ = solve_dual(dataset, method=self.method, tol=self.tol,
+                                    max_iter=self.max_iter, penalty=penalty)
+            self.n_iter_ = self.dual_.iterations
+            return self.dual_.theta
+        # verify solves the dual itself: on separated data it must be the reduced likelihood
+        cert = verify(dataset, primal=self.primal, tol=self.certify_tol, solver=self.solver,
+                      method=self.method, dual_tol=self.tol, penalty=penalty)
+        self.certificate_, self.dual_ = cert, cert.dual
+        self.n_iter_ = cert.dual.iterations
+        theta = cert.dual.theta
+        if not cert.attained:
+            theta = self._ray(dataset, theta, cert.separation.direction)
+            warnings.warn(f"{cert.separation.describe(dataset)}; coef_ is a finite point of the "
+                          "ray to the certified limit (penalty='l2' gives a finite optimum)",
+                          SeparationWarning, stacklevel=3)
+        if not cert.ok:
+            warnings.warn("the duality certificate is not ok: " + "; ".join(cert.messages),
+                          CertificateWarning, stacklevel=3)
+        return theta
+
+    @staticmethod
+    def _ray(dataset, theta, direction):
+        """A point ``theta + t D`` of the separating ray whose training means equal the limit.
+
+        ``theta`` maximises the reduced likelihood and ``D`` is the recession direction: the
+        means along the ray converge, as ``t -> infinity``, to the certified max-entropy
+        optimum (:mod:`dualmaxent.separation`). ``t`` doubles until the means stop moving.
+        """
+        fam, X = dataset.family, dataset.X
+        t = 1.0
+        mu = fam.mean(X @ (theta + t * direction))
+        for _ in range(64):
+            mu_next = fam.mean(X @ (theta + 2 * t * direction))
+            if np.abs(mu_next - mu).max() <= _RAY_TOL:
+                break
+            t, mu = 2 * t, mu_next
+        return theta + t * direction
+
+    def _eta(self, X):
+        check_is_fitted(self)
+        X = _validate_data(self, X, reset=False)
+        return X @ self.coef_.T + self.intercept_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+class MaxEntClassifier(ClassifierMixin, _DualMaxentEstimator):
+    """Certified (multinomial) logistic regression, the Lagrange dual of maximum entropy.
+
+    Parameters
+    ----------
+    penalty : {"l2", "l1", None}, default "l2"
+        As in scikit-learn's ``LogisticRegression`` (whose default is also L2 with ``C = 1``).
+        ``None``: the plain maximum-likelihood fit, the exact dual of the max-entropy problem.
+    C : float, default 1.0
+        Inverse penalty strength, scikit-learn's meaning: our ``lambda = 1 / C`` on the
+        *summed* log-likelihood (module docstring). Ignored when ``penalty=None``.
+    fit_intercept : bool, default True
+        Add an unpenalised intercept.
+    method : str, default "auto"
+        The dual solver (:func:`dualmaxent.solve_dual`).
+    tol : float, optional
+        The dual solver's target relative gradient (its default when omitted).
+    max_iter : int, optional
+        The dual solver's iteration cap (its default when omitted). Not used with
+        ``certify=True``, where :func:`verify` runs the dual with its own cap.
+    certify : bool, default True
+        Compute :attr:`certificate_` on fit with :func:`dualmaxent.verify`. ``certify=False``
+        fits the dual only, with no separation check (the dual solver warns on separated data);
+        the estimator checks of the test suite use it, because they fit hundreds of times.
+    certify_tol : float, default 1e-6
+        The certificate's tolerance.
+    primal : {"auto", "projected", "cvxpy"}, default "auto"
+        :func:`verify`'s ``primal``: ``auto`` solves the CVXPY primal as a cross-check while the
+        problem is small and certifies by the projected primal's bracket above that;
+        ``projected`` never runs CVXPY. Measured on iris (n = 150, k = 3, L2, mean of 10 fits):
+        5 ms with ``certify=False``, 45 ms with ``auto`` (CVXPY runs), 6 ms with
+        ``projected``.
+    solver : str, default "CLARABEL"
+        CVXPY's solver for the primal, when it runs.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (k,)
+    coef_ : ndarray of shape (1, p) for two classes, (k, p) otherwise
+    intercept_ : ndarray of shape (1,) or (k,)
+        Zeros when ``fit_intercept=False``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (p,)
+        When ``X`` has string column names.
+    n_iter_ : ndarray of shape (1,)
+        The dual solver's iterations.
+    certificate_ : Certificate or None
+        None when ``certify=False``.
+    dual_ : DualResult
+
+    Notes
+    -----
+    On separated data (unpenalised) the likelihood has no maximiser: the fit warns with a
+    :class:`~dualmaxent.exceptions.SeparationWarning`, ``certificate_.attained`` is False, and
+    ``coef_`` is the reduced likelihood's maximiser moved along the recession direction until
+    the training probabilities equal their limit, the certified max-entropy ``P*``.
+    """
+
+    def __init__(self, penalty="l2", C=1.0, fit_intercept=True, method="auto", tol=None,
+                 max_iter=None, certify=True, certify_tol=1e-6, primal="auto",
+                 solver="CLARABEL"):
+        super().__init__(penalty=penalty, C=C, fit_intercept=fit_intercept, method=method,
+                         tol=tol, max_iter=max_iter, certify=certify, certify_tol=certify_tol,
+                         primal=primal, solver=solver)
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model; ``sample_weight`` are frequency weights (weight 2 = a repeated row).
+
+        Parameters
+        ----------
+        X : array_like of shape (n, p)
+        y : array_like of shape (n,)
+        sample_weight : array_like of shape (n,), optional
+
+        Returns
+        -------
+        self
+        """
+        X, y = _validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        k = len(self.classes_)
+        if k < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; got "
+                             f"1 class ({self.classes_[0]!r})")
+        theta = self._fit_dataset(X, codes, sample_weight, "bernoulli" if k == 2 else
+                                  "categorical")
+        p = X.shape[1]
+        theta = theta.reshape(theta.shape[0], -1)  # (m, 1) for Bernoulli, (m, k) otherwise
+        self.coef_ = theta[:p].T.copy()
+        self.intercept_ = theta[p].copy() if self.fit_intercept else np.zeros(theta.shape[1])
+        self.n_iter_ = np.array([self.n_iter_])
+        return self
+
+    def decision_function(self, X):
+        """The linear predictor: shape (n,) for two classes (log-odds), (n, k) otherwise."""
+        eta = self._eta(X)
+        return eta[:, 0] if eta.shape[1] == 1 else eta
+
+    def predict_log_proba(self, X):
+        """Log-probabilities of shape (n, k), computed stably from the linear predictor."""
+        eta = self._eta(X)
+        if eta.shape[1] == 1:  # log sigmoid(+-eta) = -softplus(-+eta)
+            return -nx.softplus(np.hstack([eta, -eta]))
+        return nx.log_softmax(eta)
+
+    def predict_proba(self, X):
+        """Class probabilities of shape (n, k), the columns in the order of ``classes_``."""
+        eta = self._eta(X)
+        if eta.shape[1] == 1:
+            p1 = get_family("bernoulli").mean(eta[:, 0])
+            return np.column_stack([1.0 - p1, p1])
+        return get_family("categorical").mean(eta)
+
+    def predict(self, X):
+        """The most probable class of each row."""
+        eta = self._eta(X)
+        index = (eta[:, 0] > 0).astype(int) if eta.shape[1] == 1 else eta.argmax(axis=1)
+        return self.classes_[index]
+
+
+class GLMRegressor(RegressorMixin, _DualMaxentEstimator):
+    """A certified canonical GLM: least squares, Poisson or Bernoulli regression.
+
+    Parameters
+    ----------
+    family : {"gaussian", "poisson", "bernoulli"}, default "gaussian"
+        Gaussian (identity link, the default: what a regressor does unless told otherwise),
+        Poisson (log link, counts ``y >= 0``) or Bernoulli (logit link, ``y`` two labels; the
+        prediction is the probability of the larger one).
+    penalty : {None, "l2", "l1"}, default None
+        None, as in ``LinearRegression`` and statsmodels' GLM.
+    C : float, default 1.0
+        Inverse penalty strength: the fit minimises ``C * sum_j w_j loss_j + penalty``, so our
+        ``lambda = 1 / C``; with ``loss_j`` minus the unit-variance log-likelihood this is
+        ``Ridge(alpha=1 / C)`` for the gaussian family, and ``PoissonRegressor(alpha=1 / (C n))``
+        (whose loss is a mean) for the Poisson family with ``n`` observations.
+    fit_intercept, method, tol, max_iter, certify, certify_tol, primal, solver
+        As in :class:`MaxEntClassifier`.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (p,)
+    intercept_ : float
+    n_features_in_, feature_names_in_, certificate_, dual_
+        As in :class:`MaxEntClassifier`.
+    n_iter_ : int
+
+    Notes
+    -----
+    ``score`` is scikit-learn's R^2 of the predicted means for every family.
+    """
+
+    def __init__(self, family="gaussian", penalty=None, C=1.0, fit_intercept=True,
+                 method="auto", tol=None, max_iter=None, certify=True, certify_tol=1e-6,
+                 primal="auto", solver="CLARABEL"):
+        self.family = family
+        super().__init__(penalty=penalty, C=C, fit_intercept=fit_intercept, method=method,
+                         tol=tol, max_iter=max_iter, certify=certify, certify_tol=certify_tol,
+                         primal=primal, solver=solver)
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model: parameters and frequency weights as in :meth:`MaxEntClassifier.fit`,
+        ``y`` of shape (n,) the response of the family; returns ``self``."""
+        if self.family not in ("gaussian", "poisson", "bernoulli"):
+            raise ValueError(f"family must be 'gaussian', 'poisson' or 'bernoulli'; got "
+                             f"{self.family!r}")
+        X, y = _validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        theta = self._fit_dataset(X, y, sample_weight, self.family)
+        p = X.shape[1]
+        self.coef_ = theta[:p].copy()
+        self.intercept_ = float(theta[p]) if self.fit_intercept else 0.0
+        return self
+
+    def predict(self, X):
+        """The predicted mean ``A'(X coef_ + intercept_)`` of shape (n,)."""
+        return get_family(self.family).mean(self._eta(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.positive_only = self.family == "poisson"
+        return tags

@@ -1,0 +1,503 @@
+"""The dual objective: the (penalised) log-likelihood, its gradient, Hessian and curvature.
+
+Conventions
+-----------
+* Sign: we *maximise* ``l(theta) - penalty(theta)``; every gradient and Hessian below is of that
+  objective (the Hessian is negative semidefinite).
+* Scale: sums over observations, weighted by the frequency weights ``w``, never means; nats.
+* Shapes, gauge, packing and penalised rows: those of :mod:`dualmaxent.params` (theta (m, k) or
+  (m,), the last class pinned on unpenalised rows, the free entries packed class by class).
+* Penalties never touch the intercept row: L2 subtracts ``(lam / 2) sum theta_r^2`` and L1
+  subtracts ``lam sum |theta_r|`` over the penalised rows ``r``.
+* Convergence is judged by the relative dual gradient ``max |g| / (1 + max |X^T W Y|)``, the
+  balance residual at theta (for L1 the minimal-norm subgradient), never by the change in theta:
+  :meth:`DualObjective.kkt_residual`.
+
+One object per problem, built by :func:`make_objective`: :class:`DualObjective` for the full
+likelihood, :class:`ReducedObjective` for separated data (the likelihood without its forced
+entries). Every solver of :mod:`dualmaxent.solvers` consumes the same object. Value, gradient
+and Hessian come from the blocked one-pass kernels of :mod:`dualmaxent._kernels`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from . import _kernels
+from . import _numerics as nx
+from .data import Dataset
+from .exceptions import DualMaxentError
+from .params import Parameterization
+from .results import Penalty
+
+__all__ = ["DualObjective", "IdentifiedObjective", "ReducedObjective", "make_objective"]
+
+
+def make_objective(dataset: Dataset, penalty: Penalty | None = None, forced=None):
+    """The objective of ``dataset``: the full likelihood, or the reduced one of separated data.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    penalty : Penalty, optional
+    forced : ndarray of bool or Separation, optional
+        Entries forced by separation (:func:`dualmaxent.detect_separation`). When one is True
+        the result is a :class:`ReducedObjective`: the likelihood without them, whose maximum
+        is the supremum of ``l``. None or all False: the full likelihood, a
+        :class:`DualObjective`, or an :class:`IdentifiedObjective` when the design is rank
+        deficient and nothing is penalised (a penalty identifies theta itself).
+
+    Returns
+    -------
+    DualObjective, IdentifiedObjective or ReducedObjective
+    """
+    from .separation import as_forced
+
+    mask = as_forced(dataset, forced)
+    if mask is not None:
+        return ReducedObjective(dataset, penalty, mask)
+    if (penalty is None or not penalty.active) and not dataset.identifiability.full_rank:
+        return IdentifiedObjective(dataset, penalty)
+    return DualObjective(dataset, penalty)
+
+
+class DualObjective:
+    """The penalised log-likelihood of a data set as a function of the free entries of theta.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    penalty : Penalty, optional
+
+    Notes
+    -----
+    For the categorical family the gradient of ``l`` is ``X^T W (Y - P)`` (the balance
+    equations) and the Hessian block of classes ``a, b`` is
+    ``-X^T diag(w p_a (delta_ab - p_b)) X`` (the Newton note, with its lost minus sign and its
+    ``X^T W_ab X`` restored). For a one-parameter family the Hessian is ``-X^T diag(w A''(eta)) X``.
+    """
+
+    def __init__(self, dataset: Dataset, penalty: Penalty | None = None):
+        self.dataset = dataset
+        self.family = dataset.family
+        self.penalty = penalty if penalty is not None else Penalty()
+        self.X = dataset.X
+        self.Y = dataset.Y
+        self.w = dataset.weights
+        #: free entries, packing and gauge (:mod:`dualmaxent.params`)
+        self.params = Parameterization.from_dataset(dataset, self.penalty)
+        self.penalized_rows = self.params.penalized_rows
+        self.q = self.params.q
+        self.free = self.params.free
+        self._free_flat = self.params.free_flat
+        self.n_params = self.params.n_params
+        # classes with at least one free entry: the only curvature blocks ever needed
+        self._hess_classes = self.params.free_classes
+        WY = self.w[:, None] * (self.Y if self.Y.ndim == 2 else self.Y[:, None])
+        self.XtWY = self.X.T @ WY  # (m, q)
+        self.scale = 1.0 + float(np.abs(self.XtWY).max())
+        #: the full likelihood has no forced entries (see ReducedObjective)
+        self.forced = None
+        # caches: (theta bytes, value, G, C or None) of the last pass over X; (theta bytes, P or
+        # eta) at that point, for curvature_operator; X^T W X and its Cholesky factor
+        self._cache = None
+        self._last_curvature = None
+        self._point = None
+        self._gram = None
+        self._gram_cf = None
+
+    # -- packing -----------------------------------------------------------------------------
+    def theta(self, beta: np.ndarray) -> np.ndarray:
+        """Full theta of shape (m, k) or (m,) from the free parameters ``beta``."""
+        return self.params.unpack(beta)
+
+    def beta(self, theta: np.ndarray) -> np.ndarray:
+        """Free parameters of ``theta`` after moving it to the pinned gauge."""
+        return self.params.pack(theta)
+
+    def gauge_fix(self, theta: np.ndarray) -> np.ndarray:
+        """Move theta to the reported gauge (last class zero on unpenalised rows)."""
+        return self.params.gauge_fix(theta)
+
+    # -- values --------------------------------------------------------------------------------
+    def eta(self, beta):
+        return self.X @ self.theta(beta)
+
+    def penalty_value(self, theta) -> float:
+        if not self.penalty.active:
+            return 0.0
+        tp = np.asarray(theta)[self.penalized_rows]
+        if self.penalty.kind == "l2":
+            return 0.5 * self.penalty.lam * float(np.sum(tp**2))
+        return self.penalty.lam * float(np.sum(np.abs(tp)))
+
+    def value(self, beta) -> float:
+        """The objective ``l(theta) - penalty(theta)``."""
+        theta = self.theta(beta)
+        return self._loglik(theta)[0] - self.penalty_value(theta)  # cached with the gradient
+
+    def _loglik(self, theta, hessian: bool = False):
+        """``(l, X^T W (Y - mu), -H or None)`` of the unpenalised likelihood at full ``theta``.
+
+        One blocked pass over ``X`` (:mod:`dualmaxent._kernels`). The last call is cached, so
+        a Newton line search that asked for the curvature at its accepted point does not pay
+        for a second pass when :meth:`hessian` is called there. The curvature covers only the
+        classes with a free entry (the pinned class's blocks are never formed).
+        """
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        cache = self._cache
+        if cache is not None and cache[0] == key and (cache[3] is not None or not hessian):
+            return cache[1], cache[2], cache[3]
+        # keep P (categorical) or eta at this point for curvature_operator: (n, k) floats,
+        # not a copy of X
+        self._point = (key, np.empty((self.X.shape[0], self.q) if self.family.multiclass
+                                     else self.X.shape[0]))
+        if self.family.multiclass:
+            value, G, C = _kernels.categorical_vgh(self.X, self.Y, self.w, theta,
+                                                   classes=self._hess_classes, hessian=hessian,
+                                                   P_out=self._point[1])
+        else:
+            value, g, C = _kernels.glm_vgh(self.X, self.Y, self.w, theta, self.family,
+                                           hessian=hessian, eta_out=self._point[1])
+            G = g[:, None]
+        self._cache = (key, value, G, C)
+        if C is not None:
+            self._last_curvature = C
+        return value, G, C
+
+    def last_pass(self, theta):
+        """``(G, C, value)`` at ``theta`` without another Hessian pass, or None.
+
+        ``G = X^T W (Y - mu)`` and ``l`` come from the cache of the last pass when it was at
+        ``theta``; ``C`` is the most recent curvature formed, perhaps at the iterate before
+        theta. Near an optimum that is as good as the exact one for the projected point of
+        :mod:`dualmaxent.projected`, whose correction is of the size of ``G`` (the error is of
+        the order ``|G| |theta - theta_prev|``) and whose residual is measured anyway.
+        """
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        if self._cache is None or self._cache[0] != key or self._last_curvature is None:
+            return None
+        return self._cache[2], self._last_curvature, self._cache[1]
+
+    def smooth_value_grad(self, beta, hessian: bool = False):
+        """Value and gradient of ``l - L2 penalty`` (the L1 term is left to the solver).
+
+        ``hessian=True`` also forms the curvature in the same pass and caches it for
+        :meth:`hessian` at the same ``beta`` (used by Newton's line search at the full step).
+        """
+        theta = self.theta(beta)
+        value, G, _ = self._loglik(theta, hessian)  # G (m, q): the balance equations
+        if self.penalty.kind == "l2":
+            T = theta.reshape(-1, self.q)
+            value -= 0.5 * self.penalty.lam * float(np.sum(T[self.penalized_rows] ** 2))
+            G = G - self.penalty.lam * T * self.penalized_rows[:, None]
+        return value, G.T.ravel()[self._free_flat]
+
+    def full_gradient(self, theta) -> np.ndarray:
+        """Gradient of ``l`` alone with respect to every entry of theta, shape like ``self.free``."""
+        eta = self.X @ theta
+        R = self.w[:, None] * ((self.Y - self.family.mean(eta)).reshape(len(eta), -1))
+        return self.X.T @ R
+
+    def hessian(self, beta) -> np.ndarray:
+        """Hessian of the smooth objective in the free parameters, shape (p, p)."""
+        theta = self.theta(beta)
+        m, q = self.X.shape[1], self.q
+        C = self._loglik(theta, hessian=True)[2]
+        if self.family.multiclass:
+            # embed the curvature of the free classes; the pinned class's rows and columns
+            # are dropped by the free-index selection below
+            cols = (np.asarray(self._hess_classes)[:, None] * m + np.arange(m)).ravel()
+            H = np.zeros((q * m, q * m))
+            H[np.ix_(cols, cols)] = -C
+        else:
+            H = -C
+        if self.penalty.kind == "l2":
+            diag = self.params.penalized_flat.astype(float) * self.penalty.lam
+            H[np.diag_indices_from(H)] -= diag
+        idx = self._free_flat
+        return H[np.ix_(idx, idx)]
+
+    def curvature_operator(self, beta):
+        """``(matvec, psolve)``: ``v -> -H v`` and an approximate ``v -> (-H)^{-1} v``.
+
+        ``matvec`` uses two products with ``X`` per call (no Hessian is formed); ``psolve`` is
+        the Cholesky solve of the Kronecker approximation ``A (x) X^T W X`` restricted to the
+        free entries (see :func:`dualmaxent.solvers.cg_direction`), plus the L2 penalty's diagonal.
+        """
+        theta = self.theta(beta)
+        point = self._point
+        if point is None or point[0] != np.asarray(theta, dtype=np.float64).tobytes():
+            self._loglik(theta)
+        saved = self._point[1]  # P (categorical) or eta at theta, from the last pass
+        m, q = self.X.shape[1], self.q
+        wsum = float(self.w.sum())
+        if self._gram is None:
+            self._gram = _kernels.gram(self.X, self.w)  # X^T W X, once per objective
+        lam = self.penalty.lam if self.penalty.kind == "l2" else 0.0
+        pdiag = self.params.penalized * lam
+        idx = self._free_flat
+        if self.family.multiclass:
+            P = saved
+            wP = self.w @ P
+            A = (np.diag(wP) - (P * self.w[:, None]).T @ P) / wsum
+
+            def matvec(v):
+                V = self.theta(v)
+                return _kernels.categorical_hessp(self.X, self.w, P, V).T.ravel()[idx] + pdiag * v
+        else:
+            d = self.w * self.family.variance(saved)
+            A = np.array([[float(d.sum()) / wsum]])
+
+            def matvec(v):
+                return _kernels.glm_hessp(self.X, d, v) + pdiag * v
+        if not lam and self.family.multiclass and idx.size == len(self._hess_classes) * m:
+            # Every row free in the same classes (no penalty): the preconditioner is a true
+            # Kronecker product, inverted factor by factor, (A (x) B)^{-1} = A^{-1} (x) B^{-1}:
+            # in matrix form R -> B^{-1} R A^{-1}, O(m^3 + q^3) once instead of O(m^3 q^3).
+            # (A is restricted to the free classes: the pinned class's row and column dropped.)
+            fc = self._hess_classes
+            Aq = A[np.ix_(fc, fc)]
+            try:
+                ca = scipy.linalg.cho_factor(Aq, lower=True, check_finite=False)
+                if self._gram_cf is None:
+                    self._gram_cf = scipy.linalg.cho_factor(self._gram, lower=True,
+                                                            check_finite=False)
+                cb = self._gram_cf
+
+                def psolve(r):
+                    R = r.reshape(len(fc), m).T  # (m, q): class-major packing
+                    Z = scipy.linalg.cho_solve(cb, R, check_finite=False)
+                    Z = scipy.linalg.cho_solve(ca, Z.T, check_finite=False)  # (q, m)
+                    return Z.ravel()
+                return matvec, psolve
+            except np.linalg.LinAlgError:
+                pass  # singular factor: the dense path below regularises
+        M = np.kron(A, self._gram)[np.ix_(idx, idx)]
+        M[np.diag_indices_from(M)] += pdiag + 1e-12 * max(float(np.abs(M).max()), 1.0)
+        try:
+            cf = scipy.linalg.cho_factor(M, lower=True, check_finite=False)
+
+            def psolve(r):
+                return scipy.linalg.cho_solve(cf, r, check_finite=False)
+        except np.linalg.LinAlgError:  # rank-deficient X: fall back to Jacobi
+            dg = np.maximum(np.diag(M), 1e-300)
+
+            def psolve(r):
+                return r / dg
+        return matvec, psolve
+
+    def kkt_residual(self, beta, grad=None) -> float:
+        """Relative KKT residual of the dual at ``beta`` (see the module docstring)."""
+        if grad is None:
+            _, grad = self.smooth_value_grad(beta)
+        g = np.array(grad)
+        if self.penalty.kind == "l1":
+            pen = self.params.penalized
+            lam = self.penalty.lam
+            b = np.asarray(beta)
+            gp = g[pen]
+            bp = b[pen]
+            g[pen] = np.where(bp != 0, gp - lam * np.sign(bp), np.maximum(np.abs(gp) - lam, 0.0))
+        return float(np.abs(g).max() / self.scale) if g.size else 0.0
+
+    def start(self) -> np.ndarray:
+        """A starting point: zeros, with the intercept at the marginal (weighted) fit.
+
+        The intercept is the link of the weighted mean response, ``g(sum_j w_j Y_j / sum w)``,
+        moved inside the mean's domain (a class or count that never occurs would give
+        ``-inf``); :meth:`beta` pins the categorical gauge.
+        """
+        theta = np.zeros(self.free.shape) if self.family.multiclass else np.zeros(self.free.shape[0])
+        if self.dataset.intercept:
+            mean_response = (self.w @ self.Y) / self.w.sum()
+            theta[-1] = self.family.link(self.family.clip_mean(mean_response))
+        return self.beta(theta)
+
+
+class _InBasis:
+    """Coordinates ``beta`` in an orthonormal basis ``self.basis`` of the free entries' space.
+
+    ``theta = unpack(basis beta)`` and ``beta = basis^T pack(theta)`` (an orthogonal projection,
+    so :meth:`theta` is the minimum-norm representative), for the objectives whose likelihood
+    ignores some directions of theta. Their gradient lies in the span of the basis, so
+    ``basis g`` recovers it exactly for the stopping rule; their Hessian is small and dense.
+    """
+
+    basis: np.ndarray
+
+    def theta(self, beta):
+        return super().theta(self.basis @ np.asarray(beta, dtype=np.float64))
+
+    def beta(self, theta):
+        return self.basis.T @ super().beta(theta)
+
+    def curvature_operator(self, beta):
+        C = -self.hessian(beta)  # dense in the coordinates (these problems are small)
+        cf = scipy.linalg.cho_factor(
+            C + 1e-14 * np.eye(len(C)) * max(np.abs(C).max(initial=0), 1.0), lower=True)
+        return (lambda v: C @ v), (lambda r: scipy.linalg.cho_solve(cf, r))
+
+    def kkt_residual(self, beta, grad=None) -> float:
+        if grad is None:
+            grad = self.smooth_value_grad(beta)[1]
+        g = self.basis @ np.asarray(grad)
+        return float(np.abs(g).max() / self.scale) if g.size else 0.0
+
+
+class IdentifiedObjective(_InBasis, DualObjective):
+    """The likelihood of a rank-deficient design, in coordinates on the row space of ``X``.
+
+    When the columns of ``X`` are dependent (:mod:`dualmaxent.identifiability`), ``l`` is
+    constant along the null space ``N`` of ``X`` in every class column, its Hessian is singular,
+    and the maximisers form the affine set ``theta* + N``. The free parameters are then
+    coordinates in ``K = I (x) B``, one copy of the orthonormal row-space basis ``B`` (m, r) per
+    free class: ``theta = unpack(K beta)`` and ``beta = K^T pack(theta)``, an orthogonal
+    projection, so :meth:`theta` is the minimum-norm maximiser and ``l`` is strictly concave in
+    ``beta``. The gradient in theta lies in the range of ``K`` (it is ``X^T`` of something), so
+    ``K g`` recovers it exactly for the stopping rule. Unpenalised only: a penalty identifies
+    theta by itself.
+    """
+
+    def __init__(self, dataset: Dataset, penalty: Penalty | None = None):
+        super().__init__(dataset, penalty)
+        B = dataset.identifiability.basis
+        n_classes = len(self.params.free_classes)
+        #: (p_full, r * n_classes): the free entries in terms of the row-space coordinates
+        self.basis = np.kron(np.eye(n_classes), B)
+        self.n_params = self.basis.shape[1]
+
+    def smooth_value_grad(self, beta, hessian: bool = False):
+        value, grad = super().smooth_value_grad(beta, hessian)
+        return value, self.basis.T @ grad
+
+    def hessian(self, beta) -> np.ndarray:
+        return self.basis.T @ super().hessian(beta) @ self.basis
+
+
+class ReducedObjective(_InBasis, DualObjective):
+    """The log-likelihood of separated data with its forced entries excluded: ``l_red``.
+
+    :func:`make_objective` returns this class when the forced mask has a True entry.
+    With ``F`` the forced entries (:mod:`dualmaxent.separation`),
+
+        l_red(theta) = sum_j w_j [ eta_{j y_j} - log sum_{i: (j, i) not in F} exp(eta_ji) ]
+
+    for the categorical family: ``eta_ji = -inf`` on ``F`` (the softmax runs over the free
+    classes only, and ``0 * log 0`` is taken as 0, not as ``0 * (-inf) = nan``), and a row whose
+    other classes are all forced contributes ``log 1 = 0``, so it is dropped. For the Bernoulli
+    and Poisson families the forced observations contribute 0 (``mu_j = y_j``) and are dropped.
+    ``l <= l_red`` everywhere and ``l(theta + t D) -> l_red(theta)`` along the LP's recession
+    direction ``D``, so ``max l_red = sup l`` (the separation module's docstring).
+
+    ``l_red`` is constant along the recession directions, so it has no unique maximiser in
+    theta. The free parameters ``beta`` are therefore coordinates in an orthonormal basis ``Q``
+    (:func:`dualmaxent.separation.identifiable_basis`) of the parameters ``l_red`` depends on,
+    in the pivot gauge: ``theta = unpack(Q beta)`` and ``beta = Q^T pack(theta)``, an orthogonal
+    projection, so that :meth:`theta` returns the minimum-norm maximiser and ``l_red`` is
+    strictly concave in ``beta`` (Newton's Cholesky factorisation succeeds). The Hessian and
+    gradient are formed with plain numpy on the kept rows (the data that are left are small).
+    """
+
+    def __init__(self, dataset: Dataset, penalty: Penalty | None, forced):
+        from .separation import as_forced, identifiable_basis, kept_observations
+
+        super().__init__(dataset, penalty)
+        if self.penalty.active:
+            raise DualMaxentError("forced entries belong to the unpenalised problem; a penalty "
+                                  "keeps theta* finite, so nothing is forced")
+        forced = as_forced(dataset, forced)
+        if forced is None:
+            raise DualMaxentError("ReducedObjective needs at least one forced entry")
+        self.forced = forced
+        self.kept = kept_observations(dataset, forced)
+        self.w = np.where(self.kept, dataset.weights, 0.0)
+        self._XK = dataset.X[self.kept]
+        self._YK = dataset.Y[self.kept]
+        self._wK = dataset.weights[self.kept]
+        self._maskK = forced[self.kept] if forced.ndim == 2 else None
+        self.basis = identifiable_basis(dataset, forced, "pivot")
+        self.n_params = self.basis.shape[1]
+        YK = self._YK if self._YK.ndim == 2 else self._YK[:, None]
+        self.XtWY = self._XK.T @ (self._wK[:, None] * YK)
+        self.scale = 1.0 + (float(np.abs(self.XtWY).max()) if self.XtWY.size else 0.0)
+
+    def start(self):
+        return super().start() if self.n_params else np.zeros(0)
+
+    # -- the reduced likelihood -----------------------------------------------------------------
+    def linear_predictor(self, theta) -> np.ndarray:
+        """``X theta`` on every row, ``-inf`` on the forced entries (categorical)."""
+        eta = self.X @ np.asarray(theta, dtype=np.float64)
+        if self.forced.ndim == 2:
+            eta = np.where(self.forced, -np.inf, eta)
+        return eta
+
+    def mean(self, theta) -> np.ndarray:
+        """``mu(theta)`` of the reduced model on every row: ``Y`` wherever ``mu`` is forced."""
+        if self.forced.ndim == 2:
+            return nx.softmax(self.linear_predictor(theta))
+        mu = self.family.mean(self.X @ np.asarray(theta, dtype=np.float64))
+        return np.where(self.forced, self.Y, mu)
+
+    def _reduced(self, beta, hessian=False):
+        """``(l_red, gradient of l_red in beta, Hessian in beta or None)``, cached."""
+        beta = np.asarray(beta, dtype=np.float64)
+        key = beta.tobytes()
+        if self._cache is not None and self._cache[0] == key and (
+                self._cache[3] is not None or not hessian):
+            return self._cache[1:]
+        theta = self.theta(beta)
+        X, Y, w = self._XK, self._YK, self._wK
+        m = X.shape[1]
+        eta = X @ theta
+        if self._maskK is not None:
+            logP = nx.log_softmax(np.where(self._maskK, -np.inf, eta))
+            P = nx.exp(logP)  # exactly 0 on the forced entries
+            value = float(w @ (Y * np.where(self._maskK, 0.0, logP)).sum(axis=1))
+            G = X.T @ (w[:, None] * (Y - P))
+            g = G[:, :-1].T.ravel()  # pivot coordinates, class-major
+        else:
+            value = self.family.canonical_loglik(Y, eta, w)
+            g = X.T @ (w * (Y - self.family.mean(eta)))
+        H = None
+        if hessian:
+            if self._maskK is not None:
+                q = P.shape[1] - 1
+                C = np.zeros((q * m, q * m))
+                for a in range(q):
+                    for b in range(a, q):
+                        d = w * P[:, a] * ((a == b) - P[:, b])
+                        if not d.any():
+                            continue
+                        block = X.T @ (d[:, None] * X)
+                        C[a * m:(a + 1) * m, b * m:(b + 1) * m] = block
+                        C[b * m:(b + 1) * m, a * m:(a + 1) * m] = block.T
+            else:
+                C = X.T @ ((w * self.family.variance(eta))[:, None] * X)
+            H = -(self.basis.T @ C @ self.basis)
+        out = (value, self.basis.T @ g, H)
+        self._cache = (key, *out)
+        return out
+
+    def eta(self, beta):
+        return self.linear_predictor(self.theta(beta))
+
+    def value(self, beta) -> float:
+        return self._reduced(beta)[0]
+
+    def smooth_value_grad(self, beta, hessian: bool = False):
+        value, grad, _ = self._reduced(beta, hessian)
+        return value, grad
+
+    def full_gradient(self, theta) -> np.ndarray:
+        """Gradient of ``l_red`` in every entry of theta: ``X^T W (Y - mu_red(theta))``."""
+        R = (self.Y - self.mean(theta)).reshape(self.X.shape[0], -1) * self.w[:, None]
+        return self.X.T @ R
+
+    def hessian(self, beta) -> np.ndarray:
+        return self._reduced(beta, hessian=True)[2]
+
+
+

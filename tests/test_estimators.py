@@ -1,0 +1,246 @@
+"""The scikit-learn estimators: the estimator checks, scikit-learn's fits on the same data with
+``lambda = 1 / C``, frequency weights, model selection, and separated data."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegressor, Ridge
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from dualmaxent import GLMRegressor, MaxEntClassifier
+from dualmaxent.exceptions import SeparationWarning
+
+#: The regressor checks fit a continuous target, which the Bernoulli family (two labels) refuses
+#: with a one-line DataError; each of these checks fits on such a target first.
+_BERNOULLI_CONTINUOUS_Y = (
+    "check_fit_score_takes_y", "check_estimators_overwrite_params",
+    "check_dont_overwrite_parameters", "check_estimators_fit_returns_self",
+    "check_readonly_memmap_input", "check_n_features_in_after_fitting",
+    "check_positive_only_tag_during_fit", "check_sample_weights_list",
+    "check_sample_weight_equivalence_on_dense_data", "check_dtype_object",
+    "check_f_contiguous_array_estimator", "check_regressors_train",
+    "check_regressor_data_not_an_array", "check_regressors_no_decision_function",
+    "check_supervised_y_2d", "check_regressors_int", "check_non_transformer_estimators_n_iter",
+    "check_methods_sample_order_invariance", "check_methods_subset_invariance",
+    "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
+    "check_n_features_in", "check_fit2d_predict1d",
+)
+
+
+#: Not the estimators': dualmaxent.identifiability.identify raises an IndexError when the
+#: weighted design has fewer rows than columns (its R factor has n < m rows), which these
+#: checks build by trimming or zero-weighting rows of an unpenalised fit.
+_FEWER_ROWS_THAN_COLUMNS = ("identify() fails on an unpenalised design with fewer weighted rows "
+                            "than columns (IndexError in dualmaxent/identifiability.py)")
+
+
+def expected_failures(estimator):
+    """Each check expected to fail for ``estimator``, with its reason."""
+    if isinstance(estimator, GLMRegressor) and estimator.family == "bernoulli":
+        return {name: "the regressor checks fit a continuous y; the bernoulli family needs two "
+                "labels" for name in _BERNOULLI_CONTINUOUS_Y}
+    if isinstance(estimator, GLMRegressor) and estimator.penalty is None:
+        return {"check_sample_weight_equivalence_on_dense_data": _FEWER_ROWS_THAN_COLUMNS}
+    if isinstance(estimator, MaxEntClassifier) and estimator.penalty is None:
+        return {"check_sample_weight_equivalence_on_dense_data": (
+            "the check's classes are separated, so the unpenalised likelihood has no maximiser:"
+            " with certify=False the weighted and the repeated fits stop at different points"
+            " of the diverging theta (probabilities differ by 2e-4)"),
+            "check_classifiers_one_label_sample_weights": _FEWER_ROWS_THAN_COLUMNS}
+    return {}
+
+
+# certify=False: the checks fit hundreds of times, and CVXPY's primal would be most of the time
+@parametrize_with_checks(
+    [MaxEntClassifier(certify=False), MaxEntClassifier(penalty="l1", certify=False),
+     MaxEntClassifier(penalty=None, certify=False), GLMRegressor(certify=False),
+     GLMRegressor("poisson", certify=False), GLMRegressor("bernoulli", certify=False)],
+    expected_failed_checks=expected_failures,
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def _sk_logistic(C, penalty, X, y):
+    # scikit-learn >= 1.8 spells the penalty by l1_ratio; its newton-cholesky solver (L2) and
+    # saga (L1) reach the optimum to round-off at these tolerances
+    if penalty == "l2":
+        return LogisticRegression(C=C, solver="newton-cholesky", tol=1e-14, max_iter=1000).fit(X, y)
+    return LogisticRegression(C=C, l1_ratio=1.0, solver="saga", tol=1e-10,
+                              max_iter=100000).fit(X, y)
+
+
+@pytest.mark.parametrize("penalty", ["l2", "l1"])
+@pytest.mark.parametrize("classes", [2, 3])
+def test_C_is_scikit_learns_and_lambda_is_its_inverse(iris, penalty, classes):
+    X, y = iris
+    y = y if classes == 3 else (y == 1).astype(int)
+    C = 0.3
+    ours = MaxEntClassifier(penalty=penalty, C=C).fit(X, y)
+    ref = _sk_logistic(C, penalty, X, y)
+    assert ours.certificate_.ok, ours.certificate_.messages
+    assert ours.certificate_.dual.penalty.lam == pytest.approx(1 / C, rel=1e-15)
+    assert ours.coef_.shape == ref.coef_.shape == ((1, 4) if classes == 2 else (3, 4))
+    tol = 1e-8 if penalty == "l2" else 1e-7  # saga's accuracy
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=tol)
+    # the gauge: our last class's intercept is 0, scikit-learn's intercepts sum to 0
+    shift = ours.intercept_ - ours.intercept_.mean() if classes == 3 else ours.intercept_
+    np.testing.assert_allclose(shift, ref.intercept_, atol=tol)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=tol)
+    if classes == 3:
+        assert ours.intercept_[-1] == 0.0
+    if classes == 3 and penalty == "l2":
+        # the penalised rows are free in every class, so L2 centres them: each column sums to 0
+        np.testing.assert_allclose(ours.coef_.sum(axis=0), 0.0, atol=1e-9)
+
+
+def test_unpenalised_fit_is_the_dual_of_the_max_entropy_problem(iris):
+    X, y = iris
+    y = (y == 2).astype(int)
+    X = X[:, :2]  # two features: the classes overlap, so the maximum likelihood exists
+    ours = MaxEntClassifier(penalty=None).fit(X, y)
+    ref = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-14).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-7)
+    cert = ours.certificate_
+    assert cert.ok and cert.attained
+    # -l(theta*) recomputed from the predicted probabilities equals the primal's entropy
+    neg_loglik = -ours.predict_log_proba(X)[np.arange(len(y)), y].sum()
+    P = cert.primal.mu
+    entropy = -np.sum(P * np.log(P)) - np.sum((1 - P) * np.log(1 - P))
+    assert neg_loglik == pytest.approx(entropy, rel=1e-7)
+    np.testing.assert_allclose(ours.predict_proba(X)[:, 1], P, atol=1e-7)
+
+
+def test_predictions_are_consistent_with_the_probabilities(iris):
+    X, y = iris
+    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    clf = MaxEntClassifier(certify=False).fit(X, labels)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-12)
+    assert list(clf.predict(X)) == list(clf.classes_[proba.argmax(axis=1)])
+    assert clf.score(X, labels) > 0.9
+    binary = MaxEntClassifier(certify=False).fit(X, labels == "virginica")
+    assert binary.decision_function(X).shape == (len(y),)
+    np.testing.assert_array_equal(binary.predict(X), binary.decision_function(X) > 0)
+
+
+@pytest.fixture(scope="module")
+def regression_data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(150, 3))
+    counts = rng.poisson(np.exp(0.4 * X[:, 0] - 0.3 * X[:, 1] + 0.2))
+    values = X @ np.array([1.0, -2.0, 0.5]) + 1.0 + rng.normal(size=150)
+    return X, counts, values
+
+
+def test_regressors_match_scikit_learn_with_lambda_1_over_C(regression_data):
+    X, counts, values = regression_data
+    n, C = len(counts), 0.05
+    ols = GLMRegressor().fit(X, values)
+    ref = LinearRegression().fit(X, values)
+    np.testing.assert_allclose(ols.coef_, ref.coef_, rtol=1e-10)
+    assert ols.intercept_ == pytest.approx(ref.intercept_, rel=1e-10)
+    # ours: sum (y - eta)^2 / 2 + ||coef||^2 / (2 C); Ridge: sum (y - eta)^2 + alpha ||coef||^2
+    ridge = GLMRegressor(penalty="l2", C=C).fit(X, values)
+    np.testing.assert_allclose(ridge.coef_, Ridge(alpha=1 / C).fit(X, values).coef_, rtol=1e-10)
+    # PoissonRegressor's loss is a mean over observations: alpha = 1 / (C n)
+    pois = GLMRegressor("poisson", penalty="l2", C=C).fit(X, counts)
+    ref = PoissonRegressor(alpha=1 / (C * n), solver="newton-cholesky", tol=1e-12,
+                           max_iter=1000).fit(X, counts)
+    np.testing.assert_allclose(pois.coef_, ref.coef_, rtol=1e-8)
+    np.testing.assert_allclose(pois.predict(X), ref.predict(X), rtol=1e-8)
+    for model in (ols, ridge, pois):
+        assert model.certificate_.ok, model.certificate_.messages
+
+
+def test_the_bernoulli_regressor_predicts_the_classifiers_probability(iris):
+    X, y = iris
+    y = (y == 1).astype(float)
+    reg = GLMRegressor("bernoulli", penalty="l2", certify=False).fit(X, y)
+    clf = MaxEntClassifier(penalty="l2", certify=False).fit(X, y)
+    np.testing.assert_allclose(reg.predict(X), clf.predict_proba(X)[:, 1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda: MaxEntClassifier(penalty="l2", C=0.5),
+                                  lambda: GLMRegressor("poisson")])
+def test_sample_weight_is_a_frequency_weight(make, iris, regression_data):
+    if isinstance(make(), MaxEntClassifier):
+        X, y = iris
+    else:
+        X, y, _ = regression_data
+    w = np.random.default_rng(0).integers(0, 4, size=len(y))
+    weighted = make().fit(X, y, sample_weight=w)
+    repeated = make().fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-8, atol=1e-10)
+    assert weighted.certificate_.ok and repeated.certificate_.ok
+
+
+def test_pipeline_grid_search_and_cross_validation(iris):
+    X, y = iris
+    pipe = make_pipeline(StandardScaler(), MaxEntClassifier())
+    search = GridSearchCV(pipe, {"maxentclassifier__C": [0.1, 1.0, 10.0]}, cv=3).fit(X, y)
+    best = search.best_estimator_[-1]
+    assert best.C == search.best_params_["maxentclassifier__C"]
+    assert best.certificate_.ok, best.certificate_.messages
+    assert best.certificate_.dual.penalty.lam == pytest.approx(1 / best.C)
+    scores = cross_val_score(GLMRegressor("poisson", certify=False), X[:, :3],
+                             np.round(X[:, 3] - X[:, 3].min()), cv=3)
+    assert scores.shape == (3,) and np.all(np.isfinite(scores))
+
+
+def test_feature_names_come_from_a_data_frame():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"age": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "dose": [3, 1, 2, 2, 1, 3]})
+    clf = MaxEntClassifier(certify=False).fit(df, [0, 1, 0, 1, 1, 0])
+    assert list(clf.feature_names_in_) == ["age", "dose"]
+    assert clf.n_features_in_ == 2
+
+
+@pytest.mark.parametrize("y", [np.array([0, 0, 0, 1, 1, 1]), np.array([0, 0, 1, 1, 2, 2])])
+def test_separated_data_fit_with_a_warning_and_an_unattained_certificate(y):
+    X = np.arange(6.0)[:, None]
+    with pytest.warns(SeparationWarning, match="separated"):
+        clf = MaxEntClassifier(penalty=None).fit(X, y)
+    cert = clf.certificate_
+    assert cert.attained is False and cert.ok, cert.messages
+    # coef_ lies far enough along the ray that the training probabilities are the limit, P*
+    P = clf.predict_proba(X)
+    np.testing.assert_allclose(P, np.eye(P.shape[1])[y], atol=1e-10)
+    P_primal = cert.primal.mu  # bernoulli: the probability of the second class
+    np.testing.assert_allclose(P[:, 1] if P_primal.ndim == 1 else P, P_primal, atol=1e-6)
+    assert clf.score(X, y) == 1.0
+
+
+def test_bad_options_are_one_line_value_errors(iris):
+    X, y = iris
+    for est, match in [(MaxEntClassifier(penalty="l3"), "penalty must be"),
+                       (MaxEntClassifier(C=0.0), "C must be a positive number"),
+                       (GLMRegressor(family="gamma"), "family must be")]:
+        with pytest.raises(ValueError, match=match) as info:
+            est.fit(X, y)
+        assert "\n" not in str(info.value)
+
+
+def test_the_projected_primal_certifies_without_cvxpy(iris):
+    X, y = iris
+    auto = MaxEntClassifier(C=0.5).fit(X, y)
+    projected = MaxEntClassifier(C=0.5, primal="projected").fit(X, y)
+    assert auto.certificate_.primal_solver == "CLARABEL" and auto.certificate_.primal is not None
+    cert = projected.certificate_
+    assert cert.primal_solver == "projected" and cert.primal is None
+    assert cert.ok, cert.messages
+    # weak duality brackets the optimum: lower <= upper, the gap within the tolerance
+    assert cert.lower_bound <= cert.upper_bound + cert.roundoff
+    assert cert.upper_bound - cert.lower_bound <= cert.tol * max(1.0, abs(cert.upper_bound))
+    np.testing.assert_array_equal(projected.coef_, auto.coef_)
