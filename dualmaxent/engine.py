@@ -193,7 +193,7 @@ def _loglik_block(Xb, Yb, wb, family, theta):
 
 
 class EngineObjective(DualObjective):
-    """The dual objective of :class:`dualmaxent.objective.DualObjective`, its passes run by an engine.
+    """:class:`dualmaxent.objective.DualObjective` with its passes run by an engine.
 
     Only the pass over the data changes: packing, the gauge, the L2 penalty, the Hessian's
     embedding and the stopping rule are the parent's. :meth:`prefetch` evaluates several points

@@ -111,7 +111,7 @@ def test_one_pass_per_iteration_and_backtracking_as_numpy():
 def test_upper_bound_is_the_negative_loglik_from_its_definition():
     ds, dd = _both("categorical")
     got = solve_dual_dask(dd)
-    X, Y, eta = ds.X, ds.Y, ds.X @ got.theta
+    Y, eta = ds.Y, ds.X @ got.theta
     neg_l = -float(((Y * eta).sum(axis=1) - logsumexp(eta, axis=1)).sum())
     assert abs(project_primal_dask(dd, got.theta).upper_bound - neg_l) <= 1e-10 * abs(neg_l)
     # and a perturbed theta opens a positive gap: the check can fail
