@@ -278,6 +278,8 @@ def read_csv(path, target: str, features=None, weights: str | None = None,
 def _from_frame(frame, where, target, features, weights, family, intercept, name):
     """A :class:`DaskDataset` from the columns of a dask DataFrame."""
     columns = [str(c) for c in frame.columns]
+    if not columns:
+        raise DataError(f"{where}: no data (no file matches, or the files have no columns)")
     for col, what in ((target, "target"), (weights, "weights")):
         if col is not None and col not in columns:
             raise DataError(f"{where}: unknown {what} column {col!r}; columns are "
@@ -352,6 +354,9 @@ def _dask_array(a, what):
 
 
 def _first_line(exc) -> str:
+    """The first line of the innermost cause (dask wraps the reader's own error)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 

@@ -215,6 +215,10 @@ def test_unknown_column_and_family_checks(tmp_path):
         read_parquet(path, target="y", features=["a", "zz"])
     with pytest.raises(DataError, match="unknown target column 'label'"):
         read_parquet(path, target="label")
+    with pytest.raises(DataError, match="no data"):
+        read_parquet(str(tmp_path / "none" / "*.parquet"), target="y")
+    with pytest.raises(DataError, match="cannot read CSV .*resolved to no files"):
+        read_csv(str(tmp_path / "none*.csv"), target="y")
     with pytest.raises(DataError, match="exactly two classes; the target has 3"):
         read_parquet(path, target="y", family="bernoulli")
     X, y = make_arrays("poisson")
