@@ -193,6 +193,8 @@ def certificate_json(dataset, cert) -> dict:
             "iterations": d.iterations, "loglik": d.loglik, "neg_loglik": d.neg_loglik,
             "canonical_loglik": d.canonical_loglik,
             "grad_norm": d.grad_norm, "theta": np.asarray(d.theta).tolist(),
+            "std_err": None if d.std_err is None else _nums(d.std_err),
+            "std_err_note": d.std_err_note,
             "solve_seconds": d.solve_seconds,
         },
         "projected": {
@@ -297,9 +299,44 @@ def format_certificate(dataset, cert) -> str:
                    else "could not be matched with the likelihood's supremum (see the verdict)")
         lines.append(f"  note: {cert.separation.describe(dataset)}; the max-entropy optimum "
                      f"exists and {outcome}")
+    lines += coefficient_table(dataset, d)
     lines += [f"  note: {note}" for note in cert.notes]
     lines.append(f"verdict: {cert.verdict}")
     return "\n".join(lines)
+
+
+def coefficient_table(dataset, dual) -> list[str]:
+    """theta* with standard errors, z, p-values and 95% intervals (normal), like statsmodels'
+    summary; a note instead when there are no standard errors."""
+    from scipy.stats import norm
+
+    theta, se = np.asarray(dual.theta), dual.std_err
+    if se is None:
+        return [f"  coefficients: {dual.std_err_note}"]
+    classes = list(dataset.classes) if dataset.family.multiclass else [None]
+    theta, se = theta.reshape(dataset.m, -1), np.asarray(se).reshape(dataset.m, -1)
+    lines = [f"  coefficients{' (the last class is the reference)' if classes[0] is not None else ''}",
+             f"          {'':<24} {'coef':>11} {'std err':>10} {'z':>8} {'P>|z|':>7} "
+             f"{'[0.025':>11} {'0.975]':>11}"]
+    for c, label in enumerate(classes):
+        if label is not None and c == len(classes) - 1:
+            break  # the reference class: pinned at zero by the gauge
+        for r, name in enumerate(dataset.feature_names):
+            est, s_ = theta[r, c], se[r, c]
+            z = est / s_ if s_ > 0 else np.nan
+            row = name if label is None else f"{name}[{label}]"
+            lines.append(f"          {row:<24.24} {est:>11.5g} {s_:>10.4g} {z:>8.3f} "
+                         f"{2 * norm.sf(abs(z)):>7.3f} {est - 1.959964 * s_:>11.5g} "
+                         f"{est + 1.959964 * s_:>11.5g}")
+    if dual.std_err_note:
+        lines.append(f"  note: {dual.std_err_note}")
+    return lines
+
+
+def _nums(a):
+    """An array as nested lists with None for NaN (JSON has no NaN)."""
+    a = np.asarray(a, dtype=np.float64)
+    return [_nums(x) for x in a] if a.ndim else _num(a)
 
 
 def _num(x):

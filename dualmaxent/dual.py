@@ -242,4 +242,5 @@ def _dual_result(dataset, obj, beta, status: Status, message, method, hist, seco
         attained=attainment[0],
         separation=attainment[1],
         projected=attainment[2],
+        _objective=obj.release(),
     )

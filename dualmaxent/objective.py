@@ -166,6 +166,12 @@ class DualObjective:
             self._last_curvature = C
         return value, G, C
 
+    def release(self) -> "DualObjective":
+        """Drop the caches of the last pass (the mean table among them) and return self, for a
+        result to keep (:attr:`dualmaxent.results.DualResult.std_err` needs the objective)."""
+        self._cache = self._point = self._last_curvature = None
+        return self
+
     def last_pass(self, theta):
         """``(G, C, value)`` at ``theta`` without another Hessian pass, or None.
 

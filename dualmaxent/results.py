@@ -7,6 +7,7 @@ dual) an iteration history that figures can plot without recomputing anything.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -155,6 +156,25 @@ class DualResult:
     separation: object = None
     #: The projected primal point that proved attainment (:mod:`dualmaxent.projected`), if built.
     projected: object = None
+    #: The objective that was maximised (its caches released), for :attr:`std_err`.
+    _objective: object = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def _inference(self):
+        from .inference import standard_errors
+
+        return standard_errors(self)
+
+    @property
+    def std_err(self) -> np.ndarray | None:
+        """Standard errors laid out like theta (:mod:`dualmaxent.inference`), or None with the
+        reason in :attr:`std_err_note`. Computed on first use: one Hessian pass over ``X``."""
+        return self._inference[0]
+
+    @property
+    def std_err_note(self) -> str:
+        """Why :attr:`std_err` is None, or which of its entries are NaN ("" otherwise)."""
+        return self._inference[1]
 
     @property
     def neg_loglik(self) -> float:

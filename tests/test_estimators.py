@@ -32,26 +32,16 @@ _BERNOULLI_CONTINUOUS_Y = (
 )
 
 
-#: Not the estimators': dualmaxent.identifiability.identify raises an IndexError when the
-#: weighted design has fewer rows than columns (its R factor has n < m rows), which these
-#: checks build by trimming or zero-weighting rows of an unpenalised fit.
-_FEWER_ROWS_THAN_COLUMNS = ("identify() fails on an unpenalised design with fewer weighted rows "
-                            "than columns (IndexError in dualmaxent/identifiability.py)")
-
-
 def expected_failures(estimator):
     """Each check expected to fail for ``estimator``, with its reason."""
     if isinstance(estimator, GLMRegressor) and estimator.family == "bernoulli":
         return {name: "the regressor checks fit a continuous y; the bernoulli family needs two "
                 "labels" for name in _BERNOULLI_CONTINUOUS_Y}
-    if isinstance(estimator, GLMRegressor) and estimator.penalty is None:
-        return {"check_sample_weight_equivalence_on_dense_data": _FEWER_ROWS_THAN_COLUMNS}
     if isinstance(estimator, MaxEntClassifier) and estimator.penalty is None:
         return {"check_sample_weight_equivalence_on_dense_data": (
             "the check's classes are separated, so the unpenalised likelihood has no maximiser:"
             " with certify=False the weighted and the repeated fits stop at different points"
-            " of the diverging theta (probabilities differ by 2e-4)"),
-            "check_classifiers_one_label_sample_weights": _FEWER_ROWS_THAN_COLUMNS}
+            " of the diverging theta (probabilities differ by 2e-4)")}
     return {}
 
 

@@ -1,0 +1,83 @@
+"""Standard errors of theta*: the inverse of the observed Fisher information.
+
+At the maximiser the Hessian of the *unpenalised* log-likelihood is minus the observed Fisher
+information, so the asymptotic covariance of theta* is ``(-H)^{-1}`` in the free parameters (the
+pivot gauge of :mod:`dualmaxent.params`: the pinned entries of the last class are fixed by the
+gauge and have standard error 0). For the gaussian family the duality is stated at unit variance,
+so the covariance is scaled by the residual variance ``s2 = RSS / (sum(w) - rank)``, as ordinary
+least squares reports it (statsmodels' OLS ``bse``). Weights are frequency weights: a row of weight
+2 counts as two observations.
+
+No standard errors exist (and the reason is given) for a penalised fit (the penalty's curvature is
+not information from the data, and the estimate is biased), for separated data (the likelihood has
+no maximiser; theta* is at infinity), or when the solve did not converge. For a rank-deficient
+design only the *estimable* entries have one: an entry of theta is identified exactly when its row
+of the null space of ``X`` is zero (:mod:`dualmaxent.identifiability`); the others are NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+__all__ = ["standard_errors"]
+
+#: A null-space row smaller than this (the basis is orthonormal) counts as zero: the entry is
+#: estimable.
+_ESTIMABLE_ATOL = 1e-10
+
+
+def standard_errors(result) -> tuple[np.ndarray | None, str]:
+    """``(std_err, note)`` of a :class:`~dualmaxent.results.DualResult`.
+
+    Parameters
+    ----------
+    result : DualResult
+        Solved by :func:`dualmaxent.solve_dual` (it keeps a reference to its objective).
+
+    Returns
+    -------
+    std_err : ndarray of the shape of ``result.theta``, or None
+        NaN on entries that are not estimable (rank-deficient designs), 0 on the pinned entries.
+    note : str
+        Why there are none, or which entries are NaN; empty when every entry has one.
+    """
+    obj = result._objective
+    if obj is None:
+        return None, "no standard errors: the result was not built by solve_dual"
+    if result.penalty.active:
+        return None, ("no standard errors for a penalised fit: the penalty biases theta, and its "
+                      "curvature is not information from the data")
+    if result.forced is not None or result.attained is False:
+        return None, ("no standard errors: the likelihood has no maximiser (separated data), so "
+                      "theta* is at infinity")
+    if not result.converged:
+        return None, "no standard errors: the dual solve did not converge"
+    beta = obj.beta(result.theta)
+    info = -obj.hessian(beta)  # observed Fisher information in the free coordinates
+    try:
+        cov = scipy.linalg.cho_solve(scipy.linalg.cho_factor(info, lower=True),
+                                     np.eye(len(info)))
+    except np.linalg.LinAlgError:
+        return None, "no standard errors: the observed information is singular"
+    basis = getattr(obj, "basis", None)
+    if basis is not None:  # rank-deficient design: back to the free entries of theta
+        cov = basis @ cov @ basis.T
+    if obj.family.quadratic:  # unit variance in the duality: scale by the residual variance
+        dataset = obj.dataset
+        resid = dataset.Y - dataset.X @ result.theta
+        dof = float(dataset.weights.sum()) - dataset.rank
+        cov = cov * (float(np.dot(dataset.weights, resid**2)) / dof if dof > 0 else np.nan)
+    var = np.zeros(obj.params.free.size)
+    var[obj.params.free_flat] = np.diag(cov)
+    se = obj.params.squeeze(np.sqrt(np.maximum(var, 0.0)).reshape(obj.params.q, -1).T)
+    note = ""
+    ident = obj.dataset.identifiability
+    if not ident.full_rank:
+        unidentified = np.abs(ident.null_space).max(axis=1) > _ESTIMABLE_ATOL
+        se = np.array(se, dtype=np.float64)
+        se[unidentified] = np.nan
+        names = [obj.dataset.feature_names[r] for r in np.flatnonzero(unidentified)]
+        note = (f"no standard errors for {', '.join(names)}: not estimable, the columns of X are "
+                f"linearly dependent ({'; '.join(ident.dependencies)})")
+    return se, note
