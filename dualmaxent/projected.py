@@ -86,6 +86,8 @@ import numpy as np
 
 from . import _kernels
 from . import _numerics as nx
+from .engine import vgh_block
+from .exceptions import DualMaxentError
 from .params import Parameterization
 from .results import Penalty
 
@@ -176,7 +178,7 @@ class ProjectedPrimal:
 
 
 def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
-                   keep_mu: bool = True, first_pass=None) -> ProjectedPrimal:
+                   keep_mu: bool = True, first_pass=None, engine=None) -> ProjectedPrimal:
     """Build the feasible primal point ``mu~`` from ``theta`` and bracket the optimum.
 
     Parameters
@@ -195,6 +197,10 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
         ``(R, C, l)`` already at hand (:meth:`dualmaxent.objective.DualObjective.last_pass`):
         ``R = X^T W (Y - mu)`` (m, q) at theta, a curvature of the classes the step moves (an
         iterate's near theta will do) and ``l(theta)``. Saves the first pass.
+    engine : NumpyEngine or DaskEngine, optional
+        Run the two passes through an engine (:mod:`dualmaxent.engine`) instead of over the
+        in-memory arrays; then ``mu~`` is not returned (``mu`` is None) and ``forced`` is not
+        supported.
 
     Returns
     -------
@@ -210,6 +216,9 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
     theta = np.asarray(theta, dtype=np.float64).reshape(m, q)
     pen_rows = Parameterization.from_dataset(dataset, penalty).penalized_rows
     mask = _forced_mask(dataset, forced)
+    if engine is not None and mask is not None:
+        raise DualMaxentError("the projected point of separated data (forced entries) needs the "
+                              "data in memory; it cannot run through an engine")
 
     # -- pass 1: the mean, the residual R = X^T W (Y - mu), the curvature C ------------------
     S = _correction_set(theta, pen_rows, penalty, multi)
@@ -217,6 +226,8 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
     if first_pass is not None and mask is None:
         R, C, value = first_pass
         R = np.asarray(R).reshape(m, q)
+    elif engine is not None:
+        R, C, value = engine.map_reduce(_first_pass_block, theta, fam, classes)
     else:
         R, C, value = _first_pass(X, Y, w, theta, fam, mask, classes)
     target = R.copy()
@@ -235,11 +246,15 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
     A = a_full.reshape(q, m).T  # (m, q)
 
     # -- pass 2: mu~ = mu + J A, its entropy, balance residual and domain ----------------------
-    out = np.empty(Y.shape) if keep_mu else None
-    sums = _PointSums.empty(m, q)
-    for sl in _kernels.row_blocks(n, m):
-        sums = sums.merge(point_block(X[sl], Y[sl], w[sl], None if mask is None else mask[sl],
-                                      theta, A, fam, None if out is None else out[sl]))
+    out = np.empty(Y.shape) if keep_mu and engine is None else None
+    if engine is not None:
+        sums = engine.map_reduce(point_block, None, theta, A, fam, combine=_PointSums.merge)
+    else:
+        sums = _PointSums.empty(m, q)
+        for sl in _kernels.row_blocks(n, m):
+            sums = sums.merge(point_block(X[sl], Y[sl], w[sl],
+                                          None if mask is None else mask[sl], theta, A, fam,
+                                          None if out is None else out[sl]))
     resid = sums.resid  # X^T W (mu~ - Y)
     scale = 1.0 + float(np.abs(sums.XtWY).max())
     eq_rows = ~pen_rows
@@ -304,11 +319,7 @@ def _first_pass(X, Y, w, theta, fam, mask, classes):
     ``mask`` is given (separated data, small: plain numpy on the whole arrays)."""
     m = X.shape[1]
     if mask is None:
-        if Y.ndim == 2:
-            value, R, C = _kernels.categorical_vgh(X, Y, w, theta, classes=classes)
-            return R, (C if C is not None else np.zeros((0, 0))), value
-        value, g, C = _kernels.glm_vgh(X, Y, w, theta[:, 0], fam)
-        return g[:, None], C, value
+        return _first_pass_block(X, Y, w, theta, fam, classes)
     mu, curv = _mean_and_curvature(X @ theta, Y, fam, mask)
     R = X.T @ (w[:, None] * (Y - mu).reshape(len(w), -1))
     if Y.ndim == 2:
@@ -323,6 +334,14 @@ def _first_pass(X, Y, w, theta, fam, mask, classes):
     keep = ~mask  # forced observations: mu = y, no curvature, no contribution to l
     value = fam.canonical_loglik(Y[keep], (X @ theta[:, 0])[keep], w[keep])
     return R, X.T @ ((w * curv)[:, None] * X), value
+
+
+def _first_pass_block(Xb, Yb, wb, theta, fam, classes):
+    """``(R, C, l)`` of the full problem on one row block, by the dual's own kernels
+    (:func:`dualmaxent.engine.vgh_block`); an engine sums the blocks."""
+    th = theta if Yb.ndim == 2 else theta[:, 0]
+    (value, R, C), = vgh_block(Xb, Yb, wb, fam, classes, [th], [True])
+    return R, (C if C is not None else np.zeros((0, 0))), value
 
 
 def _mean_and_curvature(eta, Y, fam, mask):

@@ -1,0 +1,282 @@
+"""Engines supply the row blocks of ``X``, ``Y`` and ``w``; the mathematics stays in the kernels.
+
+Every quantity the dual and the projected certificate need is a *sum over observations* (or a
+min/max), so it is the combination of the same quantity on row chunks. An engine applies a block
+function ``fn(Xb, Yb, wb, *args)`` to each row chunk and combines the results:
+
+* :class:`NumpyEngine`: the arrays in memory; one chunk (the kernels block their own loops for
+  the cache), or fixed slices.
+* :class:`DaskEngine`: dask arrays chunked along the rows; one ``dask.delayed`` task per chunk and
+  a pairwise tree of ``combine`` tasks, so only the chunks' small results (a value, an (m, k)
+  gradient, a (p, p) curvature) travel, never ``X``. The small arguments (theta, the correction)
+  are one task of the graph, sent to each worker once per pass.
+
+The block functions are the numpy kernels themselves (:func:`dualmaxent._kernels.categorical_vgh`,
+:func:`~dualmaxent._kernels.glm_vgh`, :func:`dualmaxent.projected.point_block`): there is no
+second copy of the objective. :func:`vgh_block` dispatches between the two kernels and evaluates
+several values of theta in one pass (Newton's trial steps), and :class:`EngineObjective` is the
+dual objective of :mod:`dualmaxent.objective` with its passes run by an engine.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from . import _kernels
+from .results import Penalty
+
+from .objective import DualObjective
+
+__all__ = ["NumpyEngine", "DaskEngine", "add", "vgh_block", "EngineObjective"]
+
+
+def add(a, b):
+    """The sum of two block results: floats and arrays added, tuples and lists entrywise,
+    ``None`` kept (an absent Hessian)."""
+    if a is None or b is None:
+        return None
+    if isinstance(a, (tuple, list)):
+        return type(a)(add(x, y) for x, y in zip(a, b))
+    return a + b
+
+
+def _tree(items, combine):
+    """Combine ``items`` pairwise, level by level (the order a tree reduction uses)."""
+    items = list(items)
+    while len(items) > 1:
+        nxt = [combine(items[i], items[i + 1]) for i in range(0, len(items) - 1, 2)]
+        if len(items) % 2:
+            nxt.append(items[-1])
+        items = nxt
+    return items[0]
+
+
+class NumpyEngine:
+    """Row chunks of in-memory arrays.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, m)
+    Y : ndarray of shape (n, k) or (n,)
+    w : ndarray of shape (n,)
+    chunk_rows : int, optional
+        Rows per chunk; one chunk (the whole arrays) by default.
+    """
+
+    def __init__(self, X, Y, w, chunk_rows: int | None = None):
+        self.X, self.Y, self.w = X, Y, w
+        n = X.shape[0]
+        step = n if not chunk_rows else int(chunk_rows)
+        self.slices = [slice(s, min(s + step, n)) for s in range(0, n, max(step, 1))]
+        self.passes = 0  # map_reduce calls: passes over the data
+
+    @classmethod
+    def from_dataset(cls, dataset, chunk_rows: int | None = None) -> "NumpyEngine":
+        return cls(dataset.X, dataset.Y, dataset.weights, chunk_rows)
+
+    def map_reduce(self, fn, *args, combine=add):
+        """``combine`` over the chunks of ``fn(Xb, Yb, wb, *args)``."""
+        self.passes += 1
+        return _tree((fn(self.X[s], self.Y[s], self.w[s], *args) for s in self.slices), combine)
+
+
+def _apply(fn, Xb, Yb, wb, args):
+    return fn(Xb, Yb, wb, *args)
+
+
+class DaskEngine:
+    """Row chunks of dask arrays, mapped as tasks and combined by a tree reduction.
+
+    Parameters
+    ----------
+    X : dask array of shape (n, m)
+        Chunked along the rows only (one chunk of columns).
+    Y : dask array of shape (n, k) or (n,)
+        The same row chunks as ``X``.
+    w : dask array of shape (n,)
+        The same row chunks as ``X``.
+    client : distributed.Client, optional
+        Where to compute; dask's default scheduler (a client if one is active) otherwise.
+    """
+
+    def __init__(self, X, Y, w, client=None):
+        import dask  # noqa: F401  (fail here, not in the first pass, without dask)
+
+        if X.numblocks[1] != 1 or (Y.ndim == 2 and Y.numblocks[1] != 1):
+            raise ValueError("X and Y must be chunked along the rows only")
+        if not (X.chunks[0] == Y.chunks[0] == w.chunks[0]):
+            raise ValueError("X, Y and w must have the same row chunks")
+        self.client = client
+        self.passes = 0  # map_reduce calls: passes over the data
+        self.blocks = list(zip(X.to_delayed().ravel(), Y.to_delayed().ravel(),
+                               w.to_delayed().ravel()))
+
+    @classmethod
+    def from_dataset(cls, dataset, client=None) -> "DaskEngine":
+        return cls(dataset.X, dataset.Y, dataset.weights, client)
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self.blocks)
+
+    def map_reduce(self, fn, *args, combine=add):
+        """``combine`` over the chunks of ``fn(Xb, Yb, wb, *args)``, computed in one pass."""
+        import dask
+
+        self.passes += 1
+        # one task holds the arguments: every chunk's task depends on its key, so theta is
+        # sent to each worker once per pass, not once per chunk
+        shared = dask.delayed(tuple(args), pure=True)
+        task = dask.delayed(_apply, pure=True)
+        parts = [task(fn, xb, yb, wb, shared) for xb, yb, wb in self.blocks]
+        total = _tree(parts, dask.delayed(combine, pure=True))
+        if self.client is not None:
+            return self.client.compute(total, sync=True)
+        return dask.compute(total)[0]
+
+
+def vgh_block(Xb, Yb, wb, family, classes, thetas, hessians):
+    """``(l, G, C)`` of the unpenalised likelihood at each theta of ``thetas``, one block.
+
+    ``hessians[i]`` True forms the curvature (a Newton step's full step), False only the value
+    and gradient, None only the value (a shorter trial step: its gradient is needed only if it
+    is accepted, and then its Hessian too, so a pass follows anyway), by the family's
+    ``canonical_loglik`` on ``eta`` (one product with the block instead of two).
+
+    Parameters
+    ----------
+    Xb, Yb, wb : ndarray
+        One row chunk (shapes of :mod:`dualmaxent._kernels`).
+    family : Family
+    classes : list of int
+        The classes whose curvature blocks are formed (categorical).
+    thetas : sequence of ndarray of shape (m, k) or (m,)
+    hessians : sequence of bool or None
+
+    Returns
+    -------
+    tuple of (float, ndarray of shape (m, q), ndarray or None)
+        One triple per theta: the value, ``X^T W (Y - mu)`` as an (m, q) table (None for a value
+        only), the curvature (or None).
+    """
+    out = []
+    for theta, hessian in zip(thetas, hessians):
+        if hessian is None:
+            out.append((family.canonical_loglik(Yb, Xb @ theta, wb), None, None))
+            continue
+        if family.multiclass:
+            value, G, C = _kernels.categorical_vgh(Xb, Yb, wb, theta, classes=classes,
+                                                   hessian=hessian)
+        else:
+            value, g, C = _kernels.glm_vgh(Xb, Yb, wb, theta, family, hessian=hessian)
+            G = g[:, None]
+        out.append((value, G, C))
+    return tuple(out)
+
+
+def _moments_block(Xb, Yb, wb, family):
+    """``(X^T W Y (m, q), sum w Y, sum w, the log-likelihood constant)`` of one block."""
+    Y2 = Yb.reshape(Yb.shape[0], -1)
+    return (Xb.T @ (wb[:, None] * Y2), wb @ Yb, float(wb.sum()),
+            family.loglik_constant(Yb, wb))
+
+
+def _loglik_block(Xb, Yb, wb, family, theta):
+    """The reported log-likelihood's additive parts at theta on one block: the canonical
+    log-likelihood (by the family's own ``canonical_loglik``, as the numpy solver reports it),
+    ``sum w`` and ``sum w (Y - eta)^2`` (for the Gaussian family's profiled variance)."""
+    eta = Xb @ theta
+    rss = float(wb @ (Yb - eta) ** 2) if Yb.ndim == 1 else 0.0
+    return family.canonical_loglik(Yb, eta, wb), float(wb.sum()), rss
+
+
+class EngineObjective(DualObjective):
+    """:class:`dualmaxent.objective.DualObjective` with its passes run by an engine.
+
+    Only the pass over the data changes: packing, the gauge, the L2 penalty, the Hessian's
+    embedding and the stopping rule are the parent's. :meth:`prefetch` evaluates several points
+    in *one* pass (Newton's trial steps) and keeps them, so that the line search's calls of
+    :meth:`smooth_value_grad` at those points cost nothing.
+
+    Parameters
+    ----------
+    dataset : Dataset or DaskDataset
+        Anything with ``family``, ``intercept``, ``m``, ``k``.
+    engine : NumpyEngine or DaskEngine
+    penalty : Penalty, optional
+        None or L2 (the L1 penalty's proximal solver is not run through an engine).
+    """
+
+    def __init__(self, dataset, engine, penalty: Penalty | None = None):
+        # The parent's set-up (parameterisation, penalty, caches) on an empty stand-in with the
+        # same shapes: its one pass over X (X^T W Y) is the engine's to make, below.
+        m, q = dataset.m, (dataset.k if dataset.family.multiclass else 1)
+        empty = SimpleNamespace(
+            family=dataset.family, intercept=dataset.intercept, m=dataset.m, k=dataset.k,
+            X=np.zeros((0, m)), Y=np.zeros((0, q) if dataset.family.multiclass else 0),
+            weights=np.zeros(0))
+        super().__init__(empty, penalty)
+        # the parent reads only X's shape from it (dask arrays are lazy: nothing is gathered)
+        self.dataset, self.engine = dataset, engine
+        self.X, self.Y, self.w = dataset.X, dataset.Y, dataset.weights
+        self._points = {}
+        # one pass for the scale of the stopping rule, the starting point and the constant
+        self.XtWY, self._wY, self._wsum, self._constant = engine.map_reduce(
+            _moments_block, self.family)
+        self.scale = 1.0 + float(np.abs(self.XtWY).max())
+
+    def start(self) -> np.ndarray:
+        """The parent's starting point (intercept at the link of the weighted mean response),
+        from the sums of the first pass."""
+        theta = np.zeros(self.params.theta_shape)
+        if self.dataset.intercept:
+            theta[-1] = self.family.link(self.family.clip_mean(self._wY / self._wsum))
+        return self.beta(theta)
+
+    def prefetch(self, betas, hessians) -> None:
+        """Evaluate ``(l, G, C)`` at each of ``betas`` in one pass and keep them for
+        :meth:`_loglik` and :meth:`trial_value` (earlier points are dropped); ``hessians`` as
+        in :func:`vgh_block`."""
+        thetas = [np.asarray(self.theta(b), dtype=np.float64) for b in betas]
+        results = self.engine.map_reduce(vgh_block, self.family, self._hess_classes,
+                                         thetas, list(hessians))
+        self._points = {t.tobytes(): r for t, r in zip(thetas, results)}
+
+    def trial_value(self, beta) -> float:
+        """The objective ``l - penalty`` at ``beta``, from :meth:`prefetch` (a value alone is
+        enough) or a pass."""
+        theta = self.theta(beta)
+        got = self._points.get(np.asarray(theta, dtype=np.float64).tobytes())
+        value = got[0] if got is not None else self._loglik(theta)[0]
+        return value - self.penalty_value(theta)
+
+    def _loglik(self, theta, hessian: bool = False):
+        """``(l, X^T W (Y - mu), -H or None)`` at ``theta``: from :meth:`prefetch`, or a pass."""
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        got = self._points.get(key)
+        if got is None or got[1] is None or (hessian and got[2] is None):
+            got = self.engine.map_reduce(vgh_block, self.family, self._hess_classes,
+                                         [np.asarray(theta, dtype=np.float64)], [hessian])[0]
+            self._points[key] = got
+        return got
+
+    def reported_loglik(self, theta) -> tuple[float, float]:
+        """``(canonical, reported)`` log-likelihood at theta, in one pass (``DualResult``'s
+        ``canonical_loglik`` and ``loglik``).
+
+        The reported value is the canonical one plus the family's constant, except where the
+        family overrides :meth:`~dualmaxent.families.Family.loglik` (the Gaussian profiles the
+        variance: a function of ``sum w`` and ``RSS`` only, so it is evaluated on one pseudo
+        observation of weight ``sum w`` and squared residual ``RSS / sum w``).
+        """
+        from .families import Family
+
+        canonical, wsum, rss = self.engine.map_reduce(_loglik_block, self.family,
+                                                      np.asarray(theta, dtype=np.float64))
+        if type(self.family).loglik is Family.loglik:
+            return canonical, canonical + self._constant
+        reported = self.family.loglik(np.array([np.sqrt(rss / wsum)]), np.zeros(1),
+                                      np.array([wsum]))
+        return canonical, float(reported)

@@ -1,0 +1,255 @@
+"""The pipeline on Dask equals the numpy pipeline, reads Parquet and CSV, rejects bad input, and
+reports divergence on separated data.
+
+Dask runs on the synchronous scheduler (the same graph, one thread) except in the tests that
+start a ``LocalCluster`` of threads; several row chunks everywhere, including a ragged last one.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import logsumexp
+
+from dualmaxent import Dataset, _kernels, solve_dual
+from dualmaxent.distributed import (DIVERGED_MESSAGE, dask_client, from_dask, project_primal_dask,
+                                    read_csv, read_parquet, solve_dual_dask)
+from dualmaxent.engine import DaskEngine, NumpyEngine
+from dualmaxent.exceptions import DataError, DualMaxentError, SeparationWarning
+from dualmaxent.projected import project_primal
+from dualmaxent.results import Penalty
+
+from _factories import FAMILIES, L2_LAMBDA, integer_weights, make_arrays, separable
+
+#: Dask and numpy run the same kernels on the same rows; only the order of the chunks' sums
+#: differs, so they agree to round-off.
+RTOL = 1e-10
+
+#: Rows per chunk: the factories' 60 to 90 rows make 4 chunks with a short last one.
+CHUNK = 25
+
+
+@pytest.fixture(autouse=True)
+def synchronous():
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+def _both(family, weights=False, n=None):
+    """The factory's data in memory and on Dask (same rows, several chunks)."""
+    X, y = make_arrays(family, n=n)
+    w = integer_weights(len(y)) if weights else None
+    ds = Dataset.from_arrays(X, y, family=family, weights=w)
+    dd = from_dask(da.from_array(X, chunks=(CHUNK, X.shape[1])), da.from_array(y, chunks=CHUNK),
+                   weights=None if w is None else da.from_array(w, chunks=CHUNK), family=family)
+    return ds, dd
+
+
+def _close(a, b, rtol=RTOL):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if np.array_equal(a, b):  # also the Gaussian family's infinite min_entry
+        return
+    scale = max(1.0, float(np.abs(b).max(initial=0.0)))
+    assert np.abs(a - b).max(initial=0.0) <= rtol * scale, (a, b)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("case", ["plain", "weights", "l2"])
+def test_dask_equals_numpy(family, case):
+    ds, dd = _both(family, weights=case == "weights")
+    assert dd.n_chunks > 1
+    penalty = Penalty("l2", L2_LAMBDA[family]) if case == "l2" else Penalty()
+    ref = solve_dual(ds, method="newton", penalty=penalty)
+    got = solve_dual_dask(dd, penalty=penalty)
+    assert got.converged and got.status == "converged"
+    assert got.grad_norm <= 1e-10
+    _close(got.theta, ref.theta)
+    _close(got.loglik, ref.loglik)
+    _close(got.canonical_loglik, ref.canonical_loglik)
+    _close(got.objective, ref.objective)
+    # the certificate's two passes through the engine
+    p_ref = project_primal(ds, ref.theta, penalty)
+    p_got = project_primal_dask(dd, got.theta, penalty)
+    assert p_got.mu is None
+    for field in ("lower_bound", "upper_bound", "duality_gap"):
+        _close(getattr(p_got, field), getattr(p_ref, field))
+    _close(p_got.balance_residual, p_ref.balance_residual)
+    _close(p_got.min_entry, p_ref.min_entry)
+    assert p_got.in_domain and p_got.rank == p_ref.rank
+    assert abs(p_got.duality_gap) <= 1e-9 * max(1.0, abs(p_got.upper_bound))
+
+
+def test_one_pass_per_iteration_and_backtracking_as_numpy():
+    # 3 passes besides the iterations: the moments, the Hessian at the start, the reported
+    # log-likelihood; every full step comes with the next Hessian
+    ds, dd = _both("categorical")
+    engine = dd.engine()
+    got = solve_dual_dask(dd, engine=engine)
+    assert engine.passes == got.iterations + 3
+    # no intercept, counts near e^4, start at 0: the full Newton step overshoots e^eta, so
+    # the line search backtracks (one extra pass per shorter step) like the numpy Newton
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.5, 1.5, size=(120, 1))
+    y = rng.poisson(np.exp(4 * x[:, 0])).astype(float)
+    ref = solve_dual(Dataset.from_arrays(x, y, family="poisson", intercept=False),
+                     method="newton")
+    dd = from_dask(da.from_array(x, chunks=(50, 1)), da.from_array(y, chunks=50),
+                   family="poisson", intercept=False)
+    engine = dd.engine()
+    got = solve_dual_dask(dd, engine=engine)
+    assert got.converged and got.iterations == ref.iterations
+    assert engine.passes > got.iterations + 3
+    _close(got.theta, ref.theta)
+    np.testing.assert_allclose(got.history["loglik"], ref.history["loglik"], rtol=1e-12)
+
+
+def test_upper_bound_is_the_negative_loglik_from_its_definition():
+    ds, dd = _both("categorical")
+    got = solve_dual_dask(dd)
+    Y, eta = ds.Y, ds.X @ got.theta
+    neg_l = -float(((Y * eta).sum(axis=1) - logsumexp(eta, axis=1)).sum())
+    assert abs(project_primal_dask(dd, got.theta).upper_bound - neg_l) <= 1e-10 * abs(neg_l)
+    # and a perturbed theta opens a positive gap: the check can fail
+    bad = project_primal_dask(dd, got.theta + 1e-2 * np.eye(*got.theta.shape))
+    assert bad.duality_gap > 1e-6
+
+
+def test_numpy_engine_chunks_change_nothing():
+    ds, _ = _both("categorical", weights=True)
+    theta = np.linspace(-1, 1, ds.m * ds.k).reshape(ds.m, ds.k)
+    whole = _kernels.categorical_vgh(ds.X, ds.Y, ds.weights, theta)
+    chunked = NumpyEngine.from_dataset(ds, chunk_rows=7).map_reduce(_kernels.categorical_vgh,
+                                                                     theta)
+    for a, b in zip(chunked, whole):
+        _close(a, b, 1e-12)
+    got = solve_dual_dask(ds, engine=NumpyEngine.from_dataset(ds, chunk_rows=11))
+    _close(got.theta, solve_dual(ds, method="newton").theta)
+
+
+def test_local_cluster_and_client():
+    ds, dd = _both("bernoulli", weights=True)
+    ref = solve_dual(ds, method="newton")
+    with dask_client(workers=2, processes=False) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        dd = dd.persist(client)
+        got = solve_dual_dask(dd, client=client)
+        proj = project_primal_dask(dd, got.theta, client=client)
+    assert client.status == "closed"
+    _close(got.theta, ref.theta)
+    _close(proj.lower_bound, project_primal(ds, ref.theta).lower_bound)
+
+
+def test_encoding_uses_the_global_classes_in_every_chunk():
+    # sorted labels: each chunk holds one or two of the three classes
+    X, y = make_arrays("categorical")
+    order = np.argsort(y, kind="stable")
+    X, y = X[order], y[order]
+    dd = from_dask(da.from_array(X, chunks=(20, 3)), da.from_array(y, chunks=20))
+    ds = Dataset.from_arrays(X, y)
+    assert dd.classes == ds.classes == ("a", "b", "c")
+    got = dd.to_dataset()
+    np.testing.assert_array_equal(got.Y, ds.Y)
+    np.testing.assert_array_equal(got.X, ds.X)
+    assert got.feature_names == ds.feature_names
+
+
+def _frame(family="categorical", n=None):
+    X, y = make_arrays(family, n=n)
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    df["w"] = integer_weights(len(y))
+    df["y"] = y
+    return df
+
+
+# dask 2026.8.0's Parquet reader calls a pandas method with a keyword pandas 3.1 deprecates
+@pytest.mark.filterwarnings("ignore:The inplace keyword")
+def test_parquet_round_trip(tmp_path):
+    df = _frame()
+    import dask.dataframe as dd
+
+    dd.from_pandas(df, npartitions=3).to_parquet(tmp_path / "data")
+    got = read_parquet(str(tmp_path / "data" / "*.parquet"), target="y", weights="w")
+    assert got.n_chunks == 3 and got.feature_names == ("a", "b", "c", "intercept")
+    ds = Dataset.from_arrays(df[["a", "b", "c"]].to_numpy(), df["y"].to_numpy(),
+                             feature_names=["a", "b", "c"], weights=df["w"].to_numpy())
+    assert got.classes == ds.classes
+    np.testing.assert_array_equal(got.to_dataset().Y, ds.Y)
+    _close(solve_dual_dask(got).theta, solve_dual(ds, method="newton").theta)
+
+
+def test_csv_glob(tmp_path):
+    df = _frame("poisson")
+    df.iloc[:40].to_csv(tmp_path / "part1.csv", index=False)
+    df.iloc[40:].to_csv(tmp_path / "part2.csv", index=False)
+    got = read_csv(str(tmp_path / "part*.csv"), target="y", features=["a", "b"],
+                   family="poisson")
+    assert got.n == len(df) and got.n_chunks == 2 and got.m == 3
+    ds = Dataset.from_arrays(df[["a", "b"]].to_numpy(), df["y"].to_numpy(), family="poisson")
+    _close(solve_dual_dask(got).theta, solve_dual(ds, method="newton").theta)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda df: df.assign(b=df["b"].astype(str)), "column 'b' must be numeric"),
+    (lambda df: df.assign(c=np.where(np.arange(len(df)) % 30 == 0, np.nan, df["c"])),
+     "found 3 NaN or infinite values, 3 in column 'c'"),
+    (lambda df: df.assign(w=-df["w"]), "weights must be >= 0"),
+    (lambda df: df.assign(y=np.where(np.arange(len(df)) == 70, None, df["y"])),
+     "missing values"),
+])
+def test_bad_parquet_is_one_line_data_error(tmp_path, change, message):
+    change(_frame()).to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(DataError, match=message) as info:
+        read_parquet(str(tmp_path / "bad.parquet"), target="y", weights="w")
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_column_and_family_checks(tmp_path):
+    _frame().to_parquet(tmp_path / "d.parquet")
+    path = str(tmp_path / "d.parquet")
+    with pytest.raises(DataError, match="unknown feature column 'zz'"):
+        read_parquet(path, target="y", features=["a", "zz"])
+    with pytest.raises(DataError, match="unknown target column 'label'"):
+        read_parquet(path, target="label")
+    with pytest.raises(DataError, match="no data"):
+        read_parquet(str(tmp_path / "none" / "*.parquet"), target="y")
+    with pytest.raises(DataError, match="cannot read CSV .*resolved to no files"):
+        read_csv(str(tmp_path / "none*.csv"), target="y")
+    with pytest.raises(DataError, match="exactly two classes; the target has 3"):
+        read_parquet(path, target="y", family="bernoulli")
+    X, y = make_arrays("poisson")
+    y = y.copy()
+    y[65] = -1.0
+    with pytest.raises(DataError, match="counts >= 0; found 1 negative .*row chunk 3 of 4"):
+        from_dask(da.from_array(X, chunks=(CHUNK, 3)), da.from_array(y, chunks=CHUNK),
+                  family="poisson")
+
+
+def test_unsupported_options_raise():
+    ds, dd = _both("bernoulli")
+    with pytest.raises(DualMaxentError, match="L1 penalty is not supported on Dask"):
+        solve_dual_dask(dd, penalty=Penalty("l1", 1.0))
+    forced = np.zeros(ds.n, dtype=bool)
+    forced[np.flatnonzero(ds.Y == 0)[0]] = True  # one observation of count 0
+    with pytest.raises(DualMaxentError, match="needs the data in memory"):
+        project_primal(ds, np.zeros(ds.m), forced=forced,
+                       engine=DaskEngine.from_dataset(dd))
+
+
+@pytest.mark.parametrize("family", ["categorical", "bernoulli"])
+def test_separated_data_diverge_and_say_so(family):
+    sep = separable()
+    dd = from_dask(da.from_array(sep.X[:, :2], chunks=(15, 2)),
+                   da.from_array(sep.y, chunks=15), family=family)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = solve_dual_dask(dd)
+    assert got.status == "diverged" and not got.converged
+    assert got.message.startswith(DIVERGED_MESSAGE)
+    assert any(issubclass(c.category, SeparationWarning) for c in caught)
+    # theta ran off along the separating feature, and the gradient had not reached tol
+    assert np.abs(got.theta).max() > 3.0 and got.grad_norm > 1e-10
