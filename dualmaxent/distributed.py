@@ -41,13 +41,13 @@ import scipy.linalg
 
 from .data import Dataset
 from .engine import DaskEngine, EngineObjective, NumpyEngine, _tree
-from .exceptions import (ConvergenceWarning, DataError, DualMaxentError, SeparationWarning,
+from .exceptions import (DataError, DualMaxentError, SeparationWarning,
                          SingularHessianWarning)
 from .families import Family, get_family
 from .projected import ProjectedPrimal, project_primal
 from .results import DualResult, Penalty, make_penalty
 
-from .dual import DEFAULT_TOLS
+from .dual import DEFAULT_TOLS, _dual_result
 from .solvers import History
 
 __all__ = ["DaskDataset", "from_dask", "read_parquet", "read_csv", "solve_dual_dask",
@@ -502,30 +502,10 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
     obj = EngineObjective(dataset, _engine_for(dataset, engine, client), penalty)
     hist = History(t0)
     beta, status, message = _newton_passes(obj, obj.start(), tol, max_iter, hist)
-    theta = obj.theta(beta)
-    canonical, loglik = obj.reported_loglik(theta)
-    converged = status == "converged"
     if status == "diverged":
         warnings.warn(message, SeparationWarning, stacklevel=2)
-    elif not converged:
-        warnings.warn(f"the newton dual solver did not converge: {message}", ConvergenceWarning,
-                      stacklevel=2)
-    return DualResult(
-        theta=theta,
-        loglik=loglik,
-        canonical_loglik=canonical,
-        objective=canonical - obj.penalty_value(theta),
-        grad_norm=obj.kkt_residual(beta),
-        converged=converged,
-        iterations=hist.iterations,
-        method="newton",
-        status=status,
-        message=message,
-        family=dataset.family.name,
-        penalty=penalty,
-        solve_seconds=time.perf_counter() - t0,
-        history=hist.arrays(),
-    )
+    return _dual_result(dataset, obj, beta, status, message, "newton", hist,
+                        time.perf_counter() - t0)
 
 
 def _newton_direction(obj, beta, grad):

@@ -208,20 +208,15 @@ def _attainment(dataset, obj, beta, converged: bool):
     return not separation.separated, separation, projected
 
 
-def _dual_result(dataset, obj, beta, status: Status, message, method, hist, seconds,
+def _dual_result(dataset, obj, beta, status: Status | str, message, method, hist, seconds,
                  attainment=(None, None, None)):
-    """The :class:`DualResult` of a finished solve (warns when it did not converge)."""
+    """The :class:`DualResult` of a finished solve (warns when it did not converge, unless the
+    status says why: not attained, diverged). Shared by the Dask engine."""
     theta = obj.theta(beta)
-    eta = dataset.X @ theta
-    fam = obj.family
-    canonical = fam.canonical_loglik(dataset.Y, eta, dataset.weights)
-    loglik = fam.loglik(dataset.Y, eta, dataset.weights)
-    reduced = obj.forced is not None
-    if reduced:  # l_red, the supremum of l (see ReducedObjective)
-        canonical = obj.value(beta)
-        loglik = canonical + fam.loglik_constant(dataset.Y, dataset.weights)
+    status = Status(status)
+    canonical, loglik = obj.reported_loglik(theta)
     converged = status is Status.CONVERGED
-    if not converged and status is not Status.NOT_ATTAINED:
+    if not converged and status not in (Status.NOT_ATTAINED, Status.DIVERGED):
         # stacklevel: here, solve_dual, its caller
         warnings.warn(f"the {method} dual solver did not converge: {message}", ConvergenceWarning,
                       stacklevel=3)

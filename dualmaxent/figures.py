@@ -36,7 +36,6 @@ from .data import Dataset, load_dataset
 from .dual import solve_dual
 from .exceptions import DualMaxentError, DualMaxentWarning
 from .families import get_family
-from .primal import solve_primal
 from .verify import recover_primal, verify
 
 __all__ = ["FigureOutput", "FIGURES", "main_figures", "render"]

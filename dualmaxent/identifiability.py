@@ -30,11 +30,16 @@ import numpy as np
 
 from . import _kernels
 
-__all__ = ["Identifiability", "identify", "RANK_RTOL"]
+__all__ = ["Identifiability", "identify", "identify_gram", "RANK_RTOL"]
 
 #: Relative singular value of ``sqrt(W) X D`` below which a direction is a dependency: exact
 #: dependencies sit at round-off (1e-16), a degree-10 polynomial basis on [0, 1] at 1e-6.
 RANK_RTOL = 1e-10
+
+#: Relative singular value below which a direction is a dependency when only the Gram matrix is
+#: at hand: its eigenvalues carry an error of about ``m eps`` relative, 1e-14, so their square
+#: roots cannot resolve singular values much below 1e-7.
+GRAM_RANK_RTOL = 1e-6
 
 #: Relative eigenvalue of the equilibrated Gram matrix above which the design has full rank for
 #: certain (its error is about ``m eps``, 1e-14), so the QR is skipped.
@@ -99,8 +104,15 @@ def identify(X: np.ndarray, w: np.ndarray, names) -> Identifiability:
     -------
     Identifiability
     """
-    m = X.shape[1]
-    G = _kernels.gram(X, w)
+    return identify_gram(_kernels.gram(X, w), names, X=X, w=w)
+
+
+def identify_gram(G: np.ndarray, names, X=None, w=None) -> Identifiability:
+    """:func:`identify` from the Gram matrix ``X^T W X`` (m, m) already at hand (one pass of an
+    engine over chunks). Without ``X``, an ambiguous design (module docstring) is decided from
+    the Gram matrix's eigenvalues alone: a relative singular value (square root of an
+    eigenvalue) below ``GRAM_RANK_RTOL`` counts as zero, coarser than the blocked QR's."""
+    m = G.shape[0]
     norms = np.sqrt(np.diag(G))
     zero = norms == 0.0  # a column that vanishes on every weighted row
     d = np.where(zero, 0.0, 1.0 / np.where(zero, 1.0, norms))
@@ -109,19 +121,32 @@ def identify(X: np.ndarray, w: np.ndarray, names) -> Identifiability:
     if top > 0 and not zero.any() and vals.min() > GRAM_CLEAR * top:
         null = np.zeros((m, 0))
         condition = float(np.sqrt(top / vals.min()))
+    elif X is None:  # no data at hand: the eigenvalues are the squared singular values
+        s = np.sqrt(np.maximum(vals[::-1], 0.0))
+        Vt = vecs[:, ::-1].T
+        null, condition = _null_from_singular(s, Vt, d, zero, m, rtol=GRAM_RANK_RTOL)
     else:  # ambiguous: singular values of sqrt(W) X D from a blocked QR
         _, s, Vt = np.linalg.svd(_r_factor(X, w, d))
-        keep = s > RANK_RTOL * s.max(initial=0.0) if s.size and s.max() > 0 else s > np.inf
-        # X D v = 0 for a dropped right singular vector v, so D v spans the null space (with the
-        # vanishing columns); the row space is its orthogonal complement
-        null = Vt[~keep].T * d[:, None]
-        if zero.any():
-            null = np.column_stack([null, np.eye(m)[:, zero]])
-        null = _orthonormal(null)
-        condition = float(s.max() / s[keep].min()) if keep.any() else float("inf")
+        null, condition = _null_from_singular(s, Vt, d, zero, m)
     basis = _complement(null, m)
     return Identifiability(rank=basis.shape[1], m=m, basis=basis, null_space=null,
                            condition=condition, dependencies=_name_dependencies(null, names))
+
+
+def _null_from_singular(s, Vt, d, zero, m, rtol=None):
+    """``(orthonormal null space, condition)`` from the singular values ``s`` and right singular
+    vectors ``Vt`` of ``sqrt(W) X D``; a relative singular value below ``rtol`` (``RANK_RTOL``)
+    counts as zero."""
+    rtol = RANK_RTOL if rtol is None else rtol
+    keep = s > rtol * s.max(initial=0.0) if s.size and s.max() > 0 else s > np.inf
+    # X D v = 0 for a dropped right singular vector v, so D v spans the null space (with the
+    # vanishing columns); the row space is its orthogonal complement
+    null = Vt[~keep].T * d[:, None]
+    if zero.any():
+        null = np.column_stack([null, np.eye(m)[:, zero]])
+    null = _orthonormal(null)
+    condition = float(s.max() / s[keep].min()) if keep.any() else float("inf")
+    return null, condition
 
 
 def _r_factor(X: np.ndarray, w: np.ndarray, d: np.ndarray) -> np.ndarray:

@@ -44,7 +44,8 @@ def standard_errors(result) -> tuple[np.ndarray | None, str]:
     """
     obj = result._objective
     if obj is None:
-        return None, "no standard errors: the result was not built by solve_dual"
+        return None, ("no standard errors: this solver keeps no objective to form the Hessian "
+                      "(the Dask engine, or a result built by hand)")
     if result.penalty.active:
         return None, ("no standard errors for a penalised fit: the penalty biases theta, and its "
                       "curvature is not information from the data")
@@ -53,6 +54,8 @@ def standard_errors(result) -> tuple[np.ndarray | None, str]:
                       "theta* is at infinity")
     if not result.converged:
         return None, "no standard errors: the dual solve did not converge"
+    if getattr(obj.dataset, "identifiability", None) is None:  # chunks on a cluster
+        return None, "no standard errors on the Dask engine yet (solve a sample in memory)"
     beta = obj.beta(result.theta)
     info = -obj.hessian(beta)  # observed Fisher information in the free coordinates
     try:

@@ -166,6 +166,13 @@ class DualObjective:
             self._last_curvature = C
         return value, G, C
 
+    def reported_loglik(self, theta) -> tuple[float, float]:
+        """``(canonical, reported)`` log-likelihood at theta: ``DualResult``'s
+        ``canonical_loglik`` and ``loglik`` (statsmodels' ``llf``, the family's constant added)."""
+        eta = self.X @ np.asarray(theta, dtype=np.float64)
+        Y, w = self.dataset.Y, self.dataset.weights
+        return (self.family.canonical_loglik(Y, eta, w), self.family.loglik(Y, eta, w))
+
     def release(self) -> "DualObjective":
         """Drop the caches of the last pass (the mean table among them) and return self, for a
         result to keep (:attr:`dualmaxent.results.DualResult.std_err` needs the objective)."""
@@ -237,7 +244,7 @@ class DualObjective:
         if point is None or point[0] != np.asarray(theta, dtype=np.float64).tobytes():
             self._loglik(theta)
         saved = self._point[1]  # P (categorical) or eta at theta, from the last pass
-        m, q = self.X.shape[1], self.q
+        m = self.X.shape[1]
         wsum = float(self.w.sum())
         if self._gram is None:
             self._gram = _kernels.gram(self.X, self.w)  # X^T W X, once per objective
@@ -486,6 +493,12 @@ class ReducedObjective(_InBasis, DualObjective):
         out = (value, self.basis.T @ g, H)
         self._cache = (key, *out)
         return out
+
+    def reported_loglik(self, theta) -> tuple[float, float]:
+        """``l_red``, the supremum of ``l``, and it plus the family's constant."""
+        canonical = self.value(self.beta(theta))
+        return canonical, canonical + self.family.loglik_constant(self.dataset.Y,
+                                                                  self.dataset.weights)
 
     def eta(self, beta):
         return self.linear_predictor(self.theta(beta))

@@ -44,6 +44,9 @@ class Status(enum.Enum):
     #: set by :func:`dualmaxent.solve_dual` after the solver: the likelihood has no maximiser
     NOT_ATTAINED = ("not_attained", "the optimum is not attained: {detail}; the solver stopped "
                     "at relative {measure} {rel:.1e} because theta runs off to infinity")
+    #: set by the Dask Newton (:mod:`dualmaxent.distributed`): theta runs off, by a heuristic
+    #: (no LP at that scale), so the likelihood *may* have no maximiser
+    DIVERGED = ("diverged", "{detail}")
 
     def __new__(cls, code: str, template: str):
         member = object.__new__(cls)

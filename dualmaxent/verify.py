@@ -95,7 +95,7 @@ from .projected import ProjectedPrimal, project_primal
 from .results import Certificate, DualResult, PrimalResult, SeparationCheck, make_penalty
 from .separation import detect_separation
 
-__all__ = ["recover_primal", "verify", "primal_objective", "DEFAULT_TOL", "PRIMAL_MODES",
+__all__ = ["recover_primal", "verify", "verify_dask", "primal_objective", "DEFAULT_TOL", "PRIMAL_MODES",
            "AUTO_CVXPY_MAX_CELLS", "duality_gap", "dual_gradient", "primal_gap", "agreement_tolerances",
            "balance_residual", "simplex_residual", "min_entry", "p_agreement", "theta_agreement",
            "separation_check", "cvxpy_cells"]
@@ -211,22 +211,17 @@ def verify(
         raise DualMaxentError("the primal and dual results were solved with other penalties")
     projected = _projected(dataset, dual, penalty, forced)
     obj = make_objective(dataset, penalty, forced=forced)
-    bracket = duality_gap(projected)
     gradient = dual_gradient(obj, dual)
     point = primal.mu if primal is not None else None
     cross = _cross_check(dataset, primal, dual, obj, projected, tol) if primal is not None \
-        else {"primal_gap": np.nan, "p_agreement": np.nan, "theta_agreement": np.nan,
-              "p_tol": np.nan, "theta_tol": np.nan}
+        else _NO_CVXPY
     if point is not None:
         point_figures = {"entropy": primal.entropy,
                          "balance_residual": balance_residual(dataset, point, obj),
                          "simplex_residual": simplex_residual(dataset.family, point),
                          "min_entry": min_entry(dataset.family, point)}
     else:
-        point_figures = {"entropy": projected.entropy,
-                         "balance_residual": projected.balance_residual,
-                         "simplex_residual": projected.simplex_residual,
-                         "min_entry": min(projected.min_entry, 0.0)}
+        point_figures = _projected_point(projected)
     notes, messages, sep_check, sep_note = _notes(dataset), [], None, []
     if separated:
         sep_check = separation_check(dataset, separation, obj, dual)
@@ -247,41 +242,134 @@ def verify(
             notes += [f"{text}; the certificate rests on the projected bound"
                       for text in cvxpy_messages if not text.startswith("disagreement")]
             messages += [text for text in cvxpy_messages if text.startswith("disagreement")]
+    return _certificate(dataset, dual, projected, tol, gradient=gradient, primal=primal,
+                        reason=reason, rank=dataset.rank, point=point_figures, cross=cross,
+                        notes=notes, failures=messages, sep_note=sep_note, separation=separation,
+                        sep_check=sep_check, attained=not separated,
+                        primal_objective=projected.lower_bound if primal is None
+                        else primal_objective(dataset, point, penalty))
+
+
+_NO_CVXPY = {"primal_gap": np.nan, "p_agreement": np.nan, "theta_agreement": np.nan,
+             "p_tol": np.nan, "theta_tol": np.nan}
+
+
+def _certificate(dataset, dual, projected, tol, *, gradient, primal, reason, rank, point, cross,
+                 notes, failures, separation, sep_check, attained, primal_objective,
+                 sep_note=()):
+    """The :class:`Certificate` from its parts: ``ok`` when nothing failed; the messages are the
+    separation's sentence, the notes, then the failures."""
+    gap, relative = duality_gap(projected)
     return Certificate(
-        entropy=point_figures["entropy"],
+        entropy=point["entropy"],
         neg_loglik=-dual.loglik,
-        duality_gap=bracket[0],
-        relative_gap=bracket[1],
+        duality_gap=gap,
+        relative_gap=relative,
         lower_bound=projected.lower_bound,
         upper_bound=projected.upper_bound,
         roundoff=projected.roundoff,
-        balance_residual=point_figures["balance_residual"],
-        simplex_residual=point_figures["simplex_residual"],
-        min_entry=point_figures["min_entry"],
+        balance_residual=point["balance_residual"],
+        simplex_residual=point["simplex_residual"],
+        min_entry=point["min_entry"],
         dual_gradient=gradient,
         primal_gap=cross["primal_gap"],
         p_agreement=cross["p_agreement"],
         theta_agreement=cross["theta_agreement"],
         tol=tol,
-        ok=not messages,
-        attained=not separated,
+        ok=not failures,
+        attained=attained,
         separation=separation,
-        messages=tuple(sep_note + notes + messages),
+        messages=tuple(sep_note) + tuple(notes) + tuple(failures),
         notes=tuple(notes),
         primal=primal,
         dual=dual,
         projected=projected,
         primal_solver=primal.solver if primal is not None else "projected",
         primal_reason=reason,
-        rank=dataset.rank,
+        rank=rank,
         separation_check=sep_check,
-        extra={"primal_objective": projected.lower_bound if primal is None
-               else primal_objective(dataset, point, penalty),
-               "dual_objective": dual.objective,
+        extra={"primal_objective": primal_objective, "dual_objective": dual.objective,
                "canonical_loglik": dual.canonical_loglik,
                "loglik_constant": dual.loglik - dual.canonical_loglik,
                "p_tol": cross["p_tol"], "theta_tol": cross["theta_tol"]},
     )
+
+
+def _projected_point(projected: ProjectedPrimal) -> dict:
+    """The point figures of the projected point (module docstring, The point)."""
+    return {"entropy": projected.entropy, "balance_residual": projected.balance_residual,
+            "simplex_residual": projected.simplex_residual,
+            "min_entry": min(projected.min_entry, 0.0)}
+
+
+def verify_dask(dataset, tol: float = DEFAULT_TOL, *, l2: float | None = None, penalty=None,
+                dual_tol: float | None = None, client=None) -> Certificate:
+    """Certify a :class:`~dualmaxent.distributed.DaskDataset` from theta*, in passes over chunks.
+
+    The dual is :func:`~dualmaxent.distributed.solve_dual_dask` (Newton, one pass per
+    iteration), the certificate the projected point's bracket (two passes), and the rank comes
+    from the Gram matrix (one pass). No CVXPY and no separation LP run at this scale: attainment
+    is proved by the projected point lying strictly inside the domain, and when the dual
+    diverges instead the verdict is "not certified" with a hint to run on a sample in memory.
+
+    Parameters
+    ----------
+    dataset : DaskDataset
+    tol : float, default 1e-6
+    l2, penalty
+        None or L2 (the L1 penalty needs the data in memory).
+    dual_tol : float, optional
+    client : distributed.Client, optional
+
+    Returns
+    -------
+    Certificate
+        ``primal`` is None; ``attained`` is True only when proved.
+    """
+    import warnings
+
+    from .distributed import DIVERGED_MESSAGE, project_primal_dask, solve_dual_dask
+    from .exceptions import DualMaxentWarning
+    from .identifiability import identify_gram
+
+    penalty = make_penalty(l2=l2, penalty=penalty)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DualMaxentWarning)
+        dual = solve_dual_dask(dataset, penalty, tol=dual_tol, client=client)
+    engine = dataset.engine(client)
+    projected = project_primal_dask(dataset, dual.theta, penalty, engine=engine)
+    ident = identify_gram(engine.map_reduce(_gram_block), dataset.feature_names)
+    hint = ("; run on a sample without --engine dask, where the separation LP decides and the "
+            "reduced problem is certified")
+    notes, messages = [], []
+    if not ident.full_rank:
+        notes.append(f"the columns of X are linearly dependent (rank {ident.rank} of {ident.m}):"
+                     f" {'; '.join(ident.dependencies)}")
+    attained = (penalty.active or not dataset.family.can_separate or projected.proves_attained)
+    if dual.status == "diverged":
+        messages.append(f"not certified: {DIVERGED_MESSAGE}{hint}")
+    elif not dual.converged:
+        messages.append(f"the dual solver ({dual.method}) did not converge: {dual.message}")
+    elif not attained:
+        messages.append("not certified: the projected point is not strictly inside the domain, "
+                        f"so the maximiser's existence is not proved{hint}")
+    if dual.status != "diverged":  # diverged: theta is at no optimum, the rest would be noise
+        if not dual.grad_norm <= tol:
+            messages.append(f"the dual gradient {dual.grad_norm:.1e} (relative) exceeds the "
+                            f"tolerance {tol:g}")
+        messages += _bracket_messages(projected, tol)
+    return _certificate(dataset, dual, projected, tol, gradient=dual.grad_norm, primal=None,
+                        reason="engine dask: no CVXPY at this scale", rank=ident.rank,
+                        point=_projected_point(projected), cross=_NO_CVXPY, notes=notes,
+                        failures=messages, separation=None, sep_check=None,
+                        attained=bool(attained), primal_objective=projected.lower_bound)
+
+
+def _gram_block(Xb, Yb, wb):
+    """``X_b^T W_b X_b`` of one chunk (engine pass for the rank)."""
+    from ._kernels import gram
+
+    return gram(Xb, wb)
 
 
 def _primal_mode(primal) -> tuple[str, PrimalResult | None]:
@@ -472,8 +560,7 @@ def _separation_messages(check: SeparationCheck, dual: DualResult, forced, tol) 
 def _cross_check(dataset, primal, dual, obj, projected, tol) -> dict:
     """CVXPY's figures and their tolerances (NaN where CVXPY returned no solution)."""
     if primal.theta is None:
-        return {"primal_gap": np.nan, "p_agreement": np.nan, "theta_agreement": np.nan,
-                "p_tol": np.nan, "theta_tol": np.nan}
+        return _NO_CVXPY
     mu_d = obj.mean(dual.theta) if obj.forced is not None else recover_primal(dataset, dual.theta)
     p_tol, theta_tol = agreement_tolerances(dataset, primal, dual, obj, projected, tol)
     return {"primal_gap": primal_gap(dataset, primal, projected.upper_bound, obj.penalty),

@@ -24,7 +24,8 @@ from dualmaxent.exceptions import DataError, DualMaxentError, SeparationWarning
 from dualmaxent.projected import project_primal
 from dualmaxent.results import Penalty
 
-from _factories import FAMILIES, L2_LAMBDA, integer_weights, make_arrays, separable
+from _factories import (FAMILIES, L2_LAMBDA, integer_weights, make_arrays, overlapping,
+                        separable)
 
 #: Dask and numpy run the same kernels on the same rows; only the order of the chunks' sums
 #: differs, so they agree to round-off.
@@ -253,3 +254,62 @@ def test_separated_data_diverge_and_say_so(family):
     assert any(issubclass(c.category, SeparationWarning) for c in caught)
     # theta ran off along the separating feature, and the gradient had not reached tol
     assert np.abs(got.theta).max() > 3.0 and got.grad_norm > 1e-10
+
+
+# -- verify on Dask, and the command line --------------------------------------------------
+
+def test_verify_dask_equals_the_in_memory_projected_certificate(tmp_path):
+    import dask.array as da
+
+    from dualmaxent import verify
+    from dualmaxent.distributed import dask_client, from_dask
+    from dualmaxent.verify import verify_dask
+
+    ds = overlapping(n=240, k=3, seed=4)
+    with dask_client(workers=2, processes=False) as client:
+        dd = from_dask(da.from_array(np.asarray(ds.X[:, :-1]), chunks=(60, -1)),
+                       da.from_array(np.asarray(ds.y), chunks=60))
+        cert = verify_dask(dd, client=client)
+    ref = verify(ds, primal="projected")
+    assert cert.ok and cert.attained and cert.primal is None and cert.rank == ref.rank
+    for name in ("lower_bound", "upper_bound", "dual_gradient"):
+        assert getattr(cert, name) == pytest.approx(getattr(ref, name), rel=1e-10, abs=1e-14)
+    assert abs(cert.duality_gap) <= cert.roundoff
+
+
+def test_cli_engine_dask_on_parquet(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    from dualmaxent import load_dataset
+    from dualmaxent.cli import main
+
+    for name, target in (("blobs", "label"), ("iris", "species")):
+        d = load_dataset(name)
+        cols = [f"f{i}" for i in range(d.m - 1)]
+        frame = pd.DataFrame(np.asarray(d.X[:, :-1]), columns=cols)
+        frame[target] = d.y
+        half = d.n // 2
+        frame.iloc[:half].to_parquet(tmp_path / f"{name}-0.parquet")
+        frame.iloc[half:].to_parquet(tmp_path / f"{name}-1.parquet")
+    glob = str(tmp_path / "blobs-*.parquet")
+    code = main(["verify", glob, "--target", "label", "--engine", "dask", "--workers", "1",
+                 "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["certificate"]["ok"] and doc["primal"]["solver"] == "projected"
+    assert doc["dataset"]["n"] == 300 and doc["dataset"]["rank"] == 3
+    # separated data: not certified, with the hint, exit 1
+    code = main(["verify", str(tmp_path / "iris-*.parquet"), "--target", "species", "--engine",
+                 "dask", "--workers", "1"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "not certified: the likelihood may have no maximiser (separated data)" in out
+    assert "run on a sample without --engine dask" in out
+    # what Dask cannot do is a usage error
+    assert main(["verify", glob, "--engine", "dask"]) == 2
+    assert main(["verify", glob, "--target", "label", "--engine", "dask", "--primal",
+                 "cvxpy"]) == 2
+    assert main(["verify", "blobs", "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "needs --target" in err and "--primal cvxpy" in err and "need --engine dask" in err
