@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="small sizes (under two minutes)")
     b.add_argument("--out", default="figures", help="folder for scaling.png (default: figures)")
     b.add_argument("--json", action="store_true", help="print the table as JSON")
+    b.add_argument("--scale", action="store_true", help="the scale benchmark instead: verify "
+                   "at n = 2e5 and 1e6, and the Dask engine against numpy at n = 1e6 "
+                   "(pip install \".[dask]\")")
     b.set_defaults(func=cmd_bench)
     return parser
 
@@ -100,6 +103,10 @@ def cmd_figures(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    if getattr(args, "scale", False):
+        from .bench_scale import main_scale
+
+        return main_scale(args)
     from .bench import main_bench
 
     return main_bench(args)
