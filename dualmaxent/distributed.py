@@ -433,13 +433,9 @@ def _validate(X, y, w, names, fam) -> tuple:
 
 
 def _encode_block(yb, fam, classes):
-    """One chunk of ``Y`` by the family's ``encode``; for a class response the global classes
-    are put in front of the chunk, so that a chunk lacking a class is encoded against all."""
-    if not classes:
-        return fam.encode(yb)[0]
-    head = np.empty(len(classes), dtype=object)
-    head[:] = list(classes)
-    return fam.encode(np.concatenate([head, np.asarray(yb, dtype=object)]))[0][len(classes):]
+    """One chunk of ``Y``, encoded against the global classes (so that a chunk lacking a class
+    is encoded against all of them), vectorised (:meth:`Family.encode_against`)."""
+    return fam.encode_against(yb, classes)
 
 
 def _append_ones(Xb):

@@ -89,6 +89,11 @@ class Family(abc.ABC):
         """The class-indicator table of shape (n, k) of an encoded class response ``Y``."""
         raise DualMaxentError(f"the {self.name} family has no classes")
 
+    def encode_against(self, y: np.ndarray, classes: tuple) -> np.ndarray:
+        """``Y`` for one chunk ``y`` of a response whose classes are already known (all chunks
+        share them, whichever occur in this one). A real response ignores ``classes``."""
+        return self.encode(y)[0]
+
     # -- the log-partition and its derivatives -----------------------------------------------
     @abc.abstractmethod
     def log_partition(self, eta: np.ndarray) -> np.ndarray:
@@ -197,6 +202,9 @@ class Categorical(Family):
     def one_hot(self, Y):
         return Y
 
+    def encode_against(self, y, classes):
+        return np.eye(len(classes))[_class_index(y, classes)]
+
     def log_partition(self, eta):
         return nx.logsumexp(eta)
 
@@ -247,6 +255,9 @@ class Bernoulli(Family):
 
     def one_hot(self, Y):
         return np.column_stack([1 - Y, Y])
+
+    def encode_against(self, y, classes):
+        return _class_index(y, classes).astype(np.float64)  # 1 for the second class
 
     def log_partition(self, eta):
         return nx.softplus(eta)
@@ -378,6 +389,25 @@ def get_family(family) -> Family:
         raise DualMaxentError(
             f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}"
         ) from None
+
+
+def _class_index(y: np.ndarray, classes: tuple) -> np.ndarray:
+    """The index of each label of ``y`` in ``classes`` (vectorised for numbers and strings)."""
+    y = np.asarray(y)
+    if y.dtype != object:
+        try:
+            known = np.asarray(classes, dtype=y.dtype)
+            order = np.argsort(known)
+            pos = np.clip(np.searchsorted(known[order], y), 0, len(known) - 1)
+            if np.all(known[order][pos] == y):
+                return order[pos]
+        except (TypeError, ValueError):
+            pass  # labels of another kind than the classes: the general path says which
+    index = {c: i for i, c in enumerate(classes)}
+    try:
+        return np.array([index[v] for v in y.tolist()], dtype=np.int64)
+    except KeyError as exc:
+        raise DataError(f"the target has a label {exc.args[0]!r} outside its classes") from None
 
 
 def _sorted_labels(y: np.ndarray) -> tuple:

@@ -212,3 +212,18 @@ def test_certificate_ok_without_penalty(family):
         assert constant == 0.0
     shape = (ds.m, ds.k) if family == "categorical" else (ds.m,)
     assert np.shape(dual.theta) == shape
+
+
+@pytest.mark.parametrize("family", ["categorical", "bernoulli", "poisson", "gaussian"])
+def test_encode_against_known_classes_equals_encode(family):
+    """A chunk encoded against the data set's classes equals the whole encoding's rows, also when
+    the chunk lacks a class (the Dask engine encodes chunk by chunk)."""
+    from dualmaxent.families import get_family
+
+    fam = get_family(family)
+    y = {"categorical": np.array(["b", "a", "c", "b"], dtype=object),
+         "bernoulli": np.array([2, 5, 5, 2]), "poisson": np.array([0.0, 3.0, 1.0, 2.0]),
+         "gaussian": np.array([0.5, -1.0, 2.0, 0.0])}[family]
+    Y, classes = fam.encode(y)
+    np.testing.assert_array_equal(fam.encode_against(y, classes), Y)
+    np.testing.assert_array_equal(fam.encode_against(y[:2], classes), Y[:2])
