@@ -26,7 +26,7 @@ from .exceptions import (ConvergenceWarning, DualMaxentError, RankDeficiencyWarn
                          SeparationWarning)
 from .objective import DualObjective, IdentifiedObjective, ReducedObjective, make_objective
 from .results import DualResult, Penalty, make_penalty
-from .solvers import SOLVERS, History, Status
+from .solvers import SOLVERS, History, Status, subsample_start
 
 __all__ = ["solve_dual", "choose_method", "METHODS", "DEFAULT_TOLS", "AUTO_NEWTON_MAX_PARAMS",
            "DualObjective", "ReducedObjective", "make_objective"]
@@ -166,6 +166,8 @@ def solve_dual(
                       RankDeficiencyWarning, stacklevel=2)
     t0 = time.perf_counter()
     hist = History(t0)
+    if theta0 is None and solver.warm_start:
+        beta0 = subsample_start(obj, beta0, solver, tol)
     beta, status, message = solver.run(obj, beta0, tol, max_iter, hist)
     attainment = (None, None, None)
     if check_attainment:
@@ -210,14 +212,15 @@ def _dual_result(dataset, obj, beta, status: Status, message, method, hist, seco
                  attainment=(None, None, None)):
     """The :class:`DualResult` of a finished solve (warns when it did not converge)."""
     theta = obj.theta(beta)
-    eta = dataset.X @ theta
     fam = obj.family
-    canonical = fam.canonical_loglik(dataset.Y, eta, dataset.weights)
-    loglik = fam.loglik(dataset.Y, eta, dataset.weights)
     reduced = obj.forced is not None
     if reduced:  # l_red, the supremum of l (see ReducedObjective)
         canonical = obj.value(beta)
         loglik = canonical + fam.loglik_constant(dataset.Y, dataset.weights)
+    else:  # l from the solver's last pass (cached at beta), not one more pass over X
+        canonical = obj.loglik_value(beta)
+        loglik = fam.loglik_from_canonical(canonical, dataset.Y, dataset.weights,
+                                           lambda: dataset.X @ theta)
     converged = status is Status.CONVERGED
     if not converged and status is not Status.NOT_ATTAINED:
         # stacklevel: here, solve_dual, its caller

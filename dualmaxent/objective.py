@@ -21,6 +21,8 @@ and Hessian come from the blocked one-pass kernels of :mod:`dualmaxent._kernels`
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import scipy.linalg
 
@@ -106,6 +108,27 @@ class DualObjective:
         self._point = None
         self._gram = None
         self._gram_cf = None
+        #: precision of the curvature's block products (:meth:`dualmaxent.families.Family.
+        #: one_pass`); Newton lowers it to float32 on well-conditioned designs
+        self.curvature_dtype = np.float64
+
+    def subsample(self, step: int):
+        """The same objective on every ``step``-th row, or None where no such shortcut exists.
+
+        The rows are strided views of ``X``, ``Y`` and ``w`` (nothing is copied); the penalty's
+        ``lambda`` is divided by ``step``, so that it keeps its weight against a likelihood
+        that sums ``1 / step`` as many observations. Its maximiser is a warm start for the full
+        problem (:func:`dualmaxent.solvers.subsample_start`).
+        """
+        rows = slice(None, None, step)
+        ds = self.dataset
+        sub = dataclasses.replace(ds, X=ds.X[rows], y=ds.y[rows], Y=ds.Y[rows],
+                                  weights=ds.weights[rows], name=f"{ds.name} [::{step}]")
+        penalty = (Penalty(self.penalty.kind, self.penalty.lam / step) if self.penalty.active
+                   else self.penalty)
+        out = DualObjective(sub, penalty)
+        out.curvature_dtype = self.curvature_dtype
+        return out
 
     # -- packing -----------------------------------------------------------------------------
     def theta(self, beta: np.ndarray) -> np.ndarray:
@@ -135,7 +158,11 @@ class DualObjective:
     def value(self, beta) -> float:
         """The objective ``l(theta) - penalty(theta)``."""
         theta = self.theta(beta)
-        return self._loglik(theta)[0] - self.penalty_value(theta)  # cached with the gradient
+        return self.loglik_value(beta) - self.penalty_value(theta)
+
+    def loglik_value(self, beta) -> float:
+        """The unpenalised canonical log-likelihood ``l`` (cached with the gradient)."""
+        return self._loglik(self.theta(beta))[0]
 
     def _loglik(self, theta, hessian: bool = False):
         """``(l, X^T W (Y - mu), -H or None)`` of the unpenalised likelihood at full ``theta``.
@@ -153,18 +180,21 @@ class DualObjective:
         # not a copy of X
         self._point = (key, np.empty((self.X.shape[0], self.q) if self.family.multiclass
                                      else self.X.shape[0]))
-        if self.family.multiclass:
-            value, G, C = _kernels.categorical_vgh(self.X, self.Y, self.w, theta,
-                                                   classes=self._hess_classes, hessian=hessian,
-                                                   P_out=self._point[1])
-        else:
-            value, g, C = _kernels.glm_vgh(self.X, self.Y, self.w, theta, self.family,
-                                           hessian=hessian, eta_out=self._point[1])
-            G = g[:, None]
+        value, G, C = self.family.one_pass(self.X, self.Y, self.w, theta, self._hess_classes,
+                                           hessian, self._point[1], self.curvature_dtype)
         self._cache = (key, value, G, C)
         if C is not None:
             self._last_curvature = C
         return value, G, C
+
+    def last_curvature(self):
+        """The most recent curvature formed (kernels' layout, at some recent iterate), or None."""
+        return self._last_curvature
+
+    def forget(self) -> None:
+        """Drop the cached pass (after a change of ``curvature_dtype``)."""
+        self._cache = None
+        self._last_curvature = None
 
     def last_pass(self, theta):
         """``(G, C, value)`` at ``theta`` without another Hessian pass, or None.
@@ -202,9 +232,26 @@ class DualObjective:
 
     def hessian(self, beta) -> np.ndarray:
         """Hessian of the smooth objective in the free parameters, shape (p, p)."""
-        theta = self.theta(beta)
+        return self._free_hessian(self._loglik(self.theta(beta), hessian=True)[2])
+
+    def seed_curvature(self, C) -> None:
+        """Adopt ``C``, the curvature of ``l`` at a nearby point, as the most recent one.
+
+        ``C`` has the layout of the kernels' curvature (the classes with a free entry,
+        class-major). :meth:`seeded_hessian` returns it once, as a Hessian, and
+        :meth:`last_pass` offers it until a pass forms a curvature of its own.
+        """
+        self._seed = C
+        self._last_curvature = C
+
+    def seeded_hessian(self):
+        """The Hessian of the curvature given to :meth:`seed_curvature` (once), or None."""
+        C, self._seed = getattr(self, "_seed", None), None
+        return None if C is None else self._free_hessian(C)
+
+    def _free_hessian(self, C) -> np.ndarray:
+        """The Hessian (p, p) in the free parameters from the curvature ``C`` of ``l``."""
         m, q = self.X.shape[1], self.q
-        C = self._loglik(theta, hessian=True)[2]
         if self.family.multiclass:
             # embed the curvature of the free classes; the pinned class's rows and columns
             # are dropped by the free-index selection below
@@ -326,6 +373,9 @@ class _InBasis:
     """
 
     basis: np.ndarray
+
+    def subsample(self, step):
+        return None  # the basis belongs to the full data; a subsample may lose directions
 
     def theta(self, beta):
         return super().theta(self.basis @ np.asarray(beta, dtype=np.float64))
