@@ -102,10 +102,13 @@ def _symmetrize(U: np.ndarray) -> np.ndarray:
     return U
 
 
-def gram(X: np.ndarray, d: np.ndarray, block_bytes: int = BLOCK_BYTES) -> np.ndarray:
+def gram(X: np.ndarray, d: np.ndarray, block_bytes: int = BLOCK_BYTES,
+         dtype=np.float64) -> np.ndarray:
     """``X^T diag(d) X``, shape (m, m), by ``dsyrk`` on ``sqrt(d) X`` when ``d >= 0``.
 
     Negative entries fall back to the general product ``(X * d)^T X`` (no square root exists).
+    ``dtype=numpy.float32`` forms each block's product in single precision (:func:`_syrk_acc`:
+    the sum over blocks stays float64).
     """
     X = np.asarray(X, dtype=np.float64)
     d = np.asarray(d, dtype=np.float64)
@@ -115,7 +118,7 @@ def gram(X: np.ndarray, d: np.ndarray, block_bytes: int = BLOCK_BYTES) -> np.nda
     C = None
     with _one_blas_thread():
         for sl in row_blocks(X.shape[0], X.shape[1], block_bytes):
-            C = _syrk_acc(s[sl, None] * X[sl], C)
+            C = _syrk_acc(np.multiply(s[sl, None], X[sl], dtype=dtype), C)
     return _symmetrize(C)
 
 

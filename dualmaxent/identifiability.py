@@ -40,6 +40,12 @@ RANK_RTOL = 1e-10
 #: certain (its error is about ``m eps``, 1e-14), so the QR is skipped.
 GRAM_CLEAR = 1e-8
 
+#: The rank is first screened on a Gram matrix whose block products are float32 (0.10 s
+#: against 0.15-0.30 s in float64 at n = 10^6, m = 51; its relative error there 1e-8, at most
+#: about ``m`` times float32's epsilon, 6e-6). Its smallest equilibrated eigenvalue above this
+#: proves full rank; otherwise the float64 Gram decides, as without the screen.
+GRAM_CLEAR_FLOAT32 = 1e-3
+
 #: Coefficients of a named dependency smaller than this (relative to the largest) are omitted.
 _COEF_RTOL = 1e-8
 
@@ -100,13 +106,17 @@ def identify(X: np.ndarray, w: np.ndarray, names) -> Identifiability:
     Identifiability
     """
     m = X.shape[1]
-    G = _kernels.gram(X, w)
-    norms = np.sqrt(np.diag(G))
-    zero = norms == 0.0  # a column that vanishes on every weighted row
-    d = np.where(zero, 0.0, 1.0 / np.where(zero, 1.0, norms))
-    vals, vecs = np.linalg.eigh(d[:, None] * G * d[None, :])
-    top = float(vals.max(initial=0.0))
-    if top > 0 and not zero.any() and vals.min() > GRAM_CLEAR * top:
+    for dtype, clear in ((np.float32, GRAM_CLEAR_FLOAT32), (np.float64, GRAM_CLEAR)):
+        G = _kernels.gram(X, w, dtype=dtype)
+        norms = np.sqrt(np.diag(G))
+        zero = norms == 0.0  # a column that vanishes on every weighted row
+        d = np.where(zero, 0.0, 1.0 / np.where(zero, 1.0, norms))
+        vals = np.linalg.eigvalsh(d[:, None] * G * d[None, :])
+        top = float(vals.max(initial=0.0))
+        full = top > 0 and not zero.any() and vals.min() > clear * top
+        if full:
+            break
+    if full:
         null = np.zeros((m, 0))
         condition = float(np.sqrt(top / vals.min()))
     else:  # ambiguous: singular values of sqrt(W) X D from a blocked QR

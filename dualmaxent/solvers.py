@@ -356,13 +356,30 @@ SUBSAMPLE_MAX_STEP = 16
 SUBSAMPLE_TOL = 1e-6
 
 
+def _attained(obj: DualObjective, beta) -> bool:
+    """Whether ``beta`` is proved near a maximiser that exists (the projected primal point,
+    one more pass over the subsample), or a penalty or the family makes it certain.
+
+    A vanishing gradient alone is no proof: on separated data it vanishes as theta runs off
+    to infinity, and such a start would cost the full problem many iterations.
+    """
+    from .projected import project_primal
+
+    if obj.penalty.active or not obj.family.can_separate:
+        return True
+    theta = obj.theta(beta)
+    return project_primal(obj.dataset, theta, obj.penalty, keep_mu=False,
+                          first_pass=obj.last_pass(theta)).proves_attained
+
+
 def subsample_start(obj: DualObjective, beta0, solver: "Solver", tol: float):
     """A warm start: the solver's maximiser on every ``step``-th row, or ``beta0``.
 
     The subsample objective (:meth:`DualObjective.subsample`) views the rows of ``X`` without
     copying them. ``beta0`` is returned unchanged for small data, for objectives without a
     subsample (rank-deficient or separated designs), and when the subsample's solve does not
-    converge (a subsample can be separated when the full data are not).
+    converge to a maximiser proved to exist (a subsample can be separated when the full data
+    are not).
     """
     n = obj.dataset.n
     step = min(SUBSAMPLE_MAX_STEP, n // max(SUBSAMPLE_ROWS_PER_PARAM * obj.n_params, 1))
@@ -375,7 +392,7 @@ def subsample_start(obj: DualObjective, beta0, solver: "Solver", tol: float):
         warnings.simplefilter("ignore")
         beta, status, _ = solver.run(sub, beta0, max(tol, SUBSAMPLE_TOL), 50,
                                      History(time.perf_counter()))
-    if status is not Status.CONVERGED:
+    if status is not Status.CONVERGED or not _attained(sub, beta):
         return beta0
     C = sub.last_curvature()
     if C is not None:
