@@ -16,6 +16,7 @@ Hessian-vector products; not for L1) and ``auto``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 
@@ -206,8 +207,16 @@ def _attainment(dataset, obj, beta, converged: bool):
     projected = None
     if converged:
         theta = obj.theta(beta)
-        projected = project_primal(dataset, theta, obj.penalty, keep_mu=False,
-                                   first_pass=obj.last_pass(theta))
+        first, data = obj.last_pass(theta), dataset
+        view = obj.family.binary_view(dataset.Y, theta, obj.params.free_classes)
+        if view is not None and first is not None:
+            # two classes: the same point in the one-column family (the same decision, and
+            # the pass costs 0.10 s instead of 0.29 s at n = 10^6, m = 51); the categorical
+            # report's second column would mirror the first
+            family, Y0, theta = view
+            data = dataclasses.replace(dataset, Y=Y0, family=family)
+            first = (first[0][:, :1], first[1], first[2])
+        projected = project_primal(data, theta, obj.penalty, keep_mu=False, first_pass=first)
         if projected.proves_attained:
             return True, None, projected
     separation = detect_separation(dataset)

@@ -189,3 +189,40 @@ def test_two_column_softmax_equals_the_generic_one_also_at_extremes():
     ref = np.exp(nx.log_softmax(eta))
     assert np.all(np.abs(P - ref) <= 4 * np.finfo(float).eps * np.maximum(ref, 1e-300))
     assert P[-1, 0] > 0 and abs(P[-1, 0] / np.exp(-40.0) - 1) < 1e-12
+
+
+def test_newton_cg_attainment_uses_a_subsample_curvature_close_to_the_full_one(monkeypatch):
+    from dualmaxent import objective as O
+
+    rng = np.random.default_rng(7)
+    n, k = 6000, 4
+    Xf = rng.standard_normal((n, 3))
+    labels = (nx.softmax(Xf @ rng.standard_normal((3, k))).cumsum(1) > rng.random((n, 1)))
+    ds = Dataset.from_arrays(Xf, labels.argmax(1))
+    monkeypatch.setattr(O, "CURVATURE_ROWS_PER_PARAM", 100)  # every 5th row here
+    obj = DualObjective(ds)
+    res = solve_dual(ds, method="newton-cg", tol=1e-11)
+    assert res.converged and res.attained  # proved with the subsample's curvature
+    theta = obj.gauge_fix(res.theta)
+    obj.smooth_value_grad(obj.beta(theta))  # a pass at theta, no curvature formed
+    G, C, value = obj.last_pass(theta)
+    exact = K.categorical_vgh(ds.X, ds.Y, ds.weights, theta, classes=obj.params.free_classes)[2]
+    assert C.shape == exact.shape
+    # the sampling error of a fifth of the rows, not a different matrix
+    assert np.abs(C - exact).max() <= 0.2 * np.abs(exact).max()
+    _close(G, obj._loglik(theta)[1])
+
+
+def test_two_class_attainment_by_the_binary_view_still_finds_separation():
+    from dualmaxent.exceptions import SeparationWarning
+
+    x = np.linspace(-2, 2, 60)
+    ds = Dataset.from_arrays(x[:, None], (x > 0.1).astype(int))  # separated at 0.1
+    with pytest.warns(SeparationWarning):
+        res = solve_dual(ds)
+    assert res.attained is False and res.status == "not_attained"
+    ok = _binary(n=500)
+    res = solve_dual(ok)
+    assert res.attained is True and res.projected.proves_attained
+    # the point is the categorical one's: its entropy is the primal value, -l at theta*
+    assert abs(res.projected.entropy + res.canonical_loglik) <= 1e-8 * abs(res.canonical_loglik)
