@@ -471,7 +471,8 @@ def equal_precision(rows, levels=LEVELS) -> list[dict]:
     out = []
     for job, group in by_job.items():
         for level in levels:
-            hits = sorted((r for r in group if r["precision"] <= level), key=lambda r: r["seconds"])
+            hits = sorted((r for r in group if r["precision"] <= level),
+                          key=lambda r: r["seconds"])
             ours = next((r for r in hits if _is_ours(r)), None)
             peer = next((r for r in hits if not _is_ours(r)), None)
             out.append({
