@@ -119,6 +119,7 @@ class DualObjective:
         #: precision of the curvature's block products (:meth:`dualmaxent.families.Family.
         #: one_pass`); Newton lowers it to float32 on well-conditioned designs
         self.curvature_dtype = np.float64
+        self._seed = None  # a nearby curvature handed over by seed_curvature, used once
 
     def subsample(self, step: int):
         """The same objective on every ``step``-th row, or None where no such shortcut exists.
@@ -264,7 +265,7 @@ class DualObjective:
 
     def seeded_hessian(self):
         """The Hessian of the curvature given to :meth:`seed_curvature` (once), or None."""
-        C, self._seed = getattr(self, "_seed", None), None
+        C, self._seed = self._seed, None
         return None if C is None else self._free_hessian(C)
 
     def _free_hessian(self, C) -> np.ndarray:
