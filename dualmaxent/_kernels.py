@@ -43,7 +43,7 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
-from scipy.linalg.blas import dsyrk
+from scipy.linalg.blas import dsyrk, ssyrk
 
 from . import _numerics as nx
 
@@ -81,9 +81,14 @@ def _syrk_acc(A: np.ndarray, C: np.ndarray | None, alpha: float = 1.0) -> np.nda
     """``C += alpha A^T A`` on the upper triangle (C Fortran-ordered; created when None).
 
     ``A`` (rows, width) in C order is ``A^T`` in Fortran order, so ``dsyrk`` with ``trans=0``
-    reads it without a copy.
+    reads it without a copy. A float32 ``A`` goes through ``ssyrk`` (twice the flops per
+    second, half the bytes) and its block product is added to a float64 ``C``, so that only
+    the rounding inside one block is single precision, never the sum over the blocks.
     """
     At = np.ascontiguousarray(A).T
+    if At.dtype == np.float32:
+        block = ssyrk(alpha, At, trans=0, lower=0)
+        return block.astype(np.float64) if C is None else np.add(C, block, out=C)
     if C is None:
         return dsyrk(alpha, At, trans=0, lower=0)
     return dsyrk(alpha, At, beta=1.0, c=C, trans=0, lower=0, overwrite_c=1)
@@ -97,10 +102,13 @@ def _symmetrize(U: np.ndarray) -> np.ndarray:
     return U
 
 
-def gram(X: np.ndarray, d: np.ndarray, block_bytes: int = BLOCK_BYTES) -> np.ndarray:
+def gram(X: np.ndarray, d: np.ndarray, block_bytes: int = BLOCK_BYTES,
+         dtype=np.float64) -> np.ndarray:
     """``X^T diag(d) X``, shape (m, m), by ``dsyrk`` on ``sqrt(d) X`` when ``d >= 0``.
 
     Negative entries fall back to the general product ``(X * d)^T X`` (no square root exists).
+    ``dtype=numpy.float32`` forms each block's product in single precision (:func:`_syrk_acc`:
+    the sum over blocks stays float64).
     """
     X = np.asarray(X, dtype=np.float64)
     d = np.asarray(d, dtype=np.float64)
@@ -110,12 +118,12 @@ def gram(X: np.ndarray, d: np.ndarray, block_bytes: int = BLOCK_BYTES) -> np.nda
     C = None
     with _one_blas_thread():
         for sl in row_blocks(X.shape[0], X.shape[1], block_bytes):
-            C = _syrk_acc(s[sl, None] * X[sl], C)
+            C = _syrk_acc(np.multiply(s[sl, None], X[sl], dtype=dtype), C)
     return _symmetrize(C)
 
 
 def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
-                    block_bytes: int = BLOCK_BYTES, P_out=None):
+                    block_bytes: int = BLOCK_BYTES, P_out=None, curvature_dtype=np.float64):
     """Value, gradient and curvature of the multinomial log-likelihood in one pass over ``X``.
 
     Parameters
@@ -130,6 +138,8 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
     hessian : bool, default True
     P_out : ndarray of shape (n, k), optional
         Filled with ``P`` (for Hessian-vector products at this point, without another pass).
+    curvature_dtype : {numpy.float64, numpy.float32}
+        The precision of each block's rank updates (as in :func:`glm_vgh`).
 
     Returns
     -------
@@ -162,10 +172,11 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
                 sw = np.sqrt(wb)
                 Pc = P[:, classes] * sw[:, None]  # sqrt(w) p_a
                 # Z = [sqrt(w) p_a X]_a in one strided write: (rows, q, m) viewed as (rows, q m)
-                Z = (Pc[:, :, None] * Xb[:, None, :]).reshape(Xb.shape[0], q * m)
-                Cz = _syrk_acc(Z, Cz)
+                Z = np.multiply(Pc[:, :, None], Xb[:, None, :], dtype=curvature_dtype)
+                Cz = _syrk_acc(Z.reshape(Xb.shape[0], q * m), Cz)
                 for a in range(q):
-                    Cd[a] = _syrk_acc(np.sqrt(Pc[:, a] * sw)[:, None] * Xb, Cd[a])
+                    Cd[a] = _syrk_acc(np.multiply(np.sqrt(Pc[:, a] * sw)[:, None], Xb,
+                                                  dtype=curvature_dtype), Cd[a])
     if not (hessian and q):
         return value, G, None
     C = -Cz
@@ -206,7 +217,7 @@ def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES):
 
 
 def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLOCK_BYTES,
-            eta_out=None):
+            eta_out=None, mean_out=None, curvature_dtype=np.float64):
     """Value, gradient and curvature for a one-parameter family in one pass over ``X``.
 
     Parameters
@@ -219,8 +230,11 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
         Supplies ``A``, ``A'`` and ``A''`` of each block through
         :meth:`~dualmaxent.families.Family.block_value_mean_var`.
     hessian : bool, default True
-    eta_out : ndarray of shape (n,), optional
-        Filled with ``eta``.
+    eta_out, mean_out : ndarray of shape (n,), optional
+        Filled with ``eta`` and with ``A'(eta)``.
+    curvature_dtype : {numpy.float64, numpy.float32}
+        The precision of each block's rank update ``sqrt(w A'') X`` (:func:`_syrk_acc`); the
+        value and the gradient are always float64.
 
     Returns
     -------
@@ -242,10 +256,14 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
                 eta_out[sl] = eta
             # the family's own evaluation (Bernoulli: one softplus per row)
             block_value, mu, var = family.block_value_mean_var(Yb, eta, wb, hessian)
+            if mean_out is not None:
+                mean_out[sl] = mu
             value += block_value
             g += Xb.T @ (wb * (Yb - mu))
             if hessian:
-                C = _syrk_acc(np.sqrt(wb * var)[:, None] * Xb, C)
+                # the scaled block is written in curvature_dtype directly (no float64 copy)
+                A = np.multiply(np.sqrt(wb * var)[:, None], Xb, dtype=curvature_dtype)
+                C = _syrk_acc(A, C)
     return value, g, (_symmetrize(C) if hessian else None)
 
 

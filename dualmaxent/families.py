@@ -45,6 +45,7 @@ import abc
 import numpy as np
 from scipy.special import gammaln
 
+from . import _kernels
 from . import _numerics as nx
 from .exceptions import DataError, DualMaxentError
 
@@ -120,6 +121,43 @@ class Family(abc.ABC):
         lower, upper = self.mean_bounds
         return np.clip(mu, lower + eps, upper - eps)
 
+    def one_pass(self, X, Y, w, theta, classes, hessian: bool, point_out,
+                 curvature_dtype=np.float64):
+        """Value, gradient and curvature of ``l`` at ``theta`` in one pass over ``X``.
+
+        The objective's single entry to the kernels of :mod:`dualmaxent._kernels`, so that a
+        family can route itself to a faster kernel (see :meth:`Categorical.one_pass`).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, m)
+        Y : ndarray of shape (n, k) or (n,)
+        w : ndarray of shape (n,)
+        theta : ndarray of shape (m, k) or (m,)
+        classes : sequence of int
+            The classes whose curvature blocks are formed (categorical; ignored otherwise).
+        hessian : bool
+        point_out : ndarray of shape (n, k) or (n,)
+            Filled with ``P`` (categorical) or ``eta``, for Hessian-vector products.
+        curvature_dtype : {numpy.float64, numpy.float32}
+            Precision of the curvature's block products (the value and gradient are float64).
+
+        Returns
+        -------
+        value : float
+        G : ndarray of shape (m, q)
+            ``X^T W (Y - mu)``, ``q = k`` or 1.
+        C : ndarray of shape (q' m, q' m) or None
+            ``-Hessian`` of ``l`` on ``classes`` (``q' = len(classes)``) or of theta.
+        """
+        value, g, C = _kernels.glm_vgh(X, Y, w, theta, self, hessian=hessian,
+                                       eta_out=point_out, curvature_dtype=curvature_dtype)
+        return value, g[:, None], C
+
+    def binary_view(self, Y, theta, classes):
+        """The same likelihood in a one-column family, or None (:meth:`Categorical.binary_view`)."""
+        return None
+
     def block_value_mean_var(self, Y: np.ndarray, eta: np.ndarray, w: np.ndarray,
                              hessian: bool = True):
         """``(l, mu, A'' or None)`` on a block of observations, for the one-pass kernels.
@@ -165,7 +203,17 @@ class Family(abc.ABC):
 
     def loglik(self, Y: np.ndarray, eta: np.ndarray, w: np.ndarray) -> float:
         """The reported log-likelihood, comparable with statsmodels' ``llf``."""
-        return self.canonical_loglik(Y, eta, w) + self.loglik_constant(Y, w)
+        return self.loglik_from_canonical(self.canonical_loglik(Y, eta, w), Y, w, lambda: eta)
+
+    def loglik_from_canonical(self, canonical: float, Y: np.ndarray, w: np.ndarray,
+                              eta) -> float:
+        """:meth:`loglik` from the canonical log-likelihood already at hand.
+
+        ``eta`` is a function returning ``X theta``, called only by the families whose
+        reported log-likelihood is not the canonical one plus a constant (the gaussian's),
+        so that the others need no pass over ``X``.
+        """
+        return canonical + self.loglik_constant(Y, w)
 
     def entropy(self, mu: np.ndarray, w: np.ndarray) -> float:
         """The primal objective ``H(mu) = -sum_j w_j A*(mu_j)`` (nats)."""
@@ -204,6 +252,39 @@ class Categorical(Family):
 
     def encode_against(self, y, classes):
         return np.eye(len(classes))[_class_index(y, classes)]
+
+    def binary_view(self, Y, theta, classes):
+        """``(family, Y_0, eta_0 - eta_1 coefficients)``: the same likelihood with one column.
+
+        With ``k = 2`` and only class 0 free (the second class pinned on every row, i.e.
+        nothing penalised), ``p_0 = sigmoid(eta_0 - eta_1)`` and ``sum_i Y_i log p_i`` is the
+        Bernoulli log-likelihood of ``Y_0`` (a strided view) at ``theta_0 - theta_1``; the
+        gradient's second column is minus the first (rows of ``Y`` and ``P`` sum to one) and
+        the curvature of class 0 is ``X^T diag(w p_0 (1 - p_0)) X``. None otherwise: penalised
+        rows are free in both classes.
+        """
+        if theta.shape[1] != 2 or list(classes) != [0]:
+            return None
+        return _BINARY, Y[:, 0], theta[:, 0] - theta[:, 1]
+
+    def one_pass(self, X, Y, w, theta, classes, hessian, point_out, curvature_dtype=np.float64):
+        """As :meth:`Family.one_pass`; two classes take the binary kernel (:meth:`binary_view`).
+
+        One column of ``eta``, one sigmoid per row and one ``dsyrk`` of width ``m`` per block,
+        instead of a two-column softmax and a ``Z^T Z`` correction (measured at n = 10^6,
+        m = 51: a Newton solve 1.4 s instead of 4.1 s).
+        """
+        view = self.binary_view(Y, theta, classes)
+        if view is None:
+            return _kernels.categorical_vgh(X, Y, w, theta, classes=classes, hessian=hessian,
+                                            P_out=point_out, curvature_dtype=curvature_dtype)
+        family, Y0, theta0 = view
+        p0 = None if point_out is None else point_out[:, 0]
+        value, g, C = _kernels.glm_vgh(X, Y0, w, theta0, family, hessian=hessian, mean_out=p0,
+                                       curvature_dtype=curvature_dtype)
+        if point_out is not None:
+            np.subtract(1.0, p0, out=point_out[:, 1])
+        return value, np.column_stack([g, -g]), C
 
     def log_partition(self, eta):
         return nx.logsumexp(eta)
@@ -365,6 +446,9 @@ class Gaussian(Family):
     def loglik_constant(self, Y, w):
         return float(-0.5 * np.dot(w, Y**2) - 0.5 * w.sum() * np.log(2 * np.pi))
 
+    def loglik_from_canonical(self, canonical, Y, w, eta):
+        return self.loglik(Y, eta(), w)
+
     def loglik(self, Y, eta, w):
         """Gaussian log-likelihood with the variance profiled out (statsmodels OLS ``llf``).
 
@@ -377,6 +461,9 @@ class Gaussian(Family):
 
 
 FAMILIES = {f.name: f for f in (Categorical(), Bernoulli(), Poisson(), Gaussian())}
+
+#: The one-column kernel's family, for :meth:`Categorical.one_pass` with two classes.
+_BINARY = FAMILIES["bernoulli"]
 
 
 def get_family(family) -> Family:

@@ -185,7 +185,16 @@ def test_bench_tiny_runs_and_writes_the_figure(tmp_path, capsys, monkeypatch):
     assert "glum irls: skipped (glum is not installed" in text
     assert not any(r["contender"].startswith("glum") for r in rows)
     assert any(r["job"].startswith("primal") for r in rows)
-    ours = [r for r in rows if r["contender"].startswith("dualmaxent") and r.get("precision")]
+    ours = [r for r in rows if r["contender"] == "dualmaxent default"]
     assert ours and all(r["precision"] <= 1e-9 for r in ours)
+    # every run at a tolerance meets it by our measure, and the level table reports it
+    for r in rows:
+        if r["contender"].startswith("dualmaxent tol="):
+            assert r["precision"] <= float(r["contender"].split("=")[1])
+    assert "Equal precision" in text
+    levels = bench.equal_precision(rows)
+    for e in levels:
+        hits = [r for r in rows if r["job"] == e["job"] and r["precision"] <= e["level"]]
+        assert e["first"] == (min(hits, key=lambda r: r["seconds"])["contender"] if hits else None)
     png = tmp_path / "scaling.png"
     assert png.exists() and png.stat().st_size > 10_000

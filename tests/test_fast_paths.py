@@ -1,0 +1,228 @@
+"""The fast paths of the dual give the general path's answers.
+
+* Two classes with the second pinned run the binary kernel (``Categorical.one_pass``): value,
+  gradient, curvature and ``P`` equal the general categorical kernel's to 1e-10, the gradient
+  and Hessian of the objective match finite differences, and ``solve_dual`` keeps the
+  categorical layout (theta (m, 2), last column 0) with the Bernoulli fit in its first column.
+* Newton's shortcuts on large data (float32 Hessians, reused factorisations, the subsample's
+  warm start) reach the same maximiser as plain Newton, to 1e-10.
+* The float32 rank screen and the two-column softmax equal their float64 / generic forms.
+"""
+
+from __future__ import annotations
+
+import _fd
+import numpy as np
+import pytest
+
+from dualmaxent import _kernels as K
+from dualmaxent import dual as D
+from dualmaxent import _numerics as nx
+from dualmaxent import identifiability as ID
+from dualmaxent import solvers as S
+from dualmaxent.data import Dataset
+from dualmaxent.dual import DualObjective, solve_dual
+from dualmaxent.results import Penalty
+
+RTOL = 1e-10
+
+
+def _close(a, b, rtol=RTOL):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    assert a.shape == b.shape
+    assert np.abs(a - b).max() <= rtol * (1.0 + np.abs(b).max())
+
+
+def _binary(n=3000, m=6, seed=0, weights=True):
+    """Non-separated two-class data (labels 0/1 from a logit), the default family."""
+    rng = np.random.default_rng(seed)
+    Xf = rng.standard_normal((n, m - 1))
+    eta = Xf @ (0.6 * rng.standard_normal(m - 1)) + 0.3
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-eta))).astype(int)
+    w = rng.uniform(0.2, 3.0, n) if weights else None
+    return Dataset.from_arrays(Xf, y, weights=w)
+
+
+def test_two_classes_take_the_binary_kernel_with_the_general_kernels_numbers():
+    ds = _binary(n=700)
+    assert ds.family.multiclass and ds.k == 2
+    theta = np.random.default_rng(1).standard_normal((ds.m, 2))
+    P_fast, P_gen = np.empty((ds.n, 2)), np.empty((ds.n, 2))
+    v, G, C = ds.family.one_pass(ds.X, ds.Y, ds.weights, theta, [0], True, P_fast)
+    v0, G0, C0 = K.categorical_vgh(ds.X, ds.Y, ds.weights, theta, classes=[0], P_out=P_gen)
+    _close(v, v0)
+    _close(G, G0)
+    _close(C, C0)
+    _close(P_fast, P_gen)
+    # both classes free (penalised rows): the general kernel itself
+    both = ds.family.one_pass(ds.X, ds.Y, ds.weights, theta, [0, 1], True, None)
+    for a, b in zip(both, K.categorical_vgh(ds.X, ds.Y, ds.weights, theta, classes=[0, 1])):
+        _close(a, b)
+
+
+@pytest.mark.parametrize("penalty", [Penalty(), Penalty("l2", 3.0)])
+def test_two_class_objective_gradient_and_hessian_match_finite_differences(penalty):
+    ds = _binary(n=400)
+    obj = DualObjective(ds, penalty)
+    beta = 0.3 * np.random.default_rng(2).standard_normal(obj.n_params)
+    value = lambda b: obj.smooth_value_grad(b)[0]  # noqa: E731
+    grad = lambda b: obj.smooth_value_grad(b)[1]  # noqa: E731
+    _close(grad(beta), _fd.gradient(value, beta), rtol=1e-7)
+    _close(obj.hessian(beta), _fd.hessian(grad, beta), rtol=1e-6)
+
+
+def test_two_class_solve_keeps_the_categorical_layout_and_the_bernoulli_fit():
+    ds = _binary()
+    res = solve_dual(ds, tol=1e-12)
+    assert res.converged and res.attained
+    assert res.theta.shape == (ds.m, 2) and np.all(res.theta[:, 1] == 0.0)
+    bern = Dataset.from_arrays(ds.X[:, :-1], ds.y, weights=ds.weights, family="bernoulli")
+    ref = solve_dual(bern, tol=1e-12)
+    # class 0 against the pinned class 1 is minus the log-odds of the second class
+    _close(res.theta[:, 0], -ref.theta)
+    _close(res.loglik, ref.loglik)
+    # the reported log-likelihood is the definition's at the reported theta
+    eta = ds.X @ res.theta
+    _close(res.loglik, float(ds.weights @ (ds.Y * nx.log_softmax(eta)).sum(axis=1)))
+
+
+def test_float32_curvature_is_close_and_leaves_value_and_gradient_alone():
+    ds = _binary(n=2000)
+    theta = 0.4 * np.random.default_rng(3).standard_normal(ds.m)
+    fam = Dataset.from_arrays(ds.X[:, :-1], ds.y, family="bernoulli").family
+    Y = ds.Y[:, 0]
+    v64, g64, C64 = K.glm_vgh(ds.X, Y, ds.weights, theta, fam)
+    v32, g32, C32 = K.glm_vgh(ds.X, Y, ds.weights, theta, fam, curvature_dtype=np.float32)
+    assert v32 == v64 and np.array_equal(g32, g64)
+    assert C32.dtype == np.float64
+    _close(C32, C64, rtol=1e-6)
+    assert np.abs(C32 - C64).max() > 0  # really single precision
+
+
+@pytest.fixture
+def large_from_small(monkeypatch):
+    """Make the large-data shortcuts apply to test-sized data (n >= 2000, 50 rows/param)."""
+    monkeypatch.setattr(S, "LARGE_ROWS", 2000)
+    monkeypatch.setattr(S, "SUBSAMPLE_ROWS_PER_PARAM", 50)
+
+
+def _plain_newton(ds, **kw):
+    """Newton without the shortcuts (the threshold beyond any data set)."""
+    saved = S.LARGE_ROWS
+    S.LARGE_ROWS = 10 ** 12
+    try:
+        return solve_dual(ds, method="newton", tol=1e-12, **kw)
+    finally:
+        S.LARGE_ROWS = saved
+
+
+@pytest.mark.parametrize("kind", ["binary", "bernoulli", "three classes", "l2"])
+def test_newton_shortcuts_reach_plain_newtons_maximiser(large_from_small, monkeypatch, kind):
+    ds = _binary(n=6000)
+    kw = {}
+    if kind == "bernoulli":
+        ds = Dataset.from_arrays(ds.X[:, :-1], ds.y, weights=ds.weights, family="bernoulli")
+    elif kind == "three classes":
+        labels = np.random.default_rng(4).integers(0, 2, ds.n) + ds.y  # 0, 1, 2
+        ds = Dataset.from_arrays(ds.X[:, :-1], labels, weights=ds.weights)
+    elif kind == "l2":
+        kw = {"l2": 5.0}
+    taken = []
+
+    def spy(obj, beta0, solver, tol):
+        out = S.subsample_start(obj, beta0, solver, tol)
+        taken.append(out is not beta0)
+        return out
+
+    monkeypatch.setattr(D, "subsample_start", spy)
+    fast = solve_dual(ds, method="newton", tol=1e-12, **kw)
+    assert taken == [True]  # the warm start was used
+    ref = _plain_newton(ds, **kw)
+    assert fast.converged and ref.converged and fast.grad_norm <= 1e-12
+    _close(fast.theta, ref.theta)
+    _close(fast.loglik, ref.loglik)
+
+
+def test_a_separated_subsample_is_not_a_warm_start(large_from_small, monkeypatch):
+    # even rows separated by x, odd rows overlapping: the full data have a maximiser, every
+    # second row alone (the subsample at step 2) does not
+    monkeypatch.setattr(S, "SUBSAMPLE_MAX_STEP", 2)
+    rng = np.random.default_rng(5)
+    n = 4000
+    x = rng.standard_normal(n)
+    y = (x > 0).astype(int)
+    odd = np.arange(n) % 2 == 1
+    y[odd] = rng.integers(0, 2, odd.sum())
+    ds = Dataset.from_arrays(x[:, None], y)
+    obj = DualObjective(ds)
+    beta0 = obj.start()
+    assert S.subsample_start(obj, beta0, S.SOLVERS["newton"], 1e-10) is beta0
+    res = solve_dual(ds)
+    assert res.converged and res.attained
+
+
+def test_subsample_views_the_rows_without_copying():
+    ds = _binary(n=1000)
+    sub = DualObjective(ds, Penalty("l2", 4.0)).subsample(4)
+    assert sub.dataset.n == 250 and np.shares_memory(sub.X, ds.X)
+    assert sub.penalty.lam == 1.0  # a quarter of the rows, a quarter of lambda
+
+
+def test_float32_rank_screen_gives_the_float64_answer(monkeypatch):
+    ds = _binary(n=2000)
+    fast = ID.identify(ds.X, ds.weights, ds.feature_names)
+    monkeypatch.setattr(ID, "GRAM_CLEAR_FLOAT32", np.inf)  # the screen never clears
+    exact = ID.identify(ds.X, ds.weights, ds.feature_names)
+    assert fast.rank == exact.rank == ds.m
+    assert abs(fast.condition - exact.condition) <= 1e-3 * exact.condition
+    # a dependent column still gets the float64 decision and its name
+    X = np.column_stack([ds.X[:, :2], ds.X[:, 0] - 2 * ds.X[:, 1], ds.X[:, 2:]])
+    dep = ID.identify(X, ds.weights, [f"c{i}" for i in range(X.shape[1])])
+    assert dep.rank == X.shape[1] - 1 and dep.dependencies
+
+
+def test_two_column_softmax_equals_the_generic_one_also_at_extremes():
+    rng = np.random.default_rng(6)
+    eta = np.vstack([rng.standard_normal((50, 2)) * 3, [[800.0, 0.0], [0.0, 800.0],
+                                                         [-40.0, 0.0]]])
+    P = nx.softmax(eta)
+    ref = np.exp(nx.log_softmax(eta))
+    assert np.all(np.abs(P - ref) <= 4 * np.finfo(float).eps * np.maximum(ref, 1e-300))
+    assert P[-1, 0] > 0 and abs(P[-1, 0] / np.exp(-40.0) - 1) < 1e-12
+
+
+def test_newton_cg_attainment_uses_a_subsample_curvature_close_to_the_full_one(monkeypatch):
+    from dualmaxent import objective as O
+
+    rng = np.random.default_rng(7)
+    n, k = 6000, 4
+    Xf = rng.standard_normal((n, 3))
+    labels = (nx.softmax(Xf @ rng.standard_normal((3, k))).cumsum(1) > rng.random((n, 1)))
+    ds = Dataset.from_arrays(Xf, labels.argmax(1))
+    monkeypatch.setattr(O, "CURVATURE_ROWS_PER_PARAM", 100)  # every 5th row here
+    obj = DualObjective(ds)
+    res = solve_dual(ds, method="newton-cg", tol=1e-11)
+    assert res.converged and res.attained  # proved with the subsample's curvature
+    theta = obj.gauge_fix(res.theta)
+    obj.smooth_value_grad(obj.beta(theta))  # a pass at theta, no curvature formed
+    G, C, value = obj.last_pass(theta)
+    exact = K.categorical_vgh(ds.X, ds.Y, ds.weights, theta, classes=obj.params.free_classes)[2]
+    assert C.shape == exact.shape
+    # the sampling error of a fifth of the rows, not a different matrix
+    assert np.abs(C - exact).max() <= 0.2 * np.abs(exact).max()
+    _close(G, obj._loglik(theta)[1])
+
+
+def test_two_class_attainment_by_the_binary_view_still_finds_separation():
+    from dualmaxent.exceptions import SeparationWarning
+
+    x = np.linspace(-2, 2, 60)
+    ds = Dataset.from_arrays(x[:, None], (x > 0.1).astype(int))  # separated at 0.1
+    with pytest.warns(SeparationWarning):
+        res = solve_dual(ds)
+    assert res.attained is False and res.status == "not_attained"
+    ok = _binary(n=500)
+    res = solve_dual(ok)
+    assert res.attained is True and res.projected.proves_attained
+    # the point is the categorical one's: its entropy is the primal value, -l at theta*
+    assert abs(res.projected.entropy + res.canonical_loglik) <= 1e-8 * abs(res.canonical_loglik)
