@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _numerics as nx
+from . import progress
 from .data import Dataset, load_dataset
 from .dual import DualObjective, solve_dual
 from .params import Parameterization
@@ -354,28 +355,32 @@ def run_bench(mode: str = "quick", out="figures", verify_subprocess: bool = True
         f"BLAS threads {_blas_threads()}")
     rows, scaling = [], []
     jobs = [("binary", 2, sizes["binary"]), ("multi", sizes["k"], sizes["multi"])]
-    for key, k, ns in jobs:
-        for n in ns:
-            ds = synthetic(n, sizes["m"], k, seed=n)
-            obj = DualObjective(ds)
-            job = f"{'binary' if k == 2 else f'{k} classes'} n={n} m={ds.m}"
-            floor = _floor(ds, obj)
-            scaling.append({"panel": key, "n": n, "contender": "per-pass floor",
-                            "seconds": floor})
-            for name, fit in contenders.items():
-                try:
-                    row = _run_dual(job, ds, name, fit, obj, mode)
-                except _Skip as exc:
+    # progress on a terminal (dualmaxent.progress): one step per job and size, every contender
+    with progress.bar("bench", total=sum(len(ns) for _, _, ns in jobs), unit="job") as bar:
+        for key, k, ns in jobs:
+            for n in ns:
+                ds = synthetic(n, sizes["m"], k, seed=n)
+                obj = DualObjective(ds)
+                job = f"{'binary' if k == 2 else f'{k} classes'} n={n} m={ds.m}"
+                floor = _floor(ds, obj)
+                scaling.append({"panel": key, "n": n, "contender": "per-pass floor",
+                                "seconds": floor})
+                for name, fit in contenders.items():
+                    try:
+                        row = _run_dual(job, ds, name, fit, obj, mode)
+                    except _Skip as exc:
+                        if n == ns[-1]:
+                            notes.append(f"{name} on {job}: skipped ({exc})")
+                        continue
+                    except Exception as exc:  # a contender's failure is a result, not a crash
+                        notes.append(f"{name} on {job}: failed ({type(exc).__name__}: {exc})")
+                        continue
+                    row["floor"] = floor
+                    scaling.append({"panel": key, **row})
                     if n == ns[-1]:
-                        notes.append(f"{name} on {job}: skipped ({exc})")
-                    continue
-                except Exception as exc:  # a contender's failure is a result, not a crash
-                    notes.append(f"{name} on {job}: failed ({type(exc).__name__}: {exc})")
-                    continue
-                row["floor"] = floor
-                scaling.append({"panel": key, **row})
-                if n == ns[-1]:
-                    rows.append(row)
+                        rows.append(row)
+                bar.update()
+
     # the small real sets
     for name_ds in ("iris", "blobs"):
         ds = load_dataset(name_ds)
