@@ -234,7 +234,7 @@ def _run_primal(ds, solver, gauge, dual_res):
     cert = verify(ds, primal=pr, dual=dual_res)
     return {"job": f"primal k={ds.k} m={ds.m} n={ds.n}", "n": ds.n,
             "contender": f"cvxpy {solver.lower()} {gauge}", "seconds": seconds,
-            "iterations": pr.iterations, "precision": cert.relative_gap,
+            "iterations": pr.iterations, "precision": cert.primal_gap,
             "compile": pr.compile_seconds, "solve": pr.solve_seconds, "status": pr.status,
             "balance": cert.balance_residual, "certified": bool(cert.ok)}
 
