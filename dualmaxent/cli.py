@@ -374,9 +374,9 @@ def coefficient_table(dataset, dual) -> list[str]:
             est, s_ = theta[r, c], se[r, c]
             z = est / s_ if s_ > 0 else np.nan
             row = name if label is None else f"{name}[{label}]"
-            lines.append(f"          {row:<24.24} {est:>11.5g} {s_:>10.4g} {z:>8.3f} "
-                         f"{2 * norm.sf(abs(z)):>7.3f} {est - 1.959964 * s_:>11.5g} "
-                         f"{est + 1.959964 * s_:>11.5g}")
+            lines.append(f"          {row:<24.24} {est:>11.4f} {s_:>10.4f} {z:>8.3f} "
+                         f"{2 * norm.sf(abs(z)):>7.3f} {est - 1.959964 * s_:>11.4f} "
+                         f"{est + 1.959964 * s_:>11.4f}")
     if dual.std_err_note:
         lines.append(f"  note: {dual.std_err_note}")
     return lines
