@@ -11,7 +11,6 @@ from dualmaxent import Dataset, recover_primal, solve_dual
 from dualmaxent.dual import DualObjective
 from dualmaxent import _numerics as nx
 
-import _fd
 from _factories import overlapping
 
 

@@ -1,7 +1,6 @@
 """The scikit-learn estimators: the estimator checks, scikit-learn's fits on the same data with
 ``lambda = 1 / C``, frequency weights, model selection, and separated data."""
 
-import warnings
 
 import numpy as np
 import pytest
