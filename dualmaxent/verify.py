@@ -212,7 +212,8 @@ def verify(
     projected = _projected(dataset, dual, penalty, forced)
     obj = make_objective(dataset, penalty, forced=forced)
     gradient = dual_gradient(obj, dual)
-    point = primal.mu if primal is not None else None
+    # the point the figures describe: CVXPY's, unless it returned none (then the projected one)
+    point = primal.mu if primal is not None and np.all(np.isfinite(primal.mu)) else None
     cross = _cross_check(dataset, primal, dual, obj, projected, tol) if primal is not None \
         else _NO_CVXPY
     if point is not None:
@@ -246,7 +247,7 @@ def verify(
                         reason=reason, rank=dataset.rank, point=point_figures, cross=cross,
                         notes=notes, failures=messages, sep_note=sep_note, separation=separation,
                         sep_check=sep_check, attained=not separated,
-                        primal_objective=projected.lower_bound if primal is None
+                        primal_objective=projected.lower_bound if point is None
                         else primal_objective(dataset, point, penalty))
 
 

@@ -277,3 +277,20 @@ def test_verify_agrees_with_independent_references(seed):
         theta = np.array(cert.dual.theta)
         theta[-1, 0] += 0.05
         assert not verify(ds, primal="projected", dual=replace(cert.dual, theta=theta)).ok
+
+
+def test_a_failed_cvxpy_cross_check_is_reported_not_binding_in_auto(monkeypatch):
+    import importlib
+
+    verify_module = importlib.import_module("dualmaxent.verify")
+    ds = load_dataset("blobs")
+    real = solve_primal(ds)
+    failed = replace(real, mu=np.full(real.mu.shape, np.nan), theta=None, status="infeasible",
+                     converged=False, message="")
+    monkeypatch.setattr(verify_module, "solve_primal", lambda *a, **k: failed)
+    cert = verify(ds)  # auto: CVXPY runs on blobs, and here it fails
+    assert cert.ok, cert.verdict
+    assert any("could not reach the accuracy" in n and "rests on the projected bound" in n
+               for n in cert.notes)
+    assert np.isfinite(cert.entropy) and cert.entropy == cert.projected.entropy
+    assert not verify(ds, primal=failed).ok  # asked for CVXPY's result: binding
