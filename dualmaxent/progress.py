@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import contextlib
 
-__all__ = ["enable", "enabled", "bar", "DELAY", "CVXPY_VERBOSE_CELLS"]
+__all__ = ["enable", "enabled", "bar", "DELAY", "CVXPY_VERBOSE_SIZE"]
 
 #: Seconds of work before a bar appears ("more than a couple of seconds").
 DELAY = 2.0
 
-#: A CVXPY primal with more cells than this (distinct rows x classes) takes seconds: on a
+#: A CVXPY primal larger than this (:func:`dualmaxent.verify.cvxpy_size`) takes seconds: on a
 #: terminal the solver's own iteration log is shown (Clarabel prints one line per iteration).
-CVXPY_VERBOSE_CELLS = 20_000
+CVXPY_VERBOSE_SIZE = 200_000
 
 _STATE = {"on": False}
 

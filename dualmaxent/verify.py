@@ -11,7 +11,8 @@ Which primal (``primal=``)
   duality, two passes over the data.
 * ``"cvxpy"``: the CVXPY primal as well, and its figures are binding.
 * ``"auto"`` (default): CVXPY only while its problem (distinct rows times the columns of theta)
-  has at most ``AUTO_CVXPY_MAX_CELLS`` entries, so that it finishes in about 10 s here; then its
+  has at most ``AUTO_CVXPY_MAX_SIZE`` entries (distinct rows x columns of theta x columns of
+  ``X``: the balance constraint's nonzeros), so that it finishes in about 10 s here; then its
   figures are a cross-check (a CVXPY solve that cannot reach the accuracy is reported, not
   binding), and the projected bracket carries the certificate. Above it, ``projected``.
 
@@ -96,9 +97,9 @@ from .results import Certificate, DualResult, PrimalResult, SeparationCheck, mak
 from .separation import detect_separation
 
 __all__ = ["recover_primal", "verify", "verify_dask", "primal_objective", "DEFAULT_TOL", "PRIMAL_MODES",
-           "AUTO_CVXPY_MAX_CELLS", "duality_gap", "dual_gradient", "primal_gap", "agreement_tolerances",
+           "AUTO_CVXPY_MAX_SIZE", "duality_gap", "dual_gradient", "primal_gap", "agreement_tolerances",
            "balance_residual", "simplex_residual", "min_entry", "p_agreement", "theta_agreement",
-           "separation_check", "cvxpy_cells"]
+           "separation_check", "cvxpy_size"]
 
 DEFAULT_TOL = 1e-6
 
@@ -133,11 +134,12 @@ def primal_objective(dataset: Dataset, mu: np.ndarray, penalty=None) -> float:
 #: The primal modes of :func:`verify` (module docstring).
 PRIMAL_MODES = ("auto", "cvxpy", "projected")
 
-#: ``auto`` runs CVXPY while (distinct rows) x (columns of theta) is at most this. Measured on
-#: this 2-core machine with Clarabel and the sized tolerances of :mod:`.primal` (while other
-#: processes shared the cores): k = 3, m = 11: 6e4 cells 8.3 s, 1.2e5 cells 7.7 s; k = 2: 8e4
-#: cells 4.2 s; k = 10, m = 6: 1e5 cells 7.9 s, 2e5 cells 14.4 s (and ``optimal_inaccurate``).
-AUTO_CVXPY_MAX_CELLS = 100_000
+#: ``auto`` runs CVXPY while (distinct rows) x (columns of theta) x (columns of X), the nonzeros
+#: of its balance constraint, is at most this. Measured on this 2-core machine, otherwise idle,
+#: Clarabel with the sized tolerances of :mod:`.primal`: k = 3, m = 11: 6.6e5 entries 11.0 s,
+#: 1.1e6 entries 7.7 s (its end game is erratic); k = 10, m = 6: 6e5 entries 11.9 s; binary,
+#: m = 51: 2.6e6 entries 15.0 s. Rows x classes alone misjudged the wide binary problem.
+AUTO_CVXPY_MAX_SIZE = 1_200_000
 
 #: Above this many observations the projected point solve_dual built (without its table) is
 #: reused instead of being built again with the table of ``mu~``.
@@ -204,7 +206,7 @@ def verify(
         run_cvxpy, reason = _choose_primal(mode, primal, dataset, dual)
         if run_cvxpy and primal is None:
             # on a terminal, a primal that takes seconds shows the solver's own iterations
-            verbose = progress.enabled() and cvxpy_cells(dataset) > progress.CVXPY_VERBOSE_CELLS
+            verbose = progress.enabled() and cvxpy_size(dataset) > progress.CVXPY_VERBOSE_SIZE
             primal = solve_primal(dataset, solver=solver, gauge=gauge, penalty=penalty,
                                   forced=forced, verbose=verbose, **(solver_options or {}))
     if dual.penalty != penalty or (primal is not None and primal.penalty != penalty):
@@ -398,14 +400,15 @@ def _separation(dataset: Dataset, penalty, dual: DualResult):
     return detect_separation(dataset)
 
 
-def cvxpy_cells(dataset: Dataset) -> int:
-    """(distinct rows of ``X``) x (columns of theta): the size of the CVXPY primal."""
+def cvxpy_size(dataset: Dataset) -> int:
+    """(distinct rows of ``X``) x (columns of theta) x ``m``: the size of the CVXPY primal."""
     q = dataset.k if dataset.family.multiclass else 1
-    if dataset.n * q <= AUTO_CVXPY_MAX_CELLS or dataset.n * q > 20 * AUTO_CVXPY_MAX_CELLS:
-        return dataset.n * q  # distinct rows cannot change the decision
+    per_row = q * dataset.m
+    if dataset.n * per_row <= AUTO_CVXPY_MAX_SIZE or dataset.n * per_row > 20 * AUTO_CVXPY_MAX_SIZE:
+        return dataset.n * per_row  # distinct rows cannot change the decision
     X = np.ascontiguousarray(dataset.X)
     rows = X.view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))).ravel()
-    return int(np.unique(rows).size) * q
+    return int(np.unique(rows).size) * per_row
 
 
 def _choose_primal(mode: str, primal, dataset: Dataset, dual: DualResult):
@@ -416,11 +419,11 @@ def _choose_primal(mode: str, primal, dataset: Dataset, dual: DualResult):
         return True, "asked for (primal='cvxpy')"
     if mode == "projected":
         return False, "asked for (primal='projected')"
-    cells = cvxpy_cells(dataset)
-    if cells <= AUTO_CVXPY_MAX_CELLS:
-        return True, (f"auto: the CVXPY problem has {cells} cells <= {AUTO_CVXPY_MAX_CELLS}, "
+    size = cvxpy_size(dataset)
+    if size <= AUTO_CVXPY_MAX_SIZE:
+        return True, (f"auto: the CVXPY problem has {size} entries <= {AUTO_CVXPY_MAX_SIZE}, "
                       "small enough for about 10 s")
-    return False, (f"auto: the CVXPY problem would have {cells} cells > {AUTO_CVXPY_MAX_CELLS} "
+    return False, (f"auto: the CVXPY problem would have {size} entries > {AUTO_CVXPY_MAX_SIZE} "
                    "(too slow); the projected primal certifies instead")
 
 

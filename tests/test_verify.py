@@ -132,11 +132,11 @@ def test_auto_runs_cvxpy_only_below_the_measured_size(monkeypatch):
     verify_module = importlib.import_module("dualmaxent.verify")
     ds = load_dataset("blobs")
     small = verify(ds)
-    assert small.primal_solver == "CLARABEL" and "900 cells" in small.primal_reason
-    monkeypatch.setattr(verify_module, "AUTO_CVXPY_MAX_CELLS", 899)
+    assert small.primal_solver == "CLARABEL" and "2700 entries" in small.primal_reason
+    monkeypatch.setattr(verify_module, "AUTO_CVXPY_MAX_SIZE", 2699)
     big = verify(ds)
     assert big.primal is None and big.primal_solver == "projected"
-    assert "900 cells > 899" in big.primal_reason
+    assert "2700 entries > 2699" in big.primal_reason
     # the bracket is the same either way: it never depends on CVXPY
     assert big.lower_bound == small.lower_bound and big.upper_bound == small.upper_bound
     with pytest.raises(DualMaxentError, match="unknown primal"):
@@ -144,12 +144,12 @@ def test_auto_runs_cvxpy_only_below_the_measured_size(monkeypatch):
 
 
 def test_duplicated_rows_count_once_towards_the_cvxpy_size():
-    from dualmaxent.verify import cvxpy_cells
+    from dualmaxent.verify import cvxpy_size
 
     ds = load_dataset("blobs")
-    X = np.repeat(ds.X[:, :-1], 400, axis=0)  # 120000 rows, 300 distinct
-    big = Dataset.from_arrays(X, np.repeat(ds.y, 400))
-    assert cvxpy_cells(big) == 300 * 3
+    X = np.repeat(ds.X[:, :-1], 1400, axis=0)  # 420000 rows, 300 distinct
+    big = Dataset.from_arrays(X, np.repeat(ds.y, 1400))
+    assert cvxpy_size(big) == 300 * 3 * 3
 
 
 def test_a_wrong_theta_fails_the_bracket_in_every_mode():
