@@ -47,8 +47,8 @@ from .families import Family, get_family
 from .projected import ProjectedPrimal, project_primal
 from .results import DualResult, Penalty, make_penalty
 
-from .dual import DEFAULT_TOLS, _dual_result
-from .solvers import History
+from .dual import DEFAULT_TOLS, _dual_result, choose_method
+from .solvers import History, cg_direction
 
 __all__ = ["DaskDataset", "from_dask", "read_parquet", "read_csv", "solve_dual_dask",
            "project_primal_dask", "dask_client", "TRIAL_STEPS", "DIVERGENCE_ITERATIONS",
@@ -454,7 +454,7 @@ def _engine_for(dataset, engine, client):
 
 def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None = None,
                     max_iter: int = 100, client=None, l2: float | None = None,
-                    engine=None) -> DualResult:
+                    engine=None, method: str = "auto") -> DualResult:
     """Maximise the log-likelihood by Newton's method, one pass over the chunks per iteration.
 
     The iteration is that of the numpy ``newton`` method (:mod:`dualmaxent.dual`): the Newton
@@ -475,11 +475,16 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
     client : distributed.Client, optional
     engine : NumpyEngine or DaskEngine, optional
         Overrides the engine built from ``dataset`` and ``client``.
+    method : {"auto", "newton", "newton-cg"}, default "auto"
+        ``newton-cg`` solves each Newton system by conjugate gradients on curvature-vector
+        products (one pass over the chunks each) and never forms the Hessian; ``auto`` picks it
+        by the in-memory rule (:func:`dualmaxent.dual.choose_method`: many classes), else
+        ``newton``.
 
     Returns
     -------
     DualResult
-        ``method`` is ``"newton"``; ``status`` is ``"converged"``, ``"max_iter"``,
+        ``method`` is ``"newton"`` or ``"newton-cg"``; ``status`` is ``"converged"``, ``"max_iter"``,
         ``"stalled"`` or ``"diverged"`` (the message starts with :data:`DIVERGED_MESSAGE`).
 
     Raises
@@ -496,16 +501,29 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
         raise DualMaxentError(f"tol must be a positive number; got {tol}")
     t0 = time.perf_counter()
     obj = EngineObjective(dataset, _engine_for(dataset, engine, client), penalty)
+    if method == "auto":
+        method = "newton-cg" if choose_method(obj) == "newton-cg" else "newton"
+    if method not in ("newton", "newton-cg"):
+        raise DualMaxentError(f"method {method!r} does not run on Dask; use newton or newton-cg")
     hist = History(t0)
-    beta, status, message = _newton_passes(obj, obj.start(), tol, max_iter, hist)
+    beta, status, message = _newton_passes(obj, obj.start(), tol, max_iter, hist,
+                                           cg=method == "newton-cg")
     if status == "diverged":
         warnings.warn(message, SeparationWarning, stacklevel=2)
-    return _dual_result(dataset, obj, beta, status, message, "newton", hist,
+    return _dual_result(dataset, obj, beta, status, message, method, hist,
                         time.perf_counter() - t0)
 
 
-def _newton_direction(obj, beta, grad):
-    """The Newton step ``(-H)^{-1} g`` (least squares when ``-H`` is singular) and its slope."""
+def _newton_direction(obj, beta, grad, rel=None, cg=False):
+    """The Newton step ``(-H)^{-1} g`` (least squares when ``-H`` is singular) and its slope.
+
+    ``cg``: solved by preconditioned conjugate gradients on curvature-vector products
+    (:func:`dualmaxent.solvers.cg_direction`, one pass per product), the Hessian never formed.
+    """
+    if cg:
+        step = cg_direction(obj, beta, grad, rel)
+        slope = float(grad @ step)
+        return (step, slope) if slope > 0 else (grad, float(grad @ grad))
     H = obj.hessian(beta)
     try:
         step = scipy.linalg.cho_solve(scipy.linalg.cho_factor(-H, lower=True,
@@ -521,9 +539,10 @@ def _newton_direction(obj, beta, grad):
     return step, slope
 
 
-def _newton_passes(obj, beta, tol, max_iter, hist):
-    """Damped Newton ascent with the trial steps of one pass (see :func:`solve_dual_dask`)."""
-    obj.prefetch([beta], [True])
+def _newton_passes(obj, beta, tol, max_iter, hist, cg=False):
+    """Damped Newton ascent with the trial steps of one pass (see :func:`solve_dual_dask`);
+    ``cg``: the steps by conjugate gradients, and no Hessian is formed in any pass."""
+    obj.prefetch([beta], [not cg])
     value, grad = obj.smooth_value_grad(beta)
     steps = []  # the accepted full steps, for the divergence test
     for it in range(max_iter + 1):
@@ -533,7 +552,7 @@ def _newton_passes(obj, beta, tol, max_iter, hist):
             return beta, "converged", f"relative dual gradient {rel:.1e} <= {tol:g}"
         if it == max_iter:
             break
-        step, slope = _newton_direction(obj, beta, grad)
+        step, slope = _newton_direction(obj, beta, grad, rel, cg)
         # near the optimum the predicted ascent falls below the round-off of l itself; there
         # the full step is accepted when it shrinks the gradient (as the numpy Newton does)
         noise = 1e-12 * (1.0 + abs(value))
@@ -543,7 +562,7 @@ def _newton_passes(obj, beta, tol, max_iter, hist):
             # the full step with its Hessian, unless quadratic convergence predicts this is the
             # last iteration (rel^2 <= tol); the shorter steps by their value alone
             obj.prefetch([beta + t * step for t in ts],
-                         [(rel * rel > tol) if t == 1.0 else None for t in ts])
+                         [(rel * rel > tol and not cg) if t == 1.0 else None for t in ts])
             for t in ts:
                 cand = beta + t * step
                 if t == 1.0:
@@ -563,7 +582,7 @@ def _newton_passes(obj, beta, tol, max_iter, hist):
             return beta, "stalled", (f"line search found no ascent at relative gradient "
                                      f"{rel:.1e} (round-off floor)")
         if found < 1.0:  # its gradient and Hessian: the one extra pass of a short step
-            obj.prefetch([beta + found * step], [True])
+            obj.prefetch([beta + found * step], [not cg])
             new_value, new_grad = obj.smooth_value_grad(beta + found * step)
         beta, value, grad = beta + found * step, new_value, new_grad
         steps = steps + [step] if found == 1.0 else []

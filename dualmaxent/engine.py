@@ -25,6 +25,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import _kernels
+from . import _numerics as nx
 from .results import Penalty
 
 from .objective import DualObjective
@@ -192,6 +193,29 @@ def _loglik_block(Xb, Yb, wb, family, theta):
     return family.canonical_loglik(Yb, eta, wb), float(wb.sum()), rss
 
 
+def hessp_block(Xb, Yb, wb, family, theta, V):
+    """``-H V`` of one block at ``theta`` (the mean recomputed from ``Xb theta``): an (m, q)
+    table, by the kernels' curvature-vector products."""
+    eta = Xb @ theta
+    if family.multiclass:
+        return _kernels.categorical_hessp(Xb, wb, nx.softmax(eta), V)
+    return _kernels.glm_hessp(Xb, wb * family.variance(eta), V[:, 0])[:, None]
+
+
+def _weighted_curvature_block(Xb, Yb, wb, family, theta):
+    """``sum_j w_j (diag(p_j) - p_j p_j^T)`` (q, q) of one block (``sum w A''`` for a
+    one-parameter family), for the preconditioner's ``A``."""
+    eta = Xb @ theta
+    if family.multiclass:
+        P = nx.softmax(eta)
+        return np.diag(wb @ P) - (P * wb[:, None]).T @ P
+    return np.array([[float(wb @ family.variance(eta))]])
+
+
+def _gram_block(Xb, Yb, wb):
+    return _kernels.gram(Xb, wb)
+
+
 class EngineObjective(DualObjective):
     """:class:`dualmaxent.objective.DualObjective` with its passes run by an engine.
 
@@ -261,6 +285,17 @@ class EngineObjective(DualObjective):
                                          [np.asarray(theta, dtype=np.float64)], [hessian])[0]
             self._points[key] = got
         return got
+
+    def _gram_matrix(self) -> np.ndarray:
+        return self.engine.map_reduce(_gram_block)
+
+    def _curvature_pieces(self, theta):
+        """The preconditioner's ``A`` in one pass, and ``-H V`` as one pass per product (the
+        mean is recomputed in each chunk: nothing of size n is kept on the client)."""
+        theta = np.asarray(theta, dtype=np.float64)
+        A = self.engine.map_reduce(_weighted_curvature_block, self.family, theta) / self._wsum
+        return A, lambda V: self.engine.map_reduce(hessp_block, self.family, theta,
+                                                   np.asarray(V, dtype=np.float64))
 
     def reported_loglik(self, theta) -> tuple[float, float]:
         """``(canonical, reported)`` log-likelihood at theta, in one pass (``DualResult``'s

@@ -305,33 +305,19 @@ class DualObjective:
         ``matvec`` uses two products with ``X`` per call (no Hessian is formed); ``psolve`` is
         the Cholesky solve of the Kronecker approximation ``A (x) X^T W X`` restricted to the
         free entries (see :func:`dualmaxent.solvers.cg_direction`), plus the L2 penalty's diagonal.
+        The pass-dependent pieces come from :meth:`_curvature_pieces` (an engine supplies its own).
         """
-        theta = self.theta(beta)
-        point = self._point
-        if point is None or point[0] != np.asarray(theta, dtype=np.float64).tobytes():
-            self._loglik(theta)
-        saved = self._point[1]  # P (categorical) or eta at theta, from the last pass
+        A, hessp = self._curvature_pieces(self.theta(beta))
         m = self.X.shape[1]
-        wsum = float(self.w.sum())
         if self._gram is None:
-            self._gram = _kernels.gram(self.X, self.w)  # X^T W X, once per objective
+            self._gram = self._gram_matrix()  # X^T W X, once per objective
         lam = self.penalty.lam if self.penalty.kind == "l2" else 0.0
         pdiag = self.params.penalized * lam
         idx = self._free_flat
-        if self.family.multiclass:
-            P = saved
-            wP = self.w @ P
-            A = (np.diag(wP) - (P * self.w[:, None]).T @ P) / wsum
 
-            def matvec(v):
-                V = self.theta(v)
-                return _kernels.categorical_hessp(self.X, self.w, P, V).T.ravel()[idx] + pdiag * v
-        else:
-            d = self.w * self.family.variance(saved)
-            A = np.array([[float(d.sum()) / wsum]])
+        def matvec(v):
+            return hessp(self.params.columns(self.theta(v))).T.ravel()[idx] + pdiag * v
 
-            def matvec(v):
-                return _kernels.glm_hessp(self.X, d, v) + pdiag * v
         if not lam and self.family.multiclass and idx.size == len(self._hess_classes) * m:
             # Every row free in the same classes (no penalty): the preconditioner is a true
             # Kronecker product, inverted factor by factor, (A (x) B)^{-1} = A^{-1} (x) B^{-1}:
@@ -367,6 +353,28 @@ class DualObjective:
             def psolve(r):
                 return r / dg
         return matvec, psolve
+
+    def _gram_matrix(self) -> np.ndarray:
+        """``X^T W X`` (m, m), for the preconditioner."""
+        return _kernels.gram(self.X, self.w)
+
+    def _curvature_pieces(self, theta):
+        """``(A, hessp)`` at theta: ``A`` (q, q) the weighted mean of ``diag(p_j) - p_j p_j^T``
+        (of ``A''(eta_j)`` for a one-parameter family), and ``hessp(V)`` the curvature-vector
+        product ``-H V`` of the unpenalised likelihood, ``V`` and the result (m, q) tables.
+        From the mean kept by the last pass at theta (two products with X per call)."""
+        point = self._point
+        if point is None or point[0] != np.asarray(theta, dtype=np.float64).tobytes():
+            self._loglik(theta)
+        saved = self._point[1]  # P (categorical) or eta at theta, from the last pass
+        wsum = float(self.w.sum())
+        if self.family.multiclass:
+            P = saved
+            A = (np.diag(self.w @ P) - (P * self.w[:, None]).T @ P) / wsum
+            return A, lambda V: _kernels.categorical_hessp(self.X, self.w, P, V)
+        d = self.w * self.family.variance(saved)
+        return (np.array([[float(d.sum()) / wsum]]),
+                lambda V: _kernels.glm_hessp(self.X, d, V[:, 0])[:, None])
 
     def kkt_residual(self, beta, grad=None) -> float:
         """Relative KKT residual of the dual at ``beta`` (see the module docstring)."""

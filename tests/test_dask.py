@@ -313,3 +313,20 @@ def test_cli_engine_dask_on_parquet(tmp_path, capsys):
     assert main(["verify", "blobs", "--workers", "2"]) == 2
     err = capsys.readouterr().err
     assert "needs --target" in err and "--primal cvxpy" in err and "need --engine dask" in err
+
+
+@pytest.mark.parametrize("family,l2", [("categorical", None), ("categorical", 2.0),
+                                       ("poisson", None)])
+def test_dask_newton_cg_equals_numpy(family, l2):
+    """Newton-CG on Dask (curvature-vector products, one pass each; no Hessian formed) reaches
+    the in-memory optimum."""
+    X, y = make_arrays(family, n=240)
+    ds = Dataset.from_arrays(X, y, family=family)
+    ref = solve_dual(ds, method="newton", l2=l2)
+    with dask_client(workers=2, processes=False) as client:
+        dd = from_dask(da.from_array(X, chunks=(60, -1)), da.from_array(np.asarray(y), chunks=60),
+                       family=family)
+        fit = solve_dual_dask(dd, client=client, l2=l2, method="newton-cg")
+    assert fit.method == "newton-cg" and fit.converged, fit.message
+    np.testing.assert_allclose(fit.theta, ref.theta, atol=1e-8)
+    assert fit.loglik == pytest.approx(ref.loglik, rel=1e-12)
