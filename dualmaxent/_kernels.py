@@ -64,7 +64,7 @@ def _one_blas_thread():
 
 
 __all__ = ["BLOCK_BYTES", "row_blocks", "gram", "categorical_vgh", "categorical_hessp",
-           "glm_vgh", "glm_hessp"]
+           "glm_vgh", "glm_hessp", "table_curvature"]
 
 #: Target size of one row block of X (half of this machine's per-core L2 of 1 MB is a good
 #: compromise between BLAS efficiency, which wants tall blocks, and cache reuse).
@@ -280,3 +280,26 @@ def glm_hessp(X, d, v, block_bytes: int = BLOCK_BYTES):
             Xb = X[sl]
             out += Xb.T @ (d[sl] * (Xb @ v))
     return out
+
+
+def table_curvature(X, w, P, classes):
+    """``-Hessian`` of the multinomial log-likelihood from a probability table ``P`` at hand.
+
+    Block ``(a, b)`` of the classes ``classes`` is ``X^T diag(w p_a (delta_ab - p_b)) X``,
+    class-major, shape (q m, q m). Plain products on the whole arrays, for the small reduced
+    problems of separated data, whose ``P`` has exact zeros on the forced entries (a block that
+    vanishes is skipped).
+    """
+    m = X.shape[1]
+    classes = list(classes)
+    C = np.zeros((len(classes) * m, len(classes) * m))
+    for i, a in enumerate(classes):
+        for j in range(i, len(classes)):
+            b = classes[j]
+            d = w * P[:, a] * ((a == b) - P[:, b])
+            if not d.any():
+                continue
+            block = X.T @ (d[:, None] * X)
+            C[i * m:(i + 1) * m, j * m:(j + 1) * m] = block
+            C[j * m:(j + 1) * m, i * m:(i + 1) * m] = block.T
+    return C

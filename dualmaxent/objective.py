@@ -541,7 +541,6 @@ class ReducedObjective(_InBasis, DualObjective):
             return self._cache[1:]
         theta = self.theta(beta)
         X, Y, w = self._XK, self._YK, self._wK
-        m = X.shape[1]
         eta = X @ theta
         if self._maskK is not None:
             logP = nx.log_softmax(np.where(self._maskK, -np.inf, eta))
@@ -555,16 +554,7 @@ class ReducedObjective(_InBasis, DualObjective):
         H = None
         if hessian:
             if self._maskK is not None:
-                q = P.shape[1] - 1
-                C = np.zeros((q * m, q * m))
-                for a in range(q):
-                    for b in range(a, q):
-                        d = w * P[:, a] * ((a == b) - P[:, b])
-                        if not d.any():
-                            continue
-                        block = X.T @ (d[:, None] * X)
-                        C[a * m:(a + 1) * m, b * m:(b + 1) * m] = block
-                        C[b * m:(b + 1) * m, a * m:(a + 1) * m] = block.T
+                C = _kernels.table_curvature(X, w, P, range(P.shape[1] - 1))
             else:
                 C = X.T @ ((w * self.family.variance(eta))[:, None] * X)
             H = -(self.basis.T @ C @ self.basis)

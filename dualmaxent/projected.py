@@ -317,7 +317,6 @@ def _first_pass(X, Y, w, theta, fam, mask, classes):
     """``(R, C, l)`` at theta: ``X^T W (Y - mu)`` of shape (m, q), the curvature of the classes
     ``classes`` (class-major), and the canonical log-likelihood; all of the reduced problem when
     ``mask`` is given (separated data, small: plain numpy on the whole arrays)."""
-    m = X.shape[1]
     if mask is None:
         return _first_pass_block(X, Y, w, theta, fam, classes)
     mu, curv = _mean_and_curvature(X @ theta, Y, fam, mask)
@@ -325,12 +324,7 @@ def _first_pass(X, Y, w, theta, fam, mask, classes):
     if Y.ndim == 2:
         value = float(w @ (Y * np.where(mask, 0.0, nx.log_softmax(
             np.where(mask, -np.inf, X @ theta)))).sum(axis=1))
-        C = np.zeros((len(classes) * m, len(classes) * m))
-        for i, a in enumerate(classes):
-            for j, b in enumerate(classes):
-                d = w * mu[:, a] * ((a == b) - mu[:, b])
-                C[i * m:(i + 1) * m, j * m:(j + 1) * m] = X.T @ (d[:, None] * X)
-        return R, C, value
+        return R, _kernels.table_curvature(X, w, mu, classes), value
     keep = ~mask  # forced observations: mu = y, no curvature, no contribution to l
     value = fam.canonical_loglik(Y[keep], (X @ theta[:, 0])[keep], w[keep])
     return R, X.T @ ((w * curv)[:, None] * X), value
