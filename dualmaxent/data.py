@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import math
 import warnings
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -106,6 +107,13 @@ class Dataset:
     def rank(self) -> int:
         """The rank of ``X`` on the observations of positive weight."""
         return self.identifiability.rank
+
+    def every(self, step: int) -> "Dataset":
+        """Every ``step``-th row as a data set: views of the arrays, nothing copied (the warm
+        start of :func:`dualmaxent.solvers.subsample_start`)."""
+        rows = slice(None, None, step)
+        return dataclasses.replace(self, X=self.X[rows], y=self.y[rows], Y=self.Y[rows],
+                                   weights=self.weights[rows], name=f"{self.name} [::{step}]")
 
     @property
     def k(self) -> int:

@@ -10,10 +10,11 @@ never gathered on the client, only the chunks' sums are.
   (globs, through ``dask.dataframe``). One validation pass finds the class labels, counts the
   non-finite values of every column and checks the weights; the encoding of the response is
   then done chunk by chunk (``map_blocks``) by the family's own ``encode``, lazily.
-* The dual: :func:`solve_dual_dask`, Newton's method with one pass per iteration. The pass
-  that evaluates the full step also evaluates the shorter steps ``t = 1/2, 1/4, ...``, so the
-  backtracking line search costs no extra pass when the full step is accepted (the usual
-  case), and the Hessian at the full step, the next iterate, comes with it.
+* The dual: :func:`solve_dual_dask`, the in-memory solvers with one pass per iteration. The
+  pass that evaluates the full step also evaluates the shorter steps ``t = 1/2, 1/4, ...``, so
+  the backtracking line search costs no extra pass when the full step is accepted (the usual
+  case), and the Hessian at the full step, the next iterate, comes with it. Newton starts from
+  a fit on a sample gathered into memory.
 * The certificate: :func:`project_primal_dask`, the projected feasible point of
   :mod:`dualmaxent.projected` with its two passes through the engine.
 * :func:`dask_client`: a client for a scheduler address, or a ``LocalCluster`` of one-thread
@@ -37,40 +38,20 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 
 from .data import Dataset
 from .engine import DaskEngine, EngineObjective, NumpyEngine, _tree
-from .exceptions import (DataError, DualMaxentError, SeparationWarning,
-                         SingularHessianWarning)
+from .exceptions import DataError, DualMaxentError, SeparationWarning
 from .families import Family, get_family
 from .projected import ProjectedPrimal, project_primal
 from .results import DualResult, Penalty, make_penalty
 
 from .dual import DEFAULT_TOLS, _dual_result, choose_method
-from .solvers import History, cg_direction
+from .solvers import (DIVERGED_MESSAGE, DIVERGENCE_ITERATIONS, SOLVERS, History, Status,
+                      subsample_start)
 
 __all__ = ["DaskDataset", "from_dask", "read_parquet", "read_csv", "solve_dual_dask",
-           "project_primal_dask", "dask_client", "TRIAL_STEPS", "DIVERGENCE_ITERATIONS",
-           "DIVERGED_MESSAGE"]
-
-#: Step lengths evaluated in the pass of each Newton iteration: the full step and 4 halvings.
-#: The full step gets its value, gradient and Hessian (the next iterate in the usual case); a
-#: shorter step its value alone, one product with each chunk. Accepting a shorter step costs one
-#: more pass (its gradient and Hessian), and backtracking beyond 1/16 one per batch of halvings.
-TRIAL_STEPS = (1.0, 0.5, 0.25, 0.125, 0.0625)
-
-#: Newton is declared diverging after this many consecutive full steps that neither shrink (each
-#: at least :data:`DIVERGENCE_RATIO` of the previous one, in the max norm) nor turn (cosine with
-#: the previous step above :data:`DIVERGENCE_COSINE`). Near a finite maximiser the steps shrink
-#: quadratically, so a full step at least half the previous one happens at most once or twice.
-DIVERGENCE_ITERATIONS = 4
-DIVERGENCE_RATIO = 0.5
-DIVERGENCE_COSINE = 0.99
-
-#: The beginning of the message of a diverged solve (the CLI prints "not certified: " before it).
-DIVERGED_MESSAGE = "the likelihood may have no maximiser (separated data)"
-
+           "project_primal_dask", "dask_client", "DIVERGENCE_ITERATIONS", "DIVERGED_MESSAGE"]
 
 # -- data -------------------------------------------------------------------------------------
 
@@ -139,6 +120,20 @@ class DaskDataset:
             X, Y, w = dask.persist(*arrays)
         return DaskDataset(X, self.y, Y, self.classes, self.feature_names, w, self.family,
                            self.name, self.intercept)
+
+    def every(self, step: int) -> Dataset:
+        """Every ``step``-th row gathered into an in-memory :class:`Dataset` (one pass; the
+        warm start's sample, :func:`dualmaxent.solvers.subsample_start`)."""
+        import dask
+
+        rows = slice(None, None, int(step))
+        X, Y, w = dask.compute(self.X[rows], self.Y[rows], self.weights[rows])
+        # the response as given is decoded from its encoding (computing it again might mean
+        # reading the source again, when only the encoding was persisted)
+        y = Y if Y.ndim == 1 else np.asarray(self.classes)[Y.argmax(axis=1)]
+        return Dataset(X=X, y=y, Y=Y, classes=self.classes, feature_names=self.feature_names,
+                       weights=w, family=self.family, name=f"{self.name} [::{step}]",
+                       intercept=self.intercept)
 
     def to_dataset(self) -> Dataset:
         """Everything gathered into an in-memory :class:`Dataset` (for small data and tests)."""
@@ -455,13 +450,17 @@ def _engine_for(dataset, engine, client):
 def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None = None,
                     max_iter: int = 100, client=None, l2: float | None = None,
                     engine=None, method: str = "auto") -> DualResult:
-    """Maximise the log-likelihood by Newton's method, one pass over the chunks per iteration.
+    """Maximise the log-likelihood with the in-memory solvers, their passes run on the chunks.
 
-    The iteration is that of the numpy ``newton`` method (:mod:`dualmaxent.dual`): the Newton
-    step by a Cholesky factorisation of ``-H`` (least squares if singular), Armijo backtracking
-    with the same round-off rule near the optimum, the same stopping rule (relative dual
-    gradient ``<= tol``). The difference is the pass: the values, gradients and (at the full
-    step) the Hessian at every step length of :data:`TRIAL_STEPS` come from one pass.
+    The iteration is that of :func:`dualmaxent.solve_dual` (the same loop, line search, Newton
+    step and stopping rule of :mod:`dualmaxent.solvers`, on an
+    :class:`~dualmaxent.engine.EngineObjective`). What differs is the pass: each one maps the
+    kernels over the chunks and sums the results; the line search evaluates five step lengths
+    in one pass, and the full step's Hessian (the next iterate's) comes with it. Newton starts
+    from a fit on a sample gathered into memory (:func:`dualmaxent.solvers.subsample_start`:
+    about 1000 rows per parameter, one pass) with that sample's Hessian scaled up, and forms
+    its Hessians in float32 when the sample's design is well conditioned; the gradients and the
+    stopping test stay float64 on every row.
 
     Parameters
     ----------
@@ -485,7 +484,8 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
     -------
     DualResult
         ``method`` is ``"newton"`` or ``"newton-cg"``; ``status`` is ``"converged"``, ``"max_iter"``,
-        ``"stalled"`` or ``"diverged"`` (the message starts with :data:`DIVERGED_MESSAGE`).
+        ``"stalled"`` or ``"diverged"`` (the message starts with :data:`DIVERGED_MESSAGE`: the
+        separation LP does not run at this scale, so a maximiser is not proved to exist).
 
     Raises
     ------
@@ -499,113 +499,22 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
     tol = DEFAULT_TOLS["newton"] if tol is None else tol
     if not (np.isfinite(tol) and tol > 0):
         raise DualMaxentError(f"tol must be a positive number; got {tol}")
+    if method not in ("auto", "newton", "newton-cg"):
+        raise DualMaxentError(f"method {method!r} does not run on Dask; use newton or newton-cg")
     t0 = time.perf_counter()
     obj = EngineObjective(dataset, _engine_for(dataset, engine, client), penalty)
     if method == "auto":
         method = "newton-cg" if choose_method(obj) == "newton-cg" else "newton"
-    if method not in ("newton", "newton-cg"):
-        raise DualMaxentError(f"method {method!r} does not run on Dask; use newton or newton-cg")
+    solver = SOLVERS[method]
     hist = History(t0)
-    beta, status, message = _newton_passes(obj, obj.start(), tol, max_iter, hist,
-                                           cg=method == "newton-cg")
-    if status == "diverged":
+    beta0 = obj.start()
+    if solver.warm_start:
+        beta0 = subsample_start(obj, beta0, solver, tol)
+    beta, status, message = solver.run(obj, beta0, tol, max_iter, hist)
+    if status is Status.DIVERGED:
         warnings.warn(message, SeparationWarning, stacklevel=2)
     return _dual_result(dataset, obj, beta, status, message, method, hist,
                         time.perf_counter() - t0)
-
-
-def _newton_direction(obj, beta, grad, rel=None, cg=False):
-    """The Newton step ``(-H)^{-1} g`` (least squares when ``-H`` is singular) and its slope.
-
-    ``cg``: solved by preconditioned conjugate gradients on curvature-vector products
-    (:func:`dualmaxent.solvers.cg_direction`, one pass per product), the Hessian never formed.
-    """
-    if cg:
-        step = cg_direction(obj, beta, grad, rel)
-        slope = float(grad @ step)
-        return (step, slope) if slope > 0 else (grad, float(grad @ grad))
-    H = obj.hessian(beta)
-    try:
-        step = scipy.linalg.cho_solve(scipy.linalg.cho_factor(-H, lower=True,
-                                                              check_finite=False),
-                                      grad, check_finite=False)
-    except np.linalg.LinAlgError:
-        warnings.warn("singular Hessian in Newton's method; using a least-squares step",
-                      SingularHessianWarning, stacklevel=4)
-        step = np.linalg.lstsq(-H, grad, rcond=None)[0]
-    slope = float(grad @ step)
-    if not slope > 0:
-        step, slope = grad, float(grad @ grad)
-    return step, slope
-
-
-def _newton_passes(obj, beta, tol, max_iter, hist, cg=False):
-    """Damped Newton ascent with the trial steps of one pass (see :func:`solve_dual_dask`);
-    ``cg``: the steps by conjugate gradients, and no Hessian is formed in any pass."""
-    obj.prefetch([beta], [not cg])
-    value, grad = obj.smooth_value_grad(beta)
-    steps = []  # the accepted full steps, for the divergence test
-    for it in range(max_iter + 1):
-        rel = obj.kkt_residual(beta, grad)
-        hist.add(value, rel)
-        if rel <= tol:
-            return beta, "converged", f"relative dual gradient {rel:.1e} <= {tol:g}"
-        if it == max_iter:
-            break
-        step, slope = _newton_direction(obj, beta, grad, rel, cg)
-        # near the optimum the predicted ascent falls below the round-off of l itself; there
-        # the full step is accepted when it shrinks the gradient (as the numpy Newton does)
-        noise = 1e-12 * (1.0 + abs(value))
-        found = None
-        for batch in range(12):  # 12 batches of 5 halvings: the numpy Newton's 60
-            ts = [t * (0.5 * TRIAL_STEPS[-1]) ** batch for t in TRIAL_STEPS]
-            # the full step with its Hessian, unless quadratic convergence predicts this is the
-            # last iteration (rel^2 <= tol); the shorter steps by their value alone
-            obj.prefetch([beta + t * step for t in ts],
-                         [(rel * rel > tol and not cg) if t == 1.0 else None for t in ts])
-            for t in ts:
-                cand = beta + t * step
-                if t == 1.0:
-                    new_value, new_grad = obj.smooth_value_grad(cand)
-                    if (slope < noise and np.isfinite(new_value) and new_value >= value - noise
-                            and np.abs(new_grad).max() < np.abs(grad).max()):
-                        found = t
-                        break
-                else:
-                    new_value = obj.trial_value(cand)
-                if np.isfinite(new_value) and new_value >= value + 1e-4 * t * slope:
-                    found = t
-                    break
-            if found is not None:
-                break
-        if found is None:
-            return beta, "stalled", (f"line search found no ascent at relative gradient "
-                                     f"{rel:.1e} (round-off floor)")
-        if found < 1.0:  # its gradient and Hessian: the one extra pass of a short step
-            obj.prefetch([beta + found * step], [not cg])
-            new_value, new_grad = obj.smooth_value_grad(beta + found * step)
-        beta, value, grad = beta + found * step, new_value, new_grad
-        steps = steps + [step] if found == 1.0 else []
-        if _diverging(steps):
-            theta = np.abs(obj.theta(beta)).max()
-            return beta, "diverged", (
-                f"{DIVERGED_MESSAGE}: {DIVERGENCE_ITERATIONS} full Newton steps in a row neither "
-                f"shrank nor turned, max |theta| = {theta:.3g}, relative dual gradient "
-                f"{obj.kkt_residual(beta, grad):.1e}")
-    return beta, "max_iter", f"reached {max_iter} iterations at relative gradient {rel:.1e}"
-
-
-def _diverging(steps) -> bool:
-    """The last :data:`DIVERGENCE_ITERATIONS` full steps neither shrank nor turned."""
-    if len(steps) < DIVERGENCE_ITERATIONS + 1:
-        return False
-    last = steps[-(DIVERGENCE_ITERATIONS + 1):]
-    for a, b in zip(last[:-1], last[1:]):
-        na, nb = np.abs(a).max(), np.abs(b).max()
-        cosine = float(a @ b) / (np.linalg.norm(a) * np.linalg.norm(b) or 1.0)
-        if nb < DIVERGENCE_RATIO * na or cosine < DIVERGENCE_COSINE:
-            return False
-    return True
 
 
 # -- the certificate --------------------------------------------------------------------------

@@ -21,7 +21,6 @@ and Hessian come from the blocked one-pass kernels of :mod:`dualmaxent._kernels`
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import scipy.linalg
@@ -88,6 +87,20 @@ class DualObjective:
     ``X^T W_ab X`` restored). For a one-parameter family the Hessian is ``-X^T diag(w A''(eta)) X``.
     """
 
+    #: step lengths the line search evaluates per :meth:`prefetch_line` (1: one at a time, the
+    #: value and gradient of a point coming from one pass over ``X`` anyway)
+    line_batch = 1
+    #: whether a solve stops when theta runs off to infinity (:func:`dualmaxent.solvers.
+    #: diverging`): only where the separation LP cannot run afterwards (an engine's data)
+    stops_diverging = False
+    #: whether :meth:`subsample` is a view of ``X`` (free, so it may keep many rows) rather than
+    #: a copy gathered from an engine
+    subsample_is_view = True
+    #: whether Newton may keep a Hessian factorisation for the next step while the steps
+    #: contract fast (:data:`dualmaxent.solvers.REUSE_RATIO`): a gradient pass in memory costs
+    #: a fraction of a curvature pass
+    reuses_curvature = True
+
     def __init__(self, dataset: Dataset, penalty: Penalty | None = None):
         self.dataset = dataset
         self.family = dataset.family
@@ -129,15 +142,22 @@ class DualObjective:
         that sums ``1 / step`` as many observations. Its maximiser is a warm start for the full
         problem (:func:`dualmaxent.solvers.subsample_start`).
         """
-        rows = slice(None, None, step)
-        ds = self.dataset
-        sub = dataclasses.replace(ds, X=ds.X[rows], y=ds.y[rows], Y=ds.Y[rows],
-                                  weights=ds.weights[rows], name=f"{ds.name} [::{step}]")
+        return self._on_sample(self.dataset.every(step), step)
+
+    def _on_sample(self, sample: Dataset, step: int) -> "DualObjective":
+        """The objective on ``sample``, every ``step``-th row (the penalty divided by step)."""
         penalty = (Penalty(self.penalty.kind, self.penalty.lam / step) if self.penalty.active
                    else self.penalty)
-        out = DualObjective(sub, penalty)
+        out = DualObjective(sample, penalty)
         out.curvature_dtype = self.curvature_dtype
         return out
+
+    def design_condition(self) -> float | None:
+        """The condition number of the equilibrated design when it is known without a pass
+        (:attr:`dualmaxent.identifiability.Identifiability.condition`, computed by the rank
+        pass of :func:`make_objective`), else None."""
+        ident = vars(self.dataset).get("identifiability")
+        return None if ident is None else ident.condition
 
     # -- packing -----------------------------------------------------------------------------
     def theta(self, beta: np.ndarray) -> np.ndarray:
@@ -242,6 +262,16 @@ class DualObjective:
             sub.curvature_dtype = np.float32
             self._last_curvature = step * sub._loglik(theta, hessian=True)[2]
         return self._cache[2], self._last_curvature, self._cache[1]
+
+    def smooth_value(self, beta, hessian: bool = False) -> float:
+        """The value of ``l - L2 penalty`` alone (:meth:`smooth_value_grad`'s, whose pass also
+        gives the gradient in memory; an engine may evaluate values alone)."""
+        return self.smooth_value_grad(beta, hessian)[0]
+
+    def prefetch_line(self, betas, hessian) -> None:
+        """Evaluate the line search's next :attr:`line_batch` points in one pass (an engine's;
+        nothing to do in memory). ``hessian``: True or False to also form the gradient (and the
+        curvature) at the first point, None for values alone."""
 
     def smooth_value_grad(self, beta, hessian: bool = False):
         """Value and gradient of ``l - L2 penalty`` (the L1 term is left to the solver).

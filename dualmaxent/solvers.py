@@ -31,7 +31,8 @@ import scipy.optimize
 from .exceptions import SingularHessianWarning
 from .objective import DualObjective
 
-__all__ = ["Status", "Solver", "SOLVERS", "History", "cg_direction", "subsample_start"]
+__all__ = ["Status", "Solver", "SOLVERS", "History", "cg_direction", "subsample_start",
+           "diverging", "DIVERGED_MESSAGE", "DIVERGENCE_ITERATIONS"]
 
 
 class Status(enum.Enum):
@@ -44,8 +45,9 @@ class Status(enum.Enum):
     #: set by :func:`dualmaxent.solve_dual` after the solver: the likelihood has no maximiser
     NOT_ATTAINED = ("not_attained", "the optimum is not attained: {detail}; the solver stopped "
                     "at relative {measure} {rel:.1e} because theta runs off to infinity")
-    #: set by the Dask Newton (:mod:`dualmaxent.distributed`): theta runs off, by a heuristic
-    #: (no LP at that scale), so the likelihood *may* have no maximiser
+    #: set by :func:`_ascend` for an objective that cannot run the separation LP (an engine's,
+    #: :mod:`dualmaxent.distributed`): theta runs off, by a heuristic, so the likelihood *may*
+    #: have no maximiser
     DIVERGED = ("diverged", "{detail}")
 
     def __new__(cls, code: str, template: str):
@@ -173,8 +175,9 @@ class _NewtonStep(_Direction):
             except np.linalg.LinAlgError:
                 pass
         self.last_rel = None
+        self.seeded = self.factor is not None
         self.prefetch = self.factor is None
-        self.reuse_allowed = obj.dataset.n >= LARGE_ROWS
+        self.reuse_allowed = obj.reuses_curvature and obj.dataset.n >= LARGE_ROWS
 
     def initial_hessian(self) -> bool:
         return self.factor is None
@@ -187,10 +190,14 @@ class _NewtonStep(_Direction):
         return self.prefetch and rel * rel > tol
 
     def step(self, obj, beta, grad, rel):
-        reuse = self.reuse_allowed and self.factor is not None and (
-            self.last_rel is None or rel <= REUSE_RATIO * self.last_rel)
+        # the subsample's Hessian serves the first step wherever it was given (its pass was
+        # saved); later ones are reused only where a gradient pass is much cheaper
+        seeded, self.seeded = self.seeded, False
+        reuse = self.factor is not None and (seeded or self.reuse_allowed and (
+            self.last_rel is None or rel <= REUSE_RATIO * self.last_rel))
         self.last_rel = rel
-        self.prefetch = not reuse
+        # the next step's Hessian with this one's full step, unless it may be reused
+        self.prefetch = not (reuse and self.reuse_allowed)
         if reuse:
             N, c = self.factor
         else:
@@ -282,26 +289,45 @@ def _line_search(obj: DualObjective, beta, F, rel, d, predicted, direction: _Dir
     round-off in ``F`` itself, and the test on values becomes noise; there (``roundoff_rule``)
     the full step is accepted when it shrinks the relative residual, the quantity we stop on.
     ``hessian``: form the curvature with the value at the full step (cached by ``obj``).
+
+    A shorter step is judged by its value alone (:meth:`DualObjective.smooth_value`), and its
+    gradient is asked for only once it is accepted. An objective whose passes are expensive
+    (an engine's, :attr:`DualObjective.line_batch` > 1) evaluates the shorter step lengths that
+    many at a time in one pass (:meth:`DualObjective.prefetch_line`), once the full step has
+    failed: the full step alone first, since Newton's is almost always accepted and a value
+    costs about as much as a gradient (a product with ``X`` and a transcendental per entry). In
+    memory a value and its gradient come from the same pass anyway.
     """
     noise = 1e-12 * (1.0 + abs(F))
+    batch = obj.line_batch
     t = 1.0
-    for _ in range(max_halvings):
+    for i in range(max_halvings):
+        if batch > 1 and i >= 1 and (i - 1) % batch == 0:
+            obj.prefetch_line([beta + t * 0.5**j * d for j in range(batch)], None)
         cand = beta + t * d
-        new_value, new_grad = obj.smooth_value_grad(cand, hessian=hessian and t == 1.0)
-        new_F = direction.objective(obj, cand, new_value)
+        new_F = direction.objective(obj, cand,
+                                    obj.smooth_value(cand, hessian=hessian and t == 1.0))
         if np.isfinite(new_F) and new_F >= F + direction.armijo * t * predicted:
-            return t, cand, new_grad, new_F
-        if (direction.roundoff_rule and t == 1.0 and predicted < noise and np.isfinite(new_F)
-                and new_F >= F - noise and obj.kkt_residual(cand, new_grad) < rel):
-            return t, cand, new_grad, new_F
+            return t, cand, obj.smooth_value_grad(cand, hessian=hessian and t == 1.0)[1], new_F
+        if direction.roundoff_rule and t == 1.0 and predicted < noise and np.isfinite(new_F) \
+                and new_F >= F - noise:
+            new_grad = obj.smooth_value_grad(cand, hessian=hessian)[1]
+            if obj.kkt_residual(cand, new_grad) < rel:
+                return t, cand, new_grad, new_F
         t *= 0.5
     return None
 
 
 def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _Direction):
-    """The iteration loop shared by the line-search methods: stop on the relative residual."""
+    """The iteration loop shared by the line-search methods: stop on the relative residual.
+
+    An objective that cannot run the separation LP (``obj.stops_diverging``: data on a cluster)
+    stops with :attr:`Status.DIVERGED` when the iterates run off to infinity
+    (:func:`diverging`) instead of chasing a maximiser at infinity to the tolerance.
+    """
     value, grad = obj.smooth_value_grad(beta, hessian=direction.initial_hessian())
     F = direction.objective(obj, beta, value)
+    full_steps = []  # the last accepted full steps, for the divergence test
     for it in range(max_iter + 1):
         rel = obj.kkt_residual(beta, grad)
         hist.add(F, rel)
@@ -316,7 +342,44 @@ def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _
             return beta, Status.STALLED, Status.STALLED.message(obj, rel, tol, max_iter)
         t, beta, grad, F = found
         direction.accepted(t)
+        if obj.stops_diverging:
+            full_steps = full_steps[-DIVERGENCE_ITERATIONS:] + [d] if t == 1.0 else []
+            if diverging(full_steps):
+                theta = float(np.abs(obj.theta(beta)).max())
+                return beta, Status.DIVERGED, Status.DIVERGED.message(
+                    obj, obj.kkt_residual(beta, grad), tol, max_iter,
+                    detail=f"{DIVERGED_MESSAGE}: {DIVERGENCE_ITERATIONS} full Newton steps in "
+                    f"a row neither shrank nor turned, max |theta| = {theta:.3g}, relative dual "
+                    f"gradient {obj.kkt_residual(beta, grad):.1e}")
     return beta, Status.MAX_ITER, Status.MAX_ITER.message(obj, rel, tol, max_iter)
+
+
+#: The beginning of the message of a diverged solve (the CLI prints "not certified: " before it).
+DIVERGED_MESSAGE = "the likelihood may have no maximiser (separated data)"
+
+#: A solve that cannot run the separation LP is declared diverging after this many consecutive
+#: full steps that neither shrink (each at least :data:`DIVERGENCE_RATIO` of the previous one, in
+#: the max norm) nor turn (cosine with the previous step above :data:`DIVERGENCE_COSINE`). When
+#: the likelihood has no maximiser, Newton's iterates run off along a recession direction: the
+#: full step is accepted again and again, its size does not shrink, its direction does not turn.
+#: Near a finite maximiser the steps shrink quadratically, so a full step at least half the
+#: previous one happens at most once or twice.
+DIVERGENCE_ITERATIONS = 4
+DIVERGENCE_RATIO = 0.5
+DIVERGENCE_COSINE = 0.99
+
+
+def diverging(steps) -> bool:
+    """Whether the last :data:`DIVERGENCE_ITERATIONS` + 1 full steps neither shrank nor turned."""
+    if len(steps) < DIVERGENCE_ITERATIONS + 1:
+        return False
+    last = steps[-(DIVERGENCE_ITERATIONS + 1):]
+    for a, b in zip(last[:-1], last[1:]):
+        na, nb = np.abs(a).max(), np.abs(b).max()
+        cosine = float(a @ b) / (np.linalg.norm(a) * np.linalg.norm(b) or 1.0)
+        if nb < DIVERGENCE_RATIO * na or cosine < DIVERGENCE_COSINE:
+            return False
+    return True
 
 
 #: The shortcuts of Newton's method (float32 Hessians, reused factorisations, the subsample's
@@ -339,12 +402,13 @@ FLOAT32_MAX_CONDITION = 100.0
 def _curvature_precision(obj: DualObjective):
     """float32 for a design known to be well conditioned (see FLOAT32_MAX_CONDITION), else float64.
 
-    The condition is read only when the data set has already computed it (unpenalised solves
-    always have, in :func:`dualmaxent.objective.make_objective`): no extra pass for it.
+    The condition is read only where it is known without an extra pass
+    (:meth:`DualObjective.design_condition`: the rank pass of unpenalised in-memory solves, the
+    warm start's sample on an engine).
     """
-    ident = vars(obj.dataset).get("identifiability")
-    if (obj.dataset.n >= LARGE_ROWS and ident is not None
-            and ident.condition <= FLOAT32_MAX_CONDITION):
+    condition = obj.design_condition()
+    if (obj.dataset.n >= LARGE_ROWS and condition is not None
+            and condition <= FLOAT32_MAX_CONDITION):
         return np.float32
     return np.float64
 
@@ -359,7 +423,9 @@ def _newton(obj: DualObjective, beta, tol, max_iter, hist):
 
 
 #: The subsample keeps about this many rows per free parameter (at least), every ``step``-th
-#: row, ``step = n // (SUBSAMPLE_ROWS_PER_PARAM p)``; and at most every SUBSAMPLE_MAX_STEP-th.
+#: row, ``step = n // (SUBSAMPLE_ROWS_PER_PARAM p)``; and at most every SUBSAMPLE_MAX_STEP-th
+#: when it is a view of ``X`` in memory (an engine's sample is gathered, so it keeps
+#: ``SUBSAMPLE_ROWS_PER_PARAM p`` rows whatever n: 51,000 rows of 51 columns, 21 MB).
 SUBSAMPLE_ROWS_PER_PARAM = 1000
 SUBSAMPLE_MAX_STEP = 16
 
@@ -394,7 +460,9 @@ def subsample_start(obj: DualObjective, beta0, solver: "Solver", tol: float):
     are not).
     """
     n = obj.dataset.n
-    step = min(SUBSAMPLE_MAX_STEP, n // max(SUBSAMPLE_ROWS_PER_PARAM * obj.n_params, 1))
+    step = n // max(SUBSAMPLE_ROWS_PER_PARAM * obj.n_params, 1)
+    if obj.subsample_is_view:  # a strided view costs nothing: keep more rows
+        step = min(SUBSAMPLE_MAX_STEP, step)
     if n < LARGE_ROWS or step < 2:
         return beta0
     sub = obj.subsample(step)
