@@ -51,6 +51,14 @@ GRAM_CLEAR = 1e-8
 #: proves full rank; otherwise the float64 Gram decides, as without the screen.
 GRAM_CLEAR_FLOAT32 = 1e-3
 
+#: A design of many rows is screened on every ``step``-th row first, ``step = n //
+#: (RANK_SAMPLE_ROWS_PER_COLUMN m)`` and at most RANK_SAMPLE_MAX_STEP (a strided view, nothing
+#: copied): when those rows alone clearly have full rank, so has ``X``, since adding rows
+#: only adds a positive semidefinite term to the Gram matrix. Measured at n = 10^6, m = 51:
+#: the screen 0.10-0.14 s on every row, 0.01 s on every 16th.
+RANK_SAMPLE_ROWS_PER_COLUMN = 1000
+RANK_SAMPLE_MAX_STEP = 16
+
 #: Coefficients of a named dependency smaller than this (relative to the largest) are omitted.
 _COEF_RTOL = 1e-8
 
@@ -71,7 +79,8 @@ class Identifiability:
         Orthonormal basis ``N`` of the null space (``X N = 0`` on positive-weight rows).
     condition : float
         The condition number of ``sqrt(W) X D`` on its row space (largest over smallest nonzero
-        singular value).
+        singular value); for a full-rank design of many rows, estimated on the rows of the
+        screen (:data:`RANK_SAMPLE_ROWS_PER_COLUMN`).
     dependencies : tuple of str
         Each dependency in the columns' names, e.g. ``"g3 = intercept - g1 - g2"``.
     """
@@ -110,9 +119,17 @@ def identify(X: np.ndarray, w: np.ndarray, names) -> Identifiability:
     -------
     Identifiability
     """
-    m = X.shape[1]
-    # a float32 screen first: half the pass, and conclusive for the ordinary full-rank design
-    condition = _clearly_full_rank(_kernels.gram(X, w, dtype=np.float32), GRAM_CLEAR_FLOAT32)
+    n, m = X.shape
+    # a float32 screen first: half the pass, and conclusive for the ordinary full-rank design;
+    # on a row sample first when there are many rows (full rank of some rows proves it for all)
+    step = min(RANK_SAMPLE_MAX_STEP, n // max(RANK_SAMPLE_ROWS_PER_COLUMN * m, 1))
+    condition = None
+    if step >= 2:
+        condition = _clearly_full_rank(_kernels.gram(X[::step], w[::step], dtype=np.float32),
+                                       GRAM_CLEAR_FLOAT32)
+    if condition is None:
+        condition = _clearly_full_rank(_kernels.gram(X, w, dtype=np.float32),
+                                       GRAM_CLEAR_FLOAT32)
     if condition is not None:
         return Identifiability(rank=m, m=m, basis=np.eye(m), null_space=np.zeros((m, 0)),
                                condition=condition, dependencies=())

@@ -88,3 +88,29 @@ def test_fewer_rows_than_columns():
     # the minimum-norm least-squares solution interpolates the five points
     np.testing.assert_allclose(fit.theta, np.linalg.pinv(data.X) @ y, atol=1e-10)
     assert verify(data).ok
+
+
+def test_a_row_sample_settles_full_rank_and_a_rank_deficient_sample_does_not(monkeypatch):
+    """Full rank of every step-th row proves full rank of X (the Gram matrix only grows with
+    rows), so many rows are screened on a sample; a column that is zero on the sampled rows
+    makes the sample rank-deficient, and then every row decides, not the sample."""
+    from dualmaxent import _kernels
+    from dualmaxent import identifiability as ID
+
+    monkeypatch.setattr(ID, "RANK_SAMPLE_ROWS_PER_COLUMN", 50)
+    rows = []
+    gram = _kernels.gram
+    monkeypatch.setattr(_kernels, "gram", lambda X, w, **kw: rows.append(len(X)) or gram(X, w, **kw))
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(4000, 3))
+    data, ident = _identify(X, ["a", "b", "c"])
+    assert ident.full_rank and rows == [4000 // 16 + (4000 % 16 > 0)]  # the sample alone
+    exact = np.linalg.svd(data.X / np.linalg.norm(data.X, axis=0), compute_uv=False)
+    # an estimate from 250 rows (about 1 / sqrt(62) relative sampling noise), not a bound
+    assert 1 / 1.5 < ident.condition / (exact[0] / exact[-1]) < 1.5
+    # a rare indicator, nonzero only on rows the sample skips: still full rank, from every row
+    rare = np.zeros(4000)
+    rare[1::16][:20] = 1.0
+    rows.clear()
+    data, ident = _identify(np.column_stack([X, rare]), ["a", "b", "c", "rare"])
+    assert ident.full_rank and rows[0] < 4000 and 4000 in rows
