@@ -513,8 +513,17 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
     beta, status, message = solver.run(obj, beta0, tol, max_iter, hist)
     if status is Status.DIVERGED:
         warnings.warn(message, SeparationWarning, stacklevel=2)
+    attainment = (None, None, None)
+    if status is Status.CONVERGED and not penalty.active and obj.family.can_separate:
+        # the projected point proves the maximiser exists when it lies strictly inside the
+        # domain (one pass: the residual and a curvature come from the solver's last passes);
+        # there is no separation LP at this scale, so an inconclusive point proves nothing
+        theta = obj.theta(beta)
+        projected = project_primal(dataset, theta, penalty, keep_mu=False, engine=obj.engine,
+                                   first_pass=obj.last_pass(theta))
+        attainment = (True if projected.proves_attained else None, None, projected)
     return _dual_result(dataset, obj, beta, status, message, method, hist,
-                        time.perf_counter() - t0)
+                        time.perf_counter() - t0, attainment)
 
 
 # -- the certificate --------------------------------------------------------------------------

@@ -251,8 +251,8 @@ class DualObjective:
         (:data:`CURVATURE_ROWS_PER_PARAM`): its sampling error plays the part of the stale
         iterate's.
         """
-        key = np.asarray(theta, dtype=np.float64).tobytes()
-        if self._cache is None or self._cache[0] != key:
+        got = self._pass_at(theta)
+        if got is None:
             return None
         if self._last_curvature is None:
             step = self.dataset.n // (CURVATURE_ROWS_PER_PARAM * max(self.n_params, 1))
@@ -261,7 +261,14 @@ class DualObjective:
                 return None
             sub.curvature_dtype = np.float32
             self._last_curvature = step * sub._loglik(theta, hessian=True)[2]
-        return self._cache[2], self._last_curvature, self._cache[1]
+        return got[1], self._last_curvature, got[0]
+
+    def _pass_at(self, theta):
+        """``(l, G)`` of the last pass over ``X`` when it was at ``theta``, else None."""
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        if self._cache is None or self._cache[0] != key:
+            return None
+        return self._cache[1], self._cache[2]
 
     def smooth_value(self, beta, hessian: bool = False) -> float:
         """The value of ``l - L2 penalty`` alone (:meth:`smooth_value_grad`'s, whose pass also

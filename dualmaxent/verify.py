@@ -310,7 +310,8 @@ def verify_dask(dataset, tol: float = DEFAULT_TOL, *, l2: float | None = None, p
     """Certify a :class:`~dualmaxent.distributed.DaskDataset` from theta*, in passes over chunks.
 
     The dual is :func:`~dualmaxent.distributed.solve_dual_dask` (Newton, one pass per
-    iteration), the certificate the projected point's bracket (two passes), and the rank comes
+    iteration), the certificate the projected point's bracket (the solve's proof of attainment,
+    one pass after its last; two passes where it made none), and the rank comes
     from the Gram matrix (one pass). No CVXPY and no separation LP run at this scale: attainment
     is proved by the projected point lying strictly inside the domain, and when the dual
     diverges instead the verdict is "not certified" with a hint to run on a sample in memory.
@@ -340,7 +341,9 @@ def verify_dask(dataset, tol: float = DEFAULT_TOL, *, l2: float | None = None, p
         warnings.simplefilter("ignore", DualMaxentWarning)
         dual = solve_dual_dask(dataset, penalty, tol=dual_tol, client=client)
     engine = dataset.engine(client)
-    projected = project_primal_dask(dataset, dual.theta, penalty, engine=engine)
+    projected = dual.projected  # the solve's proof of attainment, when it made one
+    if projected is None:
+        projected = project_primal_dask(dataset, dual.theta, penalty, engine=engine)
     ident = identify_gram(engine.map_reduce(_gram_block), dataset.feature_names)
     hint = ("; run on a sample without --engine dask, where the separation LP decides and the "
             "reduced problem is certified")

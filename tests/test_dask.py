@@ -86,12 +86,14 @@ def test_dask_equals_numpy(family, case):
 
 
 def test_one_pass_per_iteration_and_backtracking_as_numpy():
-    # 2 passes besides the iterations: the moments and the Hessian at the start; every full
-    # step comes with the next Hessian, and the reported log-likelihood is the last pass's
+    # 3 passes besides the iterations: the moments, the Hessian at the start and the projected
+    # point that proves attainment (its residual and curvature are the last passes'); every
+    # full step comes with the next Hessian, and the reported log-likelihood is the last pass's
     ds, dd = _both("categorical")
     engine = dd.engine()
     got = solve_dual_dask(dd, engine=engine)
-    assert engine.passes == got.iterations + 2
+    assert engine.passes == got.iterations + 3
+    assert got.attained is True and got.projected.proves_attained
     # no intercept, counts near e^4, start at 0: the full Newton step overshoots e^eta, so
     # the line search backtracks (one extra pass per shorter step) like the numpy Newton
     rng = np.random.default_rng(0)
@@ -104,7 +106,7 @@ def test_one_pass_per_iteration_and_backtracking_as_numpy():
     engine = dd.engine()
     got = solve_dual_dask(dd, engine=engine)
     assert got.converged and got.iterations == ref.iterations
-    assert engine.passes > got.iterations + 2
+    assert engine.passes > got.iterations + 3
     _close(got.theta, ref.theta)
     np.testing.assert_allclose(got.history["loglik"], ref.history["loglik"], rtol=1e-12)
 
@@ -390,8 +392,13 @@ def test_newton_on_an_engine_takes_the_warm_start_and_float32_and_reaches_the_sa
     n_params = np.size(ref.theta) - (ds.m if ds.family.multiclass else 0)
     assert steps == [6000 // (50 * n_params)]  # one sample, about 50 rows per parameter
     assert dtypes and set(dtypes) == {np.float32}  # every curvature formed in float32
-    # one pass per iteration after the moments and the start, and no more iterations than
-    # the cold start's
-    assert engine.passes <= got.iterations + 2 and got.iterations <= ref.iterations
+    # one pass per iteration after the moments and the start, one for the proof of
+    # attainment, and no more iterations than the cold start's
+    assert engine.passes <= got.iterations + 3 and got.iterations <= ref.iterations
+    assert got.attained is True
+    # that proof's bracket (a curvature of the last iterates) is the two-pass point's
+    fresh = project_primal_dask(dd, got.theta)
+    assert got.projected.upper_bound == pytest.approx(fresh.upper_bound, rel=1e-13)
+    assert abs(got.projected.lower_bound - fresh.lower_bound) <= 1e-10 * abs(fresh.upper_bound)
     np.testing.assert_allclose(got.theta, ref.theta, rtol=0, atol=1e-9)
     assert got.loglik == pytest.approx(ref.loglik, rel=1e-13)
