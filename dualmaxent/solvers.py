@@ -482,7 +482,9 @@ def subsample_start(obj: DualObjective, beta0, solver: "Solver", tol: float):
 
 
 def _newton_cg(obj: DualObjective, beta, tol, max_iter, hist):
-    """Truncated Newton: the Newton system solved by CG on Hessian-vector products."""
+    """Truncated Newton: the Newton system solved by CG on Hessian-vector products (in float32
+    where Newton forms float32 Hessians, :func:`_curvature_precision`)."""
+    obj.curvature_dtype = _curvature_precision(obj)
     return _ascend(obj, beta, tol, max_iter, hist, _NewtonCGStep())
 
 

@@ -45,3 +45,24 @@ _eta = arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 5)), eleme
 def test_softmax_is_invariant_to_a_shift_of_every_score(eta, shift):
     # the gauge freedom at the level of one row: adding c to every class score changes nothing
     np.testing.assert_allclose(nx.softmax(eta + shift), nx.softmax(eta), atol=1e-12)
+
+
+def test_fused_forms_equal_the_separate_stable_ones():
+    """softmax_logsumexp (one exponential per entry) and sigmoid_softplus (one per element)
+    give what softmax, logsumexp, sigmoid and softplus give apart, at extreme scores too."""
+    rng = np.random.default_rng(4)
+    eta = np.vstack([rng.standard_normal((40, 5)) * 4, [[800.0, 0, 0, 0, -800.0]],
+                     [[-np.inf, 0, 1, 2, 3]], [[-1e3] * 5]])
+    P, lse = nx.softmax_logsumexp(eta)
+    # exp(eta - logsumexp) loses about |eta| eps to the cancellation of a large shift (the row of
+    # -1e3s: 4.6e-14); normalising exp(eta - max) does not
+    np.testing.assert_allclose(P, nx.softmax(eta), rtol=1e-12, atol=0)
+    assert np.all(P[-1] == 0.2) and np.all(P[-2] >= 0) and P[-2, 0] == 0.0
+    np.testing.assert_allclose(lse, nx.logsumexp(eta), rtol=1e-15)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-15)
+    x = np.concatenate([rng.standard_normal(50) * 5, [0.0, 40.0, -40.0, 800.0, -800.0,
+                                                       np.inf, -np.inf]])
+    for z in (x, -x):
+        s, sp = nx.sigmoid_softplus(x, z)
+        np.testing.assert_allclose(s, nx.sigmoid(x), rtol=1e-15, atol=0)
+        np.testing.assert_allclose(sp, nx.softplus(z), rtol=1e-15, atol=0)
