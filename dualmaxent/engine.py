@@ -360,6 +360,12 @@ class EngineObjective(DualObjective):
                                                    np.asarray(V, dtype=np.float64),
                                                    self.curvature_dtype)
 
+    def residual_sums(self, theta) -> tuple[float, float]:
+        """``(sum w (Y - X theta)^2, sum w)`` in one pass (the gaussian family's RSS)."""
+        _, wsum, rss = self.engine.map_reduce(_loglik_block, self.family,
+                                              np.asarray(theta, dtype=np.float64))
+        return rss, wsum
+
     def reported_loglik(self, theta) -> tuple[float, float]:
         """``(canonical, reported)`` log-likelihood at theta, in one pass (``DualResult``'s
         ``canonical_loglik`` and ``loglik``).

@@ -227,6 +227,12 @@ class DualObjective:
         return canonical, self.family.loglik_from_canonical(
             canonical, self.dataset.Y, self.dataset.weights, lambda: self.X @ theta)
 
+    def residual_sums(self, theta) -> tuple[float, float]:
+        """``(sum w (Y - X theta)^2, sum w)``: the gaussian family's residual sum of squares and
+        the number of observations, for its residual variance (:mod:`dualmaxent.inference`)."""
+        resid = self.Y - self.X @ theta
+        return float(np.dot(self.w, resid**2)), float(self.w.sum())
+
     def release(self) -> "DualObjective":
         """Drop the caches of the last pass (the mean table among them) and return self, for a
         result to keep (:attr:`dualmaxent.results.DualResult.std_err` needs the objective)."""

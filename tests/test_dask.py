@@ -402,3 +402,20 @@ def test_newton_on_an_engine_takes_the_warm_start_and_float32_and_reaches_the_sa
     assert abs(got.projected.lower_bound - fresh.lower_bound) <= 1e-10 * abs(fresh.upper_bound)
     np.testing.assert_allclose(got.theta, ref.theta, rtol=0, atol=1e-9)
     assert got.loglik == pytest.approx(ref.loglik, rel=1e-13)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_standard_errors_on_dask_equal_the_in_memory_ones(family):
+    ds, dd = _both(family, weights=True)
+    ref = solve_dual(ds, method="newton")
+    got = solve_dual_dask(dd, method="newton")
+    assert ref.std_err is not None and got.std_err is not None, got.std_err_note
+    _close(got.std_err, ref.std_err, 1e-8)
+    assert got.std_err_note == ref.std_err_note == ""
+
+
+def test_newton_cg_on_dask_says_why_it_has_no_standard_errors():
+    ds, dd = _both("categorical")
+    got = solve_dual_dask(dd, method="newton-cg")
+    assert got.converged and got.std_err is None
+    assert "Newton-CG on the Dask engine never forms the Hessian" in got.std_err_note
