@@ -13,9 +13,11 @@ function ``fn(Xb, Yb, wb, *args)`` to each row chunk and combines the results:
 
 The block functions are the numpy kernels themselves (:func:`dualmaxent._kernels.categorical_vgh`,
 :func:`~dualmaxent._kernels.glm_vgh`, :func:`dualmaxent.projected.point_block`): there is no
-second copy of the objective. :func:`vgh_block` dispatches between the two kernels and evaluates
-several values of theta in one pass (Newton's trial steps), and :class:`EngineObjective` is the
-dual objective of :mod:`dualmaxent.objective` with its passes run by an engine.
+second copy of the objective. :func:`vgh_block` runs the family's own pass
+(:meth:`~dualmaxent.families.Family.one_pass`) and evaluates several values of theta in one pass
+(the line search's shorter steps), and :class:`EngineObjective` is the dual objective of
+:mod:`dualmaxent.objective` with its passes run by an engine, on which the in-memory solvers of
+:mod:`dualmaxent.solvers` run unchanged.
 """
 
 from __future__ import annotations
