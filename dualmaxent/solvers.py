@@ -429,6 +429,10 @@ def _newton(obj: DualObjective, beta, tol, max_iter, hist):
 SUBSAMPLE_ROWS_PER_PARAM = 1000
 SUBSAMPLE_MAX_STEP = 16
 
+#: A sample gathered from an engine holds at most this many bytes of ``X`` (ten classes and
+#: m = 51 would otherwise gather 1000 rows for each of 459 parameters, 187 MB).
+SUBSAMPLE_GATHER_MAX_BYTES = 1 << 27
+
 #: Relative dual gradient at which the subsample's solve stops: its maximiser differs from the
 #: full data's by sampling noise of order ``1 / sqrt(n / step)`` anyway.
 SUBSAMPLE_TOL = 1e-6
@@ -463,6 +467,8 @@ def subsample_start(obj: DualObjective, beta0, solver: "Solver", tol: float):
     step = n // max(SUBSAMPLE_ROWS_PER_PARAM * obj.n_params, 1)
     if obj.subsample_is_view:  # a strided view costs nothing: keep more rows
         step = min(SUBSAMPLE_MAX_STEP, step)
+    else:  # gathered into memory: at most SUBSAMPLE_GATHER_MAX_BYTES of X
+        step = max(step, -(-n * obj.dataset.m * 8 // SUBSAMPLE_GATHER_MAX_BYTES))
     if n < LARGE_ROWS or step < 2:
         return beta0
     sub = obj.subsample(step)

@@ -419,3 +419,22 @@ def test_newton_cg_on_dask_says_why_it_has_no_standard_errors():
     got = solve_dual_dask(dd, method="newton-cg")
     assert got.converged and got.std_err is None
     assert "Newton-CG on the Dask engine never forms the Hessian" in got.std_err_note
+
+
+def test_the_gathered_sample_is_bounded_in_bytes(monkeypatch):
+    """However many parameters, the warm start gathers at most SUBSAMPLE_GATHER_MAX_BYTES of X."""
+    from dualmaxent import solvers as S
+    from dualmaxent.distributed import DaskDataset
+
+    monkeypatch.setattr(S, "LARGE_ROWS", 2000)
+    monkeypatch.setattr(S, "SUBSAMPLE_ROWS_PER_PARAM", 50)
+    monkeypatch.setattr(S, "SUBSAMPLE_GATHER_MAX_BYTES", 100 * 4 * 8)  # 100 rows of 4 columns
+    X, y = make_arrays("categorical", n=6000)
+    gathered = []
+    every = DaskDataset.every
+    monkeypatch.setattr(DaskDataset, "every", lambda self, step: gathered.append(
+        every(self, step)) or gathered[-1])
+    dd = from_dask(da.from_array(X, chunks=(1000, -1)), da.from_array(y, chunks=1000))
+    got = solve_dual_dask(dd, method="newton", tol=1e-12)
+    assert got.converged and len(gathered) == 1
+    assert gathered[0].X.nbytes <= 100 * 4 * 8 and gathered[0].m == 4
