@@ -402,13 +402,14 @@ FLOAT32_MAX_CONDITION = 100.0
 def _curvature_precision(obj: DualObjective):
     """float32 for a design known to be well conditioned (see FLOAT32_MAX_CONDITION), else float64.
 
-    The condition is read only where it is known without an extra pass
-    (:meth:`DualObjective.design_condition`: the rank pass of unpenalised in-memory solves, the
-    warm start's sample on an engine).
+    The condition is read only where it is known without an extra pass over every row
+    (:meth:`DualObjective.design_condition`: the rank pass of unpenalised in-memory solves; on an
+    engine, the warm start's sample or one gathered for the purpose).
     """
+    if obj.dataset.n < LARGE_ROWS:
+        return np.float64
     condition = obj.design_condition()
-    if (obj.dataset.n >= LARGE_ROWS and condition is not None
-            and condition <= FLOAT32_MAX_CONDITION):
+    if condition is not None and condition <= FLOAT32_MAX_CONDITION:
         return np.float32
     return np.float64
 

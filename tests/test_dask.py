@@ -438,3 +438,27 @@ def test_the_gathered_sample_is_bounded_in_bytes(monkeypatch):
     got = solve_dual_dask(dd, method="newton", tol=1e-12)
     assert got.converged and len(gathered) == 1
     assert gathered[0].X.nbytes <= 100 * 4 * 8 and gathered[0].m == 4
+
+
+def test_newton_cg_on_an_engine_takes_float32_products_from_a_sampled_condition(monkeypatch):
+    """Many rows and a well-conditioned sample: the engine's Newton-CG forms its curvature-vector
+    products in float32 (the condition from one gathered sample) and reaches numpy's maximiser."""
+    from dualmaxent import engine as E
+    from dualmaxent import solvers as S
+    from dualmaxent.distributed import DaskDataset
+
+    X, y = make_arrays("categorical", n=6000)
+    ds = Dataset.from_arrays(X, y)
+    ref = solve_dual(ds, method="newton", tol=1e-12)
+    monkeypatch.setattr(S, "LARGE_ROWS", 2000)
+    steps, dtypes = [], []
+    every = DaskDataset.every
+    monkeypatch.setattr(DaskDataset, "every", lambda self, step: steps.append(step)
+                        or every(self, step))
+    block = E.hessp_block
+    monkeypatch.setattr(E, "hessp_block", lambda *a: dtypes.append(a[-1]) or block(*a))
+    dd = from_dask(da.from_array(X, chunks=(1000, -1)), da.from_array(y, chunks=1000))
+    got = solve_dual_dask(dd, method="newton-cg", tol=1e-12)
+    # two samples gathered: one for the condition, one for the proof of attainment's curvature
+    assert got.converged and len(steps) == 2 and set(dtypes) == {np.float32}
+    np.testing.assert_allclose(got.theta, ref.theta, rtol=0, atol=1e-9)
