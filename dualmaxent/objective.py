@@ -156,11 +156,11 @@ class DualObjective:
         return out
 
     def design_condition(self) -> float | None:
-        """The condition number of the equilibrated design when it is known without a pass
-        (:attr:`dualmaxent.identifiability.Identifiability.condition`, computed by the rank
-        pass of :func:`make_objective`), else None."""
-        ident = vars(self.dataset).get("identifiability")
-        return None if ident is None else ident.condition
+        """The condition number of the equilibrated design
+        (:attr:`dualmaxent.identifiability.Identifiability.condition`): from the rank pass of
+        :func:`make_objective`, or that pass made now (a penalised fit skips it; on many rows it
+        reads a row sample, 0.01 s at n = 10^6, m = 51)."""
+        return self.dataset.identifiability.condition
 
     # -- packing -----------------------------------------------------------------------------
     def theta(self, beta: np.ndarray) -> np.ndarray:

@@ -253,3 +253,21 @@ def test_float32_curvature_products_are_close_and_newton_cg_reaches_the_same_max
     ref = _plain_newton(ds)
     _close(fast.theta, ref.theta)
     _close(fast.std_err, ref.std_err, rtol=1e-9)
+
+
+def test_a_penalised_fit_learns_the_condition_and_takes_the_float32_products(
+        large_from_small, monkeypatch):
+    """A penalised solve skips the rank pass, so the condition is found when Newton-CG asks
+    for it; the products are then float32 and the L2 maximiser is plain Newton's."""
+    rng = np.random.default_rng(9)
+    n, k = 6000, 4
+    Xf = rng.standard_normal((n, 3))
+    labels = (nx.softmax(Xf @ rng.standard_normal((3, k))).cumsum(1) > rng.random((n, 1)))
+    ds = Dataset.from_arrays(Xf, labels.argmax(1))
+    dtypes = []
+    hessp = K.categorical_hessp
+    monkeypatch.setattr(K, "categorical_hessp", lambda *a, dtype=np.float64, **kw: (
+        dtypes.append(dtype) or hessp(*a, dtype=dtype, **kw)))
+    fast = solve_dual(ds, method="newton-cg", tol=1e-12, l2=3.0)
+    assert fast.converged and dtypes and set(dtypes) == {np.float32}
+    _close(fast.theta, _plain_newton(ds, l2=3.0).theta)
