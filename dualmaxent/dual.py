@@ -59,8 +59,11 @@ def choose_method(obj: DualObjective) -> str:
     family, penalty, p = obj.family, obj.penalty, obj.n_params
     if family.quadratic and penalty.kind != "l1":
         return "qr"
+    # the curvature's width: two classes take the binary kernel, one product of width m
+    # whatever the penalty (:meth:`dualmaxent.families.Categorical.one_pass`)
+    width = obj.dataset.m if family.multiclass and obj.dataset.k == 2 else p
     if (penalty.kind != "l1" and family.multiclass
-            and p ** 2 > AUTO_CG_RATIO * obj.dataset.m * obj.dataset.k
+            and width ** 2 > AUTO_CG_RATIO * obj.dataset.m * obj.dataset.k
             and (penalty.kind == "none" or p <= AUTO_CG_DENSE_MAX_PARAMS)):
         return "newton-cg"
     if p > AUTO_NEWTON_MAX_PARAMS:

@@ -54,10 +54,29 @@ def test_two_classes_take_the_binary_kernel_with_the_general_kernels_numbers():
     _close(G, G0)
     _close(C, C0)
     _close(P_fast, P_gen)
-    # both classes free (penalised rows): the general kernel itself
-    both = ds.family.one_pass(ds.X, ds.Y, ds.weights, theta, [0, 1], True, None)
+    # both classes free (penalised rows): the binary kernel with the blocks [[1, -1], [-1, 1]]
+    # (x) X^T diag(w p0 p1) X gives the general kernel's numbers
+    P_both = np.empty((ds.n, 2))
+    both = ds.family.one_pass(ds.X, ds.Y, ds.weights, theta, [0, 1], True, P_both)
     for a, b in zip(both, K.categorical_vgh(ds.X, ds.Y, ds.weights, theta, classes=[0, 1])):
         _close(a, b)
+    _close(P_both, P_gen)
+
+
+def test_two_classes_with_l2_are_the_bernoulli_fit_with_half_the_penalty():
+    """With L2 both columns are free on the penalised rows; the likelihood depends on their
+    difference beta only, and the penalty is least at theta_0 = beta / 2 = -theta_1, where it is
+    lambda / 4 |beta|^2: the Bernoulli fit of the first class with lambda / 2."""
+    ds = _binary(n=3000)
+    lam = 6.0
+    res = solve_dual(ds, l2=lam, tol=1e-12)
+    assert res.method == "newton" and res.converged  # the binary kernel's width m, not 2m - 1
+    bern = Dataset.from_arrays(ds.X[:, :-1], 1 - ds.y, weights=ds.weights, family="bernoulli")
+    ref = solve_dual(bern, l2=lam / 2, tol=1e-12)
+    beta = res.theta[:, 0] - res.theta[:, 1]
+    _close(beta, ref.theta)
+    _close(res.theta[:-1, 0], -res.theta[:-1, 1])  # the symmetric split on penalised rows
+    _close(res.objective, ref.objective)
 
 
 @pytest.mark.parametrize("penalty", [Penalty(), Penalty("l2", 3.0)])
