@@ -533,16 +533,25 @@ def _check_scale(X, w, names):
     and a warning when the columns' sizes differ so much that the conic primal struggles."""
     from ._kernels import row_blocks
 
-    # two reductions and row blocks: no temporary of the size of X (at n = 10^6, m = 51 the
-    # whole-array form copied X twice, 0.8 GB, and took 1.5 s; this takes 0.1 s)
-    big = np.maximum(X.max(axis=0, initial=0.0), -X.min(axis=0, initial=0.0))
+    # one pass in row blocks, each in cache for its maximum and its squares: no temporary of the
+    # size of X (at n = 10^6, m = 51 the whole-array form copied X twice, 0.8 GB, and took
+    # 1.5 s; column reductions over the whole array 0.37 s; this 0.1 s)
+    big = np.zeros(X.shape[1])
+    ss = np.zeros(X.shape[1])
+    with np.errstate(over="ignore", under="ignore"):  # detected below, then scaled
+        for sl in row_blocks(*X.shape):
+            B = X[sl]
+            np.maximum(big, np.abs(B).max(axis=0, initial=0.0), out=big)
+            ss += w[sl] @ (B * B)
     nonzero = np.nonzero(big > 0)[0]
-    # sum_j w_j x_j^2 = big^2 sum_j w_j (x_j / big)^2, in logs so that the check cannot overflow
-    scaled_ss = np.zeros(nonzero.size)
-    for sl in row_blocks(*X.shape):
-        B = X[sl][:, nonzero] / big[nonzero]
-        scaled_ss += w[sl] @ (B * B)
-    log_ss = 2 * np.log(big[nonzero]) + np.log(scaled_ss)
+    if np.all(np.isfinite(ss)) and np.all(ss[nonzero] > 0):
+        log_ss = np.log(ss[nonzero])
+    else:  # a square overflowed or underflowed: sum w x^2 = big^2 sum w (x / big)^2, in logs
+        scaled = np.zeros(nonzero.size)
+        for sl in row_blocks(*X.shape):
+            B = X[sl][:, nonzero] / big[nonzero]
+            scaled += w[sl] @ (B * B)
+        log_ss = 2 * np.log(big[nonzero]) + np.log(scaled)
     over = np.nonzero(log_ss > np.log(_MAX_SUM_OF_SQUARES))[0]
     if over.size:
         j = int(nonzero[over[0]])
