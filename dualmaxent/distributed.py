@@ -10,12 +10,12 @@ never gathered on the client, only the chunks' sums are.
   (globs, through ``dask.dataframe``). One validation pass finds the class labels, counts the
   non-finite values of every column and checks the weights; the encoding of the response is
   then done chunk by chunk (``map_blocks``) by the family's own ``encode``, lazily.
-* The dual: :func:`solve_dual_dask`, the in-memory solvers with one pass per iteration. The
-  pass that evaluates the full step also evaluates the shorter steps ``t = 1/2, 1/4, ...``, so
-  the backtracking line search costs no extra pass when the full step is accepted (the usual
-  case), and the Hessian at the full step, the next iterate, comes with it. Newton starts from
-  a fit on a sample gathered into memory.
-* The certificate: :func:`project_primal_dask`, the projected feasible point of
+* The dual: :func:`solve_dual_dask`, the in-memory solvers with one pass per iteration: the
+  full step's value, gradient and (for Newton) Hessian, the next iterate's, come from one pass;
+  should the full step fail, the next pass evaluates the five shorter steps ``t = 1/2 .. 1/32``
+  by their values. Newton starts from a fit on a sample gathered into memory. A converged solve
+  proves attainment by the projected point (one pass).
+* The certificate: that point, or :func:`project_primal_dask`, the projected feasible point of
   :mod:`dualmaxent.projected` with its two passes through the engine.
 * :func:`dask_client`: a client for a scheduler address, or a ``LocalCluster`` of one-thread
   workers sized to the machine, closed at the end.
@@ -455,8 +455,9 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
     The iteration is that of :func:`dualmaxent.solve_dual` (the same loop, line search, Newton
     step and stopping rule of :mod:`dualmaxent.solvers`, on an
     :class:`~dualmaxent.engine.EngineObjective`). What differs is the pass: each one maps the
-    kernels over the chunks and sums the results; the line search evaluates five step lengths
-    in one pass, and the full step's Hessian (the next iterate's) comes with it. Newton starts
+    kernels over the chunks and sums the results; the full step's Hessian (the next iterate's)
+    comes with its value, and a failed full step is followed by one pass for the next five step
+    lengths (:attr:`~dualmaxent.engine.EngineObjective.line_batch`). Newton starts
     from a fit on a sample gathered into memory (:func:`dualmaxent.solvers.subsample_start`:
     about 1000 rows per parameter, one pass) with that sample's Hessian scaled up, and forms
     its Hessians in float32 when the sample's design is well conditioned; the gradients and the

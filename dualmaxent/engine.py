@@ -310,23 +310,18 @@ class EngineObjective(DualObjective):
             self._sample_condition = self.dataset.every(step).identifiability.condition
         return self._sample_condition
 
-    def prefetch(self, betas, hessians) -> None:
-        """Evaluate ``(l, G, C)`` at each of ``betas`` in one pass and keep them for
-        :meth:`_loglik` and :meth:`smooth_value` (earlier points are dropped); ``hessians`` as
-        in :func:`vgh_block`."""
+    def prefetch_line(self, betas) -> None:
+        """The values of ``l`` at the line search's step lengths ``betas`` in one pass (one
+        product with each chunk for all of them), kept for :meth:`smooth_value`; earlier
+        points are dropped."""
         thetas = [np.asarray(self.theta(b), dtype=np.float64) for b in betas]
         results = self.engine.map_reduce(vgh_block, self.family, self._hess_classes,
-                                         thetas, list(hessians), self.curvature_dtype)
+                                         thetas, [None] * len(thetas), self.curvature_dtype)
         self._points = {t.tobytes(): r for t, r in zip(thetas, results)}
 
-    def prefetch_line(self, betas, hessian) -> None:
-        """The line search's step lengths in one pass: the first as ``hessian`` says (True or
-        False: with its gradient; None: its value), the others by their value alone."""
-        self.prefetch(betas, [hessian] + [None] * (len(betas) - 1))
-
     def smooth_value(self, beta, hessian: bool = False) -> float:
-        """The objective ``l - penalty`` at ``beta``, from :meth:`prefetch` (a value alone is
-        enough) or a pass."""
+        """The objective ``l - penalty`` at ``beta``, from :meth:`prefetch_line` (a value alone
+        is enough) or a pass."""
         theta = self.theta(beta)
         got = self._points.get(np.asarray(theta, dtype=np.float64).tobytes())
         if got is None or (hessian and got[2] is None):
@@ -334,7 +329,8 @@ class EngineObjective(DualObjective):
         return got[0] - self.penalty_value(theta)
 
     def _loglik(self, theta, hessian: bool = False):
-        """``(l, X^T W (Y - mu), -H or None)`` at ``theta``: from :meth:`prefetch`, or a pass."""
+        """``(l, X^T W (Y - mu), -H or None)`` at ``theta``: kept from an earlier pass at theta,
+        or a pass."""
         key = np.asarray(theta, dtype=np.float64).tobytes()
         got = self._points.get(key)
         if got is None or got[1] is None or (hessian and got[2] is None):

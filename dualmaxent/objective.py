@@ -284,10 +284,9 @@ class DualObjective:
         gives the gradient in memory; an engine may evaluate values alone)."""
         return self.smooth_value_grad(beta, hessian)[0]
 
-    def prefetch_line(self, betas, hessian) -> None:
-        """Evaluate the line search's next :attr:`line_batch` points in one pass (an engine's;
-        nothing to do in memory). ``hessian``: True or False to also form the gradient (and the
-        curvature) at the first point, None for values alone."""
+    def prefetch_line(self, betas) -> None:
+        """Evaluate the values at the line search's next :attr:`line_batch` points in one pass
+        (an engine's; nothing to do in memory, where a value comes with its gradient)."""
 
     def smooth_value_grad(self, beta, hessian: bool = False):
         """Value and gradient of ``l - L2 penalty`` (the L1 term is left to the solver).

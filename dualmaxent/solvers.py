@@ -303,7 +303,7 @@ def _line_search(obj: DualObjective, beta, F, rel, d, predicted, direction: _Dir
     t = 1.0
     for i in range(max_halvings):
         if batch > 1 and i >= 1 and (i - 1) % batch == 0:
-            obj.prefetch_line([beta + t * 0.5**j * d for j in range(batch)], None)
+            obj.prefetch_line([beta + t * 0.5**j * d for j in range(batch)])
         cand = beta + t * d
         new_F = direction.objective(obj, cand,
                                     obj.smooth_value(cand, hessian=hessian and t == 1.0))
