@@ -336,6 +336,19 @@ def test_dask_newton_cg_equals_numpy(family, l2):
 
 # -- the in-memory solvers' shortcuts on an engine -------------------------------------------
 
+@pytest.fixture
+def gathered(monkeypatch):
+    """The samples an engine gathers into memory (``DaskDataset.every``): a list of
+    ``(step, Dataset)``, appended to as they are drawn."""
+    from dualmaxent.distributed import DaskDataset
+
+    out = []
+    every = DaskDataset.every
+    monkeypatch.setattr(DaskDataset, "every", lambda self, step: out.append(
+        (step, every(self, step))) or out[-1][1])
+    return out
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_values_alone_share_one_product_and_equal_the_definition(family):
     """The line search's value-only trials (one product of the chunk with all their thetas)
@@ -364,12 +377,11 @@ def test_every_gathers_the_same_rows_as_the_in_memory_view():
 
 @pytest.mark.parametrize("family", ["categorical", "bernoulli", "poisson"])
 def test_newton_on_an_engine_takes_the_warm_start_and_float32_and_reaches_the_same_theta(
-        monkeypatch, family):
+        monkeypatch, gathered, family):
     """With the large-data shortcuts made to apply to 6000 rows: the warm start from a sample
     gathered into memory, its Hessian for the first step, float32 curvatures (the sample's
     design is well conditioned), fresh Hessians after; the maximiser is plain Newton's."""
     from dualmaxent import solvers as S
-    from dualmaxent.distributed import DaskDataset
     from dualmaxent.engine import EngineObjective
 
     X, y = make_arrays(family, n=6000)
@@ -377,10 +389,7 @@ def test_newton_on_an_engine_takes_the_warm_start_and_float32_and_reaches_the_sa
     ref = solve_dual(ds, method="newton", tol=1e-12)  # below LARGE_ROWS: no shortcut
     monkeypatch.setattr(S, "LARGE_ROWS", 2000)
     monkeypatch.setattr(S, "SUBSAMPLE_ROWS_PER_PARAM", 50)
-    steps, dtypes = [], []
-    every = DaskDataset.every
-    monkeypatch.setattr(DaskDataset, "every", lambda self, step: steps.append(step)
-                        or every(self, step))
+    dtypes = []
     seen = EngineObjective._loglik
     monkeypatch.setattr(EngineObjective, "_loglik", lambda self, theta, hessian=False: (
         dtypes.append(self.curvature_dtype) if hessian else None) or seen(self, theta, hessian))
@@ -390,7 +399,8 @@ def test_newton_on_an_engine_takes_the_warm_start_and_float32_and_reaches_the_sa
     got = solve_dual_dask(dd, tol=1e-12, engine=engine, method="newton")
     assert got.converged, got.message
     n_params = np.size(ref.theta) - (ds.m if ds.family.multiclass else 0)
-    assert steps == [6000 // (50 * n_params)]  # one sample, about 50 rows per parameter
+    # one sample, about 50 rows per parameter
+    assert [step for step, _ in gathered] == [6000 // (50 * n_params)]
     assert dtypes and set(dtypes) == {np.float32}  # every curvature formed in float32
     # one pass per iteration after the moments and the start, one for the proof of
     # attainment, and no more iterations than the cold start's
@@ -421,44 +431,37 @@ def test_newton_cg_on_dask_says_why_it_has_no_standard_errors():
     assert "Newton-CG on the Dask engine never forms the Hessian" in got.std_err_note
 
 
-def test_the_gathered_sample_is_bounded_in_bytes(monkeypatch):
+def test_the_gathered_sample_is_bounded_in_bytes(monkeypatch, gathered):
     """However many parameters, the warm start gathers at most SUBSAMPLE_GATHER_MAX_BYTES of X."""
     from dualmaxent import solvers as S
-    from dualmaxent.distributed import DaskDataset
 
     monkeypatch.setattr(S, "LARGE_ROWS", 2000)
     monkeypatch.setattr(S, "SUBSAMPLE_ROWS_PER_PARAM", 50)
     monkeypatch.setattr(S, "SUBSAMPLE_GATHER_MAX_BYTES", 100 * 4 * 8)  # 100 rows of 4 columns
     X, y = make_arrays("categorical", n=6000)
-    gathered = []
-    every = DaskDataset.every
-    monkeypatch.setattr(DaskDataset, "every", lambda self, step: gathered.append(
-        every(self, step)) or gathered[-1])
     dd = from_dask(da.from_array(X, chunks=(1000, -1)), da.from_array(y, chunks=1000))
     got = solve_dual_dask(dd, method="newton", tol=1e-12)
     assert got.converged and len(gathered) == 1
-    assert gathered[0].X.nbytes <= 100 * 4 * 8 and gathered[0].m == 4
+    sample = gathered[0][1]
+    assert sample.X.nbytes <= 100 * 4 * 8 and sample.m == 4
 
 
-def test_newton_cg_on_an_engine_takes_float32_products_from_a_sampled_condition(monkeypatch):
+def test_newton_cg_on_an_engine_takes_float32_products_from_a_sampled_condition(monkeypatch,
+                                                                                 gathered):
     """Many rows and a well-conditioned sample: the engine's Newton-CG forms its curvature-vector
     products in float32 (the condition from one gathered sample) and reaches numpy's maximiser."""
     from dualmaxent import engine as E
     from dualmaxent import solvers as S
-    from dualmaxent.distributed import DaskDataset
 
     X, y = make_arrays("categorical", n=6000)
     ds = Dataset.from_arrays(X, y)
     ref = solve_dual(ds, method="newton", tol=1e-12)
     monkeypatch.setattr(S, "LARGE_ROWS", 2000)
-    steps, dtypes = [], []
-    every = DaskDataset.every
-    monkeypatch.setattr(DaskDataset, "every", lambda self, step: steps.append(step)
-                        or every(self, step))
+    dtypes = []
     block = E.hessp_block
     monkeypatch.setattr(E, "hessp_block", lambda *a: dtypes.append(a[-1]) or block(*a))
     dd = from_dask(da.from_array(X, chunks=(1000, -1)), da.from_array(y, chunks=1000))
     got = solve_dual_dask(dd, method="newton-cg", tol=1e-12)
     # two samples gathered: one for the condition, one for the proof of attainment's curvature
-    assert got.converged and len(steps) == 2 and set(dtypes) == {np.float32}
+    assert got.converged and len(gathered) == 2 and set(dtypes) == {np.float32}
     np.testing.assert_allclose(got.theta, ref.theta, rtol=0, atol=1e-9)
