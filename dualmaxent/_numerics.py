@@ -83,7 +83,7 @@ def softmax(eta: np.ndarray) -> np.ndarray:
     if eta.ndim == 2 and eta.shape[1] == 2 and np.isfinite(eta).all():
         d = eta[:, 0] - eta[:, 1]
         return np.column_stack([expit(d), expit(-d)])
-    return np.exp(log_softmax(eta))
+    return softmax_logsumexp(eta)[0]
 
 
 def xlogx(p: np.ndarray) -> np.ndarray:
