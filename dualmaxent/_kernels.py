@@ -36,6 +36,14 @@ n = 3 x 10^5, m = 51 took 5.9 s against 0.05 s; a Hessian-vector product at n = 
 k = 10 took 1.7 s against 0.01 s. On an idle machine two threads gain at most 2x on the widest
 products. So the blocked loops run under a scoped one-thread limit
 (``threadpoolctl``, restored on exit; no environment variable is touched), when it is installed.
+
+Error bounds. The float32 paths (``gram(dtype=float32)``, ``curvature_dtype=float32``,
+``categorical_hessp(dtype=float32)``) have entrywise worst-case error bounds, valid for any
+summation order, BLAS kernel or fused multiply-add: :func:`gram_error_bound`,
+:func:`categorical_curvature_error_bound`, :func:`categorical_hessp_error_bound`, each
+``gamma(L, u)`` (:func:`gamma`) times the magnitudes of the sums, with ``L`` every rounding on
+the way; and a closed form from the sizes alone, :func:`curvature_relative_error`, by which the
+solvers decide when float32 may run.
 """
 
 from __future__ import annotations
@@ -64,7 +72,9 @@ def _one_blas_thread():
 
 
 __all__ = ["BLOCK_BYTES", "row_blocks", "gram", "categorical_vgh", "categorical_hessp",
-           "glm_vgh", "glm_hessp", "table_curvature"]
+           "glm_vgh", "glm_hessp", "table_curvature", "unit_roundoff", "gamma",
+           "gram_error_bound", "categorical_curvature_error_bound",
+           "categorical_hessp_error_bound", "curvature_relative_error"]
 
 #: Target size of one row block of X (half of this machine's per-core L2 of 1 MB is a good
 #: compromise between BLAS efficiency, which wants tall blocks, and cache reuse).
@@ -108,7 +118,7 @@ def gram(X: np.ndarray, d: np.ndarray, block_bytes: int = BLOCK_BYTES,
 
     Negative entries fall back to the general product ``(X * d)^T X`` (no square root exists).
     ``dtype=numpy.float32`` forms each block's product in single precision (:func:`_syrk_acc`:
-    the sum over blocks stays float64).
+    the sum over blocks stays float64); the error is at most :func:`gram_error_bound`.
     """
     X = np.asarray(X, dtype=np.float64)
     d = np.asarray(d, dtype=np.float64)
@@ -139,7 +149,8 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
     P_out : ndarray of shape (n, k), optional
         Filled with ``P`` (for Hessian-vector products at this point, without another pass).
     curvature_dtype : {numpy.float64, numpy.float32}
-        The precision of each block's rank updates (as in :func:`glm_vgh`).
+        The precision of each block's rank updates (as in :func:`glm_vgh`; error at most
+        :func:`categorical_curvature_error_bound`).
 
     Returns
     -------
@@ -202,10 +213,12 @@ def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES, dtype=np.float
         The direction (zero in pinned entries).
     dtype : {numpy.float64, numpy.float32}
         ``float32`` converts each block (of ``X`` and ``P``, in cache) and forms both products
-        in single precision, summing the blocks in float64: relative error about 4e-8, enough
-        for conjugate gradients whose target is a relative residual of 1e-5 or more. Measured
-        at n = 10^5, m = 51, k = 10: 8.4 ms against 12.7 ms (the float64 products of a
-        (block, 51) by (51, 10) run at a quarter of the float32 speed here).
+        in single precision, summing the blocks in float64: its error is at most
+        :func:`categorical_hessp_error_bound` entrywise, and the solvers take it where the
+        closed form :func:`curvature_relative_error` is small enough for conjugate gradients
+        (:func:`dualmaxent.solvers._curvature_precision`). Measured at n = 10^5, m = 51,
+        k = 10: 8.4 ms against 12.7 ms (the float64 products of a (block, 51) by (51, 10) run
+        at a quarter of the float32 speed here).
 
     Returns
     -------
@@ -244,8 +257,9 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
     eta_out, mean_out : ndarray of shape (n,), optional
         Filled with ``eta`` and with ``A'(eta)``.
     curvature_dtype : {numpy.float64, numpy.float32}
-        The precision of each block's rank update ``sqrt(w A'') X`` (:func:`_syrk_acc`); the
-        value and the gradient are always float64.
+        The precision of each block's rank update ``sqrt(w A'') X`` (:func:`_syrk_acc`; error
+        at most :func:`gram_error_bound` with ``d = w A''``); the value and the gradient are
+        always float64.
 
     Returns
     -------
@@ -314,3 +328,225 @@ def table_curvature(X, w, P, classes):
             C[i * m:(i + 1) * m, j * m:(j + 1) * m] = block
             C[j * m:(j + 1) * m, i * m:(i + 1) * m] = block.T
     return C
+
+
+# -- worst-case error bounds of the float32 paths ----------------------------------------------
+#
+# The standard model of floating point (Higham, *Accuracy and Stability of Numerical
+# Algorithms*, 2nd ed., sections 2.2 and 3.1): each operation, and each conversion of a float64
+# input to the working precision, rounds with a relative error of at most the unit roundoff u
+# (2**-24 for float32, 2**-53 for float64), and L such roundings on one path compound to a
+# factor 1 + theta_L with |theta_L| <= gamma(L, u). So a dot product of length L satisfies
+# |fl(x.y) - x.y| <= gamma(L, u) sum_i |x_i y_i| *whatever the order of its additions* (BLAS
+# kernel, blocking, SIMD lanes, threads) and with or without fused multiply-adds. Every entry
+# of a kernel's result is a sum of monomials in the inputs, each carrying its own 1 + theta_L
+# with L the number of roundings on its path, so its error is at most gamma(L, u) times the sum
+# of the monomials' absolute values: the *magnitude*, computed below in float64 from absolute
+# values. Roundings in the two precisions combine by :func:`_gamma2`. The model assumes no
+# underflow or overflow in the working precision (every nonzero input and intermediate between
+# float32's smallest normal number, 1.2e-38, and its largest, 3.4e38).
+
+
+def unit_roundoff(dtype) -> float:
+    """``u = eps / 2``: 2**-24 for float32, 2**-53 for float64."""
+    return float(np.finfo(dtype).eps) / 2.0
+
+
+def gamma(L, u: float) -> float:
+    """``gamma_L = L u / (1 - L u)``, the bound on the relative error ``|theta_L|`` that ``L``
+    roundings of unit roundoff ``u`` compound to (Higham, Lemma 3.1); inf when ``L u >= 1``."""
+    Lu = float(L) * u
+    return Lu / (1.0 - Lu) if Lu < 1.0 else np.inf
+
+
+def _gamma2(L, dtype, L64) -> float:
+    """The relative error bound of ``L`` roundings in ``dtype``'s precision and ``L64`` more in
+    float64: ``|(1 + theta_L(u)) (1 + theta_L64(u64)) - 1| <= g + g64 + g g64``."""
+    g, g64 = gamma(L, unit_roundoff(dtype)), gamma(L64, unit_roundoff(np.float64))
+    return g + g64 + g * g64
+
+
+def _blocks(n: int, m: int, block_bytes: int):
+    """``(b, nb)``: the rows of the longest row block (:func:`row_blocks`) and the number of
+    blocks, whose results are summed in float64 (``nb - 1`` roundings)."""
+    blocks = row_blocks(n, m, block_bytes)
+    return max((sl.stop - sl.start for sl in blocks), default=0), len(blocks)
+
+
+def _rounded_up(rel: float, M: np.ndarray, L: int) -> np.ndarray:
+    """``rel * M`` enlarged to cover the float64 evaluation of the magnitude ``M`` itself (sums
+    of ``L`` nonnegative terms at most, and the product by ``rel``: ``M_hat >= (1 - gamma) M``)."""
+    g = gamma(L + 2, unit_roundoff(np.float64))
+    return rel * M / (1.0 - g)
+
+
+def gram_error_bound(X, d, dtype=np.float32, block_bytes: int = BLOCK_BYTES) -> np.ndarray:
+    """Entrywise worst-case error of :func:`gram` and of :func:`glm_vgh`'s curvature.
+
+    Both scale each row block by ``s = sqrt(d)`` (float64) and add its ``syrk`` product in
+    ``dtype`` to a float64 sum over the blocks. Along the path of the monomial
+    ``d_j X_ji X_ji'``, with ``c = 1`` for float32 (the conversions) and 0 for float64, ``b`` the
+    rows of the longest block and ``nb`` the blocks: in ``dtype``, ``1 + 2c`` roundings for
+    each of the two factors ``s_j X_j.`` (converting ``s`` and ``X``, the product) and ``b``
+    for the dot product; in float64, ``nb - 1`` for the sum over the blocks and 3 for
+    ``s^2 = d`` (``w * A''`` and the square root). Hence
+
+        ``|computed - X^T diag(d) X| <= [gamma(b + 2 + 4c, u) (+) gamma(nb + 2, u64)]
+        |X|^T diag(d) |X|``
+
+    (``(+)``: :func:`_gamma2`). A ``d`` with negative entries takes :func:`gram`'s float64
+    general product of length ``n`` whatever ``dtype``: ``gamma(n + 1, u64) |X|^T |d| |X|``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, m)
+    d : ndarray of shape (n,)
+        ``w`` for :func:`gram`, ``w * A''(eta)`` for :func:`glm_vgh` (as the family evaluates
+        it; a relative change ``delta`` of ``d`` changes the bound by ``delta`` relative).
+    dtype : {numpy.float32, numpy.float64}
+        The kernel's ``dtype`` / ``curvature_dtype``.
+    block_bytes : int
+        The kernel's.
+
+    Returns
+    -------
+    ndarray of shape (m, m)
+        ``B`` with ``|computed - exact| <= B`` entrywise, in float64.
+    """
+    X = np.abs(np.asarray(X, dtype=np.float64))
+    d = np.asarray(d, dtype=np.float64)
+    n, m = X.shape
+    if np.any(d < 0):
+        rel = gamma(n + 1, unit_roundoff(np.float64))
+    else:
+        b, nb = _blocks(n, m, block_bytes)
+        c = int(np.dtype(dtype) != np.float64)
+        rel = _gamma2(b + 2 + 4 * c, dtype, nb + 2)
+    return _rounded_up(rel, X.T @ (np.abs(d)[:, None] * X), n)
+
+
+def categorical_curvature_error_bound(X, w, P, classes=None, dtype=np.float32,
+                                      block_bytes: int = BLOCK_BYTES) -> np.ndarray:
+    """Entrywise worst-case error of :func:`categorical_vgh`'s curvature in ``dtype``.
+
+    Block ``(a, b)`` is ``X^T diag(w p_a delta_ab) X - Z_a^T Z_b``: monomials
+    ``w_j p_ja (delta_ab + p_jb) |X_ji X_ji'|`` in absolute value. Each factor of a ``syrk``
+    (``sqrt(w) p_a X`` of ``Z``, ``sqrt(w p_a) X`` of the diagonal blocks) takes ``1 + 2c``
+    roundings in ``dtype`` (``c`` as in :func:`gram_error_bound`) and the dot product ``b``; in
+    float64, at most 6 for the squared scale (``sqrt(w)``, the products, the square root),
+    ``nb - 1`` for the sum over the blocks and 1 for adding the diagonal blocks:
+
+        ``[gamma(b + 2 + 4c, u) (+) gamma(nb + 6, u64)] |X|^T diag(w p_a (delta_ab + p_b)) |X|``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, m)
+    w : ndarray of shape (n,)
+    P : ndarray of shape (n, k)
+        ``softmax(X theta)`` at the point.
+    classes : sequence of int, optional
+        As in :func:`categorical_vgh` (default: all ``k``).
+    dtype : {numpy.float32, numpy.float64}
+        The kernel's ``curvature_dtype``.
+    block_bytes : int
+
+    Returns
+    -------
+    ndarray of shape (q m, q m)
+        Class-major, as the curvature.
+    """
+    X = np.abs(np.asarray(X, dtype=np.float64))
+    n, m = X.shape
+    classes = list(range(P.shape[1])) if classes is None else list(classes)
+    b, nb = _blocks(n, m, block_bytes)
+    c = int(np.dtype(dtype) != np.float64)
+    M = np.zeros((len(classes) * m, len(classes) * m))
+    for i, a in enumerate(classes):
+        for j, bb in enumerate(classes):
+            dj = w * P[:, a] * ((a == bb) + P[:, bb])
+            M[i * m:(i + 1) * m, j * m:(j + 1) * m] = X.T @ (dj[:, None] * X)
+    return _rounded_up(_gamma2(b + 2 + 4 * c, dtype, nb + 6), M, n + 1)
+
+
+def categorical_hessp_error_bound(X, w, P, V, dtype=np.float32,
+                                  block_bytes: int = BLOCK_BYTES) -> np.ndarray:
+    """Entrywise worst-case error of :func:`categorical_hessp` in ``dtype``.
+
+    Entry ``(i, a)`` is ``sum_j X_ji w_j p_ja (u_ja - sum_b p_jb u_jb)`` with ``U = X V``, whose
+    monomials have the absolute values ``|X_ji| w_j p_ja (Ubar_ja + sum_b p_jb Ubar_jb)``,
+    ``Ubar = |X| |V|``. With ``c`` as in :func:`gram_error_bound`, the roundings in ``dtype``
+    along the longer path (the ``sum_b p_b u_b`` term): ``m + 2c`` for ``U`` (converting ``X``
+    and ``V``, the m-long product), ``1 + c`` for ``p_b u_b``, ``k - 1`` for the row sum,
+    ``1 + c`` for its product by ``p_a``, 1 for the difference, ``1 + c`` for the weight and
+    ``b + c`` for the ``b``-long product ``X^T S``; in float64, ``nb - 1`` for the sum over the
+    blocks:
+
+        ``[gamma(m + k + b + 3 + 6c, u) (+) gamma(nb - 1, u64)]
+        |X|^T (w p_a (Ubar_a + sum_b p_b Ubar_b))``
+
+    (float32: ``L = m + k + b + 9``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, m)
+    w : ndarray of shape (n,)
+    P : ndarray of shape (n, k)
+        ``softmax(X theta)`` at the point.
+    V : ndarray of shape (m, k)
+    dtype : {numpy.float32, numpy.float64}
+        The kernel's ``dtype``.
+    block_bytes : int
+
+    Returns
+    -------
+    ndarray of shape (m, k)
+    """
+    X = np.abs(np.asarray(X, dtype=np.float64))
+    n, m = X.shape
+    k = P.shape[1]
+    b, nb = _blocks(n, m, block_bytes)
+    c = int(np.dtype(dtype) != np.float64)
+    Ubar = X @ np.abs(np.asarray(V, dtype=np.float64))
+    T = w[:, None] * P * (Ubar + (P * Ubar).sum(axis=1, keepdims=True))
+    return _rounded_up(_gamma2(m + k + b + 3 + 6 * c, dtype, max(nb - 1, 0)), X.T @ T,
+                       n + m + k + 3)
+
+
+def curvature_relative_error(n: int, m: int, k: int, n_params: int, dtype=np.float32,
+                             block_bytes: int = BLOCK_BYTES) -> float:
+    """Closed-form relative error of a curvature or curvature-vector product in ``dtype``, from
+    the sizes alone (no pass over ``X``): ``gamma(L, u) p``, ``p = n_params``.
+
+    The entrywise bounds above have the form ``|E| <= gamma(L, u) |A|^T |A|`` for a curvature
+    ``C = A^T A``. Scale by ``D = diag(C)^(-1/2)``: ``D |A|^T |A| D`` is nonnegative with the
+    unit diagonal of ``D C D`` (a column of ``|A|`` has the norm of that of ``A``), so
+    ``||D E D||_2 <= gamma(L, u) ||D |A|^T |A| D||_2 <= gamma(L, u) trace(D |A|^T |A| D) =
+    gamma(L, u) p``, while ``||D C D||_2 >= 1``; a product ``-H v`` errs by at most this
+    matrix's norm times ``||v||``. ``L = b + m + k + 3 + 6c`` is the longest chain, that of
+    :func:`categorical_hessp_error_bound` (the Hessians' ``b + 2 + 4c`` is shorter), ``b`` the
+    rows of a block of an ``n``-row pass; the float64 sum over the ``nb`` blocks adds
+    ``gamma(nb - 1, u64)``. A bound as stated for the Hessians of one-parameter families and
+    of the two-class view; for the categorical curvature and products the magnitudes carry
+    ``p_a (delta_ab + p_b)`` where the curvature has ``p_a (delta_ab - p_b)``, a diagonal
+    ratio ``(1 + p_a) / (1 - p_a)`` (near 1 for classes of moderate probability) that this
+    closed form leaves out, as the caller's condition estimate leaves out the spread of
+    ``A''``.
+
+    Parameters
+    ----------
+    n, m : int
+        Rows and columns of ``X``.
+    k : int
+        Columns of ``P`` (1 for a one-parameter family).
+    n_params : int
+        The dimension of the curvature.
+    dtype : {numpy.float32, numpy.float64}
+    block_bytes : int
+
+    Returns
+    -------
+    float
+    """
+    b, nb = _blocks(n, m, block_bytes)
+    c = int(np.dtype(dtype) != np.float64)
+    return _gamma2(b + m + k + 3 + 6 * c, dtype, max(nb - 1, 0)) * max(n_params, 1)

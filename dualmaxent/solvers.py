@@ -28,6 +28,7 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
+from . import _kernels
 from .exceptions import SingularHessianWarning
 from .objective import DualObjective
 
@@ -388,30 +389,45 @@ def diverging(steps) -> bool:
 #: notes' example demonstrates).
 LARGE_ROWS = 100_000
 
-#: Newton forms its Hessians in float32 (the value, the gradient and the stopping test stay
-#: float64) when the equilibrated design's condition number (``Identifiability.condition``) is
-#: at most this: the relative error of a float32 curvature is about 1e-8 (measured at n = 10^6,
-#: m = 51), so the step's is below ``condition^2 * 1e-8 = 1e-4`` and Newton still gains four
-#: digits per step near the optimum. Measured at n = 10^6, m = 51 from the cold start, no
-#: other shortcut: the same six iterations to 3e-17 as float64 (2e-17), 0.21 s per iteration
-#: against 0.24 s; the Hessian pass alone 0.18 s against 0.31 s (one BLAS thread; the
-#: gradient alone 0.04 s).
-FLOAT32_MAX_CONDITION = 100.0
+#: The loosest relative residual CG is asked for: the cap of the forcing term
+#: ``min(CG_FORCING_MAX, sqrt(rel))`` of :func:`cg_direction`. Also the most that the error of a
+#: float32 curvature may cost a Newton step (:func:`_curvature_precision`).
+CG_FORCING_MAX = 0.1
 
 
 def _curvature_precision(obj: DualObjective):
-    """float32 for a design known to be well conditioned (see FLOAT32_MAX_CONDITION), else float64.
+    """float32 where the error bound of a float32 curvature allows it, else float64.
+
+    Newton forms its Hessians, and Newton-CG its curvature-vector products, in float32 (the
+    value, the gradient and the stopping test stay float64) when
+
+        ``rho kappa <= CG_FORCING_MAX``,   ``rho = gamma(L, 2**-24) p``,   ``kappa = condition^2``,
+
+    with ``rho`` the worst-case relative error of a float32 curvature or product in the
+    equilibrated 2-norm (:func:`dualmaxent._kernels.curvature_relative_error`: ``L = b + m + k
+    + 9`` roundings, ``b`` the rows of a block, ``p`` the parameters) and ``kappa`` the
+    equilibrated Gram matrix's condition, ``Identifiability.condition`` squared (the
+    curvature's when the variances ``A''`` are of one size). ``rho kappa`` bounds the relative
+    error of the Newton step that the float32 error alone causes, and so the contraction of the
+    gradient it costs: at most ``CG_FORCING_MAX``, CG's loosest residual target, each step still
+    gains a digit, as with a reused factorisation (:data:`REUSE_RATIO`). Measured at
+    n = 10^6, m = 51 (``rho = 4e-3``, ``kappa = 1.2``) from the cold start, no other shortcut:
+    the same six iterations to 3e-17 as float64 (2e-17), 0.21 s per iteration against 0.24 s;
+    the Hessian pass alone 0.18 s against 0.31 s (one BLAS thread; the gradient alone 0.04 s).
+    With ten classes (459 parameters) ``rho = 0.037``: float32 up to a condition of 1.6.
 
     The condition is read only where it is known without an extra pass over every row
     (:meth:`DualObjective.design_condition`: the rank pass of unpenalised in-memory solves; on an
-    engine, the warm start's sample or one gathered for the purpose).
+    engine, the warm start's sample or one gathered for the purpose); ``rho`` is closed-form.
     """
-    if obj.dataset.n < LARGE_ROWS:
+    n = obj.dataset.n
+    if n < LARGE_ROWS:
         return np.float64
     condition = obj.design_condition()
-    if condition is not None and condition <= FLOAT32_MAX_CONDITION:
-        return np.float32
-    return np.float64
+    if condition is None:
+        return np.float64
+    rho = _kernels.curvature_relative_error(n, obj.dataset.m, obj.q, obj.n_params)
+    return np.float32 if rho * condition ** 2 <= CG_FORCING_MAX else np.float64
 
 
 def _newton(obj: DualObjective, beta, tol, max_iter, hist):
@@ -509,12 +525,13 @@ def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200):
     preconditioner is the Kronecker approximation ``A (x) X^T W X`` of ``-H``, with ``A`` the
     weighted mean of ``diag(p_j) - p_j p_j^T`` (exact when ``P`` is constant across rows, as at
     the starting point), factored once per step. The inner tolerance follows Eisenstat &
-    Walker's forcing term ``||r|| <= min(0.1, sqrt(rel)) ||g||`` (superlinear convergence);
+    Walker's forcing term ``||r|| <= min(0.1, sqrt(rel)) ||g||`` (superlinear convergence,
+    :data:`CG_FORCING_MAX`);
     Nocedal & Wright, Algorithm 7.1.
     """
     matvec, psolve = obj.curvature_operator(beta)
     gnorm = float(np.linalg.norm(grad))
-    target = min(0.1, np.sqrt(rel)) * gnorm
+    target = min(CG_FORCING_MAX, np.sqrt(rel)) * gnorm
     s = np.zeros_like(grad)
     r = np.array(grad, dtype=np.float64)
     z = psolve(r)

@@ -7,6 +7,11 @@
 * Newton's shortcuts on large data (float32 Hessians, reused factorisations, the subsample's
   warm start) reach the same maximiser as plain Newton, to 1e-10.
 * The float32 rank screen and the two-column softmax equal their float64 / generic forms.
+
+Every float32 result is compared with the float64 one within a worst-case error bound derived
+for both (:mod:`dualmaxent._kernels`: ``gamma(L, u)`` times the magnitudes of the sums, valid for
+any summation order, BLAS kernel or fused multiply-add), never within a tolerance tuned on one
+machine.
 """
 
 from __future__ import annotations
@@ -31,6 +36,15 @@ def _close(a, b, rtol=RTOL):
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     assert a.shape == b.shape
     assert np.abs(a - b).max() <= rtol * (1.0 + np.abs(b).max())
+
+
+def _within(single, exact, bound):
+    """``0 < |single - exact| <= bound`` entrywise (nonzero: single precision really ran), with
+    a bound under 1% of the result's scale, so that an error of the result's own size fails."""
+    err = np.abs(np.asarray(single, dtype=float) - exact)
+    assert err.shape == bound.shape and np.all(err > 0)
+    assert np.all(err <= bound), f"error / bound up to {np.max(err / bound):.3g}"
+    assert bound.max() <= 1e-2 * np.abs(exact).max()
 
 
 def _binary(n=3000, m=6, seed=0, weights=True):
@@ -114,8 +128,26 @@ def test_float32_curvature_is_close_and_leaves_value_and_gradient_alone():
     v32, g32, C32 = K.glm_vgh(ds.X, Y, ds.weights, theta, fam, curvature_dtype=np.float32)
     assert v32 == v64 and np.array_equal(g32, g64)
     assert C32.dtype == np.float64
-    _close(C32, C64, rtol=1e-6)
-    assert np.abs(C32 - C64).max() > 0  # really single precision
+    d = ds.weights * fam.variance(ds.X @ theta)
+    # gamma(b + 6, u32) |X|^T diag(d) |X| for float32 blocks, gamma(b + 2, u64) for float64's
+    bound = K.gram_error_bound(ds.X, d, np.float32) + K.gram_error_bound(ds.X, d, np.float64)
+    _within(C32, C64, bound)
+
+
+def test_float32_categorical_curvature_is_within_its_error_bound():
+    rng = np.random.default_rng(10)
+    X = np.hstack([rng.standard_normal((3000, 4)), np.ones((3000, 1))])
+    w = rng.uniform(0.2, 3.0, 3000)
+    theta = 0.4 * rng.standard_normal((5, 3))
+    Y = np.eye(3)[rng.integers(0, 3, 3000)]
+    P = nx.softmax(X @ theta)
+    kw = {"classes": [0, 1], "block_bytes": 256 * 8 * 5}  # 12 blocks of 256 rows at m = 5
+    C64 = K.categorical_vgh(X, Y, w, theta, **kw)[2]
+    C32 = K.categorical_vgh(X, Y, w, theta, curvature_dtype=np.float32, **kw)[2]
+    # gamma(b + 6, u32) (+) gamma(nb + 6, u64) |X|^T diag(w p_a (delta_ab + p_b)) |X|, + float64's
+    bound = sum(K.categorical_curvature_error_bound(X, w, P, dtype=t, **kw)
+                for t in (np.float32, np.float64))
+    _within(C32, C64, bound)
 
 
 @pytest.fixture
@@ -187,13 +219,41 @@ def test_subsample_views_the_rows_without_copying():
     assert sub.penalty.lam == 1.0  # a quarter of the rows, a quarter of lambda
 
 
+def _condition_bound(G, B):
+    """Worst-case ``|kappa~ - kappa|`` of the equilibrated condition ``kappa = sqrt(l_max /
+    l_min)`` of ``D G D``, ``D = diag(G)^(-1/2)``, when ``G~`` with ``|G~ - G| <= B`` entrywise
+    replaces ``G`` (equilibrated by its own diagonal, ``D~ = (I + F) D``).
+
+    ``D~ G~ D~ = (I + F) (D G D + D E D) (I + F)``: Weyl moves each eigenvalue of ``D G D`` by at
+    most ``beta = ||D B D||_2 >= ||D E D||_2``, and Ostrowski's theorem scales it by a factor in
+    ``[min (1 + F)^2, max (1 + F)^2]``, inside ``[1 / (1 + phi), 1 / (1 - phi)]`` with ``phi =
+    max B_ii / G_ii``. eigvalsh's backward error (``p(m) u64 ||D G D||_2``, a few ``m u64``) is
+    added as ``gamma(m^2, u64) l_max`` for each of the two eigenvalue solves.
+    """
+    m = G.shape[0]
+    d = 1.0 / np.sqrt(np.diag(G))
+    lam = np.linalg.eigvalsh(d[:, None] * G * d[None, :])
+    lo_, hi_ = lam[0], lam[-1]
+    beta = (np.linalg.norm(d[:, None] * B * d[None, :], 2)
+            + 2 * K.gamma(m * m, K.unit_roundoff(np.float64)) * hi_)
+    phi = float(np.max(np.diag(B) / np.diag(G)))
+    assert beta < lo_ and phi < 1  # else no bound
+    up = (1 + beta / hi_) * (1 + phi) / ((1 - beta / lo_) * (1 - phi))
+    down = (1 - beta / hi_) * (1 - phi) / ((1 + beta / lo_) * (1 + phi))
+    return float(np.sqrt(hi_ / lo_) * max(np.sqrt(up) - 1, 1 - np.sqrt(down)))
+
+
 def test_float32_rank_screen_gives_the_float64_answer(monkeypatch):
     ds = _binary(n=2000)
     fast = ID.identify(ds.X, ds.weights, ds.feature_names)
     monkeypatch.setattr(ID, "GRAM_CLEAR_FLOAT32", np.inf)  # the screen never clears
     exact = ID.identify(ds.X, ds.weights, ds.feature_names)
     assert fast.rank == exact.rank == ds.m
-    assert abs(fast.condition - exact.condition) <= 1e-3 * exact.condition
+    # the float32 Gram within gamma(b + 6, u32) |X|^T W |X| (+ float64's), carried to the condition
+    G = K.gram(ds.X, ds.weights)
+    bound = _condition_bound(G, sum(K.gram_error_bound(ds.X, ds.weights, dtype=t)
+                                    for t in (np.float32, np.float64)))
+    assert 0 < abs(fast.condition - exact.condition) <= bound <= 1e-2 * exact.condition
     # a dependent column still gets the float64 decision and its name
     X = np.column_stack([ds.X[:, :2], ds.X[:, 0] - 2 * ds.X[:, 1], ds.X[:, 2:]])
     dep = ID.identify(X, ds.weights, [f"c{i}" for i in range(X.shape[1])])
@@ -250,8 +310,8 @@ def test_two_class_attainment_by_the_binary_view_still_finds_separation():
 def test_float32_curvature_products_are_close_and_newton_cg_reaches_the_same_maximiser(
         large_from_small, monkeypatch):
     """Newton-CG's curvature-vector products in float32 (a well-conditioned design, many rows)
-    are within 1e-6 of float64's, the solve reaches plain Newton's maximiser to 1e-10, and the
-    standard errors are those of the float64 Hessian."""
+    are within the two precisions' error bounds of float64's, the solve reaches plain Newton's
+    maximiser to 1e-10, and the standard errors are those of the float64 Hessian."""
     rng = np.random.default_rng(8)
     n, k = 6000, 4
     Xf = rng.standard_normal((n, 3))
@@ -262,7 +322,10 @@ def test_float32_curvature_products_are_close_and_newton_cg_reaches_the_same_max
     V = rng.standard_normal((ds.m, k))
     exact = K.categorical_hessp(ds.X, ds.weights, P, V)
     single = K.categorical_hessp(ds.X, ds.weights, P, V, dtype=np.float32)
-    assert 0 < np.abs(single - exact).max() <= 1e-6 * np.abs(exact).max()
+    # gamma(m + k + b + 9, u32) |X|^T (w p_a (Ubar_a + sum_b p_b Ubar_b)), Ubar = |X||V|; + f64's
+    bound = sum(K.categorical_hessp_error_bound(ds.X, ds.weights, P, V, dtype=t)
+                for t in (np.float32, np.float64))
+    _within(single, exact, bound)
     dtypes = []
     hessp = K.categorical_hessp
     monkeypatch.setattr(K, "categorical_hessp", lambda *a, dtype=np.float64, **kw: (
