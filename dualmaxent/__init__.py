@@ -5,10 +5,12 @@ equations ``X^T P = X^T Y``, has the multinomial log-likelihood as its Lagrange 
 ``P* = softmax(X theta*)`` and ``H(P*) = -l(theta*)``. The same holds for every canonical GLM.
 
 Public API: :class:`Dataset`, :func:`load_dataset`, :func:`solve_primal`, :func:`solve_dual`,
-:func:`recover_primal`, :func:`verify`, and the scikit-learn estimators :class:`MaxEntClassifier`
+:func:`recover_primal`, :func:`verify`, :func:`certify`, :func:`certify_model`, and the scikit-learn estimators :class:`MaxEntClassifier`
 and :class:`GLMRegressor` (imported on first use, so that scikit-learn stays optional).
 """
 
+from .adapters import certify_model
+from .certify import certify
 from .data import Dataset, load_dataset
 from .dual import solve_dual
 from .primal import solve_primal
@@ -24,6 +26,8 @@ __all__ = [
     "solve_dual",
     "recover_primal",
     "verify",
+    "certify",
+    "certify_model",
     "Penalty",
     "PrimalResult",
     "DualResult",

@@ -77,6 +77,31 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print one JSON object")
     v.set_defaults(func=cmd_verify)
 
+    c = sub.add_parser("certify", help="certify given coefficients (COEF.csv) on a data set",
+                       description="Certify the coefficients in COEF.csv, from any solver or "
+                       "library, against the problem of DATA: a proved bracket of the optimum "
+                       "and how many nats theta is from it. Exit code 0 when the certificate "
+                       "is ok, 1 when it is not, 2 for bad input.")
+    c.add_argument("data", help="a built-in data set (blobs, iris), a CSV path, or - for a CSV "
+                   "on standard input")
+    c.add_argument("--coef", required=True, metavar="COEF.csv",
+                   help="one row per feature (first column its name, intercept included), one "
+                   "column per class headed by its label (one column for the one-parameter "
+                   "families)")
+    c.add_argument("--target", help="the CSV's response column (default: the last column)")
+    c.add_argument("--features", help="comma-separated feature columns (default: all others)")
+    c.add_argument("--weights", help="a CSV column of frequency weights")
+    c.add_argument("--no-intercept", action="store_true", help="do not append an intercept")
+    c.add_argument("--family", default="categorical", choices=list(FAMILIES),
+                   help="the canonical GLM family (default: categorical)")
+    cpen = c.add_mutually_exclusive_group()
+    cpen.add_argument("--l2", type=_positive_float, metavar="LAMBDA", help="L2 penalty")
+    cpen.add_argument("--l1", type=_positive_float, metavar="LAMBDA", help="L1 penalty")
+    c.add_argument("--tol", type=_positive_float, default=1e-6,
+                   help="tolerance of the certificate (default: 1e-6)")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.set_defaults(func=cmd_certify)
+
     f = sub.add_parser("figures", help="regenerate every comparison figure",
                        description="Regenerate every figure into a folder (default: figures/).")
     f.add_argument("--out", default="figures", help="output folder (default: figures)")
@@ -214,6 +239,18 @@ def _verify_dask(args) -> int:
         return _print_certificate(args, dataset, cert)
 
 
+def cmd_certify(args) -> int:
+    """``certify DATA --coef COEF.csv``: the checker alone, at the coefficients given."""
+    from .adapters import read_coef_csv
+    from .certify import certify
+
+    dataset = load_from_args(args)
+    theta = read_coef_csv(args.coef, dataset)
+    cert = certify(dataset, theta, l2=args.l2, l1=args.l1, tol=args.tol,
+                   source=f"given ({args.coef})")
+    return _print_certificate(args, dataset, cert)
+
+
 def _print_certificate(args, dataset, cert) -> int:
     if args.json:
         print(json.dumps(certificate_json(dataset, cert), indent=2))
@@ -226,6 +263,7 @@ def certificate_json(dataset, cert) -> dict:
     """The certificate as a JSON-ready dict (keys documented in the README)."""
     p, d, pp = cert.primal, cert.dual, cert.projected
     sep = cert.separation
+    std_err = cert.std_err
     out = {
         "dataset": {
             "name": dataset.name, "n": dataset.n, "m": dataset.m, "k": dataset.k,
@@ -233,31 +271,37 @@ def certificate_json(dataset, cert) -> dict:
             "classes": [_jsonable(c) for c in dataset.classes],
             "feature_names": list(dataset.feature_names),
             "family": dataset.family.name,
-            "penalty": d.penalty.as_dict(),
+            "penalty": cert.penalty.as_dict(),
             "weights": bool(np.any(dataset.weights != 1.0)),
         },
         "primal": {"solver": cert.primal_solver, "reason": cert.primal_reason},
-        "dual": {
+        "theta": {
+            "source": cert.source, "values": np.asarray(cert.theta).tolist(),
+            "objective": _num(cert.upper_bound),
+            "canonical_loglik": _num(cert.extra["canonical_loglik"]),
+            "loglik": _num(-cert.neg_loglik), "neg_loglik": _num(cert.neg_loglik),
+            "dual_gradient": _num(cert.dual_gradient),
+            "gradient_roundoff": _num(cert.gradient_roundoff),
+            "std_err": None if std_err is None else _nums(std_err),
+            "std_err_note": cert.std_err_note,
+        },
+        "dual": None if d is None else {
             "method": d.method, "converged": d.converged, "status": d.status,
-            "iterations": d.iterations, "loglik": d.loglik, "neg_loglik": d.neg_loglik,
-            "canonical_loglik": d.canonical_loglik,
-            "grad_norm": d.grad_norm, "theta": np.asarray(d.theta).tolist(),
-            "std_err": None if d.std_err is None else _nums(d.std_err),
-            "std_err_note": d.std_err_note,
-            "solve_seconds": d.solve_seconds,
+            "iterations": d.iterations, "solve_seconds": d.solve_seconds,
         },
         "projected": {
             "entropy": _num(pp.entropy), "lower_bound": _num(pp.lower_bound),
             "upper_bound": _num(pp.upper_bound), "duality_gap": _num(pp.duality_gap),
             "roundoff": _num(pp.roundoff), "balance_residual": _num(pp.balance_residual),
-            "min_entry": _num(pp.min_entry), "in_domain": pp.in_domain,
+            "min_entry": _num(pp.newton_min_entry), "in_domain": pp.in_domain,
+            "segment": pp.segment,
             "rank": pp.rank, "size": pp.size, "condition": _num(pp.condition),
             "seconds": pp.seconds,
         },
         "certificate": {
             "lower_bound": _num(cert.lower_bound), "upper_bound": _num(cert.upper_bound),
             "duality_gap": _num(cert.duality_gap), "relative_gap": _num(cert.relative_gap),
-            "roundoff": _num(cert.roundoff),
+            "roundoff": _num(cert.roundoff), "within": _num(cert.within),
             "balance_residual": _num(cert.balance_residual),
             "simplex_residual": _num(cert.simplex_residual), "min_entry": _num(cert.min_entry),
             "dual_gradient": _num(cert.dual_gradient), "primal_gap": _num(cert.primal_gap),
@@ -296,14 +340,17 @@ def certificate_json(dataset, cert) -> dict:
 def format_certificate(dataset, cert) -> str:
     """The human-readable certificate."""
     p, d, pp = cert.primal, cert.dual, cert.projected
+    penalty = cert.penalty
     classes = ", ".join(str(c) for c in dataset.classes)
-    head = (f"dualmaxent verify: {dataset.name} ({dataset.family.name}"
-            f"{', penalty ' + d.penalty.describe() if d.penalty.active else ''}; "
+    command = "verify" if d is not None else "certify"
+    head = (f"dualmaxent {command}: {dataset.name} ({dataset.family.name}"
+            f"{', penalty ' + penalty.describe() if penalty.active else ''}; "
             f"n={dataset.n}, m={dataset.m}" + (f", k={dataset.k}: {classes}" if classes else "")
-            + (f", rank {cert.rank}" if cert.rank < dataset.m else "") + ")")
-    H, Ht = (("entropy H(P*)", "entropy H(P~), projected") if dataset.family.multiclass
-              else ("primal H(mu*) = -sum A*(mu*)", "primal H(mu~), projected"))
-    lines = [head, f"  primal  {cert.primal_solver}: {cert.primal_reason}"]
+            + (f", rank {cert.rank}" if 0 <= cert.rank < dataset.m else "") + ")")
+    H = ("entropy H(P*)" if dataset.family.multiclass else "primal H(mu*) = -sum A*(mu*)")
+    lines = [head, f"  theta   {cert.source}"
+             + (f", {d.solve_seconds:.3f} s" if d is not None else "")]
+    lines.append(f"  primal  {cert.primal_solver}: {cert.primal_reason}")
     if p is not None:
         lines += [
             f"          {p.solver}, gauge {p.gauge}: status {p.status}"
@@ -311,28 +358,27 @@ def format_certificate(dataset, cert) -> str:
             + f", {p.solve_seconds:.3f} s solve + {p.compile_seconds:.3f} s compile",
             f"          {H:<30} {p.entropy:.10f} nats",
         ]
-    lines += [
-        f"          {Ht:<30} {pp.entropy:.10f} nats  ({pp.seconds:.3f} s)",
-        f"  dual    {d.method}: {d.status}, {d.iterations} iterations, {d.solve_seconds:.3f} s",
-        f"          {'-sup l (reduced likelihood)' if d.forced is not None else '-l(theta*)':<30} "
-        f"{-d.canonical_loglik:.10f} nats",
-    ]
-    if d.penalty.active:
-        label = "-(l - lam/2 |theta|^2)" if d.penalty.kind == "l2" else "-(l - lam |theta|_1)"
-        lines.append(f"          {label:<30} {-cert.extra['dual_objective']:.10f} nats")
-    if d.loglik != d.canonical_loglik:
-        lines.append(f"          {'reported log-likelihood':<30} {d.loglik:.10f} nats")
+    lines += ["  at theta",
+              f"          {'-l(theta)':<30} {-cert.extra['canonical_loglik']:.10f} nats"]
+    if penalty.active:
+        label = "-(l - lam/2 |theta|^2)" if penalty.kind == "l2" else "-(l - lam |theta|_1)"
+        lines.append(f"          {label:<30} {cert.upper_bound:.10f} nats")
+    if cert.extra["loglik_constant"] != 0:
+        lines.append(f"          {'reported log-likelihood':<30} {-cert.neg_loglik:.10f} nats")
+    lines.append(f"          {'dual gradient':<30} {cert.dual_gradient:.2e}  (round-off budget "
+                 f"{cert.gradient_roundoff:.1e})")
+    point = "primal at mu~" if pp.segment >= 1 else f"primal at Y + {pp.segment:.3g} (mu~ - Y)"
     lines += [
         f"  certificate (tolerance {cert.tol:g})",
-        f"          {'lower bound (primal at mu~)':<30} {cert.lower_bound:.10f} nats",
-        f"          {'upper bound (dual at theta*)':<30} {cert.upper_bound:.10f} nats",
+        f"          {'lower bound (' + point + ')':<30} {cert.lower_bound:.10f} nats",
+        f"          {'upper bound (dual at theta)':<30} {cert.upper_bound:.10f} nats",
         f"          {'duality gap':<30} {cert.duality_gap:+.2e}  (relative "
         f"{cert.relative_gap:.2e}, round-off {cert.roundoff:.1e})",
+        f"          {'theta is within':<30} {cert.within:.2e} nats of the optimum",
         f"          {'balance residual':<30} {cert.balance_residual:.2e}",
-        f"          {'simplex residual':<30} {cert.simplex_residual:.2e}  (min entry "
-        f"{cert.min_entry:.1e})",
-        f"          {'dual gradient':<30} {cert.dual_gradient:.2e}",
     ]
+    if dataset.family.multiclass:
+        lines.append(f"          {'simplex residual':<30} {cert.simplex_residual:.2e}")
     if p is not None:
         lines += [
             f"          {'CVXPY gap':<30} {cert.primal_gap:.2e}",
@@ -348,20 +394,21 @@ def format_certificate(dataset, cert) -> str:
                    else "could not be matched with the likelihood's supremum (see the verdict)")
         lines.append(f"  note: {cert.separation.describe(dataset)}; the max-entropy optimum "
                      f"exists and {outcome}")
-    lines += coefficient_table(dataset, d)
-    lines += [f"  note: {note}" for note in cert.notes]
+    lines += coefficient_table(dataset, cert)
+    said = cert.separation.describe(dataset) if cert.separation is not None else None
+    lines += [f"  note: {note}" for note in cert.notes if not (said and note.startswith(said))]
     lines.append(f"verdict: {cert.verdict}")
     return "\n".join(lines)
 
 
-def coefficient_table(dataset, dual) -> list[str]:
-    """theta* with standard errors, z, p-values and 95% intervals (normal), like statsmodels'
-    summary; a note instead when there are no standard errors."""
+def coefficient_table(dataset, cert) -> list[str]:
+    """The certified theta with standard errors, z, p-values and 95% intervals (normal), like
+    statsmodels' summary; the coefficients alone, and why, when there are no standard errors."""
     from scipy.stats import norm
 
-    theta, se = np.asarray(dual.theta), dual.std_err
+    theta, se = np.asarray(cert.theta), cert.std_err
     if se is None:
-        return [f"  coefficients: {dual.std_err_note}"]
+        se = np.full(theta.shape, np.nan)
     classes = list(dataset.classes) if dataset.family.multiclass else [None]
     theta, se = theta.reshape(dataset.m, -1), np.asarray(se).reshape(dataset.m, -1)
     lines = [f"  coefficients{' (the last class is the reference)' if classes[0] is not None else ''}",
@@ -377,8 +424,8 @@ def coefficient_table(dataset, dual) -> list[str]:
             lines.append(f"          {row:<24.24} {est:>11.4f} {s_:>10.4f} {z:>8.3f} "
                          f"{2 * norm.sf(abs(z)):>7.3f} {est - 1.959964 * s_:>11.4f} "
                          f"{est + 1.959964 * s_:>11.4f}")
-    if dual.std_err_note:
-        lines.append(f"  note: {dual.std_err_note}")
+    if cert.std_err_note:
+        lines.append(f"  note: {cert.std_err_note}")
     return lines
 
 

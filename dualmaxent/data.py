@@ -98,10 +98,123 @@ class Dataset:
     @cached_property
     def identifiability(self):
         """The rank of the weighted design and its null space (:mod:`dualmaxent.identifiability`),
-        computed once, on first use (one pass over ``X``)."""
+        computed once, on first use (one pass over ``X``). For a badly scaled design (see
+        :meth:`_column_scaling`) on a copy of ``X`` with its columns rescaled by powers of two,
+        mapped back: the rank pass forms squares of the entries, which would overflow or
+        underflow (its float32 screen already from sizes of about 1e19)."""
         from .identifiability import identify
 
-        return identify(self.X, self.weights, self.feature_names)
+        scale = self._column_scaling()
+        if scale is None:
+            return identify(self.X, self.weights, self.feature_names)
+        return _scaled_identifiability(self._rescaled(scale).identifiability, scale,
+                                       self.feature_names)
+
+    @cached_property
+    def _column_max(self) -> np.ndarray:
+        """The largest absolute entry of each column of ``X``, shape (m,): kept from the scale
+        check of :meth:`from_arrays`, or one pass in row blocks for a data set built otherwise."""
+        from ._kernels import row_blocks
+
+        big = np.zeros(self.m)
+        with np.errstate(invalid="ignore"):
+            for sl in row_blocks(*self.X.shape):
+                np.maximum(big, np.abs(self.X[sl]).max(axis=0, initial=0.0), out=big)
+        return big
+
+    def _column_scaling(self) -> np.ndarray | None:
+        """The diagonal ``D`` (m,) of powers of two that brings the largest entry of every
+        feature column to [0.5, 1) (the intercept's and the zero columns' 1), or None when the
+        design is well scaled (:func:`_badly_scaled`); from :attr:`_column_max`, no pass."""
+        big = self._column_max
+        if not _badly_scaled(big):
+            return None
+        return _power_of_two_scaling(big, self._feature_rows())
+
+    def _feature_rows(self) -> np.ndarray:
+        """The columns of ``X`` that are not the appended intercept, bool of shape (m,)."""
+        rows = np.ones(self.m, dtype=bool)
+        if self.intercept:
+            rows[-1] = False
+        return rows
+
+    def _rescaled(self, scale: np.ndarray) -> "Dataset":
+        """The data set of ``X diag(scale)``, a read-only copy made in one pass (the solvers'
+        view of a badly scaled design: theta for ``X`` is ``diag(scale)`` times theta for it).
+        A rank pass already made is carried over (:func:`_scaled_identifiability`)."""
+        X = np.multiply(self.X, scale)
+        X.setflags(write=False)
+        out = dataclasses.replace(self, X=X)
+        out.__dict__["_column_max"] = self._column_max * scale  # exact: powers of two
+        if "identifiability" in self.__dict__:
+            out.__dict__["identifiability"] = _scaled_identifiability(
+                self.identifiability, 1.0 / scale, self.feature_names)
+        return out
+
+    def _identifiability_from(self, rescaled: "Dataset", scale: np.ndarray):
+        """:attr:`identifiability`, taken from that of ``rescaled`` (``self._rescaled(scale)``)
+        when not yet known, rather than from a rank pass of its own."""
+        if "identifiability" not in self.__dict__:
+            self.__dict__["identifiability"] = _scaled_identifiability(
+                rescaled.identifiability, scale, self.feature_names)
+        return self.identifiability
+
+    def check_theta(self, theta) -> np.ndarray:
+        """``theta`` checked against this data set's layout, as a new float64 array.
+
+        The layout is (m, k), one column per class, for the categorical family
+        (``family.multiclass``) and (m,) for the one-parameter families, which also accept
+        (m, 1). Only attributes a Dask data set shares are read (``m``, ``k``,
+        ``feature_names``, ``classes``, ``family``), so that it can be called as
+        ``Dataset.check_theta(dask_data, theta)``.
+
+        Raises
+        ------
+        DataError
+            With a one-line message naming the problem: not numbers, complex numbers, a wrong
+            shape (the message names the expected one, with the rows' and columns' names) or
+            NaN or infinite entries.
+        """
+        multiclass = bool(self.family.multiclass)
+        m, k = int(self.m), int(self.k)
+        expected = (m, k) if multiclass else (m,)
+        names = _name_list(self.feature_names)
+        layout = (f"features x classes: {names} x {_name_list(self.classes)}" if multiclass
+                  else f"one entry per feature: {names}")
+        try:
+            raw = np.asarray(theta)
+        except (TypeError, ValueError):  # a ragged nesting
+            raise DataError(f"theta must be an array of shape {expected} ({layout}); got a "
+                            f"ragged {type(theta).__name__}") from None
+        if raw.dtype.kind == "c" or (raw.dtype == object
+                                     and any(_is_complex(v) for v in raw.ravel().tolist())):
+            raise DataError(f"theta must be real; got complex numbers (shape {raw.shape}; "
+                            f"expected {expected})")
+        if raw.dtype.kind not in "iuf" and not (raw.dtype == object and raw.size and all(
+                isinstance(v, (int, float, np.integer, np.floating))
+                and not isinstance(v, (bool, np.bool_)) for v in raw.ravel().tolist())):
+            what = (type(theta).__name__ if raw.ndim == 0 and raw.dtype == object
+                    else f"an array of {_kind_name(raw)}")
+            raise DataError(f"theta must be numeric, an array of shape {expected} ({layout}); "
+                            f"got {what}")
+        shape = raw.shape
+        if not multiclass and shape == (m, 1):
+            raw = raw[:, 0]
+        if raw.shape != expected:
+            raise DataError(f"theta must have shape {expected} ({layout}); got {shape}")
+        out = np.array(raw, dtype=np.float64, copy=True)
+        bad = ~np.isfinite(out)
+        if bad.any():
+            nan, inf = int(np.isnan(out).sum()), int(np.isinf(out).sum())
+            found = " and ".join(part for part in (
+                f"{nan} NaN value{'s' if nan != 1 else ''}" if nan else "",
+                f"{inf} infinite value{'s' if inf != 1 else ''}" if inf else "") if part)
+            first = np.argwhere(bad)[0]
+            where = f"row {self.feature_names[first[0]]!r}" + (
+                f", class {self.classes[first[1]]!r}" if multiclass else "")
+            raise DataError(f"theta must be finite; found {found} among its {expected} entries "
+                            f"({layout}), the first at {where}")
+        return out
 
     @property
     def rank(self) -> int:
@@ -154,11 +267,10 @@ class Dataset:
             With a one-line message naming the problem.
         """
         fam = get_family(family)
-        try:
-            # read only until the design is built below (one copy, the intercept appended)
-            Xa = np.asarray(X, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise DataError("X must be numeric") from None
+        # read only until the design is built below (one copy, the intercept appended); a
+        # complex X is refused (converting it would drop the imaginary parts), once the
+        # columns have their names for the message
+        Xa, complex_X = _real_array(X, "X")
         if Xa.ndim == 1:
             Xa = Xa[:, None]
         if Xa.ndim != 2:
@@ -171,6 +283,8 @@ class Dataset:
             raise DataError(f"got {len(feature_names)} feature names for {p} columns of X")
         if len(set(feature_names)) != len(feature_names):
             raise DataError("feature names must be unique")
+        if complex_X:
+            raise DataError(_complex_message("X", Xa, feature_names))
         # a NaN or an infinity makes the sum non-finite (so may an overflow of finite values:
         # then the entries decide), without a boolean array of the size of X in the usual case
         bad = np.zeros(1, dtype=bool) if np.isfinite(Xa.sum()) else ~np.isfinite(Xa)
@@ -188,6 +302,9 @@ class Dataset:
             raise DataError(f"y must have one entry per row of X ({n}); got shape {ya.shape}")
         if n < 2:
             raise DataError(f"need at least two observations; got {n}")
+        if ya.dtype.kind == "c" or (ya.dtype == object
+                                    and any(_is_complex(v) for v in ya.tolist())):
+            raise DataError(_complex_message("y", ya))
         if ya.dtype == object and any(_is_missing(v) for v in ya.tolist()):
             raise DataError("the target has missing values")
         if ya.dtype.kind == "f" and not np.all(np.isfinite(ya)):
@@ -199,10 +316,10 @@ class Dataset:
         if weights is None:
             w = np.ones(n)
         else:
-            try:
-                w = np.array(weights, dtype=np.float64, copy=True).reshape(-1)
-            except (TypeError, ValueError):
-                raise DataError("weights must be numeric") from None
+            w, complex_w = _real_array(weights, "weights")
+            if complex_w:
+                raise DataError(_complex_message("weights", w.reshape(-1)))
+            w = np.array(w, dtype=np.float64, copy=True).reshape(-1)
             if w.shape != (n,):
                 raise DataError(f"weights must have one entry per row of X ({n}); got {w.size}")
             if not np.all(np.isfinite(w)):
@@ -223,11 +340,13 @@ class Dataset:
             Xa = np.array(Xa, copy=True)  # the data set's own, never the caller's array
         if Xa.shape[1] == 0:
             raise DataError("no features: give at least one column or keep the intercept")
-        _check_scale(Xa, w, feature_names)
+        column_max = _check_scale(Xa, w, feature_names)
         for arr in (Xa, ya, Y, w):
             arr.setflags(write=False)
-        return cls(X=Xa, y=ya, Y=Y, classes=tuple(classes), feature_names=tuple(feature_names),
-                   weights=w, family=fam, name=name, intercept=bool(intercept))
+        out = cls(X=Xa, y=ya, Y=Y, classes=tuple(classes), feature_names=tuple(feature_names),
+                  weights=w, family=fam, name=name, intercept=bool(intercept))
+        out.__dict__["_column_max"] = column_max  # the scale check's pass, not made again
+        return out
 
     @classmethod
     def from_csv(
@@ -345,6 +464,8 @@ class Dataset:
             missing = int(df[col].isna().sum())
             if missing:
                 raise DataError(f"column {col!r} has {missing} missing values; drop or fill them")
+            _refuse_complex_column(df[col], "weights" if col == weights
+                                   else "y" if col == target else "X")
         X, names = _design([(str(f), _frame_column(df[f], pd)) for f in features], intercept,
                            len(df))
         y = df[target].to_numpy(dtype=object if isinstance(df[target].dtype, pd.CategoricalDtype)
@@ -464,6 +585,18 @@ def _csv_column(values, column, where):
     return _Factor(arr, _sorted_labels(arr))
 
 
+def _refuse_complex_column(s, what: str) -> None:
+    """A one-line :class:`DataError` when a pandas column holds complex numbers (numeric to
+    pandas, so that converting it to floats would drop the imaginary parts)."""
+    if s.dtype.kind == "c":
+        values = s.to_numpy()
+    elif s.dtype == object and any(_is_complex(v) for v in s.tolist()):
+        values = s.to_numpy(dtype=object)
+    else:
+        return
+    raise DataError(_complex_message(what, values, str(s.name)))
+
+
 def _frame_column(s, pd):
     """A pandas column as floats, or as a factor when it is categorical, bool or text."""
     if isinstance(s.dtype, pd.CategoricalDtype):
@@ -528,9 +661,10 @@ _MAX_SUM_OF_SQUARES = np.finfo(np.float64).max / 100
 _MAX_SCALE_RATIO = 1e10
 
 
-def _check_scale(X, w, names):
+def _check_scale(X, w, names) -> np.ndarray:
     """One-line error when a column of ``X`` is too large for the solvers' float64 arithmetic,
-    and a warning when the columns' sizes differ so much that the conic primal struggles."""
+    and a warning when the columns' sizes differ so much that the conic primal struggles.
+    Returns the largest absolute entry of each column (kept as ``Dataset._column_max``)."""
     from ._kernels import row_blocks
 
     # one pass in row blocks, each in cache for its maximum and its squares: no temporary of the
@@ -544,6 +678,8 @@ def _check_scale(X, w, names):
             np.maximum(big, np.abs(B).max(axis=0, initial=0.0), out=big)
             ss += w[sl] @ (B * B)
     nonzero = np.nonzero(big > 0)[0]
+    if nonzero.size == 0:
+        return big
     if np.all(np.isfinite(ss)) and np.all(ss[nonzero] > 0):
         log_ss = np.log(ss[nonzero])
     else:  # a square overflowed or underflowed: sum w x^2 = big^2 sum w (x / big)^2, in logs
@@ -560,15 +696,211 @@ def _check_scale(X, w, names):
                         " standardise it (subtract the mean, divide by the standard deviation)"
                         " and theta scales inversely")
     if nonzero.size < 2:
-        return
+        return big
     log_rms = 0.5 * (log_ss - np.log(w.sum()))
     lo, hi = int(np.argmin(log_rms)), int(np.argmax(log_rms))
     if log_rms[hi] - log_rms[lo] > np.log(_MAX_SCALE_RATIO):
         small, large = names[int(nonzero[lo])], names[int(nonzero[hi])]
         warnings.warn(f"the features' scales differ by a factor "
-                      f"{np.exp(log_rms[hi] - log_rms[lo]):.0e} (column {small!r} against "
+                      f"{_factor_text(log_rms[hi] - log_rms[lo])} (column {small!r} against "
                       f"{large!r}): the conic primal solver may fail or be inaccurate; "
                       "standardising the features helps", ScaleWarning, stacklevel=4)
+    return big
+
+
+#: The dual solver and the rank pass see the columns of ``X`` rescaled by powers of two (exactly:
+#: theta maps back without round-off) when the columns' largest entries, together with 1, span
+#: more than this. Both ends matter: the stopping rule ``max |g| / (1 + max |X^T W Y|)`` cannot
+#: see the gradient of a column this much smaller than the largest (or than the 1: measured,
+#: n = 120, logistic, every feature of size 1e-10: Newton "converged" at its start, theta off by
+#: 1.4), and float32 products of the rank pass and of Newton's Hessians overflow from sizes of
+#: about 1e19 ("Eigenvalues did not converge"). Measured there, sizes 1e-8 to 1e18 solve right
+#: as given; a span of 1e8 keeps every column's gradient at least 100 times the default
+#: tolerance 1e-10 of Newton (and leaves well-scaled data, even features of size 1e6, as given).
+_RESCALE_SPAN = 1e8
+
+
+def _factor_text(log_factor: float) -> str:
+    """``exp(log_factor)`` written as ``1e+12``, also beyond float64's range (a factor between
+    sizes of 1e300 and 1e-300)."""
+    if log_factor < 700:
+        return f"{np.exp(log_factor):.0e}"
+    decimal = log_factor / np.log(10.0)
+    exponent = int(np.floor(decimal))
+    mantissa = int(round(10.0 ** (decimal - exponent)))
+    if mantissa == 10:
+        mantissa, exponent = 1, exponent + 1
+    return f"{mantissa}e+{exponent}"
+
+
+def _span_log(column_max: np.ndarray) -> float:
+    """The log of the span of the columns' largest entries (zeros ignored) together with 1."""
+    sizes = column_max[column_max > 0]
+    if sizes.size == 0:
+        return 0.0
+    logs = np.log(sizes)
+    return max(float(logs.max()), 0.0) - min(float(logs.min()), 0.0)
+
+
+def _badly_scaled(column_max: np.ndarray) -> bool:
+    """Whether the columns' largest entries (zeros ignored), together with 1, span more than
+    :data:`_RESCALE_SPAN` (False for non-finite maxima: a data set built by hand)."""
+    if not np.all(np.isfinite(column_max)):
+        return False
+    return _span_log(column_max) > np.log(_RESCALE_SPAN)
+
+
+def _power_of_two_scaling(column_max: np.ndarray, rows: np.ndarray,
+                          uniform: bool = False) -> np.ndarray:
+    """Powers of two ``D`` (m,) with ``column_max * D`` in [0.5, 1) on ``rows`` (one factor for
+    all of them when ``uniform``, the largest's), 1 elsewhere and on zero columns."""
+    scale = np.ones(column_max.shape)
+    sel = rows & (column_max > 0)
+    if not sel.any():
+        return scale
+    exponents = np.frexp(column_max[sel])[1]  # max = f 2^e, f in [0.5, 1)
+    if uniform:
+        exponents = np.full_like(exponents, exponents.max())
+    # within float64's normal range, so that D and 1 / D are exact
+    scale[sel] = np.ldexp(1.0, -np.clip(exponents, -1021, 1021))
+    return scale
+
+
+def _scaled_identifiability(ident, scale: np.ndarray, names):
+    """The identifiability of ``X`` from ``ident``, that of ``Z = X diag(scale)``: the same rank
+    and (both are equilibrated) condition, the null space ``diag(scale) N``, and the
+    dependencies read off in ``Z``'s columns (where the sizes are comparable, so that small
+    terms are told from zero) and written in ``X``'s."""
+    from .identifiability import Identifiability
+
+    if ident.full_rank:
+        return ident
+    r = ident.null_space.shape[1]
+    Q = _graded_orthonormal(scale[:, None] * ident.null_space)
+    return Identifiability(rank=ident.rank, m=ident.m, basis=Q[:, r:], null_space=Q[:, :r],
+                           condition=ident.condition,
+                           dependencies=_scaled_dependencies(ident.null_space, scale, names))
+
+
+def _graded_orthonormal(A: np.ndarray) -> np.ndarray:
+    """An orthogonal Q (m, m) whose first ``r`` columns span those of ``A`` (m, r, full column
+    rank) and the others their complement, accurate entry by entry when the rows of ``A``
+    differ in size by many orders of magnitude (a rescaled null space): Householder QR with the
+    rows sorted by decreasing size and column pivoting, row-wise stable for such matrices
+    (plain QR lost an entry of 1e-150 next to 1 to cancellation)."""
+    import scipy.linalg
+
+    order = np.argsort(-np.abs(A).max(axis=1), kind="stable")
+    Q = scipy.linalg.qr(A[order] / np.abs(A).max(axis=0), pivoting=True)[0]
+    out = np.empty_like(Q)
+    out[order] = Q
+    return out
+
+
+def _scaled_dependencies(null: np.ndarray, scale: np.ndarray, names) -> tuple:
+    """The dependencies of ``X``'s columns from the null space ``null`` of ``Z = X diag(scale)``
+    (as :func:`dualmaxent.identifiability._name_dependencies` names them: the pivots chosen
+    from the last feature backwards, terms below its tolerance omitted), found in ``Z``'s
+    columns and written in ``X``'s: ``z_p = sum c_b z_b`` is ``x_p = sum c_b (scale_b /
+    scale_p) x_b``."""
+    from .identifiability import _COEF_RTOL
+
+    m, r = null.shape
+    order = list(range(m - 2, -1, -1)) + [m - 1]  # last feature first, the intercept last
+    position = {c: j for j, c in enumerate(order)}
+    R = null.T[:, order].copy()
+    pivots, row = [], 0
+    for col in range(m):  # reduced row echelon form, as _name_dependencies
+        if row == r:
+            break
+        best = row + int(np.argmax(np.abs(R[row:, col])))
+        if abs(R[best, col]) <= 1e-10:
+            continue
+        R[[row, best]] = R[[best, row]]
+        R[row] /= R[row, col]
+        for other in range(r):
+            if other != row:
+                R[other] -= R[other, col] * R[row]
+        pivots.append(col)
+        row += 1
+    out = []
+    for i, col in enumerate(pivots):
+        coefs, pivot = -R[i], order[col]
+        size = max(float(np.abs(coefs).max(initial=0.0)), 1.0)
+        terms = []
+        for original in [m - 1] + list(range(m - 1)):  # the intercept first, then column order
+            c = coefs[position[original]]
+            if position[original] == col or abs(c) <= _COEF_RTOL * size:
+                continue
+            c = c * scale[original] / scale[pivot]
+            mag = abs(c)
+            text = names[original] if abs(mag - 1.0) < 1e-9 else f"{mag:.6g} {names[original]}"
+            terms.append(("- " if c < 0 else "+ ") + text)
+        rhs = " ".join(terms) if terms else "0"
+        rhs = "-" + rhs[2:] if rhs.startswith("- ") else rhs.removeprefix("+ ")
+        out.append(f"{names[pivot]} = {rhs}")
+    return tuple(out)
+
+
+def _real_array(values, what: str):
+    """``(values as a float64 array, False)``, or ``(values as an array, True)`` when they are
+    complex numbers (converting them would drop the imaginary parts); a one-line
+    :class:`DataError` when they are not numbers. The caller's array is read, never copied
+    or modified."""
+    try:
+        raw = np.asarray(values)
+    except (TypeError, ValueError):  # ragged nesting
+        raise DataError(f"{what} must be numeric") from None
+    if raw.dtype.kind == "c":
+        return raw, True
+    try:
+        return np.asarray(raw, dtype=np.float64), False
+    except (TypeError, ValueError):
+        if raw.dtype == object and any(_is_complex(v) for v in raw.ravel().tolist()):
+            return raw, True
+        raise DataError(f"{what} must be numeric") from None
+
+
+def _complex_message(what: str, values: np.ndarray, names=None) -> str:
+    """One line on complex ``values``: 2-D with the columns' ``names``, or 1-D with the name of
+    its column (optional); the column and row of the first entry with a nonzero imaginary part,
+    and how many there are."""
+    if values.dtype.kind == "c":
+        imag = values.imag != 0
+    else:  # objects: Python or numpy complex numbers among others
+        imag = np.array([_is_complex(v) and complex(v).imag != 0 for v in values.ravel().tolist()],
+                        dtype=bool).reshape(values.shape)
+    count = int(imag.sum())
+    if count == 0:
+        dtype = f" (dtype {values.dtype})" if values.dtype.kind == "c" else ""
+        return (f"{what} must be real; got complex numbers{dtype}, though their imaginary parts "
+                f"are all zero: pass {what}.real")
+    if imag.ndim == 2:
+        col = int(np.nonzero(imag.any(axis=0))[0][0])
+        row = int(np.nonzero(imag[:, col])[0][0])
+        where = f" in column {names[col]!r}" if names is not None else f" in column {col + 1}"
+    else:
+        row, where = int(np.nonzero(imag)[0][0]), "" if names is None else f" in column {names!r}"
+    return (f"{what} must be real; found complex values{where} ({count} "
+            f"{'entries' if count != 1 else 'entry'} with a nonzero imaginary part, the first at "
+            f"row {row + 1})")
+
+
+def _is_complex(v) -> bool:
+    return isinstance(v, (complex, np.complexfloating))
+
+
+def _name_list(names, limit: int = 8) -> str:
+    """``a, b, c``; the first and last few when there are more than ``limit``."""
+    names = [str(v) for v in names]
+    if len(names) > limit:
+        names = names[:limit - 3] + ["..."] + names[-2:]
+    return ", ".join(names)
+
+
+def _kind_name(a: np.ndarray) -> str:
+    return {"b": "booleans", "U": "strings", "S": "bytes", "O": "objects", "M": "dates",
+            "m": "time spans", "V": "records"}.get(a.dtype.kind, str(a.dtype))
 
 
 def _warn_if_continuous(y):

@@ -23,9 +23,9 @@ import warnings
 import numpy as np
 
 from . import _kernels, progress
-from .data import Dataset
-from .exceptions import (ConvergenceWarning, DualMaxentError, RankDeficiencyWarning,
-                         SeparationWarning)
+from .data import Dataset, _badly_scaled, _factor_text, _power_of_two_scaling, _span_log
+from .exceptions import (ConvergenceWarning, DataError, DualMaxentError, RankDeficiencyWarning,
+                         ScaleWarning, SeparationWarning)
 from .objective import DualObjective, IdentifiedObjective, ReducedObjective, make_objective
 from .results import DualResult, Penalty, make_penalty
 from .solvers import SOLVERS, History, Status, subsample_start
@@ -132,17 +132,44 @@ def solve_dual(
         was not reached, or (with a :class:`SeparationWarning`) when the likelihood has no
         maximiser. ``attained`` says whether the maximiser was proved to exist.
 
+    Notes
+    -----
+    A badly scaled design, whose columns' largest entries together with 1 span more than a
+    factor 1e8 (``dualmaxent.data._RESCALE_SPAN``: beyond it the stopping rule cannot see the
+    gradient of the small columns, and the float32 products of the rank pass overflow from
+    sizes of about 1e19), is solved on ``X D``: ``D`` diagonal, powers of two bringing every
+    feature column's largest entry to [0.5, 1), the intercept untouched. Its theta is mapped
+    back, ``theta = D theta_D`` (exact), so that it maximises the likelihood of ``X`` itself;
+    a :class:`ScaleWarning` and the result's ``message`` say so, and ``grad_norm`` is that of
+    the rescaled problem. The decision reads the column maxima the data set kept from its
+    scale check; the rescaled copy of ``X`` is the one extra pass, made only then. A penalised
+    fit is not invariant under rescaling the columns separately: its penalised columns share
+    one factor ``c`` (the penalty's lambda times ``c^2`` for L2, ``c`` for L1), and when their
+    sizes differ too much for that it is solved as given, with a :class:`ScaleWarning`.
+
+    Raises
+    ------
+    DataError
+        When theta cannot be represented: the coefficient of a column of tiny entries (about
+        1e-308) overflows float64 once mapped back.
+
     Warns
     -----
     RankDeficiencyWarning
         When the columns of ``X`` are linearly dependent (unpenalised): theta is then the
-        minimum-norm maximiser (:mod:`dualmaxent.identifiability`), and the warning names the
-        dependencies.
+        minimum-norm maximiser (:mod:`dualmaxent.identifiability`; for a rescaled design, of
+        the rescaled problem), and the warning names the dependencies.
+    ScaleWarning
+        When the design was rescaled (see the notes), or could not be.
     """
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty)
     if method not in METHODS:
         raise DualMaxentError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    obj = make_objective(dataset, penalty, forced=forced)
+    # a badly scaled design is solved with its columns rescaled (exactly, by powers of two) and
+    # theta mapped back; ``work`` is the data set the solver sees
+    scaling, caveat = _rescaling(dataset, penalty)
+    work = dataset if scaling is None else scaling.dataset
+    obj = make_objective(work, penalty if scaling is None else scaling.penalty, forced=forced)
     if method == "auto":
         method = choose_method(obj)
     solver = SOLVERS[method]
@@ -160,14 +187,19 @@ def solve_dual(
         expected = obj.params.theta_shape
         if theta0.shape != expected:
             raise DualMaxentError(f"theta0 must have shape {expected}; got {theta0.shape}")
+        if scaling is not None:
+            theta0 = scaling.to_scaled(theta0)
         beta0 = obj.beta(theta0)
     if max_iter is None:
         max_iter = solver.default_max_iter
     if isinstance(obj, IdentifiedObjective):
-        ident = dataset.identifiability
+        # the user's columns named (a rescaled design's null space mapped back, no pass)
+        ident = (dataset.identifiability if scaling is None
+                 else dataset._identifiability_from(work, scaling.scale))
+        units = "" if scaling is None else " (in the rescaled columns' units)"
         warnings.warn(f"the columns of X are linearly dependent (rank {ident.rank} of "
                       f"{ident.m}): {'; '.join(ident.dependencies)}; theta is identified only "
-                      "modulo these, and the minimum-norm maximiser is reported",
+                      f"modulo these, and the minimum-norm maximiser{units} is reported",
                       RankDeficiencyWarning, stacklevel=2)
     t0 = time.perf_counter()
     # One BLAS thread for the whole solve, as inside the kernels (see dualmaxent._kernels):
@@ -181,7 +213,7 @@ def solve_dual(
         beta, status, message = solver.run(obj, beta0, tol, max_iter, hist)
         attainment = (None, None, None)
         if check_attainment:
-            attainment = _attainment(dataset, obj, beta, status is Status.CONVERGED)
+            attainment = _attainment(work, obj, beta, status is Status.CONVERGED)
         if attainment[0] is False:
             status = Status.NOT_ATTAINED
             message = status.message(obj, obj.kkt_residual(beta), tol, max_iter,
@@ -190,7 +222,116 @@ def solve_dual(
                           "solve_dual(..., forced=detect_separation(data).forced), or use "
                           "verify", SeparationWarning, stacklevel=2)
     seconds = time.perf_counter() - t0
-    return _dual_result(dataset, obj, beta, status, message, method, hist, seconds, attainment)
+    result = _dual_result(work, obj, beta, status, message, method, hist, seconds, attainment)
+    if caveat:
+        result = dataclasses.replace(result, message=f"{result.message}; {caveat}")
+    if scaling is None:
+        return result
+    return _unscaled_result(dataset, scaling, result, penalty, forced)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Rescaling:
+    """How :func:`solve_dual` solves a badly scaled design: on ``dataset`` (``X diag(scale)``,
+    ``scale`` powers of two) with ``penalty`` (the user's, or for a penalised fit its lambda
+    with the one factor of every penalised column); theta for ``X`` is ``diag(scale)`` times
+    theta for ``X diag(scale)``."""
+
+    scale: np.ndarray
+    dataset: Dataset
+    penalty: Penalty
+    span: str  # the factor the user's columns' largest entries span, with 1 (as text)
+    widest: int  # the column farthest from size 1
+
+    def to_scaled(self, theta: np.ndarray) -> np.ndarray:
+        return theta / (self.scale[:, None] if theta.ndim == 2 else self.scale)
+
+    def to_user(self, theta: np.ndarray) -> np.ndarray:
+        return theta * (self.scale[:, None] if theta.ndim == 2 else self.scale)
+
+
+def _rescaling(dataset, penalty: Penalty):
+    """``(rescaling, caveat)``: the :class:`_Rescaling` of a badly scaled in-memory design
+    (:func:`dualmaxent.data._badly_scaled`: its columns' largest entries, with 1, span more than
+    ``_RESCALE_SPAN``) or None, and what the result's message must add when it cannot be
+    rescaled ("" otherwise). From the column maxima the data set kept from its scale check: no
+    pass over ``X`` unless it is badly scaled (then one, for the rescaled copy).
+
+    Unpenalised, every feature column is brought to size [0.5, 1) by its own power of two: the
+    likelihood depends on theta only through ``X theta``, so the problems are the same. A
+    penalty is not invariant under rescaling the columns separately, so a penalised fit scales
+    all its penalised columns by one factor ``c`` and the penalty's lambda by ``c^2`` (L2) or
+    ``c`` (L1), the same problem again; when the penalised columns' sizes differ too much for
+    one factor, it is solved as given, with a :class:`ScaleWarning`.
+    """
+    if not isinstance(dataset, Dataset):
+        return None, ""
+    big = dataset._column_max
+    if not _badly_scaled(big):
+        return None, ""
+    rows = dataset._feature_rows()
+    widest = int(np.argmax(np.abs(np.log(np.where(big > 0, big, 1.0)))))
+    span = _factor_text(_span_log(big))
+    if not penalty.active:
+        scale, scaled_penalty = _power_of_two_scaling(big, rows), penalty
+    else:
+        scale = _power_of_two_scaling(big, rows, uniform=True)
+        c = float(scale[rows][0]) if rows.any() else 1.0
+        with np.errstate(over="ignore", under="ignore"):
+            lam = penalty.lam * (c * c if penalty.kind == "l2" else c)
+        if (_badly_scaled(big * scale) or not np.isfinite(lam)
+                or lam < np.finfo(np.float64).tiny):
+            caveat = (f"the features' sizes span a factor {span} (column "
+                      f"{dataset.feature_names[widest]!r} reaches {big[widest]:.1e}): a "
+                      "penalised fit cannot be rescaled column by column (the penalty would "
+                      "change), so it was solved as given and theta may be inaccurate; "
+                      "standardise the features")
+            warnings.warn(caveat, ScaleWarning, stacklevel=3)
+            return None, caveat
+        scaled_penalty = Penalty(penalty.kind, lam)
+    return _Rescaling(scale=scale, dataset=dataset._rescaled(scale), penalty=scaled_penalty,
+                      span=span, widest=widest), ""
+
+
+def _unscaled_result(dataset, scaling: _Rescaling, result: DualResult, penalty: Penalty,
+                     forced) -> DualResult:
+    """The result of the rescaled solve for the user's ``X``: theta mapped back, the objective
+    of the user's data kept for the standard errors, and the rescaling said in a
+    :class:`ScaleWarning` and in the message. The likelihood and the penalty are unchanged by
+    the mapping; ``grad_norm`` and ``history`` are the rescaled solve's (the stopping rule was
+    applied there, where every column's gradient counts).
+
+    Where theta is a minimum-norm representative (rank-deficient or separated data), it is the
+    rescaled problem's mapped back: a maximiser for ``X`` all the same, of minimum norm with
+    each column measured in units of its size. It is not moved to the minimum norm in the
+    user's units: the directions it would move along are known to about 1e-17 in the rescaled
+    units only, which in the user's units is an error as large as a big column's coefficient
+    itself (measured: a coefficient of 1e-29 moved to 4e-9 on a column of size 1e10)."""
+    names = dataset.feature_names
+    with np.errstate(over="ignore"):
+        theta = scaling.to_user(result.theta)
+    lost = (~np.isfinite(theta) & np.isfinite(result.theta)).reshape(len(theta), -1).any(axis=1)
+    if lost.any():  # a coefficient of a tiny column beyond float64: no answer exists
+        bad = int(np.nonzero(lost)[0][0])
+        raise DataError(f"the features' scale is the cause: column {names[bad]!r} reaches only "
+                        f"{dataset._column_max[bad]:.1e}, and its coefficient overflows float64;"
+                        " standardise it (subtract the mean, divide by the standard deviation)"
+                        " and theta scales inversely")
+    if not penalty.active and result.forced is None:
+        dataset._identifiability_from(scaling.dataset, scaling.scale)  # no rank pass of its own
+    obj = make_objective(dataset, penalty, forced=forced)
+    separation = result.separation
+    if separation is not None and separation.direction is not None:
+        separation = dataclasses.replace(separation,
+                                         direction=scaling.to_user(separation.direction))
+    how = ("each feature column by its own power of two" if not penalty.active
+           else f"one power of two, the {penalty.kind.upper()} penalty's lambda with it")
+    note = (f"the features' sizes span a factor {scaling.span} (column "
+            f"{names[scaling.widest]!r} reaches {dataset._column_max[scaling.widest]:.1e}): "
+            f"solved with X rescaled ({how}) and theta mapped back to the given scale")
+    warnings.warn(note, ScaleWarning, stacklevel=3)
+    return dataclasses.replace(result, theta=theta, message=f"{result.message}; {note}",
+                               separation=separation, _objective=obj.release())
 
 
 def _attainment(dataset, obj, beta, converged: bool):

@@ -244,7 +244,7 @@ class Certificate:
     separation: object
     messages: tuple
     primal: PrimalResult | None
-    dual: DualResult
+    dual: DualResult | None
     projected: object
     primal_solver: str
     primal_reason: str
@@ -252,6 +252,43 @@ class Certificate:
     notes: tuple = ()
     separation_check: SeparationCheck | None = None
     extra: dict = field(default_factory=dict)
+    #: The theta certified (the categorical family's in the pivot gauge); every figure is at it.
+    theta: np.ndarray | None = None
+    #: Where theta came from: "given", or the solver's own account ("solver newton, converged,
+    #: 6 iterations").
+    source: str = "given"
+    #: A guaranteed bound, in nats, on how far theta's objective is from the optimum:
+    #: ``max(duality_gap, 0) + roundoff``.
+    within: float = float("nan")
+    #: The round-off budget of ``dual_gradient`` (relative, like it).
+    gradient_roundoff: float = float("nan")
+    #: The checker's own time.
+    seconds: float = float("nan")
+    #: The penalty of the problem certified.
+    penalty: Penalty = field(default_factory=Penalty)
+
+    @property
+    def std_err(self) -> np.ndarray | None:
+        """Standard errors at the certified theta: those of the solver's result when theta is
+        its own and certified as the optimum, else None (see :attr:`std_err_note`)."""
+        return self.dual.std_err if self._own_optimum else None
+
+    @property
+    def std_err_note(self) -> str:
+        if self._own_optimum:
+            return self.dual.std_err_note
+        if not self.attained:
+            return ("no standard errors: the likelihood has no maximiser (separated data), so "
+                    "theta* is at infinity")
+        if self.dual is None:
+            return "no standard errors for a given theta (they come with a solve: verify)"
+        return "no standard errors: theta is not certified as the optimum"
+
+    @property
+    def _own_optimum(self) -> bool:
+        return (self.ok and self.dual is not None and self.theta is not None
+                and np.array_equal(np.asarray(self.dual.theta).reshape(self.theta.shape),
+                                   self.theta))
 
     @property
     def verdict(self) -> str:

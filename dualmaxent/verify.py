@@ -1,33 +1,30 @@
-"""The verifier: certify strong duality from theta*, with or without the CVXPY primal.
+"""The verifier: solve the dual, certify its theta, and cross-check with the CVXPY primal.
 
-Symbols: ``theta*`` the dual solver's maximiser, ``mu(theta) = A'(X theta)`` (for the
-categorical family ``P(theta) = softmax(X theta)``), ``mu~`` the *projected* primal point built
-from theta* (:mod:`dualmaxent.projected`: feasible by construction, checked), ``mu_p`` the CVXPY
-primal optimum when CVXPY runs; all sums weighted by ``w``; ``scale = 1 + max |X^T W Y|``.
+``verify`` is three steps, and only the second is trusted:
+
+1. the solve (:func:`dualmaxent.solve_dual`, unless a result is given): untrusted;
+2. the certificate, :func:`dualmaxent.certify` at the solver's theta: the bracket of the
+   optimum, the gradient and the verdict, computed from (data, theta, penalty) alone
+   (:mod:`dualmaxent.certify` defines every figure); on separated data the reduced likelihood is
+   solved and certified instead;
+3. the CVXPY primal, where it runs: its point, its figures and their agreement with theta.
+
+Symbols: ``theta`` the certified theta, ``mu(theta) = A'(X theta)`` (for the categorical family
+``P(theta) = softmax(X theta)``), ``mu_p`` the CVXPY primal optimum; all sums weighted by ``w``;
+``scale = 1 + max |X^T W Y|``.
 
 Which primal (``primal=``)
 --------------------------
-* ``"projected"``: no CVXPY at all. The certificate is the bracket ``[lower, upper]`` of weak
-  duality, two passes over the data.
+* ``"projected"``: no CVXPY at all; the checker's bracket is the certificate.
 * ``"cvxpy"``: the CVXPY primal as well, and its figures are binding.
-* ``"auto"`` (default): CVXPY only while its problem (distinct rows times the columns of theta)
-  has at most ``AUTO_CVXPY_MAX_SIZE`` entries (distinct rows x columns of theta x columns of
-  ``X``: the balance constraint's nonzeros), so that it finishes in about 10 s here; then its
-  figures are a cross-check (a CVXPY solve that cannot reach the accuracy is reported, not
-  binding), and the projected bracket carries the certificate. Above it, ``projected``.
+* ``"auto"`` (default): CVXPY only while its problem has at most ``AUTO_CVXPY_MAX_SIZE``
+  entries (distinct rows x columns of theta x columns of ``X``: the balance constraint's
+  nonzeros), so that it finishes in about 10 s here; then its figures are a cross-check (a
+  CVXPY solve that cannot reach the accuracy is reported, not binding), and the bracket carries
+  the certificate. Above it, ``projected``.
 
-The bracket (always computed; the fields the issue of scale defined)
---------------------------------------------------------------------
-* ``lower_bound``: the primal objective at ``mu~``, ``H(mu~)`` (minus
-  ``||X_R^T W (mu~ - Y)||^2 / (2 lam)`` for L2); ``upper_bound``: ``-(l(theta*) -
-  penalty(theta*))``. Here ``l`` is the *canonical* log-likelihood (unit variance for the
-  gaussian family), the one the duality is about.
-* ``duality_gap = upper_bound - lower_bound``, ``>= -roundoff`` always (weak duality), and zero at
-  the optimum; ``relative_gap = |gap| / max(1, |upper_bound|)``; ``roundoff`` the round-off budget
-  of the two sums (:mod:`dualmaxent.projected`).
-
-The point (CVXPY's ``mu_p`` when it ran, else ``mu~``)
------------------------------------------------------
+The point (CVXPY's ``mu_p`` when it ran, else the checker's)
+-----------------------------------------------------------
 * ``entropy`` ``H(point)``; ``balance_residual`` = ``max |X^T W (point - Y)| / scale`` over the
   equality rows (for L1 also the excess of ``|X_R^T W (point - Y)|`` over ``lam``);
   ``simplex_residual`` = ``max |P 1 - 1|`` (categorical; 0 otherwise); ``min_entry`` the most
@@ -37,50 +34,28 @@ The cross-check with CVXPY (NaN when it did not run)
 ----------------------------------------------------
 * ``primal_gap`` = ``|upper_bound - primal objective(mu_p)| / max(1, |upper_bound|)``: how close
   CVXPY came.
-* ``p_agreement`` = ``max |mu_p - mu(theta*)|`` for probabilities, divided by ``1 + max
-  |mu(theta*)|`` for the Poisson and Gaussian means.
-* ``theta_agreement`` = ``max |theta_p - theta*| / (1 + max |theta*|)`` between the minimum-norm
+* ``p_agreement`` = ``max |mu_p - mu(theta)|`` for probabilities, divided by ``1 + max
+  |mu(theta)|`` for the Poisson and Gaussian means.
+* ``theta_agreement`` = ``max |theta_p - theta| / (1 + max |theta|)`` between the minimum-norm
   representatives (modulo the null space of ``X`` for a rank-deficient design, modulo the
   directions the reduced likelihood ignores for separated data), ``theta_p`` being CVXPY's
   multipliers converted by :mod:`.primal` (``theta = -dual_value``, same gauge).
 * The agreements are judged against the accuracy CVXPY reached, not a fixed number a correct
   solve can miss on ties. The entropy is strongly concave (``-d^2 H / d mu^2 = w / A''``), so a
   feasible point within ``e`` nats of the optimum is within ``sqrt(2 e v / w_min)`` of it
-  entrywise (``v`` the largest variance ``A''(eta*)``, 1 for a class table, ``w_min`` the smallest
+  entrywise (``v`` the largest variance ``A''(eta)``, 1 for a class table, ``w_min`` the smallest
   positive weight). With ``e`` = CVXPY's distance to the upper bound plus the first-order effect
-  of its own residual ``|<theta*, X^T W (mu_p - Y)>|``, the tolerance of ``p_agreement`` is
+  of its own residual ``|<theta, X^T W (mu_p - Y)>|``, the tolerance of ``p_agreement`` is
   ``max(tol, 2 sqrt(2 e v / w_min))``, and that of ``theta_agreement`` the same times
   ``sqrt(condition)`` of the equilibrated Newton system (theta is as well determined as the
-  curvature allows). A wrong theta* never hides behind them: the bracket fails first.
-
-``dual_gradient`` = ``max |X^T W (Y - mu(theta*))| / scale`` (with a penalty the relative KKT
-residual of the penalised dual, see :mod:`.objective`). ``neg_loglik`` is minus the *reported*
-``DualResult.loglik`` (statsmodels' ``llf``), which differs from the canonical one by
-``extra["loglik_constant"]``: 0 (categorical, Bernoulli), ``-sum_j w_j log(Y_j!)`` (Poisson), and
-for the gaussian family the unit-variance constant plus the profiling of the variance.
+  curvature allows). A wrong theta never hides behind them: the bracket fails first.
 
 The verdict
 -----------
-``ok`` holds when the dual converged, the bracket closes (``relative_gap <= tol``, ``duality_gap
->= -roundoff``), ``mu~`` lies in the family's domain and satisfies the constraints (balance
-residual within ``tol``), the Newton system behind it is not too ill-conditioned to trust
-(``condition < 1 / eps``), and, where CVXPY is binding or reported success, its figures agree.
-
-Separated data (unpenalised): the likelihood has no maximiser, ``attained`` is False, and the
-certificate is about the *reduced* problems (:mod:`.separation`): the primal without its forced
-entries and the reduced likelihood ``l_red``, whose maximum is the supremum of ``l``; ``mu~`` is
-built for the reduced problem (zero on the forced entries). A dual result solved on the full
-likelihood is never ok on separated data: its gradient vanishes as theta runs off, so a finite
-theta certifies nothing. The LP's direction is checked on its own
-(:meth:`.Separation.check_direction`); these figures form the certificate's
-:class:`~dualmaxent.results.SeparationCheck`. The separation LP runs only when
-:func:`dualmaxent.solve_dual` could not prove attainment by the projected point.
-
-Rank-deficient designs: theta is identified modulo the null space of ``X``; the certificate says
-so (the dependencies in the columns' names) and compares thetas modulo it.
-
-Each figure is one function below (:func:`duality_gap`, :func:`balance_residual`, ...);
-:func:`verify` computes them and assembles the verdict.
+The checker's (:mod:`dualmaxent.certify`), and, where CVXPY is binding or reported success, its
+figures must agree. The solver's own account (converged or not, its iterations) is provenance,
+printed as the certificate's ``source``: a theta that did not converge but whose bracket
+closes is certified, and one that converged but whose bracket does not close is not.
 """
 
 from __future__ import annotations
@@ -90,18 +65,16 @@ import numpy as np
 from . import progress
 from .data import Dataset
 from .dual import make_objective, solve_dual
+from .certify import DEFAULT_TOL
 from .params import Parameterization
 from .primal import solve_primal
-from .projected import ProjectedPrimal, project_primal
-from .results import Certificate, DualResult, PrimalResult, SeparationCheck, make_penalty
-from .separation import detect_separation
+from .results import Certificate, DualResult, PrimalResult, make_penalty
 
-__all__ = ["recover_primal", "verify", "verify_dask", "primal_objective", "DEFAULT_TOL", "PRIMAL_MODES",
-           "AUTO_CVXPY_MAX_SIZE", "duality_gap", "dual_gradient", "primal_gap", "agreement_tolerances",
-           "balance_residual", "simplex_residual", "min_entry", "p_agreement", "theta_agreement",
-           "separation_check", "cvxpy_size"]
-
-DEFAULT_TOL = 1e-6
+__all__ = ["recover_primal", "verify", "verify_dask", "describe_source", "toward_supremum",
+           "primal_objective",
+           "DEFAULT_TOL", "PRIMAL_MODES", "AUTO_CVXPY_MAX_SIZE", "primal_gap",
+           "agreement_tolerances", "balance_residual", "simplex_residual", "min_entry",
+           "p_agreement", "theta_agreement", "cvxpy_size"]
 
 
 def recover_primal(dataset: Dataset, theta: np.ndarray) -> np.ndarray:
@@ -141,11 +114,6 @@ PRIMAL_MODES = ("auto", "cvxpy", "projected")
 #: m = 51: 2.6e6 entries 15.0 s. Rows x classes alone misjudged the wide binary problem.
 AUTO_CVXPY_MAX_SIZE = 1_200_000
 
-#: Above this many observations the projected point solve_dual built (without its table) is
-#: reused instead of being built again with the table of ``mu~``.
-_REUSE_PROJECTED_ROWS = 100_000
-
-
 def verify(
     dataset: Dataset,
     primal: PrimalResult | str | None = None,
@@ -161,7 +129,10 @@ def verify(
     dual_tol: float | None = None,
     solver_options: dict | None = None,
 ) -> Certificate:
-    """Solve the dual (unless given), build the primal from theta*, and certify strong duality.
+    """Solve the dual (unless given), certify its theta, and cross-check with CVXPY.
+
+    The certificate is :func:`dualmaxent.certify` at ``dual.theta``: it reads nothing else from
+    the dual result. CVXPY's figures are added when it runs (module docstring).
 
     Parameters
     ----------
@@ -185,6 +156,7 @@ def verify(
     """
     import warnings
 
+    from .certify import certify
     from .exceptions import DualMaxentError, DualMaxentWarning
 
     if not (np.isfinite(tol) and tol > 0):
@@ -197,112 +169,122 @@ def verify(
         warnings.simplefilter("ignore", DualMaxentWarning)
         if solved_here:
             dual = solve_dual(dataset, method=method, tol=dual_tol, penalty=penalty)
-        separation = _separation(dataset, penalty, dual)
-        separated = separation is not None and separation.separated
-        # Separated data: the reduced problems (forced entries removed), see .separation
-        forced = separation.forced if separated else None
-        if separated and solved_here:
-            dual = solve_dual(dataset, method=method, tol=dual_tol, forced=forced)
+        if dual.penalty != penalty:
+            raise DualMaxentError("the dual result was solved with another penalty")
+        cert = certify(dataset, dual.theta, penalty=penalty, tol=tol, source=describe_source(dual))
+        separation = cert.separation
+        forced = separation.forced if separation is not None and separation.separated else None
+        if forced is not None:
+            # separated data: solve the reduced likelihood (forced entries removed), then walk
+            # its theta along the LP's recession direction until the full likelihood is within
+            # the tolerance of its supremum, and certify that finite theta
+            if solved_here:
+                dual = solve_dual(dataset, method=method, tol=dual_tol, forced=forced)
+            theta, steps = toward_supremum(dataset, dual.theta, separation, tol)
+            source = describe_source(dual) + (f", then {steps:.3g} x the separating direction"
+                                              if steps > 0 else "")
+            cert = certify(dataset, theta, penalty=penalty, tol=tol, source=source,
+                           separation=separation)
         run_cvxpy, reason = _choose_primal(mode, primal, dataset, dual)
         if run_cvxpy and primal is None:
             # on a terminal, a primal that takes seconds shows the solver's own iterations
             verbose = progress.enabled() and cvxpy_size(dataset) > progress.CVXPY_VERBOSE_SIZE
             primal = solve_primal(dataset, solver=solver, gauge=gauge, penalty=penalty,
                                   forced=forced, verbose=verbose, **(solver_options or {}))
-    if dual.penalty != penalty or (primal is not None and primal.penalty != penalty):
+    if primal is not None and primal.penalty != penalty:
         raise DualMaxentError("the primal and dual results were solved with other penalties")
-    projected = _projected(dataset, dual, penalty, forced)
-    obj = make_objective(dataset, penalty, forced=forced)
-    gradient = dual_gradient(obj, dual)
-    # the point the figures describe: CVXPY's, unless it returned none (then the projected one)
-    point = primal.mu if primal is not None and np.all(np.isfinite(primal.mu)) else None
-    cross = _cross_check(dataset, primal, dual, obj, projected, tol) if primal is not None \
-        else _NO_CVXPY
-    if point is not None:
-        point_figures = {"entropy": primal.entropy,
-                         "balance_residual": balance_residual(dataset, point, obj),
-                         "simplex_residual": simplex_residual(dataset.family, point),
-                         "min_entry": min_entry(dataset.family, point)}
-    else:
-        point_figures = _projected_point(projected)
-    notes, messages, sep_check, sep_note = _notes(dataset), [], None, []
-    if separated:
-        sep_check = separation_check(dataset, separation, obj, dual)
-        sep_note = [separation.describe(dataset) + "; the max-entropy optimum is compared with "
-                    "the likelihood's supremum, the maximum of the reduced likelihood"]
-        messages += _separation_messages(sep_check, dual, forced, tol)
+    return _with_cvxpy(dataset, cert, dual, primal, mode, reason, forced, tol)
+
+
+def toward_supremum(dataset: Dataset, theta, separation, tol: float):
+    """``(theta + s d, s)``: a finite theta whose full likelihood is within ``tol`` of the
+    supremum, on separated data.
+
+    ``d`` is the separation LP's recession direction: it leaves the reduced likelihood unchanged
+    and drives every forced entry's probability (or mean) to its bound. Each forced entry costs
+    the likelihood at most ``w_j exp(-L)`` once its linear predictor is ``L`` below its
+    observation's own class (Bernoulli: ``L`` beyond zero on its own side; Poisson: ``eta <=
+    -L``), so ``s`` is the smallest step that puts every forced entry ``L = log(sum of their
+    weights / (tol / 1000))`` there. Returns ``(theta, 0)`` when there is no
+    direction, or it does not separate (the certificate then says why).
+    """
+    d = separation.direction
+    if d is None:
+        return theta, 0.0
+    theta = np.asarray(theta, dtype=np.float64)
+    d = np.asarray(d, dtype=np.float64).reshape(theta.shape)
+    X, Y, w = dataset.X, dataset.Y, dataset.weights
+    eta0, eta_d = X @ theta, X @ d
+    forced = np.asarray(separation.forced, dtype=bool)
+    if dataset.family.multiclass:
+        own0 = (Y * eta0).sum(axis=1, keepdims=True)
+        own_d = (Y * eta_d).sum(axis=1, keepdims=True)
+        need, slack = (eta0 - own0)[forced], (own_d - eta_d)[forced]
+        weight = np.broadcast_to(w[:, None], forced.shape)[forced]
+    elif dataset.family.is_probability:  # bernoulli: forced to its own label
+        sign = 2.0 * Y - 1.0
+        need, slack, weight = (-sign * eta0)[forced], (sign * eta_d)[forced], w[forced]
+    else:  # poisson: forced to mean zero
+        need, slack, weight = eta0[forced], -eta_d[forced], w[forced]
+    if need.size == 0 or not np.all(slack > 0):
+        return theta, 0.0
+    L = np.log(max(float(weight.sum()), 1.0) / (1e-3 * tol))
+    s = max(0.0, float(((L + need) / slack).max()))
+    return theta + s * d, s
+
+
+def describe_source(dual: DualResult) -> str:
+    """Where a solver's theta came from, for the printout: "solver newton, converged, 6
+    iterations"."""
+    state = "converged" if dual.converged else f"not converged ({dual.status})"
+    return f"solver {dual.method}, {state}, {dual.iterations} iterations"
+
+
+def _with_cvxpy(dataset, cert: Certificate, dual, primal, mode, reason, forced, tol):
+    """The certificate with the dual's provenance and, when CVXPY ran, its point and figures."""
+    from dataclasses import replace
+
+    notes, failures = list(cert.notes), [m for m in cert.messages if m not in cert.notes]
+    if forced is not None and (dual.forced is None or not np.array_equal(dual.forced, forced)):
+        notes.append("the dual was solved on the full likelihood: on separated data it has no "
+                     "maximiser (theta* is at infinity); the certificate is about theta's "
+                     "reduced likelihood, whose supremum it brackets")
     if not dual.converged:
-        messages.append(f"the dual solver ({dual.method}) did not converge: {dual.message}")
-    if not gradient <= tol:
-        messages.append(f"the dual gradient {gradient:.1e} (relative, recomputed at theta*) "
-                        f"exceeds the tolerance {tol:g}")
-    messages += _bracket_messages(projected, tol)
+        notes.append(f"the dual solver ({dual.method}) did not converge: {dual.message}")
+    sep_check = cert.separation_check
+    if sep_check is not None:
+        obj = make_objective(dataset, dual.penalty, forced=forced)
+        sep_check = replace(sep_check, reduced_parameters=obj.n_params)
+    fields = {"dual": dual, "separation_check": sep_check}
     if primal is not None:
-        cvxpy_messages = _cvxpy_messages(primal, point_figures, cross, tol, dataset)
+        obj = make_objective(dataset, dual.penalty, forced=forced)
+        point = primal.mu if np.all(np.isfinite(primal.mu)) else None
+        cross = _cross_check(dataset, primal, dual, obj, cert.projected, tol)
+        if point is not None:
+            fields.update(entropy=primal.entropy,
+                          balance_residual=balance_residual(dataset, point, obj),
+                          simplex_residual=simplex_residual(dataset.family, point),
+                          min_entry=min_entry(dataset.family, point))
+        figures = {"entropy": fields.get("entropy", cert.entropy),
+                   "balance_residual": fields.get("balance_residual", cert.balance_residual),
+                   "simplex_residual": fields.get("simplex_residual", cert.simplex_residual),
+                   "min_entry": fields.get("min_entry", cert.min_entry)}
+        cvxpy_messages = _cvxpy_messages(primal, figures, cross, tol, dataset)
         if mode == "cvxpy":
-            messages += cvxpy_messages
+            failures += cvxpy_messages
         else:  # auto: CVXPY is a cross-check; the bracket carries the certificate
             notes += [f"{text}; the certificate rests on the projected bound"
                       for text in cvxpy_messages if not text.startswith("disagreement")]
-            messages += [text for text in cvxpy_messages if text.startswith("disagreement")]
-    return _certificate(dataset, dual, projected, tol, gradient=gradient, primal=primal,
-                        reason=reason, rank=dataset.rank, point=point_figures, cross=cross,
-                        notes=notes, failures=messages, sep_note=sep_note, separation=separation,
-                        sep_check=sep_check, attained=not separated,
-                        primal_objective=projected.lower_bound if point is None
-                        else primal_objective(dataset, point, penalty))
-
-
-_NO_CVXPY = {"primal_gap": np.nan, "p_agreement": np.nan, "theta_agreement": np.nan,
-             "p_tol": np.nan, "theta_tol": np.nan}
-
-
-def _certificate(dataset, dual, projected, tol, *, gradient, primal, reason, rank, point, cross,
-                 notes, failures, separation, sep_check, attained, primal_objective,
-                 sep_note=()):
-    """The :class:`Certificate` from its parts: ``ok`` when nothing failed; the messages are the
-    separation's sentence, the notes, then the failures."""
-    gap, relative = duality_gap(projected)
-    return Certificate(
-        entropy=point["entropy"],
-        neg_loglik=-dual.loglik,
-        duality_gap=gap,
-        relative_gap=relative,
-        lower_bound=projected.lower_bound,
-        upper_bound=projected.upper_bound,
-        roundoff=projected.roundoff,
-        balance_residual=point["balance_residual"],
-        simplex_residual=point["simplex_residual"],
-        min_entry=point["min_entry"],
-        dual_gradient=gradient,
-        primal_gap=cross["primal_gap"],
-        p_agreement=cross["p_agreement"],
-        theta_agreement=cross["theta_agreement"],
-        tol=tol,
-        ok=not failures,
-        attained=attained,
-        separation=separation,
-        messages=tuple(sep_note) + tuple(notes) + tuple(failures),
-        notes=tuple(notes),
-        primal=primal,
-        dual=dual,
-        projected=projected,
-        primal_solver=primal.solver if primal is not None else "projected",
-        primal_reason=reason,
-        rank=rank,
-        separation_check=sep_check,
-        extra={"primal_objective": primal_objective, "dual_objective": dual.objective,
-               "canonical_loglik": dual.canonical_loglik,
-               "loglik_constant": dual.loglik - dual.canonical_loglik,
-               "p_tol": cross["p_tol"], "theta_tol": cross["theta_tol"]},
-    )
-
-
-def _projected_point(projected: ProjectedPrimal) -> dict:
-    """The point figures of the projected point (module docstring, The point)."""
-    return {"entropy": projected.entropy, "balance_residual": projected.balance_residual,
-            "simplex_residual": projected.simplex_residual,
-            "min_entry": min(projected.min_entry, 0.0)}
+            failures += [text for text in cvxpy_messages if text.startswith("disagreement")]
+        fields.update(primal=primal, primal_solver=primal.solver, primal_gap=cross["primal_gap"],
+                      p_agreement=cross["p_agreement"], theta_agreement=cross["theta_agreement"],
+                      extra={**cert.extra, "p_tol": cross["p_tol"],
+                             "theta_tol": cross["theta_tol"],
+                             "primal_objective": cert.lower_bound if point is None
+                             else primal_objective(dataset, point, dual.penalty)})
+    notes = [text for text in notes if not (primal is not None and text in failures)]
+    return replace(cert, primal_reason=reason, ok=not failures, notes=tuple(notes),
+                   messages=tuple(notes) + tuple(failures), **fields)
 
 
 def verify_dask(dataset, tol: float = DEFAULT_TOL, *, l2: float | None = None, penalty=None,
@@ -310,11 +292,11 @@ def verify_dask(dataset, tol: float = DEFAULT_TOL, *, l2: float | None = None, p
     """Certify a :class:`~dualmaxent.distributed.DaskDataset` from theta*, in passes over chunks.
 
     The dual is :func:`~dualmaxent.distributed.solve_dual_dask` (Newton, one pass per
-    iteration), the certificate the projected point's bracket (the solve's proof of attainment,
-    one pass after its last; two passes where it made none), and the rank comes
-    from the Gram matrix (one pass). No CVXPY and no separation LP run at this scale: attainment
-    is proved by the projected point lying strictly inside the domain, and when the dual
-    diverges instead the verdict is "not certified" with a hint to run on a sample in memory.
+    iteration); the certificate is :func:`dualmaxent.certify` with the data set's engine (the
+    checker's own block functions mapped over the chunks), and the rank comes from the Gram
+    matrix (one pass). No CVXPY and no separation LP run at this scale: attainment is proved by
+    the checker's point lying strictly inside the domain, and when the dual diverges instead the
+    verdict is "not certified" with a hint to run on a sample in memory.
 
     Parameters
     ----------
@@ -331,8 +313,10 @@ def verify_dask(dataset, tol: float = DEFAULT_TOL, *, l2: float | None = None, p
         ``primal`` is None; ``attained`` is True only when proved.
     """
     import warnings
+    from dataclasses import replace
 
-    from .distributed import DIVERGED_MESSAGE, project_primal_dask, solve_dual_dask
+    from .certify import certify
+    from .distributed import DIVERGED_MESSAGE, solve_dual_dask
     from .exceptions import DualMaxentWarning
     from .identifiability import identify_gram
 
@@ -341,34 +325,27 @@ def verify_dask(dataset, tol: float = DEFAULT_TOL, *, l2: float | None = None, p
         warnings.simplefilter("ignore", DualMaxentWarning)
         dual = solve_dual_dask(dataset, penalty, tol=dual_tol, client=client)
     engine = dataset.engine(client)
-    projected = dual.projected  # the solve's proof of attainment, when it made one
-    if projected is None:
-        projected = project_primal_dask(dataset, dual.theta, penalty, engine=engine)
+    cert = certify(dataset, dual.theta, penalty=penalty, tol=tol, engine=engine,
+                   source=describe_source(dual))
     ident = identify_gram(engine.map_reduce(_gram_block), dataset.feature_names)
     hint = ("; run on a sample without --engine dask, where the separation LP decides and the "
             "reduced problem is certified")
-    notes, messages = [], []
+    notes, failures = [], []
     if not ident.full_rank:
         notes.append(f"the columns of X are linearly dependent (rank {ident.rank} of {ident.m}):"
                      f" {'; '.join(ident.dependencies)}")
-    attained = (penalty.active or not dataset.family.can_separate or projected.proves_attained)
+    notes += [text for text in cert.notes if "separation LP" not in text]
+    failures += [text for text in cert.messages if text not in cert.notes]
     if dual.status == "diverged":
-        messages.append(f"not certified: {DIVERGED_MESSAGE}{hint}")
-    elif not dual.converged:
-        messages.append(f"the dual solver ({dual.method}) did not converge: {dual.message}")
-    elif not attained:
-        messages.append("not certified: the projected point is not strictly inside the domain, "
+        failures.insert(0, f"not certified: {DIVERGED_MESSAGE}{hint}")
+    elif not cert.attained:
+        failures.append("not certified: the checker's point is not strictly inside the domain, "
                         f"so the maximiser's existence is not proved{hint}")
-    if dual.status != "diverged":  # diverged: theta is at no optimum, the rest would be noise
-        if not dual.grad_norm <= tol:
-            messages.append(f"the dual gradient {dual.grad_norm:.1e} (relative) exceeds the "
-                            f"tolerance {tol:g}")
-        messages += _bracket_messages(projected, tol)
-    return _certificate(dataset, dual, projected, tol, gradient=dual.grad_norm, primal=None,
-                        reason="engine dask: no CVXPY at this scale", rank=ident.rank,
-                        point=_projected_point(projected), cross=_NO_CVXPY, notes=notes,
-                        failures=messages, separation=None, sep_check=None,
-                        attained=bool(attained), primal_objective=projected.lower_bound)
+    if not dual.converged:
+        notes.append(f"the dual solver ({dual.method}) did not converge: {dual.message}")
+    return replace(cert, dual=dual, rank=ident.rank, ok=not failures,
+                   primal_reason="engine dask: no CVXPY at this scale", notes=tuple(notes),
+                   messages=tuple(notes) + tuple(failures))
 
 
 def _gram_block(Xb, Yb, wb):
@@ -390,17 +367,6 @@ def _primal_mode(primal) -> tuple[str, PrimalResult | None]:
         return primal, None
     raise DualMaxentError(f"unknown primal {primal!r}; choose one of {', '.join(PRIMAL_MODES)}"
                           " or pass a PrimalResult")
-
-
-def _separation(dataset: Dataset, penalty, dual: DualResult):
-    """The separation LP's result, run only when attainment is not proved otherwise (or None)."""
-    if penalty.active or not dataset.family.can_separate:
-        return None
-    if dual.separation is not None:
-        return dual.separation
-    if dual.attained:
-        return None
-    return detect_separation(dataset)
 
 
 def cvxpy_size(dataset: Dataset) -> int:
@@ -430,39 +396,7 @@ def _choose_primal(mode: str, primal, dataset: Dataset, dual: DualResult):
                    "(too slow); the projected primal certifies instead")
 
 
-def _projected(dataset: Dataset, dual: DualResult, penalty, forced) -> ProjectedPrimal:
-    """The projected point of theta* (reusing solve_dual's for large data, module docstring)."""
-    reusable = dual.projected
-    if (reusable is not None and forced is None and dataset.n > _REUSE_PROJECTED_ROWS
-            and dual.penalty == penalty):
-        return reusable
-    return project_primal(dataset, dual.theta, penalty, forced=forced)
-
-
-def _notes(dataset: Dataset) -> list[str]:
-    """What the certificate says besides its failures: a rank-deficient design."""
-    notes = []
-    ident = dataset.identifiability
-    if not ident.full_rank:
-        notes.append(f"the columns of X are linearly dependent (rank {ident.rank} of {ident.m}):"
-                     f" {'; '.join(ident.dependencies)}; theta is identified modulo these, the "
-                     "minimum-norm maximiser is reported and thetas are compared modulo them")
-    return notes
-
-
 # -- the figures of the certificate, one function each (definitions in the module docstring) --
-
-def duality_gap(projected: ProjectedPrimal) -> tuple[float, float]:
-    """``(gap, relative gap)`` of the bracket: ``upper_bound - lower_bound`` (>= -roundoff by
-    weak duality) and ``|gap| / max(1, |upper_bound|)``."""
-    return projected.duality_gap, projected.relative_gap
-
-
-def dual_gradient(obj, dual: DualResult) -> float:
-    """The relative KKT residual of the dual, recomputed at ``dual.theta`` (one pass over ``X``),
-    not read from the result: a theta that is not the solver's own is judged as it is."""
-    return obj.kkt_residual(obj.beta(dual.theta))
-
 
 def primal_gap(dataset: Dataset, primal: PrimalResult, upper: float, penalty) -> float:
     """How far CVXPY's objective is from the upper bound: ``|upper - primal(mu_p)| / max(1,
@@ -472,7 +406,7 @@ def primal_gap(dataset: Dataset, primal: PrimalResult, upper: float, penalty) ->
 
 
 def agreement_tolerances(dataset: Dataset, primal: PrimalResult, dual: DualResult, obj,
-                         projected: ProjectedPrimal, tol: float) -> tuple[float, float]:
+                         projected, tol: float) -> tuple[float, float]:
     """``(p_tol, theta_tol)``: what CVXPY's accuracy allows the agreements (module docstring)."""
     fam, w = dataset.family, dataset.weights
     positive = w > 0
@@ -535,33 +469,10 @@ def theta_agreement(theta_p, theta_d, obj=None) -> float:
     return float(np.abs(theta_p - theta_d).max() / (1.0 + np.abs(theta_d).max()))
 
 
-def separation_check(dataset: Dataset, separation, reduced, dual: DualResult) -> SeparationCheck:
-    """The separation part of the certificate: the supremum, the sizes and the LP's direction
-    checked on its own (:meth:`dualmaxent.separation.Separation.check_direction`)."""
-    violation, margin = separation.check_direction(dataset)
-    return SeparationCheck(sup_loglik=dual.canonical_loglik,
-                           forced_entries=int(separation.forced.sum()),
-                           reduced_parameters=reduced.n_params,
-                           direction_violation=violation, direction_margin=margin)
-
-
 # -- the verdict -----------------------------------------------------------------------------
 
-def _separation_messages(check: SeparationCheck, dual: DualResult, forced, tol) -> list[str]:
-    messages = []
-    # the LP's verdict, checked: a recession direction (violation within tol) that is positive
-    # on every forced entry, by more than its own violation and round-off
-    if check.direction_violation > tol or not (check.direction_margin
-                                               > max(check.direction_violation, 1e-12)):
-        messages.append(f"the separation LP's direction does not check: negative slack "
-                        f"{check.direction_violation:.1e}, smallest slack on a forced entry "
-                        f"{check.direction_margin:.1e} (relative)")
-    if dual.forced is None or not np.array_equal(dual.forced, forced):
-        messages.append("the dual was not solved on the reduced likelihood: on separated "
-                        "data the likelihood has no maximiser (theta* is at infinity), so a "
-                        "finite theta certifies nothing; use solve_dual(..., forced="
-                        "detect_separation(data).forced)")
-    return messages
+_NO_CVXPY = {"primal_gap": np.nan, "p_agreement": np.nan, "theta_agreement": np.nan,
+             "p_tol": np.nan, "theta_tol": np.nan}
 
 
 def _cross_check(dataset, primal, dual, obj, projected, tol) -> dict:
@@ -574,30 +485,6 @@ def _cross_check(dataset, primal, dual, obj, projected, tol) -> dict:
             "p_agreement": p_agreement(dataset.family, primal.mu, mu_d),
             "theta_agreement": theta_agreement(primal.theta, dual.theta, obj),
             "p_tol": p_tol, "theta_tol": theta_tol}
-
-
-def _bracket_messages(projected: ProjectedPrimal, tol: float) -> list[str]:
-    """What fails the projected certificate (module docstring, The verdict)."""
-    messages = []
-    if not projected.relative_gap <= tol:
-        messages.append(f"the duality gap {projected.duality_gap:.1e} (relative "
-                        f"{projected.relative_gap:.1e}) exceeds the tolerance {tol:g}: theta* is "
-                        "not optimal to that precision")
-    if projected.duality_gap < -projected.roundoff:
-        messages.append(f"the duality gap {projected.duality_gap:.1e} is negative beyond its "
-                        f"round-off budget {projected.roundoff:.1e}: weak duality is violated, "
-                        "so a computation is wrong")
-    if not projected.in_domain:
-        messages.append(f"the projected primal point leaves the family's domain (min entry "
-                        f"{projected.min_entry:.1e}): theta* is too far from the optimum, or the "
-                        "likelihood has no maximiser")
-    if not projected.balance_residual <= tol:
-        messages.append(f"the projected primal point misses the balance equations by "
-                        f"{projected.balance_residual:.1e} (relative)")
-    if not projected.condition < 1.0 / np.finfo(float).eps:
-        messages.append(f"the Newton system behind the projected point is too ill-conditioned "
-                        f"to trust (condition number {projected.condition:.1e})")
-    return messages
 
 
 def _cvxpy_messages(primal: PrimalResult, point: dict, cross: dict, tol: float,

@@ -334,7 +334,10 @@ def bracket_figures(dataset, mu_t, theta, penalty=None, forced=None) -> dict:
     domain: negative when it leaves it), all from the definitions.
     """
     fig = kkt_figures(dataset, mu_t, theta, penalty, forced)
-    upper = -fig["dual_objective"]
+    # the upper bound is the full problem's objective at theta, whatever is forced: every
+    # finite theta's -l(theta) bounds the optimum from above
+    full = fig if forced is None else kkt_figures(dataset, mu_t, theta, penalty, None)
+    upper = -full["dual_objective"]
     lower = fig["primal_objective"]
     name = _family_name(dataset)
     mu_t = np.asarray(mu_t, dtype=np.float64)
@@ -359,11 +362,17 @@ def certificate_figures(dataset, cert) -> dict:
     forced = separation.forced if separation is not None and not cert.attained else None
     point = cert.primal.mu if cert.primal is not None else cert.projected.mu
     theta_p = cert.primal.theta if cert.primal is not None else None
-    fig = kkt_figures(dataset, point, cert.dual.theta, cert.dual.penalty, forced, theta_p)
+    fig = kkt_figures(dataset, point, cert.theta, cert.penalty, forced, theta_p)
+    if forced is not None:  # the objective at theta is the full likelihood's (bracket_figures)
+        full = kkt_figures(dataset, point, cert.theta, cert.penalty, None)
+        for key in ("dual_objective", "canonical_loglik", "neg_loglik", "penalty"):
+            fig[key] = full[key]
+        fig["primal_gap"] = (abs(fig["primal_objective"] + fig["dual_objective"])
+                             / max(1.0, abs(fig["dual_objective"])))
     if cert.primal is None:
         fig["primal_gap"] = fig["p_agreement"] = float("nan")
-    fig["bracket"] = bracket_figures(dataset, cert.projected.mu, cert.dual.theta,
-                                     cert.dual.penalty, forced)
+    fig["bracket"] = bracket_figures(dataset, cert.projected.mu, cert.theta, cert.penalty,
+                                     forced)
     return fig
 
 
@@ -411,7 +420,8 @@ def assert_kkt(dataset, cert, tolerances=None, roundoff=None) -> dict:
                                                                   "canonical_loglik")})
     reported["primal_objective"] = (cert.extra["primal_objective"],
                                     fig["primal_objective"] if cvxpy else br["lower_bound"])
-    reported["penalty"] = (cert.dual.canonical_loglik - cert.dual.objective, fig["penalty"])
+    reported["penalty"] = (cert.extra["canonical_loglik"] - cert.extra["dual_objective"],
+                           fig["penalty"])
     for key, (value, expected) in reported.items():
         floor = eps["nats"] * size if key in nats else eps["abs"]
         if key in ("relative_gap", "primal_gap"):

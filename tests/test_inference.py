@@ -76,7 +76,7 @@ def test_cli_prints_a_coefficient_table_and_json_std_err(capsys):
     assert "coef    std err        z   P>|z|" in out and "intercept[a]" in out
     assert main(["verify", "blobs", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    se = np.array(doc["dual"]["std_err"], dtype=float)
+    se = np.array(doc["theta"]["std_err"], dtype=float)
     assert se.shape == (3, 3) and np.all(se[:, :2] > 0) and np.all(se[:, 2] == 0)
     ref = solve_dual(load_dataset("blobs")).std_err
     np.testing.assert_allclose(se, ref, rtol=1e-12)

@@ -12,7 +12,7 @@ import pytest
 
 from dualmaxent import Dataset, verify
 from dualmaxent.cli import main
-from dualmaxent.exceptions import DataError, ScaleWarning, TargetWarning
+from dualmaxent.exceptions import DataError, ScaleWarning, SingularHessianWarning, TargetWarning
 
 
 def _csv(X, y, names=("f1", "f2")):
@@ -41,7 +41,7 @@ def test_a_csv_on_standard_input(overlapping, tmp_path):
                                 "--json"], capture_output=True, text=True)
     doc, ref = json.loads(piped.stdout), json.loads(from_file.stdout)
     assert doc["dataset"]["name"] == "stdin" and doc["dataset"]["n"] == len(y)
-    assert doc["dual"]["theta"] == ref["dual"]["theta"]
+    assert doc["theta"]["values"] == ref["theta"]["values"]
 
 
 def test_bad_standard_input_is_a_one_line_error(monkeypatch, capsys):
@@ -112,3 +112,253 @@ def test_features_of_very_different_sizes_warn_before_any_solver_runs(overlappin
     unit = verify(Dataset.from_arrays(X, y))
     assert unit.ok and scaled.ok, scaled.messages
     np.testing.assert_allclose(scaled.dual.theta[1] * 1e6, unit.dual.theta[1], rtol=1e-8)
+
+
+# -- complex numbers: refused with the column named, never silently made real ----------------
+
+def _unchanged(*pairs):
+    for before, after in pairs:
+        assert np.asarray(after).dtype == before.dtype
+        np.testing.assert_array_equal(np.asarray(after), before)
+
+
+def _complex_inputs():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 3))
+    y = (X[:, 0] + rng.normal(size=40) > 0).astype(int)
+    Xc = X.astype(complex)
+    Xc[6, 1] += 2j
+    Xc[9, 1] -= 1j
+    return X, y, Xc
+
+
+@pytest.mark.parametrize("which, match", [
+    ("X", r"X must be real; found complex values in column 'x2' \(2 entries with a nonzero "
+          r"imaginary part, the first at row 7\)"),
+    ("X zero imaginary", r"X must be real; got complex numbers \(dtype complex128\), though "
+                         r"their imaginary parts are all zero: pass X.real"),
+    ("X objects", r"X must be real; found complex values in column 'x2' \(1 entry .* row 7\)"),
+    ("y", r"y must be real; found complex values \(1 entry with a nonzero imaginary part, the "
+          r"first at row 4\)"),
+    ("weights", r"weights must be real; found complex values \(1 entry .* row 2\)"),
+])
+def test_complex_arrays_are_refused_naming_the_column(which, match):
+    X, y, Xc = _complex_inputs()
+    args = {"X": (Xc, y, None), "X zero imaginary": (X.astype(complex), y, None),
+            "X objects": (np.where(np.arange(3) == 1, Xc, X).astype(object), y, None),
+            "y": (X, y + 1j * (np.arange(40) == 3), None),
+            "weights": (X, y, np.ones(40) + 0.5j * (np.arange(40) == 1))}[which]
+    if which == "X objects":
+        args[0][9, 1] = float(X[9, 1])  # one complex number among floats
+    copies = [np.array(a, copy=True) for a in args if a is not None]
+    with pytest.raises(DataError, match=match) as info:
+        Dataset.from_arrays(args[0], args[1], weights=args[2])
+    assert "\n" not in str(info.value)
+    _unchanged(*zip(copies, [a for a in args if a is not None]))
+
+
+def test_complex_frame_columns_are_refused_naming_the_column():
+    pd = pytest.importorskip("pandas")
+    X, y, Xc = _complex_inputs()
+    df = pd.DataFrame({"a": X[:, 0], "b": Xc[:, 1], "w": np.ones(40), "y": y})
+    before = df.copy()
+    cases = [({"target": "y", "weights": "w"},
+              r"X must be real; found complex values in column 'b' \(2 entries .* row 7\)"),
+             ({"target": "y", "features": ["a"], "weights": "b"},
+              r"weights must be real; found complex values in column 'b'"),
+             ({"target": "b", "features": ["a"]}, r"y must be real; found complex values in "
+                                                  r"column 'b'")]
+    for kwargs, match in cases:
+        with pytest.raises(DataError, match=match) as info:
+            Dataset.from_frame(df, **kwargs)
+        assert "\n" not in str(info.value)
+    pd.testing.assert_frame_equal(df, before)
+
+
+# -- Dataset.check_theta: the data set's layout, or one line naming the expected shape --------
+
+@pytest.fixture(scope="module")
+def three_classes():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(60, 4))
+    return Dataset.from_arrays(X, rng.integers(0, 3, 60))
+
+
+SHAPE, NAMES = r"\(5, 3\)", r"\(features x classes: x1, x2, x3, x4, intercept x 0, 1, 2\)"
+LAYOUT = f"{SHAPE} {NAMES}"
+
+
+@pytest.mark.parametrize("theta, match", ids=[
+    "rows", "flat", "complex", "strings", "booleans", "None", "ragged", "NaN", "infinite"],
+    argvalues=[
+    (np.zeros((4, 3)), rf"theta must have shape {LAYOUT}; got \(4, 3\)$"),
+    (np.zeros(15), rf"theta must have shape {LAYOUT}; got \(15,\)$"),
+    (np.zeros((5, 3)) + 1j, r"theta must be real; got complex numbers"),
+    (np.full((5, 3), "0.5"), rf"theta must be numeric, an array of shape {LAYOUT}; got an array "
+                             "of strings"),
+    (np.zeros((5, 3), dtype=bool), r"theta must be numeric.*got an array of booleans"),
+    (None, r"theta must be numeric.*got NoneType"),
+    ([[0.0, 1.0], [2.0]], rf"theta must be an array of shape {LAYOUT}; got a ragged list"),
+    (np.where(np.eye(5, 3) > 0, np.nan, 0.0), rf"theta must be finite; found 3 NaN values among "
+                                              rf"its {SHAPE} entries {NAMES}, the first at row "
+                                              r"'x1', class 0$"),
+    (np.where(np.eye(5, 3) > 0, np.inf, 0.0) * [1, -1, 1],
+     r"theta must be finite; found 3 infinite values"),
+])
+def test_check_theta_names_the_expected_shape_in_one_line(three_classes, theta, match):
+    before = None if theta is None else np.array(theta, dtype=object, copy=True)
+    with pytest.raises(DataError, match=match) as info:
+        three_classes.check_theta(theta)
+    assert "\n" not in str(info.value)
+    if isinstance(theta, np.ndarray):
+        np.testing.assert_array_equal(theta, before.astype(theta.dtype))
+
+
+def test_check_theta_returns_a_new_float64_array_of_the_layout(three_classes):
+    theta = np.arange(15, dtype=np.int64).reshape(5, 3)
+    out = three_classes.check_theta(theta)
+    assert out.dtype == np.float64 and out.shape == (5, 3) and not np.shares_memory(out, theta)
+    np.testing.assert_array_equal(out, theta)
+    as_float = np.ones((5, 3))
+    out = three_classes.check_theta(as_float)
+    out[0, 0] = 7.0
+    assert as_float[0, 0] == 1.0  # a copy, even of a float64 array
+    # a one-parameter family: (m,) or (m, 1), returned as (m,); its two classes are no columns
+    binary = Dataset.from_arrays(three_classes.X[:, :-1], three_classes.y % 2, family="bernoulli")
+    for theta in (np.ones(5), np.ones((5, 1)), [1, 1, 1, 1, 1]):
+        assert binary.check_theta(theta).shape == (5,)
+    with pytest.raises(DataError, match=r"theta must have shape \(5,\) \(one entry per feature: "
+                       r"x1, x2, x3, x4, intercept\); got \(5, 2\)"):
+        binary.check_theta(np.ones((5, 2)))
+
+
+def test_check_theta_reads_only_what_a_dask_data_set_also_has(three_classes):
+    from types import SimpleNamespace
+
+    ds = three_classes
+    alike = SimpleNamespace(m=ds.m, k=ds.k, feature_names=ds.feature_names, classes=ds.classes,
+                            family=ds.family)
+    assert Dataset.check_theta(alike, np.zeros((5, 3))).shape == (5, 3)
+    with pytest.raises(DataError, match=r"got \(3, 5\)"):
+        Dataset.check_theta(alike, np.zeros((3, 5)))
+
+
+# -- badly scaled designs: rescaled for the solver, theta mapped back --------------------------
+
+def _theta_tol(result, tol):
+    """How far two solves stopped at relative gradient ``tol`` can be apart in theta: each has
+    ``|g| <= tol * scale``, so ``|theta - theta*| <= tol * scale / lambda_min(-H)``; doubled for
+    the two, and doubled again for the rescaled run's own scale (its columns are at most 4
+    times smaller than the unit run's, whose entries reach about 3)."""
+    obj = result._objective
+    curvature = np.linalg.eigvalsh(-obj.hessian(obj.beta(result.theta))).min()
+    return 4 * tol * obj.scale / curvature
+
+
+@pytest.mark.parametrize("factor", [np.array([1e150, 1e150]), np.array([1.0, 1e150]),
+                                    np.array([1.0, 1e-150]), np.array([1e-12, 1e-12]),
+                                    np.array([1e-120, 1e90])],
+                         ids=["all 1e150", "x2 1e150", "x2 1e-150", "all 1e-12", "1e-120, 1e90"])
+def test_a_badly_scaled_design_is_rescaled_and_theta_is_the_maximiser(overlapping, factor):
+    from dualmaxent import solve_dual
+    from dualmaxent.dual import DEFAULT_TOLS
+
+    X, y = overlapping
+    big = X * factor
+    copy = big.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScaleWarning)  # the conic primal's, at construction
+        data = Dataset.from_arrays(big, y)
+    with pytest.warns(ScaleWarning, match=r"the features' sizes span a factor .* solved with X "
+                      r"rescaled \(each feature column by its own power of two\) and theta "
+                      "mapped back to the given scale") as record:
+        result = solve_dual(data)
+    assert all("\n" not in str(w.message) for w in record)
+    assert result.converged and "rescaled" in result.message
+    reference = solve_dual(Dataset.from_arrays(X, y))
+    tol = _theta_tol(reference, DEFAULT_TOLS["newton"])
+    mapped = result.theta * np.r_[factor, 1.0][:, None]  # theta_big * 1e150 = theta_small
+    np.testing.assert_allclose(mapped, reference.theta, rtol=0, atol=tol)
+    assert result.loglik == pytest.approx(reference.loglik, rel=1e-12)
+    # a maximiser for the given X: each column's gradient small against that column's scale
+    P = np.exp(big @ result.theta[:-1] + result.theta[-1])
+    P /= P.sum(axis=1, keepdims=True)
+    Xd = data.X
+    grad = Xd.T @ (data.Y - P)
+    size = 1.0 + np.abs(Xd.T @ data.Y).max(axis=1)
+    assert np.all(np.abs(grad).max(axis=1) <= 1e-8 * size), (grad, size)
+    np.testing.assert_array_equal(big, copy)  # the user's array untouched
+    se = result.std_err * np.r_[factor, 1.0][:, None]
+    np.testing.assert_allclose(se, reference.std_err, rtol=1e-6)
+
+
+def test_a_penalised_fit_shares_one_factor_and_its_lambda_follows(overlapping):
+    from dualmaxent import solve_dual
+
+    X, y = overlapping
+    unit = solve_dual(Dataset.from_arrays(X, y), l2=2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScaleWarning)
+        big = Dataset.from_arrays(X * 1e150, y)
+        # l2 (lam / 2) |theta|^2 at theta = theta_unit / 1e150 is l2 with lam * 1e300
+        scaled = solve_dual(big, l2=2.0e300)
+        assert "the L2 penalty's lambda with it" in scaled.message
+        np.testing.assert_allclose(scaled.theta[:-1] * 1e150, unit.theta[:-1], atol=1e-8)
+        np.testing.assert_allclose(scaled.theta[-1], unit.theta[-1], atol=1e-8)
+    # the penalised columns 1e150 apart: no rescaling keeps the penalty, and it is said
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScaleWarning)
+        mixed = Dataset.from_arrays(X * np.array([1.0, 1e150]), y)
+    with pytest.warns(ScaleWarning, match="a penalised fit cannot be rescaled column by column"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SingularHessianWarning)  # solved as given
+            result = solve_dual(mixed, l2=1.0)
+    assert "theta may be inaccurate" in result.message
+
+
+def test_a_rescaled_rank_deficient_design_names_its_dependency_in_the_given_units(overlapping):
+    from dualmaxent import solve_dual
+    from dualmaxent.exceptions import RankDeficiencyWarning
+
+    X, y = overlapping
+    design = np.column_stack([X, X[:, 0] + X[:, 1]]) * np.array([1e150, 1.0, 1e150])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScaleWarning)
+        data = Dataset.from_arrays(design, y)
+        with pytest.warns(RankDeficiencyWarning, match=r"x3 = x1 \+ 1e\+150 x2"):
+            result = solve_dual(data)
+    assert data.rank == 3  # the rank pass of the given data set works too
+    reference = solve_dual(Dataset.from_arrays(X, y))
+    eta = design @ result.theta[:-1] + result.theta[-1]
+    np.testing.assert_allclose(eta, X @ reference.theta[:-1] + reference.theta[-1], atol=1e-8)
+
+
+def test_well_scaled_data_are_solved_as_given(overlapping, monkeypatch):
+    from dualmaxent import solve_dual
+
+    X, y = overlapping
+    data = Dataset.from_arrays(X * np.array([1.0, 1e6]), y)  # a span of 1e6: as given
+    assert "_column_max" in vars(data)  # kept from the scale check: no pass to decide
+
+    def no_copy(*args):
+        raise AssertionError("a well-scaled design was copied")
+
+    monkeypatch.setattr(Dataset, "_rescaled", no_copy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ScaleWarning)
+        result = solve_dual(data)
+    assert "rescaled" not in result.message
+
+
+def test_a_coefficient_beyond_float64_is_a_one_line_error(overlapping):
+    from dualmaxent import solve_dual
+
+    X, y = overlapping
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScaleWarning)
+        data = Dataset.from_arrays(X * np.array([1.0, 1e-310]), y)  # theta_2 would be ~1e310
+        with pytest.raises(DataError, match="the features' scale is the cause: column 'x2' "
+                           r"reaches only \d\.\de-310, and its coefficient overflows float64"
+                           ) as info:
+            solve_dual(data)
+    assert "\n" not in str(info.value)

@@ -204,7 +204,7 @@ def test_cli_verify_every_family_and_penalty(family, kind, tmp_path, capsys):
     assert out["dataset"]["weights"] is True
     assert out["dataset"]["penalty"] == {"kind": kind, "lambda": None if kind == "none" else
                                          _lam(kind, family)}
-    theta = out["dual"]["theta"]
+    theta = out["theta"]["values"]
     m = X.shape[1] + 1
     if family == "categorical":
         assert len(theta) == m and all(len(r) == 3 for r in theta)
@@ -214,7 +214,7 @@ def test_cli_verify_every_family_and_penalty(family, kind, tmp_path, capsys):
     ds = Dataset.from_arrays(X, y, family=family, weights=weights)
     dual = solve_dual(ds, **({} if kind == "none" else {kind: _lam(kind, family)}))
     np.testing.assert_allclose(theta, dual.theta, rtol=1e-12, atol=1e-12)
-    assert out["dual"]["loglik"] == pytest.approx(dual.loglik, rel=1e-12)
+    assert out["theta"]["loglik"] == pytest.approx(dual.loglik, rel=1e-12)
 
 
 def test_cli_text_output_and_bad_penalty(tmp_path, capsys):

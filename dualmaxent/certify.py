@@ -1,0 +1,809 @@
+"""The checker: a certificate for any theta, computed from (data, theta, penalty) alone.
+
+A certificate is only as good as its checker, so this module trusts nothing that a solver
+produced: it takes the data, a theta (from our solvers, from another library, or typed in) and
+the penalty, and computes every figure itself, in float64, over row blocks, with its own plain
+expressions. It shares only :mod:`dualmaxent._numerics` (log-sum-exp, softmax) and the
+families' definitions (:mod:`dualmaxent.families`) with the rest of the package; not the
+solvers' fused kernels, caches or float32 shortcuts, so that one bug cannot make both sides
+agree. :func:`dualmaxent.verify` is the solve, then this checker, then the CVXPY cross-check.
+
+Conventions: sums over observations (never means), natural logarithms (nats), ``theta`` of shape
+``(m, k)`` (categorical) or ``(m,)``, any gauge; ``l`` the *canonical* log-likelihood
+``sum_j w_j [<Y_j, eta_j> - A(eta_j)]`` with ``eta = X theta`` (unit variance for the gaussian
+family); the penalty on every row but the intercept's (:mod:`dualmaxent.params`).
+
+The bracket
+-----------
+Weak duality: for every ``mu`` feasible for the maximum-entropy primal (each row in the family's
+domain; ``X^T W (mu - Y) = 0`` on the equality rows; for L1 the boxes ``|X_R^T W (mu - Y)| <=
+lam``) and every ``theta``, ``primal(mu) <= OPT <= dual(theta)``, where ``dual(theta) = -(l(theta)
+- penalty(theta))`` and ``primal(mu) = H(mu) = -sum_j w_j A*(mu_j)`` (minus ``||X_R^T W (mu -
+Y)||^2 / (2 lam)`` for L2). So
+
+* ``upper_bound = dual(theta)``, the objective at the given theta, is an upper bound for every
+  finite theta;
+* ``lower_bound = primal(mu)`` at a point ``mu`` this module builds and then *checks*.
+
+The point. One Newton step in mean space from ``mu(theta) = A'(X theta)``: with ``C`` the
+curvature ``-Hessian`` of ``l`` and ``J`` the derivative of the mean map, ``mu~ = mu + J a`` with
+``C_SS a_S = t_S`` moves the balance equations exactly onto their targets (the pivot entries of
+theta, ``t = X^T W (Y - mu)``; for L2 the intercept row alone; for L1 also the active entries,
+``t = R - lam sign(theta)``). ``C_SS`` is equilibrated and solved on its numerical range (a
+pseudo-inverse), so rank-deficient designs and recession directions cost nothing.
+
+Far from the optimum ``mu~`` can leave the domain (a negative probability). Then the point is
+moved back along the segment from the data ``Y`` to ``mu~``: ``Y`` itself is feasible for every
+family (its balance residual is zero, its boxes empty, its rows in the closed domain), the
+feasible set is convex, and ``mu(t) = Y + t (mu~ - Y)`` has residual ``t r~``, so
+``mu(t)`` is feasible for every ``t`` in ``[0, t_max]``, ``t_max`` the last ``t`` before a row
+leaves the domain. The lower bound is the best primal value over a grid of that interval
+(:data:`SEGMENT_GRID`); each grid point is a feasible point, so each value is a proved bound.
+At worst (``t_max = 0``, one-hot data) it is ``H(Y)``: loose, never wrong. No number that is
+not a bound is ever printed as one.
+
+Round-off budgets (``u = 2^-53``, ``gamma(L) = L u / (1 - L u)``, the worst-case relative error
+of a sum of ``L`` terms in any order, so valid on every BLAS kernel):
+
+* ``eta_j`` carries at most ``e_j = gamma(m + 1) max_c sum_i |x_ji theta_ic|`` (the ``m``
+  products and their sum; theta's own rounding included);
+* the upper bound: ``sum_j w_j |Y_j - mu_j|_1 e_j`` (``dl / d eta = Y - mu``) plus
+  ``(gamma(n) + 8 u)`` times the magnitudes ``sum_j w_j (|Y_j| . |eta_j| + |Y_j|_1 |A(eta_j)|)``;
+* the lower bound: ``(gamma(n) + 8 u) sum_j w_j (|A*(mu_j)| + 2 |mu_j|_1)``, the first-order
+  effect ``|<theta, r>|`` of the point's measured residual ``r`` (plus its own summation bound,
+  ``gamma(n) |X|^T W |mu - Y|``) on the equality rows, with the given theta standing in for
+  the multiplier, ``|theta|`` times the boxes' excess for L1, and for the categorical family the
+  rows' distance from the simplex, ``sum_j w_j |P_j 1 - 1| (1 + |A*(P_j)|)`` (renormalising a
+  row changes its entropy by that much to first order).
+
+``roundoff`` is their sum: ``duality_gap >= -roundoff`` always, and a gap below it means a
+wrong computation.
+
+The gradient
+------------
+``dual_gradient = max |G| / scale``, ``G = X^T W (Y - mu(theta))`` minus the penalty's gradient
+(for L1 the minimal-norm subgradient) on the free entries of theta (the categorical family's
+last class is pinned on the unpenalised rows), ``scale = 1 + max |X^T W Y|``: the relative KKT
+residual. Its budget ``gradient_roundoff`` is ``max (|X|^T W (2 c_j e_j
++ gamma(n + 2) |Y_j - mu_j|)) / scale`` with ``c_j`` the largest curvature of row ``j`` (the
+mean's sensitivity to ``eta``). On an ill-conditioned design a theta within a hair of the
+optimum in objective can have a large gradient along flat directions; the verdict does not rest
+on it.
+
+A proof of attainment
+---------------------
+Unpenalised, a family whose mean is bounded below can have separated data, where the likelihood
+has no maximiser. ``mu~`` proves a maximiser exists when every entry of ``mu(theta)`` is positive,
+``mu~ >= MARGIN_FRACTION mu`` entry by entry (and the same for ``1 - mu`` of the Bernoulli
+family), and the step that would remove ``mu~``'s residual, at most ``second_step = 2 max_j
+||x_j|| ||r_S|| / lambda_min(C_SS)`` in relative terms, is below ``MARGIN_FRACTION``: then a
+strictly interior, exactly feasible point exists (:mod:`dualmaxent.separation`). The curvature
+is this module's own, at the given theta. When that proof fails the separation LP decides
+(:func:`dualmaxent.separation.detect_separation`, its direction checked on its own), and on
+separated data the certificate is about the *reduced* problems, the forced entries removed:
+``mu`` is zero (categorical) or ``y`` (one-parameter) there, and ``l`` the reduced likelihood.
+
+The verdict
+-----------
+``ok`` holds when what is proved closes: ``relative_gap = |gap| / max(1, |upper_bound|) <= tol``,
+``gap >= -roundoff``, the point's balance residual (relative to ``scale``) is within ``tol``,
+and, for separated data, the LP's direction checks. Then ``upper_bound - OPT <= within =
+max(gap, 0) + roundoff``: theta is within ``within`` nats of the optimum.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _numerics as nx
+from .exceptions import DualMaxentError
+from .params import Parameterization
+from .results import Certificate, Penalty, SeparationCheck, make_penalty
+
+__all__ = ["certify", "Bracket", "bracket", "DEFAULT_TOL", "MARGIN_FRACTION", "RANK_RTOL",
+           "SEGMENT_GRID", "gamma", "pseudo_solve"]
+
+DEFAULT_TOL = 1e-6
+
+#: Unit roundoff of float64.
+U = 2.0 ** -53
+
+#: ``mu~ >= MARGIN_FRACTION mu`` entrywise with a second step below this fraction proves that
+#: the maximiser exists (module docstring).
+MARGIN_FRACTION = 0.5
+
+#: Relative eigenvalue of the equilibrated ``C_SS`` below which a direction counts as singular:
+#: just above the eigensolver's round-off, so an ill-conditioned design keeps its directions
+#: (the point's residual is measured afterwards either way).
+RANK_RTOL = 1e-15
+
+#: The fractions of ``t_max`` at which the segment from ``Y`` to ``mu~`` is evaluated when
+#: ``mu~`` leaves the domain (module docstring). Any grid is sound; this one reaches within
+#: ``2^-40`` of the boundary and covers the interval's start for flat entropies.
+SEGMENT_GRID = tuple(sorted({1.0 - 2.0 ** -j for j in range(1, 41, 3)}
+                            | {2.0 ** -j for j in range(1, 12, 2)}))
+
+#: Bytes of one row block of ``X``: small enough to stay in cache while the block's products
+#: are formed (one BLAS thread each; see :func:`_runner`).
+BLOCK_BYTES = 1 << 20
+
+
+def gamma(length: float, u: float = U) -> float:
+    """``gamma(L) = L u / (1 - L u)``: the worst-case relative error of a sum of ``L`` terms
+    (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., eq. 3.8)."""
+    lu = float(length) * u
+    return lu / (1.0 - lu) if lu < 1.0 else float("inf")
+
+
+def certify(data, theta, *, l2: float | None = None, l1: float | None = None,
+            penalty: Penalty | None = None, tol: float = DEFAULT_TOL, engine=None,
+            source: str = "given", separation=None) -> Certificate:
+    """Certify ``theta`` for the problem of ``data``: a sound bracket of the optimum.
+
+    Parameters
+    ----------
+    data : Dataset
+    theta : array_like of shape (m, k) (categorical) or (m,)
+        Any theta, in any gauge, from any solver or library.
+    l2, l1, penalty
+        The penalty (``l2=lam``: ``- (lam / 2) ||theta_R||^2``; ``l1=lam``: ``- lam
+        ||theta_R||_1``; the intercept row is never penalised).
+    tol : float, default 1e-6
+        The relative gap (and balance residual) the verdict allows.
+    engine : NumpyEngine or DaskEngine, optional
+        Run the passes through an engine (:mod:`dualmaxent.engine`): the same block functions
+        mapped over its chunks. The separation LP needs the data in memory and does not run.
+    source : str, default "given"
+        Where theta came from, for the printout ("solver newton, converged, 6 iterations").
+    separation : Separation, optional
+        The LP's outcome on this very data set, when at hand (it depends on the data alone, and
+        its direction is checked here again); otherwise the LP runs when attainment is not
+        proved.
+
+    Returns
+    -------
+    Certificate
+        ``primal`` and ``dual`` are None; every figure is at ``theta``.
+
+    Raises
+    ------
+    DualMaxentError
+        A theta of the wrong shape, or not finite, or a bad ``tol``.
+    """
+    t0 = time.perf_counter()
+    if not (np.isfinite(tol) and tol > 0):
+        raise DualMaxentError(f"tol must be a positive number; got {tol}")
+    penalty = make_penalty(l2=l2, l1=l1, penalty=penalty)
+    theta = _checked_theta(data, theta)
+    params = Parameterization.from_dataset(data, penalty)
+    br = bracket(data, theta, penalty, engine=engine, tol_hint=tol)
+    sep, sep_check, messages, notes = None, None, [], []
+    can_separate = not penalty.active and data.family.can_separate
+    if can_separate and not br.proves_attained:
+        if engine is not None:
+            notes.append("the maximiser's existence is not proved at this theta, and the "
+                         "separation LP needs the data in memory")
+        else:
+            from .separation import detect_separation
+
+            sep = separation if separation is not None else detect_separation(data)
+            if sep.separated:
+                br = bracket(data, theta, penalty, forced=sep.forced, tol_hint=tol)
+                violation, margin = sep.check_direction(data)
+                sep_check = SeparationCheck(
+                    sup_loglik=br.reduced_loglik, forced_entries=int(np.sum(sep.forced)),
+                    reduced_parameters=-1, direction_violation=violation,
+                    direction_margin=margin)
+                notes.append(sep.describe(data) + "; the certificate is about the reduced "
+                             "problems: the max-entropy optimum and the likelihood's supremum")
+                if violation > tol or not margin > max(violation, 1e-12):
+                    messages.append(f"the separation LP's direction does not check: negative "
+                                    f"slack {violation:.1e}, smallest slack on a forced entry "
+                                    f"{margin:.1e} (relative)")
+    if engine is None and not data.identifiability.full_rank:
+        ident = data.identifiability
+        notes.append(f"the columns of X are linearly dependent (rank {ident.rank} of {ident.m}):"
+                     f" {'; '.join(ident.dependencies)}; theta is identified modulo these")
+    attained = (not can_separate or br.proves_attained
+                or (sep is not None and not sep.separated))
+    messages += _bracket_messages(br, tol)
+    notes += _gradient_notes(br, tol)
+    within = max(br.duality_gap, 0.0) + br.roundoff
+    return Certificate(
+        entropy=br.entropy, neg_loglik=-_reported_loglik(data, theta, br), duality_gap=br.duality_gap,
+        relative_gap=br.relative_gap, lower_bound=br.lower_bound, upper_bound=br.upper_bound,
+        roundoff=br.roundoff, balance_residual=br.balance_residual,
+        simplex_residual=br.simplex_residual, min_entry=br.min_entry,
+        dual_gradient=br.dual_gradient, primal_gap=np.nan, p_agreement=np.nan,
+        theta_agreement=np.nan, tol=tol, ok=not messages, attained=bool(attained),
+        separation=sep, messages=tuple(notes) + tuple(messages), primal=None, dual=None,
+        projected=br, primal_solver="projected", primal_reason="the checker's own point",
+        rank=_rank(data, engine), notes=tuple(notes), separation_check=sep_check,
+        theta=params.gauge_fix(theta) if data.family.multiclass else theta, source=source,
+        within=within, gradient_roundoff=br.gradient_roundoff,
+        seconds=time.perf_counter() - t0, penalty=penalty,
+        extra={"primal_objective": br.lower_bound, "dual_objective": -br.upper_bound,
+               "canonical_loglik": br.loglik, "p_tol": np.nan, "theta_tol": np.nan,
+               "loglik_constant": _reported_loglik(data, theta, br) - br.loglik},
+    )
+
+
+def _checked_theta(data, theta) -> np.ndarray:
+    """theta as a new float64 array of the data set's layout, or a one-line error
+    (:meth:`dualmaxent.Dataset.check_theta`; a Dask data set has the same attributes)."""
+    from .data import Dataset
+
+    if not hasattr(Dataset, "check_theta"):  # pragma: no cover - until it lands
+        return np.array(theta, dtype=np.float64)
+    return Dataset.check_theta(data, theta)
+
+
+def _rank(data, engine) -> int:
+    if engine is None:
+        return int(data.rank)
+    return -1
+
+
+def _reported_loglik(data, theta, br) -> float:
+    """The reported log-likelihood at theta (statsmodels' ``llf``): the canonical one plus the
+    family's constant (the gaussian's profiles the variance: one more product with ``X``)."""
+    fam = data.family
+    th = theta if theta.ndim == 1 else theta
+    return fam.loglik_from_canonical(br.loglik, data.Y, data.weights,
+                                     lambda: np.asarray(data.X @ th, dtype=np.float64))
+
+
+def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
+    """What fails the certificate (module docstring, The verdict)."""
+    messages = []
+    if not br.relative_gap <= tol:
+        messages.append(f"the duality gap {br.duality_gap:.2e} nats (relative "
+                        f"{br.relative_gap:.1e}) exceeds the tolerance {tol:g}: theta is only "
+                        f"proved to be within {max(br.duality_gap, 0) + br.roundoff:.2e} nats "
+                        "of the optimum")
+    if br.duality_gap < -br.roundoff:
+        messages.append(f"the duality gap {br.duality_gap:.1e} is negative beyond its round-off "
+                        f"budget {br.roundoff:.1e}: weak duality is violated, so a computation "
+                        "is wrong")
+    if not br.balance_residual <= tol:
+        messages.append(f"the primal point misses the balance equations by "
+                        f"{br.balance_residual:.1e} (relative)")
+    return messages
+
+
+def _gradient_notes(br: "Bracket", tol: float) -> list[str]:
+    notes = []
+    if br.segment < 1.0:
+        why = (f"the Newton point mu~ leaves the family's domain (min entry "
+               f"{br.newton_min_entry:.1e})" if br.newton_min_entry < 0 else
+               "the Newton point mu~ is not the best feasible point on its segment from Y "
+               "(a penalty's boxes or charge)")
+        where = ("the data's own point Y (H(Y)), the one feasible point on that segment"
+                 if br.segment <= 0 else
+                 f"Y + {br.segment:.6g} (mu~ - Y), a feasible point between the data and mu~")
+        notes.append(f"{why}: the lower bound is taken at {where}")
+    if br.dual_gradient > tol:
+        if br.dual_gradient <= br.gradient_roundoff:
+            notes.append(f"the dual gradient {br.dual_gradient:.1e} (relative) is within its "
+                         f"round-off budget {br.gradient_roundoff:.1e}: float64 cannot compute "
+                         "it more accurately on this design; the verdict rests on the bracket")
+        else:
+            notes.append(f"the dual gradient {br.dual_gradient:.1e} (relative) exceeds the "
+                         f"tolerance {tol:g}")
+    return notes
+
+
+# -- the bracket: three passes at most, each a sum over row blocks -----------------------------
+
+@dataclass(frozen=True, eq=False)
+class Bracket:
+    """The checker's figures at one theta (module docstring).
+
+    Attributes
+    ----------
+    mu : ndarray like ``Y``, or None
+        The feasible point of the lower bound (None through an engine).
+    lower_bound, upper_bound : float
+        ``primal(mu)`` at the checked point and ``dual(theta)``; ``lower <= OPT <= upper`` up to
+        ``roundoff``.
+    duality_gap, relative_gap, roundoff : float
+        ``upper - lower``, ``|gap| / max(1, |upper|)`` and the round-off budget of the gap.
+    loglik : float
+        The canonical ``l(theta)``.
+    reduced_loglik : float
+        The reduced likelihood ``l_red(theta)`` of separated data (``loglik`` otherwise):
+        at most the supremum of ``l``.
+    entropy : float
+        ``H`` at the point of the lower bound.
+    segment : float
+        Where that point lies on the segment from ``Y`` (0) to ``mu~`` (1).
+    balance_residual : float
+        ``max |X^T W (mu - Y)| / scale`` over the equality rows at that point (for L1 also the
+        boxes' relative excess).
+    simplex_residual : float
+        ``max |P 1 - 1|`` (categorical; 0 otherwise).
+    min_entry : float
+        The point's distance from the boundary of the domain (``+inf``: none).
+    newton_min_entry : float
+        The same for ``mu~`` itself (negative when it left the domain).
+    dual_gradient, gradient_roundoff : float
+        The relative KKT residual at theta and its round-off budget.
+    proves_attained : bool
+        The attainment proof of the module docstring holds.
+    relative_margin, second_step : float
+        Its two figures.
+    rank, size : int
+        Rank of ``C_SS`` (after dropping singular directions) and size of ``S``.
+    condition : float
+        Largest over smallest kept eigenvalue of the equilibrated ``C_SS``.
+    scale : float
+        ``1 + max |X^T W Y|``.
+    seconds : float
+    """
+
+    mu: np.ndarray | None
+    lower_bound: float
+    upper_bound: float
+    duality_gap: float
+    relative_gap: float
+    roundoff: float
+    loglik: float
+    reduced_loglik: float
+    entropy: float
+    segment: float
+    balance_residual: float
+    simplex_residual: float
+    min_entry: float
+    newton_min_entry: float
+    dual_gradient: float
+    gradient_roundoff: float
+    proves_attained: bool
+    relative_margin: float
+    second_step: float
+    rank: int
+    size: int
+    condition: float
+    scale: float
+    seconds: float
+
+    @property
+    def in_domain(self) -> bool:
+        """Whether the Newton point ``mu~`` itself lies in the family's domain."""
+        return bool(self.newton_min_entry >= 0.0)
+
+
+def bracket(data, theta: np.ndarray, penalty: Penalty, forced=None, engine=None,
+            tol_hint: float = DEFAULT_TOL) -> Bracket:
+    """The bracket of the optimum at ``theta`` (module docstring), from the checker's passes.
+
+    Parameters
+    ----------
+    data : Dataset
+    theta : ndarray of shape (m, k) or (m,)
+        Already checked (:meth:`dualmaxent.Dataset.check_theta`).
+    penalty : Penalty
+    forced : ndarray of bool like ``Y`` (or (n,) for the Bernoulli family), optional
+        The forced entries of separated data: the reduced problems.
+    engine : optional
+        Map the block functions over an engine's chunks instead of the in-memory arrays.
+    tol_hint : float
+        Below this relative gap at ``mu~`` itself no better point is sought on the segment.
+
+    Returns
+    -------
+    Bracket
+    """
+    with np.errstate(all="ignore"):  # overflow at a huge theta is handled where it matters
+        return _bracket(data, theta, penalty, forced, engine, tol_hint)
+
+
+def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
+    t0 = time.perf_counter()
+    fam = data.family
+    m = data.m
+    multi = fam.multiclass
+    q = data.k if multi else 1
+    th = np.asarray(theta, dtype=np.float64).reshape(m, q)
+    params = Parameterization.from_dataset(data, penalty)
+    pen_rows = params.penalized_rows
+    S = _correction_set(th, pen_rows, penalty, multi)
+    sel = np.flatnonzero(S.T.ravel())  # class-major indices of S
+    mask = None
+    if forced is not None:
+        from .separation import as_forced
+
+        mask = as_forced(data, forced)
+    run = _runner(data, engine, mask)
+
+    one = run(_pass_one, th, fam, sel)
+    target = one.R.copy()
+    if penalty.kind == "l1":
+        target[pen_rows] -= penalty.lam * np.sign(th[pen_rows])
+    if np.all(np.isfinite(one.C)) and np.all(np.isfinite(target)):
+        a_S, rank, condition, smallest = pseudo_solve(one.C, target.T.ravel()[sel])
+    else:  # theta so large that the curvature overflows: no step; the segment decides
+        a_S, rank, condition, smallest = np.zeros(sel.size), 0, float("inf"), 0.0
+    a = np.zeros(m * q)
+    a[sel] = a_S
+    A = a.reshape(q, m).T
+
+    newton = np.empty((data.n, q)) if engine is None else None
+    two = run(_pass_two, th, A, fam, out=newton)
+    # the segment from Y keeps every constraint but the domain and (L1) the boxes, whose
+    # residual t r shrinks with t: the last t where both hold
+    t_max = min(two.t_max, _box_limit(two.resid, pen_rows, penalty))
+    at_one = t_max >= 1.0
+    if at_one:
+        t, primal_h, mag, simplex_term = 1.0, two.entropy, two.magnitude, two.simplex_term
+        at_one_value = primal_h - float(_relaxation([1.0], two.resid, pen_rows, penalty)[0])
+        # a penalised bracket that does not close at mu~ may close inside the segment
+        # (the L2 charge falls as t^2): one more pass, taken only then
+        closes = (-(one.loglik_full - _penalty_value(th, pen_rows, penalty)) - at_one_value
+                  <= tol_hint * max(1.0, abs(one.loglik_full)))
+    if t_max > 0.0 and not (at_one and (closes or penalty.kind != "l2")):
+        grid = np.asarray(SEGMENT_GRID + (1.0,)) * min(t_max, 1.0)
+        seg = run(_pass_segment, th, A, fam, grid)
+        values = seg.entropy - _relaxation(grid, two.resid, pen_rows, penalty)
+        best = int(np.argmax(values))
+        t, primal_h, mag, simplex_term = (float(grid[best]), float(seg.entropy[best]),
+                                          float(seg.magnitude[best]),
+                                          float(seg.simplex_term[best]))
+    elif t_max <= 0.0:
+        t, primal_h, mag, simplex_term = 0.0, one.entropy_y, one.magnitude_y, 0.0
+    if not np.isfinite(primal_h) or not (np.all(np.isfinite(two.resid))
+                                         and np.all(np.isfinite(two.resid_bound))):
+        # an overflowed point proves nothing: the data themselves are the feasible point
+        t, primal_h, mag, simplex_term = 0.0, one.entropy_y, one.magnitude_y, 0.0
+    resid = t * two.resid if t > 0 else np.zeros_like(two.resid)
+    rb = t * two.resid_bound if t > 0 else np.zeros_like(two.resid)
+    point_margin = two.min_entry if t >= 1.0 else float("nan")
+    point = None
+    if newton is not None:  # the point of the lower bound, in the layout of Y
+        Y2 = data.Y.reshape(data.n, q)
+        point = (newton if t >= 1.0 else Y2 + t * (newton - Y2) if t > 0 else Y2.copy())
+        point = point.reshape(data.Y.shape)
+    eq = ~pen_rows
+    scale = 1.0 + float(np.abs(one.XtWY).max(initial=0.0))
+    balance = float(np.abs(resid[eq]).max(initial=0.0))
+    excess = np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0.0) if penalty.kind == "l1" \
+        else np.zeros((0, q))
+    balance = max(balance, float(excess.max(initial=0.0)))
+    lower = primal_h - (float(_relaxation(np.array([t]), two.resid, pen_rows, penalty)[0])
+                        if t > 0 else 0.0)
+    pen_value = _penalty_value(th, pen_rows, penalty)
+    upper = -(one.loglik_full - pen_value)
+    gap = upper - lower
+
+    theta_pivot = params.gauge_fix(th) if multi else th
+    shift = float(np.sum(np.abs(theta_pivot[eq]) * (np.abs(resid[eq]) + rb[eq])))
+    if penalty.kind == "l1":
+        shift += float(np.sum(np.abs(th[pen_rows]) * (excess + rb[pen_rows])))
+    if penalty.kind == "l2" and pen_rows.any():
+        r_R = np.abs(resid[pen_rows])
+        shift += float(np.sum((2.0 * r_R + rb[pen_rows]) * rb[pen_rows])) / (2.0 * penalty.lam)
+    n_terms = data.n + m + 8
+    roundoff = (one.value_budget + gamma(n_terms) * (one.magnitude + abs(pen_value))
+                + (gamma(n_terms) + 8 * U) * mag + simplex_term + shift)
+    if not np.isfinite(upper) or np.isnan(roundoff):  # overflow at theta: nothing is small
+        upper, roundoff = (float("inf") if np.isnan(upper) else upper), float("inf")
+
+    G = one.R.copy()
+    gb = one.grad_budget.copy()
+    if penalty.kind == "l2":
+        G[pen_rows] -= penalty.lam * th[pen_rows]
+        gb[pen_rows] += 2 * U * penalty.lam * np.abs(th[pen_rows])
+    elif penalty.kind == "l1":
+        gp, bp = G[pen_rows], th[pen_rows]
+        G[pen_rows] = np.where(bp != 0, gp - penalty.lam * np.sign(bp),
+                               np.maximum(np.abs(gp) - penalty.lam, 0.0))
+    if multi:  # the pinned entries (the last class on the unpenalised rows) are no parameters
+        G[~pen_rows, -1] = 0.0
+        gb[~pen_rows, -1] = 0.0
+    r_S = two.resid.T.ravel()[sel]
+    second_step = (2.0 * one.x_norm * float(np.linalg.norm(r_S)) / smallest if smallest > 0
+                   else float("inf"))
+    attained = (not penalty.active and mask is None and fam.can_separate
+                and two.relative_margin >= MARGIN_FRACTION and second_step < MARGIN_FRACTION)
+    return Bracket(
+        mu=point, lower_bound=float(lower), upper_bound=float(upper), duality_gap=float(gap),
+        relative_gap=(abs(float(gap)) / max(1.0, abs(float(upper))) if np.isfinite(gap)
+                      else float("inf")), roundoff=float(roundoff),
+        loglik=float(one.loglik_full), reduced_loglik=float(one.loglik),
+        entropy=float(primal_h), segment=float(t),
+        balance_residual=balance / scale,
+        simplex_residual=float(two.simplex) * (t if t < 1 else 1.0),
+        min_entry=float(point_margin), newton_min_entry=float(two.min_entry),
+        dual_gradient=float(np.abs(G).max(initial=0.0)) / scale,
+        gradient_roundoff=float(gb.max(initial=0.0)) / scale,
+        proves_attained=bool(attained), relative_margin=float(two.relative_margin),
+        second_step=float(second_step), rank=int(rank), size=int(sel.size),
+        condition=float(condition), scale=scale, seconds=time.perf_counter() - t0)
+
+
+def _box_limit(r, pen_rows, penalty) -> float:
+    """The largest ``t <= 1`` with ``|t X_R^T W (mu~ - Y)| <= lam`` on every L1 box (1 without)."""
+    if penalty.kind != "l1" or not pen_rows.any():
+        return 1.0
+    top = float(np.abs(r[pen_rows]).max(initial=0.0))
+    return 1.0 if top <= penalty.lam else penalty.lam / top
+
+
+def _relaxation(seg_t, r, pen_rows, penalty) -> np.ndarray:
+    """The L2 relaxation term ``||t X_R^T W (mu~ - Y)||^2 / (2 lam)`` at each ``t``."""
+    seg_t = np.asarray(seg_t, dtype=np.float64)
+    if penalty.kind != "l2" or not pen_rows.any():
+        return np.zeros(seg_t.shape)
+    return seg_t ** 2 * float(np.sum(r[pen_rows] ** 2)) / (2.0 * penalty.lam)
+
+
+def _penalty_value(theta, pen_rows, penalty) -> float:
+    """``(lam / 2) ||theta_R||^2`` or ``lam ||theta_R||_1`` (0 without a penalty)."""
+    tp = theta[pen_rows]
+    if penalty.kind == "l2":
+        return 0.5 * penalty.lam * float(np.sum(tp ** 2))
+    if penalty.kind == "l1":
+        return penalty.lam * float(np.sum(np.abs(tp)))
+    return 0.0
+
+
+def _correction_set(theta, pen_rows, penalty, multi) -> np.ndarray:
+    """The entries ``S`` of theta the Newton step moves (module docstring): bool like theta."""
+    m, q = theta.shape
+    S = np.zeros((m, q), dtype=bool)
+    S[~pen_rows, : q - 1 if multi else 1] = True
+    if penalty.kind == "l1":
+        S[pen_rows] = theta[pen_rows] != 0
+    return S
+
+
+def pseudo_solve(C: np.ndarray, t: np.ndarray):
+    """Solve ``C a = t`` for symmetric positive semidefinite ``C`` on its numerical range.
+
+    ``C`` is equilibrated to unit diagonal (the units of ``X``'s columns must not decide which
+    directions count as singular), eigendecomposed, and eigenvalues below ``RANK_RTOL`` times
+    the largest are dropped.
+
+    Returns
+    -------
+    a : ndarray like ``t``
+    rank : int
+    condition : float
+        Largest over smallest kept eigenvalue of the equilibrated matrix.
+    smallest : float
+        A lower bound of the smallest eigenvalue of ``C`` on the kept range:
+        ``lambda_min(D C D) / max(d)^2``.
+    """
+    if C.size == 0:
+        return np.zeros_like(t), 0, 1.0, 0.0
+    diag = np.diag(C).copy()
+    d = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 0.0)
+    vals, vecs = np.linalg.eigh(d[:, None] * C * d[None, :])
+    top = float(vals.max(initial=0.0))
+    keep = vals > RANK_RTOL * top if top > 0 else np.zeros(vals.shape, dtype=bool)
+    if not keep.any():  # no curvature at all: nothing can move; the residual says the rest
+        return np.zeros_like(t), 0, 1.0, 0.0
+    V = vecs[:, keep]
+    a = d * (V @ ((V.T @ (d * t)) / vals[keep]))
+    smallest = float(vals[keep].min()) / float(d.max()) ** 2
+    # an eigenvalue within the eigensolver's error (m eps of the largest) proves nothing
+    if float(vals[keep].min()) <= len(vals) * 4 * U * top:
+        smallest = 0.0
+    return a, int(keep.sum()), top / float(vals[keep].min()), smallest
+
+
+# -- the passes: plain float64 expressions on one row block ------------------------------------
+
+def _runner(data, engine, mask):
+    """``run(fn, *args)``: ``fn`` summed over the row blocks (of an engine, or in memory)."""
+    if engine is not None:
+        if mask is not None:
+            raise DualMaxentError("the reduced problem of separated data needs the data in "
+                                  "memory; it cannot run through an engine")
+        return lambda fn, *args, out=None: engine.map_reduce(fn, None, *args,
+                                                             combine=_Sums.merge)
+    X, Y, w = data.X, data.Y, data.weights
+    n, m = X.shape
+    q = Y.shape[1] if Y.ndim == 2 else 1
+    rows = max(256, BLOCK_BYTES // (8 * max(m, 1)))
+    starts = list(range(0, n, rows))
+    halves = [starts[: (len(starts) + 1) // 2], starts[(len(starts) + 1) // 2:]]
+
+    def run_blocks(fn, args, block_starts, out):
+        total = None
+        for start in block_starts:
+            sl = slice(start, min(start + rows, n))
+            part = fn(X[sl], Y[sl], w[sl], None if mask is None else mask[sl], *args,
+                      **({} if out is None else {"out": out[sl]}))
+            total = part if total is None else total.merge(part)
+        return total
+
+    def run(fn, *args, out=None):
+        # two threads, each summing its half of the blocks in order, and the halves merged in
+        # order: the same sums on every run (numpy releases the GIL in its products)
+        with _one_blas_thread():
+            if not halves[1]:
+                return run_blocks(fn, args, halves[0], out)
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                parts = list(pool.map(lambda h: run_blocks(fn, args, h, out), halves))
+        return parts[0].merge(parts[1])
+
+    return run
+
+
+def _one_blas_thread():
+    """BLAS limited to one thread while the small blocks are formed (threads cost more than
+    they give on a block in cache); a no-op without ``threadpoolctl``."""
+    from ._kernels import _one_blas_thread as limit
+
+    return limit()
+
+
+class _Sums:
+    """Fields summed over blocks (arrays and floats), minima or maxima by name."""
+
+    MIN = ("t_max", "min_entry", "relative_margin")
+    MAX = ("simplex", "x_norm")
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def merge(self, other: "_Sums") -> "_Sums":
+        out = {}
+        for key, value in self.__dict__.items():
+            o = other.__dict__[key]
+            if key in self.MIN:
+                out[key] = min(value, o)
+            elif key in self.MAX:
+                out[key] = max(value, o)
+            else:
+                out[key] = value + o
+        return _Sums(**out)
+
+
+def _mean(fam, eta, Yb, mask_b):
+    """``(mu, curvature, log-partition)`` at ``eta`` (shape (b, q)): ``P``, ``P`` and
+    ``logsumexp`` for the categorical family (softmax over the free classes when some are
+    forced); ``A'``, ``A''`` and ``A`` otherwise (a forced observation: ``mu = y``, no
+    curvature, no term)."""
+    if fam.multiclass:
+        if mask_b is not None:
+            eta = np.where(mask_b, -np.inf, eta)
+        P, lse = nx.softmax_logsumexp(eta)
+        return P, P, lse
+    e = eta[:, 0]
+    mu, var, A = fam.mean(e), fam.variance(e), fam.log_partition(e)
+    if mask_b is not None:
+        mu, var, A = np.where(mask_b, Yb, mu), np.where(mask_b, 0.0, var), np.where(mask_b, 0, A)
+    return mu[:, None], var[:, None], A
+
+
+def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel) -> _Sums:
+    """Pass 1 on one block: ``l``, ``R = X^T W (Y - mu)``, ``C_SS``, ``X^T W Y``, the budgets.
+
+    ``sel``: class-major indices ``c m + i`` of the entries of ``S``.
+    """
+    b, m = Xb.shape
+    q = theta.shape[1]
+    Y2 = Yb.reshape(b, q)
+    eta = Xb @ theta
+    mu, curv, A = _mean(fam, eta, Yb, mask_b)
+    free = np.ones((b, q), dtype=bool) if mask_b is None else ~mask_b.reshape(b, q)
+    Yeta = np.where(free, Y2 * eta, 0.0)
+    total_y = Y2.sum(axis=1) if fam.multiclass else np.where(free[:, 0], 1.0, 0.0)
+    loglik = float(wb @ (Yeta.sum(axis=1) - total_y * A))
+    # the full likelihood at theta, whatever is forced: the upper bound is the given theta's own
+    loglik_full = loglik if mask_b is None else fam.canonical_loglik(
+        Yb, eta if fam.multiclass else eta[:, 0], wb)
+    diff = Y2 - mu
+    x_norm = np.sqrt(np.einsum("ij,ij->i", Xb, Xb))
+    absX = np.abs(Xb)
+    # e_j = gamma(m + 1) max_c sum_i |x_ji theta_ic|: the error of eta_j (module docstring)
+    e = gamma(m + 1) * (absX @ np.abs(theta)).max(axis=1)
+    sens = (2.0 if fam.multiclass else 1.0) * curv.max(axis=1)  # |d mu / d eta| per row
+    grad_budget = absX.T @ (wb[:, None] * (sens[:, None] * e[:, None] + 4 * U * np.abs(mu)
+                                            + gamma(len(wb) + 2) * np.abs(diff)))
+    cls, feat = sel // m, sel % m
+    XS = Xb if np.array_equal(feat, np.arange(m)) else Xb[:, feat]
+    if cls.size and np.all(cls == cls[0]):
+        # one class moves (one-parameter families, two classes): C = X_S^T diag(w v) X_S with
+        # v = A'' or p (1 - p), formed from its square root (a symmetric product)
+        c0 = curv[:, cls[0]]
+        Z = XS * np.sqrt(wb * (c0 * (1.0 - c0) if fam.multiclass else c0))[:, None]
+        C = Z.T @ Z
+    else:
+        U_S = curv[:, cls] * XS  # J's columns on S, before the categorical centring
+        V = U_S * wb[:, None]
+        C = (cls[:, None] == cls[None, :]) * (V.T @ XS) - V.T @ U_S
+    conj_y = _conjugate(fam, Y2, Yb)
+    return _Sums(
+        loglik=loglik, loglik_full=loglik_full, R=Xb.T @ (wb[:, None] * diff), C=C, XtWY=Xb.T @ (wb[:, None] * Y2),
+        magnitude=float(wb @ (np.abs(Yeta).sum(axis=1) + total_y * np.abs(A))),
+        value_budget=float(wb @ (np.abs(diff).sum(axis=1) * e)),
+        grad_budget=grad_budget, x_norm=float(x_norm[wb > 0].max(initial=0.0)),
+        entropy_y=-float(wb @ conj_y),
+        magnitude_y=float(wb @ (np.abs(conj_y) + 2 * np.abs(Y2).sum(axis=1))))
+
+
+def _newton_point(Xb, Yb, wb, mask_b, theta, A, fam):
+    """``(mu, mu~)`` on one block, shape (b, q): ``mu~ = mu + J A`` (rows of ``P~`` keep their
+    sum and their zeros)."""
+    b = Xb.shape[0]
+    mu, curv, _ = _mean(fam, Xb @ theta, Yb, mask_b)
+    step = curv * (Xb @ A)
+    if fam.multiclass:
+        step -= curv * step.sum(axis=1, keepdims=True)
+    return mu, (mu + step).reshape(b, -1)
+
+
+def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, out=None) -> _Sums:
+    """Pass 2 on one block: ``mu~``, its residual, domain, entropy and ``t_max``; ``mu~`` is
+    written to ``out`` (shape (b, q)) when given."""
+    b = Xb.shape[0]
+    q = theta.shape[1]
+    Y2 = Yb.reshape(b, q)
+    mu, mu_t = _newton_point(Xb, Yb, wb, mask_b, theta, A, fam)
+    if out is not None:
+        out[...] = mu_t
+    pos = wb > 0
+    # the entries whose domain matters: positive weight and not forced (all, usually)
+    keep = None if mask_b is None and pos.all() else np.broadcast_to(pos[:, None], (b, q)) & (
+        True if mask_b is None else ~mask_b.reshape(b, q))
+
+    def on(a):
+        return a.ravel() if keep is None else a[keep]
+
+    d = mu_t - Y2
+    lower, upper = fam.mean_bounds
+    t_max, margin, rel = 1.0, np.inf, np.inf
+    tiny = np.finfo(float).tiny
+    for gap_t, gap_y, gap_mu, finite in ((mu_t - lower, Y2 - lower, mu - lower, np.isfinite(lower)),
+                                         (upper - mu_t, upper - Y2, upper - mu,
+                                          np.isfinite(upper) and not fam.multiclass)):
+        if not finite:
+            continue
+        g_t = on(gap_t)
+        margin = min(margin, float(g_t.min(initial=np.inf)))
+        out = g_t < 0  # the segment Y + t (mu~ - Y) leaves the domain there
+        if out.any():
+            t_max = min(t_max, float((on(gap_y)[out] / (on(gap_y)[out] - g_t[out])).min()))
+        ref = on(gap_mu)
+        rel = min(rel, float((g_t / ref).min(initial=np.inf)) if np.all(ref > tiny) else -np.inf)
+    sums = _point_sums(wb, Yb, Y2, mu_t, fam, pos) if t_max >= 1.0 else \
+        {"entropy": 0.0, "magnitude": 0.0, "simplex_term": 0.0}
+    absdiff = np.abs(d) * wb[:, None]
+    return _Sums(resid=Xb.T @ (wb[:, None] * d),
+                 resid_bound=gamma(len(wb) + 2) * (np.abs(Xb).T @ absdiff),
+                 t_max=max(t_max, 0.0), min_entry=margin, relative_margin=rel,
+                 simplex=float(np.abs(mu_t.sum(axis=1) - 1.0).max(initial=0.0))
+                 if fam.multiclass else 0.0, **sums)
+
+
+def _pass_segment(Xb, Yb, wb, mask_b, theta, A, fam, grid) -> _Sums:
+    """Pass 3 on one block (only when ``mu~`` left the domain): the primal sums at each point
+    ``Y + t (mu~ - Y)`` of the grid."""
+    b = Xb.shape[0]
+    Y2 = Yb.reshape(b, -1)
+    _, mu_t = _newton_point(Xb, Yb, wb, mask_b, theta, A, fam)
+    pos = wb > 0
+    parts = [_point_sums(wb, Yb, Y2, Y2 + t * (mu_t - Y2), fam, pos) for t in grid]
+    return _Sums(**{key: np.array([p[key] for p in parts]) for key in parts[0]})
+
+
+def _point_sums(wb, Yb, Y2, point, fam, pos) -> dict:
+    """The entropy of a point in the domain, its magnitude for the round-off budget, and the
+    first-order cost of its rows' distance from the simplex (module docstring)."""
+    conj = np.zeros(len(wb))
+    conj[pos] = _conjugate(fam, point[pos], None)
+    simplex = np.abs(point.sum(axis=1) - 1.0) if fam.multiclass else np.zeros(len(wb))
+    return {"entropy": -float(wb @ conj),
+            "magnitude": float(wb @ (np.abs(conj) + 2 * np.abs(point).sum(axis=1))),
+            "simplex_term": float(wb @ (simplex * (1.0 + np.abs(conj))))}
+
+
+def _conjugate(fam, point2, Yb) -> np.ndarray:
+    """``A*`` of each row of a (b, q) table, by the family's definition (rows in the domain)."""
+    return fam.conjugate(point2 if fam.multiclass else point2[:, 0])

@@ -1,0 +1,571 @@
+"""Soundness of :func:`dualmaxent.certify`, stated as properties against an independent optimum.
+
+``certify(data, theta)`` must be sound for *any* finite theta: with ``OPT`` the optimum of the
+max-entropy primal (the minimum over theta of ``-(l(theta) - penalty(theta))``),
+
+    cert.lower_bound - cert.roundoff  <=  OPT  <=  cert.upper_bound + cert.roundoff,
+
+``cert.upper_bound`` is ``-(l(theta) - penalty(theta))`` itself, ``cert.within`` bounds
+``upper_bound - OPT`` and ``cert.ok`` is never claimed for a theta farther than ``tol`` from the
+optimum (and is claimed at the optimum of a well-conditioned problem).
+
+Nothing here goes through dualmaxent's objective or solvers: the objective, its gradient and its
+Hessian are written out below in numpy/scipy, and ``OPT`` comes from ``scipy.optimize.minimize``
+(``trust-exact``). The optimiser's answer is accepted only when its own second-order estimate of
+the remaining gap, ``|g|^2 / (2 lambda_min(H))``, is below ``1e-10 max(1, |OPT|)`` (hypothesis
+rejects the draw otherwise), so every comparison below carries two explicit slacks:
+
+* ``eval_tol(theta)``: the round-off of evaluating the objective at theta in float64, a few
+  ``eps`` times the sum of the magnitudes of its terms (see :func:`eval_tol`);
+* ``gap_est``: how far scipy's point may still be above the true minimum.
+
+Each assertion is written so that it fails only when the checker is *certainly* wrong, given these
+slacks: the true ``OPT`` lies in ``[OPT_hat - eval_tol - gap_est, OPT_hat + eval_tol]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import note as _hyp_note
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+from scipy.optimize import minimize
+from scipy.special import expit, logsumexp, softmax
+
+from dualmaxent import Dataset
+from dualmaxent.exceptions import DualMaxentError
+
+certify_module = pytest.importorskip("dualmaxent.certify")
+certify = certify_module.certify
+
+EPS = np.finfo(np.float64).eps
+
+
+def note(text: str) -> None:
+    """hypothesis' note inside a property (shown with the falsifying example), print outside
+    (shown by pytest with a failing parametrised test)."""
+    try:
+        _hyp_note(text)
+    except InvalidArgument:
+        print(text)
+
+
+FAMILIES = ("categorical", "bernoulli", "poisson", "gaussian")
+
+
+# --------------------------------------------------------------------------------------------
+# the problem, written out independently of dualmaxent
+# --------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Problem:
+    """``X`` (n, m) with the intercept column last, ``Y`` (n, k) one-hot or (n,), weights ``w``,
+    the L2 strength ``lam`` (0: unpenalised). ``q`` columns of theta (k or 1)."""
+
+    family: str
+    X: np.ndarray
+    Y: np.ndarray
+    w: np.ndarray
+    lam: float
+    y_raw: np.ndarray  # the response handed to Dataset.from_arrays
+    weighted: bool
+
+    @property
+    def n(self):
+        return self.X.shape[0]
+
+    @property
+    def m(self):
+        return self.X.shape[1]
+
+    @property
+    def q(self):
+        return self.Y.shape[1] if self.family == "categorical" else 1
+
+    @property
+    def theta_shape(self):
+        return (self.m, self.q) if self.family == "categorical" else (self.m,)
+
+    def dataset(self) -> Dataset:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = Dataset.from_arrays(self.X[:, :-1], self.y_raw, family=self.family,
+                                     weights=self.w if self.weighted else None)
+        # the conventions this file relies on (intercept last, the encoding of Y)
+        np.testing.assert_array_equal(ds.X, self.X)
+        np.testing.assert_array_equal(ds.Y, self.Y)
+        np.testing.assert_array_equal(ds.weights, self.w)
+        return ds
+
+    def kwargs(self) -> dict:
+        return {"l2": self.lam} if self.lam > 0 else {}
+
+    # -- the log-partition per observation, its mean and curvature --------------------------
+    def _terms(self, T):
+        """``eta`` (n, q), ``A(eta)`` (n,), the mean (n, q)."""
+        eta = self.X @ T
+        if self.family == "categorical":
+            return eta, logsumexp(eta, axis=1), softmax(eta, axis=1)
+        e = eta[:, 0]
+        if self.family == "bernoulli":
+            A, mu = np.logaddexp(0.0, e), expit(e)
+        elif self.family == "poisson":
+            A = mu = np.exp(e)
+        else:
+            A, mu = 0.5 * e * e, e
+        return eta, A, mu[:, None]
+
+    def _Y2(self):
+        return self.Y if self.Y.ndim == 2 else self.Y[:, None]
+
+    def table(self, theta) -> np.ndarray:
+        return np.asarray(theta, dtype=np.float64).reshape(self.m, self.q)
+
+    def objective(self, theta) -> float:
+        """The dual objective ``l(theta) - (lam/2) ||theta without its intercept row||^2``."""
+        T = self.table(theta)
+        eta, A, _ = self._terms(T)
+        l = float(self.w @ ((self._Y2() * eta).sum(axis=1) - A))
+        return l - self.penalty(T)
+
+    def penalty(self, T) -> float:
+        """``(lam / 2)`` times the sum of squares of every row but the intercept's (0 unpenalised,
+        also when the squares overflow)."""
+        return 0.5 * self.lam * float(np.sum(T[:-1] ** 2)) if self.lam > 0 else 0.0
+
+    def gradient(self, theta) -> np.ndarray:
+        """Gradient of the objective, an (m, q) table."""
+        T = self.table(theta)
+        _, _, mu = self._terms(T)
+        G = self.X.T @ (self.w[:, None] * (self._Y2() - mu))
+        G[:-1] -= self.lam * T[:-1]
+        return G
+
+    def neg_hessian(self, theta) -> np.ndarray:
+        """Minus the Hessian of the objective, (m q, m q) in the C order of the (m, q) table."""
+        T = self.table(theta)
+        eta, _, mu = self._terms(T)
+        m, q = self.m, self.q
+        if self.family == "categorical":
+            D = np.einsum("ra,ab->rab", mu, np.eye(q)) - np.einsum("ra,rb->rab", mu, mu)
+            H = np.einsum("r,ri,rj,rab->iajb", self.w, self.X, self.X, D).reshape(m * q, m * q)
+        else:
+            e = eta[:, 0]
+            v = {"bernoulli": mu[:, 0] * (1 - mu[:, 0]), "poisson": np.exp(e),
+                 "gaussian": np.ones_like(e)}[self.family]
+            H = self.X.T @ ((self.w * v)[:, None] * self.X)
+        pen = np.zeros((m, q))
+        pen[:-1] = self.lam
+        return H + np.diag(pen.ravel())
+
+    def eval_tol(self, theta) -> float:
+        """Round-off allowance of one float64 evaluation of the objective at theta.
+
+        ``eta = X theta`` carries a relative error of ``m eps`` per term of ``|X| |theta|``, which
+        the objective weighs by ``|Y| + |mean|``; the sums over observations and classes add
+        ``(n + k) eps`` times the sum of the magnitudes of the terms. The allowance is 16 times
+        that: ``16 (m + q + 4) eps S`` with
+        ``S = sum_j w_j [(|Y_j|_1 + |mu_j|_1 + 1) max_a (|X_j| |theta|)_a + |A(eta_j)|] + pen``
+        plus ``16 n eps`` times the same ``S`` for the accumulation (summation order may differ
+        between this file and the checker).
+        """
+        T = self.table(theta)
+        eta, A, mu = self._terms(T)
+        mag_eta = (np.abs(self.X) @ np.abs(T)).max(axis=1)
+        S = float(self.w @ ((np.abs(self._Y2()).sum(axis=1) + np.abs(mu).sum(axis=1) + 1.0)
+                            * mag_eta + np.abs(A)))
+        S += self.penalty(T)
+        return 16.0 * (self.m + self.q + 4 + self.n) * EPS * S
+
+
+def free_mask(p: Problem) -> np.ndarray:
+    """The pivot gauge: for the categorical family the last class is pinned at zero on every
+    unpenalised row (all rows without a penalty, the intercept row with one)."""
+    free = np.ones((p.m, p.q), dtype=bool)
+    if p.family == "categorical":
+        free[-1, -1] = False
+        if p.lam == 0:
+            free[:, -1] = False
+    return free
+
+
+@dataclasses.dataclass
+class Optimum:
+    theta: np.ndarray
+    opt_hat: float  # -(objective at theta), computed
+    gap_est: float  # second-order estimate of (opt_hat - true OPT), round-off aside
+    grad_norm: float
+    lam_min: float
+
+
+def solve(p: Problem) -> Optimum:
+    """scipy's optimum of the dual (trust-exact on the free entries, analytic derivatives)."""
+    free = free_mask(p).ravel()
+
+    def full(beta):
+        t = np.zeros(p.m * p.q)
+        t[free] = beta
+        return t.reshape(p.m, p.q)
+
+    f = lambda b: -p.objective(full(b))  # noqa: E731
+    g = lambda b: -p.gradient(full(b)).ravel()[free]  # noqa: E731
+    h = lambda b: p.neg_hessian(full(b))[np.ix_(free, free)]  # noqa: E731
+    with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore")
+        res = minimize(f, np.zeros(int(free.sum())), jac=g, hess=h, method="trust-exact",
+                       options={"gtol": 1e-12, "maxiter": 500})
+        beta = res.x
+        # two plain Newton steps polish the last digits (trust-exact may stop on its ratio test)
+        for _ in range(2):
+            try:
+                step = np.linalg.solve(h(beta), g(beta))
+            except np.linalg.LinAlgError:
+                break
+            if np.all(np.isfinite(step)) and f(beta - step) <= f(beta):
+                beta = beta - step
+    T = full(beta)
+    gr = g(beta)
+    lam_min = float(np.linalg.eigvalsh(h(beta))[0])
+    gap = float(gr @ gr) / (2 * lam_min) if lam_min > 0 else np.inf
+    theta = T if p.family == "categorical" else T[:, 0]
+    return Optimum(theta, -p.objective(theta), gap, float(np.linalg.norm(gr)), lam_min)
+
+
+def well_solved(p: Problem, o: Optimum) -> bool:
+    """The optimum is finite, strictly concave there and accurate to ~1e-10 relative (the data
+    are not separated: a separated likelihood has no curvature left along the escape)."""
+    return (np.all(np.isfinite(o.theta)) and np.abs(o.theta).max() < 12.0
+            and o.lam_min > 1e-6 * p.w.sum() and o.gap_est <= 1e-10 * max(1.0, abs(o.opt_hat)))
+
+
+# --------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------
+def make_problem(family, n, p_feat, k, lam, weighted, seed) -> Problem:
+    """Labels drawn from the family's own model with modest coefficients (noisy, so the data are
+    usually not separated; draws that are separated fail :func:`well_solved` and are rejected)."""
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(n, p_feat))
+    X = np.column_stack([Z, np.ones(n)])
+    w = rng.uniform(0.2, 3.0, size=n) if weighted else np.ones(n)
+    if family == "categorical":
+        B = rng.uniform(-1.0, 1.0, size=(p_feat + 1, k))
+        P = softmax(X @ B, axis=1)
+        labels = np.array([rng.choice(k, p=row) for row in P])
+        labels[: 2 * k] = np.tile(np.arange(k), 2)  # every class present (twice)
+        Y = np.eye(k)[labels]
+        y_raw = labels
+    elif family == "bernoulli":
+        b = rng.uniform(-1.0, 1.0, size=p_feat + 1)
+        labels = (rng.random(n) < expit(X @ b)).astype(int)
+        labels[:4] = [0, 1, 0, 1]
+        Y = labels.astype(float)
+        y_raw = labels
+    elif family == "poisson":
+        X[:, :-1] *= 0.5
+        b = np.append(rng.uniform(-0.6, 0.6, size=p_feat), rng.uniform(0.0, 1.5))
+        Y = rng.poisson(np.exp(X @ b)).astype(float)
+        Y[:2] = [1.0, 2.0]
+        y_raw = Y
+    else:
+        b = rng.uniform(-2.0, 2.0, size=p_feat + 1)
+        Y = X @ b + rng.normal(size=n)
+        y_raw = Y
+    return Problem(family, X, Y, w, float(lam), y_raw, bool(weighted))
+
+
+# --------------------------------------------------------------------------------------------
+# the soundness statements
+# --------------------------------------------------------------------------------------------
+def check_sound(p: Problem, o: Optimum, theta, cert, tol: float = 1e-6) -> None:
+    """Every statement the certificate makes about ``OPT`` holds (see the module docstring)."""
+    lo_b, up_b, ro = float(cert.lower_bound), float(cert.upper_bound), float(cert.roundoff)
+    opt_tol = p.eval_tol(o.theta)
+    opt_hi = o.opt_hat + opt_tol  # the true OPT is at most this
+    opt_lo = o.opt_hat - opt_tol - o.gap_est  # ... and at least this
+    note(f"OPT_hat={o.opt_hat!r} in [{opt_lo!r}, {opt_hi!r}]; lower={lo_b!r} upper={up_b!r} "
+         f"roundoff={ro!r} within={getattr(cert, 'within', None)!r} ok={cert.ok!r}")
+    note(f"messages={tuple(cert.messages)!r}")
+
+    assert np.isfinite(up_b), "upper_bound must be finite for a finite theta"
+    assert np.isfinite(ro) and ro >= 0, f"roundoff must be finite and >= 0; got {ro!r}"
+    assert not np.isnan(lo_b) and lo_b < np.inf, f"lower_bound must be a number < inf; {lo_b!r}"
+
+    # upper_bound is -(the objective at theta), to the round-off of one evaluation
+    mine = -p.objective(theta)
+    assert abs(up_b - mine) <= p.eval_tol(theta), (
+        f"upper_bound {up_b!r} != -(objective at theta) {mine!r} "
+        f"(diff {up_b - mine:.3e}, allowance {p.eval_tol(theta):.3e})")
+
+    # the bracket contains OPT
+    assert lo_b - ro <= opt_hi, f"lower_bound {lo_b!r} exceeds OPT <= {opt_hi!r} (+roundoff {ro})"
+    assert opt_lo <= up_b + ro, f"upper_bound {up_b!r} below OPT >= {opt_lo!r} (+roundoff {ro})"
+    if np.isinf(lo_b):
+        assert len(cert.messages) > 0, "a -inf lower bound must say why in cert.messages"
+
+    # within bounds upper - OPT
+    within = float(cert.within)
+    assert not np.isnan(within) and within >= 0, f"within must be >= 0; got {within!r}"
+    assert up_b - opt_hi <= within + ro, (
+        f"within={within!r} but upper - OPT >= {up_b - opt_hi!r} (+roundoff {ro})")
+
+    # no false OK: the relative gap is within tol, by the certificate's own numbers and truly
+    if cert.ok:
+        scale = max(1.0, abs(up_b))
+        assert np.isfinite(lo_b)
+        assert (up_b - lo_b) / scale <= tol * (1 + 1e-12), (
+            f"ok with relative gap {(up_b - lo_b) / scale:.3e} > tol {tol}")
+        assert ro <= tol * scale, f"ok with a roundoff {ro!r} above tol * max(1, |upper|)"
+        assert up_b - opt_hi <= tol * scale + ro, (
+            f"false OK: upper - OPT >= {up_b - opt_hi:.3e} > tol * max(1,|upper|) + roundoff "
+            f"= {tol * scale + ro:.3e}")
+
+
+THETA_KINDS = ("noise", "zero", "scaled", "swap", "gauge")
+
+
+def make_theta(p: Problem, o: Optimum, kind: str, u: float, factor: float, seed: int):
+    rng = np.random.default_rng(seed + 1)
+    if kind == "noise":
+        return o.theta + 10.0 ** u * rng.normal(size=o.theta.shape)
+    if kind == "zero":
+        return np.zeros(p.theta_shape)
+    if kind == "scaled":
+        return factor * o.theta
+    if kind == "swap":
+        a, b = rng.choice(p.q, size=2, replace=False)
+        t = o.theta.copy()
+        t[:, [a, b]] = t[:, [b, a]]
+        return t
+    # "gauge": the same objective (categorical: a vector added to every class column on the
+    # unpenalised rows); the one-parameter families get an intercept shift instead
+    t = o.theta.copy()
+    c = 10.0 ** u * rng.normal(size=p.m)
+    if p.family == "categorical":
+        if p.lam > 0:
+            c[:-1] = 0.0
+        return t + c[:, None]
+    t[-1] += c[-1]
+    return t
+
+
+@st.composite
+def problems(draw):
+    family = draw(st.sampled_from(FAMILIES))
+    p_feat = draw(st.integers(1, 3))
+    k = draw(st.integers(2, 4)) if family == "categorical" else 1
+    n_params = (p_feat + 1) * k
+    n = draw(st.integers(min(80, max(20, 6 * n_params)), 80))
+    lam = draw(st.one_of(st.just(0.0), st.floats(-1.0, 1.0).map(lambda e: 10.0 ** e)))
+    weighted = draw(st.booleans())
+    seed = draw(st.integers(0, 2**31 - 1))
+    return family, n, p_feat, k, lam, weighted, seed
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(spec=problems(), kind=st.sampled_from(THETA_KINDS), u=st.floats(-6.0, 0.0),
+       factor=st.floats(-1.0, 3.0))
+def test_bracket_contains_the_optimum(spec, kind, u, factor):
+    family, n, p_feat, k, lam, weighted, seed = spec
+    note(f"make_problem({family!r}, n={n}, p_feat={p_feat}, k={k}, lam={lam!r}, "
+         f"weighted={weighted}, seed={seed}); theta kind={kind!r} u={u!r} factor={factor!r}")
+    if kind == "swap" and family != "categorical":
+        kind = "noise"
+    p = make_problem(family, n, p_feat, k, lam, weighted, seed)
+    o = solve(p)
+    assume(well_solved(p, o))
+    theta = make_theta(p, o, kind, u, factor, seed)
+    cert = certify(p.dataset(), theta, **p.kwargs())
+    check_sound(p, o, theta, cert)
+
+
+# --------------------------------------------------------------------------------------------
+# no false NOT OK: at scipy's optimum of a well-conditioned problem, the certificate says OK
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("lam", [0.0, 1.0], ids=["none", "l2"])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_ok_at_the_optimum(family, lam, weighted):
+    p = make_problem(family, 200, 2, 3, lam, weighted, seed=7)
+    o = solve(p)
+    assert well_solved(p, o), (o.grad_norm, o.lam_min, o.gap_est)
+    cert = certify(p.dataset(), o.theta, **p.kwargs())
+    check_sound(p, o, o.theta, cert)
+    assert cert.ok, f"NOT OK at the optimum: {tuple(cert.messages)}"
+    assert np.isfinite(cert.lower_bound)
+    assert cert.within <= 1e-6 * max(1.0, abs(cert.upper_bound)) + cert.roundoff
+
+
+# --------------------------------------------------------------------------------------------
+# extreme theta: still finite, so still a certificate (or a one-line DualMaxentError)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("scale", [1e2, 1e3, 1e150, 1e200])
+@pytest.mark.parametrize("lam", [0.0, 1.0], ids=["none", "l2"])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_extreme_theta(family, lam, scale):
+    """Far from the optimum ``exp`` and squares overflow float64; the certificate may give up
+    (``lower_bound = -inf``, ``upper_bound = +inf`` when the objective itself overflows) but
+    never states a NaN as a bound, never raises anything but a :class:`DualMaxentError`, never
+    puts its bound above ``OPT`` and never says OK."""
+    p = make_problem(family, 40, 2, 3, lam, False, seed=11)
+    o = solve(p)
+    assert well_solved(p, o)
+    theta = o.theta + scale * np.random.default_rng(5).normal(size=p.theta_shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            cert = certify(p.dataset(), theta, **p.kwargs())
+        except DualMaxentError as e:
+            assert "\n" not in str(e).strip()
+            return
+        with np.errstate(all="ignore"):
+            mine = -p.objective(theta)
+    lo_b, up_b, ro = float(cert.lower_bound), float(cert.upper_bound), float(cert.roundoff)
+    within = float(cert.within)
+    note(f"lower={lo_b!r} upper={up_b!r} roundoff={ro!r} within={within!r} ok={cert.ok!r} "
+         f"-l(theta)={mine!r} OPT={o.opt_hat!r}")
+    assert not any(np.isnan(v) for v in (lo_b, up_b, ro, within)), "NaN in the certificate"
+    assert lo_b < np.inf and ro >= 0 and within >= 0
+    assert lo_b - ro <= o.opt_hat + p.eval_tol(o.theta)
+    assert up_b + ro >= o.opt_hat
+    if np.isfinite(mine):
+        assert up_b >= mine - 1e-12 * abs(mine)
+    else:
+        assert up_b == np.inf
+    assert not cert.ok, f"OK at a theta {up_b - o.opt_hat!r} nats above the optimum"
+
+
+# --------------------------------------------------------------------------------------------
+# separated data: the supremum is not attained, the bracket must still contain it
+# --------------------------------------------------------------------------------------------
+def separated_problem(family, n, p_feat, k, seed):
+    """Separated data, whose supremum ``OPT`` is known, and the directions approaching it.
+
+    * categorical: labels by the nearest of ``k`` data rows (a Voronoi split, linearly separable
+      with an intercept); bernoulli: the sign of a random direction, split at its median. Both
+      are completely separated, so the likelihood's supremum is 0 and ``OPT = 0`` exactly.
+    * poisson: the zero counts have ``x1 < 0`` and the positive counts ``x1 = 0``: along
+      ``+x1`` the zeros' means go to 0 and the positives' are unchanged, so the supremum is the
+      Poisson fit of the positive counts on the other columns (computed here by :func:`solve`).
+
+    Returns ``(problem, OPT, theta_sup, d)``: ``theta_sup + s * d`` approaches the supremum as
+    ``s`` grows (``theta_sup`` is zero for the first two families, ``d`` the separating
+    direction).
+    """
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(n, p_feat))
+    X = np.column_stack([Z, np.ones(n)])
+    w = np.ones(n)
+    if family == "categorical":
+        C = Z[rng.choice(n, size=k, replace=False)]
+        V = np.vstack([C.T, -0.5 * np.sum(C * C, axis=1)])
+        labels = np.argmax(X @ V, axis=1)
+        p = Problem(family, X, np.eye(k)[labels], w, 0.0, labels, False)
+        return p, 0.0, np.zeros(p.theta_shape), V
+    if family == "bernoulli":
+        v = rng.normal(size=p_feat + 1)
+        v[-1] = -np.median(Z @ v[:-1])
+        labels = (X @ v > 0).astype(int)
+        p = Problem(family, X, labels.astype(float), w, 0.0, labels, False)
+        return p, 0.0, np.zeros(p.theta_shape), v
+    Y = rng.poisson(3.0, size=n).astype(float) + 1.0
+    zero = np.arange(n) % 3 == 0
+    Y[zero] = 0.0
+    X[:, 0] = np.where(zero, -np.abs(Z[:, 0]) - 0.1, 0.0)
+    p = Problem(family, X, Y, w, 0.0, Y, False)
+    sub = Problem(family, X[~zero][:, 1:], Y[~zero], w[~zero], 0.0, Y[~zero], False)
+    o = solve(sub)
+    assert well_solved(sub, o)
+    theta_sup = np.concatenate([[0.0], o.theta])
+    d = np.zeros(p.m)
+    d[0] = 1.0
+    return p, o.opt_hat, theta_sup, d
+
+
+@settings(max_examples=50, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(family=st.sampled_from(("categorical", "bernoulli", "poisson")), n=st.integers(12, 40),
+       p_feat=st.integers(1, 2), k=st.integers(2, 3), seed=st.integers(0, 2**31 - 1),
+       kind=st.sampled_from(("zero", "random", "direction")),
+       scale=st.floats(-1.0, 3.0).map(lambda e: 10.0 ** e))
+def test_bracket_on_separated_data(family, n, p_feat, k, seed, kind, scale):
+    p, opt, theta_sup, d = separated_problem(family, n, p_feat, k, seed)
+    note(f"separated_problem({family!r}, n={n}, p_feat={p_feat}, k={k}, seed={seed}); "
+         f"kind={kind!r} scale={scale!r}; OPT={opt!r}")
+    rng = np.random.default_rng(seed + 2)
+    shape = p.theta_shape
+    if kind == "zero":
+        theta = np.zeros(shape)
+    elif kind == "direction":
+        theta = theta_sup + scale * d
+    else:
+        theta = scale * 0.1 * rng.normal(size=shape)
+    cert = certify(p.dataset(), theta)
+    lo_b, up_b, ro = float(cert.lower_bound), float(cert.upper_bound), float(cert.roundoff)
+    note(f"lower={lo_b!r} upper={up_b!r} roundoff={ro!r} within={cert.within!r} "
+         f"ok={cert.ok!r} {tuple(cert.messages)}")
+    # the bracket contains the supremum (0, or the fit of the positive counts) ...
+    opt_tol = 1e-9 * max(1.0, abs(opt))
+    assert lo_b <= up_b + ro
+    assert lo_b - ro <= opt + opt_tol, f"lower_bound {lo_b!r} above the supremum {opt!r}"
+    assert opt - opt_tol <= up_b + ro, f"upper_bound {up_b!r} below the supremum {opt!r}"
+    # ... and the necessary condition: every -l(theta') is at least OPT, hence >= the lower bound
+    probes = [np.zeros(shape), theta] + [theta_sup + s * d for s in (1.0, 10.0, 1e2, 1e3, 1e4)]
+    probes += [0.3 * rng.normal(size=shape) for _ in range(3)]
+    for t in probes:
+        assert lo_b - ro <= -p.objective(t) + p.eval_tol(t), (
+            f"lower_bound {lo_b!r} exceeds -l(theta') = {-p.objective(t)!r}")
+    # upper_bound is the objective at the *given* theta (not at a reduced problem's theta), so
+    # within and ok speak about the given theta too
+    mine = -p.objective(theta)
+    assert abs(up_b - mine) <= p.eval_tol(theta), (
+        f"upper_bound {up_b!r} != -(objective at theta) {mine!r} on separated data")
+    assert mine - opt - opt_tol <= float(cert.within) + ro, (
+        f"within={cert.within!r} understates -l(theta) - OPT = {mine - opt!r}")
+    if cert.ok:
+        assert mine - opt - opt_tol <= 1e-6 * max(1.0, abs(mine)) + ro, (
+            f"false OK: theta is {mine - opt!r} nats above the supremum")
+
+
+# --------------------------------------------------------------------------------------------
+# bad theta: one-line DualMaxentError naming the expected shape
+# --------------------------------------------------------------------------------------------
+def _wrong_shapes(m, k, family):
+    if family == "categorical":
+        return [(m,), (m, k + 1), (m, k - 1), (m + 1, k), (k, m), (m * k,), (m, k, 1), ()]
+    return [(m + 1,), (m - 1,), (m, 2), (1, m + 1), ()]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_wrong_shape_raises(family):
+    p = make_problem(family, 60, 2, 3, 0.0, False, seed=3)
+    ds = p.dataset()
+    expected = p.theta_shape
+    for shape in _wrong_shapes(p.m, p.q, family):
+        if shape == expected:
+            continue
+        with pytest.raises(DualMaxentError) as info:
+            certify(ds, np.full(shape, 0.1))
+        msg = str(info.value)
+        assert "\n" not in msg.strip(), f"multi-line message for shape {shape}: {msg!r}"
+        assert str(expected) in msg, f"message for shape {shape} does not name {expected}: {msg!r}"
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_non_finite_theta_raises(family, bad):
+    p = make_problem(family, 60, 2, 3, 0.0, False, seed=3)
+    theta = np.zeros(p.theta_shape)
+    theta.flat[1] = bad
+    for kwargs in ({}, {"l2": 1.0}):
+        with pytest.raises(DualMaxentError) as info:
+            certify(p.dataset(), theta, **kwargs)
+        msg = str(info.value)
+        assert msg.strip() and "\n" not in msg.strip(), f"not one line: {msg!r}"
+        assert any(s in msg.lower() for s in ("finite", "nan", "inf")), msg
+        assert str(p.theta_shape) in msg, f"message does not name {p.theta_shape}: {msg!r}"
