@@ -14,7 +14,8 @@ from .certify import certify
 from .data import Dataset, load_dataset
 from .dual import solve_dual
 from .primal import solve_primal
-from .results import Certificate, DualResult, Penalty, PrimalResult
+from .params import Penalty
+from .results import Certificate, DualResult, PrimalResult, Status
 from .verify import recover_primal, verify
 
 __version__ = "0.1.0"
@@ -31,6 +32,7 @@ __all__ = [
     "Penalty",
     "PrimalResult",
     "DualResult",
+    "Status",
     "Certificate",
     "MaxEntClassifier",
     "GLMRegressor",

@@ -30,7 +30,7 @@ import numpy as np
 
 from .data import Dataset
 from .exceptions import DataError, DualMaxentError
-from .results import Penalty
+from .params import Penalty
 
 __all__ = ["certify_model", "translate", "read_coef_csv", "Problem", "SUPPORTED"]
 
@@ -646,7 +646,7 @@ def read_coef_csv(path, dataset: Dataset) -> np.ndarray:
         if len(labels) != 1:
             raise DataError(f"{path}: has {len(labels)} coefficient columns; the {family.name} "
                             "family takes one")
-        if family.name == "bernoulli" and _same_label(labels[0], dataset.classes[0]) \
+        if family.is_probability and _same_label(labels[0], dataset.classes[0]) \
                 and not _same_label(labels[0], dataset.classes[1]):
             raise DataError(f"{path}: the bernoulli coefficients are the log-odds of the second "
                             f"class {dataset.classes[1]!r}; the column is labelled with the "

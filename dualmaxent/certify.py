@@ -30,7 +30,11 @@ curvature ``-Hessian`` of ``l`` and ``J`` the derivative of the mean map, ``mu~ 
 ``C_SS a_S = t_S`` moves the balance equations exactly onto their targets (the pivot entries of
 theta, ``t = X^T W (Y - mu)``; for L2 the intercept row alone; for L1 also the active entries,
 ``t = R - lam sign(theta)``). ``C_SS`` is equilibrated and solved on its numerical range (a
-pseudo-inverse), so rank-deficient designs and recession directions cost nothing.
+pseudo-inverse), so rank-deficient designs and recession directions cost nothing. On many rows
+``C_SS`` is formed from a fixed stride of row blocks (:data:`CURVATURE_ROWS_PER_PARAM` rows per
+entry of ``S``): the step need not be exact, because the point it gives is measured, not trusted;
+when the sampled step leaves a residual above a hundredth of the tolerance, the full curvature is
+formed and the step taken again.
 
 Far from the optimum ``mu~`` can leave the domain (a negative probability). Then the point is
 moved back along the segment from the data ``Y`` to ``mu~``: ``Y`` itself is feasible for every
@@ -51,7 +55,7 @@ of a sum of ``L`` terms in any order, so valid on every BLAS kernel):
   ``(gamma(n) + 8 u)`` times the magnitudes ``sum_j w_j (|Y_j| . |eta_j| + |Y_j|_1 |A(eta_j)|)``;
 * the lower bound: ``(gamma(n) + 8 u) sum_j w_j (|A*(mu_j)| + 2 |mu_j|_1)``, the first-order
   effect ``|<theta, r>|`` of the point's measured residual ``r`` (plus its own summation bound,
-  ``gamma(n) |X|^T W |mu - Y|``) on the equality rows, with the given theta standing in for
+  ``gamma(n + 2) max_j |x_ji| sum_j w_j |mu_j - Y_j|``) on the equality rows, with the given theta standing in for
   the multiplier, ``|theta|`` times the boxes' excess for L1, and for the categorical family the
   rows' distance from the simplex, ``sum_j w_j |P_j 1 - 1| (1 + |A*(P_j)|)`` (renormalising a
   row changes its entropy by that much to first order).
@@ -93,6 +97,7 @@ max(gap, 0) + roundoff``: theta is within ``within`` nats of the optimum.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -127,9 +132,14 @@ RANK_RTOL = 1e-15
 SEGMENT_GRID = tuple(sorted({1.0 - 2.0 ** -j for j in range(1, 41, 3)}
                             | {2.0 ** -j for j in range(1, 12, 2)}))
 
+#: Rows per entry of ``S`` in the row sample that forms the Newton step's curvature (then
+#: the full curvature when the sampled step leaves a residual above a hundredth of the
+#: tolerance; module docstring of :func:`bracket`).
+CURVATURE_ROWS_PER_PARAM = 400
+
 #: Bytes of one row block of ``X``: small enough to stay in cache while the block's products
 #: are formed (one BLAS thread each; see :func:`_runner`).
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 1 << 21
 
 
 def gamma(length: float, u: float = U) -> float:
@@ -404,80 +414,42 @@ def bracket(data, theta: np.ndarray, penalty: Penalty, forced=None, engine=None,
 def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     t0 = time.perf_counter()
     fam = data.family
-    m = data.m
     multi = fam.multiclass
     q = data.k if multi else 1
-    th = np.asarray(theta, dtype=np.float64).reshape(m, q)
+    th = np.asarray(theta, dtype=np.float64).reshape(data.m, q)
     params = Parameterization.from_dataset(data, penalty)
-    pen_rows = params.penalized_rows
-    S = _correction_set(th, pen_rows, penalty, multi)
-    sel = np.flatnonzero(S.T.ravel())  # class-major indices of S
+    pen_rows, eq = params.penalized_rows, ~params.penalized_rows
+    sel = np.flatnonzero(_correction_set(th, pen_rows, penalty, multi).T.ravel())  # class-major
     mask = None
     if forced is not None:
         from .separation import as_forced
 
         mask = as_forced(data, forced)
     run = _runner(data, engine, mask)
-
-    one = run(_pass_one, th, fam, sel)
-    target = one.R.copy()
-    if penalty.kind == "l1":
-        target[pen_rows] -= penalty.lam * np.sign(th[pen_rows])
-    if np.all(np.isfinite(one.C)) and np.all(np.isfinite(target)):
-        a_S, rank, condition, smallest = pseudo_solve(one.C, target.T.ravel()[sel])
-    else:  # theta so large that the curvature overflows: no step; the segment decides
-        a_S, rank, condition, smallest = np.zeros(sel.size), 0, float("inf"), 0.0
-    a = np.zeros(m * q)
-    a[sel] = a_S
-    A = a.reshape(q, m).T
-
     newton = np.empty((data.n, q)) if engine is None else None
-    two = run(_pass_two, th, A, fam, out=newton)
-    # the segment from Y keeps every constraint but the domain and (L1) the boxes, whose
-    # residual t r shrinks with t: the last t where both hold
-    t_max = min(two.t_max, _box_limit(two.resid, pen_rows, penalty))
-    at_one = t_max >= 1.0
-    if at_one:
-        t, primal_h, mag, simplex_term = 1.0, two.entropy, two.magnitude, two.simplex_term
-        at_one_value = primal_h - float(_relaxation([1.0], two.resid, pen_rows, penalty)[0])
-        # a penalised bracket that does not close at mu~ may close inside the segment
-        # (the L2 charge falls as t^2): one more pass, taken only then
-        closes = (-(one.loglik_full - _penalty_value(th, pen_rows, penalty)) - at_one_value
-                  <= tol_hint * max(1.0, abs(one.loglik_full)))
-    if t_max > 0.0 and not (at_one and (closes or penalty.kind != "l2")):
-        grid = np.asarray(SEGMENT_GRID + (1.0,)) * min(t_max, 1.0)
-        seg = run(_pass_segment, th, A, fam, grid)
-        values = seg.entropy - _relaxation(grid, two.resid, pen_rows, penalty)
-        best = int(np.argmax(values))
-        t, primal_h, mag, simplex_term = (float(grid[best]), float(seg.entropy[best]),
-                                          float(seg.magnitude[best]),
-                                          float(seg.simplex_term[best]))
-    elif t_max <= 0.0:
-        t, primal_h, mag, simplex_term = 0.0, one.entropy_y, one.magnitude_y, 0.0
-    if not np.isfinite(primal_h) or not (np.all(np.isfinite(two.resid))
-                                         and np.all(np.isfinite(two.resid_bound))):
-        # an overflowed point proves nothing: the data themselves are the feasible point
-        t, primal_h, mag, simplex_term = 0.0, one.entropy_y, one.magnitude_y, 0.0
+    one, two, A, resid_bound, solve = _newton_step(run, data, th, sel, pen_rows, penalty,
+                                                   tol_hint, newton)
+    t, primal_h, mag, simplex_term = _lower_point(run, one, two, th, A, fam, pen_rows, penalty,
+                                                  tol_hint, resid_bound)
     resid = t * two.resid if t > 0 else np.zeros_like(two.resid)
-    rb = t * two.resid_bound if t > 0 else np.zeros_like(two.resid)
-    point_margin = two.min_entry if t >= 1.0 else float("nan")
+    rb = t * resid_bound if t > 0 else np.zeros_like(two.resid)
     point = None
     if newton is not None:  # the point of the lower bound, in the layout of Y
         Y2 = data.Y.reshape(data.n, q)
         point = (newton if t >= 1.0 else Y2 + t * (newton - Y2) if t > 0 else Y2.copy())
         point = point.reshape(data.Y.shape)
-    eq = ~pen_rows
     scale = 1.0 + float(np.abs(one.XtWY).max(initial=0.0))
-    balance = float(np.abs(resid[eq]).max(initial=0.0))
     excess = np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0.0) if penalty.kind == "l1" \
         else np.zeros((0, q))
-    balance = max(balance, float(excess.max(initial=0.0)))
+    balance = max(float(np.abs(resid[eq]).max(initial=0.0)), float(excess.max(initial=0.0)))
     lower = primal_h - (float(_relaxation(np.array([t]), two.resid, pen_rows, penalty)[0])
                         if t > 0 else 0.0)
     pen_value = _penalty_value(th, pen_rows, penalty)
     upper = -(one.loglik_full - pen_value)
     gap = upper - lower
 
+    # round-off (module docstring): the sums of both bounds, and the point's residual to first
+    # order, with the given theta (pivot gauge) standing in for the multiplier
     theta_pivot = params.gauge_fix(th) if multi else th
     shift = float(np.sum(np.abs(theta_pivot[eq]) * (np.abs(resid[eq]) + rb[eq])))
     if penalty.kind == "l1":
@@ -485,12 +457,108 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     if penalty.kind == "l2" and pen_rows.any():
         r_R = np.abs(resid[pen_rows])
         shift += float(np.sum((2.0 * r_R + rb[pen_rows]) * rb[pen_rows])) / (2.0 * penalty.lam)
-    n_terms = data.n + m + 8
+    n_terms = data.n + data.m + 8
     roundoff = (one.value_budget + gamma(n_terms) * (one.magnitude + abs(pen_value))
                 + (gamma(n_terms) + 8 * U) * mag + simplex_term + shift)
     if not np.isfinite(upper) or np.isnan(roundoff):  # overflow at theta: nothing is small
         upper, roundoff = (float("inf") if np.isnan(upper) else upper), float("inf")
 
+    G, gb = _kkt(one, th, pen_rows, penalty, multi)
+    rank, condition, smallest = solve
+    r_S = two.resid.T.ravel()[sel]
+    second_step = (2.0 * one.x_norm * float(np.linalg.norm(r_S)) / smallest if smallest > 0
+                   else float("inf"))
+    attained = (not penalty.active and mask is None and fam.can_separate
+                and two.relative_margin >= MARGIN_FRACTION and second_step < MARGIN_FRACTION)
+    return Bracket(
+        mu=point, lower_bound=float(lower), upper_bound=float(upper), duality_gap=float(gap),
+        relative_gap=(abs(float(gap)) / max(1.0, abs(float(upper))) if np.isfinite(gap)
+                      else float("inf")), roundoff=float(roundoff),
+        loglik=float(one.loglik_full), reduced_loglik=float(one.loglik),
+        entropy=float(primal_h), segment=float(t), balance_residual=balance / scale,
+        simplex_residual=float(two.simplex) * (t if t < 1 else 1.0),
+        min_entry=float(two.min_entry if t >= 1.0 else float("nan")),
+        newton_min_entry=float(two.min_entry),
+        dual_gradient=float(np.abs(G).max(initial=0.0)) / scale,
+        gradient_roundoff=float(gb.max(initial=0.0)) / scale,
+        proves_attained=bool(attained), relative_margin=float(two.relative_margin),
+        second_step=float(second_step), rank=int(rank), size=int(sel.size),
+        condition=float(condition), scale=scale, seconds=time.perf_counter() - t0)
+
+
+def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton):
+    """Passes 1 and 2: ``(one, two, A, resid_bound, (rank, condition, smallest))``.
+
+    The Newton step needs ``C_SS``, the one product that grows with ``m^2``: it is formed from
+    a row sample first (a fixed stride of row blocks), which is sound either way: the point it
+    gives is measured, not trusted, and a sample's curvature is below the full one (``C =
+    C_sample + the rest``, both positive semidefinite), so its smallest eigenvalue is a lower
+    bound for the attainment proof. If the sampled step leaves a residual that matters, the full
+    curvature is formed and the step taken again. ``newton`` (in memory) receives ``mu~``.
+    """
+    m, q = th.shape
+    sample = CURVATURE_ROWS_PER_PARAM * max(sel.size, 1)
+    samples = (sample, None) if newton is not None and data.n > 2 * sample else (None,)
+    for sample in samples:
+        one = run(_pass_one, th, data.family, sel, sample=sample)
+        target = one.R.copy()
+        if penalty.kind == "l1":
+            target[pen_rows] -= penalty.lam * np.sign(th[pen_rows])
+        ratio = one.w_total / one.w_curvature if one.w_curvature > 0 else 1.0
+        if np.all(np.isfinite(one.C)) and np.all(np.isfinite(target)):
+            a_S, rank, condition, smallest = pseudo_solve(ratio * one.C, target.T.ravel()[sel])
+            smallest /= ratio  # the sample's own curvature: a lower bound of the full one's
+        else:  # theta so large that the curvature overflows: no step; the segment decides
+            a_S, rank, condition, smallest = np.zeros(sel.size), 0, float("inf"), 0.0
+        a = np.zeros(m * q)
+        a[sel] = a_S
+        A = a.reshape(q, m).T
+        two = run(_pass_two, th, A, data.family, out=newton)
+        # the summation bound of the residual: gamma(n + 2) |X|^T W |mu~ - Y|, bounded by the
+        # columns' largest entries times the weighted absolute differences
+        resid_bound = gamma(data.n + 2) * np.outer(one.col_max, two.absdiff)
+        scale = 1.0 + float(np.abs(one.XtWY).max(initial=0.0))
+        if float(np.abs(two.resid[~pen_rows]).max(initial=0.0)) <= 0.01 * tol_hint * scale:
+            break
+    return one, two, A, resid_bound, (rank, condition, smallest)
+
+
+def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_bound):
+    """``(t, H, magnitude, simplex term)`` of the point ``Y + t (mu~ - Y)`` of the lower bound.
+
+    The segment from ``Y`` keeps every constraint but the domain and (L1) the boxes, whose
+    residual ``t r`` shrinks with ``t``: ``t_max`` is the last ``t`` where both hold. At
+    ``t_max >= 1`` the point is ``mu~`` (pass 2's sums), except that a penalised bracket that
+    does not close there may close inside the segment (the L2 charge falls as ``t^2``): one
+    more pass over the grid, taken only then or when ``mu~`` is infeasible.
+    """
+    t_max = min(two.t_max, _box_limit(two.resid, pen_rows, penalty))
+    at_one = t_max >= 1.0
+    closes = False
+    if at_one:
+        at_one_value = two.entropy - float(_relaxation([1.0], two.resid, pen_rows, penalty)[0])
+        closes = (-(one.loglik_full - _penalty_value(th, pen_rows, penalty)) - at_one_value
+                  <= tol_hint * max(1.0, abs(one.loglik_full)))
+    if at_one and (closes or penalty.kind != "l2"):
+        point = (1.0, two.entropy, two.magnitude, two.simplex_term)
+    elif t_max > 0.0:
+        grid = np.asarray(SEGMENT_GRID + (1.0,)) * min(t_max, 1.0)
+        seg = run(_pass_segment, th, A, fam, grid)
+        best = int(np.argmax(seg.entropy - _relaxation(grid, two.resid, pen_rows, penalty)))
+        point = (float(grid[best]), float(seg.entropy[best]), float(seg.magnitude[best]),
+                 float(seg.simplex_term[best]))
+    else:
+        point = (0.0, one.entropy_y, one.magnitude_y, 0.0)
+    if not np.isfinite(point[1]) or not (np.all(np.isfinite(two.resid))
+                                         and np.all(np.isfinite(resid_bound))):
+        # an overflowed point proves nothing: the data themselves are the feasible point
+        point = (0.0, one.entropy_y, one.magnitude_y, 0.0)
+    return point
+
+
+def _kkt(one, th, pen_rows, penalty, multi):
+    """``(G, budget)``: the KKT residual of the penalised dual on the free entries of theta
+    (the minimal-norm subgradient for L1) and its round-off budget, both shaped like theta."""
     G = one.R.copy()
     gb = one.grad_budget.copy()
     if penalty.kind == "l2":
@@ -503,25 +571,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     if multi:  # the pinned entries (the last class on the unpenalised rows) are no parameters
         G[~pen_rows, -1] = 0.0
         gb[~pen_rows, -1] = 0.0
-    r_S = two.resid.T.ravel()[sel]
-    second_step = (2.0 * one.x_norm * float(np.linalg.norm(r_S)) / smallest if smallest > 0
-                   else float("inf"))
-    attained = (not penalty.active and mask is None and fam.can_separate
-                and two.relative_margin >= MARGIN_FRACTION and second_step < MARGIN_FRACTION)
-    return Bracket(
-        mu=point, lower_bound=float(lower), upper_bound=float(upper), duality_gap=float(gap),
-        relative_gap=(abs(float(gap)) / max(1.0, abs(float(upper))) if np.isfinite(gap)
-                      else float("inf")), roundoff=float(roundoff),
-        loglik=float(one.loglik_full), reduced_loglik=float(one.loglik),
-        entropy=float(primal_h), segment=float(t),
-        balance_residual=balance / scale,
-        simplex_residual=float(two.simplex) * (t if t < 1 else 1.0),
-        min_entry=float(point_margin), newton_min_entry=float(two.min_entry),
-        dual_gradient=float(np.abs(G).max(initial=0.0)) / scale,
-        gradient_roundoff=float(gb.max(initial=0.0)) / scale,
-        proves_attained=bool(attained), relative_margin=float(two.relative_margin),
-        second_step=float(second_step), rank=int(rank), size=int(sel.size),
-        condition=float(condition), scale=scale, seconds=time.perf_counter() - t0)
+    return G, gb
 
 
 def _box_limit(r, pen_rows, penalty) -> float:
@@ -603,8 +653,8 @@ def _runner(data, engine, mask):
         if mask is not None:
             raise DualMaxentError("the reduced problem of separated data needs the data in "
                                   "memory; it cannot run through an engine")
-        return lambda fn, *args, out=None: engine.map_reduce(fn, None, *args,
-                                                             combine=_Sums.merge)
+        return lambda fn, *args, out=None, sample=None: engine.map_reduce(
+            fn, None, *args, combine=_Sums.merge)
     X, Y, w = data.X, data.Y, data.weights
     n, m = X.shape
     q = Y.shape[1] if Y.ndim == 2 else 1
@@ -612,23 +662,27 @@ def _runner(data, engine, mask):
     starts = list(range(0, n, rows))
     halves = [starts[: (len(starts) + 1) // 2], starts[(len(starts) + 1) // 2:]]
 
-    def run_blocks(fn, args, block_starts, out):
+    def run_blocks(fn, args, block_starts, out, every):
         total = None
         for start in block_starts:
             sl = slice(start, min(start + rows, n))
-            part = fn(X[sl], Y[sl], w[sl], None if mask is None else mask[sl], *args,
-                      **({} if out is None else {"out": out[sl]}))
+            kw = {} if out is None else {"out": out[sl]}
+            if every is not None:
+                kw["curvature"] = (start // rows) % every == 0
+            part = fn(X[sl], Y[sl], w[sl], None if mask is None else mask[sl], *args, **kw)
             total = part if total is None else total.merge(part)
         return total
 
-    def run(fn, *args, out=None):
+    def run(fn, *args, out=None, sample=None):
+        # sample: this many rows (or more) form the curvature, every so many blocks
+        every = None if sample is None else max(1, n // max(sample, rows))
         # two threads, each summing its half of the blocks in order, and the halves merged in
         # order: the same sums on every run (numpy releases the GIL in its products)
         with _one_blas_thread():
             if not halves[1]:
-                return run_blocks(fn, args, halves[0], out)
+                return run_blocks(fn, args, halves[0], out, every)
             with ThreadPoolExecutor(max_workers=2) as pool:
-                parts = list(pool.map(lambda h: run_blocks(fn, args, h, out), halves))
+                parts = list(pool.map(lambda h: run_blocks(fn, args, h, out, every), halves))
         return parts[0].merge(parts[1])
 
     return run
@@ -636,17 +690,20 @@ def _runner(data, engine, mask):
 
 def _one_blas_thread():
     """BLAS limited to one thread while the small blocks are formed (threads cost more than
-    they give on a block in cache); a no-op without ``threadpoolctl``."""
-    from ._kernels import _one_blas_thread as limit
-
-    return limit()
+    they give on a block in cache; the checker runs its own two threads); a no-op without
+    ``threadpoolctl``."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scipy's usual installs
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 class _Sums:
     """Fields summed over blocks (arrays and floats), minima or maxima by name."""
 
     MIN = ("t_max", "min_entry", "relative_margin")
-    MAX = ("simplex", "x_norm")
+    MAX = ("simplex", "x_norm", "col_max")
 
     def __init__(self, **fields):
         self.__dict__.update(fields)
@@ -656,12 +713,26 @@ class _Sums:
         for key, value in self.__dict__.items():
             o = other.__dict__[key]
             if key in self.MIN:
-                out[key] = min(value, o)
+                out[key] = np.minimum(value, o)
             elif key in self.MAX:
-                out[key] = max(value, o)
+                out[key] = np.maximum(value, o)
             else:
                 out[key] = value + o
         return _Sums(**out)
+
+
+def _rows(a: np.ndarray) -> np.ndarray:
+    """Row sums of a (b, q) table, as one matrix-vector product (numpy's row reductions over a
+    few columns are slow)."""
+    return a @ np.ones(a.shape[1])
+
+
+def _rowmax(a: np.ndarray) -> np.ndarray:
+    """Row maxima of a (b, q) table, column by column."""
+    out = a[:, 0].copy()
+    for c in range(1, a.shape[1]):
+        np.maximum(out, a[:, c], out=out)
+    return out
 
 
 def _mean(fam, eta, Yb, mask_b):
@@ -681,10 +752,11 @@ def _mean(fam, eta, Yb, mask_b):
     return mu[:, None], var[:, None], A
 
 
-def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel) -> _Sums:
+def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, curvature=True) -> _Sums:
     """Pass 1 on one block: ``l``, ``R = X^T W (Y - mu)``, ``C_SS``, ``X^T W Y``, the budgets.
 
-    ``sel``: class-major indices ``c m + i`` of the entries of ``S``.
+    ``sel``: class-major indices ``c m + i`` of the entries of ``S``; ``curvature`` False
+    leaves the block out of ``C_SS`` (a row sample, see :data:`CURVATURE_ROWS`).
     """
     b, m = Xb.shape
     q = theta.shape[1]
@@ -693,8 +765,8 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel) -> _Sums:
     mu, curv, A = _mean(fam, eta, Yb, mask_b)
     free = np.ones((b, q), dtype=bool) if mask_b is None else ~mask_b.reshape(b, q)
     Yeta = np.where(free, Y2 * eta, 0.0)
-    total_y = Y2.sum(axis=1) if fam.multiclass else np.where(free[:, 0], 1.0, 0.0)
-    loglik = float(wb @ (Yeta.sum(axis=1) - total_y * A))
+    total_y = _rows(Y2) if fam.multiclass else np.where(free[:, 0], 1.0, 0.0)
+    loglik = float((wb @ Yeta).sum() - wb @ (total_y * A))
     # the full likelihood at theta, whatever is forced: the upper bound is the given theta's own
     loglik_full = loglik if mask_b is None else fam.canonical_loglik(
         Yb, eta if fam.multiclass else eta[:, 0], wb)
@@ -702,13 +774,16 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel) -> _Sums:
     x_norm = np.sqrt(np.einsum("ij,ij->i", Xb, Xb))
     absX = np.abs(Xb)
     # e_j = gamma(m + 1) max_c sum_i |x_ji theta_ic|: the error of eta_j (module docstring)
-    e = gamma(m + 1) * (absX @ np.abs(theta)).max(axis=1)
-    sens = (2.0 if fam.multiclass else 1.0) * curv.max(axis=1)  # |d mu / d eta| per row
+    e = gamma(m + 1) * _rowmax(absX @ np.abs(theta))
+    sens = (2.0 if fam.multiclass else 1.0) * _rowmax(curv)  # |d mu / d eta| per row
     grad_budget = absX.T @ (wb[:, None] * (sens[:, None] * e[:, None] + 4 * U * np.abs(mu)
                                             + gamma(len(wb) + 2) * np.abs(diff)))
+    col_max = absX.max(axis=0)
     cls, feat = sel // m, sel % m
     XS = Xb if np.array_equal(feat, np.arange(m)) else Xb[:, feat]
-    if cls.size and np.all(cls == cls[0]):
+    if not curvature:
+        C = np.zeros((sel.size, sel.size))
+    elif cls.size and np.all(cls == cls[0]):
         # one class moves (one-parameter families, two classes): C = X_S^T diag(w v) X_S with
         # v = A'' or p (1 - p), formed from its square root (a symmetric product)
         c0 = curv[:, cls[0]]
@@ -720,12 +795,14 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel) -> _Sums:
         C = (cls[:, None] == cls[None, :]) * (V.T @ XS) - V.T @ U_S
     conj_y = _conjugate(fam, Y2, Yb)
     return _Sums(
-        loglik=loglik, loglik_full=loglik_full, R=Xb.T @ (wb[:, None] * diff), C=C, XtWY=Xb.T @ (wb[:, None] * Y2),
-        magnitude=float(wb @ (np.abs(Yeta).sum(axis=1) + total_y * np.abs(A))),
-        value_budget=float(wb @ (np.abs(diff).sum(axis=1) * e)),
-        grad_budget=grad_budget, x_norm=float(x_norm[wb > 0].max(initial=0.0)),
+        loglik=loglik, loglik_full=loglik_full, R=Xb.T @ (wb[:, None] * diff), C=C,
+        w_curvature=float(wb.sum()) if curvature else 0.0, w_total=float(wb.sum()),
+        XtWY=Xb.T @ (wb[:, None] * Y2),
+        magnitude=float((wb @ np.abs(Yeta)).sum() + wb @ (total_y * np.abs(A))),
+        value_budget=float(((wb * e) @ np.abs(diff)).sum()),
+        grad_budget=grad_budget, x_norm=float(x_norm[wb > 0].max(initial=0.0)), col_max=col_max,
         entropy_y=-float(wb @ conj_y),
-        magnitude_y=float(wb @ (np.abs(conj_y) + 2 * np.abs(Y2).sum(axis=1))))
+        magnitude_y=float(wb @ np.abs(conj_y) + 2 * (wb @ np.abs(Y2)).sum()))
 
 
 def _newton_point(Xb, Yb, wb, mask_b, theta, A, fam):
@@ -735,7 +812,7 @@ def _newton_point(Xb, Yb, wb, mask_b, theta, A, fam):
     mu, curv, _ = _mean(fam, Xb @ theta, Yb, mask_b)
     step = curv * (Xb @ A)
     if fam.multiclass:
-        step -= curv * step.sum(axis=1, keepdims=True)
+        step -= curv * _rows(step)[:, None]
     return mu, (mu + step).reshape(b, -1)
 
 
@@ -774,11 +851,9 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, out=None) -> _Sums:
         rel = min(rel, float((g_t / ref).min(initial=np.inf)) if np.all(ref > tiny) else -np.inf)
     sums = _point_sums(wb, Yb, Y2, mu_t, fam, pos) if t_max >= 1.0 else \
         {"entropy": 0.0, "magnitude": 0.0, "simplex_term": 0.0}
-    absdiff = np.abs(d) * wb[:, None]
-    return _Sums(resid=Xb.T @ (wb[:, None] * d),
-                 resid_bound=gamma(len(wb) + 2) * (np.abs(Xb).T @ absdiff),
+    return _Sums(resid=Xb.T @ (wb[:, None] * d), absdiff=wb @ np.abs(d),
                  t_max=max(t_max, 0.0), min_entry=margin, relative_margin=rel,
-                 simplex=float(np.abs(mu_t.sum(axis=1) - 1.0).max(initial=0.0))
+                 simplex=float(np.abs(_rows(mu_t) - 1.0).max(initial=0.0))
                  if fam.multiclass else 0.0, **sums)
 
 
@@ -798,9 +873,9 @@ def _point_sums(wb, Yb, Y2, point, fam, pos) -> dict:
     first-order cost of its rows' distance from the simplex (module docstring)."""
     conj = np.zeros(len(wb))
     conj[pos] = _conjugate(fam, point[pos], None)
-    simplex = np.abs(point.sum(axis=1) - 1.0) if fam.multiclass else np.zeros(len(wb))
+    simplex = np.abs(_rows(point) - 1.0) if fam.multiclass else np.zeros(len(wb))
     return {"entropy": -float(wb @ conj),
-            "magnitude": float(wb @ (np.abs(conj) + 2 * np.abs(point).sum(axis=1))),
+            "magnitude": float(wb @ np.abs(conj) + 2 * (wb @ np.abs(point)).sum()),
             "simplex_term": float(wb @ (simplex * (1.0 + np.abs(conj))))}
 
 

@@ -845,8 +845,8 @@ def _scaled_dependencies(null: np.ndarray, scale: np.ndarray, names) -> tuple:
 def _real_array(values, what: str):
     """``(values as a float64 array, False)``, or ``(values as an array, True)`` when they are
     complex numbers (converting them would drop the imaginary parts); a one-line
-    :class:`DataError` when they are not numbers. The caller's array is read, never copied
-    or modified."""
+    :class:`DataError` when they are not numbers. The caller's array is only read (copied
+    where the conversion to float64 needs it), never modified."""
     try:
         raw = np.asarray(values)
     except (TypeError, ValueError):  # ragged nesting

@@ -14,9 +14,11 @@ never gathered on the client, only the chunks' sums are.
   full step's value, gradient and (for Newton) Hessian, the next iterate's, come from one pass;
   should the full step fail, the next pass evaluates the five shorter steps ``t = 1/2 .. 1/32``
   by their values. Newton starts from a fit on a sample gathered into memory. A converged solve
-  proves attainment by the projected point (one pass).
-* The certificate: that point, or :func:`project_primal_dask`, the projected feasible point of
-  :mod:`dualmaxent.projected` with its two passes through the engine.
+  proves attainment by the projected point (one pass); the result keeps only the verdict
+  (``attained``), not the point.
+* The certificate: :func:`dualmaxent.certify` with the data set's engine
+  (:func:`dualmaxent.verify_dask`), or :func:`project_primal_dask`, the projected feasible point
+  of :mod:`dualmaxent.projected` with its two passes through the engine.
 * :func:`dask_client`: a client for a scheduler address, or a ``LocalCluster`` of one-thread
   workers sized to the machine, closed at the end.
 
@@ -24,9 +26,9 @@ Separation. The separation LP needs the data in memory and does not exist at thi
 the likelihood has no maximiser, Newton's iterates run off to infinity along a recession
 direction: the full step is accepted again and again, its size does not shrink, its direction
 does not turn, and the gradient falls only geometrically. :func:`solve_dual_dask` stops there
-with status ``"diverged"`` (see :data:`DIVERGENCE_ITERATIONS`) instead of reaching the tolerance
-on a theta at infinity. A script that starts a ``LocalCluster`` of processes needs an
-``if __name__ == "__main__":`` guard (the workers are spawned).
+with status ``Status.DIVERGED`` (``"diverged"``; see :data:`DIVERGENCE_ITERATIONS`) instead of
+reaching the tolerance on a theta at infinity. A script that starts a ``LocalCluster`` of
+processes needs an ``if __name__ == "__main__":`` guard (the workers are spawned).
 """
 
 from __future__ import annotations
@@ -43,12 +45,12 @@ from .data import Dataset
 from .engine import DaskEngine, EngineObjective, NumpyEngine, _tree
 from .exceptions import DataError, DualMaxentError, SeparationWarning
 from .families import Family, get_family
+from .params import Penalty, make_penalty
 from .projected import ProjectedPrimal, project_primal
-from .results import DualResult, Penalty, make_penalty
+from .results import DualResult, Status
 
 from .dual import DEFAULT_TOLS, _dual_result, choose_method
-from .solvers import (DIVERGED_MESSAGE, DIVERGENCE_ITERATIONS, SOLVERS, History, Status,
-                      subsample_start)
+from .solvers import DIVERGED_MESSAGE, DIVERGENCE_ITERATIONS, SOLVERS, History, subsample_start
 
 __all__ = ["DaskDataset", "from_dask", "read_parquet", "read_csv", "solve_dual_dask",
            "project_primal_dask", "dask_client", "DIVERGENCE_ITERATIONS", "DIVERGED_MESSAGE"]
@@ -484,9 +486,11 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
     Returns
     -------
     DualResult
-        ``method`` is ``"newton"`` or ``"newton-cg"``; ``status`` is ``"converged"``, ``"max_iter"``,
-        ``"stalled"`` or ``"diverged"`` (the message starts with :data:`DIVERGED_MESSAGE`: the
-        separation LP does not run at this scale, so a maximiser is not proved to exist).
+        ``method`` is ``"newton"`` or ``"newton-cg"``; ``status`` is ``Status.CONVERGED``,
+        ``MAX_ITER``, ``STALLED`` or ``DIVERGED`` (the message starts with
+        :data:`DIVERGED_MESSAGE`: the separation LP does not run at this scale, so a maximiser
+        is not proved to exist). ``attained`` is True when the projected point proved the
+        maximiser to exist, else None (the point itself is not kept).
 
     Raises
     ------
@@ -514,7 +518,7 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
     beta, status, message = solver.run(obj, beta0, tol, max_iter, hist)
     if status is Status.DIVERGED:
         warnings.warn(message, SeparationWarning, stacklevel=2)
-    attainment = (None, None, None)
+    attained = None
     if status is Status.CONVERGED and not penalty.active and obj.family.can_separate:
         # the projected point proves the maximiser exists when it lies strictly inside the
         # domain (one pass: the residual and a curvature come from the solver's last passes);
@@ -522,9 +526,9 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
         theta = obj.theta(beta)
         projected = project_primal(dataset, theta, penalty, keep_mu=False, engine=obj.engine,
                                    first_pass=obj.last_pass(theta))
-        attainment = (True if projected.proves_attained else None, None, projected)
+        attained = True if projected.proves_attained else None
     return _dual_result(dataset, obj, beta, status, message, method, hist,
-                        time.perf_counter() - t0, attainment)
+                        time.perf_counter() - t0, attained)
 
 
 # -- the certificate --------------------------------------------------------------------------

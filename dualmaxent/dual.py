@@ -12,10 +12,31 @@ ascent with backtracking, for teaching), ``qr`` (gaussian only: least squares by
 factorisation, never the normal equations), ``newton-cg`` (truncated Newton: the same line
 search and stopping rule, the Newton system solved by preconditioned conjugate gradients on
 Hessian-vector products; not for L1) and ``auto``.
+
+The result carries what the solver found (theta, the objective, the relative KKT residual
+``kkt_residual``, a :class:`~dualmaxent.results.Status`, the history, and whether it proved the
+maximiser to exist), not a certificate: :func:`dualmaxent.certify` computes that from (data,
+theta, penalty) alone.
+
+Badly scaled designs
+--------------------
+A design whose columns' largest entries together with 1 span more than a factor 1e8
+(``dualmaxent.data._RESCALE_SPAN``: beyond it the stopping rule cannot see the gradient of the
+small columns, and the float32 products of the rank pass overflow from sizes of about 1e19) is
+solved on ``X D``: ``D`` diagonal, powers of two bringing every feature column's largest entry to
+[0.5, 1), the intercept untouched. Its theta is mapped back, ``theta = D theta_D`` (exact), so that
+it maximises the likelihood of ``X`` itself; a :class:`~dualmaxent.exceptions.ScaleWarning` and
+the result's ``message`` say so, and ``kkt_residual`` is that of the rescaled problem. The
+decision reads the column maxima the data set kept from its scale check; the rescaled copy of
+``X`` is the one extra pass, made only then. A penalised fit is not invariant under rescaling the
+columns separately: its penalised columns share one factor ``c`` (the penalty's lambda times
+``c^2`` for L2, ``c`` for L1), and when their sizes differ too much for that it is solved as
+given, with a :class:`~dualmaxent.exceptions.ScaleWarning`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import warnings
@@ -27,8 +48,9 @@ from .data import Dataset, _badly_scaled, _factor_text, _power_of_two_scaling, _
 from .exceptions import (ConvergenceWarning, DataError, DualMaxentError, RankDeficiencyWarning,
                          ScaleWarning, SeparationWarning)
 from .objective import DualObjective, IdentifiedObjective, ReducedObjective, make_objective
-from .results import DualResult, Penalty, make_penalty
-from .solvers import SOLVERS, History, Status, subsample_start
+from .params import Penalty, make_penalty
+from .results import DualResult, Status
+from .solvers import SOLVERS, History, subsample_start
 
 __all__ = ["solve_dual", "choose_method", "METHODS", "DEFAULT_TOLS", "AUTO_NEWTON_MAX_PARAMS",
            "DualObjective", "ReducedObjective", "make_objective"]
@@ -55,7 +77,14 @@ AUTO_CG_DENSE_MAX_PARAMS = 3000
 
 
 def choose_method(obj: DualObjective) -> str:
-    """The method ``auto`` picks for the objective ``obj`` (rules of :func:`solve_dual`)."""
+    """The method ``auto`` picks for the objective ``obj``.
+
+    ``qr`` for an unpenalised or L2 gaussian model; ``newton-cg`` for a categorical model whose
+    Hessian is expensive to form (``p^2 > AUTO_CG_RATIO m k``, ``p`` the width of its
+    curvature; with L2 only while ``p <= AUTO_CG_DENSE_MAX_PARAMS``); ``lbfgs`` whenever the
+    Hessian has more than ``AUTO_NEWTON_MAX_PARAMS`` rows; ``newton`` otherwise (the proximal
+    Newton method for L1).
+    """
     family, penalty, p = obj.family, obj.penalty, obj.n_params
     if family.quadratic and penalty.kind != "l1":
         return "qr"
@@ -88,15 +117,14 @@ def solve_dual(
     Parameters
     ----------
     dataset : Dataset
+        ``X`` of shape (n, m), ``Y`` of shape (n, k) (categorical) or (n,), weights (n,).
     method : {"auto", "newton", "newton-cg", "lbfgs", "gradient", "qr"}, default "auto"
-        ``auto`` picks ``qr`` for an unpenalised or L2 gaussian model, ``newton-cg`` for a
-        categorical model whose Hessian is expensive to form (``p^2 > AUTO_CG_RATIO m k``),
-        ``lbfgs`` whenever the Hessian has more than ``AUTO_NEWTON_MAX_PARAMS`` rows, and
-        ``newton`` otherwise (:func:`choose_method`). With the L1 penalty ``newton`` is the
-        proximal Newton method (exact zeros, quadratic convergence) and ``lbfgs`` runs
-        L-BFGS-B on the split ``theta = u - v``.
+        ``auto`` picks by the rules of :func:`choose_method` (``qr`` for a gaussian model,
+        ``newton`` or ``newton-cg`` while the Hessian is affordable, ``lbfgs`` beyond). With
+        the L1 penalty ``newton`` is the proximal Newton method (exact zeros, quadratic
+        convergence) and ``lbfgs`` runs L-BFGS-B on the split ``theta = u - v``.
     tol : float, optional
-        Target relative dual gradient (KKT residual; see :mod:`dualmaxent.objective`).
+        Target relative KKT residual (the dual gradient; see :mod:`dualmaxent.objective`).
         Defaults to the method's own (:data:`dualmaxent.solvers.SOLVERS`, also
         ``DEFAULT_TOLS``): 1e-10 for ``newton``, ``newton-cg`` and ``qr``; 1e-8 for ``lbfgs``,
         whose line search compares values of ``l`` and so cannot resolve a relative gradient
@@ -110,7 +138,7 @@ def solve_dual(
         Alternative to ``l2``/``l1``.
     theta0 : ndarray of shape (m, k) or (m,), optional
         Warm start.
-    forced : ndarray of bool or Separation, optional
+    forced : ndarray of bool like ``Y``, or Separation, optional
         Entries forced by separation: maximise the reduced likelihood ``l_red`` of
         :class:`~dualmaxent.objective.ReducedObjective` instead (unpenalised only). Its maximum
         is the supremum of ``l``; ``theta`` is its minimum-norm maximiser in the pivot gauge,
@@ -122,7 +150,7 @@ def solve_dual(
         off to infinity. The proof is the projected primal point of :mod:`dualmaxent.projected`
         (one more pass over ``X``: strictly inside the domain means no separation), and only
         when that is inconclusive the separation LP (:func:`dualmaxent.detect_separation`).
-        On separated data the status is ``not_attained``, ``converged`` is False and a
+        On separated data the status is ``Status.NOT_ATTAINED``, ``converged`` is False and a
         :class:`SeparationWarning` is emitted; solve the reduced problem with ``forced=``.
 
     Returns
@@ -130,22 +158,8 @@ def solve_dual(
     DualResult
         ``converged`` is False (and a :class:`ConvergenceWarning` is emitted) when the tolerance
         was not reached, or (with a :class:`SeparationWarning`) when the likelihood has no
-        maximiser. ``attained`` says whether the maximiser was proved to exist.
-
-    Notes
-    -----
-    A badly scaled design, whose columns' largest entries together with 1 span more than a
-    factor 1e8 (``dualmaxent.data._RESCALE_SPAN``: beyond it the stopping rule cannot see the
-    gradient of the small columns, and the float32 products of the rank pass overflow from
-    sizes of about 1e19), is solved on ``X D``: ``D`` diagonal, powers of two bringing every
-    feature column's largest entry to [0.5, 1), the intercept untouched. Its theta is mapped
-    back, ``theta = D theta_D`` (exact), so that it maximises the likelihood of ``X`` itself;
-    a :class:`ScaleWarning` and the result's ``message`` say so, and ``grad_norm`` is that of
-    the rescaled problem. The decision reads the column maxima the data set kept from its
-    scale check; the rescaled copy of ``X`` is the one extra pass, made only then. A penalised
-    fit is not invariant under rescaling the columns separately: its penalised columns share
-    one factor ``c`` (the penalty's lambda times ``c^2`` for L2, ``c`` for L1), and when their
-    sizes differ too much for that it is solved as given, with a :class:`ScaleWarning`.
+        maximiser. ``attained`` says whether the maximiser was proved to exist; the proof
+        itself is not kept (:func:`dualmaxent.certify` makes its own).
 
     Raises
     ------
@@ -160,9 +174,67 @@ def solve_dual(
         minimum-norm maximiser (:mod:`dualmaxent.identifiability`; for a rescaled design, of
         the rescaled problem), and the warning names the dependencies.
     ScaleWarning
-        When the design was rescaled (see the notes), or could not be.
+        When the design was badly scaled (the module docstring's "Badly scaled designs"): it
+        was solved on ``X D`` (``D`` diagonal powers of two) and theta mapped back exactly,
+        ``theta = D theta_D``, the result's ``message`` saying so (its ``kkt_residual`` and
+        ``history`` are the rescaled problem's); or it could not be rescaled.
     """
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty)
+    setup = _set_up(dataset, method, tol, max_iter, penalty, theta0, forced)
+    obj, solver, tol, max_iter = setup.obj, setup.solver, setup.tol, setup.max_iter
+    with _solving(dataset, setup.method) as hist:
+        beta0 = (subsample_start(obj, setup.beta0, solver, tol)
+                 if theta0 is None and solver.warm_start else setup.beta0)
+        beta, status, message = solver.run(obj, beta0, tol, max_iter, hist)
+        attained, status, message = _settle_attainment(dataset, setup, beta, status, message,
+                                                        check_attainment)
+    result = _dual_result(setup.work, obj, beta, status, message, setup.method, hist,
+                          time.perf_counter() - hist.t0, attained)
+    if setup.caveat:
+        result = dataclasses.replace(result, message=f"{result.message}; {setup.caveat}")
+    if setup.scaling is None:
+        return result
+    return _unscaled_result(dataset, setup.scaling, result, penalty, forced)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Setup:
+    """A validated :func:`solve_dual` call, ready to run (:func:`_set_up`).
+
+    Attributes
+    ----------
+    work : Dataset
+        The data set the solver sees: the user's, or its rescaled copy (``scaling``).
+    obj : DualObjective
+        The objective on ``work`` (full, reduced or identified).
+    scaling : _Rescaling or None
+    caveat : str
+        What the result's message must add when a badly scaled design could not be rescaled.
+    method : str
+        The method, ``auto`` resolved.
+    solver : Solver
+    tol : float
+    max_iter : int
+    beta0 : ndarray of shape (n_params,)
+        The starting point: ``theta0`` packed (rescaled), or the objective's own start.
+    """
+
+    work: Dataset
+    obj: DualObjective
+    scaling: _Rescaling | None
+    caveat: str
+    method: str
+    solver: object
+    tol: float
+    max_iter: int
+    beta0: np.ndarray
+
+
+def _set_up(dataset, method, tol, max_iter, penalty: Penalty, theta0, forced) -> _Setup:
+    """Validate :func:`solve_dual`'s arguments and build what it runs: the rescaling of a badly
+    scaled design, the objective, the method and its defaults, the starting point. Warns (as
+    from :func:`solve_dual`'s caller) about a rank-deficient design or one that cannot be
+    rescaled."""
     if method not in METHODS:
         raise DualMaxentError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     # a badly scaled design is solved with its columns rescaled (exactly, by powers of two) and
@@ -180,54 +252,74 @@ def solve_dual(
     problem = solver.unsupported(obj.family, penalty)
     if problem:
         raise DualMaxentError(problem)
-    if theta0 is None:
-        beta0 = obj.start()
-    else:
-        theta0 = np.asarray(theta0, dtype=np.float64)
-        expected = obj.params.theta_shape
-        if theta0.shape != expected:
-            raise DualMaxentError(f"theta0 must have shape {expected}; got {theta0.shape}")
-        if scaling is not None:
-            theta0 = scaling.to_scaled(theta0)
-        beta0 = obj.beta(theta0)
-    if max_iter is None:
-        max_iter = solver.default_max_iter
+    beta0 = _starting_point(obj, theta0, scaling)
     if isinstance(obj, IdentifiedObjective):
-        # the user's columns named (a rescaled design's null space mapped back, no pass)
-        ident = (dataset.identifiability if scaling is None
-                 else dataset._identifiability_from(work, scaling.scale))
-        units = "" if scaling is None else " (in the rescaled columns' units)"
-        warnings.warn(f"the columns of X are linearly dependent (rank {ident.rank} of "
-                      f"{ident.m}): {'; '.join(ident.dependencies)}; theta is identified only "
-                      f"modulo these, and the minimum-norm maximiser{units} is reported",
-                      RankDeficiencyWarning, stacklevel=2)
+        _warn_rank_deficient(dataset, work, scaling)
+    return _Setup(work=work, obj=obj, scaling=scaling, caveat=caveat, method=method,
+                  solver=solver, tol=tol,
+                  max_iter=solver.default_max_iter if max_iter is None else max_iter,
+                  beta0=beta0)
+
+
+def _starting_point(obj: DualObjective, theta0, scaling) -> np.ndarray:
+    """``beta0`` of shape (n_params,): the objective's own start, or the warm start ``theta0``
+    (shape ``obj.params.theta_shape``, in the user's units) packed for ``obj``."""
+    if theta0 is None:
+        return obj.start()
+    theta0 = np.asarray(theta0, dtype=np.float64)
+    expected = obj.params.theta_shape
+    if theta0.shape != expected:
+        raise DualMaxentError(f"theta0 must have shape {expected}; got {theta0.shape}")
+    if scaling is not None:
+        theta0 = scaling.to_scaled(theta0)
+    return obj.beta(theta0)
+
+
+def _warn_rank_deficient(dataset, work, scaling) -> None:
+    """The :class:`RankDeficiencyWarning` of a rank-deficient design, with the user's columns
+    named (a rescaled design's null space mapped back, no pass); for :func:`_set_up`."""
+    ident = (dataset.identifiability if scaling is None
+             else dataset._identifiability_from(work, scaling.scale))
+    units = "" if scaling is None else " (in the rescaled columns' units)"
+    # stacklevel: here, _set_up, solve_dual, its caller
+    warnings.warn(f"the columns of X are linearly dependent (rank {ident.rank} of "
+                  f"{ident.m}): {'; '.join(ident.dependencies)}; theta is identified only "
+                  f"modulo these, and the minimum-norm maximiser{units} is reported",
+                  RankDeficiencyWarning, stacklevel=4)
+
+
+@contextlib.contextmanager
+def _solving(dataset, method: str):
+    """The context of a solve: one BLAS thread and a progress bar; yields the solve's
+    :class:`~dualmaxent.solvers.History`, its clock (``t0``) started on entry."""
     t0 = time.perf_counter()
     # One BLAS thread for the whole solve, as inside the kernels (see dualmaxent._kernels):
     # its dense algebra is small, and on this 2-core machine under load the eigendecomposition
     # of the projected point's 459 x 459 system (10 classes, m = 51) took 0.85-1.3 s with two
     # threads against 0.02-0.05 s with one.
     with _kernels._one_blas_thread(), progress.bar(f"dual ({method}, n={dataset.n})") as bar:
-        hist = History(t0, progress=bar)
-        if theta0 is None and solver.warm_start:
-            beta0 = subsample_start(obj, beta0, solver, tol)
-        beta, status, message = solver.run(obj, beta0, tol, max_iter, hist)
-        attainment = (None, None, None)
-        if check_attainment:
-            attainment = _attainment(work, obj, beta, status is Status.CONVERGED)
-        if attainment[0] is False:
-            status = Status.NOT_ATTAINED
-            message = status.message(obj, obj.kkt_residual(beta), tol, max_iter,
-                                     detail=attainment[1].describe(dataset))
-            warnings.warn(f"{attainment[1].describe(dataset)}; solve the reduced problem with "
-                          "solve_dual(..., forced=detect_separation(data).forced), or use "
-                          "verify", SeparationWarning, stacklevel=2)
-    seconds = time.perf_counter() - t0
-    result = _dual_result(work, obj, beta, status, message, method, hist, seconds, attainment)
-    if caveat:
-        result = dataclasses.replace(result, message=f"{result.message}; {caveat}")
-    if scaling is None:
-        return result
-    return _unscaled_result(dataset, scaling, result, penalty, forced)
+        yield History(t0, progress=bar)
+
+
+def _settle_attainment(dataset, setup: _Setup, beta, status: Status, message: str,
+                       check_attainment: bool):
+    """``(attained, status, message)`` after the solver stopped at ``beta`` (n_params,): the
+    maximiser's existence (:func:`_attainment`, when ``check_attainment``), and for a
+    likelihood without one the status :attr:`Status.NOT_ATTAINED`, its message, and a
+    :class:`SeparationWarning` (as from :func:`solve_dual`'s caller)."""
+    if not check_attainment:
+        return None, status, message
+    obj = setup.obj
+    attained, separation = _attainment(setup.work, obj, beta, status is Status.CONVERGED)
+    if attained is False:
+        status = Status.NOT_ATTAINED
+        message = status.message(obj, obj.kkt_residual(beta), setup.tol, setup.max_iter,
+                                 detail=separation.describe(dataset))
+        # stacklevel: here, solve_dual, its caller
+        warnings.warn(f"{separation.describe(dataset)}; solve the reduced problem with "
+                      "solve_dual(..., forced=detect_separation(data).forced), or use "
+                      "verify", SeparationWarning, stacklevel=3)
+    return attained, status, message
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -286,7 +378,8 @@ def _rescaling(dataset, penalty: Penalty):
                       "penalised fit cannot be rescaled column by column (the penalty would "
                       "change), so it was solved as given and theta may be inaccurate; "
                       "standardise the features")
-            warnings.warn(caveat, ScaleWarning, stacklevel=3)
+            # stacklevel: here, _set_up, solve_dual, its caller
+            warnings.warn(caveat, ScaleWarning, stacklevel=4)
             return None, caveat
         scaled_penalty = Penalty(penalty.kind, lam)
     return _Rescaling(scale=scale, dataset=dataset._rescaled(scale), penalty=scaled_penalty,
@@ -298,7 +391,7 @@ def _unscaled_result(dataset, scaling: _Rescaling, result: DualResult, penalty: 
     """The result of the rescaled solve for the user's ``X``: theta mapped back, the objective
     of the user's data kept for the standard errors, and the rescaling said in a
     :class:`ScaleWarning` and in the message. The likelihood and the penalty are unchanged by
-    the mapping; ``grad_norm`` and ``history`` are the rescaled solve's (the stopping rule was
+    the mapping; ``kkt_residual`` and ``history`` are the rescaled solve's (the stopping rule was
     applied there, where every column's gradient counts).
 
     Where theta is a minimum-norm representative (rank-deficient or separated data), it is the
@@ -320,10 +413,6 @@ def _unscaled_result(dataset, scaling: _Rescaling, result: DualResult, penalty: 
     if not penalty.active and result.forced is None:
         dataset._identifiability_from(scaling.dataset, scaling.scale)  # no rank pass of its own
     obj = make_objective(dataset, penalty, forced=forced)
-    separation = result.separation
-    if separation is not None and separation.direction is not None:
-        separation = dataclasses.replace(separation,
-                                         direction=scaling.to_user(separation.direction))
     how = ("each feature column by its own power of two" if not penalty.active
            else f"one power of two, the {penalty.kind.upper()} penalty's lambda with it")
     note = (f"the features' sizes span a factor {scaling.span} (column "
@@ -331,24 +420,41 @@ def _unscaled_result(dataset, scaling: _Rescaling, result: DualResult, penalty: 
             f"solved with X rescaled ({how}) and theta mapped back to the given scale")
     warnings.warn(note, ScaleWarning, stacklevel=3)
     return dataclasses.replace(result, theta=theta, message=f"{result.message}; {note}",
-                               separation=separation, _objective=obj.release())
+                               _objective=obj.release())
 
 
 def _attainment(dataset, obj, beta, converged: bool):
-    """``(attained, separation, projected)``: whether the likelihood's maximiser exists.
+    """``(attained, separation)``: whether the likelihood's maximiser exists, and the separation
+    LP's result when it ran (for the message of a likelihood without one), else None.
 
-    None for a question that does not arise (a penalty keeps theta finite, a gaussian likelihood
-    always has a maximiser, the reduced problem of separated data has one by construction).
-    Otherwise the projected primal point at the solution proves it when it lies strictly inside
-    the domain (:attr:`dualmaxent.projected.ProjectedPrimal.proves_attained`); the separation LP
-    decides when that is inconclusive or the solver did not converge.
+    ``attained`` is None for a question that does not arise (a penalty keeps theta finite, a
+    gaussian likelihood always has a maximiser, the reduced problem of separated data has one by
+    construction). Otherwise the projected primal point at the solution proves it when it lies
+    strictly inside the domain (:attr:`dualmaxent.projected.ProjectedPrimal.proves_attained`);
+    the separation LP decides when that is inconclusive or the solver did not converge. Neither
+    the point nor the LP's result is kept on the :class:`DualResult`: a checker recomputes its
+    own (:func:`dualmaxent.certify`).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The data set the objective is on.
+    obj : DualObjective
+    beta : ndarray of shape (n_params,)
+        The solver's final point.
+    converged : bool
+        Whether the solver reached its tolerance (else the LP decides at once).
+
+    Returns
+    -------
+    attained : bool or None
+    separation : Separation or None
     """
     from .projected import project_primal
     from .separation import detect_separation
 
     if obj.penalty.active or obj.forced is not None or not obj.family.can_separate:
-        return None, None, None
-    projected = None
+        return None, None
     if converged:
         theta = obj.theta(beta)
         first, data = obj.last_pass(theta), dataset
@@ -362,15 +468,30 @@ def _attainment(dataset, obj, beta, converged: bool):
             first = (first[0][:, :1], first[1], first[2])
         projected = project_primal(data, theta, obj.penalty, keep_mu=False, first_pass=first)
         if projected.proves_attained:
-            return True, None, projected
+            return True, None
     separation = detect_separation(dataset)
-    return not separation.separated, separation, projected
+    return not separation.separated, separation
 
 
 def _dual_result(dataset, obj, beta, status: Status | str, message, method, hist, seconds,
-                 attainment=(None, None, None)):
+                 attained: bool | None = None) -> DualResult:
     """The :class:`DualResult` of a finished solve (warns when it did not converge, unless the
-    status says why: not attained, diverged). Shared by the Dask engine."""
+    status says why: not attained, diverged). Shared by the Dask engine.
+
+    Parameters
+    ----------
+    dataset : Dataset or DaskDataset
+        The data set solved (its family names the result's).
+    obj : DualObjective
+    beta : ndarray of shape (n_params,)
+    status : Status or str
+    message : str
+    method : str
+    hist : History
+    seconds : float
+    attained : bool or None, optional
+        The solver's proof of attainment (:func:`_attainment`), None when not settled.
+    """
     theta = obj.theta(beta)
     status = Status(status)
     canonical, loglik = obj.reported_loglik(theta)
@@ -384,19 +505,17 @@ def _dual_result(dataset, obj, beta, status: Status | str, message, method, hist
         loglik=loglik,
         canonical_loglik=canonical,
         objective=canonical - obj.penalty_value(theta),
-        grad_norm=obj.kkt_residual(beta),
+        kkt_residual=obj.kkt_residual(beta),
         converged=converged,
         iterations=hist.iterations,
         method=method,
-        status=status.value,
+        status=status,
         message=message,
         family=dataset.family.name,
         penalty=obj.penalty,
         solve_seconds=seconds,
         history=hist.arrays(),
         forced=obj.forced,
-        attained=attainment[0],
-        separation=attainment[1],
-        projected=attainment[2],
+        attained=attained,
         _objective=obj.release(),
     )

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import _kernels
 from . import _numerics as nx
-from .results import Penalty
+from .params import Penalty
 
 from .objective import DualObjective
 

@@ -39,9 +39,9 @@ from sklearn.utils.validation import check_is_fitted
 from . import _numerics as nx
 from .data import Dataset
 from .dual import solve_dual
-from .exceptions import DualMaxentWarning, SeparationWarning
+from .exceptions import DualMaxentError, DualMaxentWarning, SeparationWarning
 from .families import get_family
-from .results import Penalty
+from .params import Penalty
 from .verify import verify
 
 try:  # scikit-learn >= 1.6
@@ -332,5 +332,9 @@ class GLMRegressor(RegressorMixin, _DualMaxentEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.positive_only = self.family == "poisson"
+        try:
+            family = get_family(self.family)
+        except DualMaxentError:  # an invalid family fails in fit, not in the tags
+            family = None
+        tags.target_tags.positive_only = family is not None and family.nonnegative_response
         return tags

@@ -8,8 +8,9 @@ A family turns a response ``y`` into the target table ``Y`` and supplies, for a 
   each other), with the constraints that describe its domain,
 * the constant that turns the canonical log-likelihood into the one statsmodels reports,
 * the link ``eta = g(mu)``, the inverse of the mean (starting values of the dual solvers),
-* its domain as class-level facts (``mean_bounds``, ``is_probability``, ``quadratic``), so that
-  code elsewhere asks the family instead of comparing its name.
+* its domain as class-level facts (``mean_bounds``, ``is_probability``, ``quadratic``) and what
+  follows from them (``can_separate``, ``nonnegative_response``), so that code elsewhere asks the
+  family instead of comparing its name.
 
 Every family-specific branch lives here: a generic path in :class:`Family` and the fast paths
 (the Bernoulli log-likelihood in one softplus per row) in the subclasses that have them.
@@ -80,6 +81,13 @@ class Family(abc.ABC):
         """Whether the likelihood can lack a maximiser: the mean is bounded (below) by a finite
         value, which separated data reach only as theta runs off to infinity."""
         return bool(np.isfinite(self.mean_bounds[0]))
+
+    @property
+    def nonnegative_response(self) -> bool:
+        """Whether the response is a non-negative number rather than a label or any real: the
+        mean is bounded below by 0 and unbounded above (Poisson counts; scikit-learn's
+        ``positive_only`` target tag)."""
+        return bool(self.mean_bounds[0] == 0.0 and not np.isfinite(self.mean_bounds[1]))
 
     # -- the response -----------------------------------------------------------------------
     @abc.abstractmethod

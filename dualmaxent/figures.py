@@ -391,10 +391,10 @@ def fig_convergence(out="figures") -> FigureOutput:
                           "certificate_ok": cert.ok}
         for method, r in runs.items():
             h = r.history
-            sub = _positive(best - h["loglik"])
+            sub = _positive(best - h["objective"])
             for col, x in ((0, h["iteration"] + 1), (1, h["seconds"])):
                 axes[0, col].plot(x, sub, ls=ls, color=colors[method], lw=1.6)
-                axes[1, col].plot(x, h["grad_norm"], ls=ls, color=colors[method], lw=1.6)
+                axes[1, col].plot(x, h["kkt_residual"], ls=ls, color=colors[method], lw=1.6)
         # the primal (CVXPY) solver's final figures, for scale: its distance to the dual's
         # optimum in nats, and its balance residual
         cvxpy_gap = cert.primal_gap * max(1.0, abs(cert.upper_bound))

@@ -29,8 +29,7 @@ from . import _kernels
 from . import _numerics as nx
 from .data import Dataset
 from .exceptions import DualMaxentError
-from .params import Parameterization
-from .results import Penalty
+from .params import Parameterization, Penalty
 
 __all__ = ["DualObjective", "IdentifiedObjective", "ReducedObjective", "make_objective"]
 

@@ -18,15 +18,87 @@ Conventions
 
 The dual's objective, the primal's conversion of CVXPY's multipliers, the verifier and the
 benchmark all use one :class:`Parameterization`, so these choices are written here only.
+
+The penalty is part of the specification too: :class:`Penalty` (built from the API's ``l2=`` /
+``l1=`` keywords by :func:`make_penalty`) says which rows are penalised and how. It lives here
+and is re-exported by :mod:`dualmaxent.results` and :mod:`dualmaxent`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .results import Penalty
+from .exceptions import DualMaxentError
 
-__all__ = ["Parameterization"]
+__all__ = ["Parameterization", "Penalty", "make_penalty"]
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """A penalty on the non-intercept rows of theta (a specification, not a result).
+
+    Attributes
+    ----------
+    kind : {"none", "l2", "l1"}, default "none"
+        ``"l2"`` subtracts ``(lam / 2) ||theta_R||^2`` from the log-likelihood, ``"l1"``
+        subtracts ``lam ||theta_R||_1``, ``R`` the penalised rows: every row but the intercept's,
+        which is never penalised (module docstring).
+    lam : float, default 0.0
+        The strength ``lambda``; must be finite and positive for ``"l2"`` and ``"l1"``.
+    """
+
+    kind: str = "none"
+    lam: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in ("none", "l2", "l1"):
+            raise DualMaxentError(f"unknown penalty {self.kind!r}; use 'l2' or 'l1'")
+        if self.kind != "none" and not (np.isfinite(self.lam) and self.lam > 0):
+            raise DualMaxentError(f"the {self.kind} penalty needs lambda > 0; got {self.lam}")
+
+    @property
+    def active(self) -> bool:
+        """Whether any row is penalised (``kind != "none"``)."""
+        return self.kind != "none"
+
+    def describe(self) -> str:
+        """``"none"`` or ``"l2(lambda=0.5)"``, for printouts."""
+        return "none" if not self.active else f"{self.kind}(lambda={self.lam:g})"
+
+    def as_dict(self) -> dict:
+        """``{"kind": ..., "lambda": ...}`` for the JSON report (``lambda`` None when inactive)."""
+        return {"kind": self.kind, "lambda": self.lam if self.active else None}
+
+
+def make_penalty(l2: float | None = None, l1: float | None = None,
+                 penalty: Penalty | None = None) -> Penalty:
+    """Build a :class:`Penalty` from the ``l2=`` / ``l1=`` keyword arguments of the API.
+
+    Parameters
+    ----------
+    l2, l1 : float, optional
+        The strength of an L2 or an L1 penalty (at most one).
+    penalty : Penalty, optional
+        A ready penalty, returned as is (then neither ``l2`` nor ``l1``).
+
+    Returns
+    -------
+    Penalty
+        ``Penalty()`` (none) when nothing is given.
+    """
+    if penalty is not None:
+        if l2 is not None or l1 is not None:
+            raise DualMaxentError("give either penalty= or l2=/l1=, not both")
+        return penalty
+    if l2 is not None and l1 is not None:
+        raise DualMaxentError("give at most one of l2 and l1")
+    if l2 is not None:
+        return Penalty("l2", float(l2))
+    if l1 is not None:
+        return Penalty("l1", float(l1))
+    return Penalty()
 
 
 class Parameterization:

@@ -74,8 +74,8 @@ import numpy as np
 
 from .data import Dataset
 from .exceptions import DualMaxentError, InaccurateSolutionWarning
-from .params import Parameterization
-from .results import Penalty, PrimalResult, make_penalty
+from .params import Parameterization, Penalty, make_penalty
+from .results import PrimalResult
 from .separation import as_forced
 
 __all__ = ["solve_primal", "build_primal", "exp_cone_solvers", "GAUGES"]

@@ -88,8 +88,7 @@ from . import _kernels
 from . import _numerics as nx
 from .engine import vgh_block
 from .exceptions import DualMaxentError
-from .params import Parameterization
-from .results import Penalty
+from .params import Parameterization, Penalty
 
 __all__ = ["ProjectedPrimal", "project_primal", "MARGIN_FRACTION", "RANK_RTOL"]
 
@@ -208,76 +207,27 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
     """
     t0 = time.perf_counter()
     penalty = penalty if penalty is not None else Penalty()
-    fam = dataset.family
-    X, Y, w = dataset.X, dataset.Y, dataset.weights
-    n, m = X.shape
-    multi = Y.ndim == 2
-    q = Y.shape[1] if multi else 1
+    m, multi = dataset.X.shape[1], dataset.Y.ndim == 2
+    q = dataset.Y.shape[1] if multi else 1
     theta = np.asarray(theta, dtype=np.float64).reshape(m, q)
     pen_rows = Parameterization.from_dataset(dataset, penalty).penalized_rows
     mask = _forced_mask(dataset, forced)
     if engine is not None and mask is not None:
         raise DualMaxentError("the projected point of separated data (forced entries) needs the "
                               "data in memory; it cannot run through an engine")
-
-    # -- pass 1: the mean, the residual R = X^T W (Y - mu), the curvature C ------------------
+    # pass 1: the mean, the residual R = X^T W (Y - mu), the curvature C; the Newton system on S
     S = _correction_set(theta, pen_rows, penalty, multi)
     classes = sorted({a for a in range(q) if S[:, a].any()})
-    if first_pass is not None and mask is None:
-        R, C, value = first_pass
-        R = np.asarray(R).reshape(m, q)
-    elif engine is not None:
-        R, C, value = engine.map_reduce(_first_pass_block, theta, fam, classes)
-    else:
-        R, C, value = _first_pass(X, Y, w, theta, fam, mask, classes)
-    target = R.copy()
-    if penalty.kind == "l1":
-        target[pen_rows] -= penalty.lam * np.sign(theta[pen_rows])
-
-    # -- the Newton system on S ----------------------------------------------------------------
-    flat = (np.asarray(classes, dtype=int)[:, None] * m + np.arange(m)).ravel()  # C's class-major entries
-    in_S = S.T.ravel()[flat]
-    a_full = np.zeros(m * q)
-    rank, condition, smallest = 0, 1.0, 0.0
-    if in_S.any():
-        C_SS = C[np.ix_(in_S, in_S)]
-        a_S, rank, condition, smallest = _pseudo_solve(C_SS, target.T.ravel()[flat][in_S])
-        a_full[flat[in_S]] = a_S
-    A = a_full.reshape(q, m).T  # (m, q)
-
-    # -- pass 2: mu~ = mu + J A, its entropy, balance residual and domain ----------------------
-    out = np.empty(Y.shape) if keep_mu and engine is None else None
-    if engine is not None:
-        sums = engine.map_reduce(point_block, None, theta, A, fam, combine=_PointSums.merge)
-    else:
-        sums = _PointSums.empty(m, q)
-        for sl in _kernels.row_blocks(n, m):
-            sums = sums.merge(point_block(X[sl], Y[sl], w[sl],
-                                          None if mask is None else mask[sl], theta, A, fam,
-                                          None if out is None else out[sl]))
-    resid = sums.resid  # X^T W (mu~ - Y)
-    scale = 1.0 + float(np.abs(sums.XtWY).max())
-    eq_rows = ~pen_rows
-    # every class of the equality rows, the pinned one included (it follows only up to round-off)
-    balance = float(np.abs(resid[eq_rows]).max()) if eq_rows.any() else 0.0
-    if penalty.kind == "l1" and pen_rows.any():
-        balance = max(balance, float(np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0).max()))
-    lower = sums.entropy
-    if penalty.kind == "l2" and pen_rows.any():
-        lower -= float(np.sum(resid[pen_rows] ** 2)) / (2.0 * penalty.lam)
-    upper = -(value - _penalty_value(theta, pen_rows, penalty))
+    R, C, value = _pass_one(dataset, theta, mask, classes, first_pass, engine)
+    step = _newton_step(C, _targets(R, theta, pen_rows, penalty), S, classes)
+    # pass 2: mu~ = mu + J A, its entropy, balance residual and domain
+    out = np.empty(dataset.Y.shape) if keep_mu and engine is None else None
+    sums = _pass_two(dataset, theta, step.A, mask, engine, out)
+    balance, lower, upper, roundoff = _bracket(sums, theta, value, pen_rows, penalty)
     gap = upper - lower
-    # first-order effect of the constraints' residual: |<theta, r~>| on the equality rows, and
-    # |theta| times the boxes' excess on the L1 rows (the L2 rows carry no constraint)
-    infeasible = float(np.abs(theta[eq_rows] * resid[eq_rows]).sum())
-    if penalty.kind == "l1":
-        excess = np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0.0)
-        infeasible += float(np.sum(np.abs(theta[pen_rows]) * excess))
-    roundoff = (ROUNDOFF_FACTOR * np.finfo(float).eps * (sums.magnitude + abs(value))
-                + infeasible)
-    r_S = resid.T.ravel()[flat][in_S] if in_S.any() else np.zeros(0)
-    second_step = (2.0 * sums.x_norm * float(np.linalg.norm(r_S)) / smallest if smallest > 0
-                   else float("inf"))
+    r_S = step.on_S(sums.resid) if step.in_S.any() else np.zeros(0)
+    second_step = (2.0 * sums.x_norm * float(np.linalg.norm(r_S)) / step.smallest
+                   if step.smallest > 0 else float("inf"))
     attained = (not penalty.active and mask is None and sums.relative_margin >= MARGIN_FRACTION
                 and second_step < MARGIN_FRACTION)
     min_entry = sums.min_entry
@@ -289,18 +239,168 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
         duality_gap=float(gap),
         relative_gap=abs(float(gap)) / max(1.0, abs(float(upper))),
         roundoff=float(roundoff),
-        balance_residual=balance / scale,
+        balance_residual=balance,
         simplex_residual=sums.simplex,
         min_entry=min_entry,
         in_domain=bool(min_entry >= 0.0),
         proves_attained=bool(attained),
         relative_margin=float(sums.relative_margin),
         second_step=float(second_step),
-        rank=int(rank),
-        size=int(in_S.sum()),
-        condition=float(condition),
+        rank=int(step.rank),
+        size=int(step.in_S.sum()),
+        condition=float(step.condition),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _pass_one(dataset, theta, mask, classes, first_pass, engine):
+    """Pass 1 of :func:`project_primal`: ``(R, C, l)`` at theta (:func:`_first_pass`), or the
+    ``first_pass`` given (unless entries are forced), or mapped over ``engine``'s blocks.
+
+    Returns
+    -------
+    R : ndarray of shape (m, q)
+        ``X^T W (Y - mu)``.
+    C : ndarray of shape (p, p)
+        The curvature of the classes ``classes`` (class-major), ``p = len(classes) m``.
+    l : float
+        The canonical log-likelihood at theta.
+    """
+    if first_pass is not None and mask is None:
+        R, C, value = first_pass
+        return np.asarray(R).reshape(theta.shape), C, value
+    if engine is not None:
+        return engine.map_reduce(_first_pass_block, theta, dataset.family, classes)
+    return _first_pass(dataset.X, dataset.Y, dataset.weights, theta, dataset.family, mask,
+                       classes)
+
+
+def _targets(R, theta, pen_rows, penalty) -> np.ndarray:
+    """The targets ``t`` of shape (m, q) of the Newton system (module docstring): ``R``, and on
+    the L1 rows ``R - lam sign(theta)`` (zero off the active entries, which ``S`` skips)."""
+    target = R.copy()
+    if penalty.kind == "l1":
+        target[pen_rows] -= penalty.lam * np.sign(theta[pen_rows])
+    return target
+
+
+@dataclass(frozen=True)
+class _Step:
+    """The correction of theta on ``S`` that puts the balance equations in place (pass 1).
+
+    Attributes
+    ----------
+    A : ndarray of shape (m, q)
+        The correction ``a``, zero off ``S``.
+    flat : ndarray of int of shape (len(classes) m,)
+        The class-major index (into ``theta.T.ravel()``) of each row and column of ``C``.
+    in_S : ndarray of bool of shape (len(classes) m,)
+        Which of them are in ``S``.
+    rank : int
+        The rank of ``C_SS`` kept by :func:`_pseudo_solve`.
+    condition, smallest : float
+        The condition of the equilibrated ``C_SS`` and the smallest kept eigenvalue of ``C_SS``.
+    """
+
+    A: np.ndarray
+    flat: np.ndarray
+    in_S: np.ndarray
+    rank: int
+    condition: float
+    smallest: float
+
+    def on_S(self, T: np.ndarray) -> np.ndarray:
+        """The entries of an (m, q) table ``T`` on ``S``, in ``C_SS``'s order."""
+        return T.T.ravel()[self.flat][self.in_S]
+
+
+def _newton_step(C, target, S, classes) -> _Step:
+    """Solve ``C_SS a_S = t_S`` (module docstring) on the well-conditioned range of ``C_SS``.
+
+    Parameters
+    ----------
+    C : ndarray of shape (p, p)
+        The curvature of the classes ``classes``, class-major (``p = len(classes) m``).
+    target : ndarray of shape (m, q)
+        ``t`` (:func:`_targets`).
+    S : ndarray of bool of shape (m, q)
+        The entries the step moves (:func:`_correction_set`).
+    classes : list of int
+        The classes with an entry in ``S``.
+
+    Returns
+    -------
+    _Step
+    """
+    m, q = S.shape
+    flat = (np.asarray(classes, dtype=int)[:, None] * m + np.arange(m)).ravel()
+    in_S = S.T.ravel()[flat]
+    a_full = np.zeros(m * q)
+    rank, condition, smallest = 0, 1.0, 0.0
+    if in_S.any():
+        C_SS = C[np.ix_(in_S, in_S)]
+        a_S, rank, condition, smallest = _pseudo_solve(C_SS, target.T.ravel()[flat][in_S])
+        a_full[flat[in_S]] = a_S
+    return _Step(a_full.reshape(q, m).T, flat, in_S, rank, condition, smallest)
+
+
+def _pass_two(dataset, theta, A, mask, engine, out) -> "_PointSums":
+    """Pass 2 of :func:`project_primal`: :func:`point_block` over the row blocks of the
+    in-memory arrays (filling ``out``, an array like ``Y``, with ``mu~`` when given), or mapped
+    over ``engine``'s; ``theta`` and ``A`` of shape (m, q)."""
+    fam = dataset.family
+    if engine is not None:
+        return engine.map_reduce(point_block, None, theta, A, fam, combine=_PointSums.merge)
+    X, Y, w = dataset.X, dataset.Y, dataset.weights
+    n, m = X.shape
+    sums = _PointSums.empty(m, theta.shape[1])
+    for sl in _kernels.row_blocks(n, m):
+        sums = sums.merge(point_block(X[sl], Y[sl], w[sl], None if mask is None else mask[sl],
+                                      theta, A, fam, None if out is None else out[sl]))
+    return sums
+
+
+def _bracket(sums: "_PointSums", theta, value, pen_rows, penalty):
+    """The bracket of the optimum from pass 2's sums (module docstring).
+
+    Parameters
+    ----------
+    sums : _PointSums
+    theta : ndarray of shape (m, q)
+    value : float
+        The canonical log-likelihood ``l(theta)``.
+    pen_rows : ndarray of bool of shape (m,)
+    penalty : Penalty
+
+    Returns
+    -------
+    balance : float
+        The relative balance residual (and L1 box excess) of ``mu~``.
+    lower, upper : float
+        The primal objective at ``mu~`` and the dual objective at theta.
+    roundoff : float
+        The round-off budget of ``upper - lower``.
+    """
+    resid = sums.resid  # X^T W (mu~ - Y)
+    scale = 1.0 + float(np.abs(sums.XtWY).max())
+    eq_rows = ~pen_rows
+    # every class of the equality rows, the pinned one included (it follows only up to round-off)
+    balance = float(np.abs(resid[eq_rows]).max()) if eq_rows.any() else 0.0
+    if penalty.kind == "l1" and pen_rows.any():
+        balance = max(balance, float(np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0).max()))
+    lower = sums.entropy
+    if penalty.kind == "l2" and pen_rows.any():
+        lower -= float(np.sum(resid[pen_rows] ** 2)) / (2.0 * penalty.lam)
+    upper = -(value - _penalty_value(theta, pen_rows, penalty))
+    # first-order effect of the constraints' residual: |<theta, r~>| on the equality rows, and
+    # |theta| times the boxes' excess on the L1 rows (the L2 rows carry no constraint)
+    infeasible = float(np.abs(theta[eq_rows] * resid[eq_rows]).sum())
+    if penalty.kind == "l1":
+        excess = np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0.0)
+        infeasible += float(np.sum(np.abs(theta[pen_rows]) * excess))
+    roundoff = (ROUNDOFF_FACTOR * np.finfo(float).eps * (sums.magnitude + abs(value))
+                + infeasible)
+    return balance / scale, lower, upper, roundoff
 
 
 def _correction_set(theta, pen_rows, penalty, multi) -> np.ndarray:

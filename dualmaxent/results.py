@@ -1,64 +1,97 @@
-"""Result objects: one frozen dataclass per solve, and the penalty specification.
+"""Result objects: one frozen dataclass per solve, and the :class:`Status` of a dual solve.
 
-Each result carries the solution, the objective, a status, ``converged``, timings and (for the
-dual) an iteration history that figures can plot without recomputing anything.
+A result carries what a solver *found*, never a proof a checker should trust:
+
+* :class:`PrimalResult`: CVXPY's primal optimum, its objective, CVXPY's own status string,
+  timings;
+* :class:`DualResult`: theta, the log-likelihood and the penalised objective, the relative KKT
+  residual ``kkt_residual`` at theta, a :class:`Status`, ``converged``, timings and the
+  iteration history (``iteration``, ``seconds``, ``objective``, ``kkt_residual`` per iteration)
+  that figures plot without recomputing anything. Whether the likelihood's maximiser exists is
+  the solver's own claim (``attained``); the projected point and the separation LP that backed
+  it are not kept, because :func:`dualmaxent.certify` recomputes every figure from
+  (data, theta, penalty);
+* :class:`Certificate` and :class:`SeparationCheck`: the checker's figures and verdict
+  (:mod:`dualmaxent.certify`, :mod:`dualmaxent.verify`).
+
+The penalty is a specification, not a result: :class:`~dualmaxent.params.Penalty` and
+:func:`~dualmaxent.params.make_penalty` live in :mod:`dualmaxent.params` and are re-exported here
+for compatibility.
 """
 
 from __future__ import annotations
 
+import enum
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
-from .exceptions import DualMaxentError
+from .params import Penalty, make_penalty
 
-__all__ = ["Penalty", "make_penalty", "PrimalResult", "DualResult", "SeparationCheck",
-           "Certificate"]
+__all__ = ["Status", "Penalty", "make_penalty", "PrimalResult", "DualResult",
+           "SeparationCheck", "Certificate"]
 
 
-@dataclass(frozen=True)
-class Penalty:
-    """A penalty on the non-intercept rows of theta.
+class Status(str, enum.Enum):
+    """How a dual solve ended (``DualResult.status``).
 
-    ``kind`` is ``"none"``, ``"l2"`` (dual: ``- (lam / 2) ||theta||^2``) or ``"l1"`` (dual:
-    ``- lam ||theta||_1``); the intercept row is never penalised.
+    The value is a short human-readable code, as in optimistix's ``RESULTS`` or scipy's
+    ``OptimizeResult.status`` messages: a member equals its code as a string (``Status.CONVERGED
+    == "converged"``), prints as it (``f"{status}"``) and is written as it to JSON. The sentence
+    with the numbers is :meth:`message`.
     """
 
-    kind: str = "none"
-    lam: float = 0.0
+    #: the relative KKT residual reached the tolerance
+    CONVERGED = ("converged", "relative {measure} {rel:.1e} <= {tol:g}")
+    #: the iteration cap was reached first
+    MAX_ITER = ("max_iter", "reached {max_iter} iterations at relative {measure} {rel:.1e}")
+    #: the method could make no more progress (line search at its round-off floor)
+    STALLED = ("stalled", "{detail} at relative {measure} {rel:.1e}")
+    #: set by :func:`dualmaxent.solve_dual` after the solver: the likelihood has no maximiser
+    NOT_ATTAINED = ("not_attained", "the optimum is not attained: {detail}; the solver stopped "
+                    "at relative {measure} {rel:.1e} because theta runs off to infinity")
+    #: set by the solvers' loop for an objective that cannot run the separation LP (an
+    #: engine's, :mod:`dualmaxent.distributed`): theta runs off, by a heuristic, so the
+    #: likelihood *may* have no maximiser
+    DIVERGED = ("diverged", "{detail}")
 
-    def __post_init__(self):
-        if self.kind not in ("none", "l2", "l1"):
-            raise DualMaxentError(f"unknown penalty {self.kind!r}; use 'l2' or 'l1'")
-        if self.kind != "none" and not (np.isfinite(self.lam) and self.lam > 0):
-            raise DualMaxentError(f"the {self.kind} penalty needs lambda > 0; got {self.lam}")
+    def __new__(cls, code: str, template: str = ""):
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.template = template
+        return member
 
-    @property
-    def active(self) -> bool:
-        return self.kind != "none"
+    def __str__(self) -> str:
+        return self.value
 
-    def describe(self) -> str:
-        return "none" if not self.active else f"{self.kind}(lambda={self.lam:g})"
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
-    def as_dict(self) -> dict:
-        return {"kind": self.kind, "lambda": self.lam if self.active else None}
+    def message(self, obj, rel: float, tol: float, max_iter: int,
+                detail: str = "the line search found no ascent (round-off floor)") -> str:
+        """The status as a sentence.
 
+        Parameters
+        ----------
+        obj : DualObjective
+            The objective solved (its penalty names the measure: the KKT residual for L1, the
+            dual gradient otherwise).
+        rel : float
+            The final relative KKT residual.
+        tol, max_iter
+            The solve's tolerance and iteration cap.
+        detail : str, optional
+            What the template's ``{detail}`` says (stalled, not attained, diverged).
 
-def make_penalty(l2: float | None = None, l1: float | None = None,
-                 penalty: Penalty | None = None) -> Penalty:
-    """Build a :class:`Penalty` from the ``l2=`` / ``l1=`` keyword arguments of the API."""
-    if penalty is not None:
-        if l2 is not None or l1 is not None:
-            raise DualMaxentError("give either penalty= or l2=/l1=, not both")
-        return penalty
-    if l2 is not None and l1 is not None:
-        raise DualMaxentError("give at most one of l2 and l1")
-    if l2 is not None:
-        return Penalty("l2", float(l2))
-    if l1 is not None:
-        return Penalty("l1", float(l1))
-    return Penalty()
+        Returns
+        -------
+        str
+        """
+        measure = "KKT residual" if obj.penalty.kind == "l1" else "dual gradient"
+        return self.template.format(measure=measure, rel=rel, tol=tol, max_iter=max_iter,
+                                    detail=detail)
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,7 +145,10 @@ class PrimalResult:
 
 @dataclass(frozen=True, eq=False)
 class DualResult:
-    """The likelihood (dual) problem, solved numerically.
+    """The likelihood (dual) problem, solved numerically: what the solver found.
+
+    Nothing here is a certificate: :func:`dualmaxent.certify` recomputes every figure it
+    needs from (data, ``theta``, ``penalty``).
 
     Attributes
     ----------
@@ -125,39 +161,63 @@ class DualResult:
         ``sum_j w_j [<Y_j, eta_j> - A(eta_j)]``, the quantity in the duality.
     objective : float
         ``canonical_loglik`` minus the penalty: the value the solver maximised.
-    grad_norm : float
-        Relative KKT residual of the dual (``max |gradient| / (1 + max |X^T W Y|)``; for L1 the
-        minimal-norm subgradient).
-    history : dict of ndarray
-        ``iteration``, ``seconds``, ``loglik`` (the objective), ``grad_norm`` per iteration.
+    kkt_residual : float
+        Relative KKT residual of the dual at theta, the stopping rule's measure
+        (``max |gradient| / (1 + max |X^T W Y|)``; for L1 the minimal-norm subgradient; see
+        :mod:`dualmaxent.objective`). :attr:`grad_norm` is its deprecated alias.
+    converged : bool
+        ``status is Status.CONVERGED``.
+    iterations : int
+    method : str
+        The method that ran (``auto`` resolved).
+    status : Status
+        How the solve ended (``"converged"``, ``"max_iter"``, ``"stalled"``,
+        ``"not_attained"``, ``"diverged"``); compares equal to those strings.
+    message : str
+        The status as a sentence, with the numbers.
+    family : str
+    penalty : Penalty
+    solve_seconds : float
+    history : dict of ndarray, each of shape (iterations + 1,)
+        ``iteration``, ``seconds`` (since the start), ``objective`` (the penalised objective)
+        and ``kkt_residual`` per iteration, the start included.
+    forced : ndarray of bool like ``Y``, or None
+        The forced entries when the reduced likelihood of separated data was maximised (then
+        ``loglik`` is the supremum of the likelihood), else None.
+    attained : bool or None
+        Whether the solver proved that the likelihood's maximiser exists (None: the question
+        does not arise, or was not asked or not settled; see
+        ``solve_dual(check_attainment=...)``). The proof itself is not kept.
     """
 
     theta: np.ndarray
     loglik: float
     canonical_loglik: float
     objective: float
-    grad_norm: float
+    kkt_residual: float
     converged: bool
     iterations: int
     method: str
-    status: str
+    status: Status
     message: str
     family: str
     penalty: Penalty
     solve_seconds: float
     history: dict = field(default_factory=dict)
-    #: The forced entries when the reduced likelihood of separated data was maximised (then
-    #: ``loglik`` is the supremum of the likelihood), else None.
     forced: np.ndarray | None = None
-    #: Whether the likelihood's maximiser was proved to exist (None: the question does not
-    #: arise, or was not asked; see ``solve_dual(check_attainment=...)``).
     attained: bool | None = None
-    #: The separation LP's result when it was run (:class:`dualmaxent.separation.Separation`).
-    separation: object = None
-    #: The projected primal point that proved attainment (:mod:`dualmaxent.projected`), if built.
-    projected: object = None
     #: The objective that was maximised (its caches released), for :attr:`std_err`.
     _objective: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "status", Status(self.status))
+
+    @property
+    def grad_norm(self) -> float:
+        """Deprecated alias of :attr:`kkt_residual`."""
+        warnings.warn("DualResult.grad_norm is deprecated; use DualResult.kkt_residual",
+                      DeprecationWarning, stacklevel=2)
+        return self.kkt_residual
 
     @cached_property
     def _inference(self):
@@ -208,11 +268,15 @@ class SeparationCheck:
 
 @dataclass(frozen=True, eq=False)
 class Certificate:
-    """The duality certificate: the bracket, KKT residuals, agreement, verdict (:mod:`.verify`).
+    """The duality certificate: the bracket, KKT residuals, agreement, verdict
+    (:mod:`dualmaxent.certify`, :mod:`dualmaxent.verify`).
 
     ``lower_bound``, ``upper_bound``, ``duality_gap`` (``upper - lower``), ``relative_gap`` and
-    ``roundoff`` are the bracket of the projected primal point ``projected``
-    (:class:`dualmaxent.projected.ProjectedPrimal`), always computed; ``entropy``,
+    ``roundoff`` are the bracket of the checker's feasible primal point ``projected``
+    (:class:`dualmaxent.certify.Bracket`), always computed; ``dual`` is the solver's result
+    when :func:`dualmaxent.verify` solved (provenance, and the standard errors when theta is
+    its own; no figure of the bracket is read from it);
+    ``entropy``,
     ``balance_residual``, ``simplex_residual`` and ``min_entry`` describe CVXPY's point when it
     ran (``primal``; ``primal_solver`` its solver's name, else ``"projected"``, and
     ``primal_reason`` why), else the projected one; ``primal_gap``, ``p_agreement`` and

@@ -5,7 +5,8 @@ Every solver maximises a :class:`~dualmaxent.objective.DualObjective` (conventio
 the relative dual gradient or for L1 the relative KKT residual, never the change in theta).
 
 Protocol. A solver is a function ``run(obj, beta0, tol, max_iter, hist) -> (beta, status,
-message)``: ``status`` a :class:`Status`, ``message`` its sentence with the numbers, and
+message)``: ``status`` a :class:`~dualmaxent.results.Status` (defined with the results, imported
+here), ``message`` its sentence with the numbers, and
 ``hist`` a :class:`History` it appends one row to per iteration. :data:`SOLVERS` holds one
 :class:`Solver` per method: the function, what it supports and its defaults.
 
@@ -18,7 +19,6 @@ are their own short functions.
 from __future__ import annotations
 
 import abc
-import enum
 import time
 import warnings
 from dataclasses import dataclass
@@ -31,42 +31,15 @@ import scipy.optimize
 from . import _kernels
 from .exceptions import SingularHessianWarning
 from .objective import DualObjective
+from .results import Status
 
 __all__ = ["Status", "Solver", "SOLVERS", "History", "cg_direction", "subsample_start",
            "diverging", "DIVERGED_MESSAGE", "DIVERGENCE_ITERATIONS"]
 
 
-class Status(enum.Enum):
-    """How a dual solve ended. The value is the code ``DualResult.status`` and the JSON report;
-    :meth:`message` is the sentence, with the numbers (as optimistix's ``RESULTS``)."""
-
-    CONVERGED = ("converged", "relative {measure} {rel:.1e} <= {tol:g}")
-    MAX_ITER = ("max_iter", "reached {max_iter} iterations at relative {measure} {rel:.1e}")
-    STALLED = ("stalled", "{detail} at relative {measure} {rel:.1e}")
-    #: set by :func:`dualmaxent.solve_dual` after the solver: the likelihood has no maximiser
-    NOT_ATTAINED = ("not_attained", "the optimum is not attained: {detail}; the solver stopped "
-                    "at relative {measure} {rel:.1e} because theta runs off to infinity")
-    #: set by :func:`_ascend` for an objective that cannot run the separation LP (an engine's,
-    #: :mod:`dualmaxent.distributed`): theta runs off, by a heuristic, so the likelihood *may*
-    #: have no maximiser
-    DIVERGED = ("diverged", "{detail}")
-
-    def __new__(cls, code: str, template: str):
-        member = object.__new__(cls)
-        member._value_ = code
-        member.template = template
-        return member
-
-    def message(self, obj: DualObjective, rel: float, tol: float, max_iter: int,
-                detail: str = "the line search found no ascent (round-off floor)") -> str:
-        """The status as a sentence: ``rel`` the final relative residual of ``obj``."""
-        measure = "KKT residual" if obj.penalty.kind == "l1" else "dual gradient"
-        return self.template.format(measure=measure, rel=rel, tol=tol, max_iter=max_iter,
-                                    detail=detail)
-
-
 class History:
-    """Per-iteration record: iteration, seconds since the start, objective, relative gradient."""
+    """Per-iteration record: iteration, seconds since the start, objective, relative KKT
+    residual."""
 
     def __init__(self, t0, progress=None):
         self.t0 = t0
@@ -74,20 +47,23 @@ class History:
         #: a progress bar (:mod:`dualmaxent.progress`) advanced once per iteration
         self.progress = progress
 
-    def add(self, value, grad_norm):
-        self.rows.append((len(self.rows), time.perf_counter() - self.t0, value, grad_norm))
+    def add(self, value, kkt_residual):
+        """Record one iteration: the objective ``value`` and the relative ``kkt_residual``."""
+        self.rows.append((len(self.rows), time.perf_counter() - self.t0, value, kkt_residual))
         if self.progress is not None:
             self.progress.update()
-            self.progress.set_postfix_str(f"relative gradient {grad_norm:.1e}")
+            self.progress.set_postfix_str(f"relative gradient {kkt_residual:.1e}")
 
     @property
     def iterations(self) -> int:
         return max(len(self.rows) - 1, 0)
 
     def arrays(self) -> dict:
+        """``DualResult.history``: ``iteration``, ``seconds``, ``objective`` (the penalised
+        objective) and ``kkt_residual``, each an ndarray of shape (rows,)."""
         a = np.array(self.rows, dtype=np.float64).reshape(-1, 4)
-        return {"iteration": a[:, 0].astype(int), "seconds": a[:, 1], "loglik": a[:, 2],
-                "grad_norm": a[:, 3]}
+        return {"iteration": a[:, 0].astype(int), "seconds": a[:, 1], "objective": a[:, 2],
+                "kkt_residual": a[:, 3]}
 
 
 

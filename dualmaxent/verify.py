@@ -66,9 +66,9 @@ from . import progress
 from .data import Dataset
 from .dual import make_objective, solve_dual
 from .certify import DEFAULT_TOL
-from .params import Parameterization
+from .params import Parameterization, make_penalty
 from .primal import solve_primal
-from .results import Certificate, DualResult, PrimalResult, make_penalty
+from .results import Certificate, DualResult, PrimalResult, Status
 
 __all__ = ["recover_primal", "verify", "verify_dask", "describe_source", "toward_supremum",
            "primal_objective",
@@ -336,7 +336,7 @@ def verify_dask(dataset, tol: float = DEFAULT_TOL, *, l2: float | None = None, p
                      f" {'; '.join(ident.dependencies)}")
     notes += [text for text in cert.notes if "separation LP" not in text]
     failures += [text for text in cert.messages if text not in cert.notes]
-    if dual.status == "diverged":
+    if dual.status is Status.DIVERGED:
         failures.insert(0, f"not certified: {DIVERGED_MESSAGE}{hint}")
     elif not cert.attained:
         failures.append("not certified: the checker's point is not strictly inside the domain, "

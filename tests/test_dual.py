@@ -28,9 +28,9 @@ def test_newton_lbfgs_and_gradient_ascent_agree():
     results = {m: solve_dual(ds, method=m) for m in ("newton", "lbfgs", "gradient")}
     for m, r in results.items():
         assert r.converged, (m, r.message)
-        assert r.history["loglik"].size == r.iterations + 1
+        assert r.history["objective"].size == r.iterations + 1
     ref = results["newton"]
-    assert ref.grad_norm <= 1e-10
+    assert ref.kkt_residual <= 1e-10
     for m in ("lbfgs", "gradient"):
         assert results[m].loglik == pytest.approx(ref.loglik, rel=1e-9)
         np.testing.assert_allclose(recover_primal(ds, results[m].theta),
@@ -103,3 +103,56 @@ def test_bad_options_raise_clear_errors():
         solve_dual(ds, tol=-1.0)
     with pytest.raises(ValueError, match="theta0 must have shape"):
         solve_dual(ds, theta0=np.zeros(3))
+
+
+def test_result_status_is_a_str_enum_that_reads_and_prints_as_its_code():
+    import json
+
+    from dualmaxent import Status
+    from dualmaxent.solvers import Status as SolversStatus
+
+    assert SolversStatus is Status  # defined once, in results.py
+    res = solve_dual(overlapping(n=60, k=3, seed=1), method="newton")
+    assert res.status is Status.CONVERGED and res.converged
+    assert res.status == "converged" and res.status in ("converged", "max_iter")
+    assert f"{res.status}" == str(res.status) == "converged"
+    assert f"[{res.status:>10}]" == "[ converged]"
+    assert json.loads(json.dumps({"status": res.status})) == {"status": "converged"}
+    assert Status("not_attained") is Status.NOT_ATTAINED
+    assert {s.value for s in Status} == {"converged", "max_iter", "stalled", "not_attained",
+                                        "diverged"}
+    from dualmaxent.exceptions import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning, match="reached 2 iterations"):
+        capped = solve_dual(overlapping(n=60, k=3, seed=1), method="gradient", max_iter=2)
+    assert capped.status is Status.MAX_ITER and not capped.converged
+    # a result built with the old string is given the enum member
+    from dataclasses import replace
+
+    assert replace(res, status="stalled").status is Status.STALLED
+
+
+def test_result_carries_the_kkt_residual_under_one_name_and_no_proof():
+    from dataclasses import fields
+
+    ds = overlapping(n=60, k=3, seed=1)
+    res = solve_dual(ds, method="newton")
+    assert res.history.keys() == {"iteration", "seconds", "objective", "kkt_residual"}
+    assert res.kkt_residual == res.history["kkt_residual"][-1] <= 1e-10
+    assert res.history["objective"][-1] == pytest.approx(res.objective, rel=1e-12)
+    with pytest.warns(DeprecationWarning, match="kkt_residual"):
+        assert res.grad_norm == res.kkt_residual  # the deprecated alias, read-only
+    with pytest.raises(AttributeError):
+        res.grad_norm = 0.0
+    names = {f.name for f in fields(res)}
+    assert "grad_norm" not in names and {"projected", "separation"}.isdisjoint(names)
+    assert res.attained is True  # the solver's claim stays; its proof is the checker's job
+
+
+def test_penalty_is_specified_in_params_and_reexported():
+    import dualmaxent
+    from dualmaxent import params, results
+
+    assert results.Penalty is params.Penalty is dualmaxent.Penalty
+    assert results.make_penalty is params.make_penalty
+    assert params.make_penalty(l2=2.0) == params.Penalty("l2", 2.0)

@@ -227,3 +227,13 @@ def test_encode_against_known_classes_equals_encode(family):
     Y, classes = fam.encode(y)
     np.testing.assert_array_equal(fam.encode_against(y, classes), Y)
     np.testing.assert_array_equal(fam.encode_against(y[:2], classes), Y[:2])
+
+
+def test_nonnegative_response_is_a_fact_of_the_domain():
+    facts = {name: get_family(name).nonnegative_response for name in FAMILIES}
+    assert facts == {name: name == "poisson" for name in FAMILIES}
+    from dualmaxent.estimators import GLMRegressor
+
+    for name in ("gaussian", "poisson", "bernoulli", "no-such-family"):
+        tags = GLMRegressor(family=name).__sklearn_tags__()
+        assert tags.target_tags.positive_only is (name == "poisson")

@@ -1,0 +1,124 @@
+"""The checker, :func:`dualmaxent.certify`: every figure at the theta it is given.
+
+Statements tested here (the soundness over random problems is ``test_certify_soundness.py``):
+
+* a theta that is not the solver's, at n > 1e5 (where the old verifier reused the solver's
+  point), is certified as itself: its upper bound is its own objective, recomputed here from the
+  definition, and its gap is that objective minus the lower bound, positive;
+* ``verify`` with such a dual result prints that theta, not the solver's;
+* the lower bound is the primal objective of a feasible point, recomputed here from the point;
+* the same block functions through an engine give the same figures as in memory;
+* the row-sampled curvature of the Newton step still proves attainment and closes the bracket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp, xlogy
+
+from dualmaxent import Dataset, certify, solve_dual, verify
+from dualmaxent.engine import NumpyEngine
+
+EPS = np.finfo(float).eps
+
+
+def _blobs(n, m_feat=10, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, m_feat))
+    theta = 0.5 * rng.standard_normal((m_feat + 1, k))
+    eta = np.column_stack([X, np.ones(n)]) @ theta
+    y = np.argmax(eta + rng.gumbel(size=eta.shape), axis=1)
+    return Dataset.from_arrays(X, y)
+
+
+def _neg_loglik(ds, theta):
+    """``-l(theta) = -sum_j w_j [<Y_j, eta_j> - logsumexp(eta_j)]``, written out here."""
+    eta = ds.X @ theta
+    return -float(ds.weights @ ((ds.Y * eta).sum(axis=1) - logsumexp(eta, axis=1)))
+
+
+def _magnitude(ds, theta):
+    """The sum of the magnitudes of the terms of ``-l``: its round-off is a few eps of it
+    per term (a sum of n terms in any order: n eps)."""
+    eta = ds.X @ theta
+    return float(ds.weights @ (np.abs(ds.Y * eta).sum(axis=1) + np.abs(logsumexp(eta, axis=1))))
+
+
+def test_a_theta_that_is_not_the_solvers_is_certified_as_itself_at_scale():
+    ds = _blobs(120_000)
+    dual = solve_dual(ds)
+    noise = np.random.default_rng(1).standard_normal(dual.theta.shape)
+    theta = dual.theta + 1e-3 * noise
+    cert = certify(ds, theta)
+    budget = (ds.n + ds.m) * EPS * _magnitude(ds, theta)
+    # the upper bound is theta's own objective, not the solver's optimum's
+    assert cert.upper_bound == pytest.approx(_neg_loglik(ds, theta), abs=budget)
+    assert cert.upper_bound - _neg_loglik(ds, dual.theta) > 1e-3
+    # the gap is that objective minus the lower bound, and it is real: theta is not optimal
+    assert cert.duality_gap == cert.upper_bound - cert.lower_bound
+    assert cert.duality_gap > 100 * cert.roundoff and not cert.ok
+    assert cert.within >= cert.duality_gap
+    # every figure is at theta: the printout's theta and objective are the given ones
+    np.testing.assert_array_equal(cert.theta[:, :-1], (theta - theta[:, -1:])[:, :-1])
+    assert cert.source == "given" and cert.dual is None and cert.std_err is None
+    # and the lower bound is a bound: the optimum lies in the bracket
+    best = _neg_loglik(ds, dual.theta)
+    assert cert.lower_bound - cert.roundoff <= best <= cert.upper_bound
+
+
+def test_verify_with_another_theta_prints_that_theta():
+    ds = _blobs(3000, m_feat=3)
+    dual = solve_dual(ds)
+    theta = dual.theta + 1e-2 * np.random.default_rng(2).standard_normal(dual.theta.shape)
+    cert = verify(ds, dual=replace(dual, theta=theta), primal="projected")
+    assert cert.upper_bound == pytest.approx(_neg_loglik(ds, theta), rel=1e-12)
+    assert not cert.ok and cert.std_err is None  # no standard errors for a theta not certified
+    assert cert.dual_gradient > 1e-4  # recomputed at theta, not the solver's grad
+    own = verify(ds, dual=dual, primal="projected")
+    assert own.ok and own.std_err is not None
+
+
+def test_the_lower_bound_is_the_primal_objective_of_a_feasible_point():
+    ds = _blobs(2000, m_feat=3)
+    dual = solve_dual(ds)
+    for theta in (dual.theta, 0.9 * dual.theta, np.zeros_like(dual.theta)):
+        cert = certify(ds, theta)
+        P = cert.projected.mu
+        w = ds.weights
+        # feasible: rows on the simplex, no negative entry, the balance equations
+        assert np.all(P >= 0)
+        assert np.abs(P.sum(axis=1) - 1).max() <= 1e3 * EPS
+        scale = 1 + np.abs(ds.X.T @ (w[:, None] * ds.Y)).max()
+        balance = np.abs(ds.X.T @ (w[:, None] * (P - ds.Y))).max() / scale
+        assert balance <= 1e3 * ds.n * EPS
+        # its entropy is the lower bound
+        entropy = -float(w @ xlogy(P, P).sum(axis=1))
+        assert cert.lower_bound == pytest.approx(entropy, abs=1e3 * ds.n * EPS)
+        assert cert.lower_bound <= _neg_loglik(ds, dual.theta) + cert.roundoff
+
+
+def test_an_engine_gives_the_in_memory_figures():
+    ds = _blobs(5000, m_feat=4, k=4)
+    dual = solve_dual(ds, l2=2.0)
+    mem = certify(ds, dual.theta, l2=2.0)
+    eng = certify(ds, dual.theta, l2=2.0, engine=NumpyEngine.from_dataset(ds, chunk_rows=700))
+    for key in ("upper_bound", "lower_bound"):
+        assert getattr(eng, key) == pytest.approx(getattr(mem, key), abs=mem.roundoff)
+    assert eng.ok and mem.ok
+
+
+def test_the_sampled_curvature_proves_attainment_and_closes_the_bracket():
+    import importlib
+
+    checker = importlib.import_module("dualmaxent.certify")
+    ds = _blobs(60_000, m_feat=3, k=2)
+    dual = solve_dual(ds)
+    theta = np.asarray(dual.theta)
+    # the sample is a small part of the rows here: 400 rows per parameter, 4 parameters
+    assert checker.CURVATURE_ROWS_PER_PARAM * 4 * 2 < ds.n
+    cert = certify(ds, theta)
+    assert cert.attained and cert.projected.proves_attained and cert.ok
+    assert cert.relative_gap <= 1e-12
