@@ -692,11 +692,18 @@ def _one_blas_thread():
     """BLAS limited to one thread while the small blocks are formed (threads cost more than
     they give on a block in cache; the checker runs its own two threads); a no-op without
     ``threadpoolctl``."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scipy's usual installs
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    if not _CONTROLLER:  # finding the BLAS libraries takes milliseconds: once per process
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - it comes with scikit-learn
+            _CONTROLLER.append(None)
+        else:
+            _CONTROLLER.append(ThreadpoolController())
+    ctl = _CONTROLLER[0]
+    return contextlib.nullcontext() if ctl is None else ctl.limit(limits=1, user_api="blas")
+
+
+_CONTROLLER: list = []
 
 
 class _Sums:

@@ -803,26 +803,12 @@ def _scaled_dependencies(null: np.ndarray, scale: np.ndarray, names) -> tuple:
     from the last feature backwards, terms below its tolerance omitted), found in ``Z``'s
     columns and written in ``X``'s: ``z_p = sum c_b z_b`` is ``x_p = sum c_b (scale_b /
     scale_p) x_b``."""
-    from .identifiability import _COEF_RTOL
+    from .identifiability import _COEF_RTOL, reduced_echelon
 
     m, r = null.shape
     order = list(range(m - 2, -1, -1)) + [m - 1]  # last feature first, the intercept last
     position = {c: j for j, c in enumerate(order)}
-    R = null.T[:, order].copy()
-    pivots, row = [], 0
-    for col in range(m):  # reduced row echelon form, as _name_dependencies
-        if row == r:
-            break
-        best = row + int(np.argmax(np.abs(R[row:, col])))
-        if abs(R[best, col]) <= 1e-10:
-            continue
-        R[[row, best]] = R[[best, row]]
-        R[row] /= R[row, col]
-        for other in range(r):
-            if other != row:
-                R[other] -= R[other, col] * R[row]
-        pivots.append(col)
-        row += 1
+    R, pivots = reduced_echelon(null.T[:, order])  # as _name_dependencies
     out = []
     for i, col in enumerate(pivots):
         coefs, pivot = -R[i], order[col]

@@ -221,20 +221,13 @@ def _complement(N: np.ndarray, m: int) -> np.ndarray:
     return U[:, N.shape[1]:]
 
 
-def _name_dependencies(N: np.ndarray, names) -> tuple:
-    """Each null vector as ``column = combination of the others`` (reduced row echelon form).
-
-    The dependent columns are chosen from the last feature backwards, the intercept (the last
-    column) last, so that the trap reads ``g3 = intercept - g1 - g2``.
-    """
-    r = N.shape[1]
-    if r == 0:
-        return ()
-    m = N.shape[0]
-    order = list(range(m - 2, -1, -1)) + [m - 1]  # last feature first, the intercept last
-    R = N.T[:, order].copy()  # rows: null vectors, columns in pivot order
-    pivots = []
-    row = 0
+def reduced_echelon(R: np.ndarray) -> tuple[np.ndarray, list]:
+    """``(R', pivots)``: the reduced row echelon form of the (r, m) matrix ``R`` (a copy), by
+    Gauss-Jordan elimination with partial pivoting, and its pivot columns; a column whose best
+    pivot is below 1e-10 (the null vectors are orthonormal) is skipped."""
+    R = np.array(R, dtype=np.float64)
+    r, m = R.shape
+    pivots, row = [], 0
     for col in range(m):
         if row == r:
             break
@@ -248,6 +241,21 @@ def _name_dependencies(N: np.ndarray, names) -> tuple:
                 R[other] -= R[other, col] * R[row]
         pivots.append(col)
         row += 1
+    return R, pivots
+
+
+def _name_dependencies(N: np.ndarray, names) -> tuple:
+    """Each null vector as ``column = combination of the others`` (reduced row echelon form).
+
+    The dependent columns are chosen from the last feature backwards, the intercept (the last
+    column) last, so that the trap reads ``g3 = intercept - g1 - g2``.
+    """
+    r = N.shape[1]
+    if r == 0:
+        return ()
+    m = N.shape[0]
+    order = list(range(m - 2, -1, -1)) + [m - 1]  # last feature first, the intercept last
+    R, pivots = reduced_echelon(N.T[:, order])  # rows: null vectors, columns in pivot order
     out = []
     for i, col in enumerate(pivots):
         coefs = -R[i]

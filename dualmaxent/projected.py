@@ -1,4 +1,9 @@
-"""A feasible primal point from theta*, and the rigorous bracket of the optimum it gives.
+"""The solvers' projected primal point: their own, untrusted proof of attainment.
+
+The certificate is not built here: :mod:`dualmaxent.certify` recomputes its own point and bracket
+from (data, theta, penalty). This module is the solvers' fast version of the same construction,
+reusing their last pass (and the Dask engine's), to decide inside a solve whether the maximiser
+exists; nothing it returns reaches a certificate.
 
 Weak duality
 ------------
@@ -86,23 +91,13 @@ import numpy as np
 
 from . import _kernels
 from . import _numerics as nx
+from .certify import MARGIN_FRACTION, RANK_RTOL, _correction_set
+from .certify import pseudo_solve as _pseudo_solve
 from .engine import vgh_block
 from .exceptions import DualMaxentError
 from .params import Parameterization, Penalty
 
 __all__ = ["ProjectedPrimal", "project_primal", "MARGIN_FRACTION", "RANK_RTOL"]
-
-#: Relative eigenvalue of the equilibrated ``C_SS`` below which a direction counts as singular.
-#: It sits just above the eigensolver's round-off (``m eps``) rather than at a conditioning limit:
-#: an ill-conditioned design (a degree-10 polynomial basis: 1e-14) keeps every direction, and a
-#: noise direction kept by mistake is harmless, because ``X`` maps it to round-off; the point's
-#: residual is measured afterwards either way.
-RANK_RTOL = 1e-15
-
-#: ``P~ >= MARGIN_FRACTION P`` entrywise, with a second step smaller than this fraction, proves
-#: the optimum is attained (module docstring). Near an optimum ``P~ / P`` is 1 to within the
-#: relative size of the first step (1e-6 and below on the data of the tests).
-MARGIN_FRACTION = 0.5
 
 #: Multiple of ``eps`` in the round-off budget of the two sums (pairwise summation keeps their
 #: error near ``log2(n) eps``; 64 covers ``n`` up to ``2^64`` with room for the weights).
@@ -403,16 +398,6 @@ def _bracket(sums: "_PointSums", theta, value, pen_rows, penalty):
     return balance / scale, lower, upper, roundoff
 
 
-def _correction_set(theta, pen_rows, penalty, multi) -> np.ndarray:
-    """The entries ``S`` of theta the step moves (module docstring), a bool mask like theta."""
-    m, q = theta.shape
-    S = np.zeros((m, q), dtype=bool)
-    S[~pen_rows, : q - 1 if multi else 1] = True
-    if penalty.kind == "l1":
-        S[pen_rows] = theta[pen_rows] != 0
-    return S
-
-
 def _first_pass(X, Y, w, theta, fam, mask, classes):
     """``(R, C, l)`` at theta: ``X^T W (Y - mu)`` of shape (m, q), the curvature of the classes
     ``classes`` (class-major), and the canonical log-likelihood; all of the reduced problem when
@@ -527,30 +512,6 @@ def point_block(Xb, Yb, wb, mask_b, theta, A, fam, out=None) -> _PointSums:
         # the squared row norms without a squared copy of the block (4x faster at m = 51)
         x_norm=float(np.sqrt(np.einsum("ij,ij->i", Xb, Xb)[positive].max(initial=0.0))),
     )
-
-
-def _pseudo_solve(C, t):
-    """Solve ``C a = t`` for symmetric positive semidefinite ``C`` on its well-conditioned range.
-
-    Returns ``(a, rank, condition, smallest kept eigenvalue)``; eigenvalues below ``RANK_RTOL``
-    times the largest are dropped (module docstring).
-    """
-    # equilibrate first (D C D with unit diagonal): the units of the columns of X must not decide
-    # which directions count as singular (a polynomial basis spans twenty orders of magnitude)
-    diag = np.diag(C).copy()
-    d = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 0.0)
-    vals, vecs = np.linalg.eigh(d[:, None] * C * d[None, :])
-    top = float(vals.max(initial=0.0))
-    keep = vals > RANK_RTOL * top if top > 0 else np.zeros(vals.shape, dtype=bool)
-    if not keep.any():  # no curvature at all (every entry forced): nothing can move, and the
-        # residual, measured afterwards, says whether anything needed to
-        return np.zeros_like(t), 0, 1.0, 0.0
-    V = vecs[:, keep]
-    a = d * (V @ ((V.T @ (d * t)) / vals[keep]))
-    # the smallest eigenvalue of C itself on the kept range, for the second step's bound:
-    # lambda_min(C) >= lambda_min(D C D) / max(d)^2
-    smallest = float(vals[keep].min()) / float(d.max()) ** 2
-    return a, int(keep.sum()), top / float(vals[keep].min()), smallest
 
 
 def _forced_mask(dataset, forced):

@@ -105,7 +105,8 @@ def test_unpenalised_fit_is_the_dual_of_the_max_entropy_problem(iris):
     assert cert.ok and cert.attained
     # -l(theta*) recomputed from the predicted probabilities equals the primal's entropy
     neg_loglik = -ours.predict_log_proba(X)[np.arange(len(y)), y].sum()
-    P = cert.primal.mu
+    P = cert.projected.mu  # the checker's feasible point (CVXPY runs only on request)
+    P = P[:, 1] if P.ndim == 2 else P
     entropy = -np.sum(P * np.log(P)) - np.sum((1 - P) * np.log(1 - P))
     assert neg_loglik == pytest.approx(entropy, rel=1e-7)
     np.testing.assert_allclose(ours.predict_proba(X)[:, 1], P, atol=1e-7)
@@ -206,7 +207,7 @@ def test_separated_data_fit_with_a_warning_and_an_unattained_certificate(y):
     # coef_ lies far enough along the ray that the training probabilities are the limit, P*
     P = clf.predict_proba(X)
     np.testing.assert_allclose(P, np.eye(P.shape[1])[y], atol=1e-10)
-    P_primal = cert.primal.mu  # bernoulli: the probability of the second class
+    P_primal = cert.projected.mu  # the checker's feasible point of the reduced primal
     np.testing.assert_allclose(P[:, 1] if P_primal.ndim == 1 else P, P_primal, atol=1e-6)
     assert clf.score(X, y) == 1.0
 
@@ -221,10 +222,10 @@ def test_bad_options_are_one_line_value_errors(iris):
         assert "\n" not in str(info.value)
 
 
-def test_the_projected_primal_certifies_without_cvxpy(iris):
+def test_the_default_certifies_with_the_checker_and_cvxpy_is_on_request(iris):
     X, y = iris
-    auto = MaxEntClassifier(C=0.5).fit(X, y)
-    projected = MaxEntClassifier(C=0.5, primal="projected").fit(X, y)
+    auto = MaxEntClassifier(C=0.5, primal="auto").fit(X, y)
+    projected = MaxEntClassifier(C=0.5).fit(X, y)
     assert auto.certificate_.primal_solver == "CLARABEL" and auto.certificate_.primal is not None
     cert = projected.certificate_
     assert cert.primal_solver == "projected" and cert.primal is None
@@ -233,3 +234,5 @@ def test_the_projected_primal_certifies_without_cvxpy(iris):
     assert cert.lower_bound <= cert.upper_bound + cert.roundoff
     assert cert.upper_bound - cert.lower_bound <= cert.tol * max(1.0, abs(cert.upper_bound))
     np.testing.assert_array_equal(projected.coef_, auto.coef_)
+    # the certificate's cost is reported, and it is the checker's own time
+    assert 0 < cert.seconds < 10
