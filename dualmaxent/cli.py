@@ -407,20 +407,25 @@ def coefficient_table(dataset, cert) -> list[str]:
     from scipy.stats import norm
 
     theta, se = np.asarray(cert.theta), cert.std_err
-    if se is None:
-        se = np.full(theta.shape, np.nan)
+    inference = se is not None
     classes = list(dataset.classes) if dataset.family.multiclass else [None]
-    theta, se = theta.reshape(dataset.m, -1), np.asarray(se).reshape(dataset.m, -1)
+    theta = theta.reshape(dataset.m, -1)
+    se = np.asarray(se).reshape(dataset.m, -1) if inference else None
     lines = [f"  coefficients{' (the last class is the reference)' if classes[0] is not None else ''}",
-             f"          {'':<24} {'coef':>11} {'std err':>10} {'z':>8} {'P>|z|':>7} "
-             f"{'[0.025':>11} {'0.975]':>11}"]
+             f"          {'':<24} {'coef':>11}" + (f" {'std err':>10} {'z':>8} {'P>|z|':>7} "
+                                                    f"{'[0.025':>11} {'0.975]':>11}"
+                                                    if inference else "")]
     for c, label in enumerate(classes):
         if label is not None and c == len(classes) - 1:
             break  # the reference class: pinned at zero by the gauge
         for r, name in enumerate(dataset.feature_names):
-            est, s_ = theta[r, c], se[r, c]
-            z = est / s_ if s_ > 0 else np.nan
+            est = theta[r, c]
             row = name if label is None else f"{name}[{label}]"
+            if not inference:
+                lines.append(f"          {row:<24.24} {est:>11.4f}")
+                continue
+            s_ = se[r, c]
+            z = est / s_ if s_ > 0 else np.nan
             lines.append(f"          {row:<24.24} {est:>11.4f} {s_:>10.4f} {z:>8.3f} "
                          f"{2 * norm.sf(abs(z)):>7.3f} {est - 1.959964 * s_:>11.4f} "
                          f"{est + 1.959964 * s_:>11.4f}")

@@ -363,4 +363,5 @@ class Certificate:
         if self.ok:
             return (f"OK: strong duality verified, relative gap {self.relative_gap:.1e} "
                     f"(tolerance {self.tol:g})")
-        return "NOT OK: " + "; ".join(self.messages)
+        failures = [text for text in self.messages if text not in self.notes]
+        return "NOT OK: " + "; ".join(failures or self.messages)
