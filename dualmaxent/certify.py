@@ -164,9 +164,10 @@ def certify(data, theta, *, l2: float | None = None, l1: float | None = None,
         ||theta_R||_1``; the intercept row is never penalised).
     tol : float, default 1e-6
         The relative gap (and balance residual) the verdict allows.
-    engine : NumpyEngine or DaskEngine, optional
-        Run the passes through an engine (:mod:`dualmaxent.engine`): the same block functions
-        mapped over its chunks. The separation LP needs the data in memory and does not run.
+    engine : Engine, optional
+        Run the passes through an engine (:class:`dualmaxent.engine.Engine`: ``NumpyEngine``,
+        ``DaskEngine`` or any object with its ``map_reduce``): the same block functions mapped
+        over its chunks. The separation LP needs the data in memory and does not run.
     source : str, default "given"
         Where theta came from, for the printout ("solver newton, converged, 6 iterations").
     separation : Separation, optional
@@ -224,7 +225,7 @@ def certify(data, theta, *, l2: float | None = None, l1: float | None = None,
     notes += _gradient_notes(br, tol)
     within = max(br.duality_gap, 0.0) + br.roundoff
     return Certificate(
-        entropy=br.entropy, neg_loglik=-_reported_loglik(data, theta, br), duality_gap=br.duality_gap,
+        entropy=br.entropy, neg_loglik=-_reported_loglik(data, br), duality_gap=br.duality_gap,
         relative_gap=br.relative_gap, lower_bound=br.lower_bound, upper_bound=br.upper_bound,
         roundoff=br.roundoff, balance_residual=br.balance_residual,
         simplex_residual=br.simplex_residual, min_entry=br.min_entry,
@@ -238,7 +239,7 @@ def certify(data, theta, *, l2: float | None = None, l1: float | None = None,
         seconds=time.perf_counter() - t0, penalty=penalty,
         extra={"primal_objective": br.lower_bound, "dual_objective": -br.upper_bound,
                "canonical_loglik": br.loglik, "p_tol": np.nan, "theta_tol": np.nan,
-               "loglik_constant": _reported_loglik(data, theta, br) - br.loglik},
+               "loglik_constant": _reported_loglik(data, br) - br.loglik},
     )
 
 
@@ -258,13 +259,19 @@ def _rank(data, engine) -> int:
     return -1
 
 
-def _reported_loglik(data, theta, br) -> float:
+def _reported_loglik(data, br) -> float:
     """The reported log-likelihood at theta (statsmodels' ``llf``): the canonical one plus the
-    family's constant (the gaussian's profiles the variance: one more product with ``X``)."""
+    family's constant, summed in pass 1. A family that overrides ``loglik`` (the gaussian
+    profiles the variance, a function of ``sum w`` and the residual sum of squares only) is
+    evaluated on one pseudo-observation of weight ``sum w`` and squared residual ``RSS / sum w``.
+    """
+    from .families import Family
+
     fam = data.family
-    th = theta if theta.ndim == 1 else theta
-    return fam.loglik_from_canonical(br.loglik, data.Y, data.weights,
-                                     lambda: np.asarray(data.X @ th, dtype=np.float64))
+    if type(fam).loglik is Family.loglik:
+        return br.loglik + br.loglik_constant
+    return float(fam.loglik(np.array([np.sqrt(br.rss / br.weight)]), np.zeros(1),
+                            np.array([br.weight])))
 
 
 def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
@@ -327,6 +334,9 @@ class Bracket:
     reduced_loglik : float
         The reduced likelihood ``l_red(theta)`` of separated data (``loglik`` otherwise):
         at most the supremum of ``l``.
+    loglik_constant, rss, weight : float
+        The family's constant ``sum_j w_j c(Y_j)``, ``sum_j w_j (Y_j - eta_j)^2`` (one-parameter
+        families) and ``sum w``: what the reported log-likelihood needs besides ``l``.
     entropy : float
         ``H`` at the point of the lower bound.
     segment : float
@@ -363,6 +373,9 @@ class Bracket:
     roundoff: float
     loglik: float
     reduced_loglik: float
+    loglik_constant: float
+    rss: float
+    weight: float
     entropy: float
     segment: float
     balance_residual: float
@@ -475,6 +488,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         relative_gap=(abs(float(gap)) / max(1.0, abs(float(upper))) if np.isfinite(gap)
                       else float("inf")), roundoff=float(roundoff),
         loglik=float(one.loglik_full), reduced_loglik=float(one.loglik),
+        loglik_constant=float(one.loglik_constant), rss=float(one.rss), weight=one.w_total,
         entropy=float(primal_h), segment=float(t), balance_residual=balance / scale,
         simplex_residual=float(two.simplex) * (t if t < 1 else 1.0),
         min_entry=float(two.min_entry if t >= 1.0 else float("nan")),
@@ -802,7 +816,9 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, curvature=True) -> _Sums:
         C = (cls[:, None] == cls[None, :]) * (V.T @ XS) - V.T @ U_S
     conj_y = _conjugate(fam, Y2, Yb)
     return _Sums(
-        loglik=loglik, loglik_full=loglik_full, R=Xb.T @ (wb[:, None] * diff), C=C,
+        loglik=loglik, loglik_full=loglik_full, loglik_constant=fam.loglik_constant(Yb, wb),
+        rss=float(wb @ (Yb - eta[:, 0]) ** 2) if not fam.multiclass else 0.0,
+        R=Xb.T @ (wb[:, None] * diff), C=C,
         w_curvature=float(wb.sum()) if curvature else 0.0, w_total=float(wb.sum()),
         XtWY=Xb.T @ (wb[:, None] * Y2),
         magnitude=float((wb @ np.abs(Yeta)).sum() + wb @ (total_y * np.abs(A))),

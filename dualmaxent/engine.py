@@ -22,6 +22,8 @@ second copy of the objective. :func:`vgh_block` runs the family's own pass
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -32,7 +34,7 @@ from .params import Penalty
 
 from .objective import DualObjective
 
-__all__ = ["NumpyEngine", "DaskEngine", "add", "vgh_block", "EngineObjective"]
+__all__ = ["Engine", "NumpyEngine", "DaskEngine", "add", "vgh_block", "EngineObjective"]
 
 
 def add(a, b):
@@ -54,6 +56,21 @@ def _tree(items, combine):
             nxt.append(items[-1])
         items = nxt
     return items[0]
+
+
+class Engine(Protocol):
+    """Where the rows live: the one operation the solvers and the checker ask of it.
+
+    ``map_reduce(fn, *args, combine=add)`` calls ``fn(Xb, Yb, wb, *args)`` on every row block
+    ``(Xb, Yb, wb)`` (shapes (b, m), (b, k) or (b,), (b,)) and combines the results with
+    ``combine`` (associative; the order may be a tree), counting one pass in ``passes``.
+    :class:`NumpyEngine` and :class:`DaskEngine` implement it; a third engine needs nothing
+    more (no copy of :class:`~dualmaxent.Dataset`).
+    """
+
+    passes: int
+
+    def map_reduce(self, fn, *args, combine=add): ...
 
 
 class NumpyEngine:

@@ -122,3 +122,36 @@ def test_the_sampled_curvature_proves_attainment_and_closes_the_bracket():
     cert = certify(ds, theta)
     assert cert.attained and cert.projected.proves_attained and cert.ok
     assert cert.relative_gap <= 1e-12
+
+
+class _ListEngine:
+    """A third engine, written here: a list of row blocks, nothing of Dataset."""
+
+    def __init__(self, X, Y, w, parts):
+        cuts = np.linspace(0, len(w), parts + 1).astype(int)
+        self.blocks = [(X[a:b], Y[a:b], w[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
+        self.passes = 0
+
+    def map_reduce(self, fn, *args, combine=None):
+        self.passes += 1
+        out = None
+        for Xb, Yb, wb in self.blocks:
+            part = fn(Xb, Yb, wb, *args)
+            out = part if out is None else combine(out, part)
+        return out
+
+
+@pytest.mark.parametrize("family", ["bernoulli", "poisson", "gaussian"])
+def test_a_third_engine_needs_only_map_reduce(family):
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((900, 2))
+    eta = X @ [0.4, -0.3] + 0.2
+    y = {"bernoulli": (rng.random(900) < 1 / (1 + np.exp(-eta))).astype(int),
+         "poisson": rng.poisson(np.exp(eta)), "gaussian": eta + rng.standard_normal(900)}[family]
+    ds = Dataset.from_arrays(X, y, family=family, weights=rng.random(900) + 0.5)
+    dual = solve_dual(ds)
+    engine = _ListEngine(ds.X, ds.Y, ds.weights, parts=7)
+    mem, eng = certify(ds, dual.theta), certify(ds, dual.theta, engine=engine)
+    assert engine.passes >= 2 and eng.ok and mem.ok
+    for key in ("upper_bound", "lower_bound", "neg_loglik"):
+        assert getattr(eng, key) == pytest.approx(getattr(mem, key), abs=mem.roundoff)
