@@ -37,9 +37,31 @@ def logsumexp(eta: np.ndarray) -> np.ndarray:
     the sum lies in ``[1, k]``: no overflow, and underflow only of terms that cannot matter.
     """
     eta = np.asarray(eta, dtype=np.float64)
-    top = eta.max(axis=1)
-    top = np.where(np.isfinite(top), top, 0.0)
-    return np.log(np.exp(eta - top[:, None]).sum(axis=1)) + top
+    top = _row_top(eta)
+    return np.log(_row_sum(np.exp(eta - top[:, None]))) + top
+
+
+#: Below this many columns the row maximum and sum go column by column (numpy's reductions
+#: along a short last axis take several times longer: 0.66 ms against 0.16 ms for the softmax
+#: of a (10^4, 3) table, measured on this 2-core machine).
+_FEW_COLUMNS = 16
+
+
+def _row_top(eta: np.ndarray) -> np.ndarray:
+    """The row maximum, 0 where it is not finite (a row of ``-inf``: every class excluded)."""
+    if eta.shape[1] < _FEW_COLUMNS:
+        top = eta[:, 0].copy()
+        for c in range(1, eta.shape[1]):
+            np.maximum(top, eta[:, c], out=top)
+    else:
+        top = eta.max(axis=1)
+    top[~np.isfinite(top)] = 0.0
+    return top
+
+
+def _row_sum(E: np.ndarray) -> np.ndarray:
+    """The row sums: a matrix-vector product for few columns, a reduction otherwise."""
+    return E @ np.ones(E.shape[1]) if E.shape[1] < _FEW_COLUMNS else E.sum(axis=1)
 
 
 def log_softmax(eta: np.ndarray) -> np.ndarray:
@@ -64,11 +86,11 @@ def softmax_logsumexp(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lse : ndarray of shape (n,)
     """
     eta = np.asarray(eta, dtype=np.float64)
-    top = eta.max(axis=1)
-    top = np.where(np.isfinite(top), top, 0.0)
+    top = _row_top(eta)
     E = np.exp(eta - top[:, None])
-    s = E.sum(axis=1)
-    return E / s[:, None], np.log(s) + top
+    s = _row_sum(E)
+    E /= s[:, None]
+    return E, np.log(s) + top
 
 
 def softmax(eta: np.ndarray) -> np.ndarray:
