@@ -313,21 +313,7 @@ class Dataset:
         if fam.is_probability:
             _warn_if_continuous(ya)
         Y, classes = fam.encode(ya)
-        if weights is None:
-            w = np.ones(n)
-        else:
-            w, complex_w = _real_array(weights, "weights")
-            if complex_w:
-                raise DataError(_complex_message("weights", w.reshape(-1)))
-            w = np.array(w, dtype=np.float64, copy=True).reshape(-1)
-            if w.shape != (n,):
-                raise DataError(f"weights must have one entry per row of X ({n}); got {w.size}")
-            if not np.all(np.isfinite(w)):
-                raise DataError("weights must be finite")
-            if np.any(w < 0):
-                raise DataError(f"weights must be >= 0; found {int((w < 0).sum())} negative")
-            if w.sum() <= 0:
-                raise DataError("weights must not all be zero")
+        w = _checked_weights(weights, n)
         if intercept:
             if "intercept" in feature_names:
                 raise DataError("a feature is already named 'intercept'; pass intercept=False")
@@ -659,6 +645,26 @@ _MAX_SUM_OF_SQUARES = np.finfo(np.float64).max / 100
 #: ratio, Clarabel's primal fails the certificate from a ratio of 1e12 (a feature of size 1e-12:
 #: P agreement 2e-5) or 1e20 (size 1e20: relative gap 0.17), and certifies at 1e-8 and 1e15.
 _MAX_SCALE_RATIO = 1e10
+
+
+def _checked_weights(weights, n: int) -> np.ndarray:
+    """The weights as a new float64 array of shape (n,) (ones when None), or a one-line
+    ``DataError``: complex, the wrong length, not finite, negative or all zero."""
+    if weights is None:
+        return np.ones(n)
+    w, complex_w = _real_array(weights, "weights")
+    if complex_w:
+        raise DataError(_complex_message("weights", w.reshape(-1)))
+    w = np.array(w, dtype=np.float64, copy=True).reshape(-1)
+    if w.shape != (n,):
+        raise DataError(f"weights must have one entry per row of X ({n}); got {w.size}")
+    if not np.all(np.isfinite(w)):
+        raise DataError("weights must be finite")
+    if np.any(w < 0):
+        raise DataError(f"weights must be >= 0; found {int((w < 0).sum())} negative")
+    if w.sum() <= 0:
+        raise DataError("weights must not all be zero")
+    return w
 
 
 def _check_scale(X, w, names) -> np.ndarray:
