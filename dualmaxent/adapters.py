@@ -10,8 +10,9 @@ Conventions
 -----------
 * Our objective (:mod:`dualmaxent.families`, :mod:`dualmaxent.params`) is maximised:
   ``l(theta) - penalty(theta)`` with ``l = sum_j w_j [<Y_j, eta_j> - A(eta_j)]``, sums over
-  observations in nats; ``l2=lam`` subtracts ``(lam / 2) ||theta_R||^2`` and ``l1=lam``
-  subtracts ``lam ||theta_R||_1``, ``R`` every row but the intercept's (the last).
+  observations in nats; ``l2=lam`` subtracts ``(lam / 2) ||theta_R||^2``, ``l1=lam``
+  subtracts ``lam ||theta_R||_1`` and the elastic net ``lam (a ||theta_R||_1 + (1 - a)/2
+  ||theta_R||^2)`` (``a`` its ``l1_ratio``), ``R`` every row but the intercept's (the last).
 * Each library minimises its own objective. Every adapter below states, once, in the comment
   next to it, the affine map between that objective and ours (a positive factor and a constant
   that does not depend on theta), so the two have the same minimiser and the certificate's
@@ -174,11 +175,12 @@ def _weights_sum(sample_weight, n: int) -> float:
                                                                           dtype=np.float64)))
 
 
-def _penalty(kind: str, lam: float) -> Penalty:
-    """A penalty of strength ``lam`` (none when it is zero or the kind is none)."""
+def _penalty(kind: str, lam: float, l1_ratio: float | None = None) -> Penalty:
+    """A penalty of strength ``lam`` (none when it is zero or the kind is none); ``l1_ratio``
+    for the elastic net."""
     if kind == "none" or lam == 0:
         return Penalty()
-    return Penalty(kind, float(lam))
+    return Penalty(kind, float(lam), float(l1_ratio) if kind == "elasticnet" else None)
 
 
 def _dataset(model, X, y, family, *, intercept, weights=None, feature_names=None,
@@ -217,8 +219,8 @@ def _sklearn(model, X, y, sample_weight) -> Problem:
 
 def _sk_logistic_penalty(model) -> tuple[str, float]:
     """The (kind, C) of a LogisticRegression, resolved as its fit resolves them: ``penalty=``
-    (deprecated in scikit-learn 1.8) wins when given, else ``l1_ratio`` 0 / 1, and ``C = inf``
-    means no penalty."""
+    (deprecated in scikit-learn 1.8) wins when given, else ``l1_ratio`` 0 / 1 / between (the
+    elastic net), and ``C = inf`` means no penalty."""
     C = float(model.C)
     given = getattr(model, "penalty", "deprecated")
     l1_ratio = getattr(model, "l1_ratio", None)
@@ -230,9 +232,9 @@ def _sk_logistic_penalty(model) -> tuple[str, float]:
         kind = {0: "l2", 1: "l1"}.get(l1_ratio, "elasticnet")
     else:
         kind = str(given)
-    if kind == "elasticnet":
-        raise _unsupported(model, f"elastic-net penalty, l1_ratio={l1_ratio}: only L2 "
-                                  "(l1_ratio=0) and L1 (l1_ratio=1) are")
+    if kind == "elasticnet" and not (l1_ratio is not None and 0 < float(l1_ratio) < 1):
+        raise _unsupported(model, f"elastic-net penalty without an l1_ratio in [0, 1]: "
+                                  f"l1_ratio={l1_ratio}")
     if not np.isfinite(C):
         kind = "none"
     return kind, C
@@ -243,10 +245,13 @@ def _sk_logistic(model, X, y, sample_weight) -> Problem:
     # the loss averaged with weights sum(s) and the penalty scaled by 1 / (C sum(s)) for lbfgs,
     # newton-cg and newton-cholesky, by 1 / n for sag/saga, which is the same objective)
     #     C sum_i s_i loss_i(w, b) + (1/2) ||w||^2       (L2)   or   + ||w||_1   (L1),
+    #     or + (1 - a)/2 ||w||^2 + a ||w||_1 (elastic net, a = l1_ratio, saga alone: its sag
+    #     solver's alpha = (1 - a)/C and beta = a/C on the loss averaged over n, times n C),
     # loss_i = -log p(y_i) (binary: p = sigmoid of the log-odds of classes_[1], coef_ (1, p);
     # three classes or more: the symmetric multinomial, coef_ (k, p), every column penalised),
     # s_i = sample_weight_i * class_weight[y_i], the intercept b unpenalised. Divided by C this
-    # is -(l - (1/(2C)) ||w||^2): l2 = 1/C (l1 = 1/C), the binary model in the bernoulli
+    # is -(l - (1/(2C)) ||w||^2): l2 = 1/C (l1 = 1/C; the elastic net lam = 1/C with the same
+    # l1_ratio, lam (a ||w||_1 + (1 - a)/2 ||w||^2)), the binary model in the bernoulli
     # family (its objective is literally ours; the categorical family would need lam = 2/C on
     # the split theta = (-w/2, w/2)), multinomial in the categorical one.
     # liblinear penalises the intercept too: it appends a constant feature intercept_scaling
@@ -260,7 +265,7 @@ def _sk_logistic(model, X, y, sample_weight) -> Problem:
     names = _feature_names(model, X, coef.shape[1])
     classes = list(model.classes_)
     weights = _sk_weights(model, y, sample_weight)
-    penalty = _penalty(kind, 1.0 / C)
+    penalty = _penalty(kind, 1.0 / C, getattr(model, "l1_ratio", None))
     binary = len(classes) == 2
     family = "bernoulli" if binary else "categorical"
     if model.solver == "liblinear" and model.fit_intercept:
@@ -282,6 +287,8 @@ def _sk_logistic(model, X, y, sample_weight) -> Problem:
     else:
         theta = rows.copy()
     what = "no penalty" if not penalty.active else f"{kind} = 1/C = {1.0 / C:g}"
+    if penalty.kind == "elasticnet":
+        what += f", l1_ratio = {penalty.l1_ratio:g}"
     return Problem(dataset, theta, penalty, f"scikit-learn LogisticRegression ({what}"
                    f"{'; ' + note if note else ''})")
 
@@ -505,7 +512,8 @@ def _glum(model, X, y, sample_weight) -> Problem:
     # deviance_i / 2 = -[y_i eta_i - A(eta_i)] + c(y_i) for normal (unit variance), poisson and
     # binomial with their canonical links, the intercept unpenalised. With P1 = P2 = identity,
     # times sum(s) (n without weights): -(l - penalty) + const with l2 = alpha sum(s)
-    # (l1_ratio = 0) or l1 = alpha sum(s) (l1_ratio = 1). alpha=None means 0; with
+    # (l1_ratio = 0), l1 = alpha sum(s) (l1_ratio = 1), or between them the elastic net of
+    # lam = alpha sum(s) and the same l1_ratio. alpha=None means 0; with
     # alpha_search coef_ is the fit at the path's last alpha.
     import glum
 
@@ -546,14 +554,15 @@ def _glum(model, X, y, sample_weight) -> Problem:
     _check_width(model, Xa, coef.size)
     kind = "none"
     if alpha > 0:
-        if l1_ratio not in (0.0, 1.0):
-            raise _unsupported(model, f"elastic-net penalty, l1_ratio={l1_ratio:g}: only L2 "
-                                      "(l1_ratio=0) and L1 (l1_ratio=1) are")
-        kind = "l2" if l1_ratio == 0.0 else "l1"
-        P = model.P2 if kind == "l2" else model.P1
-        if not (P is None or (isinstance(P, str) and P == "identity")
-                or (np.ndim(P) == 1 and np.all(np.asarray(P) == 1))):
-            raise _unsupported(model, f"a custom {'P2' if kind == 'l2' else 'P1'} penalty")
+        if not 0.0 <= l1_ratio <= 1.0:
+            raise _unsupported(model, f"elastic-net penalty, l1_ratio={l1_ratio:g}: l1_ratio in "
+                                      "[0, 1] is")
+        kind = {0.0: "l2", 1.0: "l1"}.get(l1_ratio, "elasticnet")
+        for name in (("P2",) if kind == "l2" else ("P1",) if kind == "l1" else ("P1", "P2")):
+            P = getattr(model, name)
+            if not (P is None or (isinstance(P, str) and P == "identity")
+                    or (np.ndim(P) == 1 and np.all(np.asarray(P) == 1))):
+                raise _unsupported(model, f"a custom {name} penalty")
         if model.scale_predictors:
             raise _unsupported(model, "scale_predictors=True penalises the scaled coefficients")
     lam = alpha * _weights_sum(sample_weight, Xa.shape[0])
@@ -568,8 +577,10 @@ def _glum(model, X, y, sample_weight) -> Problem:
     if family == "bernoulli":
         _check_classes(model, dataset, [0.0, 1.0])
     theta = np.append(coef, float(model.intercept_)) if model.fit_intercept else coef.copy()
-    penalty = _penalty(kind, lam)
+    penalty = _penalty(kind, lam, l1_ratio)
     what = "no penalty" if not penalty.active else f"{kind} = alpha sum(w) = {lam:g}"
+    if penalty.kind == "elasticnet":
+        what += f", l1_ratio = {l1_ratio:g}"
     return Problem(dataset, theta, penalty, f"glum GeneralizedLinearRegressor ({family}; {what})")
 
 

@@ -18,8 +18,12 @@ The bracket
 Weak duality: for every ``mu`` feasible for the maximum-entropy primal (each row in the family's
 domain; ``X^T W (mu - Y) = 0`` on the equality rows; for L1 the boxes ``|X_R^T W (mu - Y)| <=
 lam``) and every ``theta``, ``primal(mu) <= OPT <= dual(theta)``, where ``dual(theta) = -(l(theta)
-- penalty(theta))`` and ``primal(mu) = H(mu) = -sum_j w_j A*(mu_j)`` (minus ``||X_R^T W (mu -
-Y)||^2 / (2 lam)`` for L2). So
+- penalty(theta))`` and ``primal(mu) = H(mu) = -sum_j w_j A*(mu_j)`` minus the charge of the
+slack ``s = X_R^T W (mu - Y)`` of the penalised rows, the convex conjugate of the penalty:
+``||s||^2 / (2 lam)`` for L2; for the elastic net, whose penalty is ``lam (a ||theta_R||_1 +
+(1 - a)/2 ||theta_R||^2)`` (``a`` its ``l1_ratio``), ``sum (|s| - lam a)_+^2 / (2 lam (1 -
+a))`` entry by entry, a box of half-width ``lam a`` softened by a quadratic (derived in
+:class:`dualmaxent.params.Penalty`); none for L1, whose boxes are constraints instead. So
 
 * ``upper_bound = dual(theta)``, the objective at the given theta, is an upper bound for every
   finite theta;
@@ -28,9 +32,10 @@ Y)||^2 / (2 lam)`` for L2). So
 The point. One Newton step in mean space from ``mu(theta) = A'(X theta)``: with ``C`` the
 curvature ``-Hessian`` of ``l`` and ``J`` the derivative of the mean map, ``mu~ = mu + J a`` with
 ``C_SS a_S = t_S`` moves the balance equations exactly onto their targets (the pivot entries of
-theta, ``t = X^T W (Y - mu)``; for L2 the intercept row alone; for L1 also the active entries,
-``t = R - lam sign(theta)``). ``C_SS`` is equilibrated and solved on its numerical range (a
-pseudo-inverse), so rank-deficient designs and recession directions cost nothing. On many rows
+theta, ``t = X^T W (Y - mu)``; for L2 and the elastic net the intercept row alone, the charge
+paid at ``mu~``; for L1 also the active entries, ``t = R - lam sign(theta)``). ``C_SS`` is
+equilibrated and solved on its numerical range (a pseudo-inverse), so rank-deficient designs and
+recession directions cost nothing. On many rows
 ``C_SS`` is formed from a fixed stride of row blocks (:data:`CURVATURE_ROWS_PER_PARAM` rows per
 entry of ``S``): the step need not be exact, because the point it gives is measured, not trusted;
 when the sampled step leaves a residual above a hundredth of the tolerance, the full curvature is
@@ -41,8 +46,11 @@ moved back along the segment from the data ``Y`` to ``mu~``: ``Y`` itself is fea
 family (its balance residual is zero, its boxes empty, its rows in the closed domain), the
 feasible set is convex, and ``mu(t) = Y + t (mu~ - Y)`` has residual ``t r~``, so
 ``mu(t)`` is feasible for every ``t`` in ``[0, t_max]``, ``t_max`` the last ``t`` before a row
-leaves the domain. The lower bound is the best primal value over a grid of that interval
-(:data:`SEGMENT_GRID`); each grid point is a feasible point, so each value is a proved bound.
+leaves the domain (or, for L1, a box is left). The charge of L2 and of the elastic net falls along
+the segment (``sum (t |r~| - lam a)_+^2 / (2 lam (1 - a))``, ``a = 0`` for L2), so for them the
+grid is also searched when the bracket does not close at ``mu~`` itself. The lower bound is the
+best primal value over a grid of that interval (:data:`SEGMENT_GRID`); each grid point is a
+feasible point, so each value is a proved bound.
 At worst (``t_max = 0``, one-hot data) it is ``H(Y)``: loose, never wrong. No number that is
 not a bound is ever printed as one.
 
@@ -58,7 +66,11 @@ of a sum of ``L`` terms in any order, so valid on every BLAS kernel):
   ``gamma(n + 2) max_j |x_ji| sum_j w_j |mu_j - Y_j|``) on the equality rows, with the given theta standing in for
   the multiplier, ``|theta|`` times the boxes' excess for L1, and for the categorical family the
   rows' distance from the simplex, ``sum_j w_j |P_j 1 - 1| (1 + |A*(P_j)|)`` (renormalising a
-  row changes its entropy by that much to first order).
+  row changes its entropy by that much to first order); for L2 and the elastic net the charge's
+  largest change when the residual moves by its summation bound ``b``, ``sum (2 e + b) b / (2
+  lam (1 - a))`` with ``e = (|r| - lam a)_+`` the excess over the box (``a = 0`` for L2: the
+  charge's derivative ``e / (lam (1 - a))``, integrated over ``b``), and its own sum's,
+  ``gamma(|R| q + 4)`` times the charge.
 
 ``roundoff`` is their sum: ``duality_gap >= -roundoff`` always, and a gap below it means a
 wrong computation.
@@ -66,7 +78,9 @@ wrong computation.
 The gradient
 ------------
 ``dual_gradient = max |G| / scale``, ``G = X^T W (Y - mu(theta))`` minus the penalty's gradient
-(for L1 the minimal-norm subgradient) on the free entries of theta (the categorical family's
+(for L1 and the elastic net the minimal-norm subgradient: with ``g = G - lam (1 - a) theta``,
+``g - lam a sign(theta)`` where ``theta != 0``, ``max(|g| - lam a, 0)`` where it is 0; ``a = 1``
+for L1) on the free entries of theta (the categorical family's
 last class is pinned on the unpenalised rows), ``scale = 1 + max |X^T W Y|``: the relative KKT
 residual. Its budget ``gradient_roundoff`` is ``max (|X|^T W (2 c_j e_j
 + gamma(n + 2) |Y_j - mu_j|)) / scale`` with ``c_j`` the largest curvature of row ``j`` (the
@@ -151,7 +165,8 @@ def gamma(length: float, u: float = U) -> float:
 
 def certify(data, theta, *, l2: float | None = None, l1: float | None = None,
             penalty: Penalty | None = None, tol: float = DEFAULT_TOL, engine=None,
-            source: str = "given", separation=None) -> Certificate:
+            source: str = "given", separation=None,
+            l1_ratio: float | None = None) -> Certificate:
     """Certify ``theta`` for the problem of ``data``: a sound bracket of the optimum.
 
     Parameters
@@ -159,9 +174,10 @@ def certify(data, theta, *, l2: float | None = None, l1: float | None = None,
     data : Dataset
     theta : array_like of shape (m, k) (categorical) or (m,)
         Any theta, in any gauge, from any solver or library.
-    l2, l1, penalty
+    l2, l1, penalty, l1_ratio
         The penalty (``l2=lam``: ``- (lam / 2) ||theta_R||^2``; ``l1=lam``: ``- lam
-        ||theta_R||_1``; the intercept row is never penalised).
+        ||theta_R||_1``; ``l1=lam, l1_ratio=a``: the elastic net ``- lam (a ||theta_R||_1 +
+        (1 - a)/2 ||theta_R||^2)``; the intercept row is never penalised).
     tol : float, default 1e-6
         The relative gap (and balance residual) the verdict allows.
     engine : Engine, optional
@@ -188,7 +204,7 @@ def certify(data, theta, *, l2: float | None = None, l1: float | None = None,
     t0 = time.perf_counter()
     if not (np.isfinite(tol) and tol > 0):
         raise DualMaxentError(f"tol must be a positive number; got {tol}")
-    penalty = make_penalty(l2=l2, l1=l1, penalty=penalty)
+    penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     theta = _checked_theta(data, theta)
     params = Parameterization.from_dataset(data, penalty)
     br = bracket(data, theta, penalty, engine=engine, tol_hint=tol)
@@ -455,8 +471,8 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     excess = np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0.0) if penalty.kind == "l1" \
         else np.zeros((0, q))
     balance = max(float(np.abs(resid[eq]).max(initial=0.0)), float(excess.max(initial=0.0)))
-    lower = primal_h - (float(_relaxation(np.array([t]), two.resid, pen_rows, penalty)[0])
-                        if t > 0 else 0.0)
+    charge = float(_relaxation(np.array([t]), two.resid, pen_rows, penalty)[0]) if t > 0 else 0.0
+    lower = primal_h - charge
     pen_value = _penalty_value(th, pen_rows, penalty)
     upper = -(one.loglik_full - pen_value)
     gap = upper - lower
@@ -467,9 +483,14 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     shift = float(np.sum(np.abs(theta_pivot[eq]) * (np.abs(resid[eq]) + rb[eq])))
     if penalty.kind == "l1":
         shift += float(np.sum(np.abs(th[pen_rows]) * (excess + rb[pen_rows])))
-    if penalty.kind == "l2" and pen_rows.any():
-        r_R = np.abs(resid[pen_rows])
-        shift += float(np.sum((2.0 * r_R + rb[pen_rows]) * rb[pen_rows])) / (2.0 * penalty.lam)
+    if penalty.kind in ("l2", "elasticnet") and pen_rows.any():
+        # the charge moves by at most sum (2 e + b) b / (2 lam (1 - a)) when the residual moves
+        # by b, e = (|r| - lam a)_+ its excess over the box (a = 0 for L2); and its own sum
+        a = penalty.l1_ratio if penalty.kind == "elasticnet" else 0.0
+        e = np.maximum(np.abs(resid[pen_rows]) - penalty.lam * a, 0.0)
+        shift += (float(np.sum((2.0 * e + rb[pen_rows]) * rb[pen_rows]))
+                  / (2.0 * penalty.lam * (1.0 - a)))
+        shift += gamma(resid[pen_rows].size + 4) * charge
     n_terms = data.n + data.m + 8
     roundoff = (one.value_budget + gamma(n_terms) * (one.magnitude + abs(pen_value))
                 + (gamma(n_terms) + 8 * U) * mag + simplex_term + shift)
@@ -543,8 +564,9 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
     The segment from ``Y`` keeps every constraint but the domain and (L1) the boxes, whose
     residual ``t r`` shrinks with ``t``: ``t_max`` is the last ``t`` where both hold. At
     ``t_max >= 1`` the point is ``mu~`` (pass 2's sums), except that a penalised bracket that
-    does not close there may close inside the segment (the L2 charge falls as ``t^2``): one
-    more pass over the grid, taken only then or when ``mu~`` is infeasible.
+    does not close there may close inside the segment (the charge of L2 falls as ``t^2``, that
+    of the elastic net as ``(t |r| - lam a)_+^2``): one more pass over the grid, taken only then
+    or when ``mu~`` is infeasible.
     """
     t_max = min(two.t_max, _box_limit(two.resid, pen_rows, penalty))
     at_one = t_max >= 1.0
@@ -553,7 +575,7 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
         at_one_value = two.entropy - float(_relaxation([1.0], two.resid, pen_rows, penalty)[0])
         closes = (-(one.loglik_full - _penalty_value(th, pen_rows, penalty)) - at_one_value
                   <= tol_hint * max(1.0, abs(one.loglik_full)))
-    if at_one and (closes or penalty.kind != "l2"):
+    if at_one and (closes or penalty.kind not in ("l2", "elasticnet")):
         point = (1.0, two.entropy, two.magnitude, two.simplex_term)
     elif t_max > 0.0:
         grid = np.asarray(SEGMENT_GRID + (1.0,)) * min(t_max, 1.0)
@@ -572,16 +594,20 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
 
 def _kkt(one, th, pen_rows, penalty, multi):
     """``(G, budget)``: the KKT residual of the penalised dual on the free entries of theta
-    (the minimal-norm subgradient for L1) and its round-off budget, both shaped like theta."""
+    (the minimal-norm subgradient for L1 and the elastic net) and its round-off budget, both
+    shaped like theta."""
     G = one.R.copy()
     gb = one.grad_budget.copy()
     if penalty.kind == "l2":
         G[pen_rows] -= penalty.lam * th[pen_rows]
         gb[pen_rows] += 2 * U * penalty.lam * np.abs(th[pen_rows])
-    elif penalty.kind == "l1":
-        gp, bp = G[pen_rows], th[pen_rows]
-        G[pen_rows] = np.where(bp != 0, gp - penalty.lam * np.sign(bp),
-                               np.maximum(np.abs(gp) - penalty.lam, 0.0))
+    elif penalty.kind in ("l1", "elasticnet"):
+        a = penalty.l1_ratio if penalty.kind == "elasticnet" else 1.0
+        lam1, lam2 = penalty.lam * a, penalty.lam * (1.0 - a)
+        gp, bp = G[pen_rows] - lam2 * th[pen_rows], th[pen_rows]
+        G[pen_rows] = np.where(bp != 0, gp - lam1 * np.sign(bp),
+                               np.maximum(np.abs(gp) - lam1, 0.0))
+        gb[pen_rows] += 2 * U * lam2 * np.abs(bp)
     if multi:  # the pinned entries (the last class on the unpenalised rows) are no parameters
         G[~pen_rows, -1] = 0.0
         gb[~pen_rows, -1] = 0.0
@@ -589,7 +615,8 @@ def _kkt(one, th, pen_rows, penalty, multi):
 
 
 def _box_limit(r, pen_rows, penalty) -> float:
-    """The largest ``t <= 1`` with ``|t X_R^T W (mu~ - Y)| <= lam`` on every L1 box (1 without)."""
+    """The largest ``t <= 1`` with ``|t X_R^T W (mu~ - Y)| <= lam`` on every L1 box (1 without:
+    the elastic net has no hard box, its charge is finite everywhere)."""
     if penalty.kind != "l1" or not pen_rows.any():
         return 1.0
     top = float(np.abs(r[pen_rows]).max(initial=0.0))
@@ -597,25 +624,40 @@ def _box_limit(r, pen_rows, penalty) -> float:
 
 
 def _relaxation(seg_t, r, pen_rows, penalty) -> np.ndarray:
-    """The L2 relaxation term ``||t X_R^T W (mu~ - Y)||^2 / (2 lam)`` at each ``t``."""
+    """The charge of the relaxed balance equations at each ``t`` (``r = X_R^T W (mu~ - Y)`` on
+    the penalised rows): ``||t r||^2 / (2 lam)`` for L2, ``sum (|t r| - lam a)_+^2 / (2 lam
+    (1 - a))`` for the elastic net (module docstring), 0 otherwise (L1's boxes are
+    constraints)."""
     seg_t = np.asarray(seg_t, dtype=np.float64)
-    if penalty.kind != "l2" or not pen_rows.any():
+    if penalty.kind not in ("l2", "elasticnet") or not pen_rows.any():
         return np.zeros(seg_t.shape)
-    return seg_t ** 2 * float(np.sum(r[pen_rows] ** 2)) / (2.0 * penalty.lam)
+    if penalty.kind == "l2":
+        return seg_t ** 2 * float(np.sum(r[pen_rows] ** 2)) / (2.0 * penalty.lam)
+    a = penalty.l1_ratio
+    size = np.abs(r[pen_rows]).ravel()
+    excess = np.maximum(np.abs(seg_t).reshape(-1, 1) * size - penalty.lam * a, 0.0)
+    return (np.sum(excess ** 2, axis=1) / (2.0 * penalty.lam * (1.0 - a))).reshape(seg_t.shape)
 
 
 def _penalty_value(theta, pen_rows, penalty) -> float:
-    """``(lam / 2) ||theta_R||^2`` or ``lam ||theta_R||_1`` (0 without a penalty)."""
+    """``(lam / 2) ||theta_R||^2``, ``lam ||theta_R||_1`` or ``lam (a ||theta_R||_1 + (1 - a)/2
+    ||theta_R||^2)`` (0 without a penalty)."""
     tp = theta[pen_rows]
     if penalty.kind == "l2":
         return 0.5 * penalty.lam * float(np.sum(tp ** 2))
     if penalty.kind == "l1":
         return penalty.lam * float(np.sum(np.abs(tp)))
+    if penalty.kind == "elasticnet":
+        a = penalty.l1_ratio
+        return penalty.lam * (a * float(np.sum(np.abs(tp)))
+                              + 0.5 * (1.0 - a) * float(np.sum(tp ** 2)))
     return 0.0
 
 
 def _correction_set(theta, pen_rows, penalty, multi) -> np.ndarray:
-    """The entries ``S`` of theta the Newton step moves (module docstring): bool like theta."""
+    """The entries ``S`` of theta the Newton step moves (module docstring): bool like theta
+    (the intercept row; for L1 also the active entries; L2 and the elastic net charge the
+    penalised rows instead)."""
     m, q = theta.shape
     S = np.zeros((m, q), dtype=bool)
     S[~pen_rows, : q - 1 if multi else 1] = True

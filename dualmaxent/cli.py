@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     pen = v.add_mutually_exclusive_group()
     pen.add_argument("--l2", type=_positive_float, metavar="LAMBDA", help="L2 penalty")
     pen.add_argument("--l1", type=_positive_float, metavar="LAMBDA", help="L1 penalty")
+    v.add_argument("--l1-ratio", type=_unit_float, metavar="A", help="with --l1 LAMBDA: the "
+                   "elastic net LAMBDA (A |theta|_1 + (1 - A)/2 |theta|^2), A in [0, 1]")
     v.add_argument("--solver", default="CLARABEL", help="CVXPY solver for the primal "
                    "(default: CLARABEL)")
     v.add_argument("--gauge", default="pivot", choices=["pivot", "full"],
@@ -97,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     cpen = c.add_mutually_exclusive_group()
     cpen.add_argument("--l2", type=_positive_float, metavar="LAMBDA", help="L2 penalty")
     cpen.add_argument("--l1", type=_positive_float, metavar="LAMBDA", help="L1 penalty")
+    c.add_argument("--l1-ratio", type=_unit_float, metavar="A", help="with --l1 LAMBDA: the "
+                   "elastic net LAMBDA (A |theta|_1 + (1 - A)/2 |theta|^2), A in [0, 1]")
     c.add_argument("--tol", type=_positive_float, default=1e-6,
                    help="tolerance of the certificate (default: 1e-6)")
     c.add_argument("--json", action="store_true", help="print one JSON object")
@@ -117,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--scale", action="store_true", help="the scale benchmark instead: verify "
                    "at n = 2e5 and 1e6, and the Dask engine against numpy at n = 1e6 "
                    "(pip install \".[dask]\")")
+    b.add_argument("--sweep", action="store_true", help="the sweep instead: MaxEntClassifier.fit "
+                   "(certificate included) against LogisticRegression, scikit-learn-intelex and "
+                   "glum over n = 1e2..1e6, k = 2, 3, 10, m = 10, 50 and two real sets, at equal "
+                   "precision (about 15 minutes; --quick: n <= 1e4); writes sweep.png")
     b.set_defaults(func=cmd_bench)
     return parser
 
@@ -128,6 +136,10 @@ def cmd_figures(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    if getattr(args, "sweep", False):
+        from .bench_sweep import main_sweep
+
+        return main_sweep(args)
     if getattr(args, "scale", False):
         from .bench_scale import main_scale
 
@@ -144,6 +156,17 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not (np.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _unit_float(text: str) -> float:
+    """``--l1-ratio``: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
     return value
 
 
@@ -209,7 +232,8 @@ def cmd_verify(args) -> int:
         raise DualMaxentError("--scheduler and --workers need --engine dask")
     dataset = load_from_args(args)
     cert = verify(dataset, primal=args.primal, tol=args.tol, solver=args.solver,
-                  gauge=args.gauge, method=args.method, l2=args.l2, l1=args.l1)
+                  gauge=args.gauge, method=args.method, l2=args.l2, l1=args.l1,
+                  l1_ratio=args.l1_ratio)
     return _print_certificate(args, dataset, cert)
 
 
@@ -219,6 +243,7 @@ def _verify_dask(args) -> int:
     from .verify import verify_dask
 
     unsupported = [(args.l1, "--l1 (its solver needs the data in memory)"),
+                   (args.l1_ratio is not None, "--l1-ratio (it goes with --l1)"),
                    (args.primal == "cvxpy", "--primal cvxpy (CVXPY does not run at this scale)"),
                    (args.method != "auto", "--method (the engine runs Newton)")]
     for given, what in unsupported:
@@ -246,8 +271,8 @@ def cmd_certify(args) -> int:
 
     dataset = load_from_args(args)
     theta = read_coef_csv(args.coef, dataset)
-    cert = certify(dataset, theta, l2=args.l2, l1=args.l1, tol=args.tol,
-                   source=f"given ({args.coef})")
+    cert = certify(dataset, theta, l2=args.l2, l1=args.l1, l1_ratio=args.l1_ratio,
+                   tol=args.tol, source=f"given ({args.coef})")
     return _print_certificate(args, dataset, cert)
 
 
@@ -361,7 +386,8 @@ def format_certificate(dataset, cert) -> str:
     lines += ["  at theta",
               f"          {'-l(theta)':<30} {-cert.extra['canonical_loglik']:.10f} nats"]
     if penalty.active:
-        label = "-(l - lam/2 |theta|^2)" if penalty.kind == "l2" else "-(l - lam |theta|_1)"
+        label = {"l2": "-(l - lam/2 |theta|^2)", "l1": "-(l - lam |theta|_1)"}.get(
+            penalty.kind, "-(l - elastic-net penalty)")
         lines.append(f"          {label:<30} {cert.upper_bound:.10f} nats")
     if cert.extra["loglik_constant"] != 0:
         lines.append(f"          {'reported log-likelihood':<30} {-cert.neg_loglik:.10f} nats")

@@ -495,12 +495,14 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
     Raises
     ------
     DualMaxentError
-        For the L1 penalty or forced entries, which need the data in memory.
+        For the L1 penalty (or the elastic net) or forced entries, which need the data in
+        memory.
     """
     penalty = make_penalty(l2=l2, penalty=penalty)
-    if penalty.kind == "l1":
-        raise DualMaxentError("the L1 penalty is not supported on Dask (its proximal Newton "
-                              "solver needs the data in memory); use l2 or solve_dual on a sample")
+    if penalty.has_l1:
+        raise DualMaxentError(f"the {penalty.label} penalty is not supported on Dask (its "
+                              "proximal Newton solver needs the data in memory); use l2 or "
+                              "solve_dual on a sample")
     tol = DEFAULT_TOLS["newton"] if tol is None else tol
     if not (np.isfinite(tol) and tol > 0):
         raise DualMaxentError(f"tol must be a positive number; got {tol}")

@@ -83,21 +83,21 @@ def choose_method(obj: DualObjective) -> str:
     Hessian is expensive to form (``p^2 > AUTO_CG_RATIO m k``, ``p`` the width of its
     curvature; with L2 only while ``p <= AUTO_CG_DENSE_MAX_PARAMS``); ``lbfgs`` whenever the
     Hessian has more than ``AUTO_NEWTON_MAX_PARAMS`` rows; ``newton`` otherwise (the proximal
-    Newton method for L1).
+    Newton method for L1 and the elastic net).
     """
     family, penalty, p = obj.family, obj.penalty, obj.n_params
-    if family.quadratic and penalty.kind != "l1":
+    if family.quadratic and not penalty.has_l1:
         return "qr"
     # the curvature's width: two classes take the binary kernel, one product of width m
     # whatever the penalty (:meth:`dualmaxent.families.Categorical.one_pass`)
     width = obj.dataset.m if family.multiclass and obj.dataset.k == 2 else p
-    if (penalty.kind != "l1" and family.multiclass
+    if (not penalty.has_l1 and family.multiclass
             and width ** 2 > AUTO_CG_RATIO * obj.dataset.m * obj.dataset.k
             and (penalty.kind == "none" or p <= AUTO_CG_DENSE_MAX_PARAMS)):
         return "newton-cg"
     if p > AUTO_NEWTON_MAX_PARAMS:
         return "lbfgs"
-    return "newton"  # proximal Newton for L1
+    return "newton"  # proximal Newton for L1 and the elastic net
 
 
 def solve_dual(
@@ -111,6 +111,7 @@ def solve_dual(
     theta0: np.ndarray | None = None,
     forced: np.ndarray | None = None,
     check_attainment: bool = True,
+    l1_ratio: float | None = None,
 ) -> DualResult:
     """Maximise the log-likelihood (the Lagrange dual of the maximum-entropy primal).
 
@@ -136,6 +137,10 @@ def solve_dual(
         Penalty strength ``lambda`` (at most one).
     penalty : Penalty, optional
         Alternative to ``l2``/``l1``.
+    l1_ratio : float, optional
+        With ``l1=lam``: the elastic net ``lam (a ||theta_R||_1 + (1 - a)/2 ||theta_R||^2)``,
+        ``a = l1_ratio`` in [0, 1] (:func:`dualmaxent.params.make_penalty`); solved by
+        proximal Newton (``newton``) or L-BFGS-B on the split (``lbfgs``).
     theta0 : ndarray of shape (m, k) or (m,), optional
         Warm start.
     forced : ndarray of bool like ``Y``, or Separation, optional
@@ -179,7 +184,7 @@ def solve_dual(
         ``theta = D theta_D``, the result's ``message`` saying so (its ``kkt_residual`` and
         ``history`` are the rescaled problem's); or it could not be rescaled.
     """
-    penalty = make_penalty(l2=l2, l1=l1, penalty=penalty)
+    penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     setup = _set_up(dataset, method, tol, max_iter, penalty, theta0, forced)
     obj, solver, tol, max_iter = setup.obj, setup.solver, setup.tol, setup.max_iter
     with _solving(dataset, setup.method) as hist:
@@ -353,8 +358,9 @@ def _rescaling(dataset, penalty: Penalty):
     likelihood depends on theta only through ``X theta``, so the problems are the same. A
     penalty is not invariant under rescaling the columns separately, so a penalised fit scales
     all its penalised columns by one factor ``c`` and the penalty's lambda by ``c^2`` (L2) or
-    ``c`` (L1), the same problem again; when the penalised columns' sizes differ too much for
-    one factor, it is solved as given, with a :class:`ScaleWarning`.
+    ``c`` (L1; the elastic net's L2 part by ``c^2`` and its L1 part by ``c``, so its
+    ``l1_ratio`` changes too), the same problem again; when the penalised columns' sizes differ
+    too much for one factor, it is solved as given, with a :class:`ScaleWarning`.
     """
     if not isinstance(dataset, Dataset):
         return None, ""
@@ -370,9 +376,11 @@ def _rescaling(dataset, penalty: Penalty):
         scale = _power_of_two_scaling(big, rows, uniform=True)
         c = float(scale[rows][0]) if rows.any() else 1.0
         with np.errstate(over="ignore", under="ignore"):
-            lam = penalty.lam * (c * c if penalty.kind == "l2" else c)
+            l1_lam, l2_lam = penalty.l1_lam * c, penalty.l2_lam * (c * c)
+            lam = l1_lam + l2_lam
         if (_badly_scaled(big * scale) or not np.isfinite(lam)
-                or lam < np.finfo(np.float64).tiny):
+                or lam < np.finfo(np.float64).tiny
+                or (penalty.kind == "elasticnet" and not (l1_lam > 0 and l2_lam > 0))):
             caveat = (f"the features' sizes span a factor {span} (column "
                       f"{dataset.feature_names[widest]!r} reaches {big[widest]:.1e}): a "
                       "penalised fit cannot be rescaled column by column (the penalty would "
@@ -381,7 +389,7 @@ def _rescaling(dataset, penalty: Penalty):
             # stacklevel: here, _set_up, solve_dual, its caller
             warnings.warn(caveat, ScaleWarning, stacklevel=4)
             return None, caveat
-        scaled_penalty = Penalty(penalty.kind, lam)
+        scaled_penalty = Penalty.from_parts(l1_lam, l2_lam)
     return _Rescaling(scale=scale, dataset=dataset._rescaled(scale), penalty=scaled_penalty,
                       span=span, widest=widest), ""
 
@@ -414,13 +422,14 @@ def _unscaled_result(dataset, scaling: _Rescaling, result: DualResult, penalty: 
         dataset._identifiability_from(scaling.dataset, scaling.scale)  # no rank pass of its own
     obj = make_objective(dataset, penalty, forced=forced)
     how = ("each feature column by its own power of two" if not penalty.active
-           else f"one power of two, the {penalty.kind.upper()} penalty's lambda with it")
+           else f"one power of two, the {penalty.label} penalty's lambda with it")
     note = (f"the features' sizes span a factor {scaling.span} (column "
             f"{names[scaling.widest]!r} reaches {dataset._column_max[scaling.widest]:.1e}): "
             f"solved with X rescaled ({how}) and theta mapped back to the given scale")
     warnings.warn(note, ScaleWarning, stacklevel=3)
+    # the user's penalty: the rescaled one is the same function of the mapped-back theta
     return dataclasses.replace(result, theta=theta, message=f"{result.message}; {note}",
-                               _objective=obj.release())
+                               penalty=penalty, _objective=obj.release())
 
 
 def _attainment(dataset, obj, beta, converged: bool):

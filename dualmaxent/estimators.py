@@ -6,13 +6,19 @@ so that a certified fit sits in a ``Pipeline``, ``GridSearchCV`` or ``cross_val_
 
 Conventions
 -----------
-* ``C`` means what it means in scikit-learn's ``LogisticRegression``: the fit minimises
-  ``C * sum_j w_j loss_j + penalty(coef)`` with ``penalty = ||coef||^2 / 2`` (L2) or
-  ``||coef||_1`` (L1), the intercept unpenalised. Our dual maximises
-  ``l(theta) - (lam / 2) ||theta_R||^2`` or ``l(theta) - lam ||theta_R||_1`` with ``l`` the
-  *sum* of the log-likelihoods (:mod:`dualmaxent.dual`). Dividing scikit-learn's objective by
-  ``C`` gives ours, so ``lam = 1 / C`` for both penalties: the 1/2 of the L2 penalty is in both
-  objectives, and neither has one for L1.
+* ``C`` and ``l1_ratio`` mean what they mean in scikit-learn's ``LogisticRegression`` (>= 1.8):
+  the fit minimises ``C * sum_j w_j loss_j + penalty(coef)`` with ``penalty = a ||coef||_1 +
+  (1 - a) / 2 ||coef||^2``, ``a = l1_ratio`` (0: L2, 1: L1, between: the elastic net), the
+  intercept unpenalised; ``C = np.inf`` is no penalty. Our dual maximises ``l(theta) - lam (a
+  ||theta_R||_1 + (1 - a) / 2 ||theta_R||^2)`` with ``l`` the *sum* of the log-likelihoods
+  (:mod:`dualmaxent.dual`, :class:`dualmaxent.params.Penalty`). Dividing scikit-learn's
+  objective by ``C`` gives ours, so ``lam = 1 / C`` for every ``a``: the 1/2 of the L2 part is in
+  both objectives, and neither has one for the L1 part.
+* ``l1_ratio=None`` (the default) is the estimator's historical penalty: L2 for
+  :class:`MaxEntClassifier`, none for :class:`GLMRegressor`. ``penalty=`` (``"l2"``, ``"l1"``,
+  ``"elasticnet"`` with ``l1_ratio``, or None) is still accepted and gives scikit-learn's
+  ``FutureWarning`` (:data:`PENALTY_DEPRECATION`); a ``penalty`` that contradicts ``l1_ratio``
+  is a ``ValueError``.
 * Binary labels use the Bernoulli family (one theta vector, ``coef_`` of shape (1, p)), so that
   the penalty is on the one vector of log-odds, as in scikit-learn. (The categorical family with
   two classes would penalise two symmetric columns ``+-theta/2`` and halve the penalty.)
@@ -41,7 +47,7 @@ from .data import Dataset
 from .dual import solve_dual
 from .exceptions import DualMaxentError, DualMaxentWarning, SeparationWarning
 from .families import get_family
-from .params import Penalty
+from .params import Penalty, make_penalty
 from .verify import verify
 
 try:  # scikit-learn >= 1.6
@@ -50,7 +56,21 @@ except ImportError:  # pragma: no cover - older scikit-learn
     def _validate_data(estimator, *args, **kwargs):
         return estimator._validate_data(*args, **kwargs)
 
-__all__ = ["MaxEntClassifier", "GLMRegressor", "CertificateWarning"]
+__all__ = ["MaxEntClassifier", "GLMRegressor", "CertificateWarning", "PENALTY_DEPRECATION"]
+
+#: The ``FutureWarning`` of a ``penalty=`` given explicitly: scikit-learn's own (its
+#: ``LogisticRegression.fit``, version 1.8 on), word for word from "To avoid this warning"; its
+#: first sentence names scikit-learn's versions, so ours says "as in scikit-learn >= 1.8".
+PENALTY_DEPRECATION = (
+    "'penalty' is deprecated (as in scikit-learn >= 1.8) and will be removed in a future version."
+    " To avoid this warning, leave 'penalty' set to its default value and use 'l1_ratio' or 'C'"
+    " instead. Use l1_ratio=0 instead of penalty='l2', l1_ratio=1 instead of penalty='l1',"
+    " l1_ratio set to a float between 0 and 1 instead of penalty='elasticnet', and C=np.inf"
+    " instead of penalty=None."
+)
+
+#: ``penalty``'s default: not given (scikit-learn's sentinel).
+_UNSET = "deprecated"
 
 #: The ray ``theta_red + t D`` of separated data stops once doubling ``t`` moves no training
 #: mean by more than this: the fitted means then equal their limit, the certified optimum.
@@ -64,11 +84,15 @@ class CertificateWarning(DualMaxentWarning):
 class _DualMaxentEstimator(BaseEstimator):
     """Shared fit: validation, the penalty, the solve and the certificate."""
 
-    def __init__(self, penalty=None, C=1.0, fit_intercept=True, method="auto", tol=None,
-                 max_iter=None, certify=True, certify_tol=1e-6, primal="projected",
+    #: the penalty of ``l1_ratio=None`` (module docstring)
+    _default_kind = "none"
+
+    def __init__(self, penalty=_UNSET, C=1.0, l1_ratio=None, fit_intercept=True, method="auto",
+                 tol=None, max_iter=None, certify=True, certify_tol=1e-6, primal="projected",
                  solver="CLARABEL"):
         self.penalty = penalty
         self.C = C
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.method = method
         self.tol = tol
@@ -79,14 +103,38 @@ class _DualMaxentEstimator(BaseEstimator):
         self.solver = solver
 
     def _penalty(self) -> Penalty:
-        if self.penalty not in (None, "l2", "l1"):
-            raise ValueError(f"penalty must be None, 'l2' or 'l1'; got {self.penalty!r}")
-        if self.penalty is None:
-            return Penalty()
+        """The penalty of ``C``, ``l1_ratio`` and (deprecated) ``penalty``: module docstring."""
+        given = self.penalty
+        if not (given is None or (isinstance(given, str)
+                                  and given in (_UNSET, "l2", "l1", "elasticnet"))):
+            raise ValueError(f"penalty must be None, 'l2', 'l1' or 'elasticnet' (deprecated: use "
+                             f"l1_ratio and C); got {given!r}")
+        a = self.l1_ratio
+        if a is not None and (isinstance(a, bool) or not isinstance(a, numbers.Real)
+                              or not 0 <= a <= 1):
+            raise ValueError(f"l1_ratio must be None or a number in [0, 1]; got {a!r}")
         C = self.C
-        if isinstance(C, bool) or not isinstance(C, numbers.Real) or not (0 < C < np.inf):
-            raise ValueError(f"C must be a positive number; got {C!r}")
-        return Penalty(self.penalty, 1.0 / float(C))  # lam = 1 / C, the module docstring
+        if isinstance(C, bool) or not isinstance(C, numbers.Real) or not (0 < C <= np.inf):
+            raise ValueError(f"C must be a positive number (np.inf: no penalty); got {C!r}")
+        if given != _UNSET:
+            warnings.warn(PENALTY_DEPRECATION, FutureWarning, stacklevel=4)
+            if given is None:
+                return Penalty()
+            want = {"l2": 0.0, "l1": 1.0}.get(given)
+            if given == "elasticnet" and a is None:
+                raise ValueError("l1_ratio must be specified when penalty is elasticnet")
+            if want is not None and a is not None and a != want:
+                raise ValueError(f"penalty={given!r} contradicts l1_ratio={a!r}; use l1_ratio "
+                                 "alone")
+            a = want if want is not None else a
+        if C == np.inf:
+            return Penalty()
+        if a is None:
+            a = {"none": None, "l2": 0.0}[self._default_kind]
+            if a is None:
+                return Penalty()
+        # lam = 1 / C whatever the mixing, the module docstring
+        return make_penalty(l1=1.0 / float(C), l1_ratio=float(a))
 
     def _fit_dataset(self, X, y, sample_weight, family):
         """Validate, solve (and certify); return the fitted theta of shape (m, k) or (m,)."""
@@ -116,7 +164,7 @@ class _DualMaxentEstimator(BaseEstimator):
         if not cert.attained:
             theta = self._ray(dataset, theta, cert.separation.direction)
             warnings.warn(f"{cert.separation.describe(dataset)}; coef_ is a finite point of the "
-                          "ray to the certified limit (penalty='l2' gives a finite optimum)",
+                          "ray to the certified limit (a finite C gives a finite optimum)",
                           SeparationWarning, stacklevel=3)
         if not cert.ok:
             warnings.warn("the duality certificate is not ok: " + "; ".join(cert.messages),
@@ -157,12 +205,19 @@ class MaxEntClassifier(ClassifierMixin, _DualMaxentEstimator):
 
     Parameters
     ----------
-    penalty : {"l2", "l1", None}, default "l2"
-        As in scikit-learn's ``LogisticRegression`` (whose default is also L2 with ``C = 1``).
-        ``None``: the plain maximum-likelihood fit, the exact dual of the max-entropy problem.
+    penalty : {"l2", "l1", "elasticnet", None}, optional
+        Deprecated, as in scikit-learn >= 1.8: setting it gives a ``FutureWarning``; use
+        ``l1_ratio`` and ``C`` (``penalty=None`` is ``C=np.inf``). Given, it decides as before
+        (``"elasticnet"`` needs ``l1_ratio``).
     C : float, default 1.0
         Inverse penalty strength, scikit-learn's meaning: our ``lambda = 1 / C`` on the
-        *summed* log-likelihood (module docstring). Ignored when ``penalty=None``.
+        *summed* log-likelihood (module docstring). ``np.inf``: no penalty, the plain
+        maximum-likelihood fit, the exact dual of the max-entropy problem.
+    l1_ratio : float in [0, 1], optional
+        scikit-learn's mixing ``a``: the penalty ``lambda (a ||coef||_1 + (1 - a)/2
+        ||coef||^2)``; 0 is L2, 1 is L1, in between the elastic net (certified like the others:
+        its primal is the L1 box softened by a quadratic). None (default): L2, scikit-learn's
+        default too.
     fit_intercept : bool, default True
         Add an unpenalised intercept.
     method : str, default "auto"
@@ -211,12 +266,14 @@ class MaxEntClassifier(ClassifierMixin, _DualMaxentEstimator):
     the training probabilities equal their limit, the certified max-entropy ``P*``.
     """
 
-    def __init__(self, penalty="l2", C=1.0, fit_intercept=True, method="auto", tol=None,
-                 max_iter=None, certify=True, certify_tol=1e-6, primal="projected",
+    _default_kind = "l2"
+
+    def __init__(self, penalty=_UNSET, C=1.0, l1_ratio=None, fit_intercept=True, method="auto",
+                 tol=None, max_iter=None, certify=True, certify_tol=1e-6, primal="projected",
                  solver="CLARABEL"):
-        super().__init__(penalty=penalty, C=C, fit_intercept=fit_intercept, method=method,
-                         tol=tol, max_iter=max_iter, certify=certify, certify_tol=certify_tol,
-                         primal=primal, solver=solver)
+        super().__init__(penalty=penalty, C=C, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
+                         method=method, tol=tol, max_iter=max_iter, certify=certify,
+                         certify_tol=certify_tol, primal=primal, solver=solver)
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model; ``sample_weight`` are frequency weights (weight 2 = a repeated row).
@@ -283,13 +340,18 @@ class GLMRegressor(RegressorMixin, _DualMaxentEstimator):
         Gaussian (identity link, the default: what a regressor does unless told otherwise),
         Poisson (log link, counts ``y >= 0``) or Bernoulli (logit link, ``y`` two labels; the
         prediction is the probability of the larger one).
-    penalty : {None, "l2", "l1"}, default None
-        None, as in ``LinearRegression`` and statsmodels' GLM.
+    penalty : {None, "l2", "l1", "elasticnet"}, optional
+        Deprecated, as in :class:`MaxEntClassifier` (a ``FutureWarning``; use ``l1_ratio``).
     C : float, default 1.0
         Inverse penalty strength: the fit minimises ``C * sum_j w_j loss_j + penalty``, so our
         ``lambda = 1 / C``; with ``loss_j`` minus the unit-variance log-likelihood this is
-        ``Ridge(alpha=1 / C)`` for the gaussian family, and ``PoissonRegressor(alpha=1 / (C n))``
-        (whose loss is a mean) for the Poisson family with ``n`` observations.
+        ``Ridge(alpha=1 / C)`` for the gaussian family (``l1_ratio=0``), and
+        ``PoissonRegressor(alpha=1 / (C n))`` (whose loss is a mean) for the Poisson family with
+        ``n`` observations. Used only with ``l1_ratio``.
+    l1_ratio : float in [0, 1], optional
+        The penalty ``lambda (a ||coef||_1 + (1 - a)/2 ||coef||^2)``, ``a = l1_ratio`` (0: L2,
+        1: L1, between: the elastic net). None (default): no penalty, as in
+        ``LinearRegression`` and statsmodels' GLM.
     fit_intercept, method, tol, max_iter, certify, certify_tol, primal, solver
         As in :class:`MaxEntClassifier`.
 
@@ -306,13 +368,13 @@ class GLMRegressor(RegressorMixin, _DualMaxentEstimator):
     ``score`` is scikit-learn's R^2 of the predicted means for every family.
     """
 
-    def __init__(self, family="gaussian", penalty=None, C=1.0, fit_intercept=True,
-                 method="auto", tol=None, max_iter=None, certify=True, certify_tol=1e-6,
-                 primal="projected", solver="CLARABEL"):
+    def __init__(self, family="gaussian", penalty=_UNSET, C=1.0, l1_ratio=None,
+                 fit_intercept=True, method="auto", tol=None, max_iter=None, certify=True,
+                 certify_tol=1e-6, primal="projected", solver="CLARABEL"):
         self.family = family
-        super().__init__(penalty=penalty, C=C, fit_intercept=fit_intercept, method=method,
-                         tol=tol, max_iter=max_iter, certify=certify, certify_tol=certify_tol,
-                         primal=primal, solver=solver)
+        super().__init__(penalty=penalty, C=C, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
+                         method=method, tol=tol, max_iter=max_iter, certify=certify,
+                         certify_tol=certify_tol, primal=primal, solver=solver)
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model: parameters and frequency weights as in :meth:`MaxEntClassifier.fit`,

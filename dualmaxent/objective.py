@@ -8,10 +8,14 @@ Conventions
 * Shapes, gauge, packing and penalised rows: those of :mod:`dualmaxent.params` (theta (m, k) or
   (m,), the last class pinned on unpenalised rows, the free entries packed class by class).
 * Penalties never touch the intercept row: L2 subtracts ``(lam / 2) sum theta_r^2`` and L1
-  subtracts ``lam sum |theta_r|`` over the penalised rows ``r``.
+  subtracts ``lam sum |theta_r|`` over the penalised rows ``r``; the elastic net subtracts both,
+  ``(l2_lam / 2) sum theta_r^2 + l1_lam sum |theta_r|`` with ``l2_lam = lam (1 - a)`` and
+  ``l1_lam = lam a`` (:class:`dualmaxent.params.Penalty`). The smooth part (value, gradient,
+  Hessian) carries the L2 term, of L2 and of the elastic net; the L1 term is the solver's
+  proximal part.
 * Convergence is judged by the relative dual gradient ``max |g| / (1 + max |X^T W Y|)``, the
-  balance residual at theta (for L1 the minimal-norm subgradient), never by the change in theta:
-  :meth:`DualObjective.kkt_residual`.
+  balance residual at theta (for L1 and the elastic net the minimal-norm subgradient), never by
+  the change in theta: :meth:`DualObjective.kkt_residual`.
 
 One object per problem, built by :func:`make_objective`: :class:`DualObjective` for the full
 likelihood, :class:`ReducedObjective` for separated data (the likelihood without its forced
@@ -148,9 +152,9 @@ class DualObjective:
 
     def _on_sample(self, sample: Dataset, step: int) -> "DualObjective":
         """The objective on ``sample``, every ``step``-th row (the penalty divided by step)."""
-        penalty = (Penalty(self.penalty.kind, self.penalty.lam / step) if self.penalty.active
-                   else self.penalty)
-        out = DualObjective(sample, penalty)
+        pen = self.penalty
+        out = DualObjective(sample, Penalty(pen.kind, pen.lam / step, pen.l1_ratio)
+                            if pen.active else pen)
         out.curvature_dtype = self.curvature_dtype
         return out
 
@@ -182,9 +186,12 @@ class DualObjective:
         if not self.penalty.active:
             return 0.0
         tp = np.asarray(theta)[self.penalized_rows]
-        if self.penalty.kind == "l2":
-            return 0.5 * self.penalty.lam * float(np.sum(tp**2))
-        return self.penalty.lam * float(np.sum(np.abs(tp)))
+        value = 0.0
+        if self.penalty.l2_lam:
+            value += 0.5 * self.penalty.l2_lam * float(np.sum(tp**2))
+        if self.penalty.l1_lam:
+            value += self.penalty.l1_lam * float(np.sum(np.abs(tp)))
+        return value
 
     def value(self, beta) -> float:
         """The objective ``l(theta) - penalty(theta)``."""
@@ -288,17 +295,19 @@ class DualObjective:
         (an engine's; nothing to do in memory, where a value comes with its gradient)."""
 
     def smooth_value_grad(self, beta, hessian: bool = False):
-        """Value and gradient of ``l - L2 penalty`` (the L1 term is left to the solver).
+        """Value and gradient of ``l - L2 penalty`` (the L1 term, of L1 and of the elastic net,
+        is left to the solver).
 
         ``hessian=True`` also forms the curvature in the same pass and caches it for
         :meth:`hessian` at the same ``beta`` (used by Newton's line search at the full step).
         """
         theta = self.theta(beta)
         value, G, _ = self._loglik(theta, hessian)  # G (m, q): the balance equations
-        if self.penalty.kind == "l2":
+        lam2 = self.penalty.l2_lam
+        if lam2:
             T = theta.reshape(-1, self.q)
-            value -= 0.5 * self.penalty.lam * float(np.sum(T[self.penalized_rows] ** 2))
-            G = G - self.penalty.lam * T * self.penalized_rows[:, None]
+            value -= 0.5 * lam2 * float(np.sum(T[self.penalized_rows] ** 2))
+            G = G - lam2 * T * self.penalized_rows[:, None]
         return value, G.T.ravel()[self._free_flat]
 
     def full_gradient(self, theta) -> np.ndarray:
@@ -337,8 +346,8 @@ class DualObjective:
             H[np.ix_(cols, cols)] = -C
         else:
             H = -C
-        if self.penalty.kind == "l2":
-            diag = self.params.penalized_flat.astype(float) * self.penalty.lam
+        if self.penalty.l2_lam:
+            diag = self.params.penalized_flat.astype(float) * self.penalty.l2_lam
             H[np.diag_indices_from(H)] -= diag
         idx = self._free_flat
         return H[np.ix_(idx, idx)]
@@ -355,7 +364,7 @@ class DualObjective:
         m = self.X.shape[1]
         if self._gram is None:
             self._gram = self._gram_matrix()  # X^T W X, once per objective
-        lam = self.penalty.lam if self.penalty.kind == "l2" else 0.0
+        lam = self.penalty.l2_lam
         pdiag = self.params.penalized * lam
         idx = self._free_flat
 
@@ -426,9 +435,9 @@ class DualObjective:
         if grad is None:
             _, grad = self.smooth_value_grad(beta)
         g = np.array(grad)
-        if self.penalty.kind == "l1":
+        if self.penalty.has_l1:  # the minimal-norm subgradient of the L1 part
             pen = self.params.penalized
-            lam = self.penalty.lam
+            lam = self.penalty.l1_lam
             b = np.asarray(beta)
             gp = g[pen]
             bp = b[pen]

@@ -4,8 +4,9 @@ Conventions
 -----------
 * Shapes: ``theta`` is (m, k) for the categorical family, one column per class, and (m,) for the
   one-parameter families; internally both are ``(m, q)`` tables with ``q = k`` or ``q = 1``.
-* Penalised rows: a penalty (L2 or L1) acts on every row of theta except the intercept's (the
-  last row of ``X`` when the data set has one); without a penalty no row is penalised.
+* Penalised rows: a penalty (L2, L1 or the elastic net) acts on every row of theta except the
+  intercept's (the last row of ``X`` when the data set has one); without a penalty no row is
+  penalised.
 * Gauge (categorical): ``softmax(X theta)`` does not change when one vector ``c`` is added to
   every column of theta (information-theory note, footnote 2). The *pivot gauge* pins the last
   class, ``theta[r, k-1] = 0``, on every *unpenalised* row ``r``; penalised rows stay free in all
@@ -20,12 +21,14 @@ The dual's objective, the primal's conversion of CVXPY's multipliers, the verifi
 benchmark all use one :class:`Parameterization`, so these choices are written here only.
 
 The penalty is part of the specification too: :class:`Penalty` (built from the API's ``l2=`` /
-``l1=`` keywords by :func:`make_penalty`) says which rows are penalised and how. It lives here
-and is re-exported by :mod:`dualmaxent.results` and :mod:`dualmaxent`.
+``l1=`` / ``l1_ratio=`` keywords by :func:`make_penalty`; its docstring derives the elastic
+net's primal) says which rows are penalised and how. It lives here and is re-exported by
+:mod:`dualmaxent.results` and :mod:`dualmaxent`.
 """
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,47 +44,158 @@ class Penalty:
 
     Attributes
     ----------
-    kind : {"none", "l2", "l1"}, default "none"
-        ``"l2"`` subtracts ``(lam / 2) ||theta_R||^2`` from the log-likelihood, ``"l1"``
-        subtracts ``lam ||theta_R||_1``, ``R`` the penalised rows: every row but the intercept's,
-        which is never penalised (module docstring).
+    kind : {"none", "l2", "l1", "elasticnet"}, default "none"
+        What is subtracted from the log-likelihood, ``R`` the penalised rows (every row but the
+        intercept's, which is never penalised; module docstring):
+
+        * ``"l2"``: ``(lam / 2) ||theta_R||^2``;
+        * ``"l1"``: ``lam ||theta_R||_1``;
+        * ``"elasticnet"``: ``lam (a ||theta_R||_1 + (1 - a) / 2 ||theta_R||^2)``, ``a`` the
+          ``l1_ratio``, scikit-learn's mixing (``a = 1`` is ``"l1"``, ``a = 0`` is ``"l2"``:
+          those two ends are the other kinds, so here ``0 < a < 1``).
     lam : float, default 0.0
-        The strength ``lambda``; must be finite and positive for ``"l2"`` and ``"l1"``.
+        The strength ``lambda``; must be finite and positive for every kind but ``"none"``.
+    l1_ratio : float, optional
+        ``a`` of ``"elasticnet"``, in the open interval (0, 1); None for the other kinds
+        (:attr:`l1_lam` and :attr:`l2_lam` read every kind the same way).
+
+    Notes
+    -----
+    The elastic net splits into the two parts the solvers already know: a smooth L2 part of
+    strength :attr:`l2_lam` ``= lam (1 - a)`` (in the value, gradient and Hessian) and an L1
+    part of strength :attr:`l1_lam` ``= lam a`` (the proximal term).
+
+    Its primal (the derivation; :mod:`dualmaxent.certify` and :mod:`dualmaxent.primal` state
+    the result). Write ``p(theta_R) = lam a ||theta_R||_1 + (lam (1 - a) / 2) ||theta_R||^2``,
+    a sum of the same convex function of each penalised entry, and ``s = X_R^T W (mu - Y)``
+    for the slack of the balance equations of the penalised rows. The dual is
+    ``min_theta [sum_j w_j A(eta_j) - <theta, X^T W Y> + p(theta_R)]``; write each
+    ``A(eta_j) = max_{mu_j} <mu_j, eta_j> - A*(mu_j)``, exchange max and min (the inner function
+    is convex in theta and concave in mu), and minimise over theta entry by entry. The
+    unpenalised rows give the balance equations ``X^T W (mu - Y) = 0`` as before; a penalised
+    entry gives ``min_t [t s + p(t)] = -p*(-s) = -p*(s)``, ``p*`` the convex conjugate (``p``
+    is even). For ``p(t) = lam a |t| + (lam (1 - a) / 2) t^2``,
+
+        p*(s) = max_t [s t - lam a |t| - (lam (1 - a) / 2) t^2]
+              = (|s| - lam a)_+^2 / (2 lam (1 - a)),
+
+    attained at ``t = sign(s) (|s| - lam a)_+ / (lam (1 - a))`` (soft-thresholding, then the
+    ridge's shrinkage). So the primal is
+
+        maximise  H(mu) - sum_{r in R, c} (|s_rc| - lam a)_+^2 / (2 lam (1 - a))
+
+    subject to the balance equations of the unpenalised rows: the box of L1 softened by a
+    quadratic charge, which starts only once a slack leaves its box ``|s| <= lam a``. The
+    signs are those of L2 (``theta_R = -s / lam``): at the optimum ``theta_R = -sign(s)
+    (|s| - lam a)_+ / (lam (1 - a))``, the minimiser of ``t s + p(t)`` at the primal's slack, and
+    ``-l(theta*) + p(theta*_R) = H(mu*) - sum p*(s*)`` (no duality gap). The limits: ``a = 0``
+    gives ``||s||^2 / (2 lam)``, the L2 charge; as ``a -> 1`` the charge is 0 inside the box
+    ``|s| <= lam`` and grows like ``1 / (1 - a)`` outside it, the L1 boxes.
     """
 
     kind: str = "none"
     lam: float = 0.0
+    l1_ratio: float | None = None
 
     def __post_init__(self):
-        if self.kind not in ("none", "l2", "l1"):
-            raise DualMaxentError(f"unknown penalty {self.kind!r}; use 'l2' or 'l1'")
+        if self.kind not in KINDS:
+            raise DualMaxentError(f"unknown penalty {self.kind!r}; use 'l2', 'l1' or "
+                                  "'elasticnet'")
         if self.kind != "none" and not (np.isfinite(self.lam) and self.lam > 0):
             raise DualMaxentError(f"the {self.kind} penalty needs lambda > 0; got {self.lam}")
+        if self.kind == "elasticnet":
+            a = self.l1_ratio
+            if not isinstance(a, numbers.Real) or isinstance(a, bool) or not 0 < a < 1:
+                raise DualMaxentError("the elasticnet penalty needs 0 < l1_ratio < 1 (0 is "
+                                      f"'l2', 1 is 'l1'); got {a!r}")
+            object.__setattr__(self, "l1_ratio", float(a))
+        elif self.l1_ratio is not None:
+            raise DualMaxentError(f"l1_ratio belongs to the elasticnet penalty, not to "
+                                  f"{self.kind!r}; use make_penalty(l1=lam, l1_ratio=a)")
 
     @property
     def active(self) -> bool:
         """Whether any row is penalised (``kind != "none"``)."""
         return self.kind != "none"
 
+    @property
+    def l1_lam(self) -> float:
+        """The strength of the L1 part: ``lam`` (``"l1"``), ``lam a`` (``"elasticnet"``), else 0."""
+        if self.kind == "l1":
+            return self.lam
+        return self.lam * self.l1_ratio if self.kind == "elasticnet" else 0.0
+
+    @property
+    def l2_lam(self) -> float:
+        """The strength of the L2 part, ``(l2_lam / 2) ||theta_R||^2``: ``lam`` (``"l2"``),
+        ``lam (1 - a)`` (``"elasticnet"``), else 0."""
+        if self.kind == "l2":
+            return self.lam
+        return self.lam * (1.0 - self.l1_ratio) if self.kind == "elasticnet" else 0.0
+
+    @property
+    def label(self) -> str:
+        """``"L2"``, ``"L1"``, ``"elastic-net"`` or ``"no"``, for sentences ("the L1 penalty")."""
+        return {"none": "no", "elasticnet": "elastic-net"}.get(self.kind, self.kind.upper())
+
+    @property
+    def has_l1(self) -> bool:
+        """Whether the penalty has an L1 part (the proximal solvers; no smooth-only method)."""
+        return self.kind in ("l1", "elasticnet")
+
+    @staticmethod
+    def from_parts(l1_lam: float, l2_lam: float) -> "Penalty":
+        """The penalty ``l1_lam ||theta_R||_1 + (l2_lam / 2) ||theta_R||^2`` (either may be 0):
+        ``"l1"``, ``"l2"``, ``"elasticnet"`` with ``lam = l1_lam + l2_lam`` and ``a = l1_lam /
+        lam``, or none."""
+        l1_lam, l2_lam = float(l1_lam), float(l2_lam)
+        if l1_lam > 0 and l2_lam > 0:
+            lam = l1_lam + l2_lam
+            return Penalty("elasticnet", lam, l1_lam / lam)
+        if l1_lam > 0:
+            return Penalty("l1", l1_lam)
+        if l2_lam > 0:
+            return Penalty("l2", l2_lam)
+        return Penalty()
+
     def describe(self) -> str:
-        """``"none"`` or ``"l2(lambda=0.5)"``, for printouts."""
-        return "none" if not self.active else f"{self.kind}(lambda={self.lam:g})"
+        """``"none"``, ``"l2(lambda=0.5)"`` or ``"elasticnet(lambda=0.5, l1_ratio=0.3)"``, for
+        printouts."""
+        if not self.active:
+            return "none"
+        if self.kind == "elasticnet":
+            return f"elasticnet(lambda={self.lam:g}, l1_ratio={self.l1_ratio:g})"
+        return f"{self.kind}(lambda={self.lam:g})"
 
     def as_dict(self) -> dict:
-        """``{"kind": ..., "lambda": ...}`` for the JSON report (``lambda`` None when inactive)."""
-        return {"kind": self.kind, "lambda": self.lam if self.active else None}
+        """``{"kind": ..., "lambda": ...}`` for the JSON report (``lambda`` None when inactive),
+        and ``"l1_ratio"`` for the elastic net."""
+        out = {"kind": self.kind, "lambda": self.lam if self.active else None}
+        if self.kind == "elasticnet":
+            out["l1_ratio"] = self.l1_ratio
+        return out
+
+
+#: The penalty kinds (:class:`Penalty`).
+KINDS = ("none", "l2", "l1", "elasticnet")
 
 
 def make_penalty(l2: float | None = None, l1: float | None = None,
-                 penalty: Penalty | None = None) -> Penalty:
-    """Build a :class:`Penalty` from the ``l2=`` / ``l1=`` keyword arguments of the API.
+                 penalty: Penalty | None = None, l1_ratio: float | None = None) -> Penalty:
+    """Build a :class:`Penalty` from the ``l2=`` / ``l1=`` / ``l1_ratio=`` keywords of the API.
 
     Parameters
     ----------
     l2, l1 : float, optional
         The strength of an L2 or an L1 penalty (at most one).
     penalty : Penalty, optional
-        A ready penalty, returned as is (then neither ``l2`` nor ``l1``).
+        A ready penalty, returned as is (then none of the keywords).
+    l1_ratio : float, optional
+        With ``l1=lam``: the elastic net ``lam (a ||theta_R||_1 + (1 - a)/2 ||theta_R||^2)``,
+        ``a = l1_ratio`` in [0, 1] (scikit-learn's mixing): ``a = 1`` is the L1 penalty
+        ``Penalty("l1", lam)``, ``a = 0`` the L2 penalty ``Penalty("l2", lam)``, and between
+        them ``Penalty("elasticnet", lam, l1_ratio=a)``. ``lam`` is the strength of the whole
+        penalty, as in scikit-learn (``lam = 1 / C``).
 
     Returns
     -------
@@ -89,11 +203,25 @@ def make_penalty(l2: float | None = None, l1: float | None = None,
         ``Penalty()`` (none) when nothing is given.
     """
     if penalty is not None:
-        if l2 is not None or l1 is not None:
-            raise DualMaxentError("give either penalty= or l2=/l1=, not both")
+        if l2 is not None or l1 is not None or l1_ratio is not None:
+            raise DualMaxentError("give either penalty= or l2=/l1=/l1_ratio=, not both")
         return penalty
     if l2 is not None and l1 is not None:
         raise DualMaxentError("give at most one of l2 and l1")
+    if l1_ratio is not None:
+        a = l1_ratio
+        if isinstance(a, bool) or not isinstance(a, numbers.Real) or not 0.0 <= a <= 1.0:
+            raise DualMaxentError(f"l1_ratio must be a number in [0, 1]; got {a!r}")
+        if l1 is None:
+            raise DualMaxentError("l1_ratio goes with l1=lam (the elastic net's strength); "
+                                  + ("l2=lam is the ridge alone" if l2 is not None
+                                     else "no strength was given"))
+        a = float(a)
+        if a == 1.0:
+            return Penalty("l1", float(l1))
+        if a == 0.0:
+            return Penalty("l2", float(l1))
+        return Penalty("elasticnet", float(l1), a)
     if l2 is not None:
         return Penalty("l2", float(l2))
     if l1 is not None:

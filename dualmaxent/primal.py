@@ -23,13 +23,23 @@ Penalties relax the balance equations on the penalised (non-intercept) rows ``R`
 
 * L2 (dual ``- lam/2 ||theta_R||^2``): the constraint on ``R`` is dropped and
   ``- ||X_R^T W (mu - Y)||^2 / (2 lam)`` is added to the objective;
-* L1 (dual ``- lam ||theta_R||_1``): the "box" balance equations ``|X_R^T W (mu - Y)| <= lam``.
+* L1 (dual ``- lam ||theta_R||_1``): the "box" balance equations ``|X_R^T W (mu - Y)| <= lam``;
+* elastic net (dual ``- lam (a ||theta_R||_1 + (1 - a)/2 ||theta_R||^2)``): the constraint on
+  ``R`` is dropped and ``- sum (|S| - lam a)_+^2 / (2 lam (1 - a))`` is added, ``S = X_R^T W
+  (mu - Y)`` entry by entry: the L1 box softened by a quadratic (the convex conjugate of the
+  penalty, derived in :class:`dualmaxent.params.Penalty`). In CVXPY
+  ``cp.sum(cp.square(cp.pos(cp.abs(S) - lam a))) / (2 lam (1 - a))``: ``pos`` of a convex
+  expression is convex and non-negative, and ``square`` is convex and increasing there, so the
+  charge is convex and subtracting it in a Maximize follows the DCP rules.
 
 Signs. CVXPY states a Maximize problem as the minimisation of ``-H`` and attaches to the
 constraint ``X^T W mu == X^T W Y`` a multiplier ``nu`` with Lagrangian ``-H + <nu, X^T W (mu - Y)>``.
 Stationarity gives ``mu_j ∝ exp(-x_j^T nu)``, so **theta = -dual_value** (pinned by a test). For
 the L1 boxes, with ``u`` the dual of ``S <= lam`` and ``v`` that of ``S >= -lam``,
-``theta_R = v - u``; for L2, ``theta_R = X_R^T W (Y - mu) / lam``.
+``theta_R = v - u``; for L2, ``theta_R = X_R^T W (Y - mu) / lam``. For the elastic net, as for
+L2, theta is the charge's derivative at the optimum's slack with its sign flipped (the multiplier
+of the dropped constraint): ``theta_R = -sign(S) (|S| - lam a)_+ / (lam (1 - a))``, which is
+``-S / lam`` at ``a = 0`` and exactly 0 inside the box.
 
 Gauge. ``gauge="full"`` states all ``k`` class blocks of the balance equations; they are linearly
 dependent because the rows of ``P`` and ``Y`` both sum to one (the intercept row makes the
@@ -276,6 +286,10 @@ def build_primal(dataset: Dataset, penalty: Penalty | None = None, gauge: str = 
         S = residual[pen_rows]
         if penalty.kind == "l2":
             objective = entropy - cp.sum_squares(S) / (2.0 * penalty.lam)
+        elif penalty.kind == "elasticnet":
+            a = penalty.l1_ratio
+            charge = cp.sum(cp.square(cp.pos(cp.abs(S) - penalty.lam * a)))
+            objective = entropy - charge / (2.0 * penalty.lam * (1.0 - a))
         else:
             upper = S <= penalty.lam
             lower = S >= -penalty.lam
@@ -367,6 +381,7 @@ def solve_primal(
     forced: np.ndarray | None = None,
     aggregate: bool = True,
     verbose: bool = False,
+    l1_ratio: float | None = None,
     **solver_options,
 ) -> PrimalResult:
     """Solve the maximum-entropy primal with CVXPY.
@@ -381,6 +396,8 @@ def solve_primal(
     l2, l1 : float, optional
         Relax the balance equations as the dual's L2 / L1 penalty ``lambda`` dictates.
     penalty : Penalty, optional
+    l1_ratio : float, optional
+        With ``l1=lam``: the elastic net's relaxation (:func:`dualmaxent.params.make_penalty`).
     forced : ndarray of bool or Separation, optional
         Entries forced by separation (``detect_separation(dataset).forced``): solve the reduced
         problem (see the module docstring); unpenalised only.
@@ -400,7 +417,7 @@ def solve_primal(
     """
     import cvxpy as cp
 
-    penalty = make_penalty(l2=l2, l1=l1, penalty=penalty)
+    penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     solver = str(solver).upper()
     installed = cp.installed_solvers()
     if solver not in installed:
@@ -541,6 +558,12 @@ def _theta_from_duals(dataset, penalty, handles, mu):
             XW = dataset.X[:, rows] * dataset.weights[:, None]
             resid = (dataset.Y - mu).reshape(dataset.n, -1)
             theta[rows] = XW.T @ resid / penalty.lam
+        elif penalty.kind == "elasticnet":
+            a = penalty.l1_ratio
+            XW = dataset.X[:, rows] * dataset.weights[:, None]
+            S = XW.T @ (mu - dataset.Y).reshape(dataset.n, -1)  # X_R^T W (mu - Y)
+            theta[rows] = (-np.sign(S) * np.maximum(np.abs(S) - penalty.lam * a, 0.0)
+                           / (penalty.lam * (1.0 - a)))
         else:
             u, v = handles["upper"].dual_value, handles["lower"].dual_value
             if u is None or v is None:

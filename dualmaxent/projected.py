@@ -43,7 +43,10 @@ The set ``S`` and the targets ``t``:
 * L1: the intercept row as for L2, plus every *active* penalised entry (``theta*_ri != 0``), whose
   box constraint is made tight with the sign KKT demands, ``t_ri = R_ri - lam sign(theta*_ri)``.
   The inactive entries are left free; their boxes ``|.| <= lam`` hold with the slack KKT leaves
-  them, and are checked, like everything else.
+  them, and are checked, like everything else;
+* elastic net: as for L2 (the intercept row alone); its primal charges
+  ``sum (|X_R^T W (mu - Y)| - lam a)_+^2 / (2 lam (1 - a))`` for the penalised rows (no box;
+  :class:`dualmaxent.params.Penalty` derives it), evaluated at ``mu~``.
 
 ``C_SS`` is equilibrated to unit diagonal and factored by a symmetric eigendecomposition, and
 directions whose eigenvalue is below ``RANK_RTOL * max eigenvalue`` are dropped (a pseudo-inverse): rank-deficient designs and the
@@ -91,7 +94,7 @@ import numpy as np
 
 from . import _kernels
 from . import _numerics as nx
-from .certify import MARGIN_FRACTION, RANK_RTOL, _correction_set
+from .certify import MARGIN_FRACTION, RANK_RTOL, _correction_set, _penalty_value, _relaxation
 from .certify import pseudo_solve as _pseudo_solve
 from .engine import vgh_block
 from .exceptions import DualMaxentError
@@ -383,12 +386,12 @@ def _bracket(sums: "_PointSums", theta, value, pen_rows, penalty):
     balance = float(np.abs(resid[eq_rows]).max()) if eq_rows.any() else 0.0
     if penalty.kind == "l1" and pen_rows.any():
         balance = max(balance, float(np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0).max()))
-    lower = sums.entropy
-    if penalty.kind == "l2" and pen_rows.any():
-        lower -= float(np.sum(resid[pen_rows] ** 2)) / (2.0 * penalty.lam)
+    # the relaxation's charge of the penalised rows (L2, elastic net; 0 for L1 and none)
+    lower = sums.entropy - float(_relaxation([1.0], resid, pen_rows, penalty)[0])
     upper = -(value - _penalty_value(theta, pen_rows, penalty))
     # first-order effect of the constraints' residual: |<theta, r~>| on the equality rows, and
-    # |theta| times the boxes' excess on the L1 rows (the L2 rows carry no constraint)
+    # |theta| times the boxes' excess on the L1 rows (the L2 and elastic-net rows carry no
+    # constraint)
     infeasible = float(np.abs(theta[eq_rows] * resid[eq_rows]).sum())
     if penalty.kind == "l1":
         excess = np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0.0)
@@ -521,15 +524,6 @@ def _forced_mask(dataset, forced):
     from .separation import as_forced
 
     return as_forced(dataset, forced)
-
-
-def _penalty_value(theta, pen_rows, penalty) -> float:
-    if not penalty.active:
-        return 0.0
-    tp = theta[pen_rows]
-    if penalty.kind == "l2":
-        return 0.5 * penalty.lam * float(np.sum(tp ** 2))
-    return penalty.lam * float(np.sum(np.abs(tp)))
 
 
 def _domain_margin(fam, mu, mask, reference=None) -> float:

@@ -89,7 +89,7 @@ class Status(str, enum.Enum):
         -------
         str
         """
-        measure = "KKT residual" if obj.penalty.kind == "l1" else "dual gradient"
+        measure = "KKT residual" if obj.penalty.has_l1 else "dual gradient"
         return self.template.format(measure=measure, rel=rel, tol=tol, max_iter=max_iter,
                                     detail=detail)
 

@@ -225,7 +225,9 @@ class _GradientStep(_Direction):
 class _ProxNewtonStep(_Direction):
     """L1: proximal Newton ascent (Lee, Sun & Saunders 2014; newGLMNET, Yuan, Ho & Lin 2012).
 
-    Each step maximises the second-order model of ``l`` at ``beta`` minus the exact L1 term,
+    Each step maximises the second-order model of ``l`` at ``beta`` minus the exact L1 term
+    (for the elastic net ``l`` is the smooth part, the likelihood minus the L2 term, and
+    ``lam`` its L1 strength ``lam a``: :attr:`dualmaxent.params.Penalty.l1_lam`),
 
         z = argmin_z  1/2 z^T N z - c^T z + lam ||z_R||_1,   N = -H,  c = g + N beta,
 
@@ -240,7 +242,7 @@ class _ProxNewtonStep(_Direction):
     """
 
     def __init__(self, obj: DualObjective):
-        self.lam = obj.penalty.lam
+        self.lam = obj.penalty.l1_lam
         self.pen = obj.params.penalized
         self.lamv = np.where(self.pen, self.lam, 0.0)
 
@@ -407,8 +409,9 @@ def _curvature_precision(obj: DualObjective):
 
 
 def _newton(obj: DualObjective, beta, tol, max_iter, hist):
-    """Newton's method; with the L1 penalty proximal Newton (:class:`_ProxNewtonStep`)."""
-    if obj.penalty.kind == "l1":
+    """Newton's method; with an L1 part (L1, elastic net) proximal Newton
+    (:class:`_ProxNewtonStep`)."""
+    if obj.penalty.has_l1:
         return _ascend(obj, beta, tol, max_iter, hist, _ProxNewtonStep(obj))
     obj.curvature_dtype = _curvature_precision(obj)
     return _ascend(obj, beta, tol, max_iter, hist, _NewtonStep(obj))
@@ -531,11 +534,12 @@ def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200):
 
 
 def _lbfgs(obj: DualObjective, beta0, tol, max_iter, hist):
-    """scipy's L-BFGS-B on the negated objective; L1 via the split ``theta = u - v``."""
+    """scipy's L-BFGS-B on the negated objective; L1 via the split ``theta = u - v`` (for the
+    elastic net its L1 part, the L2 part in the smooth objective)."""
     scale = obj.scale
-    if obj.penalty.kind == "l1":
+    if obj.penalty.has_l1:
         pen = obj.params.penalized
-        lam = obj.penalty.lam
+        lam = obj.penalty.l1_lam
         p = obj.n_params
         npen = int(pen.sum())
 
@@ -634,7 +638,7 @@ class Solver:
     run : callable
         ``run(obj, beta0, tol, max_iter, hist) -> (beta, Status, message)``.
     penalties : tuple of str
-        The penalty kinds it handles (``none``, ``l2``, ``l1``).
+        The penalty kinds it handles (``none``, ``l2``, ``l1``, ``elasticnet``).
     quadratic_only : bool
         Whether it needs a family with a quadratic log-partition (least squares).
     default_tol : float
@@ -662,7 +666,7 @@ class Solver:
                     f"family) only; the {family.name} family is not")
         if penalty.kind not in self.penalties:
             able = [repr(s.name) for s in SOLVERS.values() if penalty.kind in s.penalties]
-            return (f"method {self.name!r} does not handle the {penalty.kind.upper()} penalty; "
+            return (f"method {self.name!r} does not handle the {penalty.label} penalty; "
                     f"use {' or '.join(able)}")
         return None
 
@@ -672,12 +676,13 @@ class Solver:
 #: resolve a relative gradient much below the square root of machine epsilon; 1e-6 for the
 #: teaching gradient method.
 SOLVERS = {s.name: s for s in (
-    Solver("newton", _newton, ("none", "l2", "l1"), 1e-10, 100,
-           "exact Hessian, Cholesky, backtracking; for L1 proximal Newton (exact zeros)",
+    Solver("newton", _newton, ("none", "l2", "l1", "elasticnet"), 1e-10, 100,
+           "exact Hessian, Cholesky, backtracking; for L1 and the elastic net proximal Newton "
+           "(exact zeros)",
            warm_start=True),
     Solver("newton-cg", _newton_cg, ("none", "l2"), 1e-10, 100,
            "truncated Newton: CG on Hessian-vector products, the Hessian never formed"),
-    Solver("lbfgs", _lbfgs, ("none", "l2", "l1"), 1e-8, 20000,
+    Solver("lbfgs", _lbfgs, ("none", "l2", "l1", "elasticnet"), 1e-8, 20000,
            "scipy's L-BFGS-B; for L1 on the split theta = u - v, u, v >= 0"),
     Solver("gradient", _gradient, ("none", "l2"), 1e-6, 50000,
            "plain gradient ascent with backtracking, for teaching"),

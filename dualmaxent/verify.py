@@ -94,13 +94,15 @@ def recover_primal(dataset: Dataset, theta: np.ndarray) -> np.ndarray:
 
 
 def primal_objective(dataset: Dataset, mu: np.ndarray, penalty=None) -> float:
-    """The primal objective at ``mu``: ``H(mu)`` minus the L2 relaxation term, if any."""
+    """The primal objective at ``mu``: ``H(mu)`` minus the charge of the relaxed balance
+    equations, if any (L2, elastic net: :func:`dualmaxent.certify`'s module docstring)."""
+    from .certify import _relaxation
+
     value = dataset.family.entropy(mu, dataset.weights)
     penalty = make_penalty(penalty=penalty) if penalty is not None else make_penalty()
-    if penalty.kind == "l2":
+    if penalty.kind in ("l2", "elasticnet"):
         rows = Parameterization.from_dataset(dataset, penalty).penalized_rows
-        S = _balance(dataset, mu)[rows]
-        value -= float(np.sum(S**2)) / (2.0 * penalty.lam)
+        value -= float(_relaxation([1.0], _balance(dataset, mu), rows, penalty)[0])
     return value
 
 
@@ -128,6 +130,7 @@ def verify(
     penalty=None,
     dual_tol: float | None = None,
     solver_options: dict | None = None,
+    l1_ratio: float | None = None,
 ) -> Certificate:
     """Solve the dual (unless given), certify its theta, and cross-check with CVXPY.
 
@@ -147,8 +150,9 @@ def verify(
         For :func:`dualmaxent.solve_primal`, when CVXPY runs.
     method, dual_tol
         For :func:`dualmaxent.solve_dual` (``dual_tol`` defaults to the method's own).
-    l2, l1, penalty
-        The penalty (the same for both problems).
+    l2, l1, penalty, l1_ratio
+        The penalty (the same for both problems; ``l1=lam, l1_ratio=a`` is the elastic net,
+        :func:`dualmaxent.params.make_penalty`).
 
     Returns
     -------
@@ -162,7 +166,7 @@ def verify(
     if not (np.isfinite(tol) and tol > 0):
         raise DualMaxentError(f"tol must be a positive number; got {tol}")
     mode, primal = _primal_mode(primal)
-    penalty = make_penalty(l2=l2, l1=l1, penalty=penalty)
+    penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     solved_here = dual is None
     with warnings.catch_warnings():
         # the certificate reports every doubt itself; don't print it twice

@@ -36,7 +36,7 @@ def expected_failures(estimator):
     if isinstance(estimator, GLMRegressor) and estimator.family == "bernoulli":
         return {name: "the regressor checks fit a continuous y; the bernoulli family needs two "
                 "labels" for name in _BERNOULLI_CONTINUOUS_Y}
-    if isinstance(estimator, MaxEntClassifier) and estimator.penalty is None:
+    if isinstance(estimator, MaxEntClassifier) and estimator.C == np.inf:
         return {"check_sample_weight_equivalence_on_dense_data": (
             "the check's classes are separated, so the unpenalised likelihood has no maximiser:"
             " with certify=False the weighted and the repeated fits stop at different points"
@@ -46,8 +46,9 @@ def expected_failures(estimator):
 
 # certify=False: the checks fit hundreds of times, and CVXPY's primal would be most of the time
 @parametrize_with_checks(
-    [MaxEntClassifier(certify=False), MaxEntClassifier(penalty="l1", certify=False),
-     MaxEntClassifier(penalty=None, certify=False), GLMRegressor(certify=False),
+    [MaxEntClassifier(certify=False), MaxEntClassifier(l1_ratio=1.0, certify=False),
+     MaxEntClassifier(l1_ratio=0.5, certify=False),
+     MaxEntClassifier(C=np.inf, certify=False), GLMRegressor(certify=False),
      GLMRegressor("poisson", certify=False), GLMRegressor("bernoulli", certify=False)],
     expected_failed_checks=expected_failures,
 )
@@ -76,7 +77,7 @@ def test_C_is_scikit_learns_and_lambda_is_its_inverse(iris, penalty, classes):
     X, y = iris
     y = y if classes == 3 else (y == 1).astype(int)
     C = 0.3
-    ours = MaxEntClassifier(penalty=penalty, C=C).fit(X, y)
+    ours = MaxEntClassifier(C=C, l1_ratio={"l2": 0.0, "l1": 1.0}[penalty]).fit(X, y)
     ref = _sk_logistic(C, penalty, X, y)
     assert ours.certificate_.ok, ours.certificate_.messages
     assert ours.certificate_.dual.penalty.lam == pytest.approx(1 / C, rel=1e-15)
@@ -98,7 +99,7 @@ def test_unpenalised_fit_is_the_dual_of_the_max_entropy_problem(iris):
     X, y = iris
     y = (y == 2).astype(int)
     X = X[:, :2]  # two features: the classes overlap, so the maximum likelihood exists
-    ours = MaxEntClassifier(penalty=None).fit(X, y)
+    ours = MaxEntClassifier(C=np.inf).fit(X, y)
     ref = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-14).fit(X, y)
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-7)
     cert = ours.certificate_
@@ -142,10 +143,10 @@ def test_regressors_match_scikit_learn_with_lambda_1_over_C(regression_data):
     np.testing.assert_allclose(ols.coef_, ref.coef_, rtol=1e-10)
     assert ols.intercept_ == pytest.approx(ref.intercept_, rel=1e-10)
     # ours: sum (y - eta)^2 / 2 + ||coef||^2 / (2 C); Ridge: sum (y - eta)^2 + alpha ||coef||^2
-    ridge = GLMRegressor(penalty="l2", C=C).fit(X, values)
+    ridge = GLMRegressor(C=C, l1_ratio=0.0).fit(X, values)
     np.testing.assert_allclose(ridge.coef_, Ridge(alpha=1 / C).fit(X, values).coef_, rtol=1e-10)
     # PoissonRegressor's loss is a mean over observations: alpha = 1 / (C n)
-    pois = GLMRegressor("poisson", penalty="l2", C=C).fit(X, counts)
+    pois = GLMRegressor("poisson", C=C, l1_ratio=0.0).fit(X, counts)
     ref = PoissonRegressor(alpha=1 / (C * n), solver="newton-cholesky", tol=1e-12,
                            max_iter=1000).fit(X, counts)
     np.testing.assert_allclose(pois.coef_, ref.coef_, rtol=1e-8)
@@ -157,12 +158,12 @@ def test_regressors_match_scikit_learn_with_lambda_1_over_C(regression_data):
 def test_the_bernoulli_regressor_predicts_the_classifiers_probability(iris):
     X, y = iris
     y = (y == 1).astype(float)
-    reg = GLMRegressor("bernoulli", penalty="l2", certify=False).fit(X, y)
-    clf = MaxEntClassifier(penalty="l2", certify=False).fit(X, y)
+    reg = GLMRegressor("bernoulli", l1_ratio=0.0, certify=False).fit(X, y)
+    clf = MaxEntClassifier(certify=False).fit(X, y)
     np.testing.assert_allclose(reg.predict(X), clf.predict_proba(X)[:, 1], rtol=1e-12)
 
 
-@pytest.mark.parametrize("make", [lambda: MaxEntClassifier(penalty="l2", C=0.5),
+@pytest.mark.parametrize("make", [lambda: MaxEntClassifier(C=0.5),
                                   lambda: GLMRegressor("poisson")])
 def test_sample_weight_is_a_frequency_weight(make, iris, regression_data):
     if isinstance(make(), MaxEntClassifier):
@@ -201,7 +202,7 @@ def test_feature_names_come_from_a_data_frame():
 def test_separated_data_fit_with_a_warning_and_an_unattained_certificate(y):
     X = np.arange(6.0)[:, None]
     with pytest.warns(SeparationWarning, match="separated"):
-        clf = MaxEntClassifier(penalty=None).fit(X, y)
+        clf = MaxEntClassifier(C=np.inf).fit(X, y)
     cert = clf.certificate_
     assert cert.attained is False and cert.ok, cert.messages
     # coef_ lies far enough along the ray that the training probabilities are the limit, P*
