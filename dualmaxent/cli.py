@@ -27,6 +27,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def _add_problem_arguments(parser) -> None:
+    """The options that define the problem (the CSV's columns, the family, the penalty), shared
+    by ``verify`` and ``certify``."""
+    from .families import FAMILIES
+
+    parser.add_argument("--target", help="the CSV's response column (default: the last column)")
+    parser.add_argument("--features",
+                        help="comma-separated feature columns (default: all others)")
+    parser.add_argument("--weights", help="a CSV column of frequency weights")
+    parser.add_argument("--no-intercept", action="store_true",
+                        help="do not append an intercept")
+    parser.add_argument("--family", default="categorical", choices=list(FAMILIES),
+                        help="the canonical GLM family (default: categorical)")
+    pen = parser.add_mutually_exclusive_group()
+    pen.add_argument("--l2", type=_positive_float, metavar="LAMBDA", help="L2 penalty")
+    pen.add_argument("--l1", type=_positive_float, metavar="LAMBDA", help="L1 penalty")
+    parser.add_argument("--l1-ratio", type=_unit_float, metavar="A", help="with --l1 LAMBDA: "
+                        "the elastic net LAMBDA (A |theta|_1 + (1 - A)/2 |theta|^2), A in [0, 1]")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .dual import METHODS
     from .families import FAMILIES
@@ -46,17 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("data", nargs="?", default="blobs",
                    help="a built-in data set (blobs, iris), a CSV path, or - for a CSV on "
                    "standard input (default: blobs)")
-    v.add_argument("--target", help="the CSV's response column (default: the last column)")
-    v.add_argument("--features", help="comma-separated feature columns (default: all others)")
-    v.add_argument("--weights", help="a CSV column of frequency weights")
-    v.add_argument("--no-intercept", action="store_true", help="do not append an intercept")
-    v.add_argument("--family", default="categorical", choices=list(FAMILIES),
-                   help="the canonical GLM family (default: categorical)")
-    pen = v.add_mutually_exclusive_group()
-    pen.add_argument("--l2", type=_positive_float, metavar="LAMBDA", help="L2 penalty")
-    pen.add_argument("--l1", type=_positive_float, metavar="LAMBDA", help="L1 penalty")
-    v.add_argument("--l1-ratio", type=_unit_float, metavar="A", help="with --l1 LAMBDA: the "
-                   "elastic net LAMBDA (A |theta|_1 + (1 - A)/2 |theta|^2), A in [0, 1]")
+    _add_problem_arguments(v)
     v.add_argument("--solver", default="CLARABEL", help="CVXPY solver for the primal "
                    "(default: CLARABEL)")
     v.add_argument("--gauge", default="pivot", choices=["pivot", "full"],
@@ -90,17 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one row per feature (first column its name, intercept included), one "
                    "column per class headed by its label (one column for the one-parameter "
                    "families)")
-    c.add_argument("--target", help="the CSV's response column (default: the last column)")
-    c.add_argument("--features", help="comma-separated feature columns (default: all others)")
-    c.add_argument("--weights", help="a CSV column of frequency weights")
-    c.add_argument("--no-intercept", action="store_true", help="do not append an intercept")
-    c.add_argument("--family", default="categorical", choices=list(FAMILIES),
-                   help="the canonical GLM family (default: categorical)")
-    cpen = c.add_mutually_exclusive_group()
-    cpen.add_argument("--l2", type=_positive_float, metavar="LAMBDA", help="L2 penalty")
-    cpen.add_argument("--l1", type=_positive_float, metavar="LAMBDA", help="L1 penalty")
-    c.add_argument("--l1-ratio", type=_unit_float, metavar="A", help="with --l1 LAMBDA: the "
-                   "elastic net LAMBDA (A |theta|_1 + (1 - A)/2 |theta|^2), A in [0, 1]")
+    _add_problem_arguments(c)
     c.add_argument("--tol", type=_positive_float, default=1e-6,
                    help="tolerance of the certificate (default: 1e-6)")
     c.add_argument("--json", action="store_true", help="print one JSON object")
