@@ -1,0 +1,140 @@
+"""``dualmaxent bench --sweep``: its structure on tiny sizes, and its one precision measure.
+
+No speed is asserted here: the sweep is a benchmark, run by hand (README, "The sweep").
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.optimize
+
+pytest.importorskip("sklearn")
+
+from dualmaxent import Dataset, certify  # noqa: E402
+from dualmaxent import bench_sweep as bs  # noqa: E402
+from dualmaxent.cli import build_parser, cmd_bench  # noqa: E402
+
+
+def _scipy_optimum(X, y, C):
+    """Binary logistic regression with L2 (C) by scipy's trust-region Newton, to machine
+    precision: the known optimum the precision measure must call precise."""
+    X1 = np.column_stack([X, np.ones(len(y))])
+    t = (y == y.max()).astype(float)
+    pen = np.r_[np.ones(X.shape[1]), 0.0] / C
+
+    def f(w):
+        eta = X1 @ w
+        return np.sum(np.logaddexp(0, eta) - t * eta) + 0.5 * np.sum(pen * w * w)
+
+    def g(w):
+        return X1.T @ (1 / (1 + np.exp(-(X1 @ w))) - t) + pen * w
+
+    def h(w):
+        p = 1 / (1 + np.exp(-(X1 @ w)))
+        return (X1 * (p * (1 - p))[:, None]).T @ X1 + np.diag(pen)
+
+    res = scipy.optimize.minimize(f, np.zeros(X1.shape[1]), jac=g, hess=h, method="trust-exact",
+                                  options={"gtol": 1e-13})
+    w = res.x
+    for _ in range(2):  # Newton polish
+        w = w - np.linalg.solve(h(w), g(w))
+    return w[:-1][None, :], w[-1:]
+
+
+def test_the_precision_of_a_known_optimum_is_below_1e_8_and_a_perturbed_one_is_not():
+    X, y = bs.make_data(400, 4, 2, seed=3)
+    coef, intercept = _scipy_optimum(X, y, C=1.0)
+    assert bs.relative_gradient(X, y, coef, intercept, C=1.0) < 1e-8
+    assert bs.relative_gradient(X, y, coef + 1e-3, intercept, C=1.0) > 1e-5
+
+
+@pytest.mark.parametrize("k,C", [(2, 1.0), (2, None), (3, 1.0), (3, None)])
+def test_the_precision_is_certify_s_dual_gradient(k, C):
+    X, y = bs.make_data(300, 3, k, seed=5)
+    rng = np.random.default_rng(0)
+    q = 1 if k == 2 else k
+    coef, intercept = rng.normal(scale=0.3, size=(q, 3)), rng.normal(scale=0.3, size=q)
+    theta = np.vstack([coef.T, intercept[None, :]])
+    if k == 2:
+        ds, theta = Dataset.from_arrays(X, y, family="bernoulli"), theta[:, 0]
+    else:
+        ds = Dataset.from_arrays(X, y)
+    expected = certify(ds, theta, l2=None if C is None else 1 / C).dual_gradient
+    assert bs.relative_gradient(X, y, coef, intercept, C) == pytest.approx(expected, rel=1e-9)
+
+
+def test_ours_and_scikit_learn_minimise_the_same_objective():
+    from sklearn.linear_model import LogisticRegression
+
+    from dualmaxent import MaxEntClassifier
+
+    X, y = bs.make_data(300, 3, 3, seed=2)
+    ours = MaxEntClassifier(C=1.0, tol=1e-12).fit(X, y)
+    theirs = LogisticRegression(C=1.0, tol=1e-12, max_iter=10_000).fit(X, y)
+    f_ours = bs.objective(X, y, ours.coef_, ours.intercept_, 1.0)
+    f_theirs = bs.objective(X, y, theirs.coef_, theirs.intercept_, 1.0)
+    assert f_ours == pytest.approx(f_theirs, rel=1e-10)
+    assert bs.objective(X, y, ours.coef_ * 1.01, ours.intercept_, 1.0) > f_ours
+
+
+def test_the_quick_path_on_tiny_sizes_has_a_time_and_a_precision_everywhere(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = bs.run_sweep(ns=(300,), ks=(2, 3), ms=(3,), real=(), sklearnex=False,
+                           gridsearch=False, repeats=1, out=tmp_path)
+    rows = res["rows"]
+    assert {r["library"] for r in rows} == {"dualmaxent", "sklearn", "glum"}
+    assert {r["penalty"] for r in rows} == {"L2", "none"}
+    assert not any(r["library"] == "glum" and r["k"] != 2 for r in rows)
+    for r in rows:
+        assert r["seconds"] > 0 and np.isfinite(r["precision"]) and r["precision"] >= 0
+    assert any(n.startswith("not run: sklearnex") for n in res["notes"])
+    assert len(res["summary"]) == 4 * len(bs.LEVELS)  # (k, penalty) jobs x levels
+    for e in res["summary"]:
+        assert e["dualmaxent"] is not None and e["dualmaxent"]["precision"] <= e["level"]
+        if e["ratio"] is not None:
+            assert e["ratio"] > 0 and e["ratio_sklearn"] > 0
+        assert e["objective_spread"] < 1e-8  # every run at or below 1e-8: one optimum
+    assert res["certificate"]["all_ok"]
+    assert (tmp_path / "sweep.png").stat().st_size > 10_000
+    text = bs.format_sweep(res["summary"])
+    assert "synthetic n=3e2 k=3 m=3 L2" in text and "ratio" in text
+
+
+def test_a_slow_contender_is_skipped_and_a_needless_tolerance_is_not_run():
+    X, y = bs.make_data(200, 3, 2, seed=1)
+    job = bs._job("synthetic", 200, 2, 3, "l2")
+    fits = bs.contenders("sklearn")
+    history = {("sklearn lbfgs tol=1e-04", bs._key(job)): (20, 5.0)}  # predicts 50 s
+    rows, notes = bs.run_job(job, X, y, fits, history, max_seconds=10.0, repeats=1)
+    names = {r["contender"] for r in rows}
+    assert "sklearn lbfgs tol=1e-04" not in names
+    assert any("lbfgs tol=1e-04" in n and "skipped (predicted 50 s" in n for n in notes)
+    assert "sklearn newton-cholesky tol=1e-12" not in names  # 1e-8 reached it already
+    assert any("newton-cholesky tol=1e-12" in n and "not needed" in n for n in notes)
+
+
+def test_the_cli_flag_dispatches_to_the_sweep(monkeypatch):
+    args = build_parser().parse_args(["bench", "--sweep", "--quick", "--json"])
+    assert args.sweep and args.quick and args.json
+    called = {}
+    monkeypatch.setattr(bs, "main_sweep", lambda a: called.setdefault("args", a) and 0)
+    assert cmd_bench(args) == 0 and called["args"] is args
+
+
+def test_from_1e5_a_dominated_run_is_pruned_and_stays_pruned_while_its_time_says_so():
+    X, y = bs.make_data(200, 3, 2, seed=1)
+    fits = {k: v for k, v in bs.contenders("sklearn").items() if "lbfgs" in k}
+    job = bs._job("synthetic", 100_000, 2, 3, "l2")
+    key = bs._key(job)
+    history = {("runs", key): {"n": 10_000, "rows": [
+        ("sklearn lbfgs tol=1e-04", 1.0, 1e-5), ("sklearn lbfgs tol=1e-08", 0.2, 1e-9)]},
+        ("sklearn lbfgs tol=1e-04", key): (10_000, 1.0)}
+    rows, notes = bs.run_job(job, X, y, fits, history, max_seconds=60.0, repeats=1)
+    assert "sklearn lbfgs tol=1e-04" not in {r["contender"] for r in rows}
+    assert any("lbfgs tol=1e-04" in n and "dominated" in n for n in notes)
+    bigger = bs._job("synthetic", 1_000_000, 2, 3, "l2")
+    rows, notes = bs.run_job(bigger, X, y, fits, history, max_seconds=60.0, repeats=1)
+    assert "sklearn lbfgs tol=1e-04" not in {r["contender"] for r in rows}
+    assert "sklearn lbfgs tol=1e-08" in {r["contender"] for r in rows}
