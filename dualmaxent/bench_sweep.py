@@ -29,8 +29,8 @@ gradients of the k classes sum to zero: this is :func:`dualmaxent.certify`'s ``d
 
 Contenders: ours at its defaults and at ``tol`` 1e-4, 1e-8 and 1e-12; scikit-learn's
 ``lbfgs``, ``newton-cg`` and ``newton-cholesky`` at ``tol`` 1e-4, 1e-8 and 1e-12
-(``max_iter=100_000``); the same under scikit-learn-intelex (``sklearnex.patch_sklearn()`` in a
-subprocess, one per size; its log says whether oneDAL ran or fell back to scikit-learn); glum at
+(``max_iter=100_000``); the same under scikit-learn-intelex (``sklearnex.patch_sklearn()`` in
+one subprocess; its log says whether oneDAL ran or fell back to scikit-learn); glum at
 ``gradient_tol`` 1e-4, 1e-8 and 1e-12 on the binary jobs (it has no multinomial family). Every
 time is a whole ``fit`` with the data in memory, the best of up to :data:`REPEATS` runs (fewer
 when one run is long: :data:`REPEAT_BUDGET`). Each (job, precision level) reports the fastest run
@@ -41,11 +41,12 @@ What is not run, and says so (:func:`run_job`): a run predicted to take more tha
 :data:`MAX_SECONDS` (its own time at the previous ``n``, scaled linearly; ``skipped: ...``); a
 tighter tolerance of a solver whose looser one already reached 1e-8 (it cannot be the fastest to
 a level: ``not needed``); from ``n = 1e5`` on, a run that was :data:`DOMINATED` times slower than
-its library's fastest at every level at the previous ``n`` (``dominated``; ours' default always
-runs); an sklearnex run whose solver fell back to scikit-learn's own code on the same job at a
-smaller ``n`` (oneDAL accelerates ``lbfgs`` with L2 only, here); unpenalised jobs on separated
-data, where no optimum exists (dualmaxent's separation LP finds them; the solvers would iterate
-until ``max_iter``). The sklearnex runs happen after the others, in one subprocess.
+its library's fastest run to every level at the previous ``n`` (its own time there, or its last
+time scaled; ``dominated``; ours' default always runs); an sklearnex run whose solver fell back
+to scikit-learn's own code on the same job at a smaller ``n`` (oneDAL accelerates ``lbfgs`` with
+L2 only, here); unpenalised jobs on separated data, where no optimum exists (dualmaxent's
+separation LP finds them; the solvers would iterate until ``max_iter``). The sklearnex runs
+happen after the others, in one subprocess.
 
 BLAS runs on one thread for every contender (``threadpoolctl``; ``DUALMAXENT_BENCH_BLAS_THREADS``
 sets another limit, ``0`` none): on a shared 2-core machine multi-threaded OpenBLAS measures the
@@ -68,7 +69,8 @@ import numpy as np
 from . import _numerics as nx
 
 __all__ = ["main_sweep", "run_sweep", "relative_gradient", "objective", "make_data",
-           "real_data", "gridsearch_row", "format_sweep", "plot_sweep", "NS", "LEVELS"]
+           "real_data", "gridsearch_row", "format_sweep", "format_markdown", "plot_sweep", "NS",
+           "LEVELS"]
 
 #: Observations of the synthetic jobs (``--quick``: :data:`QUICK_NS`).
 NS = (100, 1_000, 10_000, 100_000, 1_000_000)
