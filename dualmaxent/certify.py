@@ -63,7 +63,8 @@ of a sum of ``L`` terms in any order, so valid on every BLAS kernel):
   ``(gamma(n) + 8 u)`` times the magnitudes ``sum_j w_j (|Y_j| . |eta_j| + |Y_j|_1 |A(eta_j)|)``;
 * the lower bound: ``(gamma(n) + 8 u) sum_j w_j (|A*(mu_j)| + 2 |mu_j|_1)``, the first-order
   effect ``|<theta, r>|`` of the point's measured residual ``r`` (plus its own summation bound,
-  ``gamma(n + 2) max_j |x_ji| sum_j w_j |mu_j - Y_j|``) on the equality rows, with the given theta standing in for
+  ``gamma(n + 2) (1 + 2 gamma(n + 2)) sum_j |x_ji| w_j |mu_j - Y_j|``, the last factor for that
+  sum's own rounding) on the equality rows, with the given theta standing in for
   the multiplier, ``|theta|`` times the boxes' excess for L1, and for the categorical family the
   rows' distance from the simplex, ``sum_j w_j |P_j 1 - 1| (1 + |A*(P_j)|)`` (renormalising a
   row changes its entropy by that much to first order); for L2 and the elastic net the charge's
@@ -456,8 +457,11 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         mask = as_forced(data, forced)
     run = _runner(data, engine, mask)
     newton = np.empty((data.n, q)) if engine is None else None
+    # the attainment proof (and with it the rows' largest norm) is wanted only where the
+    # optimum may fail to exist: no penalty, a family that can separate, nothing forced
+    provable = not penalty.active and mask is None and fam.can_separate
     one, two, A, resid_bound, solve = _newton_step(run, data, th, sel, pen_rows, penalty,
-                                                   tol_hint, newton)
+                                                   tol_hint, newton, provable)
     t, primal_h, mag, simplex_term = _lower_point(run, one, two, th, A, fam, pen_rows, penalty,
                                                   tol_hint, resid_bound)
     resid = t * two.resid if t > 0 else np.zeros_like(two.resid)
@@ -500,10 +504,9 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     G, gb = _kkt(one, th, pen_rows, penalty, multi)
     rank, condition, smallest = solve
     r_S = two.resid.T.ravel()[sel]
-    second_step = (2.0 * one.x_norm * float(np.linalg.norm(r_S)) / smallest if smallest > 0
-                   else float("inf"))
-    attained = (not penalty.active and mask is None and fam.can_separate
-                and two.relative_margin >= MARGIN_FRACTION and second_step < MARGIN_FRACTION)
+    second_step = (2.0 * one.x_norm * float(np.linalg.norm(r_S)) / smallest
+                   if provable and smallest > 0 else float("inf"))
+    attained = provable and two.relative_margin >= MARGIN_FRACTION and second_step < MARGIN_FRACTION
     return Bracket(
         mu=point, lower_bound=float(lower), upper_bound=float(upper), duality_gap=float(gap),
         relative_gap=(abs(float(gap)) / max(1.0, abs(float(upper))) if np.isfinite(gap)
@@ -521,7 +524,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         condition=float(condition), scale=scale, seconds=time.perf_counter() - t0)
 
 
-def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton):
+def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, norms):
     """Passes 1 and 2: ``(one, two, A, resid_bound, (rank, condition, smallest))``.
 
     The Newton step needs ``C_SS``, the one product that grows with ``m^2``: it is formed from
@@ -535,7 +538,7 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton):
     sample = CURVATURE_ROWS_PER_PARAM * max(sel.size, 1)
     samples = (sample, None) if newton is not None and data.n > 2 * sample else (None,)
     for sample in samples:
-        one = run(_pass_one, th, data.family, sel, sample=sample)
+        one = run(_pass_one, th, data.family, sel, norms, sample=sample)
         target = one.R.copy()
         if penalty.kind == "l1":
             target[pen_rows] -= penalty.lam * np.sign(th[pen_rows])
@@ -549,9 +552,10 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton):
         a[sel] = a_S
         A = a.reshape(q, m).T
         two = run(_pass_two, th, A, data.family, out=newton)
-        # the summation bound of the residual: gamma(n + 2) |X|^T W |mu~ - Y|, bounded by the
-        # columns' largest entries times the weighted absolute differences
-        resid_bound = gamma(data.n + 2) * np.outer(one.col_max, two.absdiff)
+        # the summation bound of the residual: gamma(n + 2) |X|^T W |mu~ - Y|, inflated by
+        # 1 + 2 gamma(n + 2) for the rounding of that nonnegative sum itself
+        g = gamma(data.n + 2)
+        resid_bound = g * (1.0 + 2.0 * g) * two.resid_abs
         scale = 1.0 + float(np.abs(one.XtWY).max(initial=0.0))
         if float(np.abs(two.resid[~pen_rows]).max(initial=0.0)) <= 0.01 * tol_hint * scale:
             break
@@ -584,11 +588,12 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
         point = (float(grid[best]), float(seg.entropy[best]), float(seg.magnitude[best]),
                  float(seg.simplex_term[best]))
     else:
-        point = (0.0, one.entropy_y, one.magnitude_y, 0.0)
-    if not np.isfinite(point[1]) or not (np.all(np.isfinite(two.resid))
-                                         and np.all(np.isfinite(resid_bound))):
-        # an overflowed point proves nothing: the data themselves are the feasible point
-        point = (0.0, one.entropy_y, one.magnitude_y, 0.0)
+        point = None
+    if point is None or not np.isfinite(point[1]) or not (
+            np.all(np.isfinite(two.resid)) and np.all(np.isfinite(resid_bound))):
+        # the data themselves are the feasible point (an overflowed point proves nothing)
+        data = run(_pass_data, fam)
+        point = (0.0, data.entropy, data.magnitude, 0.0)
     return point
 
 
@@ -766,7 +771,7 @@ class _Sums:
     """Fields summed over blocks (arrays and floats), minima or maxima by name."""
 
     MIN = ("t_max", "min_entry", "relative_margin")
-    MAX = ("simplex", "x_norm", "col_max")
+    MAX = ("simplex", "x_norm")
 
     def __init__(self, **fields):
         self.__dict__.update(fields)
@@ -815,11 +820,12 @@ def _mean(fam, eta, Yb, mask_b):
     return mu[:, None], var[:, None], A
 
 
-def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, curvature=True) -> _Sums:
+def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, norms, curvature=True) -> _Sums:
     """Pass 1 on one block: ``l``, ``R = X^T W (Y - mu)``, ``C_SS``, ``X^T W Y``, the budgets.
 
-    ``sel``: class-major indices ``c m + i`` of the entries of ``S``; ``curvature`` False
-    leaves the block out of ``C_SS`` (a row sample, see :data:`CURVATURE_ROWS`).
+    ``sel``: class-major indices ``c m + i`` of the entries of ``S``; ``norms``: whether the
+    largest row norm (for the attainment proof) is wanted; ``curvature`` False leaves the block
+    out of ``C_SS`` (a row sample, see :data:`CURVATURE_ROWS_PER_PARAM`).
     """
     b, m = Xb.shape
     q = theta.shape[1]
@@ -834,14 +840,12 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, curvature=True) -> _Sums:
     loglik_full = loglik if mask_b is None else fam.canonical_loglik(
         Yb, eta if fam.multiclass else eta[:, 0], wb)
     diff = Y2 - mu
-    x_norm = np.sqrt(np.einsum("ij,ij->i", Xb, Xb))
     absX = np.abs(Xb)
     # e_j = gamma(m + 1) max_c sum_i |x_ji theta_ic|: the error of eta_j (module docstring)
     e = gamma(m + 1) * _rowmax(absX @ np.abs(theta))
     sens = (2.0 if fam.multiclass else 1.0) * _rowmax(curv)  # |d mu / d eta| per row
     grad_budget = absX.T @ (wb[:, None] * (sens[:, None] * e[:, None] + 4 * U * np.abs(mu)
                                             + gamma(len(wb) + 2) * np.abs(diff)))
-    col_max = absX.max(axis=0)
     cls, feat = sel // m, sel % m
     XS = Xb if np.array_equal(feat, np.arange(m)) else Xb[:, feat]
     if not curvature:
@@ -856,7 +860,6 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, curvature=True) -> _Sums:
         U_S = curv[:, cls] * XS  # J's columns on S, before the categorical centring
         V = U_S * wb[:, None]
         C = (cls[:, None] == cls[None, :]) * (V.T @ XS) - V.T @ U_S
-    conj_y = _conjugate(fam, Y2, Yb)
     return _Sums(
         loglik=loglik, loglik_full=loglik_full, loglik_constant=fam.loglik_constant(Yb, wb),
         rss=float(wb @ (Yb - eta[:, 0]) ** 2) if not fam.multiclass else 0.0,
@@ -865,9 +868,16 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, curvature=True) -> _Sums:
         XtWY=Xb.T @ (wb[:, None] * Y2),
         magnitude=float((wb @ np.abs(Yeta)).sum() + wb @ (total_y * np.abs(A))),
         value_budget=float(((wb * e) @ np.abs(diff)).sum()),
-        grad_budget=grad_budget, x_norm=float(x_norm[wb > 0].max(initial=0.0)), col_max=col_max,
-        entropy_y=-float(wb @ conj_y),
-        magnitude_y=float(wb @ np.abs(conj_y) + 2 * (wb @ np.abs(Y2)).sum()))
+        grad_budget=grad_budget, x_norm=(float(np.sqrt(np.einsum("ij,ij->i", Xb, Xb)[wb > 0]
+                                                        .max(initial=0.0))) if norms else 0.0))
+
+
+def _pass_data(Xb, Yb, wb, mask_b, fam) -> _Sums:
+    """The data's own point ``Y`` on one block: its entropy and magnitude (the lower bound's
+    last resort, computed only when it is needed)."""
+    Y2 = Yb.reshape(len(wb), -1)
+    sums = _point_sums(wb, Yb, Y2, Y2, fam, wb > 0)
+    return _Sums(entropy=sums["entropy"], magnitude=sums["magnitude"])
 
 
 def _newton_point(Xb, Yb, wb, mask_b, theta, A, fam):
@@ -916,7 +926,8 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, out=None) -> _Sums:
         rel = min(rel, float((g_t / ref).min(initial=np.inf)) if np.all(ref > tiny) else -np.inf)
     sums = _point_sums(wb, Yb, Y2, mu_t, fam, pos) if t_max >= 1.0 else \
         {"entropy": 0.0, "magnitude": 0.0, "simplex_term": 0.0}
-    return _Sums(resid=Xb.T @ (wb[:, None] * d), absdiff=wb @ np.abs(d),
+    wd = wb[:, None] * d
+    return _Sums(resid=Xb.T @ wd, resid_abs=np.abs(Xb).T @ np.abs(wd),
                  t_max=max(t_max, 0.0), min_entry=margin, relative_margin=rel,
                  simplex=float(np.abs(_rows(mu_t) - 1.0).max(initial=0.0))
                  if fam.multiclass else 0.0, **sums)
