@@ -17,7 +17,7 @@ import numpy as np
 from scipy.special import expit, xlogy
 
 __all__ = ["logsumexp", "log_softmax", "softmax", "softmax_logsumexp", "entropy", "softplus",
-           "sigmoid", "sigmoid_softplus", "xlogx", "exp"]
+           "sigmoid", "sigmoid_softplus", "xlogx", "exp", "column_absmax"]
 
 
 def logsumexp(eta: np.ndarray) -> np.ndarray:
@@ -161,3 +161,24 @@ def sigmoid(eta: np.ndarray) -> np.ndarray:
 def exp(eta: np.ndarray) -> np.ndarray:
     """Elementwise ``exp(eta)``: the Poisson mean, kept here with the other exponentials."""
     return np.exp(np.asarray(eta, dtype=np.float64))
+
+
+def column_absmax(a: np.ndarray) -> np.ndarray:
+    """The largest absolute entry of each column of ``a`` (shape (n, m) -> (m,); zeros for n = 0).
+
+    By halving: the top half of ``|a|`` takes the elementwise maximum with the bottom half until
+    one row is left. Each step runs over contiguous rows, several times faster than numpy's
+    column reduction of a tall, narrow C-ordered array (which walks it one short row at a time).
+    """
+    a = np.asarray(a)
+    if a.shape[0] == 0:
+        return np.zeros(a.shape[1])
+    top = np.abs(a)
+    while top.shape[0] > 1:
+        h = top.shape[0] // 2
+        head = top[:h]
+        np.maximum(head, top[h:2 * h], out=head)
+        if top.shape[0] % 2:
+            np.maximum(head[0], top[2 * h], out=head[0])
+        top = head
+    return top[0]

@@ -32,6 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import _numerics as nx
 from .exceptions import DataError, ScaleWarning, TargetWarning
 from .families import Family, _sorted_labels, get_family
 
@@ -119,7 +120,7 @@ class Dataset:
         big = np.zeros(self.m)
         with np.errstate(invalid="ignore"):
             for sl in row_blocks(*self.X.shape):
-                np.maximum(big, np.abs(self.X[sl]).max(axis=0, initial=0.0), out=big)
+                np.maximum(big, nx.column_absmax(self.X[sl]), out=big)
         return big
 
     def _column_scaling(self) -> np.ndarray | None:
@@ -681,7 +682,7 @@ def _check_scale(X, w, names) -> np.ndarray:
     with np.errstate(over="ignore", under="ignore"):  # detected below, then scaled
         for sl in row_blocks(*X.shape):
             B = X[sl]
-            np.maximum(big, np.abs(B).max(axis=0, initial=0.0), out=big)
+            np.maximum(big, nx.column_absmax(B), out=big)
             ss += w[sl] @ (B * B)
     nonzero = np.nonzero(big > 0)[0]
     if nonzero.size == 0:

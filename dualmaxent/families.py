@@ -75,6 +75,10 @@ class Family(abc.ABC):
     mean_bounds: tuple = (-np.inf, np.inf)
     is_probability: bool = False
     quadratic: bool = False
+    #: The definitions above as text, for printouts (the CLI's certificate): ``A`` and ``A*``
+    #: of one observation, the constant ``c`` of the reported log-likelihood ``l + c``, and
+    #: what that log-likelihood is when ``c`` is not a constant ("" otherwise).
+    formulas: dict = {"A": "", "A*": "", "constant": "0", "reported": ""}
 
     @property
     def can_separate(self) -> bool:
@@ -245,14 +249,15 @@ class Categorical(Family):
     multiclass = True
     mean_bounds = (0.0, 1.0)
     is_probability = True
+    formulas = {"A": "log sum_i e^eta_i", "A*": "sum_i p_i log p_i", "constant": "0",
+                "reported": ""}
 
     def encode(self, y):
-        classes = _sorted_labels(y)
+        classes, index = _labels_and_index(y)
         if len(classes) < 2:
             raise DataError(f"the target has a single class ({classes[0]!r}); need at least two")
-        index = {c: i for i, c in enumerate(classes)}
         Y = np.zeros((len(y), len(classes)))
-        Y[np.arange(len(y)), [index[v] for v in y.tolist()]] = 1.0
+        Y[np.arange(len(y)), index] = 1.0
         return Y, classes
 
     def one_hot(self, Y):
@@ -338,14 +343,16 @@ class Bernoulli(Family):
     name = "bernoulli"
     mean_bounds = (0.0, 1.0)
     is_probability = True
+    formulas = {"A": "log(1 + e^eta)", "A*": "p log p + (1 - p) log(1 - p)", "constant": "0",
+                "reported": ""}
 
     def encode(self, y):
-        classes = _sorted_labels(y)
+        classes, index = _labels_and_index(y)
         if len(classes) != 2:
             raise DataError(
                 f"the bernoulli family needs exactly two classes; the target has {len(classes)}"
             )
-        return np.array([v == classes[1] for v in y.tolist()], dtype=np.float64), classes
+        return (index == 1).astype(np.float64), classes
 
     def one_hot(self, Y):
         return np.column_stack([1 - Y, Y])
@@ -393,6 +400,8 @@ class Poisson(Family):
 
     name = "poisson"
     mean_bounds = (0.0, np.inf)
+    formulas = {"A": "e^eta", "A*": "mu log mu - mu", "constant": "-sum_j w_j log(y_j!)",
+                "reported": ""}
 
     def encode(self, y):
         Y = _numeric_response(y, "poisson")
@@ -431,6 +440,10 @@ class Gaussian(Family):
 
     name = "gaussian"
     quadratic = True
+    formulas = {"A": "eta^2 / 2", "A*": "mu^2 / 2",
+                "constant": "-N/2 (log(2 pi RSS/N) + 1) - l(theta)",
+                "reported": "the reported log-likelihood profiles the variance at RSS/N "
+                "(statsmodels' OLS llf, N = sum w), the duality uses unit variance"}
 
     def encode(self, y):
         return _numeric_response(y, "gaussian"), ()
@@ -509,8 +522,25 @@ def _class_index(y: np.ndarray, classes: tuple) -> np.ndarray:
         raise DataError(f"the target has a label {exc.args[0]!r} outside its classes") from None
 
 
-def _sorted_labels(y: np.ndarray) -> tuple:
-    values = list(dict.fromkeys(y.tolist()))
+def _labels_and_index(y: np.ndarray) -> tuple[tuple, np.ndarray]:
+    """The sorted distinct labels of ``y`` (Python scalars) and each entry's position among
+    them, shape (n,). Arrays of numbers, booleans or fixed-width text by :func:`numpy.unique`;
+    anything else (objects, or floats holding NaN, which numpy merges but Python keeps apart)
+    through a dictionary, with the order of :func:`_sorted_labels`."""
+    y = np.asarray(y).reshape(-1)
+    if y.dtype.kind in "biuU" or (y.dtype.kind == "f" and not np.isnan(y).any()):
+        labels, index = np.unique(y, return_inverse=True)
+        return tuple(labels.tolist()), index.reshape(-1)
+    values = y.tolist()  # one list: a NaN is found again as the same object
+    classes = _sorted_labels(values)
+    position = {c: i for i, c in enumerate(classes)}
+    return classes, np.fromiter((position[v] for v in values), dtype=np.intp, count=len(y))
+
+
+def _sorted_labels(y) -> tuple:
+    """The distinct labels of ``y`` (an array or a list), sorted (by their text when their
+    types do not compare)."""
+    values = list(dict.fromkeys(y.tolist() if isinstance(y, np.ndarray) else y))
     try:
         return tuple(sorted(values))
     except TypeError:  # mixed types: sort by their text

@@ -237,3 +237,18 @@ def test_nonnegative_response_is_a_fact_of_the_domain():
     for name in ("gaussian", "poisson", "bernoulli", "no-such-family"):
         tags = GLMRegressor(family=name).__sklearn_tags__()
         assert tags.target_tags.positive_only is (name == "poisson")
+
+
+@pytest.mark.parametrize("y", [
+    np.array([3, 1, 2, 3, 1]), np.array([2.5, -1.0, 2.5, 0.0]), np.array([True, False, True]),
+    np.array(["b", "a", "c", "a"]), np.array(["b", 1, "a", 1], dtype=object),
+])
+def test_categorical_encoding_sorts_the_labels_and_puts_one_one_in_each_row(y):
+    from dualmaxent.families import _sorted_labels
+
+    Y, classes = get_family("categorical").encode(y)
+    assert classes == _sorted_labels(y)  # the dictionary's order, numpy's path or not
+    assert Y.shape == (len(y), len(classes)) and np.array_equal(Y.sum(axis=1), np.ones(len(y)))
+    for row, label in zip(Y, y.tolist()):
+        c = classes[int(np.argmax(row))]
+        assert c == label

@@ -66,3 +66,16 @@ def test_fused_forms_equal_the_separate_stable_ones():
         s, sp = nx.sigmoid_softplus(x, z)
         np.testing.assert_allclose(s, nx.sigmoid(x), rtol=1e-15, atol=0)
         np.testing.assert_allclose(sp, nx.softplus(z), rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 2, 3, 7, 8, 1000, 1001])
+def test_column_absmax_is_the_largest_absolute_entry_of_each_column(rows):
+    rng = np.random.default_rng(rows)
+    a = rng.standard_normal((rows, 5)) * 10.0 ** rng.integers(-5, 5, size=5)
+    expected = np.abs(a).max(axis=0, initial=0.0)
+    assert np.array_equal(nx.column_absmax(a), expected)
+    assert not np.shares_memory(nx.column_absmax(a), a)
+    if rows:
+        a[rows // 2, 2] = np.nan  # a NaN anywhere reaches its column's answer, as with numpy
+        out = nx.column_absmax(a)
+        assert np.isnan(out[2]) and not np.isnan(np.delete(out, 2)).any()
