@@ -54,6 +54,7 @@ import numpy as np
 from scipy.linalg.blas import dsyrk, ssyrk
 
 from . import _numerics as nx
+from . import design
 
 _CONTROLLER = []
 
@@ -103,6 +104,20 @@ def row_blocks(n: int, m: int, block_bytes: int = BLOCK_BYTES):
     return [slice(s, min(s + step, n)) for s in range(0, n, step)]
 
 
+def blocks(X, block_bytes: int = BLOCK_BYTES):
+    """The row blocks of a pass over ``X``: :func:`row_blocks` for a dense ``X``; one block, the
+    whole matrix, for a sparse one (its products gain nothing from cache blocking, and slicing
+    rows would copy them; the temporaries are (n, k), allowed for)."""
+    if design.is_sparse(X):
+        return [slice(0, X.shape[0])]
+    return row_blocks(X.shape[0], X.shape[1], block_bytes)
+
+
+def block(X, sl: slice):
+    """Rows ``sl`` of ``X``: a view of a dense ``X``; a sparse ``X`` itself (its one block)."""
+    return X if design.is_sparse(X) else X[sl]
+
+
 def _syrk_acc(A: np.ndarray, C: np.ndarray | None, alpha: float = 1.0) -> np.ndarray:
     """``C += alpha A^T A`` on the upper triangle (C Fortran-ordered; created when None).
 
@@ -136,8 +151,10 @@ def gram(X: np.ndarray, d: np.ndarray, block_bytes: int = BLOCK_BYTES,
     ``dtype=numpy.float32`` forms each block's product in single precision (:func:`_syrk_acc`:
     the sum over blocks stays float64); the error is at most :func:`gram_error_bound`.
     """
-    X = np.asarray(X, dtype=np.float64)
     d = np.asarray(d, dtype=np.float64)
+    if design.is_sparse(X):  # float64 from the stored entries (dtype ignored)
+        return design.weighted_gram(X, d)
+    X = np.asarray(X, dtype=np.float64)
     if np.any(d < 0):
         return (X * d[:, None]).T @ X
     s = np.sqrt(d)
@@ -187,8 +204,8 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
     Cz = None  # Z^T Z, upper triangle, (q m, q m)
     Cd = [None] * q  # X^T diag(w p_a) X, upper triangles
     with _one_blas_thread():
-        for sl in row_blocks(n, m, block_bytes):
-            Xb, wb = X[sl], w[sl]
+        for sl in blocks(X, block_bytes):
+            Xb, wb = block(X, sl), w[sl]
             eta = Xb @ theta
             P, lse = nx.softmax_logsumexp(eta)
             if P_out is not None:
@@ -196,7 +213,15 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
             # sum_i Y_ji log P_ji = <Y_j, eta_j> - logsumexp(eta_j): rows of Y sum to one
             value += float(wb @ (np.einsum("ij,ij->i", Y[sl], eta) - lse))
             G += Xb.T @ (wb[:, None] * (Y[sl] - P))
-            if hessian and q:
+            if hessian and q and design.is_sparse(Xb):
+                # block (a, b) = X^T diag(w p_a (delta_ab - p_b)) X from the stored entries,
+                # kept in the upper triangle of Cz (a <= b) and Cd empty
+                Cz = np.zeros((q * m, q * m)) if Cz is None else Cz
+                for i, a in enumerate(classes):
+                    for j in range(i, q):
+                        d = wb * P[:, a] * ((a == classes[j]) - P[:, classes[j]])
+                        Cz[i * m:(i + 1) * m, j * m:(j + 1) * m] -= design.weighted_gram(Xb, d)
+            elif hessian and q:
                 sw = np.sqrt(wb)
                 Pc = P[:, classes] * sw[:, None]  # sqrt(w) p_a
                 # Z = [sqrt(w) p_a X]_a in one strided write: (rows, q, m) viewed as (rows, q m)
@@ -209,7 +234,13 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
         return value, G, None
     C = -Cz
     for a in range(q):
-        C[a * m:(a + 1) * m, a * m:(a + 1) * m] += Cd[a]
+        if Cd[a] is not None:
+            C[a * m:(a + 1) * m, a * m:(a + 1) * m] += Cd[a]
+    if design.is_sparse(X):  # the upper blocks are whole (a diagonal block is symmetric)
+        for i in range(q):
+            for j in range(i):
+                C[i * m:(i + 1) * m, j * m:(j + 1) * m] = C[j * m:(j + 1) * m, i * m:(i + 1) * m].T
+        return value, G, C
     return value, G, _symmetrize(C)
 
 
@@ -245,8 +276,8 @@ def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES, dtype=np.float
     Vd = np.asarray(V, dtype=dtype)
     wd = np.asarray(w, dtype=dtype)
     with _one_blas_thread():
-        for sl in row_blocks(n, m, block_bytes):
-            Xb = np.asarray(X[sl], dtype=dtype)
+        for sl in blocks(X, block_bytes):
+            Xb = block(X, sl) if design.is_sparse(X) else np.asarray(X[sl], dtype=dtype)
             Pb = np.asarray(P[sl], dtype=dtype)
             S = Xb @ Vd
             S *= Pb
@@ -290,8 +321,8 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
     g = np.zeros(m)
     C = None
     with _one_blas_thread():
-        for sl in row_blocks(n, m, block_bytes):
-            Xb, wb, Yb = X[sl], w[sl], Y[sl]
+        for sl in blocks(X, block_bytes):
+            Xb, wb, Yb = block(X, sl), w[sl], Y[sl]
             eta = Xb @ theta
             if eta_out is not None:
                 eta_out[sl] = eta
@@ -301,11 +332,15 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
                 mean_out[sl] = mu
             value += block_value
             g += Xb.T @ (wb * (Yb - mu))
-            if hessian:
+            if hessian and design.is_sparse(Xb):
+                C = design.weighted_gram(Xb, wb * var)  # whole, float64
+            elif hessian:
                 # the scaled block is written in curvature_dtype directly (no float64 copy)
                 A = np.multiply(np.sqrt(wb * var)[:, None], Xb, dtype=curvature_dtype)
                 C = _syrk_acc(A, C)
-    return value, g, (_symmetrize(C) if hessian else None)
+    if not hessian:
+        return value, g, None
+    return value, g, (C if design.is_sparse(X) else _symmetrize(C))
 
 
 def glm_hessp(X, d, v, block_bytes: int = BLOCK_BYTES):
@@ -317,8 +352,8 @@ def glm_hessp(X, d, v, block_bytes: int = BLOCK_BYTES):
     n, m = X.shape
     out = np.zeros(m)
     with _one_blas_thread():
-        for sl in row_blocks(n, m, block_bytes):
-            Xb = X[sl]
+        for sl in blocks(X, block_bytes):
+            Xb = block(X, sl)
             out += Xb.T @ (d[sl] * (Xb @ v))
     return out
 
@@ -340,9 +375,9 @@ def table_curvature(X, w, P, classes):
             d = w * P[:, a] * ((a == b) - P[:, b])
             if not d.any():
                 continue
-            block = X.T @ (d[:, None] * X)
-            C[i * m:(i + 1) * m, j * m:(j + 1) * m] = block
-            C[j * m:(j + 1) * m, i * m:(i + 1) * m] = block.T
+            part = design.weighted_gram(X, d) if design.is_sparse(X) else X.T @ (d[:, None] * X)
+            C[i * m:(i + 1) * m, j * m:(j + 1) * m] = part
+            C[j * m:(j + 1) * m, i * m:(i + 1) * m] = part.T
     return C
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import Dataset
-from .exceptions import DataError, DualMaxentError
+from .exceptions import CountTargetWarning, DataError, DualMaxentError
 from .params import Penalty
 
 __all__ = ["certify_model", "translate", "read_coef_csv", "Problem", "SUPPORTED"]
@@ -185,10 +185,15 @@ def _penalty(kind: str, lam: float, l1_ratio: float | None = None) -> Penalty:
 
 def _dataset(model, X, y, family, *, intercept, weights=None, feature_names=None,
              name=None) -> Dataset:
+    import warnings
+
     try:
-        return Dataset.from_arrays(X, y, feature_names=feature_names, intercept=intercept,
-                                   weights=weights, family=family,
-                                   name=name or type(model).__name__)
+        with warnings.catch_warnings():
+            # the model was fitted as a classifier: its target is labels, however many levels
+            warnings.simplefilter("ignore", CountTargetWarning)
+            return Dataset.from_arrays(X, y, feature_names=feature_names, intercept=intercept,
+                                       weights=weights, family=family,
+                                       name=name or type(model).__name__)
     except DataError as exc:
         raise DataError(f"the data of the {type(model).__name__}: {exc}") from None
 

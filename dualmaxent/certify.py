@@ -120,6 +120,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _numerics as nx
+from . import design
 from .exceptions import DualMaxentError
 from .params import Parameterization
 from .results import Certificate, Penalty, SeparationCheck, make_penalty
@@ -232,14 +233,16 @@ def certify(data, theta, *, l2: float | None = None, l1: float | None = None,
                     messages.append(f"the separation LP's direction does not check: negative "
                                     f"slack {violation:.1e}, smallest slack on a forced entry "
                                     f"{margin:.1e} (relative)")
-    if engine is None and not data.identifiability.full_rank:
+    # (a penalised fit needs no rank: a wide sparse design's is not computed for the note)
+    if (engine is None and (data.rank_computable or not penalty.active)
+            and not data.identifiability.full_rank):
         ident = data.identifiability
         notes.append(f"the columns of X are linearly dependent (rank {ident.rank} of {ident.m}):"
                      f" {'; '.join(ident.dependencies)}; theta is identified modulo these")
     attained = (not can_separate or br.proves_attained
                 or (sep is not None and not sep.separated))
     messages += _bracket_messages(br, tol)
-    notes += _gradient_notes(br, tol)
+    notes += _gradient_notes(br, tol, data.family)
     within = max(br.duality_gap, 0.0) + br.roundoff
     return Certificate(
         entropy=br.entropy, neg_loglik=-_reported_loglik(data, br), duality_gap=br.duality_gap,
@@ -271,7 +274,8 @@ def _checked_theta(data, theta) -> np.ndarray:
 
 
 def _rank(data, engine) -> int:
-    if engine is None:
+    """The design's rank; -1 when it is not computed (an engine, a wide sparse design)."""
+    if engine is None and data.rank_computable:
         return int(data.rank)
     return -1
 
@@ -309,16 +313,24 @@ def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
     return messages
 
 
-def _gradient_notes(br: "Bracket", tol: float) -> list[str]:
+def segment_text(t: float) -> str:
+    """Where the point of the lower bound lies on the segment from ``Y`` (0) to ``mu~`` (1), as
+    text: ``0.25``, or ``1 - 9.1e-13`` just short of ``mu~`` (where ``%g`` would print 1)."""
+    return f"1 - {1.0 - t:.1e}" if 0.999 < t < 1.0 else f"{t:.6g}"
+
+
+def _gradient_notes(br: "Bracket", tol: float, family=None) -> list[str]:
     notes = []
     if br.segment < 1.0:
-        why = (f"the Newton point mu~ leaves the family's domain (min entry "
-               f"{br.newton_min_entry:.1e})" if br.newton_min_entry < 0 else
-               "the Newton point mu~ is not the best feasible point on its segment from Y "
+        pt = "P~" if family is not None and family.multiclass else "mu~"
+        why = (f"the Newton point {pt} leaves the family's domain (an entry lies "
+               f"{-br.newton_min_entry:.1e} outside it)" if br.newton_min_entry < 0 else
+               f"the Newton point {pt} is not the best feasible point on its segment from Y "
                "(a penalty's boxes or charge)")
         where = ("the data's own point Y (H(Y)), the one feasible point on that segment"
                  if br.segment <= 0 else
-                 f"Y + {br.segment:.6g} (mu~ - Y), a feasible point between the data and mu~")
+                 f"Y + t ({pt} - Y), t = {segment_text(br.segment)}, a feasible point between "
+                 f"the data and {pt}")
         notes.append(f"{why}: the lower bound is taken at {where}")
     if br.dual_gradient > tol:
         if br.dual_gradient <= br.gradient_roundoff:
@@ -719,7 +731,8 @@ def _runner(data, engine, mask):
     X, Y, w = data.X, data.Y, data.weights
     n, m = X.shape
     q = Y.shape[1] if Y.ndim == 2 else 1
-    rows = max(256, BLOCK_BYTES // (8 * max(m, 1)))
+    # a sparse X is one block (slicing its rows would copy them; its products are not blocked)
+    rows = n if design.is_sparse(X) else max(256, BLOCK_BYTES // (8 * max(m, 1)))
     starts = list(range(0, n, rows))
     halves = [starts[: (len(starts) + 1) // 2], starts[(len(starts) + 1) // 2:]]
 
@@ -730,7 +743,8 @@ def _runner(data, engine, mask):
             kw = {} if out is None else {"out": out[sl]}
             if every is not None:
                 kw["curvature"] = (start // rows) % every == 0
-            part = fn(X[sl], Y[sl], w[sl], None if mask is None else mask[sl], *args, **kw)
+            Xb = X if rows >= n else X[sl]
+            part = fn(Xb, Y[sl], w[sl], None if mask is None else mask[sl], *args, **kw)
             total = part if total is None else total.merge(part)
         return total
 
@@ -840,7 +854,7 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, norms, curvature=True) -> _Su
     loglik_full = loglik if mask_b is None else fam.canonical_loglik(
         Yb, eta if fam.multiclass else eta[:, 0], wb)
     diff = Y2 - mu
-    absX = np.abs(Xb)
+    absX = abs(Xb)  # (sparse when X is)
     # e_j = gamma(m + 1) max_c sum_i |x_ji theta_ic|: the error of eta_j (module docstring)
     e = gamma(m + 1) * _rowmax(absX @ np.abs(theta))
     sens = (2.0 if fam.multiclass else 1.0) * _rowmax(curv)  # |d mu / d eta| per row
@@ -854,8 +868,16 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, norms, curvature=True) -> _Su
         # one class moves (one-parameter families, two classes): C = X_S^T diag(w v) X_S with
         # v = A'' or p (1 - p), formed from its square root (a symmetric product)
         c0 = curv[:, cls[0]]
-        Z = XS * np.sqrt(wb * (c0 * (1.0 - c0) if fam.multiclass else c0))[:, None]
-        C = Z.T @ Z
+        v = wb * (c0 * (1.0 - c0) if fam.multiclass else c0)
+        if design.is_sparse(XS):
+            C = design.weighted_gram(XS, v)
+        else:
+            Z = XS * np.sqrt(v)[:, None]
+            C = Z.T @ Z
+    elif design.is_sparse(XS):  # the same products from the stored entries, dense results
+        U_S = design.multiply(XS, curv[:, cls])
+        V = design.scale_rows(U_S, wb)
+        C = (cls[:, None] == cls[None, :]) * (V.T @ XS).toarray() - (V.T @ U_S).toarray()
     else:
         U_S = curv[:, cls] * XS  # J's columns on S, before the categorical centring
         V = U_S * wb[:, None]
@@ -868,7 +890,7 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, norms, curvature=True) -> _Su
         XtWY=Xb.T @ (wb[:, None] * Y2),
         magnitude=float((wb @ np.abs(Yeta)).sum() + wb @ (total_y * np.abs(A))),
         value_budget=float(((wb * e) @ np.abs(diff)).sum()),
-        grad_budget=grad_budget, x_norm=(float(np.sqrt(np.einsum("ij,ij->i", Xb, Xb)[wb > 0]
+        grad_budget=grad_budget, x_norm=(float(np.sqrt(design.row_sq_norms(Xb)[wb > 0]
                                                         .max(initial=0.0))) if norms else 0.0))
 
 
@@ -927,7 +949,7 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, out=None) -> _Sums:
     sums = _point_sums(wb, Yb, Y2, mu_t, fam, pos) if t_max >= 1.0 else \
         {"entropy": 0.0, "magnitude": 0.0, "simplex_term": 0.0}
     wd = wb[:, None] * d
-    return _Sums(resid=Xb.T @ wd, resid_abs=np.abs(Xb).T @ np.abs(wd),
+    return _Sums(resid=Xb.T @ wd, resid_abs=abs(Xb).T @ np.abs(wd),
                  t_max=max(t_max, 0.0), min_entry=margin, relative_margin=rel,
                  simplex=float(np.abs(_rows(mu_t) - 1.0).max(initial=0.0))
                  if fam.multiclass else 0.0, **sums)

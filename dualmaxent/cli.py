@@ -20,16 +20,86 @@ from .exceptions import DualMaxentError
 EXIT_OK, EXIT_NOT_OK, EXIT_USAGE = 0, 1, 2
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's layout, with the examples of the epilog kept as written.
+
+    A paragraph (text between blank lines) whose lines after the first are indented, such as
+    ``examples:`` followed by indented command lines, is printed verbatim; every other paragraph
+    of a description or epilog is filled to the terminal's width.
+    """
+
+    def _fill_text(self, text, width, indent):
+        import textwrap
+
+        paragraphs = []
+        for para in text.strip("\n").split("\n\n"):
+            if "\n " in para:  # an indented block: the examples, verbatim
+                paragraphs.append(textwrap.indent(para, indent))
+            else:
+                paragraphs.append(textwrap.fill(" ".join(para.split()), width,
+                                                initial_indent=indent, subsequent_indent=indent))
+        return "\n\n".join(paragraphs)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (exit code 2)."""
+    """argparse with one-line errors (exit code 2) and examples at the end of every help."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):  # noqa: D401 - argparse's hook
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+#: The form of the penalties, in the help of the commands that take them.
+PENALTY_HELP = """penalties (theta_R: every row of theta but the intercept's; the primal relaxes
+the balance equations of those rows):
+  --l2 LAMBDA                  maximise l(theta) - LAMBDA/2 |theta_R|^2
+  --l1 LAMBDA                  maximise l(theta) - LAMBDA |theta_R|_1
+  --l1 LAMBDA --l1-ratio A     maximise l(theta) - LAMBDA (A |theta_R|_1 + (1-A)/2 |theta_R|^2)"""
+
+#: The examples at the end of each command's help (two or three each; tests/test_cli.py runs
+#: the cheap ones).
+EXAMPLES = {
+    "dualmaxent": """examples:
+  dualmaxent verify                  # certify the duality on the built-in blobs data
+  dualmaxent verify iris --l2 10     # separated data, held finite by an L2 penalty
+  dualmaxent figures --only balance_equations --out figures""",
+    "verify": """examples:
+  dualmaxent verify                                   # blobs: 3 classes, n = 300
+  dualmaxent verify iris --l1 5 --json                # L1 penalty, one JSON object
+  dualmaxent verify counts.csv --target y --family poisson""",
+    "certify": """examples:
+  dualmaxent certify blobs --coef coef.csv
+  dualmaxent certify data.csv --target y --coef coef.csv --l2 1 --json""",
+    "figures": """examples:
+  dualmaxent figures                                   # every figure into figures/
+  dualmaxent figures --only convergence,gauge --format svg
+  dualmaxent figures --data my.csv --target y --out my-figures --dpi 200""",
+    "bench": """examples:
+  dualmaxent bench --quick                   # under two minutes
+  dualmaxent bench --sweep --quick --json""",
+}
+
+
 def _add_problem_arguments(parser) -> None:
     """The options that define the problem (the CSV's columns, the family, the penalty), shared
     by ``verify`` and ``certify``."""
+    _add_data_arguments(parser)
+    pen = parser.add_mutually_exclusive_group()
+    pen.add_argument("--l2", type=_positive_float, metavar="LAMBDA",
+                     help="L2 penalty: maximise l(theta) - LAMBDA/2 |theta_R|^2")
+    pen.add_argument("--l1", type=_positive_float, metavar="LAMBDA",
+                     help="L1 penalty: maximise l(theta) - LAMBDA |theta_R|_1")
+    parser.add_argument("--l1-ratio", type=_unit_float, metavar="A", help="with --l1 LAMBDA: "
+                        "the elastic net LAMBDA (A |theta_R|_1 + (1 - A)/2 |theta_R|^2), "
+                        "A in [0, 1]")
+
+
+def _add_data_arguments(parser) -> None:
+    """The options that read the data (the CSV's columns and the family), shared by ``verify``,
+    ``certify`` and ``figures --data``."""
     from .families import FAMILIES
 
     parser.add_argument("--target", help="the CSV's response column (default: the last column)")
@@ -40,11 +110,6 @@ def _add_problem_arguments(parser) -> None:
                         help="do not append an intercept")
     parser.add_argument("--family", default="categorical", choices=list(FAMILIES),
                         help="the canonical GLM family (default: categorical)")
-    pen = parser.add_mutually_exclusive_group()
-    pen.add_argument("--l2", type=_positive_float, metavar="LAMBDA", help="L2 penalty")
-    pen.add_argument("--l1", type=_positive_float, metavar="LAMBDA", help="L1 penalty")
-    parser.add_argument("--l1-ratio", type=_unit_float, metavar="A", help="with --l1 LAMBDA: "
-                        "the elastic net LAMBDA (A |theta|_1 + (1 - A)/2 |theta|^2), A in [0, 1]")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,17 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
     from .families import FAMILIES
 
     parser = _Parser(prog="dualmaxent", description="Logistic regression is a maximum-entropy "
-                     "model: solve the primal and the dual, and certify their duality.")
+                     "model: solve the primal and the dual, and certify their duality. Without "
+                     "a command, print this help.", epilog=EXAMPLES["dualmaxent"])
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"dualmaxent {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
+    sub.required = False  # a bare `dualmaxent` prints the help (main)
 
     v = sub.add_parser("verify", help="solve primal and dual and print the duality certificate",
                        description="Solve the max-entropy primal (CVXPY) and the likelihood dual "
                        "(numpy/scipy) and certify strong duality. Exit code 0 when the certificate"
-                       " is ok, 1 when it is not, 2 for bad input.")
+                       " is ok, 1 when it is not, 2 for bad input.",
+                       epilog=PENALTY_HELP + "\n\n" + EXAMPLES["verify"])
     v.add_argument("data", nargs="?", default="blobs",
                    help="a built-in data set (blobs, iris), a CSV path, or - for a CSV on "
                    "standard input (default: blobs)")
@@ -86,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "cluster sized to the machine, and close it at the end)")
     v.add_argument("--workers", type=int, metavar="N",
                    help="with --engine dask and no --scheduler: local workers (default: cores)")
+    v.add_argument("--trace", action="store_true",
+                   help="also print the certified bracket [lower_t, upper_t] at every iterate "
+                   "of the dual solve (dualmaxent.certify at each theta_t)")
     v.add_argument("--json", action="store_true", help="print one JSON object")
     v.set_defaults(func=cmd_verify)
 
@@ -93,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Certify the coefficients in COEF.csv, from any solver or "
                        "library, against the problem of DATA: a proved bracket of the optimum "
                        "and how many nats theta is from it. Exit code 0 when the certificate "
-                       "is ok, 1 when it is not, 2 for bad input.")
+                       "is ok, 1 when it is not, 2 for bad input.",
+                       epilog=PENALTY_HELP + "\n\n" + EXAMPLES["certify"])
     c.add_argument("data", help="a built-in data set (blobs, iris), a CSV path, or - for a CSV "
                    "on standard input")
     c.add_argument("--coef", required=True, metavar="COEF.csv",
@@ -106,15 +177,31 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print one JSON object")
     c.set_defaults(func=cmd_certify)
 
-    f = sub.add_parser("figures", help="regenerate every comparison figure",
-                       description="Regenerate every figure into a folder (default: figures/).")
-    f.add_argument("--out", default="figures", help="output folder (default: figures)")
-    f.add_argument("--only", help="comma-separated figure names (default: all)")
+    from .figures import DATA_FIGURES, FIGURES, FORMATS
+
+    f = sub.add_parser("figures", help="regenerate every comparison figure, or draw the "
+                       "data-driven ones for your data (--data)",
+                       description="Regenerate every figure into a folder (default: figures/): "
+                       f"{', '.join(FIGURES)}. With --data, draw instead the figures that make "
+                       f"sense for any data set, from that data: {', '.join(DATA_FIGURES)}. "
+                       "Exit code 0, or 2 for bad input.", epilog=EXAMPLES["figures"])
+    f.add_argument("--out", help="output folder (default: figures, or figures-NAME for "
+                   "--data NAME.csv)")
+    f.add_argument("--only", help="comma-separated figure names (default: all; with --data: "
+                   "all of " + ", ".join(DATA_FIGURES) + ")")
+    f.add_argument("--format", default="png", choices=list(FORMATS), dest="fmt",
+                   help="file format (default: png)")
+    f.add_argument("--dpi", type=_positive_float, default=None,
+                   help="pixels per inch of png files (default: 120, about 960 px wide)")
+    f.add_argument("--data", metavar="DATA", help="a CSV path, - for a CSV on standard input, "
+                   "or a built-in data set (blobs, iris): draw the data-driven figures from it")
+    _add_data_arguments(f)
     f.set_defaults(func=cmd_figures)
 
     b = sub.add_parser("bench", help="benchmark the solvers against scikit-learn, statsmodels, "
                        "glum", description="Time the dual and primal solvers against reference "
-                       "libraries; every row is certified by the verifier.")
+                       "libraries; every row is certified by the verifier.",
+                       epilog=EXAMPLES["bench"])
     b.add_argument("--quick", action="store_true", help="small sizes (under two minutes)")
     b.add_argument("--out", default="figures", help="folder for scaling.png (default: figures)")
     b.add_argument("--json", action="store_true", help="print the table as JSON")
@@ -234,7 +321,14 @@ def cmd_verify(args) -> int:
     cert = verify(dataset, primal=args.primal, tol=args.tol, solver=args.solver,
                   gauge=args.gauge, method=args.method, l2=args.l2, l1=args.l1,
                   l1_ratio=args.l1_ratio)
-    return _print_certificate(args, dataset, cert)
+    trace = None
+    if getattr(args, "trace", False):
+        from .trace import trace_bracket
+
+        # the same solve again (the solvers are deterministic), its iterates recorded
+        trace = trace_bracket(dataset, method=args.method, penalty=cert.penalty, tol=args.tol,
+                              separation=cert.separation)
+    return _print_certificate(args, dataset, cert, trace)
 
 
 def _verify_dask(args) -> int:
@@ -251,6 +345,9 @@ def _verify_dask(args) -> int:
             raise DualMaxentError(f"--engine dask does not support {what}")
     if not args.target:
         raise DualMaxentError("--engine dask needs --target (the response column)")
+    if getattr(args, "trace", False):
+        raise DualMaxentError("--engine dask does not support --trace (it certifies in passes "
+                              "over the chunks, once)")
     if args.workers is not None and args.workers < 1:
         raise DualMaxentError(f"--workers must be at least 1; got {args.workers}")
     path = str(args.data)
@@ -276,11 +373,14 @@ def cmd_certify(args) -> int:
     return _print_certificate(args, dataset, cert)
 
 
-def _print_certificate(args, dataset, cert) -> int:
+def _print_certificate(args, dataset, cert, trace=None) -> int:
     if args.json:
-        print(json.dumps(certificate_json(dataset, cert), indent=2))
+        doc = certificate_json(dataset, cert)
+        if trace is not None:
+            doc["trace"] = trace_json(trace)
+        print(json.dumps(doc, indent=2))
     else:
-        print(format_certificate(dataset, cert))
+        print(format_certificate(dataset, cert, trace))
     return EXIT_OK if cert.ok else EXIT_NOT_OK
 
 
@@ -319,6 +419,9 @@ def certificate_json(dataset, cert) -> dict:
             "upper_bound": _num(pp.upper_bound), "duality_gap": _num(pp.duality_gap),
             "roundoff": _num(pp.roundoff), "balance_residual": _num(pp.balance_residual),
             "min_entry": _num(pp.newton_min_entry), "in_domain": pp.in_domain,
+            "primal_objective": _num(pp.lower_bound),
+            "smallest_entry": None if pp.mu is None else _num(np.min(pp.mu)),
+            "largest_entry": None if pp.mu is None else _num(np.max(pp.mu)),
             "segment": pp.segment,
             "rank": pp.rank, "size": pp.size, "condition": _num(pp.condition),
             "seconds": pp.seconds,
@@ -346,6 +449,8 @@ def certificate_json(dataset, cert) -> dict:
         out["primal"].update({
             "status": p.status, "gauge": p.gauge,
             "entropy": _num(p.entropy), "objective": _num(p.objective),
+            "primal_objective": _num(cert.extra.get("primal_objective", np.nan)),
+            "smallest_entry": _num(np.min(p.mu)), "largest_entry": _num(np.max(p.mu)),
             "iterations": p.iterations, "solve_seconds": p.solve_seconds,
             "compile_seconds": p.compile_seconds,
         })
@@ -362,89 +467,324 @@ def certificate_json(dataset, cert) -> dict:
     return out
 
 
-def format_certificate(dataset, cert) -> str:
-    """The human-readable certificate."""
+def format_certificate(dataset, cert, trace=None) -> str:
+    """The human-readable certificate.
+
+    One vocabulary for every family and penalty: the dual objective at theta and its parts,
+    the primal objective at the checker's feasible point (``P~`` for a class table, ``mu~`` for
+    means) and its parts, the bracket ``lower <= OPT <= upper`` between those two, then CVXPY's
+    point as a cross-check (not a bound), the coefficients and the notes.
+
+    Parameters
+    ----------
+    dataset : Dataset or DaskDataset
+    cert : Certificate
+        From :func:`dualmaxent.verify` or :func:`dualmaxent.certify`.
+    trace : BracketTrace, optional
+        :func:`dualmaxent.trace.trace_bracket`'s result: adds the bracket at every dual
+        iterate (:func:`format_trace`).
+
+    Returns
+    -------
+    str
+    """
     p, d, pp = cert.primal, cert.dual, cert.projected
-    penalty = cert.penalty
+    fam, penalty = dataset.family, cert.penalty
+    words = _vocabulary(dataset, penalty)
+    pt, q = words["point"], _lower_point_name(words["point"], pp.segment)
+    separated = cert.separation is not None and cert.separation.separated
     classes = ", ".join(str(c) for c in dataset.classes)
     command = "verify" if d is not None else "certify"
-    head = (f"dualmaxent {command}: {dataset.name} ({dataset.family.name}"
+    head = (f"dualmaxent {command}: {dataset.name} ({fam.name}"
             f"{', penalty ' + penalty.describe() if penalty.active else ''}; "
             f"n={dataset.n}, m={dataset.m}" + (f", k={dataset.k}: {classes}" if classes else "")
             + (f", rank {cert.rank}" if 0 <= cert.rank < dataset.m else "") + ")")
-    H = ("entropy H(P*)" if dataset.family.multiclass else "primal H(mu*) = -sum A*(mu*)")
     lines = [head, f"  theta   {cert.source}"
              + (f", {d.solve_seconds:.3f} s" if d is not None else "")]
     lines.append(f"  primal  {cert.primal_solver}: {cert.primal_reason}")
     if p is not None:
-        lines += [
-            f"          {p.solver}, gauge {p.gauge}: status {p.status}"
-            + (f", {p.iterations} iterations" if p.iterations is not None else "")
-            + f", {p.solve_seconds:.3f} s solve + {p.compile_seconds:.3f} s compile",
-            f"          {H:<30} {p.entropy:.10f} nats",
-        ]
-    lines += ["  at theta",
-              f"          {'-l(theta)':<30} {-cert.extra['canonical_loglik']:.10f} nats"]
+        lines.append(f"          {p.solver}" + (f", gauge {p.gauge}" if fam.multiclass else "")
+                     + f": status {p.status}"
+                     + (f", {p.iterations} iterations" if p.iterations is not None else "")
+                     + f", {p.solve_seconds:.3f} s solve + {p.compile_seconds:.3f} s compile")
+
+    # the dual side: the objective at theta, the upper bound
+    neg_l = -cert.extra["canonical_loglik"]
+    lines.append("  dual side, at theta" + (" (separated data: l has no maximiser, theta* is "
+                                            "at infinity)" if separated else ""))
     if penalty.active:
-        label = {"l2": "-(l - lam/2 |theta|^2)", "l1": "-(l - lam |theta|_1)"}.get(
-            penalty.kind, "-(l - elastic-net penalty)")
-        lines.append(f"          {label:<30} {cert.upper_bound:.10f} nats")
-    if cert.extra["loglik_constant"] != 0:
-        lines.append(f"          {'reported log-likelihood':<30} {-cert.neg_loglik:.10f} nats")
-    lines.append(f"          {'dual gradient':<30} {cert.dual_gradient:.2e}  (round-off budget "
-                 f"{cert.gradient_roundoff:.1e})")
-    point = "primal at mu~" if pp.segment >= 1 else f"primal at Y + {pp.segment:.3g} (mu~ - Y)"
+        lines += [_row("-l(theta)", neg_l, "nats"),
+                  _formula_row("penalty", words["penalty"], cert.upper_bound - neg_l),
+                  _row(words["dual"], cert.upper_bound, "nats")]
+    else:
+        lines.append(_row(words["dual"], cert.upper_bound, "nats"))
+    constant = cert.extra["loglik_constant"]
+    if constant != 0:
+        lines.append(_row("reported log-likelihood", -cert.neg_loglik,
+                          f"nats  (= l(theta) + c, c = {constant:.10f}: see the note)"))
+    lines.append(_row("dual gradient", f"{cert.dual_gradient:.2e}",
+                      f" (round-off budget {cert.gradient_roundoff:.1e})"))
+
+    # the primal side: the checker's feasible point, the lower bound
+    lines.append(f"  primal side, at {_point_origin(fam, pt, pp.segment)}"
+                 + (" (of the reduced problem)" if separated else ""))
+    if penalty.kind in ("l2", "elasticnet"):
+        lines += [_row(f"{words['H']}({q})", pp.entropy, "nats"),
+                  _formula_row("charge", words["charge"], pp.entropy - pp.lower_bound,
+                               words["slack"].replace(pt + "~", q)),
+                  _row(words["primal"].replace(pt + "~", q), pp.lower_bound, "nats")]
+    else:
+        boxes = f"  (boxes |s| <= lam, {words['slack'].replace(pt + '~', q)})"
+        lines.append(_row(words["primal"].replace(pt + "~", q), pp.lower_bound,
+                          "nats" + (boxes if penalty.kind == "l1" else "")))
+    lines.append(_row("balance residual", f"{pp.balance_residual:.2e}",
+                      f" (relative, {words['residual']})"))
+    if fam.multiclass:
+        lines.append(_row("simplex residual", f"{pp.simplex_residual:.2e}",
+                          " (max |row sum - 1|)"))
+    domain = _domain(fam, pp.mu, tol=0.0)
+    if domain is not None:
+        if separated and cert.separation_check is not None and fam.multiclass:
+            domain = domain[:2] + (domain[2][:-1] + f"; the {cert.separation_check.forced_entries}"
+                                   " entries forced by the separation are 0)",)
+        lines.append(_row(*domain))
+    if not fam.is_probability:
+        lines.append("  note: " + _conjugate_note(fam, constant, penalty))
+
+    # the certificate: the bracket between the two sides
+    opt = "-sup l, the likelihood's supremum" if separated else "min dual"
     lines += [
-        f"  certificate (tolerance {cert.tol:g})",
-        f"          {'lower bound (' + point + ')':<30} {cert.lower_bound:.10f} nats",
-        f"          {'upper bound (dual at theta)':<30} {cert.upper_bound:.10f} nats",
-        f"          {'duality gap':<30} {cert.duality_gap:+.2e}  (relative "
-        f"{cert.relative_gap:.2e}, round-off {cert.roundoff:.1e})",
-        f"          {'theta is within':<30} {cert.within:.2e} nats of the optimum",
-        f"          {'balance residual':<30} {cert.balance_residual:.2e}",
+        f"  certificate (tolerance {cert.tol:g}): lower bound <= OPT <= upper bound, "
+        f"OPT = max primal = {opt}",
+        _row(f"lower bound = {words['lower'].replace(pt + '~', q)}", cert.lower_bound, "nats"),
+        _row(f"upper bound = {words['upper']}" + (" >= -sup l" if separated else ""),
+             cert.upper_bound, "nats"),
+        _row("duality gap (upper - lower)", _gap_text(cert.duality_gap, cert.roundoff,
+                                                       cert.relative_gap)),
+        _row("theta is within", f"{cert.within:.2e}", " nats of the optimum"),
+        _row("optimum attained", "yes" if cert.attained else
+             "no: the likelihood has no maximiser (separated data)"),
     ]
-    if dataset.family.multiclass:
-        lines.append(f"          {'simplex residual':<30} {cert.simplex_residual:.2e}")
-    if p is not None:
-        lines += [
-            f"          {'CVXPY gap':<30} {cert.primal_gap:.2e}",
-            f"          {'P agreement':<30} {cert.p_agreement:.2e}  (allowed "
-            f"{cert.extra['p_tol']:.1e})",
-            f"          {'theta agreement':<30} {cert.theta_agreement:.2e}  (allowed "
-            f"{cert.extra['theta_tol']:.1e})",
-        ]
-    lines.append(f"          {'optimum attained':<30} {'yes' if cert.attained else 'no'}")
-    if cert.separation is not None and cert.separation.separated:
+    if separated:
         # one sentence: what the separation is, and what was certified instead of a maximiser
         outcome = (f"matches the likelihood's supremum to {abs(cert.duality_gap):.0e}" if cert.ok
                    else "could not be matched with the likelihood's supremum (see the verdict)")
         lines.append(f"  note: {cert.separation.describe(dataset)}; the max-entropy optimum "
                      f"exists and {outcome}")
+    if p is not None:
+        lines += _cvxpy_lines(dataset, cert, words)
     lines += coefficient_table(dataset, cert)
     said = cert.separation.describe(dataset) if cert.separation is not None else None
     lines += [f"  note: {note}" for note in cert.notes if not (said and note.startswith(said))]
+    if trace is not None:
+        lines += format_trace(trace, cert)
     lines.append(f"verdict: {cert.verdict}")
     return "\n".join(lines)
 
 
+#: Width of the labels of the certificate's rows.
+_LABEL = 42
+
+
+def _row(label: str, value, unit: str = "") -> str:
+    """One row: the label, then a number (10 decimals, nats) or a text, then its unit or note."""
+    text = f"{value:.10f}" if isinstance(value, float) else str(value)
+    if unit and not unit.startswith(" "):
+        unit = " " + unit
+    return f"          {label:<{_LABEL}} {text}{unit}".rstrip()
+
+
+def _vocabulary(dataset, penalty) -> dict:
+    """The names of the printout for this family and penalty.
+
+    ``point`` is ``P`` (a class table) or ``mu`` (means); the checker's point is ``point~``,
+    CVXPY's ``point*``. ``H`` names ``-sum A*``: the entropy for probabilities, ``H`` otherwise.
+    ``primal``/``dual`` name the two objectives, ``lower``/``upper`` the bounds they give,
+    ``penalty``/``charge`` the penalty and its conjugate (the relaxation's charge on the slack
+    ``s`` of the penalised rows' balance equations).
+    """
+    fam = dataset.family
+    pt = "P" if fam.multiclass else "mu"
+    H = "entropy H" if fam.is_probability else "H"
+    w = dataset.weights
+    # a Dask data set's weights stay on the cluster: W is written (it is I when unweighted)
+    weighted = bool(np.any(w != 1.0)) if isinstance(w, np.ndarray) else True
+    W = " W" if weighted else ""
+    words = {"point": pt, "H": H, "slack": f"s = X_R^T{W} ({pt}~ - Y)",
+             "penalty": "", "charge": "", "upper": "-l(theta)",
+             "dual": "dual objective = -l(theta)",
+             "primal": f"primal objective = {H}({pt}~)", "lower": f"{H}({pt}~)",
+             "residual": f"max |X^T{W} ({pt}~ - Y)| / (1 + max |X^T{W} Y|)"}
+    if penalty.active:
+        words["penalty"] = {"l2": "lam/2 |theta_R|^2", "l1": "lam |theta_R|_1",
+                            "elasticnet": "lam (a |theta_R|_1 + (1-a)/2 |theta_R|^2)"
+                            }[penalty.kind]
+        words["upper"] = "-l(theta) + penalty"
+        words["dual"] = "dual objective -l(theta) + penalty"
+        words["residual"] = "on the unpenalised rows" + (", and the boxes' excess"
+                                                          if penalty.kind == "l1" else "")
+    if penalty.kind == "l2":
+        words["charge"] = "|s|^2 / (2 lam)"
+        words["primal"] = f"relaxed objective H({pt}~) - |s|^2 / (2 lam)"
+        words["lower"] = f"relaxed objective at {pt}~"
+    elif penalty.kind == "elasticnet":
+        words["charge"] = "sum (|s| - lam a)_+^2 / (2 lam (1-a))"
+        words["primal"] = f"relaxed objective H({pt}~) - charge"
+        words["lower"] = f"relaxed objective at {pt}~"
+    elif penalty.kind == "l1":
+        words["primal"] = f"primal objective = {H}({pt}~)"
+    return words
+
+
+def _formula_row(name: str, formula: str, value: float, where: str = "") -> str:
+    """A row named by its formula ("penalty lam/2 |theta_R|^2"), the formula moved after the
+    value when it is too long for the label column."""
+    if len(f"{name} {formula}") <= _LABEL:
+        return _row(f"{name} {formula}", value, "nats" + (f"  ({where})" if where else ""))
+    return _row(name, value, f"nats  ({formula}" + (f", {where})" if where else ")"))
+
+
+def _lower_point_name(pt: str, segment: float) -> str:
+    """The checker's point: ``P~`` itself, or ``P_t`` on the segment from the data to it."""
+    return f"{pt}~" if segment >= 1.0 else f"{pt}_t"
+
+
+def _point_origin(fam, pt: str, segment: float) -> str:
+    """The checker's point and where it comes from (:mod:`dualmaxent.certify`)."""
+    from .certify import segment_text
+
+    made = f"one Newton step in mean space from {pt}(theta) = {fam.formulas['mean']}"
+    if segment >= 1.0:
+        return f"{pt}~: the checker's feasible point, {made}"
+    return (f"{pt}_t = Y + t ({pt}~ - Y), t = {segment_text(segment)}\n          (the best "
+            f"feasible point on the segment from the data Y to the checker's {pt}~, {made})")
+
+
+def _gap_text(gap: float, roundoff: float, relative: float) -> str:
+    """The duality gap with its round-off budget beside it, said in words when negative."""
+    if not gap < 0:
+        return f"{gap:+.2e}  (relative {relative:.1e}; round-off budget {roundoff:.1e})"
+    if gap >= -roundoff:
+        return (f"{gap:+.2e}  (within round-off {roundoff:.1e}: the bounds agree to float64 "
+                f"accuracy)")
+    return (f"{gap:+.2e}  (beyond its round-off budget {roundoff:.1e}: weak duality is "
+            "violated, a computation is wrong)")
+
+
+def _domain(fam, point, tol: float):
+    """``(label, value, check)`` of a point's smallest (and, for a Bernoulli mean, largest)
+    entry, and whether it lies in the family's domain (``mean_bounds``), allowing ``tol``;
+    None when the family has no bounds or the point is not at hand."""
+    lower, upper = fam.mean_bounds
+    if point is None or not (np.isfinite(lower) or np.isfinite(upper)):
+        return None
+    v = np.asarray(point, dtype=np.float64)
+    smallest, largest = float(v.min()), float(v.max())
+    both = np.isfinite(upper) and not fam.multiclass  # a class table's rows sum to 1
+    inside = smallest >= lower - tol and (not both or largest <= upper + tol)
+    label = "smallest entry"
+    if both:
+        value = f"{smallest:.2e}, largest {upper:g} - {upper - largest:.2e}"
+        check = f"all in [{lower:g}, {upper:g}]"
+    else:
+        value, check = f"{smallest:.2e}", f"all entries >= {lower:g}"
+    if not inside:
+        check = "NOT " + check
+    elif tol > 0 and (smallest < lower or (both and largest > upper)):
+        check += f" - {tol:g}, the tolerance: CVXPY's accuracy"
+    return label, value, f" ({check})"
+
+
+def _conjugate_note(fam, constant: float, penalty) -> str:
+    """What ``H = -sum A*(mu)`` is for a one-parameter family that is not a probability, and how
+    the reported log-likelihood differs from ``l`` (the constant, computed by the checker)."""
+    f = fam.formulas
+    text = (f"H(mu) = -sum_j w_j A*(mu_j), A*(mu) = {f['A*']} the convex conjugate of the "
+            f"log-partition A(eta) = {f['A']}, summed over the observations (not a Shannon "
+            "entropy); at the optimum " + ("H(mu*) = -l(theta*)" if not penalty.active else
+                                           "the primal objective built on it equals the dual "
+                                           "objective"))
+    if constant != 0:
+        text += (f"; the reported log-likelihood is l(theta) + c, c = {f['constant']} = "
+                 f"{constant:.10f} nats" + (f" ({f['reported']})" if f["reported"] else ""))
+    return text
+
+
+def _cvxpy_lines(dataset, cert, words) -> list[str]:
+    """CVXPY's point and its agreement with theta: a cross-check, not a bound."""
+    p, fam, penalty = cert.primal, dataset.family, cert.penalty
+    pt = words["point"]
+    star = f"{pt}*"
+    lines = [f"  cross-check: CVXPY's {star} (feasible only to its solver's accuracy, so its "
+             "value is not a bound)"]
+    if np.all(np.isfinite(p.mu)):
+        value = float(cert.extra["primal_objective"])
+        above = value - cert.upper_bound
+        within = ("within the tolerance: CVXPY's accuracy" if cert.primal_gap <= cert.tol else
+                  f"beyond the tolerance {cert.tol:g}")
+        where = (f"{above:.1e} above the upper bound, relative {cert.primal_gap:.1e}, {within}"
+                 if above > 0 else
+                 f"{-above:.1e} below the upper bound, relative {cert.primal_gap:.1e}")
+        if penalty.kind in ("l2", "elasticnet"):
+            lines.append(_row(f"{words['H']}({star})", float(p.entropy), "nats"))
+        name = words["primal"].replace(f"{pt}~", star)
+        lines.append(_row(name, value, f"nats  ({where})"))
+        lines.append(_row("balance residual", f"{cert.balance_residual:.2e}",
+                          f" (relative, {words['residual'].replace(pt + '~', star)})"))
+        if fam.multiclass:
+            lines.append(_row("simplex residual", f"{cert.simplex_residual:.2e}",
+                              " (max |row sum - 1|)"))
+        domain = _domain(fam, p.mu, tol=cert.tol)
+        if domain is not None:
+            lines.append(_row(*domain))
+    if np.isfinite(cert.p_agreement):
+        lines.append(_row(f"{pt} agreement", f"{cert.p_agreement:.2e}",
+                          f" (max |{star} - {pt}(theta)|"
+                          + ("" if fam.is_probability else f" / (1 + max |{pt}(theta)|)")
+                          + f"; allowed {cert.extra['p_tol']:.1e})"))
+    if np.isfinite(cert.theta_agreement):
+        lines.append(_row("theta agreement", f"{cert.theta_agreement:.2e}",
+                          f" (CVXPY's multipliers against theta; allowed "
+                          f"{cert.extra['theta_tol']:.1e})"))
+    return lines
+
+
 def coefficient_table(dataset, cert) -> list[str]:
     """The certified theta with standard errors, z, p-values and 95% intervals (normal), like
-    statsmodels' summary; the coefficients alone, and why, when there are no standard errors."""
+    statsmodels' summary; the coefficients alone, and why, when there are no standard errors.
+
+    For the categorical family every free entry is listed: the reference class (the last) is
+    pinned at zero on the unpenalised rows only, so a penalised fit lists its penalised rows.
+    """
     from scipy.stats import norm
+
+    from .params import Parameterization
 
     theta, se = np.asarray(cert.theta), cert.std_err
     inference = se is not None
-    classes = list(dataset.classes) if dataset.family.multiclass else [None]
+    fam = dataset.family
+    classes = list(dataset.classes) if fam.multiclass else [None]
     theta = theta.reshape(dataset.m, -1)
     se = np.asarray(se).reshape(dataset.m, -1) if inference else None
-    lines = [f"  coefficients{' (the last class is the reference)' if classes[0] is not None else ''}",
+    penalized = Parameterization.from_dataset(dataset, cert.penalty).penalized_rows
+    if fam.multiclass and penalized.all():
+        title = " (every class is free: the penalty pins the gauge)"
+    elif fam.multiclass:
+        title = (f" (class '{classes[-1]}' is the reference: its coefficients are pinned at 0"
+                 + (")" if not penalized.any() else " on the unpenalised rows; the penalty "
+                    "leaves the others free)"))
+    elif fam.is_probability and len(dataset.classes) == 2:
+        title = f" (log-odds of '{dataset.classes[1]}' against '{dataset.classes[0]}')"
+    else:
+        title = ""
+    lines = [f"  coefficients{title}",
              f"          {'':<24} {'coef':>11}" + (f" {'std err':>10} {'z':>8} {'P>|z|':>7} "
                                                     f"{'[0.025':>11} {'0.975]':>11}"
                                                     if inference else "")]
     for c, label in enumerate(classes):
-        if label is not None and c == len(classes) - 1:
-            break  # the reference class: pinned at zero by the gauge
         for r, name in enumerate(dataset.feature_names):
+            if label is not None and c == len(classes) - 1 and not penalized[r]:
+                continue  # the reference class, pinned at zero by the gauge
             est = theta[r, c]
             row = name if label is None else f"{name}[{label}]"
             if not inference:
@@ -458,6 +798,65 @@ def coefficient_table(dataset, cert) -> list[str]:
     if cert.std_err_note:
         lines.append(f"  note: {cert.std_err_note}")
     return lines
+
+
+#: ``verify --trace`` prints every iterate up to this many, else this many spread in log(1 + t).
+TRACE_ROWS = 60
+
+
+def format_trace(trace, cert) -> list[str]:
+    """The bracket ``[lower_t, upper_t]`` at the dual iterates (:mod:`dualmaxent.trace`), and
+    whether every lower bound stays below the certificate's upper bound (up to round-off).
+
+    Parameters
+    ----------
+    trace : BracketTrace
+    cert : Certificate
+        The certificate printed above it (its upper bound is the reference).
+
+    Returns
+    -------
+    list of str
+        One line per iterate (at most :data:`TRACE_ROWS`, spread in ``log(1 + t)``), with a
+        header and the check.
+    """
+    n = len(trace.iteration)
+    rows = list(range(n))
+    if n > TRACE_ROWS:
+        picks = np.unique(np.round(np.expm1(np.linspace(0.0, np.log(n), TRACE_ROWS))))
+        rows = sorted(set(np.clip(picks.astype(int), 0, n - 1).tolist()) | {0, n - 1})
+    lines = [f"  trace: the certified bracket lower_t <= OPT <= upper_t at each iterate theta_t "
+             f"of the dual solve ({trace.method}, {n} iterates"
+             + (f"; {len(rows)} shown, spread in log(1 + t); --json has all" if len(rows) < n
+                else "") + ")",
+             f"          {'t':>5} {'lower_t':>20} {'upper_t':>20} {'gap upper_t - lower_t':>22}"
+             f"  round-off"]
+    for i in rows:
+        lines.append(f"          {int(trace.iteration[i]):>5} {trace.lower_bound[i] + 0.0:>20.10f} "
+                     f"{trace.upper_bound[i] + 0.0:>20.10f} {trace.duality_gap[i]:>22.3e}  "
+                     f"{trace.roundoff[i]:.1e}")
+    below = trace.lower_bound <= cert.upper_bound + cert.roundoff + trace.roundoff
+    lines.append(f"          every lower_t <= the certificate's upper bound {cert.upper_bound:.10f}"
+                 f" (+ round-off): {'yes' if below.all() else 'NO'}")
+    return lines
+
+
+def trace_json(trace) -> dict:
+    """``verify --trace --json``: the bracket at every certified iterate.
+
+    Parameters
+    ----------
+    trace : BracketTrace
+
+    Returns
+    -------
+    dict
+        ``method``, and per iterate ``iteration``, ``lower_bound``, ``upper_bound``,
+        ``duality_gap`` and ``roundoff`` (lists; null for a non-finite number).
+    """
+    return {"method": trace.method, "iteration": trace.iteration.tolist(),
+            "lower_bound": _nums(trace.lower_bound), "upper_bound": _nums(trace.upper_bound),
+            "duality_gap": _nums(trace.duality_gap), "roundoff": _nums(trace.roundoff)}
 
 
 def _nums(a):
@@ -480,6 +879,9 @@ def main(argv=None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:  # a bare `dualmaxent` (or `python -m dualmaxent`)
+        parser.print_help()
+        return EXIT_OK
     # progress bars on a terminal only, never with --json (dualmaxent.progress)
     progress.enable(sys.stderr.isatty() and not getattr(args, "json", False))
     try:

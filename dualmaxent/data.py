@@ -32,8 +32,8 @@ from typing import Sequence
 
 import numpy as np
 
-from . import _numerics as nx
-from .exceptions import DataError, ScaleWarning, TargetWarning
+from . import design
+from .exceptions import CountTargetWarning, DataError, ScaleWarning, TargetWarning
 from .families import Family, _sorted_labels, get_family
 
 __all__ = ["Dataset", "load_dataset", "BUILTIN_DATASETS"]
@@ -111,6 +111,14 @@ class Dataset:
         return _scaled_identifiability(self._rescaled(scale).identifiability, scale,
                                        self.feature_names)
 
+    @property
+    def rank_computable(self) -> bool:
+        """Whether :attr:`identifiability` can be computed: a dense ``X``, or a sparse one of at
+        most :data:`dualmaxent.identifiability.SPARSE_RANK_MAX_COLUMNS` columns."""
+        from .identifiability import SPARSE_RANK_MAX_COLUMNS
+
+        return not design.is_sparse(self.X) or self.m <= SPARSE_RANK_MAX_COLUMNS
+
     @cached_property
     def _column_max(self) -> np.ndarray:
         """The largest absolute entry of each column of ``X``, shape (m,): kept from the scale
@@ -120,7 +128,7 @@ class Dataset:
         big = np.zeros(self.m)
         with np.errstate(invalid="ignore"):
             for sl in row_blocks(*self.X.shape):
-                np.maximum(big, nx.column_absmax(self.X[sl]), out=big)
+                np.maximum(big, design.column_absmax(self.X[sl]), out=big)
         return big
 
     def _column_scaling(self) -> np.ndarray | None:
@@ -143,8 +151,9 @@ class Dataset:
         """The data set of ``X diag(scale)``, a read-only copy made in one pass (the solvers'
         view of a badly scaled design: theta for ``X`` is ``diag(scale)`` times theta for it).
         A rank pass already made is carried over (:func:`_scaled_identifiability`)."""
-        X = np.multiply(self.X, scale)
-        X.setflags(write=False)
+        X = design.scale_columns(self.X, scale)
+        for arr in (X.data, X.indices, X.indptr) if design.is_sparse(X) else (X,):
+            arr.setflags(write=False)
         out = dataclasses.replace(self, X=X)
         out.__dict__["_column_max"] = self._column_max * scale  # exact: powers of two
         if "identifiability" in self.__dict__:
@@ -270,8 +279,10 @@ class Dataset:
         fam = get_family(family)
         # read only until the design is built below (one copy, the intercept appended); a
         # complex X is refused (converting it would drop the imaginary parts), once the
-        # columns have their names for the message
-        Xa, complex_X = _real_array(X, "X")
+        # columns have their names for the message. A sparse X stays sparse (canonical CSR,
+        # :mod:`dualmaxent.design`): its checks read the stored entries only
+        sparse = design.is_sparse(X)
+        Xa, complex_X = _sparse_real(X) if sparse else _real_array(X, "X")
         if Xa.ndim == 1:
             Xa = Xa[:, None]
         if Xa.ndim != 2:
@@ -285,17 +296,8 @@ class Dataset:
         if len(set(feature_names)) != len(feature_names):
             raise DataError("feature names must be unique")
         if complex_X:
-            raise DataError(_complex_message("X", Xa, feature_names))
-        # a NaN or an infinity makes the sum non-finite (so may an overflow of finite values:
-        # then the entries decide), without a boolean array of the size of X in the usual case
-        bad = np.zeros(1, dtype=bool) if np.isfinite(Xa.sum()) else ~np.isfinite(Xa)
-        if bad.any():
-            col = int(np.nonzero(bad.any(axis=0))[0][0])
-            row = int(np.nonzero(bad[:, col])[0][0])
-            raise DataError(
-                f"X must be finite; found {int(bad.sum())} NaN or infinite values, the first in "
-                f"column {feature_names[col]!r} at row {row + 1}"
-            )
+            raise DataError(_complex_message("X", Xa.toarray() if sparse else Xa, feature_names))
+        _check_finite(Xa, feature_names)
         ya = np.array(y, dtype=object if not _is_numeric_array(y) else None, copy=True)
         if ya.ndim != 1:
             ya = ya.reshape(-1) if ya.ndim == 2 and 1 in ya.shape else ya
@@ -313,22 +315,21 @@ class Dataset:
                             "NaN or infinite values")
         if fam.is_probability:
             _warn_if_continuous(ya)
+        if fam.multiclass:
+            _warn_if_counts(ya)
         Y, classes = fam.encode(ya)
         w = _checked_weights(weights, n)
         if intercept:
             if "intercept" in feature_names:
                 raise DataError("a feature is already named 'intercept'; pass intercept=False")
-            design = np.empty((n, p + 1))
-            design[:, :p] = Xa
-            design[:, p] = 1.0
-            Xa = design
+            Xa = design.with_intercept(Xa)
             feature_names = feature_names + ["intercept"]
-        else:
+        elif not sparse:  # (a sparse X is already the data set's own copy)
             Xa = np.array(Xa, copy=True)  # the data set's own, never the caller's array
         if Xa.shape[1] == 0:
             raise DataError("no features: give at least one column or keep the intercept")
         column_max = _check_scale(Xa, w, feature_names)
-        for arr in (Xa, ya, Y, w):
+        for arr in ((Xa.data, Xa.indices, Xa.indptr) if sparse else (Xa,)) + (ya, Y, w):
             arr.setflags(write=False)
         out = cls(X=Xa, y=ya, Y=Y, classes=tuple(classes), feature_names=tuple(feature_names),
                   weights=w, family=fam, name=name, intercept=bool(intercept))
@@ -682,8 +683,8 @@ def _check_scale(X, w, names) -> np.ndarray:
     with np.errstate(over="ignore", under="ignore"):  # detected below, then scaled
         for sl in row_blocks(*X.shape):
             B = X[sl]
-            np.maximum(big, nx.column_absmax(B), out=big)
-            ss += w[sl] @ (B * B)
+            np.maximum(big, design.column_absmax(B), out=big)
+            ss += design.column_sq_sums(B, w[sl])
     nonzero = np.nonzero(big > 0)[0]
     if nonzero.size == 0:
         return big
@@ -692,8 +693,8 @@ def _check_scale(X, w, names) -> np.ndarray:
     else:  # a square overflowed or underflowed: sum w x^2 = big^2 sum w (x / big)^2, in logs
         scaled = np.zeros(nonzero.size)
         for sl in row_blocks(*X.shape):
-            B = X[sl][:, nonzero] / big[nonzero]
-            scaled += w[sl] @ (B * B)
+            B = design.scale_columns(X[sl][:, nonzero], big[nonzero], divide=True)
+            scaled += design.column_sq_sums(B, w[sl])
         log_ss = 2 * np.log(big[nonzero]) + np.log(scaled)
     over = np.nonzero(log_ss > np.log(_MAX_SUM_OF_SQUARES))[0]
     if over.size:
@@ -835,6 +836,42 @@ def _scaled_dependencies(null: np.ndarray, scale: np.ndarray, names) -> tuple:
     return tuple(out)
 
 
+def _sparse_real(X):
+    """``(a canonical float64 CSR copy of the sparse X, False)``, or ``(X, True)`` when its
+    entries are complex numbers; a one-line :class:`DataError` when they are not numbers."""
+    if X.dtype.kind == "c":
+        return X, True
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"X must be numeric; the sparse matrix holds {X.dtype}")
+    return design.as_sparse(X), False
+
+
+def _check_finite(X, names) -> None:
+    """One-line error naming the first NaN or infinite entry of ``X`` (dense or sparse)."""
+    if design.is_sparse(X):
+        if np.isfinite(X.data).all():
+            return
+        coo = X.tocoo()
+        bad = ~np.isfinite(coo.data)
+        rows, cols = coo.row[bad], coo.col[bad]
+        col = int(cols.min())
+        row = int(rows[cols == col].min())
+        count = int(bad.sum())
+    else:
+        # a NaN or an infinity makes the sum non-finite (so may an overflow of finite values:
+        # then the entries decide), without a boolean array of the size of X in the usual case
+        if np.isfinite(X.sum()):
+            return
+        bad = ~np.isfinite(X)
+        if not bad.any():
+            return
+        col = int(np.nonzero(bad.any(axis=0))[0][0])
+        row = int(np.nonzero(bad[:, col])[0][0])
+        count = int(bad.sum())
+    raise DataError(f"X must be finite; found {count} NaN or infinite values, the first in "
+                    f"column {names[col]!r} at row {row + 1}")
+
+
 def _real_array(values, what: str):
     """``(values as a float64 array, False)``, or ``(values as an array, True)`` when they are
     complex numbers (converting them would drop the imaginary parts); a one-line
@@ -906,6 +943,31 @@ def _warn_if_continuous(y):
         message += ("; they look continuous: for a regression use family='gaussian' "
                     "(--family gaussian)")
     warnings.warn(message, TargetWarning, stacklevel=4)
+
+
+#: A categorical target of non-negative integers with at least this many distinct values gets a
+#: ``CountTargetWarning`` suggesting the Poisson family. Class labels coded as integers rarely
+#: run to eight or more levels (iris 3, covertype 7, wine quality 7); counts of events reach
+#: them at a mean of about 2. Ten digit classes (0-9) also warn, in words that allow for it
+#: ("if they are counts"); the classifiers silence the warning.
+COUNT_LEVELS = 8
+
+
+def _warn_if_counts(y):
+    """Warn when many non-negative integers (counts, most likely) are about to become classes."""
+    if y.dtype.kind not in "iuf" or y.size == 0:
+        return
+    if y.dtype.kind == "f" and not np.all(y == np.round(y)):
+        return  # non-integers: _warn_if_continuous speaks for them
+    if y.min() < 0:
+        return
+    levels = np.unique(y)
+    if levels.size < COUNT_LEVELS:
+        return
+    warnings.warn(f"the target has {levels.size} distinct non-negative integer values "
+                  f"({levels[0]:g} to {levels[-1]:g}), each taken as a class; if they are "
+                  "counts, use family='poisson' (--family poisson)", CountTargetWarning,
+                  stacklevel=4)
 
 
 def _is_numeric_array(y) -> bool:

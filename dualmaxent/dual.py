@@ -43,7 +43,7 @@ import warnings
 
 import numpy as np
 
-from . import _kernels, progress
+from . import _kernels, design, progress
 from .data import Dataset, _badly_scaled, _factor_text, _power_of_two_scaling, _span_log
 from .exceptions import (ConvergenceWarning, DataError, DualMaxentError, RankDeficiencyWarning,
                          ScaleWarning, SeparationWarning)
@@ -82,11 +82,12 @@ def choose_method(obj: DualObjective) -> str:
     ``qr`` for an unpenalised or L2 gaussian model; ``newton-cg`` for a categorical model whose
     Hessian is expensive to form (``p^2 > AUTO_CG_RATIO m k``, ``p`` the width of its
     curvature; with L2 only while ``p <= AUTO_CG_DENSE_MAX_PARAMS``); ``lbfgs`` whenever the
-    Hessian has more than ``AUTO_NEWTON_MAX_PARAMS`` rows; ``newton`` otherwise (the proximal
+    Hessian has more than ``AUTO_NEWTON_MAX_PARAMS`` rows (``newton-cg`` for a sparse X without
+    L1); ``newton`` otherwise (the proximal
     Newton method for L1 and the elastic net).
     """
     family, penalty, p = obj.family, obj.penalty, obj.n_params
-    if family.quadratic and not penalty.has_l1:
+    if family.quadratic and not penalty.has_l1 and not design.is_sparse(obj.dataset.X):
         return "qr"
     # the curvature's width: two classes take the binary kernel, one product of width m
     # whatever the penalty (:meth:`dualmaxent.families.Categorical.one_pass`)
@@ -96,7 +97,10 @@ def choose_method(obj: DualObjective) -> str:
             and (penalty.kind == "none" or p <= AUTO_CG_DENSE_MAX_PARAMS)):
         return "newton-cg"
     if p > AUTO_NEWTON_MAX_PARAMS:
-        return "lbfgs"
+        # a sparse design: truncated Newton on sparse products, diagonally preconditioned
+        # when wide (:meth:`DualObjective.curvature_operator`); a dense one: L-BFGS
+        smooth = not penalty.has_l1
+        return "newton-cg" if smooth and design.is_sparse(obj.dataset.X) else "lbfgs"
     return "newton"  # proximal Newton for L1 and the elastic net
 
 
@@ -112,6 +116,7 @@ def solve_dual(
     forced: np.ndarray | None = None,
     check_attainment: bool = True,
     l1_ratio: float | None = None,
+    callback=None,
 ) -> DualResult:
     """Maximise the log-likelihood (the Lagrange dual of the maximum-entropy primal).
 
@@ -157,6 +162,11 @@ def solve_dual(
         when that is inconclusive the separation LP (:func:`dualmaxent.detect_separation`).
         On separated data the status is ``Status.NOT_ATTAINED``, ``converged`` is False and a
         :class:`SeparationWarning` is emitted; solve the reduced problem with ``forced=``.
+    callback : callable, optional
+        ``callback(theta_t)`` at every iterate the solver records in ``history`` (one call per
+        row, the start included), ``theta_t`` a new array shaped like ``theta``, in the given
+        units and gauge. It observes only: the iterates are the same with or without it
+        (``dualmaxent verify --trace`` certifies each, :mod:`dualmaxent.trace`).
 
     Returns
     -------
@@ -188,6 +198,8 @@ def solve_dual(
     setup = _set_up(dataset, method, tol, max_iter, penalty, theta0, forced)
     obj, solver, tol, max_iter = setup.obj, setup.solver, setup.tol, setup.max_iter
     with _solving(dataset, setup.method) as hist:
+        if callback is not None:
+            hist.on_iterate = _theta_callback(setup, callback)
         beta0 = (subsample_start(obj, setup.beta0, solver, tol)
                  if theta0 is None and solver.warm_start else setup.beta0)
         beta, status, message = solver.run(obj, beta0, tol, max_iter, hist)
@@ -200,6 +212,19 @@ def solve_dual(
     if setup.scaling is None:
         return result
     return _unscaled_result(dataset, setup.scaling, result, penalty, forced)
+
+
+def _theta_callback(setup: "_Setup", callback):
+    """``on_iterate(beta)`` for :class:`~dualmaxent.solvers.History`: ``callback`` with theta
+    (a copy, in the user's units when the design was rescaled)."""
+    def on_iterate(beta):
+        theta = np.array(setup.obj.theta(beta), dtype=np.float64)
+        if setup.scaling is not None:
+            with np.errstate(over="ignore"):
+                theta = setup.scaling.to_user(theta)
+        callback(theta)
+
+    return on_iterate
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

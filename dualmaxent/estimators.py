@@ -45,7 +45,8 @@ from sklearn.utils.validation import check_is_fitted
 from . import _numerics as nx
 from .data import Dataset
 from .dual import solve_dual
-from .exceptions import DualMaxentError, DualMaxentWarning, SeparationWarning
+from .exceptions import (CountTargetWarning, DualMaxentError, DualMaxentWarning,
+                         SeparationWarning)
 from .families import get_family
 from .params import Penalty, make_penalty
 from .verify import verify
@@ -76,6 +77,10 @@ _UNSET = "deprecated"
 #: mean by more than this: the fitted means then equal their limit, the certified optimum.
 _RAY_TOL = 1e-12
 
+
+#: scipy.sparse formats taken as they are (any other is converted to the first): the fit keeps
+#: X sparse (:mod:`dualmaxent.design`), and the predictions are sparse products.
+_SPARSE = ["csr", "csc", "coo"]
 
 class CertificateWarning(DualMaxentWarning):
     """The fit's duality certificate is not ok (its ``messages`` say why)."""
@@ -146,9 +151,12 @@ class _DualMaxentEstimator(BaseEstimator):
         names = [str(f) for f in getattr(self, "feature_names_in_", [])]
         if not names or "intercept" in names or len(set(names)) != p:
             names = [f"x{i}" for i in range(p)]
-        dataset = Dataset.from_arrays(X, y, feature_names=names, intercept=self.fit_intercept,
-                                      weights=sample_weight, family=family,
-                                      name=type(self).__name__)
+        with warnings.catch_warnings():
+            # a classifier's target is labels by definition, however many integer levels
+            warnings.simplefilter("ignore", CountTargetWarning)
+            dataset = Dataset.from_arrays(X, y, feature_names=names,
+                                          intercept=self.fit_intercept, weights=sample_weight,
+                                          family=family, name=type(self).__name__)
         if not self.certify:
             self.certificate_ = None
             self.dual_ = solve_dual(dataset, method=self.method, tol=self.tol,
@@ -191,12 +199,12 @@ class _DualMaxentEstimator(BaseEstimator):
 
     def _eta(self, X):
         check_is_fitted(self)
-        X = _validate_data(self, X, reset=False)
+        X = _validate_data(self, X, reset=False, accept_sparse=_SPARSE)
         return X @ self.coef_.T + self.intercept_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -288,7 +296,7 @@ class MaxEntClassifier(ClassifierMixin, _DualMaxentEstimator):
         -------
         self
         """
-        X, y = _validate_data(self, X, y, dtype=np.float64)
+        X, y = _validate_data(self, X, y, dtype=np.float64, accept_sparse=_SPARSE)
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         k = len(self.classes_)
@@ -382,7 +390,8 @@ class GLMRegressor(RegressorMixin, _DualMaxentEstimator):
         if self.family not in ("gaussian", "poisson", "bernoulli"):
             raise ValueError(f"family must be 'gaussian', 'poisson' or 'bernoulli'; got "
                              f"{self.family!r}")
-        X, y = _validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        X, y = _validate_data(self, X, y, dtype=np.float64, y_numeric=True,
+                              accept_sparse=_SPARSE)
         theta = self._fit_dataset(X, y, sample_weight, self.family)
         p = X.shape[1]
         self.coef_ = theta[:p].copy()

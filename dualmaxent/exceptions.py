@@ -15,6 +15,7 @@ __all__ = [
     "SeparationWarning",
     "SingularHessianWarning",
     "TargetWarning",
+    "CountTargetWarning",
     "ScaleWarning",
     "RankDeficiencyWarning",
 ]
@@ -50,6 +51,11 @@ class SingularHessianWarning(DualMaxentWarning):
 
 class TargetWarning(DualMaxentWarning):
     """A numeric target taken as class labels looks like a measurement (non-integer values)."""
+
+
+class CountTargetWarning(TargetWarning):
+    """A target of many non-negative integers taken as class labels looks like counts (the
+    Poisson family); the classifiers, whose targets are labels by definition, silence it."""
 
 
 class ScaleWarning(DualMaxentWarning):

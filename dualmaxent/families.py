@@ -76,9 +76,10 @@ class Family(abc.ABC):
     is_probability: bool = False
     quadratic: bool = False
     #: The definitions above as text, for printouts (the CLI's certificate): ``A`` and ``A*``
-    #: of one observation, the constant ``c`` of the reported log-likelihood ``l + c``, and
-    #: what that log-likelihood is when ``c`` is not a constant ("" otherwise).
-    formulas: dict = {"A": "", "A*": "", "constant": "0", "reported": ""}
+    #: of one observation, the constant ``c`` of the reported log-likelihood ``l + c`` and
+    #: whose convention that log-likelihood follows ("" when ``c = 0``), and the mean
+    #: ``A'(X theta)``.
+    formulas: dict = {"A": "", "A*": "", "constant": "0", "reported": "", "mean": ""}
 
     @property
     def can_separate(self) -> bool:
@@ -250,7 +251,7 @@ class Categorical(Family):
     mean_bounds = (0.0, 1.0)
     is_probability = True
     formulas = {"A": "log sum_i e^eta_i", "A*": "sum_i p_i log p_i", "constant": "0",
-                "reported": ""}
+                "reported": "", "mean": "softmax(X theta)"}
 
     def encode(self, y):
         classes, index = _labels_and_index(y)
@@ -344,7 +345,7 @@ class Bernoulli(Family):
     mean_bounds = (0.0, 1.0)
     is_probability = True
     formulas = {"A": "log(1 + e^eta)", "A*": "p log p + (1 - p) log(1 - p)", "constant": "0",
-                "reported": ""}
+                "reported": "", "mean": "sigmoid(X theta)"}
 
     def encode(self, y):
         classes, index = _labels_and_index(y)
@@ -401,7 +402,7 @@ class Poisson(Family):
     name = "poisson"
     mean_bounds = (0.0, np.inf)
     formulas = {"A": "e^eta", "A*": "mu log mu - mu", "constant": "-sum_j w_j log(y_j!)",
-                "reported": ""}
+                "reported": "statsmodels' llf", "mean": "exp(X theta)"}
 
     def encode(self, y):
         Y = _numeric_response(y, "poisson")
@@ -442,8 +443,8 @@ class Gaussian(Family):
     quadratic = True
     formulas = {"A": "eta^2 / 2", "A*": "mu^2 / 2",
                 "constant": "-N/2 (log(2 pi RSS/N) + 1) - l(theta)",
-                "reported": "the reported log-likelihood profiles the variance at RSS/N "
-                "(statsmodels' OLS llf, N = sum w), the duality uses unit variance"}
+                "reported": "statsmodels' OLS llf: the variance profiled at RSS/N, N = sum w; "
+                "the duality uses unit variance", "mean": "X theta"}
 
     def encode(self, y):
         return _numeric_response(y, "gaussian"), ()

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, design
+from .exceptions import DataError
 
 __all__ = ["Identifiability", "identify", "identify_gram", "RANK_RTOL"]
 
@@ -61,6 +62,9 @@ RANK_SAMPLE_MAX_STEP = 16
 
 #: Coefficients of a named dependency smaller than this (relative to the largest) are omitted.
 _COEF_RTOL = 1e-8
+
+#: A sparse design's rank comes from its dense Gram matrix, up to this many columns (128 MiB).
+SPARSE_RANK_MAX_COLUMNS = 4096
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,6 +124,14 @@ def identify(X: np.ndarray, w: np.ndarray, names) -> Identifiability:
     Identifiability
     """
     n, m = X.shape
+    if design.is_sparse(X):
+        # the Gram matrix (m, m) from the stored entries, its eigenvalues deciding (the blocked
+        # QR would densify X); for a wide design that matrix itself is too large
+        if m > SPARSE_RANK_MAX_COLUMNS:
+            raise DataError(f"the rank of a sparse design with {m} columns is not computed (its "
+                            f"Gram matrix would take {8 * m * m / 2**30:.1f} GiB); fit it with a "
+                            "penalty (l2 or l1), which needs no rank")
+        return identify_gram(_kernels.gram(X, w), names)
     # a float32 screen first: half the pass, and conclusive for the ordinary full-rank design;
     # on a row sample first when there are many rows (full rank of some rows proves it for all)
     step = min(RANK_SAMPLE_MAX_STEP, n // max(RANK_SAMPLE_ROWS_PER_COLUMN * m, 1))

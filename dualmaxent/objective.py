@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from . import _kernels
+from . import _kernels, design
 from . import _numerics as nx
 from .data import Dataset
 from .exceptions import DualMaxentError
@@ -74,6 +74,10 @@ def make_objective(dataset: Dataset, penalty: Penalty | None = None, forced=None
 #: 50 rows per parameter, the solve 0.58 s and a balance residual of 5.4e-13; 20 rows, 0.52 s
 #: and 7.4e-13; 10 rows, 0.50 s and 1.7e-12.
 CURVATURE_ROWS_PER_PARAM = 20
+
+#: A sparse design with more columns than this gets the diagonal preconditioner (its dense
+#: ``X^T W X``, m^2 floats, is not formed); fewer keep the Kronecker one.
+SPARSE_DENSE_PRECONDITIONER_MAX = 2000
 
 
 class DualObjective:
@@ -134,6 +138,7 @@ class DualObjective:
         self._point = None
         self._gram = None
         self._gram_cf = None
+        self._squares = None  # X's squared entries, for a wide sparse X's preconditioner
         #: precision of the curvature's block products (:meth:`dualmaxent.families.Family.
         #: one_pass`) and of the categorical curvature-vector products; Newton and Newton-CG
         #: lower it to float32 on well-conditioned designs
@@ -362,6 +367,8 @@ class DualObjective:
         """
         A, hessp = self._curvature_pieces(self.theta(beta))
         m = self.X.shape[1]
+        if design.is_sparse(self.X) and m > SPARSE_DENSE_PRECONDITIONER_MAX:
+            return self._diagonal_operator(beta, hessp)
         if self._gram is None:
             self._gram = self._gram_matrix()  # X^T W X, once per objective
         lam = self.penalty.l2_lam
@@ -406,6 +413,30 @@ class DualObjective:
             def psolve(r):
                 return r / dg
         return matvec, psolve
+
+    def _diagonal_operator(self, beta, hessp):
+        """``(matvec, psolve)`` for a wide sparse design, whose ``X^T W X`` is too large to form:
+        ``psolve`` divides by the exact diagonal of ``-H`` plus the L2 penalty's,
+        ``sum_j w_j v_jc x_ji^2`` (``v = p (1 - p)`` or ``A''``), one product with the squared
+        entries of ``X`` (kept once per objective: memory of one more copy of the entries)."""
+        theta = self.theta(beta)
+        if self._squares is None:
+            self._squares = self.X.multiply(self.X).tocsr()
+        saved = self._point[1]  # P or eta at theta, from the pass _curvature_pieces made
+        if self.family.multiclass:
+            V = saved * (1.0 - saved)
+        else:
+            V = self.family.variance(saved).reshape(-1, 1)
+        diag = (self._squares.T @ (self.w[:, None] * V))  # (m, q) in the layout of theta
+        pdiag = self.params.penalized * self.penalty.l2_lam
+        idx = self._free_flat
+        d = self.params.columns(diag).T.ravel()[idx] + pdiag
+        d = np.where(d > 0, d, 1.0)  # an empty column: no scaling
+
+        def matvec(v):
+            return hessp(self.params.columns(self.theta(v))).T.ravel()[idx] + pdiag * v
+
+        return matvec, lambda r: r / d
 
     def _gram_matrix(self) -> np.ndarray:
         """``X^T W X`` (m, m), for the preconditioner."""

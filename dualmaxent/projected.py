@@ -92,7 +92,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, design
 from . import _numerics as nx
 from .certify import MARGIN_FRACTION, RANK_RTOL, _correction_set, _penalty_value, _relaxation
 from .certify import pseudo_solve as _pseudo_solve
@@ -513,7 +513,7 @@ def point_block(Xb, Yb, wb, mask_b, theta, A, fam, out=None) -> _PointSums:
         relative_margin=_domain_margin(fam, mu_t[positive], mk, mu[positive]),
         simplex=float(np.abs(mu_t.sum(axis=1) - 1.0).max(initial=0.0)) if multi else 0.0,
         # the squared row norms without a squared copy of the block (4x faster at m = 51)
-        x_norm=float(np.sqrt(np.einsum("ij,ij->i", Xb, Xb)[positive].max(initial=0.0))),
+        x_norm=float(np.sqrt(design.row_sq_norms(Xb)[positive].max(initial=0.0))),
     )
 
 

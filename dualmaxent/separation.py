@@ -80,8 +80,9 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
 
+from . import design
 from .data import Dataset
-from .exceptions import DualMaxentError
+from .exceptions import DataError, DualMaxentError
 
 __all__ = ["Separation", "detect_separation", "as_forced", "kept_observations",
            "identifiable_basis"]
@@ -179,6 +180,24 @@ class Separation:
         return (worst if worst > 0 else 0.0) / top, float(on_forced.min()) / top
 
 
+
+#: The separation LP takes a sparse design as a dense copy up to this many entries (80 MB).
+SPARSE_LP_MAX_ENTRIES = 10_000_000
+
+
+def dense_for_lp(X) -> np.ndarray:
+    """``X`` as the dense array the LPs read: itself, or a dense copy of a sparse ``X`` when it
+    is small enough (a one-line :class:`DataError` otherwise: unpenalised fits of large sparse
+    designs, which are separated as a rule, are not checked; a penalty needs no check)."""
+    if not design.is_sparse(X):
+        return X
+    if X.shape[0] * X.shape[1] > SPARSE_LP_MAX_ENTRIES:
+        raise DataError(f"the separation check of an unpenalised fit needs a dense copy of the "
+                        f"sparse X ({X.shape[0]} x {X.shape[1]}), more than "
+                        f"{SPARSE_LP_MAX_ENTRIES:.0e} entries; fit it with a penalty (l2 or l1)")
+    return X.toarray()
+
+
 def detect_separation(dataset: Dataset) -> Separation:
     """Decide by linear programming whether the likelihood of ``dataset`` has a maximiser.
 
@@ -195,9 +214,10 @@ def detect_separation(dataset: Dataset) -> Separation:
     if not fam.can_separate:  # an unbounded mean (gaussian): a maximiser always exists
         return Separation("none", np.zeros(dataset.n, dtype=bool), None,
                           np.zeros(dataset.n, dtype=bool))
-    colscale = np.abs(dataset.X).max(axis=0)
+    X = dense_for_lp(dataset.X)
+    colscale = np.abs(X).max(axis=0)
     colscale[colscale == 0] = 1.0
-    Xs = dataset.X / colscale
+    Xs = X / colscale
     active = dataset.weights > 0
     if not fam.is_probability:
         return _poisson(dataset, Xs, colscale, active)
@@ -280,7 +300,7 @@ def identifiable_basis(dataset: Dataset, forced: np.ndarray, gauge: str = "pivot
         ``p`` is ``(k-1) m`` (pivot) or ``k m`` (full) for the categorical family, ``m``
         otherwise; ``r`` is the rank of the map (0 when every observation is forced).
     """
-    X = dataset.X
+    X = dense_for_lp(dataset.X)
     n, m = X.shape
     kept = kept_observations(dataset, forced)
     colscale = np.abs(X).max(axis=0)

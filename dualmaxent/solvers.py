@@ -28,8 +28,8 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
-from . import _kernels
-from .exceptions import SingularHessianWarning
+from . import _kernels, design
+from .exceptions import DualMaxentError, SingularHessianWarning
 from .objective import DualObjective
 from .results import Status
 
@@ -46,10 +46,16 @@ class History:
         self.rows = []
         #: a progress bar (:mod:`dualmaxent.progress`) advanced once per iteration
         self.progress = progress
+        #: ``on_iterate(beta)``, called with each recorded iterate (``solve_dual(callback=)``);
+        #: it only reads ``beta``, so the solve's numerics do not change
+        self.on_iterate = None
 
-    def add(self, value, kkt_residual):
-        """Record one iteration: the objective ``value`` and the relative ``kkt_residual``."""
+    def add(self, value, kkt_residual, beta=None):
+        """Record one iteration: the objective ``value`` and the relative ``kkt_residual`` at
+        the iterate ``beta`` (handed to :attr:`on_iterate`, when set)."""
         self.rows.append((len(self.rows), time.perf_counter() - self.t0, value, kkt_residual))
+        if self.on_iterate is not None and beta is not None:
+            self.on_iterate(beta)
         if self.progress is not None:
             self.progress.update()
             self.progress.set_postfix_str(f"relative gradient {kkt_residual:.1e}")
@@ -309,7 +315,7 @@ def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _
     full_steps = []  # the last accepted full steps, for the divergence test
     for it in range(max_iter + 1):
         rel = obj.kkt_residual(beta, grad)
-        hist.add(F, rel)
+        hist.add(F, rel, beta)
         if rel <= tol:
             return beta, Status.CONVERGED, Status.CONVERGED.message(obj, rel, tol, max_iter)
         if it == max_iter:
@@ -399,7 +405,7 @@ def _curvature_precision(obj: DualObjective):
     engine, the warm start's sample or one gathered for the purpose); ``rho`` is closed-form.
     """
     n = obj.dataset.n
-    if n < LARGE_ROWS:
+    if n < LARGE_ROWS or design.is_sparse(obj.dataset.X):  # sparse products stay float64
         return np.float64
     condition = obj.design_condition()
     if condition is None:
@@ -578,10 +584,10 @@ def _lbfgs(obj: DualObjective, beta0, tol, max_iter, hist):
     def callback(intermediate_result):
         z = intermediate_result.x
         beta = unpack(z)
-        hist.add(obj.value(beta), obj.kkt_residual(beta))
+        hist.add(obj.value(beta), obj.kkt_residual(beta), beta)
 
     beta_start = unpack(z0)
-    hist.add(obj.value(beta_start), obj.kkt_residual(beta_start))
+    hist.add(obj.value(beta_start), obj.kkt_residual(beta_start), beta_start)
     res = scipy.optimize.minimize(
         fun, z0, jac=True, method="L-BFGS-B", bounds=bounds, callback=callback,
         options={"maxiter": max_iter, "gtol": tol * scale, "ftol": 0.0, "maxcor": 30,
@@ -606,6 +612,9 @@ def _qr(obj: DualObjective, beta0, tol, max_iter, hist):
     ``sqrt(lam) I`` rows under ``sqrt(W) X`` keeps it a least-squares problem, solved by
     LAPACK's ``gelsd`` (SVD), so the condition number is never squared.
     """
+    if design.is_sparse(obj.X):
+        raise DualMaxentError("the qr method factors a dense X; for a sparse X use newton, "
+                              "newton-cg or lbfgs (auto chooses among them)")
     X, Y, w = obj.X, obj.Y, obj.w
     sw = np.sqrt(w)
     A = sw[:, None] * X
@@ -616,13 +625,13 @@ def _qr(obj: DualObjective, beta0, tol, max_iter, hist):
         R[np.arange(rows.size), rows] = np.sqrt(obj.penalty.lam)
         A = np.vstack([A, R])
         b = np.concatenate([b, np.zeros(rows.size)])
-    hist.add(obj.value(beta0), obj.kkt_residual(beta0))
+    hist.add(obj.value(beta0), obj.kkt_residual(beta0), beta0)
     # gelsd's solution is the minimum-norm theta; obj.beta gives its coordinates (the identity,
     # or the row-space basis of a rank-deficient design)
     beta = obj.beta(scipy.linalg.lstsq(A, b, lapack_driver="gelsd", check_finite=False)[0])
     value, grad = obj.smooth_value_grad(beta)
     rel = obj.kkt_residual(beta, grad)
-    hist.add(value, rel)
+    hist.add(value, rel, beta)
     status = Status.CONVERGED if rel <= tol else Status.STALLED
     return beta, status, status.message(obj, rel, tol, max_iter,
                                         detail="least squares stopped (ill-conditioned X)")

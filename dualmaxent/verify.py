@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import progress
+from . import design, progress
 from .data import Dataset
 from .dual import make_objective, solve_dual
 from .certify import DEFAULT_TOL
@@ -377,7 +377,8 @@ def cvxpy_size(dataset: Dataset) -> int:
     """(distinct rows of ``X``) x (columns of theta) x ``m``: the size of the CVXPY primal."""
     q = dataset.k if dataset.family.multiclass else 1
     per_row = q * dataset.m
-    if dataset.n * per_row <= AUTO_CVXPY_MAX_SIZE or dataset.n * per_row > 20 * AUTO_CVXPY_MAX_SIZE:
+    if (dataset.n * per_row <= AUTO_CVXPY_MAX_SIZE or dataset.n * per_row > 20 * AUTO_CVXPY_MAX_SIZE
+            or design.is_sparse(dataset.X)):
         return dataset.n * per_row  # distinct rows cannot change the decision
     X = np.ascontiguousarray(dataset.X)
     rows = X.view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))).ravel()

@@ -16,12 +16,126 @@ def run(capsys, *argv):
     return code, out, err
 
 
+def row_value(out, label):
+    """The first number printed after ``label`` at the start of a row of the certificate."""
+    for line in out.splitlines():
+        text = line.strip()
+        if text.startswith(label + " "):
+            return float(text[len(label):].split()[0].rstrip(","))
+    raise AssertionError(f"no row {label!r} in\n{out}")
+
+
 def test_verify_on_the_default_data_prints_a_certificate_and_exits_0(capsys):
     code, out, err = run(capsys, "verify")
     assert code == 0
-    for text in ("entropy H(P*)", "-l(theta)", "theta is within", "duality gap", "balance residual",
-                 "dual gradient", "status optimal", "verdict: OK"):
+    for text in ("dual objective = -l(theta)", "primal objective = entropy H(P~)",
+                 "lower bound = entropy H(P~)", "upper bound = -l(theta)", "theta is within",
+                 "duality gap", "balance residual", "simplex residual", "dual gradient",
+                 "status optimal", "gauge pivot", "primal objective = entropy H(P*)",
+                 "verdict: OK"):
         assert text in out
+    assert "mu~" not in out and "mu*" not in out  # P~ and P* for a class table
+    # the smallest entry is the smallest entry, beside the domain check: the checker's P~ is
+    # P(theta) moved by a Newton step of the size of the dual gradient, so it matches
+    # min softmax(X theta) to the certificate's tolerance
+    from dualmaxent import load_dataset
+
+    code, js, _ = run(capsys, "verify", "--json")
+    doc = json.loads(js)
+    ds = load_dataset("blobs")
+    eta = ds.X @ np.array(doc["theta"]["values"])
+    P = np.exp(eta - eta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    smallest = row_value(out, "smallest entry")
+    assert 0 < smallest == pytest.approx(P.min(), abs=doc["certificate"]["tol"])
+    assert "smallest entry" in out and "(all entries >= 0)" in out
+    assert "class 'c' is the reference: its coefficients are pinned at 0" in out
+
+
+def test_l2_puts_the_quantity_equal_to_the_dual_beside_the_bounds(capsys):
+    """Under L2 the bounds are the relaxed objective and the dual objective; the entropy is a
+    line of its own, and every number is recomputed from the printed theta or its parts."""
+    from dualmaxent import load_dataset
+
+    code, out, _ = run(capsys, "verify", "blobs", "--l2", "10")
+    assert code == 0, out
+    code, js, _ = run(capsys, "verify", "blobs", "--l2", "10", "--json")
+    doc = json.loads(js)
+    ds = load_dataset("blobs")
+    theta = np.array(doc["theta"]["values"])
+    eta = ds.X @ theta
+    loglik = float(np.sum(ds.Y * eta) - np.sum(np.logaddexp.reduce(eta, axis=1)))
+    penalty = 10 / 2 * float(np.sum(theta[:-1] ** 2))  # every row but the intercept (last)
+    roundoff = doc["certificate"]["roundoff"]
+    nats = 1e-10 + roundoff  # the 10 decimals printed, and the sums' round-off
+    assert row_value(out, "-l(theta)") == pytest.approx(-loglik, abs=nats)
+    assert row_value(out, "penalty lam/2 |theta_R|^2") == pytest.approx(penalty, abs=nats)
+    dual = row_value(out, "dual objective -l(theta) + penalty")
+    assert dual == pytest.approx(-loglik + penalty, abs=nats)
+    entropy = row_value(out, "entropy H(P~)")
+    charge = row_value(out, "charge |s|^2 / (2 lam)")
+    relaxed = row_value(out, "relaxed objective H(P~) - |s|^2 / (2 lam)")
+    assert relaxed == pytest.approx(entropy - charge, abs=3e-10)
+    lower = row_value(out, "lower bound = relaxed objective at P~")
+    upper = row_value(out, "upper bound = -l(theta) + penalty")
+    assert lower == relaxed and upper == dual
+    assert abs(upper - lower) <= doc["certificate"]["duality_gap"] + roundoff + 2e-10
+    # the entropy alone is not the optimum: it exceeds both bounds by the charge
+    assert charge > 1.0 and entropy - upper == pytest.approx(charge, abs=3e-10)
+    gap = doc["certificate"]["duality_gap"]
+    if gap < 0:
+        assert f"within round-off {roundoff:.1e}" in out
+    else:
+        assert f"round-off budget {roundoff:.1e}" in out
+    assert "entropy H(P*)" in out and "relaxed objective H(P*) - |s|^2 / (2 lam)" in out
+    # the reference class's penalised coefficients are free, and printed
+    assert "x1[c]" in out and "x2[c]" in out and "intercept[c]" not in out
+
+
+def test_separated_data_name_the_supremum_not_a_maximiser(capsys):
+    code, out, _ = run(capsys, "verify", "iris")
+    assert code == 0
+    upper = next(ln for ln in out.splitlines() if ln.strip().startswith("upper bound"))
+    assert "theta*" not in upper and ">= -sup l" in upper
+    assert "OPT = max primal = -sup l, the likelihood's supremum" in out
+    assert "optimum attained                           no" in out
+    assert "class 'virginica' is the reference" in out
+
+
+@pytest.mark.parametrize("family", ["poisson", "gaussian"])
+def test_one_parameter_families_print_only_their_lines_and_explain_h(tmp_path, capsys, family):
+    from scipy.special import gammaln
+
+    rng = np.random.default_rng(5)
+    X = np.round(rng.normal(size=(150, 2)), 6)  # exactly as the CSV holds them
+    eta = 0.4 * X[:, 0] - 0.3 * X[:, 1] + 0.5
+    y = np.round(rng.poisson(np.exp(eta)).astype(float) if family == "poisson"
+                 else eta + rng.normal(size=150), 6)
+    path = tmp_path / "data.csv"
+    path.write_text("a,b,y\n" + "".join(f"{p:.6f},{q:.6f},{v:.6f}\n" for (p, q), v in zip(X, y)))
+    code, out, _ = run(capsys, "verify", str(path), "--family", family)
+    assert code == 0, out
+    for absent in ("simplex residual", "gauge", "P~", "P*", "entropy H", "reference"):
+        assert absent not in out, absent
+    assert "primal objective = H(mu~)" in out and "mu agreement" in out
+    code, js, _ = run(capsys, "verify", str(path), "--family", family, "--json")
+    doc = json.loads(js)
+    Xi = np.column_stack([X, np.ones(150)])
+    fitted = Xi @ np.array(doc["theta"]["values"])
+    # the constant between l(theta) and the reported log-likelihood, from its definition
+    if family == "poisson":
+        loglik = float(np.sum(y * fitted - np.exp(fitted)))
+        constant = -float(np.sum(gammaln(y + 1)))
+    else:
+        loglik = float(np.sum(y * fitted - fitted ** 2 / 2))
+        rss = float(np.sum((y - fitted) ** 2))
+        constant = -150 / 2 * (np.log(2 * np.pi * rss / 150) + 1) - loglik
+    note = next(ln for ln in out.splitlines() if "-sum_j w_j A*(mu_j)" in ln)
+    printed = float(note.split(" nats")[-2].split(" = ")[-1])
+    assert printed == pytest.approx(constant, abs=1e-8 + 2 * doc["certificate"]["roundoff"])
+    assert "the convex conjugate of the log-partition" in note
+    assert row_value(out, "reported log-likelihood") == pytest.approx(loglik + constant,
+                                                                     abs=1e-8)
 
 
 def test_json_has_the_documented_keys(capsys):

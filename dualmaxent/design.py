@@ -1,0 +1,116 @@
+"""The design matrix, dense or sparse: the few operations on it whose form differs.
+
+A :class:`~dualmaxent.Dataset` holds ``X`` either as a dense float64 ndarray of shape (n, m) or,
+for a sparse design (bag-of-words counts, TF-IDF, the indicators of a many-level categorical
+column), as a ``scipy.sparse.csr_array`` of shape (n, m) in canonical form (float64, sorted
+indices, no duplicates), its intercept an ordinary last column of ones. Everything the passes do
+with ``X`` is a product ``X[rows] @ theta`` or ``X[rows].T @ R``, which numpy and scipy spell
+alike and which returns a dense array either way; this module holds the rest, each operation
+once: absolute values, column maxima and sums of squares, row norms, rows scaled by a vector,
+and weighted Gram matrices ``X^T diag(d) X`` (dense, (m, m): only for a small ``m``).
+
+Nothing here densifies ``X``: each function's cost and memory are those of the stored entries
+plus its (m,) or (rows,) result (a scaled copy for the scaling functions), except
+:func:`weighted_gram`, whose result is dense by intent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _numerics as nx
+
+__all__ = ["is_sparse", "as_sparse", "with_intercept", "column_absmax", "column_sq_sums",
+           "row_sq_norms", "scale_rows", "scale_columns", "multiply", "weighted_gram", "nbytes"]
+
+
+def is_sparse(X) -> bool:
+    """Whether ``X`` is a scipy.sparse matrix or array."""
+    return sp.issparse(X)
+
+
+def as_sparse(X) -> sp.csr_array:
+    """A canonical float64 CSR copy of a sparse ``X`` (CSR, CSC, COO, ... ; matrix or array).
+
+    Never a view of the caller's data: their matrix is not changed by anything done later.
+    """
+    out = sp.csr_array(X, dtype=np.float64, copy=True)
+    out.sum_duplicates()  # also sorts the indices
+    out.eliminate_zeros()
+    return out
+
+
+def with_intercept(X):
+    """``[X, 1]``: a last column of ones, shape (n, m + 1), sparse when ``X`` is."""
+    n = X.shape[0]
+    if is_sparse(X):
+        return sp.hstack([X, sp.csr_array(np.ones((n, 1)))], format="csr", dtype=np.float64)
+    design = np.empty((n, X.shape[1] + 1))
+    design[:, :-1] = X
+    design[:, -1] = 1.0
+    return design
+
+
+def column_absmax(X) -> np.ndarray:
+    """The largest absolute entry of each column, shape (m,) (zero for an empty column)."""
+    if is_sparse(X):
+        return np.asarray(abs(X).max(axis=0).toarray()).reshape(-1) if X.shape[0] else \
+            np.zeros(X.shape[1])
+    return nx.column_absmax(X)
+
+
+def column_sq_sums(X, w: np.ndarray) -> np.ndarray:
+    """``sum_j w_j x_ji^2`` for each column ``i``, shape (m,)."""
+    if is_sparse(X):
+        return np.asarray(X.multiply(X).T @ w).reshape(-1)
+    return w @ (X * X)
+
+
+def row_sq_norms(X) -> np.ndarray:
+    """``|x_j|^2`` for each row ``j``, shape (n,)."""
+    if is_sparse(X):
+        return np.asarray(X.multiply(X).sum(axis=1)).reshape(-1)
+    return np.einsum("ij,ij->i", X, X)
+
+
+def scale_rows(X, d: np.ndarray, dtype=np.float64):
+    """``diag(d) X``, in ``dtype`` (dense) or float64 (sparse, the same pattern)."""
+    if is_sparse(X):
+        out = X.copy()
+        out.data *= np.repeat(np.asarray(d, dtype=np.float64), np.diff(out.indptr))
+        return out
+    return np.multiply(np.asarray(d)[:, None], X, dtype=dtype)
+
+
+def scale_columns(X, s: np.ndarray, divide: bool = False):
+    """``X diag(s)`` (or ``X diag(s)^-1`` when ``divide``, exactly: no reciprocal, which would
+    overflow for a subnormal ``s``), sparse when ``X`` is."""
+    s = np.asarray(s, dtype=np.float64)
+    if is_sparse(X):
+        out = sp.csr_array(X, copy=True)
+        factor = s[out.indices]
+        out.data = out.data / factor if divide else out.data * factor
+        return out
+    return np.divide(X, s) if divide else np.multiply(X, s)
+
+
+def multiply(X, M: np.ndarray):
+    """``X * M`` entrywise (``M`` of the shape of ``X``, or broadcast to it): CSR when ``X`` is
+    sparse (the pattern of ``X``), dense otherwise."""
+    if is_sparse(X):
+        return sp.csr_array(X.multiply(M))
+    return X * M
+
+
+def weighted_gram(X, d: np.ndarray) -> np.ndarray:
+    """``X^T diag(d) X`` as a dense (m, m) array, from a sparse ``X`` (the dense path has its
+    own BLAS kernel, :func:`dualmaxent._kernels.gram`)."""
+    return np.asarray((X.T @ scale_rows(X, d)).toarray())
+
+
+def nbytes(X) -> int:
+    """The memory ``X`` holds: its entries, and for a sparse one its index arrays."""
+    if is_sparse(X):
+        return int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)
+    return int(np.asarray(X).nbytes)

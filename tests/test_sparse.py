@@ -1,0 +1,127 @@
+"""Sparse designs end to end: a scipy.sparse X stays sparse, and every result equals the same
+computation on ``X.toarray()``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from dualmaxent import Dataset, MaxEntClassifier, certify, solve_dual, verify
+from dualmaxent.certify import gamma
+from dualmaxent.exceptions import DataError
+
+FAMILIES = {
+    "categorical": lambda rng, n: rng.integers(0, 3, n),
+    "bernoulli": lambda rng, n: rng.integers(0, 2, n),
+    "poisson": lambda rng, n: rng.poisson(1.0, n),
+    "gaussian": lambda rng, n: rng.standard_normal(n),
+}
+
+
+def _sparse_dense(n=300, p=25, density=0.2, seed=0):
+    rng = np.random.default_rng(seed)
+    Xd = rng.standard_normal((n, p)) * (rng.random((n, p)) < density)
+    return rng, Xd
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_a_sparse_x_stays_sparse_and_is_the_data_sets_own_copy(fmt):
+    rng, Xd = _sparse_dense()
+    Xs = sp.random_array((1, 1)).asformat(fmt)  # the format's class
+    Xs = type(Xs)(Xd)
+    before = Xs.copy()
+    ds = Dataset.from_arrays(Xs, rng.integers(0, 3, Xd.shape[0]))
+    assert sp.issparse(ds.X) and ds.X.format == "csr" and ds.X.shape == (300, 26)
+    assert np.array_equal(ds.X.toarray()[:, :-1], Xd) and np.all(ds.X.toarray()[:, -1] == 1.0)
+    assert not np.shares_memory(ds.X.data, getattr(Xs, "data", np.empty(0)))
+    assert (abs(Xs - before)).sum() == 0  # the caller's matrix is untouched
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("penalty", [{}, {"l2": 2.0}, {"l1": 3.0}])
+def test_the_sparse_fit_and_certificate_equal_the_dense_ones(family, penalty):
+    rng, Xd = _sparse_dense(seed=hash(family) % 100)
+    y = FAMILIES[family](rng, Xd.shape[0])
+    dense = Dataset.from_arrays(Xd, y, family=family)
+    sparse = Dataset.from_arrays(sp.csr_array(Xd), y, family=family)
+    a = solve_dual(dense, tol=1e-12, **penalty)
+    b = solve_dual(sparse, tol=1e-12, **penalty)
+    scale = 1.0 + np.abs(a.theta).max()
+    # two tight solves of one strictly concave problem (L1 fits: also at equal zeros)
+    assert np.abs(a.theta - b.theta).max() <= 1e-8 * scale
+    c = certify(sparse, b.theta, **penalty)
+    d = certify(dense, b.theta, **penalty)
+    # the upper bound is the dual objective at theta, recomputed here from its definition
+    theta = b.theta.reshape(sparse.m, -1)
+    eta = Xd @ theta[:-1] + theta[-1]
+    fam = sparse.family
+    canonical = fam.canonical_loglik(sparse.Y, eta if fam.multiclass else eta[:, 0],
+                                     sparse.weights)
+    pen = (penalty.get("l2", 0.0) / 2 * np.sum(theta[:-1] ** 2)
+           + penalty.get("l1", 0.0) * np.abs(theta[:-1]).sum())
+    n_terms = sparse.n * sparse.m
+    assert c.upper_bound == pytest.approx(-(canonical - pen), rel=gamma(n_terms) * 10, abs=1e-9)
+    # the same bracket as on the dense copy, up to both round-off budgets; and sound
+    assert abs(c.lower_bound - d.lower_bound) <= c.roundoff + d.roundoff + 1e-12 * abs(c.upper_bound)
+    assert c.lower_bound <= c.upper_bound + c.roundoff
+    assert c.ok
+
+
+def test_verify_runs_the_cvxpy_primal_on_a_sparse_constant():
+    rng, Xd = _sparse_dense(n=120, p=8)
+    y = rng.integers(0, 3, 120)
+    v = verify(Dataset.from_arrays(sp.csr_array(Xd), y), l2=1.0, primal="cvxpy")
+    w = verify(Dataset.from_arrays(Xd, y), l2=1.0, primal="cvxpy")
+    assert v.primal is not None and v.ok and w.ok
+    assert v.primal.objective == pytest.approx(w.primal.objective, abs=1e-6)
+
+
+def test_the_estimator_takes_sparse_input_and_predicts_on_it():
+    rng = np.random.default_rng(3)
+    X = sp.random_array((400, 60), density=0.1, random_state=3, format="csr")
+    y = rng.integers(0, 3, 400)
+    a = MaxEntClassifier(C=10.0).fit(X, y)
+    b = MaxEntClassifier(C=10.0).fit(X.toarray(), y)
+    assert np.abs(a.coef_ - b.coef_).max() <= 1e-8 * (1.0 + np.abs(b.coef_).max())
+    assert np.abs(a.predict_proba(X) - b.predict_proba(X.toarray())).max() <= 1e-10
+    assert a.certificate_.ok
+
+
+def test_a_wide_sparse_design_takes_newton_cg_and_is_certified_without_a_rank():
+    rng = np.random.default_rng(5)
+    n, p = 600, 5000
+    X = sp.random_array((n, p), density=0.005, random_state=5, format="csr")
+    y = rng.integers(0, 3, n)
+    ds = Dataset.from_arrays(X, y)
+    assert not ds.rank_computable
+    res = solve_dual(ds, l2=0.1)
+    assert res.method == "newton-cg" and res.status == "converged"
+    cert = certify(ds, res.theta, l2=0.1)
+    assert cert.ok and cert.rank == -1
+    # the gradient it reports is the definition's: X^T (Y - P) - lam theta, relative
+    theta = res.theta.reshape(ds.m, -1)
+    eta = ds.X @ theta
+    P = np.exp(eta - eta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    G = ds.X.T @ (ds.Y - P)
+    G[:-1] -= 0.1 * theta[:-1]
+    G = G - G[:, -1:]  # the pivot gauge: the last class's column is pinned
+    scale = 1.0 + np.abs(ds.X.T @ ds.Y).max()
+    assert np.abs(G[:, :-1]).max() / scale <= 1e-6
+
+
+def test_an_unpenalised_wide_sparse_fit_is_a_one_line_error():
+    X = sp.random_array((50, 5000), density=0.01, random_state=1, format="csr")
+    ds = Dataset.from_arrays(X, np.arange(50) % 2)
+    with pytest.raises(DataError, match="penalty"):
+        solve_dual(ds)
+
+
+def test_bad_sparse_input_is_a_one_line_error_naming_the_entry():
+    X = sp.csr_array(np.array([[0.0, 1.0], [np.nan, 0.0], [1.0, 0.0]]))
+    with pytest.raises(DataError, match=r"column 'x1' at row 2"):
+        Dataset.from_arrays(X, [0, 1, 0])
+    Z = sp.csr_array(np.array([[0, 1j], [1, 0], [0, 2]]))
+    with pytest.raises(DataError, match="real"):
+        Dataset.from_arrays(Z, [0, 1, 0])
