@@ -271,12 +271,14 @@ def fig_logit_sigmoid(out="figures") -> FigureOutput:
     s = np.linspace(-5.0, 5.0, 401)
     scores = np.column_stack([s, np.full_like(s, 1.0), np.zeros_like(s)])
     P = nx.softmax(scores)
-    names = [r"class 1 (score $s$)", "class 2 (score 1)", "class 3 (score 0)"]
+    names = [r"class 1: $s$", "class 2: 1", "class 3: 0"]
     for i in range(3):
         ax.plot(s, P[:, i], color=CLASS_COLORS[i], lw=2, label=names[i])
     ax.set(title="(c) softmax of 3 scores", xlabel="score s of class 1 (nats)",
-           ylabel="probability", ylim=(-0.02, 1.02))
-    ax.legend(loc="center left", frameon=False, fontsize=9)
+           ylabel="probability", ylim=(-0.02, 1.32), yticks=np.linspace(0, 1, 6))
+    # above the curves, in the headroom the y limits leave (no probability exceeds 1)
+    ax.legend(loc="upper center", frameon=False, fontsize=9, ncol=3, handlelength=1.2,
+              columnspacing=0.8, handletextpad=0.4)
     fig.suptitle("Logit, sigmoid and softmax: scores in nats become probabilities")
     facts = {"softmax_row_sums_max_error": float(np.abs(P.sum(1) - 1).max()),
              "logit_at_half": float(np.interp(0.5, p, eta))}
@@ -525,7 +527,8 @@ def fig_primal_dual_agreement(out="figures", data=None) -> FigureOutput:
     lo = float(min(P_dual.min(), P_primal.min()))
     hi = float(max(P_dual.max(), P_primal.max()))
     _identity(ax, lo, hi)
-    ax.set(title=r"(a) P from the primal", xlabel=f"dual: {mean}",
+    ax.set(title="(a) P from the primal" if fam.multiclass else "(a) μ from the primal",
+           xlabel=f"dual: {mean}",
            ylabel=r"primal (CVXPY): $P_{ji}$" if fam.multiclass else r"primal (CVXPY): $\mu_j$")
     ax.legend(loc="upper left", frameon=False, markerscale=1.5)
     ax = axes[1]
@@ -597,6 +600,19 @@ METHOD_STYLES = {
 }
 #: Markers are drawn at most at this many iterates of a run (every iterate of a short run).
 MAX_MARKERS = 25
+
+
+def _log_ticks(axis) -> None:
+    """Readable ticks on a log axis: 1, 2 and 5 times the powers of ten when the data span
+    less than two decades (too few powers of ten to read off), the powers of ten alone
+    otherwise; minor ticks unlabelled either way, so that no labels collide."""
+    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
+
+    lo, hi = sorted(axis.get_view_interval())
+    if lo > 0 and np.log10(hi / lo) < 2:
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(LogFormatterSciNotation(labelOnlyBase=False))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _running_min(values) -> np.ndarray:
@@ -692,6 +708,7 @@ def fig_convergence(out="figures", data=None) -> FigureOutput:
     for ax in axes.ravel():
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _log_ticks(ax.xaxis)
     axes[0, 0].set(title="against iterations",
                    ylabel="suboptimality $l^* - l(\\theta_t)$ (nats)"
                    + ("\n(l includes the L2 penalty)" if data is None else ""))
@@ -837,6 +854,21 @@ def lambda_max(ds: Dataset) -> float:
     equation makes every mean the data's weighted average ``mu_0 = sum_j w_j y_j / sum_j w_j``
     (without an intercept, ``mu_0 = A'(0)``). The L1 boxes ``|X_r^T W (mu_0 - Y)_i| <= lambda``
     all hold, so zero slopes are optimal, exactly when lambda is at least the largest of them.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set (any family; weights are used).
+
+    Returns
+    -------
+    float
+        ``max |X_R^T W (mu_0 - Y)|`` over the penalised rows ``R`` and the columns of ``Y``.
+
+    Raises
+    ------
+    DualMaxentError
+        When no row is penalised (the design is the intercept alone).
     """
     from .params import Parameterization
 
@@ -1150,14 +1182,14 @@ def fig_gauge(out="figures") -> FigureOutput:
     ax.set(xlim=(-4, 4), ylim=(-4, 4), xlabel="intercept of class A",
            ylabel="intercept of class B", title="(a) a valley, not a point")
     ax.grid(False)
-    # in the upper left corner, which no line crosses (the orbit runs lower right of it); the
-    # orbit is white on the map, so its key is drawn in grey
+    # in the lower right corner, which no line crosses (the orbit runs above and left of it);
+    # the orbit is white on the map, so its key is drawn in grey
     from matplotlib.lines import Line2D
 
     handles, labels = ax.get_legend_handles_labels()
     handles[0] = Line2D([], [], color="0.45", lw=2, ls="--")
-    ax.legend(handles, [r"orbit $\theta + c$ (white)"] + labels[1:], loc="upper left",
-              fontsize=9, framealpha=0.9)
+    ax.legend(handles, [r"orbit $\theta+c$ (white)", "pinned gauge", labels[2]],
+              loc="lower right", fontsize=8.5, framealpha=0.9, handlelength=1.6)
     # (b) blobs: l along a gauge direction (flat) and along an ordinary direction
     ds = load_dataset("blobs")
     cert = verify(ds)
@@ -1172,12 +1204,16 @@ def fig_gauge(out="figures") -> FigureOutput:
     P0 = recover_primal(ds, theta)
     dP = max(float(np.abs(recover_primal(ds, theta + t * c) - P0).max()) for t in ts)
     ax = axes[1]
-    ax.plot(ts, along_c, color="#ff7f0e", lw=2.2,
-            label=r"$\theta^* + t\,c\,\mathbf{1}^\top$" + f": max |ΔP| = {dP:.0e}")
+    ax.plot(ts, along_c, color="#ff7f0e", lw=2.2, label=r"$\theta^* + t\,c\,\mathbf{1}^\top$")
     ax.plot(ts, along_d, color="#1f77b4", lw=2, label=r"$\theta^* + t\,D$")
     ax.set(title="(b) blobs: a flat direction", xlabel="step t",
            ylabel=r"$-l(\theta)$ (nats)")
     ax.legend(loc="upper center", fontsize=9.5, frameon=False)
+    # how little P moves along the flat direction, written under its line
+    low, high = min(along_c), max(along_d)
+    ax.set_ylim(low - 0.18 * (high - low), high + 0.05 * (high - low))
+    ax.text(0.03, low - 0.04 * (high - low), f"max |ΔP| = {dP:.0e}", ha="left", va="top",
+            transform=ax.get_yaxis_transform(), fontsize=9.5, color="#c05000")
     # (c) the redundant balance block and the conic solver
     sets = [("blobs\nk=3", ds), ("synthetic\nk=5", _gauge_data())]
     iters, agree, ok = {}, {}, {}

@@ -1,13 +1,15 @@
 """The source notes, claim by claim: each one checked numerically, in the notes' order.
 
-The three notes in ``../shared/seeds/`` explain what dualmaxent makes executable: the
-information-theory note (logit, softmax, cross-entropy, the balance equations (6), the
-maximum-entropy primal (8) and its dual, A.2), the Newton note (gradient and block Hessian in the
-pivot parameterisation ``theta_K = 0``) and the GLM note (Gaussian, Bernoulli, Poisson and
-categorical likelihoods, log-sum-exp). For every claim this script prints one line: where it is,
-what it says, the numbers on both sides, and ``holds``; where a note is wrong (the errata in
-``../shared/seeds/README.md``) it evaluates the formula *as printed*, shows that it disagrees with
-a finite difference or a reference, and shows that the corrected form agrees (``erratum: ...``).
+Three teaching notes explain what dualmaxent makes executable: the information-theory note
+(logit, softmax, cross-entropy, the balance equations (6), the maximum-entropy primal (8) and its
+dual, A.2), the Newton note (gradient and block Hessian in the pivot parameterisation
+``theta_K = 0``) and the GLM note (Gaussian, Bernoulli, Poisson and categorical likelihoods,
+log-sum-exp). ``docs/notes.md`` restates every claim below in words, with the note's title and
+equation number or section, and every erratum with its corrected form; its list follows this
+script's output line by line, under the same tags in square brackets. For every claim this
+script prints one line: where it is, what it says, the numbers on both sides, and ``holds``;
+where a note is wrong it evaluates the formula *as printed*, shows that it disagrees with a
+finite difference or a reference, and shows that the corrected form agrees (``erratum: ...``).
 
 Entropy, softmax, log-sum-exp and both solves come from dualmaxent; only what the package does not
 compute (cross-entropy, KL divergence, the notes' misprinted formulas) is written here. Derivatives
@@ -137,7 +139,7 @@ claim("sec. 4, (8); A.2", "the Lagrangian at p = softmax(X theta) is l(theta), a
 Q = rng.dirichlet(np.ones(ds.k), size=ds.n)
 mu = rng.normal(size=ds.n)
 eta_r = X @ t_rand
-erratum("A.2 (not in the README)", "dL/dp_ij = 1 + log p_ij - theta_i^T x_j + mu_j (printed +)",
+erratum("A.2, stationarity", "dL/dp_ij = 1 + log p_ij - theta_i^T x_j + mu_j (printed +)",
         1 + np.log(Q) + eta_r + mu[:, None], 1 + np.log(Q) - eta_r + mu[:, None],
         fd(lambda Z: lagrangian(Z, t_rand, mu), Q).reshape(Q.shape), 1e-4)
 P_rand = nx.softmax(eta_r)

@@ -418,3 +418,120 @@ def test_certify_needs_coef_and_no_traceback_from_the_installed_command(tmp_path
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip() == (f"dualmaxent: error: {path}: no row for 'x2', 'intercept'")
+
+
+# -- entry points, help and its examples ---------------------------------------------------------
+
+def test_a_bare_command_and_python_m_print_the_help(capsys):
+    code, out, err = run(capsys)
+    assert code == 0 and err == ""
+    assert out.startswith("usage: dualmaxent") and "verify" in out and "examples:" in out
+    proc = subprocess.run([sys.executable, "-m", "dualmaxent"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout == out  # the same help, from the package's __main__
+    proc = subprocess.run([sys.executable, "-m", "dualmaxent", "verify", "--json"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["certificate"]["ok"] is True
+
+
+def _help(capsys, *argv) -> str:
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--help"])
+    assert exc.value.code == 0
+    return capsys.readouterr().out
+
+
+def _subcommands() -> list:
+    from dualmaxent.cli import build_parser
+
+    (action,) = [a for a in build_parser()._actions if hasattr(a, "choices")
+                 and isinstance(a.choices, dict)]
+    return sorted(action.choices)
+
+
+def _examples(text: str) -> list:
+    """The example command lines at the end of a help text (comments stripped)."""
+    tail = text.rstrip("\n").split("\n\n")[-1].splitlines()
+    assert tail[0] == "examples:", tail
+    assert all(line.startswith("  dualmaxent") for line in tail[1:]), tail
+    return [line.split("#")[0].strip() for line in tail[1:]]
+
+
+@pytest.mark.parametrize("command", [None] + _subcommands())
+def test_every_help_ends_with_two_or_three_examples(capsys, command):
+    text = _help(capsys, *([command] if command else []))
+    examples = _examples(text)
+    assert 2 <= len(examples) <= 3
+    if command:
+        assert all(e.startswith(f"dualmaxent {command}") for e in examples)
+
+
+def test_verify_help_gives_the_form_of_the_penalties(capsys):
+    text = " ".join(_help(capsys, "verify").split())
+    for form in ("--l2 LAMBDA maximise l(theta) - LAMBDA/2 |theta_R|^2",
+                 "--l1 LAMBDA maximise l(theta) - LAMBDA |theta_R|_1",
+                 "--l1 LAMBDA --l1-ratio A maximise l(theta) - LAMBDA (A |theta_R|_1 + "
+                 "(1-A)/2 |theta_R|^2)",
+                 "theta_R: every row of theta but the intercept's"):
+        assert form in text, form
+
+
+#: Help examples not run here, and why: each takes minutes or draws every figure.
+SLOW_EXAMPLES = {
+    "dualmaxent figures": "every figure, about 15 s (tests/test_figures.py draws each)",
+    "dualmaxent bench --quick": "a benchmark, under two minutes",
+    "dualmaxent bench --sweep --quick --json": "a benchmark sweep, about 1.5 minutes",
+}
+
+
+@pytest.fixture
+def example_files(tmp_path, monkeypatch, blobs_theta):
+    """The files the examples name, in a fresh working folder: blobs as data.csv and my.csv,
+    its optimal coefficients as coef.csv, and Poisson counts as counts.csv."""
+    ds, theta = blobs_theta
+    monkeypatch.chdir(tmp_path)
+    labels = np.asarray(ds.classes)[ds.Y.argmax(axis=1)]
+    table = "x1,x2,y\n" + "".join(f"{a:.17g},{b:.17g},{c}\n" for (a, b), c
+                                  in zip(ds.X[:, :2], labels))
+    for name in ("data.csv", "my.csv"):
+        (tmp_path / name).write_text(table)
+    write_coef(tmp_path / "coef.csv", ds.feature_names, ds.classes, theta)
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(150, 2))
+    y = rng.poisson(np.exp(0.4 + 0.5 * z[:, 0] - 0.3 * z[:, 1]))
+    (tmp_path / "counts.csv").write_text("z1,z2,y\n" + "".join(
+        f"{a:.17g},{b:.17g},{c}\n" for (a, b), c in zip(z, y)))
+    return tmp_path
+
+
+def test_the_help_examples_run(capsys, example_files):
+    import shlex
+
+    examples = {e for command in [None] + _subcommands()
+                for e in _examples(_help(capsys, *([command] if command else [])))}
+    assert set(SLOW_EXAMPLES) <= examples  # the exemptions are exactly these, all still shown
+    for example in sorted(examples - set(SLOW_EXAMPLES)):
+        argv = shlex.split(example)[1:]
+        code, out, err = run(capsys, *argv)
+        # verify and figures succeed; certify may say "not ok" (exit 1) for coefficients that
+        # are not the optimum of the problem asked (here: blobs' unpenalised theta under --l2)
+        assert code in ((0, 1) if argv[0] == "certify" else (0,)), (example, out, err)
+        assert "Traceback" not in err and out, example
+        if "--json" in argv:
+            json.loads(out)
+    assert sorted(p.name for p in (example_files / "my-figures").iterdir()) == [
+        "balance_equations.png", "convergence.png", "primal_dual_agreement.png",
+        "regularization_path.png"]
+
+
+def test_many_integer_levels_suggest_the_poisson_family(example_files, capsys):
+    counts = np.loadtxt("counts.csv", delimiter=",", skiprows=1)[:, 2].astype(int)
+    levels = np.unique(counts)
+    assert len(levels) >= 8  # dualmaxent.data.COUNT_LEVELS
+    code, out, err = run(capsys, "verify", "counts.csv", "--target", "y")
+    assert err.splitlines()[0] == (
+        f"dualmaxent: warning: the target has {len(levels)} distinct non-negative integer "
+        f"values ({levels[0]} to {levels[-1]}), each taken as a class; if they are counts, use "
+        "family='poisson' (--family poisson)")
+    code, out, err = run(capsys, "verify", "counts.csv", "--target", "y", "--family", "poisson")
+    assert code == 0 and err == ""

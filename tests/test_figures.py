@@ -59,8 +59,8 @@ def render(tmp_path, monkeypatch):
 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", catching)
 
-    def _render(name, out=tmp_path):
-        output = FIGURES[name](out)
+    def _render(name, out=tmp_path, **kwargs):
+        output = FIGURES[name](out, **kwargs)
         assert Path(output) == Path(out) / f"{name}.png"
         width, height = png_size(output)
         # readable at README width: about 800-1000 px wide, not a sliver, not a poster
@@ -134,7 +134,8 @@ def test_logit_sigmoid_draws_the_three_functions(render, tmp_path):
     P = np.column_stack([ln.get_ydata() for ln in softmax.lines])
     np.testing.assert_allclose(P, _softmax(np.column_stack([s, np.ones_like(s), 0 * s])),
                                rtol=1e-13)
-    assert [t.get_text() for t in softmax.get_legend().get_texts()][1] == "class 2 (score 1)"
+    assert [t.get_text() for t in softmax.get_legend().get_texts()][1] == "class 2: 1"
+    _assert_legend_clear(softmax)
     # the caption's claims, from the drawn curves
     caption = _drawn_caption(fig, out)
     error = float(np.abs(P.sum(1) - 1).max())
@@ -231,6 +232,8 @@ def test_agreement_figure_plots_the_certificate_it_annotates(render):
     drawn = max(np.nanmax(_offsets(points)[1]) for points in b.collections)
     assert drawn == pytest.approx(out.numbers["p_agreement"], rel=1e-12)
     assert b.lines[0].get_ydata()[0] == 1e-6 > drawn
+    for ax in (a, b, c):
+        _assert_legend_clear(ax)
     # the caption's claims: the drawn points and the certificate's figures just recomputed
     caption = _drawn_caption(fig, out)
     facts = out.facts
@@ -547,6 +550,7 @@ def test_maxent_map_draws_the_data_over_p(render):
     assert rgb.shape == (240, 240, 3) and rgb.min() >= 0.45 and rgb.max() <= 1.0
     assert np.log(3) * (1 - 1e-3) < out.numbers["max_point_entropy"] <= np.log(3)
     assert f"H(P*) = {out.numbers['entropy']:.2f} nats" in ax.get_title()
+    _assert_legend_clear(ax)
     # the caption's claims: the contour levels drawn, the extremes, log k
     caption = _drawn_caption(fig, out)
     (contours,) = [c for c in ax.collections if hasattr(c, "levels")]
@@ -649,3 +653,110 @@ def test_figures_command_only_option_and_unknown_name(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["logit_sigmoid.png"]
     assert main(["figures", "--out", str(tmp_path), "--only", "nonsense"]) == 2
     assert "unknown figure 'nonsense'" in capsys.readouterr().err
+
+
+# -- your own data, formats, bad input -----------------------------------------------------------
+
+def _two_feature_csv(path: Path, n: int = 90, seed: int = 4) -> Dataset:
+    """Three overlapping classes in two features, as a CSV with a target column ``kind``."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    Z = rng.normal(size=(n, 2)) + 1.2 * np.eye(3, 2)[y]
+    labels = np.array(["red", "green", "blue"])[y]
+    lines = ["width,height,kind"] + [f"{a:.17g},{b:.17g},{c}" for (a, b), c in zip(Z, labels)]
+    path.write_text("\n".join(lines) + "\n")
+    return Dataset.from_arrays(Z, labels, feature_names=["width", "height"], name=path.stem)
+
+
+def test_balance_table_from_your_data(render, tmp_path):
+    """With data: no cell-by-cell Y and P* (n is large), the full X^T P* | X^T Y table."""
+    from dualmaxent import recover_primal
+
+    ds = _two_feature_csv(tmp_path / "shapes.csv")
+    out, fig = render("balance_equations", out=tmp_path / "figs", data=ds)
+    (table,) = fig.axes
+    cert = verify(ds)
+    P = recover_primal(ds, cert.dual.theta)
+    xty, xtp = ds.X.T @ ds.Y, ds.X.T @ P
+    shown_y, texts = _table(table, "xty", xty.shape)
+    shown_p, _ = _table(table, "xtp", xtp.shape)
+    np.testing.assert_array_equal(shown_y, np.round(xty, 4))
+    np.testing.assert_allclose(shown_p, xty, atol=5e-5 + _sum_bound(ds.X, P))
+    caption = _drawn_caption(fig, out)
+    assert out.facts["max_difference"] == pytest.approx(np.abs(xtp - xty).max(),
+                                                        abs=_sum_bound(ds.X, P))
+    assert out.facts["max_difference"] <= 1e-6 * (1 + np.abs(xty).max())
+    assert f"shapes (n = 90): all 3 × 3 balance equations hold" in caption
+    assert f"{out.facts['max_difference']:.1e}" in caption
+
+
+def test_regularization_path_from_your_data_scales_its_grid_to_lambda_max(render, tmp_path):
+    ds = _two_feature_csv(tmp_path / "shapes.csv", n=60)
+    out, fig = render("regularization_path", out=tmp_path / "figs", data=ds)
+    freq = ds.Y.mean(axis=0)
+    lam_max = float(np.abs(ds.X[:, :-1].T @ (freq - ds.Y)).max())
+    assert out.facts["lambda_max"] == pytest.approx(lam_max, abs=_sum_bound(ds.X, ds.Y))
+    lams = out.numbers["l1_lambdas"]
+    assert lams[0] < 0.01 * lam_max and lams[-1] > lam_max  # the grid spans lambda_max
+    a, b = fig.axes
+    paths = [ln for ln in b.lines if not ln.get_label().startswith("_")
+             and ln.get_gid() != "lambda_max"]
+    slopes = np.array([ln.get_ydata() for ln in paths])
+    assert np.all(slopes[:, lams >= lam_max] == 0)
+    assert np.all(np.any(slopes[:, lams < lam_max] != 0, axis=0))
+    assert "every slope is exactly 0 from λ_max" in _drawn_caption(fig, out)
+
+
+def test_figures_command_draws_your_data_in_the_format_asked(tmp_path, capsys):
+    csv = tmp_path / "shapes.csv"
+    _two_feature_csv(csv)
+    out = tmp_path / "mine"
+    assert main(["figures", "--data", str(csv), "--target", "kind", "--out", str(out),
+                 "--only", "balance_equations,primal_dual_agreement", "--format", "svg"]) == 0
+    printed = capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["balance_equations.svg",
+                                                      "primal_dual_agreement.svg"]
+    assert f"wrote {out / 'balance_equations.svg'}" in printed
+    svg = (out / "balance_equations.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") and "shapes (n = 90)" in svg
+    # deterministic: no date, no version in the file
+    first = svg
+    assert main(["figures", "--data", str(csv), "--target", "kind", "--out", str(out),
+                 "--only", "balance_equations", "--format", "svg"]) == 0
+    assert (out / "balance_equations.svg").read_text() == first
+    # pdf, and a png at another pixel density
+    assert main(["figures", "--out", str(tmp_path / "pdf"), "--only", "logit_sigmoid",
+                 "--format", "pdf"]) == 0
+    assert (tmp_path / "pdf" / "logit_sigmoid.pdf").read_bytes()[:5] == b"%PDF-"
+    assert main(["figures", "--out", str(tmp_path / "low"), "--only", "logit_sigmoid",
+                 "--dpi", "60"]) == 0
+    width, _ = png_size(tmp_path / "low" / "logit_sigmoid.png")
+    assert width == 8 * 60  # 8 inches at 60 dpi
+    # every figure that makes sense for any data set by default, and only those
+    assert set(DATA_FIGURES) == {"balance_equations", "primal_dual_agreement", "convergence",
+                                 "regularization_path"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--data", "no-such-file.csv"], "no such file"),
+    (["--data", "{csv}", "--target", "nope"], "unknown target column 'nope'"),
+    (["--data", "{csv}", "--target", "kind", "--only", "gauge"],
+     "figure 'gauge' draws a fixed example, not your data"),
+    (["--target", "kind"], "--target needs --data"),
+    (["--format", "gif"], "invalid choice: 'gif'"),
+    (["--dpi", "0"], "expected a positive number"),
+])
+def test_figures_command_bad_input_is_one_line_exit_2(argv, message, tmp_path, capsys):
+    csv = tmp_path / "shapes.csv"
+    _two_feature_csv(csv)
+    argv = ["figures", "--out", str(tmp_path / "out")] + [a.replace("{csv}", str(csv))
+                                                          for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own usage errors (cli._Parser: one line too)
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("dualmaxent")
+    assert not (tmp_path / "out").exists()

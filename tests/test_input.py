@@ -68,6 +68,31 @@ def test_non_integer_targets_warn_with_the_count_and_the_gaussian_suggestion(ove
         Dataset.from_arrays(X, values, family="gaussian")
 
 
+def test_many_non_negative_integer_levels_warn_and_suggest_the_poisson_family(overlapping):
+    """COUNT_LEVELS distinct non-negative integers look like counts; fewer, negative or
+    non-integer values, another family, or a classifier (whose targets are labels) do not."""
+    from dualmaxent import MaxEntClassifier
+    from dualmaxent.data import COUNT_LEVELS
+    from dualmaxent.exceptions import CountTargetWarning
+
+    X, _ = overlapping
+    n = len(X)
+    counts = np.arange(n) % COUNT_LEVELS  # 0, 1, ..., COUNT_LEVELS - 1
+    for y in (counts, counts.astype(float)):
+        with pytest.warns(CountTargetWarning, match=f"the target has {COUNT_LEVELS} distinct "
+                          f"non-negative integer values \\(0 to {COUNT_LEVELS - 1}\\), each "
+                          "taken as a class; if they are counts, use family='poisson' "
+                          "\\(--family poisson\\)"):
+            Dataset.from_arrays(X, y)
+    assert issubclass(CountTargetWarning, TargetWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Dataset.from_arrays(X, np.arange(n) % (COUNT_LEVELS - 1))  # too few levels
+        Dataset.from_arrays(X, counts - 3)  # negative values: labels, not counts
+        Dataset.from_arrays(X, counts, family="poisson")
+        MaxEntClassifier().fit(X, counts)  # a classifier's target is labels by definition
+
+
 def test_the_cli_prints_the_target_warning_on_stderr_as_one_line(overlapping, tmp_path, capsys):
     X, _ = overlapping
     y = np.array([0.5, 1.7, 2.2])[np.arange(len(X)) % 3]

@@ -1,15 +1,15 @@
 """The source notes, executable: one test per claim, in the order of the notes.
 
-``pytest tests/test_notes.py -v`` reads as the notes' table of contents. The notes live in
-``../shared/seeds/``:
+``pytest tests/test_notes.py -v`` reads as the notes' table of contents. ``docs/notes.md``
+restates each claim and erratum in our words (the notes themselves are not in the repository):
 
-* the information-theory note, ``logistic-regression-and-information-theory.md`` (Jörke);
-* the Newton note, ``multinomial-logistic-regression-newton.md`` (Avram);
-* the GLM note, ``glm-mle-explained.md``.
+* the information-theory note, "Logistic Regression & Information Theory" (Jörke);
+* the Newton note, headed "Binary Logistic Regression" but multinomial (Avram);
+* the GLM note, "Generalized Linear Models Explained".
 
 Each docstring names the note and its equation or section. A test named ``test_erratum_...``
 builds the note's formula exactly as printed, shows that it disagrees with a finite difference or
-a reference, and that the corrected form (``../shared/seeds/README.md``, "Known errata") agrees.
+a reference, and that the corrected form (``docs/notes.md``) agrees.
 Symbols are the package's (``X`` (n, m) with the intercept last, ``Y`` (n, k) one-hot, ``theta``
 (m, k), ``eta = X @ theta``, sums over observations, nats); the notes' own names are given where
 they differ. The examples script ``examples/the_notes.py`` walks the same claims in the same order.
@@ -265,7 +265,7 @@ def test_the_dual_of_the_max_entropy_problem_8_is_the_log_likelihood(blobs):
 
 
 def test_erratum_a2_the_stationarity_condition_has_minus_theta_x(blobs):
-    """Information-theory note, appendix A.2, erratum not in the README's list.
+    """Information-theory note, appendix A.2, erratum (ours; docs/notes.md, "A.2, stationarity").
 
     As printed, ``dL/dp_ij = 1 + log p_ij + theta_i^T x_j + mu_j``; the balance term enters the
     Lagrangian as ``- theta_i^T sum_j p_ij x_j``, so the derivative is
@@ -574,3 +574,37 @@ def test_log_sum_exp_lies_between_the_max_and_the_max_plus_log_k(eta):
     np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-13)
     H = -np.sum(nx.xlogx(P), axis=1)
     assert np.all(H >= -1e-12) and np.all(H <= np.log(eta.shape[1]) + 1e-12)
+
+
+# ================================================================================================
+# docs/notes.md, the notes in our words
+# ================================================================================================
+
+def test_docs_notes_lists_every_line_of_the_notes_script():
+    """``docs/notes.md`` states each claim and erratum ``examples/the_notes.py`` checks, under the
+    same tag and kind, in the same order; and nothing in the repository points outside it."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "examples" / "the_notes.py")],
+                          capture_output=True, text=True, timeout=300, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    printed = [(tag, "erratum" if kind else "claim") for tag, kind in
+               re.findall(r"^\[(.+?)\] (erratum: )?", proc.stdout, flags=re.M)]
+    notes = (root / "docs" / "notes.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^- `\[(.+?)\]` (claim|erratum):", notes, flags=re.M)
+    assert listed == printed
+    assert len(printed) >= 25 and sum(kind == "erratum" for _, kind in printed) >= 6
+    # each corrected form is given, and the note's title with it
+    assert notes.lower().count("**corrected:**") == sum(kind == "erratum" for _, kind in listed)
+    for title in ("Logistic Regression & Information Theory", "Binary Logistic Regression",
+                  "Generalized Linear Models Explained", "E. T. Jaynes"):
+        assert title in notes
+    outside = "../" + "shared"  # a folder next to the project, which a clone does not have
+    for path in ("examples/the_notes.py", "tests/test_notes.py", "tests/_notes_helpers.py",
+                 "README.md", "docs/notes.md"):
+        assert outside not in (root / path).read_text(encoding="utf-8"), path
+
