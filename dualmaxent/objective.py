@@ -367,16 +367,17 @@ class DualObjective:
         """
         A, hessp = self._curvature_pieces(self.theta(beta))
         m = self.X.shape[1]
-        if design.is_sparse(self.X) and m > SPARSE_DENSE_PRECONDITIONER_MAX:
-            return self._diagonal_operator(beta, hessp)
-        if self._gram is None:
-            self._gram = self._gram_matrix()  # X^T W X, once per objective
         lam = self.penalty.l2_lam
         pdiag = self.params.penalized * lam
         idx = self._free_flat
 
         def matvec(v):
             return hessp(self.params.columns(self.theta(v))).T.ravel()[idx] + pdiag * v
+
+        if design.is_sparse(self.X) and m > SPARSE_DENSE_PRECONDITIONER_MAX:
+            return matvec, self._diagonal_preconditioner(pdiag)
+        if self._gram is None:
+            self._gram = self._gram_matrix()  # X^T W X, once per objective
 
         if not lam and self.family.multiclass and idx.size == len(self._hess_classes) * m:
             # Every row free in the same classes (no penalty): the preconditioner is a true
@@ -414,12 +415,11 @@ class DualObjective:
                 return r / dg
         return matvec, psolve
 
-    def _diagonal_operator(self, beta, hessp):
-        """``(matvec, psolve)`` for a wide sparse design, whose ``X^T W X`` is too large to form:
-        ``psolve`` divides by the exact diagonal of ``-H`` plus the L2 penalty's,
-        ``sum_j w_j v_jc x_ji^2`` (``v = p (1 - p)`` or ``A''``), one product with the squared
-        entries of ``X`` (kept once per objective: memory of one more copy of the entries)."""
-        theta = self.theta(beta)
+    def _diagonal_preconditioner(self, pdiag):
+        """``psolve`` for a wide sparse design, whose ``X^T W X`` is too large to form: division
+        by the exact diagonal of ``-H`` plus the L2 penalty's ``pdiag``, ``sum_j w_j v_jc
+        x_ji^2`` (``v = p (1 - p)`` or ``A''``) at the point of the last pass, one product with
+        the squared entries of ``X`` (kept once per objective: one more copy of the entries)."""
         if self._squares is None:
             self._squares = self.X.multiply(self.X).tocsr()
         saved = self._point[1]  # P or eta at theta, from the pass _curvature_pieces made
@@ -427,16 +427,10 @@ class DualObjective:
             V = saved * (1.0 - saved)
         else:
             V = self.family.variance(saved).reshape(-1, 1)
-        diag = (self._squares.T @ (self.w[:, None] * V))  # (m, q) in the layout of theta
-        pdiag = self.params.penalized * self.penalty.l2_lam
-        idx = self._free_flat
-        d = self.params.columns(diag).T.ravel()[idx] + pdiag
+        diag = self._squares.T @ (self.w[:, None] * V)  # (m, q) in the layout of theta
+        d = self.params.columns(diag).T.ravel()[self._free_flat] + pdiag
         d = np.where(d > 0, d, 1.0)  # an empty column: no scaling
-
-        def matvec(v):
-            return hessp(self.params.columns(self.theta(v))).T.ravel()[idx] + pdiag * v
-
-        return matvec, lambda r: r / d
+        return lambda r: r / d
 
     def _gram_matrix(self) -> np.ndarray:
         """``X^T W X`` (m, m), for the preconditioner."""
