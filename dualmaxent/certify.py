@@ -35,7 +35,8 @@ curvature ``-Hessian`` of ``l`` and ``J`` the derivative of the mean map, ``mu~ 
 theta, ``t = X^T W (Y - mu)``; for L2 and the elastic net the intercept row alone, the charge
 paid at ``mu~``; for L1 also the active entries, ``t = R - lam sign(theta)``). ``C_SS`` is
 equilibrated and solved on its numerical range (a pseudo-inverse), so rank-deficient designs and
-recession directions cost nothing. On many rows
+recession directions cost nothing; above :data:`DENSE_CORRECTION_MAX` entries it is never
+formed, and MINRES solves with the curvature as an operator (:func:`_cg_step`). On many rows
 ``C_SS`` is formed from a fixed stride of row blocks (:data:`CURVATURE_ROWS_PER_PARAM` rows per
 entry of ``S``): the step need not be exact, because the point it gives is measured, not trusted;
 when the sampled step leaves a residual above a hundredth of the tolerance, the full curvature is
@@ -64,8 +65,13 @@ of a sum of ``L`` terms in any order, so valid on every BLAS kernel):
 * the lower bound: ``(gamma(n) + 8 u) sum_j w_j (|A*(mu_j)| + 2 |mu_j|_1)``, the first-order
   effect ``|<theta, r>|`` of the point's measured residual ``r`` (plus its own summation bound,
   ``gamma(n + 2) (1 + 2 gamma(n + 2)) sum_j |x_ji| w_j |mu_j - Y_j|``, the last factor for that
-  sum's own rounding) on the equality rows, with the given theta standing in for
-  the multiplier, ``|theta|`` times the boxes' excess for L1, and for the categorical family the
+  sum's own rounding) on the equality rows, times the multiplier: for a penalised fit a
+  *proved* bound on ``|theta*|`` (the equality row is then the intercept's alone;
+  :func:`_multiplier_bound` derives it from the penalty and the intercept's balance equation),
+  so that an inexact Newton step (the Krylov one of a large ``S``) stays sound; without a
+  penalty, where ``|theta*|`` has no bound of its own, the given theta stands in for it to
+  first order (the dense step leaves a residual at the rounding level there);
+  ``|theta|`` times the boxes' excess for L1, and for the categorical family the
   rows' distance from the simplex, ``sum_j w_j |P_j 1 - 1| (1 + |A*(P_j)|)`` (renormalising a
   row changes its entropy by that much to first order); for L2 and the elastic net the charge's
   largest change when the residual moves by its summation bound ``b``, ``sum (2 e + b) b / (2
@@ -152,6 +158,17 @@ SEGMENT_GRID = tuple(sorted({1.0 - 2.0 ** -j for j in range(1, 41, 3)}
 #: the full curvature when the sampled step leaves a residual above a hundredth of the
 #: tolerance; module docstring of :func:`bracket`).
 CURVATURE_ROWS_PER_PARAM = 400
+
+#: Above this many entries in ``S`` the Newton step's curvature is not formed: conjugate
+#: gradients solve for the step (:func:`_cg_step`). ``C_SS`` costs ``|S|^2 n`` products and
+#: its eigendecomposition ``|S|^3``: about a second at 2000 entries on two cores.
+DENSE_CORRECTION_MAX = 1000
+
+#: Conjugate gradients stop when ``|C_SS a - t_S|`` is below this fraction of the tolerance
+#: times ``scale``, a hundredth of what the verdict allows the point's residual, or after
+#: :data:`CG_MAX_ITER` iterations.
+CG_RESIDUAL = 1e-2
+CG_MAX_ITER = 500
 
 #: Bytes of one row block of ``X``: small enough to stay in cache while the block's products
 #: are formed (one BLAS thread each; see :func:`_runner`).
@@ -472,8 +489,26 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     # the attainment proof (and with it the rows' largest norm) is wanted only where the
     # optimum may fail to exist: no penalty, a family that can separate, nothing forced
     provable = not penalty.active and mask is None and fam.can_separate
+    # a penalised fit's equality rows (the intercept's) are charged with a proved bound on the
+    # multiplier, which needs the rows' largest norm too
+    bounded = penalty.active and bool(eq.any())
+    pen_value = _penalty_value(th, pen_rows, penalty)
+    n_terms = data.n + data.m + 8
+    memo = {}
+
+    def multiplier(one):
+        """The multiplier's bound on the equality rows (computed once, from pass 1)."""
+        if "bound" not in memo:
+            upper = -(one.loglik_full - pen_value)
+            budget = one.value_budget + gamma(n_terms) * (one.magnitude + abs(pen_value))
+            memo["bound"] = (_multiplier_bound(run, data, one, pen_rows, penalty,
+                                               upper + budget) if bounded
+                             else np.abs(params.gauge_fix(th) if multi else th)[eq])
+        return memo["bound"]
+
     one, two, A, resid_bound, solve = _newton_step(run, data, th, sel, pen_rows, penalty,
-                                                   tol_hint, newton, provable)
+                                                   tol_hint, newton, provable or bounded, mask,
+                                                   multiplier)
     t, primal_h, mag, simplex_term = _lower_point(run, one, two, th, A, fam, pen_rows, penalty,
                                                   tol_hint, resid_bound)
     resid = t * two.resid if t > 0 else np.zeros_like(two.resid)
@@ -489,14 +524,15 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     balance = max(float(np.abs(resid[eq]).max(initial=0.0)), float(excess.max(initial=0.0)))
     charge = float(_relaxation(np.array([t]), two.resid, pen_rows, penalty)[0]) if t > 0 else 0.0
     lower = primal_h - charge
-    pen_value = _penalty_value(th, pen_rows, penalty)
     upper = -(one.loglik_full - pen_value)
     gap = upper - lower
 
-    # round-off (module docstring): the sums of both bounds, and the point's residual to first
-    # order, with the given theta (pivot gauge) standing in for the multiplier
-    theta_pivot = params.gauge_fix(th) if multi else th
-    shift = float(np.sum(np.abs(theta_pivot[eq]) * (np.abs(resid[eq]) + rb[eq])))
+    # round-off (module docstring): the sums of both bounds, and the point's residual on the
+    # equality rows times the multiplier: a proved bound on |theta*| for a penalised fit, the
+    # given theta (pivot gauge) standing in for it to first order without a penalty
+    upper_budget = one.value_budget + gamma(n_terms) * (one.magnitude + abs(pen_value))
+    size = np.abs(resid[eq]) + rb[eq]
+    shift = float(np.sum(np.where(size > 0, multiplier(one) * size, 0.0)))
     if penalty.kind == "l1":
         shift += float(np.sum(np.abs(th[pen_rows]) * (excess + rb[pen_rows])))
     if penalty.kind in ("l2", "elasticnet") and pen_rows.any():
@@ -507,9 +543,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         shift += (float(np.sum((2.0 * e + rb[pen_rows]) * rb[pen_rows]))
                   / (2.0 * penalty.lam * (1.0 - a)))
         shift += gamma(resid[pen_rows].size + 4) * charge
-    n_terms = data.n + data.m + 8
-    roundoff = (one.value_budget + gamma(n_terms) * (one.magnitude + abs(pen_value))
-                + (gamma(n_terms) + 8 * U) * mag + simplex_term + shift)
+    roundoff = upper_budget + (gamma(n_terms) + 8 * U) * mag + simplex_term + shift
     if not np.isfinite(upper) or np.isnan(roundoff):  # overflow at theta: nothing is small
         upper, roundoff = (float("inf") if np.isnan(upper) else upper), float("inf")
 
@@ -536,7 +570,8 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         condition=float(condition), scale=scale, seconds=time.perf_counter() - t0)
 
 
-def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, norms):
+def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, norms, mask,
+                 multiplier):
     """Passes 1 and 2: ``(one, two, A, resid_bound, (rank, condition, smallest))``.
 
     The Newton step needs ``C_SS``, the one product that grows with ``m^2``: it is formed from
@@ -545,8 +580,34 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, norms)
     C_sample + the rest``, both positive semidefinite), so its smallest eigenvalue is a lower
     bound for the attainment proof. If the sampled step leaves a residual that matters, the full
     curvature is formed and the step taken again. ``newton`` (in memory) receives ``mu~``.
+
+    When ``S`` has more than :data:`DENSE_CORRECTION_MAX` entries (a large L1 active set, a
+    wide design), ``C_SS`` is never formed: conjugate gradients solve ``C_SS a_S = t_S`` with
+    the curvature as an operator (two products with ``X`` each) and its diagonal as
+    preconditioner (:func:`_cg_step`, MINRES). The step is then inexact; its residual is measured in
+    pass 2 like any other and paid for in the bound (:func:`_multiplier_bound`, the boxes'
+    segment), so the bracket stays sound. No eigenvalue is known then: rank -1, condition NaN,
+    and no attainment proof (the separation LP decides).
     """
     m, q = th.shape
+    if newton is not None and sel.size > DENSE_CORRECTION_MAX:
+        one = run(_pass_one, th, data.family, sel[:0], norms)
+        target = one.R.copy()
+        if penalty.kind == "l1":
+            target[pen_rows] -= penalty.lam * np.sign(th[pen_rows])
+        # the residual allowed: a hundredth of the tolerance on the boxes (relative to scale)
+        # and in the bound's charge, multiplier times residual, on the equality rows
+        scale = 1.0 + float(np.abs(one.XtWY).max(initial=0.0))
+        room = max(1.0, abs(one.loglik_full)) / max(float(multiplier(one).max(initial=0.0)),
+                                                     1.0)
+        a = np.zeros(m * q)
+        if np.all(np.isfinite(target)):
+            a[sel] = _cg_step(data, th, sel, target.T.ravel()[sel], mask,
+                              CG_RESIDUAL * tol_hint * min(scale, room))
+        A = a.reshape(q, m).T
+        two = run(_pass_two, th, A, data.family, out=newton)
+        g = gamma(data.n + 2)
+        return one, two, A, g * (1.0 + 2.0 * g) * two.resid_abs, (-1, float("nan"), 0.0)
     sample = CURVATURE_ROWS_PER_PARAM * max(sel.size, 1)
     samples = (sample, None) if newton is not None and data.n > 2 * sample else (None,)
     for sample in samples:
@@ -631,6 +692,66 @@ def _kkt(one, th, pen_rows, penalty, multi):
     return G, gb
 
 
+def _multiplier_bound(run, data, one, pen_rows, penalty, upper: float) -> np.ndarray:
+    """A proved bound on ``|theta*|`` on the equality rows of a penalised fit, shape (1, q).
+
+    The point's residual ``r`` on the equality rows (the intercept's: a penalty frees every
+    other row) costs at most ``sum |theta*_i| |r_i|`` of entropy, ``theta*`` any optimum
+    (the value of the perturbed primal is concave in its right-hand side, with supergradient
+    ``theta*``), so a bound on ``|theta*|`` on those rows makes the lower bound proved for an
+    inexact point. The bound, in three steps:
+
+    1. ``-l(theta) >= H(Y)`` for every theta (Fenchel-Young, ``A(eta) + A*(y) >= <y, eta>``),
+       and ``-l(theta*) + pen(theta*) <= upper`` (``upper`` the dual objective at the given
+       theta plus its round-off), so ``pen(theta*) <= D = upper - H(Y)``. ``H(Y) >= 0`` for
+       the probability families (``A* <= 0`` on their domains); the others sum it (pass 0).
+    2. The penalty bounds the penalised rows: ``||theta*_R||_2 <= beta`` with ``beta =
+       sqrt(2 D / lam)`` (L2, the elastic net with ``lam (1 - a)``), and ``||theta*_R||_1 <=
+       D / lam`` (L1, the elastic net with ``lam a``). So ``|x_jR^T theta*_R,c| <= B``, the
+       smaller of ``rho_2 beta_2`` and ``rho_inf beta_1`` (``rho`` the rows' largest 2-norm and
+       largest entry); for a difference of two classes ``sqrt(2) rho_2 beta_2`` or ``rho_inf
+       beta_1`` (both classes share the l1 budget).
+    3. The intercept's own balance equation holds at ``theta*``: ``sum_j w_j mu_j = N``
+       (``N = 1^T W Y``, ``W = sum w``). The mean is increasing in ``eta``, and ``eta_j`` is
+       within ``B`` of the intercept ``b``, so ``A'(b - B) <= N / W <= A'(b + B)``: ``|b -
+       g(N / W)| <= B`` with ``g`` the link. For the categorical family the ratios ``p_jc /
+       p_jk = exp(b_c + z_jc - z_jk)`` give ``|b_c - log(N_c / N_k)| <= B`` with the
+       two-class ``B`` (the last class pinned). A class or mean at the edge of the domain (``N_c = 0``) has no finite
+       bound: ``inf``.
+
+    The round-off of ``log(N / W)`` (two sums of ``n`` terms) adds ``2 gamma(n + 2)``.
+    """
+    fam = data.family
+    q = one.R.shape[1]
+    D = upper
+    if not fam.is_probability:  # H(Y) is not known to be >= 0: sum it, less its budget
+        own = run(_pass_data, fam)
+        D -= own.entropy - (gamma(data.n + 8) + 8 * U) * own.magnitude
+    D = max(D, 0.0)
+    a = {"l2": 0.0, "l1": 1.0}.get(penalty.kind, getattr(penalty, "l1_ratio", 0.0))
+    # |x^T v| <= |x|_inf |v|_1 and <= |x|_2 |v|_2; for a difference of two classes the l1 form
+    # keeps its bound (both classes share one budget) and the l2 form gains sqrt(2)
+    one_class, two_class = [], []
+    if a > 0:
+        one_class.append(one.x_max * D / (penalty.lam * a))
+        two_class.append(one_class[-1])
+    if a < 1:
+        one_class.append(one.x_norm * np.sqrt(2.0 * D / (penalty.lam * (1.0 - a))))
+        two_class.append(np.sqrt(2.0) * one_class[-1])
+    B = (min(two_class) if fam.multiclass else min(one_class)) * (1.0 + 16 * U)
+    N = one.XtWY[~pen_rows].reshape(-1, q)[0]  # the intercept's column is ones (data.py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if fam.multiclass:
+            bound = np.abs(np.log(N) - np.log(N[-1])) + B
+            bound[-1] = 0.0  # pinned
+        else:
+            bound = np.abs(fam.link(np.array([N[0] / one.w_total]))) + B
+    bound = np.where(np.isfinite(bound), bound + 2 * gamma(data.n + 2), np.inf)
+    if int((~pen_rows).sum()) != 1 or not data.intercept:  # pragma: no cover - a penalty frees
+        return np.full((int((~pen_rows).sum()), q), np.inf)  # every row but the intercept's
+    return bound.reshape(1, q)
+
+
 def _box_limit(r, pen_rows, penalty) -> float:
     """The largest ``t <= 1`` with ``|t X_R^T W (mu~ - Y)| <= lam`` on every L1 box (1 without:
     the elastic net has no hard box, its charge is finite everywhere)."""
@@ -681,6 +802,56 @@ def _correction_set(theta, pen_rows, penalty, multi) -> np.ndarray:
     if penalty.kind == "l1":
         S[pen_rows] = theta[pen_rows] != 0
     return S
+
+
+def _cg_step(data, theta, sel, t_S, mask, atol: float) -> np.ndarray:
+    """``a_S`` with ``C_SS a_S ~= t_S`` by a preconditioned Krylov solve, in memory.
+
+    ``C_SS`` is singular along the categorical gauge (a feature active in every class: the
+    same change in every class moves no probability) and ``t_S`` need not lie in its range
+    there (the L1 targets ``-lam sign(theta)`` need not sum to zero over the classes). That
+    part of ``t_S``, its class mean on such a feature, is removed first, as the dense path's
+    pseudo-inverse drops it; the solver is MINRES, which also tolerates what is left of an
+    inconsistent system (collinear columns).
+
+    ``C = X^T W J X`` (``J`` the derivative of the mean map at ``theta``: ``diag(v)`` for a
+    one-parameter family, ``diag(p) - p p^T`` per row for the categorical one) is applied as an
+    operator on the entries ``sel`` (class-major ``c m + i``); its diagonal, ``sum_j w_j x_ji^2
+    J_jcc``, preconditions. The solve stops at ``|C_SS a - t_S| <= atol`` or after
+    :data:`CG_MAX_ITER` iterations: what is left is measured in pass 2, not assumed away.
+    """
+    import scipy.sparse.linalg as sla
+
+    X, w, fam = data.X, data.weights, data.family
+    m, q = theta.shape
+    multi = fam.multiclass
+    curv = _mean(fam, X @ theta, data.Y, mask)[1]  # P, or A'' (forced rows: no curvature)
+    own = curv * (1.0 - curv) if multi else curv  # the diagonal of J
+    diag = design.column_sq_sums(X, w[:, None] * own).T.ravel()[sel]
+    inv = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 0.0)
+
+    def apply(v):
+        full = np.zeros(m * q)
+        full[sel] = v
+        step = curv * (X @ full.reshape(q, m).T)
+        if multi:
+            step -= curv * _rows(step)[:, None]
+        return np.asarray(X.T @ (w[:, None] * step)).T.ravel()[sel]
+
+    if multi:  # remove the gauge's part of t_S: the class mean of each feature in every class
+        cls, feat = np.divmod(sel, m)
+        t_S = t_S.copy()
+        for i in np.flatnonzero(np.bincount(feat, minlength=m) == q):
+            at = feat == i
+            t_S[at] -= t_S[at].mean()
+    size = sel.size
+    C = sla.LinearOperator((size, size), matvec=apply, dtype=np.float64)
+    M = sla.LinearOperator((size, size), matvec=lambda v: inv * v, dtype=np.float64)
+    norm = float(np.linalg.norm(t_S))
+    if not norm > atol:
+        return np.zeros(size)
+    a_S, _ = sla.minres(C, t_S, rtol=atol / norm, maxiter=CG_MAX_ITER, M=M)
+    return a_S
 
 
 def pseudo_solve(C: np.ndarray, t: np.ndarray):
@@ -785,7 +956,7 @@ class _Sums:
     """Fields summed over blocks (arrays and floats), minima or maxima by name."""
 
     MIN = ("t_max", "min_entry", "relative_margin")
-    MAX = ("simplex", "x_norm")
+    MAX = ("simplex", "x_norm", "x_max")
 
     def __init__(self, **fields):
         self.__dict__.update(fields)
@@ -891,7 +1062,8 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, norms, curvature=True) -> _Su
         magnitude=float((wb @ np.abs(Yeta)).sum() + wb @ (total_y * np.abs(A))),
         value_budget=float(((wb * e) @ np.abs(diff)).sum()),
         grad_budget=grad_budget, x_norm=(float(np.sqrt(design.row_sq_norms(Xb)[wb > 0]
-                                                        .max(initial=0.0))) if norms else 0.0))
+                                                        .max(initial=0.0))) if norms else 0.0),
+        x_max=float(design.column_absmax(Xb).max(initial=0.0)) if norms else 0.0)
 
 
 def _pass_data(Xb, Yb, wb, mask_b, fam) -> _Sums:

@@ -61,10 +61,12 @@ def column_absmax(X) -> np.ndarray:
 
 
 def column_sq_sums(X, w: np.ndarray) -> np.ndarray:
-    """``sum_j w_j x_ji^2`` for each column ``i``, shape (m,)."""
+    """``sum_j w_j x_ji^2`` for each column ``i``: shape (m,) for ``w`` of shape (n,), (m, q)
+    for ``w`` of shape (n, q) (one sum per column of ``w``)."""
     if is_sparse(X):
-        return np.asarray(X.multiply(X).T @ w).reshape(-1)
-    return w @ (X * X)
+        out = X.multiply(X).T @ w
+        return np.asarray(out).reshape(-1) if np.ndim(w) == 1 else np.asarray(out)
+    return (X * X).T @ w if np.ndim(w) == 2 else w @ (X * X)
 
 
 def row_sq_norms(X) -> np.ndarray:
