@@ -5,8 +5,10 @@ equations ``X^T P = X^T Y``, has the multinomial log-likelihood as its Lagrange 
 ``P* = softmax(X theta*)`` and ``H(P*) = -l(theta*)``. The same holds for every canonical GLM.
 
 Public API: :class:`Dataset`, :func:`load_dataset`, :func:`solve_primal`, :func:`solve_dual`,
-:func:`recover_primal`, :func:`verify`, :func:`certify`, :func:`certify_model`, and the scikit-learn estimators :class:`MaxEntClassifier`
-and :class:`GLMRegressor` (imported on first use, so that scikit-learn stays optional).
+:func:`recover_primal`, :func:`verify`, :func:`certify`, :func:`certify_model`,
+:func:`report_coefficients` (the coefficients against a reference class), and the scikit-learn
+estimators :class:`MaxEntClassifier` and :class:`GLMRegressor` (imported on first use, so that
+scikit-learn stays optional).
 """
 
 from .adapters import certify_model
@@ -16,6 +18,7 @@ from .dual import solve_dual
 from .primal import solve_primal
 from .params import Penalty
 from .results import Certificate, DualResult, PrimalResult, Status
+from .report import report_coefficients
 from .verify import recover_primal, verify
 
 __version__ = "0.1.0"
@@ -34,6 +37,7 @@ __all__ = [
     "DualResult",
     "Status",
     "Certificate",
+    "report_coefficients",
     "MaxEntClassifier",
     "GLMRegressor",
     "__version__",

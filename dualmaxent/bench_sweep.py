@@ -167,6 +167,13 @@ def _labels(y, q):
     return Y
 
 
+def _float_design(X):
+    """``X`` as float64: a sparse one kept sparse (its products are dense either way)."""
+    from .design import is_sparse
+
+    return X.astype(np.float64, copy=False) if is_sparse(X) else np.asarray(X, dtype=np.float64)
+
+
 def _eta_and_mean(X, coef, intercept):
     eta = X @ coef.T + intercept
     if coef.shape[0] == 1:
@@ -185,8 +192,10 @@ def relative_gradient(X, y, coef, intercept, C: float | None = None) -> float:
     intercept : array_like (1,) or (k,)
     C : float or None
         scikit-learn's C; None (or inf) for no penalty.
+
+    ``X`` may be a scipy.sparse matrix or array: it is used as it is, never densified.
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = _float_design(X)
     coef, intercept = _theta(coef, intercept)
     q = coef.shape[0]
     Y = _labels(y, q)
@@ -208,7 +217,7 @@ def relative_gradient(X, y, coef, intercept, C: float | None = None) -> float:
 
 def objective(X, y, coef, intercept, C: float | None = None) -> float:
     """scikit-learn's objective ``C * sum logloss + ||coef||^2 / 2`` (C None: ``sum logloss``)."""
-    X = np.asarray(X, dtype=np.float64)
+    X = _float_design(X)
     coef, intercept = _theta(coef, intercept)
     q = coef.shape[0]
     Y = _labels(y, q)

@@ -77,6 +77,9 @@ EXAMPLES = {
   dualmaxent figures                                   # every figure into figures/
   dualmaxent figures --only convergence,gauge --format svg
   dualmaxent figures --data my.csv --target y --out my-figures --dpi 200""",
+    "explore": """examples:
+  dualmaxent explore                         # blobs, in your browser
+  dualmaxent explore iris --headless --port 2718""",
     "bench": """examples:
   dualmaxent bench --quick                   # under two minutes
   dualmaxent bench --sweep --quick --json""",
@@ -92,6 +95,9 @@ def _add_problem_arguments(parser) -> None:
                      help="L2 penalty: maximise l(theta) - LAMBDA/2 |theta_R|^2")
     pen.add_argument("--l1", type=_positive_float, metavar="LAMBDA",
                      help="L1 penalty: maximise l(theta) - LAMBDA |theta_R|_1")
+    parser.add_argument("--reference", metavar="LEVEL", help="the reference class of the "
+                        "printed coefficients (default: the first class, as statsmodels' MNLogit"
+                        " and R; two classes print the log-odds of the other one)")
     parser.add_argument("--l1-ratio", type=_unit_float, metavar="A", help="with --l1 LAMBDA: "
                         "the elastic net LAMBDA (A |theta_R|_1 + (1 - A)/2 |theta_R|^2), "
                         "A in [0, 1]")
@@ -198,6 +204,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(f)
     f.set_defaults(func=cmd_figures)
 
+    e = sub.add_parser("explore", help="serve the interactive explorer (a marimo app) on "
+                       "127.0.0.1", description="Serve the explorer, a marimo app where the "
+                       "primal, the dual and the certified bracket move with the controls, on "
+                       "127.0.0.1, and open it in the browser. Needs pip install "
+                       "\"dualmaxent[explore]\". Exit code 0 after Ctrl+C, 2 for bad input.",
+                       epilog=EXAMPLES["explore"])
+    e.add_argument("data", nargs="?", default="blobs", help="the data to start with: an example "
+                   "(blobs, iris, binary, counts, measurements) or a CSV path (default: blobs)")
+    e.add_argument("--target", help="the CSV's response column (default: the last column)")
+    e.add_argument("--family", choices=list(FAMILIES), help="the family to start with")
+    e.add_argument("--port", type=int, help="the port (default: the first free one from 2718)")
+    e.add_argument("--headless", action="store_true", help="serve without opening a browser")
+    e.set_defaults(func=cmd_explore)
+
     b = sub.add_parser("bench", help="benchmark the solvers against scikit-learn, statsmodels, "
                        "glum", description="Time the dual and primal solvers against reference "
                        "libraries; every row is certified by the verifier.",
@@ -212,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(certificate included) against LogisticRegression, scikit-learn-intelex and "
                    "glum over n = 1e2..1e6, k = 2, 3, 10, m = 10, 50 and two real sets, at equal "
                    "precision (about 15 minutes; --quick: n <= 1e4); writes sweep.png")
+    b.add_argument("--sparse", action="store_true", help="the sparse benchmark instead: "
+                   "MaxEntClassifier.fit against LogisticRegression (lbfgs, saga, newton-cg) and "
+                   "glum on two text-like problems and a 2000-level categorical, at equal "
+                   "precision, with our peak memory (--quick: scaled down)")
     b.set_defaults(func=cmd_bench)
     return parser
 
@@ -222,7 +246,19 @@ def cmd_figures(args) -> int:
     return main_figures(args)
 
 
+def cmd_explore(args) -> int:
+    """Serve the explorer with ``marimo run`` until Ctrl+C (:mod:`dualmaxent.explore`)."""
+    from .explore import serve
+
+    return serve(args.data, port=args.port, headless=args.headless, target=args.target,
+                 family=args.family)
+
+
 def cmd_bench(args) -> int:
+    if getattr(args, "sparse", False):
+        from .bench_sparse import main_sparse
+
+        return main_sparse(args)
     if getattr(args, "sweep", False):
         from .bench_sweep import main_sweep
 
@@ -336,9 +372,7 @@ def _verify_dask(args) -> int:
     from .distributed import dask_client, read_csv, read_parquet
     from .verify import verify_dask
 
-    unsupported = [(args.l1, "--l1 (its solver needs the data in memory)"),
-                   (args.l1_ratio is not None, "--l1-ratio (it goes with --l1)"),
-                   (args.primal == "cvxpy", "--primal cvxpy (CVXPY does not run at this scale)"),
+    unsupported = [(args.primal == "cvxpy", "--primal cvxpy (CVXPY does not run at this scale)"),
                    (args.method != "auto", "--method (the engine runs Newton)")]
     for given, what in unsupported:
         if given:
@@ -357,7 +391,8 @@ def _verify_dask(args) -> int:
     with dask_client(args.scheduler, args.workers) as client:
         dataset = reader(path, target=args.target, features=features, weights=args.weights,
                          family=args.family, intercept=not args.no_intercept)
-        cert = verify_dask(dataset, tol=args.tol, l2=args.l2, client=client)
+        cert = verify_dask(dataset, tol=args.tol, l2=args.l2, l1=args.l1,
+                           l1_ratio=args.l1_ratio, client=client)
         return _print_certificate(args, dataset, cert)
 
 
@@ -374,18 +409,28 @@ def cmd_certify(args) -> int:
 
 
 def _print_certificate(args, dataset, cert, trace=None) -> int:
+    reference = getattr(args, "reference", None)
     if args.json:
-        doc = certificate_json(dataset, cert)
+        doc = certificate_json(dataset, cert, reference)
         if trace is not None:
             doc["trace"] = trace_json(trace)
         print(json.dumps(doc, indent=2))
     else:
-        print(format_certificate(dataset, cert, trace))
+        print(format_certificate(dataset, cert, trace, reference))
     return EXIT_OK if cert.ok else EXIT_NOT_OK
 
 
-def certificate_json(dataset, cert) -> dict:
-    """The certificate as a JSON-ready dict (keys documented in the README)."""
+def certificate_json(dataset, cert, reference=None) -> dict:
+    """The certificate as a JSON-ready dict (keys documented in the README).
+
+    ``theta`` (``values``, ``std_err``) is in the solvers' pivot gauge, the witness that
+    ``certify --coef`` reads back; ``coefficients`` is the report, contrasts against
+    ``reference`` (the first class by default; :func:`dualmaxent.report.report_coefficients`).
+    """
+    from .report import report_coefficients
+
+    rep = report_coefficients(dataset, cert.theta, cov=cert.covariance, reference=reference,
+                              penalty=cert.penalty)
     p, d, pp = cert.primal, cert.dual, cert.projected
     sep = cert.separation
     std_err = cert.std_err
@@ -409,6 +454,11 @@ def certificate_json(dataset, cert) -> dict:
             "gradient_roundoff": _num(cert.gradient_roundoff),
             "std_err": None if std_err is None else _nums(std_err),
             "std_err_note": cert.std_err_note,
+        },
+        "coefficients": {
+            "reference": _jsonable(rep.reference), "title": rep.title,
+            "names": list(rep.names), "coef": _nums(rep.coef),
+            "std_err": None if rep.std_err is None else _nums(rep.std_err),
         },
         "dual": None if d is None else {
             "method": d.method, "converged": d.converged, "status": d.status,
@@ -467,7 +517,7 @@ def certificate_json(dataset, cert) -> dict:
     return out
 
 
-def format_certificate(dataset, cert, trace=None) -> str:
+def format_certificate(dataset, cert, trace=None, reference=None) -> str:
     """The human-readable certificate.
 
     One vocabulary for every family and penalty: the dual objective at theta and its parts,
@@ -483,17 +533,21 @@ def format_certificate(dataset, cert, trace=None) -> str:
     trace : BracketTrace, optional
         :func:`dualmaxent.trace.trace_bracket`'s result: adds the bracket at every dual
         iterate (:func:`format_trace`).
+    reference : label, optional
+        The reference class of the coefficient table (default: the first class).
 
     Returns
     -------
     str
     """
+    from .report import label_text
+
     p, d, pp = cert.primal, cert.dual, cert.projected
     fam, penalty = dataset.family, cert.penalty
     words = _vocabulary(dataset, penalty)
     pt, q = words["point"], _lower_point_name(words["point"], pp.segment)
     separated = cert.separation is not None and cert.separation.separated
-    classes = ", ".join(str(c) for c in dataset.classes)
+    classes = ", ".join(label_text(c) for c in dataset.classes)
     command = "verify" if d is not None else "certify"
     head = (f"dualmaxent {command}: {dataset.name} ({fam.name}"
             f"{', penalty ' + penalty.describe() if penalty.active else ''}; "
@@ -573,7 +627,7 @@ def format_certificate(dataset, cert, trace=None) -> str:
                      f"exists and {outcome}")
     if p is not None:
         lines += _cvxpy_lines(dataset, cert, words)
-    lines += coefficient_table(dataset, cert)
+    lines += coefficient_table(dataset, cert, reference)
     said = cert.separation.describe(dataset) if cert.separation is not None else None
     lines += [f"  note: {note}" for note in cert.notes if not (said and note.startswith(said))]
     if trace is not None:
@@ -749,52 +803,35 @@ def _cvxpy_lines(dataset, cert, words) -> list[str]:
     return lines
 
 
-def coefficient_table(dataset, cert) -> list[str]:
+def coefficient_table(dataset, cert, reference=None) -> list[str]:
     """The certified theta with standard errors, z, p-values and 95% intervals (normal), like
     statsmodels' summary; the coefficients alone, and why, when there are no standard errors.
 
-    For the categorical family every free entry is listed: the reference class (the last) is
-    pinned at zero on the unpenalised rows only, so a penalised fit lists its penalised rows.
+    The categorical family's coefficients are contrasts against ``reference`` (the first class
+    by default; :func:`dualmaxent.report.report_coefficients`, the one place that converts):
+    two classes print the log-odds under the plain feature names, as statsmodels' ``Logit``.
     """
     from scipy.stats import norm
 
-    from .params import Parameterization
+    from .report import report_coefficients
 
-    theta, se = np.asarray(cert.theta), cert.std_err
-    inference = se is not None
-    fam = dataset.family
-    classes = list(dataset.classes) if fam.multiclass else [None]
-    theta = theta.reshape(dataset.m, -1)
-    se = np.asarray(se).reshape(dataset.m, -1) if inference else None
-    penalized = Parameterization.from_dataset(dataset, cert.penalty).penalized_rows
-    if fam.multiclass and penalized.all():
-        title = " (every class is free: the penalty pins the gauge)"
-    elif fam.multiclass:
-        title = (f" (class '{classes[-1]}' is the reference: its coefficients are pinned at 0"
-                 + (")" if not penalized.any() else " on the unpenalised rows; the penalty "
-                    "leaves the others free)"))
-    elif fam.is_probability and len(dataset.classes) == 2:
-        title = f" (log-odds of '{dataset.classes[1]}' against '{dataset.classes[0]}')"
-    else:
-        title = ""
-    lines = [f"  coefficients{title}",
+    rep = report_coefficients(dataset, cert.theta, cov=cert.covariance, reference=reference,
+                              penalty=cert.penalty)
+    inference = rep.std_err is not None
+    lines = [f"  coefficients" + (f" ({rep.title})" if rep.title else ""),
              f"          {'':<24} {'coef':>11}" + (f" {'std err':>10} {'z':>8} {'P>|z|':>7} "
                                                     f"{'[0.025':>11} {'0.975]':>11}"
                                                     if inference else "")]
-    for c, label in enumerate(classes):
-        for r, name in enumerate(dataset.feature_names):
-            if label is not None and c == len(classes) - 1 and not penalized[r]:
-                continue  # the reference class, pinned at zero by the gauge
-            est = theta[r, c]
-            row = name if label is None else f"{name}[{label}]"
-            if not inference:
-                lines.append(f"          {row:<24.24} {est:>11.4f}")
-                continue
-            s_ = se[r, c]
-            z = est / s_ if s_ > 0 else np.nan
-            lines.append(f"          {row:<24.24} {est:>11.4f} {s_:>10.4f} {z:>8.3f} "
-                         f"{2 * norm.sf(abs(z)):>7.3f} {est - 1.959964 * s_:>11.4f} "
-                         f"{est + 1.959964 * s_:>11.4f}")
+    for i, row in enumerate(rep.names):
+        est = rep.coef[i]
+        if not inference:
+            lines.append(f"          {row:<24.24} {est:>11.4f}")
+            continue
+        s_ = rep.std_err[i]
+        z = est / s_ if s_ > 0 else np.nan
+        lines.append(f"          {row:<24.24} {est:>11.4f} {s_:>10.4f} {z:>8.3f} "
+                     f"{2 * norm.sf(abs(z)):>7.3f} {est - 1.959964 * s_:>11.4f} "
+                     f"{est + 1.959964 * s_:>11.4f}")
     if cert.std_err_note:
         lines.append(f"  note: {cert.std_err_note}")
     return lines

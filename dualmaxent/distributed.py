@@ -6,14 +6,19 @@ frequency weights), as dask arrays chunked along the rows. Every computation is 
 numpy kernels over the row chunks through a :class:`~dualmaxent.engine.DaskEngine`; ``X`` is
 never gathered on the client, only the chunks' sums are.
 
-* Input: :func:`from_dask` (dask or numpy arrays), :func:`read_parquet` and :func:`read_csv`
-  (globs, through ``dask.dataframe``). One validation pass finds the class labels, counts the
-  non-finite values of every column and checks the weights; the encoding of the response is
-  then done chunk by chunk (``map_blocks``) by the family's own ``encode``, lazily.
+* Input: :func:`from_dask` (dask or numpy arrays), :func:`from_frame` (a dask DataFrame),
+  :func:`read_parquet` and :func:`read_csv` (globs, through ``dask.dataframe``). A frame's
+  text, categorical and bool columns become the indicator columns ``col[level]`` of
+  :meth:`Dataset.from_frame`, with the same levels: one pass counts the partitions' rows and
+  missing values and gathers the levels, and each partition is encoded by the in-memory rule.
+  One validation pass finds the class labels, counts the non-finite values of every column
+  and checks the weights; the encoding of the response is then done chunk by chunk
+  (``map_blocks``) by the family's own ``encode``, lazily.
 * The dual: :func:`solve_dual_dask`, the in-memory solvers with one pass per iteration: the
   full step's value, gradient and (for Newton) Hessian, the next iterate's, come from one pass;
   should the full step fail, the next pass evaluates the five shorter steps ``t = 1/2 .. 1/32``
-  by their values. Newton starts from a fit on a sample gathered into memory. A converged solve
+  by their values. L1 and the elastic net run the in-memory proximal Newton method on the same
+  passes. Newton starts from a fit on a sample gathered into memory. A converged solve
   proves attainment by the projected point (one pass); the result keeps only the verdict
   (``attained``), not the point.
 * The certificate: :func:`dualmaxent.certify` with the data set's engine
@@ -37,14 +42,14 @@ import contextlib
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .data import Dataset
+from .data import Dataset, _as_frame, _design, _Factor, _frame_column, _read_column
 from .engine import DaskEngine, EngineObjective, NumpyEngine, _tree
 from .exceptions import DataError, DualMaxentError, SeparationWarning
-from .families import Family, get_family
+from .families import Family, _sorted_labels, get_family
 from .params import Penalty, make_penalty
 from .projected import ProjectedPrimal, project_primal
 from .results import DualResult, Status
@@ -52,8 +57,9 @@ from .results import DualResult, Status
 from .dual import DEFAULT_TOLS, _dual_result, choose_method
 from .solvers import DIVERGED_MESSAGE, DIVERGENCE_ITERATIONS, SOLVERS, History, subsample_start
 
-__all__ = ["DaskDataset", "from_dask", "read_parquet", "read_csv", "solve_dual_dask",
-           "project_primal_dask", "dask_client", "DIVERGENCE_ITERATIONS", "DIVERGED_MESSAGE"]
+__all__ = ["DaskDataset", "from_dask", "from_frame", "read_parquet", "read_csv",
+           "solve_dual_dask", "project_primal_dask", "dask_client", "DIVERGENCE_ITERATIONS",
+           "DIVERGED_MESSAGE"]
 
 # -- data -------------------------------------------------------------------------------------
 
@@ -233,6 +239,10 @@ def read_parquet(path, target: str, features=None, weights: str | None = None,
                  name: str | None = None) -> DaskDataset:
     """Read Parquet files (a path, folder or glob) through ``dask.dataframe``.
 
+    The columns are encoded as by :func:`from_frame` (text, categorical and bool features as
+    the indicator columns of :meth:`Dataset.from_frame`; a Parquet dictionary column read as a
+    pandas categorical has its categories' order).
+
     Parameters
     ----------
     path : str
@@ -261,7 +271,9 @@ def read_csv(path, target: str, features=None, weights: str | None = None,
     """Read CSV files (a path or glob, with a header row) through ``dask.dataframe``.
 
     The parameters are those of :func:`read_parquet`; ``kwargs`` go to ``dd.read_csv``
-    (``blocksize`` sets the chunks).
+    (``blocksize`` sets the chunks). Text columns become indicator columns, their levels
+    sorted (:func:`from_frame`); dask infers each column's type from the first block, so a
+    column that is numeric there and text later is a one-line error.
     """
     import dask.dataframe as dd
 
@@ -272,8 +284,51 @@ def read_csv(path, target: str, features=None, weights: str | None = None,
     return _from_frame(frame, str(path), target, features, weights, family, intercept, name)
 
 
+def from_frame(frame, target, features=None, weights=None, family: str | Family | None = None,
+               intercept: bool = True, name: str = "dask") -> DaskDataset:
+    """A :class:`DaskDataset` from a dask DataFrame, encoded as :meth:`Dataset.from_frame`
+    encodes the same frame in memory.
+
+    Numeric columns are used as they are; text, categorical and bool columns become indicator
+    columns ``col[level]`` with the levels and the dropped reference level of
+    :meth:`Dataset.from_frame` (the rule of :mod:`dualmaxent.data`: text sorted, a categorical
+    in the order of its categories that occur, bool ``False, True``; the first level dropped
+    when the columns before it span the constant). The levels are found in the pass that counts
+    the partitions' rows and missing values (each partition's distinct values, and a
+    categorical's category order, gathered for every factor column at once); the indicator
+    columns are then built partition by partition, lazily, against those global levels, so a
+    level absent from a partition still has its (zero) column there.
+
+    Parameters
+    ----------
+    frame : dask.dataframe.DataFrame
+    target : column label
+        The response column.
+    features : sequence of column labels, optional
+        Every column but the target and the weights when omitted.
+    weights : column label, optional
+        A numeric column of frequency weights.
+    family, intercept, name : as for :func:`from_dask`
+
+    Raises
+    ------
+    DataError
+        With a one-line message naming the problem: an unknown column, a missing value (the
+        message of :meth:`Dataset.from_frame`, with the count), a column neither numeric nor
+        categorical, non-finite values.
+
+    Notes
+    -----
+    A categorical column whose partitions hold different category lists takes the order in
+    which the categories first appear over the partitions (pandas-written Parquet and
+    ``dd.from_pandas`` give every partition the same list, the in-memory order).
+    """
+    return _from_frame(frame, name, target, features, weights, family, intercept, name)
+
+
 def _from_frame(frame, where, target, features, weights, family, intercept, name):
-    """A :class:`DaskDataset` from the columns of a dask DataFrame."""
+    """A :class:`DaskDataset` from the columns of a dask DataFrame (:func:`from_frame`;
+    ``where`` prefixes the error messages)."""
     columns = [str(c) for c in frame.columns]
     if not columns:
         raise DataError(f"{where}: no data (no file matches, or the files have no columns)")
@@ -291,44 +346,133 @@ def _from_frame(frame, where, target, features, weights, family, intercept, name
         if f in (target, weights):
             raise DataError(f"{where}: column {f!r} cannot be both a feature and the "
                             "target/weights")
-    for col in features + ([weights] if weights else []):
-        if frame[col].dtype.kind not in "biuf":
+    if weights is not None and frame[weights].dtype.kind not in "biuf":
+        raise DataError(f"{where}: the weights column {weights!r} must be numeric; it holds "
+                        f"{frame[weights].dtype} values")
+    # which features are factors, decided as in memory on the frame's empty meta (no pass)
+    import pandas as pd
+
+    factors, categorical = [], []
+    for col in features:
+        if frame[col].dtype.kind == "c":  # numeric to pandas: floats would drop the imaginary
             raise DataError(f"{where}: column {col!r} must be numeric; it holds "
                             f"{frame[col].dtype} values")
-    # The partitions as delayed pandas frames, their lengths computed once, and each column's
-    # array assembled from them with known row chunks. (to_dask_array(lengths=...) is not used:
-    # in dask 2026.8.0 the optimiser may merge the partitions of a column it projects, and the
-    # array then refers to partitions that no longer exist: "Missing dependency".)
+        try:
+            encoded = _encoded(frame._meta, [col])[col]
+        except DataError as exc:
+            raise DataError(f"{where}: {exc}") from None
+        if isinstance(encoded, _Factor):
+            factors.append(col)
+            if isinstance(frame[col].dtype, pd.CategoricalDtype):
+                categorical.append(col)
+    # The partitions as delayed pandas frames; one pass counts their rows and missing values
+    # and gathers the factors' levels, and each column's array is assembled from them with
+    # known row chunks. (to_dask_array(lengths=...) is not used: in dask 2026.8.0 the optimiser
+    # may merge the partitions of a column it projects, and the array then refers to
+    # partitions that no longer exist: "Missing dependency".)
     import dask
     import dask.array as da
 
-    parts = frame[features + [target] + ([weights] if weights else [])].to_delayed()
+    used = [target] + features + ([weights] if weights is not None else [])
+    parts = frame[list(dict.fromkeys(used))].to_delayed()
     try:
-        lengths = dask.compute(*[dask.delayed(len)(part) for part in parts])
+        summaries = dask.compute(*[dask.delayed(_partition_summary)(part, used, factors,
+                                                                    categorical)
+                                   for part in parts])
     except (ValueError, TypeError) as exc:  # e.g. a CSV column that stops parsing as numbers
         raise DataError(f"{where}: cannot read the data: {_first_line(exc)}") from None
+    lengths = [rows for rows, _, _, _ in summaries]
+    missing = np.sum([counts for _, counts, _, _ in summaries], axis=0)
+    for col, count in zip(used, missing):  # the in-memory order: target, features, weights
+        if count:
+            raise DataError(f"{where}: column {col!r} has {int(count)} missing values; drop "
+                            "or fill them")
+    levels = _global_levels(factors, categorical, [s[2] for s in summaries],
+                            [s[3] for s in summaries])
+    spec = tuple((col, levels.get(col)) for col in features)
+    names = _design_names(spec, intercept)
 
-    def column(names, dtype):
-        shape = (len(names),) if isinstance(names, list) else ()
+    def column(name, dtype):
         return da.concatenate([
-            da.from_delayed(dask.delayed(_frame_values)(part, names, dtype), (rows,) + shape,
+            da.from_delayed(dask.delayed(_frame_values)(part, name, dtype), (rows,),
                             dtype=dtype) for part, rows in zip(parts, lengths)])
 
     kind = frame[target].dtype.kind
-    X = column(features, np.float64)
+    # the design, encoded partition by partition in every pass that reads it (as the files are
+    # read again; DaskDataset.persist keeps the encoded chunks instead)
+    X = da.concatenate([
+        da.from_delayed(dask.delayed(_design_block)(part, spec, intercept),
+                        (rows, len(names)), dtype=np.float64)
+        for part, rows in zip(parts, lengths)])
     y = column(target, {"f": np.float64, "b": np.bool_}.get(kind, np.int64)
                if kind in "biuf" else object)
     w = None if weights is None else column(weights, np.float64)
     try:
-        return from_dask(X, y, weights=w, feature_names=features, intercept=intercept,
+        return from_dask(X, y, weights=w, feature_names=names, intercept=intercept,
                          family=family, name=name if name is not None else where)
     except DataError as exc:
         raise DataError(f"{where}: {exc}") from None
 
 
-def _frame_values(part, names, dtype):
-    """The columns ``names`` (a list) or the column ``names`` of one pandas partition."""
-    return part[names].to_numpy(dtype=dtype)
+def _encoded(part, columns) -> dict:
+    """The feature ``columns`` of a pandas frame (a partition, or the frame's empty meta) as
+    :meth:`Dataset.from_frame` encodes them: ``{column: float array of shape (rows,), or
+    _Factor of its values and its levels in this frame}``. The one call into the in-memory
+    encoding (:func:`dualmaxent.data._read_column`, :func:`~dualmaxent.data._frame_column`):
+    which columns are factors and how their levels are ordered are its own rules. The frame
+    has no missing values (:func:`_partition_summary` counted them first)."""
+    frame = _as_frame(part)
+    return {col: _frame_column(*_read_column(frame, col, "X")) for col in columns}
+
+
+def _partition_summary(part, used, factors, categorical):
+    """One partition's ``(rows, missing values per column of used (ndarray of shape
+    (len(used),)), {factor: its levels here}, {categorical: its category list})``; the levels
+    only when nothing is missing (the caller then stops with the count)."""
+    counts = part[used].isna().sum().to_numpy()
+    present = ({} if counts.any() else
+               {col: f.levels for col, f in _encoded(part, factors).items()})
+    order = {col: tuple(part[col].cat.categories) for col in categorical}
+    return len(part), counts, present, order
+
+
+def _global_levels(factors, categorical, present, order) -> dict:
+    """``{factor: levels}`` over all partitions, sorted as in memory: a categorical's in the
+    order of its categories (first appearance over the partitions' lists), the others by
+    :func:`~dualmaxent.families._sorted_labels` (text sorted; bool ``False, True``)."""
+    levels = {}
+    for col in factors:
+        seen = dict.fromkeys(v for p in present for v in p[col])
+        if col in categorical:
+            cats = dict.fromkeys(c for o in order for c in o[col])
+            levels[col] = tuple(c for c in cats if c in seen)
+        else:
+            levels[col] = _sorted_labels(list(seen))
+    return levels
+
+
+def _design_names(spec, intercept) -> list:
+    """The feature names :func:`dualmaxent.data._design` gives the columns of ``spec``
+    (``(column, levels or None)`` pairs), from an empty design."""
+    empty = [(col, np.empty(0) if levels is None else _Factor(np.empty(0, dtype=object), levels))
+             for col, levels in spec]
+    return list(_design(empty, intercept, 0)[1])
+
+
+def _design_block(part, spec, intercept):
+    """``X`` (rows, p) of one partition, the factors encoded against the global levels of
+    ``spec`` (:func:`dualmaxent.data._design`, the in-memory rule, on each partition)."""
+    encoded = _encoded(part, [col for col, _ in spec])
+    columns = [(col, encoded[col] if levels is None else replace(encoded[col], levels=levels))
+               for col, levels in spec]
+    X = _design(columns, intercept, len(part))[0]
+    X = X.toarray() if hasattr(X, "toarray") else X  # the kernels take dense chunks
+    return np.asarray(X, dtype=np.float64)
+
+
+def _frame_values(part, name, dtype):
+    """The column ``name`` of one pandas partition, an ndarray of shape (rows,)."""
+    return part[name].to_numpy(dtype=dtype)
 
 
 def _missing(v) -> bool:
@@ -451,7 +595,8 @@ def _engine_for(dataset, engine, client):
 
 def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None = None,
                     max_iter: int = 100, client=None, l2: float | None = None,
-                    engine=None, method: str = "auto") -> DualResult:
+                    engine=None, method: str = "auto", l1: float | None = None,
+                    l1_ratio: float | None = None) -> DualResult:
     """Maximise the log-likelihood with the in-memory solvers, their passes run on the chunks.
 
     The iteration is that of :func:`dualmaxent.solve_dual` (the same loop, line search, Newton
@@ -470,9 +615,13 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
     dataset : DaskDataset or Dataset
         A :class:`Dataset` runs the same iteration in memory (a :class:`NumpyEngine`).
     penalty : Penalty, optional
-        None or L2 (``l2=`` is a shortcut).
+        None, L2, L1 or the elastic net (``l2=``, ``l1=`` and ``l1_ratio=`` are shortcuts, as
+        for :func:`dualmaxent.solve_dual`). With an L1 part Newton is the in-memory proximal
+        Newton method (:class:`dualmaxent.solvers._ProxNewtonStep`): its model needs only the
+        value, gradient and Hessian passes the engine already makes.
     tol : float, optional
-        Target relative dual gradient; ``DEFAULT_TOLS["newton"]`` (1e-10) by default.
+        Target relative dual gradient (for an L1 part the relative KKT residual, the minimal-norm
+        subgradient's); ``DEFAULT_TOLS["newton"]`` (1e-10) by default.
     max_iter : int, default 100
     client : distributed.Client, optional
     engine : NumpyEngine or DaskEngine, optional
@@ -480,8 +629,8 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
     method : {"auto", "newton", "newton-cg"}, default "auto"
         ``newton-cg`` solves each Newton system by conjugate gradients on curvature-vector
         products (one pass over the chunks each) and never forms the Hessian; ``auto`` picks it
-        by the in-memory rule (:func:`dualmaxent.dual.choose_method`: many classes), else
-        ``newton``.
+        by the in-memory rule (:func:`dualmaxent.dual.choose_method`: many classes, no L1
+        part), else ``newton``.
 
     Returns
     -------
@@ -495,14 +644,10 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
     Raises
     ------
     DualMaxentError
-        For the L1 penalty (or the elastic net) or forced entries, which need the data in
-        memory.
+        For a bad ``tol``, a method that does not run on Dask, or one that does not handle the
+        penalty (Newton-CG and an L1 part).
     """
-    penalty = make_penalty(l2=l2, penalty=penalty)
-    if penalty.has_l1:
-        raise DualMaxentError(f"the {penalty.label} penalty is not supported on Dask (its "
-                              "proximal Newton solver needs the data in memory); use l2 or "
-                              "solve_dual on a sample")
+    penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     tol = DEFAULT_TOLS["newton"] if tol is None else tol
     if not (np.isfinite(tol) and tol > 0):
         raise DualMaxentError(f"tol must be a positive number; got {tol}")
@@ -513,6 +658,9 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
     if method == "auto":
         method = "newton-cg" if choose_method(obj) == "newton-cg" else "newton"
     solver = SOLVERS[method]
+    problem = solver.unsupported(obj.family, penalty)
+    if problem:
+        raise DualMaxentError(problem)
     hist = History(t0)
     beta0 = obj.start()
     if solver.warm_start:

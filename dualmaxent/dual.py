@@ -43,10 +43,10 @@ import warnings
 
 import numpy as np
 
-from . import _kernels, design, progress
+from . import _kernels, design, exceptions, progress
 from .data import Dataset, _badly_scaled, _factor_text, _power_of_two_scaling, _span_log
-from .exceptions import (ConvergenceWarning, DataError, DualMaxentError, RankDeficiencyWarning,
-                         ScaleWarning, SeparationWarning)
+from .exceptions import (DataError, DualMaxentError, RankDeficiencyWarning, ScaleWarning,
+                         SeparationWarning)
 from .objective import DualObjective, IdentifiedObjective, ReducedObjective, make_objective
 from .params import Penalty, make_penalty
 from .results import DualResult, Status
@@ -532,8 +532,9 @@ def _dual_result(dataset, obj, beta, status: Status | str, message, method, hist
     converged = status is Status.CONVERGED
     if not converged and status not in (Status.NOT_ATTAINED, Status.DIVERGED):
         # stacklevel: here, solve_dual, its caller
-        warnings.warn(f"the {method} dual solver did not converge: {message}", ConvergenceWarning,
-                      stacklevel=3)
+        # exceptions.ConvergenceWarning is made on first use (it imports scikit-learn)
+        warnings.warn(f"the {method} dual solver did not converge: {message}",
+                      exceptions.ConvergenceWarning, stacklevel=3)
     return DualResult(
         theta=theta,
         loglik=loglik,

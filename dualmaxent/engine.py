@@ -264,7 +264,8 @@ class EngineObjective(DualObjective):
         Anything with ``family``, ``intercept``, ``m``, ``k``, ``n`` and ``every(step)``.
     engine : NumpyEngine or DaskEngine
     penalty : Penalty, optional
-        None or L2 (the L1 penalty's proximal solver is not run through an engine).
+        Any: the smooth part (L2) is the parent's, the L1 part (L1, elastic net) the proximal
+        Newton solver's, which needs only the value, gradient and Hessian passes.
     """
 
     #: shorter steps evaluated per pass once the full step fails (their values share one
@@ -337,13 +338,13 @@ class EngineObjective(DualObjective):
         self._points = {t.tobytes(): r for t, r in zip(thetas, results)}
 
     def smooth_value(self, beta, hessian: bool = False) -> float:
-        """The objective ``l - penalty`` at ``beta``, from :meth:`prefetch_line` (a value alone
-        is enough) or a pass."""
+        """The smooth objective ``l - L2 penalty`` at ``beta`` (the parent's: an L1 part is the
+        proximal solver's), from :meth:`prefetch_line` (a value alone is enough) or a pass."""
         theta = self.theta(beta)
         got = self._points.get(np.asarray(theta, dtype=np.float64).tobytes())
         if got is None or (hessian and got[2] is None):
             got = self._loglik(theta, hessian)
-        return got[0] - self.penalty_value(theta)
+        return got[0] - self.smooth_penalty_value(theta)
 
     def _loglik(self, theta, hessian: bool = False):
         """``(l, X^T W (Y - mu), -H or None)`` at ``theta``: kept from an earlier pass at theta,

@@ -288,7 +288,10 @@ class MaxEntClassifier(ClassifierMixin, _DualMaxentEstimator):
 
         Parameters
         ----------
-        X : array_like of shape (n, p)
+        X : array_like, sparse matrix or DataFrame of shape (n, p)
+            A DataFrame (pandas, polars, a pyarrow Table: scikit-learn's validation reads them)
+            sets ``feature_names_in_`` from its column names. Its columns must be numeric:
+            :meth:`Dataset.from_frame` encodes text columns.
         y : array_like of shape (n,)
         sample_weight : array_like of shape (n,), optional
 

@@ -6,6 +6,8 @@ result's ``status``/``message``) when a result exists but is doubtful.
 
 from __future__ import annotations
 
+import threading
+
 __all__ = [
     "DualMaxentError",
     "DataError",
@@ -33,8 +35,42 @@ class DualMaxentWarning(UserWarning):
     """Base class of dualmaxent's warnings: a result exists but is doubtful."""
 
 
-class ConvergenceWarning(DualMaxentWarning):
-    """A solver stopped before reaching its tolerance."""
+def __getattr__(name):
+    # ConvergenceWarning is made on first use, not at import: with scikit-learn installed it
+    # subclasses sklearn.exceptions.ConvergenceWarning, and importing that module runs
+    # sklearn/__init__ (sklearn.base and its dependencies), measured at 1.5 s, three times
+    # what `import dualmaxent` costs without it
+    if name == "ConvergenceWarning":
+        with _LOCK:
+            if "ConvergenceWarning" not in globals():
+                globals()["ConvergenceWarning"] = _convergence_warning()
+        return globals()["ConvergenceWarning"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_LOCK = threading.Lock()
+
+
+def _convergence_warning() -> type:
+    """The class :class:`ConvergenceWarning`, with scikit-learn's as a second base class when
+    scikit-learn is installed (it stays optional: without it the class has our base only)."""
+    try:
+        from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+        bases = (SklearnConvergenceWarning,)
+    except ImportError:
+        bases = ()
+
+    class ConvergenceWarning(DualMaxentWarning, *bases):
+        """A solver stopped before reaching its tolerance.
+
+        When scikit-learn is installed this is also a subclass of
+        ``sklearn.exceptions.ConvergenceWarning``, so the filters users already have for
+        scikit-learn's fits (``warnings.filterwarnings("ignore", category=ConvergenceWarning)``,
+        pytest's ``filterwarnings``) catch ours too.
+        """
+
+    ConvergenceWarning.__qualname__ = "ConvergenceWarning"  # pickled by its module's name
+    return ConvergenceWarning
 
 
 class InaccurateSolutionWarning(DualMaxentWarning):
@@ -42,7 +78,13 @@ class InaccurateSolutionWarning(DualMaxentWarning):
 
 
 class SeparationWarning(DualMaxentWarning):
-    """The data are separated: the likelihood has no maximiser and theta* is at infinity."""
+    """The data are separated: the likelihood has no maximiser and theta* is at infinity.
+
+    statsmodels' equivalent is ``statsmodels.tools.sm_exceptions.PerfectSeparationWarning``
+    (``PerfectSeparationError`` in its older releases, which raised instead of warning); ours is
+    no subclass of it, so that statsmodels stays optional. Unlike statsmodels, dualmaxent
+    still certifies the max-entropy optimum, which exists for separated data.
+    """
 
 
 class SingularHessianWarning(DualMaxentWarning):

@@ -19,6 +19,10 @@ more pass over the chunks; no rank pass is made there, so a rank-deficient desig
 singular information. Newton-CG never forms the Hessian, and on the engine none is formed for the
 standard errors either (the note says so): at ten classes and m = 51 it costs as much as dozens of
 iterations.
+
+:func:`covariance` returns the whole matrix (laid out on theta's entries), not only its diagonal:
+the standard errors of a contrast such as ``theta[:, c] - theta[:, r]`` (the report's reference
+class, :mod:`dualmaxent.report`) need the covariances of the two columns too.
 """
 
 from __future__ import annotations
@@ -26,15 +30,16 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-__all__ = ["standard_errors"]
+__all__ = ["covariance", "standard_errors", "std_err_of"]
 
 #: A null-space row smaller than this (the basis is orthonormal) counts as zero: the entry is
 #: estimable.
 _ESTIMABLE_ATOL = 1e-10
 
 
-def standard_errors(result) -> tuple[np.ndarray | None, str]:
-    """``(std_err, note)`` of a :class:`~dualmaxent.results.DualResult`.
+def covariance(result) -> tuple[np.ndarray | None, str]:
+    """``(cov, note)``: the asymptotic covariance of theta* of a
+    :class:`~dualmaxent.results.DualResult`, ``(-H)^{-1}`` in the free parameters.
 
     Parameters
     ----------
@@ -43,10 +48,16 @@ def standard_errors(result) -> tuple[np.ndarray | None, str]:
 
     Returns
     -------
-    std_err : ndarray of the shape of ``result.theta``, or None
-        NaN on entries that are not estimable (rank-deficient designs), 0 on the pinned entries.
+    cov : ndarray of shape (m q, m q), or None
+        ``cov[i, j]`` is the covariance of ``theta.flat[i]`` and ``theta.flat[j]`` (theta's own
+        C order: row ``r``, class ``c`` at ``r q + c``; ``q = k`` for the categorical family,
+        1 otherwise, where it is statsmodels' ``cov_params()``). Zero on the rows and columns
+        of the entries pinned by the gauge, NaN on those of entries that are not estimable
+        (rank-deficient designs). The covariance of any linear function ``D theta.ravel()``,
+        such as the differences of two classes' columns that :mod:`dualmaxent.report` prints,
+        is ``D cov D^T``.
     note : str
-        Why there are none, or which entries are NaN; empty when every entry has one.
+        Why there is none, or which entries are NaN; empty when every entry has one.
     """
     obj = result._objective
     if obj is None:
@@ -85,15 +96,51 @@ def standard_errors(result) -> tuple[np.ndarray | None, str]:
         rss, wsum = obj.residual_sums(result.theta)
         dof = wsum - (obj.dataset.m if ident is None else ident.rank)
         cov = cov * (rss / dof if dof > 0 else np.nan)
-    var = np.zeros(obj.params.free.size)
-    var[obj.params.free_flat] = np.diag(cov)
-    se = obj.params.squeeze(np.sqrt(np.maximum(var, 0.0)).reshape(obj.params.q, -1).T)
+    params = obj.params
+    # from the free parameters (class-major, params.free_flat) to theta's own C order
+    full = np.zeros((params.free.size, params.free.size))
+    full[np.ix_(params.free_flat, params.free_flat)] = cov
+    order = np.arange(params.free.size).reshape(params.q, params.m).T.ravel()
+    full = full[np.ix_(order, order)]
     note = ""
     if ident is not None and not ident.full_rank:
         unidentified = np.abs(ident.null_space).max(axis=1) > _ESTIMABLE_ATOL
-        se = np.array(se, dtype=np.float64)
-        se[unidentified] = np.nan
+        bad = np.repeat(unidentified, params.q)  # every class of an unidentified row
+        full[bad, :] = np.nan
+        full[:, bad] = np.nan
         names = [obj.dataset.feature_names[r] for r in np.flatnonzero(unidentified)]
         note = (f"no standard errors for {', '.join(names)}: not estimable, the columns of X are "
                 f"linearly dependent ({'; '.join(ident.dependencies)})")
-    return se, note
+    return full, note
+
+
+def std_err_of(cov: np.ndarray | None, shape: tuple) -> np.ndarray | None:
+    """The standard errors ``sqrt(diag(cov))`` laid out in ``shape`` (theta's; None stays None).
+
+    NaN stays NaN (an entry that is not estimable), and a variance that round-off made a little
+    negative is 0.
+    """
+    if cov is None:
+        return None
+    var = np.diag(cov)
+    return np.sqrt(np.where(np.isnan(var), np.nan, np.maximum(var, 0.0))).reshape(shape)
+
+
+def standard_errors(result) -> tuple[np.ndarray | None, str]:
+    """``(std_err, note)`` of a :class:`~dualmaxent.results.DualResult`.
+
+    Parameters
+    ----------
+    result : DualResult
+        Solved by :func:`dualmaxent.solve_dual` (it keeps a reference to its objective).
+
+    Returns
+    -------
+    std_err : ndarray of the shape of ``result.theta``, or None
+        The square roots of the diagonal of :func:`covariance`: NaN on entries that are not
+        estimable (rank-deficient designs), 0 on the pinned entries.
+    note : str
+        Why there are none, or which entries are NaN; empty when every entry has one.
+    """
+    cov, note = covariance(result)
+    return std_err_of(cov, np.shape(result.theta)), note

@@ -188,15 +188,21 @@ class DualObjective:
         return self.X @ self.theta(beta)
 
     def penalty_value(self, theta) -> float:
-        if not self.penalty.active:
-            return 0.0
-        tp = np.asarray(theta)[self.penalized_rows]
-        value = 0.0
-        if self.penalty.l2_lam:
-            value += 0.5 * self.penalty.l2_lam * float(np.sum(tp**2))
+        """The whole penalty at theta: :meth:`smooth_penalty_value` plus ``l1_lam
+        ||theta_R||_1``."""
+        value = self.smooth_penalty_value(theta)
         if self.penalty.l1_lam:
-            value += self.penalty.l1_lam * float(np.sum(np.abs(tp)))
+            value += self.penalty.l1_lam * float(np.sum(np.abs(
+                np.asarray(theta)[self.penalized_rows])))
         return value
+
+    def smooth_penalty_value(self, theta) -> float:
+        """The penalty's smooth part ``(l2_lam / 2) ||theta_R||^2`` (of L2 and of the elastic
+        net), the one :meth:`smooth_value_grad` subtracts; the L1 part is the solver's."""
+        if not self.penalty.l2_lam:
+            return 0.0
+        return 0.5 * self.penalty.l2_lam * float(np.sum(
+            np.asarray(theta)[self.penalized_rows] ** 2))
 
     def value(self, beta) -> float:
         """The objective ``l(theta) - penalty(theta)``."""
@@ -310,9 +316,8 @@ class DualObjective:
         value, G, _ = self._loglik(theta, hessian)  # G (m, q): the balance equations
         lam2 = self.penalty.l2_lam
         if lam2:
-            T = theta.reshape(-1, self.q)
-            value -= 0.5 * lam2 * float(np.sum(T[self.penalized_rows] ** 2))
-            G = G - lam2 * T * self.penalized_rows[:, None]
+            value -= self.smooth_penalty_value(theta)
+            G = G - lam2 * theta.reshape(-1, self.q) * self.penalized_rows[:, None]
         return value, G.T.ravel()[self._free_flat]
 
     def full_gradient(self, theta) -> np.ndarray:

@@ -13,6 +13,12 @@ Conventions
   ``k`` columns, because the penalty fixes their gauge itself (at the optimum their sum over
   classes is zero). :meth:`Parameterization.gauge_fix` moves any theta there by subtracting the
   last column on the unpenalised rows.
+* Reported gauge: the report (the CLI's coefficient table and JSON ``coefficients``, the standard
+  errors printed with them) takes the *first* class as the reference instead, as statsmodels'
+  ``MNLogit`` and R do, and two classes print the log-odds of the second under plain feature
+  names, as ``Logit`` does. The solvers, ``theta`` and ``DualResult.std_err`` stay in the pivot
+  gauge; :func:`dualmaxent.report.report_coefficients` is the one place that converts (with the
+  covariance of the contrasts, not only their variances).
 * Packing: the free entries of theta form the vector ``beta`` of length ``n_params``, class by
   class (``theta.T`` in C order, the pinned entries skipped). ``unpack(pack(theta))`` is theta in
   the pivot gauge.

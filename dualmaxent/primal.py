@@ -93,7 +93,8 @@ from .params import Parameterization, Penalty, make_penalty
 from .results import PrimalResult
 from .separation import as_forced
 
-__all__ = ["solve_primal", "build_primal", "exp_cone_solvers", "GAUGES"]
+__all__ = ["solve_primal", "build_primal", "exp_cone_solvers", "GAUGES", "ParametrizedPrimal",
+           "parametrized_primal"]
 
 GAUGES = ("full", "pivot")
 
@@ -222,11 +223,16 @@ def _aggregate(X: np.ndarray, Y: np.ndarray, w: np.ndarray):
 
 
 def build_primal(dataset: Dataset, penalty: Penalty | None = None, gauge: str = "pivot",
-                 forced: np.ndarray | None = None, aggregate: bool = True):
+                 forced: np.ndarray | None = None, aggregate: bool = True,
+                 parametrized: bool = False):
     """Build the CVXPY problem; return ``(problem, mu, handles)``.
 
     ``handles`` maps ``"balance"``, ``"upper"`` and ``"lower"`` to the balance-equation
     constraints (or None), for the dual variables.
+
+    With ``parametrized=True`` lambda enters only through ``cvxpy.Parameter`` objects (DPP:
+    ``handles["lam"]`` holds them and ``handles["set_lam"](lam)`` sets them all), so that
+    solving again at another lambda re-uses CVXPY's compiled problem (:class:`ParametrizedPrimal`).
 
     Parameters
     ----------
@@ -291,19 +297,130 @@ def build_primal(dataset: Dataset, penalty: Penalty | None = None, gauge: str = 
     objective = entropy
     if pen_rows.size:
         S = residual[pen_rows]
+        # the numbers lambda enters through: plain floats, or Parameters (DPP: a nonnegative
+        # parameter times a parameter-free convex term, or a parameter inside an affine one)
+        lam, root, root_box = _lambda_terms(penalty, parametrized, handles)
         if penalty.kind == "l2":
-            objective = entropy - cp.sum_squares(S) / (2.0 * penalty.lam)
+            objective = (entropy - cp.sum_squares(root * S) if parametrized
+                         else entropy - cp.sum_squares(S) / (2.0 * penalty.lam))
         elif penalty.kind == "elasticnet":
             a = penalty.l1_ratio
-            charge = cp.sum(cp.square(cp.pos(cp.abs(S) - penalty.lam * a)))
-            objective = entropy - charge / (2.0 * penalty.lam * (1.0 - a))
+            objective = (entropy - cp.sum(cp.square(cp.pos(root * cp.abs(S) - root_box)))
+                         if parametrized else entropy - cp.sum(cp.square(cp.pos(
+                             cp.abs(S) - penalty.lam * a))) / (2.0 * penalty.lam * (1.0 - a)))
         else:
-            upper = S <= penalty.lam
-            lower = S >= -penalty.lam
+            upper = S <= lam
+            lower = S >= -lam
             constraints += [upper, lower]
             handles["upper"], handles["lower"] = upper, lower
     problem = cp.Problem(cp.Maximize(objective), constraints)
     return problem, (mu if inverse is None else mu[inverse]), handles
+
+
+def _lambda_terms(penalty: Penalty, parametrized: bool, handles: dict):
+    """``(lam, r, r lam a)`` with ``r = 1 / sqrt(2 lam (1 - a))`` (``a = 0`` for L2), the
+    numbers lambda enters the primal through; with ``parametrized`` nonnegative
+    ``cvxpy.Parameter`` objects, registered in ``handles`` (``"lam"``, and ``"set_lam"`` to set
+    all three from one lambda).
+
+    DPP allows a parameter times a parameter-free expression, so the charges are written with
+    ``r`` inside: ``||S||^2 / (2 lam) = ||r S||^2`` and ``sum (|S| - lam a)_+^2 / (2 lam (1 -
+    a)) = sum (r |S| - r lam a)_+^2``.
+    """
+    import cvxpy as cp
+
+    a = penalty.l1_ratio if penalty.kind == "elasticnet" else 0.0
+
+    def values(lam):
+        root = 1.0 / np.sqrt(2.0 * lam * (1.0 - a)) if a < 1.0 else 0.0
+        return lam, root, root * lam * a
+
+    if not parametrized:
+        return values(penalty.lam)
+    params = [cp.Parameter(nonneg=True, name=name) for name in ("lam", "root", "root_box")]
+
+    def set_lam(lam):
+        for param, value in zip(params, values(float(lam))):
+            param.value = value
+
+    set_lam(penalty.lam)
+    handles["lam"], handles["set_lam"] = params, set_lam
+    return tuple(params)
+
+
+class ParametrizedPrimal:
+    """The primal of one data set, penalty kind and gauge, built once and solved at any lambda.
+
+    lambda is a ``cvxpy.Parameter`` (:func:`build_primal` with ``parametrized=True``), so the
+    problem follows DPP: the first :meth:`solve` builds and compiles it, every later one only
+    writes the new lambda into CVXPY's cached problem data. Each result reports the two times
+    apart: ``compile_seconds`` (building and CVXPY's canonicalisation or parameter update) and
+    ``solve_seconds`` (the solver's own). Get one through :func:`parametrized_primal`, which
+    keeps the last few.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    kind : {"none", "l2", "l1", "elasticnet"}
+    gauge : {"pivot", "full"}, default "pivot"
+    l1_ratio : float, optional
+        The elastic net's ``a`` (fixed for the problem: only lambda is a parameter).
+    solver : str, default "CLARABEL"
+    """
+
+    def __init__(self, dataset: Dataset, kind: str, gauge: str = "pivot",
+                 l1_ratio: float | None = None, solver: str = "CLARABEL"):
+        self.dataset, self.kind, self.gauge, self.solver = dataset, kind, gauge, solver.upper()
+        self.l1_ratio = l1_ratio
+        self._built = None
+
+    def _penalty(self, lam: float | None) -> Penalty:
+        if self.kind == "none":
+            return make_penalty()
+        if lam is None:
+            raise DualMaxentError(f"the {self.kind} penalty needs a lambda")
+        if self.kind == "l2":
+            return make_penalty(l2=lam)
+        if self.kind == "l1":
+            return make_penalty(l1=lam)
+        return make_penalty(l1=lam, l1_ratio=self.l1_ratio)
+
+    def solve(self, lam: float | None = None, **solver_options) -> PrimalResult:
+        """Solve at ``lam``; a :class:`PrimalResult` like :func:`solve_primal`'s."""
+        penalty = self._penalty(lam)
+        t0 = time.perf_counter()
+        if self._built is None:
+            self._built = build_primal(self.dataset, penalty, self.gauge, parametrized=True)
+        problem, mu, handles = self._built
+        if "set_lam" in handles:
+            handles["set_lam"](penalty.lam)
+        options = default_solver_options(self.solver, handles.get("rows", self.dataset.n))
+        options.update(solver_options)
+        status, message, solve_seconds, attempts = _solve_with_retries(
+            problem, self.solver, options, retry=not solver_options, verbose=False)
+        total = time.perf_counter() - t0
+        return _primal_result(self.dataset, penalty, self.gauge, None, problem, mu, handles,
+                              self.solver, status, message, solve_seconds or total, attempts,
+                              total)
+
+
+def parametrized_primal(dataset: Dataset, kind: str, gauge: str = "pivot",
+                        l1_ratio: float | None = None,
+                        solver: str = "CLARABEL") -> ParametrizedPrimal:
+    """The cached :class:`ParametrizedPrimal` of these arguments (the last eight are kept;
+    a :class:`Dataset` is keyed by identity)."""
+    key = (id(dataset), kind, gauge, l1_ratio, str(solver).upper())
+    entry = _PARAMETRIZED.pop(key, None)
+    if entry is None or entry.dataset is not dataset:
+        entry = ParametrizedPrimal(dataset, kind, gauge, l1_ratio, solver)
+    _PARAMETRIZED[key] = entry  # most recent last
+    while len(_PARAMETRIZED) > 8:
+        _PARAMETRIZED.pop(next(iter(_PARAMETRIZED)))
+    return entry
+
+
+#: The problems :func:`parametrized_primal` keeps, oldest first.
+_PARAMETRIZED: dict = {}
 
 
 #: Largest dense balance matrix Q^T X^T W (entries) of a reduced primal; see _build_reduced.

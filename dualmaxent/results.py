@@ -142,6 +142,16 @@ class PrimalResult:
         """Alias of ``mu`` in the categorical notation."""
         return self.mu
 
+    def __repr__(self) -> str:
+        from .display import primal_repr
+
+        return primal_repr(self)
+
+    def _repr_html_(self) -> str:
+        from .display import primal_html
+
+        return primal_html(self)
+
 
 @dataclass(frozen=True, eq=False)
 class DualResult:
@@ -221,15 +231,24 @@ class DualResult:
 
     @cached_property
     def _inference(self):
-        from .inference import standard_errors
+        from .inference import covariance
 
-        return standard_errors(self)
+        return covariance(self)
+
+    @property
+    def covariance(self) -> np.ndarray | None:
+        """The covariance of theta's entries, shape (theta.size, theta.size) in theta's C order
+        (:func:`dualmaxent.inference.covariance`), or None with the reason in
+        :attr:`std_err_note`. Computed on first use: one Hessian pass over ``X``."""
+        return self._inference[0]
 
     @property
     def std_err(self) -> np.ndarray | None:
         """Standard errors laid out like theta (:mod:`dualmaxent.inference`), or None with the
         reason in :attr:`std_err_note`. Computed on first use: one Hessian pass over ``X``."""
-        return self._inference[0]
+        from .inference import std_err_of
+
+        return std_err_of(self._inference[0], np.shape(self.theta))
 
     @property
     def std_err_note(self) -> str:
@@ -239,6 +258,16 @@ class DualResult:
     @property
     def neg_loglik(self) -> float:
         return -self.loglik
+
+    def __repr__(self) -> str:
+        from .display import dual_repr
+
+        return dual_repr(self)
+
+    def _repr_html_(self) -> str:
+        from .display import dual_html
+
+        return dual_html(self)
 
 
 @dataclass(frozen=True)
@@ -338,6 +367,12 @@ class Certificate:
         return self.dual.std_err if self._own_optimum else None
 
     @property
+    def covariance(self) -> np.ndarray | None:
+        """The covariance of theta's entries (:attr:`DualResult.covariance`) when
+        :attr:`std_err` exists, else None."""
+        return self.dual.covariance if self._own_optimum else None
+
+    @property
     def std_err_note(self) -> str:
         if self._own_optimum:
             return self.dual.std_err_note
@@ -353,6 +388,16 @@ class Certificate:
         return (self.ok and self.dual is not None and self.theta is not None
                 and np.array_equal(np.asarray(self.dual.theta).reshape(self.theta.shape),
                                    self.theta))
+
+    def __repr__(self) -> str:
+        from .display import certificate_repr
+
+        return certificate_repr(self)
+
+    def _repr_html_(self) -> str:
+        from .display import certificate_html
+
+        return certificate_html(self)
 
     @property
     def verdict(self) -> str:

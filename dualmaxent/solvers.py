@@ -255,6 +255,15 @@ class _ProxNewtonStep(_Direction):
     def objective(self, obj, beta, smooth):
         return smooth - self.lam * float(np.abs(beta[self.pen]).sum())
 
+    def initial_hessian(self) -> bool:
+        return True  # every step's model needs the Hessian at its iterate
+
+    def prefetch_hessian(self, rel, tol):
+        # the next model's Hessian with the full step's value, in the same pass over X (on an
+        # engine one pass per iteration instead of two), unless quadratic convergence predicts
+        # the last iteration (rel^2 <= tol), as for Newton's step
+        return rel * rel > tol
+
     def step(self, obj, beta, grad, rel):
         N = -obj.hessian(beta)
         z = _l1_quadratic(N, grad + N @ beta, self.lamv, beta)

@@ -70,8 +70,8 @@ from .params import Parameterization, make_penalty
 from .primal import solve_primal
 from .results import Certificate, DualResult, PrimalResult, Status
 
-__all__ = ["recover_primal", "verify", "verify_dask", "describe_source", "toward_supremum",
-           "primal_objective",
+__all__ = ["recover_primal", "balance_sides", "verify", "verify_dask", "describe_source",
+           "toward_supremum", "primal_objective",
            "DEFAULT_TOL", "PRIMAL_MODES", "AUTO_CVXPY_MAX_SIZE", "primal_gap",
            "agreement_tolerances", "balance_residual", "simplex_residual", "min_entry",
            "p_agreement", "theta_agreement", "cvxpy_size"]
@@ -91,6 +91,35 @@ def recover_primal(dataset: Dataset, theta: np.ndarray) -> np.ndarray:
     """
     theta = np.asarray(theta, dtype=np.float64)
     return dataset.family.mean(dataset.X @ theta)
+
+
+def balance_sides(dataset: Dataset, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides of the balance equations at theta, feature by feature and class by class.
+
+    ``expected = X^T W mu(theta)`` is each feature's total under the model, ``observed = X^T W
+    Y`` its total in the data (for the categorical family, column ``i`` sums over the rows in
+    proportion to their probability of class ``i``). At the optimum they are equal on the
+    unpenalised rows (the intercept's); elsewhere ``expected - observed`` is the slack the
+    penalty allows: ``-lam sign(theta)`` where an L1 coefficient is nonzero (its box ``|expected
+    - observed| <= lam`` is tight), at most ``lam`` in size where it is zero, and ``-lam
+    theta`` for L2 (:mod:`dualmaxent.certify`, "The bracket"). :func:`balance_residual` is the
+    largest violation of these, relative to the data's scale.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    theta : ndarray of shape (m, k) or (m,)
+        Any gauge: the sides depend on theta through ``mu(theta)`` alone.
+
+    Returns
+    -------
+    expected, observed : ndarray of shape (m, k) or (m,), like theta
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    w = dataset.weights.reshape((-1,) + (1,) * (np.ndim(dataset.Y) - 1))
+    expected = dataset.X.T @ (w * recover_primal(dataset, theta))
+    observed = dataset.X.T @ (w * dataset.Y)
+    return np.reshape(expected, theta.shape), np.reshape(observed, theta.shape)
 
 
 def primal_objective(dataset: Dataset, mu: np.ndarray, penalty=None) -> float:
@@ -292,7 +321,8 @@ def _with_cvxpy(dataset, cert: Certificate, dual, primal, mode, reason, forced, 
 
 
 def verify_dask(dataset, tol: float = DEFAULT_TOL, *, l2: float | None = None, penalty=None,
-                dual_tol: float | None = None, client=None) -> Certificate:
+                dual_tol: float | None = None, client=None, l1: float | None = None,
+                l1_ratio: float | None = None) -> Certificate:
     """Certify a :class:`~dualmaxent.distributed.DaskDataset` from theta*, in passes over chunks.
 
     The dual is :func:`~dualmaxent.distributed.solve_dual_dask` (Newton, one pass per
@@ -306,8 +336,9 @@ def verify_dask(dataset, tol: float = DEFAULT_TOL, *, l2: float | None = None, p
     ----------
     dataset : DaskDataset
     tol : float, default 1e-6
-    l2, penalty
-        None or L2 (the L1 penalty needs the data in memory).
+    l2, l1, l1_ratio, penalty
+        The penalty, as for :func:`verify` (L1 and the elastic net by proximal Newton on the
+        engine; the checker's boxes and charges are sums over the chunks like the rest).
     dual_tol : float, optional
     client : distributed.Client, optional
 
@@ -324,7 +355,7 @@ def verify_dask(dataset, tol: float = DEFAULT_TOL, *, l2: float | None = None, p
     from .exceptions import DualMaxentWarning
     from .identifiability import identify_gram
 
-    penalty = make_penalty(l2=l2, penalty=penalty)
+    penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DualMaxentWarning)
         dual = solve_dual_dask(dataset, penalty, tol=dual_tol, client=client)

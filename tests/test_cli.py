@@ -49,7 +49,10 @@ def test_verify_on_the_default_data_prints_a_certificate_and_exits_0(capsys):
     smallest = row_value(out, "smallest entry")
     assert 0 < smallest == pytest.approx(P.min(), abs=doc["certificate"]["tol"])
     assert "smallest entry" in out and "(all entries >= 0)" in out
-    assert "class 'c' is the reference: its coefficients are pinned at 0" in out
+    # the report takes the first class as the reference (statsmodels' MNLogit, R): its rows
+    # are not printed, the other classes' are the contrasts against it
+    assert "coefficients (against the reference class 'a')" in out
+    assert "intercept[a]" not in out and "x1[b]" in out and "intercept[c]" in out
 
 
 def test_l2_puts_the_quantity_equal_to_the_dual_beside_the_bounds(capsys):
@@ -88,8 +91,14 @@ def test_l2_puts_the_quantity_equal_to_the_dual_beside_the_bounds(capsys):
     else:
         assert f"round-off budget {roundoff:.1e}" in out
     assert "entropy H(P*)" in out and "relaxed objective H(P*) - |s|^2 / (2 lam)" in out
-    # the reference class's penalised coefficients are free, and printed
-    assert "x1[c]" in out and "x2[c]" in out and "intercept[c]" not in out
+    # the penalised rows are free in every class, printed as they are (the reference class's
+    # too); the unpenalised intercept is a contrast against the first class
+    assert "x1[a]" in out and "x2[c]" in out and "intercept[a]" not in out
+    rows = {ln.split()[0]: float(ln.split()[1]) for ln in out.splitlines()
+            if ln.startswith("          ") and ln.split()[0].endswith("]")}
+    assert rows["x1[a]"] == pytest.approx(theta[0, 0], abs=5e-5)  # printed to 4 decimals
+    assert rows["intercept[c]"] == pytest.approx(theta[-1, 2] - theta[-1, 0], abs=5e-5)
+    assert "the penalised rows are free in every class" in out
 
 
 def test_separated_data_name_the_supremum_not_a_maximiser(capsys):
@@ -99,7 +108,7 @@ def test_separated_data_name_the_supremum_not_a_maximiser(capsys):
     assert "theta*" not in upper and ">= -sup l" in upper
     assert "OPT = max primal = -sup l, the likelihood's supremum" in out
     assert "optimum attained                           no" in out
-    assert "class 'virginica' is the reference" in out
+    assert "against the reference class 'setosa'" in out
 
 
 @pytest.mark.parametrize("family", ["poisson", "gaussian"])
@@ -481,6 +490,8 @@ SLOW_EXAMPLES = {
     "dualmaxent figures": "every figure, about 15 s (tests/test_figures.py draws each)",
     "dualmaxent bench --quick": "a benchmark, under two minutes",
     "dualmaxent bench --sweep --quick --json": "a benchmark sweep, about 1.5 minutes",
+    "dualmaxent explore": "serves the app until Ctrl+C (tests/test_explore.py runs it)",
+    "dualmaxent explore iris --headless --port 2718": "serves the app until Ctrl+C",
 }
 
 

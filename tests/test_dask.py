@@ -209,10 +209,14 @@ def test_csv_glob(tmp_path):
     _close(solve_dual_dask(got).theta, solve_dual(ds, method="newton").theta)
 
 
+# (text columns, and missing values as in memory: tests/test_dask_frames.py)
 @pytest.mark.parametrize("change, message", [
-    (lambda df: df.assign(b=df["b"].astype(str)), "column 'b' must be numeric"),
-    (lambda df: df.assign(c=np.where(np.arange(len(df)) % 30 == 0, np.nan, df["c"])),
+    (lambda df: df.assign(b=pd.to_timedelta(df["b"].abs(), unit="s")),
+     "column 'b' has the type .*, neither numeric nor categorical"),
+    (lambda df: df.assign(c=np.where(np.arange(len(df)) % 30 == 0, np.inf, df["c"])),
      "found 3 NaN or infinite values, 3 in column 'c'"),
+    (lambda df: df.assign(c=np.where(np.arange(len(df)) % 30 == 0, np.nan, df["c"])),
+     "column 'c' has 3 missing values; drop or fill them"),
     (lambda df: df.assign(w=-df["w"]), "weights must be >= 0"),
     (lambda df: df.assign(y=np.where(np.arange(len(df)) == 70, None, df["y"])),
      "missing values"),
@@ -247,8 +251,8 @@ def test_unknown_column_and_family_checks(tmp_path):
 
 def test_unsupported_options_raise():
     ds, dd = _both("bernoulli")
-    with pytest.raises(DualMaxentError, match="L1 penalty is not supported on Dask"):
-        solve_dual_dask(dd, penalty=Penalty("l1", 1.0))
+    with pytest.raises(DualMaxentError, match="'newton-cg' does not handle the L1 penalty"):
+        solve_dual_dask(dd, penalty=Penalty("l1", 1.0), method="newton-cg")
     forced = np.zeros(ds.n, dtype=bool)
     forced[np.flatnonzero(ds.Y == 0)[0]] = True  # one observation of count 0
     with pytest.raises(DualMaxentError, match="needs the data in memory"):

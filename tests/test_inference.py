@@ -73,7 +73,8 @@ def test_no_standard_errors_for_penalised_or_separated_fits():
 def test_cli_prints_a_coefficient_table_and_json_std_err(capsys):
     assert main(["verify", "blobs"]) == 0
     out = capsys.readouterr().out
-    assert "coef    std err        z   P>|z|" in out and "intercept[a]" in out
+    assert "coef    std err        z   P>|z|" in out and "intercept[b]" in out
+    assert "intercept[a]" not in out  # the reference class (the first)
     assert main(["verify", "blobs", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     se = np.array(doc["theta"]["std_err"], dtype=float)

@@ -304,3 +304,44 @@ def test_a_failed_cvxpy_cross_check_is_reported_not_binding_in_auto(monkeypatch)
                for n in cert.notes)
     assert np.isfinite(cert.entropy) and cert.entropy == cert.projected.entropy
     assert not verify(ds, primal=failed).ok  # asked for CVXPY's result: binding
+
+
+@pytest.mark.parametrize("family, penalty", [("categorical", {"l1": 10.0}),
+                                             ("categorical", {"l2": 3.0}),
+                                             ("bernoulli", {"l1": 5.0})])
+def test_balance_sides_are_the_balance_equations_and_their_slack(family, penalty):
+    """``balance_sides`` returns ``X^T W mu(theta)`` and ``X^T W Y`` (weights included), shaped
+    like theta; at a certified optimum their difference is the penalty's slack: 0 on the
+    intercept, ``-lam theta`` (L2) or ``-lam sign(theta)`` where an L1 coefficient is nonzero,
+    at most ``lam`` where it is zero, to the tolerance of the certificate."""
+    import numpy as np
+
+    from dualmaxent import Dataset
+    from dualmaxent.verify import balance_sides
+
+    blobs = load_dataset("blobs", family="categorical")
+    y = np.asarray(blobs.classes)[np.asarray(blobs.Y).argmax(axis=1)]
+    if family == "bernoulli":
+        y = y == y[0]
+    w = np.random.default_rng(3).integers(1, 4, blobs.n).astype(float)
+    data = Dataset.from_arrays(np.asarray(blobs.X)[:, :-1], y, weights=w, family=family)
+    cert = verify(data, primal="projected", **penalty)
+    assert cert.ok
+    expected, observed = balance_sides(data, cert.theta)
+    assert expected.shape == observed.shape == np.shape(cert.theta)
+    Y = np.asarray(data.Y, dtype=float).reshape(data.n, -1)
+    mu = data.family.mean(data.X @ cert.theta).reshape(data.n, -1)
+    np.testing.assert_allclose(observed.reshape(-1, Y.shape[1]), data.X.T @ (w[:, None] * Y))
+    np.testing.assert_allclose(expected.reshape(-1, Y.shape[1]), data.X.T @ (w[:, None] * mu))
+    slack, theta = (expected - observed)[:-1], np.asarray(cert.theta)[:-1]
+    scale = 1.0 + np.abs(observed).max()
+    tol = cert.tol * scale
+    assert np.abs((expected - observed)[-1]).max() <= tol  # the intercept: an equation
+    lam = next(iter(penalty.values()))
+    if "l2" in penalty:
+        np.testing.assert_allclose(slack, -lam * theta, atol=tol)
+    else:
+        on = theta != 0
+        assert on.any()
+        np.testing.assert_allclose(slack[on], -lam * np.sign(theta[on]), atol=tol)
+        assert np.abs(slack[~on]).max(initial=0.0) <= lam + tol

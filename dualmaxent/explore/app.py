@@ -1,0 +1,177 @@
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="full", app_title="dualmaxent explorer")
+
+
+@app.cell
+def _():
+    import marimo as mo
+
+    from dualmaxent.explore import model, views
+    from dualmaxent.families import FAMILIES
+    from dualmaxent.dual import METHODS
+
+    return FAMILIES, METHODS, mo, model, views
+
+
+@app.cell
+def _(mo):
+    mo.md(
+        r"""
+        # Logistic regression is a maximum-entropy model
+        The most uncertain distribution that still reproduces the data's totals
+        $X^\top W Y$ is the model $P^* = \mathrm{softmax}(X\theta^*)$ of the likelihood's
+        maximiser: move a control and watch the primal, the dual and the certified bracket
+        between them.
+        """
+    )
+    return
+
+
+@app.cell
+def _(mo, model):
+    start = model.initial(mo.cli_args())
+    data_pick = mo.ui.dropdown(options=list(model.EXAMPLES),
+                               value=start.name if start.name in model.EXAMPLES else "blobs",
+                               label="data")
+    upload = mo.ui.file(filetypes=[".csv"], label="or upload a CSV")
+    return data_pick, start, upload
+
+
+@app.cell
+def _(FAMILIES, data_pick, mo, model, start, upload):
+    csv_bytes = upload.contents() if upload.value else start.csv
+    csv_name = upload.name() if upload.value else start.csv_name
+    columns = model.csv_columns(csv_bytes) if csv_bytes else []
+    natural = model.EXAMPLES[data_pick.value][1] if not columns else "categorical"
+    family_pick = mo.ui.dropdown(options=list(FAMILIES), value=start.family or natural,
+                                 label="family")
+    target_pick = mo.ui.dropdown(options=columns, label="target",
+                                 value=(start.target if start.target in columns
+                                        else (columns[-1] if columns else None)))
+    return columns, csv_bytes, csv_name, family_pick, target_pick
+
+
+@app.cell
+def _(columns, mo, target_pick):
+    feature_pick = mo.ui.multiselect(options=[c for c in columns if c != target_pick.value],
+                                     label="features (default: all others)")
+    return (feature_pick,)
+
+
+@app.cell
+def _(csv_bytes, csv_name, data_pick, family_pick, feature_pick, model, target_pick):
+    source = model.Source(name=data_pick.value, family=family_pick.value, csv=csv_bytes,
+                          csv_name=csv_name, target=target_pick.value,
+                          features=tuple(feature_pick.value))
+    return (source,)
+
+
+@app.cell
+def _(model, source):
+    loaded = model.load(source)
+    return (loaded,)
+
+
+@app.cell
+def _(METHODS, mo, model):
+    penalty_pick = mo.ui.dropdown(options=list(model.PENALTIES), value="none", label="penalty")
+    ratio_pick = mo.ui.slider(0.05, 0.95, step=0.05, value=0.5, label="elastic net a",
+                              show_value=True)
+    gauge_pick = mo.ui.radio(options=["pivot", "full"], value="pivot", label="gauge",
+                             inline=True)
+    method_pick = mo.ui.dropdown(options=list(METHODS), value="auto", label="dual method")
+    dual_tol_pick = mo.ui.dropdown(options=["default", "1e-4", "1e-6", "1e-8", "1e-10"],
+                                   value="default", label="dual tolerance")
+    primal_pick = mo.ui.radio(options=list(model.PRIMALS), value="cvxpy", label="primal",
+                              inline=True)
+    return dual_tol_pick, gauge_pick, method_pick, penalty_pick, primal_pick, ratio_pick
+
+
+@app.cell
+def _(loaded, mo, model):
+    steps = model.lambda_steps(loaded.dataset) if loaded.dataset is not None else [1.0]
+    lam_pick = mo.ui.slider(steps=steps, value=steps[len(steps) // 2], label="λ (log scale)",
+                            show_value=True, full_width=True)
+    return (lam_pick,)
+
+
+@app.cell
+def _(dual_tol_pick, gauge_pick, lam_pick, method_pick, model, penalty_pick, primal_pick,
+      ratio_pick):
+    settings = model.Settings(
+        penalty=penalty_pick.value, lam=float(lam_pick.value), l1_ratio=ratio_pick.value,
+        gauge=gauge_pick.value, method=method_pick.value,
+        dual_tol=None if dual_tol_pick.value == "default" else float(dual_tol_pick.value),
+        primal=primal_pick.value)
+    return (settings,)
+
+
+@app.cell
+def _(loaded, model, settings):
+    exploration = model.explore(loaded, settings)
+    return (exploration,)
+
+
+@app.cell
+def _(mo, views):
+    view_pick = mo.ui.radio(options=list(views.VIEWS), value=list(views.VIEWS)[0],
+                            inline=True, label="view")
+    return (view_pick,)
+
+
+@app.cell
+def _(exploration, mo, views):
+    trace_pick = mo.ui.multiselect(options=list(views.TRACE_METHODS),
+                                   value=list(views.TRACE_METHODS), label="solvers to trace")
+    names = [f for f in (exploration.dataset.feature_names if exploration.dataset else ())
+             if f != "intercept"]
+    map_pick = mo.ui.multiselect(options=names, value=names[:2], max_selections=2,
+                                 label="two features for the map")
+    return map_pick, trace_pick
+
+
+@app.cell
+def _(exploration, views):
+    summary_view = views.summary(exploration)
+    return (summary_view,)
+
+
+@app.cell
+def _(exploration, loaded, map_pick, trace_pick, view_pick, views):
+    # only the view on screen is computed: a slider move redraws one figure, not six
+    shown = views.show(view_pick.value, exploration, loaded, methods=tuple(trace_pick.value),
+                       features=list(map_pick.value))
+    return (shown,)
+
+
+@app.cell
+def _(data_pick, dual_tol_pick, family_pick, feature_pick, gauge_pick, lam_pick, loaded,
+      method_pick, mo, penalty_pick, primal_pick, ratio_pick, summary_view, target_pick,
+      upload):
+    data_row = [data_pick, family_pick, upload]
+    if target_pick.options:
+        data_row += [target_pick, feature_pick]
+    warnings_block = mo.md("\n\n".join(f"`{w}`" for w in loaded.warnings)) if loaded.warnings \
+        else mo.md("")
+    mo.vstack([
+        mo.hstack(data_row, justify="start", gap=1.5),
+        mo.hstack([penalty_pick, ratio_pick, gauge_pick], justify="start", gap=1.5),
+        lam_pick,
+        mo.hstack([method_pick, dual_tol_pick, primal_pick], justify="start", gap=1.5),
+        warnings_block,
+        mo.Html(summary_view.html),
+    ], gap=0.6)
+    return
+
+
+@app.cell
+def _(map_pick, mo, shown, trace_pick, view_pick):
+    extra = {"The bracket closing": [trace_pick], "Max-entropy map": [map_pick]}
+    mo.vstack([view_pick, *extra.get(view_pick.value, []), mo.Html(shown.html)], gap=0.5)
+    return
+
+
+if __name__ == "__main__":
+    app.run()
