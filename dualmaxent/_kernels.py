@@ -225,7 +225,10 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
                 sw = np.sqrt(wb)
                 Pc = P[:, classes] * sw[:, None]  # sqrt(w) p_a
                 # Z = [sqrt(w) p_a X]_a in one strided write: (rows, q, m) viewed as (rows, q m)
-                Z = np.multiply(Pc[:, :, None], Xb[:, None, :], dtype=curvature_dtype)
+                # (written into a C-ordered array: numpy would lay the product out like Pc, a
+                # column selection in Fortran order, and the reshape would then copy it)
+                Z = np.empty((Xb.shape[0], q, m), dtype=curvature_dtype)
+                np.multiply(Pc[:, :, None], Xb[:, None, :], out=Z, casting="same_kind")
                 Cz = _syrk_acc(Z.reshape(Xb.shape[0], q * m), Cz)
                 for a in range(q):
                     Cd[a] = _syrk_acc(np.multiply(np.sqrt(Pc[:, a] * sw)[:, None], Xb,
