@@ -48,7 +48,6 @@ solvers decide when float32 may run.
 
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 from scipy.linalg.blas import dsyrk, ssyrk
@@ -56,36 +55,8 @@ from scipy.linalg.blas import dsyrk, ssyrk
 from . import _numerics as nx
 from . import design
 
-_CONTROLLER = []
-
-
-@contextlib.contextmanager
-def _one_blas_thread():
-    """Context manager limiting BLAS to one thread (a no-op without ``threadpoolctl``).
-
-    Re-entrant: inside a limit already set (a whole solve sets one around its passes) it does
-    nothing, since setting a limit costs tens of microseconds, as much as a pass at n = 1e3.
-    """
-    if not _CONTROLLER:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            _CONTROLLER.append(None)
-        else:
-            _CONTROLLER.append(ThreadpoolController())
-    ctl = _CONTROLLER[0]
-    if ctl is None or _LIMITED[0]:
-        yield
-        return
-    with ctl.limit(limits=1, user_api="blas"):
-        _LIMITED[0] += 1
-        try:
-            yield
-        finally:
-            _LIMITED[0] -= 1
-
-
-_LIMITED = [0]  # the depth of _one_blas_thread (the limit is one per process, as BLAS's is)
+#: BLAS on one thread for a pass (re-entrant; :func:`dualmaxent._numerics.one_blas_thread`).
+_one_blas_thread = nx.one_blas_thread
 
 
 __all__ = ["BLOCK_BYTES", "row_blocks", "gram", "categorical_vgh", "categorical_hessp",

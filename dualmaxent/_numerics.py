@@ -13,6 +13,8 @@ per class. Reductions run over the class axis (axis 1). The entropy of a table `
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from scipy.special import expit, xlogy
 
@@ -182,3 +184,39 @@ def column_absmax(a: np.ndarray) -> np.ndarray:
             np.maximum(head[0], top[2 * h], out=head[0])
         top = head
     return top[0]
+
+
+_CONTROLLER = []
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Context manager limiting BLAS to one thread (a no-op without ``threadpoolctl``).
+
+    The passes work on row blocks in cache and the small (m, m) factorisations on matrices
+    where OpenBLAS's threads cost more than they give (and far more on busy cores, where they
+    wait for each other); the checker and the kernels run their own two threads instead.
+
+    Re-entrant: inside a limit already set (a whole solve sets one around its passes) it does
+    nothing, since setting a limit costs tens of microseconds, as much as a pass at n = 1e3.
+    """
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _CONTROLLER.append(None)
+        else:
+            _CONTROLLER.append(ThreadpoolController())
+    ctl = _CONTROLLER[0]
+    if ctl is None or _LIMITED[0]:
+        yield
+        return
+    with ctl.limit(limits=1, user_api="blas"):
+        _LIMITED[0] += 1
+        try:
+            yield
+        finally:
+            _LIMITED[0] -= 1
+
+
+_LIMITED = [0]  # the depth of one_blas_thread (the limit is one per process, as BLAS's is)

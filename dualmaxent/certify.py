@@ -118,7 +118,6 @@ max(gap, 0) + roundoff``: theta is within ``within`` nats of the optimum.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -220,6 +219,12 @@ def certify(data, theta, *, l2: float | None = None, l1: float | None = None,
     DualMaxentError
         A theta of the wrong shape, or not finite, or a bad ``tol``.
     """
+    with nx.one_blas_thread():  # the passes' blocks and C_SS's eigenvalues: small products
+        return _certify(data, theta, l2, l1, penalty, tol, engine, source, separation,
+                        l1_ratio)
+
+
+def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_ratio):
     t0 = time.perf_counter()
     if not (np.isfinite(tol) and tol > 0):
         raise DualMaxentError(f"tol must be a positive number; got {tol}")
@@ -924,7 +929,7 @@ def _runner(data, engine, mask):
         every = None if sample is None else max(1, n // max(sample, rows))
         # two threads, each summing its half of the blocks in order, and the halves merged in
         # order: the same sums on every run (numpy releases the GIL in its products)
-        with _one_blas_thread():
+        with nx.one_blas_thread():
             if not halves[1]:
                 return run_blocks(fn, args, halves[0], out, every)
             with ThreadPoolExecutor(max_workers=2) as pool:
@@ -934,22 +939,6 @@ def _runner(data, engine, mask):
     return run
 
 
-def _one_blas_thread():
-    """BLAS limited to one thread while the small blocks are formed (threads cost more than
-    they give on a block in cache; the checker runs its own two threads); a no-op without
-    ``threadpoolctl``."""
-    if not _CONTROLLER:  # finding the BLAS libraries takes milliseconds: once per process
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - it comes with scikit-learn
-            _CONTROLLER.append(None)
-        else:
-            _CONTROLLER.append(ThreadpoolController())
-    ctl = _CONTROLLER[0]
-    return contextlib.nullcontext() if ctl is None else ctl.limit(limits=1, user_api="blas")
-
-
-_CONTROLLER: list = []
 
 
 class _Sums:

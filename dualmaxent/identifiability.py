@@ -123,6 +123,14 @@ def identify(X: np.ndarray, w: np.ndarray, names) -> Identifiability:
     -------
     Identifiability
     """
+    # one BLAS thread: the QR and SVDs here are of (m, m) matrices and row blocks in cache,
+    # where OpenBLAS's threads cost more than they give (measured on two cores: a (1797, 65)
+    # QR takes 2.5 ms on one thread, 20 ms on two, and 0.1 to 0.6 s when the cores are busy)
+    with _kernels._one_blas_thread():
+        return _identify(X, w, names)
+
+
+def _identify(X, w, names) -> Identifiability:
     n, m = X.shape
     if design.is_sparse(X):
         # the Gram matrix (m, m) from the stored entries, its eigenvalues deciding (the blocked
