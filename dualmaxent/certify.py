@@ -169,6 +169,12 @@ DENSE_CORRECTION_MAX = 1000
 CG_RESIDUAL = 1e-2
 CG_MAX_ITER = 500
 
+#: The row sample forms ``C_SS`` first only when ``|S|^2 > SAMPLE_MIN_RATIO m q``: below it
+#: forming ``C_SS`` costs less than a pass's other products, and a sampled step that misses
+#: would cost a second round of both passes (at n = 1e5, m = 10, two classes, L2: four passes
+#: instead of two).
+SAMPLE_MIN_RATIO = 8
+
 #: Bytes of one row block of ``X``: small enough to stay in cache while the block's products
 #: are formed (one BLAS thread each; see :func:`_runner`).
 BLOCK_BYTES = 1 << 21
@@ -515,7 +521,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
                                                    tol_hint, newton, provable or bounded, mask,
                                                    multiplier)
     t, primal_h, mag, simplex_term = _lower_point(run, one, two, th, A, fam, pen_rows, penalty,
-                                                  tol_hint, resid_bound)
+                                                  tol_hint, resid_bound, newton)
     resid = t * two.resid if t > 0 else np.zeros_like(two.resid)
     rb = t * resid_bound if t > 0 else np.zeros_like(two.resid)
     point = None
@@ -595,8 +601,13 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, norms,
     and no attainment proof (the separation LP decides).
     """
     m, q = th.shape
+    # in memory, pass 1 keeps mu (and a one-parameter family's curvature) for pass 2
+    kept = {}
+    if newton is not None:
+        kept["mean"] = np.empty((data.n, q))
+        kept["curv"] = None if data.family.multiclass else np.empty((data.n, q))
     if newton is not None and sel.size > DENSE_CORRECTION_MAX:
-        one = run(_pass_one, th, data.family, sel[:0], norms)
+        one = run(_pass_one, th, data.family, sel[:0], norms, **kept)
         target = one.R.copy()
         if penalty.kind == "l1":
             target[pen_rows] -= penalty.lam * np.sign(th[pen_rows])
@@ -610,13 +621,18 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, norms,
             a[sel] = _cg_step(data, th, sel, target.T.ravel()[sel], mask,
                               CG_RESIDUAL * tol_hint * min(scale, room))
         A = a.reshape(q, m).T
-        two = run(_pass_two, th, A, data.family, out=newton)
+        two = run(_pass_two, th, A, data.family, out=newton, **kept)
         g = gamma(data.n + 2)
         return one, two, A, g * (1.0 + 2.0 * g) * two.resid_abs, (-1, float("nan"), 0.0)
     sample = CURVATURE_ROWS_PER_PARAM * max(sel.size, 1)
-    samples = (sample, None) if newton is not None and data.n > 2 * sample else (None,)
+    # a sample pays only where C_SS is the pass's dominant cost (n |S|^2 products against the
+    # pass's few n m q): a small S (the intercept of an L2 fit) is formed whole at once, since a
+    # sampled step would cost a second round of both passes
+    costly = sel.size ** 2 > SAMPLE_MIN_RATIO * m * q
+    samples = ((sample, None) if newton is not None and costly and data.n > 2 * sample
+               else (None,))
     for sample in samples:
-        one = run(_pass_one, th, data.family, sel, norms, sample=sample)
+        one = run(_pass_one, th, data.family, sel, norms, sample=sample, **kept)
         target = one.R.copy()
         if penalty.kind == "l1":
             target[pen_rows] -= penalty.lam * np.sign(th[pen_rows])
@@ -629,7 +645,7 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, norms,
         a = np.zeros(m * q)
         a[sel] = a_S
         A = a.reshape(q, m).T
-        two = run(_pass_two, th, A, data.family, out=newton)
+        two = run(_pass_two, th, A, data.family, out=newton, **kept)
         # the summation bound of the residual: gamma(n + 2) |X|^T W |mu~ - Y|, inflated by
         # 1 + 2 gamma(n + 2) for the rounding of that nonnegative sum itself
         g = gamma(data.n + 2)
@@ -640,7 +656,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, norms,
     return one, two, A, resid_bound, (rank, condition, smallest)
 
 
-def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_bound):
+def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_bound,
+                 newton=None):
     """``(t, H, magnitude, simplex term)`` of the point ``Y + t (mu~ - Y)`` of the lower bound.
 
     The segment from ``Y`` keeps every constraint but the domain and (L1) the boxes, whose
@@ -661,7 +678,7 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
         point = (1.0, two.entropy, two.magnitude, two.simplex_term)
     elif t_max > 0.0:
         grid = np.asarray(SEGMENT_GRID + (1.0,)) * min(t_max, 1.0)
-        seg = run(_pass_segment, th, A, fam, grid)
+        seg = run(_pass_segment, th, A, fam, grid, newton=newton)
         best = int(np.argmax(seg.entropy - _relaxation(grid, two.resid, pen_rows, penalty)))
         point = (float(grid[best]), float(seg.entropy[best]), float(seg.magnitude[best]),
                  float(seg.simplex_term[best]))
@@ -902,7 +919,7 @@ def _runner(data, engine, mask):
         if mask is not None:
             raise DualMaxentError("the reduced problem of separated data needs the data in "
                                   "memory; it cannot run through an engine")
-        return lambda fn, *args, out=None, sample=None: engine.map_reduce(
+        return lambda fn, *args, sample=None, **arrays: engine.map_reduce(
             fn, None, *args, combine=_Sums.merge)
     X, Y, w = data.X, data.Y, data.weights
     n, m = X.shape
@@ -912,11 +929,11 @@ def _runner(data, engine, mask):
     starts = list(range(0, n, rows))
     halves = [starts[: (len(starts) + 1) // 2], starts[(len(starts) + 1) // 2:]]
 
-    def run_blocks(fn, args, block_starts, out, every):
+    def run_blocks(fn, args, block_starts, arrays, every):
         total = None
         for start in block_starts:
             sl = slice(start, min(start + rows, n))
-            kw = {} if out is None else {"out": out[sl]}
+            kw = {name: a[sl] for name, a in arrays.items() if a is not None}
             if every is not None:
                 kw["curvature"] = (start // rows) % every == 0
             Xb = X if rows >= n else X[sl]
@@ -924,16 +941,17 @@ def _runner(data, engine, mask):
             total = part if total is None else total.merge(part)
         return total
 
-    def run(fn, *args, out=None, sample=None):
-        # sample: this many rows (or more) form the curvature, every so many blocks
+    def run(fn, *args, sample=None, **arrays):
+        # sample: this many rows (or more) form the curvature, every so many blocks; arrays:
+        # (n, ...) tables the block function reads or writes, passed sliced to its rows
         every = None if sample is None else max(1, n // max(sample, rows))
         # two threads, each summing its half of the blocks in order, and the halves merged in
         # order: the same sums on every run (numpy releases the GIL in its products)
         with nx.one_blas_thread():
             if not halves[1]:
-                return run_blocks(fn, args, halves[0], out, every)
+                return run_blocks(fn, args, halves[0], arrays, every)
             with ThreadPoolExecutor(max_workers=2) as pool:
-                parts = list(pool.map(lambda h: run_blocks(fn, args, h, out, every), halves))
+                parts = list(pool.map(lambda h: run_blocks(fn, args, h, arrays, every), halves))
         return parts[0].merge(parts[1])
 
     return run
@@ -994,7 +1012,8 @@ def _mean(fam, eta, Yb, mask_b):
     return mu[:, None], var[:, None], A
 
 
-def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, norms, curvature=True) -> _Sums:
+def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, norms, curvature=True, mean=None,
+              curv=None) -> _Sums:
     """Pass 1 on one block: ``l``, ``R = X^T W (Y - mu)``, ``C_SS``, ``X^T W Y``, the budgets.
 
     ``sel``: class-major indices ``c m + i`` of the entries of ``S``; ``norms``: whether the
@@ -1005,7 +1024,12 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, norms, curvature=True) -> _Su
     q = theta.shape[1]
     Y2 = Yb.reshape(b, q)
     eta = Xb @ theta
-    mu, curv, A = _mean(fam, eta, Yb, mask_b)
+    mu, cv, A = _mean(fam, eta, Yb, mask_b)
+    if mean is not None:  # kept for pass 2 (in memory): the same expressions, not recomputed
+        mean[...] = mu
+    if curv is not None:
+        curv[...] = cv
+    curv = cv
     free = np.ones((b, q), dtype=bool) if mask_b is None else ~mask_b.reshape(b, q)
     Yeta = np.where(free, Y2 * eta, 0.0)
     total_y = _rows(Y2) if fam.multiclass else np.where(free[:, 0], 1.0, 0.0)
@@ -1052,7 +1076,7 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, norms, curvature=True) -> _Su
         value_budget=float(((wb * e) @ np.abs(diff)).sum()),
         grad_budget=grad_budget, x_norm=(float(np.sqrt(design.row_sq_norms(Xb)[wb > 0]
                                                         .max(initial=0.0))) if norms else 0.0),
-        x_max=float(design.column_absmax(Xb).max(initial=0.0)) if norms else 0.0)
+        x_max=float(absX.max()) if norms and b else 0.0)
 
 
 def _pass_data(Xb, Yb, wb, mask_b, fam) -> _Sums:
@@ -1063,24 +1087,30 @@ def _pass_data(Xb, Yb, wb, mask_b, fam) -> _Sums:
     return _Sums(entropy=sums["entropy"], magnitude=sums["magnitude"])
 
 
-def _newton_point(Xb, Yb, wb, mask_b, theta, A, fam):
+def _newton_point(Xb, Yb, wb, mask_b, theta, A, fam, mean=None, curv=None):
     """``(mu, mu~)`` on one block, shape (b, q): ``mu~ = mu + J A`` (rows of ``P~`` keep their
-    sum and their zeros)."""
+    sum and their zeros). ``mean`` and ``curv``: ``mu`` and the curvature at theta as pass 1
+    kept them (``curv`` None for the categorical family, whose curvature is ``P``)."""
     b = Xb.shape[0]
-    mu, curv, _ = _mean(fam, Xb @ theta, Yb, mask_b)
-    step = curv * (Xb @ A)
+    if mean is None:
+        mu, curv, _ = _mean(fam, Xb @ theta, Yb, mask_b)
+    else:
+        mu, curv = mean, (mean if curv is None else curv)
+    moved = np.flatnonzero(np.any(A != 0, axis=1))  # the rows of S (the intercept's, often)
+    XA = Xb @ A if 2 * moved.size > A.shape[0] else Xb[:, moved] @ A[moved]
+    step = curv * XA
     if fam.multiclass:
         step -= curv * _rows(step)[:, None]
     return mu, (mu + step).reshape(b, -1)
 
 
-def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, out=None) -> _Sums:
+def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, out=None, mean=None, curv=None) -> _Sums:
     """Pass 2 on one block: ``mu~``, its residual, domain, entropy and ``t_max``; ``mu~`` is
     written to ``out`` (shape (b, q)) when given."""
     b = Xb.shape[0]
     q = theta.shape[1]
     Y2 = Yb.reshape(b, q)
-    mu, mu_t = _newton_point(Xb, Yb, wb, mask_b, theta, A, fam)
+    mu, mu_t = _newton_point(Xb, Yb, wb, mask_b, theta, A, fam, mean, curv)
     if out is not None:
         out[...] = mu_t
     pos = wb > 0
@@ -1116,12 +1146,12 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, out=None) -> _Sums:
                  if fam.multiclass else 0.0, **sums)
 
 
-def _pass_segment(Xb, Yb, wb, mask_b, theta, A, fam, grid) -> _Sums:
+def _pass_segment(Xb, Yb, wb, mask_b, theta, A, fam, grid, newton=None) -> _Sums:
     """Pass 3 on one block (only when ``mu~`` left the domain): the primal sums at each point
     ``Y + t (mu~ - Y)`` of the grid."""
     b = Xb.shape[0]
     Y2 = Yb.reshape(b, -1)
-    _, mu_t = _newton_point(Xb, Yb, wb, mask_b, theta, A, fam)
+    mu_t = newton if newton is not None else _newton_point(Xb, Yb, wb, mask_b, theta, A, fam)[1]
     pos = wb > 0
     parts = [_point_sums(wb, Yb, Y2, Y2 + t * (mu_t - Y2), fam, pos) for t in grid]
     return _Sums(**{key: np.array([p[key] for p in parts]) for key in parts[0]})
