@@ -611,15 +611,18 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, norms,
         target = one.R.copy()
         if penalty.kind == "l1":
             target[pen_rows] -= penalty.lam * np.sign(th[pen_rows])
-        # the residual allowed: a hundredth of the tolerance on the boxes (relative to scale)
-        # and in the bound's charge, multiplier times residual, on the equality rows
-        scale = 1.0 + float(np.abs(one.XtWY).max(initial=0.0))
-        room = max(1.0, abs(one.loglik_full)) / max(float(multiplier(one).max(initial=0.0)),
-                                                     1.0)
+        # the residual allowed, a hundredth of what the tolerance allows: on an L1 box an
+        # excess e shortens the segment to t = lam / (lam + e), which costs about (1 - t) of
+        # the objective, so e <= tol lam; on the equality rows the bound charges multiplier
+        # times residual, so that product <= tol |objective|
+        objective = max(1.0, abs(one.loglik_full))
+        room = objective / max(float(multiplier(one).max(initial=0.0)), 1.0)
+        if penalty.kind == "l1":
+            room = min(room, penalty.lam)
         a = np.zeros(m * q)
         if np.all(np.isfinite(target)):
             a[sel] = _cg_step(data, th, sel, target.T.ravel()[sel], mask,
-                              CG_RESIDUAL * tol_hint * min(scale, room))
+                              CG_RESIDUAL * tol_hint * room)
         A = a.reshape(q, m).T
         two = run(_pass_two, th, A, data.family, out=newton, **kept)
         g = gamma(data.n + 2)
@@ -869,10 +872,22 @@ def _cg_step(data, theta, sel, t_S, mask, atol: float) -> np.ndarray:
     size = sel.size
     C = sla.LinearOperator((size, size), matvec=apply, dtype=np.float64)
     M = sla.LinearOperator((size, size), matvec=lambda v: inv * v, dtype=np.float64)
-    norm = float(np.linalg.norm(t_S))
-    if not norm > atol:
-        return np.zeros(size)
-    a_S, _ = sla.minres(C, t_S, rtol=atol / norm, maxiter=CG_MAX_ITER, M=M)
+    # MINRES stops on its own estimate of the residual in the preconditioner's norm, which can
+    # be far from the plain one: the plain residual is measured after each run, and the run
+    # resumed from where it stopped, asked for as much more as was missing
+    a_S, left = np.zeros(size), t_S
+    used, rtol = 0, 1.0
+    while used < CG_MAX_ITER:
+        norm = float(np.linalg.norm(left))
+        if not norm > atol:
+            break
+        rtol = min(rtol, atol / norm)
+        count = [0]
+        a_S, _ = sla.minres(C, t_S, x0=a_S, rtol=rtol, maxiter=CG_MAX_ITER - used, M=M,
+                            callback=lambda _x: count.__setitem__(0, count[0] + 1))
+        used += max(count[0], 1)
+        left = t_S - apply(a_S)
+        rtol *= 0.1
     return a_S
 
 
