@@ -770,7 +770,13 @@ def _l1_quadratic_on_pattern(N, c, lamv, z):
         except np.linalg.LinAlgError:
             ok = False
         if not ok:  # singular (a class shift of a penalised row): minimum-norm solution
-            zA = scipy.linalg.lstsq(NA, rhs, check_finite=False)[0]
+            if not np.all(np.isfinite(NA)):
+                return None
+            try:
+                zA = scipy.linalg.lstsq(NA, rhs, check_finite=False)[0]
+            except np.linalg.LinAlgError:  # LAPACK's SVD (gelsd) can fail to converge on a
+                # nearly singular matrix; a pivoted QR (gelsy) solves it on its numerical rank
+                zA = scipy.linalg.lstsq(NA, rhs, check_finite=False, lapack_driver="gelsy")[0]
         if not np.all(np.isfinite(zA)):
             return None
         signed = lamv[A] > 0
