@@ -33,7 +33,7 @@ binary         numpy newton    7      -       0.56, 0.66   0.13         +15 MB o
 On two cores two workers do not beat one in-memory process (the compute-bound kernels do not
 get faster when the cores are split, and each pass pays the tasks and the reduction), so Dask
 takes 0.5-0.7x numpy's rows per second at 10^6; at 10^7 the in-memory process is the slower one
-(README, "Beyond one machine").
+(docs/performance.md, "Beyond one machine: Dask").
 """
 
 from __future__ import annotations

@@ -730,7 +730,7 @@ _PEER = {"sklearn lbfgs": "lbfgs", "sklearn newton-cg": "ncg", "sklearn newton-c
 
 
 def format_markdown(summary) -> str:
-    """The README's table: a row per ``n`` and ``k`` of the synthetic jobs, a column per
+    """The sweep's table (docs/performance.md; its summary in the README): a row per ``n`` and ``k`` of the synthetic jobs, a column per
     penalty and level, each cell ``ratio peer`` for m = 10 / m = 50 (ratio = ours / fastest
     peer; the peer abbreviated: ``lbfgs``, ``ncg``, ``nchol`` are scikit-learn's solvers,
     ``ex-`` the same under sklearnex, ``glum``)."""

@@ -1,6 +1,6 @@
 """``dualmaxent bench --sparse``: its structure at a tiny size, and precisions that are measured.
 
-No speed is asserted here: the benchmark is run by hand (README, "Sparse designs").
+No speed is asserted here: the benchmark is run by hand (README, "scikit-learn, sparse designs and text").
 """
 
 import json

@@ -1,6 +1,6 @@
 """``dualmaxent bench --sweep``: its structure on tiny sizes, and its one precision measure.
 
-No speed is asserted here: the sweep is a benchmark, run by hand (README, "The sweep").
+No speed is asserted here: the sweep is a benchmark, run by hand (docs/performance.md, "The sweep: estimators where users fit").
 """
 
 import warnings
