@@ -420,8 +420,14 @@ def _print_certificate(args, dataset, cert, trace=None) -> int:
     return EXIT_OK if cert.ok else EXIT_NOT_OK
 
 
+#: The version of the JSON object of ``verify --json`` and ``certify --json``, its first key
+#: ``"schema"``. Every key is documented in ``docs/json.md`` (``tests/test_cli.py`` holds the
+#: output to that list); a key renamed or removed, or a meaning changed, takes a new version.
+JSON_SCHEMA = "dualmaxent.certificate/1"
+
+
 def certificate_json(dataset, cert, reference=None) -> dict:
-    """The certificate as a JSON-ready dict (keys documented in the README).
+    """The certificate as a JSON-ready dict: schema :data:`JSON_SCHEMA`, keys in ``docs/json.md``.
 
     ``theta`` (``values``, ``std_err``) is in the solvers' pivot gauge, the witness that
     ``certify --coef`` reads back; ``coefficients`` is the report, contrasts against
@@ -435,6 +441,7 @@ def certificate_json(dataset, cert, reference=None) -> dict:
     sep = cert.separation
     std_err = cert.std_err
     out = {
+        "schema": JSON_SCHEMA,
         "dataset": {
             "name": dataset.name, "n": dataset.n, "m": dataset.m, "k": dataset.k,
             "rank": cert.rank,
@@ -505,7 +512,7 @@ def certificate_json(dataset, cert, reference=None) -> dict:
             "compile_seconds": p.compile_seconds,
         })
     # the penalised objectives, then (separated data) the supremum and the LP's check, then
-    # the log-likelihood's constants: the keys of the README, in its order
+    # the log-likelihood's constants: the keys of docs/json.md, in its order
     extra = dict(cert.extra)
     figures = {key: extra.pop(key) for key in ("primal_objective", "dual_objective")}
     if cert.separation_check is not None:
@@ -811,13 +818,12 @@ def coefficient_table(dataset, cert, reference=None) -> list[str]:
     by default; :func:`dualmaxent.report.report_coefficients`, the one place that converts):
     two classes print the log-odds under the plain feature names, as statsmodels' ``Logit``.
     """
-    from scipy.stats import norm
-
     from .report import report_coefficients
 
     rep = report_coefficients(dataset, cert.theta, cov=cert.covariance, reference=reference,
                               penalty=cert.penalty)
-    inference = rep.std_err is not None
+    stats = rep.inference()
+    inference = stats is not None
     lines = [f"  coefficients" + (f" ({rep.title})" if rep.title else ""),
              f"          {'':<24} {'coef':>11}" + (f" {'std err':>10} {'z':>8} {'P>|z|':>7} "
                                                     f"{'[0.025':>11} {'0.975]':>11}"
@@ -827,11 +833,9 @@ def coefficient_table(dataset, cert, reference=None) -> list[str]:
         if not inference:
             lines.append(f"          {row:<24.24} {est:>11.4f}")
             continue
-        s_ = rep.std_err[i]
-        z = est / s_ if s_ > 0 else np.nan
-        lines.append(f"          {row:<24.24} {est:>11.4f} {s_:>10.4f} {z:>8.3f} "
-                     f"{2 * norm.sf(abs(z)):>7.3f} {est - 1.959964 * s_:>11.4f} "
-                     f"{est + 1.959964 * s_:>11.4f}")
+        lines.append(f"          {row:<24.24} {est:>11.4f} {rep.std_err[i]:>10.4f} "
+                     f"{stats['z'][i]:>8.3f} {stats['p'][i]:>7.3f} {stats['lower'][i]:>11.4f} "
+                     f"{stats['upper'][i]:>11.4f}")
     if cert.std_err_note:
         lines.append(f"  note: {cert.std_err_note}")
     return lines

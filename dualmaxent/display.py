@@ -4,8 +4,11 @@ Jupyter and marimo call ``_repr_html_`` on the last value of a cell; the thin me
 :class:`~dualmaxent.Certificate`, :class:`~dualmaxent.DualResult`,
 :class:`~dualmaxent.PrimalResult` and :class:`~dualmaxent.Dataset` call the functions here, so
 that the layout lives in one place. Nothing here computes a figure of the theory: every number
-is an attribute of the object shown (the standard errors only when already computed, or when a
-caller passes them, since they cost a Hessian pass).
+is an attribute of the object shown. The coefficients are reported as the CLI prints them
+(:func:`dualmaxent.report.report_coefficients`: each class against the first, with the
+contrasts' standard errors), which needs the data set (a solver's result keeps it). The
+covariance costs a Hessian pass: it is computed for the display only when that is cheap
+(:data:`CHEAP_HESSIAN`), else read when already computed.
 
 Conventions: numbers in nats (sums over observations), as the objects hold them; HTML is plain
 tables with inline styles (no CSS file, so it renders the same in Jupyter, marimo and a browser).
@@ -16,6 +19,8 @@ from __future__ import annotations
 import html
 
 import numpy as np
+
+from .report import label_text
 
 __all__ = ["certificate_html", "certificate_repr", "dual_html", "dual_repr", "primal_html",
            "primal_repr", "dataset_html", "dataset_repr", "coefficients_html", "table_html"]
@@ -62,13 +67,13 @@ def _pairs(rows) -> str:
     return f"<table style='{_TABLE}'>{cells}</table>"
 
 
-def _names(theta: np.ndarray, dataset=None):
-    """Row and column labels of a theta laid out as (m, q)."""
+def _raw_names(theta: np.ndarray, dataset=None):
+    """Row and column labels of a theta laid out as (m, q), in the solver's own gauge."""
     m, q = theta.shape
     rows = list(dataset.feature_names) if dataset is not None and dataset.m == m else \
         [f"x{r}" for r in range(m)]
     if dataset is not None and dataset.family.multiclass and len(dataset.classes) == q:
-        cols = [f"class {c}" for c in dataset.classes]
+        cols = [f"class {label_text(c)}" for c in dataset.classes]
     elif q == 1:
         cols = ["coef"]
     else:
@@ -76,36 +81,61 @@ def _names(theta: np.ndarray, dataset=None):
     return rows, cols
 
 
-def coefficients_html(theta, std_err=None, dataset=None, note: str = "") -> str:
-    """theta as a feature x class table, each entry with its standard error when given.
+def coefficients_html(theta, dataset=None, cov=None, penalty=None, note: str = "",
+                      reference=None) -> str:
+    """The coefficient table.
+
+    With ``dataset``, the report of :func:`dualmaxent.report.report_coefficients`, as the CLI
+    prints it: each class against the reference class (the first by default), statsmodels'
+    columns (coef, std err, z, P>|z| and the normal 95% interval) when ``cov`` is given, the
+    contrasts' standard errors from the covariance ``D Cov D^T``. Without it (a CVXPY result
+    alone), theta as it is laid out: one column per class in the solver's gauge.
 
     Parameters
     ----------
     theta : ndarray of shape (m, k) or (m,)
-    std_err : ndarray like theta, optional
     dataset : Dataset, optional
-        For the feature and class names.
+        For the family, the classes and the feature names.
+    cov : ndarray of shape (theta.size, theta.size), optional
+        The covariance of theta's entries (:attr:`dualmaxent.Certificate.covariance`).
+    penalty : Penalty, optional
+        The fit's penalty: its penalised rows are listed for every class.
     note : str
         Printed under the table (why there are no standard errors, for instance).
+    reference : label, optional
+        The reference class (default: the first).
     """
     if theta is None:
         return "<p><i>no coefficients</i></p>"
     m = np.asarray(theta).shape[0]
     th = np.asarray(theta, dtype=np.float64).reshape(m, -1)
-    se = None if std_err is None else np.asarray(std_err, dtype=np.float64).reshape(m, -1)
-    rows, cols = _names(th, dataset)
-    header = ["feature"] + [c for c in cols for c in ((c, "std err") if se is not None else (c,))]
-    body = []
-    for r, name in enumerate(rows):
-        line = [_e(name)]
-        for i in range(th.shape[1]):
-            line.append(_num(th[r, i], ".4f"))
-            if se is not None:
-                line.append(f"<span style='color:#666'>{_num(se[r, i], '.4f')}</span>")
-        body.append(line)
-    out = table_html(header, body)
+    if dataset is None or getattr(dataset, "m", None) != m:
+        rows, cols = _raw_names(th, dataset)
+        body = [[_e(name)] + [_num(th[r, i], ".4f") for i in range(th.shape[1])]
+                for r, name in enumerate(rows)]
+        out = table_html(["feature"] + cols, body)
+    else:
+        from .report import report_coefficients
+
+        rep = report_coefficients(dataset, th.reshape(np.shape(theta)), cov=cov,
+                                  reference=reference, penalty=penalty)
+        header = ["", "coef"]
+        stats = rep.inference()
+        if stats is not None:
+            header += ["std err", "z", "P>|z|", "[0.025", "0.975]"]
+        body = []
+        for i, name in enumerate(rep.names):
+            line = [_e(name), _num(rep.coef[i], ".4f")]
+            if stats is not None:
+                line += [f"<span style='color:#666'>{_num(rep.std_err[i], '.4f')}</span>",
+                         _num(stats["z"][i], ".3f"), _num(stats["p"][i], ".3f"),
+                         _num(stats["lower"][i], ".4f"), _num(stats["upper"][i], ".4f")]
+            body.append(line)
+        title = (f"<div data-dm='coefficients-title' style='font-size:12px;color:#333'>"
+                 f"coefficients ({_e(rep.title)})</div>" if rep.title else "")
+        out = title + table_html(header, body)
     if note:
-        out += f"<div style='font-size:12px;color:#666'>{_e(note)}</div>"
+        out += f"<div style='font-size:12px;color:#666'>note: {_e(note)}</div>"
     return out
 
 
@@ -152,17 +182,36 @@ def certificate_html(cert, dataset=None, coefficients: bool = True) -> str:
     for note in cert.notes:
         parts.append(f"<div style='font-size:12px;color:#666'>note: {_e(note)}</div>")
     if coefficients and cert.theta is not None:
-        parts.append(coefficients_html(cert.theta, _cached_std_err(cert), dataset,
-                                       cert.std_err_note if _cached_std_err(cert) is None else ""))
+        cov, note = _covariance(cert, dataset)
+        parts.append(coefficients_html(cert.theta, dataset, cov=cov, penalty=cert.penalty,
+                                       note=note))
     return "<div>" + "".join(parts) + "</div>"
 
 
-def _cached_std_err(obj):
-    """The standard errors when they cost nothing more (already computed), else None."""
+#: The rich display computes the covariance itself when its Hessian pass costs at most this
+#: many multiply-adds (``n m^2 q^2``, a few milliseconds); above, only when already computed.
+CHEAP_HESSIAN = 1e8
+
+
+def _cheap(dataset) -> bool:
+    from .data import Dataset
+
+    if not isinstance(dataset, Dataset):
+        return False
+    q = len(dataset.classes) if dataset.family.multiclass else 1
+    return dataset.n * dataset.m ** 2 * q ** 2 <= CHEAP_HESSIAN
+
+
+def _covariance(obj, dataset) -> tuple:
+    """``(cov, note)`` for the table: the covariance of theta's entries and why it is missing,
+    computed only when cheap (already computed, or a small Hessian pass: :data:`CHEAP_HESSIAN`).
+    """
     dual = obj.dual if hasattr(obj, "verdict") else obj
-    if dual is None or "_inference" not in getattr(dual, "__dict__", {}):
-        return None
-    return obj.std_err
+    if dual is not None and "_inference" not in getattr(dual, "__dict__", {}) \
+            and not _cheap(dataset):
+        return None, ("standard errors not computed for the display (a Hessian pass over a "
+                      "large design): read .std_err")
+    return obj.covariance, obj.std_err_note
 
 
 def dual_repr(result) -> str:
@@ -183,9 +232,11 @@ def dual_html(result) -> str:
             ("canonical l(θ)", _num(result.canonical_loglik, ".10g")),
             ("penalised objective", _num(result.objective, ".10g")),
             ("relative KKT residual", _num(result.kkt_residual, ".1e"))]
-    se = _cached_std_err(result)
-    return ("<div>" + _pairs(rows) + coefficients_html(result.theta, se, _dataset_of(result))
-            + "</div>")
+    dataset = _dataset_of(result)
+    cov, note = _covariance(result, dataset)
+    return ("<div>" + _pairs(rows)
+            + coefficients_html(result.theta, dataset, cov=cov, penalty=result.penalty,
+                                note=note) + "</div>")
 
 
 def primal_repr(result) -> str:
@@ -211,7 +262,7 @@ def primal_html(result) -> str:
 
 def dataset_repr(ds) -> str:
     """Two lines: name, family, sizes; the columns."""
-    classes = f", classes {tuple(ds.classes)}" if ds.classes else ""
+    classes = f", classes ({', '.join(label_text(c) for c in ds.classes)})" if ds.classes else ""
     names = ", ".join(ds.feature_names[:8]) + (", ..." if ds.m > 8 else "")
     return (f"Dataset({ds.name!r}, {ds.family.name}, n={ds.n}, m={ds.m}{classes};\n"
             f"  features: {names})")
@@ -222,13 +273,14 @@ def dataset_html(ds, rows: int = 5) -> str:
     facts = [("family", _e(ds.family.name)), ("n observations", str(ds.n)),
              ("m columns of X", str(ds.m) + (" (intercept last)" if ds.intercept else ""))]
     if ds.classes:
-        facts.append(("classes", _e(", ".join(str(c) for c in ds.classes))))
+        facts.append(("classes", _e(", ".join(label_text(c) for c in ds.classes))))
     if not np.all(np.asarray(ds.weights) == 1):
         facts.append(("total weight", _num(np.sum(ds.weights), ".6g")))
     from . import design
 
     head = ds.X[:rows]
     head = head.toarray() if design.is_sparse(head) else np.asarray(head)
-    body = [[_num(v, ".4g") for v in head[j]] + [_e(ds.y[j])] for j in range(head.shape[0])]
+    y = [_e(label_text(v)) if ds.classes else _num(v, ".4g") for v in ds.y[:head.shape[0]]]
+    body = [[_num(v, ".4g") for v in head[j]] + [y[j]] for j in range(head.shape[0])]
     return (f"<div><b>{_e(ds.name)}</b>" + _pairs(facts)
             + table_html(list(ds.feature_names) + ["y"], body, first_left=False) + "</div>")

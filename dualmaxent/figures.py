@@ -46,6 +46,7 @@ from .data import Dataset, load_dataset
 from .dual import solve_dual
 from .exceptions import DualMaxentError, DualMaxentWarning
 from .families import get_family
+from .report import label_text
 from .verify import recover_primal, verify
 
 __all__ = ["DATA_FIGURES", "FigureOutput", "FIGURES", "FORMATS", "main_figures", "render"]
@@ -307,9 +308,9 @@ def _as_table(ds: Dataset, values) -> np.ndarray:
 def _column_names(ds: Dataset) -> list:
     """The columns of ``_as_table``: the classes, or the one mean of the other families."""
     if ds.family.multiclass:
-        return [f"class {c}" for c in ds.classes]
+        return [f"class {label_text(c)}" for c in ds.classes]
     if ds.family.is_probability:
-        return [f"Pr({ds.classes[-1]})"]
+        return [f"Pr({label_text(ds.classes[-1])})"]
     return ["mean μ"]
 
 
@@ -821,7 +822,7 @@ def fig_separation(out="figures") -> FigureOutput:
     # which observations the separation makes certain: rows with every other class forced to 0
     labels = np.asarray(iris.Y).argmax(axis=1)
     certain = forced.sum(axis=1) == iris.k - 1
-    certain_classes = sorted({str(iris.classes[i]) for i in labels[certain]})
+    certain_classes = sorted({label_text(iris.classes[i]) for i in labels[certain]})
     facts = {"kind": sep.kind, "forced_entries": int(forced.sum()),
              "certain_rows": int(certain.sum()), "certain_classes": certain_classes,
              "H": H_iris, "attained": bool(iris_cert.attained),
@@ -963,8 +964,8 @@ def fig_regularization_path(out="figures", data=None) -> FigureOutput:
         for i, c in enumerate(columns):
             color = CLASS_COLORS[i % len(CLASS_COLORS)]
             ax.plot(l1_lambdas, thetas[:, r, i], styles[a % len(styles)], color=color, lw=1.6,
-                    label=rf"$\theta$[{ds.feature_names[r]}" + (f", {c}]" if c is not None
-                                                                 else "]"))
+                    label=rf"$\theta$[{ds.feature_names[r]}" + (f", {label_text(c)}]"
+                                                                 if c is not None else "]"))
             # a box |X_r^T (P - Y)_i| <= lambda is tight exactly where CVXPY's multiplier of
             # that box is nonzero (complementary slackness; _box_tight)
             tight = np.array([_box_tight(ds, cert, lam, r, i)
@@ -1060,7 +1061,7 @@ def fig_glm_families(out="figures") -> FigureOutput:
         if mu_d.ndim == 2:
             for i in range(ds.k):
                 ax.scatter(mu_d[:, i], mu_p[:, i], s=8, color=CLASS_COLORS[i], alpha=0.6,
-                           label=f"class {ds.classes[i]}")
+                           label=f"class {label_text(ds.classes[i])}")
         else:
             ax.scatter(mu_d, mu_p, s=8, color=CLASS_COLORS[0], alpha=0.6)
         lo = float(min(mu_d.min(), mu_p.min()))
@@ -1118,7 +1119,7 @@ def fig_maxent_map(out="figures") -> FigureOutput:
     for i, c in enumerate(ds.classes):
         sel = labels == i
         ax.scatter(feats[sel, 0], feats[sel, 1], s=16, color=CLASS_COLORS[i], ec="k",
-                   lw=0.4, label=f"class {c}")
+                   lw=0.4, label=f"class {label_text(c)}")
     ax.grid(False)
     ax.set(xlabel=ds.feature_names[0], ylabel=ds.feature_names[1], xlim=(x0, x1), ylim=(y0, y1))
     handles, _ = ax.get_legend_handles_labels()

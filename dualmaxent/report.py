@@ -81,6 +81,27 @@ class Coefficients:
     reference: object
     title: str
 
+    def inference(self, level: float = 0.95) -> dict | None:
+        """The normal-theory columns of statsmodels' summary, or None without standard errors.
+
+        Returns
+        -------
+        dict of ndarray of shape (p,)
+            ``z = coef / std_err`` (NaN where the standard error is 0 or NaN: a pinned or
+            non-estimable entry), ``p = 2 (1 - Phi(|z|))`` and the ``level`` interval
+            ``coef -+ Phi^-1((1 + level) / 2) std_err`` as ``lower`` and ``upper``.
+        """
+        if self.std_err is None:
+            return None
+        from scipy.stats import norm
+
+        se = np.asarray(self.std_err, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(se > 0, self.coef / se, np.nan)
+        half = norm.ppf(0.5 + level / 2.0) * se
+        return {"z": z, "p": 2.0 * norm.sf(np.abs(z)), "lower": self.coef - half,
+                "upper": self.coef + half}
+
 
 def _find_level(classes, reference):
     """The index of ``reference`` among ``classes``: equal as a value (``1 == 1.0``) or as

@@ -83,6 +83,7 @@ import scipy.sparse as sp
 from . import design
 from .data import Dataset
 from .exceptions import DataError, DualMaxentError
+from .report import label_text
 
 __all__ = ["Separation", "detect_separation", "as_forced", "kept_observations",
            "identifiable_basis"]
@@ -124,7 +125,7 @@ class Separation:
             full = self.forced_rows_full(dataset)
             counts = [(int((full & (Y[:, i] == 1)).sum()), c)
                       for i, c in enumerate(dataset.classes)]
-            parts = [f"{cnt} of class {c}" for cnt, c in counts if cnt]
+            parts = [f"{cnt} of class {label_text(c)}" for cnt, c in counts if cnt]
             if parts:
                 parts[0] = parts[0].replace(" of", " observations of", 1)
                 listed = parts[0] if len(parts) == 1 else (", ".join(parts[:-1])

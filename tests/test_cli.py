@@ -1,8 +1,10 @@
 """The command line: exit codes, the certificate, JSON keys, one-line errors."""
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -313,6 +315,99 @@ def test_certify_given_coefficients_exits_0_and_says_how_close(tmp_path, capsys,
     eta = ds.X @ theta
     loglik = float(np.sum(ds.Y * eta) - np.sum(np.logaddexp.reduce(eta, axis=1)))
     assert doc["certificate"]["upper_bound"] == pytest.approx(-loglik, rel=1e-12)
+
+
+DOCS_JSON = Path(__file__).resolve().parents[1] / "docs" / "json.md"
+
+#: When a key is present (docs/json.md, the *present* column).
+PRESENCE = {"always", "cvxpy", "separated", "elasticnet", "trace"}
+
+#: A JSON value of each documented type; a number is null when not finite (docs/json.md).
+JSON_TYPES = {
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)),
+    "boolean": lambda v: isinstance(v, bool),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+    "null": lambda v: v is None,
+}
+
+
+def documented_json_keys() -> dict:
+    """``{object path: {key: (types, present)}}`` read from the tables of docs/json.md: a
+    ``### Top level`` or ``### `a.b``` heading, then rows ``| `key` | type | unit | present |``."""
+    objects, path = {}, None
+    for line in DOCS_JSON.read_text(encoding="utf-8").splitlines():
+        head = re.fullmatch(r"### (?:Top level|`([\w.]+)`)", line.strip())
+        if head:
+            path = tuple(head.group(1).split(".")) if head.group(1) else ()
+            assert path not in objects, f"docs/json.md documents {path} twice"
+            objects[path] = {}
+            continue
+        row = re.match(r"\| `(\w+)` \| ([^|]+?) \| [^|]+? \| `(\w+)` \|", line)
+        if row and path is not None:
+            key, types, present = row.groups()
+            types = tuple(re.split(r",\s*|\s+or\s+", types))
+            assert set(types) <= set(JSON_TYPES), (path, key, types)
+            assert present in PRESENCE, (path, key, present)
+            assert key not in objects[path], f"docs/json.md documents {path} {key!r} twice"
+            objects[path][key] = (types, present)
+    return objects
+
+
+def _check_documented(doc: dict, tags: set, spec: dict, seen: set, path=()) -> None:
+    """``doc``'s keys are exactly the documented ones present under ``tags``, each of its
+    documented type; nested documented objects likewise."""
+    assert path in spec, f"docs/json.md does not document the object {'.'.join(path)}"
+    documented = spec[path]
+    expected = {key for key, (_, present) in documented.items()
+                if present == "always" or present in tags}
+    assert set(doc) == expected, (path, "undocumented:", sorted(set(doc) - expected),
+                                  "missing:", sorted(expected - set(doc)))
+    for key, value in doc.items():
+        types, _ = documented[key]
+        assert any(JSON_TYPES[t](value) for t in types), (path, key, value, types)
+        seen.add(path + (key,))
+        if isinstance(value, dict):
+            _check_documented(value, tags, spec, seen, path + (key,))
+
+
+def test_json_keys_are_exactly_those_of_docs_json_md(tmp_path, capsys, blobs_theta):
+    """The keys of ``verify --json`` and ``certify --json``, at every level, are the ones
+    docs/json.md lists, in each case of its *present* column, so the doc cannot drift."""
+    from dualmaxent.cli import JSON_SCHEMA
+
+    spec = documented_json_keys()
+    assert JSON_SCHEMA in DOCS_JSON.read_text(encoding="utf-8").splitlines()[0]
+    ds, theta = blobs_theta
+    coef = write_coef(tmp_path / "coef.csv", ds.feature_names, ds.classes, theta)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    counts = rng.poisson(np.exp(0.3 + X[:, 0]))
+    path = tmp_path / "counts.csv"
+    path.write_text("a,b,y\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(X, counts)))
+    runs = [  # (argv, the present column's cases that apply)
+        (["verify", "blobs"], {"cvxpy"}),
+        (["verify", "iris"], {"cvxpy", "separated"}),
+        (["verify", "iris", "--primal", "projected"], {"separated"}),
+        (["verify", "blobs", "--l1", "5", "--l1-ratio", "0.5", "--primal", "projected"],
+         {"elasticnet"}),
+        (["verify", "blobs", "--l2", "1", "--trace", "--primal", "projected"], {"trace"}),
+        (["verify", str(path), "--family", "poisson", "--primal", "projected"], set()),
+        (["certify", "blobs", "--coef", coef], set()),
+    ]
+    seen = set()
+    for argv, tags in runs:
+        code, out, _ = run(capsys, *argv, "--json")
+        doc = json.loads(out)
+        assert code == 0, (argv, doc["certificate"]["messages"])
+        assert doc["schema"] == JSON_SCHEMA == "dualmaxent.certificate/1"
+        assert list(doc)[0] == "schema"
+        _check_documented(doc, tags, spec, seen)
+    # every documented key was seen in some run: the doc lists nothing that is never printed
+    documented = {path + (key,) for path, keys in spec.items() for key in keys}
+    assert documented == seen, sorted(documented - seen)
 
 
 def test_certify_reads_rows_and_class_columns_in_any_order(tmp_path, capsys, blobs_theta):

@@ -4,6 +4,7 @@ parametrised CVXPY primal it uses, the rich display, and the CLI's errors."""
 from __future__ import annotations
 
 import html
+import re
 import shutil
 import socket
 import subprocess
@@ -136,6 +137,127 @@ def test_rich_display_is_short_and_readable():
     assert cert.primal.status in cert.primal._repr_html_() and ds.name in ds._repr_html_()
 
 
+def test_coefficients_are_reported_as_the_cli_does():
+    """The view and the rich display print report_coefficients: the first class is the
+    reference, and the contrasts' standard errors come from the covariance."""
+    from dualmaxent.report import report_coefficients
+
+    loaded = model.load(model.Source("blobs"))
+    expl = model.explore(loaded, model.Settings())
+    cert, ds = expl.cert, loaded.dataset
+    rep = report_coefficients(ds, cert.theta, cov=cert.covariance, penalty=cert.penalty)
+    view = views.coefficients(expl)
+    assert view.numbers["reference"] == ds.classes[0] and rep.std_err is not None
+    assert view.numbers["names"] == rep.names and "x1[b]" in rep.names
+    np.testing.assert_array_equal(view.numbers["coef"], rep.coef)
+    np.testing.assert_array_equal(view.numbers["std_err"], rep.std_err)
+    assert "the last class" not in view.html and "reference class a" in view.html
+    for obj in (cert, cert.dual):  # the rich display: the same rows, statsmodels' columns
+        page = obj._repr_html_()
+        assert all(html.escape(name) in page for name in rep.names)
+        assert "std err" in page and "P&gt;|z|" in page
+        assert f"{rep.std_err[0]:.4f}" in page and f"{rep.coef[0]:.4f}" in page
+    # two classes: the log-odds under the plain feature names, as statsmodels' Logit
+    binary = model.explore(model.load(model.Source("binary")), model.Settings())
+    view = views.coefficients(binary)
+    assert view.numbers["names"] == ("x1", "x2", "intercept") and "log-odds" in view.html
+
+
+def test_labels_keep_their_type_where_printed():
+    """A CSV's 0.0 / 1.0 target prints as 0 / 1: the rich display, the explorer, the separation
+    message, the figures' legends and the CLI's header."""
+    from dualmaxent.data import Dataset
+    from dualmaxent.figures import _column_names
+
+    X = np.array([[-2.0], [-1.0], [1.0], [2.0], [0.5], [-0.5]])
+    for family in ("categorical", "bernoulli"):
+        ds = Dataset.from_arrays(X, np.array([0.0, 0.0, 1.0, 1.0, 1.0, 0.0]), family=family,
+                                 name="floats")
+        cert = dm.verify(ds)
+        printed = [repr(ds), ds._repr_html_(), cert.separation.describe(ds),
+                   " ".join(_column_names(ds)), " ".join(views._columns(ds)),
+                   views.coefficients(model.Exploration(ds, model.Settings(), cert.dual, None,
+                                                        cert)).html]
+        for text in printed:  # a label 0.0 or 1.0, not a number such as 0.0000 or 1.0e-3
+            assert not re.search(r"(?<![\d.])[01]\.0(?![\de])", text), text
+        assert "class 0" in printed[2] and "class 1" in printed[2]
+        assert "(0, 1)" in printed[0]
+
+
+def test_labels_in_the_cli_header(tmp_path, capsys):
+    path = tmp_path / "floats.csv"
+    path.write_text("x,y\n-2,0.0\n-1,1.0\n1,1.0\n2,0.0\n0.5,1.0\n-0.5,0.0\n")
+    main(["verify", str(path), "--target", "y", "--primal", "projected"])
+    head = capsys.readouterr().out.splitlines()[0]
+    assert "k=2: 0, 1" in head, head
+
+
+def test_a_lambda_move_reuses_and_warm_starts():
+    """Settings that define a problem already solved re-solve nothing; a new lambda starts the
+    dual from the nearest theta* solved, and the certificate is as good as a cold solve's."""
+    loaded = model.load(model.Source("iris"))
+    steps = model.lambda_steps(loaded.dataset)
+    first = model.explore(loaded, model.Settings("L1", steps[10]))
+    assert first.warm_from is None and first.iterates and not first.reused
+    second = model.explore(loaded, model.Settings("L1", steps[9]))
+    assert second.warm_from == steps[10] and second.cert.ok and not second.iterates
+    cold = dm.verify(loaded.dataset, l1=steps[9], primal="projected")
+    assert abs(second.cert.upper_bound - cold.upper_bound) <= (
+        second.cert.tol * max(1.0, abs(cold.upper_bound)))
+    again = model.explore(loaded, model.Settings("L1", steps[10], l1_ratio=0.3))
+    assert again.reused and again.cert is first.cert  # the mixing is not L1's
+    none = [model.explore(loaded, model.Settings("none", lam)) for lam in steps[:2]]
+    assert none[1].reused and none[1].cert is none[0].cert  # lambda does not enter it
+    assert "nothing re-solved" in views.summary(none[1]).html
+
+
+def test_the_bracket_of_the_solve_shown_is_its_own_iterates_certified():
+    """The bracket view certifies the explored solve's recorded iterates instead of solving
+    again: the same bounds as trace_bracket's."""
+    from dualmaxent.trace import trace_bracket
+
+    loaded = model.load(model.Source("blobs"))
+    lam = model.lambda_steps(loaded.dataset)[25]
+    expl = model.explore(loaded, model.Settings("L2", lam))
+    ours = views._trace_of_iterates(expl, views.TRACE_POINTS)
+    theirs = trace_bracket(loaded.dataset, method=expl.dual.method, penalty=expl.cert.penalty,
+                           max_points=views.TRACE_POINTS, separation=expl.cert.separation)
+    np.testing.assert_array_equal(ours.iteration, theirs.iteration)
+    np.testing.assert_allclose(ours.upper_bound, theirs.upper_bound, rtol=1e-12)
+    np.testing.assert_allclose(ours.lower_bound, theirs.lower_bound, rtol=1e-12)
+    view = views.bracket(expl)
+    assert "not traced" not in view.html  # L2: every solver takes it
+    l1 = views.bracket(model.explore(loaded, model.Settings("L1", lam)))
+    assert set(l1.numbers) == {"newton", "lbfgs"} and "not traced" in l1.html
+
+
+def test_progress_shows_nothing_outside_a_notebook():
+    from dualmaxent.explore import progress
+
+    with progress("waiting", after=0.01):
+        time.sleep(0.05)  # the spinner's thread fires; without a marimo kernel it is a no-op
+
+
+def test_sigterm_ends_the_marimo_server_too():
+    """``dualmaxent explore`` stopped by SIGTERM (as a test or a service manager stops it)
+    stops its marimo server: no orphan keeps the port."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "dualmaxent", "explore", "--headless",
+                             "--port", str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert "served at" in proc.stdout.readline()
+        children = [int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+                    .read_text().split()] if Path(f"/proc/{proc.pid}").exists() else []
+        assert children, "marimo runs as a child process"
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{c}").exists() for c in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{c}").exists() for c in children)
+
+
 def test_explore_without_marimo_is_one_line_and_exit_2(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "marimo", None)  # import marimo raises ImportError
     assert main(["explore", "--headless"]) == 2
@@ -203,9 +325,36 @@ def _wait(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
+#: Installed in the page: at a key press, note the time and the summary's entropy and the view's
+#: lambda; ``window.__dmMove.seconds`` is set when both have changed in the DOM.
+_TIMER = """
+document.addEventListener('keydown', () => {
+  const state = () => {
+    const view = document.querySelector('[data-dm=view]');
+    const entropy = document.querySelector('[data-dm=entropy]');
+    return [view ? view.getAttribute('data-lam') : '', entropy ? entropy.textContent : ''];
+  };
+  const move = {start: performance.now(), before: state(), seconds: null};
+  window.__dmMove = move;
+  const check = () => {
+    const now = state();
+    if (move.seconds === null && now[0] && now[1] && now[0] !== move.before[0]
+        && now[1] !== move.before[1]) {
+      move.seconds = (performance.now() - move.start) / 1000;
+      observer.disconnect();
+    }
+  };
+  const observer = new MutationObserver(check);
+  observer.observe(document.body, {subtree: true, childList: true, attributes: true,
+                                   characterData: true});
+}, true);
+"""
+
+
 def test_browser_moves_lambda_and_the_duality_follows():
     binary, driver_path = _browser()
     from selenium import webdriver
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
 
@@ -237,15 +386,27 @@ def test_browser_moves_lambda_and_the_duality_follows():
         def shown():
             return tuple(_text(browser, key) for key in ("entropy", "gap", "within", "upper"))
 
-        lam = _shadow(browser, "marimo-slider", "[role=slider]")[-1]  # after elastic net's a
+        def view_lam():  # the lambda the view on screen was drawn for (views.show)
+            els = browser.find_elements(By.CSS_SELECTOR, "[data-dm=view]")
+            return els[0].get_attribute("data-lam") if els else None
+
+        lam = _shadow(browser, "marimo-slider", "[role=slider]")[-1]  # the last: lambda
         browser.execute_script("arguments[0].focus()", lam)
-        seconds, first = [], shown()
-        for key in (Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ARROW_LEFT):
-            before = shown()
+        # the page times itself, from the key press to the DOM holding the new summary and the
+        # view drawn for the new lambda: WebDriver's own round trips (tens of ms each) are not
+        # what a user waits for
+        browser.execute_script(_TIMER)
+        seconds, page_seconds, first = [], [], shown()
+        # each move to a lambda not solved before (one solved before is reused, not re-solved)
+        for key in (Keys.ARROW_LEFT,) * 3:
+            before, drawn = shown(), view_lam()
             start = time.monotonic()
             lam.send_keys(key)
-            _wait(lambda: shown() != before and "" not in shown(), 60, "the re-solve")
+            _wait(lambda: shown() != before and "" not in shown() and view_lam() != drawn,
+                  60, "the re-solve")
             seconds.append(time.monotonic() - start)
+            page_seconds.append(_wait(lambda: browser.execute_script(
+                "return window.__dmMove && window.__dmMove.seconds"), 10, "the page's clock"))
             assert _text(browser, "verdict").startswith("OK"), _text(browser, "verdict")
         last = shown()
         assert last[0] != first[0], "the displayed entropy did not change"
@@ -253,7 +414,18 @@ def test_browser_moves_lambda_and_the_duality_follows():
         # the gap shown is the certificate's: within its tolerance of the upper bound
         tol = model.Settings().tol  # the page's certificate tolerance
         assert abs(float(last[1])) <= tol * max(1.0, abs(float(last[3]))) + float(last[2])
-        print(f"slider move to redrawn page: {', '.join(f'{s:.3f}' for s in seconds)} s")
+        print(f"slider move to redrawn summary and view: "
+              f"{', '.join(f'{s:.3f}' for s in page_seconds)} s in the page "
+              f"({', '.join(f'{s:.3f}' for s in seconds)} s through WebDriver)")
+        assert not browser.find_elements(By.CSS_SELECTOR, "[data-dm=error]")
+        # the screenshot of the README: the page down to the view, without the empty rest
+        for _ in range(3):  # the window's chrome takes some of its height: measure again
+            bottom, inner = browser.execute_script(
+                "return [document.querySelector('[data-dm=view]').getBoundingClientRect()"
+                ".bottom, window.innerHeight]")
+            height = browser.get_window_size()["height"]
+            browser.set_window_size(1280, int(height + bottom + 40 - inner))
+            time.sleep(0.3)
         out = ROOT / "figures" / "explore.png"
         out.parent.mkdir(exist_ok=True)
         browser.save_screenshot(str(out))

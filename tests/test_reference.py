@@ -271,3 +271,27 @@ def test_labels_print_as_their_type_and_keep_it():
     ours = MaxEntClassifier().fit(X, y).classes_
     theirs = LogisticRegression().fit(X, y).classes_
     assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)
+
+
+def test_inference_columns_are_statsmodels_summary(spector):
+    """z, P>|z| and the 95 % interval of :meth:`Coefficients.inference`, recomputed from
+    statsmodels' own ``tvalues``, ``pvalues`` and ``conf_int`` on the same data: each is a
+    smooth function of (coef, std err), which agree within the bounds of ``_tolerances``."""
+    df, X, model, ref = spector
+    data = Dataset.from_arrays(df[SPECTOR].to_numpy(), df["GRADE"].to_numpy(),
+                               feature_names=SPECTOR)
+    res = solve_dual(data)
+    rep = report_coefficients(data, res.theta, cov=res.covariance)
+    stats = rep.inference()
+    theta_tol, se_rtol = _tolerances(model, ref, rep.coef, X, 1)
+    z_ref = np.asarray(ref.tvalues)
+    # z = coef / se moves by theta_tol / se and by its relative se error
+    _within(stats["z"], z_ref, atol=theta_tol / np.asarray(ref.bse) + 2 * se_rtol * np.abs(z_ref))
+    lo, hi = np.asarray(ref.conf_int(0.05)).T
+    _within(stats["lower"], lo, atol=theta_tol + 2 * 1.96 * se_rtol * np.asarray(ref.bse))
+    _within(stats["upper"], hi, atol=theta_tol + 2 * 1.96 * se_rtol * np.asarray(ref.bse))
+    # |dp/dz| = 2 phi(z) <= 0.8
+    _within(stats["p"], ref.pvalues, atol=0.8 * np.abs(stats["z"] - z_ref) + 1e-15)
+    assert rep.inference(0.9)["upper"][0] < stats["upper"][0]  # a narrower interval
+    no_se = report_coefficients(data, res.theta)
+    assert no_se.inference() is None

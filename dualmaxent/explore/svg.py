@@ -45,11 +45,13 @@ def _ticks(lo: float, hi: float, log: bool) -> list[float]:
     return [float(v) for v in np.arange(first, hi + step * 1e-9, step)]
 
 
-def _label(v: float, log: bool) -> str:
+def _label(v: float, log: bool, step: float = 0.0) -> str:
     if log:
         e = int(round(np.log10(v)))
         return f"1e{e}" if abs(e) > 2 else f"{v:g}"
-    return f"{v:.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.1e}"
+    if abs(v) < 1e-9 * step:  # a tick at zero computed as -1e-17: not "-0"
+        return "0"
+    return f"{v:.4g}" if abs(v) >= 1e-3 else f"{v:.1e}"
 
 
 def _limits(values: list[np.ndarray], log: bool, given):
@@ -74,9 +76,17 @@ def chart(series, *, title="", xlabel="", ylabel="", xlog=False, ylog=False, xli
     """An SVG chart of ``series`` (a list of :class:`Series`).
 
     ``hlines`` are ``(y, color, dash, label)`` horizontal lines; ``diagonal`` draws ``y = x``;
-    ``underlay`` is a data URI of an image stretched over the plot area (the map).
+    ``underlay`` is a data URI of an image stretched over the plot area (the map). ``legend``
+    is ``"upper right"``, ``"upper left"`` (inside the plot) or ``"outside"`` (a margin on the
+    right, the chart ``width`` growing by it).
     """
     left, right, top, bottom = 62, 12, 24, 44
+    labelled = [s.label for s in series if s.label] + [h[3] for h in hlines if h[3]]
+    if legend == "outside" and labelled:
+        # the legend in a margin of its own, right of the plot: curves that cross the whole
+        # plot (the bracket's) leave no corner free
+        right += 34 + 7 * max(len(t) for t in labelled)
+        width += 34 + 7 * max(len(t) for t in labelled)
     pw, ph = width - left - right, height - top - bottom
     xs = [s.x for s in series]
     ys = [s.y for s in series] + [np.array([h[0]]) for h in hlines]
@@ -105,12 +115,12 @@ def chart(series, *, title="", xlabel="", ylabel="", xlog=False, ylog=False, xli
         p = float(px(t))
         out.append(f"<line x1='{p:.1f}' x2='{p:.1f}' y1='{top}' y2='{top + ph}' stroke='#eee'/>"
                    f"<text x='{p:.1f}' y='{top + ph + 14}' text-anchor='middle'>"
-                   f"{_label(t, xlog)}</text>")
+                   f"{_label(t, xlog, x1 - x0)}</text>")
     for t in _ticks(y0, y1, ylog):
         p = float(py(t))
         out.append(f"<line x1='{left}' x2='{left + pw}' y1='{p:.1f}' y2='{p:.1f}' stroke='#eee'/>"
                    f"<text x='{left - 4}' y='{p + 4:.1f}' text-anchor='end'>"
-                   f"{_label(t, ylog)}</text>")
+                   f"{_label(t, ylog, y1 - y0)}</text>")
     out.append(f"<rect x='{left}' y='{top}' width='{pw}' height='{ph}' fill='none' "
                "stroke='#999'/>")
     clip = f"clip-path='url(#c{id(series)})'"
@@ -141,7 +151,8 @@ def chart(series, *, title="", xlabel="", ylabel="", xlog=False, ylog=False, xli
     labels += [(c, d, lab) for _, c, d, lab in hlines if lab]
     for i, (color, dash, label) in enumerate(labels):
         y = top + 12 + 14 * i
-        x = left + pw - 150 if legend == "upper right" else left + 8
+        x = (left + pw + 10 if legend == "outside" else
+             left + pw - 150 if legend == "upper right" else left + 8)
         out.append(f"<line x1='{x}' x2='{x + 18}' y1='{y - 4}' y2='{y - 4}' stroke='{color}' "
                    f"stroke-width='2' stroke-dasharray='{dash}'/><text x='{x + 22}' y='{y}' "
                    f"style='paint-order:stroke;stroke:white;stroke-width:3px'>"

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import html
 import warnings
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +23,7 @@ import numpy as np
 from .. import display
 from ..exceptions import DualMaxentError, DualMaxentWarning
 from ..figures import CLASS_COLORS, METHOD_COLORS
+from ..report import label_text
 from ..verify import recover_primal
 from . import svg
 
@@ -29,8 +32,10 @@ __all__ = ["View", "VIEWS", "show", "summary", "balance", "primal_dual", "bracke
 
 #: The dual solvers whose brackets the bracket view traces.
 TRACE_METHODS = ("newton", "newton-cg", "lbfgs", "gradient")
-#: Iterates certified per solver (the first, the last and some between, log-spaced).
-TRACE_POINTS = 12
+#: Iterates certified per solver (the first, the last and some between, log-spaced): enough
+#: for the shape of each curve (Newton's few steps are all shown), few enough that a lambda move
+#: re-traces the four solvers within the 0.3 s budget.
+TRACE_POINTS = 8
 #: The gradient method's iteration cap in the bracket view: it converges slowly by design, and
 #: its stall is part of the picture (about 0.1 s on the built-in data).
 TRACE_MAX_ITER = 400
@@ -77,9 +82,9 @@ def _table(ds, values) -> np.ndarray:
 
 def _columns(ds) -> list[str]:
     if ds.family.multiclass:
-        return [str(c) for c in ds.classes]
+        return [label_text(c) for c in ds.classes]
     if ds.family.is_probability:
-        return [f"Pr({ds.classes[-1]})"]
+        return [f"Pr({label_text(ds.classes[-1])})"]
     return ["mean"]
 
 
@@ -95,20 +100,34 @@ def summary(expl) -> View:
     cvxpy = ("" if expl.primal is None else
              f"; CVXPY compile <span data-dm='compile'>{s['primal_compile'] * 1e3:.0f}</span> ms,"
              f" solve <span data-dm='solve'>{s['primal_solve'] * 1e3:.0f}</span> ms")
+    fam = expl.dataset.family
+    kind = ("" if fam.is_probability else
+            f" <span style='font-size:12px;color:#555'>(the {html.escape(fam.name)} family's "
+            "entropy −Σ A*(μ): not a Shannon entropy, it can be negative)</span>")
+    below = ("" if abs(cert.duality_gap) > cert.roundoff else
+             f" (round-off ±{cert.roundoff:.0e})")
+    warm = ("" if expl.warm_from is None else
+            f" (started from θ* at λ = {expl.warm_from:.4g})")
+    reused = ("" if not expl.reused else
+              " (this problem was solved before: " + ("λ does not enter it" if not
+                                                     cert.penalty.active else "same λ")
+              + ", nothing re-solved)")
     block = (
         f"<div style='border:1px solid #ccc;border-radius:6px;padding:6px 10px'>"
         f"<div data-dm='verdict' style='font-weight:bold;color:{color}'>"
         f"{html.escape(cert.verdict)}</div>"
         f"<div style='font-size:15px'>entropy H = <b data-dm='entropy'>{cert.entropy:.8f}</b>"
-        f" nats &nbsp; −l(θ*) + penalty = <b data-dm='upper'>{cert.upper_bound:.8f}</b> &nbsp;"
-        f" gap <b data-dm='gap'>{cert.duality_gap:.2e}</b> (θ is within <span "
+        f" nats{kind} &nbsp; −l(θ*) + penalty = <b data-dm='upper'>{cert.upper_bound:.8f}</b>"
+        " &nbsp;"
+        f" gap <b data-dm='gap'>{cert.duality_gap:.2e}</b>{below} (θ is within <span "
         f"data-dm='within'>{cert.within:.2e}</span> nats of the optimum)</div>"
         f"<div style='font-size:12px;color:#555'>{html.escape(expl.dataset.name)}: n = "
         f"{expl.dataset.n}, m = {expl.dataset.m}, {expl.dataset.family.name}; dual "
-        f"{html.escape(expl.dual.method)} {expl.dual.iterations} iterations "
+        f"{html.escape(expl.dual.method)} {expl.dual.iterations} "
+        f"iteration{'' if expl.dual.iterations == 1 else 's'}{warm} "
         f"{s['dual'] * 1e3:.0f} ms; checker {s['certify'] * 1e3:.0f} ms{cvxpy} (the solver's own "
         f"clock); wall time of the solve "
-        f"<span data-dm='total'>{s['total'] * 1e3:.0f}</span> ms</div></div>")
+        f"<span data-dm='total'>{s['total'] * 1e3:.0f}</span> ms{reused}</div></div>")
     return View(block, {"ok": bool(cert.ok), "entropy": cert.entropy,
                         "gap": cert.duality_gap, "seconds": dict(s)})
 
@@ -136,7 +155,8 @@ def balance(expl) -> View:
     kind = penalty.kind if penalty.active else "none"
     box = (penalty.lam if kind == "l1" else
            penalty.lam * penalty.l1_ratio if kind == "elasticnet" else None)
-    header = ["feature", "class", "Xᵀ W Y (data)", "Xᵀ W μ* (model)", "difference"]
+    header = ["feature", "class" if ds.family.is_probability else "column", "Xᵀ W Y (data)",
+              "Xᵀ W μ* (model)", "difference"]
     if kind != "none":
         header += ["penalised", "|s| vs box" if box is not None else "θ = −s/λ"]
     rows, styles, tight = [], [], np.zeros(diff.shape, dtype=bool)
@@ -228,27 +248,20 @@ def primal_dual(expl) -> View:
 
 # -- the bracket closing -------------------------------------------------------------------------
 
-def bracket(expl, methods=TRACE_METHODS) -> View:
+def bracket(expl, methods=TRACE_METHODS, points: int = TRACE_POINTS) -> View:
     """The certified bracket ``[lower_t, upper_t]`` at the iterates of each dual solver
-    (:func:`dualmaxent.trace.trace_bracket`) and its gap against the iteration."""
+    (:func:`dualmaxent.trace.trace_bracket`) and its gap against the iteration.
+
+    ``points`` iterates are certified per solver (the first, the last, and the rest spread in
+    ``log(1 + t)``). The solver that produced ``expl``'s theta is not run again: its recorded
+    iterates are certified (:attr:`~dualmaxent.explore.model.Exploration.iterates`). Traces are
+    kept per data set and problem (:func:`_traces`), so that coming back to a lambda, or moving
+    it with no penalty, certifies nothing again.
+    """
     bad = _guard(expl)
     if bad is not None:
         return bad
-    from ..trace import trace_bracket
-
-    ds, st = expl.dataset, expl.settings
-    traces = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DualMaxentWarning)
-        for method in methods:
-            try:
-                traces[method] = trace_bracket(
-                    ds, method=method, penalty=expl.cert.penalty, tol=st.tol,
-                    dual_tol=st.dual_tol, max_points=TRACE_POINTS,
-                    max_iter=TRACE_MAX_ITER if method == "gradient" else None,
-                    separation=expl.cert.separation)
-            except DualMaxentError:
-                continue  # a method that does not take this problem (its own message)
+    traces = _traces(expl, methods, points)
     if not traces:
         return _error("dualmaxent: error: no dual solver takes this problem")
     numbers, gaps = {}, []
@@ -259,7 +272,7 @@ def bracket(expl, methods=TRACE_METHODS) -> View:
         numbers[method] = {"iteration": tr.iteration, "gap": tr.duality_gap,
                            "upper": tr.upper_bound, "lower": tr.lower_bound,
                            "roundoff": tr.roundoff, "converged": bool(tr.dual.converged)}
-    tr = traces[st.method] if st.method in traces else traces[next(iter(traces))]
+    tr = traces.get(expl.dual.method) or traces[next(iter(traces))]  # the solve shown above
     opt = expl.cert.upper_bound
     # both bounds relative to the certified optimum, the lower one mirrored: a log scale
     # shows both closing
@@ -268,21 +281,100 @@ def bracket(expl, methods=TRACE_METHODS) -> View:
     below = svg.Series(tr.iteration + 1, np.maximum(opt - tr.lower_bound, tr.roundoff),
                        "#2ca02c", "OPT − lower_t", "both", dash="5 3")
     left = svg.chart(gaps, xlog=True, ylog=True, title="the certified gap, per solver",
-                     xlabel="iteration t + 1", ylabel="upper_t − lower_t (nats)")
+                     xlabel="iteration t + 1", ylabel="upper_t − lower_t (nats)",
+                     legend="outside")
     right = svg.chart([above, below], xlog=True, ylog=True,
                       title=f"both bounds close on OPT ({tr.method})",
-                      xlabel="iteration t + 1", ylabel="distance to OPT (nats)")
-    rows = [[html.escape(m), str(int(t.iteration[-1])), f"{t.duality_gap[0]:.2e}",
-             f"{t.duality_gap[-1]:.2e}", "yes" if t.dual.converged else str(t.dual.status)]
+                      xlabel="iteration t + 1", ylabel="distance to OPT (nats)",
+                      legend="outside")
+
+    def gap(t, i):
+        # a gap below its round-off budget is zero to the checker's accuracy (it may print < 0)
+        g, r = t.duality_gap[i], t.roundoff[i]
+        return f"{g:.2e}" if g > r else f"≤ {r:.0e} (round-off)"
+
+    rows = [[html.escape(m), str(int(t.iteration[-1])), gap(t, 0), gap(t, -1),
+             "yes" if t.dual.converged else html.escape(str(t.dual.status))]
             for m, t in traces.items()]
+    refused = _refusals(expl)
+    untraced = "".join(f"<div style='font-size:12px;color:#666'>not traced: "
+                       f"{html.escape(refused.get(m, m))}</div>"
+                       for m in methods if m not in traces)
     sentence = ("At every iterate θ_t the checker proves lower_t ≤ OPT ≤ upper_t, far from the "
                 "optimum too: the gap is a guaranteed distance to the optimum, and it closes as "
                 "the solver converges (Newton in a few steps, gradient descent slowly). This is "
                 "weak duality made visible.")
     out = (_text(sentence) + _row(left, right)
            + display.table_html(["solver", "last iterate", "first gap", "last gap",
-                                 "converged"], rows))
+                                 "converged"], rows) + untraced)
     return View(out, numbers)
+
+
+#: Traces kept per data set (:func:`_traces`), keyed by the problem and the solver.
+_TRACED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: ... at most this many per data set.
+TRACES_KEPT = 256
+
+
+def _traces(expl, methods, points: int) -> dict:
+    """``{method: BracketTrace}`` for the solvers in ``methods`` that take ``expl``'s problem."""
+    from ..trace import trace_bracket
+
+    ds, st, cert = expl.dataset, expl.settings, expl.cert
+    kept = _TRACED.setdefault(ds, OrderedDict())
+    traces = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DualMaxentWarning)
+        for method in methods:
+            key = (cert.penalty, method, st.tol, st.dual_tol, points)
+            if key not in kept:
+                try:
+                    if expl.iterates and method == expl.dual.method:
+                        kept[key] = _trace_of_iterates(expl, points)
+                    else:
+                        kept[key] = trace_bracket(
+                            ds, method=method, penalty=cert.penalty, tol=st.tol,
+                            dual_tol=st.dual_tol, max_points=points,
+                            max_iter=TRACE_MAX_ITER if method == "gradient" else None,
+                            separation=cert.separation)
+                except DualMaxentError as exc:
+                    kept[key] = exc  # a method that does not take this problem (its own message)
+                while len(kept) > TRACES_KEPT:
+                    kept.popitem(last=False)
+            kept.move_to_end(key)
+            if not isinstance(kept[key], DualMaxentError):
+                traces[method] = kept[key]
+    return traces
+
+
+def _refusals(expl) -> dict:
+    """``{method: reason}`` for the solvers that did not take ``expl``'s problem (their own
+    one-line messages, kept by :func:`_traces`)."""
+    kept = _TRACED.get(expl.dataset, {})
+    st, pen = expl.settings, expl.cert.penalty
+    return {key[1]: str(value).splitlines()[0] for key, value in kept.items()
+            if isinstance(value, DualMaxentError) and key[0] == pen and key[2:4] == (st.tol,
+                                                                                      st.dual_tol)}
+
+
+def _trace_of_iterates(expl, points: int):
+    """:func:`dualmaxent.trace.trace_bracket` of the solve that ``expl`` already ran: the same
+    certificate at the same chosen iterates, without solving again."""
+    from ..certify import certify
+    from ..trace import BracketTrace, _chosen
+
+    ds, dual, cert = expl.dataset, expl.dual, expl.cert
+    chosen = _chosen(len(expl.iterates), points)
+    certs = [certify(ds, expl.iterates[t], penalty=cert.penalty, tol=expl.settings.tol,
+                     source=f"iterate {t} of {dual.method}", separation=cert.separation)
+             for t in chosen]
+    return BracketTrace(method=dual.method, iteration=np.asarray(chosen, dtype=int),
+                        lower_bound=np.array([c.lower_bound for c in certs]),
+                        upper_bound=np.array([c.upper_bound for c in certs]),
+                        roundoff=np.array([c.roundoff for c in certs]),
+                        relative_gap=np.array([c.relative_gap for c in certs]),
+                        theta=[expl.iterates[t] for t in chosen], dual=dual,
+                        penalty=cert.penalty)
 
 
 # -- the max-entropy map -------------------------------------------------------------------------
@@ -299,7 +391,6 @@ def maxent_map(expl, features=None) -> View:
     if bad is not None:
         return bad
     from ..data import Dataset
-    from ..dual import solve_dual
 
     ds, cert = expl.dataset, expl.cert
     if not ds.family.is_probability:
@@ -311,15 +402,12 @@ def maxent_map(expl, features=None) -> View:
         return _error("dualmaxent: error: choose two different features for the map")
     cols = [ds.feature_names.index(f) for f in chosen]
     X2 = np.asarray(ds.X[:, cols], dtype=np.float64)
+    converged = True
     if len(names) == 2 and ds.intercept:
         theta = cert.theta  # the fit itself
         fitted = ds
     else:
-        fitted = Dataset.from_arrays(X2, ds.y, feature_names=chosen, family=ds.family.name,
-                                     weights=ds.weights, name=f"{ds.name} ({', '.join(chosen)})")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DualMaxentWarning)
-            theta = solve_dual(fitted, penalty=cert.penalty).theta
+        fitted, theta, converged = _refit(ds, chosen, cert.penalty)
     pad = 0.1 * (X2.max(axis=0) - X2.min(axis=0)) + 1e-9
     (x0, y0), (x1, y1) = X2.min(axis=0) - pad, X2.max(axis=0) + pad
     g = MAP_GRID
@@ -347,14 +435,19 @@ def maxent_map(expl, features=None) -> View:
     idx = Yc.argmax(axis=1) if Yc.shape[1] > 1 else (Yc[:, 0] > 0.5).astype(int)
     for i, c in enumerate(fitted.classes):
         sel = idx == i
-        layers.append(svg.Series(X2[sel, 0], X2[sel, 1], _color(i), f"class {c}", "points",
+        layers.append(svg.Series(X2[sel, 0], X2[sel, 1], _color(i), f"class {label_text(c)}", "points",
                                  size=3))
     picture = svg.chart(layers, xlim=(x0, x1), ylim=(y0, y1), width=520, height=400,
                         underlay=svg.png_data_uri(rgb), xlabel=chosen[0], ylabel=chosen[1],
                         title="P*(class | x) over the plane; dashed: entropy 0.1, 0.3, 0.6, "
                               "0.9 nats", legend="upper left")
     k = P.shape[1]
-    sentence = (f"Colour mixes the class colours by P*(class | x); contours are the entropy of "
+    if not converged:
+        warn = ("<b>The refit on these two features did not converge: the map shows its last "
+                "iterate.</b> ")
+    else:
+        warn = ""
+    sentence = warn + (f"Colour mixes the class colours by P*(class | x); contours are the entropy of "
                 f"P*(·|x) in nats (at most log {k} = {np.log(k):.2f}). Deep inside a class the "
                 "model is sure; between classes it spreads its probability as much as the "
                 "balance equations allow."
@@ -362,6 +455,43 @@ def maxent_map(expl, features=None) -> View:
                    "alone, with the same penalty."))
     return View(_text(sentence) + picture, {"max_point_entropy": float(H.max()),
                                               "min_point_entropy": float(H.min())})
+
+
+#: The map's two-feature refits, per data set: ``{(features, kind, l1_ratio): (Dataset,
+#: {lam: theta*})}``.
+_REFITS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _refit(ds, chosen, penalty):
+    """``(data, theta, converged)``: the model refitted on the features ``chosen`` alone, with
+    ``penalty``. The solve starts from the refit at the nearest lambda already solved (path
+    following, as :func:`dualmaxent.explore.model.explore` does for the full model): on iris's
+    sepal features with a small L1 penalty a cold proximal Newton solve takes a second and stops
+    at its iteration cap, a warm one a few milliseconds."""
+    from ..data import Dataset
+    from ..dual import solve_dual
+
+    per = _REFITS.setdefault(ds, {})
+    key = (tuple(chosen), penalty.kind, penalty.l1_ratio)
+    if key not in per:
+        cols = [ds.feature_names.index(f) for f in chosen]
+        fitted = Dataset.from_arrays(np.asarray(ds.X[:, cols], dtype=np.float64), ds.y,
+                                     feature_names=list(chosen), family=ds.family.name,
+                                     weights=ds.weights, name=f"{ds.name} ({', '.join(chosen)})")
+        per[key] = (fitted, {})
+    fitted, solved = per[key]
+    lam = float(penalty.lam)
+    if lam in solved:
+        return fitted, solved[lam], True
+    near = (min(solved, key=lambda other: abs(np.log(other / lam)), default=None)
+            if penalty.active else None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DualMaxentWarning)
+        dual = solve_dual(fitted, penalty=penalty,
+                          theta0=solved[near] if near is not None else None)
+    if dual.converged and len(solved) < 256:
+        solved[lam] = dual.theta
+    return fitted, dual.theta, bool(dual.converged)
 
 
 # -- separation ----------------------------------------------------------------------------------
@@ -377,6 +507,8 @@ def separation(loaded, lambdas=None) -> View:
     from .model import lambda_scale
 
     ds = loaded.dataset
+    if lambdas is None and ds in _SEPARATION:
+        return _SEPARATION[ds]  # it depends on the data alone: a lambda move reuses it
     lams = (lambda_scale(ds) * np.logspace(-4, 0.5, 12)) if lambdas is None else lambdas
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DualMaxentWarning)
@@ -403,28 +535,58 @@ def separation(loaded, lambdas=None) -> View:
                     "of P* are forced to 0 or 1; the certificate is about the reduced problem: "
                     f"<b>{html.escape(base.verdict)}</b>")
     else:
-        sentence = (f"These data are not separated: as λ → 0, ‖θ*_λ‖ levels off at "
+        sentence = (("The Gaussian likelihood always has a maximiser: there is no separation. "
+                     "As" if ds.family.name == "gaussian" else "These data are not separated: as")
+                    + f" λ → 0, ‖θ*_λ‖ levels off at "
                     f"{norms[0]:.3g} and −l(θ*_λ) reaches H(P*) = {base.entropy:.4f}, attained "
                     "at a finite θ*. (Try iris: setosa is separated from the rest.)")
-    return View(_text(sentence) + _row(left, right),
+    sentence += (" <span style='color:#666'>(This view solves its own L2 path on the data; "
+                 "the penalty controls do not change it.)</span>")
+    view = View(_text(sentence) + _row(left, right),
                 {"lambdas": np.asarray(lams), "norms": norms, "neg_loglik": neg,
                  "entropy": base.entropy, "separated": check is not None})
+    if lambdas is None:
+        _SEPARATION[ds] = view
+    return view
+
+
+#: The separation view of each data set (it does not depend on the controls).
+_SEPARATION: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 # -- coefficients --------------------------------------------------------------------------------
 
 def coefficients(expl) -> View:
-    """The certified theta with standard errors (statsmodels' layout: one column per class)."""
+    """The certified theta as the CLI reports it (:func:`dualmaxent.report.report_coefficients`):
+    each class against the first, statsmodels' columns, the contrasts' standard errors."""
     bad = _guard(expl)
     if bad is not None:
         return bad
+    from ..report import report_coefficients
+
     cert, ds = expl.cert, expl.dataset
-    se = cert.std_err
-    sentence = ("The certified θ*, one column per class (the last class is the reference where "
-                "the gauge pins it at 0), with standard errors from the observed Fisher "
-                "information when the fit has them.")
-    out = _text(sentence) + display.coefficients_html(cert.theta, se, ds, cert.std_err_note)
-    return View(out, {"theta": np.asarray(cert.theta), "std_err": se})
+    rep = report_coefficients(ds, cert.theta, cov=cert.covariance, penalty=cert.penalty)
+    if rep.reference is not None and rep.classes and rep.classes[0] is None:  # two classes
+        what = f"the {html.escape(rep.title)}, as statsmodels' Logit reports it"
+    elif ds.family.multiclass and rep.reference is not None:
+        what = (f"each class against the reference class {html.escape(label_text(rep.reference))}"
+                " (the first), as statsmodels' MNLogit and R's multinom report them: "
+                "softmax(Xθ) does not change when one class's coefficients are subtracted from "
+                "every class's, so only these differences are estimated")
+    elif ds.family.multiclass:
+        what = ("every class's coefficients as they are: every row is penalised, and the "
+                "penalty, not a reference class, pins them")
+    else:
+        what = f"one coefficient per feature ({html.escape(ds.family.name)} family)"
+    inference = ("Standard errors come from the observed Fisher information; a difference's "
+                 "from the covariance of both classes' coefficients." if rep.std_err is not None
+                 else html.escape(cert.std_err_note[:1].upper() + cert.std_err_note[1:]) + ".")
+    sentence = f"The certified θ*: {what}. {inference}"
+    out = _text(sentence) + display.coefficients_html(
+        cert.theta, ds, cov=cert.covariance, penalty=cert.penalty,
+        note=cert.std_err_note if rep.std_err is not None else "")
+    return View(out, {"names": rep.names, "coef": rep.coef, "std_err": rep.std_err,
+                      "reference": rep.reference, "theta": np.asarray(cert.theta)})
 
 
 #: The views, by the label of the view picker (the first is shown on start).
@@ -439,14 +601,22 @@ VIEWS = {
 
 
 def show(label: str, expl, loaded, methods=TRACE_METHODS, features=None) -> View:
-    """The view named ``label`` (a key of :data:`VIEWS`), computed alone."""
+    """The view named ``label`` (a key of :data:`VIEWS`), computed alone.
+
+    Its HTML is wrapped in ``<div data-dm='view' data-view=... data-lam=...>``, the lambda
+    it was drawn for: a page (and the browser test) can tell a redrawn view from a stale one.
+    """
     name = VIEWS.get(label)
     if name == "separation":
-        return separation(loaded)
-    if name == "bracket":
-        return bracket(expl, methods=methods)
-    if name == "maxent_map":
-        return maxent_map(expl, features=features)
-    if name is None:
+        view = separation(loaded)
+    elif name == "bracket":
+        view = bracket(expl, methods=methods)
+    elif name == "maxent_map":
+        view = maxent_map(expl, features=features)
+    elif name is None:
         return _error(f"dualmaxent: error: unknown view {label!r}")
-    return globals()[name](expl)
+    else:
+        view = globals()[name](expl)
+    lam = f"{expl.settings.lam:.6g}" if expl is not None else ""
+    return View(f"<div data-dm='view' data-view='{name}' data-lam='{lam}'>{view.html}</div>",
+                view.numbers)
