@@ -146,7 +146,17 @@ def test_the_estimators_take_any_frame_with_its_column_names(pandas_frame, kind)
     np.testing.assert_array_equal(est.feature_names_in_, ["a", "count"])
     np.testing.assert_array_equal(est.feature_names_in_, ref.feature_names_in_)
     np.testing.assert_array_equal(est.coef_, ref.coef_)
-    np.testing.assert_array_equal(est.predict_proba(other), ref.predict_proba(numeric))
+    # the same coefficients on the same numbers; only the layout of the converted array (and
+    # with it BLAS's order of summation) may differ: eta_j by at most 2 gamma(m + 1) sum_i
+    # |x_ji theta_i| between the two, and each probability by at most that (the softmax's
+    # derivative is below 1 in the max norm) plus its own few roundings
+    X = numeric.to_numpy(dtype=float)
+    eps = np.finfo(float).eps
+    gamma = (X.shape[1] + 1) * eps / 2 / (1 - (X.shape[1] + 1) * eps / 2)
+    spread = np.abs(X) @ np.abs(ref.coef_).T + np.abs(ref.intercept_)
+    atol = 2 * gamma * float(spread.max()) + 8 * eps
+    np.testing.assert_allclose(est.predict_proba(other), ref.predict_proba(numeric),
+                               rtol=0, atol=atol)
 
 
 # -- formulas -------------------------------------------------------------------------------
