@@ -11,7 +11,11 @@ and weighted Gram matrices ``X^T diag(d) X`` (dense, (m, m): only for a small ``
 
 Nothing here densifies ``X``: each function's cost and memory are those of the stored entries
 plus its (m,) or (rows,) result (a scaled copy for the scaling functions), except
-:func:`weighted_gram`, whose result is dense by intent.
+:func:`weighted_gram`, whose result is dense by intent. An entrywise function of a sparse ``X``
+(:func:`absolute`, the squares of :func:`column_sq_sums`) is a new ``data`` array on ``X``'s own
+index arrays (:func:`with_data`): two thirds of a copy's bytes with 32-bit indices, where
+scipy's ``abs(X)`` copies the indices too and ``X.multiply(X)`` allocates room for twice the
+entries (measured: 2.0 times ``X``'s bytes kept by the old squared copy).
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ import scipy.sparse as sp
 
 from . import _numerics as nx
 
-__all__ = ["is_sparse", "as_sparse", "with_intercept", "column_absmax", "column_sq_sums",
-           "row_sq_norms", "scale_rows", "scale_columns", "multiply", "weighted_gram", "nbytes"]
+__all__ = ["is_sparse", "as_sparse", "with_intercept", "with_data", "absolute", "column_absmax",
+           "column_sq_sums", "row_sq_norms", "scale_rows", "scale_columns", "multiply",
+           "weighted_gram", "nbytes"]
 
 
 def is_sparse(X) -> bool:
@@ -41,22 +46,63 @@ def as_sparse(X) -> sp.csr_array:
     return out
 
 
+def is_canonical(X) -> bool:
+    """Whether a sparse ``X`` is already what :func:`as_sparse` makes: CSR, float64, sorted
+    indices without duplicates, no stored zeros (one read of the entries)."""
+    return (X.format == "csr" and X.dtype == np.float64 and bool(X.has_canonical_format)
+            and bool(np.all(X.data != 0)))
+
+
 def with_intercept(X):
-    """``[X, 1]``: a last column of ones, shape (n, m + 1), sparse when ``X`` is."""
+    """``[X, 1]``: a last column of ones, shape (n, m + 1), sparse when ``X`` is.
+
+    A sparse ``X`` must be canonical (:func:`is_canonical`); it is only read: the result is one
+    new CSR whose rows are ``X``'s with the intercept's entry appended (its column is the
+    largest index, so the indices stay sorted), built from the index arrays directly (scipy's
+    ``hstack`` goes through COO triplets: 3.2 times ``X``'s bytes at its peak, this 1.1).
+    """
     n = X.shape[0]
     if is_sparse(X):
-        return sp.hstack([X, sp.csr_array(np.ones((n, 1)))], format="csr", dtype=np.float64)
+        m, nnz = X.shape[1], X.nnz
+        idx = sp.get_index_dtype(maxval=max(nnz + n, m + 1))
+        indptr = X.indptr.astype(idx) + np.arange(n + 1, dtype=idx)
+        ones = indptr[1:] - 1  # the last entry of every row: the intercept's
+        data = np.empty(nnz + n)
+        indices = np.empty(nnz + n, dtype=idx)
+        mask = np.ones(nnz + n, dtype=bool)
+        mask[ones] = False
+        data[mask] = X.data
+        indices[mask] = X.indices
+        data[ones] = 1.0
+        indices[ones] = m
+        return sp.csr_array((data, indices, indptr), shape=(n, m + 1))
     design = np.empty((n, X.shape[1] + 1))
     design[:, :-1] = X
     design[:, -1] = 1.0
     return design
 
 
-def column_absmax(X) -> np.ndarray:
-    """The largest absolute entry of each column, shape (m,) (zero for an empty column)."""
+def with_data(X, data: np.ndarray) -> sp.csr_array:
+    """The CSR array with ``X``'s pattern and the entries ``data`` (shape (nnz,)), sharing
+    ``X``'s index arrays (a CSR ``X``; nothing but ``data`` is new)."""
+    return sp.csr_array((data, X.indices, X.indptr), shape=X.shape, copy=False)
+
+
+def absolute(X):
+    """``|X|`` entrywise: for a CSR ``X`` its pattern with new entries only (:func:`with_data`)."""
     if is_sparse(X):
-        return np.asarray(abs(X).max(axis=0).toarray()).reshape(-1) if X.shape[0] else \
-            np.zeros(X.shape[1])
+        return with_data(sp.csr_array(X), np.abs(X.data))
+    return np.abs(X)
+
+
+def column_absmax(X) -> np.ndarray:
+    """The largest absolute entry of each column, shape (m,) (zero for an empty column): for a
+    sparse ``X`` one scatter-maximum over the stored entries (no copy of ``X``)."""
+    if is_sparse(X):
+        X = sp.csr_array(X)
+        out = np.zeros(X.shape[1])
+        np.maximum.at(out, X.indices, np.abs(X.data))
+        return out
     return nx.column_absmax(X)
 
 
@@ -64,7 +110,8 @@ def column_sq_sums(X, w: np.ndarray) -> np.ndarray:
     """``sum_j w_j x_ji^2`` for each column ``i``: shape (m,) for ``w`` of shape (n,), (m, q)
     for ``w`` of shape (n, q) (one sum per column of ``w``)."""
     if is_sparse(X):
-        out = X.multiply(X).T @ w
+        X = sp.csr_array(X)
+        out = with_data(X, np.square(X.data)).T @ w
         return np.asarray(out).reshape(-1) if np.ndim(w) == 1 else np.asarray(out)
     return (X * X).T @ w if np.ndim(w) == 2 else w @ (X * X)
 
@@ -72,7 +119,8 @@ def column_sq_sums(X, w: np.ndarray) -> np.ndarray:
 def row_sq_norms(X) -> np.ndarray:
     """``|x_j|^2`` for each row ``j``, shape (n,)."""
     if is_sparse(X):
-        return np.asarray(X.multiply(X).sum(axis=1)).reshape(-1)
+        X = sp.csr_array(X)
+        return with_data(X, np.square(X.data)) @ np.ones(X.shape[1])
     return np.einsum("ij,ij->i", X, X)
 
 

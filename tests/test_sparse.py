@@ -118,6 +118,22 @@ def test_an_unpenalised_wide_sparse_fit_is_a_one_line_error():
         solve_dual(ds)
 
 
+def test_a_sparse_design_with_many_more_columns_than_rows_is_refused_without_a_penalty():
+    # 300 rows, 900 columns: 600 dependencies certain, too many to name (SPARSE_MAX_NULLITY)
+    X = sp.random_array((300, 900), density=0.02, random_state=2, format="csr")
+    ds = Dataset.from_arrays(X, np.arange(300) % 2)
+    assert not ds.rank_computable
+    with pytest.raises(DataError, match="fewer rows of positive weight"):
+        solve_dual(ds)
+
+
+def test_a_penalised_sparse_certificate_computes_no_rank():
+    rng, Xd = _sparse_dense(seed=3)
+    ds = Dataset.from_arrays(sp.csr_array(Xd), rng.integers(0, 3, Xd.shape[0]))
+    cert = certify(ds, solve_dual(ds, l2=1.0).theta, l2=1.0)
+    assert cert.ok and cert.rank == -1 and "identifiability" not in vars(ds)
+
+
 def test_bad_sparse_input_is_a_one_line_error_naming_the_entry():
     X = sp.csr_array(np.array([[0.0, 1.0], [np.nan, 0.0], [1.0, 0.0]]))
     with pytest.raises(DataError, match=r"column 'x1' at row 2"):
@@ -125,3 +141,83 @@ def test_bad_sparse_input_is_a_one_line_error_naming_the_entry():
     Z = sp.csr_array(np.array([[0, 1j], [1, 0], [0, 2]]))
     with pytest.raises(DataError, match="real"):
         Dataset.from_arrays(Z, [0, 1, 0])
+
+
+def _newton_system(ds, obj, lam, beta):
+    """``(-H, g, M)`` in the free parameters of ``obj`` at ``beta``, from the definitions on
+    ``X.toarray()``: block ``(a, b)`` of ``-H`` is ``X^T diag(w p_a (delta_ab - p_b)) X``, plus
+    ``lam`` on the penalised rows; ``g = X^T W (Y - P) - lam theta`` on them; ``M`` the
+    magnitude ``|X|^T diag(w p_a (delta_ab + p_b)) |X| + lam`` of ``-H``'s sums, for round-off
+    bounds."""
+    Xd, w, k, m = ds.X.toarray(), ds.weights, ds.k, ds.m
+    theta = obj.theta(beta)
+    eta = Xd @ theta
+    P = np.exp(eta - eta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    pen = np.tile(obj.penalized_rows, k) * lam
+    H = np.zeros((k * m, k * m))
+    M = np.zeros((k * m, k * m))
+    for a in range(k):
+        for b in range(k):
+            d = w * P[:, a] * ((a == b) - P[:, b])
+            H[a * m:(a + 1) * m, b * m:(b + 1) * m] = Xd.T @ (d[:, None] * Xd)
+            M[a * m:(a + 1) * m, b * m:(b + 1) * m] = np.abs(Xd).T @ (np.abs(d)[:, None]
+                                                                       * np.abs(Xd))
+    H[np.diag_indices_from(H)] += pen
+    M[np.diag_indices_from(M)] += pen
+    G = Xd.T @ (w[:, None] * (ds.Y - P)) - lam * theta * obj.penalized_rows[:, None]
+    idx = obj.params.free_flat
+    return H[np.ix_(idx, idx)], G.T.ravel()[idx], M[np.ix_(idx, idx)]
+
+
+@pytest.mark.parametrize("k", [2, 3])  # two classes take a product of width one
+@pytest.mark.parametrize("lam, jacobi", [(1e-3, True), (50.0, False)])
+def test_the_wide_sparse_preconditioner_is_positive_definite_and_cg_solves_the_newton_system(
+        monkeypatch, lam, jacobi, k):
+    """The preconditioner of a wide sparse design (Jacobi where the data's curvature exceeds
+    the penalty on most entries, the identity where the penalty dominates) is symmetric
+    positive definite, and CG with it solves ``-H s = g`` as computed from the definitions."""
+    from dualmaxent import objective
+    from dualmaxent.objective import make_objective
+    from dualmaxent.params import make_penalty
+    from dualmaxent.solvers import cg_direction
+
+    monkeypatch.setattr(objective, "SPARSE_DENSE_PRECONDITIONER_MAX", 5)  # the wide path
+    rng = np.random.default_rng(11)
+    n, p = 400, 30
+    X = sp.random_array((n, p), density=0.15, random_state=11, format="csr")
+    ds = Dataset.from_arrays(X, rng.integers(0, k, n))
+    obj = make_objective(ds, make_penalty(l2=lam))
+    beta = obj.start() + 0.3 * rng.standard_normal(obj.n_params)
+    H, g, M = _newton_system(ds, obj, lam, beta)
+    matvec, psolve = obj.curvature_operator(beta)
+    size = obj.n_params
+    Pinv = np.column_stack([psolve(e) for e in np.eye(size)])
+    # division by a positive diagonal, or the identity: exactly symmetric, positive eigenvalues
+    assert np.array_equal(Pinv, Pinv.T)
+    assert np.array_equal(Pinv, np.diag(np.diag(Pinv))) and np.all(np.diag(Pinv) > 0)
+    assert np.array_equal(np.diag(Pinv) == 1.0, np.ones(size, dtype=bool)) != jacobi
+    # the curvature operator is -H: the kernel's chain has m + k + n + 3 roundings
+    # (:func:`dualmaxent._kernels.categorical_hessp_error_bound`; the two-class product's is
+    # shorter), the reference n + size, each times the magnitude M |v| (Higham's gamma bound,
+    # for any order of summation)
+    v = rng.standard_normal(size)
+    chain = max(ds.m + ds.k + n + 3, n + size)
+    assert np.all(np.abs(matvec(v) - H @ v) <= 2 * gamma(chain) * (M @ np.abs(v)))
+    # CG to a tight forcing term: the true residual of the Newton system is below the target
+    # plus the drift of CG's recursive residual from the true one (at most 2 gamma(size + 2)
+    # (|H| |s| + |g|) per iteration, summed over at most max_cg iterations); then s is within
+    # |r| / lambda_min(-H) of the exact Newton step
+    rel = 1e-20  # forcing min(0.1, sqrt(rel)) = 1e-10
+    s = cg_direction(obj, beta, g, rel, max_cg=10 * size)
+    r = H @ s - g
+    drift = 10 * size * 2 * gamma(size + 2) * (np.abs(H).max() * size * np.abs(s).max()
+                                               + np.abs(g).max()) * np.sqrt(size)
+    assert np.linalg.norm(r) <= 1e-10 * np.linalg.norm(g) + drift
+    # the reference step's own error: LU's backward error gamma(3 size) |H| |x| (Higham 9.4)
+    # through |H^-1| <= 1 / lambda_min
+    exact = np.linalg.solve(H, g)
+    lam_min = np.linalg.eigvalsh(H)[0]
+    assert lam_min > 0
+    solve_error = gamma(3 * size) * np.linalg.norm(np.abs(H) @ np.abs(exact)) / lam_min
+    assert np.linalg.norm(s - exact) <= (np.linalg.norm(r) + drift) / lam_min + solve_error
