@@ -251,6 +251,7 @@ class _ProxNewtonStep(_Direction):
         self.lam = obj.penalty.l1_lam
         self.pen = obj.params.penalized
         self.lamv = np.where(self.pen, self.lam, 0.0)
+        self.shifts = _class_shift_groups(obj)
 
     def objective(self, obj, beta, smooth):
         return smooth - self.lam * float(np.abs(beta[self.pen]).sum())
@@ -266,7 +267,11 @@ class _ProxNewtonStep(_Direction):
 
     def step(self, obj, beta, grad, rel):
         N = -obj.hessian(beta)
-        z = _l1_quadratic(N, grad + N @ beta, self.lamv, beta)
+        # the subproblem to a forcing fraction of the current residual, as CG's in Newton-CG
+        # (min(CG_FORCING_MAX, sqrt(rel)) rel, in the units of the gradient)
+        z = _l1_quadratic(N, grad + N @ beta, self.lamv, beta,
+                          tol=min(CG_FORCING_MAX, np.sqrt(rel)) * rel * obj.scale,
+                          shifts=self.shifts)
         d = z - beta
         # the model's predicted rise of F for the full step (>= 0; Lee et al. eq. 2.9)
         predicted = float(grad @ d) - self.lam * (float(np.abs(z[self.pen]).sum())
@@ -718,8 +723,38 @@ SOLVERS = {s.name: s for s in (
 )}
 
 
-def _l1_quadratic(N, c, lamv, z0, max_sweeps=500):
+def _class_shift_groups(obj) -> list:
+    """The positions in beta of each penalised row's k classes, for a categorical model with a
+    pure L1 penalty: the directions along which the likelihood's curvature vanishes (the same
+    change in every class moves no probability), which only the L1 term decides. Empty
+    otherwise (the elastic net's L2 part curves them; other families have one class)."""
+    params = obj.params
+    if (not obj.family.multiclass or obj.penalty.kind != "l1" or obj.penalty.l2_lam
+            or obj.n_params != params.free_flat.size):
+        return []
+    m, q = params.m, params.q
+    groups = []
+    for i in np.flatnonzero(params.penalized_rows):
+        where = np.searchsorted(params.free_flat, np.arange(q) * m + i)
+        if np.all(params.free_flat[np.minimum(where, params.free_flat.size - 1)]
+                  == np.arange(q) * m + i):
+            groups.append(where)
+    return groups
+
+
+def _l1_quadratic(N, c, lamv, z0, max_sweeps=500, tol=0.0, shifts=()):
     """Minimise ``1/2 z^T N z - c^T z + sum_i lamv_i |z_i|`` (``N`` positive semidefinite).
+
+    ``tol``: the sweeps also stop once the subproblem's own KKT residual (the minimal-norm
+    subgradient of the model, in the max norm) is at most ``tol``: an inexact proximal Newton
+    step (Lee, Sun & Saunders 2014, section 3.3) whose caller asks for a forcing fraction of its
+    own residual, as Newton-CG does of CG.
+
+    ``shifts``: groups of coordinates along whose common direction ``u`` the curvature vanishes
+    (``N u = 0``: a class shift of a penalised row of the categorical model). Coordinate descent
+    crawls along such a direction, where only the L1 term pulls; after a failed exact finish
+    every group is moved there exactly, by minus its median, which minimises ``sum |z_g + t|`` and leaves the
+    quadratic part unchanged (for an odd number of classes one coordinate lands on 0).
 
     Cyclic coordinate descent with soft-thresholding (Friedman, Hastie & Tibshirani 2010) finds
     the zero pattern; once it stops changing, the minimiser with that pattern and those signs is
@@ -760,12 +795,30 @@ def _l1_quadratic(N, c, lamv, z0, max_sweeps=500):
             if exact is not None:
                 return exact
             # a pattern that holds while coordinate descent still drifts (a sign about to
-            # flip) fails the exact finish sweep after sweep: try again after twice as many
+            # flip) fails the exact finish sweep after sweep: try again after twice as many,
+            # and move the flat groups to where the L1 term puts them
             stable, wait = 0, 2 * wait
+            moved = False
+            for g in shifts:
+                t = float(np.median(z[g]))
+                if t != 0.0:
+                    z[g] -= t
+                    moved = True
+            if moved:
+                r = N @ z - c
         if biggest <= 1e-15 * (1.0 + float(np.abs(z).max(initial=0.0))):
             break
+        if tol > 0 and _l1_kkt(r, z, lamv) <= tol:
+            return z
     exact = _l1_quadratic_on_pattern(N, c, lamv, z)
     return exact if exact is not None else z
+
+
+def _l1_kkt(r, z, lamv) -> float:
+    """The largest entry of the minimal-norm subgradient of ``1/2 z^T N z - c^T z + sum lamv
+    |z|`` at ``z``, given ``r = N z - c``."""
+    g = np.where(z != 0, r + lamv * np.sign(z), np.maximum(np.abs(r) - lamv, 0.0))
+    return float(np.abs(g).max(initial=0.0))
 
 
 def _l1_quadratic_on_pattern(N, c, lamv, z):
@@ -795,6 +848,11 @@ def _l1_quadratic_on_pattern(N, c, lamv, z):
             except np.linalg.LinAlgError:  # LAPACK's SVD (gelsd) can fail to converge on a
                 # nearly singular matrix; a pivoted QR (gelsy) solves it on its numerical rank
                 dA = scipy.linalg.lstsq(NA, left, check_finite=False, lapack_driver="gelsy")[0]
+            # a least-squares answer solves nothing when the system is inconsistent: the
+            # targets' part along a flat direction (the L1 signs of a row active in every
+            # class need not sum to zero) means no minimiser has this pattern
+            if not np.abs(NA @ dA - left).max() <= 1e-9 * (1.0 + np.abs(rhs).max()):
+                return None
         zA = z[A] + dA
         if not np.all(np.isfinite(zA)):
             return None

@@ -232,3 +232,34 @@ def test_cli_text_output_and_bad_penalty(tmp_path, capsys):
         cli_main(["verify", str(path), "--family", "poisson", "--l1", "1", "--l2", "1"])
     assert exc.value.code == 2  # argparse's usage error, not a crash
     assert "--l2" in capsys.readouterr().err
+
+
+def test_l1_subproblem_with_a_flat_class_shift_meets_its_optimality_conditions():
+    """The proximal Newton subproblem ``min 1/2 z^T N z - c^T z + lam |z|_1`` on a curvature
+    that is flat along each row's class shift (N u = 0, as the multinomial likelihood's), with
+    the shift groups given as the solver gives them: the answer satisfies the subproblem's KKT
+    conditions, recomputed here. (An exact finish that took a least-squares answer on a pattern
+    with every class active, inconsistent along the flat direction, returned a point 0.1 off.)"""
+    from dualmaxent.solvers import _l1_quadratic
+
+    rng = np.random.default_rng(11)
+    m, q = 4, 3
+    G = rng.normal(size=(30, m))
+    G = G.T @ G  # a Gram matrix, positive definite
+    A = np.eye(q) - np.full((q, q), 1.0 / q)  # the softmax curvature's shape: A 1 = 0
+    N = np.kron(A, G)  # class-major, flat along every row's class shift
+    c = N @ rng.normal(size=m * q)  # in the range of N, so the minimum is finite
+    lam = 0.3
+    lamv = np.full(m * q, lam)
+    groups = [np.arange(q) * m + i for i in range(m)]
+    z = _l1_quadratic(N, c, lamv, np.zeros(m * q), shifts=groups)
+    # the rounding of N z - c: m q products of entries up to |N| |z|, and c
+    eps = np.finfo(float).eps
+    tol = 4 * m * q * eps * (float(np.abs(N).max()) * float(np.abs(z).sum()) + np.abs(c).max())
+    r = N @ z - c
+    on = z != 0
+    assert np.all(np.abs(r[on] + lam * np.sign(z[on])) <= tol)
+    assert np.all(np.abs(r[~on]) <= lam + tol)
+    # odd q: in every row that moves, the L1 term puts one class at zero
+    for g in groups:
+        assert np.count_nonzero(z[g]) < q
