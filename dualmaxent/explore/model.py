@@ -21,8 +21,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .. import exceptions
 from ..data import BUILTIN_DATASETS, Dataset, load_dataset
 from ..exceptions import DualMaxentError, DualMaxentWarning
+
+# The non-convergence warning subclasses scikit-learn's, built on first use by importing
+# scikit-learn (about 0.5 s): built here, when the app starts, not on the first slider move whose
+# traced solver stops at its cap
+exceptions.ConvergenceWarning  # noqa: B018
 
 __all__ = ["EXAMPLES", "PENALTIES", "PRIMALS", "Source", "Loaded", "Settings", "Exploration",
            "load", "explore", "csv_columns", "lambda_scale", "lambda_steps", "error_line"]
