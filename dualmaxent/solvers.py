@@ -724,13 +724,11 @@ SOLVERS = {s.name: s for s in (
 
 
 def _class_shift_groups(obj) -> list:
-    """The positions in beta of each penalised row's k classes, for a categorical model with a
-    pure L1 penalty: the directions along which the likelihood's curvature vanishes (the same
-    change in every class moves no probability), which only the L1 term decides. Empty
-    otherwise (the elastic net's L2 part curves them; other families have one class)."""
+    """The positions in beta of each penalised row's k classes, for a categorical model: the
+    directions along which the likelihood's curvature vanishes (the same change in every class
+    moves no probability), which only the penalty curves. Empty for the other families."""
     params = obj.params
-    if (not obj.family.multiclass or obj.penalty.kind != "l1" or obj.penalty.l2_lam
-            or obj.n_params != params.free_flat.size):
+    if not obj.family.multiclass or obj.n_params != params.free_flat.size:
         return []
     m, q = params.m, params.q
     groups = []
@@ -750,11 +748,12 @@ def _l1_quadratic(N, c, lamv, z0, max_sweeps=500, tol=0.0, shifts=()):
     step (Lee, Sun & Saunders 2014, section 3.3) whose caller asks for a forcing fraction of its
     own residual, as Newton-CG does of CG.
 
-    ``shifts``: groups of coordinates along whose common direction ``u`` the curvature vanishes
-    (``N u = 0``: a class shift of a penalised row of the categorical model). Coordinate descent
-    crawls along such a direction, where only the L1 term pulls; after a failed exact finish
-    every group is moved there exactly, by minus its median, which minimises ``sum |z_g + t|`` and leaves the
-    quadratic part unchanged (for an odd number of classes one coordinate lands on 0).
+    ``shifts``: groups of coordinates along whose common direction ``u`` the likelihood's
+    curvature vanishes (a class shift of a penalised row of the categorical model: ``N u`` is
+    the L2 part's alone). Coordinate descent crawls along such a direction, where only the
+    penalty pulls; after a failed exact finish each group is moved along it to the minimiser of the
+    model on that line (:func:`_shift_group`), for pure L1 a median (for an odd number of
+    classes one coordinate lands on 0).
 
     Cyclic coordinate descent with soft-thresholding (Friedman, Hastie & Tibshirani 2010) finds
     the zero pattern; once it stops changing, the minimiser with that pattern and those signs is
@@ -796,22 +795,60 @@ def _l1_quadratic(N, c, lamv, z0, max_sweeps=500, tol=0.0, shifts=()):
                 return exact
             # a pattern that holds while coordinate descent still drifts (a sign about to
             # flip) fails the exact finish sweep after sweep: try again after twice as many,
-            # and move the flat groups to where the L1 term puts them
+            # and move each flat group to the model's minimiser on its line
             stable, wait = 0, 2 * wait
-            moved = False
             for g in shifts:
-                t = float(np.median(z[g]))
-                if t != 0.0:
-                    z[g] -= t
-                    moved = True
-            if moved:
-                r = N @ z - c
+                _shift_group(N, z, r, lamv, g)
         if biggest <= 1e-15 * (1.0 + float(np.abs(z).max(initial=0.0))):
             break
         if tol > 0 and _l1_kkt(r, z, lamv) <= tol:
             return z
     exact = _l1_quadratic_on_pattern(N, c, lamv, z)
     return exact if exact is not None else z
+
+
+def _shift_group(N, z, r, lamv, g) -> None:
+    """Move ``z`` along ``u`` (ones on the group ``g``) to the minimiser of the model on that
+    line, in place, updating ``r = N z - c``.
+
+    On the line ``z + t u`` the model is ``f(t) = f(0) + b t + a t^2 / 2 + sum_i lamv_i |z_i +
+    t|`` with ``b = u^T r`` and ``a = u^T N u >= 0``: convex and piecewise quadratic, with kinks
+    at ``t = -z_i``. Its minimiser is where ``0`` is in ``b + a t + sum lamv_i sign(z_i + t)``:
+    between two kinks (``t = -(b + L s) / a`` for the constant sign sum there), or on a kink.
+    """
+    Ng = N[:, g].sum(axis=1)
+    a = float(Ng[g].sum())
+    b = float(r[g].sum())
+    lam = lamv[g]
+    if not np.all(lam == lam[0]):  # a mixed group (not a penalised row): left alone
+        return
+    L = float(lam[0])
+    kinks = np.sort(-z[g])
+    # the subgradient's range at each kink and its slope between them
+    best = None
+    for j, k in enumerate(kinks):
+        above = int(np.sum(z[g] + k > 0))
+        below = int(np.sum(z[g] + k < 0))
+        at = g.size - above - below
+        base = b + a * k + L * (above - below)
+        if base - L * at <= 0.0 <= base + L * at:
+            best = k
+            break
+    if best is None:  # between kinks: f' = b + a t + L s with s the sign sum on the interval
+        edges = np.concatenate([[-np.inf], kinks, [np.inf]])
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            mid = (lo + hi) / 2 if np.isfinite(lo) and np.isfinite(hi) else (
+                hi - 1.0 if np.isfinite(hi) else lo + 1.0)
+            s = float(np.sum(np.sign(z[g] + mid)))
+            if a > 0:
+                t = -(b + L * s) / a
+                if lo <= t <= hi:
+                    best = t
+                    break
+    if best is None or best == 0.0 or not np.isfinite(best):
+        return
+    z[g] += best
+    r += best * Ng
 
 
 def _l1_kkt(r, z, lamv) -> float:

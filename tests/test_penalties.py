@@ -263,3 +263,39 @@ def test_l1_subproblem_with_a_flat_class_shift_meets_its_optimality_conditions()
     # odd q: in every row that moves, the L1 term puts one class at zero
     for g in groups:
         assert np.count_nonzero(z[g]) < q
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.5])
+def test_a_class_shift_moves_to_the_models_minimiser_on_its_line(l2):
+    """:func:`dualmaxent.solvers._shift_group` on ``z + t u`` (u: ones on a row's classes): the
+    model ``1/2 z^T N z - c^T z + lam |z|_1`` does not rise, 0 is in its subgradient along u
+    afterwards (recomputed here), and ``r = N z - c`` is kept up to date."""
+    from dualmaxent.solvers import _shift_group
+
+    rng = np.random.default_rng(4)
+    m, q, lam = 3, 4, 0.7
+    G = rng.normal(size=(20, m))
+    A = np.eye(q) - np.full((q, q), 1.0 / q)
+    N = np.kron(A, G.T @ G) + l2 * np.eye(m * q)  # flat along the shift unless l2 > 0
+    c = N @ rng.normal(size=m * q)  # in N's range, as the subproblem's (else no minimiser)
+    lamv = np.full(m * q, lam)
+    for _ in range(5):
+        z = rng.normal(size=m * q)
+        r = N @ z - c
+        g = np.arange(q) * m + rng.integers(m)
+
+        def model(v):
+            return 0.5 * v @ N @ v - c @ v + lam * np.abs(v).sum()
+
+        before = model(z)
+        _shift_group(N, z, r, lamv, g)
+        assert model(z) <= before + 1e-12 * (1 + abs(before))
+        np.testing.assert_allclose(r, N @ z - c, atol=1e-12 * (1 + np.abs(N).sum() * np.abs(z).max()))
+        u = np.zeros(m * q)
+        u[g] = 1.0
+        slope = u @ r  # the smooth part's derivative along u
+        on = z[g] != 0
+        low = slope + lam * np.sign(z[g][on]).sum() - lam * (~on).sum()
+        high = slope + lam * np.sign(z[g][on]).sum() + lam * (~on).sum()
+        tol = 1e-9 * (1 + np.abs(r).sum() + lam * q)
+        assert low - tol <= 0.0 <= high + tol
