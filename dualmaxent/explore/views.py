@@ -24,7 +24,7 @@ from .. import display
 from ..exceptions import DualMaxentError, DualMaxentWarning
 from ..figures import CLASS_COLORS, METHOD_COLORS
 from ..report import label_text
-from ..verify import recover_primal
+from ..verify import balance_sides, recover_primal
 from . import svg
 
 __all__ = ["View", "VIEWS", "show", "summary", "balance", "primal_dual", "bracket", "maxent_map", "separation",
@@ -144,10 +144,7 @@ def balance(expl) -> View:
 
     ds, cert = expl.dataset, expl.cert
     penalty = cert.penalty
-    w = np.asarray(ds.weights, dtype=np.float64)[:, None]
-    Y = _table(ds, ds.Y)
-    mu = _table(ds, recover_primal(ds, cert.theta))
-    xty, xtm = ds.X.T @ (w * Y), ds.X.T @ (w * mu)  # (m, q)
+    xtm, xty = (np.asarray(side).reshape(ds.m, -1) for side in balance_sides(ds, cert.theta))
     diff = xtm - xty
     scale = 1.0 + float(np.abs(xty).max())
     pen = Parameterization.from_dataset(ds, penalty).penalized_rows
