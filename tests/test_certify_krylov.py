@@ -23,6 +23,7 @@ import pytest
 from scipy.special import xlogy
 
 from dualmaxent import Dataset, certify, solve_dual
+from dualmaxent.bench_sparse import text_data
 
 from _factories import FAMILIES, L1_LAMBDA, L2_LAMBDA, make_arrays
 
@@ -132,28 +133,8 @@ def test_an_inexact_step_is_charged_and_the_bracket_stays_sound(family, kind, mo
     assert cert.roundoff >= charged * (1 - 1e-6)
 
 
-def _text_like(n=600, m=300, k=5, words=30, seed=3):
-    """Sparse rows of word weights: a Zipf vocabulary, class preferences, l2-normalised."""
-    import scipy.sparse as sp
-
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, k, n)
-    base = 1.0 / np.arange(1, m + 1) ** 1.1
-    prefs = 0.5 * rng.dirichlet(np.full(m, 0.05), size=k) + 0.5 * base / base.sum()
-    rows, cols, vals = [], [], []
-    for j in range(n):
-        picked, counts = np.unique(rng.choice(m, size=words, p=prefs[y[j]]), return_counts=True)
-        rows.append(np.full(picked.size, j))
-        cols.append(picked)
-        vals.append(1.0 + np.log(counts))
-    X = sp.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                     shape=(n, m))
-    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
-    return sp.csr_array(sp.diags_array(1.0 / norms) @ X), y
-
-
 def test_krylov_step_certifies_a_sparse_l1_fit_with_many_active_words(monkeypatch):
-    X, y = _text_like()
+    X, y = text_data(n=600, m=300, k=5, tokens=30, seed=3)
     data = Dataset.from_arrays(X, y)
     lam = 0.01
     theta = solve_dual(data, l1=lam).theta
