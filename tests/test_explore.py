@@ -231,6 +231,24 @@ def test_the_bracket_of_the_solve_shown_is_its_own_iterates_certified():
     assert set(l1.numbers) == {"newton", "lbfgs"} and "not traced" in l1.html
 
 
+def test_explore_benchmark_walks_every_view_and_penalty(monkeypatch, capsys):
+    """``dualmaxent bench --explore`` (its walk cut to one notch each way, one data set): a row
+    per penalty and view, two timed moves each, every certificate ok, and the summary line."""
+    from dualmaxent import bench_explore
+
+    monkeypatch.setattr(model, "EXAMPLES", {"binary": model.EXAMPLES["binary"]})
+    monkeypatch.setattr(bench_explore, "QUICK_NOTCHES", 1)
+    assert main(["bench", "--explore", "--quick", "--json"]) == 0
+    import json
+
+    rows = json.loads(capsys.readouterr().out)
+    assert {(r["penalty"], r["view"]) for r in rows} == {
+        (p, v) for p in bench_explore.PENALTY_LABELS for v in views.VIEWS}
+    assert all(r["moves"] == 2 and r["failed"] == 0 and 0 < r["median"] <= r["max"]
+               for r in rows)
+    assert "moves over 0.3 s" in bench_explore.format_explore(rows)
+
+
 def test_progress_shows_nothing_outside_a_notebook():
     from dualmaxent.explore import progress
 

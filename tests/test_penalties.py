@@ -265,6 +265,41 @@ def test_l1_subproblem_with_a_flat_class_shift_meets_its_optimality_conditions()
         assert np.count_nonzero(z[g]) < q
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_feature_sign_search_reaches_the_subproblems_minimiser_from_a_wrong_face(seed):
+    """:func:`dualmaxent.solvers._feature_sign` on an ill-conditioned positive definite ``N``
+    (eigenvalues over six decades, as the categorical Hessian's with a small L2 part), started
+    from a point whose signs are mostly wrong: it returns a point meeting the subproblem's KKT
+    conditions, recomputed here, with unpenalised coordinates free, and its model value is no
+    higher than the start's."""
+    from dualmaxent.solvers import _feature_sign
+
+    rng = np.random.default_rng(seed)
+    p = 14
+    Q = np.linalg.qr(rng.normal(size=(p, p)))[0]
+    N = (Q * np.logspace(-3, 3, p)) @ Q.T
+    N = (N + N.T) / 2
+    c = rng.normal(size=p) * 3
+    lamv = np.full(p, 0.5)
+    lamv[[4, 9]] = 0.0  # intercepts
+    z0 = rng.normal(size=p)
+    z = _feature_sign(N, c, lamv, z0)
+    assert z is not None
+
+    def model(v):
+        return 0.5 * v @ N @ v - c @ v + lamv @ np.abs(v)
+
+    eps = np.finfo(float).eps
+    # the rounding of N z - c: p products of entries up to |N| |z|, and c; a Cholesky solve
+    # on a matrix of condition 1e6 leaves a residual of the same order
+    tol = 8 * p * eps * (float(np.abs(N).max()) * float(np.abs(z).sum()) + np.abs(c).max())
+    r = N @ z - c
+    on = (z != 0) | (lamv == 0)
+    assert np.all(np.abs(r[on] + lamv[on] * np.sign(z[on])) <= tol)
+    assert np.all(np.abs(r[~on]) <= lamv[~on] + tol)
+    assert model(z) <= model(z0)
+
+
 @pytest.mark.parametrize("l2", [0.0, 0.5])
 def test_a_class_shift_moves_to_the_models_minimiser_on_its_line(l2):
     """:func:`dualmaxent.solvers._shift_group` on ``z + t u`` (u: ones on a row's classes): the
