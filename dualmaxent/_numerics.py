@@ -19,7 +19,7 @@ import numpy as np
 from scipy.special import expit, xlogy
 
 __all__ = ["logsumexp", "log_softmax", "softmax", "softmax_logsumexp", "entropy", "softplus",
-           "sigmoid", "sigmoid_softplus", "xlogx", "exp", "column_absmax"]
+           "sigmoid", "sigmoid_bernoulli_loss", "unique_inverse", "xlogx", "exp", "column_absmax"]
 
 
 def logsumexp(eta: np.ndarray) -> np.ndarray:
@@ -141,18 +141,25 @@ def softplus(eta: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, np.asarray(eta, dtype=np.float64))
 
 
-def sigmoid_softplus(eta: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(sigmoid(eta), softplus(z))`` elementwise for ``|z| = |eta|``, from one exponential.
+def sigmoid_bernoulli_loss(eta: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(sigmoid(eta), y softplus(-eta) + (1 - y) softplus(eta))`` elementwise, from one
+    exponential: the Bernoulli pass's mean and its loss ``-(y eta - log(1 + e^eta))``.
 
     With ``e = exp(-|eta|)`` (in ``(0, 1]``: no overflow), ``sigmoid(eta)`` is ``1 / (1 + e)``
-    for ``eta >= 0`` and ``e / (1 + e)`` otherwise, and ``softplus(z) = max(z, 0) + log1p(e)``:
-    the Bernoulli pass's mean and its value ``-softplus((1 - 2y) eta)`` (0.012 ms against
-    0.020 ms per block of 1285 rows for :func:`sigmoid` and :func:`softplus` apart).
+    for ``eta >= 0`` and ``e / (1 + e)`` otherwise, and ``softplus(+-eta) = max(+-eta, 0) +
+    log1p(e)``. ``max(-eta, 0)`` is formed as ``max(eta, 0) - eta``, exact in floating point (one
+    of the two terms is zero). For ``y`` in ``[0, 1]`` the loss is a sum of nonnegative terms,
+    with no cancellation, and for ``y`` in ``{0, 1}`` it is exactly ``softplus(-+eta)``: no
+    test of ``y`` per block (4.2 us of a block's 18 us, 1285 rows: 0.2 ms of a 1.9 ms pass at
+    n = 10^5, m = 11). An infinite ``eta`` (an overflowed score) gives a loss that is not finite
+    (inf or NaN), which a line search rejects as it rejects any non-finite value.
     """
     eta = np.asarray(eta, dtype=np.float64)
     e = np.exp(-np.abs(eta))
     r = 1.0 / (1.0 + e)
-    return np.where(eta >= 0, r, e * r), np.maximum(z, 0.0) + np.log1p(e)
+    pos = np.maximum(eta, 0.0)
+    neg = pos - eta
+    return np.where(eta >= 0, r, e * r), y * neg + (1.0 - y) * pos + np.log1p(e)
 
 
 def sigmoid(eta: np.ndarray) -> np.ndarray:
@@ -163,6 +170,29 @@ def sigmoid(eta: np.ndarray) -> np.ndarray:
 def exp(eta: np.ndarray) -> np.ndarray:
     """Elementwise ``exp(eta)``: the Poisson mean, kept here with the other exponentials."""
     return np.exp(np.asarray(eta, dtype=np.float64))
+
+
+def unique_inverse(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``numpy.unique(y, return_inverse=True)`` for a 1-d array, by counting when ``y`` holds
+    small non-negative integers (class codes, counts).
+
+    ``numpy.unique`` sorts (an argsort, 1.1 ms at n = 10^5); codes in ``[0, K]`` with ``K`` at
+    most twice ``n`` are found by :func:`numpy.bincount` and mapped to their ranks by a lookup
+    table, O(n + K) (0.2 ms there). Other arrays go to ``numpy.unique``.
+    """
+    y = np.asarray(y).reshape(-1)
+    if y.dtype.kind == "b":
+        y_int = y.view(np.uint8)
+    elif y.dtype.kind in "iu":
+        y_int = y
+    else:
+        return np.unique(y, return_inverse=True)
+    if y.size == 0 or y_int.min() < 0 or int(y_int.max()) > 2 * y.size + 1024:
+        return np.unique(y, return_inverse=True)
+    present = np.flatnonzero(np.bincount(y_int))
+    rank = np.zeros(present[-1] + 1, dtype=np.intp)
+    rank[present] = np.arange(present.size)
+    return present.astype(y.dtype), rank[y_int]
 
 
 def column_absmax(a: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import _numerics as nx
 from . import design
 from .exceptions import CountTargetWarning, DataError, ScaleWarning, TargetWarning
 from .families import Family, _sorted_labels, get_family
@@ -1216,7 +1217,7 @@ def _warn_if_counts(y):
         return  # non-integers: _warn_if_continuous speaks for them
     if y.min() < 0:
         return
-    levels = np.unique(y)
+    levels = nx.unique_inverse(y)[0]
     if levels.size < COUNT_LEVELS:
         return
     warnings.warn(f"the target has {levels.size} distinct non-negative integer values "

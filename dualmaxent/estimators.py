@@ -300,8 +300,9 @@ class MaxEntClassifier(ClassifierMixin, _DualMaxentEstimator):
         self
         """
         X, y = _validate_data(self, X, y, dtype=np.float64, accept_sparse=_SPARSE)
-        check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
+        if np.asarray(y).dtype.kind not in "biu":  # 1-d integers are always class labels
+            check_classification_targets(y)
+        self.classes_, codes = nx.unique_inverse(y)
         k = len(self.classes_)
         if k < 2:
             raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; got "

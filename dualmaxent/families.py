@@ -379,11 +379,9 @@ class Bernoulli(Family):
         return float(-np.dot(w, Y * nx.softplus(-eta) + (1.0 - Y) * nx.softplus(eta)))
 
     def block_value_mean_var(self, Y, eta, w, hessian=True):
-        if not np.all((Y == 0) | (Y == 1)):
-            return super().block_value_mean_var(Y, eta, w, hessian)
-        # y eta - log(1 + e^eta) = -softplus((1 - 2y) eta) for y in {0, 1}: one softplus per
-        # row instead of canonical_loglik's two, no cancellation either way
-        mu, loss = nx.sigmoid_softplus(eta, (1.0 - 2.0 * Y) * eta)
+        # y eta - log(1 + e^eta) = -(y softplus(-eta) + (1 - y) softplus(eta)): one exponential
+        # per row instead of canonical_loglik's two, and no cancellation for y in [0, 1]
+        mu, loss = nx.sigmoid_bernoulli_loss(eta, Y)
         return -float(w @ loss), mu, (mu * (1.0 - mu) if hessian else None)
 
     def conjugate(self, mu):
@@ -530,7 +528,7 @@ def _labels_and_index(y: np.ndarray) -> tuple[tuple, np.ndarray]:
     through a dictionary, with the order of :func:`_sorted_labels`."""
     y = np.asarray(y).reshape(-1)
     if y.dtype.kind in "biuU" or (y.dtype.kind == "f" and not np.isnan(y).any()):
-        labels, index = np.unique(y, return_inverse=True)
+        labels, index = nx.unique_inverse(y)
         return tuple(labels.tolist()), index.reshape(-1)
     values = y.tolist()  # one list: a NaN is found again as the same object
     classes = _sorted_labels(values)

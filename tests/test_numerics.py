@@ -48,7 +48,7 @@ def test_softmax_is_invariant_to_a_shift_of_every_score(eta, shift):
 
 
 def test_fused_forms_equal_the_separate_stable_ones():
-    """softmax_logsumexp (one exponential per entry) and sigmoid_softplus (one per element)
+    """softmax_logsumexp (one exponential per entry) and sigmoid_bernoulli_loss (one per element)
     give what softmax, logsumexp, sigmoid and softplus give apart, at extreme scores too."""
     rng = np.random.default_rng(4)
     eta = np.vstack([rng.standard_normal((40, 5)) * 4, [[800.0, 0, 0, 0, -800.0]],
@@ -62,10 +62,20 @@ def test_fused_forms_equal_the_separate_stable_ones():
     np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-15)
     x = np.concatenate([rng.standard_normal(50) * 5, [0.0, 40.0, -40.0, 800.0, -800.0,
                                                        np.inf, -np.inf]])
-    for z in (x, -x):
-        s, sp = nx.sigmoid_softplus(x, z)
+    finite = np.isfinite(x)
+    for y in (np.zeros_like(x), np.ones_like(x)):  # labels: the loss is softplus(-+eta)
+        with np.errstate(invalid="ignore"):
+            s, loss = nx.sigmoid_bernoulli_loss(x, y)
         np.testing.assert_allclose(s, nx.sigmoid(x), rtol=1e-15, atol=0)
-        np.testing.assert_allclose(sp, nx.softplus(z), rtol=1e-15, atol=0)
+        np.testing.assert_allclose(loss[finite], nx.softplus(np.where(y == 1, -x, x))[finite],
+                                   rtol=1e-15, atol=0)
+        assert not np.any(np.isfinite(loss[~finite]))  # an overflowed score has no finite loss
+    # a proportion: y softplus(-eta) + (1 - y) softplus(eta), each term computed apart
+    y = np.linspace(0.0, 1.0, x.size)
+    with np.errstate(invalid="ignore"):  # inf * 0 in the reference at eta = +-inf
+        expected = y * nx.softplus(-x) + (1 - y) * nx.softplus(x)
+    np.testing.assert_allclose(nx.sigmoid_bernoulli_loss(x, y)[1][finite], expected[finite],
+                               rtol=4 * np.finfo(float).eps, atol=0)
 
 
 @pytest.mark.parametrize("rows", [0, 1, 2, 3, 7, 8, 1000, 1001])
@@ -79,3 +89,19 @@ def test_column_absmax_is_the_largest_absolute_entry_of_each_column(rows):
         a[rows // 2, 2] = np.nan  # a NaN anywhere reaches its column's answer, as with numpy
         out = nx.column_absmax(a)
         assert np.isnan(out[2]) and not np.isnan(np.delete(out, 2)).any()
+
+
+@pytest.mark.parametrize("y", [
+    np.array([3, 1, 3, 0, 7, 1]), np.array([5], dtype=np.uint8), np.array([], dtype=int),
+    np.array([True, False, True]), np.array([-2, 4, -2]), np.array([0, 10**9, 5]),
+    np.array([2.0, 0.5, 2.0]), np.array(["b", "a", "b"]),
+    np.random.default_rng(0).integers(0, 40, size=1000)])
+def test_unique_inverse_is_numpys(y):
+    """The counting path (small non-negative integers) and the fallback give numpy.unique's
+    labels, dtype and inverse, and the labels taken at the inverse give y back."""
+    labels, inverse = nx.unique_inverse(y)
+    expected, expected_inverse = np.unique(y, return_inverse=True)
+    assert labels.dtype == expected.dtype
+    assert np.array_equal(labels, expected)
+    assert np.array_equal(inverse.reshape(-1), expected_inverse.reshape(-1))
+    assert np.array_equal(labels[inverse], y)
