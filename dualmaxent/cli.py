@@ -226,18 +226,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="small sizes (under two minutes)")
     b.add_argument("--out", default="figures", help="folder for scaling.png (default: figures)")
     b.add_argument("--json", action="store_true", help="print the table as JSON")
-    b.add_argument("--scale", action="store_true", help="the scale benchmark instead: verify "
+    which = b.add_mutually_exclusive_group()  # one benchmark per run
+    which.add_argument("--scale", action="store_true", help="the scale benchmark instead: verify "
                    "at n = 2e5 and 1e6, and the Dask engine against numpy at n = 1e6 "
                    "(pip install \".[dask]\")")
-    b.add_argument("--sweep", action="store_true", help="the sweep instead: MaxEntClassifier.fit "
+    which.add_argument("--sweep", action="store_true", help="the sweep instead: MaxEntClassifier.fit "
                    "(certificate included) against LogisticRegression, scikit-learn-intelex and "
                    "glum over n = 1e2..1e6, k = 2, 3, 10, m = 10, 50 and two real sets, at equal "
                    "precision (about 15 minutes; --quick: n <= 1e4); writes sweep.png")
-    b.add_argument("--sparse", action="store_true", help="the sparse benchmark instead: "
+    which.add_argument("--sparse", action="store_true", help="the sparse benchmark instead: "
                    "MaxEntClassifier.fit against LogisticRegression (lbfgs, saga, newton-cg) and "
                    "glum on two text-like problems and a 2000-level categorical, at equal "
                    "precision, with our peak memory (--quick: scaled down)")
-    b.add_argument("--explore", action="store_true", help="the explorer benchmark instead: "
+    which.add_argument("--explore", action="store_true", help="the explorer benchmark instead: "
                    "every lambda slider move (solve, certificate, view) on every built-in data "
                    "set, penalty and view, against the 0.3 s target (--quick: five notches each "
                    "way)")

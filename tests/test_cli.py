@@ -219,6 +219,7 @@ def test_bad_input_gets_one_line_and_exit_code_2(tmp_path, capsys, name):
     (["verify", "--method", "magic"], "invalid choice"),
     (["verify", "--solver", "NOPE"], "solver 'NOPE' is not installed"),
     (["verify", "--l1", "1", "--l2", "1"], "not allowed with argument"),
+    (["bench", "--sparse", "--explore"], "not allowed with argument"),
     (["frobnicate"], "invalid choice"),
     (["verify", "no-such-data"], "neither a built-in data set (blobs, iris) nor an existing file"),
 ])
