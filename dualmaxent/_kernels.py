@@ -171,7 +171,7 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
     classes = list(range(k)) if classes is None else list(classes)
     q = len(classes)
     value = 0.0
-    G = np.zeros((m, k))
+    G = None
     Cz = None  # Z^T Z, upper triangle, (q m, q m)
     Cd = [None] * q  # X^T diag(w p_a) X, upper triangles
     with _one_blas_thread():
@@ -179,11 +179,16 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
             Xb, wb = block(X, sl), w[sl]
             eta = Xb @ theta
             P, lse = nx.softmax_logsumexp(eta)
-            if P_out is not None:
-                P_out[sl] = P
             # sum_i Y_ji log P_ji = <Y_j, eta_j> - logsumexp(eta_j): rows of Y sum to one
             value += float(wb @ (np.einsum("ij,ij->i", Y[sl], eta) - lse))
-            G += Xb.T @ (wb[:, None] * (Y[sl] - P))
+            del eta, lse
+            if P_out is not None:  # from here on P is the caller's copy: one (rows, k) table
+                P_out[sl] = P
+                P = P_out[sl]
+            R = np.subtract(Y[sl], P)
+            R *= wb[:, None]
+            G = _accumulate(G, Xb.T @ R)
+            del R
             if hessian and q and design.is_sparse(Xb):
                 # block (a, b) = X^T diag(w p_a (delta_ab - p_b)) X from the stored entries,
                 # kept in the upper triangle of Cz (a <= b) and Cd empty
@@ -204,6 +209,7 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
                 for a in range(q):
                     Cd[a] = _syrk_acc(np.multiply(np.sqrt(Pc[:, a] * sw)[:, None], Xb,
                                                   dtype=curvature_dtype), Cd[a])
+    G = np.zeros((m, k)) if G is None else G
     if not (hessian and q):
         return value, G, None
     C = -Cz
@@ -246,7 +252,7 @@ def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES, dtype=np.float
     ndarray of shape (m, k)
     """
     n, m = X.shape
-    out = np.zeros(V.shape)
+    out = None
     Vd = np.asarray(V, dtype=dtype)
     wd = np.asarray(w, dtype=dtype)
     with _one_blas_thread():
@@ -257,8 +263,18 @@ def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES, dtype=np.float
             S *= Pb
             S -= Pb * S.sum(axis=1, keepdims=True)
             S *= wd[sl, None]
-            out += Xb.T @ S
-    return out
+            out = _accumulate(out, Xb.T @ S)
+    return np.zeros(V.shape) if out is None else out
+
+
+def _accumulate(total, part):
+    """``total + part`` in float64, in place from the second block on; the first block's
+    product is the total itself (a sparse ``X`` is one block: no zero table for it to be added
+    to, one (m, k) table less at the peak of a product)."""
+    if total is None:
+        return np.asarray(part, dtype=np.float64)
+    total += part
+    return total
 
 
 def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLOCK_BYTES,
@@ -292,7 +308,7 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
     """
     n, m = X.shape
     value = 0.0
-    g = np.zeros(m)
+    g = None
     C = None
     with _one_blas_thread():
         for sl in blocks(X, block_bytes):
@@ -305,13 +321,14 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
             if mean_out is not None:
                 mean_out[sl] = mu
             value += block_value
-            g += Xb.T @ (wb * (Yb - mu))
+            g = _accumulate(g, Xb.T @ (wb * (Yb - mu)))
             if hessian and design.is_sparse(Xb):
                 C = design.weighted_gram(Xb, wb * var)  # whole, float64
             elif hessian:
                 # the scaled block is written in curvature_dtype directly (no float64 copy)
                 A = np.multiply(np.sqrt(wb * var)[:, None], Xb, dtype=curvature_dtype)
                 C = _syrk_acc(A, C)
+    g = np.zeros(m) if g is None else g
     if not hessian:
         return value, g, None
     return value, g, (C if design.is_sparse(X) else _symmetrize(C))
@@ -324,12 +341,12 @@ def glm_hessp(X, d, v, block_bytes: int = BLOCK_BYTES):
     it sits in cache, and the temporary is (block,), not (n,).
     """
     n, m = X.shape
-    out = np.zeros(m)
+    out = None
     with _one_blas_thread():
         for sl in blocks(X, block_bytes):
             Xb = block(X, sl)
-            out += Xb.T @ (d[sl] * (Xb @ v))
-    return out
+            out = _accumulate(out, Xb.T @ (d[sl] * (Xb @ v)))
+    return np.zeros(m) if out is None else out
 
 
 def table_curvature(X, w, P, classes):

@@ -15,7 +15,8 @@ plus its (m,) or (rows,) result (a scaled copy for the scaling functions), excep
 (:func:`absolute`, the squares of :func:`column_sq_sums`) is a new ``data`` array on ``X``'s own
 index arrays (:func:`with_data`): two thirds of a copy's bytes with 32-bit indices, where
 scipy's ``abs(X)`` copies the indices too and ``X.multiply(X)`` allocates room for twice the
-entries (measured: 2.0 times ``X``'s bytes kept by the old squared copy).
+entries (measured: 2.0 times ``X``'s bytes kept by the old squared copy); the squares of
+:func:`column_sq_sums` and :func:`row_sq_norms` are formed a row chunk at a time.
 """
 
 from __future__ import annotations
@@ -106,21 +107,59 @@ def column_absmax(X) -> np.ndarray:
     return nx.column_absmax(X)
 
 
+#: The squares of a sparse ``X``'s entries (:func:`column_sq_sums`, :func:`row_sq_norms`) are
+#: formed a row chunk at a time, each of about ``nnz / SQUARE_CHUNKS`` entries (at least
+#: :data:`SQUARE_CHUNK_MIN`): all of them at once were a new ``data`` array, two thirds of
+#: ``X``'s bytes with 32-bit indices, the peak of a text k = 2 solve of ``bench --sparse
+#: --quick`` (in the Jacobi preconditioner's first step). A chunk's squares, and the copies of
+#: its index arrays that scipy makes of a slice (less than half of its array), take about 1.3 /
+#: SQUARE_CHUNKS of ``X``'s bytes.
+SQUARE_CHUNKS = 16
+SQUARE_CHUNK_MIN = 4096
+
+
+def _row_chunks(X) -> list:
+    """Consecutive row slices of a CSR ``X`` of about ``nnz / SQUARE_CHUNKS`` entries each."""
+    n, nnz = X.shape[0], X.nnz
+    size = max(SQUARE_CHUNK_MIN, -(-nnz // SQUARE_CHUNKS))
+    cuts = np.searchsorted(X.indptr, np.arange(size, nnz, size), side="right") - 1
+    bounds = np.unique(np.concatenate([[0], np.clip(cuts, 0, n), [n]]))
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _squared_rows(X, rows: slice) -> sp.csr_array:
+    """The CSR of the squared entries of the rows ``rows`` of a CSR ``X``."""
+    lo, hi = X.indptr[rows.start], X.indptr[rows.stop]
+    return sp.csr_array((np.square(X.data[lo:hi]), X.indices[lo:hi],
+                         X.indptr[rows.start:rows.stop + 1] - lo),
+                        shape=(rows.stop - rows.start, X.shape[1]))
+
+
 def column_sq_sums(X, w: np.ndarray) -> np.ndarray:
     """``sum_j w_j x_ji^2`` for each column ``i``: shape (m,) for ``w`` of shape (n,), (m, q)
-    for ``w`` of shape (n, q) (one sum per column of ``w``)."""
+    for ``w`` of shape (n, q) (one sum per column of ``w``).
+
+    A sparse ``X``'s squares are formed a row chunk at a time (:data:`SQUARE_CHUNKS`), the
+    chunks' sums added in order (the same sums up to the rounding of that order)."""
     if is_sparse(X):
         X = sp.csr_array(X)
-        out = with_data(X, np.square(X.data)).T @ w
-        return np.asarray(out).reshape(-1) if np.ndim(w) == 1 else np.asarray(out)
+        out = np.zeros((X.shape[1],) + np.shape(w)[1:])
+        for rows in _row_chunks(X):
+            out += _squared_rows(X, rows).T @ w[rows]
+        return out
     return (X * X).T @ w if np.ndim(w) == 2 else w @ (X * X)
 
 
 def row_sq_norms(X) -> np.ndarray:
-    """``|x_j|^2`` for each row ``j``, shape (n,)."""
+    """``|x_j|^2`` for each row ``j``, shape (n,) (a sparse ``X``'s squares formed a row
+    chunk at a time, :data:`SQUARE_CHUNKS`: the same sums as all at once)."""
     if is_sparse(X):
         X = sp.csr_array(X)
-        return with_data(X, np.square(X.data)) @ np.ones(X.shape[1])
+        out = np.empty(X.shape[0])
+        ones = np.ones(X.shape[1])
+        for rows in _row_chunks(X):
+            out[rows] = _squared_rows(X, rows) @ ones
+        return out
     return np.einsum("ij,ij->i", X, X)
 
 

@@ -25,6 +25,7 @@ and Hessian come from the blocked one-pass kernels of :mod:`dualmaxent._kernels`
 
 from __future__ import annotations
 
+import hashlib
 
 import numpy as np
 import scipy.linalg
@@ -99,6 +100,36 @@ SPARSE_DENSE_PRECONDITIONER_MAX = 2000
 SPARSE_JACOBI_MEDIAN_RATIO = 1.0
 
 
+def _class_segments(free: np.ndarray) -> list:
+    """The free entries of theta (``free``, (m, q) bool) class by class, as packed in beta
+    (class-major, :mod:`dualmaxent.params`): ``(c, start, stop, rows)`` with ``beta[start:stop]``
+    the free entries of column ``c``, ``rows`` their mask, or None when the whole column is
+    free. Moving between beta and an (m, q) table column by column needs (m,) temporaries only,
+    where ``T.T.ravel()[free_flat]`` copies the table twice."""
+    out, lo = [], 0
+    for c in range(free.shape[1]):
+        rows = free[:, c]
+        count = int(rows.sum())
+        out.append((c, lo, lo + count, None if count == rows.size else rows))
+        lo += count
+    return out
+
+
+def point_key(theta) -> bytes:
+    """The key under which a pass at ``theta`` is cached: the SHA-256 digest of its float64
+    entries and its shape, 32 bytes.
+
+    Why not ``theta.tobytes()`` (the key before): that is a copy of theta, (m, k) floats kept
+    for as long as the cache, 0.39 times the bytes of the sparse ``X`` on the text problem of
+    ``bench --sparse`` (k = 20). The digest costs 2.6 ms per call at m k = 6e5 (this machine,
+    SHA-NI; blake2b 5.1 ms, md5 6.3 ms), about three calls per Newton-CG iteration against
+    passes of tens of milliseconds; a collision (2^-128 for two distinct points) would be the
+    only way for it to differ from comparing the bytes.
+    """
+    t = np.ascontiguousarray(theta, dtype=np.float64)
+    return hashlib.sha256(t).digest() + repr(t.shape).encode()
+
+
 class DualObjective:
     """The penalised log-likelihood of a data set as a function of the free entries of theta.
 
@@ -145,12 +176,15 @@ class DualObjective:
         self.n_params = self.params.n_params
         # classes with at least one free entry: the only curvature blocks ever needed
         self._hess_classes = self.params.free_classes
+        # the free entries class by class: (class, start, stop in beta, rows or None for all)
+        self._segments = _class_segments(self.free)
         WY = self.w[:, None] * (self.Y if self.Y.ndim == 2 else self.Y[:, None])
-        self.XtWY = self.X.T @ WY  # (m, q)
-        self.scale = 1.0 + float(np.abs(self.XtWY).max())
+        # the stopping rule's scale 1 + max |X^T W Y|; the (m, q) table itself is not kept
+        # (0.39 x the sparse X's bytes on the k = 20 text problem; nothing reads it again)
+        self.scale = 1.0 + float(np.abs(self.X.T @ WY).max())
         #: the full likelihood has no forced entries (see ReducedObjective)
         self.forced = None
-        # caches: (theta bytes, value, G, C or None) of the last pass over X; (theta bytes, P or
+        # caches: (point_key, value, G, C or None) of the last pass over X; (point_key, P or
         # eta) at that point, for curvature_operator; X^T W X and its Cholesky factor
         self._cache = None
         self._last_curvature = None
@@ -240,10 +274,14 @@ class DualObjective:
         for a second pass when :meth:`hessian` is called there. The curvature covers only the
         classes with a free entry (the pinned class's blocks are never formed).
         """
-        key = np.asarray(theta, dtype=np.float64).tobytes()
+        key = point_key(theta)
         cache = self._cache
-        if cache is not None and cache[0] == key and (cache[3] is not None or not hessian):
+        if cache is not None and cache[0] == key and cache[2] is not None and (
+                cache[3] is not None or not hessian):
             return cache[1], cache[2], cache[3]
+        # the last pass's G and P are dropped before this one makes its own (an (m, q) and an
+        # (n, q) table less at the pass's peak)
+        cache = self._cache = self._point = None
         # keep P (categorical) or eta at this point for curvature_operator: (n, k) floats,
         # not a copy of X
         self._point = (key, np.empty((self.X.shape[0], self.q) if self.family.multiclass
@@ -310,10 +348,22 @@ class DualObjective:
 
     def _pass_at(self, theta):
         """``(l, G)`` of the last pass over ``X`` when it was at ``theta``, else None."""
-        key = np.asarray(theta, dtype=np.float64).tobytes()
-        if self._cache is None or self._cache[0] != key:
+        key = point_key(theta)
+        if self._cache is None or self._cache[0] != key or self._cache[2] is None:
             return None
         return self._cache[1], self._cache[2]
+
+    def forget_gradient(self) -> None:
+        """Drop the gradient table ``G`` (m, q) of the last pass, keeping the rest of it.
+
+        For a solver that holds the gradient packed and will not ask for it at this point
+        again: a Newton-CG step, whose line search moves on to other points (on the k = 20 text
+        problem of ``bench --sparse`` the table is 0.39 times the sparse X's bytes, held
+        through every curvature-vector product otherwise). Asked for all the same (a line
+        search that fails, the result's residual), the pass is made again.
+        """
+        if self._cache is not None:
+            self._cache = (self._cache[0], self._cache[1], None, self._cache[3])
 
     def smooth_value(self, beta, hessian: bool = False) -> float:
         """The value of ``l - L2 penalty`` alone (:meth:`smooth_value_grad`'s, whose pass also
@@ -336,8 +386,32 @@ class DualObjective:
         lam2 = self.penalty.l2_lam
         if lam2:
             value -= self.smooth_penalty_value(theta)
-            G = G - lam2 * theta.reshape(-1, self.q) * self.penalized_rows[:, None]
-        return value, G.T.ravel()[self._free_flat]
+        grad = self._pack(G)
+        if lam2:  # column by column: (m,) temporaries, not another (m, q) table
+            T = np.asarray(theta).reshape(-1, self.q)
+            for c, lo, hi, rows in self._segments:
+                term = lam2 * T[:, c] * self.penalized_rows
+                grad[lo:hi] -= term if rows is None else term[rows]
+        return value, grad
+
+    def _pack(self, T, out=None) -> np.ndarray:
+        """The free entries of the (m, q) table ``T`` (theta's layout) packed like beta, column
+        by column (:func:`_class_segments`), into ``out`` (p,) or a new vector."""
+        out = np.empty(self.params.n_params) if out is None else out
+        for c, lo, hi, rows in self._segments:
+            out[lo:hi] = T[:, c] if rows is None else T[rows, c]
+        return out
+
+    def _unpack_into(self, v, T, zero_pinned: bool = False) -> None:
+        """Write the packed ``v`` into the free entries of the (m, q) table ``T``, and zeros
+        into its pinned entries when ``zero_pinned`` (else they are left as they are)."""
+        for c, lo, hi, rows in self._segments:
+            if rows is None:
+                T[:, c] = v[lo:hi]
+            else:
+                T[rows, c] = v[lo:hi]
+                if zero_pinned:
+                    T[~rows, c] = 0.0
 
     def full_gradient(self, theta) -> np.ndarray:
         """Gradient of ``l`` alone with respect to every entry of theta, shape like ``self.free``."""
@@ -384,7 +458,9 @@ class DualObjective:
     def curvature_operator(self, beta):
         """``(matvec, psolve)``: ``v -> -H v`` and an approximate ``v -> (-H)^{-1} v``.
 
-        ``matvec`` uses two products with ``X`` per call (no Hessian is formed); ``psolve`` is
+        ``matvec`` uses two products with ``X`` per call (no Hessian is formed); its result is a
+        view of the operator's one buffer, which the next call overwrites (copy it to keep
+        it). ``psolve`` returns a new array; it is
         the Cholesky solve of the Kronecker approximation ``A (x) X^T W X`` restricted to the
         free entries (see :func:`dualmaxent.solvers.cg_direction`), plus the L2 penalty's diagonal.
         The pass-dependent pieces come from :meth:`_curvature_pieces` (an engine supplies its own).
@@ -392,23 +468,33 @@ class DualObjective:
         A, hessp = self._curvature_pieces(self.theta(beta))
         m = self.X.shape[1]
         lam = self.penalty.l2_lam
-        pdiag = self.params.penalized * lam
+        pen = self.params.penalized
         idx = self._free_flat
-        # the free entries are packed class-major with the pinned ones skipped; usually they are
-        # a prefix of theta.T's entries (only the intercept's last class is pinned), and then a
-        # slice stands for the gather and the scatter. One buffer serves every call.
-        prefix = idx.size == 0 or int(idx[-1]) == idx.size - 1
-        where = slice(0, idx.size) if prefix else idx
-        flat = np.zeros(self.q * m)
+        # One buffer serves every call, for the direction and for the result: the direction
+        # is written into it as an (m, q) table in C order (scipy's sparse product reads that as
+        # it is; the former theta-layout view, the transpose of the packed vector, was copied to
+        # C order inside every product), and once the product ``T`` is formed the buffer is
+        # free and takes ``T`` packed. At the peak of a call: the buffer, the (n, q) table
+        # ``X V`` and ``T``; before, also the packed result and two (q m,) copies, each 0.39
+        # times the sparse X's bytes on the k = 20 text problem.
+        V = np.zeros((m, self.q))
+        packed = V.reshape(-1)[:self.params.n_params]
 
         def matvec(v):
-            flat[where] = v
-            out = hessp(flat.reshape(self.q, m).T).T.ravel()[where]
-            out += pdiag * v
-            return out
+            if np.may_share_memory(v, V):  # the last result handed back
+                v = np.array(v)
+            self._unpack_into(v, V, zero_pinned=True)
+            T = hessp(V)
+            self._pack(T, out=packed)
+            del T
+            if lam:  # + lam v on the penalised entries, column by column
+                for _, lo, hi, _ in self._segments:
+                    packed[lo:hi] += lam * v[lo:hi] * pen[lo:hi]
+            return packed
 
         if design.is_sparse(self.X) and m > SPARSE_DENSE_PRECONDITIONER_MAX:
-            return matvec, self._diagonal_preconditioner(pdiag)
+            return matvec, self._diagonal_preconditioner()
+        pdiag = pen * lam
         if self._gram is None:
             self._gram = self._gram_matrix()  # X^T W X, once per objective
 
@@ -448,10 +534,10 @@ class DualObjective:
                 return r / dg
         return matvec, psolve
 
-    def _diagonal_preconditioner(self, pdiag):
+    def _diagonal_preconditioner(self):
         """``psolve`` for a wide sparse design, whose ``X^T W X`` is too large to form.
 
-        Jacobi, division by the exact diagonal of ``-H`` plus the L2 penalty's ``pdiag``,
+        Jacobi, division by the exact diagonal of ``-H`` plus the L2 penalty's,
         ``sum_j w_j v_jc x_ji^2 + lam`` (``v = p (1 - p)`` or ``A''``, at the point of the last
         pass: one product with the squared entries of ``X``, made per call and not kept), when
         the data's part exceeds ``lam`` on at least half the free entries
@@ -468,15 +554,19 @@ class DualObjective:
         else:
             V = self.family.variance(saved).reshape(-1, 1)
         diag = design.column_sq_sums(self.X, self.w[:, None] * V)  # (m, q), theta's layout
-        data = self.params.columns(diag).T.ravel()[self._free_flat]
+        data = self._pack(diag)
+        del diag, V
         lam = self.penalty.l2_lam
         if self._plain_cg is None:
             self._plain_cg = bool(lam and data.size
                                   and np.median(data) <= SPARSE_JACOBI_MEDIAN_RATIO * lam)
             if self._plain_cg:
                 return lambda r: np.array(r, dtype=np.float64)
-        d = data + pdiag
-        d = np.where(d > 0, d, 1.0)  # an empty column: no scaling
+        # d = data + lam on the penalised entries, in place (no (p,) temporaries)
+        d = data
+        if lam:
+            np.add(d, lam, out=d, where=self.params.penalized)
+        d[~(d > 0)] = 1.0  # an empty column: no scaling
         return lambda r: r / d
 
     def _gram_matrix(self) -> np.ndarray:
@@ -489,7 +579,7 @@ class DualObjective:
         product ``-H V`` of the unpenalised likelihood, ``V`` and the result (m, q) tables.
         From the mean kept by the last pass at theta (two products with X per call)."""
         point = self._point
-        if point is None or point[0] != np.asarray(theta, dtype=np.float64).tobytes():
+        if point is None or point[0] != point_key(theta):
             self._loglik(theta)
         saved = self._point[1]  # P (categorical) or eta at theta, from the last pass
         wsum = float(self.w.sum())
@@ -697,6 +787,9 @@ class ReducedObjective(_InBasis, DualObjective):
         out = (value, self.basis.T @ g, H)
         self._cache = (key, *out)
         return out
+
+    def forget_gradient(self) -> None:
+        """Nothing to drop: the cache holds the gradient in beta's few coordinates."""
 
     def reported_loglik(self, theta) -> tuple[float, float]:
         """``l_red``, the supremum of ``l``, and it plus the family's constant."""

@@ -221,3 +221,96 @@ def test_the_wide_sparse_preconditioner_is_positive_definite_and_cg_solves_the_n
     assert lam_min > 0
     solve_error = gamma(3 * size) * np.linalg.norm(np.abs(H) @ np.abs(exact)) / lam_min
     assert np.linalg.norm(s - exact) <= (np.linalg.norm(r) + drift) / lam_min + solve_error
+
+
+def test_the_squares_of_a_sparse_x_by_row_chunks_equal_those_of_the_whole(monkeypatch):
+    """:func:`dualmaxent.design.row_sq_norms` and :func:`~dualmaxent.design.column_sq_sums`
+    form the squares a row chunk at a time: the row norms are the same sums exactly, the column
+    sums the same up to the order of adding the chunks (gamma(n) times their magnitude)."""
+    from dualmaxent import design
+
+    monkeypatch.setattr(design, "SQUARE_CHUNK_MIN", 64)
+    rng = np.random.default_rng(4)
+    X = sp.random_array((700, 40), density=0.1, random_state=4, format="csr")
+    assert len(design._row_chunks(X)) == design.SQUARE_CHUNKS
+    whole = design.with_data(X, np.square(X.data))
+    assert np.array_equal(design.row_sq_norms(X), whole @ np.ones(40))
+    for w in (rng.random(700), rng.random((700, 3))):
+        ref = whole.T @ w
+        assert design.column_sq_sums(X, w).shape == ref.shape
+        assert np.all(np.abs(design.column_sq_sums(X, w) - ref) <= gamma(700) * ref)
+    empty = sp.csr_array((5, 4))
+    assert np.array_equal(design.row_sq_norms(empty), np.zeros(5))
+    assert np.array_equal(design.column_sq_sums(empty, np.ones((5, 2))), np.zeros((4, 2)))
+
+
+@pytest.mark.parametrize("k, lam", [(3, 0.5), (2, 0.5), (3, 0.0)])
+def test_the_curvature_operator_reuses_one_buffer_without_mixing_calls(k, lam):
+    """``matvec`` writes its result into its one buffer: a second call (also one handed its own
+    last result) equals a fresh operator's, and the pinned entries never leak between calls."""
+    from dualmaxent.objective import make_objective
+    from dualmaxent.params import make_penalty
+
+    rng = np.random.default_rng(k)
+    X = sp.random_array((300, 20), density=0.2, random_state=k, format="csr")
+    ds = Dataset.from_arrays(X, rng.integers(0, k, 300))
+    obj = make_objective(ds, make_penalty(l2=lam) if lam else None)
+    beta = obj.start() + 0.1 * rng.standard_normal(obj.n_params)
+    H = obj.hessian(beta)
+    matvec, _ = obj.curvature_operator(beta)
+    u, v = rng.standard_normal((2, obj.n_params))
+    first = matvec(u).copy()
+    second = matvec(v).copy()
+    again = matvec(matvec(u))  # handed its own buffer
+    fresh, _ = obj.curvature_operator(beta)
+    assert np.array_equal(first, fresh(u)) and np.array_equal(second, fresh(v))
+    assert np.allclose(again, H @ (H @ u), rtol=1e-10, atol=1e-10 * np.abs(H).max() ** 2)
+    assert np.allclose(second, -H @ v, rtol=1e-10, atol=1e-12)
+
+
+def test_a_forgotten_gradient_is_made_again_and_equal():
+    """:meth:`DualObjective.forget_gradient` drops the last pass's gradient table only: asked
+    again at the same point, the pass is made again and gives the same numbers."""
+    from dualmaxent.objective import make_objective, point_key
+    from dualmaxent.params import make_penalty
+
+    rng = np.random.default_rng(8)
+    X = sp.random_array((200, 15), density=0.3, random_state=8, format="csr")
+    ds = Dataset.from_arrays(X, rng.integers(0, 4, 200))
+    obj = make_objective(ds, make_penalty(l2=0.3))
+    beta = obj.start() + 0.2 * rng.standard_normal(obj.n_params)
+    value, grad = obj.smooth_value_grad(beta)
+    obj.forget_gradient()
+    assert obj._pass_at(obj.theta(beta)) is None
+    value2, grad2 = obj.smooth_value_grad(beta)
+    assert value2 == value and np.array_equal(grad2, grad)
+    theta = obj.theta(beta)
+    assert point_key(theta) == point_key(theta.copy()) != point_key(np.nextafter(theta, 1))
+
+
+def test_a_newton_cg_solve_on_many_classes_keeps_few_coefficient_vectors():
+    """Memory of a wide sparse Newton-CG solve (issue 20): its tracemalloc peak above what was
+    allocated before it, in vectors of p = m k floats. CG's three (s, r, d), the operator's
+    buffer and product, the iterate, its gradient and the starting point, with the (n, k)
+    tables of the probabilities and of ``X V``, come to 10.5 here; before the cuts it was 17.7
+    (the cached gradient table, the key bytes of theta, X^T W Y, CG's z, Cd and last direction,
+    the penalty's diagonal, the transposed copies around every product)."""
+    import tracemalloc
+
+    from dualmaxent import bench_sparse
+    from dualmaxent.params import make_penalty
+
+    X, y = bench_sparse.text_data(n=400, m=2500, k=12, tokens=20)
+    ds = Dataset.from_arrays(X, y, family="categorical")
+    penalty = make_penalty(l2=0.1)
+    solve_dual(ds, penalty=penalty, method="newton-cg")  # imports and first-call costs
+    tracemalloc.start()
+    try:
+        start, _ = tracemalloc.get_traced_memory()
+        res = solve_dual(ds, penalty=penalty, method="newton-cg")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert res.converged
+    vectors = (peak - start) / (8 * ds.m * ds.k)
+    assert vectors <= 12, vectors
