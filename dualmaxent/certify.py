@@ -58,8 +58,10 @@ not a bound is ever printed as one.
 Round-off budgets (``u = 2^-53``, ``gamma(L) = L u / (1 - L u)``, the worst-case relative error
 of a sum of ``L`` terms in any order, so valid on every BLAS kernel):
 
-* ``eta_j`` carries at most ``e_j = gamma(m + 1) max_c sum_i |x_ji theta_ic|`` (the ``m``
-  products and their sum; theta's own rounding included);
+* ``eta_j`` carries at most ``gamma(m + 1) max_c sum_i |x_ji theta_ic|`` (the ``m``
+  products and their sum; theta's own rounding included), which is charged as ``e_j =
+  gamma(m + 1) (1 + gamma(2 m + 8)) |x_j|_2 max_c |theta_c|_2``, its Cauchy-Schwarz bound with
+  the rounding of the two norms (:func:`_pass_one`);
 * the upper bound: ``sum_j w_j |Y_j - mu_j|_1 e_j`` (``dl / d eta = Y - mu``) plus
   ``(gamma(n) + 8 u)`` times the magnitudes ``sum_j w_j (|Y_j| . |eta_j| + |Y_j|_1 |A(eta_j)|)``;
 * the lower bound: ``(gamma(n) + 8 u) sum_j w_j (|A*(mu_j)| + 2 |mu_j|_1)``, the first-order
@@ -119,7 +121,6 @@ max(gap, 0) + roundoff``: theta is within ``within`` nats of the optimum.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,6 +128,7 @@ import numpy as np
 from . import _numerics as nx
 from . import design
 from .exceptions import DualMaxentError
+from .families import Bernoulli, Categorical, Family
 from .params import Parameterization
 from .results import Certificate, Penalty, SeparationCheck, make_penalty
 
@@ -175,9 +177,19 @@ CG_MAX_ITER = 500
 #: instead of two).
 SAMPLE_MIN_RATIO = 8
 
-#: Bytes of one row block of ``X``: small enough to stay in cache while the block's products
-#: are formed (one BLAS thread each; see :func:`_runner`).
+#: Bytes of one row block: its rows of ``X`` and two (b, q) tables (of the block's many). Small
+#: enough to stay near the cache while the block's products are formed, large enough that the
+#: block's forty-odd numpy calls cost little; measured at n = 1e5, m = 10 (best of 7 x 3,
+#: interleaved): 1 MB blocks cost 5-10 % more with two classes than 2 MB, 2 MB of ``X`` alone
+#: (23831 rows with three classes as with two) 15-20 % more with three classes than counting
+#: the tables (14286 rows): 13.5 against 11.4 ms with L2.
 BLOCK_BYTES = 1 << 21
+
+#: Bytes of the row chunks in which :func:`_curvature` scales ``X``'s columns: its one
+#: temporary of ``X``'s width then stays small. Formed whole per block, that (b, m) table
+#: made glibc map and unmap fresh pages on every call at n = 1e4 (515 page faults a
+#: certificate, 2.1 ms against 1.2 without a penalty, two classes).
+CURVATURE_CHUNK_BYTES = 1 << 18
 
 
 def gamma(length: float, u: float = U) -> float:
@@ -501,13 +513,16 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
 
         mask = as_forced(data, forced)
     run = _runner(data, engine, mask)
-    newton = np.empty((data.n, q)) if engine is None else None
+    # class-major, as the runner hands Y to the blocks (:func:`_runner`)
+    newton = np.empty((data.n, q), order="F") if engine is None else None
     # the attainment proof (and with it the rows' largest norm) is wanted only where the
     # optimum may fail to exist: no penalty, a family that can separate, nothing forced
     provable = not penalty.active and mask is None and fam.can_separate
     # a penalised fit's equality rows (the intercept's) are charged with a proved bound on the
     # multiplier, which needs the rows' largest norm too
     bounded = penalty.active and bool(eq.any())
+    # the rows' largest entry, for the l1 form of that bound (L1 and the elastic net)
+    peak = bounded and penalty.kind in ("l1", "elasticnet")
     pen_value = _penalty_value(th, pen_rows, penalty)
     n_terms = data.n + data.m + 8
     memo = {}
@@ -523,8 +538,8 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         return memo["bound"]
 
     one, two, A, resid_bound, solve = _newton_step(run, data, th, sel, pen_rows, penalty,
-                                                   tol_hint, newton, provable or bounded, mask,
-                                                   multiplier)
+                                                   tol_hint, newton, peak, mask, multiplier,
+                                                   provable)
     t, primal_h, mag, simplex_term = _lower_point(run, one, two, th, A, fam, pen_rows, penalty,
                                                   tol_hint, resid_bound, newton)
     resid = t * two.resid if t > 0 else np.zeros_like(two.resid)
@@ -586,8 +601,8 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         condition=float(condition), scale=scale, seconds=time.perf_counter() - t0)
 
 
-def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, norms, mask,
-                 multiplier):
+def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, mask,
+                 multiplier, margins):
     """Passes 1 and 2: ``(one, two, A, resid_bound, (rank, condition, smallest))``.
 
     The Newton step needs ``C_SS``, the one product that grows with ``m^2``: it is formed from
@@ -606,13 +621,16 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, norms,
     and no attainment proof (the separation LP decides).
     """
     m, q = th.shape
-    # in memory, pass 1 keeps mu (and a one-parameter family's curvature) for pass 2
+    # in memory, pass 1 keeps mu (and a one-parameter family's curvature) for pass 2, and the
+    # weights of the gradient's budget, which pass 2 multiplies by |X| together with its own
+    # (:func:`_pass_two`); class-major, as the runner hands Y to the blocks
     kept = {}
     if newton is not None:
-        kept["mean"] = np.empty((data.n, q))
-        kept["curv"] = None if data.family.multiclass else np.empty((data.n, q))
+        kept["mean"] = np.empty((data.n, q), order="F")
+        kept["curv"] = None if data.family.multiclass else np.empty((data.n, q), order="F")
+        kept["scratch"] = np.empty((data.n, 2 * q), order="F")
     if newton is not None and sel.size > DENSE_CORRECTION_MAX:
-        one = run(_pass_one, th, data.family, sel[:0], norms, **kept)
+        one = run(_pass_one, th, data.family, sel[:0], peak, **kept)
         target = one.R.copy()
         if penalty.kind == "l1":
             target[pen_rows] -= penalty.lam * np.sign(th[pen_rows])
@@ -629,7 +647,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, norms,
             a[sel] = _cg_step(data, th, sel, target.T.ravel()[sel], mask,
                               CG_RESIDUAL * tol_hint * room)
         A = a.reshape(q, m).T
-        two = run(_pass_two, th, A, data.family, out=newton, **kept)
+        two = run(_pass_two, th, A, data.family, margins, out=newton, **kept)
+        one.grad_budget = one.grad_budget + two.grad_budget
         g = gamma(data.n + 2)
         return one, two, A, g * (1.0 + 2.0 * g) * two.resid_abs, (-1, float("nan"), 0.0)
     sample = CURVATURE_ROWS_PER_PARAM * max(sel.size, 1)
@@ -640,7 +659,7 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, norms,
     samples = ((sample, None) if newton is not None and costly and data.n > 2 * sample
                else (None,))
     for sample in samples:
-        one = run(_pass_one, th, data.family, sel, norms, sample=sample, **kept)
+        one = run(_pass_one, th, data.family, sel, peak, sample=sample, **kept)
         target = one.R.copy()
         if penalty.kind == "l1":
             target[pen_rows] -= penalty.lam * np.sign(th[pen_rows])
@@ -653,7 +672,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, norms,
         a = np.zeros(m * q)
         a[sel] = a_S
         A = a.reshape(q, m).T
-        two = run(_pass_two, th, A, data.family, out=newton, **kept)
+        two = run(_pass_two, th, A, data.family, margins, out=newton, **kept)
+        one.grad_budget = one.grad_budget + two.grad_budget  # (one of them is zero)
         # the summation bound of the residual: gamma(n + 2) |X|^T W |mu~ - Y|, inflated by
         # 1 + 2 gamma(n + 2) for the rounding of that nonnegative sum itself
         g = gamma(data.n + 2)
@@ -934,49 +954,53 @@ def pseudo_solve(C: np.ndarray, t: np.ndarray):
 # -- the passes: plain float64 expressions on one row block ------------------------------------
 
 def _runner(data, engine, mask):
-    """``run(fn, *args)``: ``fn`` summed over the row blocks (of an engine, or in memory)."""
+    """``run(fn, *args)``: ``fn`` summed over the row blocks (of an engine, or in memory).
+
+    In memory the blocks are summed in order on the calling thread. Two threads, each summing
+    half of the blocks, were slower on every size measured (n = 1e4 .. 1e5, m = 10, two and
+    three classes, blocks of 0.25 to 2 MB; e.g. 9.5 ms against 7.4 at n = 1e5, two classes,
+    L2): a block's work is some forty numpy calls of 10 to 100 us, and the two threads spend
+    what they gain handing the GIL back and forth between them.
+
+    A categorical ``Y`` is handed to the blocks class-major (Fortran order), as are the tables
+    pass 1 keeps and ``mu~``: the blocks' (b, q) tables then have their long axis contiguous,
+    and numpy's row-wise broadcasts (``w[:, None] * D``) run along it instead of one 3-entry
+    row at a time (80 us against 15 for a (23831, 3) table).
+    """
     if engine is not None:
         if mask is not None:
             raise DualMaxentError("the reduced problem of separated data needs the data in "
                                   "memory; it cannot run through an engine")
         return lambda fn, *args, sample=None, **arrays: engine.map_reduce(
             fn, None, *args, combine=_Sums.merge)
-    X, Y, w = data.X, data.Y, data.weights
+    X, w = data.X, data.weights
+    Y = np.asfortranarray(data.Y)
     n, m = X.shape
-    q = Y.shape[1] if Y.ndim == 2 else 1
     # a sparse X is one block (slicing its rows would copy them; its products are not blocked)
-    rows = n if design.is_sparse(X) else max(256, BLOCK_BYTES // (8 * max(m, 1)))
-    starts = list(range(0, n, rows))
-    halves = [starts[: (len(starts) + 1) // 2], starts[(len(starts) + 1) // 2:]]
-
-    def run_blocks(fn, args, block_starts, arrays, every):
-        total = None
-        for start in block_starts:
-            sl = slice(start, min(start + rows, n))
-            kw = {name: a[sl] for name, a in arrays.items() if a is not None}
-            if every is not None:
-                kw["curvature"] = (start // rows) % every == 0
-            Xb = X if rows >= n else X[sl]
-            part = fn(Xb, Y[sl], w[sl], None if mask is None else mask[sl], *args, **kw)
-            total = part if total is None else total.merge(part)
-        return total
+    if design.is_sparse(X):
+        rows = n
+    else:
+        # equal blocks of at most BLOCK_BYTES of X and two (b, q) tables
+        q = data.Y.shape[1] if data.Y.ndim == 2 else 1
+        rows = max(256, -(-n // -(-n * 8 * (m + 2 * q) // BLOCK_BYTES)))
 
     def run(fn, *args, sample=None, **arrays):
         # sample: this many rows (or more) form the curvature, every so many blocks; arrays:
         # (n, ...) tables the block function reads or writes, passed sliced to its rows
         every = None if sample is None else max(1, n // max(sample, rows))
-        # two threads, each summing its half of the blocks in order, and the halves merged in
-        # order: the same sums on every run (numpy releases the GIL in its products)
+        total = None
         with nx.one_blas_thread():
-            if not halves[1]:
-                return run_blocks(fn, args, halves[0], arrays, every)
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                parts = list(pool.map(lambda h: run_blocks(fn, args, h, arrays, every), halves))
-        return parts[0].merge(parts[1])
+            for start in range(0, n, rows):
+                sl = slice(start, min(start + rows, n))
+                kw = {name: a[sl] for name, a in arrays.items() if a is not None}
+                if every is not None:
+                    kw["curvature"] = (start // rows) % every == 0
+                Xb = X if rows >= n else X[sl]
+                part = fn(Xb, Y[sl], w[sl], None if mask is None else mask[sl], *args, **kw)
+                total = part if total is None else total.merge(part)
+        return total
 
     return run
-
-
 
 
 class _Sums:
@@ -1015,90 +1039,224 @@ def _rowmax(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _mean(fam, eta, Yb, mask_b):
+def _product(Xb, theta):
+    """``X theta`` on one block, shape (b, q), class-major (Fortran order) for a dense block
+    of several classes, like the runner's other tables (:func:`_runner`)."""
+    if theta.shape[1] == 1 or design.is_sparse(Xb):
+        return Xb @ theta
+    return (theta.T @ Xb.T).T
+
+
+def _mean(fam, eta, Yb, mask_b, mean=None, curv=None):
     """``(mu, curvature, log-partition)`` at ``eta`` (shape (b, q)): ``P``, ``P`` and
     ``logsumexp`` for the categorical family (softmax over the free classes when some are
-    forced); ``A'``, ``A''`` and ``A`` otherwise (a forced observation: ``mu = y``, no
-    curvature, no term)."""
+    forced); ``A'``, ``A''`` and ``A`` otherwise (:func:`_bernoulli` for the Bernoulli family;
+    a forced observation: ``mu = y``, no curvature, no term). ``mean`` and ``curv``, (b, q)
+    tables, receive ``mu`` and a one-parameter family's curvature when given (pass 1 keeps them
+    for pass 2)."""
     if fam.multiclass:
         if mask_b is not None:
             eta = np.where(mask_b, -np.inf, eta)
         P, lse = nx.softmax_logsumexp(eta)
+        if mean is not None:
+            mean[...] = P
         return P, P, lse
     e = eta[:, 0]
-    mu, var, A = fam.mean(e), fam.variance(e), fam.log_partition(e)
+    if type(fam) is Bernoulli and mask_b is None:  # written in place: no copies
+        mu, var, A = _bernoulli(e, None if mean is None else mean[:, 0],
+                                None if curv is None else curv[:, 0])
+        return (mu[:, None] if mean is None else mean), (var[:, None] if curv is None
+                                                        else curv), A
+    if type(fam) is Bernoulli:
+        mu, var, A = _bernoulli(e)
+    else:
+        mu, var, A = fam.mean(e), fam.variance(e), fam.log_partition(e)
     if mask_b is not None:
         mu, var, A = np.where(mask_b, Yb, mu), np.where(mask_b, 0.0, var), np.where(mask_b, 0, A)
+    for table, values in ((mean, mu), (curv, var)):
+        if table is not None:
+            table[:, 0] = values
     return mu[:, None], var[:, None], A
 
 
-def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, norms, curvature=True, mean=None,
-              curv=None) -> _Sums:
+def _bernoulli(eta: np.ndarray, mu=None, var=None):
+    """``(A', A'', A)`` of the Bernoulli family, ``A(eta) = log(1 + e^eta)``, from one
+    exponential per row (``mu`` and ``var``, when given, receive the first two).
+
+    With ``z = exp(-|eta|)`` (in ``(0, 1]``: no overflow) and ``r = 1 / (1 + z)``: ``A' = r``
+    for ``eta >= 0`` and ``z r`` otherwise (each side to its own relative precision), ``A'' =
+    z r^2`` (``p (1 - p)`` on both sides, without the cancellation of ``1 - p``) and ``A =
+    max(eta, 0) + log1p(z)``, a sum of two nonnegative terms, so within a few ``u`` of ``A``
+    relatively, as the budget's ``8 u`` assumes. The family's own ``sigmoid``, ``p (1 - p)``
+    from a second ``sigmoid`` and ``logaddexp`` take 0.60 ms on 23831 rows, this 0.13 ms (of a
+    pass 1 of about 0.8 ms on those rows); ``tests/test_certify.py`` checks it against the
+    family's definitions, at extreme ``eta`` too."""
+    z = np.exp(-np.abs(eta))
+    r = 1.0 / (1.0 + z)
+    # z r for eta < 0, r otherwise, as exp(min(eta, 0)) r: the same numbers (exp(0) = 1, and
+    # exp(eta) is z there), formed in place (np.where and a copy took 0.04 ms more per 24k rows)
+    mu = np.minimum(eta, 0.0, out=mu)
+    np.exp(mu, out=mu)
+    mu *= r
+    var = np.multiply(r, r, out=var)
+    var *= z
+    A = np.log1p(z)
+    A += np.maximum(eta, 0.0)
+    return mu, var, A
+
+
+def _curvature(Xb, wb, curv, sel, m, multi) -> np.ndarray:
+    """``C_SS`` on one block: ``X_S^T diag(w v) X_S`` for the entries ``sel`` (class-major
+    ``c m + i``), ``v = A''`` (one-parameter families) or, between classes ``c`` and ``d`` of
+    the categorical family, ``p_c (delta_cd - p_d)``.
+
+    Dense, it is formed one pair of classes at a time: a class's own block from its square
+    root (a symmetric product), the blocks between two classes as one product each, on the
+    columns of ``X`` that ``S`` holds in those classes (``X`` itself when they are all), a
+    few thousand rows at a time (:data:`CURVATURE_CHUNK_BYTES`). The whole ``X_S`` scaled per
+    entry took twice the products and two copies of ``(b, |S|)``: 3.4 ms against 2.3 on 23831
+    rows, m = 11, three classes unpenalised (22 entries).
+    """
+    cls, feat = np.divmod(sel, m)
+    if design.is_sparse(Xb):  # the same products from the stored entries, dense results
+        XS = Xb[:, feat]
+        if cls.size and np.all(cls == cls[0]):
+            c0 = curv[:, cls[0]]
+            return design.weighted_gram(XS, wb * (c0 * (1.0 - c0) if multi else c0))
+        U_S = design.multiply(XS, curv[:, cls])
+        V = design.scale_rows(U_S, wb)
+        return (cls[:, None] == cls[None, :]) * (V.T @ XS).toarray() - (V.T @ U_S).toarray()
+    if sel.size == 0:
+        return np.zeros((0, 0))
+    if np.all(feat == feat[0]):
+        # one column in every class (the intercept of an L2 fit): with d = w x_i^2 and P the
+        # curvature's columns of those classes, C = diag(d^T P) - P^T diag(d) P for the
+        # categorical family, d^T v for a one-parameter one: products of length b, no (b, |S|)
+        # table of X's columns (0.3 ms of a 24k-row block's 0.7 in pass 1, two classes, L2)
+        d = wb * np.square(Xb[:, feat[0]])
+        P = curv[:, cls]
+        if not multi:
+            return np.array([[d @ P[:, 0]]])
+        dP = d @ P
+        return np.diag(dP) - P.T @ (P * d[:, None])
+    # sel is sorted: each class's entries are one run
+    cuts = np.flatnonzero(np.diff(cls)) + 1
+    runs = list(zip(np.split(np.arange(sel.size), cuts), np.split(feat, cuts)))
+    # a class's columns: a view of X when they are a range of its columns (all of them, or
+    # the intercept's), gathered once per distinct set otherwise
+    gathered = {}
+
+    def columns(f):
+        if f.size and np.array_equal(f, np.arange(f[0], f[0] + f.size)):
+            return Xb[:, f[0]:f[0] + f.size]
+        return gathered.setdefault(f.tobytes(), Xb[:, f])
+
+    cols = [columns(f) for _, f in runs]
+    spans = [slice(ia[0], ia[-1] + 1) for ia, _ in runs]
+    probs = [curv[:, cls[ia[0]]] for ia, _ in runs]
+    roots = [np.sqrt(wb * (p * (1.0 - p) if multi else p)) for p in probs]
+    C = np.zeros((sel.size, sel.size))
+    # the scaled columns are formed a few thousand rows at a time (CURVATURE_CHUNK_BYTES)
+    step = max(256, CURVATURE_CHUNK_BYTES // (8 * max(c.shape[1] for c in cols)))
+    for lo in range(0, Xb.shape[0], step):
+        rows = slice(lo, lo + step)
+        for a, sa in enumerate(spans):
+            Z = cols[a][rows] * roots[a][rows, None]
+            C[sa, sa] += Z.T @ Z
+            for b in range(a + 1, len(runs)):
+                cross = wb[rows] * probs[a][rows] * probs[b][rows]
+                C[sa, spans[b]] -= (cols[a][rows] * cross[:, None]).T @ cols[b][rows]
+    for a, sa in enumerate(spans):  # the blocks below the diagonal
+        for b in range(a + 1, len(runs)):
+            C[spans[b], sa] = C[sa, spans[b]].T
+    return C
+
+
+def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak=False, curvature=True, mean=None,
+              curv=None, scratch=None) -> _Sums:
     """Pass 1 on one block: ``l``, ``R = X^T W (Y - mu)``, ``C_SS``, ``X^T W Y``, the budgets.
 
-    ``sel``: class-major indices ``c m + i`` of the entries of ``S``; ``norms``: whether the
-    largest row norm (for the attainment proof) is wanted; ``curvature`` False leaves the block
-    out of ``C_SS`` (a row sample, see :data:`CURVATURE_ROWS_PER_PARAM`).
+    ``sel``: class-major indices ``c m + i`` of the entries of ``S``; ``peak``: whether the
+    largest entry of ``X`` (the L1 form of :func:`_multiplier_bound`) is wanted besides the
+    rows' largest norm; ``curvature`` False leaves the block out of ``C_SS`` (a row sample, see
+    :data:`CURVATURE_ROWS_PER_PARAM`). ``mean``, ``curv`` and ``scratch`` (in memory, (b, q),
+    (b, q) and (b, 2 q)) receive ``mu``, the curvature and, in ``scratch``'s last ``q`` columns,
+    the weights of the gradient's budget, whose product with ``|X|`` pass 2 forms (zero here
+    then).
+
+    The error of ``eta_j`` is bounded through the row's norm, which the attainment proof and the
+    multiplier's bound need anyway: ``max_c sum_i |x_ji theta_ic| <= |x_j|_2 max_c
+    |theta_c|_2`` (Cauchy-Schwarz), times ``1 + gamma(2 m + 8)`` for the rounding of the two
+    norms, of the constants and of their product (each computed norm is at least ``1 - gamma(m
+    + 1)`` times its exact value: ``m`` squares summed, a square root; four more products).
+    Looser than ``|X| |theta|`` (by up to ``sqrt(m)``), it enters only ``value_budget`` and the
+    gradient's budget, terms of order ``m u |eta|`` against the ``n u |eta|`` of the sums, and
+    it spares a product with ``|X|`` (0.06 to 0.2 ms of a 24k-row block's 0.8 to 1.9).
     """
     b, m = Xb.shape
     q = theta.shape[1]
     Y2 = Yb.reshape(b, q)
-    eta = Xb @ theta
-    mu, cv, A = _mean(fam, eta, Yb, mask_b)
-    if mean is not None:  # kept for pass 2 (in memory): the same expressions, not recomputed
-        mean[...] = mu
-    if curv is not None:
-        curv[...] = cv
-    curv = cv
-    free = np.ones((b, q), dtype=bool) if mask_b is None else ~mask_b.reshape(b, q)
-    Yeta = np.where(free, Y2 * eta, 0.0)
-    total_y = _rows(Y2) if fam.multiclass else np.where(free[:, 0], 1.0, 0.0)
-    loglik = float((wb @ Yeta).sum() - wb @ (total_y * A))
+    eta = _product(Xb, theta)
+    mu, curv, A = _mean(fam, eta, Yb, mask_b, mean, curv)
+    Yeta = Y2 * eta
+    if mask_b is None:
+        total_y = _rows(Y2) if fam.multiclass else None
+    else:
+        free = ~mask_b.reshape(b, q)
+        Yeta = np.where(free, Yeta, 0.0)
+        total_y = _rows(Y2) if fam.multiclass else np.where(free[:, 0], 1.0, 0.0)
+    yA = A if total_y is None else total_y * A
+    loglik = float((wb @ Yeta).sum() - wb @ yA)
     # the full likelihood at theta, whatever is forced: the upper bound is the given theta's own
     loglik_full = loglik if mask_b is None else fam.canonical_loglik(
         Yb, eta if fam.multiclass else eta[:, 0], wb)
     diff = Y2 - mu
-    absX = design.absolute(Xb)  # (sparse when X is: new entries on X's index arrays)
-    # e_j = gamma(m + 1) max_c sum_i |x_ji theta_ic|: the error of eta_j (module docstring)
-    e = gamma(m + 1) * _rowmax(absX @ np.abs(theta))
-    sens = (2.0 if fam.multiclass else 1.0) * _rowmax(curv)  # |d mu / d eta| per row
-    grad_budget = absX.T @ (wb[:, None] * (sens[:, None] * e[:, None] + 4 * U * np.abs(mu)
-                                            + gamma(len(wb) + 2) * np.abs(diff)))
-    x_max = float(absX.max()) if norms and b else 0.0
-    del absX  # freed before the next temporaries of the size of X (row norms, X_S)
-    cls, feat = sel // m, sel % m
-    XS = Xb if np.array_equal(feat, np.arange(m)) else Xb[:, feat]
-    if not curvature:
-        C = np.zeros((sel.size, sel.size))
-    elif cls.size and np.all(cls == cls[0]):
-        # one class moves (one-parameter families, two classes): C = X_S^T diag(w v) X_S with
-        # v = A'' or p (1 - p), formed from its square root (a symmetric product)
-        c0 = curv[:, cls[0]]
-        v = wb * (c0 * (1.0 - c0) if fam.multiclass else c0)
-        if design.is_sparse(XS):
-            C = design.weighted_gram(XS, v)
-        else:
-            Z = XS * np.sqrt(v)[:, None]
-            C = Z.T @ Z
-    elif design.is_sparse(XS):  # the same products from the stored entries, dense results
-        U_S = design.multiply(XS, curv[:, cls])
-        V = design.scale_rows(U_S, wb)
-        C = (cls[:, None] == cls[None, :]) * (V.T @ XS).toarray() - (V.T @ U_S).toarray()
-    else:
-        U_S = curv[:, cls] * XS  # J's columns on S, before the categorical centring
-        V = U_S * wb[:, None]
-        C = (cls[:, None] == cls[None, :]) * (V.T @ XS) - V.T @ U_S
+    abs_diff = np.abs(diff)
+    # |x_j|^2 (the attainment proof's and the multiplier bound's largest row norm) and e_j, the
+    # error of eta_j (module docstring), from it (docstring above)
+    # (dense: the squares summed by one product, 0.10 ms against einsum's 0.14 on 24k rows)
+    sq = design.row_sq_norms(Xb) if design.is_sparse(Xb) else np.square(Xb) @ np.ones(m)
+    x_norm = float(np.sqrt((sq if wb.min(initial=1.0) > 0 else sq[wb > 0]).max(initial=0.0)))
+    e = np.sqrt(sq)
+    e *= (gamma(m + 1) * (1.0 + gamma(2 * m + 8))
+          * float(np.sqrt(np.einsum("ic,ic->c", theta, theta)).max(initial=0.0)))
+    sens = curv[:, 0] if q == 1 else 2.0 * _rowmax(curv)  # |d mu / d eta| per row
+    we = wb * e
+    value_budget = float((we @ abs_diff).sum())
+    # the gradient's budget |X|^T W (2 c_j e_j + gamma(n + 2) |Y_j - mu_j|) and the mean's own
+    # rounding, 4 u |mu_j|: its weights formed in place, one (b, q) table
+    gv = np.multiply(abs_diff, gamma(len(wb) + 2), out=None if scratch is None
+                     else scratch[:, q:])
+    gv += (4 * U) * np.abs(mu)
+    gv += (sens * we)[:, None]
+    gv *= wb[:, None]
+    if scratch is None:
+        absX = design.absolute(Xb)  # (sparse when X is: new entries on X's index arrays)
+        grad_budget = np.asarray(absX.T @ gv)
+        del absX  # freed before the next temporaries of the size of X (X_S)
+    else:  # pass 2 forms the product, with its own of |X|
+        grad_budget = np.zeros((m, q))
+    # (|X|'s largest entry is X's largest or minus its smallest: no |X| formed)
+    x_max = max(float(Xb.max()), -float(Xb.min())) if peak and b else 0.0
+    C = _curvature(Xb, wb, curv, sel, m, fam.multiclass) if curvature else \
+        np.zeros((sel.size, sel.size))
+    # R and X^T W Y from one product: X's block is read once for both (class-major, as
+    # the other tables: a row-major (b, 2 q) target made each of these products 0.2 ms slower
+    # per 24k-row block with three classes)
+    WT = np.empty((b, 2 * q), order="F")
+    np.multiply(wb[:, None], diff, out=WT[:, :q])
+    np.multiply(wb[:, None], Y2, out=WT[:, q:])
+    RY = np.asarray(Xb.T @ WT)
+    # the residual sum of squares, for a family whose reported likelihood is not the
+    # canonical one plus a constant (:func:`_reported_loglik`)
+    rss = (float(wb @ (Yb - eta[:, 0]) ** 2)
+           if not fam.multiclass and type(fam).loglik is not Family.loglik else 0.0)
     return _Sums(
         loglik=loglik, loglik_full=loglik_full, loglik_constant=fam.loglik_constant(Yb, wb),
-        rss=float(wb @ (Yb - eta[:, 0]) ** 2) if not fam.multiclass else 0.0,
-        R=Xb.T @ (wb[:, None] * diff), C=C,
-        w_curvature=float(wb.sum()) if curvature else 0.0, w_total=float(wb.sum()),
-        XtWY=Xb.T @ (wb[:, None] * Y2),
-        magnitude=float((wb @ np.abs(Yeta)).sum() + wb @ (total_y * np.abs(A))),
-        value_budget=float(((wb * e) @ np.abs(diff)).sum()),
-        grad_budget=grad_budget, x_norm=(float(np.sqrt(design.row_sq_norms(Xb)[wb > 0]
-                                                        .max(initial=0.0))) if norms else 0.0),
-        x_max=x_max)
+        rss=rss, R=RY[:, :q], C=C, w_curvature=float(wb.sum()) if curvature else 0.0,
+        w_total=float(wb.sum()), XtWY=RY[:, q:],
+        magnitude=float((wb @ np.abs(Yeta)).sum() + wb @ np.abs(yA)),
+        value_budget=value_budget, grad_budget=grad_budget, x_norm=x_norm, x_max=x_max)
 
 
 def _pass_data(Xb, Yb, wb, mask_b, fam) -> _Sums:
@@ -1109,63 +1267,93 @@ def _pass_data(Xb, Yb, wb, mask_b, fam) -> _Sums:
     return _Sums(entropy=sums["entropy"], magnitude=sums["magnitude"])
 
 
-def _newton_point(Xb, Yb, wb, mask_b, theta, A, fam, mean=None, curv=None):
+def _newton_point(Xb, Yb, wb, mask_b, theta, A, fam, mean=None, curv=None, out=None):
     """``(mu, mu~)`` on one block, shape (b, q): ``mu~ = mu + J A`` (rows of ``P~`` keep their
-    sum and their zeros). ``mean`` and ``curv``: ``mu`` and the curvature at theta as pass 1
-    kept them (``curv`` None for the categorical family, whose curvature is ``P``)."""
+    sum and their zeros), written to ``out`` when given. ``mean`` and ``curv``: ``mu`` and the
+    curvature at theta as pass 1 kept them (``curv`` None for the categorical family, whose
+    curvature is ``P``)."""
     b = Xb.shape[0]
     if mean is None:
         mu, curv, _ = _mean(fam, Xb @ theta, Yb, mask_b)
     else:
         mu, curv = mean, (mean if curv is None else curv)
     moved = np.flatnonzero(np.any(A != 0, axis=1))  # the rows of S (the intercept's, often)
-    XA = Xb @ A if 2 * moved.size > A.shape[0] else Xb[:, moved] @ A[moved]
+    if moved.size == 1 and not design.is_sparse(Xb):
+        # one column of X (a strided view) times one row of A: the product's only nonzero
+        # term, the same number (0.005 ms against 0.022 for the gathered column's product),
+        # class-major like the other tables
+        i = int(moved[0])
+        XA = (A[i][:, None] * Xb[:, i]).T
+    else:
+        XA = (_product(Xb, A) if 2 * moved.size > A.shape[0]
+              else _product(Xb[:, moved], A[moved]))
     step = curv * XA
     if fam.multiclass:
         step -= curv * _rows(step)[:, None]
-    return mu, (mu + step).reshape(b, -1)
+    mu_t = np.add(mu, step, out=None if out is None else out.reshape(b, -1))
+    return mu, mu_t.reshape(b, -1)
 
 
-def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, out=None, mean=None, curv=None) -> _Sums:
+def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=None,
+              curv=None, scratch=None) -> _Sums:
     """Pass 2 on one block: ``mu~``, its residual, domain, entropy and ``t_max``; ``mu~`` is
-    written to ``out`` (shape (b, q)) when given."""
+    written to ``out`` (shape (b, q)) when given. ``margins``: whether the attainment proof's
+    relative margin ``min mu~ / mu`` is wanted (NaN otherwise: a penalised fit needs none).
+
+    ``scratch`` (in memory, (b, 2 q)) holds in its last ``q`` columns the weights of the
+    gradient's budget from pass 1: ``|W (mu~ - Y)|`` is written to its first ``q``, and one
+    product with ``|X|`` gives the residual's rounding bound and the gradient's budget, so that
+    ``|X|`` is formed once per block, not in both passes (``|X|`` and a product with it: 0.13
+    ms on 23831 rows, m = 11, of about 1.1 ms for both passes, two classes)."""
     b = Xb.shape[0]
     q = theta.shape[1]
     Y2 = Yb.reshape(b, q)
-    mu, mu_t = _newton_point(Xb, Yb, wb, mask_b, theta, A, fam, mean, curv)
-    if out is not None:
-        out[...] = mu_t
+    mu, mu_t = _newton_point(Xb, Yb, wb, mask_b, theta, A, fam, mean, curv, out)
     pos = wb > 0
     # the entries whose domain matters: positive weight and not forced (all, usually)
     keep = None if mask_b is None and pos.all() else np.broadcast_to(pos[:, None], (b, q)) & (
         True if mask_b is None else ~mask_b.reshape(b, q))
 
-    def on(a):
-        return a.ravel() if keep is None else a[keep]
+    def on(a):  # (a class-major table's ravel() would copy it)
+        return a if keep is None else a[keep]
 
-    d = mu_t - Y2
     lower, upper = fam.mean_bounds
-    t_max, margin, rel = 1.0, np.inf, np.inf
+    t_max, margin, rel = 1.0, np.inf, (np.inf if margins else np.nan)
     tiny = np.finfo(float).tiny
-    for gap_t, gap_y, gap_mu, finite in ((mu_t - lower, Y2 - lower, mu - lower, np.isfinite(lower)),
-                                         (upper - mu_t, upper - Y2, upper - mu,
-                                          np.isfinite(upper) and not fam.multiclass)):
-        if not finite:
-            continue
-        g_t = on(gap_t)
-        margin = min(margin, float(g_t.min(initial=np.inf)))
-        out = g_t < 0  # the segment Y + t (mu~ - Y) leaves the domain there
-        if out.any():
-            t_max = min(t_max, float((on(gap_y)[out] / (on(gap_y)[out] - g_t[out])).min()))
-        ref = on(gap_mu)
-        rel = min(rel, float((g_t / ref).min(initial=np.inf)) if np.all(ref > tiny) else -np.inf)
-    sums = _point_sums(wb, Yb, Y2, mu_t, fam, pos) if t_max >= 1.0 else \
-        {"entropy": 0.0, "magnitude": 0.0, "simplex_term": 0.0}
-    wd = wb[:, None] * d
-    return _Sums(resid=Xb.T @ wd, resid_abs=design.absolute(Xb).T @ np.abs(wd),
-                 t_max=max(t_max, 0.0), min_entry=margin, relative_margin=rel,
-                 simplex=float(np.abs(_rows(mu_t) - 1.0).max(initial=0.0))
-                 if fam.multiclass else 0.0, **sums)
+    sides = []
+    if np.isfinite(lower):  # (a bound of 0 needs no subtraction)
+        sides.append(lambda a: a if lower == 0 else a - lower)
+    if np.isfinite(upper) and not fam.multiclass:
+        sides.append(lambda a: upper - a)
+    for gap in sides:
+        g_t = on(gap(mu_t))
+        low = float(g_t.min(initial=np.inf))
+        margin = min(margin, low)
+        if low < 0:  # the segment Y + t (mu~ - Y) leaves the domain there
+            out_ = g_t < 0
+            g_y = on(gap(Y2))[out_]
+            t_max = min(t_max, float((g_y / (g_y - g_t[out_])).min()))
+        if margins:
+            ref = on(gap(mu))
+            rel = min(rel, float((g_t / ref).min(initial=np.inf))
+                      if ref.min(initial=np.inf) > tiny else -np.inf)
+    if t_max >= 1.0:
+        sums = _point_sums(wb, Yb, Y2, mu_t, fam, pos)
+    else:  # the sums at mu~ are not wanted (a point of its segment is), its simplex residual is
+        sums = {"entropy": 0.0, "magnitude": 0.0, "simplex_term": 0.0,
+                "simplex": float(np.abs(_rows(mu_t) - 1.0).max(initial=0.0))
+                if fam.multiclass else 0.0}
+    wd = mu_t - Y2
+    wd *= wb[:, None]
+    absX = design.absolute(Xb)
+    if scratch is None:
+        resid_abs, grad_budget = np.asarray(absX.T @ np.abs(wd)), np.zeros((Xb.shape[1], q))
+    else:
+        np.abs(wd, out=scratch[:, :q])
+        both = np.asarray(absX.T @ scratch)
+        resid_abs, grad_budget = both[:, :q], both[:, q:]
+    return _Sums(resid=np.asarray(Xb.T @ wd), resid_abs=resid_abs, grad_budget=grad_budget,
+                 t_max=max(t_max, 0.0), min_entry=margin, relative_margin=rel, **sums)
 
 
 def _pass_segment(Xb, Yb, wb, mask_b, theta, A, fam, grid, newton=None) -> _Sums:
@@ -1180,16 +1368,61 @@ def _pass_segment(Xb, Yb, wb, mask_b, theta, A, fam, grid, newton=None) -> _Sums
 
 
 def _point_sums(wb, Yb, Y2, point, fam, pos) -> dict:
-    """The entropy of a point in the domain, its magnitude for the round-off budget, and the
-    first-order cost of its rows' distance from the simplex (module docstring)."""
-    conj = np.zeros(len(wb))
-    conj[pos] = _conjugate(fam, point[pos], None)
-    simplex = np.abs(_rows(point) - 1.0) if fam.multiclass else np.zeros(len(wb))
-    return {"entropy": -float(wb @ conj),
+    """The entropy of a point in the domain, its magnitude for the round-off budget, the
+    first-order cost of its rows' distance from the simplex (module docstring) and that
+    distance's largest value."""
+    if pos.all():
+        conj = _conjugate(fam, point)
+    else:
+        conj = np.zeros(len(wb))
+        conj[pos] = _conjugate(fam, point[pos])
+    sums = {"entropy": -float(wb @ conj),
             "magnitude": float(wb @ np.abs(conj) + 2 * (wb @ np.abs(point)).sum()),
-            "simplex_term": float(wb @ (simplex * (1.0 + np.abs(conj))))}
+            "simplex_term": 0.0, "simplex": 0.0}
+    if fam.multiclass:
+        simplex = np.abs(_rows(point) - 1.0)
+        sums["simplex"] = float(simplex.max(initial=0.0))
+        sums["simplex_term"] = float(wb @ (simplex * (1.0 + np.abs(conj))))
+    return sums
 
 
-def _conjugate(fam, point2, Yb) -> np.ndarray:
-    """``A*`` of each row of a (b, q) table, by the family's definition (rows in the domain)."""
+def _conjugate(fam, point2) -> np.ndarray:
+    """``A*`` of each row of a (b, q) table, by the family's definition (rows in the domain):
+    for the two probability families ``sum_i p_i log p_i`` over the row's classes (the
+    Bernoulli family's two, ``p`` and ``1 - p``, the latter's logarithm as ``log1p(-p)``),
+    entries clipped into the domain as the families clip them; the family's own ``conjugate``
+    otherwise.
+
+    Each entry is ``p log p`` from one logarithm and one product; only where that gives NaN
+    (``0 log 0``, a row at the boundary) is the block evaluated again with ``0 log 0 = 0``.
+    The families' ``conjugate`` (``scipy.special.xlogy``, which tests every entry) takes 0.27
+    ms on 23831 rows (Bernoulli) and 0.84 ms (three classes, a sum over a short axis), this
+    0.11 and 0.14 ms. ``tests/test_certify.py`` checks both against the families'
+    ``conjugate``.
+    """
+    if type(fam) is Bernoulli:
+        p = np.clip(point2[:, 0], 0.0, 1.0)
+        out = np.log(p)
+        out *= p
+        other = np.log1p(-p)
+        other *= 1.0 - p
+        out += other
+        if np.isnan(out.sum()):
+            out = _xlogx(p) + _xlogx(1.0 - p)
+        return out
+    if type(fam) is Categorical:
+        P = np.clip(point2, 0.0, None)
+        out = np.log(P)
+        out *= P
+        if np.isnan(out.sum()):
+            out = _xlogx(P)
+        return _rows(out)
     return fam.conjugate(point2 if fam.multiclass else point2[:, 0])
+
+
+def _xlogx(p: np.ndarray) -> np.ndarray:
+    """``p log p`` entrywise with ``0 log 0 = 0``, for ``p >= 0`` (:func:`_conjugate`)."""
+    out = np.zeros_like(p)
+    np.log(p, out=out, where=p > 0)
+    out *= p
+    return out

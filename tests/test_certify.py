@@ -155,3 +155,96 @@ def test_a_third_engine_needs_only_map_reduce(family):
     assert engine.passes >= 2 and eng.ok and mem.ok
     for key in ("upper_bound", "lower_bound", "neg_loglik"):
         assert getattr(eng, key) == pytest.approx(getattr(mem, key), abs=mem.roundoff)
+
+
+def _checker():
+    import importlib
+
+    return importlib.import_module("dualmaxent.certify")
+
+
+def test_the_checkers_bernoulli_evaluation_is_the_familys():
+    """``A'``, ``A''`` and ``A`` from one exponential (``_bernoulli``) agree with the family's
+    ``mean``, ``p (1 - p)`` and ``log_partition`` to a few ulps, at extreme ``eta`` too."""
+    from dualmaxent.families import Bernoulli
+
+    fam, checker = Bernoulli(), _checker()
+    rng = np.random.default_rng(5)
+    eta = np.concatenate([rng.standard_normal(200) * 5, [0.0, -0.0, 30.0, -30.0, 700.0,
+                                                         -700.0, 745.0, -745.0]])
+    mu, var, A = checker._bernoulli(eta)
+    # (at eta = -745 the family's sigmoid has underflowed to 0, this one holds 5e-324)
+    np.testing.assert_allclose(mu, fam.mean(eta), rtol=8 * EPS, atol=np.finfo(float).tiny)
+    np.testing.assert_allclose(A, fam.log_partition(eta), rtol=8 * EPS, atol=0)
+    # the curvature is p (1 - p) without its cancellation: against e^-|eta| / (1 + e^-|eta|)^2
+    z = np.exp(-np.abs(eta))
+    np.testing.assert_allclose(var, z / (1 + z) ** 2, rtol=8 * EPS, atol=0)
+    # written in place when asked, the same numbers
+    out_mu, out_var = np.empty_like(eta), np.empty_like(eta)
+    checker._bernoulli(eta, out_mu, out_var)
+    assert np.array_equal(out_mu, mu) and np.array_equal(out_var, var)
+    with np.errstate(over="ignore"):
+        mu, var, A = checker._bernoulli(np.array([np.inf, -np.inf, np.nan]))
+    assert list(mu[:2]) == [1.0, 0.0] and list(var[:2]) == [0.0, 0.0] and A[0] == np.inf
+    assert A[1] == 0.0 and np.isnan([mu[2], var[2], A[2]]).all()
+
+
+@pytest.mark.parametrize("family", ["bernoulli", "categorical"])
+def test_the_checkers_conjugate_is_the_familys(family):
+    """``_conjugate`` (one logarithm per entry, ``0 log 0`` redone only where it arises) gives
+    the family's ``conjugate``, on rows inside the domain, on its boundary and beyond it (the
+    families clip)."""
+    from dualmaxent.families import Bernoulli, Categorical
+
+    rng = np.random.default_rng(6)
+    if family == "bernoulli":
+        fam = Bernoulli()
+        p = np.concatenate([rng.random(300), [0.0, 1.0, 1e-300, 1 - 1e-16, -1e-12, 1 + 1e-12]])
+        tables = [p[:300, None], p[:, None]]
+    else:
+        fam = Categorical()
+        P = rng.dirichlet(np.ones(4), size=300)
+        edge = P.copy()
+        edge[:10, 0] = 0.0
+        edge[10:20, 1] = -1e-13
+        tables = [P, edge]
+    for table in tables:
+        with np.errstate(divide="ignore", invalid="ignore"):  # as in the checker's passes
+            mine = _checker()._conjugate(fam, np.asfortranarray(table))
+        theirs = fam.conjugate(table if fam.multiclass else table[:, 0])
+        np.testing.assert_allclose(mine, theirs, rtol=1e3 * EPS, atol=1e3 * EPS)
+
+
+@pytest.mark.parametrize("l2", [None, 1.0])
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_the_curvature_blocks_are_the_hessian(k, l2):
+    """``C_SS`` formed class pair by class pair, in row chunks (``_curvature``), is minus the
+    log-likelihood's Hessian on ``S``, written out here from ``diag(p) - p p^T`` per row."""
+    checker = _checker()
+    ds = _blobs(3000, m_feat=3, k=k, seed=k)
+    theta = np.asarray(solve_dual(ds, l2=l2).theta).reshape(ds.m, -1)
+    from dualmaxent.params import Parameterization, make_penalty
+
+    penalty = make_penalty(l2=l2)
+    pen_rows = Parameterization.from_dataset(ds, penalty).penalized_rows
+    sel = np.flatnonzero(checker._correction_set(theta, pen_rows, penalty, True).T.ravel())
+    eta = ds.X @ theta
+    P = np.exp(eta - logsumexp(eta, axis=1, keepdims=True))
+    w, X = ds.weights, ds.X
+    H = np.zeros((ds.m * k, ds.m * k))
+    for c in range(k):
+        for d in range(k):
+            v = w * P[:, c] * ((c == d) - P[:, d])
+            H[c * ds.m:(c + 1) * ds.m, d * ds.m:(d + 1) * ds.m] = X.T @ (v[:, None] * X)
+    expected = H[np.ix_(sel, sel)]
+    C = checker._curvature(X, w, P, sel, ds.m, True)
+    np.testing.assert_allclose(C, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+    # and in chunks of a few rows, as a block of many rows is formed
+    small = checker.CURVATURE_CHUNK_BYTES
+    try:
+        checker.CURVATURE_CHUNK_BYTES = 8 * 256 * ds.m  # chunks of 256 rows
+        C_chunks = checker._curvature(X, w, P, sel, ds.m, True)
+    finally:
+        checker.CURVATURE_CHUNK_BYTES = small
+    np.testing.assert_allclose(C_chunks, expected, rtol=1e-12,
+                               atol=1e-12 * np.abs(expected).max())
