@@ -192,6 +192,13 @@ BLOCK_BYTES = 1 << 21
 CURVATURE_CHUNK_BYTES = 1 << 18
 
 
+#: Columns per sparse product with a class-major table (:func:`_xt`): scipy copies such a
+#: table to C order first, so it is multiplied this many columns at a time. Measured on the
+#: k = 20 text problem of ``bench --sparse`` (n = 2e4, m = 3e4, 1e6 entries; best of 7): 40
+#: columns at once 19.0 ms (its copy 2.6 MB), 10 at a time 19.2-19.8, 5 at a time 25.
+XT_CHUNK_COLUMNS = 10
+
+
 def gamma(length: float, u: float = U) -> float:
     """``gamma(L) = L u / (1 - L u)``: the worst-case relative error of a sum of ``L`` terms
     (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., eq. 3.8)."""
@@ -294,7 +301,9 @@ def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_r
         separation=sep, messages=tuple(notes) + tuple(messages), primal=None, dual=None,
         projected=br, primal_solver="projected", primal_reason="the checker's own point",
         rank=_rank(data, engine, penalty), notes=tuple(notes), separation_check=sep_check,
-        theta=params.gauge_fix(theta) if data.family.multiclass else theta, source=source,
+        # (theta is the checker's own copy: moved to the pivot gauge in place)
+        theta=params.gauge_fix(theta, copy=False) if data.family.multiclass else theta,
+        source=source,
         within=within, gradient_roundoff=br.gradient_roundoff,
         seconds=time.perf_counter() - t0, penalty=penalty,
         extra={"primal_objective": br.lower_bound, "dual_objective": -br.upper_bound,
@@ -534,26 +543,51 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
             budget = one.value_budget + gamma(n_terms) * (one.magnitude + abs(pen_value))
             memo["bound"] = (_multiplier_bound(run, data, one, pen_rows, penalty,
                                                upper + budget) if bounded
-                             else np.abs(params.gauge_fix(th) if multi else th)[eq])
+                             else _abs_pivot(params, th, multi)[_row_index(eq)])
         return memo["bound"]
 
     one, two, A, resid_bound, solve = _newton_step(run, data, th, sel, pen_rows, penalty,
                                                    tol_hint, newton, peak, mask, multiplier,
                                                    provable)
+    scale = one.scale
+    # the KKT residual (reduced from R once pass 1 was summed, :func:`_newton_step`) and its
+    # budget, reduced now: the (m, q) table of the budget is read by nothing else
+    dual_gradient = one.grad_max / scale
+    gradient_roundoff = _kkt_budget(one.grad_budget, th, pen_rows, penalty, multi) / scale
+    one.grad_budget = None
     t, primal_h, mag, simplex_term = _lower_point(run, one, two, th, A, fam, pen_rows, penalty,
                                                   tol_hint, resid_bound, newton)
-    resid = t * two.resid if t > 0 else np.zeros_like(two.resid)
-    rb = t * resid_bound if t > 0 else np.zeros_like(two.resid)
+    cls, feat = np.divmod(sel, data.m)
+    r_S = two.resid[feat, cls]  # (class-major, as sel)
+    charge = float(_relaxation(np.array([t]), two.resid, pen_rows, penalty)[0]) if t > 0 else 0.0
+    # the point's residual and the bound of its sum at t, formed in place of pass 2's (read by
+    # nothing else now): t times them (1 times them is themselves), 0 at t = 0
+    resid, rb = two.resid, resid_bound
+    for table in (resid, rb):
+        if not t > 0:
+            table[...] = 0.0
+        elif t != 1.0:
+            table *= t
     point = None
     if newton is not None:  # the point of the lower bound, in the layout of Y
         Y2 = data.Y.reshape(data.n, q)
-        point = (newton if t >= 1.0 else Y2 + t * (newton - Y2) if t > 0 else Y2.copy())
-        point = point.reshape(data.Y.shape)
-    scale = 1.0 + float(np.abs(one.XtWY).max(initial=0.0))
-    excess = np.maximum(np.abs(resid[pen_rows]) - penalty.lam, 0.0) if penalty.kind == "l1" \
-        else np.zeros((0, q))
-    balance = max(float(np.abs(resid[eq]).max(initial=0.0)), float(excess.max(initial=0.0)))
-    charge = float(_relaxation(np.array([t]), two.resid, pen_rows, penalty)[0]) if t > 0 else 0.0
+        if not t > 0:
+            newton[...] = Y2
+        elif t < 1.0:  # Y + t (mu~ - Y), formed in place of mu~
+            newton -= Y2
+            newton *= t
+            newton += Y2
+        point = newton.reshape(data.Y.shape)
+    # (the penalised rows as a view when they are one run of a C-ordered table, as pass 2's
+    # products are: the same sums below as over their copy)
+    pen = _row_index(pen_rows) if resid.flags.c_contiguous else pen_rows
+    eqr = _row_index(eq)
+    excess = np.zeros((0, q))
+    if penalty.kind == "l1":  # (|r| - lam)_+ on the boxes, formed in place
+        excess = np.abs(resid[pen])
+        excess -= penalty.lam
+        np.maximum(excess, 0.0, out=excess)
+    balance = max(float(np.abs(resid[eqr]).max(initial=0.0)), float(excess.max(initial=0.0)))
     lower = primal_h - charge
     upper = -(one.loglik_full - pen_value)
     gap = upper - lower
@@ -562,25 +596,32 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     # equality rows times the multiplier: a proved bound on |theta*| for a penalised fit, the
     # given theta (pivot gauge) standing in for it to first order without a penalty
     upper_budget = one.value_budget + gamma(n_terms) * (one.magnitude + abs(pen_value))
-    size = np.abs(resid[eq]) + rb[eq]
+    size = np.abs(resid[eqr]) + rb[eqr]
     shift = float(np.sum(np.where(size > 0, multiplier(one) * size, 0.0)))
-    if penalty.kind == "l1":
-        shift += float(np.sum(np.abs(th[pen_rows]) * (excess + rb[pen_rows])))
+    if penalty.kind == "l1":  # |theta| (excess + b), in place, a column at a time
+        excess += rb[pen]
+        for c in range(q):
+            excess[:, c] *= np.abs(th[pen, c])
+        shift += float(np.sum(excess))
     if penalty.kind in ("l2", "elasticnet") and pen_rows.any():
         # the charge moves by at most sum (2 e + b) b / (2 lam (1 - a)) when the residual moves
         # by b, e = (|r| - lam a)_+ its excess over the box (a = 0 for L2); and its own sum
+        # (the terms formed in place, in one (|R|, q) table)
         a = penalty.l1_ratio if penalty.kind == "elasticnet" else 0.0
-        e = np.maximum(np.abs(resid[pen_rows]) - penalty.lam * a, 0.0)
-        shift += (float(np.sum((2.0 * e + rb[pen_rows]) * rb[pen_rows]))
-                  / (2.0 * penalty.lam * (1.0 - a)))
-        shift += gamma(resid[pen_rows].size + 4) * charge
+        e = np.abs(resid[pen])
+        e -= penalty.lam * a
+        np.maximum(e, 0.0, out=e)
+        e *= 2.0
+        e += rb[pen]
+        e *= rb[pen]
+        shift += float(np.sum(e)) / (2.0 * penalty.lam * (1.0 - a))
+        shift += gamma(e.size + 4) * charge
+        del e
     roundoff = upper_budget + (gamma(n_terms) + 8 * U) * mag + simplex_term + shift
     if not np.isfinite(upper) or np.isnan(roundoff):  # overflow at theta: nothing is small
         upper, roundoff = (float("inf") if np.isnan(upper) else upper), float("inf")
 
-    G, gb = _kkt(one, th, pen_rows, penalty, multi)
     rank, condition, smallest = solve
-    r_S = two.resid.T.ravel()[sel]
     second_step = (2.0 * one.x_norm * float(np.linalg.norm(r_S)) / smallest
                    if provable and smallest > 0 else float("inf"))
     attained = provable and two.relative_margin >= MARGIN_FRACTION and second_step < MARGIN_FRACTION
@@ -594,8 +635,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         simplex_residual=float(two.simplex) * (t if t < 1 else 1.0),
         min_entry=float(two.min_entry if t >= 1.0 else float("nan")),
         newton_min_entry=float(two.min_entry),
-        dual_gradient=float(np.abs(G).max(initial=0.0)) / scale,
-        gradient_roundoff=float(gb.max(initial=0.0)) / scale,
+        dual_gradient=dual_gradient, gradient_roundoff=gradient_roundoff,
         proves_attained=bool(attained), relative_margin=float(two.relative_margin),
         second_step=float(second_step), rank=int(rank), size=int(sel.size),
         condition=float(condition), scale=scale, seconds=time.perf_counter() - t0)
@@ -621,6 +661,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     and no attainment proof (the separation LP decides).
     """
     m, q = th.shape
+    eq = _row_index(~pen_rows)
+    cls, feat = np.divmod(sel, m)  # S's entries: class and row (class-major order)
     # in memory, pass 1 keeps mu (and a one-parameter family's curvature) for pass 2, and the
     # weights of the gradient's budget, which pass 2 multiplies by |X| together with its own
     # (:func:`_pass_two`); class-major, as the runner hands Y to the blocks
@@ -630,10 +672,9 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         kept["curv"] = None if data.family.multiclass else np.empty((data.n, q), order="F")
         kept["scratch"] = np.empty((data.n, 2 * q), order="F")
     if newton is not None and sel.size > DENSE_CORRECTION_MAX:
-        one = run(_pass_one, th, data.family, sel[:0], peak, **kept)
-        target = one.R.copy()
-        if penalty.kind == "l1":
-            target[pen_rows] -= penalty.lam * np.sign(th[pen_rows])
+        one = _reduce_data_sums(run(_pass_one, th, data.family, sel[:0], peak, **kept), eq)
+        t_S = _target(one, th, feat, cls, pen_rows, penalty)
+        finite = _reduce_gradient(one, th, pen_rows, penalty, data.family.multiclass)
         # the residual allowed, a hundredth of what the tolerance allows: on an L1 box an
         # excess e shortens the segment to t = lam / (lam + e), which costs about (1 - t) of
         # the objective, so e <= tol lam; on the equality rows the bound charges multiplier
@@ -642,15 +683,13 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         room = objective / max(float(multiplier(one).max(initial=0.0)), 1.0)
         if penalty.kind == "l1":
             room = min(room, penalty.lam)
-        a = np.zeros(m * q)
-        if np.all(np.isfinite(target)):
-            a[sel] = _cg_step(data, th, sel, target.T.ravel()[sel], mask,
-                              CG_RESIDUAL * tol_hint * room)
-        A = a.reshape(q, m).T
+        a_S = np.zeros(sel.size)
+        if finite:
+            a_S = _cg_step(data, th, sel, t_S, mask, CG_RESIDUAL * tol_hint * room)
+        A = _step(a_S, feat, cls, q)
         two = run(_pass_two, th, A, data.family, margins, out=newton, **kept)
-        one.grad_budget = one.grad_budget + two.grad_budget
-        g = gamma(data.n + 2)
-        return one, two, A, g * (1.0 + 2.0 * g) * two.resid_abs, (-1, float("nan"), 0.0)
+        _add_budget(one, two)
+        return one, two, A, _resid_bound(two, data.n), (-1, float("nan"), 0.0)
     sample = CURVATURE_ROWS_PER_PARAM * max(sel.size, 1)
     # a sample pays only where C_SS is the pass's dominant cost (n |S|^2 products against the
     # pass's few n m q): a small S (the intercept of an L2 fit) is formed whole at once, since a
@@ -659,29 +698,88 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     samples = ((sample, None) if newton is not None and costly and data.n > 2 * sample
                else (None,))
     for sample in samples:
-        one = run(_pass_one, th, data.family, sel, peak, sample=sample, **kept)
-        target = one.R.copy()
-        if penalty.kind == "l1":
-            target[pen_rows] -= penalty.lam * np.sign(th[pen_rows])
+        one = two = None  # (a second round's passes do not overlap the first's results)
+        one = _reduce_data_sums(run(_pass_one, th, data.family, sel, peak, sample=sample,
+                                    **kept), eq)
+        t_S = _target(one, th, feat, cls, pen_rows, penalty)
+        finite = _reduce_gradient(one, th, pen_rows, penalty, data.family.multiclass)
         ratio = one.w_total / one.w_curvature if one.w_curvature > 0 else 1.0
-        if np.all(np.isfinite(one.C)) and np.all(np.isfinite(target)):
-            a_S, rank, condition, smallest = pseudo_solve(ratio * one.C, target.T.ravel()[sel])
+        if np.all(np.isfinite(one.C)) and finite:
+            a_S, rank, condition, smallest = pseudo_solve(ratio * one.C, t_S)
             smallest /= ratio  # the sample's own curvature: a lower bound of the full one's
         else:  # theta so large that the curvature overflows: no step; the segment decides
             a_S, rank, condition, smallest = np.zeros(sel.size), 0, float("inf"), 0.0
-        a = np.zeros(m * q)
-        a[sel] = a_S
-        A = a.reshape(q, m).T
+        A = _step(a_S, feat, cls, q)
         two = run(_pass_two, th, A, data.family, margins, out=newton, **kept)
-        one.grad_budget = one.grad_budget + two.grad_budget  # (one of them is zero)
-        # the summation bound of the residual: gamma(n + 2) |X|^T W |mu~ - Y|, inflated by
-        # 1 + 2 gamma(n + 2) for the rounding of that nonnegative sum itself
-        g = gamma(data.n + 2)
-        resid_bound = g * (1.0 + 2.0 * g) * two.resid_abs
-        scale = 1.0 + float(np.abs(one.XtWY).max(initial=0.0))
-        if float(np.abs(two.resid[~pen_rows]).max(initial=0.0)) <= 0.01 * tol_hint * scale:
+        _add_budget(one, two)
+        resid_bound = _resid_bound(two, data.n)
+        if float(np.abs(two.resid[eq]).max(initial=0.0)) <= 0.01 * tol_hint * one.scale:
             break
     return one, two, A, resid_bound, (rank, condition, smallest)
+
+
+def _reduce_data_sums(one: _Sums, eq) -> _Sums:
+    """Pass 1's sums with ``X^T W Y`` reduced to what the bracket reads of it: ``scale = 1 +
+    max |X^T W Y|`` and its equality rows ``XtWY_eq`` (the intercept's, for
+    :func:`_multiplier_bound`); the (m, q) table itself is dropped."""
+    XtWY = one.XtWY
+    one.XtWY_eq = XtWY[eq].copy()
+    one.scale = 1.0 + float(np.abs(XtWY, out=XtWY if XtWY.flags.writeable else None)
+                            .max(initial=0.0))
+    del one.XtWY
+    return one
+
+
+def _reduce_gradient(one: _Sums, th, pen_rows, penalty, multi) -> bool:
+    """Pass 1's ``R`` reduced to the KKT residual's largest entry ``grad_max``
+    (:func:`_kkt_gradient`) once the Newton step's target is taken from it: the (m, q) table is
+    dropped before pass 2. Returns whether all of ``R`` was finite (else no step is taken)."""
+    finite = bool(np.isfinite(one.R).all())
+    one.grad_max = _kkt_gradient(one.R, th, pen_rows, penalty, multi)
+    one.R = None
+    return finite
+
+
+def _target(one: _Sums, th, feat, cls, pen_rows, penalty) -> np.ndarray:
+    """``t_S``: the Newton step's right-hand side on the entries of ``S`` (class-major), pass
+    1's ``R`` there (for L1 less ``lam sign(theta)`` on the penalised rows); gathered entry by
+    entry, no copy of ``R`` (the step is taken only when all of ``R`` is finite)."""
+    t_S = one.R[feat, cls]
+    if penalty.kind == "l1":
+        on = pen_rows[feat]
+        t_S[on] -= penalty.lam * np.sign(th[feat[on], cls[on]])
+    return t_S
+
+
+def _step(a_S, feat, cls, q) -> tuple:
+    """The Newton step in theta, ``(rows, values)``: the rows of theta with a nonzero entry of
+    ``a_S`` (sorted) and their entries, shape (len(rows), q). A full (m, q) table, zero but for
+    the rows of ``S`` (the intercept's alone for L2), was an (m, q) table more through pass 2."""
+    nz = a_S != 0
+    rows = np.unique(feat[nz])
+    values = np.zeros((rows.size, q))
+    values[np.searchsorted(rows, feat[nz]), cls[nz]] = a_S[nz]
+    return rows, values
+
+
+def _add_budget(one: _Sums, two: _Sums) -> None:
+    """The gradient's budget of both passes (in memory pass 2 forms it, through an engine pass
+    1: the other is the scalar 0), without a new (m, q) table."""
+    if np.ndim(one.grad_budget) == 0 and one.grad_budget == 0:
+        one.grad_budget = two.grad_budget
+    elif not (np.ndim(two.grad_budget) == 0 and two.grad_budget == 0):
+        one.grad_budget = one.grad_budget + two.grad_budget
+    two.grad_budget = 0.0
+
+
+def _resid_bound(two: _Sums, n: int) -> np.ndarray:
+    """The summation bound of the point's residual, ``gamma(n + 2) |X|^T W |mu~ - Y|``
+    inflated by ``1 + 2 gamma(n + 2)`` for the rounding of that nonnegative sum itself: formed
+    in place of pass 2's ``resid_abs``, which is dropped."""
+    g = gamma(n + 2)
+    bound = np.multiply(two.resid_abs, g * (1.0 + 2.0 * g), out=two.resid_abs)
+    two.resid_abs = None
+    return bound
 
 
 def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_bound,
@@ -720,26 +818,50 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
     return point
 
 
-def _kkt(one, th, pen_rows, penalty, multi):
-    """``(G, budget)``: the KKT residual of the penalised dual on the free entries of theta
-    (the minimal-norm subgradient for L1 and the elastic net) and its round-off budget, both
-    shaped like theta."""
-    G = one.R.copy()
-    gb = one.grad_budget.copy()
+def _kkt_gradient(R, th, pen_rows, penalty, multi) -> float:
+    """``max |G|``: the KKT residual of the penalised dual on the free entries of theta (the
+    minimal-norm subgradient for L1 and the elastic net), ``G`` formed in place of pass 1's
+    ``R = X^T W (Y - mu)`` (when it is writable), a column at a time: no (m, q) temporary."""
+    G = R if R.flags.writeable else R.copy()
+    pen = _row_index(pen_rows)
     if penalty.kind == "l2":
-        G[pen_rows] -= penalty.lam * th[pen_rows]
-        gb[pen_rows] += 2 * U * penalty.lam * np.abs(th[pen_rows])
+        for c in range(G.shape[1]):
+            G[pen, c] -= penalty.lam * th[pen, c]
     elif penalty.kind in ("l1", "elasticnet"):
         a = penalty.l1_ratio if penalty.kind == "elasticnet" else 1.0
         lam1, lam2 = penalty.lam * a, penalty.lam * (1.0 - a)
-        gp, bp = G[pen_rows] - lam2 * th[pen_rows], th[pen_rows]
-        G[pen_rows] = np.where(bp != 0, gp - lam1 * np.sign(bp),
-                               np.maximum(np.abs(gp) - lam1, 0.0))
-        gb[pen_rows] += 2 * U * lam2 * np.abs(bp)
+        for c in range(G.shape[1]):
+            gp, bp = G[pen, c] - lam2 * th[pen, c], th[pen, c]
+            G[pen, c] = np.where(bp != 0, gp - lam1 * np.sign(bp),
+                                 np.maximum(np.abs(gp) - lam1, 0.0))
     if multi:  # the pinned entries (the last class on the unpenalised rows) are no parameters
         G[~pen_rows, -1] = 0.0
+    return float(np.abs(G, out=G).max(initial=0.0))
+
+
+def _kkt_budget(gb, th, pen_rows, penalty, multi) -> float:
+    """The largest round-off budget of ``G`` (:func:`_kkt_gradient`): the passes' ``|X|^T``
+    products plus the penalty's own rounding, ``2 u lam |theta|`` (its L2 part), formed in
+    place of the passes' table (when it is writable), a column at a time."""
+    gb = gb if gb.flags.writeable else gb.copy()
+    pen = _row_index(pen_rows)
+    lam2 = penalty.lam * (1.0 - penalty.l1_ratio) if penalty.kind == "elasticnet" else \
+        penalty.lam if penalty.kind == "l2" else 0.0
+    if penalty.kind in ("l2", "l1", "elasticnet"):
+        for c in range(gb.shape[1]):
+            gb[pen, c] += 2 * U * lam2 * np.abs(th[pen, c])
+    if multi:
         gb[~pen_rows, -1] = 0.0
-    return G, gb
+    return float(gb.max(initial=0.0))
+
+
+def _abs_pivot(params: Parameterization, th, multi) -> np.ndarray:
+    """``|theta|`` in the pivot gauge (categorical: the gauge's copy, its absolute value taken
+    in place)."""
+    if not multi:
+        return np.abs(th)
+    t = params.gauge_fix(th)
+    return np.abs(t, out=t)
 
 
 def _multiplier_bound(run, data, one, pen_rows, penalty, upper: float) -> np.ndarray:
@@ -772,7 +894,7 @@ def _multiplier_bound(run, data, one, pen_rows, penalty, upper: float) -> np.nda
     The round-off of ``log(N / W)`` (two sums of ``n`` terms) adds ``2 gamma(n + 2)``.
     """
     fam = data.family
-    q = one.R.shape[1]
+    q = one.XtWY_eq.shape[1]
     D = upper
     if not fam.is_probability:  # H(Y) is not known to be >= 0: sum it, less its budget
         own = run(_pass_data, fam)
@@ -789,7 +911,7 @@ def _multiplier_bound(run, data, one, pen_rows, penalty, upper: float) -> np.nda
         one_class.append(one.x_norm * np.sqrt(2.0 * D / (penalty.lam * (1.0 - a))))
         two_class.append(np.sqrt(2.0) * one_class[-1])
     B = (min(two_class) if fam.multiclass else min(one_class)) * (1.0 + 16 * U)
-    N = one.XtWY[~pen_rows].reshape(-1, q)[0]  # the intercept's column is ones (data.py)
+    N = one.XtWY_eq.reshape(-1, q)[0]  # the intercept's column is ones (data.py)
     with np.errstate(divide="ignore", invalid="ignore"):
         if fam.multiclass:
             bound = np.abs(np.log(N) - np.log(N[-1])) + B
@@ -807,7 +929,8 @@ def _box_limit(r, pen_rows, penalty) -> float:
     the elastic net has no hard box, its charge is finite everywhere)."""
     if penalty.kind != "l1" or not pen_rows.any():
         return 1.0
-    top = float(np.abs(r[pen_rows]).max(initial=0.0))
+    rp = r[_row_index(pen_rows)]  # (the largest |r| as the larger of max r and -min r: no copy)
+    top = max(float(rp.max(initial=0.0)), -float(rp.min(initial=0.0)))
     return 1.0 if top <= penalty.lam else penalty.lam / top
 
 
@@ -819,12 +942,22 @@ def _relaxation(seg_t, r, pen_rows, penalty) -> np.ndarray:
     seg_t = np.asarray(seg_t, dtype=np.float64)
     if penalty.kind not in ("l2", "elasticnet") or not pen_rows.any():
         return np.zeros(seg_t.shape)
+    # (a view of r's rows when they are one run of a C-ordered table: the same sums as its copy)
+    rows = _row_index(pen_rows) if r.flags.c_contiguous else pen_rows
     if penalty.kind == "l2":
-        return seg_t ** 2 * float(np.sum(r[pen_rows] ** 2)) / (2.0 * penalty.lam)
+        return seg_t ** 2 * float(np.sum(r[rows] ** 2)) / (2.0 * penalty.lam)
     a = penalty.l1_ratio
-    size = np.abs(r[pen_rows]).ravel()
-    excess = np.maximum(np.abs(seg_t).reshape(-1, 1) * size - penalty.lam * a, 0.0)
-    return (np.sum(excess ** 2, axis=1) / (2.0 * penalty.lam * (1.0 - a))).reshape(seg_t.shape)
+    size = np.abs(r[rows]).ravel()
+    # one t at a time: a (len(t), |R| q) table of the excesses was 20 (m, q) tables on the grid
+    sums = np.empty(seg_t.size)
+    excess = np.empty(size.size)
+    for i, t in enumerate(np.abs(seg_t).ravel()):
+        np.multiply(t, size, out=excess)
+        excess -= penalty.lam * a
+        np.maximum(excess, 0.0, out=excess)
+        np.square(excess, out=excess)
+        sums[i] = np.sum(excess)
+    return (sums / (2.0 * penalty.lam * (1.0 - a))).reshape(seg_t.shape)
 
 
 def _penalty_value(theta, pen_rows, penalty) -> float:
@@ -875,21 +1008,26 @@ def _cg_step(data, theta, sel, t_S, mask, atol: float) -> np.ndarray:
     X, w, fam = data.X, data.weights, data.family
     m, q = theta.shape
     multi = fam.multiclass
+    cls, feat = np.divmod(sel, m)  # (the entries of S gathered from (m, q) tables by row and
+    # class: no class-major copy of a table, the same numbers)
     curv = _mean(fam, X @ theta, data.Y, mask)[1]  # P, or A'' (forced rows: no curvature)
     own = curv * (1.0 - curv) if multi else curv  # the diagonal of J
-    diag = design.column_sq_sums(X, w[:, None] * own).T.ravel()[sel]
+    own = np.multiply(own, w[:, None], out=own if multi else None)
+    diag = design.column_sq_sums(X, own)[feat, cls]
+    del own
     inv = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 0.0)
+    full = np.zeros((q, m)).T  # the direction as a table (class-major, as it was formed)
 
     def apply(v):
-        full = np.zeros(m * q)
-        full[sel] = v
-        step = curv * (X @ full.reshape(q, m).T)
+        full[feat, cls] = v
+        step = np.asarray(X @ full)
+        step *= curv
         if multi:
             step -= curv * _rows(step)[:, None]
-        return np.asarray(X.T @ (w[:, None] * step)).T.ravel()[sel]
+        step *= w[:, None]
+        return _xt(X, step)[feat, cls]
 
     if multi:  # remove the gauge's part of t_S: the class mean of each feature in every class
-        cls, feat = np.divmod(sel, m)
         t_S = t_S.copy()
         for i in np.flatnonzero(np.bincount(feat, minlength=m) == q):
             at = feat == i
@@ -1039,6 +1177,56 @@ def _rowmax(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def _xt(Xb, T) -> np.ndarray:
+    """``X^T T`` on one block, shape (m, c).
+
+    scipy's sparse product reads a table in C order and copies any other (its
+    ``other.ravel()``): the class-major (n, c) tables of a sparse ``X``, one block of all n
+    rows, are therefore multiplied :data:`XT_CHUNK_COLUMNS` columns at a time, each chunk's
+    copy small. Every entry is the same sum, in the same order, as the whole product's."""
+    T = np.asarray(T)
+    if not design.is_sparse(Xb) or T.ndim == 1 or T.flags.c_contiguous \
+            or T.shape[1] <= XT_CHUNK_COLUMNS:
+        return np.asarray(Xb.T @ T)
+    out = np.empty((Xb.shape[1], T.shape[1]))
+    for lo in range(0, T.shape[1], XT_CHUNK_COLUMNS):
+        cols = slice(lo, lo + XT_CHUNK_COLUMNS)
+        out[:, cols] = Xb.T @ np.ascontiguousarray(T[:, cols])
+    return out
+
+
+def _xt_halves(Xb, T, q: int):
+    """``(X^T T[:, :q], X^T T[:, q:])``: two arrays when the product goes by column chunks
+    anyway (:func:`_xt`; then each half is freed on its own, an (m, q) table), else the halves
+    of one product (one pass over a dense block for both)."""
+    if design.is_sparse(Xb) and not T.flags.c_contiguous and T.shape[1] > XT_CHUNK_COLUMNS:
+        return _xt(Xb, T[:, :q]), _xt(Xb, T[:, q:])
+    both = _xt(Xb, T)
+    return both[:, :q], both[:, q:]
+
+
+def _absolute(Xb):
+    """``|X|`` of one block: a sparse ``X`` with no negative entry is its own (text designs'
+    counts and tf-idf weights; the same products as with its copy, which took 0.67 times the
+    sparse X's bytes: one float per stored entry), otherwise
+    :func:`dualmaxent.design.absolute`."""
+    if design.is_sparse(Xb) and float(Xb.data.min(initial=0.0)) >= 0.0:
+        return Xb
+    return design.absolute(Xb)
+
+
+def _row_index(mask: np.ndarray):
+    """Rows of a boolean mask as a slice when they are one run (the penalised rows: all but
+    the intercept's; the equality rows: the intercept's), else the mask: indexing with a slice
+    is a view, with a mask a copy of an (m, q) table."""
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return slice(0, 0)
+    if int(idx[-1]) - int(idx[0]) + 1 == idx.size:
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return mask
+
+
 def _product(Xb, theta):
     """``X theta`` on one block, shape (b, q), class-major (Fortran order) for a dense block
     of several classes, like the runner's other tables (:func:`_runner`)."""
@@ -1058,8 +1246,9 @@ def _mean(fam, eta, Yb, mask_b, mean=None, curv=None):
         if mask_b is not None:
             eta = np.where(mask_b, -np.inf, eta)
         P, lse = nx.softmax_logsumexp(eta)
-        if mean is not None:
+        if mean is not None:  # the kept copy serves from here on: P itself is freed
             mean[...] = P
+            P = mean
         return P, P, lse
     e = eta[:, 0]
     if type(fam) is Bernoulli and mask_b is None:  # written in place: no copies
@@ -1118,6 +1307,16 @@ def _curvature(Xb, wb, curv, sel, m, multi) -> np.ndarray:
     rows, m = 11, three classes unpenalised (22 entries).
     """
     cls, feat = np.divmod(sel, m)
+    one_column = sel.size > 0 and bool(np.all(feat == feat[0]))
+    if design.is_sparse(Xb) and one_column and multi and not np.all(cls == cls[0]):
+        # one column in several classes (the intercept of an L2 fit): the dense formula
+        # below on that column (a dense vector), a few thousand rows at a time. Its (n, |S|)
+        # sparse copies, gathered, scaled and transposed for the products, were at their peak
+        # 1.5 times the sparse X's bytes (k = 20, n = 4e3, m = 6e3); C_SS is the same up to
+        # the order of its sums
+        d = wb * np.square(Xb[:, [int(feat[0])]].toarray()[:, 0])
+        return _one_column_curvature(d, curv, cls, multi,
+                                     max(256, CURVATURE_CHUNK_BYTES // (8 * cls.size)))
     if design.is_sparse(Xb):  # the same products from the stored entries, dense results
         XS = Xb[:, feat]
         if cls.size and np.all(cls == cls[0]):
@@ -1128,17 +1327,11 @@ def _curvature(Xb, wb, curv, sel, m, multi) -> np.ndarray:
         return (cls[:, None] == cls[None, :]) * (V.T @ XS).toarray() - (V.T @ U_S).toarray()
     if sel.size == 0:
         return np.zeros((0, 0))
-    if np.all(feat == feat[0]):
-        # one column in every class (the intercept of an L2 fit): with d = w x_i^2 and P the
-        # curvature's columns of those classes, C = diag(d^T P) - P^T diag(d) P for the
-        # categorical family, d^T v for a one-parameter one: products of length b, no (b, |S|)
-        # table of X's columns (0.3 ms of a 24k-row block's 0.7 in pass 1, two classes, L2)
-        d = wb * np.square(Xb[:, feat[0]])
-        P = curv[:, cls]
-        if not multi:
-            return np.array([[d @ P[:, 0]]])
-        dP = d @ P
-        return np.diag(dP) - P.T @ (P * d[:, None])
+    if one_column:
+        # one column in every class (the intercept of an L2 fit): products of length b, no
+        # (b, |S|) table of X's columns (0.3 ms of a 24k-row block's 0.7 in pass 1, two
+        # classes, L2)
+        return _one_column_curvature(wb * np.square(Xb[:, feat[0]]), curv, cls, multi)
     # sel is sorted: each class's entries are one run
     cuts = np.flatnonzero(np.diff(cls)) + 1
     runs = list(zip(np.split(np.arange(sel.size), cuts), np.split(feat, cuts)))
@@ -1170,6 +1363,22 @@ def _curvature(Xb, wb, curv, sel, m, multi) -> np.ndarray:
         for b in range(a + 1, len(runs)):
             C[spans[b], sa] = C[sa, spans[b]].T
     return C
+
+
+def _one_column_curvature(d, curv, cls, multi, rows=None) -> np.ndarray:
+    """``C_SS`` of one column of ``X`` in the classes ``cls``: with ``d = w x_i^2`` and ``P``
+    the curvature's columns of those classes, ``C = diag(d^T P) - P^T diag(d) P`` for the
+    categorical family, ``d^T v`` for a one-parameter one. ``rows``: the products are summed
+    over chunks of that many rows (all at once when None: a dense block's own rows)."""
+    if not multi:
+        return np.array([[d @ curv[:, cls[0]]]])
+    step = len(d) if rows is None else rows
+    dP, PdP = 0.0, 0.0
+    for lo in range(0, len(d), max(step, 1)):
+        P, dc = curv[lo:lo + step, cls], d[lo:lo + step]
+        dP = dP + dc @ P
+        PdP = PdP + P.T @ (P * dc[:, None])
+    return np.diag(dP) - PdP
 
 
 def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak=False, curvature=True, mean=None,
@@ -1210,6 +1419,14 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak=False, curvature=True, m
     # the full likelihood at theta, whatever is forced: the upper bound is the given theta's own
     loglik_full = loglik if mask_b is None else fam.canonical_loglik(
         Yb, eta if fam.multiclass else eta[:, 0], wb)
+    # the magnitude of those sums, |Y eta| formed in place (its last use)
+    magnitude = float((wb @ np.abs(Yeta, out=Yeta)).sum() + wb @ np.abs(yA))
+    # the residual sum of squares, for a family whose reported likelihood is not the
+    # canonical one plus a constant (:func:`_reported_loglik`)
+    rss = (float(wb @ (Yb - eta[:, 0]) ** 2)
+           if not fam.multiclass and type(fam).loglik is not Family.loglik else 0.0)
+    # (b, q) tables are freed at their last use: a sparse X is one block of all n rows
+    del eta, Yeta, yA
     diff = Y2 - mu
     abs_diff = np.abs(diff)
     # |x_j|^2 (the attainment proof's and the multiplier bound's largest row norm) and e_j, the
@@ -1224,38 +1441,47 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak=False, curvature=True, m
     we = wb * e
     value_budget = float((we @ abs_diff).sum())
     # the gradient's budget |X|^T W (2 c_j e_j + gamma(n + 2) |Y_j - mu_j|) and the mean's own
-    # rounding, 4 u |mu_j|: its weights formed in place, one (b, q) table
-    gv = np.multiply(abs_diff, gamma(len(wb) + 2), out=None if scratch is None
+    # rounding, 4 u |mu_j|: its weights formed in place, one (b, q) table (|Y - mu|'s own
+    # when pass 1 forms the product itself)
+    gv = np.multiply(abs_diff, gamma(len(wb) + 2), out=abs_diff if scratch is None
                      else scratch[:, q:])
-    gv += (4 * U) * np.abs(mu)
+    del abs_diff
+    for c in range(q):  # (a column at a time: no (b, q) table of |mu|)
+        gv[:, c] += (4 * U) * np.abs(mu[:, c])
     gv += (sens * we)[:, None]
     gv *= wb[:, None]
     if scratch is None:
-        absX = design.absolute(Xb)  # (sparse when X is: new entries on X's index arrays)
-        grad_budget = np.asarray(absX.T @ gv)
-        del absX  # freed before the next temporaries of the size of X (X_S)
+        grad_budget = _xt(_absolute(Xb), gv)
     else:  # pass 2 forms the product, with its own of |X|
-        grad_budget = np.zeros((m, q))
+        grad_budget = 0.0
+    del gv
     # (|X|'s largest entry is X's largest or minus its smallest: no |X| formed)
     x_max = max(float(Xb.max()), -float(Xb.min())) if peak and b else 0.0
     C = _curvature(Xb, wb, curv, sel, m, fam.multiclass) if curvature else \
         np.zeros((sel.size, sel.size))
-    # R and X^T W Y from one product: X's block is read once for both (class-major, as
-    # the other tables: a row-major (b, 2 q) target made each of these products 0.2 ms slower
-    # per 24k-row block with three classes)
-    WT = np.empty((b, 2 * q), order="F")
-    np.multiply(wb[:, None], diff, out=WT[:, :q])
-    np.multiply(wb[:, None], Y2, out=WT[:, q:])
-    RY = np.asarray(Xb.T @ WT)
-    # the residual sum of squares, for a family whose reported likelihood is not the
-    # canonical one plus a constant (:func:`_reported_loglik`)
-    rss = (float(wb @ (Yb - eta[:, 0]) ** 2)
-           if not fam.multiclass and type(fam).loglik is not Family.loglik else 0.0)
+    if design.is_sparse(Xb) and 2 * q > XT_CHUNK_COLUMNS:
+        # R and X^T W Y as two products (by column chunks anyway, :func:`_xt`), the same sums
+        # entry by entry as one of width 2 q: the bracket keeps of X^T W Y only its largest
+        # entry and the intercept's row (:func:`_reduce_data_sums`), so it is freed on its own,
+        # not kept as the other half of R's array (an (m, q) table, 0.39 times the sparse X's
+        # bytes at k = 20); W (Y - mu) formed in place
+        diff *= wb[:, None]
+        R = _xt(Xb, diff)
+        del diff
+        XtWY = _xt(Xb, wb[:, None] * Y2)
+    else:
+        # R and X^T W Y from one product: X's block is read once for both (class-major, as
+        # the other tables: a row-major (b, 2 q) target made each of these products 0.2 ms
+        # slower per 24k-row block with three classes)
+        WT = np.empty((b, 2 * q), order="F")
+        np.multiply(wb[:, None], diff, out=WT[:, :q])
+        np.multiply(wb[:, None], Y2, out=WT[:, q:])
+        RY = np.asarray(Xb.T @ WT)
+        R, XtWY = RY[:, :q], RY[:, q:]
     return _Sums(
         loglik=loglik, loglik_full=loglik_full, loglik_constant=fam.loglik_constant(Yb, wb),
-        rss=rss, R=RY[:, :q], C=C, w_curvature=float(wb.sum()) if curvature else 0.0,
-        w_total=float(wb.sum()), XtWY=RY[:, q:],
-        magnitude=float((wb @ np.abs(Yeta)).sum() + wb @ np.abs(yA)),
+        rss=rss, R=R, C=C, w_curvature=float(wb.sum()) if curvature else 0.0,
+        w_total=float(wb.sum()), XtWY=XtWY, magnitude=magnitude,
         value_budget=value_budget, grad_budget=grad_budget, x_norm=x_norm, x_max=x_max)
 
 
@@ -1269,27 +1495,36 @@ def _pass_data(Xb, Yb, wb, mask_b, fam) -> _Sums:
 
 def _newton_point(Xb, Yb, wb, mask_b, theta, A, fam, mean=None, curv=None, out=None):
     """``(mu, mu~)`` on one block, shape (b, q): ``mu~ = mu + J A`` (rows of ``P~`` keep their
-    sum and their zeros), written to ``out`` when given. ``mean`` and ``curv``: ``mu`` and the
-    curvature at theta as pass 1 kept them (``curv`` None for the categorical family, whose
-    curvature is ``P``)."""
+    sum and their zeros), written to ``out`` when given. ``A``: the step in theta as
+    :func:`_step` packs it, ``(rows, values)``, the rows of theta it moves and their entries.
+    ``mean`` and ``curv``: ``mu`` and the curvature at theta as pass 1 kept them (``curv``
+    None for the categorical family, whose curvature is ``P``)."""
     b = Xb.shape[0]
     if mean is None:
         mu, curv, _ = _mean(fam, Xb @ theta, Yb, mask_b)
     else:
         mu, curv = mean, (mean if curv is None else curv)
-    moved = np.flatnonzero(np.any(A != 0, axis=1))  # the rows of S (the intercept's, often)
+    moved, values = A  # (the rows of S: the intercept's, often)
     if moved.size == 1 and not design.is_sparse(Xb):
         # one column of X (a strided view) times one row of A: the product's only nonzero
         # term, the same number (0.005 ms against 0.022 for the gathered column's product),
         # class-major like the other tables
         i = int(moved[0])
-        XA = (A[i][:, None] * Xb[:, i]).T
+        XA = (values[0][:, None] * Xb[:, i]).T
+    elif 2 * moved.size > theta.shape[0]:
+        full = np.zeros((values.shape[1], theta.shape[0])).T  # (class-major, as it was formed)
+        full[moved] = values
+        XA = _product(Xb, full)
+        del full
     else:
-        XA = (_product(Xb, A) if 2 * moved.size > A.shape[0]
-              else _product(Xb[:, moved], A[moved]))
-    step = curv * XA
+        XA = _product(Xb[:, moved], values)
+    # the step J X A formed in place, in XA and then in out
+    step = np.multiply(curv, XA, out=XA if XA.flags.owndata and XA.shape == curv.shape
+                       else None)
+    del XA
     if fam.multiclass:
-        step -= curv * _rows(step)[:, None]
+        step -= np.multiply(curv, _rows(step)[:, None],
+                            out=None if out is None else out.reshape(b, -1))
     mu_t = np.add(mu, step, out=None if out is None else out.reshape(b, -1))
     return mu, mu_t.reshape(b, -1)
 
@@ -1337,22 +1572,26 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=No
             ref = on(gap(mu))
             rel = min(rel, float((g_t / ref).min(initial=np.inf))
                       if ref.min(initial=np.inf) > tiny else -np.inf)
+        del g_t
     if t_max >= 1.0:
         sums = _point_sums(wb, Yb, Y2, mu_t, fam, pos)
     else:  # the sums at mu~ are not wanted (a point of its segment is), its simplex residual is
         sums = {"entropy": 0.0, "magnitude": 0.0, "simplex_term": 0.0,
                 "simplex": float(np.abs(_rows(mu_t) - 1.0).max(initial=0.0))
                 if fam.multiclass else 0.0}
-    wd = mu_t - Y2
+    # W (mu~ - Y) formed in place (in scratch's first q columns, in memory), its product with
+    # X taken, then its absolute value in place for the product with |X|
+    wd = np.subtract(mu_t, Y2, out=None if scratch is None else scratch[:, :q])
     wd *= wb[:, None]
-    absX = design.absolute(Xb)
+    resid = _xt(Xb, wd)
+    absX = _absolute(Xb)
     if scratch is None:
-        resid_abs, grad_budget = np.asarray(absX.T @ np.abs(wd)), np.zeros((Xb.shape[1], q))
+        resid_abs = _xt(absX, np.abs(wd, out=wd))
+        grad_budget = 0.0
     else:
-        np.abs(wd, out=scratch[:, :q])
-        both = np.asarray(absX.T @ scratch)
-        resid_abs, grad_budget = both[:, :q], both[:, q:]
-    return _Sums(resid=np.asarray(Xb.T @ wd), resid_abs=resid_abs, grad_budget=grad_budget,
+        np.abs(wd, out=wd)
+        resid_abs, grad_budget = _xt_halves(absX, scratch, q)
+    return _Sums(resid=resid, resid_abs=resid_abs, grad_budget=grad_budget,
                  t_max=max(t_max, 0.0), min_entry=margin, relative_margin=rel, **sums)
 
 
@@ -1363,7 +1602,13 @@ def _pass_segment(Xb, Yb, wb, mask_b, theta, A, fam, grid, newton=None) -> _Sums
     Y2 = Yb.reshape(b, -1)
     mu_t = newton if newton is not None else _newton_point(Xb, Yb, wb, mask_b, theta, A, fam)[1]
     pos = wb > 0
-    parts = [_point_sums(wb, Yb, Y2, Y2 + t * (mu_t - Y2), fam, pos) for t in grid]
+    step = mu_t - Y2  # (once: each point, Y + t step, is formed in one (b, q) table)
+    point = np.empty_like(step)
+    parts = []
+    for t in grid:
+        np.multiply(t, step, out=point)
+        point += Y2
+        parts.append(_point_sums(wb, Yb, Y2, point, fam, pos))
     return _Sums(**{key: np.array([p[key] for p in parts]) for key in parts[0]})
 
 

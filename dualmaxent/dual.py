@@ -195,14 +195,19 @@ def solve_dual(
         ``history`` are the rescaled problem's); or it could not be rescaled.
     """
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
-    setup = _set_up(dataset, method, tol, max_iter, penalty, theta0, forced)
+    setup, beta0 = _set_up(dataset, method, tol, max_iter, penalty, theta0, forced)
     obj, solver, tol, max_iter = setup.obj, setup.solver, setup.tol, setup.max_iter
     with _solving(dataset, setup.method) as hist:
         if callback is not None:
             hist.on_iterate = _theta_callback(setup, callback)
-        beta0 = (subsample_start(obj, setup.beta0, solver, tol)
-                 if theta0 is None and solver.warm_start else setup.beta0)
-        beta, status, message = solver.run(obj, beta0, tol, max_iter, hist)
+        if theta0 is None and solver.warm_start:
+            beta0 = subsample_start(obj, beta0, solver, tol)
+        # the start is handed over, not kept: this frame holds no reference to it while the
+        # solver runs, so it is freed once the solver's iterate moves on (an (n_params,)
+        # vector, 0.39 times the sparse X's bytes on the k = 20 text problem of bench --sparse)
+        start = [beta0]
+        del beta0
+        beta, status, message = solver.run(obj, start.pop(), tol, max_iter, hist)
         attained, status, message = _settle_attainment(dataset, setup, beta, status, message,
                                                         check_attainment)
     result = _dual_result(setup.work, obj, beta, status, message, setup.method, hist,
@@ -245,8 +250,6 @@ class _Setup:
     solver : Solver
     tol : float
     max_iter : int
-    beta0 : ndarray of shape (n_params,)
-        The starting point: ``theta0`` packed (rescaled), or the objective's own start.
     """
 
     work: Dataset
@@ -257,12 +260,14 @@ class _Setup:
     solver: object
     tol: float
     max_iter: int
-    beta0: np.ndarray
 
 
-def _set_up(dataset, method, tol, max_iter, penalty: Penalty, theta0, forced) -> _Setup:
-    """Validate :func:`solve_dual`'s arguments and build what it runs: the rescaling of a badly
-    scaled design, the objective, the method and its defaults, the starting point. Warns (as
+def _set_up(dataset, method, tol, max_iter, penalty: Penalty, theta0,
+            forced) -> tuple[_Setup, np.ndarray]:
+    """Validate :func:`solve_dual`'s arguments and build what it runs: ``(setup, beta0)``, the
+    rescaling of a badly scaled design, the objective, the method and its defaults, and the
+    starting point ``beta0`` of shape (n_params,) (``theta0`` packed, rescaled, or the
+    objective's own start; not kept on the setup, which lives as long as the solve). Warns (as
     from :func:`solve_dual`'s caller) about a rank-deficient design or one that cannot be
     rescaled."""
     if method not in METHODS:
@@ -287,8 +292,7 @@ def _set_up(dataset, method, tol, max_iter, penalty: Penalty, theta0, forced) ->
         _warn_rank_deficient(dataset, work, scaling)
     return _Setup(work=work, obj=obj, scaling=scaling, caveat=caveat, method=method,
                   solver=solver, tol=tol,
-                  max_iter=solver.default_max_iter if max_iter is None else max_iter,
-                  beta0=beta0)
+                  max_iter=solver.default_max_iter if max_iter is None else max_iter), beta0
 
 
 def _starting_point(obj: DualObjective, theta0, scaling) -> np.ndarray:

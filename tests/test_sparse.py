@@ -314,3 +314,35 @@ def test_a_newton_cg_solve_on_many_classes_keeps_few_coefficient_vectors():
     assert res.converged
     vectors = (peak - start) / (8 * ds.m * ds.k)
     assert vectors <= 12, vectors
+
+
+def test_the_certificate_of_many_classes_keeps_few_coefficient_tables():
+    """Memory of the checker on a wide sparse design (issue 20): its tracemalloc peak above
+    what was allocated before it, in (m, k) tables of floats. Its own copy of theta, pass 2's
+    residual, the bound of that residual's sum and the gradient's budget (each freed on its own
+    once reduced), a chunk of a product and the (n, k) tables of the passes (0.16 of a table
+    each here) come to 5.9; before the cuts it was 19.9 (two parameterisations' int64 index
+    arrays, R kept with X^T W Y beside it, the step as a full table, the copies of R, of the
+    budget and of theta's penalised rows in the KKT residual and the shift, scipy's C-order
+    copies of the class-major tables, |X| copied for a nonnegative X, the curvature's
+    gathered sparse columns)."""
+    import tracemalloc
+
+    from dualmaxent import bench_sparse
+    from dualmaxent.params import make_penalty
+
+    X, y = bench_sparse.text_data(n=400, m=2500, k=12, tokens=20)
+    ds = Dataset.from_arrays(X, y, family="categorical")
+    penalty = make_penalty(l2=0.1)
+    res = solve_dual(ds, penalty=penalty, method="newton-cg")
+    certify(ds, res.theta, penalty=penalty)  # imports and first-call costs
+    tracemalloc.start()
+    try:
+        start, _ = tracemalloc.get_traced_memory()
+        cert = certify(ds, res.theta, penalty=penalty)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert cert.ok
+    tables = (peak - start) / (8 * ds.m * ds.k)
+    assert tables <= 7.5, tables
