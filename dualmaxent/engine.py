@@ -18,6 +18,10 @@ second copy of the objective. :func:`vgh_block` runs the family's own pass
 (the line search's shorter steps), and :class:`EngineObjective` is the dual objective of
 :mod:`dualmaxent.objective` with its passes run by an engine, on which the in-memory solvers of
 :mod:`dualmaxent.solvers` run unchanged.
+
+A block ``Xb`` is a dense float64 array or a canonical scipy.sparse CSR array (a sparse design
+in memory, or a dask array of CSR chunks: :func:`sparse_rows`); the block functions treat both
+alike, through the kernels and :mod:`dualmaxent.design`, and never densify a sparse block.
 """
 
 from __future__ import annotations
@@ -30,11 +34,13 @@ import numpy as np
 
 from . import _kernels
 from . import _numerics as nx
+from . import design
 from .params import Penalty
 
 from .objective import DualObjective
 
-__all__ = ["Engine", "NumpyEngine", "DaskEngine", "add", "vgh_block", "EngineObjective"]
+__all__ = ["Engine", "NumpyEngine", "DaskEngine", "add", "vgh_block", "EngineObjective",
+           "sparse_rows"]
 
 
 def add(a, b):
@@ -155,6 +161,13 @@ class DaskEngine:
         if self.client is not None:
             return self.client.compute(total, sync=True)
         return dask.compute(total)[0]
+
+
+def sparse_rows(X) -> bool:
+    """Whether ``X``'s row blocks are sparse: a scipy.sparse ``X``, or a dask array whose
+    chunks are (its ``meta``). The block functions below take either kind of block: every
+    product with ``Xb`` is spelt alike for both, and the rest is :mod:`dualmaxent.design`'s."""
+    return design.is_sparse(getattr(X, "_meta", X))
 
 
 def vgh_block(Xb, Yb, wb, family, classes, thetas, hessians, curvature_dtype=np.float64):
@@ -292,6 +305,8 @@ class EngineObjective(DualObjective):
         # the parent reads only X's shape from it (dask arrays are lazy: nothing is gathered)
         self.dataset, self.engine = dataset, engine
         self.X, self.Y, self.w = dataset.X, dataset.Y, dataset.weights
+        #: whether ``X`` is sparse: in memory, or a dask array of sparse chunks
+        self.sparse = sparse_rows(self.X)
         self._points = {}
         self._sample_condition = None
         # one pass for the scale of the stopping rule, the starting point and the constant
@@ -309,9 +324,11 @@ class EngineObjective(DualObjective):
 
     def subsample(self, step: int):
         """The objective on every ``step``-th row, gathered into memory (one pass), and the
-        condition of that sample's design kept for :meth:`design_condition`."""
+        condition of that sample's design kept for :meth:`design_condition` (a dense design's:
+        see there)."""
         sample = self.dataset.every(step)
-        self._sample_condition = sample.identifiability.condition
+        if not self.sparse:
+            self._sample_condition = sample.identifiability.condition
         return self._on_sample(sample, step)
 
     def design_condition(self) -> float | None:
@@ -319,7 +336,15 @@ class EngineObjective(DualObjective):
         engine makes no rank pass over all the rows): the warm start's, or else every
         ``step``-th row gathered for the purpose (about ``RANK_SAMPLE_ROWS_PER_COLUMN`` rows
         per column, one pass; Newton-CG has no warm start, and at n = 10^7 with ten classes a
-        float32 curvature-vector product saves a third of each of its 40-odd passes)."""
+        float32 curvature-vector product saves a third of each of its 40-odd passes).
+
+        None for a design of sparse chunks: its products stay float64 whatever the condition
+        (the kernels ignore a float32 ``dtype`` for a sparse ``X``), so neither the sample's
+        rank pass (a dense (m, m) decomposition; refused beyond
+        :data:`~dualmaxent.identifiability.SPARSE_RANK_MAX_COLUMNS` columns) nor its gathering
+        is worth making."""
+        if self.sparse:
+            return None
         if self._sample_condition is None:
             from .identifiability import RANK_SAMPLE_ROWS_PER_COLUMN
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dualmaxent import Dataset, certify, solve_dual
+from dualmaxent import Dataset, certify, design, solve_dual
 from dualmaxent.dual import DEFAULT_TOLS
 from dualmaxent.distributed import from_frame, read_csv, read_parquet, solve_dual_dask
 from dualmaxent.exceptions import DataError, DualMaxentError
@@ -218,3 +218,200 @@ def test_cli_engine_dask_elastic_net_on_a_folder_with_a_text_column(tmp_path, ca
     assert doc["dataset"]["feature_names"] == list(ds.feature_names)
     ref = solve_dual(ds, method="newton", l1=2.0, l1_ratio=0.5)
     _theta_close(doc["theta"]["values"], ref.theta)
+
+
+# -- a many-level column: sparse chunks ---------------------------------------------------------
+
+#: levels of the many-level text column ``shop`` and rows per file of its frame (four files):
+#: 2000 rows by 42 columns, 3.3 nonzero entries a row (density 0.08), which the in-memory rule
+#: stores sparse once its size threshold is lowered below the design's 84 000 entries; 50 rows
+#: a level and mild effects, so that every level has every class (at least 5 rows: no
+#: separation)
+SHOP_LEVELS, SHOP_ROWS_PER_FILE = 40, 500
+
+
+def _shop_frame(seed: int = 5) -> pd.DataFrame:
+    """A numeric column ``x1`` (a tenth of it exact zeros: they are no entries of a CSR
+    design), the many-level text column ``shop``, a bool ``flag`` and a three-class target."""
+    n = 4 * SHOP_ROWS_PER_FILE
+    rng = np.random.default_rng(seed)
+    x1 = np.where(rng.random(n) < 0.1, 0.0, rng.normal(size=n))
+    code = rng.integers(0, SHOP_LEVELS, n)
+    flag = rng.random(n) < 0.4
+    effect = rng.normal(0.0, 0.3, (SHOP_LEVELS, 2))
+    eta = np.c_[0.5 * x1 + effect[code, 0], -0.5 * x1 + effect[code, 1] + 0.5 * flag,
+                np.zeros(n)]
+    P = np.exp(eta - eta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    y = np.array(["no", "yes", "maybe"])[[rng.choice(3, p=p) for p in P]]
+    return pd.DataFrame({"x1": x1, "shop": [f"s{c:02d}" for c in code], "flag": flag, "y": y})
+
+
+def _write_files(df, folder, kind="parquet") -> str:
+    """Four files of ``SHOP_ROWS_PER_FILE`` rows; their glob."""
+    folder.mkdir()
+    for i, start in enumerate(range(0, len(df), SHOP_ROWS_PER_FILE)):
+        part = df.iloc[start:start + SHOP_ROWS_PER_FILE]
+        if kind == "parquet":
+            part.to_parquet(folder / f"part-{i}.parquet")
+        else:
+            part.to_csv(folder / f"part-{i}.csv", index=False)
+    return str(folder / f"part-*.{kind}")
+
+
+@pytest.fixture
+def small_sparse_threshold(monkeypatch):
+    """The in-memory rule's size threshold lowered under the shop frame's design (the density
+    threshold is the rule's own): the same constant serves memory and Dask."""
+    import dualmaxent.data
+
+    monkeypatch.setattr(dualmaxent.data, "SPARSE_MIN_ENTRIES", 1000)
+
+
+def _chunks(got) -> list:
+    return list(dask.compute(*got.X.to_delayed().ravel()))
+
+
+def _spy_blocks(monkeypatch, m: int) -> list:
+    """Record the type of every block of ``X`` the engine hands to a block function, and fail
+    on any sparse array of the design's width ``m`` densified with more rows than that: a
+    block of ``X`` (the Gram matrices the kernels densify are (m, m); a column, such as the
+    intercept's the checker reads, is no block)."""
+    import scipy.sparse as sp
+
+    import dualmaxent.engine
+
+    seen, apply = [], dualmaxent.engine._apply
+
+    def spy(fn, Xb, Yb, wb, args):
+        seen.append(type(Xb))
+        return apply(fn, Xb, Yb, wb, args)
+
+    monkeypatch.setattr(dualmaxent.engine, "_apply", spy)
+    for cls in {c for t in (sp.csr_array, sp.csc_array, sp.coo_array) for c in t.__mro__
+                if "toarray" in vars(c)}:
+        def toarray(self, *args, _dense=vars(cls)["toarray"], **kwargs):
+            assert not (self.shape[1] == m < self.shape[0]), f"a dense {self.shape} block of X"
+            return _dense(self, *args, **kwargs)
+        monkeypatch.setattr(cls, "toarray", toarray)
+    return seen
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_the_sparse_rule_decides_as_in_memory_from_the_summary_counts(
+        tmp_path, monkeypatch, intercept):
+    # the Dask reader counts the design's nonzeros from the summary pass (no pass builds it):
+    # the density threshold set exactly at the in-memory design's density gives sparse, half an
+    # entry below it dense, in memory and on Dask alike; so the count is exact, with and without
+    # the intercept (whose presence decides which levels are dropped)
+    import dualmaxent.data
+
+    df = _shop_frame()
+    glob = _write_files(df, tmp_path / "data")
+    monkeypatch.setattr(dualmaxent.data, "SPARSE_MIN_ENTRIES", 1000)
+    ref = Dataset.from_frame(df, target="y", intercept=intercept)
+    assert design.is_sparse(ref.X)
+    n, m, nnz = ref.n, ref.m, ref.X.nnz
+    for density, sparse in ((nnz / (n * m) * (1 + 1e-12), True), ((nnz - 0.5) / (n * m), False)):
+        monkeypatch.setattr(dualmaxent.data, "SPARSE_MAX_DENSITY", density)
+        mem = Dataset.from_frame(df, target="y", intercept=intercept)
+        got = read_parquet(glob, target="y", intercept=intercept)
+        assert design.is_sparse(mem.X) is sparse
+        assert {design.is_sparse(b) for b in _chunks(got)} == {sparse}
+        gathered = got.to_dataset().X
+        np.testing.assert_array_equal(gathered.toarray() if sparse else gathered,
+                                      mem.X.toarray() if sparse else mem.X)
+
+
+@pytest.mark.parametrize("case", ["none", "l2", "l1"])
+def test_a_many_level_column_stays_sparse_on_dask_and_solves_as_in_memory(
+        tmp_path, monkeypatch, small_sparse_threshold, case):
+    import scipy.sparse as sp
+    from scipy.special import logsumexp
+
+    from dualmaxent.distributed import project_primal_dask
+
+    df = _shop_frame()
+    penalty = make_penalty(**{"none": {}, "l2": {"l2": 1.0}, "l1": {"l1": 2.0}}[case])
+    got = read_parquet(_write_files(df, tmp_path / "data"), target="y")
+    ds = Dataset.from_frame(df, target="y")
+    # the rule's decision is the in-memory one, and every chunk (the intercept's ones included)
+    # is a canonical CSR array
+    assert design.is_sparse(ds.X) and got.n_chunks == 4
+    chunks = _chunks(got)
+    assert all(isinstance(b, sp.csr_array) and design.is_canonical(b)
+               for b in chunks)
+    assert sum(b.nnz for b in chunks) == ds.X.nnz
+    ref = solve_dual(ds, method="newton", penalty=penalty)
+    mem = certify(ds, ref.theta, penalty=penalty)
+    # the encoded chunks kept (the passes then skip reading and encoding the files: 0.5 s for
+    # the unpenalised solve's 40 passes here, 3 s without)
+    got = got.persist()
+    seen = _spy_blocks(monkeypatch, ds.m)
+    res = solve_dual_dask(got, penalty=penalty)
+    cert = verify_dask(got, penalty=penalty)
+    proj = project_primal_dask(got, cert.theta, penalty)
+    # every pass (the solve's, the checker's, the rank's) read sparse blocks, none densified
+    assert seen and set(seen) == {sp.csr_array}
+    assert res.converged and ref.converged
+    _theta_close(res.theta, ref.theta)
+    if case == "l1":
+        penalised = np.asarray(ref.theta)[:-1]
+        assert (penalised == 0).any() and (penalised != 0).any()
+    assert cert.ok and mem.ok and cert.penalty == penalty
+    _theta_close(cert.theta, ref.theta)
+    _values_close(cert, mem)
+    # the upper bound from its definition, -(l(theta) - penalty), at the certified theta
+    theta = np.asarray(cert.theta)
+    eta = ds.X @ theta
+    rows = theta[:-1]  # the penalised rows: every one but the intercept's
+    pen = {"none": 0.0, "l2": 0.5 * penalty.lam * float(np.sum(rows ** 2)),
+           "l1": penalty.lam * float(np.abs(rows).sum())}[case]
+    upper = -(float(((ds.Y * eta).sum(axis=1) - logsumexp(eta, axis=1)).sum()) - pen)
+    for bound in (cert.upper_bound, proj.upper_bound):
+        assert abs(bound - upper) <= 1e-10 * abs(upper)
+    assert abs(proj.lower_bound - cert.lower_bound) <= 1e-10 * abs(upper)
+
+
+def test_csv_files_with_a_many_level_column_read_sparse(tmp_path, small_sparse_threshold):
+    import scipy.sparse as sp
+
+    df = _shop_frame()
+    got = read_csv(_write_files(df, tmp_path / "data", kind="csv"), target="y")
+    # in memory: the same files read by pandas
+    ds = Dataset.from_frame(pd.concat([pd.read_csv(tmp_path / "data" / f"part-{i}.csv")
+                                       for i in range(4)], ignore_index=True), target="y")
+    assert all(isinstance(b, sp.csr_array) for b in _chunks(got))
+    assert got.feature_names == ds.feature_names
+    np.testing.assert_array_equal(got.to_dataset().X.toarray(), ds.X.toarray())
+    mem = got.every(7)  # the warm start's sample, gathered sparse
+    assert isinstance(mem.X, sp.csr_array)
+    np.testing.assert_array_equal(mem.X.toarray(), ds.X.toarray()[::7])
+
+
+def test_a_non_finite_value_in_a_sparse_design_is_a_one_line_error(tmp_path,
+                                                                   small_sparse_threshold):
+    df = _shop_frame()
+    df.loc[[3, 400], "x1"] = np.inf
+    with pytest.raises(DataError) as info:
+        read_parquet(_write_files(df, tmp_path / "data"), target="y")
+    message = str(info.value)
+    assert "X must be finite; found 2 NaN or infinite values, 2 in column 'x1'" in message
+    assert "\n" not in message
+
+
+def test_cli_engine_dask_l2_on_a_folder_with_a_many_level_column(tmp_path, capsys,
+                                                                 small_sparse_threshold):
+    # worker processes build the chunks: the decision travels with each chunk's task (the
+    # threshold lowered here exists only in this process)
+    from dualmaxent.cli import main
+
+    df = _shop_frame()
+    glob = _write_files(df, tmp_path / "data")
+    code = main(["verify", glob, "--target", "y", "--engine", "dask", "--workers", "1",
+                 "--l2", "1", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["certificate"]["ok"]
+    ds = Dataset.from_frame(df, target="y")
+    assert design.is_sparse(ds.X) and doc["dataset"]["feature_names"] == list(ds.feature_names)
+    _theta_close(doc["theta"]["values"], solve_dual(ds, method="newton", l2=1.0).theta)
