@@ -96,8 +96,49 @@ SPARSE_DENSE_PRECONDITIONER_MAX = 2000
 #: 272 / 86 / 212; Jacobi with the intercept unscaled 185 / 72 / 33; ``d^(1/2)`` 139 / 51 / 136;
 #: l1-Jacobi (absolute row sums of ``-H``, Gershgorin) 594 / 332 / 32; the Kronecker form
 #: ``A (x) diag(X^T W X) + lam I`` (``A`` the mean of ``diag(p) - p p^T``, inverted by its
-#: eigendecomposition, O(m k^2)) 187 / 113 / 45.
+#: eigendecomposition, O(m k^2)) 187 / 113 / 45; the mixed ``lam + alpha d`` of Hsia, Chiang
+#: & Lin (2018) on the penalty-dominated text (products to 1e-10, text k = 20 / k = 2, plain
+#: 148 / 35): alpha = 0.003 140 / 36, 0.01 130 / 36, 0.03 151 / 41, 0.1 194 / 44, and at the
+#: optimum of text k = 20 CG to 1e-6 took 51 to 53 iterations against plain CG's 54, each
+#: step paying for the diagonal's pass.
 SPARSE_JACOBI_MEDIAN_RATIO = 1.0
+
+#: Where the penalty dominates (plain CG above) and there are at least
+#: :data:`SPARSE_COARSE_MIN_CLASSES` free classes, CG is preconditioned by a coarse space
+#: instead (:meth:`DualObjective._coarse_preconditioner`): the identity over ``lam`` plus the
+#: exact inverse of ``-H`` on ``B (x) I_q``, ``B`` the top :data:`SPARSE_COARSE_RANK`
+#: eigenvectors of ``X^T D X`` (``D`` the rows' curvature at the first step). Why: the spectrum
+#: of ``-H`` on text is the penalty's cluster at ``lam`` plus outliers, the intercept and the
+#: frequent words' common directions, about 16 of them in ``X^T D X`` above ``lam`` (eigenvalues
+#: up to 420 ``lam`` at full size), each repeated for every class; plain CG spends an iteration
+#: on each. Measured at the optimum of the full text k = 20 problem (CG iterations to a relative
+#: residual of 1e-1 .. 1e-6): plain [25, 32, 40, 55, 62, 68]; rank 8 [11, 20, 26, 33, 40, 47];
+#: rank 16 [7, 13, 18, 21, 26, 32]; rank 32 [6, 10, 14, 18, 22, 24]; the intercept alone, or with
+#: the mean document, worse than plain (the pinned class's and the words' cross terms).
+SPARSE_COARSE_RANK = 16
+#: The extra columns and the power iterations of the randomized eigensolver of the coarse basis
+#: (Halko, Martinsson & Tropp 2011, Algorithm 4.4); its cost is ``(power + 1.5) (rank +
+#: oversample) / q`` curvature-vector products, once per solve.
+SPARSE_COARSE_OVERSAMPLE = 8
+SPARSE_COARSE_POWER = 2
+#: The coarse space is built from this many free classes on: its eigensolver costs about
+#: ``84 / q`` curvature-vector products once, and its Galerkin matrix ``(q r)^2 n`` flops per
+#: Newton step, against CG's iterations saved, about one per outlier per class.
+SPARSE_COARSE_MIN_CLASSES = 8
+#: The coarse preconditioner reads its float32 basis in this many row chunks, each in float64
+#: (a sixteenth of the float64 basis at a time, as :data:`dualmaxent.design.SQUARE_CHUNKS`).
+COARSE_CHUNKS = 16
+
+
+def _orthonormalise(Q: np.ndarray) -> None:
+    """Make the columns of ``Q`` (m, l), C-ordered, orthonormal in place (Cholesky QR: ``Q <-
+    Q R^-1``, ``R^T R = Q^T Q``; a tiny ridge keeps ``R`` invertible for dependent columns)."""
+    S = Q.T @ Q
+    S[np.diag_indices_from(S)] += 1e-14 * float(np.trace(S)) + 1e-300
+    R = scipy.linalg.cholesky(S, lower=False, check_finite=False)
+    # Q^T <- R^-T Q^T: Q.T is F-ordered, so the triangular solve overwrites Q itself
+    scipy.linalg.solve_triangular(R, Q.T, trans="T", lower=False, overwrite_b=True,
+                                  check_finite=False)
 
 
 def _class_segments(free: np.ndarray) -> list:
@@ -159,6 +200,9 @@ class DualObjective:
     #: contract fast (:data:`dualmaxent.solvers.REUSE_RATIO`): a gradient pass in memory costs
     #: a fraction of a curvature pass
     reuses_curvature = True
+    #: whether :meth:`smooth_value_grad` returns a new gradient array each call (the caller may
+    #: overwrite it: Newton-CG makes it CG's residual), rather than one it keeps
+    fresh_gradient = True
 
     def __init__(self, dataset: Dataset, penalty: Penalty | None = None):
         self.dataset = dataset
@@ -192,6 +236,7 @@ class DualObjective:
         self._gram = None
         self._gram_cf = None
         self._plain_cg = None  # a wide sparse design's CG unpreconditioned (decided once)
+        self._coarse_basis = None  # its coarse space's basis B (m, r), built once
         #: precision of the curvature's block products (:meth:`dualmaxent.families.Family.
         #: one_pass`) and of the categorical curvature-vector products; Newton and Newton-CG
         #: lower it to float32 on well-conditioned designs
@@ -310,7 +355,7 @@ class DualObjective:
     def release(self) -> "DualObjective":
         """Drop the caches of the last pass (the mean table among them) and return self, for a
         result to keep (:attr:`dualmaxent.results.DualResult.std_err` needs the objective)."""
-        self._cache = self._point = self._last_curvature = None
+        self._cache = self._point = self._last_curvature = self._coarse_basis = None
         return self
 
     def last_curvature(self):
@@ -460,9 +505,11 @@ class DualObjective:
 
         ``matvec`` uses two products with ``X`` per call (no Hessian is formed); its result is a
         view of the operator's one buffer, which the next call overwrites (copy it to keep
-        it). ``psolve`` returns a new array; it is
-        the Cholesky solve of the Kronecker approximation ``A (x) X^T W X`` restricted to the
-        free entries (see :func:`dualmaxent.solvers.cg_direction`), plus the L2 penalty's diagonal.
+        it; the coarse space's ``psolve`` overwrites it too). ``psolve`` returns a new array; it
+        is the Cholesky solve of the Kronecker approximation ``A (x) X^T W X`` restricted to the
+        free entries (see :func:`dualmaxent.solvers.cg_direction`), plus the L2 penalty's
+        diagonal; for a wide sparse design Jacobi, the identity, or with many classes the
+        coarse space (:meth:`_coarse_preconditioner`).
         The pass-dependent pieces come from :meth:`_curvature_pieces` (an engine supplies its own).
         """
         A, hessp = self._curvature_pieces(self.theta(beta))
@@ -493,7 +540,13 @@ class DualObjective:
             return packed
 
         if design.is_sparse(self.X) and m > SPARSE_DENSE_PRECONDITIONER_MAX:
-            return matvec, self._diagonal_preconditioner()
+            psolve = self._diagonal_preconditioner()
+            # (the in-memory passes only: the coarse space reads X and the last pass's P)
+            if (self._plain_cg and self.family.multiclass
+                    and len(self._hess_classes) >= SPARSE_COARSE_MIN_CLASSES
+                    and type(self)._curvature_pieces is DualObjective._curvature_pieces):
+                psolve = self._coarse_preconditioner(V)
+            return matvec, psolve
         pdiag = pen * lam
         if self._gram is None:
             self._gram = self._gram_matrix()  # X^T W X, once per objective
@@ -568,6 +621,166 @@ class DualObjective:
             np.add(d, lam, out=d, where=self.params.penalized)
         d[~(d > 0)] = 1.0  # an empty column: no scaling
         return lambda r: r / d
+
+    def _coarse_basis_at_point(self) -> np.ndarray:
+        """``B`` (m, r), float32: orthonormal (to float32's rounding), the top
+        :data:`SPARSE_COARSE_RANK` eigenvectors of ``X^T D X``, ``D = diag(w_j sum_a p_ja (1 -
+        p_ja))`` at the point of the last pass, by randomized subspace iteration (seeded: the
+        same basis in every run).
+
+        Memory: the iteration holds one (m, r + oversample) block at a time besides the (n, r +
+        oversample) product (each block orthonormalised in place by Cholesky QR, twice: its
+        condition, ``lambda_1 / lambda_(r + oversample)``, about 1e3 here, squares to 1e6, far
+        from float64's limit), where ``numpy.linalg.qr`` held three; kept in float32 the basis
+        is 0.4 coefficient vectors at q = 20 (measured on the memory test of
+        ``tests/test_sparse.py``, k = 12: the solve's peak 10.7 vectors, 13.3 with
+        ``numpy.linalg.qr`` and a float64 basis, 10.0 without the coarse space; 10.1 once
+        Newton-CG's gradient became CG's residual, :class:`dualmaxent.solvers._NewtonCGStep`).
+        """
+        X = self.X
+        m = X.shape[1]
+        P = self._point[1]
+        d = self.w * np.einsum("ij,ij->i", P, 1.0 - P)
+        rank = min(SPARSE_COARSE_RANK, m)
+        width = min(rank + SPARSE_COARSE_OVERSAMPLE, m)
+        Q = np.random.default_rng(0).standard_normal((m, width))
+        for _ in range(SPARSE_COARSE_POWER + 1):
+            Z = X @ Q
+            del Q
+            Z *= d[:, None]
+            Q = np.asarray(X.T @ Z)
+            del Z
+            for _ in range(2):
+                _orthonormalise(Q)
+        # Rayleigh-Ritz on the subspace: the top eigenvectors of Q^T X^T D X Q
+        Z = X @ Q
+        S = Z.T @ (d[:, None] * Z)
+        del Z
+        vecs = np.linalg.eigh(S)[1][:, ::-1][:, :rank]
+        return (Q @ vecs).astype(np.float32)
+
+    def _coarse_preconditioner(self, buf):
+        """``psolve`` of the two-level preconditioner of a wide sparse, penalty-dominated design
+        with many classes (:data:`SPARSE_COARSE_RANK`, where the measurements are).
+
+        With ``U`` the free entries' restriction of ``B (x) I_q`` (class by class, ``B`` from
+        :meth:`_coarse_basis_at_point`, built at the first step and kept), ``E = U^T (-H) U``
+        its Galerkin matrix at this point and ``Pi`` the orthogonal projector on ``U``'s span,
+
+            ``M^-1 = (I - Pi) / lam + U E^-1 U^T = I / lam + U (E^-1 - G^-1 / lam) U^T``,
+
+        ``G = U^T U`` (block diagonal: ``I`` for a class with every row free, ``B^T B`` over its
+        free rows for the pinned class): symmetric positive definite, the penalty's scale off
+        the coarse space and the exact inverse on it. ``E`` costs one product of ``X`` with
+        ``B`` (two when a class has pinned rows) and ``n (q r)^2`` flops per step; an
+        application two products of the (m, q) table with ``B``. ``buf`` is the curvature
+        operator's (m, q) buffer, which an application overwrites (its last result with it).
+
+        Measured (products and passes over ``X`` to 1e-10 / 1e-8, with the CG floor and the
+        secant step of :mod:`dualmaxent.solvers`): full text k = 20, 62 and 12 / 52 and 12
+        against plain CG's 179 and 10 / 153 and 9; quick, 48 and 13 / 42 and 12 against 150 and
+        11 / 121 and 10. Tried and dropped: ``E`` from the first step kept throughout (quick:
+        172 products; the probabilities move too much), rebuilt every second step (53 against
+        48, no faster); rank 8 (101 products at full size) and 12 (74, with the cap 0.3).
+        """
+        if self._coarse_basis is None:
+            self._coarse_basis = self._coarse_basis_at_point()
+        B = self._coarse_basis  # float32
+        X, w, P = self.X, self.w, self._point[1]
+        m, r = B.shape
+        classes = self._hess_classes
+        q = len(classes)
+        lam = self.penalty.l2_lam
+        c = 1.0 / lam
+        # the classes' masks: every row free (None) or the free rows (the pinned class)
+        rows_of = {cl: rows for cl, _, _, rows in self._segments}
+        Z = X @ B  # (n, r)
+        Zs = {}
+        ginv = {}
+        for cl in classes:
+            rows = rows_of[cl]
+            if rows is None:
+                Zs[cl] = Z
+                continue
+            Bc = B * rows[:, None]
+            Zs[cl] = X @ Bc
+            Gc = (B.T @ Bc).astype(np.float64)
+            Gc[np.diag_indices_from(Gc)] += 1e-6  # float32's rounding of B^T B
+            Gi = np.linalg.inv(Gc)
+            ginv[cl] = 0.5 * (Gi + Gi.T)  # exactly symmetric: so is the preconditioner
+            del Bc
+        # E = sum_j w_j (diag(p_j) - p_j p_j^T) (x) z_j z_j^T on the free classes, plus lam
+        # B^T diag(penalised free rows) B on the diagonal blocks
+        # the rank-(n) part in float32: a preconditioner needs no more (any symmetric positive
+        # definite E gives a valid one), and at full size it halves the step's largest cost
+        # (n = 2e4, q r = 320: 24 ms against 48 ms, a curvature-vector product taking 20 ms)
+        n = X.shape[0]
+        sw = np.sqrt(w)
+        E = np.zeros((q * r, q * r))
+        # rows sqrt(w_j) p_ja z_j for every class in one broadcast (written as float32), the
+        # pinned classes' blocks then overwritten with their own z; a row chunk at a time
+        # (COARSE_CHUNKS): the whole (n, q r) table was 2.1 times the sparse X's bytes on the
+        # text k = 20 problem, the peak of the fit (7.2 x X against 6.0 without the coarse space)
+        size = -(-n // COARSE_CHUNKS)
+        for lo in range(0, n, size):
+            sl = slice(lo, min(lo + size, n))
+            Gm = np.empty((sl.stop - lo, q, r), dtype=np.float32)
+            np.multiply((sw[sl, None] * P[sl][:, classes])[:, :, None], Z[sl, None, :],
+                        out=Gm, casting="same_kind")
+            for i, cl in enumerate(classes):
+                if rows_of[cl] is not None:
+                    np.multiply(Zs[cl][sl], (sw[sl] * P[sl, cl])[:, None], out=Gm[:, i, :],
+                                casting="same_kind")
+            Gm = Gm.reshape(-1, q * r)
+            E -= Gm.T @ Gm
+            del Gm
+        pen_rows = self.penalized_rows
+        full_pen = None  # B^T diag(penalised rows) B, the same for every class with all rows free
+        for i, cl in enumerate(classes):
+            Zc = Zs[cl]
+            rows = rows_of[cl]
+            blk = Zc.T @ ((w * P[:, cl])[:, None] * Zc)  # sum_j w_j p_ja z_j z_j^T
+            if rows is None:
+                if full_pen is None:
+                    full_pen = lam * (B.T @ (B * pen_rows[:, None])).astype(np.float64)
+                blk += full_pen
+            else:
+                blk += lam * (B.T @ (B * (pen_rows & rows)[:, None])).astype(np.float64)
+            E[i * r:(i + 1) * r, i * r:(i + 1) * r] += blk
+        del Zs, Z
+        E = 0.5 * (E + E.T)
+        E[np.diag_indices_from(E)] += 1e-12 * max(float(np.abs(E).max()), 1.0)
+        # factored in place: (q r)^2 floats, kept once (1.2 coefficient vectors on the memory
+        # test of tests/test_sparse.py, where m is small; 0.17 on the text k = 20 problem)
+        try:
+            cf = scipy.linalg.cho_factor(E, lower=True, overwrite_a=True, check_finite=False)
+        except np.linalg.LinAlgError:  # not positive definite in its rounding: plain CG
+            return lambda res: np.array(res, dtype=np.float64)
+        del E
+        col = {cl: i for i, cl in enumerate(classes)}
+
+        cols = slice(None) if q == self.q else classes  # every class free: no selection
+        # the float32 basis a row chunk at a time in float64 (no (m, r) float64 copy of it)
+        size = -(-m // COARSE_CHUNKS)
+        chunks = [slice(i, min(i + size, m)) for i in range(0, m, size)]
+
+        def psolve(res):
+            self._unpack_into(res, buf, zero_pinned=True)
+            C = np.zeros((r, q))  # U^T res
+            for sl in chunks:
+                C += B[sl].astype(np.float64).T @ buf[sl, cols]
+            W = scipy.linalg.cho_solve(cf, C.T.ravel(), check_finite=False).reshape(q, r).T
+            for cl in classes:
+                i = col[cl]
+                W[:, i] -= c * (ginv[cl] @ C[:, i] if cl in ginv else C[:, i])
+            buf[:] = 0.0
+            for sl in chunks:
+                buf[sl, cols] = B[sl].astype(np.float64) @ W
+            out = self._pack(buf)
+            scratch = buf.reshape(-1)[:out.size]  # the buffer is free again: c res in it
+            out += np.multiply(res, c, out=scratch)
+            return out
+        return psolve
 
     def _gram_matrix(self) -> np.ndarray:
         """``X^T W X`` (m, m), for the preconditioner."""
@@ -716,6 +929,9 @@ class ReducedObjective(_InBasis, DualObjective):
     strictly concave in ``beta`` (Newton's Cholesky factorisation succeeds). The Hessian and
     gradient are formed with plain numpy on the kept rows (the data that are left are small).
     """
+
+    #: the gradient comes from the cache of :meth:`_reduced`, which keeps it
+    fresh_gradient = False
 
     def __init__(self, dataset: Dataset, penalty: Penalty | None, forced):
         from .separation import as_forced, identifiable_basis, kept_observations

@@ -71,7 +71,11 @@ def test_the_table_names_the_fastest_run_to_each_level(result, problems):
             fastest = min(peers, key=lambda p: p["seconds"])
             assert e["fastest_peer"] == fastest["contender"]
             assert e["ratio"] == pytest.approx(e["dualmaxent"]["seconds"] / fastest["seconds"])
-    assert all(r["cert_ok"] for r in rows if r["library"] == "dualmaxent")
+    # a fit to 1e-8 is certified at the estimator's 1e-6; a fit asked for tol=1e-4 ends
+    # anywhere below 1e-4, where the gap may or may not be within 1e-6 (the certificate says
+    # which, and the estimator warns)
+    assert all(r["cert_ok"] for r in rows if r["library"] == "dualmaxent"
+               and r["precision"] <= 1e-8)
     glum_labels = {r["label"] for r in rows if r["library"] == "glum"}
     assert glum_labels == {label for label, (X, y) in problems.items() if len(set(y)) == 2}
 
