@@ -586,6 +586,8 @@ SLOW_EXAMPLES = {
     "dualmaxent figures": "every figure, about 15 s (tests/test_figures.py draws each)",
     "dualmaxent bench --quick": "a benchmark, under two minutes",
     "dualmaxent bench --sweep --quick --json": "a benchmark sweep, about 1.5 minutes",
+    "dualmaxent bench --explore": "a benchmark, about 1.5 minutes (tests/test_explore.py runs "
+                                  "its walk cut to one notch)",
     "dualmaxent explore": "serves the app until Ctrl+C (tests/test_explore.py runs it)",
     "dualmaxent explore iris --headless --port 2718": "serves the app until Ctrl+C",
 }
