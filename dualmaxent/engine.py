@@ -251,6 +251,18 @@ def _weighted_curvature_block(Xb, Yb, wb, family, theta):
     return np.array([[float(wb @ family.variance(eta))]])
 
 
+def _diagonal_block(Xb, Yb, wb, family, theta):
+    """``sum_j w_j v_jc x_ji^2`` (m, q) of one block, ``v = p (1 - p)`` or ``A''`` at theta:
+    the data's part of the diagonal of ``-H`` (:meth:`DualObjective._curvature_diagonal`)."""
+    eta = Xb @ theta
+    if family.multiclass:
+        P = nx.softmax(eta)
+        V = P * (1.0 - P)
+    else:
+        V = family.variance(eta).reshape(-1, 1)
+    return design.column_sq_sums(Xb, wb[:, None] * V)
+
+
 def _gram_block(Xb, Yb, wb):
     return _kernels.gram(Xb, wb)
 
@@ -408,6 +420,13 @@ class EngineObjective(DualObjective):
         return A, lambda V: self.engine.map_reduce(hessp_block, self.family, theta,
                                                    np.asarray(V, dtype=np.float64),
                                                    self.curvature_dtype)
+
+    def _curvature_diagonal(self, theta) -> np.ndarray:
+        """The data's part of the diagonal of ``-H`` at theta in one pass over the chunks (the
+        in-memory objective reads it off the point its last pass kept, which an engine does not
+        keep): the Jacobi preconditioner of a wide sparse design."""
+        return self.engine.map_reduce(_diagonal_block, self.family,
+                                      np.asarray(theta, dtype=np.float64))
 
     def residual_sums(self, theta) -> tuple[float, float]:
         """``(sum w (Y - X theta)^2, sum w)`` in one pass (the gaussian family's RSS)."""

@@ -540,7 +540,7 @@ class DualObjective:
             return packed
 
         if design.is_sparse(self.X) and m > SPARSE_DENSE_PRECONDITIONER_MAX:
-            psolve = self._diagonal_preconditioner()
+            psolve = self._diagonal_preconditioner(self.theta(beta))
             # (the in-memory passes only: the coarse space reads X and the last pass's P)
             if (self._plain_cg and self.family.multiclass
                     and len(self._hess_classes) >= SPARSE_COARSE_MIN_CLASSES
@@ -587,7 +587,22 @@ class DualObjective:
                 return r / dg
         return matvec, psolve
 
-    def _diagonal_preconditioner(self):
+    def _curvature_diagonal(self, theta) -> np.ndarray:
+        """``sum_j w_j v_jc x_ji^2`` of shape (m, q), theta's layout: the data's part of the
+        diagonal of ``-H`` at ``theta`` (``v = p (1 - p)`` or ``A''``), from the point the last
+        pass kept (:meth:`_curvature_pieces` made it at theta); one product with the squared
+        entries of ``X``. An engine computes it in a pass of its own."""
+        point = self._point
+        if point is None or point[0] != point_key(theta):
+            self._loglik(theta)
+        saved = self._point[1]  # P or eta at theta
+        if self.family.multiclass:
+            V = saved * (1.0 - saved)
+        else:
+            V = self.family.variance(saved).reshape(-1, 1)
+        return design.column_sq_sums(self.X, self.w[:, None] * V)
+
+    def _diagonal_preconditioner(self, theta):
         """``psolve`` for a wide sparse design, whose ``X^T W X`` is too large to form.
 
         Jacobi, division by the exact diagonal of ``-H`` plus the L2 penalty's,
@@ -601,14 +616,9 @@ class DualObjective:
         """
         if self._plain_cg:
             return lambda r: np.array(r, dtype=np.float64)
-        saved = self._point[1]  # P or eta at theta, from the pass _curvature_pieces made
-        if self.family.multiclass:
-            V = saved * (1.0 - saved)
-        else:
-            V = self.family.variance(saved).reshape(-1, 1)
-        diag = design.column_sq_sums(self.X, self.w[:, None] * V)  # (m, q), theta's layout
+        diag = self._curvature_diagonal(theta)  # (m, q), theta's layout
         data = self._pack(diag)
-        del diag, V
+        del diag
         lam = self.penalty.l2_lam
         if self._plain_cg is None:
             self._plain_cg = bool(lam and data.size

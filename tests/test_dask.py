@@ -351,6 +351,44 @@ def test_dask_newton_cg_equals_numpy(family, l2):
     assert fit.loglik == pytest.approx(ref.loglik, rel=1e-12)
 
 
+@pytest.mark.parametrize("family", ["categorical", "bernoulli"])
+def test_an_engine_preconditions_a_wide_sparse_design_with_its_own_diagonal_pass(
+        family, monkeypatch):
+    """Newton-CG through an engine on a sparse design wide enough for the Jacobi
+    preconditioner (the threshold lowered to this design's width): the diagonal of ``-H``
+    comes from an engine pass (the in-memory objective reads it off its last pass's point,
+    which an engine does not keep: that was a TypeError), equals the in-memory one entry by
+    entry, and the fit reaches the in-memory optimum."""
+    import scipy.sparse as sp
+
+    from dualmaxent import objective
+    from dualmaxent.engine import EngineObjective
+    from dualmaxent.objective import make_objective
+    from dualmaxent.params import make_penalty
+
+    monkeypatch.setattr(objective, "SPARSE_DENSE_PRECONDITIONER_MAX", 5)
+    rng = np.random.default_rng(3)
+    n, m = 400, 30
+    X = sp.random_array((n, m), density=0.2, random_state=3, format="csr")
+    y = rng.integers(0, 2 if family == "bernoulli" else 3, n)
+    ds = Dataset.from_arrays(X, y, family=family)
+    penalty = make_penalty(l2=0.05)  # small: the data's part of the diagonal decides, Jacobi
+    ref = solve_dual(ds, penalty=penalty, method="newton-cg", tol=1e-12)
+    fit = solve_dual_dask(ds, penalty=penalty, method="newton-cg", tol=1e-12,
+                          engine=NumpyEngine.from_dataset(ds, chunk_rows=150))
+    assert fit.converged, fit.message
+    np.testing.assert_allclose(fit.theta, ref.theta, rtol=0, atol=1e-8)
+    mem = make_objective(ds, penalty)
+    eng = EngineObjective(ds, NumpyEngine.from_dataset(ds, chunk_rows=150), penalty)
+    theta = np.asarray(ref.theta)  # (m, k) or (m,), as each objective takes it
+    expected = mem._curvature_diagonal(theta)
+    got = eng._curvature_diagonal(theta)
+    assert got.shape == expected.shape == (ds.m, mem.q)
+    # the same sums in another order: n products of entries up to max|x|^2 w / 4
+    bound = 4 * n * np.finfo(float).eps * float(np.abs(expected).max())
+    assert np.abs(got - expected).max() <= bound
+
+
 # -- the in-memory solvers' shortcuts on an engine -------------------------------------------
 
 @pytest.fixture
