@@ -170,6 +170,23 @@ def _newton_system(ds, obj, lam, beta):
     return H[np.ix_(idx, idx)], G.T.ravel()[idx], M[np.ix_(idx, idx)]
 
 
+def _wide_system(seed, n, p, k, lam, density=0.15):
+    """A random sparse ``(n, p)`` design with ``k`` classes and L2 at ``lam``, a point ``beta``
+    off the start, and there ``(ds, obj, beta, -H, g, M, matvec, psolve)``: the system from the
+    definitions (:func:`_newton_system`) and the objective's own operator."""
+    from dualmaxent.objective import make_objective
+    from dualmaxent.params import make_penalty
+
+    rng = np.random.default_rng(seed)
+    X = sp.random_array((n, p), density=density, random_state=seed, format="csr")
+    ds = Dataset.from_arrays(X, rng.integers(0, k, n))
+    obj = make_objective(ds, make_penalty(l2=lam))
+    beta = obj.start() + 0.3 * rng.standard_normal(obj.n_params)
+    H, g, M = _newton_system(ds, obj, lam, beta)
+    matvec, psolve = obj.curvature_operator(beta)
+    return ds, obj, beta, H, g, M, matvec, psolve
+
+
 @pytest.mark.parametrize("k", [2, 3])  # two classes take a product of width one
 @pytest.mark.parametrize("lam, jacobi", [(1e-3, True), (50.0, False)])
 def test_the_wide_sparse_preconditioner_is_positive_definite_and_cg_solves_the_newton_system(
@@ -178,19 +195,12 @@ def test_the_wide_sparse_preconditioner_is_positive_definite_and_cg_solves_the_n
     the penalty on most entries, the identity where the penalty dominates) is symmetric
     positive definite, and CG with it solves ``-H s = g`` as computed from the definitions."""
     from dualmaxent import objective
-    from dualmaxent.objective import make_objective
-    from dualmaxent.params import make_penalty
     from dualmaxent.solvers import cg_direction
 
     monkeypatch.setattr(objective, "SPARSE_DENSE_PRECONDITIONER_MAX", 5)  # the wide path
+    n = 400
+    ds, obj, beta, H, g, M, matvec, psolve = _wide_system(11, n, 30, k, lam)
     rng = np.random.default_rng(11)
-    n, p = 400, 30
-    X = sp.random_array((n, p), density=0.15, random_state=11, format="csr")
-    ds = Dataset.from_arrays(X, rng.integers(0, k, n))
-    obj = make_objective(ds, make_penalty(l2=lam))
-    beta = obj.start() + 0.3 * rng.standard_normal(obj.n_params)
-    H, g, M = _newton_system(ds, obj, lam, beta)
-    matvec, psolve = obj.curvature_operator(beta)
     size = obj.n_params
     Pinv = np.column_stack([psolve(e) for e in np.eye(size)])
     # division by a positive diagonal, or the identity: exactly symmetric, positive eigenvalues
@@ -231,21 +241,13 @@ def test_the_coarse_space_preconditioner_is_positive_definite_exact_on_its_space
     definite, ``M^-1 U = U E^-1 G`` on ``U``'s span (to the float32 rounding of ``E``'s rank-n
     term) and ``1 / lam`` on its orthogonal complement; CG with it solves ``-H s = g``."""
     from dualmaxent import objective
-    from dualmaxent.objective import make_objective
-    from dualmaxent.params import make_penalty
     from dualmaxent.solvers import cg_direction
 
     monkeypatch.setattr(objective, "SPARSE_DENSE_PRECONDITIONER_MAX", 5)  # the wide path
     monkeypatch.setattr(objective, "SPARSE_COARSE_RANK", 3)
     monkeypatch.setattr(objective, "SPARSE_COARSE_MIN_CLASSES", 4)
-    rng = np.random.default_rng(12)
-    n, p, k, lam = 300, 20, 4, 50.0  # the penalty dominates: plain CG, then the coarse space
-    X = sp.random_array((n, p), density=0.15, random_state=12, format="csr")
-    ds = Dataset.from_arrays(X, rng.integers(0, k, n))
-    obj = make_objective(ds, make_penalty(l2=lam))
-    beta = obj.start() + 0.3 * rng.standard_normal(obj.n_params)
-    H, g, M = _newton_system(ds, obj, lam, beta)
-    matvec, psolve = obj.curvature_operator(beta)
+    k, lam = 4, 50.0  # the penalty dominates: plain CG, then the coarse space
+    ds, obj, beta, H, g, M, matvec, psolve = _wide_system(12, 300, 20, k, lam)
     assert obj._plain_cg and obj._coarse_basis is not None
     size = obj.n_params
     Pinv = np.column_stack([psolve(e).copy() for e in np.eye(size)])
@@ -341,24 +343,11 @@ def test_a_newton_cg_solve_on_many_classes_keeps_few_coefficient_vectors():
     CG's residual is the gradient itself) come to 10.1 here; before the cuts it was 17.7
     (the cached gradient table, the key bytes of theta, X^T W Y, CG's z, Cd and last direction,
     the penalty's diagonal, the transposed copies around every product)."""
-    import tracemalloc
-
-    from dualmaxent import bench_sparse
-    from dualmaxent.params import make_penalty
-
-    X, y = bench_sparse.text_data(n=400, m=2500, k=12, tokens=20)
-    ds = Dataset.from_arrays(X, y, family="categorical")
-    penalty = make_penalty(l2=0.1)
+    ds, penalty = _many_classes()
     solve_dual(ds, penalty=penalty, method="newton-cg")  # imports and first-call costs
-    tracemalloc.start()
-    try:
-        start, _ = tracemalloc.get_traced_memory()
-        res = solve_dual(ds, penalty=penalty, method="newton-cg")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    res, peak = _peak_above_start(lambda: solve_dual(ds, penalty=penalty, method="newton-cg"))
     assert res.converged
-    vectors = (peak - start) / (8 * ds.m * ds.k)
+    vectors = peak / (8 * ds.m * ds.k)
     assert vectors <= 11, vectors
 
 
@@ -372,23 +361,33 @@ def test_the_certificate_of_many_classes_keeps_few_coefficient_tables():
     budget and of theta's penalised rows in the KKT residual and the shift, scipy's C-order
     copies of the class-major tables, |X| copied for a nonnegative X, the curvature's
     gathered sparse columns)."""
-    import tracemalloc
+    ds, penalty = _many_classes()
+    res = solve_dual(ds, penalty=penalty, method="newton-cg")
+    certify(ds, res.theta, penalty=penalty)  # imports and first-call costs
+    cert, peak = _peak_above_start(lambda: certify(ds, res.theta, penalty=penalty))
+    assert cert.ok
+    tables = peak / (8 * ds.m * ds.k)
+    assert tables <= 7.5, tables
 
+
+def _many_classes():
+    """The memory tests' text-like data: n = 400, m = 2500 words, k = 12 classes, L2 0.1."""
     from dualmaxent import bench_sparse
     from dualmaxent.params import make_penalty
 
     X, y = bench_sparse.text_data(n=400, m=2500, k=12, tokens=20)
-    ds = Dataset.from_arrays(X, y, family="categorical")
-    penalty = make_penalty(l2=0.1)
-    res = solve_dual(ds, penalty=penalty, method="newton-cg")
-    certify(ds, res.theta, penalty=penalty)  # imports and first-call costs
+    return Dataset.from_arrays(X, y, family="categorical"), make_penalty(l2=0.1)
+
+
+def _peak_above_start(run):
+    """``(run(), bytes)``: the tracemalloc peak during ``run`` above what was allocated before."""
+    import tracemalloc
+
     tracemalloc.start()
     try:
         start, _ = tracemalloc.get_traced_memory()
-        cert = certify(ds, res.theta, penalty=penalty)
+        out = run()
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert cert.ok
-    tables = (peak - start) / (8 * ds.m * ds.k)
-    assert tables <= 7.5, tables
+    return out, peak - start
