@@ -76,6 +76,7 @@ def test_projected_point_brackets_the_cvxpy_optimum(family, kind):
     dual = solve_dual(data, **kw)
     primal = solve_primal(data, **kw)
     pp = project_primal(data, dual.theta, make_penalty(**kw))
+    assert dual.converged, dual.message
 
     # the bounds, recomputed from their definitions; the two computations differ by the
     # rounding of sums of n q + m terms, at most gamma(L) times the sum of their magnitudes
@@ -99,14 +100,16 @@ def test_projected_point_brackets_the_cvxpy_optimum(family, kind):
     abs_resid = np.abs(data.X).T @ (data.weights[:, None]
                                     * (np.abs(pp.mu) + np.abs(data.Y)).reshape(data.n, -1))
     feasible = _gamma(L) * max(1.0, pp.condition) * float(abs_resid.max()) / scale
-    assert np.abs(resid[~pen_rows]).max(initial=0) / scale <= feasible
+    assert np.abs(resid[~pen_rows]).max(initial=0) / scale <= feasible, (
+        np.abs(resid[~pen_rows]).max(initial=0) / scale, feasible, pp.condition)
     if kind == "l1":
         assert np.abs(resid[pen_rows]).max() <= lam + feasible * scale
     assert pp.balance_residual <= feasible
     if family == "categorical":  # k terms per row, each moved by a step of its own size
         rows = np.abs(pp.mu).sum(axis=1)
-        assert np.abs(pp.mu.sum(axis=1) - 1.0).max() <= _gamma(4 * q + 4) * (1 + rows.max())
-        assert pp.mu.min() > 0
+        assert np.abs(pp.mu.sum(axis=1) - 1.0).max() <= _gamma(4 * q + 4) * (1 + rows.max()), (
+            np.abs(pp.mu.sum(axis=1) - 1.0).max(), rows.max())
+        assert pp.mu.min() > 0, pp.mu.min()
     if family == "bernoulli":
         assert 0 < pp.mu.min() and pp.mu.max() < 1
     if family == "poisson":
@@ -121,10 +124,14 @@ def test_projected_point_brackets_the_cvxpy_optimum(family, kind):
     eta_c = (data.X @ theta_c.reshape(data.m, -1))
     magnitude_c = float(data.weights @ (np.abs(data.Y.reshape(data.n, -1) * eta_c).sum(axis=1)
                                         + 2 * np.abs(eta_c).sum(axis=1) + 1.0))
-    assert lower <= dual_c + _gamma(L) * (magnitude + magnitude_c + abs(lower) + abs(dual_c))
+    assert lower <= dual_c + _gamma(L) * (magnitude + magnitude_c + abs(lower) + abs(dual_c)), (
+        lower, dual_c, _gamma(L) * (magnitude + magnitude_c + abs(lower) + abs(dual_c)),
+        primal.status)
     value_c, paid_c, magnitude_p = _worth_at(data, primal.mu, theta, pen_rows, kind, lam)
-    assert value_c - paid_c <= upper + _gamma(L) * (magnitude + magnitude_p + abs(upper))
-    assert -pp.roundoff <= pp.duality_gap <= 1e-10 * max(1.0, abs(upper))
+    assert value_c - paid_c <= upper + _gamma(L) * (magnitude + magnitude_p + abs(upper)), (
+        value_c, paid_c, upper, _gamma(L) * (magnitude + magnitude_p + abs(upper)), primal.status)
+    assert -pp.roundoff <= pp.duality_gap <= 1e-10 * max(1.0, abs(upper)), (
+        pp.duality_gap, pp.roundoff, upper)
 
 
 def _worth_at(dataset, mu, theta, pen_rows, kind, lam):
