@@ -37,7 +37,7 @@ from . import _numerics as nx
 from . import design
 from .params import Penalty
 
-from .objective import DualObjective
+from .objective import DualObjective, curvature_diagonal
 
 __all__ = ["Engine", "NumpyEngine", "DaskEngine", "add", "vgh_block", "EngineObjective",
            "sparse_rows"]
@@ -255,12 +255,7 @@ def _diagonal_block(Xb, Yb, wb, family, theta):
     """``sum_j w_j v_jc x_ji^2`` (m, q) of one block, ``v = p (1 - p)`` or ``A''`` at theta:
     the data's part of the diagonal of ``-H`` (:meth:`DualObjective._curvature_diagonal`)."""
     eta = Xb @ theta
-    if family.multiclass:
-        P = nx.softmax(eta)
-        V = P * (1.0 - P)
-    else:
-        V = family.variance(eta).reshape(-1, 1)
-    return design.column_sq_sums(Xb, wb[:, None] * V)
+    return curvature_diagonal(Xb, wb, family, nx.softmax(eta) if family.multiclass else eta)
 
 
 def _gram_block(Xb, Yb, wb):

@@ -171,6 +171,15 @@ def point_key(theta) -> bytes:
     return hashlib.sha256(t).digest() + repr(t.shape).encode()
 
 
+def curvature_diagonal(X, w, family, point) -> np.ndarray:
+    """``sum_j w_j v_jc x_ji^2``, shape (m, q): the data's part of the diagonal of ``-H`` at the
+    point of a pass, ``point`` the probabilities ``P`` (n, k) of the categorical family (``v =
+    p (1 - p)``) or ``eta`` (n,) of a one-parameter family (``v = A''(eta)``); one product with
+    the squared entries of ``X`` (in memory, or one block of an engine's)."""
+    V = point * (1.0 - point) if family.multiclass else family.variance(point).reshape(-1, 1)
+    return design.column_sq_sums(X, w[:, None] * V)
+
+
 class DualObjective:
     """The penalised log-likelihood of a data set as a function of the free entries of theta.
 
@@ -595,12 +604,7 @@ class DualObjective:
         point = self._point
         if point is None or point[0] != point_key(theta):
             self._loglik(theta)
-        saved = self._point[1]  # P or eta at theta
-        if self.family.multiclass:
-            V = saved * (1.0 - saved)
-        else:
-            V = self.family.variance(saved).reshape(-1, 1)
-        return design.column_sq_sums(self.X, self.w[:, None] * V)
+        return curvature_diagonal(self.X, self.w, self.family, self._point[1])
 
     def _diagonal_preconditioner(self, theta):
         """``psolve`` for a wide sparse design, whose ``X^T W X`` is too large to form.
