@@ -68,8 +68,13 @@ AUTO_NEWTON_MAX_PARAMS = 500
 #: (``p`` free parameters): forming the Hessian costs ``n p^2`` flops, a Hessian-vector product
 #: ``4 n m k``, and a step takes about 5 products. Measured at n = 10^5 with one BLAS thread:
 #: m = 11, k = 3 (ratio 15) 0.29 s vs Newton 0.37 s, a tie; m = 51, k = 3 (ratio 68) 0.31 s vs
-#: 0.58 s; m = 51, k = 10 (ratio 203) 0.56 s vs 10 s.
-AUTO_CG_RATIO = 40
+#: 0.58 s; m = 51, k = 10 (ratio 203) 0.56 s vs 10 s. Measured again at n = 10^3 and 10^4 once
+#: the Kronecker preconditioner was applied through eigendecompositions
+#: (:meth:`DualObjective._kronecker_psolve`), to 1e-10, Newton-CG's time over Newton's:
+#: m = 21, k = 3 with L2 (ratio 63) 0.87 and 0.59, without (ratio 28) 1.07 and 0.84; m = 11,
+#: k = 3 with L2 (ratio 31) 1.10 and 0.86, without (ratio 13) 1.32 and 1.14; m = 11, k = 10
+#: without (ratio 89) 0.82 and 0.63. So the threshold is 32.
+AUTO_CG_RATIO = 32
 
 #: With an L2 penalty the CG preconditioner is a dense ``p x p`` Cholesky; above this ``auto``
 #: falls back to the other rules.

@@ -243,7 +243,7 @@ class DualObjective:
         self._last_curvature = None
         self._point = None
         self._gram = None
-        self._gram_cf = None
+        self._gram_eig = None  # (V, mu) of G and the penalty, or False: _gram_penalty_eig
         self._plain_cg = None  # a wide sparse design's CG unpreconditioned (decided once)
         self._coarse_basis = None  # its coarse space's basis B (m, r), built once
         #: precision of the curvature's block products (:meth:`dualmaxent.families.Family.
@@ -560,28 +560,9 @@ class DualObjective:
         if self._gram is None:
             self._gram = self._gram_matrix()  # X^T W X, once per objective
 
-        if not lam and self.family.multiclass and idx.size == len(self._hess_classes) * m:
-            # Every row free in the same classes (no penalty): the preconditioner is a true
-            # Kronecker product, inverted factor by factor, (A (x) B)^{-1} = A^{-1} (x) B^{-1}:
-            # in matrix form R -> B^{-1} R A^{-1}, O(m^3 + q^3) once instead of O(m^3 q^3).
-            # (A is restricted to the free classes: the pinned class's row and column dropped.)
-            fc = self._hess_classes
-            Aq = A[np.ix_(fc, fc)]
-            try:
-                ca = scipy.linalg.cho_factor(Aq, lower=True, check_finite=False)
-                if self._gram_cf is None:
-                    self._gram_cf = scipy.linalg.cho_factor(self._gram, lower=True,
-                                                            check_finite=False)
-                cb = self._gram_cf
-
-                def psolve(r):
-                    R = r.reshape(len(fc), m).T  # (m, q): class-major packing
-                    Z = scipy.linalg.cho_solve(cb, R, check_finite=False)
-                    Z = scipy.linalg.cho_solve(ca, Z.T, check_finite=False)  # (q, m)
-                    return Z.ravel()
-                return matvec, psolve
-            except np.linalg.LinAlgError:
-                pass  # singular factor: the dense path below regularises
+        psolve = self._kronecker_psolve(A)
+        if psolve is not None:
+            return matvec, psolve
         M = np.kron(A, self._gram)[np.ix_(idx, idx)]
         M[np.diag_indices_from(M)] += pdiag + 1e-12 * max(float(np.abs(M).max()), 1.0)
         try:
@@ -595,6 +576,80 @@ class DualObjective:
             def psolve(r):
                 return r / dg
         return matvec, psolve
+
+    def _kronecker_psolve(self, A):
+        """``psolve`` of the Kronecker preconditioner ``M = A (x) G + I (x) L`` on the free
+        entries, through two small eigendecompositions; None where they do not apply.
+
+        ``G = X^T W X`` and ``L = lam diag(penalised rows)`` (m, m); ``A`` (q, q) the weighted
+        mean class covariance on the free classes (:meth:`_curvature_pieces`). With
+        ``L V = G V diag(mu)``, ``V^T G V = I`` (:meth:`_gram_penalty_eig`, once per objective)
+        and ``A = U diag(a) U^T`` (this step),
+
+            ``M = (U (x) V^-T) (diag(a) (x) I + I (x) diag(mu)) (U (x) V^-T)^T``,
+
+        so in matrix form, ``R`` of shape (m, q), ``M^+ R = V [(V^T R U) / (mu_i + a_c)] U^T``:
+        O(m^2 q + m q^2) per application and O(q^3) per step, where the dense Cholesky of ``M``
+        cost O(m^3 q^3) per step (n = 100, k = 10, m = 50 with L2: 4.2 ms of each Newton step,
+        most of the fit).
+
+        Pinned entries (the last class's unpenalised rows ``J`` when some row is penalised,
+        :class:`~dualmaxent.params.Parameterization`): ``M`` on all of ``q m`` entries is then
+        singular, with null space ``{1 (x) v : v supported on J}`` (``A 1 = 0``, ``L v = 0``),
+        and ``M_free^-1 r`` is found by bordering: ``r`` extended by ``c_j = -sum_a r_ja`` on the
+        pinned entries lies in the range of ``M``; ``y`` solves ``M y = (r, c)`` (the null pairs'
+        denominators, zero but for rounding, are floored: ``(r, c)`` has no component there but
+        rounding, so ``y`` gains a bounded null component); and ``z = y - 1 (x) y_J,last`` is
+        zero on the pinned entries with ``M z = M y`` (the null component removed with it), so
+        its free part solves ``M_free z = r``.
+        """
+        m, q = self.X.shape[1], len(self._hess_classes)
+        pinned = self.params.n_params < q * m
+        J = np.flatnonzero(~self.penalized_rows) if pinned else None
+        if pinned and not (self.family.multiclass and self.params.free_prefix
+                           and self.params.n_params == q * m - J.size):
+            return None
+        eig = self._gram_penalty_eig()
+        if eig is None:
+            return None
+        V, mu = eig
+        fc = self._hess_classes
+        a, U = np.linalg.eigh(A[np.ix_(fc, fc)])
+        # a singular A (a class of vanishing probability) meets an unpenalised row (mu = 0):
+        # floored as the dense path regularised (any symmetric positive definite M serves)
+        a = np.maximum(a, 0.0)
+        floor = 1e-12 * max(float(a.max()) + float(mu.max()), 1e-300)
+        inv = 1.0 / np.maximum(mu[:, None] + a[None, :], floor)
+        n_params = self.params.n_params
+
+        def psolve(r):
+            R = np.zeros(q * m)
+            R[:n_params] = r
+            R = R.reshape(q, m).T  # (m, q): class-major packing
+            if pinned:
+                R[J, -1] = -R[J].sum(axis=1)
+            Y = V @ (((V.T @ R) @ U) * inv) @ U.T
+            if pinned:
+                Y[J] -= Y[J, -1][:, None]
+            return Y.T.ravel()[:n_params].copy()
+        return psolve
+
+    def _gram_penalty_eig(self):
+        """``(V, mu)``: ``L V = G V diag(mu)`` with ``V^T G V = I``, ``mu`` ascending (``G =
+        X^T W X`` plus ``1e-12 max |G|`` on its diagonal, ``L = lam diag(penalised rows)``);
+        once per objective; None when ``G`` is numerically singular (the dense path then)."""
+        if self._gram_eig is None:
+            if self._gram is None:
+                self._gram = self._gram_matrix()  # X^T W X, once per objective
+            G = np.array(self._gram, dtype=np.float64)
+            G[np.diag_indices_from(G)] += 1e-12 * max(float(np.abs(G).max()), 1.0)
+            L = np.diag(self.penalty.l2_lam * self.penalized_rows.astype(np.float64))
+            try:
+                mu, V = scipy.linalg.eigh(L, G, check_finite=False)
+                self._gram_eig = (V, mu) if np.all(np.isfinite(V)) else False
+            except np.linalg.LinAlgError:
+                self._gram_eig = False
+        return self._gram_eig or None
 
     def _curvature_diagonal(self, theta) -> np.ndarray:
         """``sum_j w_j v_jc x_ji^2`` of shape (m, q), theta's layout: the data's part of the
