@@ -301,8 +301,13 @@ class Categorical(Family):
                                        curvature_dtype=curvature_dtype)
         if point_out is not None:
             np.subtract(1.0, p0, out=point_out[:, 1])
-        if both and C is not None:
-            C = np.kron(np.array([[1.0, -1.0], [-1.0, 1.0]]), C)
+        if both and C is not None:  # [[1, -1], [-1, 1]] (x) C, block by block
+            m = C.shape[0]
+            K = np.empty((2 * m, 2 * m))
+            K[:m, :m] = K[m:, m:] = C
+            np.negative(C, out=K[:m, m:])
+            K[m:, :m] = K[:m, m:]
+            C = K
         return value, np.column_stack([g, -g]), C
 
     def log_partition(self, eta):

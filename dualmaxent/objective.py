@@ -495,6 +495,15 @@ class DualObjective:
     def _free_hessian(self, C) -> np.ndarray:
         """The Hessian (p, p) in the free parameters from the curvature ``C`` of ``l``."""
         m, q = self.X.shape[1], self.q
+        p = self.n_params
+        fc = self._hess_classes
+        if self.params.free_prefix and (not self.family.multiclass or fc == list(range(len(fc)))):
+            # the free entries are the first p of the class-major order and C covers the
+            # first classes: -H is C's leading p x p block (one copy, no index arrays)
+            H = np.negative(C[:p, :p])
+            if self.penalty.l2_lam:
+                H.flat[::p + 1] -= self.penalty.l2_lam * self.params.penalized
+            return H
         if self.family.multiclass:
             # embed the curvature of the free classes; the pinned class's rows and columns
             # are dropped by the free-index selection below
