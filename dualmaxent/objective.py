@@ -495,7 +495,7 @@ class DualObjective:
     def _free_hessian(self, C) -> np.ndarray:
         """The Hessian (p, p) in the free parameters from the curvature ``C`` of ``l``."""
         m, q = self.X.shape[1], self.q
-        p = self.n_params
+        p = self.params.n_params  # the free entries (an _InBasis objective's n_params differ)
         fc = self._hess_classes
         if self.params.free_prefix and (not self.family.multiclass or fc == list(range(len(fc)))):
             # the free entries are the first p of the class-major order and C covers the

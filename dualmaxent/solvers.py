@@ -502,12 +502,44 @@ def _curvature_precision(obj: DualObjective):
     return np.float32 if rho * condition ** 2 <= CG_FORCING_MAX else np.float64
 
 
+#: :func:`_lbfgs_start` runs for an L2 fit with this many rows or more, and fewer
+#: than :data:`LARGE_ROWS` (where the subsample's solve is the warm start instead)...
+LBFGS_START_MIN_ROWS = 10_000
+#: ... to this relative gradient, in at most :data:`LBFGS_START_MAX_ITER` iterations.
+LBFGS_START_TOL = 1e-4
+LBFGS_START_MAX_ITER = 50
+
+
+def _lbfgs_start(obj: DualObjective, beta, hist):
+    """Newton's starting point: L-BFGS's iterate at :data:`LBFGS_START_TOL`, or ``beta``.
+
+    Far from the optimum a Newton step gains little more than an L-BFGS step, but its Hessian
+    pass costs several gradient passes (n m^2 flops against n m: at n = 10^4, m = 51, one
+    BLAS thread, 2.0 ms against 0.3 ms). L-BFGS takes the first digits at a gradient pass each
+    and Newton the last ones quadratically. Measured (to 1e-10, L2 with lambda 1, n = 10^4,
+    standard normal features, the best of nine): two classes, 50 features, 19.4 ms -> 13.5 ms;
+    ten features 8.3 -> 6.7; three classes, ten features 21.8 -> 17.2. Not below
+    :data:`LBFGS_START_MIN_ROWS` (at n = 10^3 it cost 10 to 30 %: the fixed costs of a scipy
+    minimize call are the size of the whole solve), and not without a penalty, where the
+    likelihood may have no maximiser and L-BFGS would chase it.
+    """
+    n = obj.dataset.n
+    if not (obj.penalty.kind == "l2" and LBFGS_START_MIN_ROWS <= n < LARGE_ROWS):
+        return beta
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start, _, _ = _lbfgs(obj, beta, LBFGS_START_TOL, LBFGS_START_MAX_ITER, hist)
+    return start
+
+
 def _newton(obj: DualObjective, beta, tol, max_iter, hist):
     """Newton's method; with an L1 part (L1, elastic net) proximal Newton
-    (:class:`_ProxNewtonStep`)."""
+    (:class:`_ProxNewtonStep`). An L2 fit of mid size starts from L-BFGS's iterate
+    (:func:`_lbfgs_start`)."""
     if obj.penalty.has_l1:
         return _ascend(obj, beta, tol, max_iter, hist, _ProxNewtonStep(obj))
     obj.curvature_dtype = _curvature_precision(obj)
+    beta = _lbfgs_start(obj, beta, hist)
     return _ascend(obj, beta, tol, max_iter, hist, _NewtonStep(obj))
 
 
