@@ -36,11 +36,13 @@ theta, ``t = X^T W (Y - mu)``; for L2 and the elastic net the intercept row alon
 paid at ``mu~``; for L1 also the active entries, ``t = R - lam sign(theta)``). ``C_SS`` is
 equilibrated and solved on its numerical range (a pseudo-inverse), so rank-deficient designs and
 recession directions cost nothing; above :data:`DENSE_CORRECTION_MAX` entries it is never
-formed, and MINRES solves with the curvature as an operator (:func:`_cg_step`). On many rows
-``C_SS`` is formed from a fixed stride of row blocks (:data:`CURVATURE_ROWS_PER_PARAM` rows per
-entry of ``S``): the step need not be exact, because the point it gives is measured, not trusted;
-when the sampled step leaves a residual above a hundredth of the tolerance, the full curvature is
-formed and the step taken again.
+formed, and MINRES solves with the curvature as an operator (:func:`_cg_step`). Where ``C_SS``
+costs many such products, it is formed from a row sample (:data:`CURVATURE_ROWS_PER_PARAM` rows
+per entry of ``S``, a fixed stride of all rows) whose factor preconditions conjugate gradients
+with the exact curvature (:func:`_newton_step`): the step need not be exact, because the point
+it gives is measured, not trusted; when the iterations do not bring the residual within its
+own rounding bound at a fraction of the full curvature's cost, the full curvature is formed and
+the step taken again.
 
 Far from the optimum ``mu~`` can leave the domain (a negative probability). Then the point is
 moved back along the segment from the data ``Y`` to ``mu~``: ``Y`` itself is feasible for every
@@ -155,10 +157,9 @@ RANK_RTOL = 1e-15
 SEGMENT_GRID = tuple(sorted({1.0 - 2.0 ** -j for j in range(1, 41, 3)}
                             | {2.0 ** -j for j in range(1, 12, 2)}))
 
-#: Rows per entry of ``S`` in the row sample that forms the Newton step's curvature (then
-#: the full curvature when the sampled step leaves a residual above a hundredth of the
-#: tolerance; module docstring of :func:`bracket`).
-CURVATURE_ROWS_PER_PARAM = 400
+#: Rows per entry of ``S`` in the row sample whose curvature preconditions the Newton step's
+#: conjugate gradients (:func:`_sampled_step`; docstring of :func:`_newton_step`).
+CURVATURE_ROWS_PER_PARAM = 4
 
 #: Above this many entries in ``S`` the Newton step's curvature is not formed: conjugate
 #: gradients solve for the step (:func:`_cg_step`). ``C_SS`` costs ``|S|^2 n`` products and
@@ -171,11 +172,27 @@ DENSE_CORRECTION_MAX = 1000
 CG_RESIDUAL = 1e-2
 CG_MAX_ITER = 500
 
-#: The row sample forms ``C_SS`` first only when ``|S|^2 > SAMPLE_MIN_RATIO m q``: below it
-#: forming ``C_SS`` costs less than a pass's other products, and a sampled step that misses
-#: would cost a second round of both passes (at n = 1e5, m = 10, two classes, L2: four passes
-#: instead of two).
-SAMPLE_MIN_RATIO = 8
+#: One product with the curvature as an operator (two with ``X``, :func:`_operator`) costs
+#: about as much as ``C_SS`` over ``PRODUCT_COST m q`` of its ``|S|^2`` entries (``n`` rows
+#: each): the full curvature costs ``|S|^2 / (PRODUCT_COST m q)`` products. Measured at n =
+#: 1e4 (best of 5, one thread): 62, 19, 4.8 and 2.5 products for (m, k) = (51, 10), (11,
+#: 10), (51, 3), (51, 2), against 59, 13, 9.7 and 3.6 from this constant; 2.1 of 2.1 at n =
+#: 1e5, (11, 3).
+PRODUCT_COST = 7
+
+#: The row sample and conjugate gradients replace the full curvature from this many
+#: products' worth of it, and may spend :data:`KRYLOV_SHARE` of what the full curvature
+#: would cost (less the sample's) before it is formed after all.
+KRYLOV_MIN_PRODUCTS = 12
+KRYLOV_SHARE = 0.5
+
+#: Equilibrated curvatures from this size on are factored by Cholesky, their smallest
+#: eigenvalue bounded by a shifted factorisation (:func:`factor`), not eigendecomposed: at
+#: 459 entries 2.2 ms a factorisation against 22 for ``eigh`` (one thread).
+CHOLESKY_MIN = 128
+
+#: Inverse (and power) iterations of the Cholesky path's eigenvalue estimates (:func:`factor`).
+INVERSE_ITERATIONS = 6
 
 #: Bytes of one row block: its rows of ``X`` and two (b, q) tables (of the block's many). Small
 #: enough to stay near the cache while the block's products are formed, large enough that the
@@ -645,12 +662,25 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
                  multiplier, margins):
     """Passes 1 and 2: ``(one, two, A, resid_bound, (rank, condition, smallest))``.
 
-    The Newton step needs ``C_SS``, the one product that grows with ``m^2``: it is formed from
-    a row sample first (a fixed stride of row blocks), which is sound either way: the point it
-    gives is measured, not trusted, and a sample's curvature is below the full one (``C =
-    C_sample + the rest``, both positive semidefinite), so its smallest eigenvalue is a lower
-    bound for the attainment proof. If the sampled step leaves a residual that matters, the full
-    curvature is formed and the step taken again. ``newton`` (in memory) receives ``mu~``.
+    The Newton step needs ``C_SS``, the one product that grows with ``m^2`` (``n |S|^2``).
+    Where it costs more than :data:`KRYLOV_MIN_PRODUCTS` products with the curvature as an
+    operator (:data:`PRODUCT_COST`), it is formed from a row sample of
+    :data:`CURVATURE_ROWS_PER_PARAM` rows per entry (a fixed stride of all rows), scaled by
+    the weights' ratio, and its factor preconditions conjugate gradients with the exact
+    curvature (two products with ``X`` each, :func:`_sampled_step`) until every entry of the
+    residual is within its own summation bound. That is sound whatever the sample: the point
+    it gives is measured in pass 2, not trusted, and a sample's curvature is below the full
+    one (``C = C_sample + the rest``, both positive semidefinite), so its smallest eigenvalue
+    (:func:`factor`'s proved lower bound, of the unscaled sample) is a lower bound for the
+    attainment proof. If the iterations would cost :data:`KRYLOV_SHARE` of the full curvature
+    first, the full curvature is formed and the step taken again. ``newton`` (in memory)
+    receives ``mu~``.
+
+    Tried and dropped (n = 1e4, unpenalised, best of 7, one thread): the sampled step alone,
+    no iterations (the old rule, 400 rows per entry, a second round of both passes when it
+    missed), was never taken at n = 1e4 (the sample was all rows); 2, 8 and 16 rows per entry
+    took 6, 3 and 2 products at k = 10, m = 51 (4 rows: 4), 16, 5 and 4 at k = 3, m = 51,
+    where the full curvature costs 5 products: left to the full curvature there.
 
     When ``S`` has more than :data:`DENSE_CORRECTION_MAX` entries (a large L1 active set, a
     wide design), ``C_SS`` is never formed: conjugate gradients solve ``C_SS a_S = t_S`` with
@@ -690,14 +720,12 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         two = run(_pass_two, th, A, data.family, margins, out=newton, **kept)
         _add_budget(one, two)
         return one, two, A, _resid_bound(two, data.n), (-1, float("nan"), 0.0)
-    sample = CURVATURE_ROWS_PER_PARAM * max(sel.size, 1)
-    # a sample pays only where C_SS is the pass's dominant cost (n |S|^2 products against the
-    # pass's few n m q): a small S (the intercept of an L2 fit) is formed whole at once, since a
-    # sampled step would cost a second round of both passes
-    costly = sel.size ** 2 > SAMPLE_MIN_RATIO * m * q
-    samples = ((sample, None) if newton is not None and costly and data.n > 2 * sample
-               else (None,))
-    for sample in samples:
+    # the full curvature's cost in operator products (:data:`PRODUCT_COST`): where it is worth
+    # several, C_SS is formed from a row sample and preconditions conjugate gradients
+    products = sel.size ** 2 / (PRODUCT_COST * m * q)
+    sample = CURVATURE_ROWS_PER_PARAM * sel.size
+    krylov = newton is not None and products >= KRYLOV_MIN_PRODUCTS and data.n >= 2 * sample
+    for sample in ((sample, None) if krylov else (None,)):
         one = two = None  # (a second round's passes do not overlap the first's results)
         one = _reduce_data_sums(run(_pass_one, th, data.family, sel, peak, sample=sample,
                                     **kept), eq)
@@ -705,16 +733,22 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         finite = _reduce_gradient(one, th, pen_rows, penalty, data.family.multiclass)
         ratio = one.w_total / one.w_curvature if one.w_curvature > 0 else 1.0
         if np.all(np.isfinite(one.C)) and finite:
-            a_S, rank, condition, smallest = pseudo_solve(ratio * one.C, t_S)
+            solve, rank, condition, smallest = factor(ratio * one.C, data.n)
             smallest /= ratio  # the sample's own curvature: a lower bound of the full one's
+            if sample is None:
+                a_S = solve(t_S)
+            else:
+                a_S, done = _sampled_step(data, th, sel, t_S, mask, kept, solve,
+                                          int(KRYLOV_SHARE * products * (1 - sample / data.n)))
+                if not done or rank == 0:  # the full curvature instead
+                    continue
         else:  # theta so large that the curvature overflows: no step; the segment decides
             a_S, rank, condition, smallest = np.zeros(sel.size), 0, float("inf"), 0.0
-        A = _step(a_S, feat, cls, q)
-        two = run(_pass_two, th, A, data.family, margins, out=newton, **kept)
-        _add_budget(one, two)
-        resid_bound = _resid_bound(two, data.n)
-        if float(np.abs(two.resid[eq]).max(initial=0.0)) <= 0.01 * tol_hint * one.scale:
-            break
+        break
+    A = _step(a_S, feat, cls, q)
+    two = run(_pass_two, th, A, data.family, margins, out=newton, **kept)
+    _add_budget(one, two)
+    resid_bound = _resid_bound(two, data.n)
     return one, two, A, resid_bound, (rank, condition, smallest)
 
 
@@ -987,35 +1021,28 @@ def _correction_set(theta, pen_rows, penalty, multi) -> np.ndarray:
     return S
 
 
-def _cg_step(data, theta, sel, t_S, mask, atol: float) -> np.ndarray:
-    """``a_S`` with ``C_SS a_S ~= t_S`` by a preconditioned Krylov solve, in memory.
+def _operator(data, theta, sel, t_S, mask, curv=None):
+    """``(apply, t_S, curv)``: the curvature ``C_SS`` as an operator on the entries ``sel``,
+    in memory, and the part of ``t_S`` it can reach.
+
+    ``C = X^T W J X`` (``J`` the derivative of the mean map at ``theta``: ``diag(v)`` for a
+    one-parameter family, ``diag(p) - p p^T`` per row for the categorical one) is applied on the
+    entries ``sel`` (class-major ``c m + i``): two products with ``X``. ``curv``: the curvature
+    at theta as pass 1 kept it, (n, q) (``P`` or ``A''``; computed here when None).
 
     ``C_SS`` is singular along the categorical gauge (a feature active in every class: the
     same change in every class moves no probability) and ``t_S`` need not lie in its range
     there (the L1 targets ``-lam sign(theta)`` need not sum to zero over the classes). That
-    part of ``t_S``, its class mean on such a feature, is removed first, as the dense path's
-    pseudo-inverse drops it; the solver is MINRES, which also tolerates what is left of an
-    inconsistent system (collinear columns).
-
-    ``C = X^T W J X`` (``J`` the derivative of the mean map at ``theta``: ``diag(v)`` for a
-    one-parameter family, ``diag(p) - p p^T`` per row for the categorical one) is applied as an
-    operator on the entries ``sel`` (class-major ``c m + i``); its diagonal, ``sum_j w_j x_ji^2
-    J_jcc``, preconditions. The solve stops at ``|C_SS a - t_S| <= atol`` or after
-    :data:`CG_MAX_ITER` iterations: what is left is measured in pass 2, not assumed away.
+    part of ``t_S``, its class mean on such a feature, is removed, as the dense path's
+    pseudo-inverse drops it.
     """
-    import scipy.sparse.linalg as sla
-
     X, w, fam = data.X, data.weights, data.family
     m, q = theta.shape
     multi = fam.multiclass
     cls, feat = np.divmod(sel, m)  # (the entries of S gathered from (m, q) tables by row and
     # class: no class-major copy of a table, the same numbers)
-    curv = _mean(fam, X @ theta, data.Y, mask)[1]  # P, or A'' (forced rows: no curvature)
-    own = curv * (1.0 - curv) if multi else curv  # the diagonal of J
-    own = np.multiply(own, w[:, None], out=own if multi else None)
-    diag = design.column_sq_sums(X, own)[feat, cls]
-    del own
-    inv = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 0.0)
+    if curv is None:
+        curv = _mean(fam, X @ theta, data.Y, mask)[1]  # P, or A'' (forced rows: no curvature)
     full = np.zeros((q, m)).T  # the direction as a table (class-major, as it was formed)
 
     def apply(v):
@@ -1032,6 +1059,30 @@ def _cg_step(data, theta, sel, t_S, mask, atol: float) -> np.ndarray:
         for i in np.flatnonzero(np.bincount(feat, minlength=m) == q):
             at = feat == i
             t_S[at] -= t_S[at].mean()
+    return apply, t_S, curv
+
+
+def _cg_step(data, theta, sel, t_S, mask, atol: float) -> np.ndarray:
+    """``a_S`` with ``C_SS a_S ~= t_S`` by a preconditioned Krylov solve, in memory.
+
+    ``C_SS`` as an operator (:func:`_operator`, the gauge's part of ``t_S`` removed); the
+    solver is MINRES, which also tolerates what is left of an inconsistent system (collinear
+    columns). The diagonal of ``C``, ``sum_j w_j x_ji^2 J_jcc``, preconditions. The solve stops
+    at ``|C_SS a - t_S| <= atol`` or after :data:`CG_MAX_ITER` iterations: what is left is
+    measured in pass 2, not assumed away.
+    """
+    import scipy.sparse.linalg as sla
+
+    X, w, fam = data.X, data.weights, data.family
+    m, q = theta.shape
+    multi = fam.multiclass
+    cls, feat = np.divmod(sel, m)
+    apply, t_S, curv = _operator(data, theta, sel, t_S, mask)
+    own = curv * (1.0 - curv) if multi else curv  # the diagonal of J
+    own = np.multiply(own, w[:, None], out=own if multi else None)
+    diag = design.column_sq_sums(X, own)[feat, cls]
+    del own
+    inv = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 0.0)
     size = sel.size
     C = sla.LinearOperator((size, size), matvec=apply, dtype=np.float64)
     M = sla.LinearOperator((size, size), matvec=lambda v: inv * v, dtype=np.float64)
@@ -1054,39 +1105,206 @@ def _cg_step(data, theta, sel, t_S, mask, atol: float) -> np.ndarray:
     return a_S
 
 
-def pseudo_solve(C: np.ndarray, t: np.ndarray):
-    """Solve ``C a = t`` for symmetric positive semidefinite ``C`` on its numerical range.
+def _sampled_step(data, theta, sel, t_S, mask, kept, solve, maxiter: int):
+    """``(a_S, done)``: the Newton step by conjugate gradients with the exact curvature as an
+    operator (:func:`_operator`, from the curvature pass 1 kept) and a row sample's
+    factor as preconditioner (:func:`_pcg_step`), until every entry of the residual is within
+    its own summation bound ``gamma(n + 2) |X_S|^T W |mu - Y|`` (at ``mu``, where ``mu~`` will
+    be: a stopping rule, not a bound), or after ``maxiter`` products."""
+    m, q = theta.shape
+    cls, feat = np.divmod(sel, m)
+    curv = kept["mean"] if data.family.multiclass else kept["curv"]
+    apply, t_S, _ = _operator(data, theta, sel, t_S, mask, curv)
+    gap = np.abs(kept["mean"] - data.Y.reshape(data.n, q))
+    gap *= data.weights[:, None]
+    within = gamma(data.n + 2) * _xt(_absolute(data.X), gap)[feat, cls]
+    del gap
+    return _pcg_step(apply, t_S, lambda v: solve(v, whole=True), within, maxiter)
 
-    ``C`` is equilibrated to unit diagonal (the units of ``X``'s columns must not decide which
-    directions count as singular), eigendecomposed, and eigenvalues below ``RANK_RTOL`` times
-    the largest are dropped.
+
+def _pcg_step(apply, t_S, precondition, within, maxiter: int):
+    """``(a_S, done)``: conjugate gradients on ``C_SS a_S = t_S``, preconditioned by a sampled
+    curvature's factor (:func:`factor`, its positive definite form), until every entry of the
+    residual ``t_S - C_SS a_S`` is within ``within`` (entry by entry) or after ``maxiter``
+    products; ``done`` says which.
+
+    ``apply`` is :func:`_operator`'s, ``t_S`` in its range. The residual is CG's recurrence,
+    which follows the true one to the rounding of the products, far below ``within`` (the
+    residual's own summation bound, ``gamma(n)`` times its magnitude); it decides only when to
+    stop: pass 2 measures the point's residual and the bound pays for it.
+    """
+    a = np.zeros_like(t_S)
+    r = t_S.copy()
+    if np.all(np.abs(r) <= within):
+        return a, True
+    z = precondition(r)
+    d = z.copy()
+    rz = float(r @ z)
+    for _ in range(maxiter):
+        Cd = apply(d)
+        dCd = float(d @ Cd)
+        if not dCd > 0 or not rz > 0:  # no curvature left along d: nothing more to gain
+            break
+        alpha = rz / dCd
+        a += alpha * d
+        r -= alpha * Cd
+        if np.all(np.abs(r) <= within):
+            return a, True
+        z = precondition(r)
+        rz, rz_old = float(r @ z), rz
+        d *= rz / rz_old
+        d += z
+    return a, False
+
+
+def pseudo_solve(C: np.ndarray, t: np.ndarray, terms: int = 0):
+    """Solve ``C a = t`` for symmetric positive semidefinite ``C`` on its numerical range:
+    :func:`factor` of ``C``, its solve applied to ``t``.
 
     Returns
     -------
     a : ndarray like ``t``
+    rank, condition, smallest :
+        As :func:`factor` gives them.
+    """
+    solve, rank, condition, smallest = factor(C, terms)
+    return solve(t), rank, condition, smallest
+
+
+def _no_step(t, whole=False):
+    """The solve of a matrix without curvature: no step."""
+    return np.zeros_like(t)
+
+
+def factor(C: np.ndarray, terms: int = 0):
+    """A solve with symmetric positive semidefinite ``C``, shape (p, p), on its numerical range,
+    and a lower bound of its smallest eigenvalue there.
+
+    ``C`` is equilibrated to unit diagonal, ``H = D C D`` (the units of ``X``'s columns must not
+    decide which directions count as singular). From :data:`CHOLESKY_MIN` entries on ``H`` is
+    factored by Cholesky, and the smallest eigenvalue bounded below by a second, shifted
+    factorisation (below); where either fails (``H`` singular to working precision, or
+    smaller), ``H`` is eigendecomposed and eigenvalues below ``RANK_RTOL`` times the largest
+    dropped (a pseudo-inverse).
+
+    The shifted factorisation. Let ``H`` be the equilibrated matrix as formed (its lower
+    triangle, the one LAPACK reads) and ``sigma > 0``. If Cholesky of ``fl(H - sigma I)``
+    runs to completion with a factor ``R``, then ``R^T R = H - sigma I + E + F`` with ``|E|
+    <= u |diag(H - sigma I)|`` (the subtraction's rounding; diagonal) and ``|F| <= gamma(p +
+    1) |R^T| |R|`` (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., Thm
+    10.3; the proof holds for any order of the inner products, blocked ones included), so
+    ``H - sigma I + E + F`` is positive semidefinite and
+
+        ``lambda_min(H) >= sigma - max|E| - ||F||_2 >= sigma - u max|h_ii - sigma| - gamma(p
+        + 1) ||R||_F^2``,
+
+    since ``|| |R^T| |R| ||_2 <= || |R| ||_F^2 = ||R||_F^2``; that norm is summed in floating
+    point, so it is taken ``1 + gamma(p^2)`` times larger. ``sigma`` is half an estimate of
+    ``lambda_min(H)`` from above (inverse iteration with the first factor: a Rayleigh quotient
+    of ``H^-1``), then an eighth of it once more if that factorisation fails; a bound that
+    comes out nonpositive is 0 (nothing proved).
+
+    ``H`` itself is the exact ``H* = D C* D`` of the curvature ``C*`` of the computed means,
+    up to the rounding of its sums. ``C``'s entry ``(i, j)`` is a sum of ``terms`` (the
+    rows) products of at most six factors, so within ``gamma(terms + 8) M_ij`` of ``C*_ij``,
+    ``M`` the same sum of absolute values; ``M_ij <= sqrt(M_ii M_jj)`` (Cauchy-Schwarz over
+    the rows, with ``p_c p_d <= p_c (1 - p_c)`` for two classes ``c != d`` of one row) and
+    ``M_ii = C*_ii`` (its terms are nonnegative), so the entries of ``D M D`` are at most
+    ``1 + gamma(terms + 8)`` and ``||H - H*||_2 <= ||H - H*||_F <= p gamma(terms + 8) (1 +
+    gamma(terms + 8))``, also subtracted. The eigendecomposition's bound is the one it had
+    before this: an eigenvalue within the eigensolver's error (``4 p u`` times the largest)
+    proves nothing.
+
+    Parameters
+    ----------
+    C : ndarray of shape (p, p)
+    terms : int
+        The number of terms (rows) of ``C``'s sums (0: ``C`` taken as exact).
+
+    Returns
+    -------
+    solve : callable
+        ``t`` of shape (p,) to ``a`` with ``C a = t`` on the kept range; ``whole=True``: the
+        dropped range (and an entry without curvature) as a unit eigenvalue of the
+        equilibrated matrix, a positive definite preconditioner (:func:`_pcg_step`).
     rank : int
     condition : float
-        Largest over smallest kept eigenvalue of the equilibrated matrix.
+        Largest over smallest kept eigenvalue of the equilibrated matrix (by Cholesky: the
+        power iteration's estimate of the largest over the inverse iteration's of the smallest).
     smallest : float
         A lower bound of the smallest eigenvalue of ``C`` on the kept range:
         ``lambda_min(D C D) / max(d)^2``.
     """
-    if C.size == 0:
-        return np.zeros_like(t), 0, 1.0, 0.0
+    import scipy.linalg as sl
+
+    p = C.shape[0]
+    if p == 0:
+        return _no_step, 0, 1.0, 0.0
     diag = np.diag(C).copy()
     d = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 0.0)
-    vals, vecs = np.linalg.eigh(d[:, None] * C * d[None, :])
+    H = d[:, None] * C * d[None, :]
+    rounding = p * gamma(terms + 8) * (1.0 + gamma(terms + 8)) if terms else 0.0
+    if p >= CHOLESKY_MIN and np.all(diag > 0):
+        try:
+            L = sl.cholesky(H, lower=True, check_finite=True)
+        except (np.linalg.LinAlgError, ValueError):
+            L = None
+        if L is not None:
+            # the smallest eigenvalue from above (inverse iteration), the largest from below
+            # (power iteration): a few products of p^2 each
+            x = np.ones(p) / np.sqrt(p)
+            y = x
+            for _ in range(INVERSE_ITERATIONS):
+                y = sl.cho_solve((L, True), x, check_finite=False)
+                x = y / np.linalg.norm(y)
+            low = 1.0 / float(x @ sl.cho_solve((L, True), x, check_finite=False))
+            v = np.ones(p) / np.sqrt(p)
+            for _ in range(INVERSE_ITERATIONS):
+                v = H @ v
+                v /= np.linalg.norm(v)
+            top = float(v @ (H @ v))
+            bound = 0.0
+            for sigma in (0.5 * low, 0.0625 * low):
+                shifted = H - sigma * np.eye(p)
+                try:
+                    R = sl.cholesky(shifted, lower=True, check_finite=False)
+                except np.linalg.LinAlgError:
+                    continue
+                if not np.all(np.isfinite(R)):
+                    continue
+                size = float(np.einsum("ij,ij->", R, R)) * (1.0 + gamma(p * p))
+                bound = (sigma - U * float(np.abs(np.diag(shifted)).max())
+                         - gamma(p + 1) * size - rounding)
+                break
+            smallest = max(bound, 0.0) / float(d.max()) ** 2 * (1.0 - 4 * U)
+
+            def solve(t, whole=False):
+                return d * sl.cho_solve((L, True), d * t, check_finite=False)
+
+            return solve, p, max(top / low, 1.0), smallest
+    vals, vecs = np.linalg.eigh(H)
     top = float(vals.max(initial=0.0))
     keep = vals > RANK_RTOL * top if top > 0 else np.zeros(vals.shape, dtype=bool)
     if not keep.any():  # no curvature at all: nothing can move; the residual says the rest
-        return np.zeros_like(t), 0, 1.0, 0.0
-    V = vecs[:, keep]
-    a = d * (V @ ((V.T @ (d * t)) / vals[keep]))
-    smallest = float(vals[keep].min()) / float(d.max()) ** 2
+        return _no_step, 0, 1.0, 0.0
+    V, kept = vecs[:, keep], vals[keep]
+    # the dropped directions' scale when they count as unit eigenvalues (``whole``): an entry
+    # with no curvature at all is scaled as the largest diagonal entry
+    d_whole = np.where(d > 0, d, 1.0 / np.sqrt(diag.max(initial=0.0) or 1.0))
+
+    def solve(t, whole=False):
+        x = V.T @ (d * t)
+        a = d * (V @ (x / kept))
+        if whole:  # a preconditioner: positive definite, the dropped range at unit scale
+            z = d_whole * t
+            a += d_whole * (z - V @ (V.T @ z))
+        return a
+
+    smallest = max(float(kept.min()) - rounding, 0.0) / float(d.max()) ** 2
     # an eigenvalue within the eigensolver's error (m eps of the largest) proves nothing
-    if float(vals[keep].min()) <= len(vals) * 4 * U * top:
+    if float(kept.min()) <= len(vals) * 4 * U * top:
         smallest = 0.0
-    return a, int(keep.sum()), top / float(vals[keep].min()), smallest
+    return solve, int(keep.sum()), top / float(kept.min()), smallest
 
 
 # -- the passes: plain float64 expressions on one row block ------------------------------------
@@ -1123,16 +1341,17 @@ def _runner(data, engine, mask):
         rows = max(256, -(-n // -(-n * 8 * (m + 2 * q) // BLOCK_BYTES)))
 
     def run(fn, *args, sample=None, **arrays):
-        # sample: this many rows (or more) form the curvature, every so many blocks; arrays:
-        # (n, ...) tables the block function reads or writes, passed sliced to its rows
-        every = None if sample is None else max(1, n // max(sample, rows))
+        # sample: about this many rows form the curvature, every so many rows of all n (a
+        # fixed stride, each block handed its rows of it as a slice); arrays: (n, ...) tables
+        # the block function reads or writes, passed sliced to its rows
+        every = None if sample is None else max(1, n // max(sample, 1))
         total = None
         with nx.one_blas_thread():
             for start in range(0, n, rows):
                 sl = slice(start, min(start + rows, n))
                 kw = {name: a[sl] for name, a in arrays.items() if a is not None}
                 if every is not None:
-                    kw["curvature"] = (start // rows) % every == 0
+                    kw["curvature"] = slice((-start) % every, None, every)
                 Xb = X if rows >= n else X[sl]
                 part = fn(Xb, Y[sl], w[sl], None if mask is None else mask[sl], *args, **kw)
                 total = part if total is None else total.merge(part)
@@ -1387,7 +1606,8 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak=False, curvature=True, m
 
     ``sel``: class-major indices ``c m + i`` of the entries of ``S``; ``peak``: whether the
     largest entry of ``X`` (the L1 form of :func:`_multiplier_bound`) is wanted besides the
-    rows' largest norm; ``curvature`` False leaves the block out of ``C_SS`` (a row sample, see
+    rows' largest norm; ``curvature`` False leaves the block out of ``C_SS``, a slice of its
+    rows forms ``C_SS`` from those rows alone (a row sample, see
     :data:`CURVATURE_ROWS_PER_PARAM`). ``mean``, ``curv`` and ``scratch`` (in memory, (b, q),
     (b, q) and (b, 2 q)) receive ``mu``, the curvature and, in ``scratch``'s last ``q`` columns,
     the weights of the gradient's budget, whose product with ``|X|`` pass 2 forms (zero here
@@ -1457,8 +1677,13 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak=False, curvature=True, m
     del gv
     # (|X|'s largest entry is X's largest or minus its smallest: no |X| formed)
     x_max = max(float(Xb.max()), -float(Xb.min())) if peak and b else 0.0
-    C = _curvature(Xb, wb, curv, sel, m, fam.multiclass) if curvature else \
-        np.zeros((sel.size, sel.size))
+    if curvature is True:
+        C, w_curvature = _curvature(Xb, wb, curv, sel, m, fam.multiclass), float(wb.sum())
+    elif curvature is False:
+        C, w_curvature = np.zeros((sel.size, sel.size)), 0.0
+    else:  # the sample's rows of the block
+        C = _curvature(Xb[curvature], wb[curvature], curv[curvature], sel, m, fam.multiclass)
+        w_curvature = float(wb[curvature].sum())
     if design.is_sparse(Xb) and 2 * q > XT_CHUNK_COLUMNS:
         # R and X^T W Y as two products (by column chunks anyway, :func:`_xt`), the same sums
         # entry by entry as one of width 2 q: the bracket keeps of X^T W Y only its largest
@@ -1480,7 +1705,7 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak=False, curvature=True, m
         R, XtWY = RY[:, :q], RY[:, q:]
     return _Sums(
         loglik=loglik, loglik_full=loglik_full, loglik_constant=fam.loglik_constant(Yb, wb),
-        rss=rss, R=R, C=C, w_curvature=float(wb.sum()) if curvature else 0.0,
+        rss=rss, R=R, C=C, w_curvature=w_curvature,
         w_total=float(wb.sum()), XtWY=XtWY, magnitude=magnitude,
         value_budget=value_budget, grad_budget=grad_budget, x_norm=x_norm, x_max=x_max)
 

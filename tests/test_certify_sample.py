@@ -1,0 +1,184 @@
+"""The sampled Newton step of the checker and its Cholesky factor (:mod:`dualmaxent.certify`).
+
+Statements tested here, each recomputed from the definitions:
+
+* with the row sample and conjugate gradients forced (``KRYLOV_MIN_PRODUCTS = 0``, no cap on
+  the iterations) and every
+  factor by Cholesky (``CHOLESKY_MIN = 0``), for no penalty and L2, k = 2, 3 and 10, at the
+  solver's theta and at a theta moved off it, the bracket holds an optimum found here
+  independently (a tight L-BFGS solve of the objective written out here): ``lower - roundoff
+  <= f(theta_here)``, and ``f(theta_here) >= lower`` is all weak duality allows checking;
+* the attainment proof's eigenvalue, a lower bound from the sample's shifted Cholesky
+  factorisation, is below the smallest eigenvalue of the *full* curvature ``C_SS`` at theta,
+  formed here densely from its definition;
+* :func:`dualmaxent.certify.factor`'s Cholesky bound is below the smallest eigenvalue of the
+  matrix, and a singular matrix falls back to the pseudo-inverse.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+from scipy.special import logsumexp, softmax
+
+from dualmaxent import Dataset, solve_dual
+from dualmaxent.params import make_penalty
+
+checker = importlib.import_module("dualmaxent.certify")
+U = 2.0 ** -53
+
+
+def _gamma(length):
+    return length * U / (1 - length * U)
+
+
+def _data(n, k, m_feat, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, m_feat))
+    W = 0.5 * rng.standard_normal((m_feat, k))
+    P = softmax(X @ W, axis=1)
+    y = (P.cumsum(axis=1) > rng.random((n, 1))).argmax(axis=1)
+    return Dataset.from_arrays(X, y)
+
+
+def _objective(ds, theta, lam):
+    """``-l(theta) + (lam / 2) ||theta_R||^2`` (all rows but the intercept's, the last) and
+    its gradient, written out here; theta of shape (m, k)."""
+    eta = ds.X @ theta
+    value = -float(ds.weights @ ((ds.Y * eta).sum(axis=1) - logsumexp(eta, axis=1)))
+    grad = -ds.X.T @ (ds.weights[:, None] * (ds.Y - softmax(eta, axis=1)))
+    pen = theta[:-1]
+    value += 0.5 * lam * float(np.sum(pen ** 2))
+    grad[:-1] += lam * pen
+    return value, grad
+
+
+def _tight_optimum(ds, lam, start):
+    """An optimum found here: L-BFGS on :func:`_objective` with the last class pinned
+    unpenalised (free otherwise: the penalty fixes the gauge)."""
+    m, k = start.shape
+
+    def f(v):
+        th = v.reshape(m, k)
+        value, grad = _objective(ds, th, lam)
+        if lam == 0.0:
+            grad = grad.copy()
+            grad[:, -1] = 0.0
+        return value, grad.ravel()
+
+    x0 = np.array(start, dtype=float)
+    if lam == 0.0:
+        x0 = x0 - x0[:, -1:]
+    res = minimize(f, x0.ravel(), jac=True, method="L-BFGS-B",
+                   options={"gtol": 1e-12, "ftol": 1e-16, "maxiter": 5000})
+    return res.x.reshape(m, k)
+
+
+def _full_curvature(ds, theta, sel):
+    """``C_SS = X^T W J X`` on the entries ``sel`` (class-major ``c m + i``) at theta, dense,
+    from its definition: ``J_j = diag(p_j) - p_j p_j^T`` per row."""
+    m = ds.m
+    P = softmax(ds.X @ theta, axis=1)
+    cls, feat = np.divmod(sel, m)
+    C = np.empty((sel.size, sel.size))
+    for a in range(sel.size):
+        for b in range(sel.size):
+            c, d = cls[a], cls[b]
+            J = P[:, c] * ((c == d) - P[:, d])
+            C[a, b] = ds.X[:, feat[a]] @ (ds.weights * J * ds.X[:, feat[b]])
+    return C
+
+
+@pytest.mark.parametrize("kind", ["none", "l2"])
+@pytest.mark.parametrize("k", [2, 3, 10])
+@pytest.mark.parametrize("moved", [False, True])
+def test_the_sampled_step_brackets_an_independent_optimum(monkeypatch, kind, k, moved):
+    monkeypatch.setattr(checker, "KRYLOV_MIN_PRODUCTS", 0)
+    monkeypatch.setattr(checker, "KRYLOV_SHARE", 1e6)  # no cap: the path runs to the end
+    monkeypatch.setattr(checker, "CHOLESKY_MIN", 0)
+    ds = _data(1500, k, 5, seed=k)
+    lam = 0.0 if kind == "none" else 1.0
+    pen = None if kind == "none" else make_penalty(l1=lam, l1_ratio=0.0)
+    theta = np.asarray(solve_dual(ds, penalty=pen).theta, dtype=float).reshape(ds.m, k)
+    if moved:
+        theta = theta + 1e-3 * np.random.default_rng(1).standard_normal(theta.shape)
+
+    seen = {}
+    newton, pcg = checker._newton_step, checker._pcg_step
+
+    def record_newton(run, data, th, sel, *args, **kw):
+        out = newton(run, data, th, sel, *args, **kw)
+        seen["sel"], seen["solve"] = sel, out[4]
+        return out
+
+    def record_pcg(*args, **kw):
+        out = pcg(*args, **kw)
+        seen["done"] = out[1]
+        return out
+
+    monkeypatch.setattr(checker, "_newton_step", record_newton)
+    monkeypatch.setattr(checker, "_pcg_step", record_pcg)
+    cert = checker.certify(ds, theta, penalty=pen)
+    br = cert.projected
+    assert seen.get("done"), "the sampled step ran and converged"
+
+    best = _tight_optimum(ds, lam, theta)
+    f_best = _objective(ds, best, lam)[0]
+    eta = ds.X @ best
+    # f at theta_here, recomputed: within gamma(n m + n k) of its terms' magnitudes
+    magnitude = float(ds.weights @ (np.abs(ds.Y * eta).sum(axis=1)
+                                   + np.abs(logsumexp(eta, axis=1)))) + 0.5 * lam * float(
+        np.sum(best[:-1] ** 2))
+    slack = _gamma(ds.n * (ds.m + k) + 8) * magnitude
+    # weak duality: lower <= OPT <= f(theta_here), and OPT <= upper
+    assert br.lower_bound - br.roundoff <= f_best + slack
+    assert f_best - slack <= br.upper_bound + br.roundoff
+    if not moved:
+        assert cert.ok
+
+    # the eigenvalue of the attainment proof is below the full curvature's smallest
+    rank, _, smallest = seen["solve"]
+    if kind == "none":
+        C = _full_curvature(ds, theta, seen["sel"])
+        lam_min = float(np.linalg.eigvalsh(C).min())
+        # the test's own C and eigvalsh: C's entries within gamma(n + 8) max diag(C) (their
+        # terms' magnitudes bounded by the diagonal, Cauchy-Schwarz), p of them in a row, and
+        # eigvalsh's backward error, taken as 8 p u ||C||_2 <= 8 p u p max diag(C)
+        p = C.shape[0]
+        err = (_gamma(ds.n + 8) + 8 * p * U) * p * float(np.abs(np.diag(C)).max())
+        assert 0.0 < smallest <= lam_min + err, (smallest, lam_min, err)
+        assert rank == p
+        assert br.proves_attained
+
+
+@pytest.mark.parametrize("p", [5, 60, 200])
+def test_the_cholesky_bound_is_below_the_smallest_eigenvalue(monkeypatch, p):
+    monkeypatch.setattr(checker, "CHOLESKY_MIN", 0)
+    rng = np.random.default_rng(p)
+    Q, _ = np.linalg.qr(rng.standard_normal((p, p)))
+    vals = np.logspace(-6, 2, p)
+    C = (Q * vals) @ Q.T
+    C = 0.5 * (C + C.T)
+    scale = np.exp(rng.standard_normal(p))
+    C = scale[:, None] * C * scale[None, :]
+    solve, rank, condition, smallest = checker.factor(C)
+    exact = float(np.linalg.eigvalsh(C).min())
+    # the matrix as formed differs from Q diag(vals) Q^T by rounding: eigvalsh's own backward
+    # error, 8 p u ||C||_2, is the slack
+    err = 8 * p * U * float(np.linalg.norm(C, 2))
+    assert 0.0 < smallest <= exact + err
+    assert rank == p
+
+
+def test_a_singular_matrix_falls_back_to_the_pseudo_inverse(monkeypatch):
+    monkeypatch.setattr(checker, "CHOLESKY_MIN", 0)
+    rng = np.random.default_rng(0)
+    B = rng.standard_normal((8, 4))
+    C = B @ B.T  # rank 4 of 8
+    t = C @ rng.standard_normal(8)
+    a, rank, condition, smallest = checker.pseudo_solve(C, t)
+    assert rank == 4
+    assert np.linalg.norm(C @ a - t) <= 1e-10 * np.linalg.norm(t)
