@@ -182,3 +182,19 @@ def test_a_singular_matrix_falls_back_to_the_pseudo_inverse(monkeypatch):
     a, rank, condition, smallest = checker.pseudo_solve(C, t)
     assert rank == 4
     assert np.linalg.norm(C @ a - t) <= 1e-10 * np.linalg.norm(t)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.2, 1.0])
+def test_sparse_column_equals_the_dense_column(density):
+    """The checker's column of a sparse X (the intercept's, last, read from each row's last
+    stored entry; any other by comparing indices) is exactly the dense column, for canonical
+    CSR, a CSR with duplicates and unsorted indices, and other formats."""
+    import scipy.sparse as sp
+
+    A = sp.csr_array(sp.random_array((60, 7), density=density, random_state=3))
+    messy = sp.csr_array((np.array([1.0, 2.0, 4.0, 8.0]), np.array([6, 6, 1, 2]),
+                          np.array([0, 2, 2, 4])), shape=(3, 7))
+    for X in (A, sp.csc_array(A), messy):
+        dense = X.toarray()
+        for j in range(X.shape[1]):
+            assert np.array_equal(checker._sparse_column(X, j), dense[:, j])
