@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import csv
 import math
+import operator
+import sys
 import warnings
 import dataclasses
+from collections.abc import Sequence as _SequenceABC
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -41,13 +44,166 @@ from . import design
 from .exceptions import CountTargetWarning, DataError, ScaleWarning, TargetWarning
 from .families import Family, _sorted_labels, get_family
 
-__all__ = ["Dataset", "load_dataset", "BUILTIN_DATASETS"]
+__all__ = ["Dataset", "GeneratedNames", "load_dataset", "BUILTIN_DATASETS"]
 
 #: Built-in data sets: name -> (file in dualmaxent/data, target column, description).
 BUILTIN_DATASETS = {
     "blobs": ("blobs.csv", "label", "3 overlapping Gaussian classes in 2 features, n = 300"),
     "iris": ("iris.csv", "species", "Fisher's iris flowers: 3 species, 4 features, n = 150"),
 }
+
+
+class GeneratedNames(_SequenceABC):
+    """Generated feature names ``x1, ..., xp`` (and ``intercept`` last), made when read.
+
+    The default names of :meth:`Dataset.from_arrays` (``x1, ..., xp``) and of the scikit-learn
+    estimators (``x0, ..., x(p-1)``) as a small immutable sequence: a tuple of str in every use
+    (``len``, indexing, slices, iteration, ``in``, ``index``, ``count``, ``==`` with a tuple,
+    ``+`` with a tuple, ``hash``, ``repr``/``str``, ``list``/``tuple``, :func:`numpy.asarray`,
+    pickling and copying), but holding one ``range`` instead of ``p`` Python strings (a text
+    design of 10^5 columns: 6.5 MB of names, 13 ms to make them and as long again to check them
+    for duplicates, which generated names cannot have).
+
+    Parameters
+    ----------
+    numbers : range
+        The numbers after the ``x``, non-negative: ``range(1, p + 1)`` for ``x1, ..., xp``.
+    intercept : bool, default False
+        Whether ``intercept`` follows them, as the last name.
+    """
+
+    __slots__ = ("_numbers", "_intercept")
+
+    def __init__(self, numbers: range, intercept: bool = False):
+        if not isinstance(numbers, range):
+            raise TypeError(f"numbers must be a range; got {type(numbers).__name__}")
+        if len(numbers) and min(numbers[0], numbers[-1]) < 0:
+            raise ValueError(f"the numbers of generated names must be >= 0; got {numbers}")
+        object.__setattr__(self, "_numbers", numbers)
+        object.__setattr__(self, "_intercept", bool(intercept))
+
+    def __setattr__(self, attr, value):
+        raise AttributeError("GeneratedNames is immutable")
+
+    @property
+    def intercept(self) -> bool:
+        """Whether the last name is ``intercept``."""
+        return self._intercept
+
+    def with_intercept(self) -> "GeneratedNames":
+        """These names with ``intercept`` appended."""
+        if self._intercept:
+            raise ValueError("the names already end with 'intercept'")
+        return GeneratedNames(self._numbers, intercept=True)
+
+    def __len__(self) -> int:
+        return len(self._numbers) + self._intercept
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self._slice(index)
+        try:
+            i = operator.index(index)
+        except TypeError:
+            raise TypeError(f"tuple indices must be integers or slices, not "
+                            f"{type(index).__name__}") from None
+        size = len(self)
+        if i < 0:
+            i += size
+        if not 0 <= i < size:
+            raise IndexError("tuple index out of range")
+        return f"x{self._numbers[i]}" if i < len(self._numbers) else "intercept"
+
+    def _slice(self, index: slice):
+        """A slice: generated names again when ``intercept``, if taken, stays last; else a
+        tuple."""
+        positions = range(len(self))[index]
+        p = len(self._numbers)
+        with_intercept = self._intercept and p in positions
+        if with_intercept:
+            if positions[-1] != p:  # the intercept not last (a reversed slice): a tuple
+                return tuple(self[i] for i in positions)
+            positions = positions[:-1]
+        start = self._numbers.start
+        step = self._numbers.step
+        # shifting and stretching a range is a range: position i holds start + i * step
+        numbers = range(start + positions.start * step, start + positions.stop * step,
+                        positions.step * step)
+        return GeneratedNames(numbers, intercept=with_intercept)
+
+    def __iter__(self):
+        for v in self._numbers:
+            yield f"x{v}"
+        if self._intercept:
+            yield "intercept"
+
+    def _position(self, name) -> int | None:
+        """The index of ``name``, or None; no name is made."""
+        if not isinstance(name, str):
+            return None
+        if name == "intercept":
+            return len(self._numbers) if self._intercept else None
+        digits = name[1:]
+        if name[:1] != "x" or not (digits.isascii() and digits.isdigit()) or (
+                len(digits) > 1 and digits[0] == "0"):  # x01 is not x1
+            return None
+        v = int(digits)
+        return self._numbers.index(v) if v in self._numbers else None
+
+    def __contains__(self, name) -> bool:
+        return self._position(name) is not None
+
+    def index(self, value, start: int = 0, stop: int = sys.maxsize) -> int:
+        """The position of ``value``, as ``tuple.index``."""
+        i = self._position(value)
+        lo, hi, _ = slice(start, stop).indices(len(self))
+        if i is None or not lo <= i < hi:
+            raise ValueError("tuple.index(x): x not in tuple")
+        return i
+
+    def count(self, value) -> int:
+        """1 if ``value`` is one of the names, else 0 (generated names are distinct)."""
+        return int(value in self)
+
+    def __eq__(self, other):
+        if isinstance(other, GeneratedNames):
+            return self._numbers == other._numbers and self._intercept == other._intercept
+        if isinstance(other, tuple):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __add__(self, other):
+        if isinstance(other, (tuple, GeneratedNames)):
+            return tuple(self) + tuple(other)
+        return NotImplemented
+
+    def __radd__(self, other):
+        if isinstance(other, tuple):
+            return other + tuple(self)
+        return NotImplemented
+
+    def __mul__(self, times):
+        return tuple(self) * times
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+    def __array__(self, dtype=None, copy=None):
+        return np.array(tuple(self), dtype=dtype)
+
+    def __reduce__(self):
+        return (GeneratedNames, (self._numbers, self._intercept))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,7 +221,8 @@ class Dataset:
     classes : tuple
         Sorted class labels (empty for ``poisson`` and ``gaussian``).
     feature_names : tuple of str
-        One name per column of ``X``.
+        One name per column of ``X``: a tuple, or for the names generated by default a
+        :class:`GeneratedNames`, which reads as the tuple ``("x1", ..., "xp", "intercept")``.
     weights : ndarray of shape (n,)
         Frequency weights (ones by default).
     family : Family
@@ -209,13 +366,16 @@ class Dataset:
         multiclass = bool(self.family.multiclass)
         m, k = int(self.m), int(self.k)
         expected = (m, k) if multiclass else (m,)
-        names = _name_list(self.feature_names)
-        layout = (f"features x classes: {names} x {_name_list(self.classes)}" if multiclass
-                  else f"one entry per feature: {names}")
+
+        def layout() -> str:  # the messages' description, made only for an error
+            names = _name_list(self.feature_names)
+            return (f"features x classes: {names} x {_name_list(self.classes)}" if multiclass
+                    else f"one entry per feature: {names}")
+
         try:
             raw = np.asarray(theta)
         except (TypeError, ValueError):  # a ragged nesting
-            raise DataError(f"theta must be an array of shape {expected} ({layout}); got a "
+            raise DataError(f"theta must be an array of shape {expected} ({layout()}); got a "
                             f"ragged {type(theta).__name__}") from None
         if raw.dtype.kind == "c" or (raw.dtype == object
                                      and any(_is_complex(v) for v in raw.ravel().tolist())):
@@ -226,13 +386,13 @@ class Dataset:
                 and not isinstance(v, (bool, np.bool_)) for v in raw.ravel().tolist())):
             what = (type(theta).__name__ if raw.ndim == 0 and raw.dtype == object
                     else f"an array of {_kind_name(raw)}")
-            raise DataError(f"theta must be numeric, an array of shape {expected} ({layout}); "
+            raise DataError(f"theta must be numeric, an array of shape {expected} ({layout()}); "
                             f"got {what}")
         shape = raw.shape
         if not multiclass and shape == (m, 1):
             raw = raw[:, 0]
         if raw.shape != expected:
-            raise DataError(f"theta must have shape {expected} ({layout}); got {shape}")
+            raise DataError(f"theta must have shape {expected} ({layout()}); got {shape}")
         out = np.array(raw, dtype=np.float64, copy=True)
         bad = ~np.isfinite(out)
         if bad.any():
@@ -244,7 +404,7 @@ class Dataset:
             where = f"row {self.feature_names[first[0]]!r}" + (
                 f", class {self.classes[first[1]]!r}" if multiclass else "")
             raise DataError(f"theta must be finite; found {found} among its {expected} entries "
-                            f"({layout}), the first at {where}")
+                            f"({layout()}), the first at {where}")
         return out
 
     @property
@@ -284,7 +444,8 @@ class Dataset:
         y : array_like of shape (n,)
             Class labels (categorical, bernoulli) or numbers (poisson, gaussian).
         feature_names : sequence of str, optional
-            ``p`` names; ``x1, ..., xp`` when omitted.
+            ``p`` names; ``x1, ..., xp`` when omitted (:class:`GeneratedNames`, made only when
+            read, as are other generated names passed here).
         intercept : bool, default True
             Append a column of ones named ``intercept`` as the last column.
         weights : array_like of shape (n,), optional
@@ -297,28 +458,57 @@ class Dataset:
         DataError
             With a one-line message naming the problem.
         """
+        # one frame more up than from _from_arrays' callers: the warnings name the caller of
+        # from_arrays' caller (the user of from_frame and from_csv), as they did
+        return cls._from_arrays(X, y, feature_names, intercept, weights, family, name,
+                                stacklevel=5)
+
+    @classmethod
+    def _from_arrays(cls, X, y, feature_names, intercept, weights, family, name,
+                     validated: bool = False, finite: bool = False,
+                     count_warning: bool = True, stacklevel: int = 4) -> "Dataset":
+        """:meth:`from_arrays`, with the checks that another validation already made skipped.
+
+        ``validated``: ``X`` is a float64 (or bool or integer) array of 2 dimensions, or a
+        sparse one, as scikit-learn's ``validate_data`` returns it: it is not converted nor
+        checked for complex values again. ``finite``: its entries are known to be finite (that
+        validation checked them), not scanned again. ``count_warning=False``: the
+        :class:`~dualmaxent.exceptions.CountTargetWarning` that classifiers silence is not
+        computed. Everything else (the names, ``y``, the weights, the scale check, the copy
+        with the intercept) as :meth:`from_arrays`. The warnings name the frame ``stacklevel``
+        up from their helper, as :func:`warnings.warn` counts (4: the caller of this method's
+        caller).
+        """
         fam = get_family(family)
         # read only until the design is built below (one copy, the intercept appended); a
         # complex X is refused (converting it would drop the imaginary parts), once the
         # columns have their names for the message. A sparse X stays sparse (canonical CSR,
         # :mod:`dualmaxent.design`): its checks read the stored entries only
         sparse = design.is_sparse(X)
-        Xa, complex_X = _sparse_real(X) if sparse else _real_array(X, "X")
+        if validated:
+            Xa, complex_X = (_sparse_real(X) if sparse
+                             else (np.asarray(X, dtype=np.float64), False))
+        else:
+            Xa, complex_X = _sparse_real(X) if sparse else _real_array(X, "X")
         if Xa.ndim == 1:
             Xa = Xa[:, None]
         if Xa.ndim != 2:
             raise DataError(f"X must be 2-dimensional; got {Xa.ndim} dimensions")
         n, p = Xa.shape
+        generated = feature_names is None or isinstance(feature_names, GeneratedNames)
         if feature_names is None:
-            feature_names = [f"x{i + 1}" for i in range(p)]
-        feature_names = [str(f) for f in feature_names]
+            feature_names = GeneratedNames(range(1, p + 1))
+        elif not generated:
+            feature_names = [str(f) for f in feature_names]
         if len(feature_names) != p:
             raise DataError(f"got {len(feature_names)} feature names for {p} columns of X")
-        if len(set(feature_names)) != len(feature_names):
+        # generated names are distinct by construction: no set of p strings
+        if not generated and len(set(feature_names)) != len(feature_names):
             raise DataError("feature names must be unique")
         if complex_X:
             raise DataError(_complex_message("X", Xa.toarray() if sparse else Xa, feature_names))
-        _check_finite(Xa, feature_names)
+        if not finite:
+            _check_finite(Xa, feature_names)
         ya = np.array(y, dtype=object if not _is_numeric_array(y) else None, copy=True)
         if ya.ndim != 1:
             ya = ya.reshape(-1) if ya.ndim == 2 and 1 in ya.shape else ya
@@ -335,26 +525,28 @@ class Dataset:
             raise DataError(f"the target must be finite; found {int((~np.isfinite(ya)).sum())} "
                             "NaN or infinite values")
         if fam.is_probability:
-            _warn_if_continuous(ya)
-        if fam.multiclass:
-            _warn_if_counts(ya)
+            _warn_if_continuous(ya, stacklevel)
+        if fam.multiclass and count_warning:
+            _warn_if_counts(ya, stacklevel)
         Y, classes = fam.encode(ya)
         w = _checked_weights(weights, n)
         if intercept:
             if "intercept" in feature_names:
                 raise DataError("a feature is already named 'intercept'; pass intercept=False")
             Xa = design.with_intercept(Xa)
-            feature_names = feature_names + ["intercept"]
+            feature_names = (feature_names.with_intercept() if generated
+                             else feature_names + ["intercept"])
         elif sparse and Xa is X:  # the caller's canonical CSR, read so far: copy it now
             Xa = design.as_sparse(Xa)
         elif not sparse:
             Xa = np.array(Xa, copy=True)  # the data set's own, never the caller's array
         if Xa.shape[1] == 0:
             raise DataError("no features: give at least one column or keep the intercept")
-        column_max = _check_scale(Xa, w, feature_names)
+        column_max = _check_scale(Xa, w, feature_names, stacklevel)
         for arr in ((Xa.data, Xa.indices, Xa.indptr) if sparse else (Xa,)) + (ya, Y, w):
             arr.setflags(write=False)
-        out = cls(X=Xa, y=ya, Y=Y, classes=tuple(classes), feature_names=tuple(feature_names),
+        out = cls(X=Xa, y=ya, Y=Y, classes=tuple(classes),
+                  feature_names=feature_names if generated else tuple(feature_names),
                   weights=w, family=fam, name=name, intercept=bool(intercept))
         out.__dict__["_column_max"] = column_max  # the scale check's pass, not made again
         return out
@@ -914,7 +1106,7 @@ def _checked_weights(weights, n: int) -> np.ndarray:
     return w
 
 
-def _check_scale(X, w, names) -> np.ndarray:
+def _check_scale(X, w, names, stacklevel: int = 4) -> np.ndarray:
     """One-line error when a column of ``X`` is too large for the solvers' float64 arithmetic,
     and a warning when the columns' sizes differ so much that the conic primal struggles.
     Returns the largest absolute entry of each column (kept as ``Dataset._column_max``)."""
@@ -961,7 +1153,7 @@ def _check_scale(X, w, names) -> np.ndarray:
         warnings.warn(f"the features' scales differ by a factor "
                       f"{_factor_text(log_rms[hi] - log_rms[lo])} (column {small!r} against "
                       f"{large!r}): the conic primal solver may fail or be inaccurate; "
-                      "standardising the features helps", ScaleWarning, stacklevel=4)
+                      "standardising the features helps", ScaleWarning, stacklevel=stacklevel)
     return big
 
 
@@ -1177,11 +1369,15 @@ def _is_complex(v) -> bool:
 
 
 def _name_list(names, limit: int = 8) -> str:
-    """``a, b, c``; the first and last few when there are more than ``limit``."""
-    names = [str(v) for v in names]
+    """``a, b, c``; the first and last few when there are more than ``limit``. Only the names
+    shown are read and made text (not all 10^5 of a text design's)."""
+    if not (hasattr(names, "__len__") and hasattr(names, "__getitem__")):
+        names = list(names)
     if len(names) > limit:
-        names = names[:limit - 3] + ["..."] + names[-2:]
-    return ", ".join(names)
+        shown = [*names[:limit - 3], "...", *names[len(names) - 2:]]
+    else:
+        shown = names
+    return ", ".join(str(v) for v in shown)
 
 
 def _kind_name(a: np.ndarray) -> str:
@@ -1189,7 +1385,7 @@ def _kind_name(a: np.ndarray) -> str:
             "m": "time spans", "V": "records"}.get(a.dtype.kind, str(a.dtype))
 
 
-def _warn_if_continuous(y):
+def _warn_if_continuous(y, stacklevel: int = 4):
     """Warn when non-integer numbers are about to become class labels."""
     if y.dtype.kind != "f" or np.all(y == np.round(y)):
         return
@@ -1198,7 +1394,7 @@ def _warn_if_continuous(y):
     if distinct > 2:  # two values may be a coding of two classes; more look like measurements
         message += ("; they look continuous: for a regression use family='gaussian' "
                     "(--family gaussian)")
-    warnings.warn(message, TargetWarning, stacklevel=4)
+    warnings.warn(message, TargetWarning, stacklevel=stacklevel)
 
 
 #: A categorical target of non-negative integers with at least this many distinct values gets a
@@ -1209,7 +1405,7 @@ def _warn_if_continuous(y):
 COUNT_LEVELS = 8
 
 
-def _warn_if_counts(y):
+def _warn_if_counts(y, stacklevel: int = 4):
     """Warn when many non-negative integers (counts, most likely) are about to become classes."""
     if y.dtype.kind not in "iuf" or y.size == 0:
         return
@@ -1223,7 +1419,7 @@ def _warn_if_counts(y):
     warnings.warn(f"the target has {levels.size} distinct non-negative integer values "
                   f"({levels[0]:g} to {levels[-1]:g}), each taken as a class; if they are "
                   "counts, use family='poisson' (--family poisson)", CountTargetWarning,
-                  stacklevel=4)
+                  stacklevel=stacklevel)
 
 
 def _is_numeric_array(y) -> bool:
