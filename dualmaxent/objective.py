@@ -129,6 +129,17 @@ SPARSE_COARSE_MIN_CLASSES = 8
 #: (a sixteenth of the float64 basis at a time, as :data:`dualmaxent.design.SQUARE_CHUNKS`).
 COARSE_CHUNKS = 16
 
+#: The coarse space's Galerkin matrix ``E`` sums its rank-one terms over every this-many-th
+#: row, each weighted by this factor (:meth:`DualObjective._coarse_preconditioner`): any
+#: symmetric positive definite ``E`` gives a valid preconditioner, and each sampled term
+#: ``step w_j (diag(p_j) - p_j p_j^T) (x) z_j z_j^T`` is positive semidefinite, so ``E`` stays
+#: positive definite (the penalty's block is whole). Measured on the text k = 20 problem of
+#: ``bench --sparse`` to 1e-8 (products; seconds, two runs, a shared machine): every row 52,
+#: 2.38 and 2.34 s; every 2nd 56, 2.38 and 2.24; every 4th 57, 2.29 and 2.16; every 8th 59,
+#: 2.19 and 2.26 (the quick size: 42, 43, 45, 51 products, times within noise). The rank-n
+#: part was 74 ms of each step's preconditioner.
+SPARSE_COARSE_ROW_STEP = 4
+
 
 def _orthonormalise(Q: np.ndarray) -> None:
     """Make the columns of ``Q`` (m, l), C-ordered, orthonormal in place (Cholesky QR: ``Q <-
@@ -750,7 +761,8 @@ class DualObjective:
         ``G = U^T U`` (block diagonal: ``I`` for a class with every row free, ``B^T B`` over its
         free rows for the pinned class): symmetric positive definite, the penalty's scale off
         the coarse space and the exact inverse on it. ``E`` costs one product of ``X`` with
-        ``B`` (two when a class has pinned rows) and ``n (q r)^2`` flops per step; an
+        ``B`` (two when a class has pinned rows) and ``n (q r)^2 / step`` flops per step (its
+        rank-one terms summed over a row sample, :data:`SPARSE_COARSE_ROW_STEP`); an
         application two products of the (m, q) table with ``B``. ``buf`` is the curvature
         operator's (m, q) buffer, which an application overwrites (its last result with it).
 
@@ -793,16 +805,18 @@ class DualObjective:
         # definite E gives a valid one), and at full size it halves the step's largest cost
         # (n = 2e4, q r = 320: 24 ms against 48 ms, a curvature-vector product taking 20 ms)
         n = X.shape[0]
-        sw = np.sqrt(w)
         E = np.zeros((q * r, q * r))
         # rows sqrt(w_j) p_ja z_j for every class in one broadcast (written as float32), the
         # pinned classes' blocks then overwritten with their own z; a row chunk at a time
         # (COARSE_CHUNKS): the whole (n, q r) table was 2.1 times the sparse X's bytes on the
         # text k = 20 problem, the peak of the fit (7.2 x X against 6.0 without the coarse space)
+        step = SPARSE_COARSE_ROW_STEP  # every step-th row, its weight times step
+        sw = np.sqrt(w * step)
         size = -(-n // COARSE_CHUNKS)
+        size += (-size) % step  # (chunks start on the sample's rows)
         for lo in range(0, n, size):
-            sl = slice(lo, min(lo + size, n))
-            Gm = np.empty((sl.stop - lo, q, r), dtype=np.float32)
+            sl = slice(lo, min(lo + size, n), step)
+            Gm = np.empty((len(range(*sl.indices(n))), q, r), dtype=np.float32)
             np.multiply((sw[sl, None] * P[sl][:, classes])[:, :, None], Z[sl, None, :],
                         out=Gm, casting="same_kind")
             for i, cl in enumerate(classes):
@@ -810,6 +824,8 @@ class DualObjective:
                     np.multiply(Zs[cl][sl], (sw[sl] * P[sl, cl])[:, None], out=Gm[:, i, :],
                                 casting="same_kind")
             Gm = Gm.reshape(-1, q * r)
+            # (tried: ssyrk's upper triangle, half the flops; OpenBLAS's ssyrk was no faster
+            # than this sgemm at (2e4, 320), 26.5 ms against 24.1, one thread)
             E -= Gm.T @ Gm
             del Gm
         pen_rows = self.penalized_rows
@@ -817,7 +833,10 @@ class DualObjective:
         for i, cl in enumerate(classes):
             Zc = Zs[cl]
             rows = rows_of[cl]
-            blk = Zc.T @ ((w * P[:, cl])[:, None] * Zc)  # sum_j w_j p_ja z_j z_j^T
+            Zt = Zc[::step]
+            # sum_j w_j p_ja z_j z_j^T over the sample
+            blk = Zt.T @ ((step * w[::step] * P[::step, cl])[:, None] * Zt)
+            del Zt
             if rows is None:
                 if full_pen is None:
                     full_pen = lam * (B.T @ (B * pen_rows[:, None])).astype(np.float64)
