@@ -242,6 +242,7 @@ class DualObjective:
         self._hess_classes = self.params.free_classes
         # the free entries class by class: (class, start, stop in beta, rows or None for all)
         self._segments = _class_segments(self.free)
+        self._whole = None  # leading classes with every row free (_whole_classes)
         WY = self.w[:, None] * (self.Y if self.Y.ndim == 2 else self.Y[:, None])
         # the stopping rule's scale 1 + max |X^T W Y|; the (m, q) table itself is not kept
         # (0.39 x the sparse X's bytes on the k = 20 text problem; nothing reads it again)
@@ -459,18 +460,41 @@ class DualObjective:
                 grad[lo:hi] -= term if rows is None else term[rows]
         return value, grad
 
+    def _whole_classes(self) -> int:
+        """How many leading classes have every row free (segment ``c`` of
+        :func:`_class_segments` starting at ``c m``): their columns pack as one transposing
+        copy. At m = 3e4, q = 20 that copy takes 0.58 ms, the 20 strided column copies 0.98 ms,
+        and the unpacking 0.32 ms against 0.78 (a curvature-vector product packs and unpacks
+        once each)."""
+        if self._whole is None:
+            m, count = self.X.shape[1], 0
+            for c, lo, hi, rows in self._segments:
+                if rows is not None or c != count or lo != c * m or hi != lo + m:
+                    break
+                count += 1
+            self._whole = count
+        return self._whole
+
     def _pack(self, T, out=None) -> np.ndarray:
         """The free entries of the (m, q) table ``T`` (theta's layout) packed like beta, column
         by column (:func:`_class_segments`), into ``out`` (p,) or a new vector."""
         out = np.empty(self.params.n_params) if out is None else out
-        for c, lo, hi, rows in self._segments:
+        whole = self._whole_classes()
+        if whole:
+            m = T.shape[0]
+            np.copyto(out[:whole * m].reshape(whole, m), T[:, :whole].T)
+        for c, lo, hi, rows in self._segments[whole:]:
             out[lo:hi] = T[:, c] if rows is None else T[rows, c]
         return out
 
     def _unpack_into(self, v, T, zero_pinned: bool = False) -> None:
         """Write the packed ``v`` into the free entries of the (m, q) table ``T``, and zeros
         into its pinned entries when ``zero_pinned`` (else they are left as they are)."""
-        for c, lo, hi, rows in self._segments:
+        whole = self._whole_classes()
+        if whole:
+            m = T.shape[0]
+            np.copyto(T[:, :whole].T, v[:whole * m].reshape(whole, m))
+        for c, lo, hi, rows in self._segments[whole:]:
             if rows is None:
                 T[:, c] = v[lo:hi]
             else:

@@ -1,0 +1,37 @@
+"""Packing: the free entries of theta's (m, q) table in beta's class-major order.
+
+``DualObjective._pack`` copies the leading classes whose every row is free as one transposing
+copy and the rest column by column; ``_unpack_into`` is its inverse. Both must agree with the
+definition, the class-major flat index of every free entry (``Parameterization.free_flat``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dualmaxent.data import Dataset
+from dualmaxent.dual import DualObjective
+from dualmaxent.params import make_penalty
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize("penalty", [None, "l2", "l1"])
+def test_pack_and_unpack_follow_the_free_entries(k, intercept, penalty):
+    rng = np.random.default_rng(k)
+    X = rng.standard_normal((60, 4))
+    y = np.arange(60) % k
+    ds = Dataset.from_arrays(X, y, intercept=intercept)
+    pen = None if penalty is None else make_penalty(**{penalty: 0.5})
+    obj = DualObjective(ds, pen)
+    m, q = ds.m, obj.q
+    T = rng.standard_normal((m, q))
+    flat = obj.params.free_flat
+    packed = obj._pack(T)
+    assert np.array_equal(packed, T.T.ravel()[flat])
+    back = np.full((m, q), np.nan)
+    obj._unpack_into(packed, back, zero_pinned=True)
+    want = np.zeros(m * q)
+    want[flat] = T.T.ravel()[flat]
+    assert np.array_equal(back, want.reshape(q, m).T)
