@@ -472,8 +472,10 @@ def _attainment(dataset, obj, beta, converged: bool):
 
     ``attained`` is None for a question that does not arise (a penalty keeps theta finite, a
     gaussian likelihood always has a maximiser, the reduced problem of separated data has one by
-    construction). Otherwise the projected primal point at the solution proves it when it lies
-    strictly inside the domain (:attr:`dualmaxent.projected.ProjectedPrimal.proves_attained`);
+    construction). Otherwise the curvature ball of the solution proves it when its gradient is
+    small against a row sample's curvature (:func:`dualmaxent.projected.curvature_ball`), else
+    the projected primal point at the solution when it lies strictly inside the domain
+    (:attr:`dualmaxent.projected.ProjectedPrimal.proves_attained`);
     the separation LP decides when that is inconclusive or the solver did not converge. Neither
     the point nor the LP's result is kept on the :class:`DualResult`: a checker recomputes its
     own (:func:`dualmaxent.certify`).
@@ -493,13 +495,20 @@ def _attainment(dataset, obj, beta, converged: bool):
     attained : bool or None
     separation : Separation or None
     """
-    from .projected import project_primal
+    from .projected import curvature_ball, project_primal
     from .separation import detect_separation
 
     if obj.penalty.active or obj.forced is not None or not obj.family.can_separate:
         return None, None
     if converged:
         theta = obj.theta(beta)
+        # first the curvature ball: the last pass's gradient and a row sample's curvature, a
+        # few milliseconds (at n = 10^5, m = 51, k = 10: 0.002 s against the projected point's
+        # 0.115 s); it proves attainment near any solution solved to a small gradient
+        G = obj.last_gradient(theta)
+        ball = curvature_ball(obj.dataset, theta, G) if G is not None else None
+        if ball is not None and ball.proves_attained:
+            return True, None
         first, data = obj.last_pass(theta), dataset
         view = obj.family.binary_view(dataset.Y, theta, obj.params.free_classes)
         if view is not None and first is not None:

@@ -76,6 +76,12 @@ def make_objective(dataset: Dataset, penalty: Penalty | None = None, forced=None
 #: and 7.4e-13; 10 rows, 0.50 s and 1.7e-12.
 CURVATURE_ROWS_PER_PARAM = 20
 
+#: The Kronecker preconditioner's mean class covariance ``A`` (:meth:`DualObjective.
+#: _curvature_pieces`) averages every ``step``-th row, about this many rows (all of a smaller
+#: data set): a weighted mean of ``q x q`` matrices, which a sample of 16384 rows gives to about
+#: 1%. The whole mean cost 2.4 ms per Newton step at n = 10^5, k = 10 (six steps per solve).
+PRECONDITIONER_ROWS = 16384
+
 #: A sparse design with more columns than this gets a diagonal preconditioner (its dense
 #: ``X^T W X``, m^2 floats, is not formed; :meth:`DualObjective._diagonal_preconditioner`);
 #: fewer keep the Kronecker one.
@@ -246,7 +252,10 @@ class DualObjective:
         WY = self.w[:, None] * (self.Y if self.Y.ndim == 2 else self.Y[:, None])
         # the stopping rule's scale 1 + max |X^T W Y|; the (m, q) table itself is not kept
         # (0.39 x the sparse X's bytes on the k = 20 text problem; nothing reads it again)
-        self.scale = 1.0 + float(np.abs(self.X.T @ WY).max())
+        # (dense: as (W Y)^T X, the same sums in 0.007 s against 0.012 s for X^T (W Y) at
+        # n = 10^5, m = 51, k = 10: BLAS's layout for the transposed product is the faster one)
+        XtWY = self.X.T @ WY if design.is_sparse(self.X) else WY.T @ self.X
+        self.scale = 1.0 + float(np.abs(XtWY).max())
         #: the full likelihood has no forced entries (see ReducedObjective)
         self.forced = None
         # caches: (point_key, value, G, C or None) of the last pass over X; (point_key, P or
@@ -411,6 +420,13 @@ class DualObjective:
             sub.curvature_dtype = np.float32
             self._last_curvature = step * sub._loglik(theta, hessian=True)[2]
         return got[1], self._last_curvature, got[0]
+
+    def last_gradient(self, theta):
+        """``G = X^T W (Y - mu)`` (m, q) of the last pass over ``X`` when it was at ``theta``
+        (no pass made), else None: the gradient :func:`dualmaxent.projected.curvature_ball`
+        bounds."""
+        got = self._pass_at(theta)
+        return None if got is None else got[1]
 
     def _pass_at(self, theta):
         """``(l, G)`` of the last pass over ``X`` when it was at ``theta``, else None."""
@@ -919,7 +935,13 @@ class DualObjective:
         wsum = float(self.w.sum())
         if self.family.multiclass:
             P = saved
-            A = (np.diag(self.w @ P) - (P * self.w[:, None]).T @ P) / wsum
+            # the preconditioner's A from every step-th row (PRECONDITIONER_ROWS): any
+            # symmetric positive definite A makes a valid preconditioner
+            step = max(1, len(self.w) // PRECONDITIONER_ROWS)
+            Ps, ws = P[::step], self.w[::step]
+            if not ws.sum() > 0:  # every sampled row of weight zero: the whole mean
+                Ps, ws = P, self.w
+            A = (np.diag(ws @ Ps) - (Ps * ws[:, None]).T @ Ps) / float(ws.sum())
             if P.shape[1] == 2 and design.is_sparse(self.X):
                 # two classes: u_1 - (p_1 u_1 + p_2 u_2) = p_2 (u_1 - u_2) as 1 - p_1 = p_2, so
                 # (-H V)_1 = X^T [w p_1 p_2 (u_1 - u_2)] = -(-H V)_2 with u_1 - u_2 = X (v_1 -

@@ -303,6 +303,9 @@ def test_two_class_attainment_by_the_binary_view_still_finds_separation(monkeypa
     assert res.attained is False and res.status == "not_attained"
     ok = _binary(n=500)
     proofs = []  # the projected points solve_dual builds (the result keeps only ``attained``)
+    # the curvature ball would prove it first (tests/test_attainment_cost.py): off, so that
+    # the binary view's projected point decides
+    monkeypatch.setattr("dualmaxent.projected.curvature_ball", lambda *a, **kw: None)
     monkeypatch.setattr("dualmaxent.projected.project_primal", lambda *a, **kw: proofs.append(
         project_primal(*a, **kw)) or proofs[-1])
     res = solve_dual(ok)

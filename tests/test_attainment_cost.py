@@ -1,0 +1,184 @@
+"""The curvature ball: the solver's cheap proof that the likelihood's maximiser exists.
+
+:func:`dualmaxent.projected.curvature_ball` proves attainment from the last pass's gradient and
+a row sample's curvature (the module docstring of :mod:`dualmaxent.projected`). The tests state
+its mathematics: each lemma on its own (the rows' class covariance above ``mu_j``, the curvature
+along a segment above ``exp(-c rho |delta|)`` times its start, the shifted Cholesky bound below
+the smallest eigenvalue), every reported bound against its definition recomputed from the data,
+the maximiser inside the ball's radius, and no proof on separated data, where no maximiser
+exists. Tolerances are worst-case round-off bounds (``gamma(L)`` times magnitudes).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from _factories import make_dataset, overlapping, separable
+
+from dualmaxent import _kernels as K
+from dualmaxent import _numerics as nx
+from dualmaxent import projected as PJ
+from dualmaxent.data import Dataset, load_dataset
+from dualmaxent.dual import solve_dual
+from dualmaxent.objective import make_objective
+
+U = 2.0 ** -53
+
+
+def _gamma(L):
+    return K.gamma(L, U)
+
+
+def _free_curvature(ds, theta):
+    """The exact-arithmetic curvature's float64 form on the free entries, and its error bound
+    in 2-norm (``gamma(n + 8)`` times the magnitudes, whose 2-norm is at most their trace)."""
+    if ds.family.multiclass:
+        P = nx.softmax(ds.X @ theta)
+        q = theta.shape[1] - 1
+        C = K.table_curvature(ds.X, ds.weights, P, range(q))
+    else:
+        eta = ds.X @ np.asarray(theta).reshape(ds.m, -1)[:, 0]
+        v = ds.family.variance(eta)
+        C = ds.X.T @ ((ds.weights * v)[:, None] * ds.X)
+    err = 2 * _gamma(ds.n + 8) * float(np.trace(np.abs(C))) * len(C)
+    return C, err
+
+
+def _solved(ds, tol):
+    res = solve_dual(ds, tol=tol)
+    obj = make_objective(ds)
+    theta = np.asarray(res.theta)
+    G = obj._loglik(theta)[1]
+    return theta, G
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mu_bounds_the_smallest_eigenvalue_of_a_rows_free_class_covariance(seed):
+    rng = np.random.default_rng(seed)
+    for k in (2, 3, 5, 10):
+        for p in rng.dirichlet(np.full(k, 0.3 + seed), size=20):
+            q = k - 1
+            a, b = p[:q].min(), p[q]
+            mu = a * b / (a * q + b)
+            H = np.diag(p[:q]) - np.outer(p[:q], p[:q])
+            # eigvalsh's backward error: a few q u ||H||, with ||H||_2 <= max p
+            assert np.linalg.eigvalsh(H)[0] >= mu - 8 * q * U * p.max()
+            if k == 2:  # exact for two classes
+                assert abs(np.linalg.eigvalsh(H)[0] - p[0] * p[1]) <= 8 * U
+
+
+@pytest.mark.parametrize("family", ["categorical", "bernoulli"])
+def test_curvature_along_a_segment_stays_above_its_start_times_exp_minus_c_rho_delta(family):
+    ds = overlapping(n=120, k=4) if family == "categorical" else make_dataset("bernoulli")
+    rng = np.random.default_rng(3)
+    c = PJ._BALL_CONSTANT[family]
+    rho = float(np.sqrt(np.einsum("ij,ij->i", ds.X, ds.X)).max())
+    shape = (ds.m, ds.k) if family == "categorical" else (ds.m, 1)
+    for scale in (0.1, 0.5, 2.0):
+        theta = rng.normal(size=shape)
+        delta = rng.normal(size=shape) * scale
+        if family == "categorical":
+            theta[:, -1] = delta[:, -1] = 0.0
+        C0, e0 = _free_curvature(ds, theta)
+        C1, e1 = _free_curvature(ds, theta + delta)
+        factor = np.exp(-c * rho * np.linalg.norm(delta))
+        low = np.linalg.eigvalsh(C1 - factor * C0)[0]
+        assert low >= -(e1 + e0 + 8 * len(C0) * U * (np.abs(C1).sum() + np.abs(C0).sum()))
+
+
+def test_shifted_cholesky_bound_is_below_the_smallest_eigenvalue_and_near_it():
+    rng = np.random.default_rng(0)
+    for n, m in ((40, 5), (300, 20), (2000, 51)):
+        X = rng.normal(size=(n, m)) * rng.uniform(0.1, 10, size=m)
+        d = rng.uniform(0, 1, size=n)
+        Kmat = X.T @ (d[:, None] * X)
+        exact = np.linalg.eigvalsh(Kmat)[0]
+        bound = PJ._smallest_eigenvalue_bound(Kmat, terms=n)
+        # below the smallest eigenvalue, within the eigensolver's and the sums' round-off
+        assert bound <= exact + m * _gamma(n + 8) * np.abs(Kmat).max() * 4
+        # and near what the equilibration keeps: lambda_min(D K D) / max(D)^2 (half the
+        # estimate, less round-off)
+        dd = 1.0 / np.sqrt(np.diag(Kmat))
+        kept = np.linalg.eigvalsh(dd[:, None] * Kmat * dd[None, :])[0] / dd.max() ** 2
+        assert bound >= 0.4 * kept
+    X = rng.normal(size=(30, 4))
+    X[:, 3] = X[:, 0] + X[:, 1]  # singular: nothing proved
+    assert PJ._smallest_eigenvalue_bound(X.T @ X, terms=30) == 0.0
+
+
+@pytest.mark.parametrize("family", ["categorical", "bernoulli"])
+def test_the_balls_bounds_are_bounds_of_their_definitions_and_prove_attainment(family):
+    ds = overlapping(n=400, k=4) if family == "categorical" else make_dataset("bernoulli", n=300)
+    theta, G = _solved(ds, 1e-10)
+    ball = PJ.curvature_ball(ds, theta, G)
+    assert ball is not None and ball.proves_attained and ball.rows == ds.n
+    # rho bounds every row's norm
+    assert ball.row_norm_bound >= float(np.sqrt(np.einsum("ij,ij->i", ds.X, ds.X)).max())
+    # |g| on the free entries: the gradient recomputed in float64, within its sums' round-off
+    if family == "categorical":
+        P = nx.softmax(ds.X @ theta)
+        g = (ds.X.T @ (ds.weights[:, None] * (ds.Y - P)))[:, :-1]
+        mag = np.abs(ds.X).T @ (ds.weights[:, None] * (np.abs(ds.Y) + P))
+    else:
+        mu = ds.family.mean(ds.X @ theta.reshape(-1))
+        g = ds.X.T @ (ds.weights * (ds.Y - mu))
+        mag = np.abs(ds.X).T @ (ds.weights * (np.abs(ds.Y) + mu))
+    assert ball.gradient_bound >= np.linalg.norm(g) - _gamma(ds.n + 8) * np.linalg.norm(mag)
+    # lambda is below the full curvature's smallest eigenvalue
+    C, err = _free_curvature(ds, theta)
+    assert ball.curvature_bound <= np.linalg.eigvalsh(C)[0] + err
+    # kappa and the radius from their definitions
+    c = PJ._BALL_CONSTANT[family]
+    kappa = c * ball.row_norm_bound * ball.gradient_bound / ball.curvature_bound
+    assert kappa <= ball.kappa <= kappa * (1 + _gamma(8)) and ball.kappa <= 0.5
+    assert ball.radius == pytest.approx(4.0 / (c * ball.row_norm_bound), rel=4 * U)
+
+
+def test_the_maximiser_lies_within_the_radius_of_a_loose_solution():
+    ds = overlapping(n=3000, p=4, k=5, seed=2)
+    loose, G = _solved(ds, 1e-6)
+    ball = PJ.curvature_ball(ds, loose, G)
+    assert ball.proves_attained
+    tight, _ = _solved(ds, 1e-12)
+    assert np.linalg.norm((tight - loose)[:, :-1]) < ball.radius
+
+
+def test_the_ball_proves_nothing_on_separated_data():
+    data = [separable(), load_dataset("iris"),
+            Dataset.from_arrays(np.linspace(-2, 2, 60)[:, None],
+                                (np.linspace(-2, 2, 60) > 0.1).astype(int), family="bernoulli")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for ds in data:
+            obj = make_objective(ds)
+            for max_iter in (1, 3, 10, 50, 200):
+                for tol in (1e-4, 1e-10):
+                    res = solve_dual(ds, tol=tol, max_iter=max_iter, check_attainment=False)
+                    theta = np.asarray(res.theta)
+                    ball = PJ.curvature_ball(ds, theta, obj._loglik(theta)[1])
+                    assert ball is not None and not ball.proves_attained
+
+
+def test_solve_dual_skips_the_projected_point_when_the_ball_proves_and_falls_back_otherwise(
+        monkeypatch):
+    ds = overlapping(n=2000, k=4)
+    built = []
+    real = PJ.project_primal
+    monkeypatch.setattr(PJ, "project_primal",
+                        lambda *a, **kw: built.append(1) or real(*a, **kw))
+    assert solve_dual(ds, tol=1e-10).attained is True and not built
+    # a ball that proves nothing: the projected point decides, as before
+    monkeypatch.setattr(PJ, "curvature_ball", lambda *a, **kw: None)
+    assert solve_dual(ds, tol=1e-10).attained is True and built
+
+
+def test_the_ball_declines_what_it_does_not_cover():
+    ds = make_dataset("poisson")
+    theta, G = _solved(ds, 1e-10)
+    assert PJ.curvature_ball(ds, theta, G) is None  # no constant for the family
+    ds = overlapping(n=100, k=3)
+    theta, G = _solved(ds, 1e-10)
+    moved = theta + 1.0  # not the pivot gauge
+    assert PJ.curvature_ball(ds, moved, G) is None
