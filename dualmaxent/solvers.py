@@ -164,6 +164,26 @@ def _newton_curvature(obj: DualObjective, beta):
 #: Hessian kept throughout, 7e-3 -> 3e-4 -> 1e-5 -> 7e-7 -> 5e-8 -> 3e-9 -> 2e-10 -> 1e-11
 #: (about 0.05 per step) in 0.41 s, seven gradient passes and no Hessian pass.
 REUSE_RATIO = 0.1
+#: Below :data:`LARGE_ROWS`, Newton reuses a factorisation (:data:`REUSE_RATIO`) from this
+#: many rows and this many columns on, where a Hessian pass costs several gradient passes
+#: (n = 10^4, m = 51: 1.7 ms against 0.34 ms)...
+REUSE_MIN_ROWS = 1_000
+REUSE_MIN_WIDTH = 20
+#: ... and does not form the next Hessian with the full step's value when the stale factor's
+#: predicted contraction (the last contraction squared, :meth:`_NewtonStep.prefetch_hessian`)
+#: is at most this; before any step has been seen (after the L-BFGS start) the quadratic
+#: constant is taken as :data:`STALE_FIRST` (measured about 50, relative gradients, two classes,
+#: m = 50, n = 10^4). Measured (``MaxEntClassifier().fit``, certificate included, two classes,
+#: 50 features, the best of seven to nine, interleaved), without -> with: n = 10^3 L2
+#: 3.79 -> 3.65 ms, unpenalised 4.20 -> 4.01; n = 10^4 unpenalised (no L-BFGS start)
+#: 24.6 -> 21.3; with the L-BFGS start n = 10^4 L2 16.1 -> 14.6, unpenalised 18.4 -> 16.7;
+#: n = 3 x 10^4 L2 50.4 -> 47.9, unpenalised 54.5 -> 48.1; m = 20, n = 10^4 unpenalised
+#: 9.6 -> 9.1. Tried: STALE_CONTRACTION 0.1 (n = 10^3 L2 4.00 ms, n = 10^4 unpenalised
+#: 22.1 ms) and 0.001 (3.80, 22.7); STALE_FIRST 1000 (the first step always prefetching: no
+#: gain) and 0 (never: the same times within noise, but a cold start's second Hessian then
+#: costs a pass of its own).
+STALE_CONTRACTION = 0.01
+STALE_FIRST = 100.0
 
 
 class _NewtonStep(_Direction):
@@ -171,7 +191,18 @@ class _NewtonStep(_Direction):
 
     A factorisation is reused while the steps contract fast (:data:`REUSE_RATIO`), and the
     first one may be the scaled-up Hessian of a subsample (:func:`subsample_start`,
-    :meth:`~dualmaxent.objective.DualObjective.seeded_hessian`).
+    :meth:`~dualmaxent.objective.DualObjective.seeded_hessian`). Below :data:`LARGE_ROWS` the
+    reuse runs from :data:`REUSE_MIN_ROWS` rows and :data:`REUSE_MIN_WIDTH` columns on, and the
+    next Hessian is not formed at the full step when the stale one is predicted to serve
+    (:meth:`prefetch_hessian`).
+
+    Tried at mid size and dropped (``MaxEntClassifier().fit``, two classes, 50 features,
+    certificate included, the best of nine): the secant step of Newton-CG
+    (:func:`_secant_step`), seven iterations instead of eight or nine but slower, n = 10^3 L2
+    3.94 ms against 3.63, n = 10^4 unpenalised 25.9 against 23.5; float32 Hessians from
+    n = 10^3 on (:func:`_curvature_precision`, its bound met there), 3.51 against 3.63 and
+    22.3 against 23.5, within the noise of a shared machine (a Hessian pass at n = 10^4,
+    m = 51: 1.48 ms against 1.66; ``ssyrk`` gains little on blocks of 1285 rows).
     """
 
     def __init__(self, obj: DualObjective):
@@ -183,9 +214,16 @@ class _NewtonStep(_Direction):
             except np.linalg.LinAlgError:
                 pass
         self.last_rel = None
+        self.contraction = None  # rel / last_rel of the last step
         self.seeded = self.factor is not None
         self.prefetch = self.factor is None
-        self.reuse_allowed = obj.reuses_curvature and obj.dataset.n >= LARGE_ROWS
+        self.prefetched = False  # whether the accepted point's Hessian was formed with it
+        self.asked = False
+        n = obj.dataset.n
+        self.reuse_allowed = obj.reuses_curvature and (n >= LARGE_ROWS or (
+            n >= REUSE_MIN_ROWS and obj.dataset.m >= REUSE_MIN_WIDTH))
+        # mid size: the prefetch is skipped where the stale factor is predicted to serve
+        self.predict = self.reuse_allowed and n < LARGE_ROWS
 
     def initial_hessian(self) -> bool:
         return self.factor is None
@@ -194,15 +232,30 @@ class _NewtonStep(_Direction):
         # The full step is almost always accepted, so form the next Hessian in the same pass
         # over X when this step's was fresh (the last contraction was slow, and so will be the
         # next), unless quadratic convergence predicts this is the last iteration
-        # (rel^2 <= tol) and the Hessian would be wasted.
-        return self.prefetch and rel * rel > tol
+        # (rel^2 <= tol) and the Hessian would be wasted. Mid size (self.predict): with
+        # Newton's quadratic constant c = rel / last_rel^2, the next residual is about
+        # c rel^2 and a step from there with this Hessian contracts by about c rel =
+        # contraction^2 (the curvature's change over a step of the size of the error):
+        # skipped when that is at most STALE_CONTRACTION.
+        stale = self.contraction ** 2 if self.contraction is not None else STALE_FIRST * rel
+        self.asked = self.prefetch and rel * rel > tol and not (
+            self.predict and stale <= STALE_CONTRACTION)
+        return self.asked
+
+    def accepted(self, t):
+        self.prefetched = self.asked and t == 1.0
 
     def step(self, obj, beta, grad, rel):
         # the subsample's Hessian serves the first step wherever it was given (its pass was
-        # saved); later ones are reused only where a gradient pass is much cheaper
+        # saved); later ones are reused only where a gradient pass is much cheaper, and never
+        # when the Hessian at beta was already formed with the line search's value
         seeded, self.seeded = self.seeded, False
-        reuse = self.factor is not None and (seeded or self.reuse_allowed and (
-            self.last_rel is None or rel <= REUSE_RATIO * self.last_rel))
+        prefetched, self.prefetched = self.prefetched, False
+        if self.last_rel is not None:
+            self.contraction = rel / self.last_rel if self.last_rel > 0 else 0.0
+        reuse = self.factor is not None and not prefetched and (
+            seeded or self.reuse_allowed and (
+                self.last_rel is None or rel <= REUSE_RATIO * self.last_rel))
         self.last_rel = rel
         # the next step's Hessian with this one's full step, unless it may be reused
         self.prefetch = not (reuse and self.reuse_allowed)
@@ -523,8 +576,8 @@ def _curvature_precision(obj: DualObjective):
     return np.float32 if rho * condition ** 2 <= CG_FORCING_MAX else np.float64
 
 
-#: :func:`_lbfgs_start` runs for an L2 fit with this many rows or more, and fewer
-#: than :data:`LARGE_ROWS` (where the subsample's solve is the warm start instead)...
+#: :func:`_lbfgs_start` runs for an unpenalised or L2 fit with this many rows or more, and
+#: fewer than :data:`LARGE_ROWS` (where the subsample's solve is the warm start instead)...
 LBFGS_START_MIN_ROWS = 10_000
 #: ... to this relative gradient, in at most :data:`LBFGS_START_MAX_ITER` iterations.
 LBFGS_START_TOL = 1e-4
@@ -536,16 +589,30 @@ def _lbfgs_start(obj: DualObjective, beta, hist):
 
     Far from the optimum a Newton step gains little more than an L-BFGS step, but its Hessian
     pass costs several gradient passes (n m^2 flops against n m: at n = 10^4, m = 51, one
-    BLAS thread, 2.0 ms against 0.3 ms). L-BFGS takes the first digits at a gradient pass each
+    BLAS thread, 1.7 ms against 0.34 ms). L-BFGS takes the first digits at a gradient pass each
     and Newton the last ones quadratically. Measured (to 1e-10, L2 with lambda 1, n = 10^4,
     standard normal features, the best of nine): two classes, 50 features, 19.4 ms -> 13.5 ms;
-    ten features 8.3 -> 6.7; three classes, ten features 21.8 -> 17.2. Not below
-    :data:`LBFGS_START_MIN_ROWS` (at n = 10^3 it cost 10 to 30 %: the fixed costs of a scipy
-    minimize call are the size of the whole solve), and not without a penalty, where the
-    likelihood may have no maximiser and L-BFGS would chase it.
+    ten features 8.3 -> 6.7; three classes, ten features 21.8 -> 17.2. Unpenalised, two
+    classes, 50 features (``MaxEntClassifier(C=inf).fit``, certificate included, with the
+    factor reuse of :class:`_NewtonStep`): 21.3 ms -> 18.4 ms (eight Newton steps before,
+    now about ten L-BFGS steps and two Newton steps).
+
+    Not below :data:`LBFGS_START_MIN_ROWS`: at n = 10^3 it cost 10 to 30 % with L2, the fixed
+    costs of a scipy minimize call being the size of the whole solve (measured again with two
+    classes and 50 features: 3.6 -> 4.1 ms with L2, 3.9 -> 4.2 ms unpenalised). Not for
+    Newton-CG: with three classes and 50 features, unpenalised, 41.7 -> 45.3 ms at n = 10^4
+    (CG's products are as cheap as L-BFGS's gradients, and its steps gain more).
+
+    Unpenalised, the likelihood may have no maximiser (separated data), and L-BFGS then chases
+    it to infinity: the start costs at most :data:`LBFGS_START_MAX_ITER` gradient passes, after
+    which Newton runs as it would have from any point, and the attainment test decides
+    (:func:`dualmaxent.dual.solve_dual`). Measured on separable data (``y = [X w > 0]``,
+    standard normal X, the best of five fits): n = 10^4, m = 50, 1307 -> 1282 ms; the same
+    with 0.1 % of labels flipped 461 -> 450 ms; n = 2 x 10^4, m = 10, 391 -> 389 ms (the
+    separation LP dominates every such fit).
     """
     n = obj.dataset.n
-    if not (obj.penalty.kind == "l2" and LBFGS_START_MIN_ROWS <= n < LARGE_ROWS):
+    if not (obj.penalty.kind in ("l2", "none") and LBFGS_START_MIN_ROWS <= n < LARGE_ROWS):
         return beta
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -555,8 +622,8 @@ def _lbfgs_start(obj: DualObjective, beta, hist):
 
 def _newton(obj: DualObjective, beta, tol, max_iter, hist):
     """Newton's method; with an L1 part (L1, elastic net) proximal Newton
-    (:class:`_ProxNewtonStep`). An L2 fit of mid size starts from L-BFGS's iterate
-    (:func:`_lbfgs_start`)."""
+    (:class:`_ProxNewtonStep`). An unpenalised or L2 fit of mid size starts from L-BFGS's
+    iterate (:func:`_lbfgs_start`)."""
     if obj.penalty.has_l1:
         return _ascend(obj, beta, tol, max_iter, hist, _ProxNewtonStep(obj))
     obj.curvature_dtype = _curvature_precision(obj)

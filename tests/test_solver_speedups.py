@@ -1,0 +1,146 @@
+"""Newton's mid-size shortcuts (issue 19) keep the fits' results.
+
+* The L-BFGS start of unpenalised fits and the factor reuse below ``LARGE_ROWS``
+  (:data:`dualmaxent.solvers.REUSE_MIN_ROWS`, :data:`~dualmaxent.solvers.STALE_CONTRACTION`)
+  reach the maximiser plain Newton reaches: the stationarity residual, recomputed from its
+  definition ``X^T W (Y - P) - lam theta_R``, is within the tolerance (plus the rounding bound
+  of recomputing it), and the two thetas are within ``2 (|g_1| + |g_2|) / mu`` of each other,
+  ``mu`` the smallest eigenvalue of ``-H`` at the solution (strong concavity: ``|beta -
+  beta*| <= |g(beta)| / mu`` wherever ``-H >= mu I`` on the segment; the factor 2 allows the
+  curvature to change over a segment of length about 1e-9).
+* On separated data the L-BFGS start changes nothing of the verdict: the maximiser is still
+  reported as not attained.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dualmaxent import _kernels as K
+from dualmaxent import solvers as S
+from dualmaxent.data import Dataset
+from dualmaxent.dual import make_objective, solve_dual
+from dualmaxent.results import Penalty
+
+TOL = 1e-10
+
+
+def _two_class(n=10_000, features=30, seed=0):
+    rng = np.random.default_rng(seed)
+    Xf = rng.standard_normal((n, features))
+    eta = Xf @ (0.5 * rng.standard_normal(features)) + 0.2
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-eta))).astype(int)
+    return Dataset.from_arrays(Xf, y, weights=rng.uniform(0.5, 2.0, n))
+
+
+def _plain(monkeypatch):
+    """Newton without the mid-size shortcuts."""
+    monkeypatch.setattr(S, "LBFGS_START_MIN_ROWS", 10**12)
+    monkeypatch.setattr(S, "REUSE_MIN_ROWS", 10**12)
+
+
+def _stationarity(ds, theta, lam, penalized_rows):
+    """``(max |X^T W (Y - P) - lam theta_R| / scale, bound)``: the relative residual from its
+    definition, and the worst-case rounding of computing it (``gamma(n + 2, u)`` times the
+    magnitudes of the sums)."""
+    X, Y, w = ds.X, ds.Y, ds.weights
+    eta = X @ theta
+    P = np.exp(eta - eta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    R = w[:, None] * (Y - P)
+    G = X.T @ R - lam * theta * penalized_rows[:, None]
+    scale = 1.0 + float(np.abs(X.T @ (w[:, None] * Y)).max())
+    u = K.unit_roundoff(np.float64)
+    # |X| |R| bounds the magnitudes; P's own rounding (a few u per entry) is within w |Y - P|'s
+    # relative error of gamma(8), folded into gamma(n + 8)
+    magnitude = np.abs(X).T @ (w[:, None] * (np.abs(Y) + np.abs(P))) \
+        + lam * np.abs(theta) * penalized_rows[:, None]
+    bound = K.gamma(ds.n + 8, u) * float(magnitude.max()) / scale
+    return float(np.abs(G).max()) / scale, bound
+
+
+@pytest.mark.parametrize("l2", [None, 1.0])
+def test_mid_size_shortcuts_reach_plain_newtons_maximiser(monkeypatch, l2):
+    ds = _two_class()
+    assert S.LBFGS_START_MIN_ROWS <= ds.n < S.LARGE_ROWS
+    assert ds.n >= S.REUSE_MIN_ROWS and ds.m >= S.REUSE_MIN_WIDTH
+    penalty = Penalty("l2", l2) if l2 else Penalty()
+    obj = make_objective(ds, penalty)
+    lam = penalty.l2_lam or 0.0
+
+    calls = {"lbfgs": 0, "curvature": 0}
+    lbfgs, curvature = S._lbfgs, S._newton_curvature
+
+    def counted_lbfgs(*a, **kw):
+        calls["lbfgs"] += 1
+        return lbfgs(*a, **kw)
+
+    def counted_curvature(*a, **kw):
+        calls["curvature"] += 1
+        return curvature(*a, **kw)
+
+    monkeypatch.setattr(S, "_lbfgs", counted_lbfgs)
+    monkeypatch.setattr(S, "_newton_curvature", counted_curvature)
+    fast = solve_dual(ds, method="newton", tol=TOL, l2=l2)
+    assert fast.converged and calls["lbfgs"] == 1  # the L-BFGS start ran
+    with monkeypatch.context() as mp:
+        _plain(mp)
+        plain = solve_dual(ds, method="newton", tol=TOL, l2=l2)
+    assert plain.converged
+
+    for res in (fast, plain):
+        rel, bound = _stationarity(ds, res.theta, lam, obj.penalized_rows)
+        assert rel <= TOL + bound
+
+    b_fast, b_plain = obj.beta(fast.theta), obj.beta(plain.theta)
+    g_fast = obj.smooth_value_grad(b_fast)[1]
+    g_plain = obj.smooth_value_grad(b_plain)[1]
+    mu = float(np.linalg.eigvalsh(-obj.hessian(b_fast))[0])
+    assert mu > 0
+    distance = float(np.linalg.norm(b_fast - b_plain))
+    assert distance <= 2.0 * (np.linalg.norm(g_fast) + np.linalg.norm(g_plain)) / mu
+
+
+def test_reused_factor_never_replaces_a_prefetched_hessian(monkeypatch):
+    """A step whose Hessian was formed with the line search's value uses it (the stale factor
+    would cost the same and be less exact): every Hessian formed at an accepted point is
+    factored there, so the number of factorisations is at least the number of prefetches
+    that the line search accepted (and at least one was)."""
+    ds = _two_class(n=3000, features=25, seed=3)
+    prefetched, used = [], []
+    step, accepted = S._NewtonStep.step, S._NewtonStep.accepted
+
+    def spy_accepted(self, t):
+        accepted(self, t)
+        prefetched.append(self.prefetched)
+
+    def spy_step(self, obj, beta, grad, rel):
+        was = self.prefetched
+        old = self.factor
+        out = step(self, obj, beta, grad, rel)
+        if was:
+            used.append(self.factor is not old)
+        return out
+
+    monkeypatch.setattr(S._NewtonStep, "accepted", spy_accepted)
+    monkeypatch.setattr(S._NewtonStep, "step", spy_step)
+    res = solve_dual(ds, method="newton", tol=TOL)
+    assert res.converged
+    assert used and all(used)
+
+
+def test_lbfgs_start_keeps_the_verdict_on_separated_data(monkeypatch):
+    rng = np.random.default_rng(5)
+    n, features = 10_000, 4
+    Xf = rng.standard_normal((n, features))
+    y = (Xf @ rng.standard_normal(features) > 0).astype(int)
+    ds = Dataset.from_arrays(Xf, y)
+    with pytest.warns(Warning):
+        fast = solve_dual(ds, method="newton")
+    with monkeypatch.context() as mp:
+        _plain(mp)
+        with pytest.warns(Warning):
+            plain = solve_dual(ds, method="newton")
+    assert fast.attained is False and plain.attained is False
+    assert not fast.converged and not plain.converged
