@@ -475,7 +475,10 @@ def _attainment(dataset, obj, beta, converged: bool):
     construction). Otherwise the curvature ball of the solution proves it when its gradient is
     small against a row sample's curvature (:func:`dualmaxent.projected.curvature_ball`), else
     the projected primal point at the solution when it lies strictly inside the domain
-    (:attr:`dualmaxent.projected.ProjectedPrimal.proves_attained`);
+    (:attr:`dualmaxent.projected.ProjectedPrimal.proves_attained`: its curvature is the
+    solver's last one, :meth:`dualmaxent.objective.DualObjective.last_pass`, whose origin --
+    at theta or at an earlier iterate, a scaled row sample or all rows -- the proof turns into
+    a proved lower bound of the curvature at theta, or declines);
     the separation LP decides when that is inconclusive or the solver did not converge. Neither
     the point nor the LP's result is kept on the :class:`DualResult`: a checker recomputes its
     own (:func:`dualmaxent.certify`).
@@ -517,8 +520,16 @@ def _attainment(dataset, obj, beta, converged: bool):
             # report's second column would mirror the first
             family, Y0, theta = view
             data = dataclasses.replace(dataset, Y=Y0, family=family)
-            first = (first[0][:, :1], first[1], first[2])
-        projected = project_primal(data, theta, obj.penalty, keep_mu=False, first_pass=first)
+            # the curvature's point mapped as theta is (the proof measures the distance
+            # between them in the view's coordinates; an unknown point stays unknown)
+            at = (None if first.point is None else
+                  obj.family.binary_view(dataset.Y, first.point.reshape(len(first[0]), -1),
+                                         obj.params.free_classes)[2])
+            first = first.replace(G=first[0][:, :1], point=at)
+        # the ball's curvature bound (a row sample's, proved at theta on the free entries) is
+        # one the projected point's proof may divide by: its residual is of second order
+        projected = project_primal(data, theta, obj.penalty, keep_mu=False, first_pass=first,
+                                   curvature_bound=ball.curvature_bound if ball else 0.0)
         if projected.proves_attained:
             return True, None
     separation = detect_separation(dataset)

@@ -26,6 +26,7 @@ and Hessian come from the blocked one-pass kernels of :mod:`dualmaxent._kernels`
 from __future__ import annotations
 
 import hashlib
+import weakref
 
 import numpy as np
 import scipy.linalg
@@ -36,7 +37,8 @@ from .data import Dataset
 from .exceptions import DualMaxentError
 from .params import Parameterization, Penalty
 
-__all__ = ["DualObjective", "IdentifiedObjective", "ReducedObjective", "make_objective"]
+__all__ = ["DualObjective", "IdentifiedObjective", "ReducedObjective", "LastPass",
+           "make_objective"]
 
 
 def make_objective(dataset: Dataset, penalty: Penalty | None = None, forced=None):
@@ -197,6 +199,51 @@ def curvature_diagonal(X, w, family, point) -> np.ndarray:
     return design.column_sq_sums(X, w[:, None] * V)
 
 
+class LastPass(tuple):
+    """``(G, C, value)`` of :meth:`DualObjective.last_pass`, and what ``C`` is.
+
+    Unpacks and indexes as the 3-tuple ``(G, C, value)``. ``C`` may serve a Newton step at
+    theta whatever it is (the step's point is measured, not trusted); a *proof* that uses its
+    eigenvalues (:func:`dualmaxent.projected.project_primal`'s attainment) must know where it
+    was formed and how it was scaled, which the attributes say:
+
+    Attributes
+    ----------
+    point : ndarray or None
+        The theta (the objective's full layout, (m, k) or (m,)) at which ``C``'s sums were
+        formed, a copy; ``theta`` itself when ``C`` is the curvature at ``theta``. None when
+        unknown (a curvature handed over by :meth:`DualObjective.seed_curvature` or set by a
+        subclass that does not say): then nothing about ``C`` may be claimed.
+    scale : float
+        ``C`` is ``scale`` times the curvature of a row sample at ``point`` (1 for all rows);
+        ``C / scale`` is a sum of positive semidefinite terms over a subset of the rows, hence
+        below the full curvature at ``point`` in the PSD order.
+    rows : int
+        The rows ``C / scale`` sums over (the terms of its sums' rounding).
+    dtype : numpy dtype
+        The precision of the curvature's block products (:mod:`dualmaxent._kernels`).
+    full : bool
+        ``C / scale`` sums over every row of the data set (not a sample).
+    """
+
+    def __new__(cls, G, C, value, point=None, scale: float = 1.0, rows: int = 0,
+                dtype=np.float64, full: bool = True):
+        self = super().__new__(cls, (G, C, value))
+        self.point = None if point is None else np.array(point, dtype=np.float64)
+        self.scale = float(scale)
+        self.rows = int(rows)
+        self.dtype = np.dtype(dtype)
+        self.full = bool(full)
+        return self
+
+    def replace(self, G=None, point=None) -> "LastPass":
+        """The same pass with ``G`` and the curvature's ``point`` replaced (a view of the same
+        likelihood in other coordinates: :meth:`dualmaxent.families.Categorical.binary_view`)."""
+        return LastPass(self[0] if G is None else G, self[1], self[2],
+                        self.point if point is None else point, self.scale, self.rows,
+                        self.dtype, self.full)
+
+
 class DualObjective:
     """The penalised log-likelihood of a data set as a function of the free entries of theta.
 
@@ -262,6 +309,10 @@ class DualObjective:
         # eta) at that point, for curvature_operator; X^T W X and its Cholesky factor
         self._cache = None
         self._last_curvature = None
+        # where _loglik formed _last_curvature: (weakref to it, theta copy, rows, dtype), for
+        # last_pass to say what its C is (another setter of _last_curvature leaves it stale,
+        # which the weak reference detects)
+        self._curvature_origin = None
         self._point = None
         self._gram = None
         self._gram_eig = None  # (V, mu) of G and the penalty, or False: _gram_penalty_eig
@@ -366,6 +417,8 @@ class DualObjective:
         self._cache = (key, value, G, C)
         if C is not None:
             self._last_curvature = C
+            self._curvature_origin = (weakref.ref(C), np.array(theta, dtype=np.float64),
+                                      self.X.shape[0], np.dtype(self.curvature_dtype))
         return value, G, C
 
     def reported_loglik(self, theta) -> tuple[float, float]:
@@ -386,6 +439,7 @@ class DualObjective:
         """Drop the caches of the last pass (the mean table among them) and return self, for a
         result to keep (:attr:`dualmaxent.results.DualResult.std_err` needs the objective)."""
         self._cache = self._point = self._last_curvature = self._coarse_basis = None
+        self._curvature_origin = None
         return self
 
     def last_curvature(self):
@@ -396,30 +450,69 @@ class DualObjective:
         """Drop the cached pass (after a change of ``curvature_dtype``)."""
         self._cache = None
         self._last_curvature = None
+        self._curvature_origin = None
 
     def last_pass(self, theta):
         """``(G, C, value)`` at ``theta`` without another full Hessian pass, or None.
 
         ``G = X^T W (Y - mu)`` and ``l`` come from the cache of the last pass when it was at
-        ``theta``; ``C`` is the most recent curvature formed, perhaps at the iterate before
-        theta. Near an optimum that is as good as the exact one for the projected point of
-        :mod:`dualmaxent.projected`, whose correction is of the size of ``G`` (the error is of
-        the order ``|G| |theta - theta_prev|``) and whose residual is measured anyway. When no
-        curvature was formed (Newton-CG), ``C`` is that of a row subsample at theta, scaled up
-        (:data:`CURVATURE_ROWS_PER_PARAM`): its sampling error plays the part of the stale
-        iterate's.
+        ``theta``. ``C`` is the curvature at ``theta`` when that pass formed one; else the most
+        recent curvature formed, perhaps at the iterate before theta. Near an optimum that is as
+        good as the exact one for the projected point's *step* (:mod:`dualmaxent.projected`),
+        whose correction is of the size of ``G`` (the error is of the order ``|G| |theta -
+        theta_prev|``) and whose residual is measured anyway. When no curvature was formed
+        (Newton-CG), ``C`` is that of a row subsample at theta in float32, scaled up by the
+        stride (:data:`CURVATURE_ROWS_PER_PARAM`): its sampling error plays the part of the
+        stale iterate's.
+
+        Such a ``C`` is no bound of the curvature at theta (a scaled sample can exceed it, a
+        stale one was formed elsewhere), so the result, a :class:`LastPass`, says what it is:
+        the point it was formed at, the sample's scale, its rows and precision. A proof that
+        needs a lower bound of the curvature at theta derives it from those
+        (:func:`dualmaxent.projected.project_primal`).
+
+        Returns
+        -------
+        LastPass or None
         """
         got = self._pass_at(theta)
         if got is None:
             return None
+        n = self.dataset.n
+        at_theta = self._loglik(theta)[2]  # the cached pass at theta (no new pass): its C
+        if at_theta is not None:
+            return LastPass(got[1], at_theta, got[0], theta, 1.0, n, self.curvature_dtype)
         if self._last_curvature is None:
-            step = self.dataset.n // (CURVATURE_ROWS_PER_PARAM * max(self.n_params, 1))
+            step = n // (CURVATURE_ROWS_PER_PARAM * max(self.n_params, 1))
             sub = self.subsample(step) if step >= 2 else None
             if sub is None:
                 return None
             sub.curvature_dtype = np.float32
-            self._last_curvature = step * sub._loglik(theta, hessian=True)[2]
-        return got[1], self._last_curvature, got[0]
+            C = step * sub._loglik(theta, hessian=True)[2]
+            self._last_curvature = C
+            self._curvature_origin = (weakref.ref(C), np.array(theta, dtype=np.float64),
+                                      sub.dataset.n, np.dtype(np.float32), float(step))
+        C, origin = self._last_curvature, self._curvature_origin
+        if origin is None or origin[0]() is not C:  # set elsewhere
+            origin = self._cached_curvature_origin(C)
+        if origin is None:  # nothing known about it
+            return LastPass(got[1], C, got[0])
+        scale = origin[4] if len(origin) > 4 else 1.0
+        return LastPass(got[1], C, got[0], origin[1], scale, origin[2], origin[3],
+                        full=origin[2] == n and scale == 1.0)
+
+    def _cached_curvature_origin(self, C):
+        """The origin (as :meth:`last_pass` keeps it) of a curvature ``C`` that ``_loglik`` did
+        not record, found in a cache of passes keyed by theta's float64 bytes (an engine's
+        ``_points``: :class:`dualmaxent.engine.EngineObjective`), or None."""
+        points = getattr(self, "_points", None)
+        if C is None or not isinstance(points, dict):
+            return None
+        for key, got in points.items():
+            if isinstance(key, bytes) and len(got) > 2 and got[2] is C:
+                point = np.frombuffer(key, dtype=np.float64).copy()
+                return (None, point, self.dataset.n, np.dtype(self.curvature_dtype))
+        return None
 
     def last_gradient(self, theta):
         """``G = X^T W (Y - mu)`` (m, q) of the last pass over ``X`` when it was at ``theta``

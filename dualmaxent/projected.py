@@ -84,6 +84,50 @@ point exists: the data are not separated, and the LP can be skipped. The test is
 their forced entries ``C`` is nearly singular along the recession direction and ``P~`` has
 entries at or below zero, and it fails.
 
+The proof's eigenvalue. ``lambda_min(C_SS)`` above must be a *lower bound* of the smallest
+eigenvalue of the exact curvature at theta*: the map from a correction to the balance residual
+is exactly ``X^T W J X`` there. The ``C`` the step used need not be that curvature (the step
+may use anything: its point is measured, not trusted); the solver's
+(:meth:`dualmaxent.objective.DualObjective.last_pass`) may have been formed at an earlier
+iterate ``theta_C``, or be a row sample's at theta* scaled up by its stride. What it is comes
+with it (:class:`dualmaxent.objective.LastPass`: ``point``, ``scale``, ``rows``, ``dtype``),
+and :func:`proof_curvature_bound` turns it into a bound, or into 0 (nothing claimed; the LP
+decides):
+
+* a sample. ``C / scale`` is a sum of positive semidefinite row terms over a subset of the
+  rows, so ``C / scale <= C_full`` in the PSD order and ``lambda_min(C / scale)`` is a lower
+  bound (not ``C``'s own: the scaled sample can exceed the full curvature). A sample whose
+  factorisation dropped a direction proves nothing (its null space may be larger);
+* another point. By the self-concordance of the curvature ball's section, ``C(theta*) >=
+  exp(-c rho |theta* - theta_C|) C(theta_C)``, ``|.|`` the Frobenius norm of the difference
+  over *every* column of theta (the pinned class's entries included, zero in the pivot gauge;
+  a row's logits then move within ``2 |x_j| |delta|``, whatever the gauge), ``rho >= max_j
+  |x_j|`` (pass 2's rows of positive weight, rounded up), ``c = 2`` (categorical) or 1
+  (Bernoulli). Poisson is covered with ``c = 1``: its row curvature ``w_j exp(eta_j) x_j
+  x_j^T`` is multiplied by exactly ``exp(t x_j^T delta) >= exp(-|x_j| |delta|)`` along the
+  segment. Other families (none can separate) prove nothing from a stale curvature;
+* round-off. The bound is on the exact curvature, ``C`` a floating-point sum: its entries err
+  by at most ``g M`` entrywise, ``M`` the sum of the monomials' magnitudes, ``w_j |x_ji x_ji'|
+  p_a (delta_ab + p_b)`` (the kernels form ``p`` and ``p^2`` apart; a one-parameter
+  variance's ``1 - p`` is charged the same way), and ``g`` the kernels' ``gamma`` of the
+  formation (:func:`dualmaxent._kernels.categorical_curvature_error_bound`: its precision
+  and blocks, ``rows + 8`` float64 roundings for the sums over blocks, chunks and the scale)
+  compounded with the probabilities' relative error ``delta`` (the ball's) to the third power,
+  plus ``2 delta``. ``M`` is positive semidefinite and nonnegative, so with ``D =
+  diag(C)^(-1/2)``, ``||D E D||_2 <= g trace(D M D)``; pass 2 sums the diagonal of ``M`` at
+  theta* (``sum_j w_j x_ji^2 p_ja (1 + p_ja)``), which bounds the one at ``theta_C`` times
+  ``exp(2 s)`` (each probability moves by at most ``exp(s)``, ``s = c rho |delta|``), times
+  ``(1 + delta)^2`` and its sums' ``1 + gamma(n + 8)``. The smallest eigenvalue is then bounded
+  below by :func:`_smallest_eigenvalue_bound` (the shifted Cholesky of
+  :func:`dualmaxent.certify.factor`; ``factor`` itself on the kept range of a rank-deficient
+  design), with ``terms`` chosen so that its charge ``size gamma(terms + 8) (1 + gamma(terms
+  + 8))`` covers ``2 g trace(D M D)``. The bound is divided by ``scale`` and multiplied by
+  ``exp(-s)``, rounded down.
+
+A float32 sample's worst-case charge is too large to prove much; then the proof also takes the
+curvature ball's ``lambda`` (``project_primal(curvature_bound=...)``, a proved bound on every
+free entry, which is ``S`` when the proof arises), and divides by the larger of the two.
+
 A cheaper proof: the curvature ball
 -----------------------------------
 Near a solution the gradient alone proves attainment, with no second pass and no Newton system
@@ -146,6 +190,7 @@ import numpy as np
 from . import _kernels, design
 from . import _numerics as nx
 from .certify import MARGIN_FRACTION, RANK_RTOL, _correction_set, _penalty_value, _relaxation
+from .certify import factor as _factor
 from .certify import pseudo_solve as _pseudo_solve
 from .engine import vgh_block
 from .exceptions import DualMaxentError
@@ -168,6 +213,13 @@ ATTAINMENT_ROWS_PER_COLUMN = 64
 #: The constant ``c`` of the curvature ball (module docstring): a row's logits move within a
 #: range of ``c |x_j| |delta|`` when theta moves by ``delta``.
 _BALL_CONSTANT = {"categorical": 2.0, "bernoulli": 1.0}
+
+#: The constant ``c`` of the curvature's self-concordance bound ``C(theta) >= exp(-c rho
+#: |theta - theta'|) C(theta')`` (module docstring, "The proof's eigenvalue"): the categorical
+#: and Bernoulli families as for the ball, and Poisson, whose row curvature ``exp(eta)`` moves
+#: by exactly ``exp(x^T delta)`` along a segment. A family not listed proves nothing from a
+#: curvature formed elsewhere.
+_STALE_CONSTANT = {"categorical": 2.0, "bernoulli": 1.0, "poisson": 1.0}
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,11 +261,17 @@ class ProjectedPrimal:
         ``min mu~ / mu`` over the entries (and ``(1 - mu~) / (1 - mu)`` for Bernoulli; ``+inf``
         for the Gaussian family).
     second_step : float
-        The bound on the relative size of the step that would remove ``mu~``'s residual.
+        The bound on the relative size of the step that would remove ``mu~``'s residual, from
+        :attr:`proof_curvature` (``inf`` when that is 0 or the proof does not arise).
     rank, size : int
         The rank of ``C_SS`` (after dropping its singular directions) and the size of ``S``.
     condition : float
         Largest over smallest kept eigenvalue of ``C_SS``.
+    proof_curvature : float
+        The proved lower bound of the smallest eigenvalue of the exact curvature ``C_SS`` at
+        theta that :attr:`second_step` divides by (:func:`proof_curvature_bound`); 0 when
+        nothing is proved or the proof does not arise (a penalty, forced entries, margins that
+        fail).
     seconds : float
     """
 
@@ -234,11 +292,13 @@ class ProjectedPrimal:
     rank: int
     size: int
     condition: float
+    proof_curvature: float
     seconds: float
 
 
 def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
-                   keep_mu: bool = True, first_pass=None, engine=None) -> ProjectedPrimal:
+                   keep_mu: bool = True, first_pass=None, engine=None,
+                   curvature_bound: float = 0.0) -> ProjectedPrimal:
     """Build the feasible primal point ``mu~`` from ``theta`` and bracket the optimum.
 
     Parameters
@@ -253,14 +313,22 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
         (forced observations) there.
     keep_mu : bool, default True
         Return ``mu~`` (an array like ``Y``); False keeps only the reductions.
-    first_pass : tuple, optional
+    first_pass : tuple or LastPass, optional
         ``(R, C, l)`` already at hand (:meth:`dualmaxent.objective.DualObjective.last_pass`):
         ``R = X^T W (Y - mu)`` (m, q) at theta, a curvature of the classes the step moves (an
-        iterate's near theta will do) and ``l(theta)``. Saves the first pass.
+        iterate's near theta, or a scaled row sample's, will do for the step) and
+        ``l(theta)``. Saves the first pass. The attainment proof uses ``C`` only as far as a
+        :class:`dualmaxent.objective.LastPass` says what it is (where formed, scaled by what,
+        over how many rows, in what precision); a plain tuple proves nothing.
     engine : NumpyEngine or DaskEngine, optional
         Run the two passes through an engine (:mod:`dualmaxent.engine`) instead of over the
         in-memory arrays; then ``mu~`` is not returned (``mu`` is None) and ``forced`` is not
         supported.
+    curvature_bound : float, default 0
+        A proved lower bound of the smallest eigenvalue of the exact curvature at ``theta`` on
+        every free entry of the pivot gauge (:attr:`CurvatureBall.curvature_bound`), which
+        is ``C_SS`` when the proof arises (unpenalised): the proof divides by the larger of it
+        and :func:`proof_curvature_bound`'s. 0: none at hand.
 
     Returns
     -------
@@ -279,18 +347,32 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
     # pass 1: the mean, the residual R = X^T W (Y - mu), the curvature C; the Newton system on S
     S = _correction_set(theta, pen_rows, penalty, multi)
     classes = sorted({a for a in range(q) if S[:, a].any()})
-    R, C, value = _pass_one(dataset, theta, mask, classes, first_pass, engine)
+    R, C, value, origin = _pass_one(dataset, theta, mask, classes, first_pass, engine)
     step = _newton_step(C, _targets(R, theta, pen_rows, penalty), S, classes)
     # pass 2: mu~ = mu + J A, its entropy, balance residual and domain
     out = np.empty(dataset.Y.shape) if keep_mu and engine is None else None
-    sums = _pass_two(dataset, theta, step.A, mask, engine, out)
+    # the curvature's diagonal magnitudes, for the proof's round-off (families with 1 - p)
+    wanted = (not penalty.active and mask is None and origin is not None
+              and dataset.family.name in _MAGNITUDE_FAMILIES)
+    sums = _pass_two(dataset, theta, step.A, mask, engine, out, classes, wanted)
     balance, lower, upper, roundoff = _bracket(sums, theta, value, pen_rows, penalty)
     gap = upper - lower
     r_S = step.on_S(sums.resid) if step.in_S.any() else np.zeros(0)
-    second_step = (2.0 * sums.x_norm * float(np.linalg.norm(r_S)) / step.smallest
-                   if step.smallest > 0 else float("inf"))
-    attained = (not penalty.active and mask is None and sums.relative_margin >= MARGIN_FRACTION
-                and second_step < MARGIN_FRACTION)
+    # the proof's eigenvalue: a proved lower bound of lambda_min of the exact curvature at theta
+    # on S (module docstring), wanted only where the margins already hold
+    provable = (not penalty.active and mask is None and sums.relative_margin >= MARGIN_FRACTION
+                and step.in_S.any())
+    proof_curvature = (proof_curvature_bound(C[np.ix_(step.in_S, step.in_S)], origin,
+                                             dataset.family, theta, sums, step.rank,
+                                             int(step.in_S.sum()), step.in_S, dataset.n)
+                       if provable else 0.0)
+    if provable and np.isfinite(curvature_bound):
+        proof_curvature = max(proof_curvature, float(curvature_bound))
+    u = _kernels.unit_roundoff(np.float64)
+    rho = sums.x_norm * (1.0 + _kernels.gamma(dataset.X.shape[1] + 4, u))
+    second_step = (2.0 * rho * float(np.linalg.norm(r_S)) / proof_curvature * (1.0 + 8 * u)
+                   if proof_curvature > 0 else float("inf"))
+    attained = provable and second_step < MARGIN_FRACTION
     min_entry = sums.min_entry
     return ProjectedPrimal(
         mu=out,
@@ -310,6 +392,7 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
         rank=int(step.rank),
         size=int(step.in_S.sum()),
         condition=float(step.condition),
+        proof_curvature=float(proof_curvature),
         seconds=time.perf_counter() - t0,
     )
 
@@ -326,14 +409,24 @@ def _pass_one(dataset, theta, mask, classes, first_pass, engine):
         The curvature of the classes ``classes`` (class-major), ``p = len(classes) m``.
     l : float
         The canonical log-likelihood at theta.
+    origin : LastPass or None
+        What ``C`` is (:class:`dualmaxent.objective.LastPass`'s attributes): the first pass's
+        own at theta, float64, every row; the ``first_pass`` given; None when unknown.
     """
+    from .objective import LastPass
+
     if first_pass is not None and mask is None:
         R, C, value = first_pass
-        return np.asarray(R).reshape(theta.shape), C, value
+        origin = first_pass if isinstance(first_pass, LastPass) else None
+        if origin is not None and origin.point is None:
+            origin = None
+        return np.asarray(R).reshape(theta.shape), C, value, origin
     if engine is not None:
-        return engine.map_reduce(_first_pass_block, theta, dataset.family, classes)
-    return _first_pass(dataset.X, dataset.Y, dataset.weights, theta, dataset.family, mask,
-                       classes)
+        R, C, value = engine.map_reduce(_first_pass_block, theta, dataset.family, classes)
+    else:
+        R, C, value = _first_pass(dataset.X, dataset.Y, dataset.weights, theta,
+                                  dataset.family, mask, classes)
+    return R, C, value, LastPass(R, C, value, theta, 1.0, dataset.n, np.float64)
 
 
 def _targets(R, theta, pen_rows, penalty) -> np.ndarray:
@@ -405,19 +498,22 @@ def _newton_step(C, target, S, classes) -> _Step:
     return _Step(a_full.reshape(q, m).T, flat, in_S, rank, condition, smallest)
 
 
-def _pass_two(dataset, theta, A, mask, engine, out) -> "_PointSums":
+def _pass_two(dataset, theta, A, mask, engine, out, classes=None,
+              magnitudes=False) -> "_PointSums":
     """Pass 2 of :func:`project_primal`: :func:`point_block` over the row blocks of the
     in-memory arrays (filling ``out``, an array like ``Y``, with ``mu~`` when given), or mapped
-    over ``engine``'s; ``theta`` and ``A`` of shape (m, q)."""
+    over ``engine``'s; ``theta`` and ``A`` of shape (m, q); ``classes`` those of ``C``."""
     fam = dataset.family
     if engine is not None:
-        return engine.map_reduce(point_block, None, theta, A, fam, combine=_PointSums.merge)
+        return engine.map_reduce(point_block, None, theta, A, fam, None, classes, magnitudes,
+                                 combine=_PointSums.merge)
     X, Y, w = dataset.X, dataset.Y, dataset.weights
     n, m = X.shape
     sums = _PointSums.empty(m, theta.shape[1])
     for sl in _kernels.row_blocks(n, m):
         sums = sums.merge(point_block(X[sl], Y[sl], w[sl], None if mask is None else mask[sl],
-                                      theta, A, fam, None if out is None else out[sl]))
+                                      theta, A, fam, None if out is None else out[sl], classes,
+                                      magnitudes))
     return sums
 
 
@@ -518,6 +614,9 @@ class _PointSums:
     relative_margin: float
     simplex: float
     x_norm: float
+    # sum_j w_j x_ji^2 p_ja (1 + p_ja) (m, len(classes)) of C's classes (categorical,
+    # Bernoulli; None when not asked for)
+    diag_magnitude: np.ndarray | None = None
 
     @classmethod
     def empty(cls, m, q):
@@ -527,10 +626,13 @@ class _PointSums:
         return _PointSums(self.entropy + o.entropy, self.resid + o.resid, self.XtWY + o.XtWY,
                           self.magnitude + o.magnitude, min(self.min_entry, o.min_entry),
                           min(self.relative_margin, o.relative_margin),
-                          max(self.simplex, o.simplex), max(self.x_norm, o.x_norm))
+                          max(self.simplex, o.simplex), max(self.x_norm, o.x_norm),
+                          o.diag_magnitude if self.diag_magnitude is None
+                          else self.diag_magnitude + o.diag_magnitude)
 
 
-def point_block(Xb, Yb, wb, mask_b, theta, A, fam, out=None) -> _PointSums:
+def point_block(Xb, Yb, wb, mask_b, theta, A, fam, out=None, classes=None,
+                magnitudes=False) -> _PointSums:
     """Pass 2 on one row block: ``mu~ = mu + J A`` and its sums (module docstring).
 
     Parameters
@@ -546,6 +648,11 @@ def point_block(Xb, Yb, wb, mask_b, theta, A, fam, out=None) -> _PointSums:
     fam : Family
     out : ndarray like ``Yb``, optional
         Filled with ``mu~``.
+    classes : sequence of int, optional
+        The classes of the step's curvature (all when None).
+    magnitudes : bool, default False
+        Also sum ``diag_magnitude``, ``sum_j w_j x_ji^2 p_ja (1 + p_ja)`` over those classes
+        (categorical and Bernoulli; :func:`proof_curvature_bound`).
 
     Returns
     -------
@@ -577,7 +684,23 @@ def point_block(Xb, Yb, wb, mask_b, theta, A, fam, out=None) -> _PointSums:
         simplex=float(np.abs(mu_t.sum(axis=1) - 1.0).max(initial=0.0)) if multi else 0.0,
         # the squared row norms without a squared copy of the block (4x faster at m = 51)
         x_norm=float(np.sqrt(design.row_sq_norms(Xb)[positive].max(initial=0.0))),
+        diag_magnitude=(_diag_magnitude(Xb, wb, mu.reshape(b, q), classes)
+                        if magnitudes and fam.name in _MAGNITUDE_FAMILIES else None),
     )
+
+
+#: The families whose curvature's sums are formed from ``p`` and ``p^2`` (or a variance ``p (1
+#: - p)``): :func:`proof_curvature_bound` charges their round-off on ``p (1 + p)``.
+_MAGNITUDE_FAMILIES = ("categorical", "bernoulli")
+
+
+def _diag_magnitude(Xb, wb, P, classes) -> np.ndarray:
+    """``sum_j w_j x_ji^2 p_ja (1 + p_ja)`` of shape (m, len(classes)) on one row block (all
+    columns of ``P`` when ``classes`` is None)."""
+    Pc = P if classes is None else P[:, list(classes)]
+    Xsq = Xb.multiply(Xb) if design.is_sparse(Xb) else Xb * Xb
+    out = Xsq.T @ (wb[:, None] * Pc * (1.0 + Pc))
+    return np.asarray(out)
 
 
 def _forced_mask(dataset, forced):
@@ -783,3 +906,103 @@ def _smallest_eigenvalue_bound(K: np.ndarray, terms: int) -> float:
                  - rounding)
         return max(bound, 0.0) / float(dd.max()) ** 2 * (1.0 - 4 * u)
     return 0.0
+
+
+def proof_curvature_bound(C_SS, origin, fam, theta, sums: "_PointSums", rank: int,
+                          size: int, in_S=None, n: int = 0) -> float:
+    """A proved lower bound of ``lambda_min`` of the exact curvature ``C_SS`` at ``theta``.
+
+    The attainment proof of :func:`project_primal` divides by it (module docstring, "The
+    proof's eigenvalue", where the argument is written out). ``C_SS`` is the step's curvature
+    on ``S``, whatever it is; ``origin`` says what it is.
+
+    Parameters
+    ----------
+    C_SS : ndarray of shape (s, s)
+        The curvature the step used, on ``S``.
+    origin : LastPass or None
+        Where ``C`` was formed (``point``), by what it was scaled (``scale``), over how many
+        rows (``rows``, ``full``) and in what precision (``dtype``). None: nothing is proved.
+    fam : Family
+        The family of the data set the point is built for.
+    theta : ndarray of shape (m, q)
+        The point, in that data set's layout.
+    sums : _PointSums
+        Pass 2's: ``x_norm`` (the rows' largest norm, positive weight) and, for the categorical
+        and Bernoulli families, ``diag_magnitude``.
+    rank, size : int
+        The rank the step's factorisation kept of ``C_SS``, and its size.
+    in_S : ndarray of bool, optional
+        Which rows of the class-major curvature ``C_SS`` keeps (all when None).
+    n : int
+        The rows pass 2 summed over.
+
+    Returns
+    -------
+    float
+        0 when nothing is proved (an unknown origin, a family without :data:`_STALE_CONSTANT`,
+        a sample that lost a direction, a singular or tiny ``C_SS``, a point too far).
+    """
+    c = _STALE_CONSTANT.get(fam.name)
+    if origin is None or origin.point is None or c is None or C_SS.size == 0:
+        return 0.0
+    if not origin.full and rank < size:  # a sample's null space may be larger than C's
+        return 0.0
+    u = _kernels.unit_roundoff(np.float64)
+    gam = _kernels.gamma
+    T = np.asarray(theta, dtype=np.float64)
+    m, q = T.shape
+    point = np.asarray(origin.point, dtype=np.float64).reshape(m, -1)
+    C_SS = np.asarray(C_SS, dtype=np.float64)
+    diag = np.diag(C_SS)
+    if (point.shape != T.shape or not (np.all(np.isfinite(point)) and np.all(np.isfinite(T)))
+            or not np.all(diag > 0)):
+        return 0.0
+    # rho >= max_j |x_j| (the computed row norms' m + 2 roundings and the square root)
+    rho = sums.x_norm * (1.0 + gam(m + 4, u))
+    # s >= c rho |theta - theta_C|_F, the Frobenius norm over every column of theta (the
+    # pinned class's too: zero in the pivot gauge)
+    dist = float(np.linalg.norm(T - point)) * (1.0 + gam(m * q + 4, u))
+    s = c * rho * dist * (1.0 + gam(4, u))
+    if not np.isfinite(s):
+        return 0.0
+    # the computed probabilities' relative error delta at either point (the ball's)
+    norm = max(float(np.sqrt((T * T).sum(axis=0)).max(initial=0.0)),
+               float(np.sqrt((point * point).sum(axis=0)).max(initial=0.0)))
+    e = gam(m + 4, u) * rho * norm * (1.0 + gam(m + 2, u))
+    classes = q if fam.multiclass else 2
+    delta = float(np.expm1(4.0 * e + gam(2 * classes + 16, u)))
+    # trace(D M D) of the magnitudes M at theta_C, D = diag(C_SS)^(-1/2)
+    if fam.name in _MAGNITUDE_FAMILIES:
+        if sums.diag_magnitude is None:
+            return 0.0
+        mag = np.asarray(sums.diag_magnitude, dtype=np.float64).T.ravel()
+        mag = mag if in_S is None else mag[in_S]
+        if mag.shape != diag.shape:
+            return 0.0
+        mag = mag * ((1.0 + delta) ** 2 * float(np.exp(2.0 * s)) * (1.0 + gam(n + 8, u)))
+        ratio = float(np.sum(mag / diag)) * (1.0 + gam(size + 4, u))
+    else:  # Poisson: M = C, each ratio within the sums' relative error of 1
+        ratio = 2.0 * size
+    if not np.isfinite(ratio):
+        return 0.0
+    # the relative error of each monomial of the formed C against the exact curvature at
+    # theta_C: the kernels' sums (dtype, blocks; float64 sums over the blocks or chunks and the
+    # scaling), the probabilities (a product of two; a variance's subtraction 1 - p)
+    b, _ = _kernels._blocks(max(origin.rows, 1), m, _kernels.BLOCK_BYTES)
+    wide = int(origin.dtype != np.float64)
+    g_form = _kernels._gamma2(b + 2 + 4 * wide, origin.dtype, origin.rows + 8)
+    g = ((1.0 + g_form) * (1.0 + delta) ** 3 - 1.0 + 2.0 * delta) * (1.0 + 16 * u)
+    # factor's rounding, size gamma(terms + 8) (1 + gamma(terms + 8)), must cover
+    # ||D E D||_2 <= g trace(D M D) (with room for the (1 + g) of the diagonal)
+    target = 2.0 * g * ratio / size
+    if not (np.isfinite(target) and target < 0.5):
+        return 0.0
+    terms = max(int(np.ceil(target / (1.0 + target) / u)) - 7, 1)
+    if rank == size:  # the shifted Cholesky's proof, at any size
+        lam = _smallest_eigenvalue_bound(C_SS, terms)
+    else:  # a rank-deficient design: factor's bound on the kept range
+        lam = _factor(C_SS, terms)[3]
+    if not lam > 0:
+        return 0.0
+    return lam / origin.scale * float(np.exp(-s)) * (1.0 - 16 * u)
