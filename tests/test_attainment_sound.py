@@ -103,7 +103,7 @@ def test_a_scaled_row_sample_is_divided_by_its_scale():
     obj.smooth_value_grad(obj.beta(theta))  # a pass at theta, no curvature (Newton-CG's)
     lp = obj.last_pass(theta)
     assert isinstance(lp, LastPass) and not lp.full and lp.scale >= 2
-    assert lp.rows == len(range(0, n, int(lp.scale))) and lp.dtype == np.float32
+    assert lp.rows == len(range(0, n, int(lp.scale))) and lp.dtype == np.float64
     assert np.array_equal(lp.point, theta)
     exact = _exact_smallest(ds, theta)
     bound = PJ.proof_curvature_bound(lp[1], lp, ds.family, theta, _sums(ds, theta),
@@ -203,7 +203,7 @@ def test_non_separated_data_are_still_proved_by_the_projected_point(monkeypatch,
     assert 0 < built[0].proof_curvature <= _exact_smallest(ds, np.asarray(res.theta))
 
 
-def test_the_balls_bound_serves_the_projected_point_where_a_float32_sample_proves_too_little():
+def test_the_balls_bound_serves_the_projected_point():
     rng = np.random.default_rng(5)
     n, k = 100_000, 3
     X = rng.standard_normal((n, 2))
@@ -221,3 +221,19 @@ def test_the_balls_bound_serves_the_projected_point_where_a_float32_sample_prove
     pp = PJ.project_primal(ds, theta, keep_mu=False, first_pass=lp,
                            curvature_bound=ball.curvature_bound)
     assert pp.proves_attained and ball.curvature_bound <= pp.proof_curvature <= exact
+
+
+def test_a_loose_newton_cg_solve_proves_attainment_without_the_lp(monkeypatch):
+    """At tol 1e-4 the curvature ball proves nothing; the projected point must still prove the
+    maximiser's existence from the float64 row sample of ``last_pass`` (unscaled, a lower
+    bound), not fall to the separation LP (minutes and gigabytes on large data)."""
+    from dualmaxent import separation
+    from dualmaxent.bench import synthetic
+
+    def no_lp(*args, **kwargs):
+        raise AssertionError("the separation LP ran")
+
+    monkeypatch.setattr(separation, "detect_separation", no_lp)
+    ds = synthetic(100_000, 51, 10)  # (at n = 2e4, m = 21 the float32 sample proved too)
+    res = solve_dual(ds, tol=1e-4)
+    assert res.method == "newton-cg" and res.attained is True
