@@ -224,9 +224,10 @@ def test_the_balls_bound_serves_the_projected_point():
 
 
 def test_a_loose_newton_cg_solve_proves_attainment_without_the_lp(monkeypatch):
-    """At tol 1e-4 the curvature ball proves nothing; the projected point must still prove the
-    maximiser's existence from the float64 row sample of ``last_pass`` (unscaled, a lower
-    bound), not fall to the separation LP (minutes and gigabytes on large data)."""
+    """At tol 1e-4 the curvature ball proves nothing at the solver's point; the projected point
+    (from the float64 row sample of ``last_pass``, unscaled, a lower bound) or the ball after a
+    few private Newton-CG steps must still prove the maximiser's existence, not the separation LP
+    (minutes and gigabytes on large data)."""
     from dualmaxent import separation
     from dualmaxent.bench import synthetic
 
@@ -234,6 +235,9 @@ def test_a_loose_newton_cg_solve_proves_attainment_without_the_lp(monkeypatch):
         raise AssertionError("the separation LP ran")
 
     monkeypatch.setattr(separation, "detect_separation", no_lp)
-    ds = synthetic(100_000, 51, 10)  # (at n = 2e4, m = 21 the float32 sample proved too)
-    res = solve_dual(ds, tol=1e-4)
-    assert res.method == "newton-cg" and res.attained is True
+    for seed in (0, 100_000):  # (seed 100000: the headline bench's data, where the sample's
+        # bound alone does not prove and a few private Newton-CG steps bring the ball in reach)
+        ds = synthetic(100_000, 51, 10, seed=seed)
+        res = solve_dual(ds, tol=1e-4)
+        assert res.method == "newton-cg" and res.attained is True
+        assert res.kkt_residual > 1e-6  # the result keeps the solver's own, loose theta
