@@ -1176,6 +1176,35 @@ def _no_step(t, whole=False):
     return np.zeros_like(t)
 
 
+def shifted_cholesky_bound(H: np.ndarray, shifts, rounding: float = 0.0) -> float | None:
+    """A proved lower bound of the smallest eigenvalue of the symmetric ``H`` (p, p), from the
+    first shift ``sigma`` of ``shifts`` at which ``H - sigma I`` factors by Cholesky; None when
+    none does.
+
+    A Cholesky factorisation that completes in floating point is exact for a nearby matrix:
+    ``H - sigma I + E = R R^T`` with ``|E| <= gamma(p + 1) |R| |R^T|`` (Higham, *Accuracy and
+    Stability*, Thm 10.3), so ``||E||_2 <= gamma(p + 1) ||R||_F^2`` and ``lambda_min(H) >=
+    sigma - ||E||_2``; forming ``H - sigma I`` rounds its diagonal by ``u max |h_ii - sigma|``,
+    and ``||R||_F^2`` is summed with a relative error ``gamma(p^2)``. ``rounding``: what
+    forming ``H`` itself may have cost (the caller's bound), subtracted too.
+    """
+    import scipy.linalg as sl
+
+    p = H.shape[0]
+    for sigma in shifts:
+        shifted = H - sigma * np.eye(p)
+        try:
+            R = sl.cholesky(shifted, lower=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            continue
+        if not np.all(np.isfinite(R)):
+            continue
+        size = float(np.einsum("ij,ij->", R, R)) * (1.0 + gamma(p * p))
+        return (sigma - U * float(np.abs(np.diag(shifted)).max()) - gamma(p + 1) * size
+                - rounding)
+    return None
+
+
 def factor(C: np.ndarray, terms: int = 0):
     """A solve with symmetric positive semidefinite ``C``, shape (p, p), on its numerical range,
     and a lower bound of its smallest eigenvalue there.
@@ -1263,19 +1292,7 @@ def factor(C: np.ndarray, terms: int = 0):
                 v = H @ v
                 v /= np.linalg.norm(v)
             top = float(v @ (H @ v))
-            bound = 0.0
-            for sigma in (0.5 * low, 0.0625 * low):
-                shifted = H - sigma * np.eye(p)
-                try:
-                    R = sl.cholesky(shifted, lower=True, check_finite=False)
-                except np.linalg.LinAlgError:
-                    continue
-                if not np.all(np.isfinite(R)):
-                    continue
-                size = float(np.einsum("ij,ij->", R, R)) * (1.0 + gamma(p * p))
-                bound = (sigma - U * float(np.abs(np.diag(shifted)).max())
-                         - gamma(p + 1) * size - rounding)
-                break
+            bound = shifted_cholesky_bound(H, (0.5 * low, 0.0625 * low), rounding) or 0.0
             smallest = max(bound, 0.0) / float(d.max()) ** 2 * (1.0 - 4 * U)
 
             def solve(t, whole=False):

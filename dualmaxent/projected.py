@@ -191,6 +191,7 @@ from . import _kernels, design
 from . import _numerics as nx
 from .certify import MARGIN_FRACTION, RANK_RTOL, _correction_set, _penalty_value, _relaxation
 from .certify import factor as _factor
+from .certify import shifted_cholesky_bound
 from .certify import pseudo_solve as _pseudo_solve
 from .engine import vgh_block
 from .exceptions import DualMaxentError
@@ -874,13 +875,10 @@ def _smallest_eigenvalue_bound(K: np.ndarray, terms: int) -> float:
     :func:`dualmaxent.certify.factor`: equilibrate to ``H = D K D`` (unit diagonal; the exact
     ``D K* D`` is within ``p gamma(terms + 8) (1 + gamma(terms + 8))`` of ``H`` in 2-norm, by
     Cauchy-Schwarz over the terms), estimate ``lambda_min(H)`` by ``eigvalsh``, and prove half
-    of it (or an eighth) by Cholesky of ``fl(H - sigma I)``: when that completes with a factor
-    ``R``, ``lambda_min(H) >= sigma - u max|diag(H - sigma I)| - gamma(p + 1) ||R||_F^2``
-    (Higham, Thm 10.3). Then ``lambda_min(K*) >= lambda_min(D K* D) / max(D)^2``. 0 when
+    of it (or a sixteenth) by Cholesky of ``fl(H - sigma I)``
+    (:func:`dualmaxent.certify.shifted_cholesky_bound`). Then ``lambda_min(K*) >= lambda_min(D K* D) / max(D)^2``. 0 when
     nothing is proved (a column without curvature, a singular or tiny ``K``).
     """
-    import scipy.linalg as sl
-
     u = _kernels.unit_roundoff(np.float64)
     gam = _kernels.gamma
     p = K.shape[0]
@@ -893,19 +891,10 @@ def _smallest_eigenvalue_bound(K: np.ndarray, terms: int) -> float:
     estimate = float(np.linalg.eigvalsh(H)[0])
     if not estimate > rounding:
         return 0.0
-    for sigma in (0.5 * estimate, 0.0625 * estimate):
-        shifted = H - sigma * np.eye(p)
-        try:
-            R = sl.cholesky(shifted, lower=True, check_finite=False)
-        except np.linalg.LinAlgError:
-            continue
-        if not np.all(np.isfinite(R)):
-            continue
-        size = float(np.einsum("ij,ij->", R, R)) * (1.0 + gam(p * p, u))
-        bound = (sigma - u * float(np.abs(np.diag(shifted)).max()) - gam(p + 1, u) * size
-                 - rounding)
-        return max(bound, 0.0) / float(dd.max()) ** 2 * (1.0 - 4 * u)
-    return 0.0
+    bound = shifted_cholesky_bound(H, (0.5 * estimate, 0.0625 * estimate), rounding)
+    if bound is None:
+        return 0.0
+    return max(bound, 0.0) / float(dd.max()) ** 2 * (1.0 - 4 * u)
 
 
 def proof_curvature_bound(C_SS, origin, fam, theta, sums: "_PointSums", rank: int,

@@ -83,3 +83,26 @@ def separable(n=40, seed=0):
     X[:, 0] += np.where(np.arange(n) % 2 == 0, 3.0, -3.0)
     y = np.where(X[:, 0] > 0, "pos", "neg")
     return Dataset.from_arrays(X, y, name="separable")
+
+
+def separated_sets():
+    """Three separated data sets: a separable one, iris (setosa apart), and a one-feature
+    Bernoulli line split at 0.1."""
+    from dualmaxent.data import load_dataset
+
+    line = np.linspace(-2, 2, 60)
+    return [separable(), load_dataset("iris"),
+            Dataset.from_arrays(line[:, None], (line > 0.1).astype(int), family="bernoulli")]
+
+
+def three_classes_two_features(n=100_000, seed=5):
+    """``n`` rows of two standard normal features, three classes drawn from a multinomial
+    logit (seeded): large enough for a row sample of the curvature, cheap to solve."""
+    from dualmaxent import _numerics as nx
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 2))
+    labels = (nx.softmax(X @ rng.standard_normal((2, 3))).cumsum(1)
+              > rng.random((n, 1))).argmax(1)
+    return Dataset.from_arrays(X, labels)
+

@@ -15,12 +15,11 @@ import warnings
 
 import numpy as np
 import pytest
-from _factories import make_dataset, overlapping, separable
+from _factories import make_dataset, overlapping, separated_sets
 
 from dualmaxent import _kernels as K
 from dualmaxent import _numerics as nx
 from dualmaxent import projected as PJ
-from dualmaxent.data import Dataset, load_dataset
 from dualmaxent.dual import solve_dual
 from dualmaxent.objective import make_objective
 
@@ -146,9 +145,7 @@ def test_the_maximiser_lies_within_the_radius_of_a_loose_solution():
 
 
 def test_the_ball_proves_nothing_on_separated_data():
-    data = [separable(), load_dataset("iris"),
-            Dataset.from_arrays(np.linspace(-2, 2, 60)[:, None],
-                                (np.linspace(-2, 2, 60) > 0.1).astype(int), family="bernoulli")]
+    data = separated_sets()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for ds in data:

@@ -16,13 +16,12 @@ import warnings
 
 import numpy as np
 import pytest
-from _factories import make_dataset, overlapping, separable
+from _factories import make_dataset, overlapping, separated_sets, three_classes_two_features
 
 from dualmaxent import _kernels as K
 from dualmaxent import _numerics as nx
 from dualmaxent import projected as PJ
 from dualmaxent.certify import factor
-from dualmaxent.data import Dataset, load_dataset
 from dualmaxent.dual import solve_dual
 from dualmaxent.objective import DualObjective, LastPass, make_objective
 
@@ -91,12 +90,8 @@ def test_a_stale_newton_hessian_is_discounted_to_a_bound_of_the_curvature_at_the
 
 
 def test_a_scaled_row_sample_is_divided_by_its_scale():
-    rng = np.random.default_rng(5)
-    n, k = 100_000, 3
-    X = rng.standard_normal((n, 2))
-    labels = (nx.softmax(X @ rng.standard_normal((2, k))).cumsum(1)
-              > rng.random((n, 1))).argmax(1)
-    ds = Dataset.from_arrays(X, labels)
+    ds = three_classes_two_features()
+    n = ds.n
     res = solve_dual(ds, tol=1e-9)
     obj = DualObjective(ds)
     theta = obj.gauge_fix(res.theta)
@@ -169,9 +164,7 @@ def test_an_unknown_curvature_proves_nothing():
 
 @pytest.mark.parametrize("method", ["newton", "newton-cg", "lbfgs"])
 def test_separated_data_are_never_declared_attained(method):
-    data = [separable(), load_dataset("iris"),
-            Dataset.from_arrays(np.linspace(-2, 2, 60)[:, None],
-                                (np.linspace(-2, 2, 60) > 0.1).astype(int), family="bernoulli")]
+    data = separated_sets()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for ds in data:
@@ -204,12 +197,7 @@ def test_non_separated_data_are_still_proved_by_the_projected_point(monkeypatch,
 
 
 def test_the_balls_bound_serves_the_projected_point():
-    rng = np.random.default_rng(5)
-    n, k = 100_000, 3
-    X = rng.standard_normal((n, 2))
-    labels = (nx.softmax(X @ rng.standard_normal((2, k))).cumsum(1)
-              > rng.random((n, 1))).argmax(1)
-    ds = Dataset.from_arrays(X, labels)
+    ds = three_classes_two_features()
     theta = np.asarray(solve_dual(ds, tol=1e-6).theta)
     obj = DualObjective(ds)
     obj.smooth_value_grad(obj.beta(theta))
