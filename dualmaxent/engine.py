@@ -389,7 +389,7 @@ class EngineObjective(DualObjective):
                                          self.curvature_dtype)[0]
             self._points[key] = got
         if got[2] is not None:
-            self._last_curvature = got[2]
+            self._record_curvature(got[2], theta, self.dataset.n, self.curvature_dtype)
         return got
 
     def _pass_at(self, theta):

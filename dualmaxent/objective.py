@@ -416,10 +416,17 @@ class DualObjective:
                                            hessian, self._point[1], self.curvature_dtype)
         self._cache = (key, value, G, C)
         if C is not None:
-            self._last_curvature = C
-            self._curvature_origin = (weakref.ref(C), np.array(theta, dtype=np.float64),
-                                      self.X.shape[0], np.dtype(self.curvature_dtype))
+            self._record_curvature(C, theta, self.X.shape[0], self.curvature_dtype)
         return value, G, C
+
+    def _record_curvature(self, C, theta, rows: int, dtype, scale: float = 1.0) -> None:
+        """Keep ``C`` as the most recent curvature and where it was formed: at ``theta``, from
+        ``rows`` rows in ``dtype``, multiplied by ``scale`` (a row sample's stride), for
+        :meth:`last_pass` to say what it is (a weak reference ties the record to ``C``: a
+        curvature set any other way has no record, and proves nothing)."""
+        self._last_curvature = C
+        self._curvature_origin = (weakref.ref(C), np.array(theta, dtype=np.float64), rows,
+                                  np.dtype(dtype), float(scale))
 
     def reported_loglik(self, theta) -> tuple[float, float]:
         """``(canonical, reported)`` log-likelihood at theta: ``DualResult``'s
@@ -491,31 +498,14 @@ class DualObjective:
             if sub is None:
                 return None
             sub.curvature_dtype = dtype = np.float64  # (the proof's precision: docstring)
-            C = step * sub._loglik(theta, hessian=True)[2]
-            self._last_curvature = C
-            self._curvature_origin = (weakref.ref(C), np.array(theta, dtype=np.float64),
-                                      sub.dataset.n, np.dtype(dtype), float(step))
+            self._record_curvature(step * sub._loglik(theta, hessian=True)[2], theta,
+                                   sub.dataset.n, dtype, step)
         C, origin = self._last_curvature, self._curvature_origin
-        if origin is None or origin[0]() is not C:  # set elsewhere
-            origin = self._cached_curvature_origin(C)
-        if origin is None:  # nothing known about it
+        if origin is None or origin[0]() is not C:  # set elsewhere: nothing known about it
             return LastPass(got[1], C, got[0])
-        scale = origin[4] if len(origin) > 4 else 1.0
+        scale = origin[4]
         return LastPass(got[1], C, got[0], origin[1], scale, origin[2], origin[3],
                         full=origin[2] == n and scale == 1.0)
-
-    def _cached_curvature_origin(self, C):
-        """The origin (as :meth:`last_pass` keeps it) of a curvature ``C`` that ``_loglik`` did
-        not record, found in a cache of passes keyed by theta's float64 bytes (an engine's
-        ``_points``: :class:`dualmaxent.engine.EngineObjective`), or None."""
-        points = getattr(self, "_points", None)
-        if C is None or not isinstance(points, dict):
-            return None
-        for key, got in points.items():
-            if isinstance(key, bytes) and len(got) > 2 and got[2] is C:
-                point = np.frombuffer(key, dtype=np.float64).copy()
-                return (None, point, self.dataset.n, np.dtype(self.curvature_dtype))
-        return None
 
     def last_gradient(self, theta):
         """``G = X^T W (Y - mu)`` (m, q) of the last pass over ``X`` when it was at ``theta``
