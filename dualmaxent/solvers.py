@@ -222,8 +222,11 @@ class _NewtonStep(_Direction):
         n = obj.dataset.n
         self.reuse_allowed = obj.reuses_curvature and (n >= LARGE_ROWS or (
             n >= REUSE_MIN_ROWS and obj.dataset.m >= REUSE_MIN_WIDTH))
-        # mid size: the prefetch is skipped where the stale factor is predicted to serve
-        self.predict = self.reuse_allowed and n < LARGE_ROWS
+        # the prefetch is skipped where the stale factor is predicted to serve (at every n:
+        # at n = 10^5, two classes, 50 features, after the L-BFGS start, the Hessian formed at
+        # 1e-5 took the step to 1e-10, and a prefetched second one was never used; 81 -> 68 ms
+        # to 1e-10; with the subsample's start at n = 10^6, no change)
+        self.predict = self.reuse_allowed
 
     def initial_hessian(self) -> bool:
         return self.factor is None
@@ -232,7 +235,7 @@ class _NewtonStep(_Direction):
         # The full step is almost always accepted, so form the next Hessian in the same pass
         # over X when this step's was fresh (the last contraction was slow, and so will be the
         # next), unless quadratic convergence predicts this is the last iteration
-        # (rel^2 <= tol) and the Hessian would be wasted. Mid size (self.predict): with
+        # (rel^2 <= tol) and the Hessian would be wasted. Where reuse is allowed (self.predict): with
         # Newton's quadratic constant c = rel / last_rel^2, the next residual is about
         # c rel^2 and a step from there with this Hessian contracts by about c rel =
         # contraction^2 (the curvature's change over a step of the size of the error):
@@ -576,8 +579,9 @@ def _curvature_precision(obj: DualObjective):
     return np.float32 if rho * condition ** 2 <= CG_FORCING_MAX else np.float64
 
 
-#: :func:`_lbfgs_start` runs for an unpenalised or L2 fit with this many rows or more, and
-#: fewer than :data:`LARGE_ROWS` (where the subsample's solve is the warm start instead)...
+#: :func:`_lbfgs_start` runs for an unpenalised or L2 fit with this many rows or more; from
+#: :data:`LARGE_ROWS` on only where no subsample's solve is the warm start
+#: (:func:`subsample_step` below 2) and the design has :data:`REUSE_MIN_WIDTH` columns or more...
 LBFGS_START_MIN_ROWS = 10_000
 #: ... to this relative gradient, in at most :data:`LBFGS_START_MAX_ITER` iterations.
 LBFGS_START_TOL = 1e-4
@@ -597,6 +601,15 @@ def _lbfgs_start(obj: DualObjective, beta, hist):
     factor reuse of :class:`_NewtonStep`): 21.3 ms -> 18.4 ms (eight Newton steps before,
     now about ten L-BFGS steps and two Newton steps).
 
+    From :data:`LARGE_ROWS` on, the subsample's solve (:func:`subsample_start`) does this job
+    where it runs (measured with L-BFGS on top of it: n = 10^6, two classes, 50 features,
+    0.54 -> 0.65 s; n = 3 x 10^5, 0.31 s either way). Where it does not (fewer than two
+    samples' worth of rows, ``SUBSAMPLE_ROWS_PER_PARAM p``), L-BFGS starts a wide design: n =
+    10^5, two classes, 50 features, L2 or none, 104 -> 68 ms (with the prefetch skipped,
+    :meth:`_NewtonStep.prefetch_hessian`); not a narrow one, whose Hessian pass costs little
+    more than a gradient pass: ten features 23 -> 25 ms, three classes and ten features
+    66 -> 87 ms.
+
     Not below :data:`LBFGS_START_MIN_ROWS`: at n = 10^3 it cost 10 to 30 % with L2, the fixed
     costs of a scipy minimize call being the size of the whole solve (measured again with two
     classes and 50 features: 3.6 -> 4.1 ms with L2, 3.9 -> 4.2 ms unpenalised). Not for
@@ -612,8 +625,10 @@ def _lbfgs_start(obj: DualObjective, beta, hist):
     separation LP dominates every such fit).
     """
     n = obj.dataset.n
-    if not (obj.penalty.kind in ("l2", "none") and LBFGS_START_MIN_ROWS <= n < LARGE_ROWS):
+    if not (obj.penalty.kind in ("l2", "none") and n >= LBFGS_START_MIN_ROWS):
         return beta
+    if n >= LARGE_ROWS and (subsample_step(obj) >= 2 or obj.dataset.m < REUSE_MIN_WIDTH):
+        return beta  # the subsample's solve is the warm start, or Newton's passes are cheap
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start, _, _ = _lbfgs(obj, beta, LBFGS_START_TOL, LBFGS_START_MAX_ITER, hist)
@@ -664,6 +679,18 @@ def _attained(obj: DualObjective, beta) -> bool:
                           first_pass=obj.last_pass(theta)).proves_attained
 
 
+def subsample_step(obj: DualObjective) -> int:
+    """The row step of :func:`subsample_start`'s sample; below 2 (small data) it runs none."""
+    n = obj.dataset.n
+    if n < LARGE_ROWS:
+        return 1
+    step = n // max(SUBSAMPLE_ROWS_PER_PARAM * obj.n_params, 1)
+    if obj.subsample_is_view:  # a strided view costs nothing: keep more rows
+        return min(SUBSAMPLE_MAX_STEP, step)
+    # gathered into memory: at most SUBSAMPLE_GATHER_MAX_BYTES of X
+    return max(step, -(-n * obj.dataset.m * 8 // SUBSAMPLE_GATHER_MAX_BYTES))
+
+
 def subsample_start(obj: DualObjective, beta0, solver: "Solver", tol: float):
     """A warm start: the solver's maximiser on every ``step``-th row, or ``beta0``.
 
@@ -673,13 +700,8 @@ def subsample_start(obj: DualObjective, beta0, solver: "Solver", tol: float):
     converge to a maximiser proved to exist (a subsample can be separated when the full data
     are not).
     """
-    n = obj.dataset.n
-    step = n // max(SUBSAMPLE_ROWS_PER_PARAM * obj.n_params, 1)
-    if obj.subsample_is_view:  # a strided view costs nothing: keep more rows
-        step = min(SUBSAMPLE_MAX_STEP, step)
-    else:  # gathered into memory: at most SUBSAMPLE_GATHER_MAX_BYTES of X
-        step = max(step, -(-n * obj.dataset.m * 8 // SUBSAMPLE_GATHER_MAX_BYTES))
-    if n < LARGE_ROWS or step < 2:
+    step = subsample_step(obj)
+    if step < 2:
         return beta0
     sub = obj.subsample(step)
     if sub is None:

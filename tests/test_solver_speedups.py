@@ -102,6 +102,35 @@ def test_mid_size_shortcuts_reach_plain_newtons_maximiser(monkeypatch, l2):
     assert distance <= 2.0 * (np.linalg.norm(g_fast) + np.linalg.norm(g_plain)) / mu
 
 
+@pytest.mark.parametrize("features, runs", [(30, True), (10, False)])
+def test_large_data_without_a_subsample_start_from_lbfgs_when_wide(monkeypatch, features, runs):
+    """From ``LARGE_ROWS`` on, the L-BFGS start runs only where the subsample's solve does not
+    (:func:`~dualmaxent.solvers.subsample_step` below 2) and the design is wide
+    (``REUSE_MIN_WIDTH`` columns); either way the fit reaches the stationarity its tolerance
+    asks, recomputed from the definition."""
+    ds = _two_class(n=4000, features=features, seed=5)
+    monkeypatch.setattr(S, "LARGE_ROWS", 2000)
+    monkeypatch.setattr(S, "LBFGS_START_MIN_ROWS", 1000)
+    obj = make_objective(ds, Penalty("l2", 1.0))
+    assert ds.n >= S.LARGE_ROWS and S.subsample_step(obj) < 2
+    assert (ds.m >= S.REUSE_MIN_WIDTH) == runs
+    calls = []
+    lbfgs = S._lbfgs
+    monkeypatch.setattr(S, "_lbfgs", lambda *a, **kw: calls.append(1) or lbfgs(*a, **kw))
+    res = solve_dual(ds, method="newton", tol=TOL, l2=1.0)
+    assert res.converged and len(calls) == int(runs)
+    rel, bound = _stationarity(ds, res.theta, 1.0, obj.penalized_rows)
+    assert rel <= TOL + bound
+    # where the subsample's solve is the warm start, L-BFGS does not run on top of it
+    calls.clear()
+    monkeypatch.setattr(S, "SUBSAMPLE_ROWS_PER_PARAM", 10)
+    assert S.subsample_step(obj) >= 2
+    res = solve_dual(ds, method="newton", tol=TOL, l2=1.0)
+    assert res.converged and calls == []
+    rel, bound = _stationarity(ds, res.theta, 1.0, obj.penalized_rows)
+    assert rel <= TOL + bound
+
+
 def test_reused_factor_never_replaces_a_prefetched_hessian(monkeypatch):
     """A step whose Hessian was formed with the line search's value uses it (the stale factor
     would cost the same and be less exact): every Hessian formed at an accepted point is
