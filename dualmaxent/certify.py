@@ -702,7 +702,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         kept["curv"] = None if data.family.multiclass else np.empty((data.n, q), order="F")
         kept["scratch"] = np.empty((data.n, 2 * q), order="F")
     if newton is not None and sel.size > DENSE_CORRECTION_MAX:
-        one = _reduce_data_sums(run(_pass_one, th, data.family, sel[:0], peak, **kept), eq)
+        one = _reduce_data_sums(run(_pass_one, th, data.family, sel[:0], peak, data.n,
+                                    **kept), eq)
         t_S = _target(one, th, feat, cls, pen_rows, penalty)
         finite = _reduce_gradient(one, th, pen_rows, penalty, data.family.multiclass)
         # the residual allowed, a hundredth of what the tolerance allows: on an L1 box an
@@ -727,7 +728,7 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     krylov = newton is not None and products >= KRYLOV_MIN_PRODUCTS and data.n >= 2 * sample
     for sample in ((sample, None) if krylov else (None,)):
         one = two = None  # (a second round's passes do not overlap the first's results)
-        one = _reduce_data_sums(run(_pass_one, th, data.family, sel, peak, sample=sample,
+        one = _reduce_data_sums(run(_pass_one, th, data.family, sel, peak, data.n, sample=sample,
                                     **kept), eq)
         t_S = _target(one, th, feat, cls, pen_rows, penalty)
         finite = _reduce_gradient(one, th, pen_rows, penalty, data.family.multiclass)
@@ -1643,13 +1644,15 @@ def _one_column_curvature(d, curv, cls, multi, rows=None) -> np.ndarray:
     return np.diag(dP) - PdP
 
 
-def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak=False, curvature=True, mean=None,
-              curv=None, scratch=None) -> _Sums:
+def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak=False, rows=None, curvature=True,
+              mean=None, curv=None, scratch=None) -> _Sums:
     """Pass 1 on one block: ``l``, ``R = X^T W (Y - mu)``, ``C_SS``, ``X^T W Y``, the budgets.
 
     ``sel``: class-major indices ``c m + i`` of the entries of ``S``; ``peak``: whether the
     largest entry of ``X`` (the L1 form of :func:`_multiplier_bound`) is wanted besides the
-    rows' largest norm; ``curvature`` False leaves the block out of ``C_SS``, a slice of its
+    rows' largest norm; ``rows``: the number of rows summed over all blocks, ``n`` (the
+    gradient's sums run over every block: ``gamma(n + 2)``, not the block's own length, bounds
+    their rounding, whatever the blocks and the order they are added in); ``curvature`` False leaves the block out of ``C_SS``, a slice of its
     rows forms ``C_SS`` from those rows alone (a row sample, see
     :data:`CURVATURE_ROWS_PER_PARAM`). ``mean``, ``curv`` and ``scratch`` (in memory, (b, q),
     (b, q) and (b, 2 q)) receive ``mu``, the curvature and, in ``scratch``'s last ``q`` columns,
@@ -1706,12 +1709,12 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak=False, curvature=True, m
     # the gradient's budget |X|^T W (2 c_j e_j + gamma(n + 2) |Y_j - mu_j|) and the mean's own
     # rounding, 4 u |mu_j|: its weights formed in place, one (b, q) table (|Y - mu|'s own
     # when pass 1 forms the product itself)
-    gv = np.multiply(abs_diff, gamma(len(wb) + 2), out=abs_diff if scratch is None
-                     else scratch[:, q:])
+    gv = np.multiply(abs_diff, gamma((len(wb) if rows is None else rows) + 2),
+                     out=abs_diff if scratch is None else scratch[:, q:])
     del abs_diff
     for c in range(q):  # (a column at a time: no (b, q) table of |mu|)
         gv[:, c] += (4 * U) * np.abs(mu[:, c])
-    gv += (sens * we)[:, None]
+    gv += (sens * e)[:, None]  # 2 c_j e_j: the weight w_j comes once, next
     gv *= wb[:, None]
     if scratch is None:
         grad_budget = _xt(_absolute(Xb), gv)

@@ -569,3 +569,48 @@ def test_non_finite_theta_raises(family, bad):
         assert msg.strip() and "\n" not in msg.strip(), f"not one line: {msg!r}"
         assert any(s in msg.lower() for s in ("finite", "nan", "inf")), msg
         assert str(p.theta_shape) in msg, f"message does not name {p.theta_shape}: {msg!r}"
+
+
+@pytest.mark.parametrize("family", ["bernoulli", "categorical"])
+def test_gradient_budget_from_its_definition(family):
+    """Pass 1's rounding budget of the gradient ``R = X^T W (Y - mu)``, recomputed from its
+    definition: ``|X|^T W (gamma(n + 2) |Y - mu| + 4 u |mu| + s_j e_j)`` with ``s_j`` the
+    mean's sensitivity ``|d mu_j / d eta_j|`` (the curvature for one parameter, twice the
+    largest probability's for the categorical family), ``e_j`` the proved error of ``eta_j``
+    (``gamma(m + 1) (1 + gamma(2 m + 8)) |x_j| max_c |theta_c|``), and ``n`` the rows of *all*
+    blocks, since the block sums are added up: weights below one (where a second factor ``w_j``
+    would shrink the budget) and a block of a quarter of the rows."""
+    rng = np.random.default_rng(11)
+    n, m, k = 400, 5, 3
+    X = rng.standard_normal((n, m))
+    y = rng.integers(0, 2 if family == "bernoulli" else k, n)
+    data = Dataset.from_arrays(X, y, weights=rng.uniform(0.05, 0.5, n),
+                               family=family)
+    Xd, Y, w = data.X, data.Y, data.weights
+    mm = Xd.shape[1]
+    theta = 0.3 * rng.standard_normal((mm, 1 if family == "bernoulli" else k))
+    eta = Xd @ theta
+    if family == "bernoulli":
+        mu = expit(eta)
+        sens = mu * (1 - mu)
+        Y2 = Y.reshape(n, 1)
+    else:
+        mu = softmax(eta, axis=1)
+        sens = np.repeat(2.0 * mu.max(axis=1, keepdims=True), k, axis=1)
+        Y2 = Y
+    gam = certify_module.gamma
+    e = (gam(mm + 1) * (1 + gam(2 * mm + 8)) * np.sqrt((Xd ** 2).sum(axis=1))
+         * np.sqrt((theta ** 2).sum(axis=0)).max())
+    weights = w[:, None] * (gam(n + 2) * np.abs(Y2 - mu) + 4 * 2.0 ** -53 * np.abs(mu)
+                            + sens * e[:, None])
+    expected = np.abs(Xd).T @ weights
+    block = slice(0, n // 4)
+    sel = np.zeros(0, dtype=int)
+    one = certify_module._pass_one(Xd[block], Y[block], w[block], None, theta, data.family,
+                                   sel, False, n, curvature=False)
+    part = np.abs(Xd[block]).T @ weights[block]
+    # the same sums in another order: a few ulps apart at most
+    np.testing.assert_allclose(one.grad_budget, part, rtol=1e-12)
+    whole = certify_module._pass_one(Xd, Y, w, None, theta, data.family, sel, False, n,
+                                     curvature=False)
+    np.testing.assert_allclose(whole.grad_budget, expected, rtol=1e-12)
