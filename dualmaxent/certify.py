@@ -1241,9 +1241,11 @@ def factor(C: np.ndarray, terms: int = 0):
     the rows, with ``p_c p_d <= p_c (1 - p_c)`` for two classes ``c != d`` of one row) and
     ``M_ii = C*_ii`` (its terms are nonnegative), so the entries of ``D M D`` are at most
     ``1 + gamma(terms + 8)`` and ``||H - H*||_2 <= ||H - H*||_F <= p gamma(terms + 8) (1 +
-    gamma(terms + 8))``, also subtracted. The eigendecomposition's bound is the one it had
-    before this: an eigenvalue within the eigensolver's error (``4 p u`` times the largest)
-    proves nothing.
+    gamma(terms + 8))``, also subtracted. On the eigendecomposition's path the same shifted
+    factorisation proves the bound when every direction is kept (``sigma`` half the smallest
+    computed eigenvalue, then an eighth); on a kept range (a singular ``H``) the eigensolver's
+    backward error, ``4 p u`` times the largest eigenvalue, is subtracted from the smallest kept
+    one, and an eigenvalue within that error proves nothing.
 
     Parameters
     ----------
@@ -1318,10 +1320,18 @@ def factor(C: np.ndarray, terms: int = 0):
             a += d_whole * (z - V @ (V.T @ z))
         return a
 
-    smallest = max(float(kept.min()) - rounding, 0.0) / float(d.max()) ** 2
-    # an eigenvalue within the eigensolver's error (m eps of the largest) proves nothing
-    if float(kept.min()) <= len(vals) * 4 * U * top:
-        smallest = 0.0
+    # the computed eigenvalues are those of a matrix near H, not H's: where every direction is
+    # kept, the shifted factorisation proves the bound (as on the Cholesky path); on a kept
+    # range the eigensolver's backward error, taken as p 4 u times the largest eigenvalue
+    # (LAPACK's "p(n) eps ||H||"), is subtracted, and an eigenvalue within it proves nothing
+    smallest = 0.0
+    if float(kept.min()) > len(vals) * 4 * U * top:
+        if keep.all():
+            low = float(kept.min())
+            smallest = shifted_cholesky_bound(H, (0.5 * low, 0.0625 * low), rounding) or 0.0
+        else:
+            smallest = float(kept.min()) - rounding - len(vals) * 4 * U * top
+        smallest = max(smallest, 0.0) / float(d.max()) ** 2 * (1.0 - 4 * U)
     return solve, int(keep.sum()), top / float(kept.min()), smallest
 
 

@@ -198,3 +198,23 @@ def test_sparse_column_equals_the_dense_column(density):
         dense = X.toarray()
         for j in range(X.shape[1]):
             assert np.array_equal(checker._sparse_column(X, j), dense[:, j])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_eigendecomposition_path_bound_is_below_the_exact_eigenvalue(monkeypatch, seed):
+    """On the eigendecomposition's path (fewer than ``CHOLESKY_MIN`` entries) the bound is
+    proved, not the eigensolver's computed eigenvalue: ``C = Q diag(v) Q^T`` with ``Q`` the
+    16 x 16 Hadamard matrix over 4 (entries +-1/4) and integer ``v`` is formed exactly in
+    float64, so its smallest eigenvalue is exactly ``min(v)``, and the bound must not exceed
+    it (an eigenvalue computed by ``eigh`` lies within its backward error on either side)."""
+    monkeypatch.setattr(checker, "CHOLESKY_MIN", 10 ** 6)
+    from scipy.linalg import hadamard
+
+    rng = np.random.default_rng(seed)
+    Q = hadamard(16) / 4.0
+    v = rng.permutation(np.arange(1, 17) * 64.0 + rng.integers(0, 64, 16))
+    C = (Q * v) @ Q.T
+    assert np.array_equal(C, C.T)
+    solve, rank, condition, smallest = checker.factor(C)
+    assert rank == 16
+    assert 0.0 < smallest <= v.min()
