@@ -105,7 +105,8 @@ Unpenalised, a family whose mean is bounded below can have separated data, where
 has no maximiser. ``mu~`` proves a maximiser exists when every entry of ``mu(theta)`` is positive,
 ``mu~ >= MARGIN_FRACTION mu`` entry by entry (and the same for ``1 - mu`` of the Bernoulli
 family), and the step that would remove ``mu~``'s residual, at most ``second_step = 2 max_j
-||x_j|| ||r_S|| / lambda_min(C_SS)`` in relative terms, is below ``MARGIN_FRACTION``: then a
+||x_j|| ||r_S|| / lambda_min(C_SS)`` in relative terms (``|r_S|`` as computed plus its
+rounding bound, entry by entry), is below ``MARGIN_FRACTION``: then a
 strictly interior, exactly feasible point exists (:mod:`dualmaxent.separation`). The curvature
 is this module's own, at the given theta. When that proof fails the separation LP decides
 (:func:`dualmaxent.separation.detect_separation`, its direction checked on its own), and on
@@ -575,7 +576,8 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     t, primal_h, mag, simplex_term = _lower_point(run, one, two, th, A, fam, pen_rows, penalty,
                                                   tol_hint, resid_bound, newton)
     cls, feat = np.divmod(sel, data.m)
-    r_S = two.resid[feat, cls]  # (class-major, as sel)
+    # |r_S| as computed plus its rounding bound: the exact residual's size is at most this
+    r_S = np.abs(two.resid[feat, cls]) + resid_bound[feat, cls]  # (class-major, as sel)
     charge = float(_relaxation(np.array([t]), two.resid, pen_rows, penalty)[0]) if t > 0 else 0.0
     # the point's residual and the bound of its sum at t, formed in place of pass 2's (read by
     # nothing else now): t times them (1 times them is themselves), 0 at t = 0
