@@ -52,12 +52,31 @@ GRAM_CLEAR = 1e-8
 #: proves full rank; otherwise the float64 Gram decides, as without the screen.
 GRAM_CLEAR_FLOAT32 = 1e-3
 
-#: A design of many rows is screened on every ``step``-th row first, ``step = n //
-#: (RANK_SAMPLE_ROWS_PER_COLUMN m)`` and at most RANK_SAMPLE_MAX_STEP (a strided view, nothing
-#: copied): when those rows alone clearly have full rank, so has ``X``, since adding rows
-#: only adds a positive semidefinite term to the Gram matrix. Measured at n = 10^6, m = 51:
-#: the screen 0.10-0.14 s on every row, 0.01 s on every 16th.
+#: An engine's condition estimate (:meth:`dualmaxent.engine.EngineObjective.design_condition`)
+#: gathers about this many rows per column.
 RANK_SAMPLE_ROWS_PER_COLUMN = 1000
+
+#: A design of many rows is screened on every ``step``-th row first, ``step = n //
+#: (RANK_SCREEN_ROWS_PER_COLUMN m)`` and at most RANK_SAMPLE_MAX_STEP (a strided view, nothing
+#: copied): when those rows alone clearly have full rank, so has ``X``, since adding rows
+#: only adds a positive semidefinite term to the Gram matrix (``G = G_sample + G_rest``, both
+#: PSD, so ``lambda_min(G) >= lambda_min(G_sample) > 0``). Measured at n = 10^6, m = 51:
+#: the screen 0.10-0.14 s on every row, 0.01 s on every 16th.
+#:
+#: The full-rank result's ``condition`` is then that of the sample's equilibrated Gram matrix:
+#: an estimate, which :func:`dualmaxent.solvers._curvature_precision` compares with its
+#: float32 bound at n >= 10^5 (where float32 pays only when the condition is below about 5).
+#: A sample's extreme eigenvalues spread wider than the whole's (for rows drawn at random
+#: ``E[G_sample]`` is proportional to ``G``, and the largest eigenvalue is convex, the smallest
+#: concave), so the estimate errs high, towards float64, on average. 100 rows per column
+#: (:data:`RANK_SAMPLE_ROWS_PER_COLUMN`, 1000, before) puts a sample in the screen from
+#: n = 200 m on: measured on ``bench_sweep.make_data`` (standard normal features) at n = 10^5,
+#: m = 51, one BLAS thread, this 2-core machine, the float32 screen on every row took 13.9 ms
+#: and on every 16th 1.7 ms, its condition 1.17 against the whole's 1.04; with 2 % indicator
+#: columns 1.00 times the whole's 2.63; at m = 11 every 16th row gave 1.05 and (correlated
+#: features, condition 8.8) 1.02 times it; at n = 10^6, m = 51, 1.04 times (unchanged: the
+#: step was 16 there already).
+RANK_SCREEN_ROWS_PER_COLUMN = 100
 RANK_SAMPLE_MAX_STEP = 16
 
 #: Coefficients of a named dependency smaller than this (relative to the largest) are omitted.
@@ -95,7 +114,7 @@ class Identifiability:
     condition : float
         The condition number of ``sqrt(W) X D`` on its row space (largest over smallest nonzero
         singular value); for a full-rank design of many rows, estimated on the rows of the
-        screen (:data:`RANK_SAMPLE_ROWS_PER_COLUMN`).
+        screen (:data:`RANK_SCREEN_ROWS_PER_COLUMN`; it errs high on average).
     dependencies : tuple of str
         Each dependency in the columns' names, e.g. ``"g3 = intercept - g1 - g2"``.
     """
@@ -159,7 +178,7 @@ def _identify(X, w, names) -> Identifiability:
         return identify_gram(_kernels.gram(X, w), names)
     # a float32 screen first: half the pass, and conclusive for the ordinary full-rank design;
     # on a row sample first when there are many rows (full rank of some rows proves it for all)
-    step = min(RANK_SAMPLE_MAX_STEP, n // max(RANK_SAMPLE_ROWS_PER_COLUMN * m, 1))
+    step = min(RANK_SAMPLE_MAX_STEP, n // max(RANK_SCREEN_ROWS_PER_COLUMN * m, 1))
     condition = None
     if step >= 2:
         condition = _clearly_full_rank(_kernels.gram(X[::step], w[::step], dtype=np.float32),

@@ -245,6 +245,8 @@ def _condition_bound(G, B):
 
 
 def test_float32_rank_screen_gives_the_float64_answer(monkeypatch):
+    # every row in the screen: the float32 sums against the float64 ones on the same rows
+    monkeypatch.setattr(ID, "RANK_SCREEN_ROWS_PER_COLUMN", 10 ** 9)
     ds = _binary(n=2000)
     fast = ID.identify(ds.X, ds.weights, ds.feature_names)
     monkeypatch.setattr(ID, "GRAM_CLEAR_FLOAT32", np.inf)  # the screen never clears

@@ -97,7 +97,7 @@ def test_a_row_sample_settles_full_rank_and_a_rank_deficient_sample_does_not(mon
     from dualmaxent import _kernels
     from dualmaxent import identifiability as ID
 
-    monkeypatch.setattr(ID, "RANK_SAMPLE_ROWS_PER_COLUMN", 50)
+    monkeypatch.setattr(ID, "RANK_SCREEN_ROWS_PER_COLUMN", 50)
     rows = []
     gram = _kernels.gram
     monkeypatch.setattr(_kernels, "gram", lambda X, w, **kw: rows.append(len(X)) or gram(X, w, **kw))
