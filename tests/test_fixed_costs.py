@@ -512,3 +512,30 @@ def test_the_fits_warnings_still_name_the_callers_line():
     with pytest.warns(SeparationWarning) as rec:
         MaxEntClassifier(C=np.inf).fit(X, y)
     assert {r.filename for r in rec if issubclass(r.category, SeparationWarning)} == {__file__}
+
+
+@pytest.mark.parametrize("penalty", [{"l2": 1.0}, {"l1": 1.0, "l1_ratio": 0.5}])
+def test_a_strictly_concave_fit_is_certified_without_a_rank_pass(penalty):
+    """With an L2 part the maximiser is unique whatever the columns (the dummy-variable trap
+    below: every level's indicator plus the intercept), so the certificate skips the rank:
+    two solves whose starts differ along the design's null space reach the same theta, and
+    the certificate says nothing of the dependency and computes no rank."""
+    from dualmaxent import solve_dual
+    certify = __import__("sys").modules["dualmaxent.certify"].certify
+
+    rng = np.random.default_rng(4)
+    level = rng.integers(0, 3, 300)
+    X = np.column_stack([np.eye(3)[level], rng.standard_normal(300)])
+    y = (rng.random(300) < 1 / (1 + np.exp(-(level - 1.0 + X[:, 3])))).astype(int)
+    ds = Dataset.from_arrays(X, y)
+    assert ds.m == 5  # three indicators, a numeric column, the intercept: rank 4
+    first = solve_dual(ds, tol=1e-12, **penalty)
+    null = np.array([1.0, 1.0, 1.0, 0.0, -1.0])  # X null = 0: the indicators sum to one
+    assert np.abs(ds.X @ null).max() == 0.0
+    shift = 3.0 * (null[:, None] if first.theta.ndim == 2 else null)
+    second = solve_dual(ds, tol=1e-12, theta0=first.theta + shift, **penalty)
+    np.testing.assert_allclose(second.theta, first.theta, atol=1e-8)
+    fresh = Dataset.from_arrays(X, y)
+    cert = certify(fresh, first.theta, tol=1e-6, **penalty)
+    assert cert.ok and cert.rank == -1 and "identifiability" not in vars(fresh)
+    assert not any("linearly dependent" in note for note in cert.notes)
