@@ -218,3 +218,18 @@ def test_the_eigendecomposition_path_bound_is_below_the_exact_eigenvalue(monkeyp
     solve, rank, condition, smallest = checker.factor(C)
     assert rank == 16
     assert 0.0 < smallest <= v.min()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_one_entry_curvature_bound_is_below_its_exact_sum(seed):
+    """One entry (an L2 fit's intercept): ``C`` is a floating-point sum of ``n`` nonnegative
+    terms, and the bound must not exceed the exact sum (computed in rationals)."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(seed)
+    terms = rng.uniform(0, 1, 5000) ** 3 * 10.0 ** rng.integers(-3, 4, 5000)
+    C = np.array([[float(np.sum(terms))]])
+    exact = sum(Fraction(float(t)) for t in terms)
+    solve, rank, condition, smallest = checker.factor(C, terms.size)
+    assert rank == 1 and 0.0 < smallest and Fraction(smallest) <= exact
+    assert solve(np.array([2.0]))[0] == 2.0 / C[0, 0]
