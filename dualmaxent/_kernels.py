@@ -256,7 +256,17 @@ def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES, dtype=np.float
         closed form :func:`curvature_relative_error` is small enough for conjugate gradients
         (:func:`dualmaxent.solvers._curvature_precision`). Measured at n = 10^5, m = 51,
         k = 10: 8.4 ms against 12.7 ms (the float64 products of a (block, 51) by (51, 10) run
-        at a quarter of the float32 speed here).
+        at a quarter of the float32 speed here). A sparse ``X`` keeps float64: its float32
+        products would be faster (text k = 20 of ``bench --sparse``: ``X V`` 3.95 ms and
+        ``X^T S`` 3.49 ms against 6.41 and 6.22; text k = 2 4.1 and 4.3 against 4.9 and 5.1,
+        with a float32 copy of ``X``'s entries, a third of its bytes), but no bound admits
+        them: the chain of ``X^T S`` runs down a whole column (the intercept's, n rows) and
+        the bound above, ``gamma(L, 2**-24)`` times ``|X|^T |X|`` (spectral radius 2.4e4 and
+        1.3e5 there), exceeds the penalty ``lam = 0.1``, the smallest curvature, 70 and 2000
+        times, where a Newton step tolerates ``CG_FORCING_MAX = 0.1`` of it; splitting the
+        column into float64-summed blocks of ``b`` rows divides that by ``n / b`` only. Tried
+        too: ``X^T S`` from a CSR copy of ``X^T`` (a gather in place of scipy's CSC scatter),
+        7.64 ms against 6.22 (k = 20) and 5.52 against 5.13 (k = 2), and a copy of X's bytes.
 
     Returns
     -------
@@ -271,8 +281,10 @@ def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES, dtype=np.float
             Xb = block(X, sl) if design.is_sparse(X) else np.asarray(X[sl], dtype=dtype)
             Pb = np.asarray(P[sl], dtype=dtype)
             S = Xb @ Vd
+            # p_a (u_a - sum_b p_b u_b) w in place: the row sums by einsum, no (rows, k)
+            # temporary (the product ``Pb * S.sum()`` made one), three passes over S
+            S -= np.einsum("ij,ij->i", S, Pb)[:, None]
             S *= Pb
-            S -= Pb * S.sum(axis=1, keepdims=True)
             S *= wd[sl, None]
             out = _accumulate(out, Xb.T @ S)
     return np.zeros(V.shape) if out is None else out
@@ -535,9 +547,9 @@ def categorical_hessp_error_bound(X, w, P, V, dtype=np.float32,
     ``Ubar = |X| |V|``. With ``c`` as in :func:`gram_error_bound`, the roundings in ``dtype``
     along the longer path (the ``sum_b p_b u_b`` term): ``m + 2c`` for ``U`` (converting ``X``
     and ``V``, the m-long product), ``1 + c`` for ``p_b u_b``, ``k - 1`` for the row sum,
-    ``1 + c`` for its product by ``p_a``, 1 for the difference, ``1 + c`` for the weight and
-    ``b + c`` for the ``b``-long product ``X^T S``; in float64, ``nb - 1`` for the sum over the
-    blocks:
+    1 for the difference ``u_a - sum``, ``1 + c`` for its product by ``p_a``, ``1 + c`` for the
+    weight and ``b + c`` for the ``b``-long product ``X^T S``; in float64, ``nb - 1`` for the
+    sum over the blocks:
 
         ``[gamma(m + k + b + 3 + 6c, u) (+) gamma(nb - 1, u64)]
         |X|^T (w p_a (Ubar_a + sum_b p_b Ubar_b))``

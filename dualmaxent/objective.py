@@ -30,6 +30,7 @@ import weakref
 
 import numpy as np
 import scipy.linalg
+from scipy.linalg.blas import daxpy
 
 from . import _kernels, design
 from . import _numerics as nx
@@ -123,6 +124,11 @@ SPARSE_JACOBI_MEDIAN_RATIO = 1.0
 #: residual of 1e-1 .. 1e-6): plain [25, 32, 40, 55, 62, 68]; rank 8 [11, 20, 26, 33, 40, 47];
 #: rank 16 [7, 13, 18, 21, 26, 32]; rank 32 [6, 10, 14, 18, 22, 24]; the intercept alone, or with
 #: the mean document, worse than plain (the pinned class's and the words' cross terms).
+#: Again with the packed coarse solve and the carried step (``MaxEntClassifier(C = 10, tol =
+#: 1e-8)`` on that problem, curvature-vector products; fits of 2.0 to 2.4 s, within this
+#: machine's spread): rank 16 55 to 57; 12, 70; 20, 51; 24, 47; 24 with every 8th row in E,
+#: 51; 32 with every 8th row, 48 (2.3 s: each rank's Galerkin matrix and applications cost
+#: what its saved products gain); :data:`SPARSE_COARSE_POWER` 1, 58.
 SPARSE_COARSE_RANK = 16
 #: The extra columns and the power iterations of the randomized eigensolver of the coarse basis
 #: (Halko, Martinsson & Tropp 2011, Algorithm 4.4); its cost is ``(power + 1.5) (rank +
@@ -145,7 +151,8 @@ COARSE_CHUNKS = 16
 #: ``bench --sparse`` to 1e-8 (products; seconds, two runs, a shared machine): every row 52,
 #: 2.38 and 2.34 s; every 2nd 56, 2.38 and 2.24; every 4th 57, 2.29 and 2.16; every 8th 59,
 #: 2.19 and 2.26 (the quick size: 42, 43, 45, 51 products, times within noise). The rank-n
-#: part was 74 ms of each step's preconditioner.
+#: part was 74 ms of each step's preconditioner. Again later (the packed coarse solve): every
+#: 8th row 60 products against 55, every 2nd 55, the fits within the machine's spread.
 SPARSE_COARSE_ROW_STEP = 4
 
 
@@ -175,18 +182,55 @@ def _class_segments(free: np.ndarray) -> list:
     return out
 
 
-def point_key(theta) -> bytes:
-    """The key under which a pass at ``theta`` is cached: the SHA-256 digest of its float64
-    entries and its shape, 32 bytes.
+#: A pass's cache key is a copy of theta, compared bit for bit (:class:`_PointCopy`), where
+#: theta's bytes are at most this fraction of X's; else the SHA-256 digest of :func:`point_key`.
+#: Why: a copy and its comparison cost 0.1 and 0.13 ms at m k = 6e5 against the digest's 2.6
+#: ms (this machine), but the copy stays alive with the cache: on the text k = 2 problem of
+#: ``bench --sparse`` theta is 0.027 times the sparse X's bytes (the digest cost 38 calls,
+#: 21 ms of a 0.7 s fit), on text k = 20 0.39 times (kept as a digest there). Tried and
+#: dropped there: a copy of theta kept beside the digest while the pass's gradient table
+#: lives (until :meth:`DualObjective.forget_gradient`), so that a point's second and third
+#: look-ups compare bits (33 digests a fit down to 13, about 50 ms): the solve's peak rose
+#: from 4.26 to 4.66 times X's bytes (the fit's from 5.61 to 6.00), the copy being alive
+#: at the line search's peak.
+POINT_COPY_FRACTION = 0.05
+
+
+class _PointCopy:
+    """An exact cache key: theta's float64 entries, copied, equal to another key when every
+    bit is (so ``-0.0`` differs from ``0.0``, and a NaN key equals nothing but its bits)."""
+
+    __slots__ = ("bits",)
+
+    def __init__(self, theta):
+        self.bits = np.array(theta, dtype=np.float64).view(np.uint64)  # a copy
+
+    def __eq__(self, other):
+        return (isinstance(other, _PointCopy) and self.bits.shape == other.bits.shape
+                and bool(np.array_equal(self.bits, other.bits)))
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = None
+
+
+def point_key(theta, copy_bytes: int = 0):
+    """The key under which a pass at ``theta`` is cached: a copy of theta (:class:`_PointCopy`)
+    when it holds at most ``copy_bytes`` bytes (:data:`POINT_COPY_FRACTION`), else the SHA-256
+    digest of its float64 entries and its shape, 32 bytes.
 
     Why not ``theta.tobytes()`` (the key before): that is a copy of theta, (m, k) floats kept
     for as long as the cache, 0.39 times the bytes of the sparse ``X`` on the text problem of
     ``bench --sparse`` (k = 20). The digest costs 2.6 ms per call at m k = 6e5 (this machine,
-    SHA-NI; blake2b 5.1 ms, md5 6.3 ms), about three calls per Newton-CG iteration against
-    passes of tens of milliseconds; a collision (2^-128 for two distinct points) would be the
-    only way for it to differ from comparing the bytes.
+    SHA-NI; blake2b 5.1 ms, md5 6.3 ms, sha1 2.5 ms, zlib's crc32 1.1 ms but 32 bits), about
+    three calls per Newton-CG iteration against passes of tens of milliseconds; a collision
+    (2^-128 for two distinct points) would be the only way for it to differ from comparing the
+    bytes.
     """
     t = np.ascontiguousarray(theta, dtype=np.float64)
+    if t.nbytes <= copy_bytes:
+        return _PointCopy(t)
     return hashlib.sha256(t).digest() + repr(t.shape).encode()
 
 
@@ -296,6 +340,7 @@ class DualObjective:
         # the free entries class by class: (class, start, stop in beta, rows or None for all)
         self._segments = _class_segments(self.free)
         self._whole = None  # leading classes with every row free (_whole_classes)
+        self._runs = None  # the penalised rows' runs (_penalized_runs)
         WY = self.w[:, None] * (self.Y if self.Y.ndim == 2 else self.Y[:, None])
         # the stopping rule's scale 1 + max |X^T W Y|; the (m, q) table itself is not kept
         # (0.39 x the sparse X's bytes on the k = 20 text problem; nothing reads it again)
@@ -308,6 +353,8 @@ class DualObjective:
         # caches: (point_key, value, G, C or None) of the last pass over X; (point_key, P or
         # eta) at that point, for curvature_operator; X^T W X and its Cholesky factor
         self._cache = None
+        # a copy of theta as the cache's key where it is small against X (POINT_COPY_FRACTION)
+        self._key_bytes = int(POINT_COPY_FRACTION * design.nbytes(self.X))
         self._last_curvature = None
         # where _loglik formed _last_curvature: (weakref to it, theta copy, rows, dtype), for
         # last_pass to say what its C is (another setter of _last_curvature leaves it stale,
@@ -318,6 +365,7 @@ class DualObjective:
         self._gram_eig = None  # (V, mu) of G and the penalty, or False: _gram_penalty_eig
         self._plain_cg = None  # a wide sparse design's CG unpreconditioned (decided once)
         self._coarse_basis = None  # its coarse space's basis B (m, r), built once
+        self._pinned_columns = {}  # the coarse space's X[:, J] of a class's pinned rows J
         #: precision of the curvature's block products (:meth:`dualmaxent.families.Family.
         #: one_pass`) and of the categorical curvature-vector products; Newton and Newton-CG
         #: lower it to float32 on well-conditioned designs
@@ -380,8 +428,28 @@ class DualObjective:
         net), the one :meth:`smooth_value_grad` subtracts; the L1 part is the solver's."""
         if not self.penalty.l2_lam:
             return 0.0
-        return 0.5 * self.penalty.l2_lam * float(np.sum(
-            np.asarray(theta)[self.penalized_rows] ** 2))
+        t = np.asarray(theta)
+        runs = self._penalized_runs()
+        if t.dtype == np.float64 and len(runs) <= 8 and (
+                t.flags.c_contiguous or t.ndim == 2 and t.flags.f_contiguous):
+            # the penalised rows' runs as contiguous views, one BLAS dot each (per class in
+            # theta's usual class-major layout, F-ordered): the boolean selection copied them
+            # and squared the copy (0.9 ms a call at m k = 6e5)
+            parts = ([t[lo:hi].reshape(-1) for lo, hi in runs] if t.flags.c_contiguous else
+                     [col[lo:hi] for col in t.T for lo, hi in runs])
+            total = 0.0
+            for part in parts:
+                total += float(np.dot(part, part))
+            return 0.5 * self.penalty.l2_lam * total
+        return 0.5 * self.penalty.l2_lam * float(np.sum(t[self.penalized_rows] ** 2))
+
+    def _penalized_runs(self) -> list:
+        """The penalised rows as ``(lo, hi)`` runs of consecutive rows (computed once)."""
+        if self._runs is None:
+            edges = np.flatnonzero(np.diff(np.concatenate(
+                ([0], self.penalized_rows.astype(np.int8), [0]))))
+            self._runs = [(int(lo), int(hi)) for lo, hi in zip(edges[::2], edges[1::2])]
+        return self._runs
 
     def value(self, beta) -> float:
         """The objective ``l(theta) - penalty(theta)``."""
@@ -400,7 +468,7 @@ class DualObjective:
         for a second pass when :meth:`hessian` is called there. The curvature covers only the
         classes with a free entry (the pinned class's blocks are never formed).
         """
-        key = point_key(theta)
+        key = point_key(theta, self._key_bytes)
         cache = self._cache
         if cache is not None and cache[0] == key and cache[2] is not None and (
                 cache[3] is not None or not hessian):
@@ -447,6 +515,7 @@ class DualObjective:
         result to keep (:attr:`dualmaxent.results.DualResult.std_err` needs the objective)."""
         self._cache = self._point = self._last_curvature = self._coarse_basis = None
         self._curvature_origin = None
+        self._pinned_columns = {}
         return self
 
     def last_curvature(self):
@@ -516,7 +585,7 @@ class DualObjective:
 
     def _pass_at(self, theta):
         """``(l, G)`` of the last pass over ``X`` when it was at ``theta``, else None."""
-        key = point_key(theta)
+        key = point_key(theta, self._key_bytes)
         if self._cache is None or self._cache[0] != key or self._cache[2] is None:
             return None
         return self._cache[1], self._cache[2]
@@ -535,8 +604,16 @@ class DualObjective:
 
     def smooth_value(self, beta, hessian: bool = False) -> float:
         """The value of ``l - L2 penalty`` alone (:meth:`smooth_value_grad`'s, whose pass also
-        gives the gradient in memory; an engine may evaluate values alone)."""
-        return self.smooth_value_grad(beta, hessian)[0]
+        gives the gradient in memory; an engine may evaluate values alone). The same number
+        as :meth:`smooth_value_grad`'s, without packing the gradient (its pass keeps the table
+        for the line search's next call, which asks for it at an accepted point)."""
+        if type(self).smooth_value_grad is not DualObjective.smooth_value_grad:
+            return self.smooth_value_grad(beta, hessian)[0]  # (a subclass's own likelihood)
+        theta = self.theta(beta)
+        value = self._loglik(theta, hessian)[0]
+        if self.penalty.l2_lam:
+            value -= self.smooth_penalty_value(theta)
+        return value
 
     def prefetch_line(self, betas) -> None:
         """Evaluate the values at the line search's next :attr:`line_batch` points in one pass
@@ -660,7 +737,7 @@ class DualObjective:
 
         ``matvec`` uses two products with ``X`` per call (no Hessian is formed); its result is a
         view of the operator's one buffer, which the next call overwrites (copy it to keep
-        it; the coarse space's ``psolve`` overwrites it too). ``psolve`` returns a new array; it
+        it). ``psolve`` returns a new array; it
         is the Cholesky solve of the Kronecker approximation ``A (x) X^T W X`` restricted to the
         free entries (see :func:`dualmaxent.solvers.cg_direction`), plus the L2 penalty's
         diagonal; for a wide sparse design Jacobi, the identity, or with many classes the
@@ -681,6 +758,7 @@ class DualObjective:
         # times the sparse X's bytes on the k = 20 text problem.
         V = np.zeros((m, self.q))
         packed = V.reshape(-1)[:self.params.n_params]
+        unpen = np.flatnonzero(~pen) if lam else None
 
         def matvec(v):
             if np.may_share_memory(v, V):  # the last result handed back
@@ -689,9 +767,15 @@ class DualObjective:
             T = hessp(V)
             self._pack(T, out=packed)
             del T
-            if lam:  # + lam v on the penalised entries, column by column
-                for _, lo, hi, _ in self._segments:
-                    packed[lo:hi] += lam * v[lo:hi] * pen[lo:hi]
+            if lam:  # + lam v on the penalised entries: one BLAS axpy in place, the few
+                # unpenalised entries (the intercept's) put back as they were; the loop over the
+                # classes before made two (m,) temporaries per class (0.9 ms of each product on
+                # the text k = 20 problem, against 0.3 ms)
+                keep = packed[unpen]
+                done = daxpy(v, packed, a=lam)
+                if done is not packed:  # (BLAS's wrapper copied: not expected for this view)
+                    packed[:] = done
+                packed[unpen] = keep
             return packed
 
         if design.is_sparse(self.X) and m > SPARSE_DENSE_PRECONDITIONER_MAX:
@@ -700,7 +784,7 @@ class DualObjective:
             if (self._plain_cg and self.family.multiclass
                     and len(self._hess_classes) >= SPARSE_COARSE_MIN_CLASSES
                     and type(self)._curvature_pieces is DualObjective._curvature_pieces):
-                psolve = self._coarse_preconditioner(V)
+                psolve = self._coarse_preconditioner()
             return matvec, psolve
         pdiag = pen * lam
         if self._gram is None:
@@ -803,7 +887,7 @@ class DualObjective:
         pass kept (:meth:`_curvature_pieces` made it at theta); one product with the squared
         entries of ``X``. An engine computes it in a pass of its own."""
         point = self._point
-        if point is None or point[0] != point_key(theta):
+        if point is None or point[0] != point_key(theta, self._key_bytes):
             self._loglik(theta)
         return curvature_diagonal(self.X, self.w, self.family, self._point[1])
 
@@ -874,7 +958,7 @@ class DualObjective:
         vecs = np.linalg.eigh(S)[1][:, ::-1][:, :rank]
         return (Q @ vecs).astype(np.float32)
 
-    def _coarse_preconditioner(self, buf):
+    def _coarse_preconditioner(self):
         """``psolve`` of the two-level preconditioner of a wide sparse, penalty-dominated design
         with many classes (:data:`SPARSE_COARSE_RANK`, where the measurements are).
 
@@ -889,8 +973,8 @@ class DualObjective:
         the coarse space and the exact inverse on it. ``E`` costs one product of ``X`` with
         ``B`` (two when a class has pinned rows) and ``n (q r)^2 / step`` flops per step (its
         rank-one terms summed over a row sample, :data:`SPARSE_COARSE_ROW_STEP`); an
-        application two products of the (m, q) table with ``B``. ``buf`` is the curvature
-        operator's (m, q) buffer, which an application overwrites (its last result with it).
+        application two products of the packed vector, viewed class by class, with ``B``
+        (returning a new vector; the curvature operator's buffer is left alone).
 
         Measured (products and passes over ``X`` to 1e-10 / 1e-8, with the CG floor and the
         secant step of :mod:`dualmaxent.solvers`): full text k = 20, 62 and 12 / 52 and 12
@@ -919,7 +1003,17 @@ class DualObjective:
                 Zs[cl] = Z
                 continue
             Bc = B * rows[:, None]
-            Zs[cl] = X @ Bc
+            # X Bc = X B - X_J B_J, ``J`` the class's pinned rows: ``X_J`` (n, |J|) taken from
+            # X once per objective (the intercept's column, typically), where X Bc took a
+            # second product of X with r columns per step (5 ms of the text k = 20 step's 40)
+            J = np.flatnonzero(~rows)
+            if J.size <= r:
+                XJ = self._pinned_columns.get(cl)
+                if XJ is None:
+                    XJ = self._pinned_columns[cl] = X[:, J].toarray()
+                Zs[cl] = Z - XJ @ B[J].astype(np.float64)
+            else:
+                Zs[cl] = X @ Bc
             Gc = (B.T @ Bc).astype(np.float64)
             Gc[np.diag_indices_from(Gc)] += 1e-6  # float32's rounding of B^T B
             Gi = np.linalg.inv(Gc)
@@ -980,28 +1074,56 @@ class DualObjective:
         except np.linalg.LinAlgError:  # not positive definite in its rounding: plain CG
             return lambda res: np.array(res, dtype=np.float64)
         del E
-        col = {cl: i for i, cl in enumerate(classes)}
-
-        cols = slice(None) if q == self.q else classes  # every class free: no selection
-        # the float32 basis a row chunk at a time in float64 (no (m, r) float64 copy of it)
+        # psolve works on the packed layout itself (class-major, as beta): the leading classes
+        # with every row free are the rows of a (whole, m) view of the packed vector, and
+        # ``B^T`` and ``B`` apply to them as two products with that view, where the (m, q)
+        # table took an unpacking and a packing (two transposing copies of the vector, and the
+        # table zeroed) per application; the other free classes (the pinned class) go through
+        # an (m, few) table. Measured on the text k = 20 problem of ``bench --sparse`` (one
+        # BLAS thread, a shared machine, best of 15): 2.5 ms per application against 3.0-3.2
+        # ms through the table; what is left is the two products with B (2 x 19 MFlop).
+        whole = self._whole_classes()
+        col_of = {cl: i for i, cl in enumerate(classes)}
+        rest = [(col_of[cl], lo, hi, rows) for cl, lo, hi, rows in self._segments
+                if cl in col_of][whole:]
+        rest_cols = [i for i, _, _, _ in rest]
+        # the float32 basis a row chunk at a time in float64 (no (m, r) float64 copy of it;
+        # tried: the whole basis in float64, one product each way, 2.41 ms an application
+        # against 2.5, and the solve's peak on the many-classes memory test of
+        # tests/test_sparse.py 12.3 coefficient vectors against its budget of 11)
         size = -(-m // COARSE_CHUNKS)
         chunks = [slice(i, min(i + size, m)) for i in range(0, m, size)]
 
         def psolve(res):
-            self._unpack_into(res, buf, zero_pinned=True)
+            lead = res[:whole * m].reshape(whole, m)
+            R = np.zeros((m, len(rest)))
+            for j, (_, lo, hi, rows) in enumerate(rest):
+                if rows is None:
+                    R[:, j] = res[lo:hi]
+                else:
+                    R[rows, j] = res[lo:hi]
             C = np.zeros((r, q))  # U^T res
             for sl in chunks:
-                C += B[sl].astype(np.float64).T @ buf[sl, cols]
+                Bs = B[sl].astype(np.float64)
+                if whole:
+                    C[:, :whole] += (lead[:, sl] @ Bs).T
+                if rest:
+                    C[:, rest_cols] += Bs.T @ R[sl]
             W = scipy.linalg.cho_solve(cf, C.T.ravel(), check_finite=False).reshape(q, r).T
-            for cl in classes:
-                i = col[cl]
+            for i, cl in enumerate(classes):
                 W[:, i] -= c * (ginv[cl] @ C[:, i] if cl in ginv else C[:, i])
-            buf[:] = 0.0
+            out = np.multiply(res, c)  # c res, then U W added
+            lead_out = out[:whole * m].reshape(whole, m)
+            Wt = np.ascontiguousarray(W[:, :whole].T)
+            Wr = W[:, rest_cols]
             for sl in chunks:
-                buf[sl, cols] = B[sl].astype(np.float64) @ W
-            out = self._pack(buf)
-            scratch = buf.reshape(-1)[:out.size]  # the buffer is free again: c res in it
-            out += np.multiply(res, c, out=scratch)
+                Bs = B[sl].astype(np.float64)
+                if whole:
+                    lead_out[:, sl] += Wt @ Bs.T
+                if rest:
+                    R[sl] = Bs @ Wr
+            for j, (_, lo, hi, rows) in enumerate(rest):
+                out[lo:hi] += R[:, j] if rows is None else R[rows, j]
             return out
         return psolve
 
@@ -1015,7 +1137,7 @@ class DualObjective:
         product ``-H V`` of the unpenalised likelihood, ``V`` and the result (m, q) tables.
         From the mean kept by the last pass at theta (two products with X per call)."""
         point = self._point
-        if point is None or point[0] != point_key(theta):
+        if point is None or point[0] != point_key(theta, self._key_bytes):
             self._loglik(theta)
         saved = self._point[1]  # P (categorical) or eta at theta, from the last pass
         wsum = float(self.w.sum())

@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 import scipy.linalg
 import scipy.optimize
+from scipy.linalg.blas import daxpy as _daxpy
 
 from . import _kernels, design
 from .exceptions import DualMaxentError, SingularHessianWarning
@@ -292,6 +293,9 @@ class _NewtonCGStep(_Direction):
         # CG need not make the step's residual smaller than the solve's target
         # (:func:`cg_direction`'s ``floor``)
         self.floor = CG_FLOOR * tol * obj.scale
+        #: the multiple of CG's step the line search tries first (:func:`_secant_step` sets it
+        #: from the last step's slopes, :data:`SECANT_CARRY`)
+        self.scale = 1.0
 
     def step(self, obj, beta, held, rel):
         # CG's residual is the gradient itself, overwritten (one (p,) vector less during the
@@ -300,7 +304,16 @@ class _NewtonCGStep(_Direction):
         grad = held.pop()
         if not obj.fresh_gradient:  # the objective keeps this array: CG works on a copy
             grad = np.array(grad, dtype=np.float64)
-        return cg_direction(obj, beta, grad, rel, floor=self.floor, overwrite=True)
+        s, slope = cg_direction(obj, beta, grad, rel, floor=self.floor, overwrite=True)
+        if self.scale != 1.0:  # (g^T (c s) = c g^T s: the slope scales with the step)
+            s *= self.scale
+            slope *= self.scale
+        return s, slope
+
+    def measured(self, t: float, slope0: float, slope: float) -> None:
+        """The step accepted at ``t`` along this iteration's direction, whose slope fell from
+        ``slope0`` to ``slope`` there: the next direction's first trial (:data:`SECANT_CARRY`)."""
+        self.scale = _carried_scale(self.scale, t, slope0, slope)
 
 
 class _GradientStep(_Direction):
@@ -439,20 +452,68 @@ def _secant_step(obj: DualObjective, beta, F, found, d, slope0: float, direction
     overshoot (``phi'(t) < -SECANT_SLOPE phi'(0)``), quick text k = 20 173 products against
     148 (no floor); the threshold 0.1 (44 and 14 on quick k = 2) and 0.3 (164 and 11 on quick
     k = 20).
+
+    A direction with a ``measured`` method (Newton-CG's) is told the step accepted and the
+    slope there (no extra pass), from which it picks the multiple of its next direction to try
+    first (:data:`SECANT_CARRY`).
     """
     t, cand, new_grad, new_F = found
     slope = float(new_grad @ d)
+    measured = getattr(direction, "measured", None)
     # (not where the rise is within the round-off of F: the slopes are noise there)
     if not (slope0 > 0 and slope > SECANT_SLOPE * slope0
             and new_F - F > 1e-8 * (1.0 + abs(F))):
+        if measured is not None:
+            measured(t, slope0, slope if new_F - F > 1e-8 * (1.0 + abs(F)) else 0.0)
         return found
     star = min(t * slope0 / (slope0 - slope), SECANT_MAX)
     trial = beta + star * d
     value = obj.smooth_value(trial)
     F_star = direction.objective(obj, trial, value)
     if not (np.isfinite(F_star) and F_star > new_F):
+        if measured is not None:
+            measured(t, slope0, slope)
         return found
-    return star, trial, obj.smooth_value_grad(trial)[1], F_star
+    grad_star = obj.smooth_value_grad(trial)[1]
+    if measured is not None:
+        measured(star, slope0, float(grad_star @ d))
+    return star, trial, grad_star, F_star
+
+
+#: Where the secant step went beyond the full step (or the last step was itself a multiple of
+#: CG's), the next Newton-CG direction is first tried at a multiple of itself, not at 1
+#: (:meth:`_NewtonCGStep.measured`): the secant's root at the accepted point, ``scale t slope0 /
+#: (slope0 - slope)`` (where the slope along the last line would vanish), at least 1 and at
+#: most :data:`SECANT_MAX`; back to 1 once the slope there is at most
+#: :data:`SECANT_CARRY_SLOPE` of the start's (the step reached, or nearly, the line's maximum:
+#: Newton's model has caught up). Why: on text k = 2 each of the first five Newton steps fell
+#: short by the same factor (the slope at the full step 0.25 to 0.38 of the start's, the
+#: secant's root 1.34 to 1.61, and still 0.15 to 0.22 of it there), so the full step was a
+#: pass spent on a point known to be short. Measured (``MaxEntClassifier(C = 10, tol = 1e-8)``,
+#: curvature-vector products and passes over X): full text k = 2 of ``bench --sparse`` 31 and
+#: 10 against 35 and 14 without (0.68 s against 0.81 s, interleaved runs), quick 30 and 10
+#: against 28 and 12 (to 1e-10: 36 and 10 against 36 and 13); the full categorical 22 and 7
+#: against 24 and 8; text k = 20 unchanged (57 and 13); a dense n = 10^5, m = 50, k = 10
+#: Newton-CG solve to 1e-10 unchanged (6 iterations). Tried and dropped: the multiple accepted
+#: last instead of the root, 39 products and 12 passes (full k = 2, solve_dual); the root kept
+#: through an overshoot, 39 and 12; the geometric mean of 1 and the root, 35 and 12 (quick 29
+#: and 11); the root capped at 2, 39 and 11; back to 1 only at a slope not positive (no
+#: SECANT_CARRY_SLOPE): quick k = 2 33 and 10 (its fourth step overshot at 2.4 times CG's
+#: step) and the dense k = 10 solve 7 iterations (a secant that had nearly reached the
+#: maximum, slope 0.064, carried 1.37 and overshot).
+SECANT_CARRY = True
+SECANT_CARRY_SLOPE = 0.1
+
+
+def _carried_scale(scale: float, t: float, slope0: float, slope: float) -> float:
+    """The multiple of the next direction to try first (:data:`SECANT_CARRY`), from the last
+    step: ``t`` accepted along the last direction (itself ``scale`` times CG's step), with the
+    slope ``slope0`` at 0 and ``slope`` at ``t``."""
+    if not SECANT_CARRY or not slope0 > 0 or slope <= SECANT_CARRY_SLOPE * slope0 or (
+            scale == 1.0 and t <= 1.0 and slope <= SECANT_SLOPE * slope0):
+        return 1.0  # Newton's own step was right, or the line's maximum (nearly) reached
+    root = t * slope0 / (slope0 - slope) if slope < slope0 else SECANT_MAX
+    return float(min(max(scale * root, 1.0), SECANT_MAX))
 
 
 def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _Direction):
@@ -735,8 +796,18 @@ def _gradient(obj: DualObjective, beta, tol, max_iter, hist):
 #: solve's target (in the gradient's units, ``tol`` times the objective's scale): the
 #: gradient at the full step is about that residual (plus the step's squared size), so the
 #: last step need not be solved to the forcing term's accuracy, ``sqrt(rel)``, which there asks
-#: for far more digits than are missing.
+#: for far more digits than are missing. Tried: 0.7 and 0.85 (``MaxEntClassifier(C = 10, tol =
+#: 1e-8)``, full text k = 20 / k = 2 of ``bench --sparse``): 57 / 30 and 56 / 30 products
+#: against 57 / 31, the fits within the machine's spread.
 CG_FLOOR = 0.5
+
+
+def _axpy(x, y, a: float):
+    """``y + a x``, in place in ``y`` when it is a contiguous float64 vector (BLAS's daxpy;
+    else numpy's, into a new array)."""
+    if y.dtype == np.float64 and y.flags.c_contiguous and x.shape == y.shape:
+        return _daxpy(np.asarray(x, dtype=np.float64), y, a=a)
+    return y + a * x
 
 
 def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: float = 0.0,
@@ -770,7 +841,10 @@ def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: 
     there and
     dropped: the cap 0.3 on the forcing term, 67 and 14 / 58 and 13 with the coarse space
     (147 and 10 / 126 and 10 without it, where the cap 0.1 took 179 / 153); 0.5, 175 and 12
-    without it.
+    without it. The second Newton step there raises the relative gradient from 10^-2.6 to
+    10^-1.3 (its full step fails Armijo's test, half of it is taken) however well CG solves
+    it: forcing terms of ``sqrt(rel / 4)`` and ``sqrt(rel / 25)`` took 59 and 74 products
+    against 55, the same jump each time (the model, not CG, is off there).
 
     Parameters
     ----------
@@ -800,11 +874,11 @@ def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: 
     target = min(CG_FORCING_MAX, np.sqrt(rel)) * gnorm
     # Memory: three (p,) vectors live across the iterations (s, r, d), the preconditioned
     # residual z only until d is updated, and -H d (a view of the operator's buffer, overwritten
-    # by the next product) only until s and r are; every update is in place (the products by
-    # alpha written into that buffer), with the same roundings as ``s += alpha * d``,
-    # ``r -= alpha * Cd`` and ``d = z + beta d``. Before, z, d, Cd and their products were all
-    # alive at once during a product with X: five more vectors of p = m k floats, each 0.39
-    # times the sparse X's bytes on the k = 20 text problem.
+    # by the next product) only until s and r are; every update is in place (BLAS's axpy:
+    # ``s += alpha d``, ``r -= alpha Cd``, and ``d = z + beta d`` written into z, each with one
+    # rounding per entry, or two without a fused multiply-add). Before, z, d, Cd and their
+    # products were all alive at once during a product with X: five more vectors of p = m k
+    # floats, each 0.39 times the sparse X's bytes on the k = 20 text problem.
     s = np.zeros_like(grad)
     r = grad if overwrite else np.array(grad, dtype=np.float64)
     d = psolve(r)  # z_0 (psolve returns a new array, never r itself)
@@ -817,15 +891,19 @@ def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: 
             break
         alpha = rz / dCd
         slope += alpha * rz
-        r -= np.multiply(Cd, alpha, out=Cd)
-        s += np.multiply(d, alpha, out=Cd)
+        # the updates by BLAS's axpy, in place (one pass each, where ``r -= alpha Cd`` took
+        # two: the product written, then subtracted; 55 iterations on the text k = 20 problem
+        # of ``bench --sparse`` spent 0.09 s in this loop's vector work before); the returned
+        # array is taken in case BLAS's wrapper had to copy
+        r = _axpy(Cd, r, -alpha)
+        s = _axpy(d, s, alpha)
         del Cd
-        if float(np.linalg.norm(r)) <= target or floor and float(np.abs(r).max()) <= floor:
+        if float(np.linalg.norm(r)) <= target or floor and max(
+                float(r.max()), -float(r.min())) <= floor:
             break
         z = psolve(r)
         rz_new = float(r @ z)
-        d *= rz_new / rz
-        d += z
+        d = _axpy(d, z, rz_new / rz)  # z + beta d, written into z (psolve's new array)
         del z
         rz = rz_new
     if not s.any():  # no step: the preconditioned gradient (d is still z_0, r the gradient)
