@@ -834,7 +834,7 @@ def coefficient_table(dataset, cert, reference=None) -> list[str]:
                               penalty=cert.penalty)
     stats = rep.inference()
     inference = stats is not None
-    lines = [f"  coefficients" + (f" ({rep.title})" if rep.title else ""),
+    lines = ["  coefficients" + (f" ({rep.title})" if rep.title else ""),
              f"          {'':<24} {'coef':>11}" + (f" {'std err':>10} {'z':>8} {'P>|z|':>7} "
                                                     f"{'[0.025':>11} {'0.975]':>11}"
                                                     if inference else "")]
