@@ -1200,7 +1200,8 @@ def _check_scale(X, w, names, stacklevel: int = 4, column_max=None) -> np.ndarra
             B = design.scale_columns((X if sl == slice(None) else X[sl])[:, nonzero],
                                      big[nonzero], divide=True)
             scaled += design.column_sq_sums(B, w[sl])
-        log_ss = 2 * np.log(big[nonzero]) + np.log(scaled)
+        with np.errstate(divide="ignore"):  # 0: a column seen on zero-weight rows alone
+            log_ss = 2 * np.log(big[nonzero]) + np.log(scaled)
     over = np.nonzero(log_ss > np.log(_MAX_SUM_OF_SQUARES))[0]
     if over.size:
         j = int(nonzero[over[0]])
@@ -1208,12 +1209,15 @@ def _check_scale(X, w, names, stacklevel: int = 4, column_max=None) -> np.ndarra
                         f"{big[j]:.1e} and its sum of squares overflows float64 in the solvers;"
                         " standardise it (subtract the mean, divide by the standard deviation)"
                         " and theta scales inversely")
-    if nonzero.size < 2:
+    # a column nonzero only on rows of weight zero has no weighted size (log 0): to the fit it
+    # is a zero column, and it is left out of the span as those are
+    sized = nonzero[np.isfinite(log_ss)]
+    if sized.size < 2:
         return big
-    log_rms = 0.5 * (log_ss - np.log(w.sum()))
+    log_rms = 0.5 * (log_ss[np.isfinite(log_ss)] - np.log(w.sum()))
     lo, hi = int(np.argmin(log_rms)), int(np.argmax(log_rms))
     if log_rms[hi] - log_rms[lo] > np.log(_MAX_SCALE_RATIO):
-        small, large = names[int(nonzero[lo])], names[int(nonzero[hi])]
+        small, large = names[int(sized[lo])], names[int(sized[hi])]
         warnings.warn(f"the features' scales differ by a factor "
                       f"{_factor_text(log_rms[hi] - log_rms[lo])} (column {small!r} against "
                       f"{large!r}): the conic primal solver may fail or be inaccurate; "

@@ -400,8 +400,8 @@ def _scale_cases():
     w = rng.random(400) + 0.01
     w0 = w.copy()
     w0[:200] = 0.0
-    # its largest entries on zero-weight rows (a column on those rows alone crashes the check's
-    # message, _factor_text(inf), before this change as after it: left alone here)
+    # its largest entries on zero-weight rows (a column on those rows alone:
+    # test_a_column_seen_on_zero_weight_rows_alone_is_no_scale)
     on_zero_rows = np.column_stack([Z, np.r_[np.full(200, 1e6), np.full(200, 1e-3)], ones])
     return [
         ("well scaled", np.column_stack([Z, ones]), ones),
@@ -539,3 +539,21 @@ def test_a_strictly_concave_fit_is_certified_without_a_rank_pass(penalty):
     cert = certify(fresh, first.theta, tol=1e-6, **penalty)
     assert cert.ok and cert.rank == -1 and "identifiability" not in vars(fresh)
     assert not any("linearly dependent" in note for note in cert.notes)
+
+
+def test_a_column_seen_on_zero_weight_rows_alone_is_no_scale():
+    """A column that is nonzero only on rows of weight zero has no weighted size: the scale
+    check leaves it out as it leaves out a zero column (it took the log of 0 and crashed
+    writing its warning, OverflowError), the data set builds silently and the fit certifies."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.standard_normal(400), np.r_[np.ones(200), np.zeros(200)]])
+    w = np.r_[np.zeros(200), np.ones(200)]
+    y = rng.integers(0, 2, 400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = Dataset.from_arrays(X, y, weights=w)
+    assert ds.m == 3
+    est = MaxEntClassifier(C=1.0).fit(X, y, sample_weight=w)
+    assert est.certificate_.ok
+    # the column carries no weight: its coefficient is the penalty's, zero
+    assert abs(est.coef_.ravel()[1]) <= 1e-8
