@@ -1,5 +1,8 @@
 """The projected primal point: feasible, in the domain, and bracketing the CVXPY optimum.
 
+The point and its bracket are numpy's alone and are tested without CVXPY; the comparisons with
+CVXPY's answer, separate tests, need it.
+
 Every figure is recomputed here from its definition (the balance equations, the entropy, the
 log-likelihood with scipy's logsumexp), not read back from the object under test.
 """
@@ -86,23 +89,25 @@ def _finite_primal(data, kw):
 CASES = [(f, kind) for f in FAMILIES for kind in ("none", "l2", "l1")]
 
 
-@pytest.mark.parametrize("family,kind", CASES)
-def test_projected_point_brackets_the_cvxpy_optimum(family, kind):
+def _needs_cvxpy():
+    """CVXPY, or a skip saying so: only the comparisons with its answer need it (a core
+    dependency, but the projected point itself is numpy's alone and is tested without it)."""
+    pytest.importorskip("cvxpy", reason="comparing with CVXPY's answer needs cvxpy")
+
+
+def _case(family, kind):
+    """The data, our solve and projected point, and the bracket recomputed from definitions."""
     data = make_dataset(family)
     lam = {"none": None, "l2": L2_LAMBDA[family], "l1": L1_LAMBDA[family]}[kind]
     kw = {} if kind == "none" else {kind: lam}
     dual = solve_dual(data, **kw)
-    primal = _finite_primal(data, kw)
     pp = project_primal(data, dual.theta, make_penalty(**kw))
-    assert dual.converged, dual.message
-
-    # the bounds, recomputed from their definitions; the two computations differ by the
-    # rounding of sums of n q + m terms, at most gamma(L) times the sum of their magnitudes
+    # the bounds' sums differ from ours by the rounding of n q + m terms, at most gamma(L) times
+    # the sum of their magnitudes
     q = data.Y.reshape(data.n, -1).shape[1]
     L = data.n * q + data.m + 8
-    resid = _balance(data, pp.mu)
-    scale = 1.0 + np.abs(_balance(data, np.zeros_like(data.Y))).max()
     pen_rows = np.arange(data.m) < data.m - 1 if kind != "none" else np.zeros(data.m, bool)
+    resid = _balance(data, pp.mu)
     lower = _entropy(data, pp.mu)
     if kind == "l2":
         lower -= float(np.sum(resid[pen_rows] ** 2)) / (2 * lam)
@@ -111,10 +116,22 @@ def test_projected_point_brackets_the_cvxpy_optimum(family, kind):
     magnitude = float(data.weights @ (np.abs(pp.mu).reshape(data.n, -1).sum(axis=1) * 4
                                       + np.abs(data.Y * eta.squeeze()).reshape(data.n, -1).sum(1)
                                       + np.abs(eta).reshape(data.n, -1).sum(axis=1) + 1.0))
+    return dict(data=data, lam=lam, kw=kw, dual=dual, pp=pp, q=q, L=L, pen_rows=pen_rows,
+                resid=resid, lower=lower, upper=upper, magnitude=magnitude)
+
+
+@pytest.mark.parametrize("family,kind", CASES)
+def test_projected_point_brackets_from_its_definitions(family, kind):
+    c = _case(family, kind)
+    data, lam, dual, pp, q, L = c["data"], c["lam"], c["dual"], c["pp"], c["q"], c["L"]
+    resid, pen_rows, lower, upper, magnitude = (c["resid"], c["pen_rows"], c["lower"],
+                                                c["upper"], c["magnitude"])
+    assert dual.converged, dual.message
     assert pp.lower_bound == pytest.approx(lower, abs=_gamma(L) * (magnitude + abs(lower)))
     assert pp.upper_bound == pytest.approx(upper, abs=_gamma(L) * (magnitude + abs(upper)))
     # feasibility: the equality rows hold to the rounding of the residual's sums and of the
     # Newton solve behind the point (its backward error times the system's condition)
+    scale = 1.0 + np.abs(_balance(data, np.zeros_like(data.Y))).max()
     abs_resid = np.abs(data.X).T @ (data.weights[:, None]
                                     * (np.abs(pp.mu) + np.abs(data.Y)).reshape(data.n, -1))
     feasible = _gamma(L) * max(1.0, pp.condition) * float(abs_resid.max()) / scale
@@ -132,6 +149,17 @@ def test_projected_point_brackets_the_cvxpy_optimum(family, kind):
         assert 0 < pp.mu.min() and pp.mu.max() < 1
     if family == "poisson":
         assert pp.mu.min() > 0
+    assert -pp.roundoff <= pp.duality_gap <= 1e-10 * max(1.0, abs(upper)), (
+        pp.duality_gap, pp.roundoff, upper)
+
+
+@pytest.mark.parametrize("family,kind", CASES)
+def test_projected_point_brackets_the_cvxpy_optimum(family, kind):
+    _needs_cvxpy()
+    c = _case(family, kind)
+    data, lam, dual, L = c["data"], c["lam"], c["dual"], c["L"]
+    pen_rows, lower, upper, magnitude = c["pen_rows"], c["lower"], c["upper"], c["magnitude"]
+    primal = _finite_primal(data, c["kw"])
     # CVXPY's answer on either side of the bracket, by weak duality alone, so that nothing rests
     # on CVXPY's accuracy (which differs between machines and versions): its multipliers'
     # dual objective is above our lower bound, and its point, put in the family's domain, is
@@ -148,8 +176,6 @@ def test_projected_point_brackets_the_cvxpy_optimum(family, kind):
     value_c, paid_c, magnitude_p = _worth_at(data, primal.mu, theta, pen_rows, kind, lam)
     assert value_c - paid_c <= upper + _gamma(L) * (magnitude + magnitude_p + abs(upper)), (
         value_c, paid_c, upper, _gamma(L) * (magnitude + magnitude_p + abs(upper)), primal.status)
-    assert -pp.roundoff <= pp.duality_gap <= 1e-10 * max(1.0, abs(upper)), (
-        pp.duality_gap, pp.roundoff, upper)
 
 
 def _worth_at(dataset, mu, theta, pen_rows, kind, lam):
@@ -232,14 +258,24 @@ def test_rank_deficient_design_is_solved_on_the_range():
     assert abs(pp.duality_gap) <= max(pp.roundoff, 1e-10)
 
 
-def test_separated_data_reduced_point_keeps_forced_entries_at_zero():
+def _separated_case():
     data = load_dataset("iris")
     forced = detect_separation(data).forced
     dual = solve_dual(data, forced=forced)
-    pp = project_primal(data, dual.theta, forced=forced)
+    return data, forced, dual, project_primal(data, dual.theta, forced=forced)
+
+
+def test_separated_data_reduced_point_keeps_forced_entries_at_zero():
+    data, forced, dual, pp = _separated_case()
     assert np.all(pp.mu[forced] == 0.0)
     assert pp.mu[~forced].min() > 0
     assert np.abs(_balance(data, pp.mu)).max() <= 1e-11
+    assert not pp.proves_attained  # the reduced problem proves nothing about attainment
+
+
+def test_separated_data_reduced_bracket_holds_cvxpy_answer():
+    _needs_cvxpy()
+    data, forced, dual, pp = _separated_case()
     primal = solve_primal(data, forced=forced)
     # weak duality on the reduced problem (the forced entries' probabilities fixed at 0): the
     # reduced dual at CVXPY's multipliers is above our lower bound, and CVXPY's point, on the
@@ -259,7 +295,6 @@ def test_separated_data_reduced_point_keeps_forced_entries_at_zero():
     value_c, paid_c, magnitude_p = _worth_at(data, mu_c, np.asarray(dual.theta),
                                              np.zeros(data.m, dtype=bool), "none", None)
     assert value_c - paid_c <= upper + _gamma(L) * (magnitude_p + 4 * scale + abs(upper))
-    assert not pp.proves_attained  # the reduced problem proves nothing about attainment
 
 
 def test_attainment_is_proved_on_overlapping_data_and_not_on_separated_data():
