@@ -1313,13 +1313,11 @@ def factor(C: np.ndarray, terms: int = 0):
                 v = H @ v
                 v /= np.linalg.norm(v)
             top = float(v @ (H @ v))
-            bound = shifted_cholesky_bound(H, (0.5 * low, 0.0625 * low), rounding) or 0.0
-            smallest = max(bound, 0.0) / float(d.max()) ** 2 * (1.0 - 4 * U)
-
             def solve(t, whole=False):
                 return d * sl.cho_solve((L, True), d * t, check_finite=False)
 
-            return solve, p, max(top / low, 1.0), smallest
+            return solve, p, max(top / low, 1.0), _unequilibrated(
+                _shifted_bound(H, low, rounding), d)
     vals, vecs = np.linalg.eigh(H)
     top = float(vals.max(initial=0.0))
     keep = vals > RANK_RTOL * top if top > 0 else np.zeros(vals.shape, dtype=bool)
@@ -1344,13 +1342,23 @@ def factor(C: np.ndarray, terms: int = 0):
     # (LAPACK's "p(n) eps ||H||"), is subtracted, and an eigenvalue within it proves nothing
     smallest = 0.0
     if float(kept.min()) > len(vals) * 4 * U * top:
-        if keep.all():
-            low = float(kept.min())
-            smallest = shifted_cholesky_bound(H, (0.5 * low, 0.0625 * low), rounding) or 0.0
-        else:
-            smallest = float(kept.min()) - rounding - len(vals) * 4 * U * top
-        smallest = max(smallest, 0.0) / float(d.max()) ** 2 * (1.0 - 4 * U)
+        smallest = _unequilibrated(
+            _shifted_bound(H, float(kept.min()), rounding) if keep.all()
+            else float(kept.min()) - rounding - len(vals) * 4 * U * top, d)
     return solve, int(keep.sum()), top / float(kept.min()), smallest
+
+
+def _shifted_bound(H, low: float, rounding: float) -> float:
+    """:func:`shifted_cholesky_bound` of the equilibrated ``H`` from an estimate ``low`` of
+    its smallest eigenvalue (shifts of a half, then an eighth of a half), 0 when none factors."""
+    return shifted_cholesky_bound(H, (0.5 * low, 0.0625 * low), rounding) or 0.0
+
+
+def _unequilibrated(bound: float, d: np.ndarray) -> float:
+    """A lower bound of ``lambda_min(C)`` from one of ``lambda_min(D C D)``, ``D = diag(d)``:
+    divided by ``max(d)^2`` (``x^T C x = y^T D C D y`` with ``y = D^-1 x``, ``|y| >= |x| /
+    max(d)``), rounded down; 0 for a bound below 0."""
+    return max(bound, 0.0) / float(d.max()) ** 2 * (1.0 - 4 * U)
 
 
 # -- the passes: plain float64 expressions on one row block ------------------------------------
@@ -1672,8 +1680,8 @@ def _one_column_curvature(d, curv, cls, multi, rows=None) -> np.ndarray:
     return np.diag(dP) - PdP
 
 
-def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak=False, rows=None, curvature=True,
-              mean=None, curv=None, scratch=None) -> _Sums:
+def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, mean=None,
+              curv=None, scratch=None) -> _Sums:
     """Pass 1 on one block: ``l``, ``R = X^T W (Y - mu)``, ``C_SS``, ``X^T W Y``, the budgets.
 
     ``sel``: class-major indices ``c m + i`` of the entries of ``S``; ``peak``: whether the
@@ -1737,8 +1745,8 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak=False, rows=None, curvat
     # the gradient's budget |X|^T W (2 c_j e_j + gamma(n + 2) |Y_j - mu_j|) and the mean's own
     # rounding, 4 u |mu_j|: its weights formed in place, one (b, q) table (|Y - mu|'s own
     # when pass 1 forms the product itself)
-    gv = np.multiply(abs_diff, gamma((len(wb) if rows is None else rows) + 2),
-                     out=abs_diff if scratch is None else scratch[:, q:])
+    gv = np.multiply(abs_diff, gamma(rows + 2), out=abs_diff if scratch is None
+                     else scratch[:, q:])
     del abs_diff
     for c in range(q):  # (a column at a time: no (b, q) table of |mu|)
         gv[:, c] += (4 * U) * np.abs(mu[:, c])

@@ -468,7 +468,7 @@ class DualObjective:
         for a second pass when :meth:`hessian` is called there. The curvature covers only the
         classes with a free entry (the pinned class's blocks are never formed).
         """
-        key = point_key(theta, self._key_bytes)
+        key = self._key(theta)
         cache = self._cache
         if cache is not None and cache[0] == key and cache[2] is not None and (
                 cache[3] is not None or not hessian):
@@ -585,7 +585,7 @@ class DualObjective:
 
     def _pass_at(self, theta):
         """``(l, G)`` of the last pass over ``X`` when it was at ``theta``, else None."""
-        key = point_key(theta, self._key_bytes)
+        key = self._key(theta)
         if self._cache is None or self._cache[0] != key or self._cache[2] is None:
             return None
         return self._cache[1], self._cache[2]
@@ -881,15 +881,23 @@ class DualObjective:
                 self._gram_eig = False
         return self._gram_eig or None
 
+    def _key(self, theta):
+        """The cache key of a pass at ``theta`` (:func:`point_key`: a copy of a small theta)."""
+        return point_key(theta, self._key_bytes)
+
+    def _kept_point(self, theta) -> np.ndarray:
+        """``P`` (categorical) or ``eta`` at ``theta``, as the last pass over ``X`` kept it (that
+        pass made now when the last one was elsewhere)."""
+        if self._point is None or self._point[0] != self._key(theta):
+            self._loglik(theta)
+        return self._point[1]
+
     def _curvature_diagonal(self, theta) -> np.ndarray:
         """``sum_j w_j v_jc x_ji^2`` of shape (m, q), theta's layout: the data's part of the
         diagonal of ``-H`` at ``theta`` (``v = p (1 - p)`` or ``A''``), from the point the last
         pass kept (:meth:`_curvature_pieces` made it at theta); one product with the squared
         entries of ``X``. An engine computes it in a pass of its own."""
-        point = self._point
-        if point is None or point[0] != point_key(theta, self._key_bytes):
-            self._loglik(theta)
-        return curvature_diagonal(self.X, self.w, self.family, self._point[1])
+        return curvature_diagonal(self.X, self.w, self.family, self._kept_point(theta))
 
     def _diagonal_preconditioner(self, theta):
         """``psolve`` for a wide sparse design, whose ``X^T W X`` is too large to form.
@@ -1136,10 +1144,7 @@ class DualObjective:
         (of ``A''(eta_j)`` for a one-parameter family), and ``hessp(V)`` the curvature-vector
         product ``-H V`` of the unpenalised likelihood, ``V`` and the result (m, q) tables.
         From the mean kept by the last pass at theta (two products with X per call)."""
-        point = self._point
-        if point is None or point[0] != point_key(theta, self._key_bytes):
-            self._loglik(theta)
-        saved = self._point[1]  # P (categorical) or eta at theta, from the last pass
+        saved = self._kept_point(theta)  # P (categorical) or eta at theta
         wsum = float(self.w.sum())
         if self.family.multiclass:
             P = saved

@@ -193,9 +193,9 @@ class _NewtonStep(_Direction):
     A factorisation is reused while the steps contract fast (:data:`REUSE_RATIO`), and the
     first one may be the scaled-up Hessian of a subsample (:func:`subsample_start`,
     :meth:`~dualmaxent.objective.DualObjective.seeded_hessian`). Below :data:`LARGE_ROWS` the
-    reuse runs from :data:`REUSE_MIN_ROWS` rows and :data:`REUSE_MIN_WIDTH` columns on, and the
-    next Hessian is not formed at the full step when the stale one is predicted to serve
-    (:meth:`prefetch_hessian`).
+    reuse runs from :data:`REUSE_MIN_ROWS` rows and :data:`REUSE_MIN_WIDTH` columns on; wherever
+    it runs, the next Hessian is not formed at the full step when the stale one is predicted to
+    serve (:meth:`prefetch_hessian`).
 
     Tried at mid size and dropped (``MaxEntClassifier().fit``, two classes, 50 features,
     certificate included, the best of nine): the secant step of Newton-CG
@@ -221,13 +221,13 @@ class _NewtonStep(_Direction):
         self.prefetched = False  # whether the accepted point's Hessian was formed with it
         self.asked = False
         n = obj.dataset.n
+        # (where reuse is allowed, the prefetch is also skipped when the stale factor is
+        # predicted to serve, :meth:`prefetch_hessian`, at every n: at n = 10^5, two classes,
+        # 50 features, after the L-BFGS start, the Hessian formed at 1e-5 took the step to
+        # 1e-10, and a prefetched second one was never used; 81 -> 68 ms to 1e-10; with the
+        # subsample's start at n = 10^6, no change)
         self.reuse_allowed = obj.reuses_curvature and (n >= LARGE_ROWS or (
             n >= REUSE_MIN_ROWS and obj.dataset.m >= REUSE_MIN_WIDTH))
-        # the prefetch is skipped where the stale factor is predicted to serve (at every n:
-        # at n = 10^5, two classes, 50 features, after the L-BFGS start, the Hessian formed at
-        # 1e-5 took the step to 1e-10, and a prefetched second one was never used; 81 -> 68 ms
-        # to 1e-10; with the subsample's start at n = 10^6, no change)
-        self.predict = self.reuse_allowed
 
     def initial_hessian(self) -> bool:
         return self.factor is None
@@ -236,14 +236,14 @@ class _NewtonStep(_Direction):
         # The full step is almost always accepted, so form the next Hessian in the same pass
         # over X when this step's was fresh (the last contraction was slow, and so will be the
         # next), unless quadratic convergence predicts this is the last iteration
-        # (rel^2 <= tol) and the Hessian would be wasted. Where reuse is allowed (self.predict): with
+        # (rel^2 <= tol) and the Hessian would be wasted. Where reuse is allowed: with
         # Newton's quadratic constant c = rel / last_rel^2, the next residual is about
         # c rel^2 and a step from there with this Hessian contracts by about c rel =
         # contraction^2 (the curvature's change over a step of the size of the error):
         # skipped when that is at most STALE_CONTRACTION.
         stale = self.contraction ** 2 if self.contraction is not None else STALE_FIRST * rel
         self.asked = self.prefetch and rel * rel > tol and not (
-            self.predict and stale <= STALE_CONTRACTION)
+            self.reuse_allowed and stale <= STALE_CONTRACTION)
         return self.asked
 
     def accepted(self, t):
