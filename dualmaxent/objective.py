@@ -85,6 +85,15 @@ CURVATURE_ROWS_PER_PARAM = 20
 #: 1%. The whole mean cost 2.4 ms per Newton step at n = 10^5, k = 10 (six steps per solve).
 PRECONDITIONER_ROWS = 16384
 
+#: Float32 curvature-vector products (:func:`dualmaxent._kernels.categorical_hessp`) of a dense
+#: ``X`` read a float32 copy of it, made once per objective (:meth:`DualObjective.
+#: _curvature_design`), when that copy, half of X's bytes, is at most this; a larger ``X`` is
+#: converted block by block in every product, as before. The copy holds the same float32
+#: entries the blocks did, so the products and their error bound are unchanged. Measured (one
+#: BLAS thread, one product): n = 10^5, m = 51, k = 3 4.3 ms against 6.2 ms; k = 10 6.4
+#: against 7.7; n = 10^6, m = 51, k = 2 31 against 47.
+CURVATURE_COPY_MAX_BYTES = 2**29
+
 #: A sparse design with more columns than this gets a diagonal preconditioner (its dense
 #: ``X^T W X``, m^2 floats, is not formed; :meth:`DualObjective._diagonal_preconditioner`);
 #: fewer keep the Kronecker one.
@@ -371,6 +380,7 @@ class DualObjective:
         #: lower it to float32 on well-conditioned designs
         self.curvature_dtype = np.float64
         self._seed = None  # a nearby curvature handed over by seed_curvature, used once
+        self._x_curvature = None  # X in float32 for the products (_curvature_design)
 
     def subsample(self, step: int):
         """The same objective on every ``step``-th row, or None where no such shortcut exists.
@@ -514,7 +524,7 @@ class DualObjective:
         """Drop the caches of the last pass (the mean table among them) and return self, for a
         result to keep (:attr:`dualmaxent.results.DualResult.std_err` needs the objective)."""
         self._cache = self._point = self._last_curvature = self._coarse_basis = None
-        self._curvature_origin = None
+        self._curvature_origin = self._x_curvature = None
         self._pinned_columns = {}
         return self
 
@@ -527,6 +537,7 @@ class DualObjective:
         self._cache = None
         self._last_curvature = None
         self._curvature_origin = None
+        self._x_curvature = None
 
     def last_pass(self, theta):
         """``(G, C, value)`` at ``theta`` without another full Hessian pass, or None.
@@ -1135,6 +1146,17 @@ class DualObjective:
             return out
         return psolve
 
+    def _curvature_design(self):
+        """``X`` as the curvature-vector products read it: a float32 copy of a dense ``X``
+        (made once, :data:`CURVATURE_COPY_MAX_BYTES`) when they run in float32, else ``X``."""
+        if self.curvature_dtype == np.float64 or design.is_sparse(self.X):
+            return self.X
+        if self._x_curvature is None:
+            if self.X.nbytes // 2 > CURVATURE_COPY_MAX_BYTES:
+                return self.X
+            self._x_curvature = np.asarray(self.X, dtype=self.curvature_dtype)
+        return self._x_curvature
+
     def _gram_matrix(self) -> np.ndarray:
         """``X^T W X`` (m, m), for the preconditioner."""
         return _kernels.gram(self.X, self.w)
@@ -1165,8 +1187,11 @@ class DualObjective:
                     t = _kernels.glm_hessp(self.X, d, V[:, 0] - V[:, 1])
                     return np.column_stack([t, -t])
                 return A, hessp
-            return A, lambda V: _kernels.categorical_hessp(self.X, self.w, P, V,
-                                                           dtype=self.curvature_dtype)
+            dtype = self.curvature_dtype
+            X = self._curvature_design()
+            if dtype != np.float64:  # converted once per point, not in every product
+                P = P.astype(dtype)
+            return A, lambda V: _kernels.categorical_hessp(X, self.w, P, V, dtype=dtype)
         d = self.w * self.family.variance(saved)
         return (np.array([[float(d.sum()) / wsum]]),
                 lambda V: _kernels.glm_hessp(self.X, d, V[:, 0])[:, None])

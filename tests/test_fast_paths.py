@@ -347,6 +347,40 @@ def test_float32_curvature_products_are_close_and_newton_cg_reaches_the_same_max
     _close(fast.std_err, ref.std_err, rtol=1e-9)
 
 
+def test_float32_products_read_one_float32_copy_of_x_with_the_same_entries(large_from_small):
+    """Newton-CG's float32 products read a float32 copy of a dense X made once per objective:
+    its entries are X's rounded to float32 (so each product keeps the error bound of converting
+    block by block), the operator's product lies within that bound of float64's, and the copy
+    is dropped with the objective's other caches (the result keeps the objective)."""
+    from dualmaxent.objective import make_objective
+    rng = np.random.default_rng(12)
+    n, k = 5000, 3
+    Xf = rng.standard_normal((n, 4))
+    labels = (nx.softmax(Xf @ rng.standard_normal((4, k))).cumsum(1) > rng.random((n, 1)))
+    ds = Dataset.from_arrays(Xf, labels.argmax(1))
+    obj = make_objective(ds)
+    beta = obj.start() + 0.1 * rng.standard_normal(obj.params.n_params)
+    v = rng.standard_normal(obj.params.n_params)
+    exact = np.array(obj.curvature_operator(beta)[0](v))
+    obj.curvature_dtype = np.float32
+    obj.forget()
+    single = np.array(obj.curvature_operator(beta)[0](v))
+    copy = obj._curvature_design()
+    assert copy.dtype == np.float32 and copy is obj._curvature_design()
+    assert np.array_equal(copy, ds.X.astype(np.float32))
+    theta = obj.theta(beta)
+    P = obj._kept_point(theta)  # the table the products read
+    V = np.zeros_like(theta)
+    obj._unpack_into(v, V, zero_pinned=True)
+    bound = sum(K.categorical_hessp_error_bound(ds.X, ds.weights, P, V, dtype=t)
+                for t in (np.float32, np.float64))
+    packed_bound = np.zeros(obj.params.n_params)
+    obj._pack(bound, out=packed_bound)
+    assert np.all(np.abs(single - exact) <= packed_bound)
+    obj.release()
+    assert obj._x_curvature is None
+
+
 def test_a_penalised_fit_learns_the_condition_and_takes_the_float32_products(
         large_from_small, monkeypatch):
     """A penalised solve skips the rank pass, so the condition is found when Newton-CG asks
