@@ -173,3 +173,32 @@ def test_lbfgs_start_keeps_the_verdict_on_separated_data(monkeypatch):
             plain = solve_dual(ds, method="newton")
     assert fast.attained is False and plain.attained is False
     assert not fast.converged and not plain.converged
+
+
+def _classes(n, k, features, seed=3):
+    rng = np.random.default_rng(seed)
+    Xf = rng.standard_normal((n, features))
+    eta = Xf @ (0.3 * rng.standard_normal((features, k)))
+    P = np.exp(eta - eta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    y = (P.cumsum(axis=1) > rng.random((n, 1))).argmax(axis=1)
+    return Dataset.from_arrays(Xf, y)
+
+
+@pytest.mark.parametrize("n, expected", [(100, "newton"), (2000, "newton-cg")])
+def test_auto_forms_the_hessian_where_it_costs_under_the_flop_threshold(n, expected):
+    """Ten classes, eleven columns with the intercept (``p^2 > AUTO_CG_RATIO m k``): ``auto``
+    takes Newton where forming and factoring the Hessian, ``n p^2 + p^3 / 3`` flops, is below
+    ``AUTO_CG_MIN_FLOPS``, and Newton-CG above it; either way the fit is stationary, the
+    residual recomputed from its definition."""
+    from dualmaxent.dual import AUTO_CG_MIN_FLOPS, AUTO_CG_RATIO, choose_method
+    ds = _classes(n, 10, 10)
+    obj = make_objective(ds, Penalty("l2", 1.0))
+    width = obj.n_params
+    assert width ** 2 > AUTO_CG_RATIO * ds.m * ds.k
+    assert (n * width ** 2 + width ** 3 / 3 > AUTO_CG_MIN_FLOPS) == (expected == "newton-cg")
+    assert choose_method(obj) == expected
+    res = solve_dual(ds, l2=1.0, tol=TOL)
+    assert res.method == expected and res.converged
+    rel, bound = _stationarity(ds, res.theta, 1.0, obj.penalized_rows)
+    assert rel <= TOL + bound
