@@ -284,7 +284,8 @@ class _NewtonStep(_Direction):
 
 
 class _NewtonCGStep(_Direction):
-    """Truncated Newton: ``-H s = g`` by preconditioned CG (:func:`cg_direction`)."""
+    """Truncated Newton: ``-H s = g`` by preconditioned CG (:func:`cg_direction`), within a trust
+    radius once a step's ascent has fallen well short of the model's (:data:`TR_SHRINK_RATIO`)."""
 
     secant_step = True
     consumes_gradient = True
@@ -296,6 +297,12 @@ class _NewtonCGStep(_Direction):
         #: the multiple of CG's step the line search tries first (:func:`_secant_step` sets it
         #: from the last step's slopes, :data:`SECANT_CARRY`)
         self.scale = 1.0
+        #: the longest step (2-norm) the next direction may take (:data:`TR_SHRINK_RATIO`):
+        #: none until a step's ascent falls short of the model's
+        self.radius = np.inf
+        #: this iteration's direction: its multiple of CG's step, its length, and whether the
+        #: radius stopped CG (the step then on the radius)
+        self.multiple, self.length, self.capped = 1.0, 0.0, False
 
     def step(self, obj, beta, held, rel):
         # CG's residual is the gradient itself, overwritten (one (p,) vector less during the
@@ -304,16 +311,34 @@ class _NewtonCGStep(_Direction):
         grad = held.pop()
         if not obj.fresh_gradient:  # the objective keeps this array: CG works on a copy
             grad = np.array(grad, dtype=np.float64)
-        s, slope = cg_direction(obj, beta, grad, rel, floor=self.floor, overwrite=True)
-        if self.scale != 1.0:  # (g^T (c s) = c g^T s: the slope scales with the step)
-            s *= self.scale
-            slope *= self.scale
+        c = self.scale  # (the step tried first is c s: CG's radius is the trust radius / c)
+        s, slope = cg_direction(obj, beta, grad, rel, floor=self.floor, overwrite=True,
+                                radius=self.radius / c)
+        if c != 1.0:  # (g^T (c s) = c g^T s: the slope scales with the step)
+            s *= c
+            slope *= c
+        self.multiple = c
+        self.length = float(np.linalg.norm(s))
+        self.capped = self.length >= self.radius * (1.0 - 1e-9)
         return s, slope
 
-    def measured(self, t: float, slope0: float, slope: float) -> None:
+    def measured(self, t: float, slope0: float, slope: float, rise: float | None = None) -> None:
         """The step accepted at ``t`` along this iteration's direction, whose slope fell from
-        ``slope0`` to ``slope`` there: the next direction's first trial (:data:`SECANT_CARRY`)."""
-        self.scale = _carried_scale(self.scale, t, slope0, slope)
+        ``slope0`` to ``slope`` there and ``F`` rose by ``rise`` (None: within its round-off):
+        the next direction's first trial (:data:`SECANT_CARRY`) and trust radius
+        (:data:`TR_SHRINK_RATIO`)."""
+        if rise is not None and slope0 > 0:
+            # the model's ascent at t d, d = c s: t g^T d - t^2 d^T N d / 2, with s^T N s = g^T s
+            # (CG's iterates; at most that on the radius, where the ratio then errs high)
+            model = slope0 * (t - 0.5 * self.multiple * t * t)
+            if model > 0:  # (not beyond the model's maximum, a carried multiple of 2 or more)
+                ratio = rise / model
+                if ratio < TR_SHRINK_RATIO:
+                    self.radius = 0.5 * t * self.length
+                elif ratio > TR_EXPAND_RATIO and self.capped:
+                    self.radius *= 2.0
+        # a step the radius cut is no measure of how far Newton's steps fall short
+        self.scale = 1.0 if self.capped else _carried_scale(self.scale, t, slope0, slope)
 
 
 class _GradientStep(_Direction):
@@ -397,13 +422,14 @@ def _line_search(obj: DualObjective, beta, F, rel, d, predicted, direction: _Dir
     the full step is accepted when it shrinks the relative residual, the quantity we stop on.
     ``hessian``: form the curvature with the value at the full step (cached by ``obj``).
 
-    A shorter step is judged by its value alone (:meth:`DualObjective.smooth_value`), and its
-    gradient is asked for only once it is accepted. An objective whose passes are expensive
-    (an engine's, :attr:`DualObjective.line_batch` > 1) evaluates the shorter step lengths that
-    many at a time in one pass (:meth:`DualObjective.prefetch_line`), once the full step has
-    failed: the full step alone first, since Newton's is almost always accepted and a value
-    costs about as much as a gradient (a product with ``X`` and a transcendental per entry). In
-    memory a value and its gradient come from the same pass anyway.
+    An objective whose passes are expensive (an engine's, :attr:`DualObjective.line_batch` > 1)
+    judges a step by its value alone (:meth:`DualObjective.smooth_value`), asks for its
+    gradient only once it is accepted, and evaluates the shorter step lengths that many at a
+    time in one pass (:meth:`DualObjective.prefetch_line`), once the full step has failed: the
+    full step alone first, since Newton's is almost always accepted and a value costs about as
+    much as a gradient (a product with ``X`` and a transcendental per entry). In memory a value
+    and its gradient come from the same pass anyway, and both are asked for at once
+    (:func:`_value_at`).
     """
     noise = 1e-12 * (1.0 + abs(F))
     batch = obj.line_batch
@@ -412,17 +438,39 @@ def _line_search(obj: DualObjective, beta, F, rel, d, predicted, direction: _Dir
         if batch > 1 and i >= 1 and (i - 1) % batch == 0:
             obj.prefetch_line([beta + t * 0.5**j * d for j in range(batch)])
         cand = beta + t * d
-        new_F = direction.objective(obj, cand,
-                                    obj.smooth_value(cand, hessian=hessian and t == 1.0))
+        value, new_grad = _value_at(obj, cand, hessian and t == 1.0)
+        new_F = direction.objective(obj, cand, value)
         if np.isfinite(new_F) and new_F >= F + direction.armijo * t * predicted:
-            return t, cand, obj.smooth_value_grad(cand, hessian=hessian and t == 1.0)[1], new_F
+            if new_grad is None:
+                new_grad = obj.smooth_value_grad(cand, hessian=hessian and t == 1.0)[1]
+            return t, cand, new_grad, new_F
         if direction.roundoff_rule and t == 1.0 and predicted < noise and np.isfinite(new_F) \
                 and new_F >= F - noise:
-            new_grad = obj.smooth_value_grad(cand, hessian=hessian)[1]
+            if new_grad is None:
+                new_grad = obj.smooth_value_grad(cand, hessian=hessian)[1]
             if obj.kkt_residual(cand, new_grad) < rel:
                 return t, cand, new_grad, new_F
         t *= 0.5
+        cand = new_grad = None  # (not held through the next trial's pass)
     return None
+
+
+def _value_at(obj: DualObjective, beta, hessian: bool = False):
+    """``(value, grad)`` of the smooth part at a trial point, ``grad`` None where the value is
+    cheaper alone (an engine's, :attr:`DualObjective.line_batch` > 1).
+
+    In memory the pass that gives the value gives the gradient table too, and asking for the
+    value (:meth:`DualObjective.smooth_value`) and then, at an accepted point, for the gradient
+    (:meth:`DualObjective.smooth_value_grad`) cost theta's unpacking and the pass's cache key (a
+    SHA-256 digest of theta, :func:`dualmaxent.objective.point_key`) twice: 3.5 ms at m k =
+    6e5 (text k = 20 of ``bench --sparse``), against 0.9 ms for packing the gradient of a
+    point that is then rejected (one or two a solve). (Measured with the secant skip of
+    :func:`_secant_step`: the fit's process time 1.95 to 2.00 s against 2.01 to 2.04 s, the
+    same products and passes; the spread of the machine is about as large.)
+    """
+    if obj.line_batch > 1:
+        return obj.smooth_value(beta, hessian=hessian), None
+    return obj.smooth_value_grad(beta, hessian=hessian)
 
 
 #: :func:`_secant_step` tries a longer step when the slope along the direction at the accepted
@@ -453,30 +501,43 @@ def _secant_step(obj: DualObjective, beta, F, found, d, slope0: float, direction
     148 (no floor); the threshold 0.1 (44 and 14 on quick k = 2) and 0.3 (164 and 11 on quick
     k = 20).
 
-    A direction with a ``measured`` method (Newton-CG's) is told the step accepted and the
-    slope there (no extra pass), from which it picks the multiple of its next direction to try
-    first (:data:`SECANT_CARRY`).
+    No trial after a halving (``t < 1``: ``F`` fell at ``2 t``, which the secant of the slopes
+    on ``[0, t]`` ignores) nor beyond a step on Newton-CG's trust radius (the model is not
+    trusted past it, :data:`TR_SHRINK_RATIO`). Measured on text k = 20 of ``bench --sparse``
+    (``MaxEntClassifier(C = 10, tol = 1e-8)``), whose second step is halved: the trial at
+    ``t = 0.76`` fell (``F`` peaks near 0.58 on that line) and cost two passes, its own and the
+    accepted point's again (the curvature operator needs the pass there, and the cache holds the
+    last one): 57 products and 11 passes against 57 and 13; no other problem of ``bench
+    --sparse`` (full or quick, C = 10 or 100) nor the dense Newton-CG fits halve a step.
+
+    A direction with a ``measured`` method (Newton-CG's) is told the step accepted, the slope
+    and the rise of ``F`` there (no extra pass), from which it picks the multiple of its next
+    direction to try first (:data:`SECANT_CARRY`) and its trust radius.
     """
     t, cand, new_grad, new_F = found
     slope = float(new_grad @ d)
     measured = getattr(direction, "measured", None)
     # (not where the rise is within the round-off of F: the slopes are noise there)
-    if not (slope0 > 0 and slope > SECANT_SLOPE * slope0
-            and new_F - F > 1e-8 * (1.0 + abs(F))):
+    risen = new_F - F > 1e-8 * (1.0 + abs(F))
+    # (not after a halving, t < 1, nor beyond a trust radius: F fell at 2 t, the model is not
+    # trusted past the radius)
+    if not (slope0 > 0 and slope > SECANT_SLOPE * slope0 and risen and t >= 1.0
+            and not getattr(direction, "capped", False)):
         if measured is not None:
-            measured(t, slope0, slope if new_F - F > 1e-8 * (1.0 + abs(F)) else 0.0)
+            measured(t, slope0, slope if risen else 0.0, new_F - F if risen else None)
         return found
     star = min(t * slope0 / (slope0 - slope), SECANT_MAX)
     trial = beta + star * d
-    value = obj.smooth_value(trial)
+    value, grad_star = _value_at(obj, trial)
     F_star = direction.objective(obj, trial, value)
     if not (np.isfinite(F_star) and F_star > new_F):
         if measured is not None:
-            measured(t, slope0, slope)
+            measured(t, slope0, slope, new_F - F)
         return found
-    grad_star = obj.smooth_value_grad(trial)[1]
+    if grad_star is None:
+        grad_star = obj.smooth_value_grad(trial)[1]
     if measured is not None:
-        measured(star, slope0, float(grad_star @ d))
+        measured(star, slope0, float(grad_star @ d), F_star - F)
     return star, trial, grad_star, F_star
 
 
@@ -503,6 +564,42 @@ def _secant_step(obj: DualObjective, beta, F, found, d, slope0: float, direction
 #: maximum, slope 0.064, carried 1.37 and overshot).
 SECANT_CARRY = True
 SECANT_CARRY_SLOPE = 0.1
+
+#: Newton-CG's trust radius (:class:`_NewtonCGStep`): where a step's ascent is below this
+#: fraction of the model's, ``t g^T d - t^2 d^T N d / 2`` at the accepted ``t d``, the next
+#: direction may be at most half as long as that step (2-norm): CG stops on the radius
+#: (Steihaug-Toint, :func:`cg_direction`'s ``radius``), and the step on it is taken as it is,
+#: with no secant step beyond it and no carried multiple after it. Why: on text k = 20 of
+#: ``bench --sparse`` the first step (relative gradient 10^-0.6 to 10^-2.6) gains a third of
+#: the model's ascent (ratio 0.33): the curvature along it falls tenfold (``d^T N d`` 2.8e5 at
+#: its start, 2.8e4 at its end), and the second Newton direction is nearly minus the first
+#: (cosine -0.998, as long), so its full step fails and half of it is taken (four passes, with
+#: the secant's trial and the accepted point's again). Half the first step is about that half
+#: at once, one pass. Measured
+#: (``MaxEntClassifier(C = 10, tol = 1e-8)``, curvature-vector products / passes over X /
+#: iterations, one BLAS thread): text k = 20 56 / 9 / 7 against 57 / 11 / 8 with the secant
+#: skip alone (:func:`_secant_step`) and 57 / 13 / 8 before, the fit 1.82 to 1.92 s against
+#: 1.99 to 2.08 s before (the best of three, interleaved runs; scikit-learn's newton-cg at tol
+#: 1e-8 4.05 and 4.31 s); text k = 2 (0.61 s) and the categorical problem (0.075 s) unchanged;
+#: ``solve_dual`` to 1e-8 at C = 10 / 100: quick text k = 20 44 and 9 / 140 and 15 against 45
+#: and 10 / 133 and 17, text k = 20 of seed 1 55 and 10 / 148 and 13 against 54 and 10 / 148
+#: and 14. The radius is never set on text k = 2, k = 5 and k = 10, the categorical problems
+#: (full and quick, C = 10 and 100: the lowest ratio there 0.91) nor the dense Newton-CG fits
+#: (n = 10^5 and 10^4, m = 50, k = 10, L2 and unpenalised): their products and passes are
+#: unchanged. Tried and dropped: the threshold 1/4 (Nocedal & Wright's): never met there (the
+#: ratio 0.33); the radius as a cap on CG's finished step (CG unchanged, the step scaled to the
+#: radius): 56 / 10 / 8 (quick C = 100 131 and 15); the multiple carried after a step on the
+#: radius: 66 / 10 / 10 (the third step's gradient rose to 10^-1.16); the crossing iterate
+#: scaled back to the radius instead of the point on CG's last segment: the same on text
+#: k = 20, quick C = 100 142 and 15. Tried before the radius, on the second step itself:
+#: shorter steps only postpone the rise of its gradient (to 10^-1.3 at the half step; forced
+#: step lengths 0.1 / 0.2 / 0.3 / 0.4 of the direction: 56 / 86 / 81 / 64 products against 57
+#: at 0.5); a first step forced shorter or longer, 0.3 / 0.5 / 0.85 / 1.2 of CG's: 80 / 62 /
+#: 55 / 58 products, no rule in that; ...
+TR_SHRINK_RATIO = 0.5
+#: ... a step on the radius whose ratio is above this doubles it (Nocedal & Wright, Algorithm
+#: 4.1; the radius is infinite until a step falls short).
+TR_EXPAND_RATIO = 0.75
 
 
 def _carried_scale(scale: float, t: float, slope0: float, slope: float) -> float:
@@ -811,7 +908,7 @@ def _axpy(x, y, a: float):
 
 
 def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: float = 0.0,
-                 overwrite: bool = False):
+                 overwrite: bool = False, radius: float = np.inf):
     """Truncated Newton step: solve ``-H s = g`` by preconditioned conjugate gradients.
 
     ``-H v`` costs two products with ``X`` (:meth:`DualObjective.curvature_operator`) instead of
@@ -844,7 +941,11 @@ def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: 
     without it. The second Newton step there raises the relative gradient from 10^-2.6 to
     10^-1.3 (its full step fails Armijo's test, half of it is taken) however well CG solves
     it: forcing terms of ``sqrt(rel / 4)`` and ``sqrt(rel / 25)`` took 59 and 74 products
-    against 55, the same jump each time (the model, not CG, is off there).
+    against 55, the same jump each time (the model, not CG, is off there: the trust radius,
+    :data:`TR_SHRINK_RATIO`, now takes that half step at once). Also tried there: CG to the
+    floor alone (no forcing term) where the step could be the last, ``rel^2 <= tol``: 60
+    products against 57 (from 10^-4.4 the full Newton step reached 10^-7.1, not 10^-8: the
+    quadratic term's constant is about 50).
 
     Parameters
     ----------
@@ -856,6 +957,10 @@ def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: 
     max_cg : int
     floor : float
         CG stops once the largest entry of its residual is at most this (0: never).
+    radius : float
+        The trust radius: CG stops where its step would leave the ball ``||s||_2 <= radius``,
+        on the sphere along its last direction (Steihaug-Toint; Nocedal & Wright, Algorithm
+        7.2 without a preconditioner's norm).
     overwrite : bool
         Use ``grad`` itself as CG's residual (it is overwritten), and return the slope too.
 
@@ -890,6 +995,15 @@ def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: 
         if not dCd > 0:  # a flat direction of the curvature (singular Hessian): stop here
             break
         alpha = rz / dCd
+        if radius < np.inf:  # Steihaug-Toint: stop where the step leaves the trust radius
+            ss, sd, dd = float(s @ s), float(s @ d), float(d @ d)
+            if ss + alpha * (2.0 * sd + alpha * dd) > radius * radius:
+                # s + tau d on the radius (0 <= tau < alpha: ||s|| <= radius before); the slope
+                # g^T (s + tau d) = g^T s + tau r^T z
+                tau = (-sd + np.sqrt(max(sd * sd + dd * (radius * radius - ss), 0.0))) / dd
+                s = _axpy(d, s, tau)
+                slope += tau * rz
+                break
         slope += alpha * rz
         # the updates by BLAS's axpy, in place (one pass each, where ``r -= alpha Cd`` took
         # two: the product written, then subtracted; 55 iterations on the text k = 20 problem

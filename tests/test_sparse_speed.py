@@ -293,3 +293,161 @@ def test_the_value_alone_equals_the_value_with_the_gradient():
         assert first == obj.smooth_value_grad(b)[0] == obj.smooth_value(b.copy())
         fresh = type(obj)(ds, obj.penalty)
         assert fresh.smooth_value_grad(b)[0] == first
+
+
+def test_cg_stops_on_the_trust_radius():
+    """:func:`dualmaxent.solvers.cg_direction` with a ``radius`` (Steihaug-Toint): the step is
+    never longer than the radius, lies on it when the Newton step is longer (CG's path leaves the
+    ball), is the Newton step itself when the ball holds it, and its slope is ``g^T s``; its
+    model ascent ``g^T s - s^T N s / 2`` (``N = -H`` from the definitions) is at least that of
+    the first CG direction ``z_0 = M^-1 g`` cut to the radius (the model rises along CG's path)."""
+    from dualmaxent.solvers import cg_direction
+
+    lam = 0.5
+    rng, ds, obj, beta = _problem(21, 150, 12, 4, lam)
+    N, _ = _hessian(ds, obj, lam, beta)
+    g = rng.standard_normal(obj.n_params)
+    exact = np.linalg.solve(N, g)
+    full = np.linalg.norm(exact)
+
+    def model(s):
+        return g @ s - 0.5 * s @ N @ s
+
+    _, psolve = obj.curvature_operator(beta)
+    z0 = psolve(g)
+    for frac in (0.05, 0.3, 0.7, 0.98, 1.5):
+        radius = frac * full
+        s, slope = cg_direction(obj, beta, g.copy(), 1e-20, max_cg=10 * obj.n_params,
+                                overwrite=True, radius=radius)
+        assert np.linalg.norm(s) <= radius * (1 + 1e-12)
+        assert slope == pytest.approx(g @ s, rel=1e-10)
+        if frac < 1:
+            assert np.linalg.norm(s) == pytest.approx(radius, rel=1e-12)
+            tau = min(radius / np.linalg.norm(z0), (g @ z0) / (z0 @ N @ z0))
+            assert model(s) >= model(tau * z0) * (1 - 1e-12)
+        else:
+            assert np.linalg.norm(s - exact) <= 1e-8 * full
+
+
+def test_the_trust_radius_follows_the_ratio_of_actual_to_predicted_ascent():
+    """:class:`dualmaxent.solvers._NewtonCGStep`: no radius at first; a step whose ascent is
+    below ``TR_SHRINK_RATIO`` of the model's makes the next radius half of it, and the next
+    direction then lies on that radius (capped, its multiple not carried); a capped step whose
+    ratio is above ``TR_EXPAND_RATIO`` doubles the radius; a rise within round-off (None)
+    changes nothing."""
+    from dualmaxent.solvers import TR_EXPAND_RATIO, TR_SHRINK_RATIO, _NewtonCGStep
+
+    lam = 0.5
+    rng, ds, obj, beta = _problem(22, 150, 12, 4, lam)
+    step = _NewtonCGStep(obj, 1e-10)
+    assert step.radius == np.inf
+    _, g = obj.smooth_value_grad(beta)
+    d, slope0 = step.step(obj, beta, [g], 1e-2)
+    assert not step.capped and step.length == pytest.approx(np.linalg.norm(d))
+    model = slope0 * (1.0 - 0.5 * step.multiple)  # the model's ascent at t = 1
+    step.measured(1.0, slope0, 0.0, None)
+    assert step.radius == np.inf
+    step.measured(1.0, slope0, 0.0, 0.9 * TR_SHRINK_RATIO * model)
+    assert step.radius == pytest.approx(0.5 * np.linalg.norm(d))
+    radius = step.radius
+    _, g = obj.smooth_value_grad(beta)
+    d2, slope2 = step.step(obj, beta, [g], 1e-2)
+    assert step.capped and np.linalg.norm(d2) == pytest.approx(radius, rel=1e-12)
+    assert slope2 == pytest.approx(g @ d2, rel=1e-10)
+    model2 = slope2 * (1.0 - 0.5 * step.multiple)
+    step.measured(1.0, slope2, 0.5 * slope2, 1.01 * TR_EXPAND_RATIO * model2)
+    assert step.radius == pytest.approx(2 * radius)
+    assert step.scale == 1.0  # (the secant's root would have carried 2)
+
+
+def test_no_secant_trial_after_a_halving():
+    """:func:`dualmaxent.solvers._secant_step` tries no longer step when the line search
+    halved (``F`` fell at ``2 t``) nor after a step on the trust radius: no pass is made and the
+    accepted point is returned as it is; after a full step with the same slopes it tries one."""
+    from dualmaxent.solvers import SECANT_SLOPE, _NewtonCGStep, _secant_step
+
+    lam = 0.5
+    rng, ds, obj, beta = _problem(23, 150, 12, 4, lam)
+    F, g = obj.smooth_value_grad(beta)
+    direction = _NewtonCGStep(obj, 1e-10)
+    d, slope0 = direction.step(obj, beta, [g.copy()], 1e-2)
+    passes = []
+    real = obj.smooth_value_grad
+
+    def counted(b, hessian=False):
+        passes.append(1)
+        return real(b, hessian)
+
+    obj.smooth_value_grad = counted
+    for t in (0.5, 0.25):
+        cand = beta + t * d
+        value, grad = real(cand)
+        # a slope still well above SECANT_SLOPE of the start's (a secant would go on)
+        grad = grad + (0.9 - SECANT_SLOPE) * slope0 / (d @ d) * d
+        found = (t, cand, grad, F + 1.0)
+        passes.clear()
+        assert _secant_step(obj, beta, F, found, d, slope0, direction) is found
+        assert not passes
+    direction.capped = True
+    found = (1.0, beta + d, grad, F + 1.0)
+    assert _secant_step(obj, beta, F, found, d, slope0, direction) is found and not passes
+    direction.capped = False
+    _secant_step(obj, beta, F, found, d, slope0, direction)
+    assert passes
+
+
+def test_the_line_searchs_gradient_is_the_accepted_points():
+    """In memory the line search asks for the value with its gradient in one call (no second
+    call at the accepted point): the gradient it returns is exactly a fresh objective's there."""
+    from dualmaxent.objective import make_objective
+    from dualmaxent.params import make_penalty
+    from dualmaxent.solvers import _line_search, _NewtonCGStep
+
+    lam = 0.5
+    rng, ds, obj, beta = _problem(24, 150, 12, 4, lam)
+    F, g = obj.smooth_value_grad(beta)
+    direction = _NewtonCGStep(obj, 1e-10)
+    d, slope0 = direction.step(obj, beta, [g.copy()], 1e-2)
+    for scale in (1.0, 40.0):  # accepted at once; after halvings
+        t, cand, grad, new_F = _line_search(obj, beta, F, 1e-2, scale * d, scale * slope0,
+                                            direction, False)
+        fresh = make_objective(ds, make_penalty(l2=lam))
+        value, expect = fresh.smooth_value_grad(cand)
+        assert np.array_equal(grad, expect) and new_F == value
+        assert np.array_equal(cand, beta + t * scale * d)
+    assert t < 1.0
+
+
+def test_a_text_fit_on_the_trust_radius_is_stationary():
+    """A 20-class text fit whose first Newton step overshoots (its ascent a third of the
+    model's: the trust radius cuts the second step, as on ``bench --sparse``'s text k = 20)
+    converges, certified, and is stationary by the definition ``X^T W (Y - P) - lam theta``
+    (penalised rows; the intercept's without the penalty)."""
+    from dualmaxent import bench_sparse, solvers
+
+    capped = []
+    real = solvers._NewtonCGStep.measured
+
+    def spy(self, *args, **kwargs):
+        capped.append(self.capped)
+        return real(self, *args, **kwargs)
+
+    _, X, y = bench_sparse.make_problem("text", {"n": 600, "m": 800, "k": 20})
+    C, tol = 10.0, 1e-8
+    try:
+        solvers._NewtonCGStep.measured = spy
+        est = MaxEntClassifier(C=C, tol=tol).fit(X, y)
+    finally:
+        solvers._NewtonCGStep.measured = real
+    assert est.dual_.method == "newton-cg" and any(capped)
+    assert est.dual_.converged and est.certificate_.ok
+    ds = Dataset.from_arrays(X, y)
+    theta = est.dual_.theta
+    eta = np.asarray(ds.X @ theta)
+    P = np.exp(eta - eta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    grad = np.asarray(ds.X.T @ (ds.weights[:, None] * (ds.Y - P)))
+    grad[:-1] -= theta[:-1] / C
+    scale = 1.0 + np.abs(np.asarray(ds.X.T @ (ds.weights[:, None] * ds.Y))).max()
+    free = np.concatenate([grad[:, :-1].ravel(), grad[:-1, -1]])
+    assert np.abs(free).max() / scale <= tol * (1 + 1e-6)
