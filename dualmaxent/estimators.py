@@ -210,9 +210,16 @@ class _DualMaxentEstimator(BaseEstimator):
                 names = GeneratedNames(range(p))  # x0, ..., x(p-1), made only when read
             # a classifier's target is labels by definition, however many integer levels: the
             # count warning is not computed (it was silenced)
+            # y may be handed over in a list (the classifier's label codes, made by fit): then
+            # nothing holds it once the data set has its own copy, through the solve and the
+            # certificate (an (n,) integer vector, 0.1 times the sparse X's bytes on the
+            # categorical problem of bench --sparse, alive at the fit's peak before)
+            if isinstance(y, list):
+                y = y.pop()
             dataset = Dataset._from_arrays(X, y, names, self.fit_intercept, sample_weight, family,
                                            type(self).__name__, validated=True, finite=finite,
                                            count_warning=False)
+            del y
             if not self.certify:
                 self.certificate_ = None
                 self.dual_ = solve_dual(dataset, method=self.method, tol=self.tol,
@@ -363,7 +370,9 @@ class MaxEntClassifier(ClassifierMixin, _DualMaxentEstimator):
         if k < 2:
             raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; got "
                              f"1 class ({self.classes_[0]!r})")
-        theta = self._fit_dataset(X, codes, sample_weight, "bernoulli" if k == 2 else
+        held = [codes]  # handed over (_fit_dataset)
+        del codes
+        theta = self._fit_dataset(X, held, sample_weight, "bernoulli" if k == 2 else
                                   "categorical", finite=finite)
         p = X.shape[1]
         theta = theta.reshape(theta.shape[0], -1)  # (m, 1) for Bernoulli, (m, k) otherwise

@@ -237,10 +237,26 @@ def point_key(theta, copy_bytes: int = 0):
     (2^-128 for two distinct points) would be the only way for it to differ from comparing the
     bytes.
     """
-    t = np.ascontiguousarray(theta, dtype=np.float64)
-    if t.nbytes <= copy_bytes:
-        return _PointCopy(t)
-    return hashlib.sha256(t).digest() + repr(t.shape).encode()
+    t = np.asarray(theta)
+    if t.dtype != np.float64 or t.nbytes <= copy_bytes or t.ndim == 0:
+        t = np.ascontiguousarray(t, dtype=np.float64)
+        if t.nbytes <= copy_bytes:
+            return _PointCopy(t)
+    if t.flags.c_contiguous:
+        return hashlib.sha256(t).digest() + repr(t.shape).encode()
+    # theta in another layout (unpacked theta is a transposed view): its C-ordered bytes
+    # digested a block of rows at a time, the same digest as of the whole C-ordered copy,
+    # which was an (m, q) table made for the digest alone, alive at the solve's peak (the
+    # secant trial's pass on text k = 20 of bench --sparse, 0.39 times the sparse X's bytes)
+    h = hashlib.sha256()
+    rows = max(1, KEY_BLOCK_BYTES // max(t[:1].nbytes, 1))
+    for lo in range(0, t.shape[0], rows):
+        h.update(np.ascontiguousarray(t[lo:lo + rows]))
+    return h.digest() + repr(t.shape).encode()
+
+
+#: :func:`point_key` digests a theta that is not C-contiguous this many bytes at a time.
+KEY_BLOCK_BYTES = 1 << 18
 
 
 def curvature_diagonal(X, w, family, point) -> np.ndarray:
@@ -249,7 +265,12 @@ def curvature_diagonal(X, w, family, point) -> np.ndarray:
     p (1 - p)``) or ``eta`` (n,) of a one-parameter family (``v = A''(eta)``); one product with
     the squared entries of ``X`` (in memory, or one block of an engine's)."""
     V = point * (1.0 - point) if family.multiclass else family.variance(point).reshape(-1, 1)
-    return design.column_sq_sums(X, w[:, None] * V)
+    if V.base is None and V.dtype == np.float64 and V.flags.writeable:  # (a new array: scaled
+        # in place, the same products; an (n, q) table less at the first Newton-CG step)
+        V *= w[:, None]
+    else:
+        V = w[:, None] * V
+    return design.column_sq_sums(X, V)
 
 
 class LastPass(tuple):
@@ -297,6 +318,40 @@ class LastPass(tuple):
                         self.dtype, self.full)
 
 
+# Memory of a sparse fit (issue 20: the peak at most about 2.5 times the sparse X's bytes).
+# Measured with tracemalloc (``dualmaxent bench --sparse``'s ``peak_memory``: the peak of
+# ``MaxEntClassifier(C=10).fit(X, y)`` over the bytes of X's entries and index arrays), on the
+# full problems: text k = 20 (n = 2e4, m = 3e4, X 12.4 MB, a coefficient vector of p = m k
+# floats 4.8 MB = 0.39 x) 5.61 x before the cuts below, 4.94 x after; text k = 2 (n = m = 1e5)
+# 1.35 x, 1.32 x; the categorical problem 3.13 x, 3.03 x (every fit's coefficients bit for bit
+# the same). The fit's peak is now the certificate's (:mod:`dualmaxent.certify`), which adds
+# 3.2 x on text k = 20 (its own copy of theta, its copy of Y in Fortran order, three (m, k)
+# tables of pass two, its (n, 2k) scratch and (n, k) tables, a product's chunk copies) to what
+# the fit holds when it starts, 1.77 x: the data set's X with its intercept column (1.02 x),
+# the solver's theta (0.39 x), Y (0.26 x). The solve's own peak fell from 5.61 x to 4.53 x:
+# it was the secant trial's pass (:func:`dualmaxent.solvers._secant_step`), with the starting
+# point (held by ``_newton_cg``'s frame), the start of the line, theta beside its gradient
+# table and the packed gradient, and the C-ordered copy of theta made for its digest alive, and
+# then the first step's Jacobi diagonal (the cached gradient table and the product's buffer
+# alive); it is now CG's curvature-vector product: the iterate, CG's s, r and d, the operator's
+# buffer and the product's (m, k) result, with the (n, k) tables of P and X V. Cut: the
+# start handed over (``_newton_cg``, ``_newton``, ``_gradient``), the line's start dropped once
+# the secant's trial is formed, theta dropped before the gradient is packed (the penalty's
+# gradient read from beta), the gradient table forgotten before the curvature operator is
+# made, the operator's buffer made after its preconditioner, theta's digest read a block at a
+# time (:func:`point_key`), the KKT residual without copies, the Jacobi diagonal's weights
+# applied in place, the free entries' index vector (0.19 x) and the penalised entries' mask
+# (0.05 x) no longer formed on this path, the classifier's label codes (0.1 x on the
+# categorical problem) handed to the data set. Not done: an implicit intercept column for a
+# sparse X (the data set's copy, 1.02 x): every consumer of a sparse ``Dataset.X`` reads it
+# as a CSR with the column (the kernels, this objective's passes and coarse space, the
+# certificate, :mod:`dualmaxent.projected`, :mod:`dualmaxent.identifiability`,
+# :mod:`dualmaxent.separation`'s LP, :mod:`dualmaxent.primal`, prediction), and the
+# certificate's passes are another agent's; a theta sharing its iterate's memory (the
+# free entries are a prefix of the class-major theta): the unpacked theta would alias beta for
+# every caller that writes into it.
+
+
 class DualObjective:
     """The penalised log-likelihood of a data set as a function of the free entries of theta.
 
@@ -342,13 +397,13 @@ class DualObjective:
         self.penalized_rows = self.params.penalized_rows
         self.q = self.params.q
         self.free = self.params.free
-        self._free_flat = self.params.free_flat
         self.n_params = self.params.n_params
         # classes with at least one free entry: the only curvature blocks ever needed
         self._hess_classes = self.params.free_classes
         # the free entries class by class: (class, start, stop in beta, rows or None for all)
         self._segments = _class_segments(self.free)
         self._whole = None  # leading classes with every row free (_whole_classes)
+        self._seg_pen = None  # each segment's penalised entries (_segment_penalized)
         self._runs = None  # the penalised rows' runs (_penalized_runs)
         WY = self.w[:, None] * (self.Y if self.Y.ndim == 2 else self.Y[:, None])
         # the stopping rule's scale 1 + max |X^T W Y|; the (m, q) table itself is not kept
@@ -381,6 +436,15 @@ class DualObjective:
         self.curvature_dtype = np.float64
         self._seed = None  # a nearby curvature handed over by seed_curvature, used once
         self._x_curvature = None  # X in float32 for the products (_curvature_design)
+
+    @property
+    def _free_flat(self) -> np.ndarray:
+        """The free entries' positions in the class-major theta (:attr:`dualmaxent.params.
+        Parameterization.free_flat`), formed when first read: only the dense Hessian and its
+        Kronecker preconditioner read them. Formed in the constructor before, an (n_params,)
+        index vector held by the objective through the fit, 0.19 times the sparse X's bytes on
+        text k = 20 of bench --sparse (alive at the certificate's peak, the fit's)."""
+        return self.params.free_flat
 
     def subsample(self, step: int):
         """The same objective on every ``step``-th row, or None where no such shortcut exists.
@@ -638,17 +702,41 @@ class DualObjective:
         :meth:`hessian` at the same ``beta`` (used by Newton's line search at the full step).
         """
         theta = self.theta(beta)
-        value, G, _ = self._loglik(theta, hessian)  # G (m, q): the balance equations
         lam2 = self.penalty.l2_lam
+        pen_value = self.smooth_penalty_value(theta) if lam2 else 0.0
+        value, G, _ = self._loglik(theta, hessian)  # G (m, q): the balance equations
         if lam2:
-            value -= self.smooth_penalty_value(theta)
+            value -= pen_value
+        # theta's free entries are beta's own (the unpacking copies them): the penalty's
+        # gradient is read from beta, and theta (m, q) is dropped before the gradient is
+        # packed. Measured on text k = 20 of bench --sparse: theta, G and the packed gradient
+        # were alive together after the pass of the line search's secant trial, the fit's peak
+        # (each 0.39 times the sparse X's bytes). (Not for a subclass with its own coordinates,
+        # whose beta is no packing of theta.)
+        in_beta = type(self).theta is DualObjective.theta
+        if in_beta or not lam2:
+            del theta
         grad = self._pack(G)
+        del G
         if lam2:  # column by column: (m,) temporaries, not another (m, q) table
+            if in_beta:  # the same products, lam2 t_ic times 0 or 1, entry by entry
+                b = np.asarray(beta, dtype=np.float64)
+                for (_, lo, hi, _), pen in zip(self._segments, self._segment_penalized()):
+                    grad[lo:hi] -= lam2 * b[lo:hi] * pen
+                return value, grad
             T = np.asarray(theta).reshape(-1, self.q)
             for c, lo, hi, rows in self._segments:
                 term = lam2 * T[:, c] * self.penalized_rows
                 grad[lo:hi] -= term if rows is None else term[rows]
         return value, grad
+
+    def _segment_penalized(self) -> list:
+        """Per segment of :func:`_class_segments`, which of its entries are penalised (the
+        penalised rows, restricted to the segment's rows; computed once)."""
+        if self._seg_pen is None:
+            self._seg_pen = [self.penalized_rows if rows is None else self.penalized_rows[rows]
+                             for _, _, _, rows in self._segments]
+        return self._seg_pen
 
     def _whole_classes(self) -> int:
         """How many leading classes have every row free (segment ``c`` of
@@ -756,10 +844,17 @@ class DualObjective:
         The pass-dependent pieces come from :meth:`_curvature_pieces` (an engine supplies its own).
         """
         A, hessp = self._curvature_pieces(self.theta(beta))
+        psolve = self._curvature_psolve(A, beta)
+        # (the product's buffer made once the preconditioner is: not alive while the first
+        # step's Jacobi diagonal is formed, at the solve's peak on text k = 20 of bench
+        # --sparse before, 0.39 times the sparse X's bytes)
+        return self._curvature_matvec(hessp), psolve
+
+    def _curvature_matvec(self, hessp):
+        """:meth:`curvature_operator`'s ``matvec`` of ``hessp`` (the likelihood's part) plus
+        the L2 penalty, into its one buffer."""
         m = self.X.shape[1]
         lam = self.penalty.l2_lam
-        pen = self.params.penalized
-        idx = self._free_flat
         # One buffer serves every call, for the direction and for the result: the direction
         # is written into it as an (m, q) table in C order (scipy's sparse product reads that as
         # it is; the former theta-layout view, the transpose of the packed vector, was copied to
@@ -769,7 +864,11 @@ class DualObjective:
         # times the sparse X's bytes on the k = 20 text problem.
         V = np.zeros((m, self.q))
         packed = V.reshape(-1)[:self.params.n_params]
-        unpen = np.flatnonzero(~pen) if lam else None
+        # the unpenalised entries, segment by segment (not through the (n_params,) mask of
+        # the penalised entries, kept by the parameterisation once formed: 0.05 times the
+        # sparse X's bytes on text k = 20, alive at the fit's peak)
+        unpen = np.concatenate([lo + np.flatnonzero(~pen) for (_, lo, _, _), pen in zip(
+            self._segments, self._segment_penalized())]) if lam else None
 
         def matvec(v):
             if np.may_share_memory(v, V):  # the last result handed back
@@ -789,6 +888,13 @@ class DualObjective:
                 packed[unpen] = keep
             return packed
 
+        return matvec
+
+    def _curvature_psolve(self, A, beta):
+        """:meth:`curvature_operator`'s ``psolve`` at ``beta`` (``A`` from
+        :meth:`_curvature_pieces` there)."""
+        m = self.X.shape[1]
+        lam = self.penalty.l2_lam
         if design.is_sparse(self.X) and m > SPARSE_DENSE_PRECONDITIONER_MAX:
             psolve = self._diagonal_preconditioner(self.theta(beta))
             # (the in-memory passes only: the coarse space reads X and the last pass's P)
@@ -796,14 +902,16 @@ class DualObjective:
                     and len(self._hess_classes) >= SPARSE_COARSE_MIN_CLASSES
                     and type(self)._curvature_pieces is DualObjective._curvature_pieces):
                 psolve = self._coarse_preconditioner()
-            return matvec, psolve
+            return psolve
+        pen = self.params.penalized
         pdiag = pen * lam
+        idx = self._free_flat
         if self._gram is None:
             self._gram = self._gram_matrix()  # X^T W X, once per objective
 
         psolve = self._kronecker_psolve(A)
         if psolve is not None:
-            return matvec, psolve
+            return psolve
         M = np.kron(A, self._gram)[np.ix_(idx, idx)]
         M[np.diag_indices_from(M)] += pdiag + 1e-12 * max(float(np.abs(M).max()), 1.0)
         try:
@@ -816,7 +924,7 @@ class DualObjective:
 
             def psolve(r):
                 return r / dg
-        return matvec, psolve
+        return psolve
 
     def _kronecker_psolve(self, A):
         """``psolve`` of the Kronecker preconditioner ``M = A (x) G + I (x) L`` on the free
@@ -1200,6 +1308,14 @@ class DualObjective:
         """Relative KKT residual of the dual at ``beta`` (see the module docstring)."""
         if grad is None:
             _, grad = self.smooth_value_grad(beta)
+        if not self.penalty.has_l1:
+            # max |g| as max(max g, -min g): the same number (NaN too), where the copy of the
+            # gradient and its absolute values were two (n_params,) temporaries (each 0.39 times
+            # the sparse X's bytes on text k = 20 of bench --sparse), made in the line search
+            # with the start, the direction, the trial point and its gradient alive
+            g = np.asarray(grad)
+            # (abs: a gradient of zeros only, some -0.0, gives 0.0 as before)
+            return abs(float(np.maximum(g.max(), -g.min()))) / self.scale if g.size else 0.0
         g = np.array(grad)
         if self.penalty.has_l1:  # the minimal-norm subgradient of the L1 part
             pen = self.params.penalized
