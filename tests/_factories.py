@@ -106,3 +106,14 @@ def three_classes_two_features(n=100_000, seed=5):
               > rng.random((n, 1))).argmax(1)
     return Dataset.from_arrays(X, labels)
 
+
+def drawn_classes(n: int, k: int, m_feat: int, seed: int = 0, scale: float = 0.5) -> Dataset:
+    """``n`` rows of ``m_feat`` standard normal features and labels drawn from the multinomial
+    model with coefficients ``scale`` times standard normal (``k`` classes), as a Dataset."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, m_feat))
+    eta = X @ (scale * rng.standard_normal((m_feat, k)))
+    P = np.exp(eta - eta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    y = (P.cumsum(axis=1) > rng.random((n, 1))).argmax(axis=1)
+    return Dataset.from_arrays(X, y)

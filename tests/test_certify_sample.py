@@ -24,8 +24,10 @@ import pytest
 from scipy.optimize import minimize
 from scipy.special import logsumexp, softmax
 
-from dualmaxent import Dataset, solve_dual
+from dualmaxent import solve_dual
 from dualmaxent.params import make_penalty
+
+from _factories import drawn_classes
 
 checker = importlib.import_module("dualmaxent.certify")
 U = 2.0 ** -53
@@ -36,12 +38,7 @@ def _gamma(length):
 
 
 def _data(n, k, m_feat, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, m_feat))
-    W = 0.5 * rng.standard_normal((m_feat, k))
-    P = softmax(X @ W, axis=1)
-    y = (P.cumsum(axis=1) > rng.random((n, 1))).argmax(axis=1)
-    return Dataset.from_arrays(X, y)
+    return drawn_classes(n, k, m_feat, seed=seed, scale=0.5)
 
 
 def _objective(ds, theta, lam):

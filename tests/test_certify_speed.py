@@ -24,7 +24,9 @@ import numpy as np
 import pytest
 from scipy.special import softmax, xlogy
 
-from dualmaxent import Dataset, solve_dual
+from dualmaxent import solve_dual
+
+from _factories import drawn_classes
 
 checker = importlib.import_module("dualmaxent.certify")
 U = 2.0 ** -53
@@ -35,12 +37,7 @@ def _gamma(length):
 
 
 def _data(n, k, m_feat, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, m_feat))
-    W = 0.7 * rng.standard_normal((m_feat, k))
-    P = softmax(X @ W, axis=1)
-    y = (P.cumsum(axis=1) > rng.random((n, 1))).argmax(axis=1)
-    return Dataset.from_arrays(X, y)
+    return drawn_classes(n, k, m_feat, seed=seed, scale=0.7)
 
 
 @pytest.mark.parametrize("chunk_bytes", [None, 8 * 7 * 37])
