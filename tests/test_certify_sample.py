@@ -28,13 +28,9 @@ from dualmaxent import solve_dual
 from dualmaxent.params import make_penalty
 
 from _factories import drawn_classes
+from _rounding import U, gamma as _gamma
 
 checker = importlib.import_module("dualmaxent.certify")
-U = 2.0 ** -53
-
-
-def _gamma(length):
-    return length * U / (1 - length * U)
 
 
 def _data(n, k, m_feat, seed=0):
