@@ -202,3 +202,22 @@ def test_auto_forms_the_hessian_where_it_costs_under_the_flop_threshold(n, expec
     assert res.method == expected and res.converged
     rel, bound = _stationarity(ds, res.theta, 1.0, obj.penalized_rows)
     assert rel <= TOL + bound
+
+
+def test_a_start_that_meets_a_loose_tolerance_forms_no_hessian(monkeypatch):
+    """Where L-BFGS's start already meets the tolerance (1e-4 here), Newton forms no Hessian to
+    stop on: no pass with the curvature runs, and the answer is stationary to the tolerance,
+    recomputed from the definition."""
+    ds = _two_class()
+    passes = []
+    vgh = K.glm_vgh
+    monkeypatch.setattr(K, "glm_vgh", lambda *a, hessian=True, **kw: (
+        passes.append(hessian) or vgh(*a, hessian=hessian, **kw)))
+    res = solve_dual(ds, l2=1.0, method="newton", tol=1e-4)
+    assert res.converged and passes and not any(passes)
+    rel, bound = _stationarity(ds, res.theta, 1.0,
+                               make_objective(ds, Penalty("l2", 1.0)).penalized_rows)
+    assert rel <= 1e-4 + bound
+    passes.clear()
+    res = solve_dual(ds, l2=1.0, method="newton", tol=1e-10)  # the tight fit still forms one
+    assert res.converged and any(passes)
