@@ -256,6 +256,17 @@ SYRK_BYTES = 1 << 20
 #: k = 20 text problem of ``bench --sparse`` (n = 2e4, m = 3e4, 1e6 entries; best of 7): 40
 #: columns at once 19.0 ms (its copy 2.6 MB), 10 at a time 19.2-19.8, 5 at a time 25.
 XT_CHUNK_COLUMNS = 10
+# (The CSR X of a data set, float64, is multiplied by :func:`_csr_xt` instead, which copies
+# no table; the chunks stay the unit in which pass 1 reduces the (m, q) products it does not
+# keep, and the width above which pass 2's two products with |X| are two arrays.)
+
+#: Bytes of the rows of a table that :func:`_csr_xt` copies to C order at a time.
+XT_BLOCK_BYTES = 1 << 20
+
+try:  # scipy's kernels of its sparse products (:func:`_csr_xt`)
+    from scipy.sparse import _sparsetools
+except ImportError:  # pragma: no cover - another scipy layout: scipy's own products
+    _sparsetools = None
 
 
 def gamma(length: float, u: float = U) -> float:
@@ -360,8 +371,11 @@ def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_r
         separation=sep, messages=tuple(notes) + tuple(messages), primal=None, dual=None,
         projected=br, primal_solver="projected", primal_reason="the checker's own point",
         rank=_rank(data, engine, penalty), notes=tuple(notes), separation_check=sep_check,
-        # (theta is the checker's own copy: moved to the pivot gauge in place)
-        theta=params.gauge_fix(theta, copy=False) if data.family.multiclass else theta,
+        # (theta is the checker's own copy, moved to the pivot gauge in place, or a read-only
+        # view of the caller's, copied now, after the bracket: :func:`_checked_theta`)
+        theta=(params.gauge_fix(theta, copy=not theta.flags.writeable)
+               if data.family.multiclass else theta if theta.flags.writeable
+               else np.array(theta)),
         source=source,
         within=within, gradient_roundoff=br.gradient_roundoff,
         seconds=time.perf_counter() - t0, penalty=penalty,
@@ -372,12 +386,34 @@ def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_r
 
 
 def _checked_theta(data, theta) -> np.ndarray:
-    """theta as a new float64 array of the data set's layout, or a one-line error
-    (:meth:`dualmaxent.Dataset.check_theta`; a Dask data set has the same attributes)."""
+    """theta as the checker reads it, or a one-line error
+    (:meth:`dualmaxent.Dataset.check_theta`; a Dask data set has the same attributes).
+
+    A plain float64 array of the data set's layout (``(m, 1)`` for ``(m,)`` too), contiguous
+    in C or Fortran order, all of whose entries are finite, is read through a read-only view:
+    no copy (0.39 times the sparse X's bytes of the text problem of ``bench --sparse`` at k =
+    20, alive through every pass), the same numbers in the same layout as the copy (numpy's
+    ``np.array(theta, copy=True)`` keeps a contiguous array's order), and nothing the caller
+    gave is written (the view is read-only; the certificate's own theta is a copy made after
+    the bracket, :func:`_certify`). The figures are those of theta as it is during the call.
+    Any other theta (another dtype, a strided view, a subclass, a list) is copied by
+    :meth:`~dualmaxent.Dataset.check_theta`, which also names what is wrong with it.
+    """
     from .data import Dataset
 
     if not hasattr(Dataset, "check_theta"):  # pragma: no cover - until it lands
         return np.array(theta, dtype=np.float64)
+    if type(theta) is np.ndarray and theta.dtype == np.float64 and theta.dtype.isnative \
+            and (theta.flags.c_contiguous or theta.flags.f_contiguous) and theta.flags.aligned:
+        multi = bool(data.family.multiclass)
+        view = theta[:, 0] if not multi and theta.shape == (int(data.m), 1) else theta
+        # (a finite sum has finite terms: a NaN or an infinity makes it NaN or infinite; a
+        # sum that overflows sends theta to the copy, which checks every entry)
+        if view.shape == ((int(data.m), int(data.k)) if multi else (int(data.m),)) \
+                and np.isfinite(view.sum()):
+            view = view.view()
+            view.flags.writeable = False
+            return view
     return Dataset.check_theta(data, theta)
 
 
@@ -566,6 +602,42 @@ def bracket(data, theta: np.ndarray, penalty: Penalty, forced=None, engine=None,
     Returns
     -------
     Bracket
+
+    Notes
+    -----
+    Memory (issue 20; tracemalloc, one thread). A sparse ``X`` is one block of all ``n``
+    rows, so each (n, q) and (m, q) table is whole. What a certificate allocated at its peak
+    on the text problem of ``bench --sparse`` at k = 20 (n = 2e4, m = 3e4, X 12.4 MB; an (m,
+    q) table 4.8 MB = 0.39x X, an (n, q) table 3.2 MB = 0.26x), called on a solved theta:
+    39.3 MB = 3.16x before, at pass 2's products with ``|X|``: their two (m, q) results
+    (``resid_abs`` and the gradient's budget) 9.6 MB, an (n, 2 q) scratch 6.4, ``resid``
+    4.8, the checker's copy of theta 4.8, the kept means and ``mu~`` 6.4, the class-major
+    copy of ``Y`` 3.2, scipy's copies of class-major tables and its chunk results 4.0.
+    After: 20.9 MB = 1.69x (pass 2: ``resid`` and ``resid_abs``, the kept means, over which
+    ``W |mu~ - Y|`` is written, ``mu~`` and the copy of ``Y``), the same numbers bit for bit:
+    theta read in place (:func:`_checked_theta`), the budget and ``X^T W Y`` reduced by
+    chunks in pass 1 (:func:`_pass_one`), products by blocks of rows with no copy of the
+    table nor of ``|X|`` (:func:`_csr_xt`), the penalty's value computed once with its
+    squares in place (:func:`_penalty_value`; a second time, with ``tp ** 2``, it was the
+    next peak: 9.6 MB at :func:`_lower_point`), ``mu~`` allocated by pass 2
+    (:class:`_Deferred`). A ``MaxEntClassifier(C=10)`` fit (``bench --sparse``'s peak over
+    X's bytes): text k = 20 4.94x -> 4.52x (the solve's peak now; the certificate's 3.45x),
+    text k = 2 1.35x -> 1.33x (the solve's; the certificate's 1.29x), the categorical
+    problem (n = 1e5, 2000 levels, five signed numeric columns, Bernoulli) 3.03x -> 2.50x
+    (still the certificate's, pass 2, against the solve's 2.44x: it held the copy ``|X|``,
+    0.74x, and pass 1 its (n,) vectors at ``C_SS``). Certificate times (best of 5, one
+    thread): text k = 20 84 -> 70 ms, k = 2 15.7 -> 15.0, categorical 15.9 -> 14.9; the
+    dense cells of n = 1e4 unchanged within noise (243 -> 233 ms summed over 36 cells).
+
+    Tried and dropped: ``scratch`` and pass 1's (b, 2 q) table in C order for a sparse
+    ``X`` (no copy by scipy): numpy's broadcasts into a row-major table of 2 q = 4 columns
+    are 20 times slower (1.0 against 0.05 ms on 1e5 rows), the categorical certificate 15.5
+    -> 23.5 ms; the blocks of rows of :func:`_csr_xt` copy nothing anyway. Reading ``Y`` as
+    the data set stores it (row-major) instead of its class-major copy (3.2 MB at k = 20):
+    not done, its row sums and the weighted sums of tables formed from it (``wb @ (Y eta)``,
+    ``we @ |Y - mu|``, the entropy of a segment's point) are products whose order of
+    summation follows the layout, so their last bits would change (a class-major ``Y`` in
+    :class:`~dualmaxent.Dataset` would make the copy free).
     """
     with np.errstate(all="ignore"):  # overflow at a huge theta is handled where it matters
         return _bracket(data, theta, penalty, forced, engine, tol_hint)
@@ -587,7 +659,8 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         mask = as_forced(data, forced)
     run = _runner(data, engine, mask)
     # class-major, as the runner hands Y to the blocks (:func:`_runner`)
-    newton = np.empty((data.n, q), order="F") if engine is None else None
+    # (allocated by pass 2, which writes it: pass 1 does not read it, :class:`_Deferred`)
+    newton = _Deferred((data.n, q)) if engine is None else None
     # the attainment proof (and with it the rows' largest norm) is wanted only where the
     # optimum may fail to exist: no penalty, a family that can separate, nothing forced
     provable = not penalty.active and mask is None and fam.can_separate
@@ -613,14 +686,16 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     one, two, A, resid_bound, solve = _newton_step(run, data, th, sel, pen_rows, penalty,
                                                    tol_hint, newton, peak, mask, multiplier,
                                                    provable)
+    newton = newton() if newton is not None else None
     scale = one.scale
     # the KKT residual (reduced from R once pass 1 was summed, :func:`_newton_step`) and its
     # budget, reduced now: the (m, q) table of the budget is read by nothing else
     dual_gradient = one.grad_max / scale
-    gradient_roundoff = _kkt_budget(one.grad_budget, th, pen_rows, penalty, multi) / scale
+    gradient_roundoff = (one.budget_max if hasattr(one, "budget_max") else
+                         _kkt_budget(one.grad_budget, th, pen_rows, penalty, multi)) / scale
     one.grad_budget = None
     t, primal_h, mag, simplex_term = _lower_point(run, one, two, th, A, fam, pen_rows, penalty,
-                                                  tol_hint, resid_bound, newton)
+                                                  tol_hint, resid_bound, newton, pen_value)
     cls, feat = np.divmod(sel, data.m)
     # |r_S| as computed plus its rounding bound: the exact residual's size is at most this
     r_S = np.abs(two.resid[feat, cls]) + resid_bound[feat, cls]  # (class-major, as sel)
@@ -724,8 +799,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     one (``C = C_sample + the rest``, both positive semidefinite), so its smallest eigenvalue
     (:func:`factor`'s proved lower bound, of the unscaled sample) is a lower bound for the
     attainment proof. If the iterations would cost :data:`KRYLOV_SHARE` of the full curvature
-    first, the full curvature is formed and the step taken again. ``newton`` (in memory)
-    receives ``mu~``.
+    first, the full curvature is formed and the step taken again. ``newton`` (in memory, a
+    :class:`_Deferred` table) receives ``mu~``.
 
     Tried and dropped (n = 1e4, unpenalised, best of 7, one thread): the sampled step alone,
     no iterations (the old rule, 400 rows per entry, a second round of both passes when it
@@ -755,7 +830,16 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     if newton is not None:
         kept["mean"] = np.empty((data.n, q), order="F")
         kept["curv"] = None if data.family.multiclass else np.empty((data.n, q), order="F")
-        kept["scratch"] = np.empty((data.n, 2 * q), order="F")
+        sparse = design.is_sparse(data.X)
+        if sparse and 2 * q > XT_CHUNK_COLUMNS:
+            # a sparse X (one block of all n rows) whose products go by column chunks anyway
+            # (:func:`_xt`): no scratch; pass 1 reduces the gradient's budget and X^T W Y chunk
+            # by chunk, pass 2 writes W |mu~ - Y| over the kept mean (:func:`_pass_one`)
+            multi = data.family.multiclass
+            kept["reduce"] = _Reduce(eq, lambda gb, cols: _kkt_budget(
+                gb, th, pen_rows, penalty, multi, cols))
+        else:
+            kept["scratch"] = np.empty((data.n, 2 * q), order="F")
     if newton is not None and sel.size > DENSE_CORRECTION_MAX:
         one = _reduce_data_sums(run(_pass_one, th, data.family, sel[:0], peak, data.n,
                                     **kept), eq)
@@ -773,7 +857,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         if finite:
             a_S = _cg_step(data, th, sel, t_S, mask, CG_RESIDUAL * tol_hint * room)
         A = _step(a_S, feat, cls, q)
-        two = run(_pass_two, th, A, data.family, margins, out=newton, **kept)
+        two = run(_pass_two, th, A, data.family, margins,
+                  out=None if newton is None else newton(), **kept)
         _add_budget(one, two)
         return one, two, A, _resid_bound(two, data.n), (-1, float("nan"), 0.0)
     # the full curvature's cost in operator products (:data:`PRODUCT_COST`): where it is worth
@@ -834,7 +919,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
             a_S, rank, condition, smallest = np.zeros(sel.size), 0, float("inf"), 0.0
         break
     A = _step(a_S, feat, cls, q)
-    two = run(_pass_two, th, A, data.family, margins, out=newton, **kept)
+    two = run(_pass_two, th, A, data.family, margins,
+              out=None if newton is None else newton(), **kept)
     _add_budget(one, two)
     resid_bound = _resid_bound(two, data.n)
     return one, two, A, resid_bound, (rank, condition, smallest)
@@ -852,7 +938,7 @@ def _krylov_decades(data, kept, sel, t_S, sample) -> float:
     gap = np.abs(kept["mean"][rows] - data.Y.reshape(n, q)[rows])
     gap *= data.weights[rows, None]
     count = gap.shape[0]
-    bound = gamma(n + 2) * (n / max(count, 1)) * _xt(_absolute(data.X[rows]), gap)[feat, cls]
+    bound = gamma(n + 2) * (n / max(count, 1)) * _xt(data.X[rows], gap, True)[feat, cls]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = float(np.max(np.abs(t_S) / bound, initial=0.0))
     return float(np.log10(max(ratio, 1.0))) if np.isfinite(ratio) else float("inf")
@@ -897,6 +983,9 @@ def _reduce_data_sums(one: _Sums, eq) -> _Sums:
     max |X^T W Y|`` and its equality rows ``XtWY_eq`` (the intercept's, for
     :func:`_multiplier_bound`); the (m, q) table itself is dropped."""
     XtWY = one.XtWY
+    if XtWY is None:  # (reduced by pass 1 itself, :func:`_pass_one`)
+        del one.XtWY
+        return one
     one.XtWY_eq = XtWY[eq].copy()
     one.scale = 1.0 + float(np.abs(XtWY, out=XtWY if XtWY.flags.writeable else None)
                             .max(initial=0.0))
@@ -938,7 +1027,8 @@ def _step(a_S, feat, cls, q) -> tuple:
 
 def _add_budget(one: _Sums, two: _Sums) -> None:
     """The gradient's budget of both passes (in memory pass 2 forms it, through an engine pass
-    1: the other is the scalar 0), without a new (m, q) table."""
+    1: the other is the scalar 0), without a new (m, q) table (or, reduced by pass 1 to its
+    largest entry ``budget_max``, none: :func:`_pass_one`)."""
     if np.ndim(one.grad_budget) == 0 and one.grad_budget == 0:
         one.grad_budget = two.grad_budget
     elif not (np.ndim(two.grad_budget) == 0 and two.grad_budget == 0):
@@ -957,7 +1047,7 @@ def _resid_bound(two: _Sums, n: int) -> np.ndarray:
 
 
 def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_bound,
-                 newton=None):
+                 newton=None, pen_value=None):
     """``(t, H, magnitude, simplex term)`` of the point ``Y + t (mu~ - Y)`` of the lower bound.
 
     The segment from ``Y`` keeps every constraint but the domain and (L1) the boxes, whose
@@ -972,7 +1062,9 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
     closes = False
     if at_one:
         at_one_value = two.entropy - float(_relaxation([1.0], two.resid, pen_rows, penalty)[0])
-        closes = (-(one.loglik_full - _penalty_value(th, pen_rows, penalty)) - at_one_value
+        if pen_value is None:  # (the bracket's, computed once: an (m, q) copy at this peak)
+            pen_value = _penalty_value(th, pen_rows, penalty)
+        closes = (-(one.loglik_full - pen_value) - at_one_value
                   <= tol_hint * max(1.0, abs(one.loglik_full)))
     if at_one and (closes or penalty.kind not in ("l2", "elasticnet")):
         point = (1.0, two.entropy, two.magnitude, two.simplex_term)
@@ -1059,18 +1151,22 @@ def _kkt_gradient(R, th, pen_rows, penalty, multi) -> float:
     return float(np.abs(G, out=G).max(initial=0.0))
 
 
-def _kkt_budget(gb, th, pen_rows, penalty, multi) -> float:
+def _kkt_budget(gb, th, pen_rows, penalty, multi, cols: slice = slice(None)) -> float:
     """The largest round-off budget of ``G`` (:func:`_kkt_gradient`): the passes' ``|X|^T``
     products plus the penalty's own rounding, ``2 u lam |theta|`` (its L2 part), formed in
-    place of the passes' table (when it is writable), a column at a time."""
+    place of the passes' table (when it is writable), a column at a time. ``cols``: the
+    columns of theta that ``gb`` holds (a chunk of them: the largest entry of all is the
+    largest of the chunks', the same number)."""
     gb = gb if gb.flags.writeable else gb.copy()
     pen = _row_index(pen_rows)
+    last = th.shape[1] - 1 in range(th.shape[1])[cols]  # (whether gb holds the last class)
+    th = th[:, cols]
     lam2 = penalty.lam * (1.0 - penalty.l1_ratio) if penalty.kind == "elasticnet" else \
         penalty.lam if penalty.kind == "l2" else 0.0
     if penalty.kind in ("l2", "l1", "elasticnet"):
         for c in range(gb.shape[1]):
             gb[pen, c] += 2 * U * lam2 * np.abs(th[pen, c])
-    if multi:
+    if multi and last:
         gb[~pen_rows, -1] = 0.0
     return float(gb.max(initial=0.0))
 
@@ -1182,16 +1278,24 @@ def _relaxation(seg_t, r, pen_rows, penalty) -> np.ndarray:
 
 def _penalty_value(theta, pen_rows, penalty) -> float:
     """``(lam / 2) ||theta_R||^2``, ``lam ||theta_R||_1`` or ``lam (a ||theta_R||_1 + (1 - a)/2
-    ||theta_R||^2)`` (0 without a penalty)."""
+    ||theta_R||^2)`` (0 without a penalty).
+
+    The squares and absolute values are formed in place of the penalised rows' copy (which
+    ``theta[pen_rows]`` is for a mask): the same tables, so the same sums, as a new one each
+    (``tp ** 2`` was an (m, q) table more)."""
+    if not penalty.active:
+        return 0.0
     tp = theta[pen_rows]
+    if np.may_share_memory(tp, theta) or not tp.flags.writeable:
+        tp = tp.copy()
     if penalty.kind == "l2":
-        return 0.5 * penalty.lam * float(np.sum(tp ** 2))
+        return 0.5 * penalty.lam * float(np.sum(np.square(tp, out=tp)))
     if penalty.kind == "l1":
-        return penalty.lam * float(np.sum(np.abs(tp)))
-    if penalty.kind == "elasticnet":
+        return penalty.lam * float(np.sum(np.abs(tp, out=tp)))
+    if penalty.kind == "elasticnet":  # (|t|^2 is t^2 exactly)
         a = penalty.l1_ratio
-        return penalty.lam * (a * float(np.sum(np.abs(tp)))
-                              + 0.5 * (1.0 - a) * float(np.sum(tp ** 2)))
+        l1 = float(np.sum(np.abs(tp, out=tp)))
+        return penalty.lam * (a * l1 + 0.5 * (1.0 - a) * float(np.sum(np.square(tp, out=tp))))
     return 0.0
 
 
@@ -1308,7 +1412,7 @@ def _sampled_step(data, theta, sel, t_S, mask, kept, solve, maxiter: int):
     apply, t_S, _ = _operator(data, theta, sel, t_S, mask, curv)
     gap = np.abs(kept["mean"] - data.Y.reshape(data.n, q))
     gap *= data.weights[:, None]
-    within = gamma(data.n + 2) * _xt(_absolute(data.X), gap)[feat, cls]
+    within = gamma(data.n + 2) * _xt(data.X, gap, True)[feat, cls]
     del gap
     return _pcg_step(apply, t_S, lambda v: solve(v, whole=True), within, maxiter)
 
@@ -1585,13 +1689,14 @@ def _runner(data, engine, mask):
     def run(fn, *args, sample=None, **arrays):
         # sample: about this many rows form the curvature, every so many rows of all n (a
         # fixed stride, each block handed its rows of it as a slice); arrays: (n, ...) tables
-        # the block function reads or writes, passed sliced to its rows
+        # the block function reads or writes, passed sliced to its rows (anything else as it is)
         every = None if sample is None else max(1, n // max(sample, 1))
         total = None
         with nx.one_blas_thread():
             for start in range(0, n, rows):
                 sl = slice(start, min(start + rows, n))
-                kw = {name: a[sl] for name, a in arrays.items() if a is not None}
+                kw = {name: a[sl] if isinstance(a, np.ndarray) else a
+                      for name, a in arrays.items() if a is not None}
                 if every is not None:
                     kw["curvature"] = slice((-start) % every, None, every)
                 Xb = X if rows >= n else X[sl]
@@ -1600,6 +1705,30 @@ def _runner(data, engine, mask):
         return total
 
     return run
+
+
+class _Deferred:
+    """A Fortran-ordered table of ``shape`` allocated when first called for, then the same
+    one: ``mu~`` (:func:`_bracket`), which pass 2 writes, is not held through pass 1 (an (n,
+    q) table: 0.1 times the sparse X's bytes of the categorical problem of ``bench
+    --sparse``, whose certificate peaked in pass 1)."""
+
+    def __init__(self, shape):
+        self.shape, self.value = shape, None
+
+    def __call__(self) -> np.ndarray:
+        if self.value is None:
+            self.value = np.empty(self.shape, order="F")
+        return self.value
+
+
+class _Reduce:
+    """What pass 1 reduces its (m, q) products with (:func:`_pass_one`): the equality rows
+    ``eq`` (a slice or a mask of the m rows) and ``budget(table, cols)``, the largest entry of
+    the gradient's budget on theta's columns ``cols`` (:func:`_kkt_budget`)."""
+
+    def __init__(self, eq, budget):
+        self.eq, self.budget = eq, budget
 
 
 class _Sums:
@@ -1638,14 +1767,24 @@ def _rowmax(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _xt(Xb, T) -> np.ndarray:
-    """``X^T T`` on one block, shape (m, c).
+def _xt(Xb, T, absolute: bool = False) -> np.ndarray:
+    """``X^T T`` on one block, shape (m, c); ``|X|^T T`` with ``absolute``.
 
     scipy's sparse product reads a table in C order and copies any other (its
-    ``other.ravel()``): the class-major (n, c) tables of a sparse ``X``, one block of all n
-    rows, are therefore multiplied :data:`XT_CHUNK_COLUMNS` columns at a time, each chunk's
-    copy small. Every entry is the same sum, in the same order, as the whole product's."""
+    ``other.ravel()``), and ``|X|`` of a sparse ``X`` with negative entries is a copy of its
+    entries (:func:`_absolute`). For a CSR ``X`` of float64 (the data sets', one block of all
+    n rows) either is avoided by :func:`_csr_xt`, the same operations in the same order as
+    scipy's product; otherwise the class-major (n, c) tables of a sparse ``X`` are
+    multiplied :data:`XT_CHUNK_COLUMNS` columns at a time, each chunk's copy small. Every
+    entry is the same sum, in the same order, as the whole product's."""
     T = np.asarray(T)
+    if (_sparsetools is not None and design.is_sparse(Xb) and Xb.format == "csr"
+            and T.ndim == 2 and T.dtype == np.float64 and Xb.dtype == np.float64):
+        signed = absolute and float(Xb.data.min(initial=0.0)) < 0.0
+        if signed or not T.flags.c_contiguous:
+            return _csr_xt(Xb, T, signed)
+    if absolute:
+        Xb = _absolute(Xb)
     if not design.is_sparse(Xb) or T.ndim == 1 or T.flags.c_contiguous \
             or T.shape[1] <= XT_CHUNK_COLUMNS:
         return np.asarray(Xb.T @ T)
@@ -1656,13 +1795,46 @@ def _xt(Xb, T) -> np.ndarray:
     return out
 
 
-def _xt_halves(Xb, T, q: int):
-    """``(X^T T[:, :q], X^T T[:, q:])``: two arrays when the product goes by column chunks
-    anyway (:func:`_xt`; then each half is freed on its own, an (m, q) table), else the halves
-    of one product (one pass over a dense block for both)."""
+def _csr_xt(X, T, absolute: bool) -> np.ndarray:
+    """``X^T T`` (``|X|^T T`` with ``absolute``) for a CSR ``X`` of float64, a block of
+    :data:`XT_BLOCK_BYTES` of ``T``'s rows at a time: no copy of ``T`` (only the block's rows,
+    in C order) and none of ``|X|`` (only the block's entries).
+
+    scipy multiplies ``X^T`` (CSC) by ``csc_matvecs`` (``csc_matvec`` for one column), which
+    runs over ``X``'s rows in order and adds each stored entry's ``x_ji T_j`` to row ``i`` of
+    the result; calling it block after block on the same result is the same sequence of
+    operations, so the same numbers bit for bit (``tests/test_sparse_memory.py`` checks it
+    against scipy's product, for ``|X|`` against the product with the copy).
+    Measured on the text problem's X (2e4 rows, 1e6 entries): 9.5 ms for 20 columns, scipy's
+    product of the C-ordered table 9.4."""
+    n, m = X.shape
+    c = T.shape[1]
+    out = np.zeros((m, c))
+    flat = out.reshape(-1)
+    indptr, indices, data = X.indptr, X.indices, X.data
+    # (rows of at most XT_BLOCK_BYTES of T, and as many of X's entries on average)
+    rows = max(1, min(XT_BLOCK_BYTES // (8 * max(c, 1)),
+                      XT_BLOCK_BYTES * n // (8 * max(int(indptr[-1]), 1))))
+    for lo in range(0, n, rows):
+        hi = min(lo + rows, n)
+        s, e = int(indptr[lo]), int(indptr[hi])
+        Ap = np.subtract(indptr[lo:hi + 1], indptr[lo], dtype=indices.dtype)
+        Ax = np.abs(data[s:e]) if absolute else data[s:e]
+        Tb = np.ascontiguousarray(T[lo:hi]).reshape(-1)
+        if c == 1:  # (scipy's dispatch: a one-column table is a vector)
+            _sparsetools.csc_matvec(m, hi - lo, Ap, indices[s:e], Ax, Tb, flat)
+        else:
+            _sparsetools.csc_matvecs(m, hi - lo, c, Ap, indices[s:e], Ax, Tb, flat)
+    return out
+
+
+def _xt_halves(Xb, T, q: int, absolute: bool = False):
+    """``(X^T T[:, :q], X^T T[:, q:])`` (``|X|`` with ``absolute``): two arrays when the
+    product goes by column chunks anyway (:func:`_xt`; then each half is freed on its own, an
+    (m, q) table), else the halves of one product (one pass over a dense block for both)."""
     if design.is_sparse(Xb) and not T.flags.c_contiguous and T.shape[1] > XT_CHUNK_COLUMNS:
-        return _xt(Xb, T[:, :q]), _xt(Xb, T[:, q:])
-    both = _xt(Xb, T)
+        return _xt(Xb, T[:, :q], absolute), _xt(Xb, T[:, q:], absolute)
+    both = _xt(Xb, T, absolute)
     return both[:, :q], both[:, q:]
 
 
@@ -1930,7 +2102,7 @@ def _one_column_curvature(d, curv, cls, multi, rows=None) -> np.ndarray:
 
 
 def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, mean=None,
-              curv=None, scratch=None) -> _Sums:
+              curv=None, scratch=None, reduce=None) -> _Sums:
     """Pass 1 on one block: ``l``, ``R = X^T W (Y - mu)``, ``C_SS``, ``X^T W Y``, the budgets.
 
     ``sel``: class-major indices ``c m + i`` of the entries of ``S``; ``peak``: whether the
@@ -1944,6 +2116,16 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     memory, (b, q), (b, q) and (b, 2 q)) receive ``mu``, the curvature and, in ``scratch``'s
     last ``q`` columns, the weights of the gradient's budget, whose product with ``|X|`` pass
     2 forms (zero here then).
+
+    ``reduce`` (in memory, a sparse ``X`` of many classes, one block of all ``n`` rows, more
+    than :data:`XT_CHUNK_COLUMNS` columns in ``2 q``; no ``scratch`` then): the (m, q)
+    products the bracket reads only reduced are reduced here :data:`XT_CHUNK_COLUMNS`
+    columns at a time, never formed whole: the gradient's budget to its largest entry
+    ``budget_max`` (``reduce.budget``, :func:`_kkt_budget`; formed here, not in pass 2, so
+    that no (n, q) table of its weights is kept through pass 2), ``X^T W Y`` to ``scale``
+    and its equality rows ``XtWY_eq`` (:func:`_reduce_data_sums`): the same entries, so the
+    same numbers (memory: :func:`bracket`). ``C_SS`` is formed last, when the pass's other
+    (b, q) tables and (b,) vectors are freed.
 
     The error of ``eta_j`` is bounded through the row's norm, which the attainment proof and the
     multiplier's bound need anyway: ``max_c sum_i |x_ji theta_ic| <= |x_j|_2 max_c
@@ -1978,7 +2160,7 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     rss = (float(wb @ (Yb - eta[:, 0]) ** 2)
            if not fam.multiclass and type(fam).loglik is not Family.loglik else 0.0)
     # (b, q) tables are freed at their last use: a sparse X is one block of all n rows
-    del eta, Yeta, yA
+    del eta, Yeta, yA, A
     diff = Y2 - mu
     abs_diff = np.abs(diff)
     # |x_j|^2 (the attainment proof's and the multiplier bound's largest row norm) and e_j, the
@@ -1986,12 +2168,14 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     # (dense: the squares summed by one product, 0.10 ms against einsum's 0.14 on 24k rows)
     sq = design.row_sq_norms(Xb) if design.is_sparse(Xb) else np.square(Xb) @ np.ones(m)
     x_norm = float(np.sqrt((sq if wb.min(initial=1.0) > 0 else sq[wb > 0]).max(initial=0.0)))
-    e = np.sqrt(sq)
+    e = np.sqrt(sq, out=sq)  # (|x_j|^2's last use: (n,) vectors are 0.1 times the sparse X's
+    del sq                   # bytes of the categorical problem of ``bench --sparse``)
     e *= (gamma(m + 1) * (1.0 + gamma(2 * m + 8))
           * float(np.sqrt(np.einsum("ic,ic->c", theta, theta)).max(initial=0.0)))
     sens = curv[:, 0] if q == 1 else 2.0 * _rowmax(curv)  # |d mu / d eta| per row
     we = wb * e
     value_budget = float((we @ abs_diff).sum())
+    del we
     # the gradient's budget |X|^T W (2 c_j e_j + gamma(n + 2) |Y_j - mu_j|) and the mean's own
     # rounding, 4 u |mu_j|: its weights formed in place, one (b, q) table (|Y - mu|'s own
     # when pass 1 forms the product itself)
@@ -2001,21 +2185,22 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     for c in range(q):  # (a column at a time: no (b, q) table of |mu|)
         gv[:, c] += (4 * U) * np.abs(mu[:, c])
     gv += (sens * e)[:, None]  # 2 c_j e_j: the weight w_j comes once, next
+    del sens, e
     gv *= wb[:, None]
-    if scratch is None:
-        grad_budget = _xt(_absolute(Xb), gv)
+    extra = {}
+    if reduce is not None:  # (docstring)
+        top = 0.0
+        for lo in range(0, q, XT_CHUNK_COLUMNS):
+            cols = slice(lo, lo + XT_CHUNK_COLUMNS)
+            top = np.maximum(top, reduce.budget(_xt(Xb, gv[:, cols], True), cols))
+        extra["budget_max"], grad_budget = float(top), 0.0
+    elif scratch is None:
+        grad_budget = _xt(Xb, gv, True)
     else:  # pass 2 forms the product, with its own of |X|
         grad_budget = 0.0
     del gv
     # (|X|'s largest entry is X's largest or minus its smallest: no |X| formed)
     x_max = max(float(Xb.max()), -float(Xb.min())) if peak and b else 0.0
-    if curvature is True:
-        C, w_curvature = _curvature(Xb, wb, curv, sel, m, fam.multiclass), float(wb.sum())
-    elif curvature is False:  # (formed after the pass, :func:`_kept_curvature`)
-        C, w_curvature = 0.0, 0.0
-    else:  # the sample's rows of the block
-        C = _curvature(Xb[curvature], wb[curvature], curv[curvature], sel, m, fam.multiclass)
-        w_curvature = float(wb[curvature].sum())
     if design.is_sparse(Xb) and 2 * q > XT_CHUNK_COLUMNS:
         # R and X^T W Y as two products (by column chunks anyway, :func:`_xt`), the same sums
         # entry by entry as one of width 2 q: the bracket keeps of X^T W Y only its largest
@@ -2025,21 +2210,45 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
         diff *= wb[:, None]
         R = _xt(Xb, diff)
         del diff
-        XtWY = _xt(Xb, wb[:, None] * Y2)
+        if reduce is None:
+            XtWY = _xt(Xb, wb[:, None] * Y2)
+        else:  # (docstring; each chunk's W Y formed in C order, as scipy reads it)
+            XtWY, top = None, 0.0
+            extra["XtWY_eq"] = np.empty((np.arange(m)[reduce.eq].size, q))
+            for lo in range(0, q, XT_CHUNK_COLUMNS):
+                cols = slice(lo, lo + XT_CHUNK_COLUMNS)
+                part = _xt(Xb, np.multiply(wb[:, None], Y2[:, cols], order="C"))
+                extra["XtWY_eq"][:, cols] = part[reduce.eq]
+                top = np.maximum(top, np.abs(part, out=part).max(initial=0.0))
+                del part
+            extra["scale"] = 1.0 + float(top)
     else:
         # R and X^T W Y from one product: X's block is read once for both (class-major, as
         # the other tables: a row-major (b, 2 q) target made each of these products 0.2 ms
         # slower per 24k-row block with three classes)
         WT = np.empty((b, 2 * q), order="F")
         np.multiply(wb[:, None], diff, out=WT[:, :q])
+        del diff
         np.multiply(wb[:, None], Y2, out=WT[:, q:])
-        RY = np.asarray(Xb.T @ WT)
+        RY = _xt(Xb, WT)
+        del WT
         R, XtWY = RY[:, :q], RY[:, q:]
+    # C_SS last, when pass 1's other (b, q) tables and (b,) vectors are freed (a sparse X is
+    # one block of all n rows): the categorical problem of ``bench --sparse`` (n = 1e5, L2)
+    # peaked there, at 3.02 times the sparse X's bytes a fit, with the products' operands
+    if curvature is True:
+        C, w_curvature = _curvature(Xb, wb, curv, sel, m, fam.multiclass), float(wb.sum())
+    elif curvature is False:  # (formed after the pass, :func:`_kept_curvature`)
+        C, w_curvature = 0.0, 0.0
+    else:  # the sample's rows of the block
+        C = _curvature(Xb[curvature], wb[curvature], curv[curvature], sel, m, fam.multiclass)
+        w_curvature = float(wb[curvature].sum())
     return _Sums(
         loglik=loglik, loglik_full=loglik_full, loglik_constant=fam.loglik_constant(Yb, wb),
         rss=rss, R=R, C=C, w_curvature=w_curvature,
         w_total=float(wb.sum()), XtWY=XtWY, magnitude=magnitude,
-        value_budget=value_budget, grad_budget=grad_budget, x_norm=x_norm, x_max=x_max)
+        value_budget=value_budget, grad_budget=grad_budget, x_norm=x_norm, x_max=x_max,
+        **extra)
 
 
 def _pass_data(Xb, Yb, wb, mask_b, fam) -> _Sums:
@@ -2088,7 +2297,7 @@ def _newton_point(Xb, Yb, wb, mask_b, theta, A, fam, mean=None, curv=None, out=N
 
 
 def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=None,
-              curv=None, scratch=None) -> _Sums:
+              curv=None, scratch=None, reduce=None) -> _Sums:
     """Pass 2 on one block: ``mu~``, its residual, domain, entropy and ``t_max``; ``mu~`` is
     written to ``out`` (shape (b, q)) when given. ``margins``: whether the attainment proof's
     relative margin ``min mu~ / mu`` is wanted (NaN otherwise: a penalised fit needs none).
@@ -2097,7 +2306,11 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=No
     gradient's budget from pass 1: ``|W (mu~ - Y)|`` is written to its first ``q``, and one
     product with ``|X|`` gives the residual's rounding bound and the gradient's budget, so that
     ``|X|`` is formed once per block, not in both passes (``|X|`` and a product with it: 0.13
-    ms on 23831 rows, m = 11, of about 1.1 ms for both passes, two classes)."""
+    ms on 23831 rows, m = 11, of about 1.1 ms for both passes, two classes).
+
+    With ``reduce`` (a sparse ``X`` of many classes: pass 1 formed the gradient's budget,
+    :func:`_pass_one`) ``W (mu~ - Y)`` is written over ``mean``: ``mu`` is read by nothing
+    after ``mu~`` and its margins."""
     b = Xb.shape[0]
     q = theta.shape[1]
     Y2 = Yb.reshape(b, q)
@@ -2139,16 +2352,19 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=No
                 if fam.multiclass else 0.0}
     # W (mu~ - Y) formed in place (in scratch's first q columns, in memory), its product with
     # X taken, then its absolute value in place for the product with |X|
-    wd = np.subtract(mu_t, Y2, out=None if scratch is None else scratch[:, :q])
+    wd = np.subtract(mu_t, Y2, out=scratch[:, :q] if scratch is not None
+                     else mean if reduce is not None else None)
     wd *= wb[:, None]
     resid = _xt(Xb, wd)
-    absX = _absolute(Xb)
+    # (|X| of a dense block formed once here; a sparse X's never, :func:`_xt`)
+    sparse = design.is_sparse(Xb)
+    absX = Xb if sparse else _absolute(Xb)
     if scratch is None:
-        resid_abs = _xt(absX, np.abs(wd, out=wd))
+        resid_abs = _xt(absX, np.abs(wd, out=wd), sparse)
         grad_budget = 0.0
     else:
         np.abs(wd, out=wd)
-        resid_abs, grad_budget = _xt_halves(absX, scratch, q)
+        resid_abs, grad_budget = _xt_halves(absX, scratch, q, sparse)
     return _Sums(resid=resid, resid_abs=resid_abs, grad_budget=grad_budget,
                  t_max=max(t_max, 0.0), min_entry=margin, relative_margin=rel, **sums)
 

@@ -103,3 +103,139 @@ def test_the_gradient_from_beta_is_the_gradient_from_theta():
         old[lo:hi] -= term if rows is None else term[rows]
     assert np.array_equal(grad.view(np.uint64), old.view(np.uint64))
     assert value == obj._loglik(theta)[0] - obj.smooth_penalty_value(theta)
+
+
+def _certify_module():
+    import sys
+
+    import dualmaxent.certify  # noqa: F401 (the package exports the function of that name)
+
+    return sys.modules["dualmaxent.certify"]
+
+
+def test_the_certificate_of_a_sparse_fit_keeps_few_coefficient_vectors():
+    """``certify`` on text-like data (n = 2000, m = 3000 words, k = 20, L2): its peak above
+    what was allocated before, less three (n, k) tables (the kept probabilities, ``mu~`` and
+    the class-major copy of ``Y``), in coefficient vectors of ``p = (m + 1) k`` floats: 2.75
+    after this change (pass 2's residual and its rounding bound, each an (m, k) table), 6.24
+    before (the checker's copy of theta, the gradient budget's (m, k) table beside those two,
+    an (n, 2 k) scratch, ``X^T W Y`` and the copies of class-major tables for scipy's
+    products). Theta is read, not copied, and the caller's array is left as it was."""
+    cf = _certify_module()
+    n, m, k = 2000, 3000, 20
+    X, y = bench_sparse.text_data(n=n, m=m, k=k, tokens=30)
+    ds, penalty = Dataset.from_arrays(X, y, family="categorical"), make_penalty(l2=0.1)
+    theta = solve_dual(ds, penalty=penalty).theta
+    before = theta.copy()
+    cf.certify(ds, theta, penalty=penalty)  # imports and first-call costs
+    cert, peak = _peak_above_start(lambda: cf.certify(ds, theta, penalty=penalty))
+    assert cert.ok
+    vectors = (peak - 3 * 8 * n * k) / (8 * ds.m * ds.k)
+    assert vectors <= 3.5, vectors
+    assert np.array_equal(theta, before) and theta.flags.writeable
+    assert not np.may_share_memory(cert.theta, theta)
+
+
+def test_the_products_with_x_and_its_absolute_values_copy_neither():
+    """:func:`dualmaxent.certify._xt` of a CSR ``X`` with negative entries: ``|X|^T T`` and
+    ``X^T T`` of a class-major ``T`` bit for bit scipy's products (with the copy ``|X|``, and of
+    ``T`` in C order), by blocks of rows (a few rows a block here too), with no copy of ``X``'s
+    entries (``|X|`` took one float per stored entry) nor of ``T``."""
+    import scipy.sparse as sp
+
+    cf = _certify_module()
+    rng = np.random.default_rng(3)
+    X = sp.random_array((3000, 400), density=0.05, format="csr", random_state=4)
+    X.data = rng.standard_normal(X.nnz)
+    absX = sp.csr_array((np.abs(X.data), X.indices, X.indptr), shape=X.shape)
+    for c in (1, 2, 13):
+        T = np.asfortranarray(rng.standard_normal((3000, c))
+                              * 10.0 ** rng.integers(-6, 6, (3000, 1)))
+        for block in (cf.XT_BLOCK_BYTES, 8 * c * 7):
+            saved, cf.XT_BLOCK_BYTES = cf.XT_BLOCK_BYTES, block
+            try:
+                for absolute, ref in ((False, X), (True, absX)):
+                    got = cf._xt(X, T, absolute)
+                    want = np.asarray(ref.T @ np.ascontiguousarray(T))
+                    assert np.array_equal(got.view(np.uint64), want.view(np.uint64))
+            finally:
+                cf.XT_BLOCK_BYTES = saved
+    T = np.asfortranarray(rng.standard_normal((3000, 13)))
+    saved, cf.XT_BLOCK_BYTES = cf.XT_BLOCK_BYTES, 1 << 15  # (blocks of a fortieth of T)
+    try:
+        _, peak = _peak_above_start(lambda: cf._xt(X, T, True))
+    finally:
+        cf.XT_BLOCK_BYTES = saved
+    # the result, and a block's rows of T, its entries' absolute values and their offsets
+    # (scipy's product with |X|: the result, |X|'s entries and T's copy, 0.83 MB)
+    assert peak < 8 * 400 * 13 + 4 * (1 << 15), peak
+
+
+def _figures(cert):
+    """Every number of a certificate and of its bracket, as exact bit patterns."""
+    import dataclasses
+
+    out = {}
+    for f in dataclasses.fields(cert.projected):
+        value = getattr(cert.projected, f.name)
+        if f.name != "seconds":
+            out[f.name] = (np.asarray(value).tobytes() if isinstance(value, np.ndarray)
+                           else repr(value))
+    out["theta"] = np.ascontiguousarray(cert.theta).tobytes()
+    out["within"], out["messages"] = repr(cert.within), cert.messages
+    return out
+
+
+def test_the_certificate_is_the_same_by_every_path_and_its_definitions():
+    """The certificate of a sparse fit of many classes (pass 1 reduces the gradient's budget
+    and ``X^T W Y`` by chunks of columns, pass 2 writes over the kept probabilities, the
+    products go by blocks of rows, theta is read in place) is bit for bit that of the
+    unreduced tables (:data:`XT_CHUNK_COLUMNS` above ``2 k``), of scipy's own products, and
+    of a copy of theta in either layout, with signed entries (``|X|`` never formed) and for
+    L2, L1 and the elastic net; its scale, upper bound and KKT residual are those of their
+    definitions, the last within its round-off budget."""
+    cf = _certify_module()
+    X, y = bench_sparse.text_data(n=600, m=900, k=12, tokens=20)
+    X.data = X.data * np.where(np.random.default_rng(5).random(X.nnz) < 0.3, -1.0, 1.0)
+    ds = Dataset.from_arrays(X, y, family="categorical")
+    for penalty in (make_penalty(l2=0.1), make_penalty(l1=0.5),
+                    make_penalty(l1=0.3, l1_ratio=0.5)):
+        theta = solve_dual(ds, penalty=penalty, tol=1e-8).theta
+        base = _figures(cf.certify(ds, theta, penalty=penalty))
+        # (copied, theta keeps its layout: a big-endian one is copied, a list is C-ordered)
+        assert _figures(cf.certify(ds, theta.astype(">f8"), penalty=penalty)) == base
+        assert _figures(cf.certify(ds, np.ascontiguousarray(theta), penalty=penalty)) \
+            == _figures(cf.certify(ds, theta.tolist(), penalty=penalty))
+        saved = cf.XT_CHUNK_COLUMNS, cf._sparsetools
+        try:
+            cf.XT_CHUNK_COLUMNS = 1000
+            assert _figures(cf.certify(ds, theta, penalty=penalty)) == base
+            cf.XT_CHUNK_COLUMNS, cf._sparsetools = saved[0], None
+            assert _figures(cf.certify(ds, theta, penalty=penalty)) == base
+        finally:
+            cf.XT_CHUNK_COLUMNS, cf._sparsetools = saved
+    # the definitions, at the L2 fit's theta (dense arithmetic, another summation order)
+    penalty = make_penalty(l2=0.1)
+    theta = solve_dual(ds, penalty=penalty, tol=1e-8).theta
+    cert = cf.certify(ds, theta, penalty=penalty)
+    br = cert.projected
+    Xd, Y, w = ds.X.toarray(), ds.Y, ds.weights
+    eta = Xd @ theta
+    lse = np.logaddexp.reduce(eta, axis=1)
+    P = np.exp(eta - lse[:, None])
+    assert br.scale == 1.0 + np.abs(Xd.T @ (w[:, None] * Y)).max()
+    loglik = float(w @ ((Y * eta).sum(axis=1) - lse))
+    upper = -(loglik - 0.05 * float(np.sum(theta[:-1] ** 2)))
+    assert abs(br.upper_bound - upper) <= 1e-10 * abs(upper)
+    G = Xd.T @ (w[:, None] * (Y - P))
+    G[:-1] -= 0.1 * theta[:-1]
+    G[-1, -1] = 0.0  # (the pinned entry: the last class on the intercept's row)
+    assert abs(np.abs(G).max() / br.scale - br.dual_gradient) <= br.gradient_roundoff
+    # a theta with a NaN is still refused by name, whatever its layout
+    bad = theta.copy()
+    bad[3, 2] = np.nan
+    import pytest
+
+    from dualmaxent.exceptions import DualMaxentError
+    with pytest.raises(DualMaxentError, match="finite"):
+        cf.certify(ds, bad, penalty=penalty)
