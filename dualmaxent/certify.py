@@ -67,7 +67,9 @@ of a sum of ``L`` terms in any order, so valid on every BLAS kernel):
   gamma(m + 1) (1 + gamma(2 m + 8)) |x_j|_2 max_c |theta_c|_2``, its Cauchy-Schwarz bound with
   the rounding of the two norms (:func:`_pass_one`);
 * the upper bound: ``sum_j w_j |Y_j - mu_j|_1 e_j`` (``dl / d eta = Y - mu``) plus
-  ``(gamma(n) + 8 u)`` times the magnitudes ``sum_j w_j (|Y_j| . |eta_j| + |Y_j|_1 |A(eta_j)|)``;
+  ``(gamma(n) + 8 u)`` times the magnitudes ``sum_j w_j (|Y_j| . |eta_j| + |Y_j|_1 |A(eta_j)|)``,
+  plus ``gamma(max(n + m, |R| q) + 8)`` times the penalty (its sums run over its ``|R| q``
+  entries, all of one sign);
 * the lower bound: ``(gamma(n) + 8 u) sum_j w_j (|A*(mu_j)| + 2 |mu_j|_1)``, the first-order
   effect ``|<theta, r>|`` of the point's measured residual ``r`` (plus its own summation bound,
   ``gamma(n + 2) (1 + 2 gamma(n + 2)) sum_j |x_ji| w_j |mu_j - Y_j|``, the last factor for that
@@ -671,13 +673,18 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     peak = bounded and penalty.kind in ("l1", "elasticnet")
     pen_value = _penalty_value(th, pen_rows, penalty)
     n_terms = data.n + data.m + 8
+    # the penalty's own sums run over its |R| q entries (each squared or made absolute, then
+    # scaled, and for the elastic net two sums combined: a few roundings more), which can
+    # outnumber n + m (text k = 20 of bench --sparse: 6e5 entries, 2e4 rows)
+    pen_terms = int(np.count_nonzero(pen_rows)) * q + 8
+    pen_budget = gamma(max(n_terms, pen_terms)) * abs(pen_value)
     memo = {}
 
     def multiplier(one):
         """The multiplier's bound on the equality rows (computed once, from pass 1)."""
         if "bound" not in memo:
             upper = -(one.loglik_full - pen_value)
-            budget = one.value_budget + gamma(n_terms) * (one.magnitude + abs(pen_value))
+            budget = one.value_budget + gamma(n_terms) * one.magnitude + pen_budget
             memo["bound"] = (_multiplier_bound(run, data, one, pen_rows, penalty,
                                                upper + budget) if bounded
                              else _abs_pivot(params, th, multi)[_row_index(eq)])
@@ -735,7 +742,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     # round-off (module docstring): the sums of both bounds, and the point's residual on the
     # equality rows times the multiplier: a proved bound on |theta*| for a penalised fit, the
     # given theta (pivot gauge) standing in for it to first order without a penalty
-    upper_budget = one.value_budget + gamma(n_terms) * (one.magnitude + abs(pen_value))
+    upper_budget = one.value_budget + gamma(n_terms) * one.magnitude + pen_budget
     size = np.abs(resid[eqr]) + rb[eqr]
     shift = float(np.sum(np.where(size > 0, multiplier(one) * size, 0.0)))
     if penalty.kind == "l1":  # |theta| (excess + b), in place, a column at a time

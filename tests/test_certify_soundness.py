@@ -614,3 +614,27 @@ def test_gradient_budget_from_its_definition(family):
     whole = certify_module._pass_one(Xd, Y, w, None, theta, data.family, sel, False, n,
                                      curvature=False)
     np.testing.assert_allclose(whole.grad_budget, expected, rtol=1e-12)
+
+
+def test_the_gap_budget_charges_the_penalty_over_its_own_number_of_terms():
+    """The penalty ``(lam / 2) ||theta_R||^2`` is a sum of ``|R| q`` nonnegative terms, each
+    squared and the sum scaled: its rounding is at most ``gamma(|R| q + 2)`` of its value, in
+    any order. With many more entries than rows and columns (20 rows, 200 columns, ten
+    classes: 2000 entries) and a theta whose penalty dwarfs the likelihood (large entries on
+    columns of tiny scale), the gap's budget must cover that alone."""
+    from dualmaxent import Dataset
+    from dualmaxent.certify import bracket
+    from dualmaxent.params import make_penalty
+
+    rng = np.random.default_rng(4)
+    n, m, k = 20, 200, 10
+    X = 1e-6 * rng.standard_normal((n, m))
+    ds = Dataset.from_arrays(X, np.arange(n) % k)
+    theta = 1e3 * rng.standard_normal((ds.m, k))
+    theta[-1] = 0.0  # the intercept row, unpenalised
+    lam = 0.5
+    br = bracket(ds, theta, make_penalty(l2=lam))
+    entries = (ds.m - 1) * k
+    pen = 0.5 * lam * float(np.sum(theta[:-1] ** 2))
+    u = 2.0 ** -53
+    assert br.roundoff >= (entries + 2) * u / (1 - (entries + 2) * u) * pen
