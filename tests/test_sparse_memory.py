@@ -9,14 +9,23 @@ here depends on timing.
 import warnings
 
 import numpy as np
+import pytest
 
 from dualmaxent import bench_sparse, design, solve_dual
 from dualmaxent.data import Dataset
-from dualmaxent.estimators import MaxEntClassifier
 from dualmaxent.objective import make_objective, point_key
 from dualmaxent.params import make_penalty
 
 from _memory import peak_above_start as _peak_above_start
+
+
+def _classifier():
+    """``MaxEntClassifier``, which needs scikit-learn (the ``[test]`` extra): the test is
+    skipped, saying so, in an environment without it."""
+    pytest.importorskip("sklearn", reason="MaxEntClassifier needs scikit-learn (pip install '.[test]')")
+    from dualmaxent import MaxEntClassifier
+
+    return MaxEntClassifier
 
 
 def test_a_sparse_fit_without_the_certificate_keeps_few_coefficient_vectors():
@@ -28,6 +37,7 @@ def test_a_sparse_fit_without_the_certificate_keeps_few_coefficient_vectors():
     pass, theta beside its gradient while packed, the cached gradient table, the C-ordered copy
     of theta made for its digest, the operator's buffer during the first step's Jacobi
     diagonal, the copies in the KKT residual)."""
+    MaxEntClassifier = _classifier()
     n, m, k = 2000, 3000, 20
     X, y = bench_sparse.text_data(n=n, m=m, k=k, tokens=30)
     with warnings.catch_warnings():

@@ -10,9 +10,18 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from dualmaxent import Dataset, MaxEntClassifier, solve_dual
+from dualmaxent import Dataset, solve_dual
 from dualmaxent import _kernels as K
 from dualmaxent.certify import gamma
+
+
+def _classifier():
+    """``MaxEntClassifier``, which needs scikit-learn (the ``[test]`` extra): the test is
+    skipped, saying so, in an environment without it."""
+    pytest.importorskip("sklearn", reason="MaxEntClassifier needs scikit-learn (pip install '.[test]')")
+    from dualmaxent import MaxEntClassifier
+
+    return MaxEntClassifier
 
 
 def _problem(seed, n, m, k, lam, density=0.15):
@@ -253,6 +262,7 @@ def test_a_text_fit_with_the_carried_multiple_is_stationary(k):
     multiple at work) converges, and its stationarity recomputed from the definition
     ``X^T W (Y - P) - lam theta`` (penalised rows; the intercept's without the penalty) is
     within the tolerance."""
+    MaxEntClassifier = _classifier()
     from dualmaxent import bench_sparse
 
     _, X, y = bench_sparse.make_problem("text", {"n": 3000, "m": 3000, "k": k})
@@ -423,6 +433,7 @@ def test_a_text_fit_on_the_trust_radius_is_stationary():
     model's: the trust radius cuts the second step, as on ``bench --sparse``'s text k = 20)
     converges, certified, and is stationary by the definition ``X^T W (Y - P) - lam theta``
     (penalised rows; the intercept's without the penalty)."""
+    MaxEntClassifier = _classifier()
     from dualmaxent import bench_sparse, solvers
 
     capped = []
