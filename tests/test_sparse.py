@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from dualmaxent import Dataset, MaxEntClassifier, certify, solve_dual, verify
+from dualmaxent import Dataset, certify, solve_dual, verify
 from dualmaxent.certify import gamma
 from dualmaxent.exceptions import DataError
 
@@ -71,6 +71,7 @@ def test_the_sparse_fit_and_certificate_equal_the_dense_ones(family, penalty):
 
 
 def test_verify_runs_the_cvxpy_primal_on_a_sparse_constant():
+    pytest.importorskip("cvxpy", reason="the primal is built in CVXPY (a core dependency)")
     rng, Xd = _sparse_dense(n=120, p=8)
     y = rng.integers(0, 3, 120)
     v = verify(Dataset.from_arrays(sp.csr_array(Xd), y), l2=1.0, primal="cvxpy")
@@ -80,6 +81,9 @@ def test_verify_runs_the_cvxpy_primal_on_a_sparse_constant():
 
 
 def test_the_estimator_takes_sparse_input_and_predicts_on_it():
+    pytest.importorskip("sklearn", reason="MaxEntClassifier needs scikit-learn (pip install '.[test]')")
+    from dualmaxent import MaxEntClassifier
+
     rng = np.random.default_rng(3)
     X = sp.random_array((400, 60), density=0.1, random_state=3, format="csr")
     y = rng.integers(0, 3, 400)
