@@ -322,14 +322,10 @@ class LastPass(tuple):
 # Measured with tracemalloc (``dualmaxent bench --sparse``'s ``peak_memory``: the peak of
 # ``MaxEntClassifier(C=10).fit(X, y)`` over the bytes of X's entries and index arrays), on the
 # full problems: text k = 20 (n = 2e4, m = 3e4, X 12.4 MB, a coefficient vector of p = m k
-# floats 4.8 MB = 0.39 x) 5.61 x before the cuts below, 4.94 x after; text k = 2 (n = m = 1e5)
-# 1.35 x, 1.32 x; the categorical problem 3.13 x, 3.03 x (every fit's coefficients bit for bit
-# the same). The fit's peak is now the certificate's (:mod:`dualmaxent.certify`), which adds
-# 3.2 x on text k = 20 (its own copy of theta, its copy of Y in Fortran order, three (m, k)
-# tables of pass two, its (n, 2k) scratch and (n, k) tables, a product's chunk copies) to what
-# the fit holds when it starts, 1.77 x: the data set's X with its intercept column (1.02 x),
-# the solver's theta (0.39 x), Y (0.26 x). The solve's own peak fell from 5.61 x to 4.53 x:
-# it was the secant trial's pass (:func:`dualmaxent.solvers._secant_step`), with the starting
+# floats 4.8 MB = 0.39 x) 5.61 x before the cuts below, 4.53 x after (the solve's own peak,
+# the fit's once the checker was trimmed too, :func:`dualmaxent.certify.bracket`); text k = 2
+# (n = m = 1e5) 1.35 x, 1.32 x; every fit's coefficients bit for bit the same. The solve's peak
+# was the secant trial's pass (:func:`dualmaxent.solvers._secant_step`), with the starting
 # point (held by ``_newton_cg``'s frame), the start of the line, theta beside its gradient
 # table and the packed gradient, and the C-ordered copy of theta made for its digest alive, and
 # then the first step's Jacobi diagonal (the cached gradient table and the product's buffer
@@ -346,10 +342,9 @@ class LastPass(tuple):
 # sparse X (the data set's copy, 1.02 x): every consumer of a sparse ``Dataset.X`` reads it
 # as a CSR with the column (the kernels, this objective's passes and coarse space, the
 # certificate, :mod:`dualmaxent.projected`, :mod:`dualmaxent.identifiability`,
-# :mod:`dualmaxent.separation`'s LP, :mod:`dualmaxent.primal`, prediction), and the
-# certificate's passes are another agent's; a theta sharing its iterate's memory (the
-# free entries are a prefix of the class-major theta): the unpacked theta would alias beta for
-# every caller that writes into it.
+# :mod:`dualmaxent.separation`'s LP, :mod:`dualmaxent.primal`, prediction); a theta sharing
+# its iterate's memory (the free entries are a prefix of the class-major theta): the unpacked
+# theta would alias beta for every caller that writes into it.
 
 
 class DualObjective:
@@ -718,16 +713,12 @@ class DualObjective:
             del theta
         grad = self._pack(G)
         del G
-        if lam2:  # column by column: (m,) temporaries, not another (m, q) table
-            if in_beta:  # the same products, lam2 t_ic times 0 or 1, entry by entry
-                b = np.asarray(beta, dtype=np.float64)
-                for (_, lo, hi, _), pen in zip(self._segments, self._segment_penalized()):
-                    grad[lo:hi] -= lam2 * b[lo:hi] * pen
-                return value, grad
-            T = np.asarray(theta).reshape(-1, self.q)
-            for c, lo, hi, rows in self._segments:
-                term = lam2 * T[:, c] * self.penalized_rows
-                grad[lo:hi] -= term if rows is None else term[rows]
+        if lam2:  # segment by segment: (m,) temporaries, not another (m, q) table
+            b = np.asarray(beta, dtype=np.float64) if in_beta else None
+            T = None if in_beta else np.asarray(theta).reshape(-1, self.q)
+            for (c, lo, hi, rows), pen in zip(self._segments, self._segment_penalized()):
+                t = b[lo:hi] if in_beta else T[:, c] if rows is None else T[rows, c]
+                grad[lo:hi] -= lam2 * t * pen
         return value, grad
 
     def _segment_penalized(self) -> list:
@@ -1316,14 +1307,13 @@ class DualObjective:
             g = np.asarray(grad)
             # (abs: a gradient of zeros only, some -0.0, gives 0.0 as before)
             return abs(float(np.maximum(g.max(), -g.min()))) / self.scale if g.size else 0.0
-        g = np.array(grad)
-        if self.penalty.has_l1:  # the minimal-norm subgradient of the L1 part
-            pen = self.params.penalized
-            lam = self.penalty.l1_lam
-            b = np.asarray(beta)
-            gp = g[pen]
-            bp = b[pen]
-            g[pen] = np.where(bp != 0, gp - lam * np.sign(bp), np.maximum(np.abs(gp) - lam, 0.0))
+        g = np.array(grad)  # the minimal-norm subgradient of the L1 part
+        pen = self.params.penalized
+        lam = self.penalty.l1_lam
+        b = np.asarray(beta)
+        gp = g[pen]
+        bp = b[pen]
+        g[pen] = np.where(bp != 0, gp - lam * np.sign(bp), np.maximum(np.abs(gp) - lam, 0.0))
         return float(np.abs(g).max() / self.scale) if g.size else 0.0
 
     def start(self) -> np.ndarray:
