@@ -876,7 +876,12 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         products /= PRODUCT_SLOW
     sample = int(CURVATURE_ROWS_PER_PARAM * sel.size)
     krylov = newton is not None and products >= KRYLOV_MIN_PRODUCTS and data.n >= 2 * sample
-    maxiter = int(KRYLOV_SHARE * products * (1 - sample / data.n))
+
+    def budget(sample):  # the products the sampled step may take (the full curvature's cost
+        # less the sample's, a share of it: KRYLOV_SHARE)
+        return int(KRYLOV_SHARE * products * (1 - sample / data.n))
+
+    maxiter = budget(sample)
     # in memory, a dense design's C_SS is formed after pass 1 from the means it kept
     # (:func:`_kept_curvature`): the full curvature after a sample that did not finish needs no
     # second pass 1 (k = 10, m = 11, n = 1e4, tol 1e-4: 22 ms a certificate, 13 without it),
@@ -888,9 +893,10 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     post = krylov and not design.is_sparse(data.X)
 
     def first_pass(sample):
-        extra = {"sample": sample} if not post else {}
+        # (after pass 1, C_SS is formed from the means it kept: not in the pass)
+        extra = {"curvature": False} if post else {"sample": sample}
         one = _reduce_data_sums(run(_pass_one, th, data.family, sel, peak, data.n,
-                                    *((False,) if post else ()), **extra, **kept), eq)
+                                    **extra, **kept), eq)
         t_S = _target(one, th, feat, cls, pen_rows, penalty)
         return one, t_S, _reduce_gradient(one, th, pen_rows, penalty, data.family.multiclass)
 
@@ -904,7 +910,7 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
                            for r in KRYLOV_SAMPLE_ROWS if 2 * r * sel.size <= data.n),
                           default=(0.0, CURVATURE_ROWS_PER_PARAM))
             sample = rows * sel.size
-            maxiter = int(KRYLOV_SHARE * products * (1 - sample / data.n))
+            maxiter = budget(sample)
             krylov = _krylov_products(decades, rows * units) <= maxiter
     for sample in ((sample, None) if krylov else (None,)):
         if not post:
@@ -941,7 +947,7 @@ def _krylov_decades(data, kept, sel, t_S, sample) -> float:
     n = data.n
     m, q = data.m, (data.k if data.family.multiclass else 1)
     cls, feat = np.divmod(sel, m)
-    rows = slice(0, None, max(1, n // max(sample, 1)))
+    rows = slice(0, None, _sample_stride(n, sample))
     gap = np.abs(kept["mean"][rows] - data.Y.reshape(n, q)[rows])
     gap *= data.weights[rows, None]
     count = gap.shape[0]
@@ -971,6 +977,11 @@ def _krylov_products(decades: float, units: float) -> float:
     return 1.0 + (1.0 + 5.0 / np.sqrt(max(units, 1.0))) * decades
 
 
+def _sample_stride(n: int, sample: int) -> int:
+    """The stride of a row sample of about ``sample`` of ``n`` rows (every so many rows)."""
+    return max(1, n // max(sample, 1))
+
+
 def _kept_curvature(data, kept, sel, sample):
     """``(C_SS, sum of its rows' weights)`` from the means pass 1 kept (in memory, dense
     ``X``): of all rows, or of the row sample of ``sample`` rows (every ``n // sample``-th
@@ -980,7 +991,7 @@ def _kept_curvature(data, kept, sel, sample):
     m = X.shape[1]
     multi = data.family.multiclass
     curv = kept["mean"] if multi else kept["curv"]
-    rows = slice(None) if sample is None else slice(0, None, max(1, data.n // max(sample, 1)))
+    rows = slice(None) if sample is None else slice(0, None, _sample_stride(data.n, sample))
     w_rows = w[rows]
     return _curvature(X[rows], w_rows, curv[rows], sel, m, multi), float(w_rows.sum())
 
@@ -1697,7 +1708,7 @@ def _runner(data, engine, mask):
         # sample: about this many rows form the curvature, every so many rows of all n (a
         # fixed stride, each block handed its rows of it as a slice); arrays: (n, ...) tables
         # the block function reads or writes, passed sliced to its rows (anything else as it is)
-        every = None if sample is None else max(1, n // max(sample, 1))
+        every = None if sample is None else _sample_stride(n, sample)
         total = None
         with nx.one_blas_thread():
             for start in range(0, n, rows):
