@@ -300,6 +300,42 @@ def _accumulate(total, part):
     return total
 
 
+#: The rows of a one-parameter family's elementwise step taken at a time
+#: (:func:`_value_residual_var`): its half-dozen (rows,) temporaries stay in cache, and a
+#: sparse ``X``, one block of all ``n`` rows, makes them (32768,) rather than (n,). Measured on
+#: the categorical problem of ``bench --sparse`` (n = 10^5, Bernoulli; tracemalloc): the solve's
+#: peak fell from 18.6 to 15.1 MB (2.44 to 1.98 times the sparse X's bytes), with no change in
+#: a pass's time there or on dense X at n = 10^4..10^6 (one BLAS thread, 2-core machine);
+#: 8192 rows cost a dense pass at n = 10^4, m = 11 a tenth (its one block split in two).
+ELEMENTWISE_ROWS = 1 << 15
+
+
+def _value_residual_var(family, Y, eta, w, hessian: bool, mean_out=None):
+    """``(l, w (Y - A'(eta)), A''(eta) or None)`` on a block of rows, :data:`ELEMENTWISE_ROWS`
+    of them at a time (``A''`` without the weights).
+
+    ``l`` is the block's canonical log-likelihood (the family's
+    :meth:`~dualmaxent.families.Family.block_value_mean_var`, its chunks' values summed).
+    The residual is written over ``eta`` (shape (rows,), consumed chunk by chunk: copy it
+    first to keep it), and ``mean_out`` (shape (rows,)), when given, takes ``A'(eta)``.
+    """
+    rows = eta.shape[0]
+    value = 0.0
+    var = np.empty(rows) if hessian else None
+    for lo in range(0, rows, ELEMENTWISE_ROWS):
+        c = slice(lo, lo + ELEMENTWISE_ROWS)
+        # the family's own evaluation (Bernoulli: one softplus per row)
+        part, mu, vc = family.block_value_mean_var(Y[c], eta[c], w[c], hessian)
+        value += part
+        if mean_out is not None:
+            mean_out[c] = mu
+        if hessian:
+            var[c] = vc
+        r = np.subtract(Y[c], mu, out=eta[c])
+        r *= w[c]
+    return value, eta, var
+
+
 def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLOCK_BYTES,
             eta_out=None, mean_out=None, curvature_dtype=np.float64):
     """Value, gradient and curvature for a one-parameter family in one pass over ``X``.
@@ -344,12 +380,10 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
             eta = Xb @ theta
             if eta_out is not None:
                 eta_out[sl] = eta
-            # the family's own evaluation (Bernoulli: one softplus per row)
-            block_value, mu, var = family.block_value_mean_var(Yb, eta, wb, hessian)
-            if mean_out is not None:
-                mean_out[sl] = mu
+            block_value, resid, var = _value_residual_var(
+                family, Yb, eta, wb, hessian, None if mean_out is None else mean_out[sl])
             value += block_value
-            g = _accumulate(g, Xb.T @ (wb * (Yb - mu)))
+            g = _accumulate(g, Xb.T @ resid)
             if hessian and design.is_sparse(Xb):
                 C = design.weighted_gram(Xb, wb * var)  # whole, float64
             elif hessian:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from dualmaxent import _kernels as K
 from dualmaxent import _numerics as nx
@@ -86,7 +87,12 @@ def test_categorical_hessian_vector_product():
 
 
 @pytest.mark.parametrize("family", ["bernoulli", "poisson", "gaussian"])
-def test_one_parameter_value_gradient_curvature(family):
+@pytest.mark.parametrize("sparse, chunk", [(False, None), (False, 100), (True, None), (True, 100)])
+def test_one_parameter_value_gradient_curvature(family, sparse, chunk, monkeypatch):
+    # chunk: the elementwise step's rows at a time, 100 splitting each block (and the sparse X's
+    # one block of 700 rows) into several chunks and a remainder
+    if chunk is not None:
+        monkeypatch.setattr(K, "ELEMENTWISE_ROWS", chunk)
     X, _, w, _, rng = _data()
     fam = get_family(family)
     theta = 0.3 * rng.standard_normal(X.shape[1])
@@ -94,13 +100,16 @@ def test_one_parameter_value_gradient_curvature(family):
     Y = {"bernoulli": (rng.random(len(w)) < fam.mean(eta)).astype(float),
          "poisson": rng.poisson(np.clip(fam.mean(eta), 0, 50)).astype(float),
          "gaussian": eta + rng.standard_normal(len(w))}[family]
-    eta_out = np.empty(len(w))
-    v, g, c = K.glm_vgh(X, Y, w, theta, fam, block_bytes=SMALL_BLOCKS, eta_out=eta_out)
+    eta_out, mean_out = np.empty(len(w)), np.empty(len(w))
+    Xd = sp.csr_array(X) if sparse else X
+    v, g, c = K.glm_vgh(Xd, Y, w, theta, fam, block_bytes=SMALL_BLOCKS, eta_out=eta_out,
+                        mean_out=mean_out)
     d = w * fam.variance(eta)
     _close(v, fam.canonical_loglik(Y, eta, w))
     _close(g, X.T @ (w * (Y - fam.mean(eta))))
     _close(c, X.T @ (d[:, None] * X))
     _close(eta_out, eta)
+    _close(mean_out, fam.mean(eta))
     u = rng.standard_normal(X.shape[1])
     _close(K.glm_hessp(X, d, u), X.T @ (d[:, None] * X) @ u)
 
