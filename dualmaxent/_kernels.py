@@ -300,19 +300,9 @@ def _accumulate(total, part):
     return total
 
 
-#: The rows of a one-parameter family's elementwise step taken at a time
-#: (:func:`_value_residual_var`): its half-dozen (rows,) temporaries stay in cache, and a
-#: sparse ``X``, one block of all ``n`` rows, makes them (32768,) rather than (n,). Measured on
-#: the categorical problem of ``bench --sparse`` (n = 10^5, Bernoulli; tracemalloc): the solve's
-#: peak fell from 18.6 to 15.1 MB (2.44 to 1.98 times the sparse X's bytes), with no change in
-#: a pass's time there or on dense X at n = 10^4..10^6 (one BLAS thread, 2-core machine);
-#: 8192 rows cost a dense pass at n = 10^4, m = 11 a tenth (its one block split in two).
-ELEMENTWISE_ROWS = 1 << 15
-
-
 def _value_residual_var(family, Y, eta, w, hessian: bool, mean_out=None):
-    """``(l, w (Y - A'(eta)), A''(eta) or None)`` on a block of rows, :data:`ELEMENTWISE_ROWS`
-    of them at a time (``A''`` without the weights).
+    """``(l, w (Y - A'(eta)), A''(eta) or None)`` on a block of rows, a chunk of them at a time
+    (:func:`dualmaxent._numerics.row_chunks`; ``A''`` without the weights).
 
     ``l`` is the block's canonical log-likelihood (the family's
     :meth:`~dualmaxent.families.Family.block_value_mean_var`, its chunks' values summed).
@@ -322,8 +312,7 @@ def _value_residual_var(family, Y, eta, w, hessian: bool, mean_out=None):
     rows = eta.shape[0]
     value = 0.0
     var = np.empty(rows) if hessian else None
-    for lo in range(0, rows, ELEMENTWISE_ROWS):
-        c = slice(lo, lo + ELEMENTWISE_ROWS)
+    for c in nx.row_chunks(rows):
         # the family's own evaluation (Bernoulli: one softplus per row)
         part, mu, vc = family.block_value_mean_var(Y[c], eta[c], w[c], hessian)
         value += part

@@ -19,7 +19,8 @@ import numpy as np
 from scipy.special import expit, xlogy
 
 __all__ = ["logsumexp", "log_softmax", "softmax", "softmax_logsumexp", "entropy", "softplus",
-           "sigmoid", "sigmoid_bernoulli_loss", "unique_inverse", "xlogx", "exp", "column_absmax"]
+           "sigmoid", "sigmoid_bernoulli_loss", "unique_inverse", "xlogx", "exp", "column_absmax",
+           "ELEMENTWISE_ROWS", "row_chunks"]
 
 
 def logsumexp(eta: np.ndarray) -> np.ndarray:
@@ -134,6 +135,22 @@ def entropy(P: np.ndarray, weights: np.ndarray | None = None) -> float:
     if weights is None:
         return float(per_row.sum())
     return float(np.dot(weights, per_row))
+
+
+#: The rows an elementwise step over (n,) vectors takes at a time (:func:`row_chunks`): its
+#: temporaries stay in cache, and over a sparse ``X``, one block of all ``n`` rows, they are
+#: (32768,) rather than (n,). Measured on the categorical problem of ``bench --sparse``
+#: (n = 10^5, Bernoulli; tracemalloc): the solve's peak fell from 18.6 to 15.1 MB (2.44 to
+#: 1.98 times the sparse X's bytes), with no change in a pass's time there or on dense X at
+#: n = 10^4..10^6 (one BLAS thread, 2-core machine); 8192 rows cost a dense pass at n = 10^4,
+#: m = 11 a tenth (its one block split in two).
+ELEMENTWISE_ROWS = 1 << 15
+
+
+def row_chunks(n: int) -> list[slice]:
+    """Slices of at most :data:`ELEMENTWISE_ROWS` rows covering ``range(n)``."""
+    step = ELEMENTWISE_ROWS
+    return [slice(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
 
 def softplus(eta: np.ndarray) -> np.ndarray:

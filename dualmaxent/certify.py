@@ -1930,44 +1930,29 @@ def _bernoulli(eta: np.ndarray, mu=None, var=None):
     relatively, as the budget's ``8 u`` assumes. The family's own ``sigmoid``, ``p (1 - p)``
     from a second ``sigmoid`` and ``logaddexp`` take 0.60 ms on 23831 rows, this 0.13 ms (of a
     pass 1 of about 0.8 ms on those rows); ``tests/test_certify.py`` checks it against the
-    family's definitions, at extreme ``eta`` too."""
-    z = np.exp(-np.abs(eta))
-    r = 1.0 / (1.0 + z)
-    # z r for eta < 0, r otherwise, as exp(min(eta, 0)) r: the same numbers (exp(0) = 1, and
-    # exp(eta) is z there), formed in place (np.where and a copy took 0.04 ms more per 24k rows)
-    mu = np.minimum(eta, 0.0, out=mu)
-    np.exp(mu, out=mu)
-    mu *= r
-    var = np.multiply(r, r, out=var)
-    var *= z
-    A = np.log1p(z)
-    A += np.maximum(eta, 0.0)
+    family's definitions, at extreme ``eta`` too. A chunk of rows at a time
+    (:func:`dualmaxent._numerics.row_chunks`): ``z``, ``r`` and ``max(eta, 0)`` are (chunk,)
+    temporaries, not (n,) ones (a sparse ``X`` is one block of all ``n`` rows: the categorical
+    problem of ``bench --sparse`` peaked here)."""
+    b = eta.shape[0]
+    mu = np.empty(b) if mu is None else mu
+    var = np.empty(b) if var is None else var
+    A = np.empty(b)
+    for c in nx.row_chunks(b):
+        e = eta[c]
+        z = np.exp(-np.abs(e))
+        r = 1.0 / (1.0 + z)
+        # z r for eta < 0, r otherwise, as exp(min(eta, 0)) r: the same numbers (exp(0) = 1,
+        # and exp(eta) is z there), formed in place (np.where and a copy took 0.04 ms more per
+        # 24k rows)
+        mc = np.minimum(e, 0.0, out=mu[c])
+        np.exp(mc, out=mc)
+        mc *= r
+        vc = np.multiply(r, r, out=var[c])
+        vc *= z
+        ac = np.log1p(z, out=A[c])
+        ac += np.maximum(e, 0.0)
     return mu, var, A
-
-
-def _sparse_column(X, j: int) -> np.ndarray:
-    """Column ``j`` of the sparse ``X`` (n, m) as a dense vector of shape (n,).
-
-    For a canonical CSR ``X`` (sorted indices, no duplicates) from its arrays: the last column
-    (the intercept's) is, in each row that holds it, the row's last stored entry (one test per
-    row);
-    another column is found by one comparison over the stored indices. scipy's column
-    selection ``X[:, [j]]`` took 20 ms on the text problem of ``bench --sparse`` (n = 1e5,
-    5e6 entries), these 3 and 5 ms.
-    """
-    if not (design.is_sparse(X) and X.format == "csr" and X.has_canonical_format):
-        return np.asarray(X[:, [j]].toarray())[:, 0]  # (duplicates summed by scipy)
-    out = np.zeros(X.shape[0])
-    indptr, indices = X.indptr, X.indices
-    if j == X.shape[1] - 1:
-        rows = np.flatnonzero(indptr[1:] > indptr[:-1])
-        pos = indptr[rows + 1] - 1
-        hit = indices[pos] == j
-        out[rows[hit]] = X.data[pos[hit]]
-        return out
-    pos = np.flatnonzero(indices == j)
-    out[np.searchsorted(indptr, pos, side="right") - 1] = X.data[pos]
-    return out
 
 
 def _curvature(Xb, wb, curv, sel, m, multi) -> np.ndarray:
@@ -1986,12 +1971,11 @@ def _curvature(Xb, wb, curv, sel, m, multi) -> np.ndarray:
     one_column = sel.size > 0 and bool(np.all(feat == feat[0]))
     if design.is_sparse(Xb) and one_column:
         # one column (the intercept of an L2 fit), in one class or several: the dense formula
-        # below on that column (a dense vector, :func:`_sparse_column`), a few thousand rows at
-        # a time. Its (n, |S|)
-        # sparse copies, gathered, scaled and transposed for the products, were at their peak
-        # 1.5 times the sparse X's bytes (k = 20, n = 4e3, m = 6e3); C_SS is the same up to
-        # the order of its sums
-        d = wb * np.square(_sparse_column(Xb, int(feat[0])))
+        # below on that column (a dense vector, :func:`dualmaxent.design.column`), a few
+        # thousand rows at a time. Its (n, |S|) sparse copies, gathered, scaled and transposed
+        # for the products, were at their peak 1.5 times the sparse X's bytes (k = 20,
+        # n = 4e3, m = 6e3); C_SS is the same up to the order of its sums
+        d = wb * np.square(design.column(Xb, int(feat[0])))
         return _one_column_curvature(d, curv, cls, multi,
                                      max(256, CURVATURE_CHUNK_BYTES // (8 * cls.size)))
     if design.is_sparse(Xb):  # the same products from the stored entries, dense results
@@ -2290,11 +2274,12 @@ def _newton_point(Xb, Yb, wb, mask_b, theta, A, fam, mean=None, curv=None, out=N
         mu, curv = mean, (mean if curv is None else curv)
     moved, values = A  # (the rows of S: the intercept's, often)
     if moved.size == 1:
-        # one column of X (a strided view; of a sparse X, dense: :func:`_sparse_column`) times
-        # one row of A: the product's only nonzero term, the same number (0.005 ms against
-        # 0.022 for the gathered column's product), class-major like the other tables
+        # one column of X (:func:`dualmaxent.design.column`: a strided view, or of a sparse X a
+        # dense vector) times one row of A: the product's only nonzero term, the same number
+        # (0.005 ms against 0.022 for the gathered column's product), class-major like the
+        # other tables
         i = int(moved[0])
-        col = _sparse_column(Xb, i) if design.is_sparse(Xb) else Xb[:, i]
+        col = design.column(Xb, i)
         XA = (values[0][:, None] * col).T
     elif 2 * moved.size > theta.shape[0]:
         full = np.zeros((values.shape[1], theta.shape[0])).T  # (class-major, as it was formed)
@@ -2435,17 +2420,21 @@ def _conjugate(fam, point2) -> np.ndarray:
     The families' ``conjugate`` (``scipy.special.xlogy``, which tests every entry) takes 0.27
     ms on 23831 rows (Bernoulli) and 0.84 ms (three classes, a sum over a short axis), this
     0.11 and 0.14 ms. ``tests/test_certify.py`` checks both against the families'
-    ``conjugate``.
+    ``conjugate``. The Bernoulli rows are taken a chunk at a time
+    (:func:`dualmaxent._numerics.row_chunks`; the categorical problem of ``bench --sparse``,
+    one block of all n rows, peaked in its (n,) temporaries).
     """
-    if type(fam) is Bernoulli:
-        p = np.clip(point2[:, 0], 0.0, 1.0)
-        out = np.log(p)
-        out *= p
-        other = np.log1p(-p)
-        other *= 1.0 - p
-        out += other
-        if np.isnan(out.sum()):
-            out = _xlogx(p) + _xlogx(1.0 - p)
+    if type(fam) is Bernoulli:  # a chunk of rows at a time: (chunk,) temporaries
+        out = np.empty(point2.shape[0])
+        for c in nx.row_chunks(point2.shape[0]):
+            p = np.clip(point2[c, 0], 0.0, 1.0)
+            part = np.log(p, out=out[c])
+            part *= p
+            other = np.log1p(-p)
+            other *= 1.0 - p
+            part += other
+            if np.isnan(part.sum()):
+                part[...] = _xlogx(p) + _xlogx(1.0 - p)
         return out
     if type(fam) is Categorical:
         P = np.clip(point2, 0.0, None)

@@ -163,10 +163,16 @@ def _checker():
     return importlib.import_module("dualmaxent.certify")
 
 
-def test_the_checkers_bernoulli_evaluation_is_the_familys():
+@pytest.mark.parametrize("chunk", [None, 7])
+def test_the_checkers_bernoulli_evaluation_is_the_familys(chunk, monkeypatch):
     """``A'``, ``A''`` and ``A`` from one exponential (``_bernoulli``) agree with the family's
-    ``mean``, ``p (1 - p)`` and ``log_partition`` to a few ulps, at extreme ``eta`` too."""
+    ``mean``, ``p (1 - p)`` and ``log_partition`` to a few ulps, at extreme ``eta`` too; in
+    chunks of 7 rows (several, and a remainder) as well as in one."""
+    from dualmaxent import _numerics as nx
     from dualmaxent.families import Bernoulli
+
+    if chunk is not None:
+        monkeypatch.setattr(nx, "ELEMENTWISE_ROWS", chunk)
 
     fam, checker = Bernoulli(), _checker()
     rng = np.random.default_rng(5)
@@ -189,12 +195,17 @@ def test_the_checkers_bernoulli_evaluation_is_the_familys():
     assert A[1] == 0.0 and np.isnan([mu[2], var[2], A[2]]).all()
 
 
+@pytest.mark.parametrize("chunk", [None, 16])
 @pytest.mark.parametrize("family", ["bernoulli", "categorical"])
-def test_the_checkers_conjugate_is_the_familys(family):
+def test_the_checkers_conjugate_is_the_familys(family, chunk, monkeypatch):
     """``_conjugate`` (one logarithm per entry, ``0 log 0`` redone only where it arises) gives
     the family's ``conjugate``, on rows inside the domain, on its boundary and beyond it (the
-    families clip)."""
+    families clip); in chunks of 16 rows as well as in one."""
+    from dualmaxent import _numerics as nx
     from dualmaxent.families import Bernoulli, Categorical
+
+    if chunk is not None:
+        monkeypatch.setattr(nx, "ELEMENTWISE_ROWS", chunk)
 
     rng = np.random.default_rng(6)
     if family == "bernoulli":

@@ -24,7 +24,7 @@ import pytest
 from scipy.optimize import minimize
 from scipy.special import logsumexp, softmax
 
-from dualmaxent import solve_dual
+from dualmaxent import design, solve_dual
 from dualmaxent.params import make_penalty
 
 from _factories import drawn_classes
@@ -179,9 +179,10 @@ def test_a_singular_matrix_falls_back_to_the_pseudo_inverse(monkeypatch):
 
 @pytest.mark.parametrize("density", [0.0, 0.2, 1.0])
 def test_sparse_column_equals_the_dense_column(density):
-    """The checker's column of a sparse X (the intercept's, last, read from each row's last
-    stored entry; any other by comparing indices) is exactly the dense column, for canonical
-    CSR, a CSR with duplicates and unsorted indices, and other formats."""
+    """The column of a sparse X the checker reads (:func:`dualmaxent.design.column`: the
+    intercept's, last, from each row's last stored entry; any other by comparing indices) is
+    exactly the dense column, for canonical CSR, a CSR with duplicates and unsorted indices,
+    and other formats."""
     import scipy.sparse as sp
 
     A = sp.csr_array(sp.random_array((60, 7), density=density, random_state=3))
@@ -190,7 +191,7 @@ def test_sparse_column_equals_the_dense_column(density):
     for X in (A, sp.csc_array(A), messy):
         dense = X.toarray()
         for j in range(X.shape[1]):
-            assert np.array_equal(checker._sparse_column(X, j), dense[:, j])
+            assert np.array_equal(design.column(X, j), dense[:, j])
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 import dualmaxent.estimators as estimators
 from dualmaxent import Dataset, GLMRegressor, MaxEntClassifier, design
+from dualmaxent import _numerics as nx
 from dualmaxent.data import GeneratedNames, _name_list
 from dualmaxent.exceptions import DataError, TargetWarning
 
@@ -337,6 +338,26 @@ def test_sparse_column_absmax_in_chunks(monkeypatch, chunk, fmt):
     X = sp.csr_array(A)
     X.indices = X.indices.astype(np.int64)
     np.testing.assert_array_equal(design.column_absmax(X), np.abs(A).max(axis=0))
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 1 << 15])
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_one_column_of_a_sparse_x_in_row_chunks(monkeypatch, chunk, fmt):
+    # every column (the last one, the intercept's, by its own path), with empty rows, a row
+    # whose only entry is in the last column and one holding none there, is the dense one
+    monkeypatch.setattr(nx, "ELEMENTWISE_ROWS", chunk)
+    rng = np.random.default_rng(4)
+    A = np.where(rng.random((23, 6)) < 0.35, rng.standard_normal((23, 6)), 0.0)
+    A[[0, 5, 6, 22]] = 0.0
+    A[7] = 0.0
+    A[7, -1] = 2.5
+    A[8, -1] = 0.0
+    X = sp.csr_array(A).asformat(fmt)
+    for j in range(A.shape[1]):
+        got = design.column(X, j)
+        assert got.shape == (23,) and got.dtype == np.float64
+        np.testing.assert_array_equal(got, A[:, j])
+    np.testing.assert_array_equal(design.column(A, 2), A[:, 2])
 
 
 def test_a_sparse_data_set_keeps_no_names_and_no_copy_of_x_beyond_its_own():

@@ -92,7 +92,7 @@ def test_one_parameter_value_gradient_curvature(family, sparse, chunk, monkeypat
     # chunk: the elementwise step's rows at a time, 100 splitting each block (and the sparse X's
     # one block of 700 rows) into several chunks and a remainder
     if chunk is not None:
-        monkeypatch.setattr(K, "ELEMENTWISE_ROWS", chunk)
+        monkeypatch.setattr(nx, "ELEMENTWISE_ROWS", chunk)
     X, _, w, _, rng = _data()
     fam = get_family(family)
     theta = 0.3 * rng.standard_normal(X.shape[1])
