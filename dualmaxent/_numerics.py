@@ -246,6 +246,9 @@ def one_blas_thread():
 
     Re-entrant: inside a limit already set (a whole solve sets one around its passes) it does
     nothing, since setting a limit costs tens of microseconds, as much as a pass at n = 1e3.
+    Nor does it set one where every BLAS library already runs one thread (the process's own
+    limit, :func:`_blas_single`): reading the libraries' thread counts costs about 2 us, setting
+    and restoring the limit about 20 us (measured, two OpenBLAS libraries, this 2-core machine).
     """
     if not _CONTROLLER:
         try:
@@ -258,8 +261,10 @@ def one_blas_thread():
     if ctl is None or _LIMITED[0]:
         yield
         return
-    with ctl.limit(limits=1, user_api="blas"):
-        _LIMITED[0] += 1
+    limit = (contextlib.nullcontext() if _blas_single(ctl)
+             else ctl.limit(limits=1, user_api="blas"))
+    with limit:
+        _LIMITED[0] += 1  # (nested calls return at the depth test above, reading nothing)
         try:
             yield
         finally:
@@ -267,3 +272,11 @@ def one_blas_thread():
 
 
 _LIMITED = [0]  # the depth of one_blas_thread (the limit is one per process, as BLAS's is)
+
+
+def _blas_single(ctl) -> bool:
+    """Whether every BLAS library ``ctl`` (a ``threadpoolctl.ThreadpoolController``) found runs
+    one thread now (its current count read from the library itself). False when one runs
+    more, reports no count, or none was found (then the limit is set as usual)."""
+    libs = [lib for lib in ctl.lib_controllers if lib.user_api == "blas"]
+    return bool(libs) and all(lib.num_threads == 1 for lib in libs)

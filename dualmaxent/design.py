@@ -26,7 +26,8 @@ import scipy.sparse as sp
 
 from . import _numerics as nx
 
-__all__ = ["is_sparse", "as_sparse", "with_intercept", "with_data", "absolute", "column_absmax", "column",
+__all__ = ["is_sparse", "as_sparse", "with_intercept", "with_data", "absolute", "column",
+           "column_absmax",
            "column_sq_sums", "row_sq_norms", "scale_rows", "scale_columns", "multiply",
            "weighted_gram", "nbytes"]
 

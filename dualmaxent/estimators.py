@@ -53,7 +53,7 @@ from .verify import verify
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
-    _SKIP_CHECK_ARRAY = True  # validate_data(..., skip_check_array=True): the bookkeeping alone
+    _SKIP_CHECK_ARRAY = True  # plain arrays are checked and booked here (_plain_books)
 except ImportError:  # pragma: no cover - older scikit-learn
     _SKIP_CHECK_ARRAY = False
 
@@ -108,6 +108,17 @@ def _plain_arrays(X, y):
         if not np.isfinite(X.sum()) or (y.dtype.kind == "f" and not np.isfinite(y.sum())):
             return None
     return X, y
+
+
+def _plain_books(estimator, X) -> None:
+    """What ``validate_data(estimator, X, y, reset=True)`` records for a plain ndarray ``X``
+    with a ``y`` given (:func:`_plain_arrays`): ``n_features_in_``, and no
+    ``feature_names_in_`` (an ndarray has no column names, so a previous fit's are removed).
+    Its other steps check nothing for such input (the target is given; the array checks are
+    :func:`_plain_arrays`'s)."""
+    estimator.n_features_in_ = X.shape[1]
+    if hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
 
 
 class CertificateWarning(DualMaxentWarning):
@@ -177,14 +188,14 @@ class _DualMaxentEstimator(BaseEstimator):
         A plain ndarray ``X`` of numbers with a 1-d ndarray ``y`` of numbers, both finite,
         passes what ``validate_data(X, y, dtype=np.float64)`` checks (2 dimensions, at least
         one sample and one feature, real, finite, one target per row): for those
-        :func:`_plain_arrays` checks it directly and ``validate_data`` only keeps its books
-        (``skip_check_array=True``; measured at n = 1000, m = 10: 16 us instead of 110 us).
-        Anything else, or any doubt, goes through ``validate_data`` in full, whose errors are
-        scikit-learn's.
+        :func:`_plain_arrays` checks it directly and :func:`_plain_books` keeps the books that
+        ``validate_data`` would (measured at n = 1000, m = 10: 110 us for ``validate_data`` in
+        full, 16 us with ``skip_check_array=True``, 0.2 us for the books alone). Anything else, or
+        any doubt, goes through ``validate_data`` in full, whose errors are scikit-learn's.
         """
         plain = _plain_arrays(X, y) if _SKIP_CHECK_ARRAY else None
         if plain is not None:
-            _validate_data(self, X, y, skip_check_array=True)
+            _plain_books(self, X)
             return plain + (True,)
         X, y = _validate_data(self, X, y, dtype=np.float64, y_numeric=y_numeric,
                               accept_sparse=_SPARSE)

@@ -24,7 +24,7 @@ value below ``RANK_RTOL`` counts as zero.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -79,6 +79,12 @@ RANK_SAMPLE_ROWS_PER_COLUMN = 1000
 RANK_SCREEN_ROWS_PER_COLUMN = 100
 RANK_SAMPLE_MAX_STEP = 16
 
+#: The rank pass keeps the Gram matrix it formed on every row (:attr:`Identifiability.gram`,
+#: for the Newton-CG preconditioner) while its ``m^2`` floats are at most this fraction of
+#: ``X``'s ``n m`` (``m <= n / 8``): alive as long as the data set, it then adds at most an
+#: eighth to the memory ``X`` holds.
+GRAM_KEEP_MAX_FRACTION = 0.125
+
 #: Coefficients of a named dependency smaller than this (relative to the largest) are omitted.
 _COEF_RTOL = 1e-8
 
@@ -117,6 +123,12 @@ class Identifiability:
         screen (:data:`RANK_SCREEN_ROWS_PER_COLUMN`; it errs high on average).
     dependencies : tuple of str
         Each dependency in the columns' names, e.g. ``"g3 = intercept - g1 - g2"``.
+    gram : ndarray of shape (m, m) or None
+        The Gram matrix ``X^T W X`` of every row that proved full rank (its block products in
+        float32, summed in float64; read-only), kept for the Newton-CG preconditioner
+        (:meth:`dualmaxent.objective.DualObjective._gram_matrix`), which would otherwise form it
+        again; None when the rank was decided otherwise (a row sample, float64, a sparse
+        design) or the matrix is large against ``X`` (:data:`GRAM_KEEP_MAX_FRACTION`).
     """
 
     rank: int
@@ -125,6 +137,7 @@ class Identifiability:
     null_space: np.ndarray
     condition: float
     dependencies: tuple
+    gram: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def full_rank(self) -> bool:
@@ -179,16 +192,20 @@ def _identify(X, w, names) -> Identifiability:
     # a float32 screen first: half the pass, and conclusive for the ordinary full-rank design;
     # on a row sample first when there are many rows (full rank of some rows proves it for all)
     step = min(RANK_SAMPLE_MAX_STEP, n // max(RANK_SCREEN_ROWS_PER_COLUMN * m, 1))
-    condition = None
+    condition = gram = None
     if step >= 2:
         condition = _clearly_full_rank(_kernels.gram(X[::step], w[::step], dtype=np.float32),
                                        GRAM_CLEAR_FLOAT32)
     if condition is None:
-        condition = _clearly_full_rank(_kernels.gram(X, w, dtype=np.float32),
-                                       GRAM_CLEAR_FLOAT32)
+        gram = _kernels.gram(X, w, dtype=np.float32)
+        condition = _clearly_full_rank(gram, GRAM_CLEAR_FLOAT32)
     if condition is not None:
+        if gram is not None and m <= GRAM_KEEP_MAX_FRACTION * n:
+            gram.setflags(write=False)
+        else:
+            gram = None
         return Identifiability(rank=m, m=m, basis=np.eye(m), null_space=np.zeros((m, 0)),
-                               condition=condition, dependencies=())
+                               condition=condition, dependencies=(), gram=gram)
     return identify_gram(_kernels.gram(X, w), names, X=X, w=w)
 
 

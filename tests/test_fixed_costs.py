@@ -578,3 +578,144 @@ def test_a_column_seen_on_zero_weight_rows_alone_is_no_scale():
     assert est.certificate_.ok
     # the column carries no weight: its coefficient is the penalty's, zero
     assert abs(est.coef_.ravel()[1]) <= 1e-8
+
+
+# -- the BLAS limit, the estimator's books and the rank pass's Gram matrix, made once a fit --
+
+def test_the_blas_limit_is_set_only_where_blas_runs_more_than_one_thread(monkeypatch):
+    """Where every BLAS library already runs one thread, nothing is set (the limit's cost
+    saved); otherwise the limit is set, holds inside, and the count is restored on exit."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from dualmaxent import _numerics as nx
+
+    with nx.one_blas_thread():  # (the controller made)
+        pass
+    ctl = nx._CONTROLLER[0]
+    if ctl is None or not [lib for lib in ctl.lib_controllers if lib.user_api == "blas"]:
+        pytest.skip("no BLAS library found by threadpoolctl")
+    blas = [lib for lib in ctl.lib_controllers if lib.user_api == "blas"]
+    calls = []
+    real = type(ctl).limit
+    monkeypatch.setattr(type(ctl), "limit",
+                        lambda self, *a, **k: calls.append(k) or real(self, *a, **k))
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        assert nx._blas_single(ctl)
+        with nx.one_blas_thread():
+            assert nx._LIMITED[0] == 1  # nested calls return at the depth test
+            with nx.one_blas_thread():
+                assert all(lib.num_threads == 1 for lib in blas)
+        assert calls == [] and nx._LIMITED[0] == 0
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        if not all(lib.num_threads == 2 for lib in blas):
+            pytest.skip("this BLAS does not take two threads")
+        assert not nx._blas_single(ctl)
+        with nx.one_blas_thread():
+            assert all(lib.num_threads == 1 for lib in blas)
+        assert len(calls) == 1 and all(lib.num_threads == 2 for lib in blas)
+        assert nx._LIMITED[0] == 0
+
+
+def test_the_plain_path_keeps_the_books_validate_data_keeps(monkeypatch):
+    """A plain ndarray fit never calls scikit-learn's ``validate_data`` and leaves the
+    estimator with the attributes it would have set: ``n_features_in_``, and no
+    ``feature_names_in_`` (removed after a fit on a frame); the arrays are checked once."""
+    pd = pytest.importorskip("pandas")
+    from sklearn.utils.validation import validate_data
+
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((60, 3))
+    y = (X[:, 0] + rng.standard_normal(60) > 0).astype(int)
+    checked = []
+    plain = estimators._plain_arrays
+    monkeypatch.setattr(estimators, "_plain_arrays",
+                        lambda X, y: checked.append(1) or plain(X, y))
+    monkeypatch.setattr(estimators, "_validate_data",
+                        lambda *a, **k: pytest.fail("validate_data called on plain arrays"))
+    ours = MaxEntClassifier(certify=False).fit(X, y)
+    assert checked == [1]
+    ref = MaxEntClassifier()
+    validate_data(ref, X, y, skip_check_array=True)
+    assert vars(ref).keys() <= vars(ours).keys() and ref.n_features_in_ == ours.n_features_in_
+    for Est, target in ((MaxEntClassifier, y), (GLMRegressor, X[:, 0])):
+        est = Est(certify=False)
+        monkeypatch.setattr(estimators, "_validate_data", validate_data)
+        est.fit(pd.DataFrame(X, columns=["a", "b", "c"]), target)  # scikit-learn's path
+        assert list(est.feature_names_in_) == ["a", "b", "c"]
+        monkeypatch.setattr(estimators, "_validate_data", lambda *a, **k: pytest.fail("called"))
+        est.fit(X, target)
+        assert est.n_features_in_ == 3 and not hasattr(est, "feature_names_in_")
+
+
+def _stationary(X, y, model):
+    """The largest entry of the unpenalised multinomial gradient ``X1^T (Y - P)`` at the fit,
+    over ``1 + max |X1^T Y|``: the balance equations, from their definition."""
+    X1 = np.column_stack([X, np.ones(len(X))])
+    eta = X @ model.coef_.T + model.intercept_
+    P = np.exp(eta - eta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    Y = np.eye(len(model.classes_))[y]
+    return np.abs(X1.T @ (Y - P)).max() / (1.0 + np.abs(X1.T @ Y).max())
+
+
+def test_the_rank_pass_gram_preconditions_newton_cg_and_the_fit_is_the_same(monkeypatch):
+    """An unpenalised Newton-CG fit of few rows per column forms ``X^T W X`` once: the rank
+    pass's (its float32 block products summed in float64, within their error bound of the
+    exact matrix) preconditions CG as well. The fit is the same as with the preconditioner's
+    own float64 Gram matrix: the balance equations hold to the tolerance at both, and the
+    coefficients agree."""
+    from dualmaxent import _kernels, dual
+    from dualmaxent import objective as O
+
+    rng = np.random.default_rng(12)
+    n, m, k = 1000, 40, 4
+    X = rng.standard_normal((n, m))
+    y = (X[:, :k] * 2 + rng.gumbel(size=(n, k))).argmax(axis=1)
+    grams = []
+    real = _kernels.gram
+    monkeypatch.setattr(_kernels, "gram", lambda X, w, **kw: grams.append(kw) or real(X, w, **kw))
+    shared = MaxEntClassifier(C=np.inf, certify=False).fit(X, y)
+    assert shared.dual_.method == "newton-cg"
+    assert grams == [{"dtype": np.float32}]  # the rank pass's alone
+    data = Dataset.from_arrays(X, y, family="categorical")
+    ident = data.identifiability
+    G = ident.gram
+    assert G is not None and not G.flags.writeable
+    exact = data.X.T @ (data.weights[:, None] * data.X)
+    assert np.all(np.abs(G - exact) <= _kernels.gram_error_bound(data.X, data.weights))
+    obj = O.make_objective(data)
+    assert obj._gram_matrix() is G
+    # the reduced objective's weights differ (forced rows zeroed): never the data set's Gram
+    reduced = O.DualObjective(data)
+    reduced.w = np.where(np.arange(n) < n // 2, data.weights, 0.0)
+    np.testing.assert_allclose(reduced._gram_matrix(),
+                               data.X.T @ (reduced.w[:, None] * data.X), rtol=1e-12, atol=1e-9)
+    # the same fit with the preconditioner's own float64 Gram matrix
+    monkeypatch.setattr(O.DualObjective, "_gram_matrix",
+                        lambda self: real(self.X, self.w))
+    grams.clear()
+    own = MaxEntClassifier(C=np.inf, certify=False).fit(X, y)
+    assert grams == [{"dtype": np.float32}]  # (the patched method calls the real one)
+    tol = dual.DEFAULT_TOLS["newton-cg"]
+    for fit in (shared, own):
+        assert _stationary(X, y, fit) <= tol
+    np.testing.assert_allclose(shared.coef_, own.coef_, atol=1e-7)
+
+
+def test_a_sampled_sparse_or_large_rank_pass_gram_is_not_kept():
+    """The Gram matrix is kept only when the rank pass formed it on every row of a dense
+    design: a row sample's (many rows per column) or a sparse design's is not ``X^T W X``;
+    and only while it is small against ``X`` (at most GRAM_KEEP_MAX_FRACTION of its bytes)."""
+    import scipy.sparse as sp
+
+    from dualmaxent.identifiability import GRAM_KEEP_MAX_FRACTION
+
+    rng = np.random.default_rng(13)
+    X = rng.standard_normal((5000, 4))
+    y = np.arange(5000) % 3
+    assert Dataset.from_arrays(X, y).identifiability.gram is None  # sampled: every 16th row
+    assert Dataset.from_arrays(X[:300], y[:300]).identifiability.gram is not None
+    assert Dataset.from_arrays(sp.csr_array(X[:300]), y[:300]).identifiability.gram is None
+    few = int(5 / GRAM_KEEP_MAX_FRACTION) - 1  # m = 5 columns with the intercept
+    ident = Dataset.from_arrays(X[:few], y[:few]).identifiability
+    assert ident.full_rank and ident.gram is None
+    assert Dataset.from_arrays(X[:few + 1], y[:few + 1]).identifiability.gram is not None

@@ -35,3 +35,23 @@ def test_pack_and_unpack_follow_the_free_entries(k, intercept, penalty):
     want = np.zeros(m * q)
     want[flat] = T.T.ravel()[flat]
     assert np.array_equal(back, want.reshape(q, m).T)
+
+
+def test_row_selectors_take_the_marked_rows_and_leave_the_others():
+    """The selectors of a segment read the same entries as its mask and its complement,
+    whether they are slices (one run from the first row or to the last) or the masks."""
+    from dualmaxent.objective import _row_selectors
+
+    rng = np.random.default_rng(5)
+    m = 9
+    cases = [np.ones(m, bool), np.zeros(m, bool), np.arange(m) < m - 1, np.arange(m) >= 3,
+             np.arange(m) == 4, (np.arange(m) > 1) & (np.arange(m) < 6)]
+    cases += [rng.random(m) < 0.5 for _ in range(20)]
+    T = rng.standard_normal((m, 3))
+    for rows in cases:
+        take, rest = _row_selectors(rows, m)
+        assert np.array_equal(T[take], T[rows]) and np.array_equal(T[rest], T[~rows])
+        idx = np.flatnonzero(rows)
+        run = idx.size == 0 or (idx[-1] - idx[0] + 1 == idx.size
+                                and (idx[0] == 0 or idx[-1] == m - 1))
+        assert isinstance(take, slice) == bool(run)
