@@ -43,7 +43,11 @@ fixed stride of all rows) whose factor preconditions conjugate gradients
 with the exact curvature (:func:`_newton_step`): the step need not be exact, because the point
 it gives is measured, not trusted; when the iterations do not bring the residual within its
 own rounding bound at a fraction of the full curvature's cost, the full curvature is formed and
-the step taken again.
+the step taken again. Without a penalty, where the full ``C_SS`` is formed in memory, its
+products are taken in float32 (:data:`SINGLE_MIN_TERMS`): that curvature only proposes the
+step, whose point pass 2 measures in float64 like any other; a point worse than the float64
+step's would be is replaced by that step's (:func:`_proposal_closes`), and the attainment
+proof's eigenvalue bound comes from float64 sums (:func:`_proved_smallest`).
 
 Far from the optimum ``mu~`` can leave the domain (a negative probability). Then the point is
 moved back along the segment from the data ``Y`` to ``mu~``: ``Y`` itself is feasible for every
@@ -52,7 +56,8 @@ feasible set is convex, and ``mu(t) = Y + t (mu~ - Y)`` has residual ``t r~``, s
 ``mu(t)`` is feasible for every ``t`` in ``[0, t_max]``, ``t_max`` the last ``t`` before a row
 leaves the domain (or, for L1, a box is left). The charge of L2 and of the elastic net falls along
 the segment (``sum (t |r~| - lam a)_+^2 / (2 lam (1 - a))``, ``a = 0`` for L2), so for them the
-grid is also searched when the bracket does not close at ``mu~`` itself. The lower bound is the
+grid is also searched when the bracket does not close at ``mu~`` itself (unless no point of
+the segment can close it, :func:`_cannot_close`). The lower bound is the
 best primal value over a grid of that interval (:data:`SEGMENT_GRID`; in memory the grid is
 searched, the value along the segment being concave, :func:`_segment_search`); each grid point
 is a feasible point, so each value is a proved bound.
@@ -220,6 +225,27 @@ PRODUCT_SLOW = 2.5
 KRYLOV_MIN_PRODUCTS = 4
 KRYLOV_SHARE = 0.8
 KRYLOV_SAMPLE_ROWS = (1, 2, 4, 8, 16)
+
+#: From this many terms ``n |S|^2`` of ``C_SS`` (several columns of a dense ``X`` in memory,
+#: no penalty: ``S`` on the equality rows; where the full curvature is formed, not the row
+#: sample of the Krylov step) the curvature that proposes the Newton step is formed in
+#: float32 (:func:`_curvature`): 30 against 54 ms at n = 1e5, m = 51, three classes, 3.1
+#: against 4.8 at n = 1e4 (8.5 against 14.6 and 1.0 against 1.4 with two; one thread, best
+#: of 15). Below it the saving (under 2 ms) does not pay for the proof's own sample and
+#: factor (:func:`_proved_smallest`: 0.4 ms at n = 1e4, two classes, 0.8 with three).
+#: Nothing proved rests on it: the step's point is measured in float64 by pass 2, and when
+#: its residual is larger than the float64 step's would be (:func:`_proposal_closes`) the
+#: float64 curvature is formed from the means pass 1 kept and pass 2 taken again; the
+#: attainment proof's eigenvalue bound comes from float64 sums (:func:`_proved_smallest`).
+#: Eigenvalues below :data:`SINGLE_RANK_RTOL` of the largest are dropped (float32's rounding
+#: of the sums of a chunk, 642 rows at m = 51, is about ``sqrt(642) 2^-24`` relative).
+SINGLE_MIN_TERMS = 5e7
+SINGLE_RANK_RTOL = 1e-5
+
+#: Rows per entry of ``S`` in the float64 row sample whose curvature's eigenvalue bound is
+#: tried first for the attainment proof (:func:`_proved_smallest`); the full curvature when
+#: the sample's does not suffice.
+SINGLE_PROOF_ROWS = 8
 
 #: Equilibrated curvatures from this size on are factored by Cholesky, their smallest
 #: eigenvalue bounded by a shifted factorisation (:func:`factor`), not eigendecomposed: at
@@ -544,7 +570,10 @@ class Bracket:
     rank, size : int
         Rank of ``C_SS`` (after dropping singular directions) and size of ``S``.
     condition : float
-        Largest over smallest kept eigenvalue of the equilibrated ``C_SS``.
+        Largest over smallest kept eigenvalue of the equilibrated ``C_SS`` (an estimate by
+        power and inverse iteration on the Cholesky path, :func:`factor`). Both describe the
+        curvature that gave the step: the float32 one where it proposed it
+        (:data:`SINGLE_MIN_TERMS`; directions below :data:`SINGLE_RANK_RTOL` dropped).
     scale : float
         ``1 + max |X^T W Y|``.
     seconds : float
@@ -702,7 +731,8 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
                          _kkt_budget(one.grad_budget, th, pen_rows, penalty, multi)) / scale
     one.grad_budget = None
     t, primal_h, mag, simplex_term = _lower_point(run, one, two, th, A, fam, pen_rows, penalty,
-                                                  tol_hint, resid_bound, newton, pen_value)
+                                                  tol_hint, resid_bound, newton, pen_value,
+                                                  data)
     cls, feat = np.divmod(sel, data.m)
     # |r_S| as computed plus its rounding bound: the exact residual's size is at most this
     r_S = np.abs(two.resid[feat, cls]) + resid_bound[feat, cls]  # (class-major, as sel)
@@ -874,6 +904,15 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     if (newton is not None and not design.is_sparse(data.X)
             and data.X.nbytes > PRODUCT_CACHE_BYTES):
         products /= PRODUCT_SLOW
+    # without a penalty (every entry of S on the equality rows), in memory, dense, several
+    # columns and no sample: the curvature that proposes the step is formed in float32
+    # (:data:`SINGLE_MIN_TERMS`); what is proved from C_SS comes from float64 sums, a row
+    # sample's where the attainment proof is wanted (:func:`_proved_smallest`: with too few
+    # rows for it the full float64 curvature would be formed as well)
+    single = (newton is not None and not penalty.active
+              and data.n * sel.size ** 2 >= SINGLE_MIN_TERMS and sel.size > 1
+              and (not margins or data.n >= 2 * SINGLE_PROOF_ROWS * sel.size)
+              and not design.is_sparse(data.X) and not bool(np.all(feat == feat[0])))
     sample = int(CURVATURE_ROWS_PER_PARAM * sel.size)
     krylov = newton is not None and products >= KRYLOV_MIN_PRODUCTS and data.n >= 2 * sample
 
@@ -891,10 +930,12 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     # rows are at hand there; an L2 fit's one column of ten classes formed after the pass, over
     # all 1e5 rows at once, cost 30.1 -> 38.7 ms a certificate)
     post = krylov and not design.is_sparse(data.X)
+    single = single and not krylov
 
     def first_pass(sample):
         # (after pass 1, C_SS is formed from the means it kept: not in the pass)
-        extra = {"curvature": False} if post else {"sample": sample}
+        extra = ({"curvature": False} if post else {"curvature": "single"} if single
+                 else {"sample": sample})
         one = _reduce_data_sums(run(_pass_one, th, data.family, sel, peak, data.n,
                                     **extra, **kept), eq)
         t_S = _target(one, th, feat, cls, pen_rows, penalty)
@@ -918,10 +959,17 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
             one, t_S, finite = first_pass(sample)
         if post:
             one.C, one.w_curvature = _kept_curvature(data, kept, sel, sample)
+        if single and not np.all(np.isfinite(one.C)):  # (float32 overflowed): float64's
+            one.C, single = _kept_curvature(data, kept, sel, None)[0], False
         ratio = one.w_total / one.w_curvature if one.w_curvature > 0 else 1.0
         if np.all(np.isfinite(one.C)) and finite:
-            solve, rank, condition, smallest = factor(ratio * one.C, data.n)
-            smallest /= ratio  # the sample's own curvature: a lower bound of the full one's
+            if single:  # a proposal: its eigenvalue bound is not used (after pass 2)
+                solve, rank, condition, _ = factor(one.C, 0, SINGLE_RANK_RTOL, 0, bound=False)
+                smallest = 0.0
+            else:
+                # (the eigenvalue bound only where the attainment proof reads it)
+                solve, rank, condition, smallest = factor(ratio * one.C, data.n, bound=margins)
+                smallest /= ratio  # the sample's own curvature: a lower bound of the full one's
             if sample is None:
                 a_S = solve(t_S)
             else:
@@ -930,13 +978,71 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
                     continue
         else:  # theta so large that the curvature overflows: no step; the segment decides
             a_S, rank, condition, smallest = np.zeros(sel.size), 0, float("inf"), 0.0
+            single = False
         break
     A = _step(a_S, feat, cls, q)
     two = run(_pass_two, th, A, data.family, margins,
               out=None if newton is None else newton(), **kept)
-    _add_budget(one, two)
     resid_bound = _resid_bound(two, data.n)
+    if single:
+        eqr = _row_index(~pen_rows)
+        if not _proposal_closes(one, two, resid_bound, eqr, multiplier(one), tol_hint):
+            # the float32 step fell short: the step of the float64 curvature, pass 2 again
+            solve, rank, condition, smallest = factor(
+                _kept_curvature(data, kept, sel, None)[0], data.n, bound=margins)
+            A = _step(solve(t_S), feat, cls, q)
+            two = run(_pass_two, th, A, data.family, margins, out=newton(), **kept)
+            resid_bound = _resid_bound(two, data.n)
+        elif margins:  # the attainment proof's eigenvalue bound, from float64 sums
+            r_S = np.abs(two.resid[feat, cls]) + resid_bound[feat, cls]
+            smallest = _proved_smallest(data, kept, sel, 2.0 * one.x_norm
+                                        * float(np.linalg.norm(r_S)) / MARGIN_FRACTION)
+    _add_budget(one, two)
     return one, two, A, resid_bound, (rank, condition, smallest)
+
+
+def _proposal_closes(one, two, rb, eqr, multiplier, tol_hint) -> bool:
+    """Whether the point of a step from the float32 curvature (:data:`SINGLE_MIN_TERMS`)
+    is as good as the float64 step's for the bracket: ``mu~`` in the domain, and its balance
+    residual ``r`` on the equality rows charged (``multiplier |r|``, :func:`_bracket`) and
+    sized no more than its own rounding bound ``rb`` is, or than :data:`CG_RESIDUAL` times the
+    tolerance allows (the criterion of the conjugate gradients' step, :func:`_newton_step`).
+    It decides only which point is measured; either point's bracket is proved."""
+    if not two.t_max >= 1.0:
+        return False
+    r, b = np.abs(two.resid[eqr]), rb[eqr]
+    if not (np.all(np.isfinite(r)) and np.all(np.isfinite(b))):
+        return False
+    charged = float(np.sum(np.where(r > 0, multiplier * r, 0.0)))
+    rounding = float(np.sum(np.where(b > 0, multiplier * b, 0.0)))
+    allowed = CG_RESIDUAL * tol_hint
+    return (charged <= max(rounding, allowed * max(1.0, abs(one.loglik_full)))
+            and float(r.max(initial=0.0)) <= max(float(b.max(initial=0.0)),
+                                                 allowed * one.scale))
+
+
+def _proved_smallest(data, kept, sel, enough: float) -> float:
+    """A proved lower bound of ``lambda_min(C_SS)`` (the attainment proof's, :func:`_bracket`)
+    where the step's curvature was formed in float32 (:data:`SINGLE_MIN_TERMS`): that of a
+    row sample's ``C_SS`` (:data:`SINGLE_PROOF_ROWS` rows per entry, float64, :func:`factor`
+    with its rows' count), when it has full rank and exceeds ``enough``, else that of the
+    full float64 ``C_SS`` (as without the float32 curvature).
+
+    A sample's bound holds for the full curvature: ``C*_SS`` is the sample's ``C*`` plus the
+    other rows' terms, each positive semidefinite (``w_j >= 0`` times ``x x^T`` times ``A''
+    >= 0``, or times ``diag(p) - p p^T`` for the categorical family), so its smallest
+    eigenvalue is at least the sample's, on the whole space when the sample's has full rank.
+    The sample's ``C_SS`` is factored by Cholesky at any size (its bound a shifted
+    factorisation, :func:`factor`), not eigendecomposed: 0.3 against 0.8 ms at 102 entries."""
+    n, p = data.n, sel.size
+    sample = SINGLE_PROOF_ROWS * p
+    if 2 * sample <= n:
+        C_s, _ = _kept_curvature(data, kept, sel, sample)
+        _, rank, _, low = factor(C_s, len(range(0, n, _sample_stride(n, sample))),
+                                 cholesky_min=0)
+        if rank == p and low > enough:
+            return low
+    return factor(_kept_curvature(data, kept, sel, None)[0], n)[3]
 
 
 def _krylov_decades(data, kept, sel, t_S, sample) -> float:
@@ -1065,7 +1171,7 @@ def _resid_bound(two: _Sums, n: int) -> np.ndarray:
 
 
 def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_bound,
-                 newton=None, pen_value=None):
+                 newton=None, pen_value=None, data=None):
     """``(t, H, magnitude, simplex term)`` of the point ``Y + t (mu~ - Y)`` of the lower bound.
 
     The segment from ``Y`` keeps every constraint but the domain and (L1) the boxes, whose
@@ -1073,7 +1179,8 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
     ``t_max >= 1`` the point is ``mu~`` (pass 2's sums), except that a penalised bracket that
     does not close there may close inside the segment (the charge of L2 falls as ``t^2``, that
     of the elastic net as ``(t |r| - lam a)_+^2``): one more pass over the grid, taken only then
-    or when ``mu~`` is infeasible.
+    or when ``mu~`` is infeasible, and not when no point of the segment can close it
+    (:func:`_cannot_close`).
     """
     t_max = min(two.t_max, _box_limit(two.resid, pen_rows, penalty))
     at_one = t_max >= 1.0
@@ -1084,7 +1191,9 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
             pen_value = _penalty_value(th, pen_rows, penalty)
         closes = (-(one.loglik_full - pen_value) - at_one_value
                   <= tol_hint * max(1.0, abs(one.loglik_full)))
-    if at_one and (closes or penalty.kind not in ("l2", "elasticnet")):
+    if at_one and (closes or penalty.kind not in ("l2", "elasticnet") or _cannot_close(
+            data, newton, two, pen_rows, penalty, at_one_value,
+            -(one.loglik_full - pen_value) - tol_hint * max(1.0, abs(one.loglik_full)))):
         point = (1.0, two.entropy, two.magnitude, two.simplex_term)
     elif t_max > 0.0:
         grid = np.asarray(SEGMENT_GRID + (1.0,)) * min(t_max, 1.0)
@@ -1097,6 +1206,64 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
         data = run(_pass_data, fam)
         point = (0.0, data.entropy, data.magnitude, 0.0)
     return point
+
+
+def _cannot_close(data, newton, two, pen_rows, penalty, at_one: float, needed: float) -> bool:
+    """Whether no point of the segment from ``Y`` to ``mu~`` (in the domain at ``t = 1``) can
+    raise the lower bound to ``needed`` (the bracket closing), so that the segment's search
+    (:func:`_segment_search`, several passes) would not change the verdict.
+
+    Along the segment ``f(t) = H(Y + t d) - charge(t)``, ``d = mu~ - Y``, is concave
+    (:func:`_segment_search`) with ``f'' <= -K`` on ``[0, 1]``, so with ``v = 1 - t``,
+    ``f(t) <= f(1) - f'(1) v - K v^2 / 2``, at most ``f(1) + g u - K u^2 / 2`` with ``g =
+    -f'(1)`` and ``u = min(1, g / K)`` (``f(1)`` when ``g <= 0``). ``f'(1) = -sum_j w_j
+    <grad A*(mu~_j), d_j> - charge'(1)``, ``grad A*`` the log-odds (``log p + 1`` by class
+    for the categorical family, ``log p - log(1 - p)`` for the Bernoulli one; other families:
+    not known here, False), ``charge'(1) = sum (|r| - lam a)_+ |r| / (lam (1 - a))`` (``a =
+    0`` for L2). ``K``: the entropy's ``sum_j w_j sum_c d_jc^2 / p_jc(t)`` with ``p(t) <=
+    max(mu~, Y)`` entry by entry (the Bernoulli family's ``d^2 (1 / p + 1 / (1 - p)) >= 4
+    d^2``), plus the L2 charge's ``||r||^2 / lam`` (the elastic net's: 0). The tangent alone
+    (``K = 0``) did not decide the case this is for (n = 1e3, three classes, m = 51, L2, a
+    loose fit's theta: ``-f'(1) = 0.12`` nats against a gap of 0.002; the search's best
+    point gained 1.6e-6 nats, at ``t = 1 - 1.5e-5``). Computed in memory from ``mu~`` (one
+    log per entry; the search's eight evaluations in four passes cost 0.4 ms there); True
+    only when even that maximum misses ``needed`` by more than a millionth of the sums'
+    magnitudes: a decision, not a bound (the printed bound is then ``f(1)``'s, proved as any
+    point's; a bracket that closes nowhere on the segment is all it can loosen, by at most
+    that maximum less ``f(1)``)."""
+    fam = data.family if data is not None else None
+    if newton is None or type(fam) not in (Bernoulli, Categorical):
+        return False
+    n = data.n
+    Y2 = data.Y.reshape(n, -1)
+    P = newton.reshape(n, -1)
+    d = P - Y2
+    if type(fam) is Bernoulli:
+        p = P[:, :1]
+        grad = np.log(p) - np.log1p(-p)
+        bend = 4.0 * np.square(d[:, :1])  # d^2 (1 / p + 1 / (1 - p)) >= 4 d^2
+        d = d[:, :1]
+    else:
+        grad = np.log(P) + 1.0
+        # p(t) <= max(mu~, Y) entry by entry (d = 0 where both are 0: no term)
+        bend = np.square(d) / np.maximum(np.maximum(P, Y2), np.finfo(float).tiny)
+    grad *= d
+    slope_h = -(data.weights @ grad).sum()
+    size_h = float((data.weights @ np.abs(grad)).sum())
+    curve_h = float((data.weights @ bend).sum())
+    rows = _row_index(pen_rows)
+    a = penalty.l1_ratio if penalty.kind == "elasticnet" else 0.0
+    r = np.abs(two.resid[rows])
+    slope_c = float(np.sum(np.maximum(r - penalty.lam * a, 0.0) * r)) / (
+        penalty.lam * (1.0 - a))
+    # the charge's own curvature: ||r||^2 / lam for L2 (for the elastic net 0, a lower bound)
+    curve = curve_h + (float(np.sum(r * r)) / penalty.lam if a == 0.0 else 0.0)
+    rise = slope_c - float(slope_h)  # -f'(1)
+    if not (np.isfinite(rise) and np.isfinite(curve) and np.isfinite(needed)):
+        return False
+    u = min(1.0, rise / curve) if rise > 0 and curve > 0 else (1.0 if rise > 0 else 0.0)
+    best = at_one + rise * u - 0.5 * curve * u * u
+    return best + 1e-6 * (size_h + slope_c + abs(at_one)) < needed
 
 
 def _segment_search(run, th, A, fam, grid, r, pen_rows, penalty, newton=None):
@@ -1521,7 +1688,8 @@ def shifted_cholesky_bound(H: np.ndarray, shifts, rounding: float = 0.0) -> floa
     return None
 
 
-def factor(C: np.ndarray, terms: int = 0):
+def factor(C: np.ndarray, terms: int = 0, rtol: float = RANK_RTOL,
+           cholesky_min: int = CHOLESKY_MIN, bound: bool = True):
     """A solve with symmetric positive semidefinite ``C``, shape (p, p), on its numerical range,
     and a lower bound of its smallest eigenvalue there.
 
@@ -1569,6 +1737,16 @@ def factor(C: np.ndarray, terms: int = 0):
     C : ndarray of shape (p, p)
     terms : int
         The number of terms (rows) of ``C``'s sums (0: ``C`` taken as exact).
+    rtol : float
+        The relative eigenvalue below which a direction is dropped (:data:`RANK_RTOL`;
+        :data:`SINGLE_RANK_RTOL` for a curvature formed in float32).
+    cholesky_min : int
+        The size from which the Cholesky path is tried first (:data:`CHOLESKY_MIN`; 0 where a
+        positive definite ``C`` is expected and the eigendecomposition is not wanted).
+    bound : bool
+        Whether ``smallest`` is wanted (only the attainment proof reads it): False skips its
+        shifted factorisation (60 of a penalised certificate's 790 us at n = 1e3, three
+        classes, m = 51) and gives 0, a lower bound that proves nothing.
 
     Returns
     -------
@@ -1604,7 +1782,7 @@ def factor(C: np.ndarray, terms: int = 0):
     d = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 0.0)
     H = d[:, None] * C * d[None, :]
     rounding = p * gamma(terms + 8) * (1.0 + gamma(terms + 8)) if terms else 0.0
-    if p >= CHOLESKY_MIN and np.all(diag > 0):
+    if p >= cholesky_min and np.all(diag > 0):
         try:
             L = sl.cholesky(H, lower=True, check_finite=True)
         except (np.linalg.LinAlgError, ValueError):
@@ -1626,11 +1804,11 @@ def factor(C: np.ndarray, terms: int = 0):
             def solve(t, whole=False):
                 return d * sl.cho_solve((L, True), d * t, check_finite=False)
 
-            return solve, p, max(top / low, 1.0), _unequilibrated(
-                _shifted_bound(H, low, rounding), d)
+            return solve, p, max(top / low, 1.0), (_unequilibrated(
+                _shifted_bound(H, low, rounding), d) if bound else 0.0)
     vals, vecs = np.linalg.eigh(H)
     top = float(vals.max(initial=0.0))
-    keep = vals > RANK_RTOL * top if top > 0 else np.zeros(vals.shape, dtype=bool)
+    keep = vals > rtol * top if top > 0 else np.zeros(vals.shape, dtype=bool)
     if not keep.any():  # no curvature at all: nothing can move; the residual says the rest
         return _no_step, 0, 1.0, 0.0
     V, kept = vecs[:, keep], vals[keep]
@@ -1651,7 +1829,7 @@ def factor(C: np.ndarray, terms: int = 0):
     # range the eigensolver's backward error, taken as p 4 u times the largest eigenvalue
     # (LAPACK's "p(n) eps ||H||"), is subtracted, and an eigenvalue within it proves nothing
     smallest = 0.0
-    if float(kept.min()) > len(vals) * 4 * U * top:
+    if bound and float(kept.min()) > len(vals) * 4 * U * top:
         smallest = _unequilibrated(
             _shifted_bound(H, float(kept.min()), rounding) if keep.all()
             else float(kept.min()) - rounding - len(vals) * 4 * U * top, d)
@@ -1955,10 +2133,15 @@ def _bernoulli(eta: np.ndarray, mu=None, var=None):
     return mu, var, A
 
 
-def _curvature(Xb, wb, curv, sel, m, multi) -> np.ndarray:
+def _curvature(Xb, wb, curv, sel, m, multi, single=False) -> np.ndarray:
     """``C_SS`` on one block: ``X_S^T diag(w v) X_S`` for the entries ``sel`` (class-major
     ``c m + i``), ``v = A''`` (one-parameter families) or, between classes ``c`` and ``d`` of
     the categorical family, ``p_c (delta_cd - p_d)``.
+
+    ``single`` (dense ``X``, more than one column): the products in float32, each chunk's
+    result added to the float64 ``C`` (the scaling factors are formed in float64, then
+    rounded): a curvature that only *proposes* the Newton step (:func:`_newton_step`,
+    :data:`SINGLE_MIN_TERMS`), never one whose eigenvalue bound is used.
 
     Dense, it is formed one pair of classes at a time: a class's own block from its square
     root (a symmetric product), the blocks between two classes as one product each, on the
@@ -1993,6 +2176,7 @@ def _curvature(Xb, wb, curv, sel, m, multi) -> np.ndarray:
         # (b, |S|) table of X's columns (0.3 ms of a 24k-row block's 0.7 in pass 1, two
         # classes, L2)
         return _one_column_curvature(wb * np.square(Xb[:, feat[0]]), curv, cls, multi)
+    real = np.float32 if single else np.float64
     # sel is sorted: each class's entries are one run
     cuts = np.flatnonzero(np.diff(cls)) + 1
     runs = list(zip(np.split(np.arange(sel.size), cuts), np.split(feat, cuts)))
@@ -2010,26 +2194,34 @@ def _curvature(Xb, wb, curv, sel, m, multi) -> np.ndarray:
     probs = [curv[:, cls[ia[0]]] for ia, _ in runs]
     if multi and len(runs) >= SYRK_MIN_CLASSES and all(
             np.array_equal(f, runs[0][1]) for _, f in runs):
-        return _stacked_curvature(cols[0], wb, curv[:, cls[[ia[0] for ia, _ in runs]]])
-    roots = [np.sqrt(wb * (p * (1.0 - p) if multi else p)) for p in probs]
+        return _stacked_curvature(cols[0], wb, curv[:, cls[[ia[0] for ia, _ in runs]]],
+                                  real)
+    roots = [np.sqrt(wb * (p * (1.0 - p) if multi else p)).astype(real, copy=False)
+             for p in probs]
     C = np.zeros((sel.size, sel.size))
     # the scaled columns are formed a few thousand rows at a time (CURVATURE_CHUNK_BYTES)
     step = max(256, CURVATURE_CHUNK_BYTES // (8 * max(c.shape[1] for c in cols)))
     for lo in range(0, Xb.shape[0], step):
         rows = slice(lo, lo + step)
+        # (in float32, each distinct set of columns rounded once per chunk)
+        chunk = {}
+        for c in cols:
+            if id(c) not in chunk:
+                chunk[id(c)] = c[rows].astype(real, copy=False)
+        xs = [chunk[id(c)] for c in cols]
         for a, sa in enumerate(spans):
-            Z = cols[a][rows] * roots[a][rows, None]
+            Z = xs[a] * roots[a][rows, None]
             C[sa, sa] += Z.T @ Z
             for b in range(a + 1, len(runs)):
-                cross = wb[rows] * probs[a][rows] * probs[b][rows]
-                C[sa, spans[b]] -= (cols[a][rows] * cross[:, None]).T @ cols[b][rows]
+                cross = (wb[rows] * probs[a][rows] * probs[b][rows]).astype(real, copy=False)
+                C[sa, spans[b]] -= (xs[a] * cross[:, None]).T @ xs[b]
     for a, sa in enumerate(spans):  # the blocks below the diagonal
         for b in range(a + 1, len(runs)):
             C[spans[b], sa] = C[sa, spans[b]].T
     return C
 
 
-def _stacked_curvature(X_S, wb, P) -> np.ndarray:
+def _stacked_curvature(X_S, wb, P, real=np.float64) -> np.ndarray:
     """:func:`_curvature`'s dense categorical ``C_SS`` when every class of ``S`` holds the
     same columns ``X_S`` (b, w) (all of them, unpenalised), ``P`` (b, c) the curvature's
     columns of those classes: the blocks between two classes from one symmetric product, the
@@ -2052,7 +2244,8 @@ def _stacked_curvature(X_S, wb, P) -> np.ndarray:
     ``(1 + delta)``, ``|delta| <= u`` (``s`` twice, ``s p`` twice, the products with ``x``
     twice, their product once), within the eight of :func:`factor`'s ``gamma(terms + 8)``; its
     terms' absolute values are those of ``C``'s entry, so that bound holds unchanged. The own
-    blocks' lower triangles (the ones LAPACK reads) are kept and mirrored."""
+    blocks' lower triangles (the ones LAPACK reads) are kept and mirrored. ``real`` float32:
+    the chunks' tables and products in float32 (a proposal's curvature, :func:`_curvature`)."""
     b, width = X_S.shape
     q = P.shape[1]
     size = q * width
@@ -2061,7 +2254,8 @@ def _stacked_curvature(X_S, wb, P) -> np.ndarray:
     rooted = Pt * (1.0 - Pt)  # the roots of w p (1 - p), formed as :func:`_curvature` forms them
     rooted *= wb
     np.sqrt(rooted, out=rooted)
-    scaled = np.multiply(Pt, s, out=Pt)  # s p
+    scaled = np.multiply(Pt, s, out=Pt).astype(real, copy=False)  # s p
+    rooted = rooted.astype(real, copy=False)
     C = np.zeros((size, size))
     own = np.zeros((q, width, width))
     step = max(1, min(b, SYRK_BYTES // (8 * size)))
@@ -2072,7 +2266,8 @@ def _stacked_curvature(X_S, wb, P) -> np.ndarray:
         rows = slice(lo, lo + step)
         r = min(step, b - lo)
         if r not in buffers:
-            buffers[r] = (np.empty((width, r)), np.empty((q, width, r)), np.empty((q, width, r)))
+            buffers[r] = (np.empty((width, r), real), np.empty((q, width, r), real),
+                          np.empty((q, width, r), real))
         xt, U3, Z3 = buffers[r]
         np.copyto(xt, X_S[rows].T)
         np.multiply(xt[None], scaled[:, None, rows], out=U3)  # U transposed, class by class
@@ -2238,8 +2433,9 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     # C_SS last, when pass 1's other (b, q) tables and (b,) vectors are freed (a sparse X is
     # one block of all n rows): the categorical problem of ``bench --sparse`` (n = 1e5, L2)
     # peaked there, at 3.02 times the sparse X's bytes a fit, with the products' operands
-    if curvature is True:
-        C, w_curvature = _curvature(Xb, wb, curv, sel, m, fam.multiclass), float(wb.sum())
+    if curvature is True or curvature == "single":
+        C = _curvature(Xb, wb, curv, sel, m, fam.multiclass, single=curvature == "single")
+        w_curvature = float(wb.sum())
     elif curvature is False:  # (formed after the pass, :func:`_kept_curvature`)
         C, w_curvature = 0.0, 0.0
     else:  # the sample's rows of the block

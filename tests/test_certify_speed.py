@@ -133,6 +133,9 @@ def test_the_searched_segment_finds_the_grids_best_point(monkeypatch, scale):
         return out
 
     monkeypatch.setattr(checker, "_pass_segment", spy)
+    # (the search itself is tested: also where no point of the segment closes the bracket,
+    # which :func:`_cannot_close` would otherwise decide without it)
+    monkeypatch.setattr(checker, "_cannot_close", lambda *a, **kw: False)
     cert = checker.certify(ds, theta, l2=lam)
     br = cert.projected
     assert 0.0 < br.segment < 1.0, "the lower bound is inside the segment"

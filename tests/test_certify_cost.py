@@ -1,0 +1,246 @@
+"""The checker's float32 proposal of the Newton step (:mod:`dualmaxent.certify`, issue 19).
+
+Statements tested here, each recomputed from the definitions:
+
+* the float32 curvature (:func:`dualmaxent.certify._curvature` with ``single``) is within its
+  worst-case rounding bound of the curvature written out here in float64;
+* with the float32 proposal forced (``SINGLE_MIN_TERMS = 0``, no Krylov step), no penalty,
+  the Bernoulli family and k = 2 and 3 classes, at the solver's theta and at a theta moved
+  off it: the upper bound is the float64 step's, the lower bound is the entropy of its point
+  recomputed here, the point's balance residual recomputed here is the one reported, and
+  the lower bound is the float64 step's within both brackets' round-off budgets (same
+  verdict, same attainment proof);
+* when the proposal is rejected (:func:`~dualmaxent.certify._proposal_closes` False) the
+  bracket is the float64 step's bit for bit;
+* the attainment proof's eigenvalue bound (:func:`~dualmaxent.certify._proved_smallest`),
+  from a row sample or from all rows, is below the smallest eigenvalue of the full curvature
+  formed here from its definition;
+* a bracket that no point of the segment from ``Y`` to ``mu~`` can close is not searched
+  (:func:`~dualmaxent.certify._cannot_close`): the segment's values, recomputed here from the
+  entropy and the L2 charge on a fine grid, all miss what closing needs, and the search,
+  forced, finds no closing point either.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+from scipy.special import softmax
+
+from dualmaxent import Dataset, solve_dual
+
+from _factories import drawn_classes
+from _rounding import gamma as _gamma
+
+checker = importlib.import_module("dualmaxent.certify")
+
+U32 = 2.0 ** -24
+
+
+def _probs(ds, theta):
+    """The classes' probabilities at theta, (n, k), from the definitions; for the Bernoulli
+    family ``[p, 1 - p]`` with ``p`` the mean (its curvature ``p (1 - p)`` is then the first
+    class's ``J``)."""
+    eta = ds.X @ theta
+    if ds.family.multiclass:
+        return softmax(eta, axis=1)
+    p = 1.0 / (1.0 + np.exp(-eta))
+    return np.column_stack([p, 1.0 - p])
+
+
+def _full_curvature(ds, theta, sel, absolute=False):
+    """``C_SS = X^T W J X`` on the entries ``sel`` (class-major ``c m + i``) at theta, from its
+    definition (``J_j = diag(p_j) - p_j p_j^T``; the Bernoulli family's ``p (1 - p)``);
+    ``absolute``: the same sums of the terms' absolute values."""
+    m = ds.m
+    P = _probs(ds, theta)
+    cls, feat = np.divmod(sel, m)
+    C = np.empty((sel.size, sel.size))
+    for a in range(sel.size):
+        for b in range(sel.size):
+            c, d = cls[a], cls[b]
+            term = ds.weights * P[:, c] * ((c == d) - P[:, d]) * ds.X[:, feat[a]] * ds.X[:, feat[b]]
+            C[a, b] = np.abs(term).sum() if absolute else term.sum()
+    return C
+
+
+def _solved(kind, n=3000, m_feat=9, seed=0, moved=False):
+    """A data set (``kind``: "bernoulli", or the number of classes) and the solver's theta
+    (moved off it by 1e-4 when ``moved``)."""
+    k = 2 if kind == "bernoulli" else kind
+    ds = drawn_classes(n, k, m_feat, seed=seed + k)
+    if kind == "bernoulli":
+        ds = Dataset.from_arrays(ds.X[:, :-1], ds.Y.reshape(n, -1).argmax(axis=1),
+                                 family="bernoulli")
+    theta = np.asarray(solve_dual(ds).theta, dtype=float)
+    theta = theta.reshape(ds.m, k) if ds.family.multiclass else theta.reshape(ds.m)
+    if moved:
+        theta = theta + 1e-4 * np.random.default_rng(1).standard_normal(theta.shape)
+    return ds, theta
+
+
+def _selected(ds):
+    """The entries of S without a penalty: every row of theta in the free classes."""
+    return np.arange((ds.k - 1 if ds.family.multiclass else 1) * ds.m)
+
+
+def _kept(ds, theta):
+    """The means (and a one-parameter family's curvature) as pass 1 keeps them."""
+    P = _probs(ds, theta)
+    if ds.family.multiclass:
+        return {"mean": np.asfortranarray(P), "curv": None}
+    return {"mean": np.asfortranarray(P[:, :1]), "curv": np.asfortranarray(P[:, :1] * P[:, 1:])}
+
+
+def _entropy(ds, mu):
+    """``H(mu) = -sum_j w_j sum_c mu_jc log mu_jc`` (0 log 0 = 0), written out here."""
+    P = np.asarray(mu, dtype=float).reshape(ds.n, -1)
+    if not ds.family.multiclass:
+        P = np.column_stack([P[:, 0], 1.0 - P[:, 0]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(P > 0, P * np.log(P), 0.0)
+    return -float(ds.weights @ terms.sum(axis=1)), float(ds.weights @ np.abs(terms).sum(axis=1))
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 2, 3])
+def test_the_float32_curvature_is_within_its_rounding_bound(kind):
+    ds, theta = _solved(kind)
+    sel = _selected(ds)
+    multi = ds.family.multiclass
+    kept = _kept(ds, theta)
+    curv = kept["mean"] if multi else kept["curv"]
+    single = checker._curvature(ds.X, ds.weights, curv, sel, ds.m, multi, single=True)
+    exact = _full_curvature(ds, theta, sel)
+    M = _full_curvature(ds, theta, sel, absolute=True)
+    # each term: at most eight float32 roundings (the factors rounded to float32, their
+    # products) and sums of at most n terms, in float32 within a chunk and float64 across;
+    # the test's own float64 sums, gamma(n + 8) in double
+    bound = (_gamma(ds.n + 16, U32) + _gamma(ds.n + 8)) * M
+    assert np.all(np.abs(single - exact) <= bound)
+    assert np.abs(single - exact).max() > 0  # (it is a float32 computation)
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 2, 3])
+@pytest.mark.parametrize("moved", [False, True])
+def test_the_float32_proposal_keeps_the_bracket(monkeypatch, kind, moved):
+    ds, theta = _solved(kind, moved=moved)
+    monkeypatch.setattr(checker, "KRYLOV_MIN_PRODUCTS", 1e9)  # the dense step
+    monkeypatch.setattr(checker, "SINGLE_MIN_TERMS", np.inf)
+    double = checker.certify(ds, theta)
+    seen = []
+    closes = checker._proposal_closes
+
+    def record(*args, **kw):
+        seen.append(closes(*args, **kw))
+        return seen[-1]
+
+    monkeypatch.setattr(checker, "SINGLE_MIN_TERMS", 0)
+    monkeypatch.setattr(checker, "_proposal_closes", record)
+    single = checker.certify(ds, theta)
+    assert seen == [True], "the float32 proposal ran and was kept"
+    a, b = single.projected, double.projected
+
+    # the same theta: the same upper bound, the float64 sums of pass 1 alike
+    assert a.upper_bound == b.upper_bound
+    # the lower bound is the entropy of the point, recomputed here (within its sum's rounding)
+    H, mag = _entropy(ds, a.mu)
+    assert a.segment == 1.0
+    # (both sums of the same n k terms, each within gamma(n k + 8) of their magnitude)
+    assert abs(a.lower_bound - H) <= 2.0 * _gamma(ds.n * ds.k + 8) * mag
+    # the point's balance residual, recomputed here, is the one reported (relative to scale):
+    # both sums within gamma(n + 2) of |X|^T W |mu - Y|, the scales within gamma(n + 2) of
+    # theirs
+    Y = ds.Y.reshape(ds.n, -1)
+    D = ds.weights[:, None] * (np.asarray(a.mu).reshape(ds.n, -1) - Y)
+    r = ds.X.T @ D
+    size = float((np.abs(ds.X).T @ np.abs(D)).max())
+    scale = 1.0 + float(np.abs(ds.X.T @ (ds.weights[:, None] * Y)).max())
+    g = _gamma(ds.n + 2)
+    assert abs(float(np.abs(r).max()) / scale - a.balance_residual) <= (
+        2.0 * g * size / scale + 4.0 * g * a.balance_residual)
+    # the same bracket as the float64 step's, within both round-off budgets
+    assert abs(a.lower_bound - b.lower_bound) <= a.roundoff + b.roundoff
+    assert single.ok == double.ok and single.attained == double.attained
+    assert a.proves_attained == b.proves_attained
+    if not moved:
+        assert single.ok and a.proves_attained
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 2, 3])
+def test_a_rejected_proposal_is_the_float64_step(monkeypatch, kind):
+    ds, theta = _solved(kind, moved=True)
+    monkeypatch.setattr(checker, "KRYLOV_MIN_PRODUCTS", 1e9)
+    monkeypatch.setattr(checker, "SINGLE_MIN_TERMS", np.inf)
+    double = checker.certify(ds, theta).projected
+    monkeypatch.setattr(checker, "SINGLE_MIN_TERMS", 0)
+    monkeypatch.setattr(checker, "_proposal_closes", lambda *a, **kw: False)
+    single = checker.certify(ds, theta).projected
+    for name in ("lower_bound", "upper_bound", "roundoff", "duality_gap", "balance_residual",
+                 "second_step", "rank", "condition", "segment", "proves_attained"):
+        assert getattr(single, name) == getattr(double, name), name
+    assert np.array_equal(np.asarray(single.mu), np.asarray(double.mu))
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 2, 3])
+@pytest.mark.parametrize("enough", [0.0, np.inf])
+def test_the_proved_eigenvalue_is_below_the_full_curvatures(kind, enough):
+    ds, theta = _solved(kind, n=4000)
+    sel = _selected(ds)
+    kept = _kept(ds, theta)
+    low = checker._proved_smallest(ds, kept, sel, enough)
+    C = _full_curvature(ds, theta, sel)
+    lam_min = float(np.linalg.eigvalsh(C).min())
+    # the test's own C and eigvalsh: within gamma(n + 8) p max diag(C) plus eigvalsh's error
+    slack = (_gamma(ds.n + 8) * sel.size + 64 * sel.size * 2.0 ** -53) * float(np.diag(C).max())
+    assert 0.0 < low <= lam_min + slack
+    if enough == 0.0:  # the sample's bound: below the full one's, and a fraction of it
+        full = checker._proved_smallest(ds, kept, sel, np.inf)
+        assert low <= full + slack and low < 0.9 * full
+
+
+def _segment_values(ds, mu, lam, ts):
+    """``f(t) = H(Y + t (mu - Y)) - ||t r_R||^2 / (2 lam)`` at each ``t``, from the definitions:
+    ``r = X^T W (mu - Y)`` on every row of theta but the intercept's (the last)."""
+    Y = ds.Y.reshape(ds.n, -1)
+    d = np.asarray(mu, dtype=float).reshape(ds.n, -1) - Y
+    r = ds.X.T @ (ds.weights[:, None] * d)
+    charge = float(np.sum(r[:-1] ** 2)) / (2.0 * lam)
+    return np.array([_entropy(ds, Y + t * d)[0] - t * t * charge for t in ts])
+
+
+def test_a_segment_that_cannot_close_is_not_searched(monkeypatch):
+    from dualmaxent.params import make_penalty
+
+    ds = drawn_classes(1000, 3, 20, seed=5)
+    assert np.all(ds.X[:, -1] == 1.0)  # (the intercept: the last row of theta)
+    lam = 1.0
+    pen = make_penalty(l2=lam)
+    theta = np.asarray(solve_dual(ds, penalty=pen).theta, dtype=float).reshape(ds.m, -1)
+    theta = theta + 2e-4 * np.random.default_rng(4).standard_normal(theta.shape)
+    seen = []
+    decide = checker._cannot_close
+
+    def record(*args, **kw):
+        seen.append(decide(*args, **kw))
+        return seen[-1]
+
+    monkeypatch.setattr(checker, "_cannot_close", record)
+    cert = checker.certify(ds, theta, penalty=pen)
+    br = cert.projected
+    assert seen == [True] and br.segment == 1.0 and not cert.ok
+    # no point of the segment closes the bracket: f(t) below what closing needs, on a fine
+    # grid and on the search's own grid (the test's own sums: a millionth of a nat of slack)
+    needed = br.upper_bound - checker.DEFAULT_TOL * max(1.0, abs(br.loglik))
+    ts = np.unique(np.concatenate([np.linspace(0.0, 1.0, 401),
+                                   np.asarray(checker.SEGMENT_GRID), [1.0]]))
+    values = _segment_values(ds, br.mu, lam, ts)
+    assert values.max() < needed - 1e-6
+    # the lower bound printed is f(1), recomputed here
+    assert abs(values[-1] - br.lower_bound) <= 1e-9 * abs(br.lower_bound)
+    # the search, forced, finds no closing point either, and gains less than the bound allows
+    monkeypatch.setattr(checker, "_cannot_close", lambda *a, **kw: False)
+    searched = checker.certify(ds, theta, penalty=pen)
+    assert not searched.ok
+    assert br.lower_bound - br.roundoff <= searched.projected.lower_bound < needed
