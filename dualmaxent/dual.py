@@ -105,9 +105,7 @@ def choose_method(obj: DualObjective) -> str:
     family, penalty, p = obj.family, obj.penalty, obj.n_params
     if family.quadratic and not penalty.has_l1 and not design.is_sparse(obj.dataset.X):
         return "qr"
-    # the curvature's width: two classes take the binary kernel, one product of width m
-    # whatever the penalty (:meth:`dualmaxent.families.Categorical.one_pass`)
-    width = obj.dataset.m if family.multiclass and obj.dataset.k == 2 else p
+    width = obj.curvature_width
     if (not penalty.has_l1 and family.multiclass
             and width ** 2 > AUTO_CG_RATIO * obj.dataset.m * obj.dataset.k
             and obj.dataset.n * width ** 2 + width ** 3 / 3 > AUTO_CG_MIN_FLOPS

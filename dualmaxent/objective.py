@@ -457,6 +457,15 @@ class DualObjective:
         text k = 20 of bench --sparse (alive at the certificate's peak, the fit's)."""
         return self.params.free_flat
 
+    @property
+    def curvature_width(self) -> int:
+        """The width of the curvature a pass over ``X`` forms (its cost is about ``n`` times
+        its square): ``m`` for two classes, whose pass takes the binary kernel whatever the
+        penalty (:meth:`dualmaxent.families.Categorical.one_pass`), else the free parameters."""
+        if self.family.multiclass and self.dataset.k == 2:
+            return self.dataset.m
+        return self.n_params
+
     def subsample(self, step: int):
         """The same objective on every ``step``-th row, or None where no such shortcut exists.
 

@@ -37,6 +37,7 @@ def _two_class(n=10_000, features=30, seed=0):
 def _plain(monkeypatch):
     """Newton without the mid-size shortcuts."""
     monkeypatch.setattr(S, "LBFGS_START_MIN_ROWS", 10**12)
+    monkeypatch.setattr(S, "LBFGS_START_WIDE_MIN_ROWS", 10**12)
     monkeypatch.setattr(S, "REUSE_MIN_ROWS", 10**12)
 
 
@@ -70,7 +71,7 @@ def test_mid_size_shortcuts_reach_plain_newtons_maximiser(monkeypatch, l2):
     lam = penalty.l2_lam or 0.0
 
     calls = {"lbfgs": 0, "curvature": 0}
-    lbfgs, curvature = S._lbfgs, S._newton_curvature
+    lbfgs, curvature = S._lbfgs_ascent, S._newton_curvature
 
     def counted_lbfgs(*a, **kw):
         calls["lbfgs"] += 1
@@ -80,7 +81,7 @@ def test_mid_size_shortcuts_reach_plain_newtons_maximiser(monkeypatch, l2):
         calls["curvature"] += 1
         return curvature(*a, **kw)
 
-    monkeypatch.setattr(S, "_lbfgs", counted_lbfgs)
+    monkeypatch.setattr(S, "_lbfgs_ascent", counted_lbfgs)
     monkeypatch.setattr(S, "_newton_curvature", counted_curvature)
     fast = solve_dual(ds, method="newton", tol=TOL, l2=l2)
     assert fast.converged and calls["lbfgs"] == 1  # the L-BFGS start ran
@@ -115,8 +116,9 @@ def test_large_data_without_a_subsample_start_from_lbfgs_when_wide(monkeypatch, 
     assert ds.n >= S.LARGE_ROWS and S.subsample_step(obj) < 2
     assert (ds.m >= S.REUSE_MIN_WIDTH) == runs
     calls = []
-    lbfgs = S._lbfgs
-    monkeypatch.setattr(S, "_lbfgs", lambda *a, **kw: calls.append(1) or lbfgs(*a, **kw))
+    lbfgs = S._lbfgs_ascent
+    monkeypatch.setattr(S, "_lbfgs_ascent",
+                        lambda *a, **kw: calls.append(1) or lbfgs(*a, **kw))
     res = solve_dual(ds, method="newton", tol=TOL, l2=1.0)
     assert res.converged and len(calls) == int(runs)
     rel, bound = _stationarity(ds, res.theta, 1.0, obj.penalized_rows)
@@ -221,3 +223,103 @@ def test_a_start_that_meets_a_loose_tolerance_forms_no_hessian(monkeypatch):
     passes.clear()
     res = solve_dual(ds, l2=1.0, method="newton", tol=1e-10)  # the tight fit still forms one
     assert res.converged and any(passes)
+
+
+def _dataset(n, features, k, seed=7):
+    return _two_class(n, features, seed) if k == 2 else _classes(n, k, features, seed)
+
+
+@pytest.mark.parametrize("n, features, k, l2, runs", [
+    (10_000, 10, 2, 1.0, True),     # from LBFGS_START_MIN_ROWS on, any width
+    (10_000, 10, 3, None, True),
+    (1_000, 35, 2, 1.0, True),      # a wide one-column curvature from 1000 rows on
+    (1_000, 35, 2, None, True),
+    (1_000, 10, 2, 1.0, False),     # narrow below 10^4 rows
+    (1_000, 35, 3, None, False),    # three classes below 10^4 rows
+    (900, 35, 2, 1.0, False),       # below LBFGS_START_WIDE_MIN_ROWS
+])
+def test_the_lbfgs_start_runs_where_its_rule_says(monkeypatch, n, features, k, l2, runs):
+    """The choice rule of :func:`~dualmaxent.solvers._lbfgs_start`: from
+    ``LBFGS_START_MIN_ROWS`` rows on, or from ``LBFGS_START_WIDE_MIN_ROWS`` where the design has
+    ``LBFGS_START_WIDE_MIN_COLUMNS`` columns and the curvature is one column's (two classes);
+    preconditioned from three classes on. The fit is stationary either way, the residual
+    recomputed from its definition."""
+    ds = _dataset(n, features, k)
+    penalty = Penalty("l2", l2) if l2 else Penalty()
+    obj = make_objective(ds, penalty)
+    assert (obj.curvature_width == ds.m) == (k == 2)
+    calls = []
+    ascent = S._lbfgs_ascent
+
+    def spy(*a, precondition=False, **kw):
+        calls.append(precondition)
+        return ascent(*a, precondition=precondition, **kw)
+
+    monkeypatch.setattr(S, "_lbfgs_ascent", spy)
+    res = solve_dual(ds, method="newton", tol=TOL, l2=l2)
+    assert res.converged
+    assert calls == ([k > 2] if runs else [])
+    rel, bound = _stationarity(ds, res.theta, l2 or 0.0, obj.penalized_rows)
+    assert rel <= TOL + bound
+
+
+@pytest.mark.parametrize("k, l2", [(2, None), (2, 1.0), (3, None), (3, 1.0)])
+def test_lbfgs_ascent_makes_one_pass_per_trial_point(monkeypatch, k, l2):
+    """:func:`~dualmaxent.solvers._lbfgs_ascent` passes over ``X`` once at its start and once
+    per trial point of its line search, nothing more (the history's rows read the trial's own
+    pass): passes = 1 + trials, at least one trial per iteration, one history row per iterate;
+    and it reaches the tolerance asked, the gradient recomputed from its definition."""
+    ds = _dataset(4000, 10, k)
+    penalty = Penalty("l2", l2) if l2 else Penalty()
+    obj = make_objective(ds, penalty)
+    passes, trials = [], []
+    one_pass = type(ds.family).one_pass
+    monkeypatch.setattr(type(ds.family), "one_pass",
+                        lambda self, *a, **kw: passes.append(1) or one_pass(self, *a, **kw))
+    search = S._wolfe_search
+    smooth = type(obj).smooth_value_grad
+
+    def counted_search(o, *a, **kw):
+        before = len(points)
+        out = search(o, *a, **kw)
+        trials.append(len(points) - before)
+        return out
+
+    points = []
+    monkeypatch.setattr(type(obj), "smooth_value_grad",
+                        lambda self, b, *a, **kw: points.append(1) or smooth(self, b, *a, **kw))
+    monkeypatch.setattr(S, "_wolfe_search", counted_search)
+    hist = S.History(0.0)
+    tol = 1e-6
+    beta = S._lbfgs_ascent(obj, obj.start(), tol, 200, hist, precondition=k > 2)
+    assert len(passes) == 1 + sum(trials)
+    assert all(t >= 1 for t in trials) and len(hist.rows) == len(trials) + 1
+    rel, bound = _stationarity(ds, obj.theta(beta), l2 or 0.0, obj.penalized_rows)
+    assert rel <= tol + bound
+
+
+@pytest.mark.parametrize("k, l2", [(2, None), (2, 1.0), (3, None), (3, 1.0)])
+def test_the_preconditioner_is_the_curvature_at_the_class_frequency_start(k, l2):
+    """At :meth:`~dualmaxent.objective.DualObjective.start` every row has the same
+    probabilities, so the curvature operator's Kronecker preconditioner ``A (x) X^T W X`` (plus
+    the L2 penalty) is the curvature there: the preconditioned L-BFGS start's first direction
+    is Newton's step, checked against a solve with the Hessian formed by its pass."""
+    ds = _dataset(3000, 10, k)
+    obj = make_objective(ds, Penalty("l2", l2) if l2 else Penalty())
+    beta = obj.start()
+    grad = obj.smooth_value_grad(beta)[1]
+    step = obj.curvature_operator(beta)[1](grad)
+    newton = np.linalg.solve(-obj.hessian(beta), grad)
+    assert np.allclose(step, newton, rtol=1e-7, atol=1e-9 * float(np.abs(newton).max()))
+
+
+def test_three_classes_of_ten_features_reuse_a_factorisation_below_large_rows():
+    """Newton's factor reuse reads the curvature's width (:attr:`~dualmaxent.objective.
+    DualObjective.curvature_width`), not the design's: three classes of ten features (22 free
+    parameters unpenalised, a Hessian pass of width 22) reuse from ``REUSE_MIN_ROWS`` rows on,
+    two classes of ten features (width 11) do not."""
+    for k, reuse in ((3, True), (2, False)):
+        obj = make_objective(_dataset(S.REUSE_MIN_ROWS, 10, k), Penalty())
+        assert obj.dataset.m < S.REUSE_MIN_WIDTH
+        assert (obj.curvature_width >= S.REUSE_MIN_WIDTH) == reuse
+        assert S._NewtonStep(obj).reuse_allowed == reuse
