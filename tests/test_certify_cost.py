@@ -61,7 +61,8 @@ def _full_curvature(ds, theta, sel, absolute=False):
     for a in range(sel.size):
         for b in range(sel.size):
             c, d = cls[a], cls[b]
-            term = ds.weights * P[:, c] * ((c == d) - P[:, d]) * ds.X[:, feat[a]] * ds.X[:, feat[b]]
+            term = (ds.weights * P[:, c] * ((c == d) - P[:, d])
+                    * ds.X[:, feat[a]] * ds.X[:, feat[b]])
             C[a, b] = np.abs(term).sum() if absolute else term.sum()
     return C
 
