@@ -47,7 +47,10 @@ the step taken again. Without a penalty, where the full ``C_SS`` is formed in me
 products are taken in float32 (:data:`SINGLE_MIN_TERMS`): that curvature only proposes the
 step, whose point pass 2 measures in float64 like any other; a point worse than the float64
 step's would be is replaced by that step's (:func:`_proposal_closes`), and the attainment
-proof's eigenvalue bound comes from float64 sums (:func:`_proved_smallest`).
+proof's eigenvalue bound comes from float64 sums (:func:`_proved_smallest`). Likewise the
+row sample's conjugate gradients take their products with the curvature in float32 where
+``X`` is read from memory and few decades are to be gained (:data:`SINGLE_KRYLOV_DECADES`):
+a point worse than the float64 iterations' would be is replaced by theirs.
 
 Far from the optimum ``mu~`` can leave the domain (a negative probability). Then the point is
 moved back along the segment from the data ``Y`` to ``mu~``: ``Y`` itself is feasible for every
@@ -242,6 +245,24 @@ KRYLOV_SAMPLE_ROWS = (1, 2, 4, 8, 16)
 SINGLE_MIN_TERMS = 5e7
 SINGLE_RANK_RTOL = 1e-5
 
+#: The row sample's conjugate gradients (:func:`_sampled_step`) take their products with the
+#: curvature as an operator in float32 (``X``, the curvature and the weights rounded once, the
+#: products' sums in float32) when ``X`` is dense, read from memory (more than
+#: :data:`PRODUCT_CACHE_BYTES`), there is no penalty and the decades the iterations must gain
+#: (:func:`_krylov_decades`) are at most ``SINGLE_KRYLOV_DECADES``. A float32 product of a
+#: direction ``d`` is within about ``3e-7`` of ``|C d|`` relative (n = 1e5, m = 51, ten
+#: classes), so the iterations' recurrence residual follows the true one to about ``1e-6``
+#: of ``|t_S|`` over their few dozen products: two decades below the stopping level that
+#: four decades leave. Measured at n = 1e5, m = 51, ten classes (one thread, best of 15): 9.9
+#: against 22.1 ms a product (the rounding of ``X``, 1.8 ms, once): 150 -> 137 ms a
+#: certificate at the solver's default tolerance (two products), 211 -> 163 at 1e-8 (four;
+#: best of 15, interleaved). Below that size the copies did not pay: from 4 MB instead of
+#: 16, 1e5 rows of m = 11, ten classes took 55 against 50 ms a certificate (n = 1e4, m = 51:
+#: 21.0 against 21.9, within the noise). Only the step rests on it: its point is measured in
+#: float64 by pass 2 and, when it falls short of what the float64 iterations would give
+#: (:func:`_proposal_closes`), replaced by theirs.
+SINGLE_KRYLOV_DECADES = 4.0
+
 #: Rows per entry of ``S`` in the float64 row sample whose curvature's eigenvalue bound is
 #: tried first for the attainment proof (:func:`_proved_smallest`); the full curvature when
 #: the sample's does not suffice.
@@ -249,8 +270,19 @@ SINGLE_PROOF_ROWS = 8
 
 #: Equilibrated curvatures from this size on are factored by Cholesky, their smallest
 #: eigenvalue bounded by a shifted factorisation (:func:`factor`), not eigendecomposed: at
-#: 459 entries 2.2 ms a factorisation against 22 for ``eigh`` (one thread).
-CHOLESKY_MIN = 128
+#: 459 entries 2.2 ms a factorisation against 22 for ``eigh``. Measured on ``X^T X`` of 1000
+#: Gaussian rows (one thread, best of 50; solve and bound): 0.13 against 0.10 ms at 22
+#: entries, 0.17 against 0.26 at 51, 0.25 against 0.78 at 99, 0.34 against 1.19 at 127.
+#: Certificates at n = 1e3, unpenalised (best of 160, interleaved), from 128 to 40: three
+#: classes, m = 51 (102 entries) 2.54 -> 1.65 ms; ten classes, m = 11 (99) 3.27 -> 2.76; two
+#: classes, m = 51 (51) 1.10 -> 0.98.
+CHOLESKY_MIN = 40
+
+#: Below this size a Cholesky factor whose inverse iteration finds the equilibrated matrix
+#: within ``rtol`` of singular (:func:`factor`) is set aside for the eigendecomposition's
+#: pseudo-inverse (at most about 1.2 ms there): a factorisation that completes on a
+#: numerically singular matrix would give the step a huge component along its null space.
+CHOLESKY_CHECKED_MAX = 128
 
 #: Inverse (and power) iterations of the Cholesky path's eigenvalue estimates (:func:`factor`).
 INVERSE_ITERATIONS = 6
@@ -931,6 +963,7 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     # all 1e5 rows at once, cost 30.1 -> 38.7 ms a certificate)
     post = krylov and not design.is_sparse(data.X)
     single = single and not krylov
+    operator32 = False
 
     def first_pass(sample):
         # (after pass 1, C_SS is formed from the means it kept: not in the pass)
@@ -953,37 +986,58 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
             sample = rows * sel.size
             maxiter = budget(sample)
             krylov = _krylov_products(decades, rows * units) <= maxiter
-    for sample in ((sample, None) if krylov else (None,)):
-        if not post:
-            one = two = None  # (a second round's passes do not overlap the first's results)
-            one, t_S, finite = first_pass(sample)
-        if post:
-            one.C, one.w_curvature = _kept_curvature(data, kept, sel, sample)
-        if single and not np.all(np.isfinite(one.C)):  # (float32 overflowed): float64's
-            one.C, single = _kept_curvature(data, kept, sel, None)[0], False
-        ratio = one.w_total / one.w_curvature if one.w_curvature > 0 else 1.0
-        if np.all(np.isfinite(one.C)) and finite:
-            if single:  # a proposal: its eigenvalue bound is not used (after pass 2)
-                solve, rank, condition, _ = factor(one.C, 0, SINGLE_RANK_RTOL, 0, bound=False)
-                smallest = 0.0
-            else:
-                # (the eigenvalue bound only where the attainment proof reads it)
-                solve, rank, condition, smallest = factor(ratio * one.C, data.n, bound=margins)
-                smallest /= ratio  # the sample's own curvature: a lower bound of the full one's
-            if sample is None:
-                a_S = solve(t_S)
-            else:
-                a_S, done = _sampled_step(data, th, sel, t_S, mask, kept, solve, maxiter)
-                if not done or rank == 0:  # the full curvature instead
-                    continue
-        else:  # theta so large that the curvature overflows: no step; the segment decides
-            a_S, rank, condition, smallest = np.zeros(sel.size), 0, float("inf"), 0.0
-            single = False
+            # (dense here: post) the iterations' products in float32, a proposal
+            # (:data:`SINGLE_KRYLOV_DECADES`)
+            operator32 = (krylov and not penalty.active
+                          and data.X.nbytes > PRODUCT_CACHE_BYTES
+                          and decades <= SINGLE_KRYLOV_DECADES)
+
+    while True:  # (a second time only when a float32 proposal is rejected, below)
+        for sample_rows in ((sample, None) if krylov else (None,)):
+            if not post:
+                one = two = None  # (a second round's passes do not overlap the first's)
+                one, t_S, finite = first_pass(sample_rows)
+            if post:
+                one.C, one.w_curvature = _kept_curvature(data, kept, sel, sample_rows)
+            if single and not np.all(np.isfinite(one.C)):  # (float32 overflowed): float64's
+                one.C, single = _kept_curvature(data, kept, sel, None)[0], False
+            ratio = one.w_total / one.w_curvature if one.w_curvature > 0 else 1.0
+            if np.all(np.isfinite(one.C)) and finite:
+                if single:  # a proposal: its eigenvalue bound is not used (after pass 2)
+                    solve, rank, condition, _ = factor(one.C, 0, SINGLE_RANK_RTOL, 0,
+                                                       bound=False)
+                    smallest = 0.0
+                else:
+                    # (the eigenvalue bound only where the attainment proof reads it)
+                    solve, rank, condition, smallest = factor(ratio * one.C, data.n,
+                                                              bound=margins)
+                    smallest /= ratio  # the sample's: a lower bound of the full curvature's
+                if sample_rows is None:
+                    a_S, operator32 = solve(t_S), False
+                else:
+                    a_S, done = _sampled_step(data, th, sel, t_S, mask, kept, solve, maxiter,
+                                              operator32)
+                    if not done and operator32:  # (float32's did not finish): float64's
+                        operator32 = False
+                        a_S, done = _sampled_step(data, th, sel, t_S, mask, kept, solve,
+                                                  maxiter)
+                    if not done or rank == 0:  # the full curvature instead
+                        continue
+            else:  # theta so large that the curvature overflows: no step; the segment decides
+                a_S, rank, condition, smallest = np.zeros(sel.size), 0, float("inf"), 0.0
+                single = operator32 = False
+            break
+        A = _step(a_S, feat, cls, q)
+        two = run(_pass_two, th, A, data.family, margins,
+                  out=None if newton is None else newton(), **kept)
+        resid_bound = _resid_bound(two, data.n)
+        if operator32 and not _proposal_closes(one, two, resid_bound, _row_index(~pen_rows),
+                                               multiplier(one), tol_hint):
+            # the float32 iterations' step fell short: the float64 ones', pass 2 again (the
+            # same rounds, so the same numbers as if float32 had never been tried)
+            operator32, two = False, None
+            continue
         break
-    A = _step(a_S, feat, cls, q)
-    two = run(_pass_two, th, A, data.family, margins,
-              out=None if newton is None else newton(), **kept)
-    resid_bound = _resid_bound(two, data.n)
     if single:
         eqr = _row_index(~pen_rows)
         if not _proposal_closes(one, two, resid_bound, eqr, multiplier(one), tol_hint):
@@ -1496,7 +1550,7 @@ def _correction_set(theta, pen_rows, penalty, multi) -> np.ndarray:
     return S
 
 
-def _operator(data, theta, sel, t_S, mask, curv=None):
+def _operator(data, theta, sel, t_S, mask, curv=None, single=False):
     """``(apply, t_S, curv)``: the curvature ``C_SS`` as an operator on the entries ``sel``,
     in memory, and the part of ``t_S`` it can reach.
 
@@ -1510,6 +1564,10 @@ def _operator(data, theta, sel, t_S, mask, curv=None):
     there (the L1 targets ``-lam sign(theta)`` need not sum to zero over the classes). That
     part of ``t_S``, its class mean on such a feature, is removed, as the dense path's
     pseudo-inverse drops it.
+
+    ``single`` (dense ``X``, :data:`SINGLE_KRYLOV_DECADES`): the products in float32, from
+    copies of ``X``, the curvature and the weights rounded once, a proposal's operator; its
+    results are returned in float64.
     """
     X, w, fam = data.X, data.weights, data.family
     m, q = theta.shape
@@ -1534,12 +1592,27 @@ def _operator(data, theta, sel, t_S, mask, curv=None):
         step *= w[:, None]
         return _xt(X, step)[feat, cls]
 
+    if single:  # (row-major tables: the products' natural layout for a row-major X32)
+        X32 = X.astype(np.float32)
+        curv32 = np.ascontiguousarray(curv, dtype=np.float32)
+        w32 = w.astype(np.float32)[:, None]
+        full32 = np.zeros((m, q), np.float32)
+
+        def apply_single(v):
+            full32[feat, cls] = v
+            step = X32 @ full32
+            step *= curv32
+            if multi:
+                step -= curv32 * step.sum(axis=1)[:, None]
+            step *= w32
+            return (X32.T @ step)[feat, cls].astype(np.float64)
+
     if multi:  # remove the gauge's part of t_S: the class mean of each feature in every class
         t_S = t_S.copy()
         for i in np.flatnonzero(np.bincount(feat, minlength=m) == q):
             at = feat == i
             t_S[at] -= t_S[at].mean()
-    return apply, t_S, curv
+    return (apply_single if single else apply), t_S, curv
 
 
 def _cg_step(data, theta, sel, t_S, mask, atol: float) -> np.ndarray:
@@ -1585,20 +1658,41 @@ def _cg_step(data, theta, sel, t_S, mask, atol: float) -> np.ndarray:
     return a_S
 
 
-def _sampled_step(data, theta, sel, t_S, mask, kept, solve, maxiter: int):
+def _sampled_step(data, theta, sel, t_S, mask, kept, solve, maxiter: int, single=False):
     """``(a_S, done)``: the Newton step by conjugate gradients with the exact curvature as an
     operator (:func:`_operator`, from the curvature pass 1 kept) and a row sample's
     factor as preconditioner (:func:`_pcg_step`), until every entry of the residual is within
     its own summation bound ``gamma(n + 2) |X_S|^T W |mu - Y|`` (at ``mu``, where ``mu~`` will
-    be: a stopping rule, not a bound), or after ``maxiter`` products."""
+    be: a stopping rule, not a bound), or after ``maxiter`` products. ``single``: the
+    operator's products in float32 (:data:`SINGLE_KRYLOV_DECADES`), a proposal."""
     m, q = theta.shape
     cls, feat = np.divmod(sel, m)
     curv = kept["mean"] if data.family.multiclass else kept["curv"]
-    apply, t_S, _ = _operator(data, theta, sel, t_S, mask, curv)
-    gap = np.abs(kept["mean"] - data.Y.reshape(data.n, q))
-    gap *= data.weights[:, None]
-    within = gamma(data.n + 2) * _xt(data.X, gap, True)[feat, cls]
-    del gap
+    apply, t_S, _ = _operator(data, theta, sel, t_S, mask, curv, single)
+    X, Y2, w = data.X, data.Y.reshape(data.n, q), data.weights
+    if design.is_sparse(X) or X.nbytes <= PRODUCT_CACHE_BYTES:
+        gap = np.abs(kept["mean"] - Y2)
+        gap *= w[:, None]
+        total = _xt(X, gap, True)
+        del gap
+    else:
+        # (a dense X read from memory: by blocks of about BLOCK_BYTES of X, each block's |X|
+        # and W |mu - Y| formed and multiplied while in cache. At n = 1e5, m = 51, ten
+        # classes the whole |X| (40 MB, fresh pages each time) and (n, q) table took 45.8 ms,
+        # these blocks 17.5 (best of 7, one thread); a certificate 161 -> 116 ms at the
+        # solver's default tolerance, 203 -> 144 at 1e-8 (best of 15, interleaved). At
+        # n = 1e4 (4 MB) the blocks cost 27.5 against 21.5 ms a certificate, the same
+        # products taken and the product itself no slower (0.79 against 0.81 ms): the later
+        # tables' allocations, which follow the largest block freed (glibc's threshold for
+        # fresh mappings), hence only here. The same sums, in another order.)
+        total = np.zeros((X.shape[1], q))
+        step = max(1, BLOCK_BYTES // (8 * X.shape[1]))
+        for lo in range(0, data.n, step):
+            rows = slice(lo, lo + step)
+            gap = np.abs(kept["mean"][rows] - Y2[rows])
+            gap *= w[rows, None]
+            total += np.abs(X[rows]).T @ gap
+    within = gamma(data.n + 2) * total[feat, cls]
     return _pcg_step(apply, t_S, lambda v: solve(v, whole=True), within, maxiter)
 
 
@@ -1673,23 +1767,30 @@ def shifted_cholesky_bound(H: np.ndarray, shifts, rounding: float = 0.0) -> floa
     p = H.shape[0]
     for sigma in shifts:
         # H - sigma I, its diagonal shifted in a copy: the same numbers as with an identity
-        # matrix (h - 0 is h), without its two (p, p) temporaries (0.85 of 3.5 ms at p = 459)
-        shifted = H.copy()
+        # matrix (h - 0 is h), without its two (p, p) temporaries (0.85 of 3.5 ms at p = 459);
+        # the copy in Fortran order, which LAPACK factors in place (scipy's own copy of a
+        # C-ordered matrix was a second one), so its diagonal is read first: factor at p = 459
+        # (X^T X of 3000 Gaussian rows, one thread, best of 30) 6.8 -> 4.3-4.7 ms, a
+        # certificate at n = 1e3, m = 51, ten classes, unpenalised 16.9 -> 16.1 (best of 40,
+        # interleaved); the same numbers bit for bit. (The first factorisation's copy made
+        # so as well, and H formed with one temporary, gained 0.1 ms more there but cost 2 ms
+        # a certificate at n = 1e4, m = 51, ten classes: 22.7 against 24.9.)
+        shifted = np.array(H, order="F")
         shifted.flat[::p + 1] -= sigma
+        diagonal = float(np.abs(np.diag(shifted)).max())
         try:
-            R = sl.cholesky(shifted, lower=True, check_finite=False)
+            R = sl.cholesky(shifted, lower=True, overwrite_a=True, check_finite=False)
         except np.linalg.LinAlgError:
             continue
         if not np.all(np.isfinite(R)):
             continue
         size = float(np.einsum("ij,ij->", R, R)) * (1.0 + gamma(p * p))
-        return (sigma - U * float(np.abs(np.diag(shifted)).max()) - gamma(p + 1) * size
-                - rounding)
+        return sigma - U * diagonal - gamma(p + 1) * size - rounding
     return None
 
 
 def factor(C: np.ndarray, terms: int = 0, rtol: float = RANK_RTOL,
-           cholesky_min: int = CHOLESKY_MIN, bound: bool = True):
+           cholesky_min: int | None = None, bound: bool = True):
     """A solve with symmetric positive semidefinite ``C``, shape (p, p), on its numerical range,
     and a lower bound of its smallest eigenvalue there.
 
@@ -1740,9 +1841,11 @@ def factor(C: np.ndarray, terms: int = 0, rtol: float = RANK_RTOL,
     rtol : float
         The relative eigenvalue below which a direction is dropped (:data:`RANK_RTOL`;
         :data:`SINGLE_RANK_RTOL` for a curvature formed in float32).
-    cholesky_min : int
-        The size from which the Cholesky path is tried first (:data:`CHOLESKY_MIN`; 0 where a
-        positive definite ``C`` is expected and the eigendecomposition is not wanted).
+    cholesky_min : int, optional
+        The size from which the Cholesky path is tried first (None: :data:`CHOLESKY_MIN`; 0
+        where a positive definite ``C`` is expected and the eigendecomposition is not wanted).
+        Below :data:`CHOLESKY_CHECKED_MAX` entries a factor whose smallest eigenvalue's
+        estimate is within ``rtol`` of the largest's gives way to the eigendecomposition.
     bound : bool
         Whether ``smallest`` is wanted (only the attainment proof reads it): False skips its
         shifted factorisation (60 of a penalised certificate's 790 us at n = 1e3, three
@@ -1782,7 +1885,7 @@ def factor(C: np.ndarray, terms: int = 0, rtol: float = RANK_RTOL,
     d = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 0.0)
     H = d[:, None] * C * d[None, :]
     rounding = p * gamma(terms + 8) * (1.0 + gamma(terms + 8)) if terms else 0.0
-    if p >= cholesky_min and np.all(diag > 0):
+    if p >= (CHOLESKY_MIN if cholesky_min is None else cholesky_min) and np.all(diag > 0):
         try:
             L = sl.cholesky(H, lower=True, check_finite=True)
         except (np.linalg.LinAlgError, ValueError):
@@ -1801,6 +1904,10 @@ def factor(C: np.ndarray, terms: int = 0, rtol: float = RANK_RTOL,
                 v = H @ v
                 v /= np.linalg.norm(v)
             top = float(v @ (H @ v))
+            if p < CHOLESKY_CHECKED_MAX and not low > rtol * top:
+                # numerically singular: the pseudo-inverse below, whose range drops it
+                L = None
+        if L is not None:
             def solve(t, whole=False):
                 return d * sl.cho_solve((L, True), d * t, check_finite=False)
 

@@ -15,6 +15,19 @@ Statements tested here, each recomputed from the definitions:
 * the attainment proof's eigenvalue bound (:func:`~dualmaxent.certify._proved_smallest`),
   from a row sample or from all rows, is below the smallest eigenvalue of the full curvature
   formed here from its definition;
+* the float32 operator of the Krylov step (:func:`dualmaxent.certify._operator` with
+  ``single``) is within its worst-case rounding bound of ``C_SS v`` written out here;
+* with the float32 operator forced (:data:`~dualmaxent.certify.SINGLE_KRYLOV_DECADES`), no
+  penalty, two, three and five classes, at the solver's theta and moved off it: the lower
+  bound is the entropy of its point recomputed here, and the bracket is the float64
+  operator's within both round-off budgets (same verdict, same attainment proof); rejected,
+  it is the float64 operator's bit for bit;
+* :func:`~dualmaxent.certify.shifted_cholesky_bound` leaves the matrix it is given as it
+  was and bounds its smallest eigenvalue from below;
+* :func:`~dualmaxent.certify.factor`'s Cholesky path from :data:`~dualmaxent.certify.
+  CHOLESKY_MIN` entries: its bound is below the exact smallest eigenvalue of a matrix formed
+  exactly, and a matrix singular at ``rtol`` whose Cholesky factorisation completes gives
+  the eigendecomposition's pseudo-inverse bit for bit;
 * a bracket that no point of the segment from ``Y`` to ``mu~`` can close is not searched
   (:func:`~dualmaxent.certify._cannot_close`): the segment's values, recomputed here from the
   entropy and the L2 charge on a fine grid, all miss what closing needs, and the search,
@@ -245,3 +258,179 @@ def test_a_segment_that_cannot_close_is_not_searched(monkeypatch):
     searched = checker.certify(ds, theta, penalty=pen)
     assert not searched.ok
     assert br.lower_bound - br.roundoff <= searched.projected.lower_bound < needed
+
+
+def _operator_magnitude(ds, theta, sel, v):
+    """The sums of the absolute values of every term of ``C_SS v`` as :func:`_operator`
+    forms it (``X V``, then ``J`` row by row as ``p (s - p^T s)``, then ``X^T W``), from the
+    definitions: ``|X|^T W T`` with ``T_c = p_c (|X| |V|)_c + p_c sum_d p_d (|X| |V|)_d``."""
+    P = _probs(ds, theta)
+    k = P.shape[1]
+    V = np.zeros((k, ds.m))
+    cls, feat = np.divmod(sel, ds.m)
+    V[cls, feat] = np.abs(v)
+    S = np.abs(ds.X) @ V.T
+    T = P * S + P * (P * S).sum(axis=1, keepdims=True)
+    return (np.abs(ds.X).T @ (ds.weights[:, None] * T)).T[cls, feat]
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_the_float32_operator_is_within_its_rounding_bound(k):
+    ds, theta = _solved(k, n=2000)
+    sel = _selected(ds)
+    curv = _kept(ds, theta)["mean"]
+    apply, _, _ = checker._operator(ds, theta, sel, np.zeros(sel.size), None, curv, True)
+    v = np.random.default_rng(k).standard_normal(sel.size)
+    exact = _full_curvature(ds, theta, sel) @ v
+    mag = _operator_magnitude(ds, theta, sel, v)
+    # X, v, the curvature and the weights rounded to float32 once each, sums of m, k and n
+    # terms, a dozen products: gamma(m + k + n + 16) in float32; the test's own float64 sums
+    # (C_SS, its product with v) within gamma(n + m + 8) of the same magnitudes
+    bound = (_gamma(ds.m + k + ds.n + 16, U32) + _gamma(ds.n + ds.m + 8)) * mag
+    got = apply(v)
+    assert got.dtype == np.float64
+    assert np.all(np.abs(got - exact) <= bound)
+    assert np.abs(got - exact).max() > 1e3 * _gamma(ds.n) * mag.max()  # (a float32 product)
+
+
+def _krylov(monkeypatch, decades):
+    """The row sample's Krylov step forced in memory, its operator's products in float32 up to
+    ``decades`` (-inf: never)."""
+    monkeypatch.setattr(checker, "KRYLOV_MIN_PRODUCTS", 0)
+    monkeypatch.setattr(checker, "KRYLOV_SHARE", 1e6)
+    monkeypatch.setattr(checker, "PRODUCT_CACHE_BYTES", 0)
+    monkeypatch.setattr(checker, "SINGLE_KRYLOV_DECADES", decades)
+
+
+def _recorded(monkeypatch, closes=None):
+    """Records the ``single`` flag of each sampled step and each verdict of
+    :func:`_proposal_closes` (replaced by ``closes`` when given)."""
+    seen = {"single": [], "closes": []}
+    step, decide = checker._sampled_step, checker._proposal_closes
+
+    def record_step(*args, **kw):
+        seen["single"].append(bool(args[8] if len(args) > 8 else kw.get("single", False)))
+        return step(*args, **kw)
+
+    def record_closes(*args, **kw):
+        seen["closes"].append(decide(*args, **kw) if closes is None else closes)
+        return seen["closes"][-1]
+
+    monkeypatch.setattr(checker, "_sampled_step", record_step)
+    monkeypatch.setattr(checker, "_proposal_closes", record_closes)
+    return seen
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+@pytest.mark.parametrize("moved", [False, True])
+def test_the_float32_krylov_proposal_keeps_the_bracket(monkeypatch, k, moved):
+    ds, theta = _solved(k, n=3000, moved=moved)
+    _krylov(monkeypatch, -np.inf)
+    seen = _recorded(monkeypatch)
+    double = checker.certify(ds, theta)
+    assert seen == {"single": [False], "closes": []}, "the float64 Krylov step"
+    _krylov(monkeypatch, np.inf)
+    seen = _recorded(monkeypatch)
+    single = checker.certify(ds, theta)
+    assert seen == {"single": [True], "closes": [True]}, "the float32 proposal, kept"
+    a, b = single.projected, double.projected
+    assert a.upper_bound == b.upper_bound
+    # the lower bound is the entropy of the point, recomputed here (within its sum's rounding)
+    H, mag = _entropy(ds, a.mu)
+    assert a.segment == 1.0
+    assert abs(a.lower_bound - H) <= 2.0 * _gamma(ds.n * ds.k + 8) * mag
+    # moved, the iterations run (at the solver's theta the residual may be within its bound
+    # at once, no product taken): the float32 operator's point is not the float64 one's, yet
+    # the bracket is the same within both round-off budgets
+    if moved:
+        assert not np.array_equal(np.asarray(a.mu), np.asarray(b.mu))
+    assert abs(a.lower_bound - b.lower_bound) <= a.roundoff + b.roundoff
+    assert single.ok == double.ok and single.attained == double.attained
+    assert a.proves_attained == b.proves_attained
+    if not moved:
+        assert single.ok and a.proves_attained
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_a_rejected_float32_krylov_proposal_is_the_float64_step(monkeypatch, k):
+    ds, theta = _solved(k, n=3000, moved=True)
+    _krylov(monkeypatch, -np.inf)
+    double = checker.certify(ds, theta).projected
+    _krylov(monkeypatch, np.inf)
+    seen = _recorded(monkeypatch, closes=False)
+    single = checker.certify(ds, theta).projected
+    assert seen["single"][0] and seen["closes"] == [False] and not any(seen["single"][1:])
+    for name in ("lower_bound", "upper_bound", "roundoff", "duality_gap", "balance_residual",
+                 "second_step", "rank", "condition", "segment", "proves_attained"):
+        assert getattr(single, name) == getattr(double, name), name
+    assert np.array_equal(np.asarray(single.mu), np.asarray(double.mu))
+
+
+def _exact_spd(p, seed, v=None):
+    """``C = Q diag(v) Q^T`` with ``Q`` the p x p Hadamard matrix over ``sqrt(p)`` (``p`` a
+    power of 4: entries ``+-2^-j``), its rows' signs drawn (so that no eigenvector is the
+    vector of ones, where :func:`factor`'s iterations start), and integer ``v``: formed
+    exactly in float64, its eigenvalues exactly ``v``."""
+    from scipy.linalg import hadamard
+
+    rng = np.random.default_rng(seed)
+    Q = rng.choice([-1.0, 1.0], p)[:, None] * hadamard(p) / np.sqrt(p)
+    if v is None:
+        v = rng.permutation(np.arange(1, p + 1) * 64.0 + rng.integers(0, 64, p))
+    C = (Q * v) @ Q.T
+    assert np.array_equal(C, C.T)
+    return C, v
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_cholesky_bound_from_cholesky_min_is_below_the_exact_eigenvalue(seed):
+    p = 64
+    assert checker.CHOLESKY_MIN <= p < checker.CHOLESKY_CHECKED_MAX
+    C, v = _exact_spd(p, seed)
+    solve, rank, condition, smallest = checker.factor(C, 100)
+    eig = checker.factor(C, 100, cholesky_min=10 ** 6)
+    assert rank == p and 0.0 < smallest <= v.min()
+    # the Cholesky path (its condition an estimate, the eigendecomposition's exact)
+    assert condition != eig[2]
+    t = np.random.default_rng(seed).standard_normal(p)
+    assert np.allclose(solve(t), np.linalg.solve(C, t), rtol=1e-10, atol=0.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_shifted_factorisation_bounds_and_leaves_its_matrix(seed):
+    """:func:`shifted_cholesky_bound` factors its own copy in place: the matrix given is
+    unchanged, and the bound is below the exact smallest eigenvalue (a shift above it does
+    not factor, the next one does)."""
+    C, v = _exact_spd(64, seed)
+    H = C.copy()
+    low = float(v.min())
+    bound = checker.shifted_cholesky_bound(H, (2.0 * low, 0.5 * low))
+    assert np.array_equal(H, C)
+    assert bound is not None and 0.0 < bound <= low
+    assert checker.shifted_cholesky_bound(H, (2.0 * low,)) is None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_singular_matrix_on_the_cholesky_path_is_the_pseudo_inverse(seed):
+    """A matrix formed exactly with one eigenvalue ``2^-20`` against others of 64 to 4160:
+    its Cholesky factorisation completes on every BLAS (condition about 2e10), yet it is
+    singular at ``rtol = 1e-6``; the factor is set aside for the eigendecomposition's
+    pseudo-inverse, bit for bit."""
+    import scipy.linalg as sl
+
+    p = 64
+    rng = np.random.default_rng(seed)
+    v = rng.permutation(np.arange(1, p + 1) * 64.0 + rng.integers(0, 64, p))
+    v[rng.integers(p)] = 2.0 ** -20
+    C, _ = _exact_spd(p, seed, v)
+    d = 1.0 / np.sqrt(np.diag(C))
+    sl.cholesky(d[:, None] * C * d[None, :], lower=True)  # (completes: the estimate decides)
+    got = checker.factor(C, 100, rtol=1e-6)
+    eig = checker.factor(C, 100, rtol=1e-6, cholesky_min=10 ** 6)
+    assert got[1] == eig[1] == p - 1
+    assert got[2:] == eig[2:]
+    t = rng.standard_normal(p)
+    assert np.array_equal(got[0](t), eig[0](t))
+    assert np.array_equal(got[0](t, whole=True), eig[0](t, whole=True))
+    # with the default rtol the same matrix keeps every direction, by Cholesky
+    assert checker.factor(C, 100)[1] == p
