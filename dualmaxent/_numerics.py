@@ -147,9 +147,10 @@ def entropy(P: np.ndarray, weights: np.ndarray | None = None) -> float:
 ELEMENTWISE_ROWS = 1 << 15
 
 
-def row_chunks(n: int) -> list[slice]:
-    """Slices of at most :data:`ELEMENTWISE_ROWS` rows covering ``range(n)``."""
-    step = ELEMENTWISE_ROWS
+def row_chunks(n: int, width: int = 1) -> list[slice]:
+    """Slices covering ``range(n)``, each of at most :data:`ELEMENTWISE_ROWS` entries of an
+    (n, width) table (at least one row)."""
+    step = max(1, ELEMENTWISE_ROWS // max(width, 1))
     return [slice(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
 

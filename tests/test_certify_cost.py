@@ -224,8 +224,15 @@ def _segment_values(ds, mu, lam, ts):
     return np.array([_entropy(ds, Y + t * d)[0] - t * t * charge for t in ts])
 
 
-def test_a_segment_that_cannot_close_is_not_searched(monkeypatch):
+@pytest.mark.parametrize("chunk", [None, 64])
+def test_a_segment_that_cannot_close_is_not_searched(monkeypatch, chunk):
+    # chunk: the decision's sums taken 64 entries (21 rows of three classes) at a time, as well
+    # as in one chunk
+    from dualmaxent import _numerics as nx
     from dualmaxent.params import make_penalty
+
+    if chunk is not None:
+        monkeypatch.setattr(nx, "ELEMENTWISE_ROWS", chunk)
 
     ds = drawn_classes(1000, 3, 20, seed=5)
     assert np.all(ds.X[:, -1] == 1.0)  # (the intercept: the last row of theta)
