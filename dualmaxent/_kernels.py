@@ -80,8 +80,7 @@ GRADIENT_BLOCK_BYTES = 1 << 21
 
 def row_blocks(n: int, m: int, block_bytes: int = BLOCK_BYTES):
     """Slices of at most ``block_bytes / (8 m)`` rows (at least 256) covering ``range(n)``."""
-    step = max(256, block_bytes // (8 * max(m, 1)))
-    return [slice(s, min(s + step, n)) for s in range(0, n, step)]
+    return nx.row_chunks(n, m, entries=block_bytes // 8, min_rows=256)
 
 
 def blocks(X, block_bytes: int = BLOCK_BYTES):

@@ -147,10 +147,12 @@ def entropy(P: np.ndarray, weights: np.ndarray | None = None) -> float:
 ELEMENTWISE_ROWS = 1 << 15
 
 
-def row_chunks(n: int, width: int = 1) -> list[slice]:
-    """Slices covering ``range(n)``, each of at most :data:`ELEMENTWISE_ROWS` entries of an
-    (n, width) table (at least one row)."""
-    step = max(1, ELEMENTWISE_ROWS // max(width, 1))
+def row_chunks(n: int, width: int = 1, entries: int | None = None,
+               min_rows: int = 1) -> list[slice]:
+    """Consecutive slices covering ``range(n)``, each of at most ``entries`` (default
+    :data:`ELEMENTWISE_ROWS`) entries of an (n, width) table, and at least ``min_rows`` rows."""
+    entries = ELEMENTWISE_ROWS if entries is None else entries
+    step = max(min_rows, entries // max(width, 1), 1)
     return [slice(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
 

@@ -1298,11 +1298,9 @@ def _cannot_close(data, newton, two, pen_rows, penalty, at_one: float, needed: f
     # the text problem of ``bench --sparse`` with twenty classes, 5.0 times the sparse X)
     for c in nx.row_chunks(n, P.shape[1]):
         d = P[c] - Y2[c]
-        if type(fam) is Bernoulli:
-            p = P[c, :1]
-            grad = np.log(p) - np.log1p(-p)
-            bend = 4.0 * np.square(d[:, :1])  # d^2 (1 / p + 1 / (1 - p)) >= 4 d^2
-            d = d[:, :1]
+        if type(fam) is Bernoulli:  # (one column: p)
+            grad = np.log(P[c]) - np.log1p(-P[c])
+            bend = 4.0 * np.square(d)  # d^2 (1 / p + 1 / (1 - p)) >= 4 d^2
         else:
             grad = np.log(P[c]) + 1.0
             # p(t) <= max(mu~, Y) entry by entry (d = 0 where both are 0: no term)
@@ -1588,43 +1586,33 @@ def _operator(data, theta, sel, t_S, mask, curv=None, single=False):
     # class: no class-major copy of a table, the same numbers)
     if curv is None:
         curv = _mean(fam, X @ theta, data.Y, mask)[1]  # P, or A'' (forced rows: no curvature)
-    full = np.zeros((q, m)).T  # the direction as a table (class-major, as it was formed)
-
+    if single:  # (row-major tables: the products' natural layout for a row-major float32 X)
+        Xo, curv_o = X.astype(np.float32), np.ascontiguousarray(curv, dtype=np.float32)
+        w_o = w.astype(np.float32)[:, None]
+        full = np.zeros((m, q), np.float32)
+    else:
+        Xo, curv_o, w_o = X, curv, w[:, None]
+        full = np.zeros((q, m)).T  # the direction as a table (class-major, as it was formed)
     # (the products in the curvature's order: pass 1 keeps it class-major, and a row-major
     # step scaled by it entry by entry took 1.2 of the 2.1 ms of one product at n = 1e4, m =
     # 51, ten classes)
-    order = _product if curv.flags.f_contiguous else (lambda A, B: A @ B)
+    order = _product if curv_o.flags.f_contiguous else (lambda A, B: A @ B)
 
     def apply(v):
         full[feat, cls] = v
-        step = np.asarray(order(X, full))
-        step *= curv
+        step = np.asarray(order(Xo, full))
+        step *= curv_o
         if multi:
-            step -= curv * _rows(step)[:, None]
-        step *= w[:, None]
-        return _xt(X, step)[feat, cls]
-
-    if single:  # (row-major tables: the products' natural layout for a row-major X32)
-        X32 = X.astype(np.float32)
-        curv32 = np.ascontiguousarray(curv, dtype=np.float32)
-        w32 = w.astype(np.float32)[:, None]
-        full32 = np.zeros((m, q), np.float32)
-
-        def apply_single(v):
-            full32[feat, cls] = v
-            step = X32 @ full32
-            step *= curv32
-            if multi:
-                step -= curv32 * step.sum(axis=1)[:, None]
-            step *= w32
-            return (X32.T @ step)[feat, cls].astype(np.float64)
+            step -= curv_o * _rows(step)[:, None]
+        step *= w_o
+        return np.asarray(_xt(Xo, step)[feat, cls], dtype=np.float64)
 
     if multi:  # remove the gauge's part of t_S: the class mean of each feature in every class
         t_S = t_S.copy()
         for i in np.flatnonzero(np.bincount(feat, minlength=m) == q):
             at = feat == i
             t_S[at] -= t_S[at].mean()
-    return (apply_single if single else apply), t_S, curv
+    return apply, t_S, curv
 
 
 def _cg_step(data, theta, sel, t_S, mask, atol: float) -> np.ndarray:
@@ -2070,8 +2058,8 @@ class _Sums:
 
 def _rows(a: np.ndarray) -> np.ndarray:
     """Row sums of a (b, q) table, as one matrix-vector product (numpy's row reductions over a
-    few columns are slow)."""
-    return a @ np.ones(a.shape[1])
+    few columns are slow), in float32 for a float32 table, else float64."""
+    return a @ np.ones(a.shape[1], dtype=np.result_type(a.dtype, np.float32))
 
 
 def _rowmax(a: np.ndarray) -> np.ndarray:
