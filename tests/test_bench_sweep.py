@@ -149,3 +149,20 @@ def test_from_1e5_a_dominated_run_is_pruned_and_stays_pruned_while_its_time_says
     rows, notes = bs.run_job(bigger, X, y, fits, history, max_seconds=1e6, repeats=1)
     assert [r["contender"] for r in rows] == ["sklearn lbfgs tol=1e-08"]  # 1e-4: 10 s scaled
     assert any("lbfgs tol=1e-04" in n and "scaled" in n for n in notes)
+
+
+def test_the_sweeps_separation_check_prints_no_warning_and_agrees_with_the_lp():
+    """The sweep's labels are class codes: its separation check warns of no counts, and its
+    verdict is Albert & Anderson's linear program's (the reference in tests/_sweep.py)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _sweep import reference_separated
+
+    for n, m, k in ((100, 10, 10), (100, 2, 10), (60, 3, 3)):
+        X, y = bs.make_data(n, m, k)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            verdict = bs._separated(X, y)
+        assert verdict == reference_separated(X, y)
