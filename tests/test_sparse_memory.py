@@ -224,3 +224,23 @@ def test_the_certificate_is_the_same_by_every_path_and_its_definitions():
     from dualmaxent.exceptions import DualMaxentError
     with pytest.raises(DualMaxentError, match="finite"):
         cf.certify(ds, bad, penalty=penalty)
+
+
+def test_the_l2_charge_is_its_definition_and_makes_no_table_of_squares():
+    """``_relaxation`` for L2 on an (m, q) residual: ``||t r_R||^2 / (2 lam)`` over the
+    penalised rows (every row but the intercept's), within the rounding of a sum of ``|R| q``
+    squares, with no (|R|, q) temporary (its peak stays under a tenth of r's bytes)."""
+    cf = _certify_module()
+    rng = np.random.default_rng(3)
+    m, q, lam = 20_000, 20, 0.1
+    r = rng.standard_normal((m, q))
+    pen_rows = np.ones(m, dtype=bool)
+    pen_rows[-1] = False  # the intercept's row
+    penalty = make_penalty(l2=lam)
+    t = np.array([0.0, 0.5, 1.0])
+    charge, peak = _peak_above_start(lambda: cf._relaxation(t, r, pen_rows, penalty))
+    exact = t ** 2 * np.sum(r[:-1] ** 2) / (2 * lam)  # the definition, by numpy's pairwise sum
+    u = np.finfo(float).eps / 2
+    n_terms = (m - 1) * q
+    assert np.all(np.abs(charge - exact) <= 2 * n_terms * u / (1 - n_terms * u) * exact)
+    assert peak < r.nbytes / 10, peak
