@@ -210,6 +210,24 @@ CG_MAX_ITER = 500
 PRODUCT_COST = 7
 PRODUCT_COLUMNS = 10
 
+#: ... a model of narrow designs: from a few hundred columns the curvature's ``dsyrk`` runs
+#: near the core's peak while a product's two passes over ``X`` stay bound by memory, and
+#: the full curvature costs fewer products than the model above says (42 for m = 601, two
+#: classes, against 15 measured). A second model, from the products' and the curvature's
+#: multiply-adds (``2 n m q`` and ``n |S|^2 / 2``) and their rates, caps it (the lesser of
+#: the two is taken): ``|S| (|S| + SYRK_HALF_WIDTH) / (PRODUCT_FLOP_RATIO m q^0.3)``, with
+#: the curvature's rate rising as ``|S| / (|S| + SYRK_HALF_WIDTH)`` (1.7 GFMA/s at |S| = 11,
+#: 7.7 at 51, 15-17 from 300, one thread) and a product's as ``q^0.7`` (1.8 GFMA/s with one
+#: column of ``theta``, 4.2-4.6 with three, 9 with ten). Measured (CPU time, one thread, the
+#: machine shared with other jobs), the full curvature over one product against this model:
+#: (n, m, k) = (3000, 601, 2) 14.6 / 16.5, (3000, 301, 2) 9.0 / 9.0, (3000, 301, 3) 28 / 24,
+#: (3000, 101, 2) 6.5 / 4.0, (10^4, 51, 3) 7.1 / 5.9, (10^4, 51, 10) 64 / 58; at m <= 51
+#: the first model is the lesser or close. A Krylov step from a row sample had been chosen
+#: at (3000, 601, 2) on the first model's 84 products, failed its 27, and the full
+#: curvature was formed after them: 0.54 s a certificate.
+SYRK_HALF_WIDTH = 60
+PRODUCT_FLOP_RATIO = 40
+
 #: A dense ``X`` of more than ``PRODUCT_CACHE_BYTES`` is read from memory by each of the
 #: product's two passes over it, while the curvature's products stay compute-bound: there a
 #: product costs ``PRODUCT_SLOW`` times more of the curvature. Measured at n = 1e5 (one
@@ -937,7 +955,7 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         return one, two, A, _resid_bound(two, data.n), (-1, float("nan"), 0.0)
     # the full curvature's cost in operator products (:data:`PRODUCT_COST`): where it is worth
     # several, C_SS is formed from a row sample and preconditions conjugate gradients
-    products = sel.size ** 2 / (PRODUCT_COST * (m + PRODUCT_COLUMNS) * q)
+    products = _curvature_products(sel.size, m, q)
     if (newton is not None and not design.is_sparse(data.X)
             and data.X.nbytes > PRODUCT_CACHE_BYTES):
         products /= PRODUCT_SLOW
@@ -1122,6 +1140,16 @@ def _krylov_decades(data, kept, sel, t_S, sample) -> float:
     return float(np.log10(max(ratio, 1.0))) if np.isfinite(ratio) else float("inf")
 
 
+def _curvature_products(size: int, m: int, q: int) -> float:
+    """The full curvature ``C_SS`` (``size`` entries of an (m, q) theta) in products with it as
+    an operator, in memory: the lesser of the two models of :data:`PRODUCT_COST` and
+    :data:`PRODUCT_FLOP_RATIO` (before the slowdown of an ``X`` read from memory,
+    :data:`PRODUCT_SLOW`). It decides only how the Newton step is computed."""
+    narrow = size ** 2 / (PRODUCT_COST * (m + PRODUCT_COLUMNS) * q)
+    wide = size * (size + SYRK_HALF_WIDTH) / (PRODUCT_FLOP_RATIO * m * q ** 0.3)
+    return min(narrow, wide)
+
+
 def _krylov_products(decades: float, units: float) -> float:
     """The products the sampled Krylov step (:func:`_sampled_step`) is expected to take, a
     rule of thumb that decides only how the step is computed (its point is measured either
@@ -1138,8 +1166,23 @@ def _krylov_products(decades: float, units: float) -> float:
     solver's tolerance: a loose fit's theta (tol 1e-4) needs four times the products of the
     default's, more than the full curvature costs at m = 11, ten classes (where the sample
     then cost 18-20 ms a certificate, 6 products and the full curvature after them,
-    against 13 for the full curvature at once; at the default tolerance 10 against 13)."""
-    return 1.0 + (1.0 + 5.0 / np.sqrt(max(units, 1.0))) * decades
+    against 13 for the full curvature at once; at the default tolerance 10 against 13).
+
+    With few units the rate is at least ``2 / log10(units)``: a sample of ``u`` times as
+    many independent rows as dimensions preconditions the curvature to a spectrum within
+    about ``[(1 - u^-1/2)^2, (1 + u^-1/2)^2]`` (the Marchenko-Pastur edges), where conjugate
+    gradients gain a factor ``u^1/2`` a product. At ``u = 2`` that is 6.6 products a decade
+    (measured: 15 and 36 products for 2.1 and 7.0 decades with two classes, above; 16 for
+    2.2 at n = 3000, m = 301, three classes, one row per entry); from ``u = 4`` the rule
+    above is the larger. At ``u <= 1`` the sample's curvature is singular or nearly so and
+    no rate is promised: infinitely many products (n = 3000, m = 601, two classes, one row
+    per entry: 27 products left 2.6 decades unfinished)."""
+    if not decades > 0:
+        return 1.0
+    if not units > 1:
+        return float("inf")
+    rate = max(1.0 + 5.0 / np.sqrt(units), 2.0 / np.log10(units))
+    return 1.0 + rate * decades
 
 
 def _sample_stride(n: int, sample: int) -> int:
