@@ -50,7 +50,12 @@ step's would be is replaced by that step's (:func:`_proposal_closes`), and the a
 proof's eigenvalue bound comes from float64 sums (:func:`_proved_smallest`). Likewise the
 row sample's conjugate gradients take their products with the curvature in float32 where
 ``X`` is read from memory and few decades are to be gained (:data:`SINGLE_KRYLOV_DECADES`):
-a point worse than the float64 iterations' would be is replaced by theirs.
+a point worse than the float64 iterations' would be is replaced by theirs. Where ``S`` is
+whole classes on one set of columns (no penalty) and the sample cannot be taken (fewer than
+``4 |S|`` rows) or costs more with its factor, the iterations are preconditioned by a
+Kronecker product of two small averages (:func:`_kronecker_solve`) and the attainment proof's
+eigenvalue is bounded through a Gram matrix of ``X``'s columns (:func:`_kronecker_smallest`):
+no ``|S|``-sized matrix is formed unless either falls short.
 
 Far from the optimum ``mu~`` can leave the domain (a negative probability). Then the point is
 moved back along the segment from the data ``Y`` to ``mu~``: ``Y`` itself is feasible for every
@@ -285,6 +290,18 @@ SINGLE_KRYLOV_DECADES = 4.0
 #: tried first for the attainment proof (:func:`_proved_smallest`); the full curvature when
 #: the sample's does not suffice.
 SINGLE_PROOF_ROWS = 8
+
+#: The ``units`` of :func:`_krylov_products` for the Kronecker-preconditioned step
+#: (:func:`_kronecker_solve`; 2: 4.5 products a decade). Measured, ten classes, m = 51,
+#: unpenalised, one thread: n = 1e3, 16 products for 2.7 decades (the solver's default
+#: tolerance; 39, the cap, without finishing for 8.6 at tol 1e-4, where the rule now forms
+#: the full curvature at once), n = 3e3 11 for 2.5 and 27 for 8.2, n = 1e4 5 for 1.7 and 22
+#: for 7.5. Certificates (best of 15, interleaved with the sample or the full curvature they
+#: replace): n = 1e3 17.5 -> 4.0 ms, n = 3e3 19.1 -> 8.0 (13.7 against 37.4 at tol 1e-4),
+#: n = 1e4 34 -> 25 (a shared machine: noisy); three classes, m = 51, n = 1e4 kept the
+#: sample (3 products, 8.0 ms, against 5 products and 9.6 ms preconditioned by the Kronecker
+#: product).
+KRONECKER_UNITS = 2.0
 
 #: Equilibrated curvatures from this size on are factored by Cholesky, their smallest
 #: eigenvalue bounded by a shifted factorisation (:func:`factor`), not eigendecomposed: at
@@ -784,8 +801,8 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
                                                   tol_hint, resid_bound, newton, pen_value,
                                                   data)
     cls, feat = np.divmod(sel, data.m)
-    # |r_S| as computed plus its rounding bound: the exact residual's size is at most this
-    r_S = np.abs(two.resid[feat, cls]) + resid_bound[feat, cls]  # (class-major, as sel)
+    # (before the residual is scaled to the point of the lower bound, below)
+    reach = _step_reach(one, two, resid_bound, feat, cls)
     charge = float(_relaxation(np.array([t]), two.resid, pen_rows, penalty)[0]) if t > 0 else 0.0
     # the point's residual and the bound of its sum at t, formed in place of pass 2's (read by
     # nothing else now): t times them (1 times them is themselves), 0 at t = 0
@@ -854,8 +871,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         upper, roundoff = (float("inf") if np.isnan(upper) else upper), float("inf")
 
     rank, condition, smallest = solve
-    second_step = (2.0 * one.x_norm * float(np.linalg.norm(r_S)) / smallest
-                   if provable and smallest > 0 else float("inf"))
+    second_step = reach / smallest if provable and smallest > 0 else float("inf")
     attained = provable and two.relative_margin >= MARGIN_FRACTION and second_step < MARGIN_FRACTION
     return Bracket(
         mu=point, lower_bound=float(lower), upper_bound=float(upper), duality_gap=float(gap),
@@ -903,6 +919,14 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     In memory, with a dense ``X``, ``C_SS`` (sample or full) is formed after pass 1 from the
     means it kept (:func:`_kept_curvature`), not inside it: the same terms; a sample that does
     not finish is followed by the full curvature without a second pass 1.
+
+    Where ``S`` is whole categorical classes on one set of columns
+    (:func:`_kronecker_layout`, no penalty) the iterations may instead be preconditioned by
+    a Kronecker product of two small averages (:func:`_kronecker_solve`): where the sample
+    cannot be taken (fewer than ``4 |S|`` rows) or is expected to
+    cost more with its factor (:data:`KRONECKER_UNITS`); no ``C_SS`` is then formed, and the
+    attainment proof's eigenvalue comes from :func:`_kronecker_smallest` (the sample's or
+    the full curvature's when that falls short, :func:`_proved_smallest`).
 
     When ``S`` has more than :data:`DENSE_CORRECTION_MAX` entries (a large L1 active set, a
     wide design), ``C_SS`` is never formed: conjugate gradients solve ``C_SS a_S = t_S`` with
@@ -970,6 +994,14 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
               and not design.is_sparse(data.X) and not bool(np.all(feat == feat[0])))
     sample = int(CURVATURE_ROWS_PER_PARAM * sel.size)
     krylov = newton is not None and products >= KRYLOV_MIN_PRODUCTS and data.n >= 2 * sample
+    # a categorical S of whole classes on one set of columns (unpenalised): conjugate gradients
+    # may be preconditioned by a Kronecker product instead of a sample's factor
+    # (:func:`_kronecker_solve`; where the sample cannot be taken, or costs more), the
+    # attainment proof's eigenvalue then from a Kronecker bound (:func:`_kronecker_smallest`),
+    # the full curvature when either falls short
+    layout = (_kronecker_layout(sel, m, q) if newton is not None and data.family.multiclass
+              and products >= KRYLOV_MIN_PRODUCTS and not design.is_sparse(data.X) else None)
+    kron = layout is not None
 
     def budget(sample):  # the products the sampled step may take (the full curvature's cost
         # less the sample's, a share of it: KRYLOV_SHARE)
@@ -984,8 +1016,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     # (only where the sample may be taken: elsewhere C_SS is formed in pass 1's blocks, whose
     # rows are at hand there; an L2 fit's one column of ten classes formed after the pass, over
     # all 1e5 rows at once, cost 30.1 -> 38.7 ms a certificate)
-    post = krylov and not design.is_sparse(data.X)
-    single = single and not krylov
+    post = (krylov or kron) and not design.is_sparse(data.X)
+    single = single and not krylov and not kron
     operator32 = False
 
     def first_pass(sample):
@@ -999,24 +1031,49 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
 
     if post:
         one, t_S, finite = first_pass(None)
+        decades = _krylov_decades(data, kept, sel, t_S, sample if krylov else data.n)
+        cost = float("inf")  # the sample's, in products (sample and iterations)
         if krylov:  # the sample's size, and whether to take it (:func:`_krylov_products`)
-            decades = _krylov_decades(data, kept, sel, t_S, sample)
             units = q - 1 if data.family.multiclass else 1
-            _, rows = min(((products * r * sel.size / data.n
-                            + _krylov_products(decades, r * units), r)
-                           for r in KRYLOV_SAMPLE_ROWS if 2 * r * sel.size <= data.n),
-                          default=(0.0, CURVATURE_ROWS_PER_PARAM))
+            cost, rows = min(((products * r * sel.size / data.n
+                               + _krylov_products(decades, r * units), r)
+                              for r in KRYLOV_SAMPLE_ROWS if 2 * r * sel.size <= data.n),
+                             default=(0.0, CURVATURE_ROWS_PER_PARAM))
             sample = rows * sel.size
             maxiter = budget(sample)
             krylov = _krylov_products(decades, rows * units) <= maxiter
-            # (dense here: post) the iterations' products in float32, a proposal
-            # (:data:`SINGLE_KRYLOV_DECADES`)
-            operator32 = (krylov and not penalty.active
-                          and data.X.nbytes > PRODUCT_CACHE_BYTES
-                          and decades <= SINGLE_KRYLOV_DECADES)
+            if not krylov:
+                cost = float("inf")
+        if kron:  # the Kronecker preconditioner where it is expected to cost less than the
+            # sample and its factor (two Choleskys of |S|^3 / 3 against the curvature's n |S|^2
+            # / 2: 4 |S| / (3 n) of the full curvature's products)
+            expected = _krylov_products(decades, KRONECKER_UNITS)
+            kron = (expected <= budget(0)
+                    and expected < cost + products * 4.0 * sel.size / (3.0 * data.n))
+            if kron:
+                krylov, maxiter = False, budget(0)
+        # (dense here: post) the iterations' products in float32, a proposal
+        # (:data:`SINGLE_KRYLOV_DECADES`)
+        operator32 = (krylov and not penalty.active and data.X.nbytes > PRODUCT_CACHE_BYTES
+                      and decades <= SINGLE_KRYLOV_DECADES)
 
+    def kronecker_step():
+        """``(a_S, smallest)`` by the Kronecker-preconditioned iterations, or None."""
+        a_S, done = _sampled_step(data, th, sel, t_S, mask, kept,
+                                  _kronecker_solve(data, kept, layout), maxiter)
+        return (a_S, 0.0) if done else None
+
+    kron_taken = False
     while True:  # (a second time only when a float32 proposal is rejected, below)
-        for sample_rows in ((sample, None) if krylov else (None,)):
+        for sample_rows in ((sample, None) if krylov else ("kron", None) if kron
+                            else (None,)):
+            if sample_rows == "kron":  # no curvature formed: rank and condition unknown
+                step = kronecker_step() if finite else None
+                if step is None:
+                    continue
+                (a_S, smallest), rank, condition = step, -1, float("nan")
+                kron_taken = True
+                break
             if not post:
                 one = two = None  # (a second round's passes do not overlap the first's)
                 one, t_S, finite = first_pass(sample_rows)
@@ -1061,6 +1118,9 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
             operator32, two = False, None
             continue
         break
+    if kron_taken and margins:  # the attainment proof's eigenvalue (Kronecker step)
+        smallest = _proved_smallest(data, kept, sel, _step_reach(one, two, resid_bound, feat,
+                                                                 cls) / MARGIN_FRACTION, layout)
     if single:
         eqr = _row_index(~pen_rows)
         if not _proposal_closes(one, two, resid_bound, eqr, multiplier(one), tol_hint):
@@ -1071,11 +1131,18 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
             two = run(_pass_two, th, A, data.family, margins, out=newton(), **kept)
             resid_bound = _resid_bound(two, data.n)
         elif margins:  # the attainment proof's eigenvalue bound, from float64 sums
-            r_S = np.abs(two.resid[feat, cls]) + resid_bound[feat, cls]
-            smallest = _proved_smallest(data, kept, sel, 2.0 * one.x_norm
-                                        * float(np.linalg.norm(r_S)) / MARGIN_FRACTION)
+            smallest = _proved_smallest(data, kept, sel, _step_reach(
+                one, two, resid_bound, feat, cls) / MARGIN_FRACTION)
     _add_budget(one, two)
     return one, two, A, resid_bound, (rank, condition, smallest)
+
+
+def _step_reach(one, two, resid_bound, feat, cls) -> float:
+    """``2 max_j ||x_j|| ||r_S||``: the attainment proof's ``second_step`` times
+    ``lambda_min(C_SS)`` (module docstring), ``|r_S|`` the point's residual on ``S`` as
+    computed plus its rounding bound (the exact residual's size is at most this)."""
+    r_S = np.abs(two.resid[feat, cls]) + resid_bound[feat, cls]  # (class-major, as sel)
+    return 2.0 * one.x_norm * float(np.linalg.norm(r_S))
 
 
 def _proposal_closes(one, two, rb, eqr, multiplier, tol_hint) -> bool:
@@ -1098,11 +1165,13 @@ def _proposal_closes(one, two, rb, eqr, multiplier, tol_hint) -> bool:
                                                  allowed * one.scale))
 
 
-def _proved_smallest(data, kept, sel, enough: float) -> float:
+def _proved_smallest(data, kept, sel, enough: float, layout=None) -> float:
     """A proved lower bound of ``lambda_min(C_SS)`` (the attainment proof's, :func:`_bracket`)
-    where the step's curvature was formed in float32 (:data:`SINGLE_MIN_TERMS`): that of a
-    row sample's ``C_SS`` (:data:`SINGLE_PROOF_ROWS` rows per entry, float64, :func:`factor`
-    with its rows' count), when it has full rank and exceeds ``enough``, else that of the
+    where the step's curvature was formed in float32 (:data:`SINGLE_MIN_TERMS`) or not at all
+    (the Kronecker-preconditioned step, ``layout`` its :func:`_kronecker_layout`): the first
+    that exceeds ``enough`` of the Kronecker bound (:func:`_kronecker_smallest`, given
+    ``layout``), that of a row sample's ``C_SS`` (:data:`SINGLE_PROOF_ROWS` rows per entry,
+    float64, :func:`factor` with its rows' count) when it has full rank, else that of the
     full float64 ``C_SS`` (as without the float32 curvature).
 
     A sample's bound holds for the full curvature: ``C*_SS`` is the sample's ``C*`` plus the
@@ -1112,6 +1181,10 @@ def _proved_smallest(data, kept, sel, enough: float) -> float:
     The sample's ``C_SS`` is factored by Cholesky at any size (its bound a shifted
     factorisation, :func:`factor`), not eigendecomposed: 0.3 against 0.8 ms at 102 entries."""
     n, p = data.n, sel.size
+    if layout is not None:
+        low = _kronecker_smallest(data, kept, layout)
+        if low > enough:
+            return low
     sample = SINGLE_PROOF_ROWS * p
     if 2 * sample <= n:
         C_s, _ = _kept_curvature(data, kept, sel, sample)
@@ -1120,6 +1193,101 @@ def _proved_smallest(data, kept, sel, enough: float) -> float:
         if rank == p and low > enough:
             return low
     return factor(_kept_curvature(data, kept, sel, None)[0], n)[3]
+
+
+def _kronecker_layout(sel, m: int, q: int):
+    """``(classes, features)`` when the class-major entries ``sel`` of the categorical ``S``
+    are every pair of a set of classes, not all ``q`` of them, and one set of features (an
+    unpenalised fit: every feature in all classes but the pinned one), else None."""
+    cls, feat = np.divmod(sel, m)
+    classes = np.unique(cls)
+    if not 0 < classes.size < q:
+        return None
+    features = feat[cls == classes[0]]
+    if (features.size * classes.size != sel.size
+            or not np.array_equal(feat, np.tile(features, classes.size))):
+        return None
+    return classes, features
+
+
+def _columns(X, features) -> np.ndarray:
+    """``X``'s columns ``features`` (sorted): a view when they are a range of them."""
+    if features.size and features[-1] - features[0] + 1 == features.size:
+        return X[:, features[0]:features[-1] + 1]
+    return X[:, features]
+
+
+def _kronecker_solve(data, kept, layout):
+    """A preconditioner for the categorical ``C_SS`` of :func:`_kronecker_layout`'s ``S`` (the
+    classes ``F``, the features ``f``), in :func:`factor`'s ``solve(t, whole=True)`` form:
+    the inverse of the Kronecker product ``B (x) A``, ``A = X_f^T W X_f / sum w`` and ``B =
+    sum_j w_j (diag(p_jF) - p_jF p_jF^T)``, the curvature ``sum_j w_j (diag(p_jF) - p_jF
+    p_jF^T) (x) x_jf x_jf^T`` with each row's two factors replaced by their averages (the
+    solvers' Kronecker preconditioner has the same shape; this one is the checker's own, from
+    the means pass 1 kept). Applied as ``B^-1 V A^-1`` to ``t`` as a (|F|, |f|) table ``V``
+    through the two small eigendecompositions, eigenvalues below ``RANK_RTOL`` of the largest
+    raised to it (positive definite). Only a preconditioner: nothing proved rests on it."""
+    classes, features = layout
+    X_f, w = _columns(data.X, features), data.weights
+    P = kept["mean"][:, classes]
+    A = (X_f * (w / max(float(w.sum()), np.finfo(float).tiny))[:, None]).T @ X_f
+    wP = P * w[:, None]
+    B = np.diag(wP.sum(axis=0)) - P.T @ wP
+
+    def eig(M):
+        vals, vecs = np.linalg.eigh(M)
+        top = float(vals.max(initial=0.0))
+        return np.maximum(vals, RANK_RTOL * top if top > 0 else 1.0), vecs
+
+    la, Ua = eig(A)
+    lb, Ub = eig(B)
+    scale = np.outer(lb, la)
+    shape = (classes.size, features.size)
+
+    def solve(t, whole=True):
+        Z = Ub.T @ np.reshape(t, shape) @ Ua
+        Z /= scale
+        return (Ub @ Z @ Ua.T).ravel()
+
+    return solve
+
+
+def _kronecker_smallest(data, kept, layout) -> float:
+    """A proved lower bound of ``lambda_min(C_SS)`` for :func:`_kronecker_layout`'s ``S`` (the
+    classes ``F``, ``|F| < q``, the features ``f``), from a Gram matrix of ``|f|`` columns
+    instead of ``C_SS``'s ``|F| |f|``: ``C_SS = sum_j w_j J_j (x) x_jf x_jf^T`` with ``J_j =
+    diag(p_jF) - p_jF p_jF^T`` (``p_j`` the row's computed means, the curvature of the
+    attainment proof, :func:`factor`), and ``J_j >= s_j I`` gives ``C_SS >= I (x) G``, ``G =
+    X_f^T diag(w s) X_f``, whose smallest eigenvalue :func:`factor` bounds (its rounding
+    ``gamma(n + 8)`` relative per term covers ``G``'s three products and sum) when it keeps
+    every direction (0 otherwise: a singular ``G`` proves nothing).
+
+    ``s_j``: for ``z`` zero outside ``F``, with ``S_j = sum_c p_jc`` over all ``q`` classes,
+    ``z^T J_j z = sum p z^2 - (sum p z)^2 = min_c sum_all p_i (z_i - c)^2 + (sum p z)^2 (1 /
+    S_j - 1)``. The minimum is at least ``a_j min_c (c^2 + sum_F (z_i - c)^2) = a_j (|z|^2 -
+    (sum z)^2 / (|F| + 1)) >= a_j |z|^2 / (|F| + 1)`` (Cauchy-Schwarz), ``a_j = min(min_F
+    p_jc, sum_(not F) p_jc)``; the second term is at least ``-(S_j - 1)_+ |z|^2`` (``(sum p
+    z)^2 <= S_j sum p z^2 <= S_j |z|^2``). So ``s_j = a_j / (|F| + 1) - |S_j - 1|``, each sum
+    taken with its rounding (``gamma(q)``), rounded down, and 0 where that is negative.
+    Loose by up to ``|F| + 1`` on well-spread probabilities, it proves attainment where the
+    Newton point's residual is at its rounding level, at a fraction of ``C_SS``'s cost (0.3
+    against 18 ms at n = 1e3, ten classes, m = 51)."""
+    classes, features = layout
+    P = kept["mean"]
+    q = P.shape[1]
+    outside = np.ones(q, dtype=bool)
+    outside[classes] = False
+    a = np.minimum(P[:, classes].min(axis=1), P[:, outside] @ np.ones(int(outside.sum())))
+    total = P @ np.ones(q)
+    s = a * ((1.0 - gamma(q + 10)) / (classes.size + 1))
+    s -= np.abs(total - 1.0) + gamma(q + 2) * total
+    np.maximum(s, 0.0, out=s)
+    s *= data.weights
+    X_f = _columns(data.X, features)
+    # (a bound on the whole space only: where factor drops a direction, its bound is of the
+    # kept range, and nothing is proved)
+    _, rank, _, low = factor((X_f * s[:, None]).T @ X_f, data.n, cholesky_min=0)
+    return low if rank == features.size else 0.0
 
 
 def _krylov_decades(data, kept, sel, t_S, sample) -> float:

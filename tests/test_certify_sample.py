@@ -92,6 +92,9 @@ def test_the_sampled_step_brackets_an_independent_optimum(monkeypatch, kind, k, 
     monkeypatch.setattr(checker, "KRYLOV_MIN_PRODUCTS", 0)
     monkeypatch.setattr(checker, "KRYLOV_SHARE", 1e6)  # no cap: the path runs to the end
     monkeypatch.setattr(checker, "CHOLESKY_MIN", 0)
+    # the row sample's factor as the preconditioner, not the Kronecker product's
+    # (tests/test_certify_kronecker.py)
+    monkeypatch.setattr(checker, "_kronecker_layout", lambda *args: None)
     ds = _data(1500, k, 5, seed=k)
     lam = 0.0 if kind == "none" else 1.0
     pen = None if kind == "none" else make_penalty(l1=lam, l1_ratio=0.0)
