@@ -187,15 +187,16 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
     with _one_blas_thread():
         for sl in blocks(X, block_bytes):
             Xb, wb = block(X, sl), w[sl]
-            eta = Xb @ theta
-            P, lse = nx.softmax_logsumexp(eta)
+            eta = np.asarray(Xb @ theta)
             # sum_i Y_ji log P_ji = <Y_j, eta_j> - logsumexp(eta_j): rows of Y sum to one
-            value += float(wb @ (np.einsum("ij,ij->i", Y[sl], eta) - lse))
-            del eta, lse
-            if P_out is not None:  # from here on P is the caller's copy: one (rows, k) table
-                P_out[sl] = P
-                P = P_out[sl]
-            R = np.subtract(Y[sl], P)
+            inner = np.einsum("ij,ij->i", Y[sl], eta)
+            # P written into the caller's table, or over eta; then the residual over eta (one
+            # (rows, k) table beside P, where eta, eta - top and its exponential were three)
+            P, lse = nx.softmax_logsumexp(eta, out=eta if P_out is None else P_out[sl])
+            value += float(wb @ (inner - lse))
+            del inner, lse
+            R = np.subtract(Y[sl], P, out=None if P is eta else eta)
+            del eta
             R *= wb[:, None]
             G = _accumulate(G, Xb.T @ R)
             del R

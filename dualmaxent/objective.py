@@ -165,6 +165,26 @@ COARSE_CHUNKS = 16
 SPARSE_COARSE_ROW_STEP = 4
 
 
+def _same(v):
+    """The identity map (:meth:`DualObjective.curvature_system`'s ``enter`` and ``leave`` on
+    the packed layout)."""
+    return v
+
+
+def _copy(r) -> np.ndarray:
+    """The identity preconditioner: a new float64 copy of ``r``."""
+    return np.array(r, dtype=np.float64)
+
+
+def _rows_of(Z, sl: slice) -> np.ndarray:
+    """Rows ``sl`` of the coarse space's ``X B_c`` (:meth:`DualObjective.
+    _coarse_preconditioner`): ``Z`` itself, or ``(Z, X_J, B_J)`` for ``Z - X_J B_J``."""
+    if isinstance(Z, tuple):
+        Z, XJ, BJ = Z
+        return Z[sl] - XJ[sl] @ BJ
+    return Z[sl]
+
+
 def _orthonormalise(Q: np.ndarray) -> None:
     """Make the columns of ``Q`` (m, l), C-ordered, orthonormal in place (Cholesky QR: ``Q <-
     Q R^-1``, ``R^T R = Q^T Q``; a tiny ridge keeps ``R`` invertible for dependent columns)."""
@@ -353,13 +373,37 @@ class LastPass(tuple):
 # time (:func:`point_key`), the KKT residual without copies, the Jacobi diagonal's weights
 # applied in place, the free entries' index vector (0.19 x) and the penalised entries' mask
 # (0.05 x) no longer formed on this path, the classifier's label codes (0.1 x on the
-# categorical problem) handed to the data set. Not done: an implicit intercept column for a
-# sparse X (the data set's copy, 1.02 x): every consumer of a sparse ``Dataset.X`` reads it
-# as a CSR with the column (the kernels, this objective's passes and coarse space, the
-# certificate, :mod:`dualmaxent.projected`, :mod:`dualmaxent.identifiability`,
-# :mod:`dualmaxent.separation`'s LP, :mod:`dualmaxent.primal`, prediction); a theta sharing
-# its iterate's memory (the free entries are a prefix of the class-major theta): the unpacked
-# theta would alias beta for every caller that writes into it.
+# categorical problem) handed to the data set.
+# Then 4.53 x -> 4.07 x on text k = 20 (the solve's peak, the fit's; ``python -c "from
+# dualmaxent import bench_sparse as b, MaxEntClassifier as M; _, X, y = b.make_problem(
+# *b.SIZES['full'][0]); print(b.peak_memory(lambda X, y, C, _: M(C=C).fit(X, y), X, y))"``):
+# of (m, q) tables, six at the line search's secant trial (the accepted point, its gradient,
+# the direction, the trial and the temporary ``star d`` of its sum, theta) and at CG's
+# products (the iterate, s, r, d, the operator's buffer and the product), now five at every
+# stage (the iterate or the line's points, CG's three vectors or the pass's theta, and the
+# product or the gradient table); of (n, q) tables, five in a pass (Y, the kept P, eta,
+# ``eta - top`` and its exponential), now three (Y, P, eta then the residual over it), as in a
+# product (Y, P, ``X V``). Cut: the softmax written over the kept table
+# (:func:`dualmaxent._numerics.softmax_logsumexp`'s ``out``), theta unpacked C-ordered
+# (:meth:`dualmaxent.params.Parameterization.unpack`: scipy copied the transposed view inside
+# every product), CG on theta's table (:meth:`DualObjective.curvature_system`), the secant's
+# trial with no temporary and the accepted point's gradient formed again only if the trial
+# fails (:func:`dualmaxent.solvers._secant_step`), the Jacobi diagonal's median partitioned
+# in place, the coarse space's pinned class's ``X B_c`` formed by rows. The floor of this
+# design: the iterate and CG's four vectors (x, r, d, and A d sharing with z), or the line's
+# start, direction and point with the pass's theta and gradient table, besides Y, P and the
+# product's (n, q) table: 5 x 0.39 + 3 x 0.26 = 2.7 x, over the data set's X (1.02 x) and the
+# coarse basis (0.15 x). Tried and dropped: the categorical kernels' sparse products by blocks
+# of rows (scipy's ``csr_matvecs`` and ``csc_matvecs`` on views of X's arrays, the same sums,
+# an (n, q) table less: 3.87 x), 20 % more time in those loops (``X V`` and ``X^T S`` of a
+# block in turn evict each other's (m, q) tables from the cache; the fit's process time 2.38
+# to 2.55 s against 2.06 to 2.11 s, alternating in one process). Not done: an implicit
+# intercept column for a sparse X (the data set's copy, 1.02 x): every consumer of a sparse
+# ``Dataset.X`` reads it as a CSR with the column (the kernels, this objective's passes and coarse
+# space, the certificate, :mod:`dualmaxent.projected`, :mod:`dualmaxent.identifiability`,
+# :mod:`dualmaxent.separation`'s LP, :mod:`dualmaxent.primal`, prediction); a theta sharing its
+# iterate's memory (the free entries are a prefix of the class-major theta): the unpacked theta
+# would alias beta for every caller that writes into it.
 
 
 class DualObjective:
@@ -865,6 +909,7 @@ class DualObjective:
         diagonal; for a wide sparse design Jacobi, the identity, or with many classes the
         coarse space (:meth:`_coarse_preconditioner`).
         The pass-dependent pieces come from :meth:`_curvature_pieces` (an engine supplies its own).
+        CG itself works on :meth:`curvature_system`'s layout.
         """
         A, hessp = self._curvature_pieces(self.theta(beta))
         psolve = self._curvature_psolve(A, beta)
@@ -872,6 +917,73 @@ class DualObjective:
         # step's Jacobi diagonal is formed, at the solve's peak on text k = 20 of bench
         # --sparse before, 0.39 times the sparse X's bytes)
         return self._curvature_matvec(hessp), psolve
+
+    def curvature_system(self, beta):
+        """``(matvec, psolve, enter, leave)``: :meth:`curvature_operator`'s ``-H v`` and
+        preconditioner on the layout conjugate gradients work in, ``enter(g)`` the packed
+        ``g`` in that layout and ``leave(s)`` the packed vector of ``s``.
+
+        A wide sparse design (:data:`SPARSE_DENSE_PRECONDITIONER_MAX`) works on theta's
+        table: ``v`` of shape (m q,), the C-ordered (m, q) table flattened, its pinned entries
+        zero; ``matvec`` returns a new vector, ``hessp`` of the table itself plus the penalty
+        (:meth:`_table_matvec`), and ``enter`` a new vector (the caller drops ``g``). Why: on the
+        packed layout a product held the direction unpacked into the operator's (m, q) buffer
+        beside its (m, q) result, one (n_params,) vector more than CG's own at its peak (the
+        solve's, on text k = 20 of ``bench --sparse``: 0.39 times the sparse X's bytes; the
+        unpacking and packing of every product, 0.9 ms there by :meth:`_whole_classes`'s
+        measurements, are gone too). Elsewhere (a dense or
+        narrow design, whose vectors are small, and the objectives in a basis) the packed
+        layout: :meth:`curvature_operator`'s pair, ``enter`` and ``leave`` returning their
+        argument.
+        """
+        if not self._works_on_tables():
+            matvec, psolve = self.curvature_operator(beta)
+            return matvec, psolve, _same, _same
+        _, hessp = self._curvature_pieces(self.theta(beta))
+        psolve = self._wide_psolve(beta)
+        return self._table_matvec(hessp), psolve, self._table_of, self._packed_of
+
+    def _works_on_tables(self) -> bool:
+        """Whether :meth:`curvature_system` works on theta's table (a wide sparse design, this
+        class's operator)."""
+        return (design.is_sparse(self.X) and self.X.shape[1] > SPARSE_DENSE_PRECONDITIONER_MAX
+                and type(self).curvature_operator is DualObjective.curvature_operator)
+
+    def _table_of(self, v) -> np.ndarray:
+        """The packed ``v`` as theta's C-ordered table flattened, (m q,), pinned entries 0."""
+        T = np.zeros((self.X.shape[1], self.q))
+        self._unpack_into(v, T)
+        return T.reshape(-1)
+
+    def _packed_of(self, v) -> np.ndarray:
+        """The free entries of the flattened table ``v`` (m q,), packed like beta."""
+        return self._pack(v.reshape(self.X.shape[1], self.q))
+
+    def _zero_pinned(self, T) -> None:
+        """Zero the pinned entries of the (m, q) table ``T`` in place."""
+        for c, _, _, _, rest in self._segment_selectors():
+            T[rest, c] = 0.0
+
+    def _table_matvec(self, hessp):
+        """:meth:`curvature_system`'s ``matvec`` on theta's flattened table: ``hessp`` of the
+        table (the likelihood's part) plus ``lam v`` on the penalised rows (one BLAS axpy per
+        run of rows, in place), the pinned entries zeroed; a new vector per call."""
+        m, q = self.X.shape[1], self.q
+        lam = self.penalty.l2_lam
+        runs = self._penalized_runs() if lam else []
+
+        def matvec(v):
+            V = v.reshape(m, q)
+            T = np.require(hessp(V), np.float64, ["C", "W"])
+            for lo, hi in runs:  # (rows lo .. hi - 1: contiguous in C order)
+                seg = T[lo:hi].reshape(-1)
+                done = daxpy(V[lo:hi].reshape(-1), seg, a=lam)
+                if done is not seg:  # (BLAS's wrapper copied: not expected for this view)
+                    seg[:] = done
+            self._zero_pinned(T)
+            return T.reshape(-1)
+
+        return matvec
 
     def _curvature_matvec(self, hessp):
         """:meth:`curvature_operator`'s ``matvec`` of ``hessp`` (the likelihood's part) plus
@@ -919,13 +1031,8 @@ class DualObjective:
         m = self.X.shape[1]
         lam = self.penalty.l2_lam
         if design.is_sparse(self.X) and m > SPARSE_DENSE_PRECONDITIONER_MAX:
-            psolve = self._diagonal_preconditioner(self.theta(beta))
-            # (the in-memory passes only: the coarse space reads X and the last pass's P)
-            if (self._plain_cg and self.family.multiclass
-                    and len(self._hess_classes) >= SPARSE_COARSE_MIN_CLASSES
-                    and type(self)._curvature_pieces is DualObjective._curvature_pieces):
-                psolve = self._coarse_preconditioner()
-            return psolve
+            table = self._wide_psolve(beta)  # (on theta's table: packed on the way)
+            return lambda r: self._packed_of(table(self._table_of(r)))
         pen = self.params.penalized
         pdiag = pen * lam
         idx = self._free_flat
@@ -947,6 +1054,18 @@ class DualObjective:
 
             def psolve(r):
                 return r / dg
+        return psolve
+
+    def _wide_psolve(self, beta):
+        """A wide sparse design's ``psolve`` at ``beta`` on theta's flattened table (pinned
+        entries zero in and out; a new vector): Jacobi, the identity, or with many classes the
+        coarse space (:meth:`_diagonal_preconditioner`, :meth:`_coarse_preconditioner`)."""
+        psolve = self._diagonal_preconditioner(beta)
+        # (the in-memory passes only: the coarse space reads X and the last pass's P)
+        if (self._plain_cg and self.family.multiclass
+                and len(self._hess_classes) >= SPARSE_COARSE_MIN_CLASSES
+                and type(self)._curvature_pieces is DualObjective._curvature_pieces):
+            psolve = self._coarse_preconditioner()
         return psolve
 
     def _kronecker_psolve(self, A):
@@ -1047,10 +1166,13 @@ class DualObjective:
         diagonal of ``-H`` at ``theta`` (``v = p (1 - p)`` or ``A''``), from the point the last
         pass kept (:meth:`_curvature_pieces` made it at theta); one product with the squared
         entries of ``X``. An engine computes it in a pass of its own."""
-        return curvature_diagonal(self.X, self.w, self.family, self._kept_point(theta))
+        point = self._kept_point(theta)
+        del theta  # (not alive through the product: an (m, q) table)
+        return curvature_diagonal(self.X, self.w, self.family, point)
 
-    def _diagonal_preconditioner(self, theta):
-        """``psolve`` for a wide sparse design, whose ``X^T W X`` is too large to form.
+    def _diagonal_preconditioner(self, beta):
+        """``psolve`` at ``beta`` for a wide sparse design, whose ``X^T W X`` is too large to
+        form, on theta's flattened table (:meth:`curvature_system`).
 
         Jacobi, division by the exact diagonal of ``-H`` plus the L2 penalty's,
         ``sum_j w_j v_jc x_ji^2 + lam`` (``v = p (1 - p)`` or ``A''``, at the point of the last
@@ -1062,22 +1184,23 @@ class DualObjective:
         n = m = 10^5, k = 2, the diagonal's product took 0.17 s of a 1.4 s solve).
         """
         if self._plain_cg:
-            return lambda r: np.array(r, dtype=np.float64)
-        diag = self._curvature_diagonal(theta)  # (m, q), theta's layout
-        data = self._pack(diag)
-        del diag
+            return _copy
+        # (m, q), theta's layout, C-ordered: the psolve works on that table (curvature_system)
+        d = np.require(self._curvature_diagonal(self.theta(beta)), np.float64, ["C", "W"])
         lam = self.penalty.l2_lam
         if self._plain_cg is None:
-            self._plain_cg = bool(lam and data.size
-                                  and np.median(data) <= SPARSE_JACOBI_MEDIAN_RATIO * lam)
+            data = self._pack(d)  # the free entries' median (partitioned in place: no copy)
+            self._plain_cg = bool(lam and data.size and np.median(
+                data, overwrite_input=True) <= SPARSE_JACOBI_MEDIAN_RATIO * lam)
+            del data
             if self._plain_cg:
-                return lambda r: np.array(r, dtype=np.float64)
-        # d = data + lam on the penalised entries, in place (no (p,) temporaries)
-        d = data
-        if lam:
-            np.add(d, lam, out=d, where=self.params.penalized)
-        d[~(d > 0)] = 1.0  # an empty column: no scaling
-        return lambda r: r / d
+                return _copy
+        # d + lam on the penalised rows, in place (no (p,) temporaries)
+        for lo, hi in (self._penalized_runs() if lam else []):
+            d[lo:hi] += lam
+        d[~(d > 0)] = 1.0  # an empty column, or a pinned entry: no scaling
+        flat = d.reshape(-1)
+        return lambda r: r / flat
 
     def _coarse_basis_at_point(self) -> np.ndarray:
         """``B`` (m, r), float32: orthonormal (to float32's rounding), the top
@@ -1131,8 +1254,8 @@ class DualObjective:
         the coarse space and the exact inverse on it. ``E`` costs one product of ``X`` with
         ``B`` (two when a class has pinned rows) and ``n (q r)^2 / step`` flops per step (its
         rank-one terms summed over a row sample, :data:`SPARSE_COARSE_ROW_STEP`); an
-        application two products of the packed vector, viewed class by class, with ``B``
-        (returning a new vector; the curvature operator's buffer is left alone).
+        application two products of theta's flattened table (:meth:`curvature_system`'s
+        layout) with ``B`` (returning a new vector).
 
         Measured (products and passes over ``X`` to 1e-10 / 1e-8, with the CG floor and the
         secant step of :mod:`dualmaxent.solvers`): full text k = 20, 62 and 12 / 52 and 12
@@ -1163,13 +1286,16 @@ class DualObjective:
             Bc = B * rows[:, None]
             # X Bc = X B - X_J B_J, ``J`` the class's pinned rows: ``X_J`` (n, |J|) taken from
             # X once per objective (the intercept's column, typically), where X Bc took a
-            # second product of X with r columns per step (5 ms of the text k = 20 step's 40)
+            # second product of X with r columns per step (5 ms of the text k = 20 step's 40);
+            # formed for the rows read (:func:`_rows_of`), not as a second (n, r) table (1.6
+            # coefficient vectors on the memory test of tests/test_sparse_memory.py, n = 6000,
+            # the solve's peak there)
             J = np.flatnonzero(~rows)
             if J.size <= r:
                 XJ = self._pinned_columns.get(cl)
                 if XJ is None:
                     XJ = self._pinned_columns[cl] = X[:, J].toarray()
-                Zs[cl] = Z - XJ @ B[J].astype(np.float64)
+                Zs[cl] = (Z, XJ, B[J].astype(np.float64))
             else:
                 Zs[cl] = X @ Bc
             Gc = (B.T @ Bc).astype(np.float64)
@@ -1199,8 +1325,8 @@ class DualObjective:
                         out=Gm, casting="same_kind")
             for i, cl in enumerate(classes):
                 if rows_of[cl] is not None:
-                    np.multiply(Zs[cl][sl], (sw[sl] * P[sl, cl])[:, None], out=Gm[:, i, :],
-                                casting="same_kind")
+                    np.multiply(_rows_of(Zs[cl], sl), (sw[sl] * P[sl, cl])[:, None],
+                                out=Gm[:, i, :], casting="same_kind")
             Gm = Gm.reshape(-1, q * r)
             # (tried: ssyrk's upper triangle, half the flops; OpenBLAS's ssyrk was no faster
             # than this sgemm at (2e4, 320), 26.5 ms against 24.1, one thread)
@@ -1209,9 +1335,8 @@ class DualObjective:
         pen_rows = self.penalized_rows
         full_pen = None  # B^T diag(penalised rows) B, the same for every class with all rows free
         for i, cl in enumerate(classes):
-            Zc = Zs[cl]
             rows = rows_of[cl]
-            Zt = Zc[::step]
+            Zt = _rows_of(Zs[cl], slice(None, None, step))
             # sum_j w_j p_ja z_j z_j^T over the sample
             blk = Zt.T @ ((step * w[::step] * P[::step, cl])[:, None] * Zt)
             del Zt
@@ -1223,65 +1348,57 @@ class DualObjective:
                 blk += lam * (B.T @ (B * (pen_rows & rows)[:, None])).astype(np.float64)
             E[i * r:(i + 1) * r, i * r:(i + 1) * r] += blk
         del Zs, Z
-        E = 0.5 * (E + E.T)
-        E[np.diag_indices_from(E)] += 1e-12 * max(float(np.abs(E).max()), 1.0)
+        # E = (E + E^T) / 2 in place, a strip of r rows at a time (the same sums; the whole
+        # expression made two more (q r)^2 tables, 1.7 coefficient vectors each on the
+        # memory test of tests/test_sparse_memory.py, where m is small)
+        for lo in range(0, q * r, r):
+            hi = lo + r
+            D = E[lo:hi, lo:hi]
+            D[...] = 0.5 * (D + D.T)
+            S = 0.5 * (E[lo:hi, hi:] + E[hi:, lo:hi].T)
+            E[lo:hi, hi:] = S
+            E[hi:, lo:hi] = S.T
+            del D, S
+        E[np.diag_indices_from(E)] += 1e-12 * max(float(E.max()), -float(E.min()), 1.0)
         # factored in place: (q r)^2 floats, kept once (1.2 coefficient vectors on the memory
         # test of tests/test_sparse.py, where m is small; 0.17 on the text k = 20 problem)
         try:
             cf = scipy.linalg.cho_factor(E, lower=True, overwrite_a=True, check_finite=False)
         except np.linalg.LinAlgError:  # not positive definite in its rounding: plain CG
-            return lambda res: np.array(res, dtype=np.float64)
+            return _copy
         del E
-        # psolve works on the packed layout itself (class-major, as beta): the leading classes
-        # with every row free are the rows of a (whole, m) view of the packed vector, and
-        # ``B^T`` and ``B`` apply to them as two products with that view, where the (m, q)
-        # table took an unpacking and a packing (two transposing copies of the vector, and the
-        # table zeroed) per application; the other free classes (the pinned class) go through
-        # an (m, few) table. Measured on the text k = 20 problem of ``bench --sparse`` (one
-        # BLAS thread, a shared machine, best of 15): 2.5 ms per application against 3.0-3.2
-        # ms through the table; what is left is the two products with B (2 x 19 MFlop).
-        whole = self._whole_classes()
-        col_of = {cl: i for i, cl in enumerate(classes)}
-        rest = [(col_of[cl], lo, hi, rows) for cl, lo, hi, rows in self._segments
-                if cl in col_of][whole:]
-        rest_cols = [i for i, _, _, _ in rest]
+        # psolve works on theta's flattened table (:meth:`curvature_system`): ``U^T res`` is
+        # ``B^T`` times the table's free classes (the pinned entries are zero), ``U W`` is ``B
+        # W`` with the pinned entries zeroed. Before, on the packed layout, the leading whole
+        # classes were a (whole, m) view of the vector and the pinned class went through an
+        # (m, few) table (2.5 ms per application on text k = 20 of ``bench --sparse``, one
+        # BLAS thread); what is left is the two products with B (2 x 19 MFlop).
         # the float32 basis a row chunk at a time in float64 (no (m, r) float64 copy of it;
         # tried: the whole basis in float64, one product each way, 2.41 ms an application
         # against 2.5, and the solve's peak on the many-classes memory test of
         # tests/test_sparse.py 12.3 coefficient vectors against its budget of 11)
+        width = self.q
         size = -(-m // COARSE_CHUNKS)
         chunks = [slice(i, min(i + size, m)) for i in range(0, m, size)]
+        cols = slice(0, q) if classes == list(range(q)) else classes
+        # the free classes' pinned rows (a class with none free stays zero: c res is)
+        pinned = [(cl, rest) for (cl, _, _, _, rest), (_, _, _, rows) in zip(
+            self._segment_selectors(), self._segments) if rows is not None and cl in classes]
 
         def psolve(res):
-            lead = res[:whole * m].reshape(whole, m)
-            R = np.zeros((m, len(rest)))
-            for j, (_, lo, hi, rows) in enumerate(rest):
-                if rows is None:
-                    R[:, j] = res[lo:hi]
-                else:
-                    R[rows, j] = res[lo:hi]
+            R = res.reshape(m, width)
             C = np.zeros((r, q))  # U^T res
             for sl in chunks:
-                Bs = B[sl].astype(np.float64)
-                if whole:
-                    C[:, :whole] += (lead[:, sl] @ Bs).T
-                if rest:
-                    C[:, rest_cols] += Bs.T @ R[sl]
+                C += B[sl].astype(np.float64).T @ R[sl, cols]
             W = scipy.linalg.cho_solve(cf, C.T.ravel(), check_finite=False).reshape(q, r).T
             for i, cl in enumerate(classes):
                 W[:, i] -= c * (ginv[cl] @ C[:, i] if cl in ginv else C[:, i])
             out = np.multiply(res, c)  # c res, then U W added
-            lead_out = out[:whole * m].reshape(whole, m)
-            Wt = np.ascontiguousarray(W[:, :whole].T)
-            Wr = W[:, rest_cols]
+            T = out.reshape(m, width)
             for sl in chunks:
-                Bs = B[sl].astype(np.float64)
-                if whole:
-                    lead_out[:, sl] += Wt @ Bs.T
-                if rest:
-                    R[sl] = Bs @ Wr
-            for j, (_, lo, hi, rows) in enumerate(rest):
-                out[lo:hi] += R[:, j] if rows is None else R[rows, j]
+                T[sl, cols] += B[sl].astype(np.float64) @ W
+            for cl, rest in pinned:
+                T[rest, cl] = 0.0
             return out
         return psolve
 

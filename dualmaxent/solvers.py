@@ -319,11 +319,12 @@ class _NewtonCGStep(_Direction):
         # CG's residual is the gradient itself, overwritten (one (p,) vector less during the
         # products: 0.39 times the sparse X's bytes on the text k = 20 problem); its slope
         # g^T s comes from CG's own sums
-        grad = held.pop()
         if not obj.fresh_gradient:  # the objective keeps this array: CG works on a copy
-            grad = np.array(grad, dtype=np.float64)
+            held.append(np.array(held.pop(), dtype=np.float64))
         c = self.scale  # (the step tried first is c s: CG's radius is the trust radius / c)
-        s, slope = cg_direction(obj, beta, grad, rel, floor=self.floor, overwrite=True,
+        # (handed on: CG drops it once its residual is formed, on theta's table for a wide
+        # sparse design, :meth:`DualObjective.curvature_system`)
+        s, slope = cg_direction(obj, beta, held, rel, floor=self.floor, overwrite=True,
                                 radius=self.radius / c)
         if c != 1.0:  # (g^T (c s) = c g^T s: the slope scales with the step)
             s *= c
@@ -448,7 +449,8 @@ def _line_search(obj: DualObjective, beta, F, rel, d, predicted, direction: _Dir
     for i in range(max_halvings):
         if batch > 1 and i >= 1 and (i - 1) % batch == 0:
             obj.prefetch_line([beta + t * 0.5**j * d for j in range(batch)])
-        cand = beta + t * d
+        cand = np.multiply(d, t)  # beta + t d, the same rounding, with no temporary t d
+        cand += beta
         value, new_grad = _value_at(obj, cand, hessian and t == 1.0)
         new_F = direction.objective(obj, cand, value)
         if np.isfinite(new_F) and new_F >= F + direction.armijo * t * predicted:
@@ -527,12 +529,20 @@ def _secant_step(obj: DualObjective, beta, F, found, d, slope0: float, direction
 
     Memory: ``beta`` may be handed over in a list (:func:`_ascend` does): it is then popped
     and dropped once the trial point is formed, so that the trial's pass runs without it (the
-    accepted point and its gradient, the direction and the trial are needed; the start of the
-    line is not). Measured on text k = 20 of ``bench --sparse``: the fit's peak was this pass,
-    with beta alive, an (n_params,) vector, 0.39 times the sparse X's bytes.
+    accepted point, the direction and the trial are needed; the start of the line is not).
+    Measured on text k = 20 of ``bench --sparse``: the fit's peak was this pass, with beta
+    alive, an (n_params,) vector, 0.39 times the sparse X's bytes. ``found`` may be handed
+    over in a list too: the accepted point's gradient is then dropped once its slope is read,
+    and formed again only when the trial fails (rare: see above), by the pass at the accepted
+    point that the next step's curvature operator would make anyway (the objective's cache
+    holds the trial's pass), so it costs no pass; it was alive at the trial's pass, the
+    solve's peak, another (n_params,) vector.
     """
     if isinstance(beta, list):
         beta = beta.pop()
+    handed = isinstance(found, list)
+    if handed:
+        found = found.pop()
     t, cand, new_grad, new_F = found
     slope = float(new_grad @ d)
     measured = getattr(direction, "measured", None)
@@ -546,13 +556,22 @@ def _secant_step(obj: DualObjective, beta, F, found, d, slope0: float, direction
             measured(t, slope0, slope if risen else 0.0, new_F - F if risen else None)
         return found
     star = min(t * slope0 / (slope0 - slope), SECANT_MAX)
-    trial = beta + star * d
+    if handed:  # (the accepted point's gradient, and the pass's table of it: formed again if
+        # the trial fails)
+        found = new_grad = None
+        obj.forget_gradient()
+    trial = np.multiply(d, star)  # beta + star d, the same rounding, no temporary star d
+    trial += beta
     del beta  # (the caller's reference was handed over: freed here)
     value, grad_star = _value_at(obj, trial)
     F_star = direction.objective(obj, trial, value)
     if not (np.isfinite(F_star) and F_star > new_F):
         if measured is not None:
             measured(t, slope0, slope, new_F - F)
+        if found is None:
+            del trial, grad_star
+            new_grad = obj.smooth_value_grad(cand)[1]
+            found = (t, cand, new_grad, new_F)
         return found
     if grad_star is None:
         grad_star = obj.smooth_value_grad(trial)[1]
@@ -667,9 +686,9 @@ def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _
             # predicted = g^T d, the slope at the start (_ascent_or_gradient); beta handed over,
             # not kept: the secant's trial point is formed from it, and then it is freed before
             # the trial's pass (_secant_step)
-            held = [beta]
-            del beta
-            found = _secant_step(obj, held, F, found, d, predicted, direction)
+            held, line = [beta], [found]
+            del beta, found
+            found = _secant_step(obj, held, F, line, d, predicted, direction)
         t, beta, grad, F = found
         direction.accepted(t)
         if obj.stops_diverging:
@@ -1141,7 +1160,10 @@ def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: 
         on the sphere along its last direction (Steihaug-Toint; Nocedal & Wright, Algorithm
         7.2 without a preconditioner's norm).
     overwrite : bool
-        Use ``grad`` itself as CG's residual (it is overwritten), and return the slope too.
+        Use ``grad`` itself as CG's residual (it is overwritten; on theta's table, a wide
+        sparse design's, the residual is a new vector entered from it), and return the slope
+        too. ``grad`` may be handed over in a one-element list, popped once the residual is
+        formed (:class:`_NewtonCGStep` does: no second (p,) vector through the products).
 
     Returns
     -------
@@ -1157,18 +1179,29 @@ def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: 
     # --sparse, ran with the table alive, 0.39 times the sparse X's bytes; the operator reads
     # the point's probabilities, which the pass keeps apart from the table)
     obj.forget_gradient()
-    matvec, psolve = obj.curvature_operator(beta)
+    matvec, psolve, enter, leave = obj.curvature_system(beta)
+    if isinstance(grad, list):  # handed over: dropped once CG's residual is formed from it
+        grad = grad.pop()
     gnorm = float(np.linalg.norm(grad))
     target = min(CG_FORCING_MAX, np.sqrt(rel)) * gnorm
     # Memory: three (p,) vectors live across the iterations (s, r, d), the preconditioned
-    # residual z only until d is updated, and -H d (a view of the operator's buffer, overwritten
-    # by the next product) only until s and r are; every update is in place (BLAS's axpy:
-    # ``s += alpha d``, ``r -= alpha Cd``, and ``d = z + beta d`` written into z, each with one
-    # rounding per entry, or two without a fused multiply-add). Before, z, d, Cd and their
-    # products were all alive at once during a product with X: five more vectors of p = m k
-    # floats, each 0.39 times the sparse X's bytes on the k = 20 text problem.
-    s = np.zeros_like(grad)
-    r = grad if overwrite else np.array(grad, dtype=np.float64)
+    # residual z only until d is updated, and -H d only until s and r are; every update is in
+    # place (BLAS's axpy: ``s += alpha d``, ``r -= alpha Cd``, and ``d = z + beta d`` written
+    # into z, each with one rounding per entry, or two without a fused multiply-add). Before,
+    # z, d, Cd and their products were all alive at once during a product with X: five more
+    # vectors of p = m k floats, each 0.39 times the sparse X's bytes on the k = 20 text
+    # problem. The vectors live in the operator's layout (:meth:`DualObjective.
+    # curvature_system`: theta's flattened table for a wide sparse design, where -H d is the
+    # product's own new table and no buffer holds the direction unpacked; the packed layout
+    # elsewhere, -H d a view of the operator's buffer, overwritten by the next product), so
+    # with the iterate five such vectors at a product, the floor of preconditioned CG (x, r,
+    # d and A d, z sharing the last); r is entered from the gradient (the gradient itself on
+    # the packed layout when ``overwrite``)
+    r = enter(grad)
+    if r is grad and not overwrite:
+        r = np.array(grad, dtype=np.float64)
+    grad = None  # (r, or the caller's: not held here through the products)
+    s = np.zeros_like(r)
     d = psolve(r)  # z_0 (psolve returns a new array, never r itself)
     rz = float(r @ d)
     rz0, slope = rz, 0.0
@@ -1204,8 +1237,10 @@ def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: 
         del z
         rz = rz_new
     if not s.any():  # no step: the preconditioned gradient (d is still z_0, r the gradient)
-        s = d if overwrite else psolve(grad)
+        s = d
         slope = rz0
+    r = d = None  # (not alive while s is packed)
+    s = leave(s)
     return (s, slope) if overwrite else s
 
 
