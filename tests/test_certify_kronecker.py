@@ -32,7 +32,8 @@ from dualmaxent import Dataset, solve_dual
 
 from _factories import drawn_classes
 from _rounding import U, gamma as _gamma
-from test_certify_sample import _full_curvature, _objective, _tight_optimum
+from test_certify_sample import (_full_curvature, _objective, _recording_newton_step,
+                                 _tight_optimum)
 
 checker = importlib.import_module("dualmaxent.certify")
 
@@ -138,19 +139,13 @@ def test_the_kronecker_step_brackets_an_independent_optimum(monkeypatch, k, move
     theta = theta * 0.5 if moved else theta  # far from the optimum as well
     assert ds.n < 4 * (k - 1) * ds.m
 
-    seen = {}
-    newton, smallest = checker._newton_step, checker._kronecker_smallest
-
-    def record_newton(run, data, th, sel, *args, **kw):
-        out = newton(run, data, th, sel, *args, **kw)
-        seen["sel"], seen["solve"] = sel, out[4]
-        return out
+    seen = _recording_newton_step(monkeypatch)
+    smallest = checker._kronecker_smallest
 
     def record_smallest(*args, **kw):
         seen["kronecker"] = smallest(*args, **kw)
         return seen["kronecker"]
 
-    monkeypatch.setattr(checker, "_newton_step", record_newton)
     monkeypatch.setattr(checker, "_kronecker_smallest", record_smallest)
     cert = checker.certify(ds, theta)
     br = cert.projected

@@ -70,6 +70,22 @@ def _tight_optimum(ds, lam, start):
     return res.x.reshape(m, k)
 
 
+def _recording_newton_step(monkeypatch) -> dict:
+    """Wrap the checker's ``_newton_step``: the dict returned receives the entries ``sel`` of
+    its last call and its ``(rank, condition, smallest)``, as ``seen["sel"]`` and
+    ``seen["solve"]``."""
+    seen = {}
+    newton = checker._newton_step
+
+    def record_newton(run, data, th, sel, *args, **kw):
+        out = newton(run, data, th, sel, *args, **kw)
+        seen["sel"], seen["solve"] = sel, out[4]
+        return out
+
+    monkeypatch.setattr(checker, "_newton_step", record_newton)
+    return seen
+
+
 def _full_curvature(ds, theta, sel):
     """``C_SS = X^T W J X`` on the entries ``sel`` (class-major ``c m + i``) at theta, dense,
     from its definition: ``J_j = diag(p_j) - p_j p_j^T`` per row."""
@@ -102,20 +118,14 @@ def test_the_sampled_step_brackets_an_independent_optimum(monkeypatch, kind, k, 
     if moved:
         theta = theta + 1e-3 * np.random.default_rng(1).standard_normal(theta.shape)
 
-    seen = {}
-    newton, pcg = checker._newton_step, checker._pcg_step
-
-    def record_newton(run, data, th, sel, *args, **kw):
-        out = newton(run, data, th, sel, *args, **kw)
-        seen["sel"], seen["solve"] = sel, out[4]
-        return out
+    seen = _recording_newton_step(monkeypatch)
+    pcg = checker._pcg_step
 
     def record_pcg(*args, **kw):
         out = pcg(*args, **kw)
         seen["done"] = out[1]
         return out
 
-    monkeypatch.setattr(checker, "_newton_step", record_newton)
     monkeypatch.setattr(checker, "_pcg_step", record_pcg)
     cert = checker.certify(ds, theta, penalty=pen)
     br = cert.projected
