@@ -19,7 +19,7 @@ import numpy as np
 from scipy.special import expit, xlogy
 
 __all__ = ["logsumexp", "log_softmax", "softmax", "softmax_logsumexp", "entropy", "softplus",
-           "sigmoid", "sigmoid_bernoulli_loss", "unique_inverse", "xlogx", "exp", "column_absmax",
+           "sigmoid", "bernoulli_value_residual", "unique_inverse", "xlogx", "exp", "column_absmax",
            "ELEMENTWISE_ROWS", "row_chunks"]
 
 
@@ -170,25 +170,98 @@ def softplus(eta: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, np.asarray(eta, dtype=np.float64))
 
 
-def sigmoid_bernoulli_loss(eta: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(sigmoid(eta), y softplus(-eta) + (1 - y) softplus(eta))`` elementwise, from one
-    exponential: the Bernoulli pass's mean and its loss ``-(y eta - log(1 + e^eta))``.
+def bernoulli_value_residual(eta: np.ndarray, y: np.ndarray, w: np.ndarray, resid: np.ndarray,
+                             var: np.ndarray | None = None, mean: np.ndarray | None = None,
+                             work: np.ndarray | None = None) -> float:
+    """The Bernoulli pass's elementwise step, from one exponential per row: returns the
+    log-likelihood ``sum_j w_j [y_j eta_j - softplus(eta_j)]`` and writes the weighted residual
+    ``w (y - sigmoid(eta))`` into ``resid`` and, when given, ``sigmoid(eta) (1 - sigmoid(eta))``
+    into ``var`` and ``sigmoid(eta)`` into ``mean``.
 
-    With ``e = exp(-|eta|)`` (in ``(0, 1]``: no overflow), ``sigmoid(eta)`` is ``1 / (1 + e)``
-    for ``eta >= 0`` and ``e / (1 + e)`` otherwise, and ``softplus(+-eta) = max(+-eta, 0) +
-    log1p(e)``. ``max(-eta, 0)`` is formed as ``max(eta, 0) - eta``, exact in floating point (one
-    of the two terms is zero). For ``y`` in ``[0, 1]`` the loss is a sum of nonnegative terms,
-    with no cancellation, and for ``y`` in ``{0, 1}`` it is exactly ``softplus(-+eta)``: no
-    test of ``y`` per block (4.2 us of a block's 18 us, 1285 rows: 0.2 ms of a 1.9 ms pass at
-    n = 10^5, m = 11). An infinite ``eta`` (an overflowed score) gives a loss that is not finite
-    (inf or NaN), which a line search rejects as it rejects any non-finite value.
+    Parameters
+    ----------
+    eta, y, w : ndarray of shape (rows,)
+        Linear predictors, responses in ``[0, 1]``, weights (nonnegative).
+    resid : ndarray of shape (rows,)
+        Output; may be ``eta`` itself (read for the last time before it is written).
+    var, mean : ndarray of shape (rows,), optional
+        Outputs (views of a longer array are fine).
+    work : ndarray of shape (2, >= rows), optional
+        Scratch, reused across calls by the kernels: no temporary of ``rows`` floats is
+        allocated (13 ufunc calls, 15 with ``var`` and ``mean``, and two dot products).
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    With ``e = exp(-|eta|)`` (in ``[0, 1]``: no overflow) and ``h = 1 - signbit(eta)`` (1 for
+    ``eta >= +0``, 0 for ``eta <= -0``: the sign bit, as ``copysign`` below reads it),
+
+    * ``sigmoid(eta) = h - s``, with ``s = copysign(e / (1 + e), eta)``: ``1 - e / (1 + e)``
+      or ``e / (1 + e)``, each accurate to its own relative precision;
+    * ``y - sigmoid(eta) = (y - h) + s``: exact for ``y = h`` (the term ``s``), one rounding of
+      a sum of terms of one sign otherwise;
+    * ``y eta - softplus(eta) = (y - h) eta - log1p(e)``, as ``softplus(eta) = max(eta, 0) +
+      log1p(e)``: two terms of one sign (``<= 0`` for ``y`` in ``[0, 1]``), summed over the
+      rows as two dot products of terms of one sign each, so no cancellation anywhere;
+    * ``sigmoid(eta) (1 - sigmoid(eta)) = (e / (1 + e)) / (1 + e)``, with no ``1 - p`` (which
+      loses the relative precision of a probability near 1: ``p (1 - p)`` is 0 beyond
+      ``|eta| > 37``).
+
+    Rounding (the standard model, unit roundoff ``u = 2**-53``, and ``exp`` and ``log1p``
+    within ``f u`` relatively): ``e`` carries ``f u``, ``log1p(e)`` ``2 f u`` (the condition of
+    ``log1p`` at ``e > 0`` is at most 1), ``e / (1 + e)`` ``(2 f + 2) u`` (the sum ``1 + e``
+    perturbed by at most ``f u`` relatively and rounded, the quotient rounded); so, to first
+    order, per row, ``sigmoid`` within ``(2 f + 3) u`` relatively (``1 - t`` for ``t <= 1/2``
+    adds one rounding and no more relative error than ``t``'s), ``y - sigmoid`` within
+    ``(2 f + 3) u (|y - h| + e / (1 + e))`` (``(2 f + 3) u |y - sigmoid|`` for ``y`` in
+    ``{0, 1}``) and ``w (y - sigmoid)`` one ``u`` more, ``sigmoid (1 - sigmoid)`` within
+    ``(3 f + 4) u``, and the sum within ``(gamma(rows + 3) + 2 f u) sum_j w_j loss_j`` (the
+    rounding of ``y - h``, of the product by ``w``, of the product by ``eta``, the ``rows - 1``
+    additions of a dot product, the final sum), a relative error of the log-likelihood itself,
+    ``loss_j = -(y_j - h_j) eta_j + log1p(e_j) >= 0``. Results below the smallest
+    normal number (``|eta| > 708``) add an absolute ``2**-1074`` per rounding.
+    ``tests/test_numerics.py`` checks these against 50-digit decimal arithmetic at ``f = 8``
+    (four units in the last place).
+
+    An infinite ``eta`` gives a log-likelihood that is not finite (``-inf`` or NaN: ``0 inf``
+    for ``y = h``), which a line search rejects as it rejects any non-finite value; its mean,
+    residual and variance are the limits.
+
+    Measured (one BLAS thread, 2-core machine, ns per row at 5140 and 23831 rows, the blocks
+    of a gradient pass at m = 51 and m = 11): 5.9 and 5.2, against 8.2 and 34 for the step it
+    replaced (``sigmoid_bernoulli_loss``, ``mu (1 - mu)`` and the residual: about 24 calls and
+    eight (rows,) temporaries, 190 kB each at 23831 rows, past glibc's ``mmap`` threshold, so
+    that every one was a fresh mapping and its page faults). Not faster: ``log1p(e)`` as
+    ``log(1 + e)`` plus its rounding error ``(e - ((1 + e) - 1)) / (1 + e)`` (four calls for
+    one, 1.9 against 1.0 ns per row); the mean by ``numpy.where`` (0.9 ns per row, against
+    0.6 for ``copysign``); chunks of 4096 or 8192 rows inside a block (the calls' cost).
     """
-    eta = np.asarray(eta, dtype=np.float64)
-    e = np.exp(-np.abs(eta))
-    r = 1.0 / (1.0 + e)
-    pos = np.maximum(eta, 0.0)
-    neg = pos - eta
-    return np.where(eta >= 0, r, e * r), y * neg + (1.0 - y) * pos + np.log1p(e)
+    rows = eta.shape[0]
+    work = np.empty((2, rows)) if work is None else work
+    e, t = work[0, :rows], work[1, :rows]
+    np.abs(eta, out=e)
+    np.negative(e, out=e)
+    np.exp(e, out=e)                                     # e = exp(-|eta|)
+    np.log1p(e, out=t)
+    value = -float(w @ t)                                # -sum w log1p(e)
+    np.add(e, 1.0, out=t)
+    np.divide(e, t, out=e)                               # e / (1 + e) = sigmoid(-|eta|)
+    if var is not None:
+        np.divide(e, t, out=var)
+    h = np.signbit(eta)
+    np.logical_not(h, out=h)
+    np.subtract(y, h, out=t)                             # y - h
+    np.copysign(e, eta, out=e)                           # s
+    if mean is not None:
+        np.subtract(h, e, out=mean)
+    np.add(e, t, out=e)                                  # y - sigmoid(eta)
+    np.multiply(t, w, out=t)
+    value += float(t @ eta)                              # sum w (y - h) eta
+    np.multiply(e, w, out=resid)
+    return value
 
 
 def sigmoid(eta: np.ndarray) -> np.ndarray:

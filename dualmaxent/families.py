@@ -171,16 +171,37 @@ class Family(abc.ABC):
         """The same likelihood in a one-column family, or None (:meth:`Categorical.binary_view`)."""
         return None
 
-    def block_value_mean_var(self, Y: np.ndarray, eta: np.ndarray, w: np.ndarray,
-                             hessian: bool = True):
-        """``(l, mu, A'' or None)`` on a block of observations, for the one-pass kernels.
+    def block_value_residual(self, Y: np.ndarray, eta: np.ndarray, w: np.ndarray,
+                             resid: np.ndarray, var: np.ndarray | None = None,
+                             mean: np.ndarray | None = None, work: np.ndarray | None = None):
+        """The one-pass kernels' elementwise step on a block of observations: returns
+        ``l = sum_j w_j [Y_j eta_j - A(eta_j)]`` (the canonical log-likelihood of the block) and
+        writes ``w (Y - A'(eta))`` into ``resid`` (which may be ``eta`` itself), ``A''(eta)``
+        into ``var`` and ``A'(eta)`` into ``mean`` when given.
 
-        ``l = sum_j w_j [Y_j eta_j - A(eta_j)]`` (the canonical log-likelihood of the block),
-        ``mu = A'(eta)`` and, when ``hessian``, ``A''(eta)``; families override it with a
-        faster or more accurate evaluation of the same quantities.
+        Parameters
+        ----------
+        Y, eta, w, resid : ndarray of shape (rows,)
+        var, mean : ndarray of shape (rows,), optional
+        work : ndarray of shape (2, >= rows), optional
+            Scratch the kernel reuses across blocks (families with a fused evaluation use it).
+
+        Returns
+        -------
+        float
+
+        Families override it with a faster or more accurate evaluation of the same quantities
+        (:meth:`Bernoulli.block_value_residual`).
         """
-        var = self.variance(eta) if hessian else None
-        return self.canonical_loglik(Y, eta, w), self.mean(eta), var
+        mu = self.mean(eta)
+        value = self.canonical_loglik(Y, eta, w)
+        if var is not None:
+            var[...] = self.variance(eta)
+        if mean is not None:
+            mean[...] = mu
+        np.subtract(Y, mu, out=resid)
+        resid *= w
+        return value
 
     # -- the conjugate -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -383,11 +404,10 @@ class Bernoulli(Family):
         # y eta - log(1 + e^eta) = -softplus(-eta) for y = 1 and -softplus(eta) for y = 0.
         return float(-np.dot(w, Y * nx.softplus(-eta) + (1.0 - Y) * nx.softplus(eta)))
 
-    def block_value_mean_var(self, Y, eta, w, hessian=True):
-        # y eta - log(1 + e^eta) = -(y softplus(-eta) + (1 - y) softplus(eta)): one exponential
-        # per row instead of canonical_loglik's two, and no cancellation for y in [0, 1]
-        mu, loss = nx.sigmoid_bernoulli_loss(eta, Y)
-        return -float(w @ loss), mu, (mu * (1.0 - mu) if hessian else None)
+    def block_value_residual(self, Y, eta, w, resid, var=None, mean=None, work=None):
+        # one exponential per row, out= buffers, no cancellation for y in [0, 1]
+        # (:func:`dualmaxent._numerics.bernoulli_value_residual`)
+        return nx.bernoulli_value_residual(eta, Y, w, resid, var=var, mean=mean, work=work)
 
     def conjugate(self, mu):
         mu = np.clip(mu, 0.0, 1.0)

@@ -12,6 +12,8 @@ from hypothesis.extra.numpy import arrays
 
 from dualmaxent import _numerics as nx
 
+from _rounding import gamma
+
 
 def test_softmax_rows_are_distributions_and_log_softmax_is_its_log():
     rng = np.random.default_rng(1)
@@ -48,8 +50,8 @@ def test_softmax_is_invariant_to_a_shift_of_every_score(eta, shift):
 
 
 def test_fused_forms_equal_the_separate_stable_ones():
-    """softmax_logsumexp (one exponential per entry) and sigmoid_bernoulli_loss (one per element)
-    give what softmax, logsumexp, sigmoid and softplus give apart, at extreme scores too."""
+    """softmax_logsumexp (one exponential per entry) gives what softmax and logsumexp give
+    apart, at extreme scores too."""
     rng = np.random.default_rng(4)
     eta = np.vstack([rng.standard_normal((40, 5)) * 4, [[800.0, 0, 0, 0, -800.0]],
                      [[-np.inf, 0, 1, 2, 3]], [[-1e3] * 5]])
@@ -60,22 +62,109 @@ def test_fused_forms_equal_the_separate_stable_ones():
     assert np.all(P[-1] == 0.2) and np.all(P[-2] >= 0) and P[-2, 0] == 0.0
     np.testing.assert_allclose(lse, nx.logsumexp(eta), rtol=1e-15)
     np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-15)
-    x = np.concatenate([rng.standard_normal(50) * 5, [0.0, 40.0, -40.0, 800.0, -800.0,
-                                                       np.inf, -np.inf]])
-    finite = np.isfinite(x)
-    for y in (np.zeros_like(x), np.ones_like(x)):  # labels: the loss is softplus(-+eta)
-        with np.errstate(invalid="ignore"):
-            s, loss = nx.sigmoid_bernoulli_loss(x, y)
-        np.testing.assert_allclose(s, nx.sigmoid(x), rtol=1e-15, atol=0)
-        np.testing.assert_allclose(loss[finite], nx.softplus(np.where(y == 1, -x, x))[finite],
-                                   rtol=1e-15, atol=0)
-        assert not np.any(np.isfinite(loss[~finite]))  # an overflowed score has no finite loss
-    # a proportion: y softplus(-eta) + (1 - y) softplus(eta), each term computed apart
-    y = np.linspace(0.0, 1.0, x.size)
-    with np.errstate(invalid="ignore"):  # inf * 0 in the reference at eta = +-inf
-        expected = y * nx.softplus(-x) + (1 - y) * nx.softplus(x)
-    np.testing.assert_allclose(nx.sigmoid_bernoulli_loss(x, y)[1][finite], expected[finite],
-                               rtol=4 * np.finfo(float).eps, atol=0)
+
+
+# The Bernoulli step against 50-digit decimal arithmetic, at the bounds its docstring derives:
+# unit roundoff U, exp and log1p assumed within F U relatively (F = 8: four units in the last
+# place, above the error of glibc's and numpy's float64 exp and log1p), results below the
+# smallest normal number within TINY absolutely.
+U = 2.0 ** -53
+F = 8
+TINY = 4 * (F + 1) * 2.0 ** -1074
+_EXTREME = [0.0, -0.0, 5e-324, -5e-324, 1e-300, -1e-300, 1e-9, -1e-9, 0.5, -0.5, 2.0, -2.0,
+            36.7, -36.7, 40.0, -40.0, 700.0, -700.0, 708.5, -708.5, 709.8, -709.8, 744.0, -744.0,
+            745.0, -745.0, 746.0, -746.0, 1e3, -1e3, 1e300, -1e300]
+
+
+def _bernoulli_reference(x, y):
+    """``(mu, y - mu, var, loss, sigmoid(-|x|))`` of one finite row from their definitions, in
+    50 digits, rounded to float64 at the end: ``mu = 1 / (1 + e^-x)``, ``loss = y softplus(-x)
+    + (1 - y) softplus(x)``, each softplus ``|x| + log(1 + e^-|x|)`` or ``log(1 + e^-|x|)``
+    (no overflow of the decimal exponent at |x| = 1e300 either)."""
+    import decimal
+
+    with decimal.localcontext() as ctx:
+        ctx.prec = 50
+        ctx.Emin, ctx.Emax = -10 ** 6, 10 ** 6
+        D = decimal.Decimal
+        a = abs(D(float(x)))
+        e = (-a).exp() if a < 10 ** 7 else D(0)  # e^-a, 0 to 50 digits beyond
+        s_small = e / (1 + e)  # sigmoid(-|x|)
+        # softplus(-|x|) = log(1 + e): its series where 1 + e would drop e's digits
+        sp_small = (1 + e).ln() if e > D("1e-20") else e - e * e / 2
+        mu, one_minus = (1 - s_small, s_small) if x >= 0 else (s_small, 1 - s_small)
+        sp_pos = a + sp_small if x >= 0 else sp_small  # softplus(x)
+        sp_neg = sp_small if x >= 0 else a + sp_small  # softplus(-x)
+        loss = D(float(y)) * sp_neg + (1 - D(float(y))) * sp_pos
+        # y - mu as (y - 1) + s or y - s: 1 - s itself has only 50 digits
+        y_mu = (D(float(y)) - 1) + s_small if x >= 0 else D(float(y)) - s_small
+        return float(mu), float(y_mu), float(mu * one_minus), float(loss), float(s_small)
+
+
+def test_bernoulli_step_is_within_its_rounding_bound_of_the_definitions():
+    """``bernoulli_value_residual`` at scores from 0 (both signs) through the subnormals to
+    +-1e300, with labels 0 and 1 and proportions, against the decimal reference: the mean, the
+    variance and the weighted residual per row, the log-likelihood per row and summed, within
+    the docstring's first-order bounds (plus a fifth for their second-order terms)."""
+    rng = np.random.default_rng(7)
+    eta = np.array(_EXTREME * 5 + list(rng.standard_normal(40) * 8))
+    y = np.concatenate([np.zeros(len(_EXTREME)), np.ones(len(_EXTREME)),
+                        np.full(len(_EXTREME), 0.3), np.full(len(_EXTREME), 1e-10),
+                        np.full(len(_EXTREME), 1.0 - 2.0 ** -30),
+                        (rng.random(40) < 0.5).astype(float)])
+    w = rng.uniform(0.25, 3.0, eta.size)
+    rows = eta.size
+    ref = np.array([_bernoulli_reference(x, t) for x, t in zip(eta, y)])
+    mu, y_mu, var, loss, s_small = ref.T
+    h = ~np.signbit(eta)
+    resid, mean, v = np.empty(rows), np.empty(rows), np.empty(rows)
+    work = np.full((2, rows + 5), np.nan)  # longer than the rows, and dirty
+    value = nx.bernoulli_value_residual(eta, y, w, resid, var=v, mean=mean, work=work)
+    slack = 1.2  # second-order terms of the first-order bounds
+    assert np.all(np.abs(mean - mu) <= slack * (2 * F + 3) * U * mu + TINY)
+    assert np.all(np.abs(v - var) <= slack * (3 * F + 4) * U * var + TINY)
+    # (the reference w (y - mu) itself rounds once: one U more)
+    err = np.abs(resid - w * y_mu)
+    assert np.all(err <= slack * (2 * F + 5) * U * w * (np.abs(y - h) + s_small) + TINY * w)
+    # labels: the residual of y = h is s = +-e / (1 + e), relatively accurate however small
+    label = (y == 0) | (y == 1)
+    assert np.all(err[label] <= slack * (2 * F + 5) * U * w[label] * np.abs(y_mu[label])
+                  + TINY * w[label])
+    total = float(np.sum(w * loss))
+    assert abs(value + total) <= slack * (gamma(rows + 3) + 2 * F * U) * total
+    for j in range(rows):  # row by row: a block of one row, its own bound
+        r1 = np.empty(1)
+        v1 = nx.bernoulli_value_residual(eta[j:j + 1], y[j:j + 1], w[j:j + 1], r1)
+        assert abs(v1 + w[j] * loss[j]) <= slack * (gamma(4) + 2 * F * U) * w[j] * loss[j] + TINY
+        assert abs(r1[0] - w[j] * y_mu[j]) <= slack * (2 * F + 5) * U * w[j] * (
+            abs(y[j] - h[j]) + s_small[j]) + TINY * w[j]
+
+
+def test_bernoulli_step_at_zero_infinite_scores_and_in_place():
+    """``eta = +-0`` is the midpoint whatever its sign bit; an infinite score gives the limits of
+    the mean, residual and variance and a log-likelihood that is not finite (an overflowed
+    score is rejected, not mistaken for a good fit); the residual may overwrite ``eta``."""
+    eta = np.array([0.0, -0.0, np.inf, -np.inf, np.inf, -np.inf])
+    y = np.array([1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
+    w = np.array([2.0, 3.0, 1.0, 1.0, 1.0, 1.0])
+    resid, mean, var = np.empty(6), np.empty(6), np.empty(6)
+    with np.errstate(invalid="ignore"):
+        nx.bernoulli_value_residual(eta, y, w, resid, var=var, mean=mean)
+        assert np.array_equal(mean, [0.5, 0.5, 1.0, 0.0, 1.0, 0.0])
+        assert np.array_equal(var, [0.25, 0.25, 0.0, 0.0, 0.0, 0.0])
+        assert np.array_equal(resid, w * (y - mean))
+        for j in range(2, 6):
+            assert not np.isfinite(nx.bernoulli_value_residual(eta[j:j + 1], y[j:j + 1],
+                                                               w[j:j + 1], np.empty(1)))
+    rng = np.random.default_rng(3)
+    eta = rng.standard_normal(1000) * 20
+    y = (rng.random(1000) < 0.4).astype(float)
+    w = rng.uniform(0.5, 2.0, 1000)
+    resid = np.empty(1000)
+    value = nx.bernoulli_value_residual(eta, y, w, resid)
+    same = eta.copy()  # resid written over eta: the same numbers (to the dot products' order)
+    assert nx.bernoulli_value_residual(same, y, w, same) == pytest.approx(value, rel=gamma(1003))
+    np.testing.assert_allclose(same, resid, rtol=4 * U, atol=0)
 
 
 @pytest.mark.parametrize("rows", [0, 1, 2, 3, 7, 8, 1000, 1001])
