@@ -166,3 +166,14 @@ def test_the_sweeps_separation_check_prints_no_warning_and_agrees_with_the_lp():
             warnings.simplefilter("error")
             verdict = bs._separated(X, y)
         assert verdict == reference_separated(X, y)
+
+
+def test_the_headline_bench_s_synthetic_classes_warn_of_no_counts():
+    """``dualmaxent bench``'s synthetic data: ten classes coded 0..9 are classes by
+    construction; building them prints no count warning between the benchmark's lines."""
+    from dualmaxent import bench
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = bench.synthetic(200, 6, 10, seed=1)
+    assert ds.k == 10 and ds.family.multiclass
