@@ -279,7 +279,10 @@ class Dataset:
 
         scale = self._column_scaling()
         if scale is None:
-            return identify(self.X, self.weights, self.feature_names)
+            # (a curvature of one column, two classes or a one-parameter family: no solver
+            # reads a kept Gram matrix, so the rank screen may take a smaller row sample)
+            wide = self.family.multiclass and self.k > 2
+            return identify(self.X, self.weights, self.feature_names, keep_gram=wide)
         return _scaled_identifiability(self._rescaled(scale).identifiability, scale,
                                        self.feature_names)
 

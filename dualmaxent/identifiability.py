@@ -79,6 +79,20 @@ RANK_SAMPLE_ROWS_PER_COLUMN = 1000
 RANK_SCREEN_ROWS_PER_COLUMN = 100
 RANK_SAMPLE_MAX_STEP = 16
 
+#: Where the Gram matrix would not be kept for a preconditioner (``keep_gram=False``: a
+#: curvature of one column, two classes or a one-parameter family, whose solvers never read
+#: it), the screen takes its row sample from this many rows per column on (twice as many rows
+#: as that): full rank of the sample proves full rank of ``X`` as above, and the sample costs
+#: a fraction of the pass over every row. Measured on ``bench_sweep.make_data``, unpenalised
+#: two classes, one BLAS thread, best of 15 interleaved (`MaxEntClassifier` fits): n = 10^4,
+#: m = 51 10.98 -> 9.86 ms; n = 3000, m = 51 4.85 -> 4.56; n = 10^4, m = 301 104 -> 94. With
+#: three classes the kept Gram preconditions Newton-CG, which would form it again in float64
+#: (28.8 against 29.2 ms at n = 10^4, m = 51): there the rule above stands. The condition is
+#: then estimated on fewer rows (errs higher); it is read for float32 choices only from
+#: 10^5 rows (:func:`dualmaxent.solvers._curvature_precision`), where the step is
+#: RANK_SAMPLE_MAX_STEP either way once ``m <= n / 1600``.
+RANK_SCREEN_MIN_ROWS_PER_COLUMN = 8
+
 #: The rank pass keeps the Gram matrix it formed on every row (:attr:`Identifiability.gram`,
 #: for the Newton-CG preconditioner) while its ``m^2`` floats are at most this fraction of
 #: ``X``'s ``n m`` (``m <= n / 8``): alive as long as the data set, it then adds at most an
@@ -151,7 +165,7 @@ class Identifiability:
         return self.basis @ (self.basis.T @ theta)
 
 
-def identify(X: np.ndarray, w: np.ndarray, names) -> Identifiability:
+def identify(X: np.ndarray, w: np.ndarray, names, keep_gram: bool = True) -> Identifiability:
     """Rank, row and null space of the weighted design (module docstring).
 
     Parameters
@@ -161,6 +175,10 @@ def identify(X: np.ndarray, w: np.ndarray, names) -> Identifiability:
         Frequency weights; rows of weight zero do not count.
     names : sequence of str
         The ``m`` column names, for the dependencies.
+    keep_gram : bool, default True
+        Whether a Gram matrix formed on every row may be kept (:attr:`Identifiability.gram`,
+        for Newton-CG's preconditioner); without, the screen's row sample is taken from
+        :data:`RANK_SCREEN_MIN_ROWS_PER_COLUMN` rows per column on.
 
     Returns
     -------
@@ -170,10 +188,10 @@ def identify(X: np.ndarray, w: np.ndarray, names) -> Identifiability:
     # where OpenBLAS's threads cost more than they give (measured on two cores: a (1797, 65)
     # QR takes 2.5 ms on one thread, 20 ms on two, and 0.1 to 0.6 s when the cores are busy)
     with _kernels._one_blas_thread():
-        return _identify(X, w, names)
+        return _identify(X, w, names, keep_gram)
 
 
-def _identify(X, w, names) -> Identifiability:
+def _identify(X, w, names, keep_gram: bool = True) -> Identifiability:
     n, m = X.shape
     if design.is_sparse(X):
         # the Gram matrix (m, m) from the stored entries, its eigenvalues deciding (the blocked
@@ -191,7 +209,8 @@ def _identify(X, w, names) -> Identifiability:
         return identify_gram(_kernels.gram(X, w), names)
     # a float32 screen first: half the pass, and conclusive for the ordinary full-rank design;
     # on a row sample first when there are many rows (full rank of some rows proves it for all)
-    step = min(RANK_SAMPLE_MAX_STEP, n // max(RANK_SCREEN_ROWS_PER_COLUMN * m, 1))
+    per_column = RANK_SCREEN_ROWS_PER_COLUMN if keep_gram else RANK_SCREEN_MIN_ROWS_PER_COLUMN
+    step = min(RANK_SAMPLE_MAX_STEP, n // max(per_column * m, 1))
     condition = gram = None
     if step >= 2:
         condition = _clearly_full_rank(_kernels.gram(X[::step], w[::step], dtype=np.float32),
@@ -200,7 +219,7 @@ def _identify(X, w, names) -> Identifiability:
         gram = _kernels.gram(X, w, dtype=np.float32)
         condition = _clearly_full_rank(gram, GRAM_CLEAR_FLOAT32)
     if condition is not None:
-        if gram is not None and m <= GRAM_KEEP_MAX_FRACTION * n:
+        if gram is not None and keep_gram and m <= GRAM_KEEP_MAX_FRACTION * n:
             gram.setflags(write=False)
         else:
             gram = None

@@ -488,6 +488,7 @@ def test_the_sampled_screen_finds_the_rank_and_dependencies_of_every_row(monkeyp
     sampled = Dataset.from_arrays(X, rng.integers(0, 2, 30000), names).identifiability
     assert rows[0] < 30000 and 30000 in rows  # the sample was tried, every row decided
     monkeypatch.setattr(_ID, "RANK_SCREEN_ROWS_PER_COLUMN", 10**9)  # no sample
+    monkeypatch.setattr(_ID, "RANK_SCREEN_MIN_ROWS_PER_COLUMN", 10**9)
     rows.clear()
     full = Dataset.from_arrays(X, rng.integers(0, 2, 30000), names).identifiability
     assert min(rows) == 30000
@@ -512,11 +513,31 @@ def test_a_deficiency_of_the_sample_alone_is_not_taken_for_the_designs(monkeypat
     assert ident.full_rank and rows[0] == len(range(0, n, step)) and n in rows
 
 
-def test_a_fit_is_the_same_with_the_sampled_screen_as_without(monkeypatch):
-    X, y = _sweep_data(20000, 10, 3)
-    coef = MaxEntClassifier().fit(X, y).coef_
+@pytest.mark.parametrize("n,m,k", [(20000, 10, 3), (3000, 51, 2)])
+def test_a_fit_is_the_same_with_the_sampled_screen_as_without(monkeypatch, n, m, k):
+    X, y = _sweep_data(n, m, k)
+    coef = MaxEntClassifier(C=np.inf).fit(X, y).coef_
     monkeypatch.setattr(_ID, "RANK_SCREEN_ROWS_PER_COLUMN", 10**9)
-    np.testing.assert_allclose(MaxEntClassifier().fit(X, y).coef_, coef, rtol=0, atol=1e-12)
+    monkeypatch.setattr(_ID, "RANK_SCREEN_MIN_ROWS_PER_COLUMN", 10**9)
+    np.testing.assert_allclose(MaxEntClassifier(C=np.inf).fit(X, y).coef_, coef, rtol=0,
+                               atol=1e-12)
+
+
+def test_a_one_column_curvature_screens_a_smaller_sample_and_keeps_no_gram(monkeypatch):
+    """n = 3000, m = 51: under 100 rows a column, so three classes screen every row and keep
+    the Gram matrix for Newton-CG's preconditioner; two classes, whose solvers never read it,
+    screen every seventh row (8 a column) and keep none. Both have full rank."""
+    n, m = 3000, 50
+    rows = _gram_rows(monkeypatch)
+    X3, y3 = _sweep_data(n, m, 3)
+    three = Dataset.from_arrays(X3, y3).identifiability
+    assert rows == [n] and three.full_rank and three.gram is not None
+    rows.clear()
+    X2, y2 = _sweep_data(n, m, 2)
+    two = Dataset.from_arrays(X2, y2).identifiability
+    step = n // (_ID.RANK_SCREEN_MIN_ROWS_PER_COLUMN * (m + 1))
+    assert step >= 2 and rows == [len(range(0, n, step))]
+    assert two.full_rank and two.gram is None
 
 
 def _sweep_data(n, m, k):
