@@ -42,7 +42,7 @@ from . import _numerics as nx
 from . import progress
 from .data import Dataset, load_dataset
 from .dual import DualObjective, solve_dual
-from .exceptions import CountTargetWarning, SeparationWarning
+from .exceptions import SeparationWarning
 from .params import Parameterization
 
 __all__ = ["main_bench", "run_bench", "synthetic", "SIZES"]
@@ -87,10 +87,10 @@ def synthetic(n: int, m: int, k: int, seed: int = 0) -> Dataset:
     labels = (P.cumsum(axis=1) > rng.random((n, 1))).argmax(axis=1)
     labels = np.minimum(labels, k - 1)
     # the default family for the label type, as a user gets it (categorical, also for k = 2);
-    # the labels are class codes by construction, not counts (no warning of them)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CountTargetWarning)
-        return Dataset.from_arrays(Xf, labels, name=f"synthetic n={n} m={m} k={k}")
+    # the labels are class codes by construction, not counts: no count warning, as the
+    # classifiers make theirs
+    return Dataset._from_arrays(Xf, labels, None, True, None, "categorical",
+                                f"synthetic n={n} m={m} k={k}", count_warning=False)
 
 
 # -- contenders -------------------------------------------------------------------------------

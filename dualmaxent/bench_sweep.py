@@ -133,16 +133,14 @@ def _separated(X, y) -> bool:
     (:func:`dualmaxent.separation.detect_separation`), run where separation is plausible,
     ``n <= 10 k (m + 1)``; beyond, ours' certificate decides after its fit."""
     from .data import Dataset
-    from .exceptions import CountTargetWarning
     from .separation import detect_separation
 
     k = len(np.unique(y))
     if len(y) > 10 * k * (X.shape[1] + 1):
         return False
-    with warnings.catch_warnings():
-        # the sweep's labels are class codes 0..k-1 by construction, not counts
-        warnings.simplefilter("ignore", CountTargetWarning)
-        data = Dataset.from_arrays(X, y)
+    # (the sweep's labels are class codes 0..k-1 by construction, not counts: no count warning)
+    data = Dataset._from_arrays(X, y, None, True, None, "categorical", "arrays",
+                                count_warning=False)
     return bool(detect_separation(data).separated)
 
 
