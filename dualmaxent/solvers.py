@@ -922,13 +922,13 @@ def _lbfgs_ascent(obj: DualObjective, beta, tol, max_iter, hist, precondition: b
         elif S_:
             q *= float(S_[-1] @ Y_[-1]) / float(Y_[-1] @ Y_[-1])
         else:
-            q *= 1.0 / max(float(np.linalg.norm(grad)), 1e-300)
+            q = _unit(q)
         for s, y, r, a in zip(S_, Y_, rho, reversed(alphas)):
             q = _axpy(s, q, a - r * float(y @ q))
         slope0 = float(grad @ q)
         if not slope0 > 0:  # not an ascent direction (rounding): restart from the gradient
             S_, Y_, rho, psolve = [], [], [], None
-            q = grad / max(float(np.linalg.norm(grad)), 1e-300)
+            q = _unit(grad)
             slope0 = float(grad @ q)
             if not slope0 > 0:
                 break
@@ -947,6 +947,12 @@ def _lbfgs_ascent(obj: DualObjective, beta, tol, max_iter, hist, precondition: b
                 del S_[0], Y_[0], rho[0]
         beta, value, grad = new_beta, new_value, new_grad
     return beta
+
+
+def _unit(g) -> np.ndarray:
+    """``g`` scaled to unit 2-norm (a new array): L-BFGS's first direction, as scipy's
+    L-BFGS-B takes it, and its restart."""
+    return g / max(float(np.linalg.norm(g)), 1e-300)
 
 
 def _wolfe_search(obj: DualObjective, beta, value, d, slope0):
