@@ -345,29 +345,15 @@ class Parameterization:
 
     def unpack(self, beta: np.ndarray) -> np.ndarray:
         """Theta of :attr:`theta_shape` from the free parameters ``beta`` (pinned entries 0),
-        C-ordered.
-
-        Why C order: a pass over a sparse ``X`` reads theta in that layout (scipy's ``X @
-        theta`` copies any other), so the class-major view this was before, the transpose of
-        the packed vector, cost a second (m, q) table inside every product (0.39 times the
-        sparse X's bytes on text k = 20 of ``bench --sparse``, alive at the solve's peak); a
-        dense product reads either layout. With the free entries a prefix the whole classes
-        are written as one transposing copy, as :meth:`dualmaxent.objective.DualObjective.
-        _pack` reads them.
-        """
-        beta = np.asarray(beta, dtype=np.float64)
-        T = np.zeros((self.m, self.q))
+        C-ordered: the definition of the layout. The solvers' objective unpacks by its class
+        segments in one transposing copy (:meth:`dualmaxent.objective.DualObjective.theta`),
+        the same numbers, in C order because scipy's sparse ``X @ theta`` copies any other."""
+        flat = np.zeros(self.m * self.q)
         if self.free_prefix:
-            whole = min(self.n_params // max(self.m, 1), self.q)
-            np.copyto(T[:, :whole].T, beta[:whole * self.m].reshape(whole, self.m))
-            rest = self.n_params - whole * self.m
-            if rest:  # (the last class, its pinned rows the last ones)
-                T[:rest, whole] = beta[whole * self.m:]
+            flat[:self.n_params] = beta
         else:
-            flat = np.zeros(self.m * self.q)
             flat[self.free_flat] = beta
-            T[...] = flat.reshape(self.q, -1).T
-        return self.squeeze(T)
+        return self.squeeze(np.ascontiguousarray(flat.reshape(self.q, -1).T))
 
     def pack(self, theta: np.ndarray) -> np.ndarray:
         """The free parameters ``beta`` of ``theta`` after moving it to the pivot gauge.

@@ -35,6 +35,10 @@ def test_pack_and_unpack_follow_the_free_entries(k, intercept, penalty):
     want = np.zeros(m * q)
     want[flat] = T.T.ravel()[flat]
     assert np.array_equal(back, want.reshape(q, m).T)
+    # theta(beta): the definition's unpacking (pinned entries 0), C-ordered for scipy's products
+    theta = obj.theta(packed)
+    assert np.array_equal(theta, obj.params.unpack(packed)) and theta.flags.c_contiguous
+    assert np.array_equal(theta.reshape(m, q), want.reshape(q, m).T)
 
 
 def test_row_selectors_take_the_marked_rows_and_leave_the_others():
