@@ -1913,7 +1913,7 @@ def _sampled_step(data, theta, sel, t_S, mask, kept, solve, maxiter: int, single
             rows = slice(lo, lo + step)
             gap = np.abs(kept["mean"][rows] - Y2[rows])
             gap *= w[rows, None]
-            total += np.abs(X[rows]).T @ gap
+            total += _xt(X[rows], gap, True)
     within = gamma(data.n + 2) * total[feat, cls]
     return _pcg_step(apply, t_S, lambda v: solve(v, whole=True), within, maxiter)
 
