@@ -212,8 +212,12 @@ class Dataset:
 
     Attributes
     ----------
-    X : ndarray of shape (n, m)
-        Features, the intercept column (if any) last.
+    X : ndarray, scipy.sparse.csr_array or dualmaxent.design.OnesColumn, of shape (n, m)
+        Features, the intercept column (if any) last: dense, a float64 copy; sparse, a
+        canonical CSR read through read-only views (the caller's own arrays when they are
+        one already, as scikit-learn's vectorizers make them: change them afterwards and
+        build the data set again), the intercept an implicit column of ones
+        (:class:`~dualmaxent.design.OnesColumn`).
     y : ndarray of shape (n,)
         The response as given.
     Y : ndarray of shape (n, k) or (n,)
@@ -483,10 +487,11 @@ class Dataset:
         caller).
         """
         fam = get_family(family)
-        # read only until the design is built below (one copy, the intercept appended); a
-        # complex X is refused (converting it would drop the imaginary parts), once the
-        # columns have their names for the message. A sparse X stays sparse (canonical CSR,
-        # :mod:`dualmaxent.design`): its checks read the stored entries only
+        # read only until the design is built below (dense: one copy, the intercept
+        # appended); a complex X is refused (converting it would drop the imaginary parts),
+        # once the columns have their names for the message. A sparse X stays sparse
+        # (canonical CSR, :mod:`dualmaxent.design`; not copied when it is one already, its
+        # intercept implicit): its checks read the stored entries only
         sparse = design.is_sparse(X)
         if validated:
             Xa, complex_X = (_sparse_real(X) if sparse
@@ -537,20 +542,20 @@ class Dataset:
         if intercept:
             if "intercept" in feature_names:
                 raise DataError("a feature is already named 'intercept'; pass intercept=False")
-            if sparse:
-                Xa = design.with_intercept(Xa)
+            if sparse:  # the ones implicit, X's entries read where they are
+                Xa = design.ones_column(Xa)
             else:  # the copy and the columns' maxima in one pass (:func:`_with_intercept_max`)
                 Xa, column_max = _with_intercept_max(Xa)
             feature_names = (feature_names.with_intercept() if generated
                              else feature_names + ["intercept"])
-        elif sparse and Xa is X:  # the caller's canonical CSR, read so far: copy it now
-            Xa = design.as_sparse(Xa)
+        elif sparse:  # read through read-only views (the caller's arrays keep their flags)
+            Xa = design.read_only(Xa)
         elif not sparse:
             Xa = np.array(Xa, copy=True)  # the data set's own, never the caller's array
         if Xa.shape[1] == 0:
             raise DataError("no features: give at least one column or keep the intercept")
         column_max = _check_scale(Xa, w, feature_names, stacklevel, column_max=column_max)
-        for arr in ((Xa.data, Xa.indices, Xa.indptr) if sparse else (Xa,)) + (ya, Y, w):
+        for arr in (() if sparse else (Xa,)) + (ya, Y, w):  # (a sparse X's views are already)
             arr.setflags(write=False)
         out = cls(X=Xa, y=ya, Y=Y, classes=tuple(classes),
                   feature_names=feature_names if generated else tuple(feature_names),
@@ -1353,9 +1358,10 @@ def _sparse_real(X):
     complex numbers; a one-line :class:`DataError` when they are not numbers.
 
     A canonical CSR (:func:`dualmaxent.design.is_canonical`, as scikit-learn's vectorizers
-    make it) is returned itself, to be read only: :func:`dualmaxent.design.with_intercept`
-    copies it once with its intercept, so that the data set's ``X`` costs one copy, not two
-    (any other input is first made a canonical copy here)."""
+    make it) is returned itself, to be read only: the data set reads its arrays through
+    read-only views (:func:`dualmaxent.design.read_only`; with the intercept a
+    :class:`~dualmaxent.design.OnesColumn`), as scikit-learn's estimators read ``X``, so that
+    it costs no copy (any other input is made one canonical copy here)."""
     if X.dtype.kind == "c":
         return X, True
     if X.dtype.kind not in "biuf":

@@ -3,11 +3,12 @@
 A :class:`~dualmaxent.Dataset` holds ``X`` either as a dense float64 ndarray of shape (n, m) or,
 for a sparse design (bag-of-words counts, TF-IDF, the indicators of a many-level categorical
 column), as a ``scipy.sparse.csr_array`` of shape (n, m) in canonical form (float64, sorted
-indices, no duplicates), its intercept an ordinary last column of ones. Everything the passes do
-with ``X`` is a product ``X[rows] @ theta`` or ``X[rows].T @ R``, which numpy and scipy spell
-alike and which returns a dense array either way; this module holds the rest, each operation
-once: absolute values, one column, column maxima and sums of squares, row norms, rows scaled by
-a vector, and weighted Gram matrices ``X^T diag(d) X`` (dense, (m, m): only for a small ``m``).
+indices, no duplicates) or, with an intercept, a :class:`OnesColumn`: that CSR and an implicit
+last column of ones, never stored. Everything the passes do with ``X`` is a product ``X[rows]
+@ theta`` or ``X[rows].T @ R``, which numpy, scipy and :class:`OnesColumn` spell alike and which
+returns a dense array either way; this module holds the rest, each operation once: absolute
+values, one column, column maxima and sums of squares, row norms, rows scaled by a vector, and
+weighted Gram matrices ``X^T diag(d) X`` (dense, (m, m): only for a small ``m``).
 
 Nothing here densifies ``X``: each function's cost and memory are those of the stored entries
 plus its (m,) or (rows,) result (a scaled copy for the scaling functions), except
@@ -26,15 +27,169 @@ import scipy.sparse as sp
 
 from . import _numerics as nx
 
-__all__ = ["is_sparse", "as_sparse", "with_intercept", "with_data", "absolute", "column",
+__all__ = ["is_sparse", "OnesColumn", "as_sparse", "ones_column", "read_only", "with_intercept", "with_data", "absolute", "has_negative", "column",
            "column_absmax",
            "column_sq_sums", "row_sq_norms", "scale_rows", "scale_columns", "multiply",
            "weighted_gram", "nbytes"]
 
 
 def is_sparse(X) -> bool:
-    """Whether ``X`` is a scipy.sparse matrix or array."""
-    return sp.issparse(X)
+    """Whether ``X`` is a scipy.sparse matrix or array, or a :class:`OnesColumn` design."""
+    return sp.issparse(X) or isinstance(X, OnesColumn)
+
+
+class OnesColumn:
+    """``[B, 1]``: a canonical CSR ``B`` of shape (n, p) and an implicit last column of ones,
+    shape (n, p + 1); the design of a sparse data set with an intercept.
+
+    The ones are never stored, so the data set's ``X`` is ``B`` itself (a canonical CSR given
+    by the caller is read through read-only views of its arrays, not copied): storing them made
+    a second copy of every entry, 1.02 times the sparse X's bytes, alive through the whole fit
+    (the text problem of ``bench --sparse``, n = 2e4, 1e6 entries, twenty classes). Everything
+    the passes do with ``X`` works as for a CSR and returns the same numbers up to the order of
+    a sum's last term (the intercept's, added after ``B``'s):
+
+    * ``X @ V`` (V of shape (p + 1,) or (p + 1, k)) is ``B @ V[:-1] + V[-1]``, dense;
+    * ``X.T @ R`` (R of shape (n,) or (n, k)) is ``B^T R`` with ``R``'s column sums appended,
+      written into one new (p + 1, k) table (scipy's ``csc_matvecs`` on ``B``'s arrays, as
+      scipy's own product runs it: no (p, k) temporary beside the result);
+    * ``X[rows]`` is the same design on those rows of ``B`` (a CSR slice);
+    * ``X[rows, cols]`` is a CSR of the selected columns, the ones stored where ``cols`` holds
+      the last column (small selections: the intercept's column, a row sample);
+    * :mod:`dualmaxent.design`'s functions (absolute values, column maxima and sums of
+      squares, row norms, scaling, weighted Gram matrices, one column) treat the last column
+      as ones without forming it.
+
+    Anything else a scipy CSR offers is :meth:`tocsr`'s, the stored copy made on request.
+
+    Parameters
+    ----------
+    base : scipy.sparse.csr_array of shape (n, p)
+        Canonical (:func:`is_canonical`) and float64; only read.
+    """
+
+    ndim = 2
+    dtype = np.dtype(np.float64)
+    format = "csr+ones"
+
+    def __init__(self, base):
+        self.base = base
+        self.shape = (base.shape[0], base.shape[1] + 1)
+
+    @property
+    def nnz(self) -> int:
+        """The stored entries of ``B`` plus the ``n`` ones."""
+        return int(self.base.nnz) + self.shape[0]
+
+    @property
+    def T(self) -> "_OnesColumnT":
+        """``X^T``, for products ``X.T @ R`` (:class:`_OnesColumnT`)."""
+        return _OnesColumnT(self)
+
+    def __matmul__(self, V):
+        V = np.asarray(V)
+        if V.shape[:1] != (self.shape[1],):
+            raise ValueError(f"matmul: X has {self.shape[1]} columns, the operand {V.shape[0]} "
+                             "rows")
+        out = np.asarray(self.base @ V[:-1], dtype=np.float64)
+        out += V[-1]
+        return out
+
+    def __getitem__(self, key):
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        if isinstance(cols, slice) and cols == slice(None):
+            return OnesColumn(self.base[rows])
+        return _select_columns(self.base[rows], self.shape[1], cols)
+
+    def __abs__(self) -> "OnesColumn":
+        return absolute(self)
+
+    def max(self) -> float:
+        """The largest entry, the ones included (scipy's: the implicit zeros too)."""
+        return max(float(self.base.max()), 1.0) if self.base.shape[1] else 1.0
+
+    def min(self) -> float:
+        """The smallest entry, the ones included (scipy's: the implicit zeros too)."""
+        return min(float(self.base.min()), 1.0) if self.base.shape[1] else 1.0
+
+    def tocsr(self) -> sp.csr_array:
+        """The stored CSR of ``[B, 1]`` (:func:`with_intercept`): a new copy of every entry."""
+        return with_intercept(self.base)
+
+    def toarray(self) -> np.ndarray:
+        """``[B, 1]`` as a dense (n, p + 1) float64 array."""
+        out = np.empty(self.shape)
+        out[:, :-1] = self.base.toarray()
+        out[:, -1] = 1.0
+        return out
+
+    def copy(self) -> "OnesColumn":
+        return OnesColumn(self.base.copy())
+
+    def __repr__(self) -> str:
+        return (f"<OnesColumn design of shape {self.shape}: a CSR of {self.base.nnz} stored "
+                "entries and an implicit column of ones>")
+
+
+class _OnesColumnT:
+    """The transpose of a :class:`OnesColumn` design: ``X.T @ R`` only."""
+
+    def __init__(self, X: OnesColumn):
+        self.X = X
+        self.shape = X.shape[::-1]
+
+    def __matmul__(self, R):
+        B = self.X.base
+        if sp.issparse(R):
+            return sp.vstack([B.T @ R, sp.csr_array(R.sum(axis=0).reshape(1, -1))],
+                             format="csr")
+        R = np.asarray(R)
+        if R.shape[:1] != (B.shape[0],):
+            raise ValueError(f"matmul: X^T has {B.shape[0]} columns, the operand {R.shape[0]} "
+                             "rows")
+        out = np.zeros((B.shape[1] + 1,) + R.shape[1:])
+        if _sparsetools is not None and R.dtype == np.float64 and B.indptr.dtype == \
+                B.indices.dtype:
+            # scipy's kernel of B^T R (B^T is the CSC of B's arrays), accumulating into the
+            # result's first p rows in place
+            Rc = np.ascontiguousarray(R)
+            flat = out[:-1].reshape(-1)
+            if R.ndim == 1:
+                _sparsetools.csc_matvec(B.shape[1], B.shape[0], B.indptr, B.indices, B.data,
+                                        Rc, flat)
+            else:
+                _sparsetools.csc_matvecs(B.shape[1], B.shape[0], R.shape[1], B.indptr,
+                                         B.indices, B.data, Rc.reshape(-1), flat)
+        else:  # pragma: no cover - another scipy layout
+            out[:-1] = B.T @ R
+        out[-1] = R.sum(axis=0)
+        return out
+
+
+try:  # scipy's kernels of its sparse products (:class:`_OnesColumnT`)
+    from scipy.sparse import _sparsetools
+except ImportError:  # pragma: no cover - another scipy layout: scipy's own products
+    _sparsetools = None
+
+
+def _select_columns(B, width: int, cols) -> sp.csr_array:
+    """Columns ``cols`` (a slice, or integer or boolean indices) of ``[B, 1]`` (``width``
+    columns) as a CSR: ``B``'s selected columns, and the ones where ``cols`` holds the last."""
+    idx = np.arange(width)[cols]
+    scalar = idx.ndim == 0
+    idx = np.atleast_1d(idx)
+    last = idx == width - 1
+    out = B[:, idx[~last]] if (~last).any() else sp.csr_array((B.shape[0], 0))
+    if last.any():
+        out = sp.hstack([out, sp.csr_array(np.ones((B.shape[0], 1)))], format="csr")
+        # the ones' column moved to where cols holds it (at the end already when it is last)
+        order = np.empty(idx.size, dtype=np.intp)
+        order[np.flatnonzero(~last)] = np.arange(int((~last).sum()))
+        order[np.flatnonzero(last)] = int((~last).sum())
+        if not np.array_equal(order, np.arange(idx.size)):
+            out = out[:, order]
+    out = sp.csr_array(out)
+    return out[:, 0] if scalar else out
 
 
 def as_sparse(X) -> sp.csr_array:
@@ -51,8 +206,27 @@ def as_sparse(X) -> sp.csr_array:
 def is_canonical(X) -> bool:
     """Whether a sparse ``X`` is already what :func:`as_sparse` makes: CSR, float64, sorted
     indices without duplicates, no stored zeros (one read of the entries)."""
+    if isinstance(X, OnesColumn):
+        return is_canonical(X.base)
     return (X.format == "csr" and X.dtype == np.float64 and bool(X.has_canonical_format)
             and bool(np.all(X.data != 0)))
+
+
+def read_only(X) -> sp.csr_array:
+    """A canonical CSR ``X`` on read-only views of its arrays: nothing copied, and nothing of
+    the caller's changed (their arrays stay writeable; this one cannot write into them)."""
+    arrays = [a.view() for a in (X.data, X.indices, X.indptr)]
+    for a in arrays:
+        a.setflags(write=False)
+    out = sp.csr_array(tuple(arrays), shape=X.shape, copy=False)
+    out.has_canonical_format = True
+    return out
+
+
+def ones_column(X):
+    """``[X, 1]`` as a data set holds it: for a canonical CSR ``X`` a :class:`OnesColumn` on
+    :func:`read_only` views of its arrays, else :func:`with_intercept`'s copy."""
+    return OnesColumn(read_only(X)) if sp.issparse(X) else with_intercept(X)
 
 
 def with_intercept(X):
@@ -92,9 +266,18 @@ def with_data(X, data: np.ndarray) -> sp.csr_array:
 
 def absolute(X):
     """``|X|`` entrywise: for a CSR ``X`` its pattern with new entries only (:func:`with_data`)."""
+    if isinstance(X, OnesColumn):
+        return OnesColumn(absolute(X.base))
     if is_sparse(X):
         return with_data(sp.csr_array(X), np.abs(X.data))
     return np.abs(X)
+
+
+def has_negative(X) -> bool:
+    """Whether a sparse ``X`` stores a negative entry (a :class:`OnesColumn`'s ones are not)."""
+    if isinstance(X, OnesColumn):
+        X = X.base
+    return float(X.data.min(initial=0.0)) < 0.0
 
 
 #: :func:`column_absmax` of a sparse ``X`` scatters its stored entries this many at a time:
@@ -109,6 +292,8 @@ def column_absmax(X) -> np.ndarray:
     """The largest absolute entry of each column, shape (m,) (zero for an empty column): for a
     sparse ``X`` a scatter-maximum over the stored entries, in chunks (:data:`ABSMAX_CHUNK`; no
     copy of ``X``)."""
+    if isinstance(X, OnesColumn):
+        return np.append(column_absmax(X.base), 1.0 if X.shape[0] else 0.0)
     if is_sparse(X):
         X = sp.csr_array(X)
         out = np.zeros(X.shape[1])
@@ -154,6 +339,9 @@ def column_sq_sums(X, w: np.ndarray) -> np.ndarray:
 
     A sparse ``X``'s squares are formed a row chunk at a time (:data:`SQUARE_CHUNKS`), the
     chunks' sums added in order (the same sums up to the rounding of that order)."""
+    if isinstance(X, OnesColumn):  # the ones' column: the weights' sums
+        w = np.asarray(w, dtype=np.float64)
+        return np.concatenate([column_sq_sums(X.base, w), w.sum(axis=0)[None]])
     if is_sparse(X):
         X = sp.csr_array(X)
         out = np.zeros((X.shape[1],) + np.shape(w)[1:])
@@ -166,6 +354,10 @@ def column_sq_sums(X, w: np.ndarray) -> np.ndarray:
 def row_sq_norms(X) -> np.ndarray:
     """``|x_j|^2`` for each row ``j``, shape (n,) (a sparse ``X``'s squares formed a row
     chunk at a time, :data:`SQUARE_CHUNKS`: the same sums as all at once)."""
+    if isinstance(X, OnesColumn):
+        out = row_sq_norms(X.base)
+        out += 1.0
+        return out
     if is_sparse(X):
         X = sp.csr_array(X)
         out = np.empty(X.shape[0])
@@ -177,7 +369,10 @@ def row_sq_norms(X) -> np.ndarray:
 
 
 def scale_rows(X, d: np.ndarray, dtype=np.float64):
-    """``diag(d) X``, in ``dtype`` (dense) or float64 (sparse, the same pattern)."""
+    """``diag(d) X``, in ``dtype`` (dense) or float64 (sparse, the same pattern; a CSR with
+    the ones stored for a :class:`OnesColumn`: they become ``d``)."""
+    if isinstance(X, OnesColumn):
+        X = X.tocsr()
     if is_sparse(X):
         out = X.copy()
         out.data *= np.repeat(np.asarray(d, dtype=np.float64), np.diff(out.indptr))
@@ -189,6 +384,10 @@ def scale_columns(X, s: np.ndarray, divide: bool = False):
     """``X diag(s)`` (or ``X diag(s)^-1`` when ``divide``, exactly: no reciprocal, which would
     overflow for a subnormal ``s``), sparse when ``X`` is."""
     s = np.asarray(s, dtype=np.float64)
+    if isinstance(X, OnesColumn):  # the ones stay ones where their factor is 1
+        if s[-1] == 1.0:
+            return OnesColumn(scale_columns(X.base, s[:-1], divide))
+        X = X.tocsr()
     if is_sparse(X):
         out = sp.csr_array(X, copy=True)
         factor = s[out.indices]
@@ -200,6 +399,8 @@ def scale_columns(X, s: np.ndarray, divide: bool = False):
 def multiply(X, M: np.ndarray):
     """``X * M`` entrywise (``M`` of the shape of ``X``, or broadcast to it): CSR when ``X`` is
     sparse (the pattern of ``X``), dense otherwise."""
+    if isinstance(X, OnesColumn):
+        X = X.tocsr()
     if is_sparse(X):
         return sp.csr_array(X.multiply(M))
     return X * M
@@ -207,7 +408,16 @@ def multiply(X, M: np.ndarray):
 
 def weighted_gram(X, d: np.ndarray) -> np.ndarray:
     """``X^T diag(d) X`` as a dense (m, m) array, from a sparse ``X`` (the dense path has its
-    own BLAS kernel, :func:`dualmaxent._kernels.gram`)."""
+    own BLAS kernel, :func:`dualmaxent._kernels.gram`); for a :class:`OnesColumn` the border
+    ``B^T d`` and the corner ``sum d`` beside ``B^T diag(d) B``."""
+    if isinstance(X, OnesColumn):
+        d = np.asarray(d, dtype=np.float64)
+        p = X.base.shape[1]
+        out = np.empty((p + 1, p + 1))
+        out[:p, :p] = weighted_gram(X.base, d)
+        out[:p, p] = out[p, :p] = X.base.T @ d
+        out[p, p] = d.sum()
+        return out
     return np.asarray((X.T @ scale_rows(X, d)).toarray())
 
 
@@ -226,6 +436,8 @@ def column(X, j: int) -> np.ndarray:
     """
     if not is_sparse(X):
         return X[:, j]
+    if isinstance(X, OnesColumn):
+        return np.ones(X.shape[0]) if j in (-1, X.shape[1] - 1) else column(X.base, j)
     if not (X.format == "csr" and X.has_canonical_format):
         return np.asarray(X[:, [j]].toarray())[:, 0]  # (duplicates summed by scipy)
     n = X.shape[0]
@@ -248,7 +460,10 @@ def column(X, j: int) -> np.ndarray:
 
 
 def nbytes(X) -> int:
-    """The memory ``X`` holds: its entries, and for a sparse one its index arrays."""
+    """The memory ``X`` holds: its entries, and for a sparse one its index arrays (of a
+    :class:`OnesColumn`, its stored CSR's: the ones take none)."""
+    if isinstance(X, OnesColumn):
+        return nbytes(X.base)
     if is_sparse(X):
         return int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)
     return int(np.asarray(X).nbytes)

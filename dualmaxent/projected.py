@@ -699,9 +699,7 @@ def _diag_magnitude(Xb, wb, P, classes) -> np.ndarray:
     """``sum_j w_j x_ji^2 p_ja (1 + p_ja)`` of shape (m, len(classes)) on one row block (all
     columns of ``P`` when ``classes`` is None)."""
     Pc = P if classes is None else P[:, list(classes)]
-    Xsq = Xb.multiply(Xb) if design.is_sparse(Xb) else Xb * Xb
-    out = Xsq.T @ (wb[:, None] * Pc * (1.0 + Pc))
-    return np.asarray(out)
+    return design.column_sq_sums(Xb, wb[:, None] * Pc * (1.0 + Pc))
 
 
 def _forced_mask(dataset, forced):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from dualmaxent import Dataset, certify, solve_dual, verify
+from dualmaxent import Dataset, certify, design, solve_dual, verify
 from dualmaxent.certify import gamma
 from dualmaxent.exceptions import DataError
 
@@ -28,16 +28,28 @@ def _sparse_dense(n=300, p=25, density=0.2, seed=0):
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
-def test_a_sparse_x_stays_sparse_and_is_the_data_sets_own_copy(fmt):
+@pytest.mark.parametrize("intercept", [True, False])
+def test_a_sparse_x_stays_sparse_read_only_and_the_callers_untouched(fmt, intercept):
     rng, Xd = _sparse_dense()
     Xs = sp.random_array((1, 1)).asformat(fmt)  # the format's class
     Xs = type(Xs)(Xd)
     before = Xs.copy()
-    ds = Dataset.from_arrays(Xs, rng.integers(0, 3, Xd.shape[0]))
-    assert sp.issparse(ds.X) and ds.X.format == "csr" and ds.X.shape == (300, 26)
-    assert np.array_equal(ds.X.toarray()[:, :-1], Xd) and np.all(ds.X.toarray()[:, -1] == 1.0)
-    assert not np.shares_memory(ds.X.data, getattr(Xs, "data", np.empty(0)))
-    assert (abs(Xs - before)).sum() == 0  # the caller's matrix is untouched
+    flags = [a.flags.writeable for a in (Xs.data, getattr(Xs, "indices", Xs.data))]
+    ds = Dataset.from_arrays(Xs, rng.integers(0, 3, Xd.shape[0]), intercept=intercept)
+    assert design.is_sparse(ds.X) and ds.X.shape == (300, 25 + intercept)
+    stored = ds.X.base if intercept else ds.X
+    assert isinstance(ds.X, design.OnesColumn) == intercept
+    assert sp.issparse(stored) and stored.format == "csr" and stored.shape == (300, 25)
+    dense = ds.X.toarray()
+    assert np.array_equal(dense[:, :25], Xd) and (not intercept or np.all(dense[:, -1] == 1.0))
+    # a canonical CSR is read where it is (no copy: the ones are implicit), through views
+    # that cannot write; any other format is made one canonical copy
+    assert np.shares_memory(stored.data, getattr(Xs, "data", np.empty(0))) == (fmt == "csr")
+    assert not any(a.flags.writeable for a in (stored.data, stored.indices, stored.indptr))
+    with pytest.raises(ValueError):
+        stored.data[0] = 5.0
+    assert (abs(Xs - before)).sum() == 0  # the caller's matrix is untouched, flags and all
+    assert [a.flags.writeable for a in (Xs.data, getattr(Xs, "indices", Xs.data))] == flags
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -392,3 +404,71 @@ def _many_classes():
     return Dataset.from_arrays(X, y, family="categorical"), make_penalty(l2=0.1)
 
 
+
+
+def test_the_implicit_ones_column_is_the_stored_one_in_every_operation():
+    """A :class:`~dualmaxent.design.OnesColumn` gives, in every operation the passes use, what
+    the CSR with its ones stored gives (the stored copy built here by scipy, independently)."""
+    rng, Xd = _sparse_dense(n=120, p=9, seed=4)
+    B = sp.csr_array(Xd)
+    X = design.ones_column(B)
+    S = sp.hstack([B, sp.csr_array(np.ones((120, 1)))], format="csr")  # the reference
+    full = S.toarray()
+    assert X.shape == S.shape and X.nnz == S.nnz and design.nbytes(X) == design.nbytes(B)
+    np.testing.assert_array_equal(X.toarray(), full)
+    np.testing.assert_array_equal(X.tocsr().toarray(), full)
+    V, v = rng.standard_normal((10, 3)), rng.standard_normal(10)
+    R, r = rng.standard_normal((120, 3)), rng.standard_normal(120)
+    for got, want in ((X @ V, full @ V), (X @ v, full @ v), (X.T @ R, full.T @ R),
+                      (X.T @ r, full.T @ r)):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+    rows = np.array([3, 7, 50, 51, 119])
+    np.testing.assert_array_equal(X[rows].toarray(), full[rows])
+    np.testing.assert_array_equal(X[10:40].toarray(), full[10:40])
+    for cols in ([9], [2, 9], [9, 2, 4], slice(5, 10), np.arange(10) % 2 == 1, 4):
+        got = X[:, cols]
+        np.testing.assert_array_equal(got.toarray() if sp.issparse(got) else got,
+                                      S[:, cols].toarray() if sp.issparse(S[:, cols])
+                                      else S[:, cols])
+    w, W = rng.random(120), rng.random((120, 2))
+    d = rng.standard_normal(120)
+    s = np.append(2.0 ** rng.integers(-3, 3, 9), 1.0)
+    pairs = [(design.column_absmax(X), np.abs(full).max(axis=0)),
+             (design.column_sq_sums(X, w), w @ full ** 2),
+             (design.column_sq_sums(X, W), (full ** 2).T @ W),
+             (design.row_sq_norms(X), (full ** 2).sum(axis=1)),
+             (design.weighted_gram(X, d), full.T @ (d[:, None] * full)),
+             (design.column(X, 9), full[:, 9]), (design.column(X, 4), full[:, 4]),
+             (design.absolute(X).toarray(), np.abs(full)), (abs(X).toarray(), np.abs(full)),
+             (design.scale_rows(X, d).toarray(), d[:, None] * full),
+             (design.scale_columns(X, s).toarray(), full * s),
+             (design.scale_columns(X, s, divide=True).toarray(), full / s),
+             (np.array([X.max(), X.min()]), np.array([full.max(), full.min()]))]
+    for got, want in pairs:
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+    assert isinstance(design.scale_columns(X, s), design.OnesColumn)  # the ones kept implicit
+    assert design.has_negative(X) == bool((Xd < 0).any())
+    assert not design.has_negative(design.absolute(X))
+
+
+def test_a_canonical_sparse_x_costs_the_data_set_no_copy():
+    """Building the data set from a canonical CSR allocates nothing of the size of its
+    entries: the intercept is implicit and the entries are read where they are (a stored
+    ones column made a second copy of every entry, 1.02 times X's bytes, before)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(8)
+    n, p = 20_000, 2_000
+    X = sp.random_array((n, p), density=0.01, format="csr", rng=rng, dtype=np.float64)
+    X.sum_duplicates()
+    y = rng.integers(0, 3, n)
+    Dataset.from_arrays(X[:100], y[:100])  # first-call costs
+    tracemalloc.start()
+    ds = Dataset.from_arrays(X, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert isinstance(ds.X, design.OnesColumn) and np.shares_memory(ds.X.base.data, X.data)
+    # what the data set needs of its own: y, its one-hot Y (n, 3), the weights and
+    # the columns' maxima -- about 6 n floats, against X's 3 n p / 100 entries' bytes
+    assert peak < 0.5 * design.nbytes(X), (peak, design.nbytes(X))
