@@ -97,9 +97,11 @@ class OnesColumn:
 
     def __getitem__(self, key):
         rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        every = isinstance(rows, slice) and rows == slice(None)
+        B = self.base if every else self.base[rows]  # (scipy's B[:] copies every entry)
         if isinstance(cols, slice) and cols == slice(None):
-            return OnesColumn(self.base[rows])
-        return _select_columns(self.base[rows], self.shape[1], cols)
+            return OnesColumn(B)
+        return _select_columns(B, self.shape[1], cols)
 
     def __abs__(self) -> "OnesColumn":
         return absolute(self)
