@@ -736,7 +736,8 @@ def diverging(steps) -> bool:
 #: The shortcuts of Newton's method (float32 Hessians, reused factorisations, the subsample's
 #: warm start) apply from this many rows on. Below it a solve takes a fraction of a second
 #: and Newton is the textbook method, exact Hessians and quadratic convergence (which the
-#: notes' example demonstrates).
+#: notes' example demonstrates), but for float32 curvature where a Hessian or a product
+#: costs milliseconds (:data:`SINGLE_CURVATURE_MIN_FLOPS`).
 LARGE_ROWS = 100_000
 
 #: The loosest relative residual CG is asked for: the cap of the forcing term
@@ -745,7 +746,23 @@ LARGE_ROWS = 100_000
 CG_FORCING_MAX = 0.1
 
 
-def _curvature_precision(obj: DualObjective):
+#: Below :data:`LARGE_ROWS`, :func:`_curvature_precision` takes float32 only where a Hessian
+#: costs at least this many multiply-adds, ``n w^2`` (``w`` its width), or for Newton-CG a
+#: curvature-vector product ``n m q`` at least :data:`SINGLE_PRODUCT_MIN_FLOPS`: there the
+#: float32 pass saves milliseconds, elsewhere the textbook method keeps exact Hessians (and
+#: the blocks' conversion to float32 costs more than it saves). Measured (``solve_dual`` to
+#: 1e-10, two classes, one BLAS thread, CPU time, best of three interleaved): n = 10^4, m = 100
+#: (1e8) 9.5 -> 8.4 ms; m = 300 (9e8) 50.5 -> 45.6 ms unpenalised, 53.5 -> 46.1 with L2;
+#: n = 3e4, m = 300 143 -> 121 ms. ``MaxEntClassifier().fit`` (certificate included, two
+#: interleaved rounds): n = 10^4, m = 300, three classes (products 9e6) 141-143 -> 125-128 ms
+#: with L2, 178-192 -> 162-164 unpenalised; ten classes, m = 100 (1e7) 80 -> 76-77; but
+#: n = 3000, m = 300, three classes with L2 (2.7e6) 49 -> 51-52. The same iterations to the
+#: same gradient everywhere.
+SINGLE_CURVATURE_MIN_FLOPS = 1e8
+SINGLE_PRODUCT_MIN_FLOPS = 5e6
+
+
+def _curvature_precision(obj: DualObjective, products: bool = False):
     """float32 where the error bound of a float32 curvature allows it, else float64.
 
     Newton forms its Hessians, and Newton-CG its curvature-vector products, in float32 (the
@@ -766,12 +783,20 @@ def _curvature_precision(obj: DualObjective):
     the Hessian pass alone 0.18 s against 0.31 s (one BLAS thread; the gradient alone 0.04 s).
     With ten classes (459 parameters) ``rho = 0.037``: float32 up to a condition of 1.6.
 
+    Below :data:`LARGE_ROWS` only where the float32 pass saves milliseconds: a Hessian of
+    ``n w^2`` multiply-adds at least :data:`SINGLE_CURVATURE_MIN_FLOPS`, or with ``products``
+    (Newton-CG's curvature-vector products) ``n m q`` at least
+    :data:`SINGLE_PRODUCT_MIN_FLOPS`.
+
     The condition is read only where it is known without an extra pass over every row
     (:meth:`DualObjective.design_condition`: the rank pass of unpenalised in-memory solves; on an
     engine, the warm start's sample or one gathered for the purpose); ``rho`` is closed-form.
     """
     n = obj.dataset.n
-    if n < LARGE_ROWS or design.is_sparse(obj.dataset.X):  # sparse products stay float64
+    if design.is_sparse(obj.dataset.X):  # sparse products stay float64
+        return np.float64
+    if n < LARGE_ROWS and (n * obj.dataset.m * obj.q < SINGLE_PRODUCT_MIN_FLOPS if products
+                           else n * obj.curvature_width ** 2 < SINGLE_CURVATURE_MIN_FLOPS):
         return np.float64
     condition = obj.design_condition()
     if condition is None:
@@ -1075,8 +1100,8 @@ def subsample_start(obj: DualObjective, beta0, solver: "Solver", tol: float):
 
 def _newton_cg(obj: DualObjective, beta, tol, max_iter, hist):
     """Truncated Newton: the Newton system solved by CG on Hessian-vector products (in float32
-    where Newton forms float32 Hessians, :func:`_curvature_precision`)."""
-    obj.curvature_dtype = _curvature_precision(obj)
+    where their error bound allows it and they cost enough, :func:`_curvature_precision`)."""
+    obj.curvature_dtype = _curvature_precision(obj, products=True)
     direction = _NewtonCGStep(obj, tol)
     # the start is handed over, not kept (as solve_dual hands it to this function): this
     # frame's argument would otherwise hold it while _ascend runs, an (n_params,) vector alive

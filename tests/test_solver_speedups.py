@@ -323,3 +323,57 @@ def test_three_classes_of_ten_features_reuse_a_factorisation_below_large_rows():
         assert obj.dataset.m < S.REUSE_MIN_WIDTH
         assert (obj.curvature_width >= S.REUSE_MIN_WIDTH) == reuse
         assert S._NewtonStep(obj).reuse_allowed == reuse
+
+
+@pytest.mark.parametrize("l2", [None, 1.0])
+def test_a_costly_hessian_below_large_rows_is_float32_and_keeps_the_maximiser(
+        monkeypatch, l2):
+    """Below ``LARGE_ROWS`` the curvature is float32 where a Hessian costs at least
+    ``SINGLE_CURVATURE_MIN_FLOPS`` (``n w^2``; its error bound met), float64 where it is cheap;
+    the float32 Hessians reach the maximiser the float64 ones reach (stationarity from its
+    definition, and the distance bound of strong concavity, as above)."""
+    ds = _two_class(n=4000, features=160, seed=3)
+    penalty = Penalty("l2", l2) if l2 else Penalty()
+    obj = make_objective(ds, penalty)
+    assert ds.n < S.LARGE_ROWS and ds.n * obj.curvature_width ** 2 >= S.SINGLE_CURVATURE_MIN_FLOPS
+    assert S._curvature_precision(obj) == np.float32
+    narrow = make_objective(_two_class(n=4000, features=20, seed=3), penalty)
+    assert S._curvature_precision(narrow) == np.float64
+    dtypes = []
+    curvature = S._newton_curvature
+
+    def recorded(o, beta):
+        dtypes.append(o.curvature_dtype)
+        return curvature(o, beta)
+
+    monkeypatch.setattr(S, "_newton_curvature", recorded)
+    single = solve_dual(ds, method="newton", tol=TOL, l2=l2)
+    assert dtypes and set(dtypes) == {np.float32}
+    monkeypatch.setattr(S, "SINGLE_CURVATURE_MIN_FLOPS", np.inf)
+    dtypes.clear()
+    double = solve_dual(ds, method="newton", tol=TOL, l2=l2)
+    assert dtypes and set(dtypes) == {np.float64}
+    lam = penalty.l2_lam or 0.0
+    for res in (single, double):
+        assert res.converged
+        rel, bound = _stationarity(ds, res.theta, lam, obj.penalized_rows)
+        assert rel <= TOL + bound
+    b1, b2 = obj.beta(single.theta), obj.beta(double.theta)
+    g1, g2 = obj.smooth_value_grad(b1)[1], obj.smooth_value_grad(b2)[1]
+    mu = float(np.linalg.eigvalsh(-obj.hessian(b1))[0])
+    assert mu > 0
+    assert np.linalg.norm(b1 - b2) <= 2.0 * (np.linalg.norm(g1) + np.linalg.norm(g2)) / mu
+
+
+def test_newton_cg_products_are_float32_below_large_rows_only_where_they_cost():
+    """Newton-CG's products: float32 from ``n m q >= SINGLE_PRODUCT_MIN_FLOPS`` on (below
+    ``LARGE_ROWS``), float64 below it however wide the curvature."""
+    rng = np.random.default_rng(4)
+    for n, expected in ((1500, np.float64), (12_000, np.float32)):
+        Xf = rng.standard_normal((n, 200))
+        y = rng.integers(0, 3, n)
+        obj = make_objective(Dataset.from_arrays(Xf, y), Penalty("l2", 1.0))
+        cost = n * obj.dataset.m * obj.q
+        assert (cost >= S.SINGLE_PRODUCT_MIN_FLOPS) == (expected == np.float32)
+        assert n * obj.curvature_width ** 2 >= S.SINGLE_CURVATURE_MIN_FLOPS
+        assert S._curvature_precision(obj, products=True) == expected
