@@ -239,7 +239,11 @@ PRODUCT_FLOP_RATIO = 40
 #: thread): m = 51, three classes (41 MB), 18 ms a product against 48 for the full
 #: curvature, 2.7 products (8.1 from the constants above; the Krylov step that two
 #: products closed took 100 ms a certificate, the full curvature 87); m = 11, ten classes
-#: (8.8 MB), 7.4 products, 6.7 from the constants.
+#: (8.8 MB), 7.4 products, 6.7 from the constants. (Products of three classes at m = 51
+#: cost less since (:data:`XT_TRANSPOSED_COLUMNS`, :data:`WIDE_COLUMNS`), the float32
+#: curvature too (:data:`SYMMETRIC_CROSS_COLUMNS`): at n = 1e5, three classes, m = 51, a
+#: ``PRODUCT_SLOW`` of 0.5 takes the Krylov step at tol 1e-8 and costs 58.6 against 55.2 ms
+#: a certificate; 1.0 weighs it and forms the float32 curvature, 54.7: kept.)
 PRODUCT_CACHE_BYTES = 16 << 20
 PRODUCT_SLOW = 2.5
 
@@ -254,7 +258,8 @@ KRYLOV_SAMPLE_ROWS = (1, 2, 4, 8, 16)
 
 #: From this many terms ``n |S|^2`` of ``C_SS`` (several columns of a dense ``X`` in memory,
 #: no penalty: ``S`` on the equality rows; where the full curvature is formed, not the row
-#: sample of the Krylov step) the curvature that proposes the Newton step is formed in
+#: sample of the Krylov step, also after pass 1 where that sample was weighed and rejected,
+#: :func:`_newton_step`) the curvature that proposes the Newton step is formed in
 #: float32 (:func:`_curvature`): 30 against 54 ms at n = 1e5, m = 51, three classes, 3.1
 #: against 4.8 at n = 1e4 (8.5 against 14.6 and 1.0 against 1.4 with two; one thread, best
 #: of 15). Below it the saving (under 2 ms) does not pay for the proof's own sample and
@@ -264,8 +269,16 @@ KRYLOV_SAMPLE_ROWS = (1, 2, 4, 8, 16)
 #: float64 curvature is formed from the means pass 1 kept and pass 2 taken again; the
 #: attainment proof's eigenvalue bound comes from float64 sums (:func:`_proved_smallest`).
 #: Eigenvalues below :data:`SINGLE_RANK_RTOL` of the largest are dropped (float32's rounding
-#: of the sums of a chunk, 642 rows at m = 51, is about ``sqrt(642) 2^-24`` relative).
-SINGLE_MIN_TERMS = 5e7
+#: of the sums of a chunk, 1285 rows at m = 51, is about ``sqrt(1285) 2^-24`` relative).
+#: (5e7 before the float32 chunks held twice the rows, :data:`CURVATURE_CHUNK_BYTES`. Measured
+#: unpenalised at the solver's default tolerance, one thread, best of 5 x 7 interleaved, with
+#: 5e7, 2e7, 1e7 and 5e6, in ms a certificate: n = 1e5, m = 11, three classes (4.8e7 terms)
+#: 19.1, 17.9, 17.9, 17.7; n = 1e4, m = 51, two classes (2.6e7) 4.12, 4.05, 4.08, 4.04, and
+#: 4.13 against 3.97 for 1e7 in another run; n = 3e4, m = 31, two classes (2.9e7) 7.2
+#: against 6.8 for 1e7; n = 1e4, m = 31, three classes (3.8e7) 5.0 against 4.8 for 1e7; but
+#: n = 1e5, m = 11, two classes (1.2e7) 11.8, 11.8, 12.0, 12.0 and n = 1e4, m = 31, two
+#: classes (9.6e6) 2.76 at 2e7 against 2.90 at 5e6.)
+SINGLE_MIN_TERMS = 2e7
 SINGLE_RANK_RTOL = 1e-5
 
 #: The row sample's conjugate gradients (:func:`_sampled_step`) take their products with the
@@ -327,7 +340,10 @@ INVERSE_ITERATIONS = 6
 #: block's forty-odd numpy calls cost little; measured at n = 1e5, m = 10 (best of 7 x 3,
 #: interleaved): 1 MB blocks cost 5-10 % more with two classes than 2 MB, 2 MB of ``X`` alone
 #: (23831 rows with three classes as with two) 15-20 % more with three classes than counting
-#: the tables (14286 rows): 13.5 against 11.4 ms with L2.
+#: the tables (14286 rows): 13.5 against 11.4 ms with L2. At m = 51 (n = 1e5, best of 4 x
+#: 3), blocks of 1, 2, 4 and 8 MB: two classes unpenalised 38.6, 32.4, 33.3, 40.9 ms, three
+#: 63.4, 56.4, 54.0, 57.5; L2 two classes 23.8, 19.7, 21.0, 24.1, three 30.3, 25.8, 26.9,
+#: 28.4 (m = 11: 2 MB best too).
 BLOCK_BYTES = 1 << 21
 
 #: Bytes of the row chunks in which :func:`_curvature` scales ``X``'s columns: its one
@@ -336,7 +352,43 @@ BLOCK_BYTES = 1 << 21
 #: certificate, 2.1 ms against 1.2 without a penalty, two classes). Larger chunks in buffers
 #: made once per call (no fresh pages) were no faster: at n = 1e5, m = 51, three classes
 #: (compute-bound, 48 ms), 2048 to 8192 rows 47-50 ms; at n = 1e4 8192 rows 7.1 against 5.0.
+#: The bytes are those of the chunk's own precision: a float32 chunk holds twice the rows.
 CURVATURE_CHUNK_BYTES = 1 << 18
+
+#: From this many columns a dense block is *wide* for two of the checker's choices, measured
+#: over n = 1e5 rows in the runner's blocks (OpenBLAS's SkylakeX kernels, one thread, best
+#: of 9): pass 1 sums the squares of its rows by ``einsum``, below by a product of their
+#: table with ones (:func:`_pass_one`; m = 11 0.62 against 0.49 ms, 21 0.85 against 0.86,
+#: 31 1.46 against 1.55, 51 1.61 against 2.31, 101 3.41 against 4.62); and ``X theta`` of
+#: several classes is taken as a product of the row-major ``X`` and then copied to class-major,
+#: below as ``(theta^T X^T)^T`` (:func:`_product`; two classes: m = 11 0.44 against 0.36 ms,
+#: 16 0.40 against 0.51, 26 0.61 against 0.90, 51 1.8 against 3.1; three: m = 11 0.48
+#: against 0.38, 16 to 31 within 0.15, 41 2.2 against 3.0, 51 3.2 against 4.9).
+WIDE_COLUMNS = 24
+
+#: From this many columns of ``X`` in two classes of ``S`` (the same columns: no penalty) the
+#: dense categorical ``C_SS``'s block between them, ``-X^T diag(w p_a p_b) X``, is formed by
+#: a symmetric product of ``X`` scaled by ``sqrt(w p_a p_b)`` (:func:`_curvature`), below by
+#: the general product of ``X`` scaled by ``w p_a p_b`` and ``X``: half the multiply-adds,
+#: for a square root of the weights. Measured over n = 1e5 rows in the runner's blocks, three
+#: classes (one thread, best of 9; float64 / float32 ms a curvature, symmetric against
+#: general): m = 11 8.5 / 7.4 against 8.1 / 6.3, 21 16.2 / 10.2 against 14.9 / 10.8, 26 19.9
+#: / 12.8 against 18.8 / 12.8, 31 27.4 / 19.4 against 27.7 / 19.6, 51 46 / 28 against 50 /
+#: 33; four classes, m = 51, 90 / 53 against 101 / 64.
+SYMMETRIC_CROSS_COLUMNS = 32
+
+#: From this many columns a dense ``X^T T`` is taken as ``(T^T X)^T`` (:func:`_xt`): OpenBLAS's
+#: SkylakeX kernels took ``X^T T`` of five to ten columns by a path two to four times slower
+#: than of four, ``T^T X`` at the rate of the narrower products. Measured over n = 1e5 rows
+#: in the runner's blocks (one thread, best of 9), six columns: m = 11 0.47 against 0.53 ms,
+#: 16 1.0 against 2.65, 31 2.7 against 4.75, 51 4.0-4.5 against 8.6-10.4 (pass 1's ``[W (Y -
+#: mu), W Y]`` and pass 2's ``|X|^T [W |mu~ - Y|, budget weights]`` with three classes);
+#: four columns, where ``X^T T`` stays: m = 16 0.25 against 0.46, 51 2.0 against 2.3.
+#: (Haswell's kernels: six columns at m = 51 6.7 against 6.8, no slow path.) Tried: ``X^T T``
+#: by chunks of at most four columns, 3.3 against 4.6 ms at m = 51, six columns, on the
+#: SkylakeX kernels but 9.2 against 6.7 on Haswell's (by chunks of three, 4.8 and 13.2):
+#: ``(T^T X)^T`` is the product that costs no more than before on either.
+XT_TRANSPOSED_COLUMNS = 5
 
 #: From this many classes in ``S``, all on the same columns, the categorical ``C_SS`` is
 #: formed by one symmetric product of all its columns (:func:`_stacked_curvature`), in row
@@ -1017,7 +1069,7 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     # rows are at hand there; an L2 fit's one column of ten classes formed after the pass, over
     # all 1e5 rows at once, cost 30.1 -> 38.7 ms a certificate)
     post = (krylov or kron) and not design.is_sparse(data.X)
-    single = single and not krylov and not kron
+    eligible, single = single, single and not krylov and not kron
     operator32 = False
 
     def first_pass(sample):
@@ -1056,6 +1108,12 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         # (:data:`SINGLE_KRYLOV_DECADES`)
         operator32 = (krylov and not penalty.active and data.X.nbytes > PRODUCT_CACHE_BYTES
                       and decades <= SINGLE_KRYLOV_DECADES)
+        # neither taken: the full curvature, which proposes the step in float32 where it would
+        # have without the sample in view (:data:`SINGLE_MIN_TERMS`), formed from the kept
+        # means. Measured at n = 1e4, m = 51, three classes, unpenalised (one thread, best of
+        # 15, interleaved), where the iterations' expected products exceed their budget: the
+        # float64 curvature had been formed, 4.5 ms of an 8.5 ms certificate
+        single = eligible and not krylov and not kron
 
     def kronecker_step():
         """``(a_S, smallest)`` by the Kronecker-preconditioned iterations, or None."""
@@ -1078,7 +1136,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
                 one = two = None  # (a second round's passes do not overlap the first's)
                 one, t_S, finite = first_pass(sample_rows)
             if post:
-                one.C, one.w_curvature = _kept_curvature(data, kept, sel, sample_rows)
+                one.C, one.w_curvature = _kept_curvature(data, kept, sel, sample_rows,
+                                                         single and sample_rows is None)
             if single and not np.all(np.isfinite(one.C)):  # (float32 overflowed): float64's
                 one.C, single = _kept_curvature(data, kept, sel, None)[0], False
             ratio = one.w_total / one.w_curvature if one.w_curvature > 0 else 1.0
@@ -1358,18 +1417,20 @@ def _sample_stride(n: int, sample: int) -> int:
     return max(1, n // max(sample, 1))
 
 
-def _kept_curvature(data, kept, sel, sample):
+def _kept_curvature(data, kept, sel, sample, single=False):
     """``(C_SS, sum of its rows' weights)`` from the means pass 1 kept (in memory, dense
     ``X``): of all rows, or of the row sample of ``sample`` rows (every ``n // sample``-th
     row, the rows the runner's blocks would have taken). The same terms as pass 1 would sum,
-    in another order: the bound of :func:`factor` holds for any."""
+    in another order: the bound of :func:`factor` holds for any. ``single``: the products in
+    float32, a proposal's curvature (:func:`_curvature`)."""
     X, w = data.X, data.weights
     m = X.shape[1]
     multi = data.family.multiclass
     curv = kept["mean"] if multi else kept["curv"]
     rows = slice(None) if sample is None else slice(0, None, _sample_stride(data.n, sample))
     w_rows = w[rows]
-    return _curvature(X[rows], w_rows, curv[rows], sel, m, multi), float(w_rows.sum())
+    return (_curvature(X[rows], w_rows, curv[rows], sel, m, multi, single=single),
+            float(w_rows.sum()))
 
 
 def _reduce_data_sums(one: _Sums, eq) -> _Sums:
@@ -2315,11 +2376,14 @@ def _xt(Xb, T, absolute: bool = False) -> np.ndarray:
         return out
     if (_sparsetools is not None and design.is_sparse(Xb) and Xb.format == "csr"
             and T.ndim == 2 and T.dtype == np.float64 and Xb.dtype == np.float64):
-        signed = absolute and float(Xb.data.min(initial=0.0)) < 0.0
+        signed = absolute and design.has_negative(Xb)
         if signed or not T.flags.c_contiguous:
             return _csr_xt(Xb, T, signed)
     if absolute:
         Xb = _absolute(Xb)
+    if not design.is_sparse(Xb) and T.ndim == 2 and T.shape[1] >= XT_TRANSPOSED_COLUMNS:
+        # (the same sums; the (m, c) result copied to C order, as X^T T's)
+        return np.ascontiguousarray((T.T @ Xb).T)
     if not design.is_sparse(Xb) or T.ndim == 1 or T.flags.c_contiguous \
             or T.shape[1] <= XT_CHUNK_COLUMNS:
         return np.asarray(Xb.T @ T)
@@ -2398,9 +2462,18 @@ def _row_index(mask: np.ndarray):
 
 def _product(Xb, theta):
     """``X theta`` on one block, shape (b, q), class-major (Fortran order) for a dense block
-    of several classes, like the runner's other tables (:func:`_runner`)."""
+    of several classes, like the runner's other tables (:func:`_runner`).
+
+    From :data:`WIDE_COLUMNS` columns the row-major product of a C-ordered theta is taken and
+    copied to class-major; below, ``(theta^T X^T)^T``. (Tried: the product on theta's nonzero
+    columns only, pass 2's step and the operator's directions having the categorical
+    family's pinned class at zero unpenalised: at m = 51 the row-major product of two
+    columns costs what one does, 1.9 against 2.3 ms over n = 1e5 with the zeros written;
+    at m = 11, three classes, 0.69 against 0.56.)"""
     if theta.shape[1] == 1 or design.is_sparse(Xb):
         return Xb @ theta
+    if Xb.shape[1] >= WIDE_COLUMNS:  # (the row-major product, copied: measured there)
+        return np.asfortranarray(Xb @ np.ascontiguousarray(theta))
     return (theta.T @ Xb.T).T
 
 
@@ -2414,10 +2487,10 @@ def _mean(fam, eta, Yb, mask_b, mean=None, curv=None):
     if fam.multiclass:
         if mask_b is not None:
             eta = np.where(mask_b, -np.inf, eta)
-        P, lse = nx.softmax_logsumexp(eta)
-        if mean is not None:  # the kept copy serves from here on: P itself is freed
-            mean[...] = P
-            P = mean
+        # (written into the kept table when given: it serves from here on; a new table and
+        # its copy into the kept one, 0.69 against 0.67 ms over n = 1e5, two classes, 0.91
+        # against 0.87 with three, in the runner's blocks)
+        P, lse = nx.softmax_logsumexp(eta, out=mean)
         return P, P, lse
     e = eta[:, 0]
     if type(fam) is Bernoulli and mask_b is None:  # written in place: no copies
@@ -2484,11 +2557,13 @@ def _curvature(Xb, wb, curv, sel, m, multi, single=False) -> np.ndarray:
     :data:`SINGLE_MIN_TERMS`), never one whose eigenvalue bound is used.
 
     Dense, it is formed one pair of classes at a time: a class's own block from its square
-    root (a symmetric product), the blocks between two classes as one product each, on the
-    columns of ``X`` that ``S`` holds in those classes (``X`` itself when they are all), a
-    few thousand rows at a time (:data:`CURVATURE_CHUNK_BYTES`). The whole ``X_S`` scaled per
-    entry took twice the products and two copies of ``(b, |S|)``: 3.4 ms against 2.3 on 23831
-    rows, m = 11, three classes unpenalised (22 entries).
+    root (a symmetric product), the blocks between two classes as one product each (also a
+    symmetric one, of the root of ``w p_a p_b``, where the two classes hold the same columns,
+    from :data:`SYMMETRIC_CROSS_COLUMNS` of them), on the columns of ``X`` that ``S`` holds
+    in those classes (``X`` itself when they are all), a few thousand rows at a time
+    (:data:`CURVATURE_CHUNK_BYTES`). The whole ``X_S`` scaled per entry took twice the
+    products and two copies of ``(b, |S|)``: 3.4 ms against 2.3 on 23831 rows, m = 11, three
+    classes unpenalised (22 entries).
     """
     cls, feat = np.divmod(sel, m)
     one_column = sel.size > 0 and bool(np.all(feat == feat[0]))
@@ -2524,10 +2599,12 @@ def _curvature(Xb, wb, curv, sel, m, multi, single=False) -> np.ndarray:
     # the intercept's), gathered once per distinct set otherwise
     gathered = {}
 
-    def columns(f):
-        if f.size and np.array_equal(f, np.arange(f[0], f[0] + f.size)):
-            return Xb[:, f[0]:f[0] + f.size]
-        return gathered.setdefault(f.tobytes(), Xb[:, f])
+    def columns(f):  # (one object per distinct set, a view or a copy: rounded once a chunk)
+        key = f.tobytes()
+        if key not in gathered:
+            gathered[key] = (Xb[:, f[0]:f[0] + f.size] if f.size and np.array_equal(
+                f, np.arange(f[0], f[0] + f.size)) else Xb[:, f])
+        return gathered[key]
 
     cols = [columns(f) for _, f in runs]
     spans = [slice(ia[0], ia[-1] + 1) for ia, _ in runs]
@@ -2538,9 +2615,24 @@ def _curvature(Xb, wb, curv, sel, m, multi, single=False) -> np.ndarray:
                                   real)
     roots = [np.sqrt(wb * (p * (1.0 - p) if multi else p)).astype(real, copy=False)
              for p in probs]
+    # between two classes on the same columns (all of them, unpenalised) the block
+    # X^T diag(w p_a p_b) X is symmetric, its weights nonnegative: one symmetric product of X
+    # scaled by sqrt(w p_a p_b), half the multiply-adds of the general product, from
+    # :data:`SYMMETRIC_CROSS_COLUMNS` columns on. Its terms
+    # fl(x_i s) fl(x_j s), s = fl(sqrt(fl(fl(w p_a) p_b))), are w p_a p_b x_i x_j times at
+    # most seven factors (1 + delta), |delta| <= u (the two products under the root, halved
+    # by it and squared back, the root's own rounding twice, the two scalings, their
+    # product): within the eight of :func:`factor`'s gamma(terms + 8), as the roots' own
+    crossed = {(a, b): np.sqrt(wb * probs[a] * probs[b]).astype(real, copy=False)
+               for a in range(len(runs)) for b in range(a + 1, len(runs))
+               if cols[a] is cols[b] and cols[a].shape[1] >= SYMMETRIC_CROSS_COLUMNS
+               } if multi else {}
     C = np.zeros((sel.size, sel.size))
     # the scaled columns are formed a few thousand rows at a time (CURVATURE_CHUNK_BYTES)
-    step = max(256, CURVATURE_CHUNK_BYTES // (8 * max(c.shape[1] for c in cols)))
+    # (of the table's own precision: twice the rows in float32, 24.8-26.2 against 27.4-28.0
+    # ms a curvature at n = 1e5, m = 51, three classes, 9.8 against 10.3 with two)
+    step = max(256, CURVATURE_CHUNK_BYTES // (np.dtype(real).itemsize
+                                              * max(c.shape[1] for c in cols)))
     for lo in range(0, Xb.shape[0], step):
         rows = slice(lo, lo + step)
         # (in float32, each distinct set of columns rounded once per chunk)
@@ -2553,11 +2645,21 @@ def _curvature(Xb, wb, curv, sel, m, multi, single=False) -> np.ndarray:
             Z = xs[a] * roots[a][rows, None]
             C[sa, sa] += Z.T @ Z
             for b in range(a + 1, len(runs)):
+                if (a, b) in crossed:  # (above)
+                    Z = xs[a] * crossed[a, b][rows, None]
+                    C[sa, spans[b]] -= Z.T @ Z
+                    continue
                 cross = (wb[rows] * probs[a][rows] * probs[b][rows]).astype(real, copy=False)
                 C[sa, spans[b]] -= (xs[a] * cross[:, None]).T @ xs[b]
     for a, sa in enumerate(spans):  # the blocks below the diagonal
         for b in range(a + 1, len(runs)):
             C[spans[b], sa] = C[sa, spans[b]].T
+    # Tried and dropped (n = 1e5, m = 51, float32, one thread, best of 7): each chunk's
+    # scaled table rounded to float32 by the scaling itself (np.multiply of the float64
+    # columns into a float32 buffer), no separate rounding of the columns: 11.0-11.7 against
+    # 9.8 ms with two classes; the chunk transposed, (m, rows), and its products Z Z^T:
+    # 16-22 against 9.8, 35 against 25 with three classes; the three scaled tables of three
+    # classes side by side in one symmetric product (width 153): 34.5 against 3 x 6.8 ms.
     return C
 
 
@@ -2702,8 +2804,11 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     abs_diff = np.abs(diff)
     # |x_j|^2 (the attainment proof's and the multiplier bound's largest row norm) and e_j, the
     # error of eta_j (module docstring), from it (docstring above)
-    # (dense: the squares summed by one product, 0.10 ms against einsum's 0.14 on 24k rows)
-    sq = design.row_sq_norms(Xb) if design.is_sparse(Xb) else np.square(Xb) @ np.ones(m)
+    # (dense: the squares summed by one product, 0.10 ms against einsum's 0.14 on 24k rows,
+    # m = 11; from WIDE_COLUMNS columns einsum, which writes no (b, m) table of squares)
+    sq = (design.row_sq_norms(Xb) if design.is_sparse(Xb)
+          else np.einsum("ij,ij->i", Xb, Xb) if m >= WIDE_COLUMNS
+          else np.square(Xb) @ np.ones(m))
     x_norm = float(np.sqrt((sq if wb.min(initial=1.0) > 0 else sq[wb > 0]).max(initial=0.0)))
     e = np.sqrt(sq, out=sq)  # (|x_j|^2's last use: (n,) vectors are 0.1 times the sparse X's
     del sq                   # bytes of the categorical problem of ``bench --sparse``)
@@ -2895,7 +3000,8 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=No
                      else mean if reduce is not None else None)
     wd *= wb[:, None]
     resid = _xt(Xb, wd)
-    # (|X| of a dense block formed once here; a sparse X's never, :func:`_xt`)
+    # (|X| of a dense block formed once here; a sparse X's never, :func:`_xt`; written into a
+    # buffer kept across blocks instead: 1.50 against 1.51 ms over n = 1e5, m = 51)
     sparse = design.is_sparse(Xb)
     absX = Xb if sparse else _absolute(Xb)
     if scratch is None:

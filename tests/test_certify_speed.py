@@ -82,8 +82,8 @@ def test_a_sample_that_does_not_finish_costs_no_second_pass_one(monkeypatch):
     one, curvature, pcg = checker._pass_one, checker._kept_curvature, checker._pcg_step
     monkeypatch.setattr(checker, "_pass_one", lambda *a, **kw: passes.append(1) or one(*a, **kw))
     monkeypatch.setattr(checker, "_kept_curvature",
-                        lambda data, k, sel, sample: kept.append(sample)
-                        or curvature(data, k, sel, sample))
+                        lambda data, k, sel, sample, *single: kept.append(sample)
+                        or curvature(data, k, sel, sample, *single))
     done = []
     # ... with no product to finish
     monkeypatch.setattr(checker, "_pcg_step",
