@@ -27,10 +27,9 @@ import scipy.sparse as sp
 
 from . import _numerics as nx
 
-__all__ = ["is_sparse", "OnesColumn", "as_sparse", "ones_column", "read_only", "with_intercept", "with_data", "absolute", "has_negative", "column",
-           "column_absmax",
-           "column_sq_sums", "row_sq_norms", "scale_rows", "scale_columns", "multiply",
-           "weighted_gram", "nbytes"]
+__all__ = ["is_sparse", "OnesColumn", "as_sparse", "ones_column", "read_only", "with_intercept",
+           "with_data", "absolute", "has_negative", "column", "column_absmax", "column_sq_sums",
+           "row_sq_norms", "scale_rows", "scale_columns", "multiply", "weighted_gram", "nbytes"]
 
 
 def is_sparse(X) -> bool:
@@ -430,9 +429,10 @@ def column(X, j: int) -> np.ndarray:
     For a canonical CSR ``X`` (sorted indices, no duplicates) the column is read from its
     arrays a chunk of rows at a time (:func:`dualmaxent._numerics.row_chunks`: its index
     temporaries are (chunk,), not (n,); the certificate's peak on the categorical problem of
-    ``bench --sparse`` was reached in the whole-matrix scan, with five (n,) of them): the last column (the intercept's) is, in each
-    row that holds it, the row's last stored entry (one test per row); another column is found
-    by one comparison over the chunk's stored indices. scipy's column selection ``X[:, [j]]``
+    ``bench --sparse`` was reached in the whole-matrix scan, with five (n,) of them): the last
+    column (a stored intercept's) is, in each row that holds it, the row's last stored entry
+    (one test per row); another column is found by one comparison over the chunk's stored
+    indices (a :class:`OnesColumn`'s last column is ones, not read). scipy's column selection ``X[:, [j]]``
     took 20 ms on the text problem of ``bench --sparse`` (n = 1e5, 5e6 entries), this 3 and
     5 ms.
     """
