@@ -18,6 +18,7 @@ import pytest
 from _factories import make_dataset, overlapping, separated_sets
 
 from dualmaxent import _kernels as K
+from dualmaxent import Dataset
 from dualmaxent import _numerics as nx
 from dualmaxent import projected as PJ
 from dualmaxent.dual import solve_dual
@@ -179,3 +180,39 @@ def test_the_ball_declines_what_it_does_not_cover():
     theta, G = _solved(ds, 1e-10)
     moved = theta + 1.0  # not the pivot gauge
     assert PJ.curvature_ball(ds, moved, G) is None
+
+
+def test_the_refining_steps_stop_at_the_first_ball_that_proves(monkeypatch):
+    """After a loose solve (tol 1e-4), :func:`dualmaxent.dual._ball_after_refining` takes one
+    Newton-CG step at a time and tries the ball after each, returning at the first that proves:
+    no step is taken after the proof (it took every step to ``REFINE_TOL`` before the one
+    test). The proof is the ball's own: checked here at the refined point."""
+    import dualmaxent.dual as D
+    import dualmaxent.solvers as S
+
+    rng = np.random.default_rng(21)
+    n, m = 6000, 8
+    Xf = rng.standard_normal((n, m))
+    y = (rng.random(n) < 1 / (1 + np.exp(-(Xf @ rng.standard_normal(m))))).astype(int)
+    ds = Dataset.from_arrays(Xf, y, family="bernoulli")
+    loose = solve_dual(ds, tol=1e-4, check_attainment=False)
+    obj = make_objective(ds, loose.penalty)
+    beta = obj.beta(loose.theta)
+    steps, verdicts = [], []
+    real_step, real_ball = S._newton_cg, PJ.curvature_ball
+
+    def step(o, b, tol, max_iter, hist):
+        steps.append(max_iter)
+        return real_step(o, b, tol, max_iter, hist)
+
+    def ball(*a, **kw):
+        out = real_ball(*a, **kw)
+        verdicts.append(out is not None and out.proves_attained)
+        return out
+
+    monkeypatch.setattr(S, "_newton_cg", step)
+    monkeypatch.setattr(PJ, "curvature_ball", ball)
+    assert D._ball_after_refining(obj, beta)
+    assert steps and all(s == 1 for s in steps) and len(steps) <= D.REFINE_STEPS
+    # every step's ball was tried, and the last (only the last) proved
+    assert verdicts == [False] * (len(steps) - 1) + [True]
