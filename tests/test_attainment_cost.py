@@ -216,3 +216,40 @@ def test_the_refining_steps_stop_at_the_first_ball_that_proves(monkeypatch):
     assert steps and all(s == 1 for s in steps) and len(steps) <= D.REFINE_STEPS
     # every step's ball was tried, and the last (only the last) proved
     assert verdicts == [False] * (len(steps) - 1) + [True]
+
+
+def test_a_loose_solve_refines_before_it_projects(monkeypatch):
+    """``solve_dual`` at a loose tolerance, where the ball fails at the solver's point: the
+    ball is tried again after refining steps before the projected point, and the projected
+    point (two passes and a factorisation, 88 ms against the steps' 11 on this problem's
+    n = 10^4, m = 50 version) is not computed once the refined ball proves."""
+    import dualmaxent.dual as D
+    from dualmaxent.bench_sweep import make_data
+
+    X, y = make_data(4000, 20, 10)
+    ds = Dataset.from_arrays(X, y)
+    order = []
+    real_ball, real_point, real_refine = PJ.curvature_ball, PJ.project_primal, \
+        D._ball_after_refining
+
+    def ball(*a, **kw):
+        out = real_ball(*a, **kw)
+        order.append(("ball", out is not None and out.proves_attained))
+        return out
+
+    def point(*a, **kw):
+        order.append(("point", None))
+        return real_point(*a, **kw)
+
+    def refine(*a, **kw):
+        order.append(("refine", None))
+        return real_refine(*a, **kw)
+
+    monkeypatch.setattr(PJ, "curvature_ball", ball)
+    monkeypatch.setattr(PJ, "project_primal", point)
+    monkeypatch.setattr(D, "_ball_after_refining", refine)
+    res = solve_dual(ds, tol=1e-4)
+    assert res.attained is True
+    assert order[0] == ("ball", False)  # the solver's point: too rough for the ball
+    assert order[1] == ("refine", None) and order[-1] == ("ball", True)
+    assert ("point", None) not in order
