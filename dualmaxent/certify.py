@@ -403,17 +403,10 @@ SYRK_BYTES = 1 << 20
 #: k = 20 text problem of ``bench --sparse`` (n = 2e4, m = 3e4, 1e6 entries; best of 7): 40
 #: columns at once 19.0 ms (its copy 2.6 MB), 10 at a time 19.2-19.8, 5 at a time 25.
 XT_CHUNK_COLUMNS = 10
-# (The CSR X of a data set, float64, is multiplied by :func:`_csr_xt` instead, which copies
-# no table; the chunks stay the unit in which pass 1 reduces the (m, q) products it does not
-# keep, and the width above which pass 2's two products with |X| are two arrays.)
-
-#: Bytes of the rows of a table that :func:`_csr_xt` copies to C order at a time.
-XT_BLOCK_BYTES = 1 << 20
-
-try:  # scipy's kernels of its sparse products (:func:`_csr_xt`)
-    from scipy.sparse import _sparsetools
-except ImportError:  # pragma: no cover - another scipy layout: scipy's own products
-    _sparsetools = None
+# (The CSR X of a data set, float64, is multiplied by :func:`dualmaxent.design.csr_xt`
+# instead, which copies no table; the chunks stay the unit in which pass 1 reduces the (m, q)
+# products it does not keep, and the width above which pass 2's two products with |X| are two
+# arrays.)
 
 
 def gamma(length: float, u: float = U) -> float:
@@ -767,7 +760,7 @@ def bracket(data, theta: np.ndarray, penalty: Penalty, forced=None, engine=None,
     ``W |mu~ - Y|`` is written, ``mu~`` and the copy of ``Y``), the same numbers bit for bit:
     theta read in place (:func:`_checked_theta`), the budget and ``X^T W Y`` reduced by
     chunks in pass 1 (:func:`_pass_one`), products by blocks of rows with no copy of the
-    table nor of ``|X|`` (:func:`_csr_xt`), the penalty's value computed once with its
+    table nor of ``|X|`` (:func:`dualmaxent.design.csr_xt`), the penalty's value computed once with its
     squares in place (:func:`_penalty_value`; a second time, with ``tp ** 2``, it was the
     next peak: 9.6 MB at :func:`_lower_point`), ``mu~`` allocated by pass 2
     (:class:`_Deferred`). A ``MaxEntClassifier(C=10)`` fit (``bench --sparse``'s peak over
@@ -782,7 +775,7 @@ def bracket(data, theta: np.ndarray, penalty: Penalty, forced=None, engine=None,
     Tried and dropped: ``scratch`` and pass 1's (b, 2 q) table in C order for a sparse
     ``X`` (no copy by scipy): numpy's broadcasts into a row-major table of 2 q = 4 columns
     are 20 times slower (1.0 against 0.05 ms on 1e5 rows), the categorical certificate 15.5
-    -> 23.5 ms; the blocks of rows of :func:`_csr_xt` copy nothing anyway. Reading ``Y`` as
+    -> 23.5 ms; the blocks of rows of :func:`dualmaxent.design.csr_xt` copy nothing anyway. Reading ``Y`` as
     the data set stores it (row-major) instead of its class-major copy (3.2 MB at k = 20):
     not done, its row sums and the weighted sums of tables formed from it (``wb @ (Y eta)``,
     ``we @ |Y - mu|``, the entropy of a segment's point) are products whose order of
@@ -2359,26 +2352,18 @@ def _xt(Xb, T, absolute: bool = False) -> np.ndarray:
     scipy's sparse product reads a table in C order and copies any other (its
     ``other.ravel()``), and ``|X|`` of a sparse ``X`` with negative entries is a copy of its
     entries (:func:`_absolute`). For a CSR ``X`` of float64 (the data sets', one block of all
-    n rows) either is avoided by :func:`_csr_xt`, the same operations in the same order as
+    n rows) either is avoided by :func:`dualmaxent.design.csr_xt`, the same operations in the same order as
     scipy's product; otherwise the class-major (n, c) tables of a sparse ``X`` are
     multiplied :data:`XT_CHUNK_COLUMNS` columns at a time, each chunk's copy small. Every
     entry is the same sum, in the same order, as the whole product's."""
     T = np.asarray(T)
-    if isinstance(Xb, design.OnesColumn):
-        # B^T T written into the result's first rows (no (m, c) temporary beside it), and the
-        # ones' row: T's column sums
-        out = np.zeros(Xb.shape[1:] + T.shape[1:])
-        if _sparsetools is not None and T.ndim == 2 and T.dtype == np.float64:
-            _csr_xt(Xb.base, T, absolute and design.has_negative(Xb), out=out[:-1])
-        else:
-            out[:-1] = _xt(Xb.base, T, absolute)
-        out[-1] = T.sum(axis=0)
-        return out
-    if (_sparsetools is not None and design.is_sparse(Xb) and Xb.format == "csr"
-            and T.ndim == 2 and T.dtype == np.float64 and Xb.dtype == np.float64):
+    if isinstance(Xb, design.OnesColumn):  # (its product copies neither T nor |X|)
+        return design.ones_xt(Xb, T, absolute and design.has_negative(Xb))
+    if (design.is_sparse(Xb) and Xb.format == "csr" and T.ndim == 2
+            and T.dtype == np.float64 and Xb.dtype == np.float64):
         signed = absolute and design.has_negative(Xb)
         if signed or not T.flags.c_contiguous:
-            return _csr_xt(Xb, T, signed)
+            return design.csr_xt(Xb, T, signed)
     if absolute:
         Xb = _absolute(Xb)
     if not design.is_sparse(Xb) and T.ndim == 2 and T.shape[1] >= XT_TRANSPOSED_COLUMNS:
@@ -2391,40 +2376,6 @@ def _xt(Xb, T, absolute: bool = False) -> np.ndarray:
     for lo in range(0, T.shape[1], XT_CHUNK_COLUMNS):
         cols = slice(lo, lo + XT_CHUNK_COLUMNS)
         out[:, cols] = Xb.T @ np.ascontiguousarray(T[:, cols])
-    return out
-
-
-def _csr_xt(X, T, absolute: bool, out=None) -> np.ndarray:
-    """``X^T T`` (``|X|^T T`` with ``absolute``) for a CSR ``X`` of float64, a block of
-    :data:`XT_BLOCK_BYTES` of ``T``'s rows at a time: no copy of ``T`` (only the block's rows,
-    in C order) and none of ``|X|`` (only the block's entries).
-
-    scipy multiplies ``X^T`` (CSC) by ``csc_matvecs`` (``csc_matvec`` for one column), which
-    runs over ``X``'s rows in order and adds each stored entry's ``x_ji T_j`` to row ``i`` of
-    the result; calling it block after block on the same result is the same sequence of
-    operations, so the same numbers bit for bit (``tests/test_sparse_memory.py`` checks it
-    against scipy's product, for ``|X|`` against the product with the copy).
-    Measured on the text problem's X (2e4 rows, 1e6 entries): 9.5 ms for 20 columns, scipy's
-    product of the C-ordered table 9.4. ``out``, when given, is a C-contiguous zero (m, c)
-    table that receives the product."""
-    n, m = X.shape
-    c = T.shape[1]
-    out = np.zeros((m, c)) if out is None else out
-    flat = out.reshape(-1)
-    indptr, indices, data = X.indptr, X.indices, X.data
-    # (rows of at most XT_BLOCK_BYTES of T, and as many of X's entries on average)
-    rows = max(1, min(XT_BLOCK_BYTES // (8 * max(c, 1)),
-                      XT_BLOCK_BYTES * n // (8 * max(int(indptr[-1]), 1))))
-    for lo in range(0, n, rows):
-        hi = min(lo + rows, n)
-        s, e = int(indptr[lo]), int(indptr[hi])
-        Ap = np.subtract(indptr[lo:hi + 1], indptr[lo], dtype=indices.dtype)
-        Ax = np.abs(data[s:e]) if absolute else data[s:e]
-        Tb = np.ascontiguousarray(T[lo:hi]).reshape(-1)
-        if c == 1:  # (scipy's dispatch: a one-column table is a vector)
-            _sparsetools.csc_matvec(m, hi - lo, Ap, indices[s:e], Ax, Tb, flat)
-        else:
-            _sparsetools.csc_matvecs(m, hi - lo, c, Ap, indices[s:e], Ax, Tb, flat)
     return out
 
 

@@ -27,9 +27,10 @@ import scipy.sparse as sp
 
 from . import _numerics as nx
 
-__all__ = ["is_sparse", "OnesColumn", "as_sparse", "ones_column", "read_only", "with_intercept",
-           "with_data", "absolute", "has_negative", "column", "column_absmax", "column_sq_sums",
-           "row_sq_norms", "scale_rows", "scale_columns", "multiply", "weighted_gram", "nbytes"]
+__all__ = ["is_sparse", "OnesColumn", "as_sparse", "ones_column", "read_only", "csr_xt",
+           "ones_xt", "with_intercept", "with_data", "absolute", "has_negative", "column",
+           "column_absmax", "column_sq_sums", "row_sq_norms", "scale_rows", "scale_columns",
+           "multiply", "weighted_gram", "nbytes"]
 
 
 def is_sparse(X) -> bool:
@@ -50,8 +51,8 @@ class OnesColumn:
 
     * ``X @ V`` (V of shape (p + 1,) or (p + 1, k)) is ``B @ V[:-1] + V[-1]``, dense;
     * ``X.T @ R`` (R of shape (n,) or (n, k)) is ``B^T R`` with ``R``'s column sums appended,
-      written into one new (p + 1, k) table (scipy's ``csc_matvecs`` on ``B``'s arrays, as
-      scipy's own product runs it: no (p, k) temporary beside the result);
+      written into one new (p + 1, k) table (:func:`ones_xt`: scipy's ``csc_matvecs`` on
+      ``B``'s arrays, as scipy's own product runs it, no (p, k) temporary beside the result);
     * ``X[rows]`` is the same design on those rows of ``B`` (a CSR slice);
     * ``X[rows, cols]`` is a CSR of the selected columns, the ones stored where ``cols`` holds
       the last column (small selections: the intercept's column, a row sample);
@@ -148,29 +149,66 @@ class _OnesColumnT:
         if R.shape[:1] != (B.shape[0],):
             raise ValueError(f"matmul: X^T has {B.shape[0]} columns, the operand {R.shape[0]} "
                              "rows")
-        out = np.zeros((B.shape[1] + 1,) + R.shape[1:])
-        if _sparsetools is not None and R.dtype == np.float64 and B.indptr.dtype == \
-                B.indices.dtype:
-            # scipy's kernel of B^T R (B^T is the CSC of B's arrays), accumulating into the
-            # result's first p rows in place
-            Rc = np.ascontiguousarray(R)
-            flat = out[:-1].reshape(-1)
-            if R.ndim == 1:
-                _sparsetools.csc_matvec(B.shape[1], B.shape[0], B.indptr, B.indices, B.data,
-                                        Rc, flat)
-            else:
-                _sparsetools.csc_matvecs(B.shape[1], B.shape[0], R.shape[1], B.indptr,
-                                         B.indices, B.data, Rc.reshape(-1), flat)
-        else:  # pragma: no cover - another scipy layout
-            out[:-1] = B.T @ R
-        out[-1] = R.sum(axis=0)
-        return out
+        return ones_xt(self.X, R)
 
 
-try:  # scipy's kernels of its sparse products (:class:`_OnesColumnT`)
+try:  # scipy's kernels of its sparse products (:func:`csr_xt`)
     from scipy.sparse import _sparsetools
 except ImportError:  # pragma: no cover - another scipy layout: scipy's own products
     _sparsetools = None
+
+#: Bytes of the rows of a table that :func:`csr_xt` copies to C order at a time.
+XT_BLOCK_BYTES = 1 << 20
+
+
+def csr_xt(X, T, abs_x: bool = False, out=None) -> np.ndarray:
+    """``X^T T`` (``|X|^T T`` with ``abs_x``) for a CSR ``X`` of float64 and ``T`` of shape
+    (n, c), a block of :data:`XT_BLOCK_BYTES` of ``T``'s rows at a time: no copy of ``T``
+    (only the block's rows, in C order) and none of ``|X|`` (only the block's entries).
+
+    scipy multiplies ``X^T`` (CSC) by ``csc_matvecs`` (``csc_matvec`` for one column), which
+    runs over ``X``'s rows in order and adds each stored entry's ``x_ji T_j`` to row ``i`` of
+    the result; calling it block after block on the same result is the same sequence of
+    operations, so the same numbers bit for bit (``tests/test_sparse_memory.py`` checks it
+    against scipy's product, for ``|X|`` against the product with the copy).
+    Measured on the text problem's X (2e4 rows, 1e6 entries): 9.5 ms for 20 columns, scipy's
+    product of the C-ordered table 9.4. ``out``, when given, is a C-contiguous zero (m, c)
+    table that receives the product (without scipy's kernels: scipy's product, copied in)."""
+    n, m = X.shape
+    c = T.shape[1]
+    out = np.zeros((m, c)) if out is None else out
+    if _sparsetools is None:  # pragma: no cover - another scipy layout
+        out += (absolute(X) if abs_x else X).T @ np.ascontiguousarray(T)
+        return out
+    flat = out.reshape(-1)
+    indptr, indices, data = X.indptr, X.indices, X.data
+    # (rows of at most XT_BLOCK_BYTES of T, and as many of X's entries on average)
+    rows = max(1, min(XT_BLOCK_BYTES // (8 * max(c, 1)),
+                      XT_BLOCK_BYTES * n // (8 * max(int(indptr[-1]), 1))))
+    for lo in range(0, n, rows):
+        hi = min(lo + rows, n)
+        s, e = int(indptr[lo]), int(indptr[hi])
+        Ap = np.subtract(indptr[lo:hi + 1], indptr[lo], dtype=indices.dtype)
+        Ax = np.abs(data[s:e]) if abs_x else data[s:e]
+        Tb = np.ascontiguousarray(T[lo:hi]).reshape(-1)
+        if c == 1:  # (scipy's dispatch: a one-column table is a vector)
+            _sparsetools.csc_matvec(m, hi - lo, Ap, indices[s:e], Ax, Tb, flat)
+        else:
+            _sparsetools.csc_matvecs(m, hi - lo, c, Ap, indices[s:e], Ax, Tb, flat)
+    return out
+
+
+def ones_xt(X: "OnesColumn", T, abs_x: bool = False) -> np.ndarray:
+    """``X^T T`` (``|X|^T T`` with ``abs_x``) of a :class:`OnesColumn` ``X``, ``T`` of shape
+    (n,) or (n, c) float64: ``B``'s product written into the result's first rows by
+    :func:`csr_xt` (no copy of ``T`` nor of ``|B|``, no (p, c) temporary beside the result),
+    and the ones' row ``T``'s column sums."""
+    B = X.base
+    T2 = np.asarray(T, dtype=np.float64).reshape(B.shape[0], -1)
+    out = np.zeros((X.shape[1], T2.shape[1]))
+    csr_xt(B, T2, abs_x, out=out[:-1])
+    out[-1] = T2.sum(axis=0)
+    return out.reshape(X.shape[1:] + np.shape(T)[1:])
 
 
 def _select_columns(B, width: int, cols) -> sp.csr_array:

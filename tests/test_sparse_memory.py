@@ -139,21 +139,21 @@ def test_the_products_with_x_and_its_absolute_values_copy_neither():
     for c in (1, 2, 13):
         T = np.asfortranarray(rng.standard_normal((3000, c))
                               * 10.0 ** rng.integers(-6, 6, (3000, 1)))
-        for block in (cf.XT_BLOCK_BYTES, 8 * c * 7):
-            saved, cf.XT_BLOCK_BYTES = cf.XT_BLOCK_BYTES, block
+        for block in (design.XT_BLOCK_BYTES, 8 * c * 7):
+            saved, design.XT_BLOCK_BYTES = design.XT_BLOCK_BYTES, block
             try:
                 for absolute, ref in ((False, X), (True, absX)):
                     got = cf._xt(X, T, absolute)
                     want = np.asarray(ref.T @ np.ascontiguousarray(T))
                     assert np.array_equal(got.view(np.uint64), want.view(np.uint64))
             finally:
-                cf.XT_BLOCK_BYTES = saved
+                design.XT_BLOCK_BYTES = saved
     T = np.asfortranarray(rng.standard_normal((3000, 13)))
-    saved, cf.XT_BLOCK_BYTES = cf.XT_BLOCK_BYTES, 1 << 15  # (blocks of a fortieth of T)
+    saved, design.XT_BLOCK_BYTES = design.XT_BLOCK_BYTES, 1 << 15  # (blocks of a fortieth of T)
     try:
         _, peak = _peak_above_start(lambda: cf._xt(X, T, True))
     finally:
-        cf.XT_BLOCK_BYTES = saved
+        design.XT_BLOCK_BYTES = saved
     # the result, and a block's rows of T, its entries' absolute values and their offsets
     # (scipy's product with |X|: the result, |X|'s entries and T's copy, 0.83 MB)
     assert peak < 8 * 400 * 13 + 4 * (1 << 15), peak
@@ -194,14 +194,14 @@ def test_the_certificate_is_the_same_by_every_path_and_its_definitions():
         assert _figures(cf.certify(ds, theta.astype(">f8"), penalty=penalty)) == base
         assert _figures(cf.certify(ds, np.ascontiguousarray(theta), penalty=penalty)) \
             == _figures(cf.certify(ds, theta.tolist(), penalty=penalty))
-        saved = cf.XT_CHUNK_COLUMNS, cf._sparsetools
+        saved = cf.XT_CHUNK_COLUMNS, design._sparsetools
         try:
             cf.XT_CHUNK_COLUMNS = 1000
             assert _figures(cf.certify(ds, theta, penalty=penalty)) == base
-            cf.XT_CHUNK_COLUMNS, cf._sparsetools = saved[0], None
+            cf.XT_CHUNK_COLUMNS, design._sparsetools = saved[0], None
             assert _figures(cf.certify(ds, theta, penalty=penalty)) == base
         finally:
-            cf.XT_CHUNK_COLUMNS, cf._sparsetools = saved
+            cf.XT_CHUNK_COLUMNS, design._sparsetools = saved
     # the definitions, at the L2 fit's theta (dense arithmetic, another summation order)
     penalty = make_penalty(l2=0.1)
     theta = solve_dual(ds, penalty=penalty, tol=1e-8).theta
