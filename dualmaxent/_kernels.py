@@ -195,11 +195,19 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
             P, lse = nx.softmax_logsumexp(eta, out=eta if P_out is None else P_out[sl])
             value += float(wb @ (inner - lse))
             del inner, lse
-            R = np.subtract(Y[sl], P, out=None if P is eta else eta)
-            del eta
-            R *= wb[:, None]
-            G = _accumulate(G, Xb.T @ R)
-            del R
+            if P is not eta and design.is_sparse(Xb):
+                # the residual w (Y - P) a block of rows at a time inside the product, eta
+                # dropped first: an (n, k) table less at the pass's peak (two were alive, eta
+                # and the residual written over it, beside P and Y; each 0.26 times the sparse
+                # X's bytes on text k = 20 of ``bench --sparse``)
+                del eta
+                G = design.add_xt(Xb, _residual_rows(Y, P, wb), np.zeros((m, k)))
+            else:
+                R = np.subtract(Y[sl], P, out=None if P is eta else eta)
+                del eta
+                R *= wb[:, None]
+                G = _accumulate(G, Xb.T @ R)
+                del R
             if hessian and q and design.is_sparse(Xb):
                 # block (a, b) = X^T diag(w p_a (delta_ab - p_b)) X from the stored entries,
                 # kept in the upper triangle of Cz (a <= b) and Cd empty
@@ -233,6 +241,16 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
                 C[i * m:(i + 1) * m, j * m:(j + 1) * m] = C[j * m:(j + 1) * m, i * m:(i + 1) * m].T
         return value, G, C
     return value, G, _symmetrize(C)
+
+
+def _residual_rows(Y, P, w):
+    """``T(lo, hi)``: rows ``lo .. hi - 1`` of ``w (Y - P)``, one new (rows, k) table each
+    (:func:`dualmaxent.design.add_xt`)."""
+    def rows(lo, hi):
+        R = np.subtract(Y[lo:hi], P[lo:hi])
+        R *= w[lo:hi, None]
+        return R
+    return rows
 
 
 def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES, dtype=np.float64):
@@ -281,13 +299,46 @@ def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES, dtype=np.float
             Xb = block(X, sl) if design.is_sparse(X) else np.asarray(X[sl], dtype=dtype)
             Pb = np.asarray(P[sl], dtype=dtype)
             S = Xb @ Vd
-            # p_a (u_a - sum_b p_b u_b) w in place: the row sums by einsum, no (rows, k)
-            # temporary (the product ``Pb * S.sum()`` made one), three passes over S
-            S -= np.einsum("ij,ij->i", S, Pb)[:, None]
-            S *= Pb
-            S *= wd[sl, None]
+            _center_scale(S, Pb, wd[sl])
             out = _accumulate(out, Xb.T @ S)
     return np.zeros(V.shape) if out is None else out
+
+
+def _center_scale(S, P, w, quad: bool = False) -> float | None:
+    """``U = X V`` (``S``, (rows, k)) made ``w p_a (u_a - sum_b p_b u_b)`` in place, the
+    product ``X^T`` of which is ``-H V`` (:func:`categorical_hessp`): the row sums by einsum, no
+    (rows, k) temporary, three passes over ``S``. With ``quad``, returns ``V^T (-H) V = sum_j
+    w_j sum_a p_ja (u_ja - ubar_j)^2`` (in its centred form, each term nonnegative), read before
+    the scaling."""
+    S -= np.einsum("ij,ij->i", S, P)[:, None]
+    value = float(w @ np.einsum("ij,ij,ij->i", S, S, P)) if quad else None
+    S *= P
+    S *= w[:, None]
+    return value
+
+
+def categorical_curve(X, w, P, V) -> tuple[float, np.ndarray]:
+    """``V^T (-H) V`` and the (n, k) table ``S`` with ``-H V = X^T S``, for a sparse ``X``
+    (float64): conjugate gradients need the quadratic form for their step length before they
+    need ``-H V``, and then only ``r - alpha (-H V)``, which :func:`dualmaxent.design.add_xt`
+    adds into ``r`` from ``-alpha S`` (no (m, k) table of the product; :class:`dualmaxent.
+    objective.CurvatureSystem`).
+
+    Parameters
+    ----------
+    X : sparse matrix or :class:`dualmaxent.design.OnesColumn` of shape (n, m)
+    w : ndarray of shape (n,)
+    P : ndarray of shape (n, k)
+    V : ndarray of shape (m, k)
+
+    Returns
+    -------
+    quad : float
+    S : ndarray of shape (n, k)
+    """
+    S = np.asarray(X @ V, dtype=np.float64)
+    quad = _center_scale(S, P, w, quad=True)
+    return quad, S
 
 
 def _accumulate(total, part):

@@ -16,11 +16,12 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
+from scipy.linalg.blas import daxpy
 from scipy.special import expit, xlogy
 
 __all__ = ["logsumexp", "log_softmax", "softmax", "softmax_logsumexp", "entropy", "softplus",
            "sigmoid", "bernoulli_value_residual", "unique_inverse", "xlogx", "exp", "column_absmax",
-           "ELEMENTWISE_ROWS", "row_chunks"]
+           "ELEMENTWISE_ROWS", "row_chunks", "axpy"]
 
 
 def logsumexp(eta: np.ndarray) -> np.ndarray:
@@ -154,6 +155,15 @@ def entropy(P: np.ndarray, weights: np.ndarray | None = None) -> float:
 #: n = 10^4..10^6 (one BLAS thread, 2-core machine); 8192 rows cost a dense pass at n = 10^4,
 #: m = 11 a tenth (its one block split in two).
 ELEMENTWISE_ROWS = 1 << 15
+
+
+def axpy(x: np.ndarray, y: np.ndarray, a: float) -> np.ndarray:
+    """``y + a x``, in place in ``y`` when it is a contiguous float64 vector of ``x``'s shape
+    (BLAS's daxpy: one pass, one rounding per entry or two without a fused multiply-add); else
+    numpy's, into a new array. Use the returned array (BLAS's wrapper may have copied)."""
+    if y.dtype == np.float64 and y.flags.c_contiguous and x.shape == y.shape and y.ndim == 1:
+        return daxpy(np.asarray(x, dtype=np.float64), y, a=a)
+    return y + a * x
 
 
 def row_chunks(n: int, width: int = 1, entries: int | None = None,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import weakref
+from typing import Callable, NamedTuple
 
 import numpy as np
 import scipy.linalg
@@ -174,6 +175,128 @@ def _same(v):
 def _copy(r) -> np.ndarray:
     """The identity preconditioner: a new float64 copy of ``r``."""
     return np.array(r, dtype=np.float64)
+
+
+class CurvatureSystem(NamedTuple):
+    """Conjugate gradients' operator ``C`` (``-H`` plus the L2 penalty) and preconditioner
+    ``M`` on the layout they work in (:meth:`DualObjective.curvature_system`), as CG uses them:
+    the quadratic form first, the product only to update the residual, and the preconditioned
+    residual only to make the next direction. So a wide sparse design's CG holds no table of
+    ``C d`` nor of ``M^-1 r`` beside its own vectors (each (m, k): 0.39 times the sparse X's
+    bytes on the text k = 20 problem of ``bench --sparse``, whose fit peaked with both).
+
+    Attributes
+    ----------
+    curve : callable
+        ``curve(d) -> (d^T C d, update)``; ``update(r, a)`` returns ``r + a C d``, in place for
+        a contiguous float64 ``r``. ``update`` may hold an (n, k) table: drop it after use.
+    first : callable
+        ``first(r) -> (r^T z, z)``, ``z = M^-1 r`` a new vector.
+    advance : callable
+        ``advance(r, d, rz) -> (r^T z, z + (r^T z / rz) d)``, ``z = M^-1 r``: the next
+        direction, written into ``d`` where the preconditioner can (else into ``z``).
+    enter, leave : callable
+        The packed vector in this layout, and the packed vector of one in it.
+    step_dtype : numpy dtype
+        The precision CG keeps its step in: float32 on theta's table (a wide sparse design,
+        whose vectors are the memory of the solve; its rounding bounded by CG,
+        :func:`dualmaxent.solvers.cg_direction`), float64 elsewhere.
+    """
+
+    curve: Callable
+    first: Callable
+    advance: Callable
+    enter: Callable
+    leave: Callable
+    step_dtype: type = np.float64
+
+    @classmethod
+    def of(cls, matvec, psolve, enter=None, leave=None) -> "CurvatureSystem":
+        """The system of a ``matvec`` (``d -> C d``) and a ``psolve`` (``r -> M^-1 r``, a new
+        array; or a :class:`_Preconditioner`)."""
+        def curve(d):
+            Cd = matvec(d)
+            return float(d @ Cd), lambda r, a: nx.axpy(Cd, r, a)
+        pre = psolve if isinstance(psolve, _Preconditioner) else _Preconditioner(psolve)
+        return cls(curve, pre.first, pre.advance, enter or _same, leave or _same)
+
+
+class _Preconditioner:
+    """``M^-1`` (``__call__``: a new array) and CG's two uses of it; ``advance`` by the
+    definition, ``z = M^-1 r`` then ``z + beta d`` written into ``z``."""
+
+    def __init__(self, psolve=None):
+        self._psolve = psolve
+
+    def __call__(self, r) -> np.ndarray:
+        return self._psolve(r)
+
+    def first(self, r):
+        z = self(r)
+        return float(r @ z), z
+
+    def advance(self, r, d, rz):
+        z = self(r)
+        rz_new = float(r @ z)
+        return rz_new, nx.axpy(d, z, rz_new / rz)
+
+
+class _Identity(_Preconditioner):
+    """``M = I`` (plain CG): the next direction ``r + beta d`` written into ``d``."""
+
+    def __call__(self, r) -> np.ndarray:
+        return _copy(r)
+
+    def advance(self, r, d, rz):
+        rz_new = float(r @ r)
+        d *= rz_new / rz
+        return rz_new, nx.axpy(r, d, 1.0)
+
+
+class _TwoLevel(_Preconditioner):
+    """``M^-1 r = c r + U W``, ``W`` from ``U^T r`` (``coarse(r) -> (U^T r, W)``; ``add(T, W)``
+    adds ``U W`` to the (m, width) table ``T``, leaving pinned entries zero), of
+    :meth:`DualObjective._coarse_preconditioner`. ``r^T M^-1 r = c r^T r + <U^T r, W>`` needs no
+    ``z``: the next direction ``c r + U W + beta d`` is written into ``d``."""
+
+    def __init__(self, c: float, width: int, coarse, add):
+        super().__init__()
+        self.c, self.width, self._coarse, self._add = c, width, coarse, add
+
+    def __call__(self, r) -> np.ndarray:
+        _, W = self._coarse(r)
+        out = np.multiply(r, self.c)
+        self._add(out.reshape(-1, self.width), W)
+        return out
+
+    def advance(self, r, d, rz):
+        C, W = self._coarse(r)
+        rz_new = self.c * float(r @ r) + float(np.vdot(C, W))
+        d *= rz_new / rz
+        d = nx.axpy(r, d, self.c)
+        self._add(d.reshape(-1, self.width), W)
+        return rz_new, d
+
+
+class _Jacobi(_Preconditioner):
+    """``M = diag(diagonal)`` (entries positive): the next direction written into ``d``, the
+    divisions a chunk at a time (no (p,) temporary)."""
+
+    def __init__(self, diagonal: np.ndarray):
+        super().__init__()
+        self.diagonal = diagonal
+
+    def __call__(self, r) -> np.ndarray:
+        return r / self.diagonal
+
+    def advance(self, r, d, rz):
+        chunks = nx.row_chunks(r.size)
+        rz_new = sum(float(r[sl] @ (r[sl] / self.diagonal[sl])) for sl in chunks)
+        beta = rz_new / rz
+        for sl in chunks:
+            d[sl] *= beta
+            d[sl] += r[sl] / self.diagonal[sl]
+        return rz_new, d
 
 
 def _rows_of(Z, sl: slice) -> np.ndarray:
@@ -644,8 +767,11 @@ class DualObjective:
     def reported_loglik(self, theta) -> tuple[float, float]:
         """``(canonical, reported)`` log-likelihood at theta: ``DualResult``'s
         ``canonical_loglik`` and ``loglik`` (statsmodels' ``llf``, the family's constant added),
-        from the solver's last pass when it was at theta (not one more pass over X)."""
-        canonical = self.loglik_value(self.beta(theta))
+        from the solver's last pass when it was at theta (not one more pass over X). A theta
+        of this class's own (in its pinned gauge, :meth:`theta`'s) is read as it is, with no
+        packed copy and a second unpacking."""
+        canonical = (self._loglik(theta)[0] if type(self).theta is DualObjective.theta
+                     else self.loglik_value(self.beta(theta)))
         return canonical, self.family.loglik_from_canonical(
             canonical, self.dataset.Y, self.dataset.weights, lambda: self.X @ theta)
 
@@ -944,11 +1070,13 @@ class DualObjective:
         argument.
         """
         if not self._works_on_tables():
-            matvec, psolve = self.curvature_operator(beta)
-            return matvec, psolve, _same, _same
-        _, hessp = self._curvature_pieces(self.theta(beta))
-        psolve = self._wide_psolve(beta)
-        return self._table_matvec(hessp), psolve, self._table_of, self._packed_of
+            return CurvatureSystem.of(*self.curvature_operator(beta))
+        theta = self.theta(beta)
+        curve = self._table_curve(theta, self._curvature_pieces(theta)[1])
+        del theta  # (not alive while the preconditioner is made: the coarse space's peak)
+        pre = self._wide_psolve(beta)
+        return CurvatureSystem(curve, pre.first, pre.advance, self._table_of, self._packed_of,
+                               np.float32)
 
     def _works_on_tables(self) -> bool:
         """Whether :meth:`curvature_system` works on theta's table (a wide sparse design, this
@@ -970,6 +1098,43 @@ class DualObjective:
         """Zero the pinned entries of the (m, q) table ``T`` in place."""
         for c, _, _, _, rest in self._segment_selectors():
             T[rest, c] = 0.0
+
+    def _table_curve(self, theta, hessp):
+        """:class:`CurvatureSystem`'s ``curve`` on theta's flattened table. A categorical
+        family of three or more classes (this class's pass, float64) reads the quadratic form
+        off ``U = X d`` and adds ``a C d`` into ``r`` from the (n, k) table ``a S``
+        (:func:`dualmaxent._kernels.categorical_curve`, :func:`dualmaxent.design.add_xt`): the
+        same two products with ``X``, no (m, k) table of ``C d``. Otherwise
+        :meth:`_table_matvec`'s product."""
+        X, w = self.X, self.w
+        m, q = X.shape[1], self.q
+        if not (self.family.multiclass and q > 2 and self.curvature_dtype == np.float64
+                and type(self)._curvature_pieces is DualObjective._curvature_pieces):
+            return CurvatureSystem.of(self._table_matvec(hessp), _Identity()).curve
+        lam = self.penalty.l2_lam
+        runs = self._penalized_runs() if lam else []
+        P = self._kept_point(theta)
+
+        def curve(d):
+            V = d.reshape(m, q)
+            quad, S = _kernels.categorical_curve(X, w, P, V)
+            for lo, hi in runs:  # d^T L d, L = lam on the penalised rows
+                seg = V[lo:hi].reshape(-1)
+                quad += lam * float(seg @ seg)
+
+            def update(r, a):
+                np.multiply(S, a, out=S)
+                R = r.reshape(m, q)
+                design.add_xt(X, S, R)
+                for lo, hi in runs:  # + a lam d on the penalised rows
+                    seg = R[lo:hi].reshape(-1)
+                    done = daxpy(V[lo:hi].reshape(-1), seg, a=a * lam)
+                    if done is not seg:  # (BLAS's wrapper copied: not expected for this view)
+                        seg[:] = done
+                self._zero_pinned(R)
+                return r
+            return quad, update
+        return curve
 
     def _table_matvec(self, hessp):
         """:meth:`curvature_system`'s ``matvec`` on theta's flattened table: ``hessp`` of the
@@ -1191,7 +1356,7 @@ class DualObjective:
         n = m = 10^5, k = 2, the diagonal's product took 0.17 s of a 1.4 s solve).
         """
         if self._plain_cg:
-            return _copy
+            return _Identity()
         # (m, q), theta's layout, C-ordered: the psolve works on that table (curvature_system)
         d = np.require(self._curvature_diagonal(self.theta(beta)), np.float64, ["C", "W"])
         lam = self.penalty.l2_lam
@@ -1201,13 +1366,12 @@ class DualObjective:
                 data, overwrite_input=True) <= SPARSE_JACOBI_MEDIAN_RATIO * lam)
             del data
             if self._plain_cg:
-                return _copy
+                return _Identity()
         # d + lam on the penalised rows, in place (no (p,) temporaries)
         for lo, hi in (self._penalized_runs() if lam else []):
             d[lo:hi] += lam
         d[~(d > 0)] = 1.0  # an empty column, or a pinned entry: no scaling
-        flat = d.reshape(-1)
-        return lambda r: r / flat
+        return _Jacobi(d.reshape(-1))
 
     def _coarse_basis_at_point(self) -> np.ndarray:
         """``B`` (m, r), float32: orthonormal (to float32's rounding), the top
@@ -1241,7 +1405,8 @@ class DualObjective:
                 _orthonormalise(Q)
         # Rayleigh-Ritz on the subspace: the top eigenvectors of Q^T X^T D X Q
         Z = X @ Q
-        S = Z.T @ (d[:, None] * Z)
+        Z *= np.sqrt(d)[:, None]  # (d >= 0; in place: no second (n, r) table for D Z)
+        S = Z.T @ Z
         del Z
         vecs = np.linalg.eigh(S)[1][:, ::-1][:, :rank]
         return (Q @ vecs).astype(np.float32)
@@ -1372,7 +1537,7 @@ class DualObjective:
         try:
             cf = scipy.linalg.cho_factor(E, lower=True, overwrite_a=True, check_finite=False)
         except np.linalg.LinAlgError:  # not positive definite in its rounding: plain CG
-            return _copy
+            return _Identity()
         del E
         # psolve works on theta's flattened table (:meth:`curvature_system`): ``U^T res`` is
         # ``B^T`` times the table's free classes (the pinned entries are zero), ``U W`` is ``B
@@ -1392,22 +1557,22 @@ class DualObjective:
         pinned = [(cl, rest) for (cl, _, _, _, rest), (_, _, _, rows) in zip(
             self._segment_selectors(), self._segments) if rows is not None and cl in classes]
 
-        def psolve(res):
+        def coarse(res):  # (U^T res, W): the correction is U W
             R = res.reshape(m, width)
-            C = np.zeros((r, q))  # U^T res
+            C = np.zeros((r, q))
             for sl in chunks:
                 C += B[sl].astype(np.float64).T @ R[sl, cols]
             W = scipy.linalg.cho_solve(cf, C.T.ravel(), check_finite=False).reshape(q, r).T
             for i, cl in enumerate(classes):
                 W[:, i] -= c * (ginv[cl] @ C[:, i] if cl in ginv else C[:, i])
-            out = np.multiply(res, c)  # c res, then U W added
-            T = out.reshape(m, width)
+            return C, W
+
+        def add(T, W):  # T += U W: B W on the free classes, their pinned rows left alone
             for sl in chunks:
                 T[sl, cols] += B[sl].astype(np.float64) @ W
             for cl, rest in pinned:
                 T[rest, cl] = 0.0
-            return out
-        return psolve
+        return _TwoLevel(c, width, coarse, add)
 
     def _curvature_design(self):
         """``X`` as the curvature-vector products read it: a float32 copy of a dense ``X``

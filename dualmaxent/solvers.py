@@ -27,9 +27,9 @@ from typing import Callable
 import numpy as np
 import scipy.linalg
 import scipy.optimize
-from scipy.linalg.blas import daxpy as _daxpy
 
 from . import _kernels, design
+from . import _numerics as nx
 from .exceptions import DualMaxentError, SingularHessianWarning
 from .objective import DualObjective
 from .results import Status
@@ -442,15 +442,23 @@ def _line_search(obj: DualObjective, beta, F, rel, d, predicted, direction: _Dir
     much as a gradient (a product with ``X`` and a transcendental per entry). In memory a value
     and its gradient come from the same pass anyway, and both are asked for at once
     (:func:`_value_at`).
+
+    Memory: ``beta`` (a contiguous float64 vector) is moved along the line in place, ``beta +=
+    (t - t_before) d`` (BLAS's axpy), so that no second point is alive through a trial's pass:
+    on return it is the accepted point (the tuple's), or, when None, back at the start to the
+    rounding of the moves (a few units in the last place). Measured on text k = 20 of ``bench
+    --sparse``: the fit's peak was this pass, with the start and the trial point alive, each
+    0.39 times the sparse X's bytes.
     """
     noise = 1e-12 * (1.0 + abs(F))
     batch = obj.line_batch
-    t = 1.0
+    t, at = 1.0, 0.0  # the trial step, and where beta stands (the start plus at d)
+    cand = beta
     for i in range(max_halvings):
         if batch > 1 and i >= 1 and (i - 1) % batch == 0:
-            obj.prefetch_line([beta + t * 0.5**j * d for j in range(batch)])
-        cand = np.multiply(d, t)  # beta + t d, the same rounding, with no temporary t d
-        cand += beta
+            obj.prefetch_line([cand + (t * 0.5**j - at) * d for j in range(batch)])
+        cand = nx.axpy(d, cand, t - at)
+        at = t
         value, new_grad = _value_at(obj, cand, hessian and t == 1.0)
         new_F = direction.objective(obj, cand, value)
         if np.isfinite(new_F) and new_F >= F + direction.armijo * t * predicted:
@@ -464,7 +472,8 @@ def _line_search(obj: DualObjective, beta, F, rel, d, predicted, direction: _Dir
             if obj.kkt_residual(cand, new_grad) < rel:
                 return t, cand, new_grad, new_F
         t *= 0.5
-        cand = new_grad = None  # (not held through the next trial's pass)
+        new_grad = None  # (not held through the next trial's pass)
+    nx.axpy(d, cand, -at)  # back at the start
     return None
 
 
@@ -494,7 +503,7 @@ SECANT_SLOPE = 0.2
 SECANT_MAX = 4.0
 
 
-def _secant_step(obj: DualObjective, beta, F, found, d, slope0: float, direction: _Direction):
+def _secant_step(obj: DualObjective, F, found, d, slope0: float, direction: _Direction):
     """The line search's accepted point, or a farther one on the same line.
 
     With ``phi(t) = F(beta + t d)``, the accepted ``t`` and the gradient there give
@@ -527,19 +536,18 @@ def _secant_step(obj: DualObjective, beta, F, found, d, slope0: float, direction
     and the rise of ``F`` there (no extra pass), from which it picks the multiple of its next
     direction to try first (:data:`SECANT_CARRY`) and its trust radius.
 
-    Memory: ``beta`` may be handed over in a list (:func:`_ascend` does): it is then popped
-    and dropped once the trial point is formed, so that the trial's pass runs without it (the
-    accepted point, the direction and the trial are needed; the start of the line is not).
-    Measured on text k = 20 of ``bench --sparse``: the fit's peak was this pass, with beta
-    alive, an (n_params,) vector, 0.39 times the sparse X's bytes. ``found`` may be handed
-    over in a list too: the accepted point's gradient is then dropped once its slope is read,
-    and formed again only when the trial fails (rare: see above), by the pass at the accepted
-    point that the next step's curvature operator would make anyway (the objective's cache
-    holds the trial's pass), so it costs no pass; it was alive at the trial's pass, the
-    solve's peak, another (n_params,) vector.
+    Memory: the accepted point (``found``'s, ``beta + t d``, which :func:`_line_search` moved
+    there in place) is moved on to the trial in place, and back when the trial fails (to the
+    rounding of the moves): the start of the line, the accepted point and the trial were three
+    (n_params,) vectors, the fit's peak on text k = 20 of ``bench --sparse`` (each 0.39 times
+    the sparse X's bytes). ``found`` may be handed over in a list (:func:`_ascend` does): the
+    accepted point's gradient is then dropped once its slope is read, and formed again only
+    when the trial fails (rare: see above), by the pass at the accepted point that the next
+    step's curvature operator would make anyway (the objective's cache holds the trial's pass),
+    so it costs no pass; it was alive at the trial's pass, another (n_params,) vector. Not
+    handed over, the gradient is kept and returned with the point moved back, which it then
+    matches to the rounding of the moves.
     """
-    if isinstance(beta, list):
-        beta = beta.pop()
     handed = isinstance(found, list)
     if handed:
         found = found.pop()
@@ -560,19 +568,17 @@ def _secant_step(obj: DualObjective, beta, F, found, d, slope0: float, direction
         # the trial fails)
         found = new_grad = None
         obj.forget_gradient()
-    trial = np.multiply(d, star)  # beta + star d, the same rounding, no temporary star d
-    trial += beta
-    del beta  # (the caller's reference was handed over: freed here)
+    trial = nx.axpy(d, cand, star - t)  # (in place: cand is the trial until moved back)
     value, grad_star = _value_at(obj, trial)
     F_star = direction.objective(obj, trial, value)
     if not (np.isfinite(F_star) and F_star > new_F):
         if measured is not None:
             measured(t, slope0, slope, new_F - F)
+        grad_star = None
+        cand = nx.axpy(d, trial, t - star)  # back at the accepted point
         if found is None:
-            del trial, grad_star
             new_grad = obj.smooth_value_grad(cand)[1]
-            found = (t, cand, new_grad, new_F)
-        return found
+        return t, cand, new_grad, new_F
     if grad_star is None:
         grad_star = obj.smooth_value_grad(trial)[1]
     if measured is not None:
@@ -658,7 +664,10 @@ def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _
     An objective that cannot run the separation LP (``obj.stops_diverging``: data on a cluster)
     stops with :attr:`Status.DIVERGED` when the iterates run off to infinity
     (:func:`diverging`) instead of chasing a maximiser at infinity to the tolerance.
+
+    ``beta`` is copied once: the line search moves its own iterate in place.
     """
+    beta = np.array(beta, dtype=np.float64)
     value, grad = obj.smooth_value_grad(beta, hessian=direction.initial_hessian())
     F = direction.objective(obj, beta, value)
     full_steps = []  # the last accepted full steps, for the divergence test
@@ -683,12 +692,11 @@ def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _
         if found is None:
             return beta, Status.STALLED, Status.STALLED.message(obj, rel, tol, max_iter)
         if direction.secant_step:
-            # predicted = g^T d, the slope at the start (_ascent_or_gradient); beta handed over,
-            # not kept: the secant's trial point is formed from it, and then it is freed before
-            # the trial's pass (_secant_step)
-            held, line = [beta], [found]
-            del beta, found
-            found = _secant_step(obj, held, F, line, d, predicted, direction)
+            # predicted = g^T d, the slope at the start (_ascent_or_gradient); the line search
+            # moved beta itself to the accepted point, and the secant moves it on in place
+            line = [found]
+            del found
+            found = _secant_step(obj, F, line, d, predicted, direction)
         t, beta, grad, F = found
         direction.accepted(t)
         if obj.stops_diverging:
@@ -939,7 +947,7 @@ def _lbfgs_ascent(obj: DualObjective, beta, tol, max_iter, hist, precondition: b
         for s, y, r in zip(reversed(S_), reversed(Y_), reversed(rho)):
             a = r * float(s @ q)
             alphas.append(a)
-            q = _axpy(y, q, -a)
+            q = nx.axpy(y, q, -a)
         if psolve is not None:
             q = psolve(q)
             if S_:
@@ -949,7 +957,7 @@ def _lbfgs_ascent(obj: DualObjective, beta, tol, max_iter, hist, precondition: b
         else:
             q = _unit(q)
         for s, y, r, a in zip(S_, Y_, rho, reversed(alphas)):
-            q = _axpy(s, q, a - r * float(y @ q))
+            q = nx.axpy(s, q, a - r * float(y @ q))
         slope0 = float(grad @ q)
         if not slope0 > 0:  # not an ascent direction (rounding): restart from the gradient
             S_, Y_, rho, psolve = [], [], [], None
@@ -1128,12 +1136,38 @@ def _gradient(obj: DualObjective, beta, tol, max_iter, hist):
 CG_FLOOR = 0.5
 
 
-def _axpy(x, y, a: float):
-    """``y + a x``, in place in ``y`` when it is a contiguous float64 vector (BLAS's daxpy;
-    else numpy's, into a new array)."""
-    if y.dtype == np.float64 and y.flags.c_contiguous and x.shape == y.shape:
-        return _daxpy(np.asarray(x, dtype=np.float64), y, a=a)
-    return y + a * x
+#: :func:`cg_direction` keeps a float32 step only while the bound on its rounding's share of
+#: the slope ``g^T s`` stays below this (then in float64): the line search's Armijo test and the
+#: secant read that slope.
+SINGLE_STEP_SLOPE_SHARE = 1e-3
+_U32 = 2.0**-24
+
+
+def _rounding(s) -> float:
+    """The bound ``u ||s||_2`` (slightly over) on the error of one float32 update of the step
+    ``s`` (:func:`cg_direction`'s Notes); 0 for a float64 ``s``."""
+    if s.dtype == np.float64:
+        return 0.0
+    return _U32 * 1.001 * np.sqrt(sum(float(c @ c) for c in (
+        s[sl].astype(np.float64) for sl in nx.row_chunks(s.size))))
+
+
+def _add_scaled(s, d, a: float) -> np.ndarray:
+    """``s + a d`` into ``s``: BLAS's axpy for a float64 ``s``; for a float32 ``s`` a chunk at
+    a time, each entry summed in float64 and rounded once (no (p,) temporary)."""
+    if s.dtype == np.float64:
+        return nx.axpy(d, s, a)
+    for sl in nx.row_chunks(s.size):
+        s[sl] += a * d[sl]
+    return s
+
+
+def _dot(x, y) -> float:
+    """``x^T y`` in float64, a chunk at a time where the two differ in precision."""
+    if x.dtype == y.dtype:
+        return float(x @ y)
+    return sum(float(np.dot(x[sl].astype(np.float64), y[sl].astype(np.float64, copy=False)))
+               for sl in nx.row_chunks(x.size))
 
 
 def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: float = 0.0,
@@ -1203,75 +1237,85 @@ def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: 
         Only when ``overwrite``: ``g^T s``, as CG's sum ``sum_i alpha_i r_i^T z_i`` (equal in
         exact arithmetic, ``r_i`` orthogonal to the earlier directions and ``g^T d_i = r_i^T
         d_i = r_i^T z_i``), positive; when CG made no step, ``s`` is the preconditioned
-        gradient and the slope ``g^T M^-1 g``.
+        gradient and the slope ``g^T M^-1 g``. Where the system keeps the step in float32
+        (:attr:`dualmaxent.objective.CurvatureSystem.step_dtype`), less the bound on its
+        rounding's share, ``||g||_2 e`` (below), so that the stored step's true slope is at
+        least the one returned.
+
+    Notes
+    -----
+    A float32 step ``s^`` (a wide sparse design's: half of one (p,) vector less at every
+    product, 0.2 times the sparse X's bytes on the text k = 20 problem of ``bench --sparse``)
+    is rounded once per update, ``s^ <- fl32(s^ + alpha d)`` (the sum in float64), an error of
+    at most ``u ||s^||_2`` in 2-norm, ``u = 2^-24``; so ``||s^ - s||_2 <= e``, the sum of
+    ``u ||s^||_2`` over the updates (computed as CG goes), and ``|g^T s^ - g^T s| <= ||g||_2
+    e``. Should that exceed :data:`SINGLE_STEP_SLOPE_SHARE` of CG's slope, the step goes on in
+    float64. The step's rounding changes only the direction the line search tries (measured
+    in float64 there); the residual and the direction stay float64.
     """
     # the caller holds grad packed; the line search moves on (forgotten before the operator
     # is made: its first step's Jacobi diagonal, the solve's peak on text k = 20 of bench
     # --sparse, ran with the table alive, 0.39 times the sparse X's bytes; the operator reads
     # the point's probabilities, which the pass keeps apart from the table)
     obj.forget_gradient()
-    matvec, psolve, enter, leave = obj.curvature_system(beta)
+    system = obj.curvature_system(beta)
     if isinstance(grad, list):  # handed over: dropped once CG's residual is formed from it
         grad = grad.pop()
     gnorm = float(np.linalg.norm(grad))
     target = min(CG_FORCING_MAX, np.sqrt(rel)) * gnorm
-    # Memory: three (p,) vectors live across the iterations (s, r, d), the preconditioned
-    # residual z only until d is updated, and -H d only until s and r are; every update is in
-    # place (BLAS's axpy: ``s += alpha d``, ``r -= alpha Cd``, and ``d = z + beta d`` written
-    # into z, each with one rounding per entry, or two without a fused multiply-add). Before,
-    # z, d, Cd and their products were all alive at once during a product with X: five more
-    # vectors of p = m k floats, each 0.39 times the sparse X's bytes on the k = 20 text
-    # problem. The vectors live in the operator's layout (:meth:`DualObjective.
-    # curvature_system`: theta's flattened table for a wide sparse design, where -H d is the
-    # product's own new table and no buffer holds the direction unpacked; the packed layout
-    # elsewhere, -H d a view of the operator's buffer, overwritten by the next product), so
-    # with the iterate five such vectors at a product, the floor of preconditioned CG (x, r,
-    # d and A d, z sharing the last); r is entered from the gradient (the gradient itself on
-    # the packed layout when ``overwrite``)
-    r = enter(grad)
+    # Memory: four (p,) vectors live across the iterations, the iterate's and CG's s, r and
+    # d; no other: the system gives the quadratic form d^T C d before C d is needed, and
+    # adds -alpha C d into r where it can (a categorical family on a wide sparse design: from
+    # an (n, k) table, no (p,) one), and writes the next direction z + beta d into d where
+    # its preconditioner can (no z beside it). Each update is in place (BLAS's axpy, one
+    # rounding per entry, or two without a fused multiply-add). Measured on the text k = 20
+    # problem of ``bench --sparse`` (tracemalloc, the fit's peak): 3.04 times the sparse X's
+    # bytes with C d and z as new vectors, each 0.39 of it. The vectors live in the system's
+    # layout (:meth:`DualObjective.curvature_system`: theta's flattened table for a wide
+    # sparse design, else the packed one); r is entered from the gradient (the gradient
+    # itself on the packed layout when ``overwrite``).
+    r = system.enter(grad)
     if r is grad and not overwrite:
         r = np.array(grad, dtype=np.float64)
     grad = None  # (r, or the caller's: not held here through the products)
-    s = np.zeros_like(r)
-    d = psolve(r)  # z_0 (psolve returns a new array, never r itself)
-    rz = float(r @ d)
+    s = np.zeros(r.shape, dtype=system.step_dtype)
+    rounding = 0.0  # e: the bound on ||s^ - s||_2 of a float32 step (Notes)
+    rz, d = system.first(r)  # z_0 (a new array, never r itself)
     rz0, slope = rz, 0.0
     for _ in range(max_cg):
-        Cd = matvec(d)
-        dCd = float(d @ Cd)
+        if radius < np.inf:  # (before the product: its (n, k) table not alive beside them)
+            ss, sd, dd = _dot(s, s), _dot(s, d), float(d @ d)
+        dCd, update = system.curve(d)
         if not dCd > 0:  # a flat direction of the curvature (singular Hessian): stop here
             break
         alpha = rz / dCd
         if radius < np.inf:  # Steihaug-Toint: stop where the step leaves the trust radius
-            ss, sd, dd = float(s @ s), float(s @ d), float(d @ d)
             if ss + alpha * (2.0 * sd + alpha * dd) > radius * radius:
+                del update  # (not needed: no product of this step is taken)
                 # s + tau d on the radius (0 <= tau < alpha: ||s|| <= radius before); the slope
                 # g^T (s + tau d) = g^T s + tau r^T z
                 tau = (-sd + np.sqrt(max(sd * sd + dd * (radius * radius - ss), 0.0))) / dd
-                s = _axpy(d, s, tau)
+                s = _add_scaled(s, d, tau)
                 slope += tau * rz
+                rounding += _rounding(s)
                 break
         slope += alpha * rz
-        # the updates by BLAS's axpy, in place (one pass each, where ``r -= alpha Cd`` took
-        # two: the product written, then subtracted; 55 iterations on the text k = 20 problem
-        # of ``bench --sparse`` spent 0.09 s in this loop's vector work before); the returned
-        # array is taken in case BLAS's wrapper had to copy
-        r = _axpy(Cd, r, -alpha)
-        s = _axpy(d, s, alpha)
-        del Cd
+        r = update(r, -alpha)
+        del update  # (an (n, k) table: not alive beyond the product)
+        s = _add_scaled(s, d, alpha)
+        rounding += _rounding(s)
+        if gnorm * rounding > SINGLE_STEP_SLOPE_SHARE * slope:
+            s = s.astype(np.float64)  # (on in float64: the rounding so far stays counted)
         if float(np.linalg.norm(r)) <= target or floor and max(
                 float(r.max()), -float(r.min())) <= floor:
             break
-        z = psolve(r)
-        rz_new = float(r @ z)
-        d = _axpy(d, z, rz_new / rz)  # z + beta d, written into z (psolve's new array)
-        del z
-        rz = rz_new
+        rz, d = system.advance(r, d, rz)
     if not s.any():  # no step: the preconditioned gradient (d is still z_0, r the gradient)
         s = d
         slope = rz0
-    r = d = None  # (not alive while s is packed)
-    s = leave(s)
+    r = d = update = None  # (not alive while s is packed)
+    s = system.leave(s)
+    slope -= gnorm * rounding
     return (s, slope) if overwrite else s
 
 

@@ -188,6 +188,14 @@ def _newton_system(ds, obj, lam, beta):
     return H[np.ix_(idx, idx)], G.T.ravel()[idx], M[np.ix_(idx, idx)]
 
 
+def float64_step(monkeypatch, obj, dtype=np.float64) -> None:
+    """CG's step kept in ``dtype`` on ``obj``'s system (float32 on theta's table): the tests of
+    the step CG solves for take it in float64; a float32 step is that one rounded
+    (tests/test_cg_system.py)."""
+    system = obj.curvature_system
+    monkeypatch.setattr(obj, "curvature_system", lambda b: system(b)._replace(step_dtype=dtype))
+
+
 def _wide_system(seed, n, p, k, lam, density=0.15):
     """A random sparse ``(n, p)`` design with ``k`` classes and L2 at ``lam``, a point ``beta``
     off the start, and there ``(ds, obj, beta, -H, g, M, matvec, psolve)``: the system from the
@@ -237,6 +245,7 @@ def test_the_wide_sparse_preconditioner_is_positive_definite_and_cg_solves_the_n
     # (|H| |s| + |g|) per iteration, summed over at most max_cg iterations); then s is within
     # |r| / lambda_min(-H) of the exact Newton step
     rel = 1e-20  # forcing min(0.1, sqrt(rel)) = 1e-10
+    float64_step(monkeypatch, obj)
     s = cg_direction(obj, beta, g, rel, max_cg=10 * size)
     r = H @ s - g
     drift = 10 * size * 2 * gamma(size + 2) * (np.abs(H).max() * size * np.abs(s).max()
@@ -287,6 +296,7 @@ def test_the_coarse_space_preconditioner_is_positive_definite_exact_on_its_space
     # on the orthogonal complement of U's span: 1 / lam
     Q = np.linalg.qr(U, mode="complete")[0][:, U.shape[1]:]
     assert np.allclose(Pinv @ Q, Q / lam, atol=1e-12)
+    float64_step(monkeypatch, obj)
     s = cg_direction(obj, beta, g, 1e-20, max_cg=10 * size)
     exact = np.linalg.solve(H, g)
     assert np.linalg.norm(s - exact) <= 1e-8 * np.linalg.norm(exact)

@@ -14,6 +14,8 @@ from dualmaxent import Dataset, solve_dual
 from dualmaxent import _kernels as K
 from dualmaxent.certify import gamma
 
+from test_sparse import float64_step
+
 
 def _classifier():
     """``MaxEntClassifier``, which needs scikit-learn (the ``[test]`` extra): the test is
@@ -121,6 +123,7 @@ def test_cg_with_the_packed_coarse_space_solves_the_newton_system(monkeypatch):
 
     rng, ds, obj, beta, lam, H, matvec, psolve = _coarse(monkeypatch, row_step=4)
     g = rng.standard_normal(obj.n_params)
+    float64_step(monkeypatch, obj)
     s = cg_direction(obj, beta, g, 1e-20, max_cg=10 * obj.n_params)
     exact = np.linalg.solve(H, g)
     assert np.linalg.norm(s - exact) <= 1e-8 * np.linalg.norm(exact)
@@ -396,13 +399,13 @@ def test_no_secant_trial_after_a_halving():
         grad = grad + (0.9 - SECANT_SLOPE) * slope0 / (d @ d) * d
         found = (t, cand, grad, F + 1.0)
         passes.clear()
-        assert _secant_step(obj, beta, F, found, d, slope0, direction) is found
+        assert _secant_step(obj, F, found, d, slope0, direction) is found
         assert not passes
     direction.capped = True
     found = (1.0, beta + d, grad, F + 1.0)
-    assert _secant_step(obj, beta, F, found, d, slope0, direction) is found and not passes
+    assert _secant_step(obj, F, found, d, slope0, direction) is found and not passes
     direction.capped = False
-    _secant_step(obj, beta, F, found, d, slope0, direction)
+    _secant_step(obj, F, found, d, slope0, direction)
     assert passes
 
 
@@ -419,12 +422,20 @@ def test_the_line_searchs_gradient_is_the_accepted_points():
     direction = _NewtonCGStep(obj, 1e-10)
     d, slope0 = direction.step(obj, beta, [g.copy()], 1e-2)
     for scale in (1.0, 40.0):  # accepted at once; after halvings
-        t, cand, grad, new_F = _line_search(obj, beta, F, 1e-2, scale * d, scale * slope0,
+        point = beta.copy()  # (moved in place along the line)
+        t, cand, grad, new_F = _line_search(obj, point, F, 1e-2, scale * d, scale * slope0,
                                             direction, False)
         fresh = make_objective(ds, make_penalty(l2=lam))
         value, expect = fresh.smooth_value_grad(cand)
         assert np.array_equal(grad, expect) and new_F == value
-        assert np.array_equal(cand, beta + t * scale * d)
+        assert cand is point
+        # beta + t D after 1 - log2(t) moves of one rounding each (D = scale d; the first move
+        # is the plain sum, bit for bit)
+        moves = 1 - np.log2(t)
+        assert np.all(np.abs(cand - (beta + t * scale * d)) <= 2 * moves * np.finfo(float).eps
+                      * (np.abs(beta) + 2 * scale * np.abs(d)))
+        if t == 1.0:
+            assert np.array_equal(cand, beta + scale * d)
     assert t < 1.0
 
 
