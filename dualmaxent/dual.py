@@ -626,11 +626,11 @@ def _dual_result(dataset, obj, beta, status: Status | str, message, method, hist
     attained : bool or None, optional
         The solver's proof of attainment (:func:`_attainment`), None when not settled.
     """
-    # the residual first, and its gradient table dropped before theta is unpacked: on text
-    # k = 20 of ``bench --sparse`` beta, theta, the table and the packed gradient were alive
-    # together here, the fit's peak (each 0.39 times the sparse X's bytes)
+    # the residual first, its packed gradient freed before theta is unpacked: on text k = 20
+    # of ``bench --sparse`` beta, theta, the pass's gradient table and the packed gradient
+    # were alive together here, the fit's peak (each 0.39 times the sparse X's bytes); the
+    # table stays cached, so that the likelihood below is read from the last pass
     kkt = obj.kkt_residual(beta)
-    obj.forget_gradient()
     theta = obj.theta(beta)
     status = Status(status)
     canonical, loglik = obj.reported_loglik(theta)

@@ -183,3 +183,38 @@ def test_add_xt_of_rows_made_block_by_block_is_the_product_added(monkeypatch, on
     exact = start + dense.T @ T
     bound = gamma(57 + 1) * (np.abs(start) + np.abs(dense).T @ np.abs(T))
     assert np.all(np.abs(out - exact) <= bound)
+
+
+def test_the_result_of_a_solve_reads_the_last_pass(monkeypatch):
+    """A solve's result at the point of its last pass (a solver's usual end) makes no pass of
+    its own: its residual, log-likelihood and canonical log-likelihood come from that pass, and
+    equal their definitions at theta."""
+    from dualmaxent import dual, families
+    from dualmaxent.results import Status
+    from dualmaxent.solvers import History
+
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((400, 6))
+    ds = Dataset.from_arrays(X, rng.integers(0, 3, 400))
+    obj = make_objective(ds, make_penalty(l2=0.3))
+    beta = obj.start() + 0.2 * rng.standard_normal(obj.n_params)
+    obj.smooth_value_grad(beta)
+    passes = []
+    real = families.Family.one_pass
+
+    def counted(self, *args, **kwargs):
+        passes.append(1)
+        return real(self, *args, **kwargs)
+    for cls in {type(ds.family), families.Family}:
+        monkeypatch.setattr(cls, "one_pass", counted)
+    res = dual._dual_result(ds, obj, beta, Status.CONVERGED, "", "newton", History(0.0), 0.0)
+    assert not passes
+    theta = res.theta
+    eta = ds.X @ theta
+    top = eta.max(axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.exp(eta - top).sum(axis=1))
+    loglik = float(ds.weights @ (np.einsum("ij,ij->i", ds.Y, eta) - lse))
+    assert res.canonical_loglik == pytest.approx(loglik, rel=1e-12)
+    P = np.exp(eta - lse[:, None])
+    G = ds.X.T @ (ds.weights[:, None] * (ds.Y - P)) - 0.3 * theta * obj.penalized_rows[:, None]
+    assert res.kkt_residual == pytest.approx(np.abs(obj._pack(G)).max() / obj.scale, rel=1e-9)
