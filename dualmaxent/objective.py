@@ -1052,22 +1052,24 @@ class DualObjective:
         return self._curvature_matvec(hessp), psolve
 
     def curvature_system(self, beta):
-        """``(matvec, psolve, enter, leave)``: :meth:`curvature_operator`'s ``-H v`` and
+        """The :class:`CurvatureSystem` at ``beta``: :meth:`curvature_operator`'s ``-H v`` and
         preconditioner on the layout conjugate gradients work in, ``enter(g)`` the packed
         ``g`` in that layout and ``leave(s)`` the packed vector of ``s``.
 
         A wide sparse design (:data:`SPARSE_DENSE_PRECONDITIONER_MAX`) works on theta's
         table: ``v`` of shape (m q,), the C-ordered (m, q) table flattened, its pinned entries
-        zero; ``matvec`` returns a new vector, ``hessp`` of the table itself plus the penalty
-        (:meth:`_table_matvec`), and ``enter`` a new vector (the caller drops ``g``). Why: on the
+        zero; the product is :meth:`_table_curve`'s (a categorical family's adds into the
+        residual, no table of it), the preconditioner's next direction is written into the
+        last, the step is float32, and ``enter`` returns a new vector (the caller drops
+        ``g``). Why: on the
         packed layout a product held the direction unpacked into the operator's (m, q) buffer
         beside its (m, q) result, one (n_params,) vector more than CG's own at its peak (the
         solve's, on text k = 20 of ``bench --sparse``: 0.39 times the sparse X's bytes; the
         unpacking and packing of every product, 0.9 ms there by :meth:`_whole_classes`'s
         measurements, are gone too). Elsewhere (a dense or
         narrow design, whose vectors are small, and the objectives in a basis) the packed
-        layout: :meth:`curvature_operator`'s pair, ``enter`` and ``leave`` returning their
-        argument.
+        layout: :meth:`curvature_operator`'s pair (:meth:`CurvatureSystem.of`), ``enter`` and
+        ``leave`` returning their argument, the step float64.
         """
         if not self._works_on_tables():
             return CurvatureSystem.of(*self.curvature_operator(beta))
