@@ -130,6 +130,28 @@ def test_a_float32_step_is_the_float64_step_rounded_and_its_slope_a_lower_bound(
     assert slope32 < slope64  # the bound's share taken off
 
 
+def test_a_float32_step_whose_rounding_would_reach_the_slope_goes_on_in_float64(monkeypatch):
+    """With no share of the slope allowed to the rounding, the step turns float64 after its
+    first update: it is then the float64 step but for that one rounding (at most ``u`` times
+    the first update's norm), and the slope returned is the float64 run's less that bound."""
+    from dualmaxent import solvers
+
+    rng, ds, obj, beta, H, g, M = _wide(monkeypatch, 5, 2.0, coarse=True)
+    with monkeypatch.context() as patch:
+        float64_step(patch, obj)
+        s64, slope64 = solvers.cg_direction(obj, beta, g.copy(), 1e-20, max_cg=300,
+                                            overwrite=True)
+    monkeypatch.setattr(solvers, "SINGLE_STEP_SLOPE_SHARE", 0.0)
+    s, slope = solvers.cg_direction(obj, beta, g.copy(), 1e-20, max_cg=300, overwrite=True)
+    # the first update, alpha_0 z_0, z_0 = M^-1 g, from the system itself
+    system = obj.curvature_system(beta)
+    rz, z = system.first(system.enter(g))
+    first = rz / system.curve(z)[0] * np.linalg.norm(z)
+    assert np.linalg.norm(s - s64) <= 1.01 * U32 * first + 1e-12 * np.linalg.norm(s64)
+    assert slope < slope64
+    assert slope64 - slope <= 1.01 * np.linalg.norm(g) * U32 * first * (1 + 1e-6)
+
+
 def test_a_failed_line_search_leaves_beta_at_the_start_and_an_accepted_one_at_the_point(
         monkeypatch):
     """The line search moves its point in place: accepted, it is the start plus ``t d`` (to
