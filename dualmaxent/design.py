@@ -182,9 +182,7 @@ def csr_xt(X, T, abs_x: bool = False, out=None) -> np.ndarray:
         c = T.shape[1]
         out = np.zeros((m, c)) if out is None else out
     if _sparsetools is None:  # pragma: no cover - another scipy layout
-        full = np.vstack([T(lo, min(lo + 4096, n)) for lo in range(0, n, 4096)]) if callable(
-            T) else np.ascontiguousarray(T)
-        out += (absolute(X) if abs_x else X).T @ full
+        out += (absolute(X) if abs_x else X).T @ _whole(T, n)
         return out
     flat = out.reshape(-1)
     indptr, indices, data = X.indptr, X.indices, X.data
@@ -206,22 +204,20 @@ def csr_xt(X, T, abs_x: bool = False, out=None) -> np.ndarray:
 
 def ones_xt(X: "OnesColumn", T, abs_x: bool = False) -> np.ndarray:
     """``X^T T`` (``|X|^T T`` with ``abs_x``) of a :class:`OnesColumn` ``X``, ``T`` of shape
-    (n,) or (n, c) float64: ``B``'s product written into the result's first rows by
-    :func:`csr_xt` (no copy of ``T`` nor of ``|B|``, no (p, c) temporary beside the result),
-    and the ones' row ``T``'s column sums."""
-    B = X.base
-    T2 = np.asarray(T, dtype=np.float64).reshape(B.shape[0], -1)
-    out = np.zeros((X.shape[1], T2.shape[1]))
-    csr_xt(B, T2, abs_x, out=out[:-1])
-    out[-1] = T2.sum(axis=0)
+    (n,) or (n, c) float64, as a new table: :func:`add_xt` into zeros (no copy of ``T`` nor of
+    ``|B|``, no (p, c) temporary beside the result)."""
+    T2 = np.asarray(T, dtype=np.float64).reshape(X.shape[0], -1)
+    out = add_xt(X, T2, np.zeros((X.shape[1], T2.shape[1])), abs_x)
     return out.reshape(X.shape[1:] + np.shape(T)[1:])
 
 
-def add_xt(X, T, out: np.ndarray) -> np.ndarray:
-    """``out += X^T T`` in place, ``out`` a C-contiguous float64 (m, c) table and ``T`` (n, c)
-    float64, or a callable ``T(lo, hi)`` giving its rows ``lo .. hi - 1`` (formed a block at a
-    time: no (n, c) table of ``T``): for a CSR or :class:`OnesColumn` ``X`` by :func:`csr_xt`
-    (no (m, c) table of the product beside ``out``), else ``X^T T`` formed and added."""
+def add_xt(X, T, out: np.ndarray, abs_x: bool = False) -> np.ndarray:
+    """``out += X^T T`` (``|X|^T T`` with ``abs_x``) in place, ``out`` a C-contiguous float64
+    (m, c) table and ``T`` (n, c) float64, or a callable ``T(lo, hi)`` giving its rows ``lo ..
+    hi - 1`` (formed a block at a time: no (n, c) table of ``T``): for a CSR or
+    :class:`OnesColumn` ``X`` by :func:`csr_xt` (no (m, c) table of the product beside
+    ``out``; a :class:`OnesColumn`'s last row the blocks' column sums), else ``X^T T`` formed
+    and added."""
     if isinstance(X, OnesColumn):
         if callable(T):
             rows = T
@@ -230,18 +226,23 @@ def add_xt(X, T, out: np.ndarray) -> np.ndarray:
                 Tb = rows(lo, hi)
                 out[-1] += Tb.sum(axis=0)
                 return Tb
-            csr_xt(X.base, T, out=out[:-1])
+            csr_xt(X.base, T, abs_x, out=out[:-1])
         else:
-            csr_xt(X.base, T, out=out[:-1])
+            csr_xt(X.base, T, abs_x, out=out[:-1])
             out[-1] += T.sum(axis=0)
     elif sp.issparse(X) and X.format == "csr" and X.dtype == np.float64:
-        csr_xt(X, T, out=out)
+        csr_xt(X, T, abs_x, out=out)
     else:
-        if callable(T):
-            n = X.shape[0]
-            T = np.vstack([T(lo, min(lo + 4096, n)) for lo in range(0, n, 4096)])
-        out += np.asarray(X.T @ T)
+        out += np.asarray((absolute(X) if abs_x else X).T @ _whole(T, X.shape[0]))
     return out
+
+
+def _whole(T, n: int) -> np.ndarray:
+    """``T`` as one C-ordered (n, c) table: a table itself, or a row function's blocks
+    (:func:`add_xt`) stacked."""
+    if callable(T):
+        return np.vstack([T(lo, min(lo + 4096, n)) for lo in range(0, n, 4096)])
+    return np.ascontiguousarray(T)
 
 
 def _select_columns(B, width: int, cols) -> sp.csr_array:

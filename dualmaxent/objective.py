@@ -214,11 +214,17 @@ class CurvatureSystem(NamedTuple):
     def of(cls, matvec, psolve, enter=None, leave=None) -> "CurvatureSystem":
         """The system of a ``matvec`` (``d -> C d``) and a ``psolve`` (``r -> M^-1 r``, a new
         array; or a :class:`_Preconditioner`)."""
-        def curve(d):
-            Cd = matvec(d)
-            return float(d @ Cd), lambda r, a: nx.axpy(Cd, r, a)
         pre = psolve if isinstance(psolve, _Preconditioner) else _Preconditioner(psolve)
-        return cls(curve, pre.first, pre.advance, enter or _same, leave or _same)
+        return cls(_curve_of(matvec), pre.first, pre.advance, enter or _same, leave or _same)
+
+
+def _curve_of(matvec):
+    """:class:`CurvatureSystem`'s ``curve`` of a ``matvec``: ``C d`` formed, its form
+    ``d^T C d`` and the update ``r + a C d`` read from it."""
+    def curve(d):
+        Cd = matvec(d)
+        return float(d @ Cd), lambda r, a: nx.axpy(Cd, r, a)
+    return curve
 
 
 class _Preconditioner:
@@ -767,11 +773,9 @@ class DualObjective:
     def reported_loglik(self, theta) -> tuple[float, float]:
         """``(canonical, reported)`` log-likelihood at theta: ``DualResult``'s
         ``canonical_loglik`` and ``loglik`` (statsmodels' ``llf``, the family's constant added),
-        from the solver's last pass when it was at theta (not one more pass over X). A theta
-        of this class's own (in its pinned gauge, :meth:`theta`'s) is read as it is, with no
-        packed copy and a second unpacking."""
-        canonical = (self._loglik(theta)[0] if type(self).theta is DualObjective.theta
-                     else self.loglik_value(self.beta(theta)))
+        from the solver's last pass when it was at theta (not one more pass over X), theta
+        read as it is (no packed copy and second unpacking)."""
+        canonical = self._loglik(np.asarray(theta, dtype=np.float64))[0]
         return canonical, self.family.loglik_from_canonical(
             canonical, self.dataset.Y, self.dataset.weights, lambda: self.X @ theta)
 
@@ -1112,7 +1116,7 @@ class DualObjective:
         m, q = X.shape[1], self.q
         if not (self.family.multiclass and q > 2 and self.curvature_dtype == np.float64
                 and type(self)._curvature_pieces is DualObjective._curvature_pieces):
-            return CurvatureSystem.of(self._table_matvec(hessp), _Identity()).curve
+            return _curve_of(self._table_matvec(hessp))
         lam = self.penalty.l2_lam
         runs = self._penalized_runs() if lam else []
         P = self._kept_point(theta)

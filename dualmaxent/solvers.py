@@ -1146,10 +1146,7 @@ _U32 = 2.0**-24
 def _rounding(s) -> float:
     """The bound ``u ||s||_2`` (slightly over) on the error of one float32 update of the step
     ``s`` (:func:`cg_direction`'s Notes); 0 for a float64 ``s``."""
-    if s.dtype == np.float64:
-        return 0.0
-    return _U32 * 1.001 * np.sqrt(sum(float(c @ c) for c in (
-        s[sl].astype(np.float64) for sl in nx.row_chunks(s.size))))
+    return 0.0 if s.dtype == np.float64 else _U32 * 1.001 * np.sqrt(_dot(s, s))
 
 
 def _add_scaled(s, d, a: float) -> np.ndarray:
@@ -1163,8 +1160,8 @@ def _add_scaled(s, d, a: float) -> np.ndarray:
 
 
 def _dot(x, y) -> float:
-    """``x^T y`` in float64, a chunk at a time where the two differ in precision."""
-    if x.dtype == y.dtype:
+    """``x^T y`` in float64, a chunk at a time where either is float32."""
+    if x.dtype == y.dtype == np.float64:
         return float(x @ y)
     return sum(float(np.dot(x[sl].astype(np.float64), y[sl].astype(np.float64, copy=False)))
                for sl in nx.row_chunks(x.size))
@@ -1291,7 +1288,7 @@ def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: 
         alpha = rz / dCd
         if radius < np.inf:  # Steihaug-Toint: stop where the step leaves the trust radius
             if ss + alpha * (2.0 * sd + alpha * dd) > radius * radius:
-                del update  # (not needed: no product of this step is taken)
+                update = None  # (not needed: no product of this step is taken)
                 # s + tau d on the radius (0 <= tau < alpha: ||s|| <= radius before); the slope
                 # g^T (s + tau d) = g^T s + tau r^T z
                 tau = (-sd + np.sqrt(max(sd * sd + dd * (radius * radius - ss), 0.0))) / dd
@@ -1301,7 +1298,7 @@ def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: 
                 break
         slope += alpha * rz
         r = update(r, -alpha)
-        del update  # (an (n, k) table: not alive beyond the product)
+        update = None  # (an (n, k) table: not alive beyond the product)
         s = _add_scaled(s, d, alpha)
         rounding += _rounding(s)
         if gnorm * rounding > SINGLE_STEP_SLOPE_SHARE * slope:
