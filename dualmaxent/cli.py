@@ -489,7 +489,7 @@ def certificate_json(dataset, cert, reference=None) -> dict:
             "primal_objective": _num(pp.lower_bound),
             "smallest_entry": None if pp.mu is None else _num(np.min(pp.mu)),
             "largest_entry": None if pp.mu is None else _num(np.max(pp.mu)),
-            "segment": pp.segment,
+            "segment": pp.segment, "newton_step": pp.stepped,
             "rank": pp.rank, "size": pp.size, "condition": _num(pp.condition),
             "seconds": pp.seconds,
         },
@@ -597,7 +597,7 @@ def format_certificate(dataset, cert, trace=None, reference=None) -> str:
                       f" (round-off budget {cert.gradient_roundoff:.1e})"))
 
     # the primal side: the checker's feasible point, the lower bound
-    lines.append(f"  primal side, at {_point_origin(fam, pt, pp.segment)}"
+    lines.append(f"  primal side, at {_point_origin(fam, pt, pp.segment, pp.stepped)}"
                  + (" (of the reduced problem)" if separated else ""))
     if penalty.kind in ("l2", "elasticnet"):
         lines += [_row(f"{words['H']}({q})", pp.entropy, "nats"),
@@ -720,11 +720,14 @@ def _lower_point_name(pt: str, segment: float) -> str:
     return f"{pt}~" if segment >= 1.0 else f"{pt}_t"
 
 
-def _point_origin(fam, pt: str, segment: float) -> str:
+def _point_origin(fam, pt: str, segment: float, stepped: bool = True) -> str:
     """The checker's point and where it comes from (:mod:`dualmaxent.certify`)."""
     from .certify import segment_text
 
     made = f"one Newton step in mean space from {pt}(theta) = {fam.formulas['mean']}"
+    if not stepped:  # (:func:`dualmaxent.certify._zero_step`)
+        made = (f"{pt}(theta) = {fam.formulas['mean']} itself, no Newton step (its balance "
+                "residual is small enough)")
     if segment >= 1.0:
         return f"{pt}~: the checker's feasible point, {made}"
     return (f"{pt}_t = Y + t ({pt}~ - Y), t = {segment_text(segment)}\n          (the best "

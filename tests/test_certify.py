@@ -110,10 +110,11 @@ def test_an_engine_gives_the_in_memory_figures():
     assert eng.ok and mem.ok
 
 
-def test_the_sampled_curvature_proves_attainment_and_closes_the_bracket():
+def test_the_sampled_curvature_proves_attainment_and_closes_the_bracket(monkeypatch):
     import importlib
 
     checker = importlib.import_module("dualmaxent.certify")
+    monkeypatch.setattr(checker, "ZERO_STEP", False)  # the step's path, not the point's own
     ds = _blobs(60_000, m_feat=3, k=2)
     dual = solve_dual(ds)
     theta = np.asarray(dual.theta)

@@ -130,6 +130,7 @@ def test_a_set_that_is_not_whole_classes_on_one_set_of_columns_has_no_layout():
 @pytest.mark.parametrize("k", [3, 10])
 @pytest.mark.parametrize("moved", [False, True])
 def test_the_kronecker_step_brackets_an_independent_optimum(monkeypatch, k, moved):
+    monkeypatch.setattr(checker, "ZERO_STEP", False)  # the step's path at any theta
     # fewer rows than the row sample needs (n < 4 |S|): the Kronecker path or the full curvature;
     # the iterations uncapped, so the path runs to the end
     monkeypatch.setattr(checker, "KRYLOV_MIN_PRODUCTS", 0)

@@ -1,0 +1,232 @@
+"""The checker's point itself, no Newton step (:func:`dualmaxent.certify._zero_step`, issue 19).
+
+Statements tested here, each recomputed from the definitions:
+
+* at the solver's theta (unpenalised: the Bernoulli family, two, three and ten classes; L2:
+  three classes) the zero step is taken, with one pass 1 and one pass that forms no product
+  with ``X``: the point of the lower bound is ``mu(theta)`` written out here, the upper bound
+  is ``-l(theta)`` (plus the penalty) written out here, and the certificate is ok;
+* without a penalty, for a theta moved off the optimum (a relative gradient near 1e-5, the
+  certificate asked at a loose tolerance so that the zero step is still taken): the proved
+  lower bound (the bound less its budget, ``roundoff``) is below the entropy of the exactly balanced point the docstring's argument builds,
+  ``mu' = mu + J a`` with ``C_SS a = -r_S``, built here in float64 from the definitions and
+  checked to meet the balance equations and to stay in the domain; and it is below ``H(mu) -
+  |<theta, r>| - 2 r_S^T C_SS^-1 r_S``: the second-order term is charged, and covers twice the
+  exact one;
+* with an L2 penalty the lower bound is ``H(mu)`` less the charge of the penalised rows'
+  slack, both written out here;
+* at a theta whose bracket the zero step cannot close (moved by 1e-4, the default tolerance)
+  the certificate is the Newton step's bit for bit (the zero step turned off), from a single
+  pass 1.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+from scipy.special import softmax
+
+from dualmaxent import Dataset, solve_dual
+from dualmaxent.params import make_penalty
+
+from _factories import drawn_classes
+from _rounding import gamma as _gamma
+
+checker = importlib.import_module("dualmaxent.certify")
+
+
+def _problem(kind, n=2000, m_feat=5, seed=0):
+    """A data set (``kind``: "bernoulli", or the number of classes) and its solver's theta."""
+    k = 2 if kind == "bernoulli" else kind
+    ds = drawn_classes(n, k, m_feat, seed=seed + k)
+    if kind == "bernoulli":
+        ds = Dataset.from_arrays(ds.X[:, :-1], ds.Y.reshape(n, -1).argmax(axis=1),
+                                 family="bernoulli")
+    theta = np.asarray(solve_dual(ds).theta, dtype=float)
+    return ds, theta.reshape(ds.m, k) if ds.family.multiclass else theta.reshape(ds.m, 1)
+
+
+def _probs(ds, theta):
+    """(n, k) class probabilities at theta from the definitions (Bernoulli: ``[p, 1 - p]``)."""
+    eta = ds.X @ theta
+    if ds.family.multiclass:
+        return softmax(eta, axis=1)
+    p = 1.0 / (1.0 + np.exp(-eta[:, 0]))
+    return np.column_stack([p, 1.0 - p])
+
+
+def _labels(ds):
+    """(n, k) one-hot table of Y (Bernoulli: ``[y, 1 - y]``)."""
+    Y = ds.Y.reshape(ds.n, -1)
+    return Y if ds.family.multiclass else np.column_stack([Y[:, 0], 1.0 - Y[:, 0]])
+
+
+def _entropy(ds, P):
+    """``-sum_j w_j sum_c P_jc log P_jc`` and its terms' magnitude."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(P > 0, P * np.log(P), 0.0)
+    return -float(ds.weights @ terms.sum(axis=1)), float(ds.weights @ np.abs(terms).sum(axis=1))
+
+
+def _loglik(ds, theta):
+    """``l(theta) = sum_j w_j (<Y_j, eta_j> - logsumexp(eta_j))`` (Bernoulli: eta and 0)."""
+    eta = ds.X @ theta
+    if not ds.family.multiclass:
+        eta = np.column_stack([eta[:, 0], np.zeros(ds.n)])
+    top = eta.max(axis=1)
+    lse = top + np.log(np.exp(eta - top[:, None]).sum(axis=1))
+    return float(ds.weights @ ((_labels(ds) * eta).sum(axis=1) - lse))
+
+
+def _spy(monkeypatch):
+    """Counts of pass 1's blocks, of the products ``X theta`` and ``X A``, and the zero step's
+    outcomes."""
+    seen = {"one": 0, "product": 0, "newton_point": 0, "zero": []}
+    for name in ("_pass_one", "_product", "_newton_point", "_zero_step"):
+        original = getattr(checker, name)
+
+        def wrapped(*args, _original=original, _name=name, **kw):
+            out = _original(*args, **kw)
+            if _name == "_zero_step":
+                seen["zero"].append(out is not None)
+            else:
+                seen["one" if _name == "_pass_one" else _name.strip("_")] += 1
+            return out
+
+        monkeypatch.setattr(checker, name, wrapped)
+    return seen
+
+
+def _balanced_point(ds, theta):
+    """``(mu', P, r, C_SS, a)``: the docstring's ``mu' = P + J a`` with ``C_SS a = -r_S`` on
+    the free entries (every row of theta, the classes but the last), all from the
+    definitions in float64."""
+    P = _probs(ds, theta)
+    k = P.shape[1]
+    q = k - 1
+    W = ds.weights
+    r = ds.X.T @ (W[:, None] * (P - _labels(ds)))  # (m, k)
+    r_S = r[:, :q].T.ravel()  # class-major
+    # C_SS[(c, i), (d, l)] = sum_j w_j P_jc (delta_cd - P_jd) x_ji x_jl
+    C = np.empty((q * ds.m, q * ds.m))
+    for c in range(q):
+        for d in range(q):
+            J = P[:, c] * ((c == d) - P[:, d])
+            C[c * ds.m:(c + 1) * ds.m, d * ds.m:(d + 1) * ds.m] = ds.X.T @ ((W * J)[:, None]
+                                                                          * ds.X)
+    a = np.linalg.solve(C, -r_S)
+    A = np.zeros((ds.m, k))
+    A[:, :q] = a.reshape(q, ds.m).T
+    U = ds.X @ A
+    mu = P + P * (U - (P * U).sum(axis=1)[:, None])
+    return mu, P, r, C, a
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 2, 3, 10])
+def test_the_zero_step_at_the_solvers_theta(monkeypatch, kind):
+    ds, theta = _problem(kind)
+    seen = _spy(monkeypatch)
+    cert = checker.certify(ds, theta if ds.family.multiclass else theta[:, 0])
+    assert seen["zero"] == [True], "the zero step was taken"
+    assert seen["newton_point"] == 0 and seen["product"] == seen["one"], (
+        "one pass 1, and no product with X after it")
+    br = cert.projected
+    P = _probs(ds, theta)
+    mu = np.asarray(br.mu, dtype=float).reshape(ds.n, -1)
+    # the point is mu(theta): within a few roundings of the softmax written out here
+    assert np.abs(mu - P[:, :mu.shape[1]]).max() <= 64 * 2.0 ** -53 * (
+        1.0 + np.abs(ds.X).sum(axis=1).max() * np.abs(theta).max())
+    # the upper bound is -l(theta): the two sums each within gamma(n k + m) of the magnitudes
+    l = _loglik(ds, theta)
+    magnitude = float(ds.weights @ (np.abs(ds.X @ theta).sum(axis=1) * 2 + 1.0)) * ds.k
+    assert abs(br.upper_bound + l) <= 2 * _gamma(ds.n * ds.k + ds.m + 8) * magnitude
+    assert cert.ok and cert.attained and br.proves_attained
+    # the lower bound is at most the point's entropy (charges are nonnegative), recomputed
+    H, mag = _entropy(ds, P)
+    assert br.lower_bound <= H + 2 * _gamma(ds.n * ds.k + 8) * mag
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 2, 3])
+def test_the_zero_steps_lower_bound_is_below_a_balanced_points_entropy(monkeypatch, kind):
+    ds, theta = _problem(kind)
+    # moved off the optimum along a direction of the free classes, to a relative gradient
+    # near 1e-5, where the second-order term is far above the rounding
+    rng = np.random.default_rng(3)
+    step = rng.standard_normal(theta.shape)
+    if ds.family.multiclass:
+        step[:, -1] = 0.0
+    moved = theta + 1e-4 * step / np.abs(step).max()
+    # lambda of the full curvature (as where no row sample can be taken): a sample's, a small
+    # part of it, is too small for a residual this large
+    monkeypatch.setattr(checker, "SINGLE_PROOF_ROWS", ds.n)
+    seen = _spy(monkeypatch)
+    cert = checker.certify(ds, moved if ds.family.multiclass else moved[:, 0], tol=1e-1)
+    assert seen["zero"] == [True], "the zero step was taken at the loose tolerance"
+    br = cert.projected
+    mu_b, P, r, C, a = _balanced_point(ds, moved)
+    q = P.shape[1] - 1
+    # mu' meets the balance equations (to the rounding of its own float64 sums) and stays
+    # well inside the domain, as the attainment proof says it does
+    D = ds.weights[:, None] * (mu_b - _labels(ds))
+    size = np.abs(ds.X).T @ np.abs(D) + np.abs(ds.X).T @ (ds.weights[:, None] * P)
+    assert np.all(np.abs(ds.X.T @ D) <= 64 * _gamma(ds.n + 8) * size)
+    assert np.all(mu_b >= 0.5 * P)
+    assert np.abs(r).max() / br.scale > 1e-7  # the residual is far above the rounding
+    H_b, mag_b = _entropy(ds, mu_b)
+    H, mag = _entropy(ds, P)
+    rounding = 4 * _gamma(ds.n * ds.k + 8) * (mag + mag_b)
+    # the proved lower bound, the bound less its budget (module docstring: OPT is within
+    # max(gap, 0) + roundoff of the upper bound), is below the balanced point's entropy ...
+    proved = br.lower_bound - br.roundoff
+    assert proved <= H_b + rounding
+    # ... and below H(mu) - |<theta, r>| - 2 r^T C^-1 r: twice the second-order term charged
+    first = abs(float(np.sum(moved[:, :q] * r[:, :q])))
+    second = float(a @ C @ a)
+    assert second > 1e3 * rounding
+    assert proved <= H - first - 2.0 * second + rounding
+    # the point's charges are in the budget: the gap may be negative, by less than it
+    assert br.duality_gap >= -br.roundoff and cert.ok
+
+
+def test_the_zero_step_with_an_l2_penalty(monkeypatch):
+    ds, _ = _problem(3)
+    lam = 2.0
+    pen = make_penalty(l1=lam, l1_ratio=0.0)
+    theta = np.asarray(solve_dual(ds, penalty=pen).theta, dtype=float).reshape(ds.m, ds.k)
+    seen = _spy(monkeypatch)
+    cert = checker.certify(ds, theta, penalty=pen)
+    assert seen["zero"] == [True] and seen["newton_point"] == 0
+    br = cert.projected
+    P = _probs(ds, theta)
+    H, mag = _entropy(ds, P)
+    # the penalised rows' slack s = X_R^T W (P - Y) (every row but the intercept's, the last)
+    # and its charge ||s||^2 / (2 lam): the lower bound is at most H - charge
+    s = (ds.X.T @ (ds.weights[:, None] * (P - _labels(ds))))[:-1]
+    charge = float(np.sum(s * s)) / (2.0 * lam)
+    assert br.lower_bound <= H - charge + 4 * _gamma(ds.n * ds.k + 8) * (mag + charge)
+    # the upper bound: -l(theta) plus the penalty lam / 2 ||theta_R||^2
+    upper = -_loglik(ds, theta) + 0.5 * lam * float(np.sum(theta[:-1] ** 2))
+    assert br.upper_bound == pytest.approx(upper, rel=1e-12)
+    assert cert.ok
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 3])
+def test_a_theta_the_zero_step_cannot_close_gets_the_newton_steps_bracket(monkeypatch, kind):
+    ds, theta = _problem(kind)
+    moved = theta + 1e-4 * np.random.default_rng(1).standard_normal(theta.shape)
+    moved = moved if ds.family.multiclass else moved[:, 0]
+    monkeypatch.setattr(checker, "ZERO_STEP", False)
+    step = checker.certify(ds, moved)
+    monkeypatch.setattr(checker, "ZERO_STEP", True)
+    seen = _spy(monkeypatch)
+    tried = checker.certify(ds, moved)
+    assert seen["zero"] == [False], "tried, and declined"
+    assert seen["newton_point"] == seen["one"], "one pass 1 and one pass 2"
+    a, b = tried.projected, step.projected
+    for name in ("lower_bound", "upper_bound", "roundoff", "duality_gap", "balance_residual",
+                 "second_step", "rank", "condition", "segment", "proves_attained",
+                 "dual_gradient", "gradient_roundoff"):
+        assert getattr(a, name) == getattr(b, name), name
+    assert np.array_equal(np.asarray(a.mu), np.asarray(b.mu))
