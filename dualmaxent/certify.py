@@ -1089,20 +1089,21 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     eligible, single = single, single and not krylov and not kron
     operator32 = False
 
-    def first_pass(sample):
-        # (after pass 1, C_SS is formed from the means it kept: not in the pass)
-        extra = ({"curvature": False} if post or zero else {"curvature": "single"} if single
-                 else {"sample": sample})
+    def first_pass(sample, attempt=False):
+        # (after pass 1, C_SS is formed from the means it kept: not in the pass; nor in the
+        # zero step's attempt, which may need none)
+        extra = ({"curvature": False} if post or attempt and margins else {"curvature": "single"}
+                 if single else {"sample": sample})
         one = _reduce_data_sums(run(_pass_one, th, data.family, sel, peak, data.n,
                                     **extra, **kept), eq)
         t_S = _target(one, th, feat, cls, pen_rows, penalty)
-        if zero:  # (the point's own residual, -R: the same sums, negated exactly)
+        if attempt:  # (the point's own residual, -R: the same sums, negated exactly)
             one.zero_resid = np.negative(one.R)
         return one, t_S, _reduce_gradient(one, th, pen_rows, penalty, data.family.multiclass)
 
     reuse = None  # pass 1 of the zero step's attempt, for the step's
     if zero:
-        reuse = first_pass(None)
+        reuse = first_pass(None, attempt=True)
         if reuse[2]:
             found = _zero_step(run, data, th, reuse[0], sel, pen_rows, penalty, tol_hint,
                                kept, newton, multiplier, margins)
@@ -1160,12 +1161,14 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
                 (a_S, smallest), rank, condition = step, -1, float("nan")
                 kron_taken = True
                 break
-            if not post and reuse is not None:  # (the zero step's pass 1: C_SS after it)
+            if not post and reuse is not None:  # the zero step's pass 1 (without a penalty its
+                # C_SS formed after it; a penalised one's in it, unless a sample is wanted)
                 (one, t_S, finite), reuse = reuse, None
-                cs = run(_pass_curvature, sel, m, data.family.multiclass,
-                         single and sample_rows is None, sample=sample_rows,
-                         mean=kept["mean"], curv=kept["curv"])
-                one.C, one.w_curvature = cs.C, cs.w_curvature
+                if margins or sample_rows is not None:
+                    cs = run(_pass_curvature, sel, m, data.family.multiclass,
+                             single and sample_rows is None, sample=sample_rows,
+                             mean=kept["mean"], curv=kept["curv"])
+                    one.C, one.w_curvature = cs.C, cs.w_curvature
             elif not post:
                 reuse = None
                 one = two = None  # (a second round's passes do not overlap the first's)
@@ -1369,13 +1372,15 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
             return None
         p = sel.size
         # the row sample's bound (:func:`_proved_smallest`), or the full curvature's where no
-        # sample can be taken (a few rows: the step would form it anyway); the Kronecker bound
-        # first where it costs less than the sample (n m^2 against SINGLE_PROOF_ROWS p^3
-        # multiply-adds), leaving the rank and condition unknown
+        # sample can be taken (a few rows); the Kronecker bound first (the rank and condition
+        # then unknown) where it costs less than the sample (n m^2 against SINGLE_PROOF_ROWS
+        # p^3 multiply-adds) or, on a few rows, than the full curvature by (k - 1)^2 >= 9,
+        # as the step's own choice would be (:func:`_newton_step`)
         small = 2 * SINGLE_PROOF_ROWS * p > n
-        layout = (_kronecker_layout(sel, m, q) if fam.multiclass and not small
-                  and not design.is_sparse(data.X)
-                  and n * m * m < SINGLE_PROOF_ROWS * p ** 3 else None)
+        layout = (_kronecker_layout(sel, m, q) if fam.multiclass
+                  and not design.is_sparse(data.X) and (
+                      p >= 3 * m if small else n * m * m < SINGLE_PROOF_ROWS * p ** 3)
+                  else None)
         low, rank, condition = _proved_smallest(data, kept, sel, second_order(None)[1], layout,
                                                 full=small)
     # the point's sums from the kept means, and the product with |X| of pass 2 (the
@@ -1393,11 +1398,10 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
         # mu''s rows are within twice mu's distance from the simplex: its term charged twice
         second = coefficient / low + two.simplex_term
         solve = (rank, condition, low)
-    else:  # a penalised fit's few entries of S: the rank and condition of their C_SS
-        C = run(_pass_curvature, sel, m, fam.multiclass, False, mean=kept["mean"],
-                curv=kept["curv"]).C if sel.size else None
-        solve = ((0, float("nan"), 0.0) if C is None or not np.all(np.isfinite(C))
-                 else factor(C, n, bound=False)[1:3] + (0.0,))
+    else:  # a penalised fit's few entries of S: the rank and condition of their C_SS, which
+        # pass 1 formed
+        solve = ((0, float("nan"), 0.0) if not sel.size or not np.all(np.isfinite(one.C))
+                 else factor(one.C, n, bound=False)[1:3] + (0.0,))
     _add_budget(one, two)
     two.resid = resid
     two.second_order = second

@@ -48,7 +48,8 @@ The cross-check with CVXPY (NaN when it did not run)
   of its own residual ``|<theta, X^T W (mu_p - Y)>|``, the tolerance of ``p_agreement`` is
   ``max(tol, 2 sqrt(2 e v / w_min))``, and that of ``theta_agreement`` the same times
   ``sqrt(condition)`` of the equilibrated Newton system (theta is as well determined as the
-  curvature allows). A wrong theta never hides behind them: the bracket fails first.
+  curvature allows; where the checker formed no curvature, the equilibrated design's condition
+  squared stands in). A wrong theta never hides behind them: the bracket fails first.
 
 The verdict
 -----------
@@ -461,7 +462,12 @@ def agreement_tolerances(dataset: Dataset, primal: PrimalResult, dual: DualResul
     else:
         v = float(fam.variance(dataset.X[positive] @ dual.theta).max(initial=0.0))
     p_tol = max(tol, 2.0 * np.sqrt(2.0 * distance * v / float(w[positive].min())))
-    return p_tol, max(tol, p_tol * np.sqrt(max(projected.condition, 1.0)))
+    condition = projected.condition
+    if not np.isfinite(condition):  # the checker formed no curvature (its point itself, or
+        # the Kronecker bound): the design's, squared, as the curvature's when the variances
+        # are of one size
+        condition = dataset.identifiability.condition ** 2
+    return p_tol, max(tol, p_tol * np.sqrt(max(condition, 1.0)))
 
 
 def balance_residual(dataset: Dataset, mu: np.ndarray, obj) -> float:
