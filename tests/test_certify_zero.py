@@ -17,7 +17,8 @@ Statements tested here, each recomputed from the definitions:
   slack, both written out here;
 * at a theta whose bracket the zero step cannot close (moved by 1e-4, the default tolerance)
   the certificate is the Newton step's bit for bit (the zero step turned off), from a single
-  pass 1.
+  pass 1;
+* below :data:`~dualmaxent.certify.ZERO_MIN_TERMS` the step is taken without the attempt.
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ def _loglik(ds, theta):
 
 def _spy(monkeypatch):
     """Counts of pass 1's blocks, of the products ``X theta`` and ``X A``, and the zero step's
-    outcomes."""
+    outcomes; the zero step tried at any size (these problems are below
+    :data:`~dualmaxent.certify.ZERO_MIN_TERMS`)."""
+    monkeypatch.setattr(checker, "ZERO_MIN_TERMS", 0)
     seen = {"one": 0, "product": 0, "newton_point": 0, "zero": []}
     for name in ("_pass_one", "_product", "_newton_point", "_zero_step"):
         original = getattr(checker, name)
@@ -133,6 +136,7 @@ def test_the_zero_step_at_the_solvers_theta(monkeypatch, kind):
     assert seen["newton_point"] == 0 and seen["product"] == seen["one"], (
         "one pass 1, and no product with X after it")
     br = cert.projected
+    assert not br.stepped
     P = _probs(ds, theta)
     mu = np.asarray(br.mu, dtype=float).reshape(ds.n, -1)
     # the point is mu(theta): within a few roundings of the softmax written out here
@@ -230,3 +234,12 @@ def test_a_theta_the_zero_step_cannot_close_gets_the_newton_steps_bracket(monkey
                  "dual_gradient", "gradient_roundoff"):
         assert getattr(a, name) == getattr(b, name), name
     assert np.array_equal(np.asarray(a.mu), np.asarray(b.mu))
+
+
+def test_a_small_problem_takes_the_step_without_trying(monkeypatch):
+    ds, theta = _problem(3, n=500)
+    seen = _spy(monkeypatch)
+    monkeypatch.setattr(checker, "ZERO_MIN_TERMS", ds.n * (ds.m * ds.k + (ds.m * 2) ** 2) + 1)
+    cert = checker.certify(ds, theta)
+    assert seen["zero"] == [] and seen["newton_point"] == seen["one"] and cert.ok
+    assert cert.projected.stepped
