@@ -956,6 +956,10 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
                  multiplier, margins):
     """Passes 1 and 2: ``(one, two, A, resid_bound, (rank, condition, smallest))``.
 
+    In memory, from :data:`ZERO_MIN_TERMS` on, the given point itself is tried first
+    (:func:`_zero_step`, L2, the elastic net, and the unpenalised Bernoulli and categorical
+    families); where it does not close, the step below is taken from the same pass 1.
+
     The Newton step needs ``C_SS``, the one product that grows with ``m^2`` (``n |S|^2``).
     Where it costs more than :data:`KRYLOV_MIN_PRODUCTS` products with the curvature as an
     operator (:data:`PRODUCT_COST`), and (in memory, dense) the products the iterations are
@@ -1276,9 +1280,9 @@ ZERO_STEP = True
 #: products with ``X`` and ``C_SS``): below, both paths cost a few Python calls more than their
 #: arithmetic, and the attempt's own calls were 3 to 14 % of a certificate. Measured (``certify``
 #: at the fits' theta, one thread, 10th percentile of 200 interleaved, zero step / step): two
-#: classes, ten features, n = 1e3 1.14 (1.4e5 terms), 3e3 1.03 (4.0e5), 1e4 0.86 (1.3e6); three
+#: classes, ten features, n = 1e3 1.14 (1.3e5 terms), 3e3 1.03 (4.0e5), 1e4 0.86 (1.3e6); three
 #: classes, ten features, 1e3 1.04 (5.2e5), 1e4 0.66 (5.2e6), with L2 1e4 0.93 (3.7e5); two
-#: classes, 50 features, 1e3 0.96 (2.6e6), 3e3 0.74 (7.9e6).
+#: classes, 50 features, 1e3 0.96 (2.6e6), 3e3 0.74 (8.0e6).
 ZERO_MIN_TERMS = 6e5
 
 #: The zero step (:func:`_zero_step`) is not taken for a Bernoulli point with a mean nearer than
