@@ -117,3 +117,15 @@ def drawn_classes(n: int, k: int, m_feat: int, seed: int = 0, scale: float = 0.5
     P /= P.sum(axis=1, keepdims=True)
     y = (P.cumsum(axis=1) > rng.random((n, 1))).argmax(axis=1)
     return Dataset.from_arrays(X, y)
+
+
+def drawn_kind(kind, n: int, m_feat: int, seed: int = 0) -> Dataset:
+    """:func:`drawn_classes` by ``kind``: the number of classes (seeded ``seed + k``), or
+    "bernoulli", the two-class data in the one-parameter family (the labels, the features
+    without the intercept's column)."""
+    k = 2 if kind == "bernoulli" else kind
+    ds = drawn_classes(n, k, m_feat, seed=seed + k)
+    if kind == "bernoulli":
+        ds = Dataset.from_arrays(ds.X[:, :-1], ds.Y.reshape(n, -1).argmax(axis=1),
+                                 family="bernoulli")
+    return ds

@@ -42,9 +42,9 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
-from dualmaxent import Dataset, solve_dual
+from dualmaxent import solve_dual
 
-from _factories import drawn_classes
+from _factories import drawn_classes, drawn_kind
 from _rounding import gamma as _gamma
 
 checker = importlib.import_module("dualmaxent.certify")
@@ -83,13 +83,9 @@ def _full_curvature(ds, theta, sel, absolute=False):
 def _solved(kind, n=3000, m_feat=9, seed=0, moved=False):
     """A data set (``kind``: "bernoulli", or the number of classes) and the solver's theta
     (moved off it by 1e-4 when ``moved``)."""
-    k = 2 if kind == "bernoulli" else kind
-    ds = drawn_classes(n, k, m_feat, seed=seed + k)
-    if kind == "bernoulli":
-        ds = Dataset.from_arrays(ds.X[:, :-1], ds.Y.reshape(n, -1).argmax(axis=1),
-                                 family="bernoulli")
+    ds = drawn_kind(kind, n, m_feat, seed)
     theta = np.asarray(solve_dual(ds).theta, dtype=float)
-    theta = theta.reshape(ds.m, k) if ds.family.multiclass else theta.reshape(ds.m)
+    theta = theta.reshape(ds.m, -1) if ds.family.multiclass else theta.reshape(ds.m)
     if moved:
         theta = theta + 1e-4 * np.random.default_rng(1).standard_normal(theta.shape)
     return ds, theta

@@ -29,24 +29,21 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
-from dualmaxent import Dataset, solve_dual
+from dualmaxent import solve_dual
 from dualmaxent.params import make_penalty
 
-from _factories import drawn_classes
+from _factories import drawn_kind
 from _rounding import gamma as _gamma
 
 checker = importlib.import_module("dualmaxent.certify")
 
 
 def _problem(kind, n=2000, m_feat=5, seed=0):
-    """A data set (``kind``: "bernoulli", or the number of classes) and its solver's theta."""
-    k = 2 if kind == "bernoulli" else kind
-    ds = drawn_classes(n, k, m_feat, seed=seed + k)
-    if kind == "bernoulli":
-        ds = Dataset.from_arrays(ds.X[:, :-1], ds.Y.reshape(n, -1).argmax(axis=1),
-                                 family="bernoulli")
+    """A data set (``kind``: "bernoulli", or the number of classes) and its solver's theta,
+    shape (m, k), or (m, 1) for the Bernoulli family."""
+    ds = drawn_kind(kind, n, m_feat, seed)
     theta = np.asarray(solve_dual(ds).theta, dtype=float)
-    return ds, theta.reshape(ds.m, k) if ds.family.multiclass else theta.reshape(ds.m, 1)
+    return ds, theta.reshape(ds.m, -1)
 
 
 def _probs(ds, theta):
