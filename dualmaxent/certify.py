@@ -1376,7 +1376,8 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
             c = (1.0 + g) * (2.0 * (2.0 * e_max + 2.02 * g) + (1.0 - np.log(pinned)) * g)
         else:
             c = e_max / 4.0 + 16.0 * U
-        coefficient = 4.0 * R * R + 4.0 * rho * R * one.w_total * (1.0 + gamma(n)) * c
+        # 4 R^2 and twice rho R sum_j w_j c_j, over lambda (docstring)
+        coefficient = 4.0 * R * R + 2.0 * rho * R * one.w_total * (1.0 + gamma(n)) * c
         return coefficient, max(2.0 * rho * R / MARGIN_FRACTION, coefficient / room)
 
     if margins:  # lambda, large enough for the second-order charge and the proof
