@@ -1369,13 +1369,12 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
         r_S = np.abs(resid[feat, cls]) + (0.0 if rb is None else rb[feat, cls])
         R = float(np.linalg.norm(r_S)) * (1.0 + gamma(sel.size + 2))
         rho = one.x_norm * (1.0 + gamma(m + 2))
-        top = float(np.sqrt(np.einsum("ic,ic->c", th, th)).max(initial=0.0))
-        e_max = gamma(m + 1) * (1.0 + gamma(2 * m + 8)) * rho * top * (1.0 + gamma(m + 2))
+        e = one.e_max  # the logits' largest error bound, pass 1's own
         if fam.multiclass:
             g = gamma(2 * q + 16)
-            c = (1.0 + g) * (2.0 * (2.0 * e_max + 2.02 * g) + (1.0 - np.log(pinned)) * g)
+            c = (1.0 + g) * (2.0 * (2.0 * e + 2.02 * g) + (1.0 - np.log(pinned)) * g)
         else:
-            c = e_max / 4.0 + 16.0 * U
+            c = e / 4.0 + 16.0 * U
         # 4 R^2 and twice rho R sum_j w_j c_j, over lambda (docstring)
         coefficient = 4.0 * R * R + 2.0 * rho * R * one.w_total * (1.0 + gamma(n)) * c
         return coefficient, max(2.0 * rho * R / MARGIN_FRACTION, coefficient / room)
@@ -2532,7 +2531,7 @@ class _Sums:
     """Fields summed over blocks (arrays and floats), minima or maxima by name."""
 
     MIN = ("t_max", "min_entry", "relative_margin")
-    MAX = ("simplex", "x_norm", "x_max")
+    MAX = ("simplex", "x_norm", "x_max", "e_max")
 
     def __init__(self, **fields):
         self.__dict__.update(fields)
@@ -2983,6 +2982,7 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     del sq                   # bytes of the categorical problem of ``bench --sparse``)
     e *= (gamma(m + 1) * (1.0 + gamma(2 * m + 8))
           * float(np.sqrt(np.einsum("ic,ic->c", theta, theta)).max(initial=0.0)))
+    e_max = float(e.max(initial=0.0))  # (the zero step's logit error, :func:`_zero_step`)
     sens = curv[:, 0] if q == 1 else 2.0 * _rowmax(curv)  # |d mu / d eta| per row
     we = wb * e
     value_budget = float((we @ abs_diff).sum())
@@ -3047,19 +3047,18 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     # C_SS last, when pass 1's other (b, q) tables and (b,) vectors are freed (a sparse X is
     # one block of all n rows): the categorical problem of ``bench --sparse`` (n = 1e5, L2)
     # peaked there, at 3.02 times the sparse X's bytes a fit, with the products' operands
-    if curvature is True or curvature == "single":
-        C = _curvature(Xb, wb, curv, sel, m, fam.multiclass, single=curvature == "single")
-        w_curvature = float(wb.sum())
-    elif curvature is False:  # (formed after the pass, :func:`_kept_curvature`)
+    if curvature is False:  # (formed after the pass, :func:`_kept_curvature`)
         C, w_curvature = 0.0, 0.0
-    else:  # the sample's rows of the block
-        C = _curvature(Xb[curvature], wb[curvature], curv[curvature], sel, m, fam.multiclass)
-        w_curvature = float(wb[curvature].sum())
+    else:
+        single = isinstance(curvature, str) and curvature == "single"
+        C, w_curvature = _block_curvature(Xb, wb, curv, sel, m, fam.multiclass,
+                                          True if single else curvature, single)
     return _Sums(
         loglik=loglik, loglik_full=loglik_full, loglik_constant=fam.loglik_constant(Yb, wb),
         rss=rss, R=R, C=C, w_curvature=w_curvature,
         w_total=float(wb.sum()), XtWY=XtWY, magnitude=magnitude,
         value_budget=value_budget, grad_budget=grad_budget, x_norm=x_norm, x_max=x_max,
+        e_max=e_max,
         **extra)
 
 
@@ -3068,10 +3067,17 @@ def _pass_curvature(Xb, Yb, wb, mask_b, sel, m, multi, single, curvature=True, m
     """``C_SS`` on one block from the means pass 1 kept (in memory; pass 1 of the zero step's
     attempt left it, :func:`_zero_step`): the terms pass 1 would have summed, of the block's
     rows or of its slice ``curvature`` of the row sample; ``single``: float32 products."""
-    rows = slice(None) if curvature is True else curvature
-    return _Sums(C=_curvature(Xb[rows], wb[rows], (mean if multi else curv)[rows], sel, m, multi,
-                              single=single),
-                 w_curvature=float(wb[rows].sum()))
+    C, w = _block_curvature(Xb, wb, mean if multi else curv, sel, m, multi, curvature, single)
+    return _Sums(C=C, w_curvature=w)
+
+
+def _block_curvature(Xb, wb, curv, sel, m, multi, rows=True, single=False):
+    """``(C_SS, its rows' weight)`` of a block: of all its rows (``rows`` True) or of its slice
+    ``rows`` of the row sample; ``curv`` the block's curvature (the categorical family's ``P``);
+    ``single``: float32 products (:func:`_curvature`)."""
+    if rows is not True:
+        Xb, wb, curv = Xb[rows], wb[rows], curv[rows]
+    return _curvature(Xb, wb, curv, sel, m, multi, single=single), float(wb.sum())
 
 
 def _pass_data(Xb, Yb, wb, mask_b, fam) -> _Sums:

@@ -40,44 +40,16 @@ import importlib
 
 import numpy as np
 import pytest
-from scipy.special import softmax
 
 from dualmaxent import solve_dual
 
+from _definitions import entropy, full_curvature, probabilities
 from _factories import drawn_classes, drawn_kind
 from _rounding import gamma as _gamma
 
 checker = importlib.import_module("dualmaxent.certify")
 
 U32 = 2.0 ** -24
-
-
-def _probs(ds, theta):
-    """The classes' probabilities at theta, (n, k), from the definitions; for the Bernoulli
-    family ``[p, 1 - p]`` with ``p`` the mean (its curvature ``p (1 - p)`` is then the first
-    class's ``J``)."""
-    eta = ds.X @ theta
-    if ds.family.multiclass:
-        return softmax(eta, axis=1)
-    p = 1.0 / (1.0 + np.exp(-eta))
-    return np.column_stack([p, 1.0 - p])
-
-
-def _full_curvature(ds, theta, sel, absolute=False):
-    """``C_SS = X^T W J X`` on the entries ``sel`` (class-major ``c m + i``) at theta, from its
-    definition (``J_j = diag(p_j) - p_j p_j^T``; the Bernoulli family's ``p (1 - p)``);
-    ``absolute``: the same sums of the terms' absolute values."""
-    m = ds.m
-    P = _probs(ds, theta)
-    cls, feat = np.divmod(sel, m)
-    C = np.empty((sel.size, sel.size))
-    for a in range(sel.size):
-        for b in range(sel.size):
-            c, d = cls[a], cls[b]
-            term = (ds.weights * P[:, c] * ((c == d) - P[:, d])
-                    * ds.X[:, feat[a]] * ds.X[:, feat[b]])
-            C[a, b] = np.abs(term).sum() if absolute else term.sum()
-    return C
 
 
 def _solved(kind, n=3000, m_feat=9, seed=0, moved=False):
@@ -98,20 +70,10 @@ def _selected(ds):
 
 def _kept(ds, theta):
     """The means (and a one-parameter family's curvature) as pass 1 keeps them."""
-    P = _probs(ds, theta)
+    P = probabilities(ds, theta)
     if ds.family.multiclass:
         return {"mean": np.asfortranarray(P), "curv": None}
     return {"mean": np.asfortranarray(P[:, :1]), "curv": np.asfortranarray(P[:, :1] * P[:, 1:])}
-
-
-def _entropy(ds, mu):
-    """``H(mu) = -sum_j w_j sum_c mu_jc log mu_jc`` (0 log 0 = 0), written out here."""
-    P = np.asarray(mu, dtype=float).reshape(ds.n, -1)
-    if not ds.family.multiclass:
-        P = np.column_stack([P[:, 0], 1.0 - P[:, 0]])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(P > 0, P * np.log(P), 0.0)
-    return -float(ds.weights @ terms.sum(axis=1)), float(ds.weights @ np.abs(terms).sum(axis=1))
 
 
 @pytest.mark.parametrize("kind", ["bernoulli", 2, 3])
@@ -122,8 +84,8 @@ def test_the_float32_curvature_is_within_its_rounding_bound(kind):
     kept = _kept(ds, theta)
     curv = kept["mean"] if multi else kept["curv"]
     single = checker._curvature(ds.X, ds.weights, curv, sel, ds.m, multi, single=True)
-    exact = _full_curvature(ds, theta, sel)
-    M = _full_curvature(ds, theta, sel, absolute=True)
+    exact = full_curvature(ds, theta, sel)
+    M = full_curvature(ds, theta, sel, absolute=True)
     # each term: at most eight float32 roundings (the factors rounded to float32, their
     # products) and sums of at most n terms, in float32 within a chunk and float64 across;
     # the test's own float64 sums, gamma(n + 8) in double
@@ -156,7 +118,7 @@ def test_the_float32_proposal_keeps_the_bracket(monkeypatch, kind, moved):
     # the same theta: the same upper bound, the float64 sums of pass 1 alike
     assert a.upper_bound == b.upper_bound
     # the lower bound is the entropy of the point, recomputed here (within its sum's rounding)
-    H, mag = _entropy(ds, a.mu)
+    H, mag = entropy(ds, a.mu)
     assert a.segment == 1.0
     # (both sums of the same n k terms, each within gamma(n k + 8) of their magnitude)
     assert abs(a.lower_bound - H) <= 2.0 * _gamma(ds.n * ds.k + 8) * mag
@@ -201,7 +163,7 @@ def test_the_proved_eigenvalue_is_below_the_full_curvatures(kind, enough):
     sel = _selected(ds)
     kept = _kept(ds, theta)
     low = checker._proved_smallest(ds, kept, sel, enough)[0]
-    C = _full_curvature(ds, theta, sel)
+    C = full_curvature(ds, theta, sel)
     lam_min = float(np.linalg.eigvalsh(C).min())
     # the test's own C and eigvalsh: within gamma(n + 8) p max diag(C) plus eigvalsh's error
     slack = (_gamma(ds.n + 8) * sel.size + 64 * sel.size * 2.0 ** -53) * float(np.diag(C).max())
@@ -218,7 +180,7 @@ def _segment_values(ds, mu, lam, ts):
     d = np.asarray(mu, dtype=float).reshape(ds.n, -1) - Y
     r = ds.X.T @ (ds.weights[:, None] * d)
     charge = float(np.sum(r[:-1] ** 2)) / (2.0 * lam)
-    return np.array([_entropy(ds, Y + t * d)[0] - t * t * charge for t in ts])
+    return np.array([entropy(ds, Y + t * d)[0] - t * t * charge for t in ts])
 
 
 @pytest.mark.parametrize("chunk", [None, 64])
@@ -268,7 +230,7 @@ def _operator_magnitude(ds, theta, sel, v):
     """The sums of the absolute values of every term of ``C_SS v`` as :func:`_operator`
     forms it (``X V``, then ``J`` row by row as ``p (s - p^T s)``, then ``X^T W``), from the
     definitions: ``|X|^T W T`` with ``T_c = p_c (|X| |V|)_c + p_c sum_d p_d (|X| |V|)_d``."""
-    P = _probs(ds, theta)
+    P = probabilities(ds, theta)
     k = P.shape[1]
     V = np.zeros((k, ds.m))
     cls, feat = np.divmod(sel, ds.m)
@@ -285,7 +247,7 @@ def test_the_float32_operator_is_within_its_rounding_bound(k):
     curv = _kept(ds, theta)["mean"]
     apply, _, _ = checker._operator(ds, theta, sel, np.zeros(sel.size), None, curv, True)
     v = np.random.default_rng(k).standard_normal(sel.size)
-    exact = _full_curvature(ds, theta, sel) @ v
+    exact = full_curvature(ds, theta, sel) @ v
     mag = _operator_magnitude(ds, theta, sel, v)
     # X, v, the curvature and the weights rounded to float32 once each, sums of m, k and n
     # terms, a dozen products: gamma(m + k + n + 16) in float32; the test's own float64 sums
@@ -341,7 +303,7 @@ def test_the_float32_krylov_proposal_keeps_the_bracket(monkeypatch, k, moved):
     a, b = single.projected, double.projected
     assert a.upper_bound == b.upper_bound
     # the lower bound is the entropy of the point, recomputed here (within its sum's rounding)
-    H, mag = _entropy(ds, a.mu)
+    H, mag = entropy(ds, a.mu)
     assert a.segment == 1.0
     assert abs(a.lower_bound - H) <= 2.0 * _gamma(ds.n * ds.k + 8) * mag
     # moved, the iterations run (at the solver's theta the residual may be within its bound

@@ -27,11 +27,11 @@ import importlib
 
 import numpy as np
 import pytest
-from scipy.special import softmax
 
 from dualmaxent import solve_dual
 from dualmaxent.params import make_penalty
 
+from _definitions import entropy, full_curvature, probabilities
 from _factories import drawn_kind
 from _rounding import gamma as _gamma
 
@@ -46,26 +46,10 @@ def _problem(kind, n=2000, m_feat=5, seed=0):
     return ds, theta.reshape(ds.m, -1)
 
 
-def _probs(ds, theta):
-    """(n, k) class probabilities at theta from the definitions (Bernoulli: ``[p, 1 - p]``)."""
-    eta = ds.X @ theta
-    if ds.family.multiclass:
-        return softmax(eta, axis=1)
-    p = 1.0 / (1.0 + np.exp(-eta[:, 0]))
-    return np.column_stack([p, 1.0 - p])
-
-
 def _labels(ds):
     """(n, k) one-hot table of Y (Bernoulli: ``[y, 1 - y]``)."""
     Y = ds.Y.reshape(ds.n, -1)
     return Y if ds.family.multiclass else np.column_stack([Y[:, 0], 1.0 - Y[:, 0]])
-
-
-def _entropy(ds, P):
-    """``-sum_j w_j sum_c P_jc log P_jc`` and its terms' magnitude."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(P > 0, P * np.log(P), 0.0)
-    return -float(ds.weights @ terms.sum(axis=1)), float(ds.weights @ np.abs(terms).sum(axis=1))
 
 
 def _loglik(ds, theta):
@@ -103,19 +87,13 @@ def _balanced_point(ds, theta):
     """``(mu', P, r, C_SS, a)``: the docstring's ``mu' = P + J a`` with ``C_SS a = -r_S`` on
     the free entries (every row of theta, the classes but the last), all from the
     definitions in float64."""
-    P = _probs(ds, theta)
+    P = probabilities(ds, theta)
     k = P.shape[1]
     q = k - 1
     W = ds.weights
     r = ds.X.T @ (W[:, None] * (P - _labels(ds)))  # (m, k)
     r_S = r[:, :q].T.ravel()  # class-major
-    # C_SS[(c, i), (d, l)] = sum_j w_j P_jc (delta_cd - P_jd) x_ji x_jl
-    C = np.empty((q * ds.m, q * ds.m))
-    for c in range(q):
-        for d in range(q):
-            J = P[:, c] * ((c == d) - P[:, d])
-            C[c * ds.m:(c + 1) * ds.m, d * ds.m:(d + 1) * ds.m] = ds.X.T @ ((W * J)[:, None]
-                                                                          * ds.X)
+    C = full_curvature(ds, theta, np.arange(q * ds.m))
     a = np.linalg.solve(C, -r_S)
     A = np.zeros((ds.m, k))
     A[:, :q] = a.reshape(q, ds.m).T
@@ -134,7 +112,7 @@ def test_the_zero_step_at_the_solvers_theta(monkeypatch, kind):
         "one pass 1, and no product with X after it")
     br = cert.projected
     assert not br.stepped
-    P = _probs(ds, theta)
+    P = probabilities(ds, theta)
     mu = np.asarray(br.mu, dtype=float).reshape(ds.n, -1)
     # the point is mu(theta): within a few roundings of the softmax written out here
     assert np.abs(mu - P[:, :mu.shape[1]]).max() <= 64 * 2.0 ** -53 * (
@@ -145,7 +123,7 @@ def test_the_zero_step_at_the_solvers_theta(monkeypatch, kind):
     assert abs(br.upper_bound + l) <= 2 * _gamma(ds.n * ds.k + ds.m + 8) * magnitude
     assert cert.ok and cert.attained and br.proves_attained
     # the lower bound is at most the point's entropy (charges are nonnegative), recomputed
-    H, mag = _entropy(ds, P)
+    H, mag = entropy(ds, P)
     assert br.lower_bound <= H + 2 * _gamma(ds.n * ds.k + 8) * mag
 
 
@@ -175,8 +153,8 @@ def test_the_zero_steps_lower_bound_is_below_a_balanced_points_entropy(monkeypat
     assert np.all(np.abs(ds.X.T @ D) <= 64 * _gamma(ds.n + 8) * size)
     assert np.all(mu_b >= 0.5 * P)
     assert np.abs(r).max() / br.scale > 1e-7  # the residual is far above the rounding
-    H_b, mag_b = _entropy(ds, mu_b)
-    H, mag = _entropy(ds, P)
+    H_b, mag_b = entropy(ds, mu_b)
+    H, mag = entropy(ds, P)
     rounding = 4 * _gamma(ds.n * ds.k + 8) * (mag + mag_b)
     # the proved lower bound, the bound less its budget (module docstring: OPT is within
     # max(gap, 0) + roundoff of the upper bound), is below the balanced point's entropy ...
@@ -200,8 +178,8 @@ def test_the_zero_step_with_an_l2_penalty(monkeypatch):
     cert = checker.certify(ds, theta, penalty=pen)
     assert seen["zero"] == [True] and seen["newton_point"] == 0
     br = cert.projected
-    P = _probs(ds, theta)
-    H, mag = _entropy(ds, P)
+    P = probabilities(ds, theta)
+    H, mag = entropy(ds, P)
     # the penalised rows' slack s = X_R^T W (P - Y) (every row but the intercept's, the last)
     # and its charge ||s||^2 / (2 lam): the lower bound is at most H - charge
     s = (ds.X.T @ (ds.weights[:, None] * (P - _labels(ds))))[:-1]
