@@ -956,7 +956,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
                  multiplier, margins):
     """Passes 1 and 2: ``(one, two, A, resid_bound, (rank, condition, smallest))``.
 
-    In memory, from :data:`ZERO_MIN_TERMS` on, the given point itself is tried first
+    In memory, from :data:`ZERO_MIN_TERMS` on (the Bernoulli family's own,
+    :data:`ZERO_MIN_TERMS_BERNOULLI`), the given point itself is tried first
     (:func:`_zero_step`, L2, the elastic net, and the unpenalised Bernoulli and categorical
     families); where it does not close, the step below is taken from the same pass 1.
 
@@ -1087,10 +1088,15 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     # the given point itself first (:func:`_zero_step`), where it may close: pass 1 then
     # leaves C_SS to be formed after it, should the step be needed after all (from the kept
     # means, in the same row blocks: :func:`_pass_curvature`)
+    bernoulli = type(data.family) is Bernoulli
     zero = (ZERO_STEP and newton is not None and "scratch" in kept and mask is None
-            and data.n * (m * q + sel.size ** 2) >= ZERO_MIN_TERMS
             and (penalty.kind in ("l2", "elasticnet")
-                 or (margins and type(data.family) in (Bernoulli, Categorical))))
+                 or (margins and (bernoulli or type(data.family) is Categorical)))
+            and data.n * (m * q + sel.size ** 2) >= (
+                ZERO_MIN_TERMS if not bernoulli else 0.0 if penalty.active
+                else ZERO_MIN_TERMS_BERNOULLI))
+    # a Bernoulli point's sums come from pass 1 itself (:func:`_point_of_pass_one`)
+    point = zero and bernoulli
     eligible, single = single, single and not krylov and not kron
     operator32 = False
 
@@ -1099,6 +1105,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         # zero step's attempt, which may need none)
         extra = ({"curvature": False} if post or attempt and margins else {"curvature": "single"}
                  if single else {"sample": sample})
+        if attempt and point:  # (the given point's pass 2 formed in pass 1: _zero_step)
+            extra["point"] = True
         one = _reduce_data_sums(run(_pass_one, th, data.family, sel, peak, data.n,
                                     **extra, **kept), eq)
         t_S = _target(one, th, feat, cls, pen_rows, penalty)
@@ -1115,6 +1123,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
             if found is not None:
                 return found
         reuse[0].zero_resid = None
+        for key in POINT_FIELDS:  # (pass 2 forms the step's own)
+            reuse[0].__dict__.pop(key, None)
     if post:
         (one, t_S, finite), reuse = reuse or first_pass(None), None
         decades = _krylov_decades(data, kept, sel, t_S, sample if krylov else data.n)
@@ -1284,6 +1294,14 @@ ZERO_STEP = True
 #: classes, ten features, 1e3 1.04 (5.2e5), 1e4 0.66 (5.2e6), with L2 1e4 0.93 (3.7e5); two
 #: classes, 50 features, 1e3 0.96 (2.6e6), 3e3 0.74 (8.0e6).
 ZERO_MIN_TERMS = 6e5
+#: ... for the Bernoulli family, whose point's sums pass 1 forms itself (no pass 2,
+#: :func:`_point_of_pass_one`): unpenalised from this many, penalised always. Measured as
+#: above, after that change: unpenalised n = 1e3, three features 1.07 (2e4 terms), ten 1.03
+#: (1.3e5), 2e3 and ten 0.97 (2.6e5), 1e3 and thirty 0.90 (9.9e5), 3e3 and ten 0.93, 1e4 0.90
+#: (the attainment proof's eigenvalue costs the unpenalised attempt a few Python calls);
+#: with L2 (no proof wanted) 0.99 to 1.00 at n = 1e2 and 3e2, 0.95 to 0.98 at 5e2 to 3e3, 0.89
+#: at 1e4 and ten features, 0.83 at 3e4.
+ZERO_MIN_TERMS_BERNOULLI = 2e5
 
 #: The zero step (:func:`_zero_step`) is not taken for a Bernoulli point with a mean nearer than
 #: this to 0 or 1: from there on the computed variances ``A''`` are within a factor ``1 +
@@ -1398,8 +1416,11 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
         low, rank, condition = _proved_smallest(data, kept, sel, second_order(None)[1], layout,
                                                 full=small)
     # the point's sums from the kept means, and the product with |X| of pass 2 (the
-    # residual's rounding bound, the gradient's budget): no product with X
-    two = run(_pass_two, th, None, fam, margins, **kept)
+    # residual's rounding bound, the gradient's budget): no product with X; a Bernoulli
+    # point's from pass 1 itself, where its means keep away from 0 and 1
+    two = _point_of_pass_one(one, margins)
+    if two is None:
+        two = run(_pass_two, th, None, fam, margins, **kept)
     rb = _resid_bound(two, n)
     if not (two.t_max >= 1.0 and _small_residual(one, resid[eqr], rb[eqr], bound, tol_hint)):
         return None
@@ -1410,17 +1431,57 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
                 type(fam) is not Bernoulli or two.min_entry >= ZERO_MIN_ENTRY)):
             return None
         # mu''s rows are within twice mu's distance from the simplex: its term charged twice
-        second = coefficient / low + two.simplex_term
+        second = coefficient / low + two.simplex_term + getattr(two, "fenchel", 0.0)
         solve = (rank, condition, low)
     else:  # a penalised fit's few entries of S: the rank and condition of their C_SS, which
         # pass 1 formed
         solve = ((0, float("nan"), 0.0) if not sel.size or not np.all(np.isfinite(one.C))
                  else factor(one.C, n, bound=False)[1:3] + (0.0,))
+        second = getattr(two, "fenchel", 0.0)
     _add_budget(one, two)
     two.resid = resid
     two.second_order = second
     newton.value = kept["mean"]  # the point of the lower bound: mu itself
     return one, two, _step(np.zeros(sel.size), feat, cls, q), rb, solve
+
+
+#: The fields :func:`_pass_one` adds for the given point itself (``point``).
+POINT_FIELDS = ("pt_entropy", "pt_magnitude", "pt_min_entry", "pt_resid_abs", "pt_grad_budget")
+
+
+def _point_of_pass_one(one: _Sums, margins: bool) -> _Sums | None:
+    """Pass 2's sums at the given point ``mu~ = mu(theta)`` (Bernoulli) from pass 1's own
+    (``point``, :func:`_pass_one`), or None where pass 1 formed none or a mean is nearer than
+    :data:`ZERO_MIN_ENTRY` to 0 or 1 (pass 2 then forms them from the kept means).
+
+    The entropy of ``mu~`` without a logarithm. For any ``eta``, Fenchel-Young gives
+    ``A*(mu~) = mu~ eta - A(eta) + D``, ``D = A(eta) - A(eta') - mu~ (eta - eta') >= 0`` the
+    Bregman divergence from ``eta' = logit(mu~)``, whose derivative ``A'(eta')`` is ``mu~``.
+    Pass 1 has ``eta``, ``A(eta)`` and ``mu~`` (computed from that very ``eta``), so
+    ``H(mu~) = sum_j w_j (A(eta_j) - mu~_j eta_j) - sum_j w_j D_j``, and ``D_j`` is
+    second order in the mean's rounding: with ``|mu~ - A'(eta)| <= 4 u mu~`` (the budget's
+    assumption, :func:`_pass_one`) and ``s = min(mu~, 1 - mu~) >= 2^-40``, the logit moves
+    by ``|eta' - eta| <= 4 u / ((1 - mu) (1 - 2^-10))`` (the variance ``mu (1 - mu)`` within
+    ``2^-10`` of itself on the way, :data:`ZERO_MIN_ENTRY`), and ``D_j <= A''/2 (eta' -
+    eta)^2 <= 8.02 u^2 / s`` (``A''`` at most ``mu (1 - mu) (1 + 2^-10)`` there). Charged:
+    ``fenchel = 9 u^2 W / s``, ``W`` the weights' sum, a term far below the sums' own
+    rounding. That rounding (``A`` within ``8 u`` of itself, the products and the two sums of
+    ``n`` terms) is the ``(gamma(n) + 8 u) magnitude`` the bracket charges any point, with
+    ``magnitude = sum w (A + |mu~ eta| + 2 mu~)``.
+
+    The product with ``|X|`` is pass 2's (the same weights, the same sums), and
+    ``relative_margin`` is 1 (the point is ``mu`` itself), NaN without ``margins`` (as pass 2
+    leaves it for a penalised fit).
+    """
+    if getattr(one, "pt_entropy", None) is None or not one.pt_min_entry >= ZERO_MIN_ENTRY:
+        return None
+    fields = {key: one.__dict__.pop(key) for key in POINT_FIELDS}
+    s = fields["pt_min_entry"]
+    return _Sums(resid=0.0, resid_abs=fields["pt_resid_abs"],
+                 grad_budget=fields["pt_grad_budget"], t_max=1.0, min_entry=s,
+                 relative_margin=1.0 if margins else float("nan"), entropy=fields["pt_entropy"],
+                 magnitude=fields["pt_magnitude"], simplex_term=0.0, simplex=0.0,
+                 fenchel=9.0 * U * U * one.w_total / s)
 
 
 def _proved_smallest(data, kept, sel, enough: float, layout=None, full: bool = True):
@@ -2530,7 +2591,7 @@ class _Reduce:
 class _Sums:
     """Fields summed over blocks (arrays and floats), minima or maxima by name."""
 
-    MIN = ("t_max", "min_entry", "relative_margin")
+    MIN = ("t_max", "min_entry", "relative_margin", "pt_min_entry")
     MAX = ("simplex", "x_norm", "x_max", "e_max")
 
     def __init__(self, **fields):
@@ -2909,7 +2970,7 @@ def _one_column_curvature(d, curv, cls, multi, rows=None) -> np.ndarray:
 
 
 def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, mean=None,
-              curv=None, scratch=None, reduce=None) -> _Sums:
+              curv=None, scratch=None, reduce=None, point=False) -> _Sums:
     """Pass 1 on one block: ``l``, ``R = X^T W (Y - mu)``, ``C_SS``, ``X^T W Y``, the budgets.
 
     ``sel``: class-major indices ``c m + i`` of the entries of ``S``; ``peak``: whether the
@@ -2933,6 +2994,13 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     and its equality rows ``XtWY_eq`` (:func:`_reduce_data_sums`): the same entries, so the
     same numbers (memory: :func:`bracket`). ``C_SS`` is formed last, when the pass's other
     (b, q) tables and (b,) vectors are freed.
+
+    ``point`` (the Bernoulli family, in memory with ``scratch``, nothing forced): the sums of
+    the given point ``mu(theta)`` itself that pass 2 would form for :func:`_zero_step`, from
+    this pass's own tables (:func:`_point_of_pass_one`): ``pt_entropy`` and ``pt_magnitude``
+    (Fenchel's equality, no logarithm), ``pt_min_entry``, and the product of ``|X|`` with
+    ``|W (mu - Y)|`` and the gradient budget's weights (``pt_resid_abs``, ``pt_grad_budget``),
+    which ``scratch`` keeps for pass 2 all the same, should the step be taken after all.
 
     The error of ``eta_j`` is bounded through the row's norm, which the attainment proof and the
     multiplier's bound need anyway: ``max_c sum_i |x_ji theta_ic| <= |x_j|_2 max_c
@@ -2966,6 +3034,17 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     # canonical one plus a constant (:func:`_reported_loglik`)
     rss = (float(wb @ (Yb - eta[:, 0]) ** 2)
            if not fam.multiclass and type(fam).loglik is not Family.loglik else 0.0)
+    extra = {}
+    if point:  # the given point's entropy by Fenchel's equality (:func:`_point_of_pass_one`)
+        mu_eta = np.multiply(mu[:, 0], eta[:, 0])
+        pos = wb > 0
+        live = mu[:, 0] if pos.all() else mu[pos, 0]
+        extra.update(pt_entropy=float(wb @ A - wb @ mu_eta),
+                     pt_magnitude=float(wb @ A + wb @ np.abs(mu_eta, out=mu_eta)
+                                        + 2.0 * (wb @ mu[:, 0])),
+                     pt_min_entry=min(float(live.min(initial=1.0)),
+                                      1.0 - float(live.max(initial=0.0))))
+        del mu_eta, live
     # (b, q) tables are freed at their last use: a sparse X is one block of all n rows
     del eta, Yeta, yA, A
     diff = Y2 - mu
@@ -2998,7 +3077,6 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     gv += (sens * e)[:, None]  # 2 c_j e_j: the weight w_j comes once, next
     del sens, e
     gv *= wb[:, None]
-    extra = {}
     if reduce is not None:  # (docstring)
         top = 0.0
         for lo in range(0, q, XT_CHUNK_COLUMNS):
@@ -3042,6 +3120,9 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
         del diff
         np.multiply(wb[:, None], Y2, out=WT[:, q:])
         RY = _xt(Xb, WT)
+        if point:  # |W (mu - Y)| beside the budget's weights: one product with |X| for both
+            np.abs(WT[:, :q], out=scratch[:, :q])
+            extra["pt_resid_abs"], extra["pt_grad_budget"] = _xt_halves(Xb, scratch, q, True)
         del WT
         R, XtWY = RY[:, :q], RY[:, q:]
     # C_SS last, when pass 1's other (b, q) tables and (b,) vectors are freed (a sparse X is

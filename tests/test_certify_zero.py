@@ -18,7 +18,12 @@ Statements tested here, each recomputed from the definitions:
 * at a theta whose bracket the zero step cannot close (moved by 1e-4, the default tolerance)
   the certificate is the Newton step's bit for bit (the zero step turned off), from a single
   pass 1;
-* below :data:`~dualmaxent.certify.ZERO_MIN_TERMS` the step is taken without the attempt.
+* below :data:`~dualmaxent.certify.ZERO_MIN_TERMS` the step is taken without the attempt;
+* a Bernoulli point's sums come from pass 1 itself, no pass 2 (Fenchel's equality,
+  :func:`~dualmaxent.certify._point_of_pass_one`): its entropy is the entropy of
+  ``mu(theta)`` written out here with logarithms, within the budget, and with an L2 penalty the
+  bracket is the one pass 2's sums give (the same products with ``|X|`` bit for bit, the lower
+  bound within the rounding).
 """
 
 from __future__ import annotations
@@ -65,8 +70,9 @@ def _loglik(ds, theta):
 def _spy(monkeypatch):
     """Counts of pass 1's blocks, of the products ``X theta`` and ``X A``, and the zero step's
     outcomes; the zero step tried at any size (these problems are below
-    :data:`~dualmaxent.certify.ZERO_MIN_TERMS`)."""
+    :data:`~dualmaxent.certify.ZERO_MIN_TERMS` and its Bernoulli counterpart)."""
     monkeypatch.setattr(checker, "ZERO_MIN_TERMS", 0)
+    monkeypatch.setattr(checker, "ZERO_MIN_TERMS_BERNOULLI", 0)
     seen = {"one": 0, "product": 0, "newton_point": 0, "zero": []}
     for name in ("_pass_one", "_product", "_newton_point", "_zero_step"):
         original = getattr(checker, name)
@@ -218,3 +224,37 @@ def test_a_small_problem_takes_the_step_without_trying(monkeypatch):
     cert = checker.certify(ds, theta)
     assert seen["zero"] == [] and seen["newton_point"] == seen["one"] and cert.ok
     assert cert.projected.stepped
+
+
+@pytest.mark.parametrize("l2", [None, 0.5])
+def test_a_bernoulli_points_sums_come_from_pass_one(monkeypatch, l2):
+    ds, theta = _problem("bernoulli")
+    pen = {} if l2 is None else {"penalty": make_penalty(l2=l2)}
+    theta = np.asarray(solve_dual(ds, **pen).theta, dtype=float)
+    seen = _spy(monkeypatch)
+    passes = []
+    original = checker._pass_two
+    monkeypatch.setattr(checker, "_pass_two", lambda *a, **k: passes.append(1) or original(
+        *a, **k))
+    cert = checker.certify(ds, theta, l2=l2)
+    assert seen["zero"] == [True] and passes == [], "the zero step, with no pass 2"
+    br = cert.projected
+    # the entropy of the point mu(theta), with logarithms, from the definitions: the checker's
+    # (A - mu eta, summed) within the sums' rounding and the Fenchel term it charges
+    P = probabilities(ds, theta.reshape(ds.m, 1))
+    H, mag = entropy(ds, P)
+    assert abs(br.entropy - H) <= 8 * _gamma(ds.n + 8) * (mag + ds.weights.sum())
+    assert br.lower_bound <= H + 8 * _gamma(ds.n + 8) * (mag + ds.weights.sum())
+    assert cert.ok and br.min_entry >= checker.ZERO_MIN_ENTRY
+    if l2 is None:
+        return
+    # the same zero step with pass 2's sums (the means' margin asked beyond any mean)
+    monkeypatch.setattr(checker, "ZERO_MIN_ENTRY", 1.0)
+    two = checker.certify(ds, theta, l2=l2).projected
+    assert passes == [1] and not two.stepped
+    for name in ("upper_bound", "balance_residual", "dual_gradient", "gradient_roundoff",
+                 "min_entry"):
+        assert getattr(br, name) == getattr(two, name), name
+    assert np.isnan(br.relative_margin) and np.isnan(two.relative_margin)  # (penalised)
+    assert abs(br.lower_bound - two.lower_bound) <= br.roundoff + two.roundoff
+    assert abs(br.roundoff - two.roundoff) <= 0.1 * two.roundoff  # (of one size)
