@@ -64,7 +64,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import design
-from .bench_sweep import (_blas_limit, _chain, _machine, _plain, _tol_name, objective,
+from .bench_sweep import (_thread_limit, _chain, _machine, _plain, _tol_name, objective,
                           relative_gradient, summarise)
 
 __all__ = ["main_sparse", "run_sparse", "text_data", "categorical_data", "make_problem",
@@ -332,7 +332,7 @@ def run_sparse(size: str = "full", glum: bool = True, budget: float | None = Non
         raise ValueError(f"size must be one of {', '.join(SIZES)}; got {size!r}")
     log = log or (lambda line: None)
     budget = BUDGET[size] if budget is None else budget
-    limit = _blas_limit(blas_threads)
+    limit = _thread_limit(blas_threads)
     t_start = time.perf_counter()
     try:
         machine = _machine(blas_threads)

@@ -177,3 +177,40 @@ def test_the_headline_bench_s_synthetic_classes_warn_of_no_counts():
         warnings.simplefilter("error")
         ds = bench.synthetic(200, 6, 10, seed=1)
     assert ds.k == 10 and ds.family.multiclass
+
+
+def test_every_run_reports_its_cpu_time_and_a_run_on_several_cores_is_named(monkeypatch):
+    X, y = bs.make_data(300, 3, 2, seed=4)
+    fits = bs.contenders("sklearn")
+    name = next(iter(fits))
+    row = bs._run_one(name, fits[name], X, y, None, repeats=2, budget=10.0)
+    # one thread: the CPU time of the fastest run is within its wall clock (and the clocks'
+    # resolution, a few milliseconds at most)
+    assert 0 < row["cpu_seconds"] <= row["seconds"] + 0.01
+    rows = [{"contender": "one core", "label": "job a", "seconds": 0.5, "cpu_seconds": 0.55},
+            {"contender": "two cores", "label": "job a", "seconds": 0.5, "cpu_seconds": 0.9},
+            {"contender": "two cores", "label": "job b", "seconds": 0.5, "cpu_seconds": 0.98},
+            {"contender": "too short", "label": "job a", "seconds": 0.001, "cpu_seconds": 0.01}]
+    notes = bs._multicore_notes(rows)
+    assert len(notes) == 1 and notes[0].startswith("two cores: ran on more than one core")
+    assert "2.0x" in notes[0] and "job b" in notes[0]
+
+
+def test_the_sklearnex_subprocess_limits_onedals_own_threads(monkeypatch):
+    """oneDAL's TBB pool is not one that threadpoolctl sees: the child sets it through
+    ``daal4py.daalinit`` (a stand-in module records the call here)."""
+    import sys
+    import types
+
+    calls = []
+    monkeypatch.setitem(sys.modules, "daal4py",
+                        types.SimpleNamespace(daalinit=lambda k: calls.append(k)))
+    limiter = bs._thread_limit(1, onedal=True)
+    try:
+        assert calls == [1]
+        from threadpoolctl import threadpool_info
+
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    finally:
+        limiter.restore_original_limits()
+    assert bs._thread_limit(None, onedal=True) is None and calls == [1]
