@@ -567,6 +567,11 @@ class DualObjective:
     #: whether :meth:`smooth_value_grad` returns a new gradient array each call (the caller may
     #: overwrite it: Newton-CG makes it CG's residual), rather than one it keeps
     fresh_gradient = True
+    #: whether this is a warm start's sample (:meth:`subsample`), whose solve's last Hessian
+    #: seeds the full problem's Newton (:func:`dualmaxent.solvers.subsample_start`): its
+    #: L-BFGS start then does not go on to the solve's tolerance in place of Newton
+    #: (:func:`dualmaxent.solvers._lbfgs_start`)
+    seeds_curvature = False
 
     def __init__(self, dataset: Dataset, penalty: Penalty | None = None):
         self.dataset = dataset
@@ -655,6 +660,7 @@ class DualObjective:
         out = DualObjective(sample, Penalty(pen.kind, pen.lam / step, pen.l1_ratio)
                             if pen.active else pen)
         out.curvature_dtype = self.curvature_dtype
+        out.seeds_curvature = True
         return out
 
     def design_condition(self) -> float | None:

@@ -827,8 +827,13 @@ LBFGS_START_TOL = 1e-4
 LBFGS_START_MAX_ITER = 50
 
 
-def _lbfgs_start(obj: DualObjective, beta, hist):
+def _lbfgs_start(obj: DualObjective, beta, hist, finish: float | None = None):
     """Newton's starting point: L-BFGS's iterate at :data:`LBFGS_START_TOL`, or ``beta``.
+
+    ``finish``: the solve's own tolerance. Past :data:`LBFGS_START_TOL` L-BFGS goes on toward
+    it while its recent rate (:data:`LBFGS_RATE_SPAN`) predicts fewer iterations than Newton's
+    finish costs in gradient passes (:func:`_newton_passes`), and stops there when it gets
+    there (Newton then forms no Hessian).
 
     Far from the optimum a Newton step gains little more than an L-BFGS step, but its Hessian
     pass costs several gradient passes (n m^2 flops against n m: at n = 10^4, m = 51, one
@@ -886,7 +891,30 @@ def _lbfgs_start(obj: DualObjective, beta, hist):
     with warnings.catch_warnings():  # (separated data: theta runs off, as it did in scipy's)
         warnings.simplefilter("ignore")
         return _lbfgs_ascent(obj, beta, LBFGS_START_TOL, LBFGS_START_MAX_ITER, hist,
-                             precondition=obj.curvature_width > obj.dataset.m)
+                             precondition=obj.curvature_width > obj.dataset.m,
+                             finish=None if finish is None else (finish, _newton_passes(obj)))
+
+
+#: :func:`_lbfgs_ascent` goes on past :data:`LBFGS_START_TOL` toward the solve's own tolerance
+#: while its rate over the last this many iterations predicts fewer iterations to it than
+#: Newton's finish costs in gradient passes (:func:`_newton_passes`).
+LBFGS_RATE_SPAN = 3
+#: Newton's finish in gradient passes: two passes (its steps) and the Hessian's, this share of
+#: the ratio of their multiply-adds, ``n w^2 / 2`` against the pass's ``2 n m q``, by the
+#: curvature's precision. Measured (one BLAS thread, the Hessian pass over the gradient
+#: pass, at the class-frequency start, L2): float64 0.40 to 0.57 (two classes, 50 features,
+#: n = 3e3 to 3e4), 0.47 (three classes, ten features, 1e4), 0.99 (two classes, ten
+#: features, 1e4, where the pass's own row work weighs more); float32 0.20 to 0.30 (50
+#: features, two, three and ten classes, n = 1e4 to 1e5), 0.45 to 1.17 (ten features).
+#: The smaller of each, so that the estimate errs toward Newton, as before.
+HESSIAN_PASS_SHARE = {np.dtype(np.float32): 0.20, np.dtype(np.float64): 0.40}
+
+
+def _newton_passes(obj: DualObjective) -> float:
+    """Newton's finish from the L-BFGS start, in gradient passes (:data:`HESSIAN_PASS_SHARE`)."""
+    w, m, q = obj.n_params, obj.dataset.m, max(obj.q, 1)
+    share = HESSIAN_PASS_SHARE[np.dtype(obj.curvature_dtype)]
+    return 2.0 + share * w * w / (4.0 * m * q)
 
 
 #: :func:`_lbfgs_ascent` keeps this many (s, y) pairs (scipy's L-BFGS-B ran with ``maxcor``
@@ -900,7 +928,8 @@ LBFGS_ASCENT_WOLFE = 0.9
 LBFGS_ASCENT_MAX_TRIALS = 20
 
 
-def _lbfgs_ascent(obj: DualObjective, beta, tol, max_iter, hist, precondition: bool = False):
+def _lbfgs_ascent(obj: DualObjective, beta, tol, max_iter, hist, precondition: bool = False,
+                  finish=None):
     """Newton's L-BFGS start: L-BFGS ascent of a smooth objective to the relative gradient
     ``tol`` or ``max_iter`` iterations; the last iterate (``beta`` itself when none was taken).
 
@@ -936,10 +965,12 @@ def _lbfgs_ascent(obj: DualObjective, beta, tol, max_iter, hist, precondition: b
     # (after the start's pass: the preconditioner reads the probabilities it kept)
     psolve = obj.curvature_operator(beta)[1] if precondition else None
     S_, Y_, rho = [], [], []
+    rels = []
     for it in range(max_iter + 1):
         rel = obj.kkt_residual(beta, grad)
         hist.add(value, rel, beta)
-        if rel <= tol or it == max_iter or not np.isfinite(value):
+        rels.append(rel)
+        if rel <= tol and not _goes_on(rels, finish) or it == max_iter or not np.isfinite(value):
             break
         # the two-loop recursion: d = H g, H the inverse of -Hessian's approximation
         q = np.array(grad, dtype=np.float64)
@@ -982,6 +1013,21 @@ def _lbfgs_ascent(obj: DualObjective, beta, tol, max_iter, hist, precondition: b
     return beta
 
 
+def _goes_on(rels, finish) -> bool:
+    """Whether L-BFGS goes on past its own tolerance (``finish = (tol, passes)``: the solve's
+    tolerance and Newton's cost to reach it, :func:`_lbfgs_start`): while the relative
+    gradients ``rels`` of its iterations shrank over the last :data:`LBFGS_RATE_SPAN` at a rate
+    that reaches ``tol`` in at most ``passes`` more."""
+    if finish is None or len(rels) <= LBFGS_RATE_SPAN:
+        return False
+    tol, passes = finish
+    rel = rels[-1]
+    if not rel > tol:
+        return False
+    rate = (rel / rels[-1 - LBFGS_RATE_SPAN]) ** (1.0 / LBFGS_RATE_SPAN)
+    return 0.0 < rate < 1.0 and np.log(tol / rel) / np.log(rate) <= passes
+
+
 def _unit(g) -> np.ndarray:
     """``g`` scaled to unit 2-norm (a new array): L-BFGS's first direction, as scipy's
     L-BFGS-B takes it, and its restart."""
@@ -1020,7 +1066,7 @@ def _newton(obj: DualObjective, beta, tol, max_iter, hist):
         del beta  # (not kept by this frame: _newton_cg)
         return _ascend(obj, held.pop(), tol, max_iter, hist, _ProxNewtonStep(obj))
     obj.curvature_dtype = _curvature_precision(obj)
-    start = _lbfgs_start(obj, beta, hist)
+    start = _lbfgs_start(obj, beta, hist, finish=None if obj.seeds_curvature else tol)
     direction = _NewtonStep(obj)
     # L-BFGS's last step may already meet a loose tolerance (its gradient there is the pass
     # the objective keeps): then no Hessian pass is formed to stop on. Measured at n = 10^5,

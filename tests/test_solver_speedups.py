@@ -347,6 +347,8 @@ def test_a_costly_hessian_below_large_rows_is_float32_and_keeps_the_maximiser(
         return curvature(o, beta)
 
     monkeypatch.setattr(S, "_newton_curvature", recorded)
+    # (Newton's own finish, not the L-BFGS start's continuation: the curvature is the subject)
+    monkeypatch.setattr(S, "_goes_on", lambda rels, finish: False)
     single = solve_dual(ds, method="newton", tol=TOL, l2=l2)
     assert dtypes and set(dtypes) == {np.float32}
     monkeypatch.setattr(S, "SINGLE_CURVATURE_MIN_FLOPS", np.inf)
@@ -377,3 +379,64 @@ def test_newton_cg_products_are_float32_below_large_rows_only_where_they_cost():
         assert (cost >= S.SINGLE_PRODUCT_MIN_FLOPS) == (expected == np.float32)
         assert n * obj.curvature_width ** 2 >= S.SINGLE_CURVATURE_MIN_FLOPS
         assert S._curvature_precision(obj, products=True) == expected
+
+
+def test_lbfgs_goes_on_only_while_its_rate_beats_newtons_finish():
+    """``_goes_on``: the rate of the last ``LBFGS_RATE_SPAN`` iterations, extrapolated, must
+    reach the tolerance within Newton's finish (in passes)."""
+    span = S.LBFGS_RATE_SPAN
+    decade = [10.0 ** -(4 + i) for i in range(span + 1)]  # a decade an iteration, now at 1e-7
+    assert S._goes_on(decade, (1e-10, 3.0))       # three more decades: three iterations
+    assert not S._goes_on(decade, (1e-10, 2.5))   # Newton's finish is cheaper
+    assert not S._goes_on(decade, (1e-7, 100.0))  # there already
+    assert not S._goes_on(decade, None)           # no finish asked (the subsample's solve)
+    assert not S._goes_on(decade[:span], (1e-10, 100.0))  # too few iterations to judge
+    stalled = [1e-5, 2e-5, 1e-5, 1e-5]
+    assert not S._goes_on(stalled[-span - 1:], (1e-10, 1e6))  # no progress: Newton
+
+
+@pytest.mark.parametrize("l2", [1.0, 4.0])
+def test_the_lbfgs_start_finishes_where_newtons_hessian_costs_more(monkeypatch, l2):
+    """A well-conditioned wide design (two classes, 160 features: a Hessian pass costs some
+    ten gradient passes by :func:`_newton_passes`): L-BFGS goes on to the tolerance and Newton
+    forms no Hessian; the fit reaches the maximiser the plain Newton reaches (stationarity from
+    its definition, and the distance bound of strong concavity)."""
+    ds = _two_class(n=4000, features=160, seed=3)
+    penalty = Penalty("l2", l2)
+    obj = make_objective(ds, penalty)
+    obj.curvature_dtype = S._curvature_precision(obj)
+    assert S._newton_passes(obj) > 5
+    hessians = []
+    curvature = S._newton_curvature
+    monkeypatch.setattr(S, "_newton_curvature",
+                        lambda o, beta: hessians.append(1) or curvature(o, beta))
+    res = solve_dual(ds, method="newton", tol=TOL, l2=l2)
+    assert res.converged and hessians == [], "no Hessian formed"
+    lam = penalty.l2_lam
+    rel, bound = _stationarity(ds, res.theta, lam, obj.penalized_rows)
+    assert rel <= TOL + bound
+    _plain(monkeypatch)
+    plain = solve_dual(ds, method="newton", tol=TOL, l2=l2)
+    assert plain.converged and hessians, "plain Newton forms its Hessians"
+    b1, b2 = obj.beta(res.theta), obj.beta(plain.theta)
+    g1, g2 = obj.smooth_value_grad(b1)[1], obj.smooth_value_grad(b2)[1]
+    mu = float(np.linalg.eigvalsh(-obj.hessian(b1))[0])
+    assert mu > 0
+    assert np.linalg.norm(b1 - b2) <= 2.0 * (np.linalg.norm(g1) + np.linalg.norm(g2)) / mu
+
+
+def test_the_lbfgs_start_hands_over_to_newton_where_its_rate_is_slow(monkeypatch):
+    """Ill-conditioned columns (scales from 1e-2 to 1e2) slow L-BFGS: Newton takes over and
+    forms its Hessian, as before the continuation."""
+    rng = np.random.default_rng(5)
+    n, m = 4000, 40
+    Xf = rng.standard_normal((n, m)) * np.logspace(-2, 2, m)
+    eta = Xf @ (rng.standard_normal(m) / np.logspace(-2, 2, m))
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-eta))).astype(int)
+    ds = Dataset.from_arrays(Xf, y)
+    hessians = []
+    curvature = S._newton_curvature
+    monkeypatch.setattr(S, "_newton_curvature",
+                        lambda o, beta: hessians.append(1) or curvature(o, beta))
+    res = solve_dual(ds, method="newton", tol=TOL, l2=1.0)
+    assert res.converged and hessians, "Newton formed its Hessian"
