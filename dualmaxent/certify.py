@@ -1473,7 +1473,9 @@ def _point_of_pass_one(one: _Sums, margins: bool) -> _Sums | None:
     ``relative_margin`` is 1 (the point is ``mu`` itself), NaN without ``margins`` (as pass 2
     leaves it for a penalised fit).
     """
-    if getattr(one, "pt_entropy", None) is None or not one.pt_min_entry >= ZERO_MIN_ENTRY:
+    if getattr(one, "pt_entropy", None) is None or not (
+            one.pt_min_entry >= ZERO_MIN_ENTRY and np.isfinite(one.pt_entropy)
+            and np.isfinite(one.pt_magnitude)):  # (a zero-weight row's overflowed logit)
         return None
     fields = {key: one.__dict__.pop(key) for key in POINT_FIELDS}
     s = fields["pt_min_entry"]
