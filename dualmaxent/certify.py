@@ -1465,8 +1465,8 @@ def _point_of_pass_one(one: _Sums, margins: bool) -> _Sums | None:
     by ``|eta' - eta| <= 4 u / ((1 - mu) (1 - 2^-10))`` (the variance ``mu (1 - mu)`` within
     ``2^-10`` of itself on the way, :data:`ZERO_MIN_ENTRY`), and ``D_j <= A''/2 (eta' -
     eta)^2 <= 8.02 u^2 / s`` (``A''`` at most ``mu (1 - mu) (1 + 2^-10)`` there). Charged:
-    ``fenchel = 9 u^2 W / s``, ``W`` the weights' sum, a term far below the sums' own
-    rounding. That rounding (``A`` within ``8 u`` of itself, the products and the two sums of
+    ``fenchel = 64 u^2 W / s``, ``W`` the weights' sum (eight times the bound: a mean's error up
+    to ``11 u`` is covered), a term far below the sums' own rounding. That rounding (``A`` within ``8 u`` of itself, the products and the two sums of
     ``n`` terms) is the ``(gamma(n) + 8 u) magnitude`` the bracket charges any point, with
     ``magnitude = sum w (A + |mu~ eta| + 2 mu~)``.
 
@@ -1484,7 +1484,7 @@ def _point_of_pass_one(one: _Sums, margins: bool) -> _Sums | None:
                  grad_budget=fields["pt_grad_budget"], t_max=1.0, min_entry=s,
                  relative_margin=1.0 if margins else float("nan"), entropy=fields["pt_entropy"],
                  magnitude=fields["pt_magnitude"], simplex_term=0.0, simplex=0.0,
-                 fenchel=9.0 * U * U * one.w_total / s)
+                 fenchel=64.0 * U * U * one.w_total / s)
 
 
 def _proved_smallest(data, kept, sel, enough: float, layout=None, full: bool = True):

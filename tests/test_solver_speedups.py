@@ -348,7 +348,7 @@ def test_a_costly_hessian_below_large_rows_is_float32_and_keeps_the_maximiser(
 
     monkeypatch.setattr(S, "_newton_curvature", recorded)
     # (Newton's own finish, not the L-BFGS start's continuation: the curvature is the subject)
-    monkeypatch.setattr(S, "_goes_on", lambda rels, finish: False)
+    monkeypatch.setattr(S, "_goes_on", lambda rels, finish, floor=0.0: False)
     single = solve_dual(ds, method="newton", tol=TOL, l2=l2)
     assert dtypes and set(dtypes) == {np.float32}
     monkeypatch.setattr(S, "SINGLE_CURVATURE_MIN_FLOPS", np.inf)
@@ -393,14 +393,18 @@ def test_lbfgs_goes_on_only_while_its_rate_beats_newtons_finish():
     assert not S._goes_on(decade[:span], (1e-10, 100.0))  # too few iterations to judge
     stalled = [1e-5, 2e-5, 1e-5, 1e-5]
     assert not S._goes_on(stalled[-span - 1:], (1e-10, 1e6))  # no progress: Newton
+    # a tolerance below where the line search meets the value's rounding: Newton
+    assert S._goes_on(decade, (1e-10, 3.0), floor=1e-11)
+    assert not S._goes_on(decade, (1e-10, 3.0), floor=1e-9)
 
 
 @pytest.mark.parametrize("l2", [1.0, 4.0])
 def test_the_lbfgs_start_finishes_where_newtons_hessian_costs_more(monkeypatch, l2):
     """A well-conditioned wide design (two classes, 160 features: a Hessian pass costs some
-    ten gradient passes by :func:`_newton_passes`): L-BFGS goes on to the tolerance and Newton
-    forms no Hessian; the fit reaches the maximiser the plain Newton reaches (stationarity from
-    its definition, and the distance bound of strong concavity)."""
+    sixteen gradient passes by :func:`_newton_passes`): L-BFGS goes on to the tolerance 1e-8
+    (above the level where its line search meets the value's rounding, about 1e-9 here) and
+    Newton forms no Hessian; the fit reaches the maximiser the plain Newton reaches
+    (stationarity from its definition, and the distance bound of strong concavity)."""
     ds = _two_class(n=4000, features=160, seed=3)
     penalty = Penalty("l2", l2)
     obj = make_objective(ds, penalty)
@@ -410,13 +414,13 @@ def test_the_lbfgs_start_finishes_where_newtons_hessian_costs_more(monkeypatch, 
     curvature = S._newton_curvature
     monkeypatch.setattr(S, "_newton_curvature",
                         lambda o, beta: hessians.append(1) or curvature(o, beta))
-    res = solve_dual(ds, method="newton", tol=TOL, l2=l2)
+    res = solve_dual(ds, method="newton", tol=1e-8, l2=l2)
     assert res.converged and hessians == [], "no Hessian formed"
     lam = penalty.l2_lam
     rel, bound = _stationarity(ds, res.theta, lam, obj.penalized_rows)
-    assert rel <= TOL + bound
+    assert rel <= 1e-8 + bound
     _plain(monkeypatch)
-    plain = solve_dual(ds, method="newton", tol=TOL, l2=l2)
+    plain = solve_dual(ds, method="newton", tol=1e-8, l2=l2)
     assert plain.converged and hessians, "plain Newton forms its Hessians"
     b1, b2 = obj.beta(res.theta), obj.beta(plain.theta)
     g1, g2 = obj.smooth_value_grad(b1)[1], obj.smooth_value_grad(b2)[1]
@@ -440,3 +444,19 @@ def test_the_lbfgs_start_hands_over_to_newton_where_its_rate_is_slow(monkeypatch
                         lambda o, beta: hessians.append(1) or curvature(o, beta))
     res = solve_dual(ds, method="newton", tol=TOL, l2=1.0)
     assert res.converged and hessians, "Newton formed its Hessian"
+
+
+def test_a_tolerance_below_the_line_searchs_floor_is_left_to_newton(monkeypatch):
+    """The default 1e-10 on the wide design above: L-BFGS's value test would meet the value's
+    rounding near 1e-9 (where it spent eight passes before the floor was estimated), so it
+    hands over once past its own tolerance, and Newton's quadratic steps finish: a handful of
+    iterations below ``LBFGS_START_TOL``, with one Hessian."""
+    ds = _two_class(n=4000, features=160, seed=3)
+    hessians = []
+    curvature = S._newton_curvature
+    monkeypatch.setattr(S, "_newton_curvature",
+                        lambda o, beta: hessians.append(1) or curvature(o, beta))
+    res = solve_dual(ds, method="newton", tol=TOL, l2=1.0)
+    below = np.asarray(res.history["kkt_residual"]) <= S.LBFGS_START_TOL
+    assert res.converged and len(hessians) == 1
+    assert int(below.sum()) <= 4
