@@ -257,4 +257,4 @@ def test_a_bernoulli_points_sums_come_from_pass_one(monkeypatch, l2):
         assert getattr(br, name) == getattr(two, name), name
     assert np.isnan(br.relative_margin) and np.isnan(two.relative_margin)  # (penalised)
     assert abs(br.lower_bound - two.lower_bound) <= br.roundoff + two.roundoff
-    assert abs(br.roundoff - two.roundoff) <= 0.1 * two.roundoff  # (of one size)
+    assert 0.5 * two.roundoff <= br.roundoff <= 2.0 * two.roundoff  # (of one size)
