@@ -844,7 +844,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
             upper = -(one.loglik_full - pen_value)
             budget = one.value_budget + gamma(n_terms) * one.magnitude + pen_budget
             bound = (_multiplier_bound(run, data, one, pen_rows, penalty, upper + budget,
-                                       radius) if bounded
+                                       radius, memo) if bounded
                      else _abs_pivot(params, th, multi)[_row_index(eq)])
             memo["bound"] = bound if "bound" not in memo else np.minimum(memo["bound"], bound)
         return memo["bound"]
@@ -1993,7 +1993,7 @@ def _abs_pivot(params: Parameterization, th, multi) -> np.ndarray:
 
 
 def _multiplier_bound(run, data, one, pen_rows, penalty, upper: float,
-                      radius: float | None = None) -> np.ndarray:
+                      radius: float | None = None, memo: dict | None = None) -> np.ndarray:
     """A proved bound on ``|theta*|`` on the equality rows of a penalised fit, shape (1, q).
 
     The point's residual ``r`` on the equality rows (the intercept's: a penalty frees every
@@ -2024,12 +2024,16 @@ def _multiplier_bound(run, data, one, pen_rows, penalty, upper: float,
 
     ``radius``: another proved bound on ``||theta*_R||_2`` (:func:`_refined_radius`, from the
     bracket the loose bound gave); the smaller of the two serves the l2 form of step 2.
+    ``memo`` (a dict) keeps the data's own sums of step 1 for a second call (one pass).
     """
     fam = data.family
     q = one.XtWY_eq.shape[1]
     D = upper
     if not fam.is_probability:  # H(Y) is not known to be >= 0: sum it, less its budget
-        own = run(_pass_data, fam)
+        memo = {} if memo is None else memo
+        if "own" not in memo:
+            memo["own"] = run(_pass_data, fam)
+        own = memo["own"]
         D -= own.entropy - (gamma(data.n + 8) + 8 * U) * own.magnitude
     D = max(D, 0.0)
     a = {"l2": 0.0, "l1": 1.0}.get(penalty.kind, getattr(penalty, "l1_ratio", 0.0))
