@@ -2078,11 +2078,9 @@ def _refined_radius(th, pen_rows, penalty, excess: float) -> float | None:
     Against ``sqrt(2 D / lam2)`` (:func:`_multiplier_bound`, ``D`` the whole objective) this is
     about ``||theta_R||``: on n = 2e4, five features, two classes, L2 with lam 1, the
     intercept's bound 740 -> 6 and the bracket's round-off 2.1e-5 -> 2e-7 nats."""
-    a = {"l2": 0.0}.get(penalty.kind, getattr(penalty, "l1_ratio", 1.0) if penalty.kind ==
-                         "elasticnet" else 1.0)
-    if not (a < 1 and np.isfinite(excess) and excess >= 0):
+    lam2 = penalty.l2_lam
+    if not (lam2 > 0 and np.isfinite(excess) and excess >= 0):
         return None
-    lam2 = penalty.lam * (1.0 - a)
     # (the penalised rows as a view where they are one run: no (m, q) copy at the checker's
     # peak, which this end of the bracket is on text k = 20 of bench --sparse)
     tp = np.asarray(th, dtype=np.float64)[_row_index(pen_rows)]
@@ -3093,9 +3091,10 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
         mu_eta = np.multiply(mu[:, 0], eta[:, 0])
         pos = wb > 0
         live = mu[:, 0] if pos.all() else mu[pos, 0]
-        extra.update(pt_entropy=float(wb @ A - wb @ mu_eta),
-                     pt_magnitude=float(wb @ A + wb @ np.abs(mu_eta, out=mu_eta)
-                                        + 2.0 * (wb @ mu[:, 0])),
+        wA = float(wb @ A)  # (A >= 0: its own magnitude)
+        extra.update(pt_entropy=wA - float(wb @ mu_eta),
+                     pt_magnitude=wA + float(wb @ np.abs(mu_eta, out=mu_eta)
+                                             + 2.0 * (wb @ mu[:, 0])),
                      pt_min_entry=min(float(live.min(initial=1.0)),
                                       1.0 - float(live.max(initial=0.0))))
         del mu_eta, live

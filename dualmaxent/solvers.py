@@ -980,7 +980,7 @@ def _lbfgs_ascent(obj: DualObjective, beta, tol, max_iter, hist, precondition: b
     psolve = obj.curvature_operator(beta)[1] if precondition else None
     S_, Y_, rho = [], [], []
     rels, t, floor = [], 1.0, 0.0
-    rounding = LBFGS_VALUE_ROUNDING * _kernels.unit_roundoff(np.float64)
+    u = _kernels.unit_roundoff(np.float64)
     for it in range(max_iter + 1):
         rel = obj.kkt_residual(beta, grad)
         hist.add(value, rel, beta)
@@ -1007,12 +1007,11 @@ def _lbfgs_ascent(obj: DualObjective, beta, tol, max_iter, hist, precondition: b
         for s, y, r, a in zip(S_, Y_, rho, reversed(alphas)):
             q = nx.axpy(s, q, a - r * float(y @ q))
         slope0 = float(grad @ q)
-        if past and not slope0 > rounding * abs(value):
+        if past and not slope0 > LBFGS_VALUE_ROUNDING * u * abs(value):
             break  # (the ascent is below what the value's rounding lets Armijo's test see)
         if slope0 > 0:  # the relative gradient where the ascent, about quadratic in it, would
             # be a few roundings of the value (LBFGS_FLOOR_ROUNDING)
-            floor = rel * float(np.sqrt(LBFGS_FLOOR_ROUNDING * _kernels.unit_roundoff(np.float64)
-                                        * abs(value) / slope0))
+            floor = rel * float(np.sqrt(LBFGS_FLOOR_ROUNDING * u * abs(value) / slope0))
         if not slope0 > 0:  # not an ascent direction (rounding): restart from the gradient
             S_, Y_, rho, psolve = [], [], [], None
             q = _unit(grad)
