@@ -19,6 +19,11 @@ Statements tested here, each recomputed from the definitions:
   the certificate is the Newton step's bit for bit (the zero step turned off), from a single
   pass 1;
 * below :data:`~dualmaxent.certify.ZERO_MIN_TERMS` the step is taken without the attempt;
+* with an L2 penalty, at a theta whose intercept's residual the loose multiplier bound (through
+  the whole objective) cannot afford, the zero step reads the smaller bound the point's own
+  bracket proves and is taken (declined with that refinement off), and the bracket stays
+  sound: the proved lower bound below a tight solve's optimum, at most the point's entropy less
+  the slack's charge written out here;
 * a Bernoulli point's sums come from pass 1 itself, no pass 2 (Fenchel's equality,
   :func:`~dualmaxent.certify._point_of_pass_one`): its entropy is the entropy of
   ``mu(theta)`` written out here with logarithms, within the budget, and with an L2 penalty the
@@ -258,3 +263,40 @@ def test_a_bernoulli_points_sums_come_from_pass_one(monkeypatch, l2):
     assert np.isnan(br.relative_margin) and np.isnan(two.relative_margin)  # (penalised)
     assert abs(br.lower_bound - two.lower_bound) <= br.roundoff + two.roundoff
     assert 0.5 * two.roundoff <= br.roundoff <= 2.0 * two.roundoff  # (of one size)
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 3])
+def test_a_penalised_zero_step_reads_the_multiplier_its_own_bracket_proves(monkeypatch, kind):
+    penalty = make_penalty(l2=1.0)
+    ds = drawn_kind(kind, 3000, 5, seed=1)
+    star = np.asarray(solve_dual(ds, penalty=penalty, tol=1e-13).theta,
+                      dtype=float).reshape(ds.m, -1)
+    optimum_upper = checker.certify(ds, star, penalty=penalty).upper_bound
+    # the first class's intercept (the last row) moved until its residual is a thousandth of
+    # what the zero step allows (a hundredth of the tolerance, relative to the data's scale):
+    # small enough for a multiplier of a few units, not for the loose bound through the whole
+    # objective (hundreds: the point's slack times it misses the room by far)
+    P = probabilities(ds, star)
+    curvature = float(ds.weights @ (P[:, 0] * (1.0 - P[:, 0])))
+    scale = 1.0 + float(np.abs(ds.X.T @ (ds.weights[:, None] * _labels(ds))).max())
+    theta = star.copy()
+    theta[-1, 0] += 1e-3 * checker.DEFAULT_TOL * scale / curvature
+    theta = theta if ds.family.multiclass else theta[:, 0]
+    seen = _spy(monkeypatch)
+    cert = checker.certify(ds, theta, penalty=penalty)
+    assert seen["zero"] == [True] and seen["newton_point"] == 0, "the zero step was taken"
+    monkeypatch.setattr(checker, "_refined_radius", lambda *a, **k: None)
+    stepped = checker.certify(ds, theta, penalty=penalty)
+    assert seen["zero"] == [True, False], "declined with the loose bound alone"
+    br = cert.projected
+    # sound: the proved lower bound below the optimum (the tight solve's upper bound), the
+    # upper bound above it; and the lower bound at most the point's own entropy less the
+    # penalised rows' slack charge, both written out here from mu(theta)
+    assert br.lower_bound - br.roundoff <= optimum_upper <= br.upper_bound + br.roundoff
+    Pt = probabilities(ds, theta.reshape(ds.m, -1))
+    H, mag = entropy(ds, Pt)
+    s = (ds.X.T @ (ds.weights[:, None] * (Pt - _labels(ds))))[:-1, :ds.k if ds.family.multiclass
+                                                               else 1]
+    charge = float(np.sum(s * s)) / (2.0 * penalty.lam)
+    assert br.lower_bound <= H - charge + 4 * _gamma(ds.n * ds.k + 8) * (mag + charge)
+    assert cert.ok and stepped.ok and not br.stepped and stepped.projected.stepped
