@@ -854,17 +854,18 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         return memo["bound"]
 
     def settle(one, resid, rb, gap, charge, mag, simplex_term, shift, excess=None, keep=True):
-        """``(roundoff, bound)``: the round-off of a bracket (module docstring) whose point has the residual ``resid``
-        (its rounding bound ``rb``, both (m, q)), the relaxation's ``charge``, the magnitude
-        ``mag`` and simplex term of its sums and its own second-order charge ``shift``, its gap
-        ``gap``: the sums of both bounds, the penalty's terms, and the residual on the equality
-        rows times the multiplier, a proved bound on ``|theta*|`` for a penalised fit (refined
-        with the bracket's own excess, :func:`_refined_radius`), the given theta (pivot gauge)
-        standing in for it to first order without a penalty. ``excess`` (L1): ``(|r| - lam)_+``
-        on the boxes, used up. ``bound`` is the multiplier's bound of the equality rows' charge,
-        the refined one kept for the bracket's later calls unless ``keep`` is False (the zero
-        step's, at ``mu~``, :func:`_zero_step`: declined, the bracket is the step's alone, by
-        every path the same)."""
+        """``(roundoff, bound)``: the round-off of a bracket (module docstring) whose point has
+        the residual ``resid`` (its rounding bound ``rb``, both (m, q)), the relaxation's
+        ``charge``, the magnitude ``mag`` and simplex term of its sums and its own second-order
+        charge ``shift``, and whose gap is ``gap``: the sums of both bounds, the penalty's
+        terms, and the residual on the equality rows times the multiplier, a proved bound on
+        ``|theta*|`` for a penalised fit (refined with the bracket's own excess,
+        :func:`_refined_radius`), the given theta (pivot gauge) standing in for it to first
+        order without a penalty. ``excess`` (L1): ``(|r| - lam)_+`` on the boxes, used up.
+        ``bound`` is the multiplier's bound of the equality rows' charge, the refined one kept
+        for the bracket's later calls unless ``keep`` is False (the zero step's, at ``mu~``,
+        :func:`_zero_step`: declined, the bracket is the step's alone, by every path the
+        same)."""
         # (the penalised rows as a view when they are one run of a C-ordered table, as pass 2's
         # products are: the same sums below as over their copy)
         pen = _row_index(pen_rows) if resid.flags.c_contiguous else pen_rows
@@ -1364,8 +1365,9 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
     (``settle``, :func:`_refined_radius`: its excess at ``mu~`` bounds ``f* - f(theta)``)
     where there are such rows; the first bound, through the whole objective, is hundreds of
     times larger and refused the step on fits that met the solver's default tolerance (n =
-    1e5, two classes, ten features: the certificate 7.1 -> 4.7 ms). Without one (Bernoulli and categorical
-    families) the given theta stands in for ``theta*`` to first order, and ``r`` is the
+    1e5, two classes, ten features: the certificate 7.1 -> 4.8 ms).
+
+    Without a penalty (Bernoulli and categorical families) the given theta stands in for ``theta*`` to first order, and ``r`` is the
     gradient, not the rounding level a dense step leaves, so the second-order term is proved
     and charged. Let ``R`` be the norm of ``|r_S| + b_S`` on the free entries (``b`` the
     rounding bound), ``lambda`` a proved lower bound of the smallest eigenvalue of the

@@ -193,6 +193,18 @@ REUSE_MIN_WIDTH = 20
 #: costs a pass of its own).
 STALE_CONTRACTION = 0.01
 STALE_FIRST = 100.0
+#: A reused factorisation is first corrected by the BFGS update of the last step
+#: (:func:`_secant_update`) where refactoring costs at most this share of a gradient pass's
+#: multiply-adds (``p^3 / 3`` against ``2 n m q``). The stale factor's steps contract at a fixed
+#: rate (its distance from the Hessian at the maximiser, about 0.05 for the subsample's); each
+#: secant pair removes that error along the step taken (Dennis and More's condition), so the
+#: contraction improves from step to step. Measured (``MaxEntClassifier(certify=False).fit``,
+#: one BLAS thread, best of five interleaved, from the subsample's start; before -> after): two
+#: classes, ten features, n = 10^5 L2 20.2 -> 18.8 ms, 3 x 10^5 unpenalised 58.1 -> 52.2 ms,
+#: 10^6 L2 217 -> 190 ms (seven gradient passes -> six, 2e-4 -> 8e-12 in four instead of
+#: five); three classes, ten features, 10^6 unpenalised 488 -> 426 ms; where the factor is not
+#: reused the same iterations as before.
+SECANT_UPDATE_SHARE = 0.1
 
 
 class _NewtonStep(_Direction):
@@ -223,12 +235,15 @@ class _NewtonStep(_Direction):
             except np.linalg.LinAlgError:
                 pass
         self.last_rel = None
+        self.last_point = None  # (beta, grad) of the last step, for the secant update
         self.contraction = None  # rel / last_rel of the last step
         self.seeded = self.factor is not None
         self.prefetch = self.factor is None
         self.prefetched = False  # whether the accepted point's Hessian was formed with it
         self.asked = False
         n = obj.dataset.n
+        p = obj.n_params
+        self.secant = p ** 3 / 3.0 <= SECANT_UPDATE_SHARE * 2.0 * n * obj.dataset.m * obj.q
         # (where reuse is allowed, the prefetch is also skipped when the stale factor is
         # predicted to serve, :meth:`prefetch_hessian`, at every n: at n = 10^5, two classes,
         # 50 features, after the L-BFGS start, the Hessian formed at 1e-5 took the step to
@@ -272,8 +287,11 @@ class _NewtonStep(_Direction):
             seeded or self.reuse_allowed and (
                 self.last_rel is None or rel <= REUSE_RATIO * self.last_rel))
         self.last_rel = rel
+        last, self.last_point = self.last_point, (np.array(beta), np.array(grad))
         # the next step's Hessian with this one's full step, unless it may be reused
         self.prefetch = not (reuse and self.reuse_allowed)
+        if reuse and self.secant and last is not None:
+            self.factor = _secant_update(self.factor, beta - last[0], last[1] - grad)
         if reuse:
             N, c = self.factor
         else:
@@ -292,6 +310,25 @@ class _NewtonStep(_Direction):
                           SingularHessianWarning, stacklevel=5)
             s = np.linalg.lstsq(-H, grad, rcond=None)[0]
         return _ascent_or_gradient(s, grad)
+
+
+def _secant_update(factor, s, y):
+    """``(N, its Cholesky factor)`` corrected by the BFGS update of the step ``s`` and the
+    change ``y = -(g_new - g_old)`` of the gradient over it: ``N + y y^T / (y^T s) - N s s^T N /
+    (s^T N s)``, which meets the secant equation ``N_new s = y`` (Nocedal and Wright, *Numerical
+    Optimization*, 2nd ed., eq. 6.19) and stays positive definite when ``y^T s > 0``, as it is
+    for a strictly concave objective. ``factor`` is returned unchanged where that curvature
+    condition fails (to a millionth of ``|y| |s|``, rounding) or the update does not factor."""
+    N = factor[0]
+    Ns = N @ s
+    ys, sNs = float(y @ s), float(s @ Ns)
+    if not (ys > 1e-6 * float(np.linalg.norm(y) * np.linalg.norm(s)) and sNs > 0):
+        return factor
+    updated = N + np.outer(y, y / ys) - np.outer(Ns, Ns / sNs)
+    try:
+        return updated, _cholesky(updated)
+    except np.linalg.LinAlgError:
+        return factor
 
 
 class _NewtonCGStep(_Direction):

@@ -460,3 +460,69 @@ def test_a_tolerance_below_the_line_searchs_floor_is_left_to_newton(monkeypatch)
     below = np.asarray(res.history["kkt_residual"]) <= S.LBFGS_START_TOL
     assert res.converged and len(hessians) == 1
     assert int(below.sum()) <= 4
+
+
+def test_the_secant_update_meets_the_secant_equation_and_stays_positive_definite():
+    """:func:`~dualmaxent.solvers._secant_update`: ``N_new s = y`` (the BFGS update's defining
+    equation), ``N_new`` symmetric and factored (positive definite) for ``y^T s > 0``, the
+    factor returned unchanged where ``y^T s <= 0``. The residual of the secant equation is
+    bounded by the rounding of the update's sums: ``gamma(2 p + 8)`` times the magnitudes
+    ``|N| |s| + |y| (|y|^T |s|) / |y^T s| + |N s| (|N s|^T |s|) / (s^T N s)``."""
+    rng = np.random.default_rng(11)
+    p = 12
+    A = rng.standard_normal((p, p))
+    N = A @ A.T + p * np.eye(p)
+    factor = (N, S._cholesky(N))
+    Htrue = rng.standard_normal((p, p))
+    Htrue = Htrue @ Htrue.T + np.eye(p)
+    s = rng.standard_normal(p)
+    y = Htrue @ s  # y^T s > 0
+    Nn, L = S._secant_update(factor, s, y)
+    u = K.unit_roundoff(np.float64)
+    Ns = N @ s
+    magnitude = (np.abs(N) @ np.abs(s) + np.abs(y) * (np.abs(y) @ np.abs(s)) / abs(y @ s)
+                 + np.abs(Ns) * (np.abs(Ns) @ np.abs(s)) / (s @ Ns))
+    assert np.all(np.abs(Nn @ s - y)
+                  <= K.gamma(2 * p + 8, u) * (magnitude + np.abs(Nn) @ np.abs(s)))
+    assert np.array_equal(Nn, Nn.T) or np.abs(Nn - Nn.T).max() <= K.gamma(4, u) * np.abs(Nn).max()
+    assert np.allclose(np.tril(L) @ np.tril(L).T, Nn, rtol=0, atol=K.gamma(p + 1, u) * p
+                       * np.abs(Nn).max())
+    assert np.linalg.eigvalsh(Nn)[0] > 0
+    # the curvature condition fails: nothing changes
+    assert S._secant_update(factor, s, -y) is factor
+
+
+def test_a_reused_factor_is_corrected_by_each_steps_secant_pair(monkeypatch):
+    """From ``LARGE_ROWS`` on, Newton reuses the subsample's factor; each reused step first
+    takes the last step's BFGS correction, and the fit reaches the stationarity its tolerance
+    asks (recomputed from its definition), and plain Newton's maximiser (strong concavity, as
+    above)."""
+    ds = _two_class(n=8000, features=6, seed=8)
+    monkeypatch.setattr(S, "LARGE_ROWS", 4000)
+    monkeypatch.setattr(S, "SUBSAMPLE_ROWS_PER_PARAM", 200)
+    penalty = Penalty("l2", 1.0)
+    obj = make_objective(ds, penalty)
+    assert S.subsample_step(obj) >= 2
+    updates = []
+    original = S._secant_update
+
+    def spy(factor, s, y):
+        out = original(factor, s, y)
+        updates.append(out is not factor)
+        return out
+
+    monkeypatch.setattr(S, "_secant_update", spy)
+    fast = solve_dual(ds, method="newton", tol=TOL, l2=1.0)
+    assert fast.converged and updates and all(updates), "the reused factor was corrected"
+    rel, bound = _stationarity(ds, fast.theta, 1.0, obj.penalized_rows)
+    assert rel <= TOL + bound
+    monkeypatch.setattr(S, "LARGE_ROWS", 10**12)
+    _plain(monkeypatch)
+    plain = solve_dual(ds, method="newton", tol=TOL, l2=1.0)
+    b_fast, b_plain = obj.beta(fast.theta), obj.beta(plain.theta)
+    g_fast = obj.smooth_value_grad(b_fast)[1]
+    g_plain = obj.smooth_value_grad(b_plain)[1]
+    mu = float(np.linalg.eigvalsh(-obj.hessian(b_fast))[0])
+    assert mu > 0
+    distance = float(np.linalg.norm(b_fast - b_plain))
+    assert distance <= 2.0 * (np.linalg.norm(g_fast) + np.linalg.norm(g_plain)) / mu
