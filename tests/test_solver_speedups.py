@@ -61,6 +61,18 @@ def _stationarity(ds, theta, lam, penalized_rows):
     return float(np.abs(G).max()) / scale, bound
 
 
+def _assert_same_maximiser(obj, theta_a, theta_b):
+    """The two thetas within ``2 (|g_a| + |g_b|) / mu`` of each other, ``mu`` the smallest
+    eigenvalue of ``-H`` at the first (strong concavity, the module docstring)."""
+    b_a, b_b = obj.beta(theta_a), obj.beta(theta_b)
+    g_a = obj.smooth_value_grad(b_a)[1]
+    g_b = obj.smooth_value_grad(b_b)[1]
+    mu = float(np.linalg.eigvalsh(-obj.hessian(b_a))[0])
+    assert mu > 0
+    distance = float(np.linalg.norm(b_a - b_b))
+    assert distance <= 2.0 * (np.linalg.norm(g_a) + np.linalg.norm(g_b)) / mu
+
+
 @pytest.mark.parametrize("l2", [None, 1.0])
 def test_mid_size_shortcuts_reach_plain_newtons_maximiser(monkeypatch, l2):
     ds = _two_class()
@@ -94,13 +106,7 @@ def test_mid_size_shortcuts_reach_plain_newtons_maximiser(monkeypatch, l2):
         rel, bound = _stationarity(ds, res.theta, lam, obj.penalized_rows)
         assert rel <= TOL + bound
 
-    b_fast, b_plain = obj.beta(fast.theta), obj.beta(plain.theta)
-    g_fast = obj.smooth_value_grad(b_fast)[1]
-    g_plain = obj.smooth_value_grad(b_plain)[1]
-    mu = float(np.linalg.eigvalsh(-obj.hessian(b_fast))[0])
-    assert mu > 0
-    distance = float(np.linalg.norm(b_fast - b_plain))
-    assert distance <= 2.0 * (np.linalg.norm(g_fast) + np.linalg.norm(g_plain)) / mu
+    _assert_same_maximiser(obj, fast.theta, plain.theta)
 
 
 @pytest.mark.parametrize("features, runs", [(30, True), (10, False)])
@@ -519,10 +525,4 @@ def test_a_reused_factor_is_corrected_by_each_steps_secant_pair(monkeypatch):
     monkeypatch.setattr(S, "LARGE_ROWS", 10**12)
     _plain(monkeypatch)
     plain = solve_dual(ds, method="newton", tol=TOL, l2=1.0)
-    b_fast, b_plain = obj.beta(fast.theta), obj.beta(plain.theta)
-    g_fast = obj.smooth_value_grad(b_fast)[1]
-    g_plain = obj.smooth_value_grad(b_plain)[1]
-    mu = float(np.linalg.eigvalsh(-obj.hessian(b_fast))[0])
-    assert mu > 0
-    distance = float(np.linalg.norm(b_fast - b_plain))
-    assert distance <= 2.0 * (np.linalg.norm(g_fast) + np.linalg.norm(g_plain)) / mu
+    _assert_same_maximiser(obj, fast.theta, plain.theta)
