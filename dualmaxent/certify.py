@@ -1367,9 +1367,9 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
     times larger and refused the step on fits that met the solver's default tolerance (n =
     1e5, two classes, ten features: the certificate 7.1 -> 4.8 ms).
 
-    Without a penalty (Bernoulli and categorical families) the given theta stands in for ``theta*`` to first order, and ``r`` is the
-    gradient, not the rounding level a dense step leaves, so the second-order term is proved
-    and charged. Let ``R`` be the norm of ``|r_S| + b_S`` on the free entries (``b`` the
+    Without a penalty (Bernoulli and categorical families) the given theta stands in for
+    ``theta*`` to first order, and ``r`` is the gradient, not the rounding level a dense step
+    leaves, so the second-order term is proved and charged. Let ``R`` be the norm of ``|r_S| + b_S`` on the free entries (``b`` the
     rounding bound), ``lambda`` a proved lower bound of the smallest eigenvalue of the
     curvature ``C_SS`` of the computed means (:func:`_proved_smallest`: a row sample's, or the
     full one's where no sample can be taken) and ``rho`` the rows' largest norm. The point
