@@ -1369,18 +1369,18 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
 
     Without a penalty (Bernoulli and categorical families) the given theta stands in for
     ``theta*`` to first order, and ``r`` is the gradient, not the rounding level a dense step
-    leaves, so the second-order term is proved and charged. Let ``R`` be the norm of ``|r_S| + b_S`` on the free entries (``b`` the
-    rounding bound), ``lambda`` a proved lower bound of the smallest eigenvalue of the
-    curvature ``C_SS`` of the computed means (:func:`_proved_smallest`: a row sample's, or the
-    full one's where no sample can be taken) and ``rho`` the rows' largest norm. The point
-    ``mu' = mu + J a`` with ``C_SS a = -r_S`` (``J`` the derivative of the mean map at ``mu``,
-    the one ``C_SS`` is formed from) meets the balance equations exactly; ``|a| <= R /
-    lambda``, so each row's logits move by at most ``2 rho |a|`` (one-parameter family: ``rho
-    |a|``) and each mean by at most ``second_step = 2 rho R / lambda`` of itself (and of ``1 -
-    mu``). The step is taken only where ``second_step < MARGIN_FRACTION = 1/2`` (the attainment
-    proof's condition): on the segment to ``mu'`` every entry stays above half its value, so
-    the entropy's curvature ``w / mu`` (Bernoulli: ``w / (mu (1 - mu))``) is at most twice (four
-    times) its value at ``mu``, and
+    leaves, so the second-order term is proved and charged. Let ``R`` be the norm of ``|r_S| +
+    b_S`` on the free entries (``b`` the rounding bound), ``lambda`` a proved lower bound of the
+    smallest eigenvalue of the curvature ``C_SS`` of the computed means
+    (:func:`_proved_smallest`: a row sample's, or the full one's where no sample can be taken)
+    and ``rho`` the rows' largest norm. The point ``mu' = mu + J a`` with ``C_SS a = -r_S``
+    (``J`` the derivative of the mean map at ``mu``, the one ``C_SS`` is formed from) meets the
+    balance equations exactly; ``|a| <= R / lambda``, so each row's logits move by at most ``2
+    rho |a|`` (one-parameter family: ``rho |a|``) and each mean by at most ``second_step = 2 rho
+    R / lambda`` of itself (and of ``1 - mu``). The step is taken only where ``second_step <
+    MARGIN_FRACTION = 1/2`` (the attainment proof's condition): on the segment to ``mu'`` every
+    entry stays above half its value, so the entropy's curvature ``w / mu`` (Bernoulli: ``w /
+    (mu (1 - mu))``) is at most twice (four times) its value at ``mu``, and
 
         ``H(mu') >= H(mu) + <grad H(mu), J a> - c a^T C_SS a``,   ``c = 1`` (2 for Bernoulli),
 
