@@ -155,6 +155,7 @@ import numpy as np
 
 from . import _numerics as nx
 from . import design
+from .data import Dataset, require_dataset
 from .exceptions import DualMaxentError
 from .families import Bernoulli, Categorical, Family
 from .params import Parameterization
@@ -473,6 +474,7 @@ def certify(data, theta, *, l2: float | None = None, l1: float | None = None,
 
 def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_ratio):
     t0 = time.perf_counter()
+    data = require_dataset(data, "certify", chunked=engine is not None)
     if not (np.isfinite(tol) and tol > 0):
         raise DualMaxentError(f"tol must be a positive number; got {tol}")
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
@@ -551,10 +553,6 @@ def _checked_theta(data, theta) -> np.ndarray:
     Any other theta (another dtype, a strided view, a subclass, a list) is copied by
     :meth:`~dualmaxent.Dataset.check_theta`, which also names what is wrong with it.
     """
-    from .data import Dataset
-
-    if not hasattr(Dataset, "check_theta"):  # pragma: no cover - until it lands
-        return np.array(theta, dtype=np.float64)
     if type(theta) is np.ndarray and theta.dtype == np.float64 and theta.dtype.isnative \
             and (theta.flags.c_contiguous or theta.flags.f_contiguous) and theta.flags.aligned:
         multi = bool(data.family.multiclass)

@@ -44,7 +44,7 @@ from . import design
 from .exceptions import CountTargetWarning, DataError, ScaleWarning, TargetWarning
 from .families import Family, _sorted_labels, get_family
 
-__all__ = ["Dataset", "GeneratedNames", "load_dataset", "BUILTIN_DATASETS"]
+__all__ = ["Dataset", "GeneratedNames", "load_dataset", "BUILTIN_DATASETS", "require_dataset"]
 
 #: Built-in data sets: name -> (file in dualmaxent/data, target column, description).
 BUILTIN_DATASETS = {
@@ -788,6 +788,24 @@ def _first_line(exc: BaseException) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+def require_dataset(data, caller: str, chunked: bool = False):
+    """``data`` itself when ``caller`` can take it: a :class:`Dataset`, or also a Dask data set
+    (:class:`dualmaxent.distributed.DaskDataset`) with ``chunked``; otherwise a one-line
+    ``DataError`` naming what was given and what to pass instead (an array, a frame or a Dask
+    data set handed to an in-memory function failed on a missing attribute deep inside)."""
+    if isinstance(data, Dataset):
+        return data
+    name = type(data).__name__
+    if name == "DaskDataset":
+        if chunked:
+            return data
+        raise DataError(f"{caller} takes a Dataset in memory; a Dask data set is solved by "
+                        "dualmaxent.distributed.solve_dual_dask and certified by "
+                        "dualmaxent.verify.verify_dask")
+    raise DataError(f"{caller} takes a Dataset (dualmaxent.Dataset.from_arrays(X, y), "
+                    f"from_frame or load_dataset); got {name}")
 
 
 def load_dataset(name: str, family: str | Family = "categorical", intercept: bool = True,

@@ -44,7 +44,7 @@ import warnings
 import numpy as np
 
 from . import _kernels, design, exceptions, progress
-from .data import Dataset, _badly_scaled, _factor_text, _power_of_two_scaling, _span_log
+from .data import Dataset, require_dataset, _badly_scaled, _factor_text, _power_of_two_scaling, _span_log
 from .exceptions import (DataError, DualMaxentError, RankDeficiencyWarning, ScaleWarning,
                          SeparationWarning)
 from .objective import DualObjective, IdentifiedObjective, ReducedObjective, make_objective
@@ -209,6 +209,7 @@ def solve_dual(
         ``theta = D theta_D``, the result's ``message`` saying so (its ``kkt_residual`` and
         ``history`` are the rescaled problem's); or it could not be rescaled.
     """
+    dataset = require_dataset(dataset, "solve_dual")
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     setup, beta0 = _set_up(dataset, method, tol, max_iter, penalty, theta0, forced)
     obj, solver, tol, max_iter = setup.obj, setup.solver, setup.tol, setup.max_iter

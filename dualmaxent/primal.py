@@ -87,7 +87,7 @@ import warnings
 import numpy as np
 
 from . import design
-from .data import Dataset
+from .data import Dataset, require_dataset
 from .exceptions import DualMaxentError, InaccurateSolutionWarning
 from .params import Parameterization, Penalty, make_penalty
 from .results import PrimalResult
@@ -543,6 +543,7 @@ def solve_primal(
     """
     import cvxpy as cp
 
+    dataset = require_dataset(dataset, "solve_primal")
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     solver = str(solver).upper()
     installed = cp.installed_solvers()

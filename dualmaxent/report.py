@@ -145,12 +145,15 @@ def report_coefficients(dataset, theta, cov=None, reference=None, penalty=None) 
         An unknown reference level (the message lists the levels), a reference for a family
         without classes, or a reference when every row is penalised (no class is pinned).
     """
+    from .data import Dataset, require_dataset
     from .params import Parameterization
 
+    dataset = require_dataset(dataset, "report_coefficients", chunked=True)
     fam, classes = dataset.family, tuple(dataset.classes or ())
     names = tuple(dataset.feature_names)
     m = len(names)
-    t = np.asarray(theta, dtype=np.float64).reshape(-1)
+    # (the data set's layout, or a one-line error: a wrong shape gave an empty report)
+    t = Dataset.check_theta(dataset, theta).reshape(-1)
     q = t.size // m
     # each reported entry is sign * (t[a] - t[b]), b = -1 for "nothing subtracted"
     if fam.multiclass:

@@ -64,7 +64,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import design, progress
-from .data import Dataset
+from .data import Dataset, require_dataset
 from .dual import make_objective, solve_dual
 from .certify import DEFAULT_TOL
 from .params import Parameterization, make_penalty
@@ -90,6 +90,7 @@ def recover_primal(dataset: Dataset, theta: np.ndarray) -> np.ndarray:
     -------
     ndarray of shape (n, k) or (n,)
     """
+    dataset = require_dataset(dataset, "recover_primal")
     theta = np.asarray(theta, dtype=np.float64)
     return dataset.family.mean(dataset.X @ theta)
 
@@ -193,6 +194,7 @@ def verify(
     from .certify import certify
     from .exceptions import DualMaxentError, DualMaxentWarning
 
+    dataset = require_dataset(dataset, "verify")
     if not (np.isfinite(tol) and tol > 0):
         raise DualMaxentError(f"tol must be a positive number; got {tol}")
     mode, primal = _primal_mode(primal)
@@ -357,10 +359,14 @@ def verify_dask(dataset, tol: float = DEFAULT_TOL, *, l2: float | None = None, p
     from dataclasses import replace
 
     from .certify import certify
-    from .distributed import DIVERGED_MESSAGE, solve_dual_dask
-    from .exceptions import DualMaxentWarning
+    from .distributed import DIVERGED_MESSAGE, DaskDataset, solve_dual_dask
+    from .exceptions import DataError, DualMaxentWarning
     from .identifiability import identify_gram
 
+    if not isinstance(dataset, DaskDataset):
+        raise DataError("verify_dask takes a Dask data set (dualmaxent.distributed.from_dask, "
+                        f"read_parquet, read_csv or from_frame); got {type(dataset).__name__}; "
+                        "a Dataset in memory is certified by verify")
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DualMaxentWarning)

@@ -387,3 +387,48 @@ def test_a_coefficient_beyond_float64_is_a_one_line_error(overlapping):
                            ) as info:
             solve_dual(data)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["solve_dual", "solve_primal", "verify", "certify",
+                                  "recover_primal", "report_coefficients"])
+@pytest.mark.parametrize("given", ["array", "frame", "dask"])
+def test_the_entry_points_refuse_what_is_not_a_dataset_in_one_line(overlapping, name, given):
+    """An array, a frame or a Dask data set handed where a Dataset is taken is a one-line
+    ``DataError`` naming the function and what to pass instead, not an attribute error deep
+    inside; ``report_coefficients`` (and ``certify`` with an engine) also read a Dask data set,
+    and ``verify_dask`` refuses a Dataset in memory the same way."""
+    import dualmaxent
+
+    X, y = overlapping
+    if given == "array":
+        data = X
+    elif given == "frame":
+        pd = pytest.importorskip("pandas")
+        data = pd.DataFrame(X, columns=["a", "b"])
+    else:
+        da = pytest.importorskip("dask.array")
+        from dualmaxent.distributed import from_dask
+
+        data = from_dask(da.from_array(X, chunks=(60, 2)), da.from_array(y, chunks=60))
+    args = (data,) if name in ("solve_dual", "solve_primal", "verify") else (data, np.zeros(3))
+    if given == "dask" and name == "report_coefficients":
+        # read as a Dataset is: theta of its layout, (m, k) for two classes, is reported, and
+        # one of another shape is refused naming the expected one (it gave an empty report)
+        assert dualmaxent.report_coefficients(data, np.zeros((3, 2))).coef.shape == (3,)
+        with pytest.raises(DataError, match=r"^theta must have shape \(3, 2\)"):
+            dualmaxent.report_coefficients(*args)
+        return
+    with pytest.raises(DataError) as err:
+        getattr(dualmaxent, name)(*args)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"{name} takes a Dataset")
+    assert ("solve_dual_dask" in message) if given == "dask" else ("from_arrays" in message)
+
+
+def test_verify_dask_refuses_a_dataset_in_memory_in_one_line(overlapping):
+    pytest.importorskip("dask.array")
+    from dualmaxent.verify import verify_dask
+
+    with pytest.raises(DataError, match=r"^verify_dask takes a Dask data set .* got Dataset; "
+                                        r"a Dataset in memory is certified by verify$"):
+        verify_dask(Dataset.from_arrays(*overlapping))
