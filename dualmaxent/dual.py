@@ -38,13 +38,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import numbers
 import time
 import warnings
 
 import numpy as np
 
 from . import _kernels, design, exceptions, progress
-from .data import Dataset, require_dataset, _badly_scaled, _factor_text, _power_of_two_scaling, _span_log
+from .data import (Dataset, require_dataset, _badly_scaled, _factor_text, _power_of_two_scaling,
+                   _span_log)
 from .exceptions import (DataError, DualMaxentError, RankDeficiencyWarning, ScaleWarning,
                          SeparationWarning)
 from .objective import DualObjective, IdentifiedObjective, ReducedObjective, make_objective
@@ -288,6 +290,13 @@ def _set_up(dataset, method, tol, max_iter, penalty: Penalty, theta0,
     rescaled."""
     if method not in METHODS:
         raise DualMaxentError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    # the numbers first, before the objective's passes over the data
+    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, numbers.Real)
+                            or not (np.isfinite(tol) and tol > 0)):
+        raise DualMaxentError(f"tol must be a positive number; got {tol!r}")
+    if max_iter is not None and (isinstance(max_iter, bool)
+                                 or not isinstance(max_iter, numbers.Integral) or max_iter < 0):
+        raise DualMaxentError(f"max_iter must be a whole number >= 0; got {max_iter!r}")
     # a badly scaled design is solved with its columns rescaled (exactly, by powers of two) and
     # theta mapped back; ``work`` is the data set the solver sees
     scaling, caveat = _rescaling(dataset, penalty)
@@ -298,8 +307,6 @@ def _set_up(dataset, method, tol, max_iter, penalty: Penalty, theta0,
     solver = SOLVERS[method]
     if tol is None:
         tol = solver.default_tol
-    if not (np.isfinite(tol) and tol > 0):
-        raise DualMaxentError(f"tol must be a positive number; got {tol}")
     problem = solver.unsupported(obj.family, penalty)
     if problem:
         raise DualMaxentError(problem)

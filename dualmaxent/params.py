@@ -212,6 +212,10 @@ def make_penalty(l2: float | None = None, l1: float | None = None,
     if penalty is not None:
         if l2 is not None or l1 is not None or l1_ratio is not None:
             raise DualMaxentError("give either penalty= or l2=/l1=/l1_ratio=, not both")
+        if not isinstance(penalty, Penalty):
+            raise DualMaxentError(f"penalty must be a Penalty (dualmaxent.Penalty('l2', lam)) or "
+                                  f"None; got {type(penalty).__name__} {penalty!r}; or give "
+                                  "l2=lam, l1=lam, l1_ratio=a")
         return penalty
     if l2 is not None and l1 is not None:
         raise DualMaxentError("give at most one of l2 and l1")

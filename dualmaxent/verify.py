@@ -91,8 +91,7 @@ def recover_primal(dataset: Dataset, theta: np.ndarray) -> np.ndarray:
     ndarray of shape (n, k) or (n,)
     """
     dataset = require_dataset(dataset, "recover_primal")
-    theta = np.asarray(theta, dtype=np.float64)
-    return dataset.family.mean(dataset.X @ theta)
+    return dataset.family.mean(dataset.X @ dataset.check_theta(theta))
 
 
 def balance_sides(dataset: Dataset, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
+import dualmaxent
 from dualmaxent import Dataset, verify
 from dualmaxent.cli import main
 from dualmaxent.exceptions import DataError, ScaleWarning, SingularHessianWarning, TargetWarning
@@ -432,3 +433,28 @@ def test_verify_dask_refuses_a_dataset_in_memory_in_one_line(overlapping):
     with pytest.raises(DataError, match=r"^verify_dask takes a Dask data set .* got Dataset; "
                                         r"a Dataset in memory is certified by verify$"):
         verify_dask(Dataset.from_arrays(*overlapping))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda ds, th: dualmaxent.certify(ds, th, penalty="l2"),
+     r"^penalty must be a Penalty .* got str 'l2'; or give l2=lam"),
+    (lambda ds, th: dualmaxent.solve_dual(ds, max_iter=-1),
+     r"^max_iter must be a whole number >= 0; got -1$"),
+    (lambda ds, th: dualmaxent.solve_dual(ds, max_iter=2.5),
+     r"^max_iter must be a whole number >= 0; got 2.5$"),
+    (lambda ds, th: dualmaxent.solve_dual(ds, tol="small"),
+     r"^tol must be a positive number; got 'small'$"),
+    (lambda ds, th: dualmaxent.recover_primal(ds, th[:2]),
+     r"^theta must have shape \(3, 2\)"),
+])
+def test_bad_arguments_are_one_line_errors_naming_them(overlapping, call, match):
+    """A penalty that is not a Penalty, a negative or fractional max_iter, a tol that is not a
+    number and a theta of the wrong shape for recover_primal: each a one-line error naming the
+    argument and what it takes (an attribute error, an unbound local and a matmul error
+    before)."""
+    from dualmaxent.exceptions import DualMaxentError
+
+    ds = Dataset.from_arrays(*overlapping)
+    theta = np.zeros((ds.m, ds.k))
+    with pytest.raises(DualMaxentError, match=match):
+        call(ds, theta)
