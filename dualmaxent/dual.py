@@ -615,6 +615,19 @@ def _attainment(dataset, obj, beta, converged: bool):
     return not separation.separated, separation
 
 
+def warn_unconverged(status: Status, method: str, message: str, stacklevel: int = 2) -> None:
+    """Warn with a :class:`~dualmaxent.exceptions.ConvergenceWarning` (scikit-learn's too,
+    where it is installed) when a dual solve stopped short of its tolerance: not when it
+    converged, nor for separated data (``NOT_ATTAINED``, ``DIVERGED``: the certificate and its
+    :class:`~dualmaxent.exceptions.SeparationWarning` say so). Also the estimators', whose
+    solve runs inside :func:`dualmaxent.verify` with the dual's warnings held back."""
+    if status in (Status.CONVERGED, Status.NOT_ATTAINED, Status.DIVERGED):
+        return
+    # exceptions.ConvergenceWarning is made on first use (it imports scikit-learn)
+    warnings.warn(f"the {method} dual solver did not converge: {message}",
+                  exceptions.ConvergenceWarning, stacklevel=stacklevel)
+
+
 def _dual_result(dataset, obj, beta, status: Status | str, message, method, hist, seconds,
                  attained: bool | None = None) -> DualResult:
     """The :class:`DualResult` of a finished solve (warns when it did not converge, unless the
@@ -643,11 +656,7 @@ def _dual_result(dataset, obj, beta, status: Status | str, message, method, hist
     status = Status(status)
     canonical, loglik = obj.reported_loglik(theta)
     converged = status is Status.CONVERGED
-    if not converged and status not in (Status.NOT_ATTAINED, Status.DIVERGED):
-        # stacklevel: here, solve_dual, its caller
-        # exceptions.ConvergenceWarning is made on first use (it imports scikit-learn)
-        warnings.warn(f"the {method} dual solver did not converge: {message}",
-                      exceptions.ConvergenceWarning, stacklevel=3)
+    warn_unconverged(status, method, message, stacklevel=4)  # (here, solve_dual, its caller)
     return DualResult(
         theta=theta,
         loglik=loglik,

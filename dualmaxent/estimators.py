@@ -45,7 +45,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _numerics as nx
 from .data import Dataset, GeneratedNames
-from .dual import solve_dual
+from .dual import solve_dual, warn_unconverged
 from .exceptions import DualMaxentError, DualMaxentWarning, SeparationWarning
 from .families import get_family
 from .params import Penalty, make_penalty
@@ -239,9 +239,13 @@ class _DualMaxentEstimator(BaseEstimator):
                 return self.dual_.theta
             # verify solves the dual itself: on separated data it must be the reduced likelihood
             cert = verify(dataset, primal=self.primal, tol=self.certify_tol, solver=self.solver,
-                          method=self.method, dual_tol=self.tol, penalty=penalty)
+                          method=self.method, dual_tol=self.tol, dual_max_iter=self.max_iter,
+                          penalty=penalty)
             self.certificate_, self.dual_ = cert, cert.dual
             self.n_iter_ = cert.dual.iterations
+            # (verify holds the dual's warnings back: its cap or tolerance not met is still a
+            # ConvergenceWarning for scikit-learn's filters, beside the certificate's verdict)
+            warn_unconverged(cert.dual.status, cert.dual.method, cert.dual.message, stacklevel=4)
             theta = cert.dual.theta
             if not cert.attained:
                 theta = self._ray(dataset, theta, cert.separation.direction)
@@ -307,8 +311,8 @@ class MaxEntClassifier(ClassifierMixin, _DualMaxentEstimator):
     tol : float, optional
         The dual solver's target relative gradient (its default when omitted).
     max_iter : int, optional
-        The dual solver's iteration cap (its default when omitted). Not used with
-        ``certify=True``, where :func:`verify` runs the dual with its own cap.
+        The dual solver's iteration cap (its default when omitted), with or without the
+        certificate.
     certify : bool, default True
         Compute :attr:`certificate_` on fit with :func:`dualmaxent.verify`. ``certify=False``
         fits the dual only, with no separation check (the dual solver warns on separated data);

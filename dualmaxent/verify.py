@@ -161,6 +161,7 @@ def verify(
     dual_tol: float | None = None,
     solver_options: dict | None = None,
     l1_ratio: float | None = None,
+    dual_max_iter: int | None = None,
 ) -> Certificate:
     """Solve the dual (unless given), certify its theta, and cross-check with CVXPY.
 
@@ -178,8 +179,9 @@ def verify(
         Tolerance for the figures of the certificate.
     solver, gauge, solver_options
         For :func:`dualmaxent.solve_primal`, when CVXPY runs.
-    method, dual_tol
-        For :func:`dualmaxent.solve_dual` (``dual_tol`` defaults to the method's own).
+    method, dual_tol, dual_max_iter
+        For :func:`dualmaxent.solve_dual`, as its ``method``, ``tol`` and ``max_iter`` (the last
+        two default to the method's own).
     l2, l1, penalty, l1_ratio
         The penalty (the same for both problems; ``l1=lam, l1_ratio=a`` is the elastic net,
         :func:`dualmaxent.params.make_penalty`).
@@ -207,8 +209,8 @@ def verify(
             # point (and the separation LP when that is inconclusive); the dual's proof would
             # be the same passes over X again (ten classes, n = 10^5, m = 51: 0.13 s of a
             # 0.63 s solve), so the dual does not make it and its ``attained`` stays None
-            dual = solve_dual(dataset, method=method, tol=dual_tol, penalty=penalty,
-                              check_attainment=False)
+            dual = solve_dual(dataset, method=method, tol=dual_tol, max_iter=dual_max_iter,
+                              penalty=penalty, check_attainment=False)
         if dual.penalty != penalty:
             raise DualMaxentError("the dual result was solved with another penalty")
         cert = certify(dataset, dual.theta, penalty=penalty, tol=tol, source=describe_source(dual))
@@ -219,7 +221,8 @@ def verify(
             # its theta along the LP's recession direction until the full likelihood is within
             # the tolerance of its supremum, and certify that finite theta
             if solved_here:
-                dual = solve_dual(dataset, method=method, tol=dual_tol, forced=forced)
+                dual = solve_dual(dataset, method=method, tol=dual_tol, max_iter=dual_max_iter,
+                                  forced=forced)
             theta, steps = toward_supremum(dataset, dual.theta, separation, tol)
             source = describe_source(dual) + (f", then {steps:.3g} x the separating direction"
                                               if steps > 0 else "")

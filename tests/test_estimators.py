@@ -238,3 +238,23 @@ def test_the_default_certifies_with_the_checker_and_cvxpy_is_on_request(iris):
     np.testing.assert_array_equal(projected.coef_, auto.coef_)
     # the certificate's cost is reported, and it is the checker's own time
     assert 0 < cert.seconds < 10
+
+
+@pytest.mark.parametrize("certify", [True, False])
+def test_max_iter_caps_the_fit_and_warns_as_scikit_learn_does(certify):
+    """``max_iter`` caps the dual solve with the certificate too (verify ran the dual with its
+    own cap before), and a fit stopped by it warns with a ConvergenceWarning that scikit-learn's
+    filters catch; the certificate then says it is not ok, its dual gradient above the
+    tolerance."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((500, 3))
+    y = (X @ np.array([1.0, -1.0, 0.5]) + rng.standard_normal(500) > 0).astype(int)
+    with pytest.warns(ConvergenceWarning, match="did not converge: reached 2 iterations"):
+        model = MaxEntClassifier(max_iter=2, certify=certify).fit(X, y)
+    assert model.n_iter_[0] == 2
+    if certify:
+        assert not model.certificate_.ok and model.certificate_.dual_gradient > 1e-6
+    full = MaxEntClassifier(certify=certify).fit(X, y)
+    assert full.n_iter_[0] > 2 and (not certify or full.certificate_.ok)
