@@ -541,10 +541,10 @@ def solve_primal(
         A result is returned even when the solver fails; ``status`` and ``message`` say what
         happened and ``converged`` is False.
     """
-    import cvxpy as cp
-
     dataset = require_dataset(dataset, "solve_primal")
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
+    import cvxpy as cp
+
     solver = str(solver).upper()
     installed = cp.installed_solvers()
     if solver not in installed:
