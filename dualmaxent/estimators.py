@@ -44,6 +44,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from . import _numerics as nx
+from . import exceptions
 from .data import Dataset, GeneratedNames
 from .dual import solve_dual, warn_unconverged
 from .exceptions import DualMaxentError, DualMaxentWarning, SeparationWarning
@@ -233,9 +234,13 @@ class _DualMaxentEstimator(BaseEstimator):
             del y
             if not self.certify:
                 self.certificate_ = None
-                self.dual_ = solve_dual(dataset, method=self.method, tol=self.tol,
-                                        max_iter=self.max_iter, penalty=penalty)
+                with warnings.catch_warnings():  # (said below, at the user's line)
+                    warnings.simplefilter("ignore", exceptions.ConvergenceWarning)
+                    self.dual_ = solve_dual(dataset, method=self.method, tol=self.tol,
+                                            max_iter=self.max_iter, penalty=penalty)
                 self.n_iter_ = self.dual_.iterations
+                warn_unconverged(self.dual_.status, self.dual_.method, self.dual_.message,
+                                 stacklevel=4)
                 return self.dual_.theta
             # verify solves the dual itself: on separated data it must be the reduced likelihood
             cert = verify(dataset, primal=self.primal, tol=self.certify_tol, solver=self.solver,

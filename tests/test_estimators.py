@@ -251,9 +251,12 @@ def test_max_iter_caps_the_fit_and_warns_as_scikit_learn_does(certify):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((500, 3))
     y = (X @ np.array([1.0, -1.0, 0.5]) + rng.standard_normal(500) > 0).astype(int)
-    with pytest.warns(ConvergenceWarning, match="did not converge: reached 2 iterations"):
+    with pytest.warns(ConvergenceWarning, match="did not converge: reached 2 iterations") as got:
         model = MaxEntClassifier(max_iter=2, certify=certify).fit(X, y)
     assert model.n_iter_[0] == 2
+    # said once, at the caller's line (not inside the library)
+    said = [w for w in got if issubclass(w.category, ConvergenceWarning)]
+    assert len(said) == 1 and said[0].filename == __file__
     if certify:
         assert not model.certificate_.ok and model.certificate_.dual_gradient > 1e-6
     full = MaxEntClassifier(certify=certify).fit(X, y)
