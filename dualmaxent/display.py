@@ -194,9 +194,7 @@ CHEAP_HESSIAN = 1e8
 
 
 def _cheap(dataset) -> bool:
-    from .data import Dataset
-
-    if not isinstance(dataset, Dataset):
+    if hasattr(dataset, "engine"):  # (a Dask data set: its Hessian pass is never cheap)
         return False
     q = len(dataset.classes) if dataset.family.multiclass else 1
     return dataset.n * dataset.m ** 2 * q ** 2 <= CHEAP_HESSIAN

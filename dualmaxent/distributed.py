@@ -120,6 +120,11 @@ class DaskDataset:
     def n_chunks(self) -> int:
         return int(self.X.numblocks[0])
 
+    def check_theta(self, theta) -> np.ndarray:
+        """``theta`` checked against this data set's layout (:meth:`Dataset.check_theta`, which
+        reads only the attributes the two share)."""
+        return Dataset.check_theta(self, theta)
+
     def engine(self, client=None) -> DaskEngine:
         """The engine that maps the kernels over this data set's row chunks."""
         return DaskEngine(self.X, self.Y, self.weights, client)

@@ -145,15 +145,20 @@ def report_coefficients(dataset, theta, cov=None, reference=None, penalty=None) 
         An unknown reference level (the message lists the levels), a reference for a family
         without classes, or a reference when every row is penalised (no class is pinned).
     """
-    from .data import Dataset, require_dataset
     from .params import Parameterization
 
-    dataset = require_dataset(dataset, "report_coefficients", chunked=True)
+    # any data set, in memory or on Dask, checks theta against its own layout (a one-line
+    # error: a wrong shape gave an empty report); read by that method, not by a type, so that
+    # this module imports nothing of the data sets' (which import it for their displays)
+    check = getattr(dataset, "check_theta", None)
+    if not callable(check):
+        raise DataError(f"report_coefficients takes a Dataset (dualmaxent.Dataset.from_arrays(X, "
+                        f"y), from_frame or load_dataset) or a Dask data set; got "
+                        f"{type(dataset).__name__}")
+    t = check(theta).reshape(-1)
     fam, classes = dataset.family, tuple(dataset.classes or ())
     names = tuple(dataset.feature_names)
     m = len(names)
-    # (the data set's layout, or a one-line error: a wrong shape gave an empty report)
-    t = Dataset.check_theta(dataset, theta).reshape(-1)
     q = t.size // m
     # each reported entry is sign * (t[a] - t[b]), b = -1 for "nothing subtracted"
     if fam.multiclass:
