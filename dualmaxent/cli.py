@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_figures(args) -> int:
     from .figures import main_figures  # matplotlib is imported only here
 
-    return main_figures(args)
+    return main_figures(args, load=load_from_args)
 
 
 def cmd_explore(args) -> int:

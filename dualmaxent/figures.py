@@ -1422,13 +1422,15 @@ def _check_names(names, with_data: bool) -> None:
                               f"--data choose from {', '.join(DATA_FIGURES)}")
 
 
-def main_figures(args) -> int:
+def main_figures(args, load=None) -> int:
     """``dualmaxent figures``: write every figure (or ``--only`` some) and print each file.
 
     With ``--data`` (and the column options of ``verify``), draw ``DATA_FIGURES`` from that
     data set into ``--out`` (default ``figures-<file name>``); a figure that cannot be drawn
     for it (e.g. the CVXPY primal of ``primal_dual_agreement`` on a large problem) is skipped
-    with a line saying why, unless it was asked for by ``--only``.
+    with a line saying why, unless it was asked for by ``--only``. ``load(args)`` reads that
+    data set (the CLI's :func:`dualmaxent.cli.load_from_args`, handed in so that this module
+    does not import the CLI, which imports it), after the other options are checked.
     """
     data_arg = getattr(args, "data", None)
     only = getattr(args, "only", None)
@@ -1442,9 +1444,9 @@ def main_figures(args) -> int:
         _check_names(names, data_arg is not None)
     dataset = None
     if data_arg is not None:
-        from .cli import load_from_args
-
-        dataset = load_from_args(args)
+        if load is None:
+            raise DualMaxentError("--data needs a loader (dualmaxent.cli.load_from_args)")
+        dataset = load(args)
     else:
         given = [opt for opt, value in (("--target", getattr(args, "target", None)),
                                         ("--features", getattr(args, "features", None)),
