@@ -158,7 +158,7 @@ from . import design
 from .data import Dataset, require_dataset
 from .exceptions import DualMaxentError
 from .families import Bernoulli, Categorical, Family
-from .params import Parameterization
+from .params import Parameterization, checked_tol
 from .results import Certificate, Penalty, SeparationCheck, make_penalty
 
 __all__ = ["certify", "Bracket", "bracket", "DEFAULT_TOL", "MARGIN_FRACTION", "RANK_RTOL",
@@ -475,8 +475,7 @@ def certify(data, theta, *, l2: float | None = None, l1: float | None = None,
 def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_ratio):
     t0 = time.perf_counter()
     data = require_dataset(data, "certify", chunked=engine is not None)
-    if not (np.isfinite(tol) and tol > 0):
-        raise DualMaxentError(f"tol must be a positive number; got {tol}")
+    tol = checked_tol(tol)
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     theta = _checked_theta(data, theta)
     params = Parameterization.from_dataset(data, penalty)

@@ -59,7 +59,7 @@ from .data import (Dataset, _as_frame, _design, _Factor, _frame_column, _read_co
 from .engine import DaskEngine, EngineObjective, NumpyEngine, _tree, add
 from .exceptions import DataError, DualMaxentError, SeparationWarning
 from .families import Family, _sorted_labels, get_family
-from .params import Penalty, make_penalty
+from .params import Penalty, checked_tol, make_penalty
 from .projected import ProjectedPrimal, project_primal
 from .results import DualResult, Status
 
@@ -745,9 +745,7 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
         penalty (Newton-CG and an L1 part).
     """
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
-    tol = DEFAULT_TOLS["newton"] if tol is None else tol
-    if not (np.isfinite(tol) and tol > 0):
-        raise DualMaxentError(f"tol must be a positive number; got {tol}")
+    tol = checked_tol(DEFAULT_TOLS["newton"] if tol is None else tol)
     if method not in ("auto", "newton", "newton-cg"):
         raise DualMaxentError(f"method {method!r} does not run on Dask; use newton or newton-cg")
     t0 = time.perf_counter()

@@ -50,7 +50,7 @@ from .data import (Dataset, require_dataset, _badly_scaled, _factor_text, _power
 from .exceptions import (DataError, DualMaxentError, RankDeficiencyWarning, ScaleWarning,
                          SeparationWarning)
 from .objective import DualObjective, IdentifiedObjective, ReducedObjective, make_objective
-from .params import Penalty, make_penalty
+from .params import Penalty, checked_tol, make_penalty
 from .results import DualResult, Status
 from .solvers import SOLVERS, History, subsample_start
 
@@ -291,9 +291,7 @@ def _set_up(dataset, method, tol, max_iter, penalty: Penalty, theta0,
     if method not in METHODS:
         raise DualMaxentError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     # the numbers first, before the objective's passes over the data
-    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, numbers.Real)
-                            or not (np.isfinite(tol) and tol > 0)):
-        raise DualMaxentError(f"tol must be a positive number; got {tol!r}")
+    tol = None if tol is None else checked_tol(tol)
     if max_iter is not None and (isinstance(max_iter, bool)
                                  or not isinstance(max_iter, numbers.Integral) or max_iter < 0):
         raise DualMaxentError(f"max_iter must be a whole number >= 0; got {max_iter!r}")

@@ -42,7 +42,7 @@ import numpy as np
 
 from .exceptions import DualMaxentError
 
-__all__ = ["Parameterization", "Penalty", "make_penalty"]
+__all__ = ["Parameterization", "Penalty", "make_penalty", "checked_tol"]
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,15 @@ class Penalty:
 
 #: The penalty kinds (:class:`Penalty`).
 KINDS = ("none", "l2", "l1", "elasticnet")
+
+
+def checked_tol(tol) -> float:
+    """A tolerance of the API (``tol``: a relative gradient or gap) as a float, or a one-line
+    ``DualMaxentError``: not a real number (a bool neither), not finite, or not positive."""
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) \
+            or not (np.isfinite(tol) and tol > 0):
+        raise DualMaxentError(f"tol must be a positive number; got {tol!r}")
+    return float(tol)
 
 
 def make_penalty(l2: float | None = None, l1: float | None = None,

@@ -67,7 +67,7 @@ from . import design, progress
 from .data import Dataset, require_dataset
 from .dual import make_objective, solve_dual
 from .certify import DEFAULT_TOL
-from .params import Parameterization, make_penalty
+from .params import Parameterization, checked_tol, make_penalty
 from .primal import solve_primal
 from .results import Certificate, DualResult, PrimalResult, Status
 
@@ -196,8 +196,7 @@ def verify(
     from .exceptions import DualMaxentError, DualMaxentWarning
 
     dataset = require_dataset(dataset, "verify")
-    if not (np.isfinite(tol) and tol > 0):
-        raise DualMaxentError(f"tol must be a positive number; got {tol}")
+    tol = checked_tol(tol)
     mode, primal = _primal_mode(primal)
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     solved_here = dual is None

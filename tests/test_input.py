@@ -444,12 +444,14 @@ def test_verify_dask_refuses_a_dataset_in_memory_in_one_line(overlapping):
      r"^max_iter must be a whole number >= 0; got 2.5$"),
     (lambda ds, th: dualmaxent.solve_dual(ds, tol="small"),
      r"^tol must be a positive number; got 'small'$"),
+    (lambda ds, th: dualmaxent.certify(ds, th, tol="small"),
+     r"^tol must be a positive number; got 'small'$"),
     (lambda ds, th: dualmaxent.recover_primal(ds, th[:2]),
      r"^theta must have shape \(3, 2\)"),
 ])
 def test_bad_arguments_are_one_line_errors_naming_them(overlapping, call, match):
     """A penalty that is not a Penalty, a negative or fractional max_iter, a tol that is not a
-    number and a theta of the wrong shape for recover_primal: each a one-line error naming the
+    number (one check for solve_dual, certify, verify and the Dask solve) and a theta of the wrong shape for recover_primal: each a one-line error naming the
     argument and what it takes (an attribute error, an unbound local and a matmul error
     before)."""
     from dualmaxent.exceptions import DualMaxentError
