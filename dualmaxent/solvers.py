@@ -242,8 +242,7 @@ class _NewtonStep(_Direction):
         self.prefetched = False  # whether the accepted point's Hessian was formed with it
         self.asked = False
         n = obj.dataset.n
-        p = obj.n_params
-        self.secant = p ** 3 / 3.0 <= SECANT_UPDATE_SHARE * 2.0 * n * obj.dataset.m * obj.q
+        self.secant = obj.n_params ** 3 / 3.0 <= SECANT_UPDATE_SHARE * _pass_madds(obj)
         # (where reuse is allowed, the prefetch is also skipped when the stale factor is
         # predicted to serve, :meth:`prefetch_hessian`, at every n: at n = 10^5, two classes,
         # 50 features, after the L-BFGS start, the Hessian formed at 1e-5 took the step to
@@ -954,11 +953,17 @@ LBFGS_FLOOR_ROUNDING = 8
 HESSIAN_PASS_SHARE = {np.dtype(np.float32): 0.20, np.dtype(np.float64): 0.40}
 
 
+def _pass_madds(obj: DualObjective) -> float:
+    """A gradient pass's multiply-adds, ``2 n m q`` (the products with ``X`` and ``X^T``): the
+    unit the shortcuts' costs are measured in."""
+    return 2.0 * obj.dataset.n * obj.dataset.m * max(obj.q, 1)
+
+
 def _newton_passes(obj: DualObjective) -> float:
-    """Newton's finish from the L-BFGS start, in gradient passes (:data:`HESSIAN_PASS_SHARE`)."""
-    w, m, q = obj.n_params, obj.dataset.m, max(obj.q, 1)
+    """Newton's finish from the L-BFGS start, in gradient passes (:data:`HESSIAN_PASS_SHARE`):
+    two passes and the Hessian's ``n w^2 / 2`` multiply-adds at that share."""
     share = HESSIAN_PASS_SHARE[np.dtype(obj.curvature_dtype)]
-    return 2.0 + share * w * w / (4.0 * m * q)
+    return 2.0 + share * obj.dataset.n * obj.n_params ** 2 / 2.0 / _pass_madds(obj)
 
 
 #: :func:`_lbfgs_ascent` keeps this many (s, y) pairs (scipy's L-BFGS-B ran with ``maxcor``
