@@ -834,14 +834,17 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     pen_budget = gamma(max(n_terms, pen_terms)) * abs(pen_value)
     memo = {}
 
+    def upper_of(one) -> float:
+        """The bracket's upper bound at theta, ``-l(theta)`` plus the penalty, from pass 1."""
+        return -(one.loglik_full - pen_value)
+
     def multiplier(one, radius=None, keep=True):
         """The multiplier's bound on the equality rows (computed once, from pass 1); with
         ``radius`` (:func:`_refined_radius`) the penalised bound again, the smaller kept
         (``keep``) or only returned."""
         if "bound" not in memo or radius is not None:
-            upper = -(one.loglik_full - pen_value)
             budget = one.value_budget + gamma(n_terms) * one.magnitude + pen_budget
-            bound = (_multiplier_bound(run, data, one, pen_rows, penalty, upper + budget,
+            bound = (_multiplier_bound(run, data, one, pen_rows, penalty, upper_of(one) + budget,
                                        radius, memo) if bounded
                      else _abs_pivot(params, th, multi)[_row_index(eq)])
             bound = bound if "bound" not in memo else np.minimum(memo["bound"], bound)
@@ -850,11 +853,11 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
             memo["bound"] = bound
         return memo["bound"]
 
-    def settle(one, resid, rb, gap, charge, mag, simplex_term, shift, excess=None, keep=True):
+    def settle(one, resid, rb, lower, charge, mag, simplex_term, shift, excess=None, keep=True):
         """``(roundoff, bound)``: the round-off of a bracket (module docstring) whose point has
         the residual ``resid`` (its rounding bound ``rb``, both (m, q)), the relaxation's
         ``charge``, the magnitude ``mag`` and simplex term of its sums and its own second-order
-        charge ``shift``, and whose gap is ``gap``: the sums of both bounds, the penalty's
+        charge ``shift``, and whose lower bound is ``lower``: the sums of both bounds, the penalty's
         terms, and the residual on the equality rows times the multiplier, a proved bound on
         ``|theta*|`` for a penalised fit (refined with the bracket's own excess,
         :func:`_refined_radius`), the given theta (pivot gauge) standing in for it to first
@@ -882,22 +885,22 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
             # own sum (the terms formed in place a chunk of rows at a time: one (|R|, q) table
             # of them was the checker's peak on bench --sparse's twenty classes, with r and b
             # held)
-            a = penalty.l1_ratio if penalty.kind == "elasticnet" else 0.0
             r_pen, b_pen = resid[pen], rb[pen]
             moved = 0.0
             for c in nx.row_chunks(r_pen.shape[0], width=q):
                 e = np.abs(r_pen[c])
-                e -= penalty.lam * a
+                e -= penalty.l1_lam
                 np.maximum(e, 0.0, out=e)
                 e *= 2.0
                 e += b_pen[c]
                 e *= b_pen[c]
                 moved += float(np.sum(e))
-            shift += moved / (2.0 * penalty.lam * (1.0 - a))
+            shift += moved / (2.0 * penalty.l2_lam)
             shift += gamma(r_pen.size + 4) * charge
             del r_pen, b_pen
         rest = upper_budget + (gamma(n_terms) + 8 * U) * mag + simplex_term + shift
         roundoff = rest + eq_charge
+        gap = upper_of(one) - lower
         if bounded and np.isfinite(gap) and np.isfinite(roundoff):
             # the equality rows' charge again with the multiplier's bound that this bracket
             # itself proves (:func:`_refined_radius`): sound, the bracket being proved with the
@@ -955,9 +958,9 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         np.maximum(excess, 0.0, out=excess)
     balance = max(float(np.abs(resid[eqr]).max(initial=0.0)), float(excess.max(initial=0.0)))
     lower = primal_h - charge
-    upper = -(one.loglik_full - pen_value)
+    upper = upper_of(one)
     gap = upper - lower
-    roundoff, _ = settle(one, resid, rb, gap, charge, mag, simplex_term,
+    roundoff, _ = settle(one, resid, rb, lower, charge, mag, simplex_term,
                          getattr(two, "second_order", 0.0), excess)
     if not np.isfinite(upper) or np.isnan(roundoff):  # overflow at theta: nothing is small
         upper, roundoff = (float("inf") if np.isnan(upper) else upper), float("inf")
@@ -1469,9 +1472,8 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
         # :func:`_lower_point` takes it), for this decision alone (the bracket proves its own
         # again)
         charge = float(_relaxation([1.0], resid, pen_rows, penalty)[0])
-        gap = -(one.loglik_full - _penalty_value(th, pen_rows, penalty)) - (two.entropy - charge)
-        bound = settle(one, resid, rb, gap, charge, two.magnitude, two.simplex_term,
-                       getattr(two, "fenchel", 0.0), keep=False)[1]
+        bound = settle(one, resid, rb, two.entropy - charge, charge, two.magnitude,
+                       two.simplex_term, getattr(two, "fenchel", 0.0), keep=False)[1]
     if not _small_residual(one, resid[eqr], rb[eqr], bound, tol_hint):
         return None
     second = 0.0
@@ -1515,9 +1517,10 @@ def _point_of_pass_one(one: _Sums, margins: bool) -> _Sums | None:
     ``2^-10`` of itself on the way, :data:`ZERO_MIN_ENTRY`), and ``D_j <= A''/2 (eta' -
     eta)^2 <= 8.02 u^2 / s`` (``A''`` at most ``mu (1 - mu) (1 + 2^-10)`` there). Charged:
     ``fenchel = 64 u^2 W / s``, ``W`` the weights' sum (eight times the bound: a mean's error up
-    to ``11 u`` is covered), a term far below the sums' own rounding. That rounding (``A`` within ``8 u`` of itself, the products and the two sums of
-    ``n`` terms) is the ``(gamma(n) + 8 u) magnitude`` the bracket charges any point, with
-    ``magnitude = sum w (A + |mu~ eta| + 2 mu~)``.
+    to ``11 u`` is covered), a term far below the sums' own rounding. That rounding (``A``
+    within ``8 u`` of itself, the products and the two sums of ``n`` terms) is the ``(gamma(n) +
+    8 u) magnitude`` the bracket charges any point, with ``magnitude = sum w (A + |mu~ eta| + 2
+    mu~)``.
 
     The product with ``|X|`` is pass 2's (the same weights, the same sums), and
     ``relative_margin`` is 1 (the point is ``mu`` itself), NaN without ``margins`` (as pass 2
@@ -1916,9 +1919,9 @@ def _cannot_close(data, newton, two, pen_rows, penalty, at_one: float, needed: f
     if a == 0.0:
         slope_c = squares / penalty.lam
     else:
-        r_minus = np.subtract(r, penalty.lam * a)
+        r_minus = np.subtract(r, penalty.l1_lam)
         np.maximum(r_minus, 0.0, out=r_minus)
-        slope_c = float(np.vdot(r_minus, r)) / (penalty.lam * (1.0 - a))
+        slope_c = float(np.vdot(r_minus, r)) / penalty.l2_lam
         del r_minus
     # the charge's own curvature: ||r||^2 / lam for L2 (for the elastic net 0, a lower bound)
     curve = curve_h + (squares / penalty.lam if a == 0.0 else 0.0)
@@ -1989,8 +1992,7 @@ def _kkt_gradient(R, th, pen_rows, penalty, multi) -> float:
         for c in range(G.shape[1]):
             G[pen, c] -= penalty.lam * th[pen, c]
     elif penalty.kind in ("l1", "elasticnet"):
-        a = penalty.l1_ratio if penalty.kind == "elasticnet" else 1.0
-        lam1, lam2 = penalty.lam * a, penalty.lam * (1.0 - a)
+        lam1, lam2 = penalty.l1_lam, penalty.l2_lam
         for c in range(G.shape[1]):
             gp, bp = G[pen, c] - lam2 * th[pen, c], th[pen, c]
             G[pen, c] = np.where(bp != 0, gp - lam1 * np.sign(bp),
@@ -2073,15 +2075,14 @@ def _multiplier_bound(run, data, one, pen_rows, penalty, upper: float,
         own = memo["own"]
         D -= own.entropy - (gamma(data.n + 8) + 8 * U) * own.magnitude
     D = max(D, 0.0)
-    a = {"l2": 0.0, "l1": 1.0}.get(penalty.kind, getattr(penalty, "l1_ratio", 0.0))
     # |x^T v| <= |x|_inf |v|_1 and <= |x|_2 |v|_2; for a difference of two classes the l1 form
     # keeps its bound (both classes share one budget) and the l2 form gains sqrt(2)
     one_class, two_class = [], []
-    if a > 0:
-        one_class.append(one.x_max * D / (penalty.lam * a))
+    if penalty.l1_lam > 0:
+        one_class.append(one.x_max * D / penalty.l1_lam)
         two_class.append(one_class[-1])
-    if a < 1:
-        beta = np.sqrt(2.0 * D / (penalty.lam * (1.0 - a)))
+    if penalty.l2_lam > 0:
+        beta = np.sqrt(2.0 * D / penalty.l2_lam)
         if radius is not None:
             beta = min(beta, radius)
         one_class.append(one.x_norm * beta)
@@ -2154,18 +2155,17 @@ def _relaxation(seg_t, r, pen_rows, penalty) -> np.ndarray:
         squares = (float(np.dot(v.ravel(), v.ravel())) if v.flags.c_contiguous
                    else float(np.sum(v ** 2)))
         return seg_t ** 2 * squares / (2.0 * penalty.lam)
-    a = penalty.l1_ratio
     size = np.abs(r[rows]).ravel()
     # one t at a time: a (len(t), |R| q) table of the excesses was 20 (m, q) tables on the grid
     sums = np.empty(seg_t.size)
     excess = np.empty(size.size)
     for i, t in enumerate(np.abs(seg_t).ravel()):
         np.multiply(t, size, out=excess)
-        excess -= penalty.lam * a
+        excess -= penalty.l1_lam
         np.maximum(excess, 0.0, out=excess)
         np.square(excess, out=excess)
         sums[i] = np.sum(excess)
-    return (sums / (2.0 * penalty.lam * (1.0 - a))).reshape(seg_t.shape)
+    return (sums / (2.0 * penalty.l2_lam)).reshape(seg_t.shape)
 
 
 def _penalty_value(theta, pen_rows, penalty) -> float:
