@@ -233,25 +233,24 @@ class _DualMaxentEstimator(BaseEstimator):
                                            count_warning=False)
             del y
             if not self.certify:
-                self.certificate_ = None
+                cert = None
                 with warnings.catch_warnings():  # (said below, at the user's line)
                     warnings.simplefilter("ignore", exceptions.ConvergenceWarning)
-                    self.dual_ = solve_dual(dataset, method=self.method, tol=self.tol,
-                                            max_iter=self.max_iter, penalty=penalty)
-                self.n_iter_ = self.dual_.iterations
-                warn_unconverged(self.dual_.status, self.dual_.method, self.dual_.message,
-                                 stacklevel=4)
-                return self.dual_.theta
-            # verify solves the dual itself: on separated data it must be the reduced likelihood
-            cert = verify(dataset, primal=self.primal, tol=self.certify_tol, solver=self.solver,
-                          method=self.method, dual_tol=self.tol, dual_max_iter=self.max_iter,
-                          penalty=penalty)
-            self.certificate_, self.dual_ = cert, cert.dual
-            self.n_iter_ = cert.dual.iterations
-            # (verify holds the dual's warnings back: its cap or tolerance not met is still a
-            # ConvergenceWarning for scikit-learn's filters, beside the certificate's verdict)
-            warn_unconverged(cert.dual.status, cert.dual.method, cert.dual.message, stacklevel=4)
-            theta = cert.dual.theta
+                    dual = solve_dual(dataset, method=self.method, tol=self.tol,
+                                      max_iter=self.max_iter, penalty=penalty)
+            else:  # verify solves the dual itself: on separated data, the reduced likelihood
+                cert = verify(dataset, primal=self.primal, tol=self.certify_tol,
+                              solver=self.solver, method=self.method, dual_tol=self.tol,
+                              dual_max_iter=self.max_iter, penalty=penalty)
+                dual = cert.dual
+            self.certificate_, self.dual_, self.n_iter_ = cert, dual, dual.iterations
+            # the dual's cap or tolerance not met (held back above and inside verify) is a
+            # ConvergenceWarning for scikit-learn's filters, at the user's line, beside the
+            # certificate's verdict
+            warn_unconverged(dual.status, dual.method, dual.message, stacklevel=4)
+            if cert is None:
+                return dual.theta
+            theta = dual.theta
             if not cert.attained:
                 theta = self._ray(dataset, theta, cert.separation.direction)
                 warnings.warn(f"{cert.separation.describe(dataset)}; coef_ is a finite point of "
