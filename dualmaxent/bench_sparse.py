@@ -419,8 +419,8 @@ def format_sparse(result) -> str:
                      f"{_sec(s):>9} {_run_name(s):<20} {_sec(e['glum']):>7} {ratio:>6}  "
                      f"{e['fastest_peer'] or 'no peer reaches it'}")
     if any(ok is False for ok in certified.values()):
-        lines.append("* ours' certificate (tolerance 1e-6) is not ok for this run: a fit to a "
-                     "looser tol is not certified to 1e-6")
+        lines.append("* ours' certificate is not ok for this run (its tolerance: 1e-6, or the "
+                     "fit's tol when looser)")
     lines += ["", "Every run (seconds of one fit with X in memory; precision recomputed from its "
               "coefficients):"]
     head = f"{'problem':<46} {'run':<28} {'seconds':>8} {'iters':>6} {'precision':>9}  note"

@@ -73,7 +73,7 @@ from .results import Certificate, DualResult, PrimalResult, Status
 
 __all__ = ["recover_primal", "balance_sides", "verify", "verify_dask", "describe_source",
            "toward_supremum", "primal_objective",
-           "DEFAULT_TOL", "PRIMAL_MODES", "AUTO_CVXPY_MAX_SIZE", "primal_gap",
+           "DEFAULT_TOL", "certificate_tol", "PRIMAL_MODES", "AUTO_CVXPY_MAX_SIZE", "primal_gap",
            "agreement_tolerances", "balance_residual", "simplex_residual", "min_entry",
            "p_agreement", "theta_agreement", "cvxpy_size"]
 
@@ -146,11 +146,25 @@ PRIMAL_MODES = ("auto", "cvxpy", "projected")
 #: m = 51: 2.6e6 entries 15.0 s. Rows x classes alone misjudged the wide binary problem.
 AUTO_CVXPY_MAX_SIZE = 1_200_000
 
+def certificate_tol(tol: float | None, dual_tol: float | None) -> float:
+    """The certificate's tolerance: ``tol`` when given, else 1e-6 (:data:`DEFAULT_TOL`) or the
+    dual solve's ``dual_tol`` when that is looser.
+
+    The certificate tests the dual's relative gradient against its tolerance, the very measure
+    the solver stops on: a dual solved to ``dual_tol = 1e-4`` on request stops anywhere below
+    1e-4, and a certificate held to 1e-6 would then fail the fit for what it was not asked
+    (and search its segment for a bracket that cannot close there, several passes more).
+    """
+    if tol is None:
+        return DEFAULT_TOL if dual_tol is None else max(DEFAULT_TOL, checked_tol(dual_tol))
+    return checked_tol(tol)
+
+
 def verify(
     dataset: Dataset,
     primal: PrimalResult | str | None = None,
     dual: DualResult | None = None,
-    tol: float = DEFAULT_TOL,
+    tol: float | None = None,
     *,
     solver: str = "CLARABEL",
     gauge: str = "pivot",
@@ -175,8 +189,9 @@ def verify(
         Which primal to solve (module docstring), or a CVXPY result to check (then ``cvxpy``).
     dual : DualResult, optional
         A dual result to check; solved here when omitted.
-    tol : float, default 1e-6
-        Tolerance for the figures of the certificate.
+    tol : float, optional
+        Tolerance for the figures of the certificate: by default 1e-6, or ``dual_tol`` when
+        that is looser (:func:`certificate_tol`).
     solver, gauge, solver_options
         For :func:`dualmaxent.solve_primal`, when CVXPY runs.
     method, dual_tol, dual_max_iter
@@ -196,7 +211,7 @@ def verify(
     from .exceptions import DualMaxentError, DualMaxentWarning
 
     dataset = require_dataset(dataset, "verify")
-    tol = checked_tol(tol)
+    tol = certificate_tol(tol, dual_tol)
     mode, primal = _primal_mode(primal)
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     solved_here = dual is None
@@ -329,7 +344,7 @@ def _with_cvxpy(dataset, cert: Certificate, dual, primal, mode, reason, forced, 
                    messages=tuple(notes) + tuple(failures), **fields)
 
 
-def verify_dask(dataset, tol: float = DEFAULT_TOL, *, l2: float | None = None, penalty=None,
+def verify_dask(dataset, tol: float | None = None, *, l2: float | None = None, penalty=None,
                 dual_tol: float | None = None, client=None, l1: float | None = None,
                 l1_ratio: float | None = None) -> Certificate:
     """Certify a :class:`~dualmaxent.distributed.DaskDataset` from theta*, in passes over chunks.
@@ -344,7 +359,8 @@ def verify_dask(dataset, tol: float = DEFAULT_TOL, *, l2: float | None = None, p
     Parameters
     ----------
     dataset : DaskDataset
-    tol : float, default 1e-6
+    tol : float, optional
+        As for :func:`verify`: 1e-6, or ``dual_tol`` when that is looser.
     l2, l1, l1_ratio, penalty
         The penalty, as for :func:`verify` (L1 and the elastic net by proximal Newton on the
         engine; the checker's boxes and charges are sums over the chunks like the rest).
@@ -368,6 +384,7 @@ def verify_dask(dataset, tol: float = DEFAULT_TOL, *, l2: float | None = None, p
         raise DataError("verify_dask takes a Dask data set (dualmaxent.distributed.from_dask, "
                         f"read_parquet, read_csv or from_frame); got {type(dataset).__name__}; "
                         "a Dataset in memory is certified by verify")
+    tol = certificate_tol(tol, dual_tol)
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DualMaxentWarning)

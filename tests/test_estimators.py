@@ -261,3 +261,43 @@ def test_max_iter_caps_the_fit_and_warns_as_scikit_learn_does(certify):
         assert not model.certificate_.ok and model.certificate_.dual_gradient > 1e-6
     full = MaxEntClassifier(certify=certify).fit(X, y)
     assert full.n_iter_[0] > 2 and (not certify or full.certificate_.ok)
+
+
+def test_a_loose_fit_is_certified_at_its_own_tolerance():
+    """``certify_tol`` follows a looser ``tol``: a fit asked for a relative gradient of 1e-4
+    stops anywhere below it, and a certificate held to 1e-6 failed such fits with a
+    CertificateWarning. The dual gradient is recomputed here from ``coef_`` and
+    ``intercept_``: ``max |X~^T (y - p) - lambda (coef, 0)| / (1 + max |X~^T y|)``, with
+    ``X~`` the design with its intercept column (the certificate's measure, the solver's)."""
+    import warnings
+
+    from dualmaxent import Dataset, verify
+    from dualmaxent.estimators import CertificateWarning
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((20000, 8))
+    y = (0.5 * X @ rng.standard_normal(8) + rng.standard_normal(20000) > 0).astype(int)
+    Xa = np.c_[X, np.ones(len(X))]
+    stopped = []
+    for tol in (1e-3, 1e-4, 1e-5):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", CertificateWarning)
+            model = MaxEntClassifier(tol=tol).fit(X, y)
+        p = 1.0 / (1.0 + np.exp(-(X @ model.coef_[0] + model.intercept_[0])))
+        g = Xa.T @ (y - p) - np.r_[model.coef_[0], 0.0]
+        rel = np.abs(g).max() / (1.0 + np.abs(Xa.T @ y).max())
+        cert = model.certificate_
+        assert cert.tol == tol and cert.ok, cert.messages
+        assert rel <= tol and cert.dual_gradient == pytest.approx(rel, rel=1e-6)
+        stopped.append(rel)
+    # the case this is for: a fit stopped above the former fixed 1e-6
+    assert max(stopped) > 1e-6
+    # a given certify_tol wins, and the default without a tol stays 1e-6
+    strict = MaxEntClassifier(tol=1e-4, certify_tol=1e-8)
+    with pytest.warns(CertificateWarning, match="exceeds the tolerance 1e-08"):
+        strict.fit(X, y)
+    assert strict.certificate_.tol == 1e-8 and not strict.certificate_.ok
+    assert MaxEntClassifier().fit(X, y).certificate_.tol == 1e-6
+    data = Dataset.from_arrays(X, y, family="bernoulli")
+    assert verify(data, dual_tol=1e-3, l2=1.0).tol == 1e-3
+    assert verify(data, dual_tol=1e-12, l2=1.0).tol == 1e-6

@@ -49,7 +49,7 @@ def test_text_example_prints_only_tight_boxes(capsys):
     observed, expected = X.T @ Y, X.T @ pipe.predict_proba(texts)
     lam = 1.0 / clf.C
     scale = 1.0 + max(np.abs(observed).max(), Y.sum(axis=0).max())  # the intercept's row too
-    tol = clf.certify_tol * scale
+    tol = clf.certificate_.tol * scale
     row = re.compile(r"\s+(\S+)\s+(-?\d+\.\d+)\s+(\d+\.\d+)\s+(\d+\.\d+)\s+([+-]\d+\.\d+)")
     printed = {c: 0 for c in range(len(classes))}
     c = None
