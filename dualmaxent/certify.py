@@ -99,7 +99,9 @@ of a sum of ``L`` terms in any order, so valid on every BLAS kernel):
   penalty, where ``|theta*|`` has no bound of its own, the given theta stands in for it to
   first order (the dense step leaves a residual at the rounding level there; at the given
   point itself, with no step, the second-order term is proved and charged as well,
-  :func:`_zero_step`);
+  :func:`_zero_step`), and only where the step's curvature kept every direction the design
+  has (a nearly flat one, columns collinear to 1e-8, makes ``theta*`` huge along it, and
+  then nothing is proved: :func:`_lost_directions`);
   ``|theta|`` times the boxes' excess for L1, and for the categorical family the
   rows' distance from the simplex, ``sum_j w_j |P_j 1 - 1| (1 + |A*(P_j)|)`` (renormalising a
   row changes its entropy by that much to first order); for L2 and the elastic net the charge's
@@ -141,7 +143,9 @@ separated data the certificate is about the *reduced* problems, the forced entri
 The verdict
 -----------
 ``ok`` holds when what is proved closes: ``relative_gap = |gap| / max(1, |upper_bound|) <= tol``,
-``gap >= -roundoff``, the point's balance residual (relative to ``scale``) is within ``tol``,
+the round-off budget too (``roundoff <= tol max(1, |upper_bound|)``: a gap closed to within an
+unproved budget proves nothing to ``tol``), ``gap >= -roundoff``, the point's balance residual
+(relative to ``scale``) is within ``tol``,
 and, for separated data, the LP's direction checks. Then ``upper_bound - OPT <= within =
 max(gap, 0) + roundoff``: theta is within ``within`` nats of the optimum.
 """
@@ -606,6 +610,14 @@ def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
                         f"{br.relative_gap:.1e}) exceeds the tolerance {tol:g}: theta is only "
                         f"proved to be within {max(br.duality_gap, 0) + br.roundoff:.2e} nats "
                         "of the optimum")
+    if br.relative_gap <= tol and not (br.roundoff <= tol * max(1.0, abs(br.upper_bound))):
+        # the gap closes, but its proof does not: the round-off budget is part of what is proved
+        messages.append(f"the bracket's round-off budget {br.roundoff:.2e} nats exceeds the "
+                        f"tolerance {tol:g} (relative): theta is only proved to be within "
+                        f"{max(br.duality_gap, 0) + br.roundoff:.2e} nats of the optimum"
+                        + ("" if np.isfinite(br.roundoff) else
+                           " (nothing proved: the design's columns are so nearly collinear that"
+                           " float64 cannot resolve its flat directions)"))
     if br.duality_gap < -br.roundoff:
         messages.append(f"the duality gap {br.duality_gap:.1e} is negative beyond its round-off "
                         f"budget {br.roundoff:.1e}: weak duality is violated, so a computation "
@@ -966,6 +978,12 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         upper, roundoff = (float("inf") if np.isnan(upper) else upper), float("inf")
 
     rank, condition, smallest = solve
+    if (not penalty.active and mask is None and A[0].size and t > 0
+            and _lost_directions(data, sel.size, rank)):
+        # the stepped point's residual is charged with the given theta standing in for
+        # theta*, which a nearly flat direction of the design can make arbitrarily wrong:
+        # nothing is proved, nor attainment
+        roundoff, smallest = float("inf"), 0.0
     second_step = reach / smallest if provable and smallest > 0 else float("inf")
     attained = provable and two.relative_margin >= MARGIN_FRACTION and second_step < MARGIN_FRACTION
     return Bracket(
@@ -983,6 +1001,29 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         second_step=float(second_step), rank=int(rank), size=int(sel.size),
         condition=float(condition), scale=scale, seconds=time.perf_counter() - t0,
         stepped=bool(A[0].size))
+
+
+def _lost_directions(data, p: int, rank: int) -> bool:
+    """Whether the unpenalised step's ``C_SS`` (``p`` entries, factored on its numerical range,
+    of rank ``rank``; -1 unknown) lost directions the design has.
+
+    Without a penalty the stepped point's residual ``r`` (at the rounding level) is charged
+    ``|theta| |r|``, the given theta standing in for the multiplier ``theta*`` to first order
+    (module docstring). Where ``C_SS`` drops a direction that is one of the design's own
+    dependencies (``X v = 0``: duplicated columns, the dummy-variable trap) nothing is lost:
+    theta* may be taken off it, and ``r`` has no part along it. A direction that is only
+    nearly flat is another matter: two columns equal to 1e-8 (a relative singular value of
+    1e-8 or so, its square below ``C_SS``'s rank tolerance) have a ``theta*`` of order 1e8
+    along their difference, and a residual at round-off there moves the bound by tens of nats
+    (a lower bound 20 nats above the optimum was printed as OK before this test). So the rank
+    must be the one the design's identifiability gives (:attr:`dualmaxent.Dataset.rank`, whose
+    QR resolves relative singular values down to 1e-10; times ``k - 1`` for the categorical
+    family), or the step's residual proves nothing. A design whose rank is not computed (a
+    wide sparse one) loses nothing it can tell."""
+    if not 0 <= rank < p or not data.rank_computable:
+        return False
+    units = data.k - 1 if data.family.multiclass else 1
+    return rank < data.rank * units
 
 
 def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, mask,

@@ -37,7 +37,7 @@ from hypothesis.errors import InvalidArgument
 from scipy.optimize import minimize
 from scipy.special import expit, logsumexp, softmax
 
-from dualmaxent import Dataset
+from dualmaxent import Dataset, certify, solve_dual
 from dualmaxent.exceptions import DualMaxentError
 
 certify_module = pytest.importorskip("dualmaxent.certify")
@@ -638,3 +638,55 @@ def test_the_gap_budget_charges_the_penalty_over_its_own_number_of_terms():
     pen = 0.5 * lam * float(np.sum(theta[:-1] ** 2))
     u = 2.0 ** -53
     assert br.roundoff >= (entries + 2) * u / (1 - (entries + 2) * u) * pen
+
+
+@pytest.mark.parametrize("family", ["bernoulli", "poisson", "gaussian"])
+def test_nearly_collinear_columns_are_not_certified_from_the_stand_in(family):
+    """Two columns equal to 1e-8 (full rank to the identifiability's QR, a flat direction of
+    the curvature): the theta of the fit without the second column is far from the optimum
+    (theta* is of order 1e8 along the columns' difference), and the stepped point's residual,
+    charged with that theta standing in for theta*, gave a lower bound above the optimum. The
+    optimum is bounded here from above independently: the fit on the well-conditioned
+    reparameterisation ``(x1, (x2 - x1) / 1e-8, x3)``, mapped back, its objective evaluated
+    in written-out numpy. The certificate must not claim a lower bound above it: it proves
+    nothing and says so. Duplicated columns (an exact dependency) stay certified."""
+    rng = np.random.default_rng(0)
+    n = 200
+    x1, x3, z = rng.normal(size=(3, n))
+    x2 = x1 + 1e-8 * z
+    y = {"bernoulli": (rng.random(n) < expit(x1 + z)).astype(float),
+         "poisson": rng.poisson(np.exp(0.3 * (x1 + z))).astype(float),
+         "gaussian": x1 + z + rng.normal(size=n)}[family]
+    full = Dataset.from_arrays(np.c_[x1, x2, x3], y, family=family)
+    assert full.rank == 4
+    reduced = solve_dual(Dataset.from_arrays(np.c_[x1, x3], y, family=family), tol=1e-12).theta
+    good = solve_dual(Dataset.from_arrays(np.c_[x1, z, x3], y, family=family), tol=1e-12).theta
+    mapped = np.array([good[0] - good[1] / 1e-8, good[1] / 1e-8, good[2], good[3]])
+    eta = np.c_[x1, x2, x3, np.ones(n)] @ mapped
+    A = {"bernoulli": np.logaddexp(0.0, eta), "poisson": np.exp(eta), "gaussian": eta**2 / 2}
+    opt_above = float(np.sum(A[family] - y * eta))  # -l(theta) at a feasible theta >= OPT
+    cert = certify(full, np.insert(reduced, 1, 0.0))
+    assert cert.lower_bound - cert.roundoff <= opt_above + 1e-6 * abs(opt_above)
+    assert not cert.ok and not np.isfinite(cert.within)
+    assert any("nearly collinear" in m for m in cert.messages)
+    dup = Dataset.from_arrays(np.c_[x1, x1, x3], y, family=family)
+    ok = certify(dup, np.insert(reduced, 1, 0.0))
+    assert ok.ok and ok.within <= 1e-6 * max(1.0, abs(ok.upper_bound)), ok.messages
+
+
+def test_the_verdict_counts_the_round_off_budget():
+    """``ok`` means theta is proved within ``tol`` of the optimum: the round-off budget is part
+    of that proof. A class of zero total weight (its probability runs to 0, the bracket's
+    budget infinite) and columns scaled by 1e8 and 1e-8 (a budget of tens of nats) closed
+    their gaps and were printed OK; they are not, and each says what it proved."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] + rng.normal(size=60) > 0).astype(int)
+    for data, l2 in (
+            (Dataset.from_arrays(X, y, family="bernoulli", weights=(y == 1).astype(float)), 1.0),
+            (Dataset.from_arrays(X * [1e8, 1.0, 1e-8], y, family="bernoulli"), None)):
+        cert = certify(data, solve_dual(data, l2=l2).theta, l2=l2)
+        assert cert.relative_gap <= cert.tol  # the gap closes
+        assert not cert.roundoff <= cert.tol * max(1.0, abs(cert.upper_bound))
+        assert not cert.ok and any("round-off budget" in m for m in cert.messages)
+        assert cert.within >= cert.roundoff

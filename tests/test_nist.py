@@ -325,11 +325,21 @@ def test_coefficients_reach_the_digits_float64_allows(name):
 
 @pytest.mark.parametrize("name", PROBLEMS)
 def test_certify_accepts_the_solution(name):
-    """(b) ``certify(ds, theta).ok`` with the default tolerance."""
+    """(b) ``certify(ds, theta).ok`` with the default tolerance, except Filip's. Filip's
+    degree-10 polynomial has relative singular values of about 1e-8 (full rank to the
+    identifiability's QR) whose squares fall below the curvature's rank tolerance: the Newton
+    point's residual along those flat directions would be charged with a multiplier float64
+    cannot bound (:func:`dualmaxent.certify._lost_directions`), so the certificate proves
+    nothing there and says so, its gap closed all the same."""
     certify = _certify()
     theta, _, _ = solved(name)
     cert = certify(dataset(name), theta, tol=1e-6)
+    if name == "Filip":
+        assert not cert.ok and cert.relative_gap <= 1e-6 and not np.isfinite(cert.within)
+        assert any("nearly collinear" in m for m in cert.messages), cert.messages
+        return
     assert cert.ok, f"{name}: {cert.verdict}; messages {cert.messages}"
+    assert cert.within <= 1e-6 * max(1.0, abs(cert.upper_bound))
 
 
 @pytest.mark.parametrize("name", PROBLEMS)
