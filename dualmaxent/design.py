@@ -206,7 +206,10 @@ def ones_xt(X: "OnesColumn", T, abs_x: bool = False) -> np.ndarray:
     """``X^T T`` (``|X|^T T`` with ``abs_x``) of a :class:`OnesColumn` ``X``, ``T`` of shape
     (n,) or (n, c) float64, as a new table: :func:`add_xt` into zeros (no copy of ``T`` nor of
     ``|B|``, no (p, c) temporary beside the result)."""
-    T2 = np.asarray(T, dtype=np.float64).reshape(X.shape[0], -1)
+    T = np.asarray(T, dtype=np.float64)
+    # the width spelled out, not ``-1``: numpy cannot infer it from a table of no rows (the
+    # reduced problem of separated data keeps none when every observation is forced)
+    T2 = T.reshape(X.shape[0], int(np.prod(T.shape[1:], dtype=np.intp)))
     out = add_xt(X, T2, np.zeros((X.shape[1], T2.shape[1])), abs_x)
     return out.reshape(X.shape[1:] + np.shape(T)[1:])
 

@@ -1769,7 +1769,10 @@ class ReducedObjective(_InBasis, DualObjective):
     in the pivot gauge: ``theta = unpack(Q beta)`` and ``beta = Q^T pack(theta)``, an orthogonal
     projection, so that :meth:`theta` returns the minimum-norm maximiser and ``l_red`` is
     strictly concave in ``beta`` (Newton's Cholesky factorisation succeeds). The Hessian and
-    gradient are formed with plain numpy on the kept rows (the data that are left are small).
+    gradient are formed with plain products on the kept rows (the data that are left are
+    small), a sparse design's curvature by :func:`dualmaxent.design.weighted_gram` (its
+    intercept may be the implicit ones of a :class:`~dualmaxent.design.OnesColumn`, which
+    takes products but no entrywise scaling); the kept rows may be none (complete separation).
     """
 
     #: the gradient comes from the cache of :meth:`_reduced`, which keeps it
@@ -1840,7 +1843,10 @@ class ReducedObjective(_InBasis, DualObjective):
             if self._maskK is not None:
                 C = _kernels.table_curvature(X, w, P, range(P.shape[1] - 1))
             else:
-                C = X.T @ ((w * self.family.variance(eta))[:, None] * X)
+                # (a sparse design's own Gram: a OnesColumn's implicit ones cannot be scaled
+                # entrywise, and a CSR's product would come back sparse; as table_curvature)
+                d = w * self.family.variance(eta)
+                C = design.weighted_gram(X, d) if design.is_sparse(X) else X.T @ (d[:, None] * X)
             H = -(self.basis.T @ C @ self.basis)
         out = (value, self.basis.T @ g, H)
         self._cache = (key, *out)

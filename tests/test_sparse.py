@@ -503,3 +503,99 @@ def test_a_few_columns_of_the_implicit_ones_design_copy_only_those():
     assert np.all(got.toarray()[:, 1] == 1.0)
     # (scipy's column selection keeps integer temporaries of the stored entries: 0.23 here)
     assert peak < 0.5 * design.nbytes(B), (peak, design.nbytes(B))
+
+
+def _separated(case: str):
+    """``(X, y, family)`` of an unpenalised problem whose likelihood has no maximiser, n = 60.
+
+    ``whole``: the classes are the sign of ``x_0`` (complete: every observation is forced and
+    the reduced problem keeps no row). ``indicator``: ``x_0`` an indicator of five rows, all of
+    class 1 (quasi-complete: those rows are forced, the rest kept). ``three``: class 2 exactly
+    the rows of an indicator ``x_0``, classes 0 and 1 the sign of ``x_1`` (complete over three
+    classes). ``poisson``: counts, zero on the seven rows of an indicator ``x_0``
+    (quasi-complete: their means are forced to 0).
+    """
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    if case == "whole":
+        return X, (X[:, 0] > 0).astype(int), "bernoulli"
+    rows = {"indicator": 5, "three": 6, "poisson": 7}[case]
+    X[:, 0] = 0.0
+    X[:rows, 0] = 1.0
+    if case == "indicator":
+        y = (X[:, 1] + rng.standard_normal(60) > 0).astype(int)
+        y[:rows] = 1
+        return X, y, "bernoulli"
+    if case == "three":
+        return X, np.where(X[:, 0] == 1.0, 2, (X[:, 1] > 0).astype(int)), "categorical"
+    y = rng.poisson(1.5, 60)
+    y[:rows] = 0
+    return X, y, "poisson"
+
+
+SEPARATED = ["whole", "indicator", "three", "poisson"]
+
+
+@pytest.mark.parametrize("case", SEPARATED)
+def test_a_separated_sparse_fit_with_an_intercept_equals_the_dense_one(case):
+    """The estimators' unpenalised fit of separated data, sparse (the intercept the design's
+    implicit ones) against dense: the same coefficients and predictions, the certificate ok
+    and not attained, a :class:`~dualmaxent.exceptions.SeparationWarning` each. (The reduced
+    objective's products crashed on the implicit ones: its ``X^T`` of no kept rows, and its
+    curvature ``X^T diag(d) X`` formed by scaling ``X``'s rows entrywise.)"""
+    pytest.importorskip("sklearn",
+                        reason="the estimators need scikit-learn (pip install '.[test]')")
+    from dualmaxent import GLMRegressor, MaxEntClassifier
+    from dualmaxent.exceptions import SeparationWarning
+
+    X, y, family = _separated(case)
+
+    def fit(Xin):
+        est = (GLMRegressor(family="poisson") if family == "poisson"
+               else MaxEntClassifier(C=np.inf))
+        with pytest.warns(SeparationWarning):
+            return est.fit(Xin, y)
+
+    a, b = fit(sp.csr_array(X)), fit(X)
+    scale = 1.0 + np.abs(b.coef_).max()
+    assert np.abs(a.coef_ - b.coef_).max() <= 1e-8 * scale
+    assert np.abs(np.asarray(a.intercept_) - b.intercept_).max() <= 1e-8 * scale
+    if family == "poisson":
+        np.testing.assert_allclose(a.predict(sp.csr_array(X)), b.predict(X), rtol=1e-8,
+                                   atol=1e-10)
+    else:
+        assert np.abs(a.predict_proba(sp.csr_array(X)) - b.predict_proba(X)).max() <= 1e-8
+    for est in (a, b):
+        assert est.certificate_.ok and est.certificate_.attained is False, est.certificate_.verdict
+
+
+@pytest.mark.parametrize("case", SEPARATED)
+def test_the_reduced_dual_and_verify_of_a_separated_sparse_data_set_equal_the_dense_ones(case):
+    """The same problems through the functions: :func:`solve_dual` with the forced entries of
+    :func:`~dualmaxent.separation.detect_separation`, and :func:`verify`, on a data set built
+    from a CSR (a :class:`~dualmaxent.design.OnesColumn` design) and on its dense copy."""
+    from dualmaxent.separation import detect_separation
+
+    X, y, family = _separated(case)
+    sparse = Dataset.from_arrays(sp.csr_array(X), y, family=family)
+    dense = Dataset.from_arrays(X, y, family=family)
+    assert isinstance(sparse.X, design.OnesColumn)
+    sep = detect_separation(sparse)
+    assert sep.separated and np.array_equal(sep.forced, detect_separation(dense).forced)
+    a = solve_dual(sparse, forced=sep, tol=1e-12)
+    b = solve_dual(dense, forced=sep, tol=1e-12)
+    assert a.status == b.status == "converged"
+    assert np.abs(a.theta - b.theta).max() <= 1e-8 * (1.0 + np.abs(b.theta).max())
+    c, d = verify(sparse, primal="projected"), verify(dense, primal="projected")
+    assert c.ok and c.attained is False and d.ok and d.attained is False, c.verdict
+    assert c.upper_bound == pytest.approx(d.upper_bound, rel=1e-9, abs=1e-9)
+
+
+def test_the_implicit_ones_design_of_no_rows_multiplies_like_an_array():
+    """``X^T R`` of a :class:`~dualmaxent.design.OnesColumn` with no rows (the reduced problem
+    of completely separated data keeps none) is zeros of the dense product's shape."""
+    X = design.ones_column(sp.csr_array(np.eye(4, 3)))[np.zeros(4, dtype=bool)]
+    assert X.shape == (0, 4)
+    for R in (np.zeros(0), np.zeros((0, 2)), np.zeros((0, 1))):
+        got = X.T @ R
+        assert got.shape == (np.zeros((0, 4)).T @ R).shape and not got.any()
