@@ -396,6 +396,10 @@ def _statsmodels(results, X, y, sample_weight) -> Problem:
         raise DualMaxentError(f"cannot certify a penalised statsmodels fit "
                               f"({type(inner).__name__}, from fit_regularized): only unpenalised "
                               "fits (model.fit()) are supported")
+    if getattr(inner, "constraints", None) is not None:
+        raise DualMaxentError("cannot certify a constrained statsmodels fit (from "
+                              "fit_constrained): only unconstrained fits (model.fit()) are "
+                              "supported")
     if sample_weight is not None:
         raise DualMaxentError("statsmodels results carry their own weights: call "
                               "certify_model without sample_weight")
@@ -405,6 +409,8 @@ def _statsmodels(results, X, y, sample_weight) -> Problem:
     kind = type(model)
     label = f"statsmodels {kind.__name__}"
     weights = None
+    if kind in (dm.Logit, dm.MNLogit):  # (their offset enters eta: not a design of ours)
+        _no_offset(model)
     if kind is dm.Logit:
         family = "bernoulli"
         if not np.all((endog == 0) | (endog == 1)):

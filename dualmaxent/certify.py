@@ -976,6 +976,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
                          getattr(two, "second_order", 0.0), excess)
     if not np.isfinite(upper) or np.isnan(roundoff):  # overflow at theta: nothing is small
         upper, roundoff = (float("inf") if np.isnan(upper) else upper), float("inf")
+        gap = upper - lower if np.isfinite(lower) else float("inf")  # (not inf - inf: NaN)
 
     rank, condition, smallest = solve
     if (not penalty.active and mask is None and A[0].size and t > 0

@@ -337,10 +337,15 @@ def _warn_rank_deficient(dataset, work, scaling) -> None:
              else dataset._identifiability_from(work, scaling.scale))
     units = "" if scaling is None else " (in the rescaled columns' units)"
     # stacklevel: here, _set_up, solve_dual, its caller
-    warnings.warn(f"the columns of X are linearly dependent (rank {ident.rank} of "
-                  f"{ident.m}): {'; '.join(ident.dependencies)}; theta is identified only "
-                  f"modulo these, and the minimum-norm maximiser{units} is reported",
-                  RankDeficiencyWarning, stacklevel=4)
+    warnings.warn(rank_deficiency_message(ident, units), RankDeficiencyWarning, stacklevel=4)
+
+
+def rank_deficiency_message(ident, units: str = "") -> str:
+    """The text of the :class:`RankDeficiencyWarning` of a design's identifiability ``ident``
+    (:mod:`dualmaxent.identifiability`), its dependencies in the user's column names."""
+    return (f"the columns of X are linearly dependent (rank {ident.rank} of {ident.m}): "
+            f"{'; '.join(ident.dependencies)}; theta is identified only modulo these, and the "
+            f"minimum-norm maximiser{units} is reported")
 
 
 @contextlib.contextmanager

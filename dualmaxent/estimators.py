@@ -46,7 +46,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _numerics as nx
 from . import exceptions
 from .data import Dataset, GeneratedNames
-from .dual import solve_dual, warn_unconverged
+from .dual import rank_deficiency_message, solve_dual, warn_unconverged
 from .exceptions import DualMaxentError, DualMaxentWarning, SeparationWarning
 from .families import get_family
 from .params import Penalty, make_penalty
@@ -236,6 +236,7 @@ class _DualMaxentEstimator(BaseEstimator):
                 cert = None
                 with warnings.catch_warnings():  # (said below, at the user's line)
                     warnings.simplefilter("ignore", exceptions.ConvergenceWarning)
+                    warnings.simplefilter("ignore", exceptions.RankDeficiencyWarning)
                     dual = solve_dual(dataset, method=self.method, tol=self.tol,
                                       max_iter=self.max_iter, penalty=penalty)
             else:  # verify solves the dual itself: on separated data, the reduced likelihood
@@ -248,6 +249,12 @@ class _DualMaxentEstimator(BaseEstimator):
             # ConvergenceWarning for scikit-learn's filters, at the user's line, beside the
             # certificate's verdict
             warn_unconverged(dual.status, dual.method, dual.message, stacklevel=4)
+            # dependent columns, which the solve found (verify silences its warnings: the
+            # certificate notes them), said once either way, at the user's line
+            ident = dataset.__dict__.get("identifiability")  # (computed, or not wanted)
+            if ident is not None and not ident.full_rank:
+                warnings.warn(rank_deficiency_message(ident), exceptions.RankDeficiencyWarning,
+                              stacklevel=3)
             if cert is None:
                 return dual.theta
             theta = dual.theta

@@ -189,10 +189,14 @@ KINDS = ("none", "l2", "l1", "elasticnet")
 
 def checked_tol(tol) -> float:
     """A tolerance of the API (``tol``: a relative gradient or gap) as a float, or a one-line
-    ``DualMaxentError``: not a real number (a bool neither), not finite, or not positive."""
+    ``DualMaxentError``: not a real number (a bool neither), not finite, not positive, or not
+    below 1 (a relative gap of 1 is met by any theta: a certificate at ``tol >= 1`` would call
+    every fit verified)."""
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) \
             or not (np.isfinite(tol) and tol > 0):
         raise DualMaxentError(f"tol must be a positive number; got {tol!r}")
+    if not tol < 1:
+        raise DualMaxentError(f"tol is relative and must be below 1; got {tol!r}")
     return float(tol)
 
 
@@ -228,6 +232,11 @@ def make_penalty(l2: float | None = None, l1: float | None = None,
         return penalty
     if l2 is not None and l1 is not None:
         raise DualMaxentError("give at most one of l2 and l1")
+    for name, lam in (("l2", l2), ("l1", l1)):  # (a text or a bool is no strength: float()
+        # read "1" and True as 1)
+        if lam is not None and (isinstance(lam, bool) or not isinstance(lam, numbers.Real)):
+            raise DualMaxentError(f"{name} must be a number (the penalty's strength lambda > 0);"
+                                  f" got {type(lam).__name__} {lam!r}")
     if l1_ratio is not None:
         a = l1_ratio
         if isinstance(a, bool) or not isinstance(a, numbers.Real) or not 0.0 <= a <= 1.0:

@@ -513,6 +513,13 @@ def test_unfitted_and_unsupported_settings_are_refused():
     assert "canonical" in one_line_error(probit)
     assert "offset" in one_line_error(sm.GLM(endog, exog, family=sm.families.Binomial(),
                                              offset=np.ones(len(endog))).fit())
+    # Logit's offset enters eta too (it was certified without it: NOT OK by 9 to 20 nats)
+    assert "offset" in one_line_error(
+        sm.Logit(endog, exog, offset=np.ones(len(endog))).fit(disp=0))
+    # a constrained fit maximises another problem (it was judged against the unconstrained)
+    assert "fit_constrained" in one_line_error(
+        sm.GLM(endog, exog, family=sm.families.Binomial()).fit_constrained(
+            (np.eye(exog.shape[1])[1:2], [0.0])))
 
 
 def test_glum_settings_outside_our_problems_are_refused():

@@ -301,3 +301,27 @@ def test_a_loose_fit_is_certified_at_its_own_tolerance():
     data = Dataset.from_arrays(X, y, family="bernoulli")
     assert verify(data, dual_tol=1e-3, l2=1.0).tol == 1e-3
     assert verify(data, dual_tol=1e-12, l2=1.0).tol == 1e-6
+
+
+@pytest.mark.parametrize("certify", [True, False])
+def test_dependent_columns_warn_once_at_the_callers_line(certify):
+    """A duplicated column is named in one RankDeficiencyWarning, with or without the
+    certificate (verify silences the solve's warnings: the certificate notes them, and the
+    README promises the warning), pointing at the caller's line; the fit is the one without
+    the duplicate (the minimum-norm maximiser splits the coefficient between the copies)."""
+    import warnings
+
+    from dualmaxent.exceptions import RankDeficiencyWarning
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] + rng.normal(size=60) > 0).astype(int)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        model = MaxEntClassifier(C=np.inf, certify=certify).fit(np.c_[X, X[:, 0]], y)
+    said = [w for w in got if issubclass(w.category, RankDeficiencyWarning)]
+    assert len(said) == 1 and said[0].filename == __file__
+    assert "rank 4 of 5" in str(said[0].message) and "x3 = x0" in str(said[0].message)
+    plain = MaxEntClassifier(C=np.inf, certify=False).fit(X, y)
+    np.testing.assert_allclose(model.coef_[0, [0, 3]], plain.coef_[0, 0] / 2, rtol=1e-6)
+    np.testing.assert_allclose(model.coef_[0, 1:3], plain.coef_[0, 1:], rtol=1e-6, atol=1e-9)

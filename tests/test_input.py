@@ -446,6 +446,21 @@ def test_verify_dask_refuses_a_dataset_in_memory_in_one_line(overlapping):
      r"^tol must be a positive number; got 'small'$"),
     (lambda ds, th: dualmaxent.certify(ds, th, tol="small"),
      r"^tol must be a positive number; got 'small'$"),
+    (lambda ds, th: dualmaxent.certify(ds, th, l2="1"),
+     r"^l2 must be a number \(the penalty's strength lambda > 0\); got str '1'$"),
+    (lambda ds, th: dualmaxent.solve_dual(ds, l1=True),
+     r"^l1 must be a number \(the penalty's strength lambda > 0\); got bool True$"),
+    (lambda ds, th: dualmaxent.verify(ds, dual="x"),
+     r"^dual must be a DualResult \(from solve_dual\) or None; got str$"),
+    (lambda ds, th: dualmaxent.verify(ds, primal=dualmaxent.solve_primal(
+        dualmaxent.Dataset.from_arrays(np.eye(3), [0, 1, 1]))),
+     r"^the primal result's mu has shape \(3, 2\), the data set's Y \(\d+, 2\): it was "
+     r"solved on other data$"),
+    # a relative gap of 1 is met by any theta: every fit would be called verified
+    (lambda ds, th: dualmaxent.certify(ds, 1e6 * th, tol=10),
+     r"^tol is relative and must be below 1; got 10$"),
+    (lambda ds, th: dualmaxent.verify(ds, dual_tol=1.0),
+     r"^tol is relative and must be below 1; got 1.0$"),
     (lambda ds, th: dualmaxent.recover_primal(ds, th[:2]),
      r"^theta must have shape \(3, 2\)"),
 ])

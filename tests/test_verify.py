@@ -358,3 +358,31 @@ def test_balance_sides_are_the_balance_equations_and_their_slack(family, penalty
         assert on.any()
         np.testing.assert_allclose(slack[on], -lam * np.sign(theta[on]), atol=tol)
         assert np.abs(slack[~on]).max(initial=0.0) <= lam + tol
+
+
+def test_a_weak_ridge_is_solved_tighter_until_its_bracket_closes():
+    """A weak L2 part leaves a gap of order ``||g||^2 / (2 lam)`` at the dual's default
+    gradient ``g`` (the relaxed primal's charge of the slack ``lam theta + g``): on iris at
+    ``lam = 1e-12`` 3.5e-5 relative, a CertificateWarning for ``MaxEntClassifier(C=1e12)``.
+    verify solves again from its theta, tighter, and the bracket closes; the gap is recomputed
+    here from the certificate's two bounds, and the charge's estimate from the final
+    gradient."""
+    import warnings
+
+    from sklearn.datasets import load_iris
+
+    from dualmaxent import MaxEntClassifier
+    from dualmaxent.estimators import CertificateWarning
+
+    ds = load_dataset("iris")
+    cert = verify(ds, primal="projected", l2=1e-12)
+    gap = cert.upper_bound - cert.lower_bound
+    assert cert.ok and gap <= cert.tol * max(1.0, abs(cert.upper_bound)), cert.messages
+    assert cert.dual.kkt_residual < 1e-11  # tighter than the default 1e-10
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CertificateWarning)
+        assert MaxEntClassifier(C=1e12).fit(X, y).certificate_.ok
+    # an explicit dual_tol is the user's: not tightened
+    loose = verify(ds, primal="projected", l2=1e-12, dual_tol=1e-10, tol=1e-6)
+    assert loose.dual.kkt_residual > 1e-12 and loose.dual.kkt_residual <= 1e-10
