@@ -260,3 +260,12 @@ def test_the_curvature_blocks_are_the_hessian(k, l2):
         checker.CURVATURE_CHUNK_BYTES = small
     np.testing.assert_allclose(C_chunks, expected, rtol=1e-12,
                                atol=1e-12 * np.abs(expected).max())
+
+
+def test_an_overflowed_theta_proves_nothing_and_says_so_in_numbers():
+    """At a theta whose likelihood overflows (``-l = inf``) the gap is ``inf`` and ``within``
+    too, never NaN (the gap was ``inf - inf``: a verdict reading "within nan nats")."""
+    ds = Dataset.from_arrays([[1.0], [2.0], [3.0]], [0, 1, 0], family="bernoulli")
+    cert = certify(ds, np.array([1e308, 0.0]))
+    assert cert.upper_bound == np.inf and cert.duality_gap == np.inf
+    assert cert.within == np.inf and not cert.ok and "nan" not in cert.verdict
