@@ -629,7 +629,7 @@ def read_coef_csv(path, dataset: Dataset) -> np.ndarray:
         rows = [(i, r) for i, r in enumerate(csv.reader(fh), start=1)
                 if any(cell.strip() for cell in r)]
     if not rows:
-        raise DataError(f"{path}: is empty")
+        raise DataError(f"{path} is empty")
     header = [cell.strip() for cell in rows[0][1]]
     labels, body = header[1:], rows[1:]
     if not labels or not body:

@@ -491,10 +491,15 @@ def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_r
             notes.append("the maximiser's existence is not proved at this theta, and the "
                          "separation LP needs the data in memory")
         else:
+            from .exceptions import SeparationLPError
             from .separation import detect_separation
 
-            sep = separation if separation is not None else detect_separation(data)
-            if sep.separated:
+            try:
+                sep = separation if separation is not None else detect_separation(data)
+            except SeparationLPError as error:  # (undecided: the bracket stands as proved)
+                sep = None
+                notes.append(str(error))
+            if sep is not None and sep.separated:
                 br = bracket(data, theta, penalty, forced=sep.forced, tol_hint=tol)
                 violation, margin = sep.check_direction(data)
                 sep_check = SeparationCheck(

@@ -147,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="drop the redundant last class block (pivot, default) or keep it")
     v.add_argument("--method", default="auto", choices=[m for m in METHODS],
                    help="dual solver (default: auto)")
-    v.add_argument("--tol", type=_positive_float, default=1e-6,
-                   help="tolerance of the certificate (default: 1e-6)")
+    v.add_argument("--tol", type=_tolerance, default=1e-6,
+                   help="relative tolerance of the certificate, in (0, 1) (default: 1e-6)")
     v.add_argument("--primal", default="auto", choices=["auto", "cvxpy", "projected"],
                    help="the primal: CVXPY, the projected point built from theta* (no CVXPY, "
                    "any size), or auto (CVXPY while its problem is small; default)")
@@ -179,8 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "column per class headed by its label (one column for the one-parameter "
                    "families)")
     _add_problem_arguments(c)
-    c.add_argument("--tol", type=_positive_float, default=1e-6,
-                   help="tolerance of the certificate (default: 1e-6)")
+    c.add_argument("--tol", type=_tolerance, default=1e-6,
+                   help="relative tolerance of the certificate, in (0, 1) (default: 1e-6)")
     c.add_argument("--json", action="store_true", help="print one JSON object")
     c.set_defaults(func=cmd_certify)
 
@@ -253,11 +253,48 @@ def cmd_figures(args) -> int:
 
 
 def cmd_explore(args) -> int:
-    """Serve the explorer with ``marimo run`` until Ctrl+C (:mod:`dualmaxent.explore`)."""
+    """Serve the explorer with ``marimo run`` until Ctrl+C (:mod:`dualmaxent.explore`), once its
+    data have loaded (:func:`_load_explore_data`)."""
     from .explore import serve
 
+    _load_explore_data(args)
     return serve(args.data, port=args.port, headless=args.headless, target=args.target,
                  family=args.family)
+
+
+def _load_explore_data(args) -> None:
+    """Load the data of ``explore DATA`` before any server starts, as ``verify DATA`` loads them
+    (:func:`load_from_args`): bad data are then the same one-line error and exit code 2, not a
+    server left running whose page shows the error.
+
+    The explorer's own examples that are not built-in data sets (``binary``, ``counts``,
+    ``measurements``) are loaded as the app loads them (:func:`dualmaxent.explore.model.load`);
+    they have their own target, so ``--target`` is refused with them.
+    """
+    from pathlib import Path
+
+    from .data import BUILTIN_DATASETS
+    from .explore import model
+
+    if args.data in model.EXAMPLES and args.data not in BUILTIN_DATASETS:
+        if args.target is not None:
+            raise DualMaxentError(f"--target needs a CSV file; the example {args.data!r} has "
+                                  "its own target")
+        loaded = model.load(model.Source(args.data, args.family))
+        for note in loaded.warnings:
+            print(note, file=sys.stderr)
+        if loaded.error:
+            raise DualMaxentError(loaded.error.removeprefix("dualmaxent: error: "))
+        return
+    if args.data not in model.EXAMPLES and not Path(args.data).exists() \
+            and Path(args.data).suffix.lower() != ".csv":  # verify's message lists only its own
+        raise DualMaxentError(f"{args.data!r} is neither an example ({', '.join(model.EXAMPLES)})"
+                              " nor an existing file")
+    # explore has no --features, --weights or --no-intercept: the app starts with verify's
+    # defaults for them, and with the categorical family unless --family says otherwise
+    load_from_args(argparse.Namespace(data=args.data, target=args.target, features=None,
+                                      weights=None, no_intercept=False,
+                                      family=args.family or "categorical"))
 
 
 def cmd_bench(args) -> int:
@@ -289,6 +326,18 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not (np.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _tolerance(text: str) -> float:
+    """``--tol``: a relative tolerance, in (0, 1).
+
+    The verdict compares relative gaps and residuals with it: at 1 or more every theta would
+    pass, so such a value is refused rather than certifying nothing.
+    """
+    value = _positive_float(text)
+    if value >= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a relative tolerance below 1, got {text!r}")
     return value
 
 
@@ -356,12 +405,23 @@ def _load_data(args):
                             intercept=intercept, weights=args.weights, family=args.family)
 
 
+def _check_l1_ratio(args) -> None:
+    """``--l1-ratio`` needs ``--l1``: said here in the options' names, not in the Python
+    keywords of :func:`dualmaxent.params.make_penalty`'s message."""
+    if args.l1_ratio is not None and args.l1 is None:
+        raise DualMaxentError("--l1-ratio goes with --l1 LAM (the elastic net's strength); "
+                              + ("--l2 is the ridge alone" if args.l2 is not None
+                                 else "no strength was given"))
+
+
 def cmd_verify(args) -> int:
     from .verify import verify
 
+    _check_l1_ratio(args)
     if args.engine == "dask":
         return _verify_dask(args)
-    if args.scheduler or args.workers:
+    # "is not None": --workers 0 is given too, and refused as --workers 5 is
+    if args.scheduler is not None or args.workers is not None:
         raise DualMaxentError("--scheduler and --workers need --engine dask")
     dataset = load_from_args(args)
     cert = verify(dataset, primal=args.primal, tol=args.tol, solver=args.solver,
@@ -408,14 +468,37 @@ def _verify_dask(args) -> int:
 
 def cmd_certify(args) -> int:
     """``certify DATA --coef COEF.csv``: the checker alone, at the coefficients given."""
-    from .adapters import read_coef_csv
     from .certify import certify
 
+    _check_l1_ratio(args)
     dataset = load_from_args(args)
-    theta = read_coef_csv(args.coef, dataset)
+    theta = _read_coef(args.coef, dataset)
     cert = certify(dataset, theta, l2=args.l2, l1=args.l1, l1_ratio=args.l1_ratio,
                    tol=args.tol, source=f"given ({args.coef})")
     return _print_certificate(args, dataset, cert)
+
+
+def _read_coef(path: str, dataset):
+    """Theta from ``certify --coef COEF.csv`` (:func:`dualmaxent.adapters.read_coef_csv`), a
+    missing or non-text file named in the words ``verify DATA`` uses for it
+    (:meth:`dualmaxent.Dataset.from_csv`)."""
+    import csv
+    from pathlib import Path
+
+    from .adapters import read_coef_csv
+    from .exceptions import DataError
+
+    if not Path(path).exists():
+        raise DataError(f"no such file: {path}")
+    if Path(path).is_dir():
+        raise DataError(f"{path} is a folder, not a CSV file")
+    # the reader lets the codec's and the csv module's own errors through, as tracebacks
+    try:
+        return read_coef_csv(path, dataset)
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not a text CSV file") from None
+    except csv.Error as exc:  # e.g. a field over csv.field_size_limit()
+        raise DataError(f"{path} is not a valid CSV file: {exc}") from None
 
 
 def _print_certificate(args, dataset, cert, trace=None) -> int:

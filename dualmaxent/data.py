@@ -781,6 +781,12 @@ class Dataset:
                                family=family, name=name)
 
 
+
+def counted(n: int, noun: str) -> str:
+    """``"1 missing value"``, ``"3 missing values"``: a count and its noun, in the plural but
+    for one (the messages of bad input)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
 def _first_line(exc: BaseException) -> str:
     """The first non-blank line of an exception's message, without terminal colour codes."""
     import re
@@ -852,7 +858,7 @@ def _from_rows(cls, rows, target, features, intercept, weights, family, name, wh
     raw = columns[target]
     if any(v == "" for v in raw):
         raise DataError(f"{where}: the target column {target!r} has "
-                        f"{sum(v == '' for v in raw)} empty values")
+                        f"{counted(sum(v == '' for v in raw), 'empty value')}")
     y = _parse_labels(raw)
     return cls.from_arrays(X, y, feature_names=names, intercept=intercept, weights=w,
                            family=family, name=name)
@@ -981,7 +987,8 @@ def _csv_column(values, column, where):
         return _parse_numeric(values, column, where)
     missing = sum(v == "" for v in values)
     if missing:
-        raise DataError(f"{where}: column {column!r} has {missing} missing values (empty cells)")
+        raise DataError(f"{where}: column {column!r} has {counted(missing, 'missing value')} "
+                        "(empty cells)")
     arr = np.array(values, dtype=object)
     return _Factor(arr, _sorted_labels(arr))
 
@@ -1017,7 +1024,8 @@ def _read_column(frame, col, what: str):
     if s.dtype in (nw.Float32, nw.Float64):  # NaN that are not nulls (pandas has none)
         missing += int(np.isnan(np.asarray(s.drop_nulls().to_numpy(), dtype=np.float64)).sum())
     if missing:
-        raise DataError(f"column {col!r} has {missing} missing values; drop or fill them")
+        raise DataError(f"column {col!r} has {counted(missing, 'missing value')}; drop or "
+                        "fill them")
     values = s.to_numpy()
     # complex numbers are numeric to pandas: converting them to floats would drop the
     # imaginary parts

@@ -54,7 +54,7 @@ import numpy as np
 import scipy.sparse
 
 from . import design
-from .data import (Dataset, _as_frame, _design, _Factor, _frame_column, _read_column,
+from .data import (Dataset, counted, _as_frame, _design, _Factor, _frame_column, _read_column,
                    _sparse_pays)
 from .engine import DaskEngine, EngineObjective, NumpyEngine, _tree, add
 from .exceptions import DataError, DualMaxentError, SeparationWarning
@@ -420,8 +420,8 @@ def _from_frame(frame, where, target, features, weights, family, intercept, name
     missing = np.sum([counts for _, counts, _, _ in summaries], axis=0)
     for col, count in zip(used, missing):  # the in-memory order: target, features, weights
         if count:
-            raise DataError(f"{where}: column {col!r} has {int(count)} missing values; drop "
-                            "or fill them")
+            raise DataError(f"{where}: column {col!r} has "
+                            f"{counted(int(count), 'missing value')}; drop or fill them")
     present = [s[2] for s in summaries]
     levels = _global_levels(factors, categorical, present, [s[3] for s in summaries])
     spec = tuple((col, levels.get(col)) for col in features)

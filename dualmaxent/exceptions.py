@@ -20,11 +20,18 @@ __all__ = [
     "CountTargetWarning",
     "ScaleWarning",
     "RankDeficiencyWarning",
+    "SeparationLPError",
 ]
 
 
 class DualMaxentError(ValueError):
     """Base class of the errors dualmaxent raises for bad input or options."""
+
+
+class SeparationLPError(DualMaxentError):
+    """The separation LP's solver (HiGHS) did not finish: the existence of the likelihood's
+    maximiser is not decided (:mod:`dualmaxent.separation`; nearly collinear columns, whose
+    LP is numerically degenerate, are the usual cause)."""
 
 
 class DataError(DualMaxentError):

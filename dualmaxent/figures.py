@@ -1479,5 +1479,6 @@ def main_figures(args, load=None) -> int:
                 print(f"wrote {os.fspath(result)}  ({time.perf_counter() - t0:.1f} s)",
                       flush=True)
             bar.update()
-    print(f"{written} figures in {time.perf_counter() - total:.1f} s")
+    print(f"{written} figure{'' if written == 1 else 's'} in "
+          f"{time.perf_counter() - total:.1f} s")
     return 0

@@ -82,7 +82,7 @@ import scipy.sparse as sp
 
 from . import design
 from .data import Dataset
-from .exceptions import DataError, DualMaxentError
+from .exceptions import DataError, DualMaxentError, SeparationLPError
 from .report import label_text
 
 __all__ = ["Separation", "detect_separation", "as_forced", "kept_observations",
@@ -374,13 +374,22 @@ def _categorical(Xs, Y, active):
     bounds = [(None, None)] * nd + [(0.0, 1.0)] * N
     res = scipy.optimize.linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs")
     if res.status != 0:  # the LP is always feasible (D = 0) and bounded; be safe anyway
-        raise RuntimeError(f"separation LP failed: {res.message}")
+        raise _lp_failed(res)
     t = res.x[nd:]
     forced = np.zeros_like(Y, dtype=bool)
     forced[rows_j, cls_i] = t > 0.5
     D = np.zeros((m, k))
     D[:, : k - 1] = res.x[:nd].reshape(k - 1, m).T
     return forced, D
+
+
+def _lp_failed(res) -> SeparationLPError:
+    """The one-line error of a separation LP that HiGHS did not solve (the LPs are feasible and
+    bounded by construction: a failure is numerical)."""
+    why = str(res.message).strip("()")
+    return SeparationLPError(f"the separation LP failed ({why}): whether the likelihood has a "
+                             "maximiser is not decided; nearly collinear columns are the usual "
+                             "cause (drop or combine them)")
 
 
 def _has_recession_direction(S, A_eq=None) -> bool:
@@ -397,7 +406,7 @@ def _has_recession_direction(S, A_eq=None) -> bool:
                                  b_eq=None if A_eq is None else np.zeros(A_eq.shape[0]),
                                  bounds=[(None, None)] * S.shape[1], method="highs")
     if res.status != 0:  # always feasible (d = 0) and bounded by the last row
-        raise RuntimeError(f"separation LP failed: {res.message}")
+        raise _lp_failed(res)
     return -res.fun > 0.5
 
 
@@ -424,7 +433,7 @@ def _poisson(dataset, Xs, colscale, active):
     res = scipy.optimize.linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds,
                                  method="highs")
     if res.status != 0:
-        raise RuntimeError(f"separation LP failed: {res.message}")
+        raise _lp_failed(res)
     forced = np.zeros(n, dtype=bool)
     forced[np.flatnonzero(zero)] = res.x[m:] > 0.5
     if not forced.any():

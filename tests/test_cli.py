@@ -233,6 +233,49 @@ def test_bad_usage_gets_exit_code_2(capsys, argv, message):
     assert message in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("workers", ["0", "1", "5"])
+def test_workers_without_the_dask_engine_is_refused_whatever_the_count(capsys, workers):
+    code, out, err = run(capsys, "verify", "--workers", workers)
+    assert code == 2 and out == ""
+    assert err == "dualmaxent: error: --scheduler and --workers need --engine dask\n"
+
+
+@pytest.mark.parametrize("command", ["verify", "certify"])
+@pytest.mark.parametrize("tol", ["1", "5", "1e3", "inf"])
+def test_tol_is_a_relative_tolerance_below_one(capsys, command, tol):
+    """A tolerance of 1 or more would pass any theta: refused by every command that takes it."""
+    from dualmaxent.cli import build_parser
+
+    argv = [command] + (["blobs", "--coef", "coef.csv"] if command == "certify" else [])
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--tol", tol])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1
+    assert "argument --tol:" in err and ("relative tolerance" in err or tol == "inf")
+    if tol != "inf":
+        assert "below 1" in err
+    assert build_parser().parse_args([*argv, "--tol", "0.5"]).tol == 0.5  # (0, 1) is accepted
+
+
+@pytest.mark.parametrize("penalty", [[], ["--l2", "1"]], ids=["none", "l2"])
+@pytest.mark.parametrize("command", ["verify", "certify"])
+def test_l1_ratio_without_l1_names_the_options(tmp_path, capsys, command, penalty):
+    argv = [command] + (["blobs", "--coef", str(tmp_path / "coef.csv")]
+                        if command == "certify" else [])
+    code, out, err = run(capsys, *argv, "--l1-ratio", "0.5", *penalty)
+    assert code == 2 and out == ""
+    assert err.startswith("dualmaxent: error: --l1-ratio goes with --l1 LAM")
+    assert err.count("\n") == 1 and "l1_ratio" not in err and "lam" not in err.replace(
+        "LAM", "")
+
+
+def test_figures_counts_one_figure_in_the_singular(tmp_path, capsys):
+    code, out, err = run(capsys, "figures", "--only", "balance_equations",
+                         "--out", str(tmp_path))
+    assert code == 0, err
+    assert re.search(r"^1 figure in \d+\.\d s$", out, re.MULTILINE), out
+
+
 def test_the_installed_command_prints_no_traceback(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("a,label\n1,x\nnot-a-number,y\n")
@@ -493,8 +536,19 @@ BAD_COEF = {
                 "line 2: the coefficients must be finite"),
     "empty.csv": ("", "is empty"),
     "header.csv": ("feature,a,b,c\n", "one row per feature"),
-    "absent.csv": (None, "No such file or directory"),
+    "absent.csv": (None, "no such file: "),
+    "binary.csv": (b"garbage\x00\x01\xff\xfe binary\n", "is not a text CSV file"),
+    "field.csv": ("feature,a,b,c\n" + "x" * 200_000 + ",1,2,0\n",  # over csv's field limit
+                  "is not a valid CSV file: field larger than field limit"),
 }
+
+
+def _write(path, content):
+    """``content`` (text, or bytes for a file that is not text) into ``path``."""
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
 
 
 @pytest.mark.parametrize("name", sorted(BAD_COEF))
@@ -502,13 +556,33 @@ def test_certify_bad_coefficients_get_one_line_and_exit_code_2(tmp_path, capsys,
     content, message = BAD_COEF[name]
     path = tmp_path / name
     if content is not None:
-        path.write_text(content)
+        _write(path, content)
     code, out, err = run(capsys, "certify", "blobs", "--coef", str(path))
     assert code == 2, out
     assert message in err
     assert err.count("\n") == 1 and err.startswith("dualmaxent: error:")
     if content is not None:
-        assert path.read_text() == content
+        assert (path.read_bytes() if isinstance(content, bytes) else path.read_text()) == content
+
+
+@pytest.mark.parametrize("content", [None, b"garbage\x00\x01\xff\xfe binary\n"],
+                         ids=["missing", "binary"])
+def test_a_bad_coef_file_is_named_as_a_bad_data_file_is(tmp_path, capsys, content):
+    """``certify --coef FILE`` says what ``verify FILE`` says of the same missing or binary file
+    (the one message a user learns for both), from the installed command too: no traceback."""
+    path = tmp_path / "coef.csv"
+    if content is not None:
+        path.write_bytes(content)
+    code, _, data_err = run(capsys, "verify", str(path))
+    assert code == 2
+    code, out, coef_err = run(capsys, "certify", "blobs", "--coef", str(path))
+    assert code == 2, out
+    assert coef_err == data_err and coef_err.count("\n") == 1
+    proc = subprocess.run([sys.executable, "-m", "dualmaxent.cli", "certify", "blobs",
+                           "--coef", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr == data_err
+    if content is not None:
+        assert path.read_bytes() == content
 
 
 def test_certify_needs_coef_and_no_traceback_from_the_installed_command(tmp_path, capsys):

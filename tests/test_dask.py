@@ -219,7 +219,7 @@ def test_csv_glob(tmp_path):
      "column 'c' has 3 missing values; drop or fill them"),
     (lambda df: df.assign(w=-df["w"]), "weights must be >= 0"),
     (lambda df: df.assign(y=np.where(np.arange(len(df)) == 70, None, df["y"])),
-     "missing values"),
+     "1 missing value;"),
 ])
 def test_bad_parquet_is_one_line_data_error(tmp_path, change, message):
     change(_frame()).to_parquet(tmp_path / "bad.parquet")

@@ -184,7 +184,8 @@ def test_missing_values_give_the_in_memory_one_line_error(tmp_path, column, rows
     with pytest.raises(DataError) as info:
         read_parquet(glob, target="y")
     assert str(info.value) == f"{glob}: {memory.value}"
-    assert f"{len(rows)} missing values" in str(info.value) and "\n" not in str(info.value)
+    noun = "missing value" if len(rows) == 1 else "missing values"
+    assert f"{len(rows)} {noun}" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_a_column_neither_numeric_nor_categorical_gives_the_in_memory_error(tmp_path):

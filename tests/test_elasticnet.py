@@ -449,7 +449,7 @@ def test_cli_l1_ratio(tmp_path, capsys):
     no_l1 = ["verify", str(path), "--family", "bernoulli", "--l2", "1", "--l1-ratio", "0.5"]
     assert cli_main(no_l1) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "l1_ratio goes with l1" in err
+    assert err.count("\n") == 1 and "--l1-ratio goes with --l1" in err
 
 
 def test_the_readme_section_runs(capsys):

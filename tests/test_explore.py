@@ -284,6 +284,45 @@ def test_explore_without_marimo_is_one_line_and_exit_2(monkeypatch, capsys):
     assert err.count("\n") == 1 and 'pip install "dualmaxent[explore]"' in err
 
 
+#: Data ``dualmaxent explore`` must refuse before serving: file name -> (content, options).
+BAD_EXPLORE = {
+    "missing.csv": (None, []),
+    "empty.csv": (b"", []),
+    "binary.csv": (b"garbage\x00\x01\xff\xfe binary\n", []),
+    "oneclass.csv": (b"a,label\n1,x\n2,x\n3,x\n", []),
+    "target.csv": (b"a,label\n1,x\n2,y\n3,x\n", ["--target", "nope"]),
+    "iris": (None, ["--family", "bernoulli"]),  # a family that does not fit the example
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_EXPLORE))
+def test_explore_refuses_bad_data_before_serving(tmp_path, capsys, name):
+    """``dualmaxent explore DATA`` loads DATA as ``dualmaxent verify`` does, before starting
+    marimo: the same one-line error, exit code 2, promptly, and no server left behind."""
+    content, options = BAD_EXPLORE[name]
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    data = str(path) if name.endswith(".csv") else name
+    assert main(["verify", data, *options]) == 2
+    verify_err = capsys.readouterr().err
+    assert verify_err.count("\n") == 1 and verify_err.startswith("dualmaxent: error: ")
+    proc = subprocess.Popen([sys.executable, "-m", "dualmaxent", "explore", data, *options,
+                             "--headless", "--port", str(_free_port())],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=30)  # the CLI's imports and one load: seconds
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # SIGTERM stops its marimo server too (see the test above)
+        out, err = proc.communicate(timeout=30)
+        pytest.fail(f"explore {data} {' '.join(options)} served instead of refusing: {out!r}")
+    assert proc.returncode == 2, (out, err)
+    assert "Traceback" not in err and "served at" not in out
+    assert err == verify_err  # the same line as verify's
+    if content is not None:
+        assert path.read_bytes() == content  # nothing the user gave is modified
+
+
 def test_the_app_ships_inside_the_package():
     from dualmaxent.explore import APP_PATH
 

@@ -62,8 +62,8 @@ def test_levels_follow_the_categories_bool_and_the_intercept_rule():
 
 @pytest.mark.parametrize("column, message", [
     ("b", "column 'b' has 2 missing values"),
-    ("y", "column 'y' has 1 missing values"),
-    ("w", "column 'w' has 1 missing values"),
+    ("y", "column 'y' has 1 missing value;"),
+    ("w", "column 'w' has 1 missing value;"),
 ])
 def test_missing_values_name_the_column_and_the_count(column, message):
     df = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": ["u", "v", "u", "v"], "y": [0, 1, 1, 0],
@@ -94,7 +94,7 @@ def test_a_csv_with_a_text_column_is_encoded_as_the_frame_is(frame, tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("a,b,y\n1,u,0\n2,,1\n3,v,0\n", r"column 'b' has 1 missing values \(empty cells\)"),
+    ("a,b,y\n1,u,0\n2,,1\n3,v,0\n", r"column 'b' has 1 missing value \(empty cells\)"),
     ("a,b,y\n1,u,0\n2,3,1\n3,v,0\n", "column 'b' must be numeric; line 2 holds 'u'"),
 ])
 def test_csv_text_columns_with_gaps_or_numbers_are_errors(text, message, tmp_path):

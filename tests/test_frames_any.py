@@ -123,8 +123,9 @@ GAPS = {"a": ([1.0, float("nan"), None, 4.0, 5.0], 2), "region": (["u", None, "v
 def test_missing_values_name_the_column_for_every_frame(kind, column):
     data = {**CLEAN, column: GAPS[column][0]}
     frame = pl.DataFrame(data) if kind == "polars" else pa.table(data)
-    with pytest.raises(DataError, match=f"column '{column}' has {GAPS[column][1]} missing "
-                                        "values") as info:
+    count = GAPS[column][1]
+    noun = "missing value" if count == 1 else "missing values"
+    with pytest.raises(DataError, match=f"column '{column}' has {count} {noun};") as info:
         Dataset.from_frame(frame, "label", weights="w")
     assert "\n" not in str(info.value)
 
@@ -220,7 +221,7 @@ def test_a_formula_takes_text_labels_and_a_weights_column(formula_frame):
     ("y ~ x1 +", r"formula 'y ~ x1 \+': Operator"),
     ("y ~ nope", "formula 'y ~ nope': Unable to evaluate factor `nope`"),
     ("x1 + x2", "has no response"),
-    ("y ~ x1:x2", "column 'x2' has 1 missing values"),
+    ("y ~ x1:x2", "column 'x2' has 1 missing value;"),
 ])
 def test_formula_errors_are_one_line(formula_frame, formula, message):
     df = formula_frame.copy()

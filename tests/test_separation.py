@@ -362,3 +362,27 @@ def test_the_small_lp_decides_existence_like_the_support_lp(monkeypatch, x, y, s
     sep = detect_separation(ds)
     assert calls == [separated]
     assert sep.separated == separated and bool(sep.forced.any()) == separated
+
+
+def test_a_failed_separation_lp_is_a_note_of_the_certificate_and_a_one_line_error(monkeypatch):
+    """HiGHS can fail on a numerically degenerate LP (nearly collinear columns: 'Status 0: Not
+    Set'). The checker then leaves attainment undecided and says why in a note, its bracket
+    standing as proved; solve_dual, which must decide it, raises one SeparationLPError line
+    instead of a RuntimeError."""
+    import scipy.optimize
+    from types import SimpleNamespace
+
+    from dualmaxent import certify
+    from dualmaxent.exceptions import SeparationLPError
+
+    ds = Dataset.from_arrays(X3_QUASI[:, None], Y3_QUASI)
+    failed = SimpleNamespace(status=4, message="(HiGHS Status 4: numerical difficulties)",
+                             x=None)
+    monkeypatch.setattr(scipy.optimize, "linprog", lambda *a, **k: failed)
+    theta = np.zeros((ds.m, ds.k)) if ds.family.multiclass else np.zeros(ds.m)
+    cert = certify(ds, theta)
+    assert not cert.attained and cert.separation is None
+    assert any("separation LP failed (HiGHS Status 4: numerical difficulties)" in note
+               for note in cert.notes)
+    with pytest.raises(SeparationLPError, match=r"^the separation LP failed \(HiGHS Status 4"):
+        solve_dual(ds)
