@@ -1254,8 +1254,9 @@ def _check_scale(X, w, names, stacklevel: int = 4, column_max=None) -> np.ndarra
         small, large = names[int(sized[lo])], names[int(sized[hi])]
         warnings.warn(f"the features' scales differ by a factor "
                       f"{_factor_text(log_rms[hi] - log_rms[lo])} (column {small!r} against "
-                      f"{large!r}): the conic primal solver may fail or be inaccurate; "
-                      "standardising the features helps", ScaleWarning, stacklevel=stacklevel)
+                      f"{large!r}): float64 loses digits to it (the certificate's round-off "
+                      "budget grows, CVXPY's primal may fail); standardising the features "
+                      "helps", ScaleWarning, stacklevel=stacklevel)
     return big
 
 
@@ -1419,8 +1420,8 @@ def _check_finite(X, names) -> None:
         col = int(np.nonzero(bad.any(axis=0))[0][0])
         row = int(np.nonzero(bad[:, col])[0][0])
         count = int(bad.sum())
-    raise DataError(f"X must be finite; found {count} NaN or infinite values, the first in "
-                    f"column {names[col]!r} at row {row + 1}")
+    raise DataError(f"X must be finite; found {counted(count, 'NaN or infinite value')}, the "
+                    f"first in column {names[col]!r} at row {row + 1}")
 
 
 def _real_array(values, what: str):

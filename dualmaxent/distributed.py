@@ -631,7 +631,8 @@ def _validate(X, y, w, names, fam) -> tuple:
     bad = np.asarray(got["x_bad"])
     if bad.any():
         col = int(np.nonzero(bad)[0][0])
-        raise DataError(f"X must be finite; found {int(bad.sum())} NaN or infinite values, "
+        raise DataError(f"X must be finite; found "
+                        f"{counted(int(bad.sum()), 'NaN or infinite value')}, "
                         f"{int(bad[col])} in column {names[col]!r}")
     if got.get("y_bad"):
         raise DataError(f"the target must be finite; found {int(got['y_bad'])} NaN or infinite "

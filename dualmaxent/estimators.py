@@ -161,6 +161,10 @@ class _DualMaxentEstimator(BaseEstimator):
         C = self.C
         if isinstance(C, bool) or not isinstance(C, numbers.Real) or not (0 < C <= np.inf):
             raise ValueError(f"C must be a positive number (np.inf: no penalty); got {C!r}")
+        for name in ("fit_intercept", "certify"):  # ("no" is a true string: it was taken as True)
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False; got "
+                                 f"{getattr(self, name)!r}")
         if given != _UNSET:
             warnings.warn(PENALTY_DEPRECATION, FutureWarning, stacklevel=4)
             if given is None:
@@ -230,7 +234,7 @@ class _DualMaxentEstimator(BaseEstimator):
                 y = y.pop()
             dataset = Dataset._from_arrays(X, y, names, self.fit_intercept, sample_weight, family,
                                            type(self).__name__, validated=True, finite=finite,
-                                           count_warning=False)
+                                           count_warning=False, stacklevel=5)  # (the user's)
             del y
             if not self.certify:
                 cert = None
@@ -467,10 +471,14 @@ class GLMRegressor(RegressorMixin, _DualMaxentEstimator):
     n_features_in_, feature_names_in_, certificate_, dual_
         As in :class:`MaxEntClassifier`.
     n_iter_ : int
+    labels_ : ndarray of shape (2,) or None
+        The bernoulli family's two labels, sorted (the prediction is the second's
+        probability); None for the other families.
 
     Notes
     -----
-    ``score`` is scikit-learn's R^2 of the predicted means for every family.
+    ``score`` is scikit-learn's R^2 of the predicted means for every family, for the bernoulli
+    family against the indicator of ``labels_[1]``.
     """
 
     def __init__(self, family="gaussian", penalty=_UNSET, C=1.0, l1_ratio=None,
@@ -488,15 +496,27 @@ class GLMRegressor(RegressorMixin, _DualMaxentEstimator):
             raise ValueError(f"family must be 'gaussian', 'poisson' or 'bernoulli'; got "
                              f"{self.family!r}")
         X, y, finite = self._validate(X, y, y_numeric=True)
+        # (the bernoulli family's two labels, before the data set holds y: score's coding)
+        labels = nx.unique_inverse(y)[0] if self.family == "bernoulli" else None
         theta = self._fit_dataset(X, y, sample_weight, self.family, finite=finite)
         p = X.shape[1]
         self.coef_ = theta[:p].copy()
         self.intercept_ = float(theta[p]) if self.fit_intercept else 0.0
+        self.labels_ = labels
         return self
 
     def predict(self, X):
         """The predicted mean ``A'(X coef_ + intercept_)`` of shape (n,)."""
         return get_family(self.family).mean(self._eta(X))
+
+    def score(self, X, y, sample_weight=None):
+        """scikit-learn's R^2 of the predicted means; for the bernoulli family against the
+        indicator of the larger label, whose probability :meth:`predict` gives (against labels
+        such as 3 and 7 themselves it measured nothing: -4.4 on a good fit)."""
+        if self.family == "bernoulli":
+            check_is_fitted(self)
+            y = (np.asarray(y) == self.labels_[-1]).astype(np.float64)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -62,7 +62,8 @@ def covariance(result) -> tuple[np.ndarray | None, str]:
     obj = result._objective
     if obj is None:
         return None, ("no standard errors: this solver keeps no objective to form the Hessian "
-                      "(the Dask engine, or a result built by hand)")
+                      "(the Dask engine, a result built by hand, or one unpickled before they "
+                      "were computed)")
     if result.penalty.active:
         return None, ("no standard errors for a penalised fit: the penalty biases theta, and its "
                       "curvature is not information from the data")

@@ -222,6 +222,14 @@ class DualResult:
     def __post_init__(self):
         object.__setattr__(self, "status", Status(self.status))
 
+    def __getstate__(self) -> dict:
+        """Pickled without the objective, which holds the data set (a fitted estimator's
+        pickle was 1.5 times its X: 12 MB at n = 1e5, ten features): :attr:`std_err` is kept
+        when computed before, else None after unpickling, with its note."""
+        state = dict(self.__dict__)
+        state["_objective"] = None
+        return state
+
     @property
     def grad_norm(self) -> float:
         """Deprecated alias of :attr:`kkt_residual`."""
