@@ -622,7 +622,8 @@ def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
                         f"{max(br.duality_gap, 0) + br.roundoff:.2e} nats of the optimum"
                         + ("" if np.isfinite(br.roundoff) else
                            " (nothing proved: the design's columns are so nearly collinear that"
-                           " float64 cannot resolve its flat directions)"))
+                           " float64 cannot resolve its flattest directions; a small L2 penalty,"
+                           " or dropping or orthogonalising columns, makes it provable)"))
     if br.duality_gap < -br.roundoff:
         messages.append(f"the duality gap {br.duality_gap:.1e} is negative beyond its round-off "
                         f"budget {br.roundoff:.1e}: weak duality is violated, so a computation "
@@ -1024,12 +1025,33 @@ def _lost_directions(data, p: int, rank: int) -> bool:
     (a lower bound 20 nats above the optimum was printed as OK before this test). So the rank
     must be the one the design's identifiability gives (:attr:`dualmaxent.Dataset.rank`, whose
     QR resolves relative singular values down to 1e-10; times ``k - 1`` for the categorical
-    family), or the step's residual proves nothing. A design whose rank is not computed (a
-    wide sparse one) loses nothing it can tell."""
-    if not 0 <= rank < p or not data.rank_computable:
-        return False
+    family), or the step's residual proves nothing; and a design too ill-conditioned for the
+    curvature to resolve its flattest direction robustly (:func:`stand_in_condition_max`)
+    proves nothing either, whatever this machine's rounding kept. Through an engine (Dask) the
+    design's identifiability is not at hand: any dropped direction counts as lost. A wide
+    sparse design's rank is not computed, nor its curvature formed (rank -1): nothing to
+    tell."""
+    if not getattr(data, "rank_computable", False):
+        # (a wide sparse design, or one read through an engine, whose identifiability is not
+        # at hand: a dropped direction cannot be told from a dependency, so it counts as lost)
+        return 0 <= rank < p and hasattr(data, "engine")
+    ident = data.identifiability
+    if ident.condition > stand_in_condition_max(p):
+        return True
     units = data.k - 1 if data.family.multiclass else 1
-    return rank < data.rank * units
+    return 0 <= rank < min(p, ident.rank * units)
+
+
+def stand_in_condition_max(p: int) -> float:
+    """The largest condition of the design (:attr:`dualmaxent.identifiability.Identifiability.
+    condition`, from its QR: a property of the data, the same on every machine) whose flattest
+    direction ``C_SS`` resolves: its squared relative singular value a thousand times above
+    both the curvature's rank tolerance :data:`RANK_RTOL` and the rounding of its ``p``
+    eigenvalues (``p u``), about 1e6 for ten entries. Between there and the identifiability's
+    dependency threshold a direction's curvature eigenvalue sits within a few thousand units of
+    round-off of zero, dropped or kept by the BLAS kernel's rounding: the verdict must not
+    depend on which (a degree-10 polynomial basis, condition 1.3e7, did)."""
+    return 1.0 / np.sqrt(1e3 * max(RANK_RTOL, p * U))
 
 
 def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, mask,

@@ -243,14 +243,27 @@ def test_tied_integer_feature_certifies():
 
 @pytest.mark.parametrize("degree", [5, 10])
 def test_ill_conditioned_polynomial_least_squares_certifies(degree):
+    """A polynomial basis of degree 5 (condition 2.4e3) is certified; degree 10 (1.3e7) is
+    solved as accurately, but its certificate proves nothing (:func:`dualmaxent.certify.
+    stand_in_condition_max`)."""
     x = np.linspace(0.0, 10.0, 120)
     X = np.column_stack([x**p for p in range(1, degree + 1)])
     coef = 1.0 / np.arange(1, degree + 1) ** 4
     y = X @ coef + 2.0 + np.random.default_rng(degree).normal(scale=0.1, size=x.size)
     ds = Dataset.from_arrays(X, y, family="gaussian")
     cert = verify(ds)
-    assert cert.ok, cert.verdict
+    from dualmaxent.certify import stand_in_condition_max
+
     assert cert.rank == ds.m and ds.identifiability.condition > 1e3
+    if degree == 5:
+        assert cert.ok, cert.verdict
+    else:
+        # condition 1.3e7: the flattest direction's curvature, 6e-15 of the largest, is within
+        # round-off of the curvature's rank tolerance; the step's residual along it cannot be
+        # charged soundly, so nothing is proved, the same on every BLAS kernel
+        assert ds.identifiability.condition > stand_in_condition_max(ds.m)
+        assert not cert.ok and not np.isfinite(cert.within) and cert.relative_gap <= cert.tol
+        assert any("nearly collinear" in m for m in cert.messages), cert.messages
     # the least-squares coefficients are recovered to many digits
     ref = np.linalg.lstsq(ds.X, y, rcond=None)[0]
     np.testing.assert_allclose(cert.dual.theta, ref, rtol=1e-6, atol=1e-9 * np.abs(ref).max())
