@@ -620,7 +620,7 @@ def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
         messages.append(f"the bracket's round-off budget {br.roundoff:.2e} nats exceeds the "
                         f"tolerance {tol:g} (relative): theta is only proved to be within "
                         f"{max(br.duality_gap, 0) + br.roundoff:.2e} nats of the optimum"
-                        + ("" if np.isfinite(br.roundoff) else
+                        + ("" if not br.flat else
                            " (nothing proved: the design's columns are so nearly collinear that"
                            " float64 cannot resolve its flattest directions; a small L2 penalty,"
                            " or dropping or orthogonalising columns, makes it provable)"))
@@ -719,6 +719,9 @@ class Bracket:
     scale : float
         ``1 + max |X^T W Y|``.
     seconds : float
+    flat : bool
+        Whether nothing is proved because the design's flattest directions are out of
+        float64's reach (:func:`_lost_directions`; ``roundoff`` is then infinite).
     """
 
     mu: np.ndarray | None
@@ -749,6 +752,7 @@ class Bracket:
     scale: float
     seconds: float
     stepped: bool = True
+    flat: bool = False
 
     @property
     def in_domain(self) -> bool:
@@ -985,8 +989,9 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         gap = upper - lower if np.isfinite(lower) else float("inf")  # (not inf - inf: NaN)
 
     rank, condition, smallest = solve
-    if (not penalty.active and mask is None and A[0].size and t > 0
-            and _lost_directions(data, sel.size, rank)):
+    flat = bool(not penalty.active and mask is None and A[0].size and t > 0
+                and _lost_directions(data, sel.size, rank))
+    if flat:
         # the stepped point's residual is charged with the given theta standing in for
         # theta*, which a nearly flat direction of the design can make arbitrarily wrong:
         # nothing is proved, nor attainment
@@ -1007,7 +1012,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         proves_attained=bool(attained), relative_margin=float(two.relative_margin),
         second_step=float(second_step), rank=int(rank), size=int(sel.size),
         condition=float(condition), scale=scale, seconds=time.perf_counter() - t0,
-        stepped=bool(A[0].size))
+        stepped=bool(A[0].size), flat=flat)
 
 
 def _lost_directions(data, p: int, rank: int) -> bool:
