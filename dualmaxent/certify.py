@@ -144,8 +144,11 @@ The verdict
 -----------
 ``ok`` holds when what is proved closes: ``relative_gap = |gap| / max(1, |upper_bound|) <= tol``,
 the round-off budget too (``roundoff <= tol max(1, |upper_bound|)``: a gap closed to within an
-unproved budget proves nothing to ``tol``), ``gap >= -roundoff``, the point's balance residual
-(relative to ``scale``) is within ``tol``,
+unproved budget proves nothing to ``tol``), for the gaussian and Poisson families the gap beyond
+its round-off against the objective's excess over the data's own point too (``gap - roundoff <=
+tol max(1, |upper_bound - H(Y)|)``, half the RSS or deviance: their ``H`` has no fixed origin,
+and ``|upper_bound|`` is mostly the data's constant ``sum w y^2 / 2`` once y is large),
+``gap >= -roundoff``, the point's balance residual (relative to ``scale``) is within ``tol``,
 and, for separated data, the LP's direction checks. Then ``upper_bound - OPT <= within =
 max(gap, 0) + roundoff``: theta is within ``within`` nats of the optimum.
 """
@@ -624,6 +627,15 @@ def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
                            " (nothing proved: the design's columns are so nearly collinear that"
                            " float64 cannot resolve its flattest directions; a small L2 penalty,"
                            " or dropping or orthogonalising columns, makes it provable)"))
+    excess = max(br.duality_gap - br.roundoff, 0.0)  # (the gap beyond its own rounding)
+    if br.relative_gap <= tol and np.isfinite(br.excess_reference) \
+            and not excess <= tol * max(1.0, br.excess_reference):
+        # the gaussian and Poisson objectives carry the data's constant -H(Y) (sum y^2 / 2):
+        # with y shifted by 1e4, a least-squares fit 939 nats off was 2e-7 of it
+        messages.append(f"the duality gap {br.duality_gap:.2e} nats exceeds the tolerance "
+                        f"{tol:g} relative to the fit's own excess over the data's point, "
+                        f"{br.excess_reference:.2e} nats (half the residual sum of squares or "
+                        "deviance; the objective itself is mostly the data's constant)")
     if br.duality_gap < -br.roundoff:
         messages.append(f"the duality gap {br.duality_gap:.1e} is negative beyond its round-off "
                         f"budget {br.roundoff:.1e}: weak duality is violated, so a computation "
@@ -719,6 +731,11 @@ class Bracket:
     scale : float
         ``1 + max |X^T W Y|``.
     seconds : float
+    excess_reference : float
+        For the gaussian and Poisson families, ``|upper - H(Y)|``: the dual objective's excess
+        over the data's own point (half the RSS, half the Poisson deviance), the size a gap
+        beyond its round-off is judged against (:func:`_bracket_messages`); NaN for the
+        probability families, whose ``H`` is an entropy with a fixed origin.
     flat : bool
         Whether nothing is proved because the design's flattest directions are out of
         float64's reach (:func:`_lost_directions`; ``roundoff`` is then infinite).
@@ -753,6 +770,7 @@ class Bracket:
     seconds: float
     stepped: bool = True
     flat: bool = False
+    excess_reference: float = float("nan")
 
     @property
     def in_domain(self) -> bool:
@@ -988,6 +1006,12 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         upper, roundoff = (float("inf") if np.isnan(upper) else upper), float("inf")
         gap = upper - lower if np.isfinite(lower) else float("inf")  # (not inf - inf: NaN)
 
+    # the gaussian and Poisson H has no fixed origin (the gaussian -sum w mu^2 / 2 moves with a
+    # shift of y): a gap is also judged against the objective's excess over the data's own
+    # point (one pass over Y, no product with X; :func:`_bracket_messages`)
+    own = None if fam.is_probability else memo.get("own") or run(_pass_data, fam)
+    excess_reference = (float("nan") if own is None
+                        else abs(float(upper) - float(own.entropy)))
     rank, condition, smallest = solve
     flat = bool(not penalty.active and mask is None and A[0].size and t > 0
                 and _lost_directions(data, sel.size, rank))
@@ -1012,7 +1036,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         proves_attained=bool(attained), relative_margin=float(two.relative_margin),
         second_step=float(second_step), rank=int(rank), size=int(sel.size),
         condition=float(condition), scale=scale, seconds=time.perf_counter() - t0,
-        stepped=bool(A[0].size), flat=flat)
+        stepped=bool(A[0].size), flat=flat, excess_reference=excess_reference)
 
 
 def _lost_directions(data, p: int, rank: int) -> bool:

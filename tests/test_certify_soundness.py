@@ -692,3 +692,25 @@ def test_the_verdict_counts_the_round_off_budget():
         assert cert.within >= cert.roundoff
         # neither is a nearly collinear design: the message does not say so
         assert not cert.projected.flat and not any("collinear" in m for m in cert.messages)
+
+
+@pytest.mark.parametrize("shift", [0.0, 1e4])
+def test_a_wrong_least_squares_fit_is_not_ok_whatever_the_mean_of_y(shift):
+    """The gaussian objective ``sum (eta^2 / 2 - y eta)`` carries the data's constant ``-sum
+    y^2 / 2``: with y shifted by 1e4 a fit 939 nats off was 2e-7 of ``|upper|`` and printed OK.
+    Its gap beyond round-off is judged against half the residual sum of squares at theta too,
+    recomputed here, and the exact fit stays OK."""
+    from sklearn.linear_model import LinearRegression
+
+    from dualmaxent.adapters import certify_model
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 2))
+    y = shift + X @ [1.0, 2.0] + rng.normal(size=100)
+    model = LinearRegression().fit(X, y)
+    assert certify_model(model, X, y).ok
+    model.coef_ += 3.0
+    cert = certify_model(model, X, y)
+    half_rss = 0.5 * float(np.sum((y - model.predict(X)) ** 2))
+    assert cert.duality_gap - cert.roundoff > cert.tol * half_rss  # the fit is far off
+    assert not cert.ok
