@@ -97,6 +97,10 @@ def summary(expl) -> View:
         return bad
     cert, s = expl.cert, expl.seconds
     color = "#1a7f37" if cert.ok else "#b42318"
+    # the checker's point gives the lower bound; CVXPY's entropy (when it ran) is a cross-check
+    point_h = cert.projected.entropy if cert.projected is not None else cert.entropy
+    cross = ("" if expl.primal is None else
+             f"; CVXPY's entropy {cert.entropy:.8f} nats is a cross-check, not a bound")
     cvxpy = ("" if expl.primal is None else
              f"; CVXPY compile <span data-dm='compile'>{s['primal_compile'] * 1e3:.0f}</span> ms,"
              f" solve <span data-dm='solve'>{s['primal_solve'] * 1e3:.0f}</span> ms")
@@ -116,11 +120,14 @@ def summary(expl) -> View:
         f"<div style='border:1px solid #ccc;border-radius:6px;padding:6px 10px'>"
         f"<div data-dm='verdict' style='font-weight:bold;color:{color}'>"
         f"{html.escape(cert.verdict)}</div>"
-        f"<div style='font-size:15px'>entropy H = <b data-dm='entropy'>{cert.entropy:.8f}</b>"
-        f" nats{kind} &nbsp; −l(θ*) + penalty = <b data-dm='upper'>{cert.upper_bound:.8f}</b>"
-        " &nbsp;"
-        f" gap <b data-dm='gap'>{cert.duality_gap:.2e}</b>{below} (θ is within <span "
+        f"<div style='font-size:15px'>lower bound <b data-dm='lower'>{cert.lower_bound:.8f}</b>"
+        f" ≤ OPT ≤ upper bound <b data-dm='upper'>{cert.upper_bound:.8f}</b> nats &nbsp;"
+        f" gap <b data-dm='gap'>{cert.duality_gap:.2e}</b> nats{below} (θ is within <span "
         f"data-dm='within'>{cert.within:.2e}</span> nats of the optimum)</div>"
+        f"<div style='font-size:12px;color:#555'>upper bound: the dual objective "
+        f"−l(θ*){' + penalty' if cert.penalty.active else ''}; lower bound: the entropy "
+        f"H(P~) = <span data-dm='entropy'>{point_h:.8f}</span> nats{kind} of the checker's "
+        f"point P~ (built from θ*, then checked){_charge_text(cert, point_h)}{cross}</div>"
         f"<div style='font-size:12px;color:#555'>{html.escape(expl.dataset.name)}: n = "
         f"{expl.dataset.n}, m = {expl.dataset.m}, {expl.dataset.family.name}; dual "
         f"{html.escape(expl.dual.method)} {expl.dual.iterations} "
@@ -130,6 +137,15 @@ def summary(expl) -> View:
         f"<span data-dm='total'>{s['total'] * 1e3:.0f}</span> ms{reused}</div></div>")
     return View(block, {"ok": bool(cert.ok), "entropy": cert.entropy,
                         "gap": cert.duality_gap, "seconds": dict(s)})
+
+
+def _charge_text(cert, point_h: float) -> str:
+    """The relaxation's charge between the point's entropy and the lower bound, if any."""
+    charge = point_h - cert.lower_bound
+    if not cert.penalty.active or not np.isfinite(charge) or abs(charge) <= cert.roundoff:
+        return ""
+    return (f", less the penalty's charge on its slack s ({charge:.6g} nats: "
+            f"{'‖s‖²/2λ' if cert.penalty.kind == 'l2' else 'the softened box'})")
 
 
 # -- the balance equations ----------------------------------------------------------------------
