@@ -306,8 +306,11 @@ def bracket(expl, methods=TRACE_METHODS, points: int = TRACE_POINTS) -> View:
         g, r = t.duality_gap[i], t.roundoff[i]
         return f"{g:.2e}" if g > r else f"≤ {r:.0e} (round-off)"
 
+    # the solver's ending in words (its status code, "not_attained", read as a sentence)
+    ended = {"converged": "yes", "max_iter": "no: iteration cap", "stalled": "no: stalled",
+             "not_attained": "supremum only (θ runs off)", "diverged": "no: θ may run off"}
     rows = [[html.escape(m), str(int(t.iteration[-1])), gap(t, 0), gap(t, -1),
-             "yes" if t.dual.converged else html.escape(str(t.dual.status))]
+             html.escape(ended.get(str(t.dual.status), str(t.dual.status)))]
             for m, t in traces.items()]
     refused = _refusals(expl)
     untraced = "".join(f"<div style='font-size:12px;color:#666'>not traced: "
@@ -319,7 +322,7 @@ def bracket(expl, methods=TRACE_METHODS, points: int = TRACE_POINTS) -> View:
                 "weak duality made visible.")
     out = (_text(sentence) + _row(left, right)
            + display.table_html(["solver", "last iterate", "first gap", "last gap",
-                                 "converged"], rows) + untraced)
+                                 "converged?"], rows) + untraced)
     return View(out, numbers)
 
 
