@@ -30,8 +30,12 @@ def _(mo):
 @app.cell
 def _(mo, model):
     start = model.initial(mo.cli_args())
-    data_pick = mo.ui.dropdown(options=list(model.EXAMPLES),
-                               value=start.name if start.name in model.EXAMPLES else "blobs",
+    # a CSV given on the command line is a choice of its own, listed first and chosen: the menu
+    # showed "blobs" while the file was loaded, and picking an example changed nothing
+    given = [f"file: {start.csv_name}"] if start.csv else []
+    data_pick = mo.ui.dropdown(options=given + list(model.EXAMPLES),
+                               value=(given[0] if given else start.name
+                                      if start.name in model.EXAMPLES else "blobs"),
                                label="data")
     upload = mo.ui.file(filetypes=[".csv"], label="or upload a CSV")
     return data_pick, start, upload
@@ -39,7 +43,8 @@ def _(mo, model):
 
 @app.cell
 def _(FAMILIES, data_pick, mo, model, start, upload):
-    csv_bytes = upload.contents() if upload.value else start.csv
+    from_file = start.csv is not None and data_pick.value == f"file: {start.csv_name}"
+    csv_bytes = upload.contents() if upload.value else start.csv if from_file else None
     csv_name = upload.name() if upload.value else start.csv_name
     columns = model.csv_columns(csv_bytes) if csv_bytes else []
     natural = model.EXAMPLES[data_pick.value][1] if not columns else "categorical"
