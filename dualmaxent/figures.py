@@ -1176,6 +1176,9 @@ def fig_gauge(out="figures") -> FigureOutput:
     cf = ax.contourf(A0, A1, -L, levels=14, cmap="viridis_r")
     cbar = fig.colorbar(cf, ax=ax, shrink=0.9)
     cbar.set_label(r"$-l$ (nats)")
+    # room between the colour bar's name and panel (b)'s axis label: side by side they read as
+    # two labels of one axis
+    fig.get_layout_engine().set(wspace=0.06)
     c0 = th[-1, 0]
     ax.plot(a, a - c0, color="w", lw=2, ls="--", label=r"orbit $\theta + c$: same P")
     ax.axhline(0.0, color="#ff7f0e", lw=2, label="pinned gauge: last class 0")
