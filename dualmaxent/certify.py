@@ -968,6 +968,10 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     cls, feat = np.divmod(sel, data.m)
     # (before the residual is scaled to the point of the lower bound, below)
     reach = _step_reach(one, two, resid_bound, feat, cls)
+    if not bounded and A[0].size:
+        # unpenalised, the stepped point's multiplier stands in for theta*, not the given
+        # theta's (:func:`_stepped_multiplier`)
+        memo["bound"] = _stepped_multiplier(params, th, A, multi)[_row_index(eq)]
     charge = float(_relaxation(np.array([t]), two.resid, pen_rows, penalty)[0]) if t > 0 else 0.0
     # the point's residual and the bound of its sum at t, formed in place of pass 2's (read by
     # nothing else now): t times them (1 times them is themselves), 0 at t = 0
@@ -2120,6 +2124,29 @@ def _kkt_budget(gb, th, pen_rows, penalty, multi, cols: slice = slice(None)) -> 
     return float(gb.max(initial=0.0))
 
 
+def _stepped_multiplier(params: Parameterization, th, A, multi) -> np.ndarray:
+    """``|theta + a| + |a|`` in the pivot gauge, entry by entry: the unpenalised stand-in for
+    ``|theta*|`` that charges a Newton point's residual (``A`` the step ``a``, rows and
+    values, :func:`_step`).
+
+    The point ``mu~ = mu + J a`` is, to first order, the mean at ``theta + a``, whose own
+    residual the step removed: ``theta + a`` is Newton's estimate of ``theta*`` and ``|a|``
+    more covers its error where Newton contracts (``|theta* - theta - a| <= |a|``). The given
+    theta alone stood in before: off ``theta*`` along a nearly flat direction of the design
+    (the fit without one of two columns equal to 2e-6, zero inserted; condition 1e5 to 1e6)
+    ``a`` is large along it and ``|theta|`` misses it, and a lower bound rose above the
+    optimum, by 1.85 nats on a least-squares problem of 2e4 rows. Still a first-order
+    stand-in, not a proof (module docstring): beyond :func:`stand_in_condition_max` nothing
+    is proved at all."""
+    t = params.gauge_fix(th) if multi else np.array(th, dtype=np.float64)
+    rows, values = A
+    step = np.abs(values)
+    t[rows] += values
+    np.abs(t, out=t)
+    t[rows] += step
+    return t
+
+
 def _abs_pivot(params: Parameterization, th, multi) -> np.ndarray:
     """``|theta|`` in the pivot gauge (categorical: the gauge's copy, its absolute value taken
     in place)."""
@@ -2693,8 +2720,10 @@ def _shifted_bound(H, low: float, rounding: float) -> float:
 def _unequilibrated(bound: float, d: np.ndarray) -> float:
     """A lower bound of ``lambda_min(C)`` from one of ``lambda_min(D C D)``, ``D = diag(d)``:
     divided by ``max(d)^2`` (``x^T C x = y^T D C D y`` with ``y = D^-1 x``, ``|y| >= |x| /
-    max(d)``), rounded down; 0 for a bound below 0."""
-    return max(bound, 0.0) / float(d.max()) ** 2 * (1.0 - 4 * U)
+    max(d)``), rounded down; 0 for a bound below 0. (Divided twice: ``max(d)^2`` overflows
+    for a column of curvature below 1e-308, whose bound is then 0, not an OverflowError.)"""
+    top = float(d.max())
+    return max(bound, 0.0) / top / top * (1.0 - 8 * U)
 
 
 # -- the passes: plain float64 expressions on one row block ------------------------------------
