@@ -623,10 +623,7 @@ def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
         messages.append(f"the bracket's round-off budget {br.roundoff:.2e} nats exceeds the "
                         f"tolerance {tol:g} (relative): theta is only proved to be within "
                         f"{max(br.duality_gap, 0) + br.roundoff:.2e} nats of the optimum"
-                        + ("" if not br.flat else
-                           " (nothing proved: the design's columns are so nearly collinear that"
-                           " float64 cannot resolve its flattest directions; a small L2 penalty,"
-                           " or dropping or orthogonalising columns, makes it provable)"))
+                        + _FLAT_REASONS.get(br.flat, ""))
     excess = max(br.duality_gap - br.roundoff, 0.0)  # (the gap beyond its own rounding)
     if br.relative_gap <= tol and np.isfinite(br.excess_reference) \
             and not excess <= tol * max(1.0, br.excess_reference):
@@ -736,9 +733,10 @@ class Bracket:
         over the data's own point (half the RSS, half the Poisson deviance), the size a gap
         beyond its round-off is judged against (:func:`_bracket_messages`); NaN for the
         probability families, whose ``H`` is an entropy with a fixed origin.
-    flat : bool
-        Whether nothing is proved because the design's flattest directions are out of
-        float64's reach (:func:`_lost_directions`; ``roundoff`` is then infinite).
+    flat : str
+        Why nothing is proved, where the step's curvature cannot resolve a direction the
+        design has: ``"collinear"`` (the design itself) or ``"curvature"`` (its weights at
+        theta), else ``""`` (:func:`_lost_directions`; ``roundoff`` is then infinite).
     """
 
     mu: np.ndarray | None
@@ -769,7 +767,7 @@ class Bracket:
     scale: float
     seconds: float
     stepped: bool = True
-    flat: bool = False
+    flat: str = ""
     excess_reference: float = float("nan")
 
     @property
@@ -1017,8 +1015,8 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     excess_reference = (float("nan") if own is None
                         else abs(float(upper) - float(own.entropy)))
     rank, condition, smallest = solve
-    flat = bool(not penalty.active and mask is None and A[0].size and t > 0
-                and _lost_directions(data, sel.size, rank))
+    flat = (_lost_directions(data, sel.size, rank)
+            if not penalty.active and mask is None and A[0].size and t > 0 else "")
     if flat:
         # the stepped point's residual is charged with the given theta standing in for
         # theta*, which a nearly flat direction of the design can make arbitrarily wrong:
@@ -1043,9 +1041,22 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         stepped=bool(A[0].size), flat=flat, excess_reference=excess_reference)
 
 
-def _lost_directions(data, p: int, rank: int) -> bool:
-    """Whether the unpenalised step's ``C_SS`` (``p`` entries, factored on its numerical range,
-    of rank ``rank``; -1 unknown) lost directions the design has.
+#: Why nothing is proved, by :func:`_lost_directions`'s answer (the verdict's words).
+_FLAT_REASONS = {
+    "collinear": (" (nothing proved: the design's columns are so nearly collinear that float64"
+                  " cannot resolve its flattest directions; a small L2 penalty, or dropping or"
+                  " orthogonalising columns, makes it provable)"),
+    "curvature": (" (nothing proved: at this theta the curvature is so flat in a direction the"
+                  " design has (its weights spread over many orders of magnitude) that float64"
+                  " cannot resolve it; a small L2 penalty makes it provable)"),
+}
+
+
+def _lost_directions(data, p: int, rank: int) -> str:
+    """Why the unpenalised step's ``C_SS`` (``p`` entries, factored on its numerical range,
+    of rank ``rank``; -1 unknown) lost directions the design has: ``"collinear"`` (the design
+    is too ill-conditioned), ``"curvature"`` (the curvature's weights at theta flattened a
+    direction the design resolves), or ``""`` (none lost).
 
     Without a penalty the stepped point's residual ``r`` (at the rounding level) is charged
     ``|theta| |r|``, the given theta standing in for the multiplier ``theta*`` to first order
@@ -1067,12 +1078,12 @@ def _lost_directions(data, p: int, rank: int) -> bool:
     if not getattr(data, "rank_computable", False):
         # (a wide sparse design, or one read through an engine, whose identifiability is not
         # at hand: a dropped direction cannot be told from a dependency, so it counts as lost)
-        return 0 <= rank < p and hasattr(data, "engine")
+        return "curvature" if 0 <= rank < p and hasattr(data, "engine") else ""
     ident = data.identifiability
     if ident.condition > stand_in_condition_max(p):
-        return True
+        return "collinear"
     units = data.k - 1 if data.family.multiclass else 1
-    return 0 <= rank < min(p, ident.rank * units)
+    return "curvature" if 0 <= rank < min(p, ident.rank * units) else ""
 
 
 def stand_in_condition_max(p: int) -> float:
