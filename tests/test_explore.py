@@ -473,7 +473,10 @@ def test_browser_moves_lambda_and_the_duality_follows(tmp_path):
         assert last[0] != first[0], "the displayed entropy did not change"
         assert last[1:3] != first[1:3], "the displayed gap did not change"
         # the gap shown is the certificate's: within its tolerance of the upper bound
-        tol = model.Settings().tol  # the page's certificate tolerance
+        # the page's certificate tolerance (its dual tolerance left at its default)
+        from dualmaxent.verify import certificate_tol
+
+        tol = certificate_tol(model.Settings().tol, None)
         assert abs(float(last[1])) <= tol * max(1.0, abs(float(last[3]))) + float(last[2])
         print(f"slider move to redrawn summary and view: "
               f"{', '.join(f'{s:.3f}' for s in page_seconds)} s in the page "
@@ -521,3 +524,17 @@ def test_the_summary_prints_the_bracket_and_what_each_bound_is(penalty, primal):
     else:
         assert "charge" not in text
         assert f"CVXPY's entropy {cert.entropy:.8f} nats is a cross-check, not a bound" in text
+
+
+def test_a_loose_dual_is_certified_at_its_own_tolerance_in_the_explorer():
+    """The explorer's certificate follows its dual tolerance menu as the estimators do
+    (:func:`dualmaxent.verify.certificate_tol`): a dual asked for 1e-4 was failed against the
+    certificate's 1e-6, the two tolerances side by side and neither named."""
+    loaded = model.load(model.Source("blobs"))
+    for penalty in ("none", "L2"):
+        loose = model.explore(loaded, model.Settings(penalty, 1.0, dual_tol=1e-4,
+                                                     primal="projected"))
+        assert loose.cert.tol == 1e-4 and loose.cert.dual_gradient <= 1e-4
+        assert loose.cert.ok, loose.cert.messages
+        default = model.explore(loaded, model.Settings(penalty, 1.0, primal="projected"))
+        assert default.cert.tol == 1e-6

@@ -349,7 +349,7 @@ def _traces(expl, methods, points: int) -> dict:
                         kept[key] = _trace_of_iterates(expl, points)
                     else:
                         kept[key] = trace_bracket(
-                            ds, method=method, penalty=cert.penalty, tol=st.tol,
+                            ds, method=method, penalty=cert.penalty, tol=cert.tol,
                             dual_tol=st.dual_tol, max_points=points,
                             max_iter=TRACE_MAX_ITER if method == "gradient" else None,
                             separation=cert.separation)
@@ -381,7 +381,7 @@ def _trace_of_iterates(expl, points: int):
 
     ds, dual, cert = expl.dataset, expl.dual, expl.cert
     chosen = _chosen(len(expl.iterates), points)
-    certs = [certify(ds, expl.iterates[t], penalty=cert.penalty, tol=expl.settings.tol,
+    certs = [certify(ds, expl.iterates[t], penalty=cert.penalty, tol=cert.tol,
                      source=f"iterate {t} of {dual.method}", separation=cert.separation)
              for t in chosen]
     return BracketTrace(method=dual.method, iteration=np.asarray(chosen, dtype=int),
