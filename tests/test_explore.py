@@ -538,3 +538,22 @@ def test_a_loose_dual_is_certified_at_its_own_tolerance_in_the_explorer():
         assert loose.cert.ok, loose.cert.messages
         default = model.explore(loaded, model.Settings(penalty, 1.0, primal="projected"))
         assert default.cert.tol == 1e-6
+
+
+def test_the_elastic_net_balance_shows_the_softened_box():
+    """Under the elastic net a nonzero coefficient's slack lies beyond the box lam a, by
+    lam (1 - a) |theta| (recomputed here from the certificate's theta): the table says so
+    ("= box + excess, beyond the box"), where it printed "41.28 >= 24.2 tight", a constraint
+    that read as broken."""
+    loaded = model.load(model.Source("iris"))
+    expl = model.explore(loaded, model.Settings("elastic net", 5.0, l1_ratio=0.5,
+                                                primal="projected"))
+    view = views.balance(expl)
+    lam, a = expl.cert.penalty.lam, expl.cert.penalty.l1_ratio
+    theta = np.asarray(expl.cert.theta).reshape(expl.dataset.m, -1)
+    diff, tight = view.numbers["difference"], view.numbers["tight"]
+    assert tight.any() and "softened by a quadratic" in view.html
+    for r, i in zip(*np.nonzero(tight)):
+        excess = abs(diff[r, i]) - lam * a
+        assert excess == pytest.approx(lam * (1 - a) * abs(theta[r, i]), rel=1e-6)
+        assert f"{abs(diff[r, i]):.4g} = {lam * a:.4g} + {excess:.4g}" in view.html
