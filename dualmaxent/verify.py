@@ -146,6 +146,7 @@ PRIMAL_MODES = ("auto", "cvxpy", "projected")
 #: m = 51: 2.6e6 entries 15.0 s. Rows x classes alone misjudged the wide binary problem.
 AUTO_CVXPY_MAX_SIZE = 1_200_000
 
+
 def certificate_tol(tol: float | None, dual_tol: float | None) -> float:
     """The certificate's tolerance: ``tol`` when given, else 1e-6 (:data:`DEFAULT_TOL`) or the
     dual solve's ``dual_tol`` when that is looser.

@@ -37,7 +37,7 @@ from hypothesis.errors import InvalidArgument
 from scipy.optimize import minimize
 from scipy.special import expit, logsumexp, softmax
 
-from dualmaxent import Dataset, certify, solve_dual
+from dualmaxent import Dataset, solve_dual
 from dualmaxent.exceptions import DualMaxentError
 
 certify_module = pytest.importorskip("dualmaxent.certify")
