@@ -525,7 +525,7 @@ def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_r
                 or (sep is not None and not sep.separated))
     messages += _bracket_messages(br, tol)
     notes += _gradient_notes(br, tol, data.family)
-    within = max(br.duality_gap, 0.0) + br.roundoff
+    within = br.within
     return Certificate(
         entropy=br.entropy, neg_loglik=-_reported_loglik(data, br), duality_gap=br.duality_gap,
         relative_gap=br.relative_gap, lower_bound=br.lower_bound, upper_bound=br.upper_bound,
@@ -616,13 +616,13 @@ def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
     if not br.relative_gap <= tol:
         messages.append(f"the duality gap {br.duality_gap:.2e} nats (relative "
                         f"{br.relative_gap:.1e}) exceeds the tolerance {tol:g}: theta is only "
-                        f"proved to be within {max(br.duality_gap, 0) + br.roundoff:.2e} nats "
+                        f"proved to be within {br.within:.2e} nats "
                         "of the optimum")
     if br.relative_gap <= tol and not (br.roundoff <= tol * max(1.0, abs(br.upper_bound))):
         # the gap closes, but its proof does not: the round-off budget is part of what is proved
         messages.append(f"the bracket's round-off budget {br.roundoff:.2e} nats exceeds the "
                         f"tolerance {tol:g} (relative): theta is only proved to be within "
-                        f"{max(br.duality_gap, 0) + br.roundoff:.2e} nats of the optimum"
+                        f"{br.within:.2e} nats of the optimum"
                         + _FLAT_REASONS.get(br.flat, ""))
     excess = max(br.duality_gap - br.roundoff, 0.0)  # (the gap beyond its own rounding)
     if br.relative_gap <= tol and np.isfinite(br.excess_reference) \
@@ -769,6 +769,11 @@ class Bracket:
     stepped: bool = True
     flat: str = ""
     excess_reference: float = float("nan")
+
+    @property
+    def within(self) -> float:
+        """A proved bound on ``upper_bound - OPT``: ``max(gap, 0) + roundoff``."""
+        return max(self.duality_gap, 0.0) + self.roundoff
 
     @property
     def in_domain(self) -> bool:

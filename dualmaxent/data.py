@@ -781,11 +781,11 @@ class Dataset:
                                family=family, name=name)
 
 
-
 def counted(n: int, noun: str) -> str:
     """``"1 missing value"``, ``"3 missing values"``: a count and its noun, in the plural but
-    for one (the messages of bad input)."""
+    for one (the messages of bad input, the CLI's reports)."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
 
 def _first_line(exc: BaseException) -> str:
     """The first non-blank line of an exception's message, without terminal colour codes."""

@@ -54,7 +54,7 @@ import numpy as np
 import scipy.sparse
 
 from . import design
-from .data import (Dataset, counted, _as_frame, _design, _Factor, _frame_column, _read_column,
+from .data import (Dataset, _as_frame, _design, _Factor, _frame_column, _read_column, counted,
                    _sparse_pays)
 from .engine import DaskEngine, EngineObjective, NumpyEngine, _tree, add
 from .exceptions import DataError, DualMaxentError, SeparationWarning

@@ -42,7 +42,7 @@ import numpy as np
 
 from . import _numerics as nx
 from . import progress
-from .data import Dataset, load_dataset
+from .data import Dataset, counted, load_dataset
 from .dual import solve_dual
 from .exceptions import DualMaxentError, DualMaxentWarning
 from .families import get_family
@@ -1482,6 +1482,5 @@ def main_figures(args, load=None) -> int:
                 print(f"wrote {os.fspath(result)}  ({time.perf_counter() - t0:.1f} s)",
                       flush=True)
             bar.update()
-    print(f"{written} figure{'' if written == 1 else 's'} in "
-          f"{time.perf_counter() - total:.1f} s")
+    print(f"{counted(written, 'figure')} in {time.perf_counter() - total:.1f} s")
     return 0

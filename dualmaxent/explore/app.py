@@ -38,12 +38,12 @@ def _(mo, model):
                                       if start.name in model.EXAMPLES else "blobs"),
                                label="data")
     upload = mo.ui.file(filetypes=[".csv"], label="or upload a CSV")
-    return data_pick, start, upload
+    return data_pick, given, start, upload
 
 
 @app.cell
-def _(FAMILIES, data_pick, mo, model, start, upload):
-    from_file = start.csv is not None and data_pick.value == f"file: {start.csv_name}"
+def _(FAMILIES, data_pick, given, mo, model, start, upload):
+    from_file = data_pick.value in given
     csv_bytes = upload.contents() if upload.value else start.csv if from_file else None
     csv_name = upload.name() if upload.value else start.csv_name
     columns = model.csv_columns(csv_bytes) if csv_bytes else []
