@@ -44,7 +44,7 @@ class Status(str, enum.Enum):
     """
 
     #: the relative KKT residual reached the tolerance
-    CONVERGED = ("converged", "relative {measure} {rel:.1e} <= {tol:g}")
+    CONVERGED = ("converged", "relative {measure} {rel:.1e} <= {tol:.3g}")
     #: the iteration cap was reached first
     MAX_ITER = ("max_iter", "reached {max_iter} iterations at relative {measure} {rel:.1e}")
     #: the method could make no more progress (line search at its round-off floor)

@@ -61,6 +61,8 @@ closes is certified, and one that converged but whose bracket does not close is 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from . import design, progress
@@ -189,9 +191,29 @@ def _tighter_if_relaxed(dataset, dual, cert, penalty, method, max_iter, tol):
         return dual, cert
     again = solve_dual(dataset, method=method, tol=target, max_iter=max_iter, penalty=penalty,
                        theta0=dual.theta, check_attainment=False)
+    again = _continued(dual, again)
     second = certify(dataset, again.theta, penalty=penalty, tol=tol,
                      source=describe_source(again))
     return (again, second) if second.relative_gap < cert.relative_gap else (dual, cert)
+
+
+def _continued(first: DualResult, again: DualResult) -> DualResult:
+    """``again``, a solve started from ``first``'s theta, reported as the one solve it continues:
+    the iterations, seconds and history of both (``again``'s first row is ``first``'s last
+    point, counted once), the first solve's attainment, and a message that says so."""
+    offset = {"iteration": first.iterations, "seconds": first.solve_seconds}
+    history = {}
+    for key, values in again.history.items():
+        head = np.asarray(first.history.get(key, ()))
+        tail = np.asarray(values)[1:] + offset.get(key, 0)
+        history[key] = np.concatenate([head, tail]) if head.size else tail
+    return dataclasses.replace(
+        again, iterations=first.iterations + again.iterations,
+        solve_seconds=first.solve_seconds + again.solve_seconds, history=history,
+        attained=first.attained,
+        message=f"{again.message}, continued past the default tolerance "
+                f"({first.iterations} iterations to {first.kkt_residual:.1e}, then "
+                f"{again.iterations} more): the weak ridge's bracket needs a smaller gradient")
 
 
 def verify(

@@ -392,6 +392,15 @@ def test_a_weak_ridge_is_solved_tighter_until_its_bracket_closes():
     gap = cert.upper_bound - cert.lower_bound
     assert cert.ok and gap <= cert.tol * max(1.0, abs(cert.upper_bound)), cert.messages
     assert cert.dual.kkt_residual < 1e-11  # tighter than the default 1e-10
+    # reported as one solve: both solves' iterations, one history row each and the start
+    first = solve_dual(ds, penalty=cert.penalty)
+    h = cert.dual.history
+    assert cert.dual.iterations > first.iterations
+    assert all(len(v) == cert.dual.iterations + 1 for v in h.values())
+    np.testing.assert_array_equal(h["iteration"], np.arange(cert.dual.iterations + 1))
+    assert np.all(np.diff(h["seconds"]) >= 0)
+    assert h["kkt_residual"][-1] == cert.dual.kkt_residual
+    assert f"{first.iterations} iterations" in cert.dual.message
     X, y = load_iris(return_X_y=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error", CertificateWarning)
