@@ -140,8 +140,28 @@ def _dense(X, what: str = "X") -> np.ndarray:
     try:
         a = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError):
-        raise DataError(f"{what} must be numeric") from None
+        raise DataError(f"{what} must be numeric{_non_numeric_columns(X)}") from None
     return a[:, None] if a.ndim == 1 else a
+
+
+def _non_numeric_columns(X) -> str:
+    """``: column 'g' holds category values; ...`` for a DataFrame's columns that are not
+    numbers (a model that expands them itself, as glum does a categorical column, multiplies
+    its coefficients into a design of indicator columns, which certify_model needs), else ''."""
+    dtypes = getattr(X, "dtypes", None)
+    columns = getattr(X, "columns", None)
+    if dtypes is None or columns is None:
+        return ""
+    try:
+        bad = [(str(c), str(t)) for c, t in zip(columns, list(dtypes))
+               if getattr(t, "kind", "O") not in "biuf"]
+    except TypeError:
+        return ""
+    if not bad:
+        return ""
+    said = ", ".join(f"{c!r} ({t})" for c, t in bad[:3]) + (" ..." if len(bad) > 3 else "")
+    return (f"; not numbers: {said}. Pass the numeric design the model's coefficients multiply "
+            "(a categorical column as its indicator columns)")
 
 
 def _need_data(model, X, y):
@@ -333,7 +353,7 @@ def _sk_least_squares(model, X, y, sample_weight) -> Problem:
     alpha = np.asarray(getattr(model, "alpha", 0.0), dtype=np.float64)
     if alpha.size != 1:
         raise _unsupported(model, "one alpha per target")
-    alpha = float(alpha)
+    alpha = float(alpha.item())  # (a one-entry array, as scikit-learn allows, too)
     Xa = _dense(X)
     _check_width(model, Xa, coef.size)
     names = _feature_names(model, X, coef.size)
@@ -403,6 +423,10 @@ def _statsmodels(results, X, y, sample_weight) -> Problem:
     if sample_weight is not None:
         raise DualMaxentError("statsmodels results carry their own weights: call "
                               "certify_model without sample_weight")
+    if getattr(model, "exog", None) is None or getattr(model, "endog", None) is None:
+        raise DataError("the statsmodels results hold no data (results.remove_data() or "
+                        "save(remove_data=True) dropped model.exog and model.endog, and with "
+                        "them any weights): certify the results of a fit that keeps its data")
     exog = np.asarray(model.exog, dtype=np.float64)
     endog = np.asarray(model.endog)
     names = [str(c) for c in (getattr(model, "exog_names", None) or [])] or None
@@ -597,7 +621,7 @@ def _glum(model, X, y, sample_weight) -> Problem:
 
 def _glum_names(model, p: int):
     names = [str(c) for c in (getattr(model, "feature_names_", None) or [])]
-    if len(names) == p and len(set(names)) == p and "intercept" not in names:
+    if len(names) == p and len(set(names)) == p:
         return names
     return None
 
@@ -659,8 +683,8 @@ def read_coef_csv(path, dataset: Dataset) -> np.ndarray:
                         f"data's features are {', '.join(wanted)}")
     missing = [n for n in wanted if n not in names]
     if missing:
-        hint = (" (pass --no-intercept for a model without one)" if missing == ["intercept"]
-                else "")
+        hint = (" (pass --no-intercept for a model without one)"
+                if dataset.intercept and missing == wanted[-1:] else "")
         raise DataError(f"{path}: no row for {', '.join(map(repr, missing))}{hint}")
     table = np.array(values, dtype=np.float64)[[names.index(n) for n in wanted]]
     family = dataset.family

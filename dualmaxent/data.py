@@ -53,6 +53,18 @@ BUILTIN_DATASETS = {
 }
 
 
+def intercept_name(names) -> str:
+    """The name of the constant column a data set appends: ``intercept``, or ``(intercept)``
+    when a feature already has that name (a column of the user's data called ``intercept``
+    is a feature like any other; statsmodels' formulas call their constant ``Intercept`` for
+    the same reason), with ``_`` appended until it is new."""
+    taken = set(map(str, names))
+    name = "intercept" if "intercept" not in taken else "(intercept)"
+    while name in taken:
+        name += "_"
+    return name
+
+
 class GeneratedNames(_SequenceABC):
     """Generated feature names ``x1, ..., xp`` (and ``intercept`` last), made when read.
 
@@ -503,7 +515,9 @@ class Dataset:
         if Xa.ndim != 2:
             raise DataError(f"X must be 2-dimensional; got {Xa.ndim} dimensions")
         n, p = Xa.shape
-        generated = feature_names is None or isinstance(feature_names, GeneratedNames)
+        # (generated names that end with the intercept's are a feature named so: plain text)
+        generated = feature_names is None or (isinstance(feature_names, GeneratedNames)
+                                              and "intercept" not in feature_names)
         if feature_names is None:
             feature_names = GeneratedNames(range(1, p + 1))
         elif not generated:
@@ -540,14 +554,12 @@ class Dataset:
         w = _checked_weights(weights, n)
         column_max = None
         if intercept:
-            if "intercept" in feature_names:
-                raise DataError("a feature is already named 'intercept'; pass intercept=False")
             if sparse:  # the ones implicit, X's entries read where they are
                 Xa = design.ones_column(Xa)
             else:  # the copy and the columns' maxima in one pass (:func:`_with_intercept_max`)
                 Xa, column_max = _with_intercept_max(Xa)
             feature_names = (feature_names.with_intercept() if generated
-                             else feature_names + ["intercept"])
+                             else feature_names + [intercept_name(feature_names)])
         elif sparse:  # read through read-only views (the caller's arrays keep their flags)
             Xa = design.read_only(Xa)
         elif not sparse:
@@ -670,6 +682,8 @@ class Dataset:
                                 f"{', '.join(map(str, columns))}")
         if features is None:
             features = [c for c in columns if c not in (target, weights)]
+        elif isinstance(features, str):  # one column's label, not a sequence of its letters
+            features = [features]
         for f in features:
             if f not in columns:
                 raise DataError(f"unknown feature column {f!r}; columns are "
@@ -845,7 +859,7 @@ def _from_rows(cls, rows, target, features, intercept, weights, family, name, wh
     if features is None:
         features = [h for h in header if h not in (target, weights)]
     else:
-        features = list(features)
+        features = [features] if isinstance(features, str) else list(features)
         for f in features:
             if f not in header:
                 raise DataError(f"unknown feature column {f!r}; columns are {', '.join(header)}")

@@ -55,7 +55,7 @@ import scipy.sparse
 
 from . import design
 from .data import (Dataset, _as_frame, _design, _Factor, _frame_column, _read_column, counted,
-                   _sparse_pays)
+                   intercept_name, _sparse_pays)
 from .engine import DaskEngine, EngineObjective, NumpyEngine, _tree, add
 from .exceptions import DataError, DualMaxentError, SeparationWarning
 from .families import Family, _sorted_labels, get_family
@@ -219,6 +219,8 @@ def from_dask(X, y, weights=None, feature_names=None, intercept: bool = True,
     if any(np.isnan(c) for c in X.chunks[0]):
         X = X.compute_chunk_sizes()
     X = X.astype(np.float64).rechunk({1: -1})
+    if 0 in X.chunks[0] and X.shape[0] > 0:  # (a filter's empty chunks: every pass skips none)
+        X = X.rechunk({0: tuple(c for c in X.chunks[0] if c)})
     n, p = X.shape
     rows = X.chunks[0]
     names = [f"x{i + 1}" for i in range(p)] if feature_names is None else \
@@ -227,11 +229,9 @@ def from_dask(X, y, weights=None, feature_names=None, intercept: bool = True,
         raise DataError(f"got {len(names)} feature names for {p} columns of X")
     if len(set(names)) != len(names):
         raise DataError("feature names must be unique")
-    if intercept and "intercept" in names:
-        raise DataError("a feature is already named 'intercept'; pass intercept=False")
     if p == 0 and not intercept:
         raise DataError("no features: give at least one column or keep the intercept")
-    y = _dask_array(y, "y")
+    y = _known_rows(_dask_array(y, "y"))
     if y.ndim == 2 and 1 in y.shape:
         y = y.reshape(-1)
     if y.ndim != 1 or y.shape[0] != n:
@@ -242,7 +242,7 @@ def from_dask(X, y, weights=None, feature_names=None, intercept: bool = True,
     if weights is None:
         w = da.ones(n, chunks=(rows,))
     else:
-        w = _dask_array(weights, "weights").reshape(-1)
+        w = _known_rows(_dask_array(weights, "weights")).reshape(-1)
         if w.dtype.kind not in "biuf":
             raise DataError("weights must be numeric")
         if w.shape != (n,):
@@ -260,7 +260,7 @@ def from_dask(X, y, weights=None, feature_names=None, intercept: bool = True,
         X = X.map_blocks(_finish_block, intercept, dtype=np.float64,
                          chunks=(rows, (p + bool(intercept),)), meta=X._meta)
     if intercept:
-        names = names + ["intercept"]
+        names = names + [intercept_name(names)]
     return DaskDataset(X=X, y=y, Y=Y, classes=tuple(classes), feature_names=tuple(names),
                        weights=w, family=fam, name=name, intercept=bool(intercept))
 
@@ -358,26 +358,31 @@ def from_frame(frame, target, features=None, weights=None, family: str | Family 
     which the categories first appear over the partitions (pandas-written Parquet and
     ``dd.from_pandas`` give every partition the same list, the in-memory order).
     """
+    import dask.dataframe as dd
+
+    if not isinstance(frame, dd.DataFrame):
+        raise DataError(f"from_frame needs a dask DataFrame; got {type(frame).__name__} (an "
+                        "in-memory frame: Dataset.from_frame, or dask.dataframe.from_pandas)")
     return _from_frame(frame, name, target, features, weights, family, intercept, name)
 
 
 def _from_frame(frame, where, target, features, weights, family, intercept, name):
     """A :class:`DaskDataset` from the columns of a dask DataFrame (:func:`from_frame`;
-    ``where`` prefixes the error messages)."""
-    columns = [str(c) for c in frame.columns]
+    ``where`` prefixes the error messages). The columns are found by their labels as the frame
+    has them (integers too, as in memory); the names they give are text."""
+    columns = list(frame.columns)
+    shown = ", ".join(map(str, columns))
     if not columns:
         raise DataError(f"{where}: no data (no file matches, or the files have no columns)")
     for col, what in ((target, "target"), (weights, "weights")):
         if col is not None and col not in columns:
-            raise DataError(f"{where}: unknown {what} column {col!r}; columns are "
-                            f"{', '.join(columns)}")
+            raise DataError(f"{where}: unknown {what} column {col!r}; columns are {shown}")
     if features is None:
         features = [c for c in columns if c not in (target, weights)]
-    features = list(features)
+    features = [features] if isinstance(features, str) else list(features)
     for f in features:
         if f not in columns:
-            raise DataError(f"{where}: unknown feature column {f!r}; columns are "
-                            f"{', '.join(columns)}")
+            raise DataError(f"{where}: unknown feature column {f!r}; columns are {shown}")
         if f in (target, weights):
             raise DataError(f"{where}: column {f!r} cannot be both a feature and the "
                             "target/weights")
@@ -572,6 +577,14 @@ def _dask_array(a, what):
         return a if isinstance(a, da.Array) else da.asarray(np.asarray(a))
     except (TypeError, ValueError):
         raise DataError(f"{what} must be an array") from None
+
+
+def _known_rows(a):
+    """``a`` with its row chunks' sizes known (a boolean selection leaves them unknown, NaN:
+    computed, as for ``X``, so that its length can be compared with ``X``'s)."""
+    if a.ndim and any(np.isnan(c) for c in a.chunks[0]):
+        a = a.compute_chunk_sizes()
+    return a
 
 
 def _first_line(exc) -> str:

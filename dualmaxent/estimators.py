@@ -222,7 +222,7 @@ class _DualMaxentEstimator(BaseEstimator):
             p = X.shape[1]
             given = getattr(self, "feature_names_in_", None)
             names = [] if given is None else [str(f) for f in given]
-            if not names or "intercept" in names or len(set(names)) != p:
+            if not names or len(set(names)) != p:
                 names = GeneratedNames(range(p))  # x0, ..., x(p-1), made only when read
             # a classifier's target is labels by definition, however many integer levels: the
             # count warning is not computed (it was silenced)

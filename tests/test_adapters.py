@@ -564,3 +564,32 @@ def test_glum_alpha_search_certifies_the_last_alpha_of_its_path():
     problem = translate(model, X, y)
     assert problem.penalty == Penalty("l2", 0.02 * len(y))  # alpha sum(w), w = 1
     assert certify_model(model, X, y).ok
+
+
+def test_adapter_inputs_scikit_learn_and_statsmodels_allow_or_refuse_in_one_line():
+    """Ridge's alpha as a one-entry array (scikit-learn allows it) is that alpha; statsmodels
+    results whose data were dropped (``remove_data``) and a frame with a categorical column
+    (glum expands it itself) are refused with a line that says so, not a misleading one."""
+    import glum
+    import pandas as pd
+    import statsmodels.api as sm
+    from sklearn.linear_model import Ridge
+
+    from dualmaxent import certify_model
+    from dualmaxent.exceptions import DataError
+
+    rng = np.random.default_rng(0)
+    X, z = rng.normal(size=(80, 2)), rng.normal(size=80)
+    as_array = certify_model(Ridge(alpha=np.array([2.0])).fit(X, z), X, z)
+    as_float = certify_model(Ridge(alpha=2.0).fit(X, z), X, z)
+    assert as_array.ok and as_array.penalty == as_float.penalty
+    assert as_array.upper_bound == as_float.upper_bound
+    y = (rng.random(80) < 0.5).astype(float)
+    results = sm.Logit(y, sm.add_constant(X)).fit(disp=0)
+    results.remove_data()
+    with pytest.raises(DataError, match=r"^the statsmodels results hold no data"):
+        certify_model(results)
+    df = pd.DataFrame({"a": X[:, 0], "g": pd.Categorical(rng.choice(["u", "v", "w"], 80))})
+    model = glum.GeneralizedLinearRegressor(family="binomial", alpha=0.01).fit(df, y)
+    with pytest.raises(DataError, match=r"^X must be numeric; not numbers: 'g' \(category\)"):
+        certify_model(model, df, y)

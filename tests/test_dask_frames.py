@@ -416,3 +416,30 @@ def test_cli_engine_dask_l2_on_a_folder_with_a_many_level_column(tmp_path, capsy
     ds = Dataset.from_frame(df, target="y")
     assert design.is_sparse(ds.X) and doc["dataset"]["feature_names"] == list(ds.feature_names)
     _theta_close(doc["theta"]["values"], solve_dual(ds, method="newton", l2=1.0).theta)
+
+
+def test_a_filtered_dask_array_and_a_frame_of_integer_labels_build_as_in_memory():
+    """A boolean filter leaves dask arrays with unknown chunk sizes and empty chunks: they are
+    the filtered rows all the same (y's and the weights' sizes computed as X's, the empty
+    chunks dropped); a frame's integer column labels are found as in memory; a pandas frame
+    given to the dask reader is a one-line error."""
+    import dask.array as da
+
+    from dualmaxent.distributed import from_dask
+
+    rng = np.random.default_rng(0)
+    X, y, w = rng.normal(size=(90, 2)), (rng.random(90) < 0.5).astype(int), rng.random(90) + 0.5
+    keep_np = np.arange(90) < 60  # the last of three chunks loses every row
+    keep = da.from_array(keep_np, chunks=30)
+    ds = from_dask(da.from_array(X, chunks=(30, 2))[keep], da.from_array(y, chunks=30)[keep],
+                   weights=da.from_array(w, chunks=30)[keep], family="bernoulli")
+    assert ds.n == 60 and 0 not in ds.X.chunks[0]
+    ref = Dataset.from_arrays(X[keep_np], y[keep_np], weights=w[keep_np], family="bernoulli")
+    _theta_close(solve_dual_dask(ds).theta, solve_dual(ref).theta)
+    _values_close(verify_dask(ds), certify(ref, solve_dual(ref).theta))
+    df = pd.DataFrame({0: X[:, 0], 1: y})
+    got = from_frame(dd.from_pandas(df, npartitions=2), 1, family="bernoulli")
+    assert got.feature_names == Dataset.from_frame(df, 1, family="bernoulli").feature_names \
+        == ("0", "intercept")
+    with pytest.raises(DataError, match="from_frame needs a dask DataFrame; got DataFrame"):
+        from_frame(df, 1)

@@ -125,8 +125,12 @@ def test_from_arrays_generates_its_default_names():
         == ("x1", "x2", "intercept")
     with pytest.raises(DataError, match="got 4 feature names for 3 columns of X"):
         Dataset.from_arrays(X, y, feature_names=gen.feature_names)
-    with pytest.raises(DataError, match="a feature is already named 'intercept'"):
-        Dataset.from_arrays(np.column_stack([X, X[:, 0]]), y, feature_names=gen.feature_names)
+    # a feature named 'intercept' is the user's: the appended constant takes another name
+    clash = Dataset.from_arrays(np.column_stack([X, X[:, 0]]), y,
+                                feature_names=gen.feature_names)
+    assert clash.feature_names == ("x1", "x2", "x3", "intercept", "(intercept)")
+    np.testing.assert_array_equal(clash.X[:, 3], X[:, 0])
+    np.testing.assert_array_equal(clash.X[:, 4], 1.0)
 
 
 def test_every_reader_of_generated_names_sees_what_a_tuple_gave():
@@ -190,8 +194,9 @@ def test_the_estimators_name_columns_x0_on_and_read_a_frames_names(monkeypatch):
     pd = pytest.importorskip("pandas")
     MaxEntClassifier().fit(pd.DataFrame(X, columns=["a", "b", "c"]), y)
     assert seen["dataset"].feature_names == ("a", "b", "c", "intercept")
+    # a column named 'intercept' is the user's feature; the constant is named apart
     MaxEntClassifier().fit(pd.DataFrame(X, columns=["a", "intercept", "c"]), y)
-    assert seen["dataset"].feature_names == ("x0", "x1", "x2", "intercept")
+    assert seen["dataset"].feature_names == ("a", "intercept", "c", "(intercept)")
 
 
 BAD_INPUTS = [

@@ -102,3 +102,33 @@ def test_csv_text_columns_with_gaps_or_numbers_are_errors(text, message, tmp_pat
     path.write_text(text)
     with pytest.raises(DataError, match=message):
         Dataset.from_csv(path)
+
+
+def test_a_column_named_intercept_is_a_feature_and_the_constant_is_named_apart(frame):
+    """A column of the user's data called ``intercept`` is a feature like any other: every
+    reader keeps its name and appends the constant as ``(intercept)`` (statsmodels' formulas
+    call theirs ``Intercept``), and the fit is the fit of the same column under another name."""
+    from sklearn.linear_model import LogisticRegression
+
+    from dualmaxent import certify_model
+    from dualmaxent.estimators import MaxEntClassifier
+
+    df = frame[["a", "y"]].assign(intercept=np.cos(np.arange(len(frame))))
+    other = df.rename(columns={"intercept": "c"})
+    ds = Dataset.from_frame(df, "y", family="bernoulli")
+    assert ds.feature_names == ("a", "intercept", "(intercept)")
+    np.testing.assert_array_equal(ds.X[:, 2], 1.0)
+    base = solve_dual(Dataset.from_frame(other, "y", family="bernoulli")).theta
+    np.testing.assert_array_equal(solve_dual(ds).theta, base)
+    formula = Dataset.from_formula("y ~ a + intercept", df, family="bernoulli")
+    assert formula.feature_names == ds.feature_names
+    X, y = df[["a", "intercept"]], df["y"].to_numpy()
+    est = MaxEntClassifier(C=np.inf).fit(X, y)
+    assert list(est.feature_names_in_) == ["a", "intercept"]
+    assert est.dual_.theta.shape == (3,)
+    np.testing.assert_allclose(np.append(est.coef_[0], est.intercept_), base, rtol=1e-8)
+    cert = certify_model(LogisticRegression(C=1e4, tol=1e-10, max_iter=1000).fit(X, y), X, y)
+    assert cert.ok, cert.messages
+    with pytest.raises(DataError, match="unknown feature column 'intercept a'"):
+        Dataset.from_frame(df, "y", features="intercept a")  # one label, not its letters
+    assert Dataset.from_frame(df, "y", features="a").feature_names == ("a", "intercept")
