@@ -773,7 +773,7 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
     hist = History(t0)
     beta0 = obj.start()
     if solver.warm_start:
-        beta0 = subsample_start(obj, beta0, solver, tol)
+        beta0 = subsample_start(obj, beta0, solver)
     beta, status, message = solver.run(obj, beta0, tol, max_iter, hist)
     if status is Status.DIVERGED:
         warnings.warn(message, SeparationWarning, stacklevel=2)

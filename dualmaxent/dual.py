@@ -219,7 +219,7 @@ def solve_dual(
         if callback is not None:
             hist.on_iterate = _theta_callback(setup, callback)
         if theta0 is None and solver.warm_start:
-            beta0 = subsample_start(obj, beta0, solver, tol)
+            beta0 = subsample_start(obj, beta0, solver)
         # the start is handed over, not kept: this frame holds no reference to it while the
         # solver runs, so it is freed once the solver's iterate moves on (an (n_params,)
         # vector, 0.39 times the sparse X's bytes on the k = 20 text problem of bench --sparse)

@@ -1157,7 +1157,14 @@ SUBSAMPLE_MAX_STEP = 16
 SUBSAMPLE_GATHER_MAX_BYTES = 1 << 27
 
 #: Relative dual gradient at which the subsample's solve stops: its maximiser differs from the
-#: full data's by sampling noise of order ``1 / sqrt(n / step)`` anyway.
+#: full data's by sampling noise of order ``1 / sqrt(n / step)`` anyway. Whatever the solve's own
+#: tolerance: a looser one (``tol = 1e-4``) stopped the subsample at its L-BFGS start, before
+#: Newton formed the Hessian that seeds the full solve (:meth:`DualObjective.seed_curvature`),
+#: and the full solve then formed two Hessians of its own, each several gradient passes.
+#: Measured (``MaxEntClassifier(tol=1e-4).fit``, certificate included, one BLAS thread, best of
+#: 3 to 8 interleaved; before -> after): n = 1e5, three classes, ten features, L2 102 -> 79 ms,
+#: unpenalised 87 -> 79; two classes, ten features, L2 23.4 -> 20.8; n = 1e6, two classes, L2
+#: 218 -> 198, three classes unpenalised 641 -> 499; 50 features or ten classes unchanged.
 SUBSAMPLE_TOL = 1e-6
 
 
@@ -1189,7 +1196,7 @@ def subsample_step(obj: DualObjective) -> int:
     return max(step, -(-n * obj.dataset.m * 8 // SUBSAMPLE_GATHER_MAX_BYTES))
 
 
-def subsample_start(obj: DualObjective, beta0, solver: "Solver", tol: float):
+def subsample_start(obj: DualObjective, beta0, solver: "Solver"):
     """A warm start: the solver's maximiser on every ``step``-th row, or ``beta0``.
 
     The subsample objective (:meth:`DualObjective.subsample`) views the rows of ``X`` without
@@ -1206,7 +1213,7 @@ def subsample_start(obj: DualObjective, beta0, solver: "Solver", tol: float):
         return beta0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        beta, status, _ = solver.run(sub, beta0, max(tol, SUBSAMPLE_TOL), 50,
+        beta, status, _ = solver.run(sub, beta0, SUBSAMPLE_TOL, 50,
                                      History(time.perf_counter()))
     if status is not Status.CONVERGED or not _attained(sub, beta):
         return beta0

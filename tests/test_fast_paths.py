@@ -181,8 +181,8 @@ def test_newton_shortcuts_reach_plain_newtons_maximiser(large_from_small, monkey
         kw = {"l2": 5.0}
     taken = []
 
-    def spy(obj, beta0, solver, tol):
-        out = S.subsample_start(obj, beta0, solver, tol)
+    def spy(obj, beta0, solver):
+        out = S.subsample_start(obj, beta0, solver)
         taken.append(out is not beta0)
         return out
 
@@ -208,7 +208,7 @@ def test_a_separated_subsample_is_not_a_warm_start(large_from_small, monkeypatch
     ds = Dataset.from_arrays(x[:, None], y)
     obj = DualObjective(ds)
     beta0 = obj.start()
-    assert S.subsample_start(obj, beta0, S.SOLVERS["newton"], 1e-10) is beta0
+    assert S.subsample_start(obj, beta0, S.SOLVERS["newton"]) is beta0
     res = solve_dual(ds)
     assert res.converged and res.attained
 
@@ -397,3 +397,27 @@ def test_a_penalised_fit_learns_the_condition_and_takes_the_float32_products(
     fast = solve_dual(ds, method="newton-cg", tol=1e-12, l2=3.0)
     assert fast.converged and dtypes and set(dtypes) == {np.float32}
     _close(fast.theta, _plain_newton(ds, l2=3.0).theta)
+
+
+@pytest.mark.parametrize("tol", [1e-4, 1e-10])
+def test_the_subsample_seeds_newtons_curvature_whatever_the_tolerance(large_from_small,
+                                                                     monkeypatch, tol):
+    """The subsample's solve runs to SUBSAMPLE_TOL whatever the solve's own tolerance: at a
+    loose one (1e-4) it stopped at its L-BFGS start, before Newton formed the Hessian that seeds
+    the full solve (no seed: the full solve then formed Hessians over every row). The seed is
+    handed over as formed: symmetric, its diagonal of one sign, of the curvature's shape."""
+    ds = _binary(n=6000)
+    ds = Dataset.from_arrays(ds.X[:, :-1], ds.y, family="bernoulli")
+    monkeypatch.setattr(S, "LBFGS_START_MIN_ROWS", 100)  # the subsample's solve starts so
+    seeds = []
+    original = DualObjective.seed_curvature
+    monkeypatch.setattr(DualObjective, "seed_curvature",
+                        lambda self, C: seeds.append(np.array(C)) or original(self, C))
+    # (L2: the penalised subsample's existence needs no curvature of its own, which would
+    # otherwise be the seed)
+    res = solve_dual(ds, method="newton", tol=tol, l2=1.0)
+    assert res.converged and res.kkt_residual <= tol
+    assert len(seeds) == 1, "the subsample's Hessian seeded the full solve"
+    C = seeds[0]
+    assert C.shape == (ds.m, ds.m) and np.array_equal(C, C.T)
+    assert np.all(np.diag(C) > 0) or np.all(np.diag(C) < 0)
