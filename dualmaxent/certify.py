@@ -523,6 +523,18 @@ def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_r
                      f" {'; '.join(ident.dependencies)}; theta is identified modulo these")
     attained = (not can_separate or br.proves_attained
                 or (sep is not None and not sep.separated))
+    if penalty.active and engine is None:
+        # a penalty keeps theta finite but for the intercept, which runs off where a class (a
+        # response) has no observation of positive weight: then no maximiser, and the
+        # intercept's multiplier has no finite bound (the bracket's round-off is infinite)
+        from .separation import intercept_runoff
+
+        runoff = intercept_runoff(data)
+        if runoff is not None:
+            attained = False
+            messages.append(f"the penalised optimum is not attained: {runoff} (the penalty "
+                            "does not reach the intercept); drop what never occurs, or give "
+                            "its observations weight")
     messages += _bracket_messages(br, tol)
     notes += _gradient_notes(br, tol, data.family)
     within = br.within

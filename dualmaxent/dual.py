@@ -361,6 +361,20 @@ def _solving(dataset, method: str):
         yield History(t0, progress=bar)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Runoff:
+    """A penalised fit whose intercept runs off (:func:`dualmaxent.separation.intercept_runoff`),
+    said as a separation is (:meth:`describe`, :attr:`advice`)."""
+
+    reason: str
+
+    def describe(self, dataset) -> str:
+        return (f"{self.reason}, and the penalty does not reach the intercept: the penalised "
+                "likelihood has no maximiser")
+
+    advice = "drop what never occurs, or give its observations weight"
+
+
 def _settle_attainment(dataset, setup: _Setup, beta, status: Status, message: str,
                        check_attainment: bool):
     """``(attained, status, message)`` after the solver stopped at ``beta`` (n_params,): the
@@ -376,9 +390,8 @@ def _settle_attainment(dataset, setup: _Setup, beta, status: Status, message: st
         message = status.message(obj, obj.kkt_residual(beta), setup.tol, setup.max_iter,
                                  detail=separation.describe(dataset))
         # stacklevel: here, solve_dual, its caller
-        warnings.warn(f"{separation.describe(dataset)}; solve the reduced problem with "
-                      "solve_dual(..., forced=detect_separation(data).forced), or use "
-                      "verify", SeparationWarning, stacklevel=3)
+        warnings.warn(f"{separation.describe(dataset)}; {separation.advice}",
+                      SeparationWarning, stacklevel=3)
     return attained, status, message
 
 
@@ -572,8 +585,13 @@ def _attainment(dataset, obj, beta, converged: bool):
     separation : Separation or None
     """
     from .projected import curvature_ball, project_primal
-    from .separation import detect_separation
+    from .separation import detect_separation, intercept_runoff
 
+    if obj.penalty.active and obj.forced is None:
+        # the penalty keeps theta finite but for the intercept's rows, which run off only
+        # where a class (a response) has no observation of positive weight
+        runoff = intercept_runoff(dataset)
+        return (None, None) if runoff is None else (False, _Runoff(runoff))
     if obj.penalty.active or obj.forced is not None or not obj.family.can_separate:
         return None, None
     if converged:

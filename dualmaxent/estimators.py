@@ -241,8 +241,11 @@ class _DualMaxentEstimator(BaseEstimator):
                 with warnings.catch_warnings():  # (said below, at the user's line)
                     warnings.simplefilter("ignore", exceptions.ConvergenceWarning)
                     warnings.simplefilter("ignore", exceptions.RankDeficiencyWarning)
+                    warnings.simplefilter("ignore", SeparationWarning)
                     dual = solve_dual(dataset, method=self.method, tol=self.tol,
                                       max_iter=self.max_iter, penalty=penalty)
+                if dual.status == "not_attained":  # (the solver's warning, at the user's line)
+                    warnings.warn(dual.message, SeparationWarning, stacklevel=3)
             else:  # verify solves the dual itself: on separated data, the reduced likelihood
                 cert = verify(dataset, primal=self.primal, tol=self.certify_tol,
                               solver=self.solver, method=self.method, dual_tol=self.tol,
@@ -262,7 +265,8 @@ class _DualMaxentEstimator(BaseEstimator):
             if cert is None:
                 return dual.theta
             theta = dual.theta
-            if not cert.attained:
+            if not cert.attained and cert.separation is not None:  # (separated; a penalised
+                # fit's intercept that runs off has no LP's direction: the verdict says why)
                 theta = self._ray(dataset, theta, cert.separation.direction)
                 warnings.warn(f"{cert.separation.describe(dataset)}; coef_ is a finite point of "
                               "the ray to the certified limit (a finite C gives a finite optimum)",

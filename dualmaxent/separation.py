@@ -115,6 +115,10 @@ class Separation:
     def separated(self) -> bool:
         return self.kind != "none"
 
+    #: What to do about it (the solver's SeparationWarning says it after :meth:`describe`).
+    advice = ("solve the reduced problem with solve_dual(..., forced=detect_separation(data)"
+              ".forced), or use verify")
+
     def describe(self, dataset: Dataset) -> str:
         """One sentence on what the separation means for this data set."""
         if not self.separated:
@@ -184,6 +188,51 @@ class Separation:
 
 #: The separation LP takes a sparse design as a dense copy up to this many entries (80 MB).
 SPARSE_LP_MAX_ENTRIES = 10_000_000
+
+
+def intercept_runoff(dataset) -> str | None:
+    """Why a penalised fit's optimum is not attained, or None when it is.
+
+    A penalty reaches every row of theta but the intercept's (:mod:`dualmaxent.params`), so the
+    penalised likelihood has a maximiser unless the intercept alone can run off: along any
+    direction that moves a penalised row the penalty grows without bound while the likelihood
+    stays below 0, and along the intercept's own rows the likelihood of the intercept-only
+    model, whatever the other rows add to each observation's linear predictor, is maximised at
+    a finite intercept exactly when every class (the categorical family) has observations of
+    positive weight, when the Bernoulli responses of positive weight are neither all 0 nor all
+    1, and when the Poisson counts of positive weight are not all 0. Which of these fails, in
+    words; None for a data set in memory without an intercept, a family that cannot separate,
+    or data where it holds (an engine's data: None, not checked)."""
+    if not getattr(dataset, "intercept", False) or not dataset.family.can_separate:
+        return None
+    Y, w = dataset.Y, dataset.weights
+    if not isinstance(Y, np.ndarray) or not isinstance(w, np.ndarray):
+        return None  # (an engine's arrays: not summed here)
+    if not (w > 0).any():
+        return None
+    # (a sum of nonnegative terms is 0 exactly when every term is: the rows of weight 0 add
+    # nothing, and no term of positive weight is lost)
+    fam = dataset.family
+    if fam.multiclass:
+        absent = [c for c, count in zip(dataset.classes, w @ Y) if not count > 0]
+        if absent:
+            listed = ", ".join(label_text(c) for c in absent)
+            return (f"class{'es' if len(absent) > 1 else ''} {listed} "
+                    f"{'have' if len(absent) > 1 else 'has'} no observation of positive weight, "
+                    "so the intercept drives its probability to 0")
+        return None
+    y = np.asarray(Y, dtype=np.float64)
+    if fam.is_probability:
+        if not float(w @ y) > 0:
+            return ("every observation of positive weight is 0, so the intercept drives the "
+                    "probability of 1 to 0")
+        if not float(w @ (1.0 - y)) > 0:
+            return ("every observation of positive weight is 1, so the intercept drives the "
+                    "probability of 1 to 1")
+        return None
+    if not float(w @ y) > 0:
+        return "every count of positive weight is 0, so the intercept drives the mean to 0"
+    return None
 
 
 def dense_for_lp(X) -> np.ndarray:

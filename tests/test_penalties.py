@@ -334,3 +334,53 @@ def test_a_class_shift_moves_to_the_models_minimiser_on_its_line(l2):
         high = slope + lam * np.sign(z[g][on]).sum() + lam * (~on).sum()
         tol = 1e-9 * (1 + np.abs(r).sum() + lam * q)
         assert low - tol <= 0.0 <= high + tol
+
+
+def _penalised_objective(ds, theta, lam):
+    """``l(theta) - (lam / 2) |theta_R|^2`` from the definitions (the intercept, the last row,
+    unpenalised): Poisson ``sum w (y eta - e^eta)``, categorical ``sum w log softmax``."""
+    eta = ds.X @ theta
+    if ds.family.multiclass:
+        top = eta.max(axis=1, keepdims=True)
+        lse = (top + np.log(np.exp(eta - top).sum(axis=1, keepdims=True)))[:, 0]
+        ll = float(ds.weights @ ((ds.Y * eta).sum(axis=1) - lse))
+    else:
+        ll = float(ds.weights @ (ds.Y * eta - np.exp(eta)))
+    return ll - 0.5 * lam * float(np.sum(theta[:-1] ** 2))
+
+
+@pytest.mark.parametrize("case", ["poisson, no count", "a class of weight 0"])
+def test_a_penalised_fit_whose_intercept_runs_off_is_not_attained(case):
+    """The penalty keeps every row of theta finite but the intercept's: with no count of
+    positive weight (Poisson), or a class with no observation of positive weight, the intercept
+    runs off and the penalised likelihood has no maximiser. The solver says so (not
+    'converged'), with a SeparationWarning, and the certificate says not attained, with the
+    reason, where it said 'attained' (with an infinite round-off budget). The objective,
+    written out here, still rises along the intercept at the solver's theta: no maximiser."""
+    from dualmaxent import certify
+    from dualmaxent.exceptions import SeparationWarning
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 3))
+    if case == "poisson, no count":
+        ds = Dataset.from_arrays(X, np.zeros(60), family="poisson")
+        fixed = Dataset.from_arrays(X, np.r_[1.0, np.zeros(59)], family="poisson")
+        along = np.r_[np.zeros(3), -1.0]
+    else:
+        y, w = np.arange(60) % 3, np.where(np.arange(60) % 3 == 2, 0.0, 1.0)
+        ds = Dataset.from_arrays(X, y, weights=w)
+        fixed = Dataset.from_arrays(X, y, weights=np.where(w > 0, w, 0.5))
+        along = np.zeros((4, 3))
+        along[3, :2] = 1.0  # the two classes that occur, against the pinned third
+    with pytest.warns(SeparationWarning, match="the penalised likelihood has no maximiser"):
+        res = solve_dual(ds, l2=1.0)
+    assert res.status == "not_attained" and not res.converged
+    theta = np.asarray(res.theta, dtype=float)
+    f = _penalised_objective(ds, theta, 1.0)
+    assert _penalised_objective(ds, theta + 5.0 * along, 1.0) > f
+    cert = certify(ds, theta, l2=1.0)
+    assert not cert.attained and not cert.ok
+    assert any(m.startswith("the penalised optimum is not attained") for m in cert.messages)
+    # one count, or weight on the class, and the maximiser exists
+    ok = certify(fixed, solve_dual(fixed, l2=1.0).theta, l2=1.0)
+    assert ok.attained and ok.ok
