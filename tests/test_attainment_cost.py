@@ -11,6 +11,7 @@ exists. Tolerances are worst-case round-off bounds (``gamma(L)`` times magnitude
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
 import numpy as np
@@ -22,6 +23,8 @@ from dualmaxent import Dataset
 from dualmaxent import _numerics as nx
 from dualmaxent import projected as PJ
 from dualmaxent.dual import solve_dual
+
+CE = importlib.import_module("dualmaxent.certify")  # (the module: the package's certify is a function)
 from dualmaxent.objective import make_objective
 
 U = 2.0 ** -53
@@ -73,7 +76,7 @@ def test_mu_bounds_the_smallest_eigenvalue_of_a_rows_free_class_covariance(seed)
 def test_curvature_along_a_segment_stays_above_its_start_times_exp_minus_c_rho_delta(family):
     ds = overlapping(n=120, k=4) if family == "categorical" else make_dataset("bernoulli")
     rng = np.random.default_rng(3)
-    c = PJ._BALL_CONSTANT[family]
+    c = CE._BALL_CONSTANT[family]
     rho = float(np.sqrt(np.einsum("ij,ij->i", ds.X, ds.X)).max())
     shape = (ds.m, ds.k) if family == "categorical" else (ds.m, 1)
     for scale in (0.1, 0.5, 2.0):
@@ -130,7 +133,7 @@ def test_the_balls_bounds_are_bounds_of_their_definitions_and_prove_attainment(f
     C, err = _free_curvature(ds, theta)
     assert ball.curvature_bound <= np.linalg.eigvalsh(C)[0] + err
     # kappa and the radius from their definitions
-    c = PJ._BALL_CONSTANT[family]
+    c = CE._BALL_CONSTANT[family]
     kappa = c * ball.row_norm_bound * ball.gradient_bound / ball.curvature_bound
     assert kappa <= ball.kappa <= kappa * (1 + _gamma(8)) and ball.kappa <= 0.5
     assert ball.radius == pytest.approx(4.0 / (c * ball.row_norm_bound), rel=4 * U)
@@ -253,3 +256,34 @@ def test_a_loose_solve_refines_before_it_projects(monkeypatch):
     assert order[0] == ("ball", False)  # the solver's point: too rough for the ball
     assert order[1] == ("refine", None) and order[-1] == ("ball", True)
     assert ("point", None) not in order
+
+
+@pytest.mark.parametrize("data", ["overlapping", "separated"])
+def test_the_checker_proves_a_large_correction_sets_attainment_by_the_ball(monkeypatch, data):
+    """Where the bracket's step cannot prove attainment (a correction set larger than
+    DENSE_CORRECTION_MAX: no curvature, no eigenvalue), the checker tries the curvature ball at
+    theta before the separation LP, which took 64 s on 1204 free entries that the ball proves
+    in milliseconds. The ball proves only what holds: on separated data the LP still decides."""
+    from dualmaxent.certify import certify
+    from dualmaxent import separation as SE
+
+    monkeypatch.setattr(CE, "DENSE_CORRECTION_MAX", 2)
+    ds = overlapping(n=600, p=4, k=3, seed=1) if data == "overlapping" else separated_sets()[0]
+    theta = np.asarray(solve_dual(ds, tol=1e-12).theta)
+    calls = []
+    real = SE.detect_separation
+    monkeypatch.setattr(SE, "detect_separation", lambda d: calls.append(1) or real(d))
+    cert = certify(ds, theta)
+    assert cert.projected.rank == -1 and not cert.projected.proves_attained, "no step's proof"
+    if data == "overlapping":
+        assert cert.attained and cert.ok and calls == [], "the ball proved it, no LP"
+        # what the ball divides by, recomputed: its bound below the free curvature's smallest
+        # eigenvalue from the definitions, less that matrix's own rounding
+        T = theta - theta[:, -1:]
+        C, err = _free_curvature(ds, T)
+        G = ds.X.T @ (ds.weights[:, None] * (ds.Y - nx.softmax(ds.X @ T)))
+        ball = CE.curvature_ball(ds, T, G)
+        assert ball.proves_attained
+        assert ball.curvature_bound <= float(np.linalg.eigvalsh(C)[0]) + err
+    else:
+        assert not cert.attained and calls == [1], "the LP decided"
