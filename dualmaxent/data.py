@@ -531,6 +531,9 @@ class Dataset:
             raise DataError(_complex_message("X", Xa.toarray() if sparse else Xa, feature_names))
         if not finite:
             _check_finite(Xa, feature_names)
+        if design.is_sparse(y):
+            raise DataError(f"y must be a dense array, not a sparse {type(y).__name__} "
+                            "(y.toarray().ravel() makes one)")
         ya = np.array(y, dtype=object if not _is_numeric_array(y) else None, copy=True)
         if ya.ndim != 1:
             ya = ya.reshape(-1) if ya.ndim == 2 and 1 in ya.shape else ya
@@ -1143,6 +1146,9 @@ def _checked_weights(weights, n: int) -> np.ndarray:
     ``DataError``: complex, the wrong length, not finite, negative or all zero."""
     if weights is None:
         return np.ones(n)
+    if design.is_sparse(weights):
+        raise DataError(f"weights must be a dense array, not a sparse {type(weights).__name__} "
+                        "(weights.toarray().ravel() makes one)")
     w, complex_w = _real_array(weights, "weights")
     if complex_w:
         raise DataError(_complex_message("weights", w.reshape(-1)))

@@ -183,6 +183,22 @@ def test_complex_arrays_are_refused_naming_the_column(which, match):
     _unchanged(*zip(copies, [a for a in args if a is not None]))
 
 
+@pytest.mark.parametrize("which", ["y", "weights"])
+def test_a_sparse_y_or_weights_is_refused_saying_so(which):
+    """np.asarray of a sparse matrix is a 0-d object array: the length check said 'got shape
+    ()' (y) and 'must be numeric' (weights); the error names the sparse type instead."""
+    import scipy.sparse as sp
+
+    X, y, _ = _complex_inputs()
+    col = sp.csr_array((y if which == "y" else np.ones(len(y))).reshape(-1, 1).astype(float))
+    with pytest.raises(DataError, match=rf"^{which} must be a dense array, not a sparse "
+                                        r"csr_array \(.*toarray\(\).ravel\(\) makes one\)$"):
+        if which == "y":
+            Dataset.from_arrays(X, col)
+        else:
+            Dataset.from_arrays(X, y, weights=col)
+
+
 def test_complex_frame_columns_are_refused_naming_the_column():
     pd = pytest.importorskip("pandas")
     X, y, Xc = _complex_inputs()
