@@ -558,7 +558,7 @@ def _attainment(dataset, obj, beta, converged: bool):
     ``attained`` is None for a question that does not arise (a penalty keeps theta finite, a
     gaussian likelihood always has a maximiser, the reduced problem of separated data has one by
     construction). Otherwise the curvature ball of the solution proves it when its gradient is
-    small against a row sample's curvature (:func:`dualmaxent.projected.curvature_ball`), else
+    small against a row sample's curvature (:func:`dualmaxent.certify.curvature_ball`), else
     that ball a few private Newton-CG steps further (:func:`_ball_after_refining`), else the
     projected primal point at the solution when it lies strictly inside the domain
     (:attr:`dualmaxent.projected.ProjectedPrimal.proves_attained`: its curvature is the

@@ -860,7 +860,7 @@ class DualObjective:
 
     def last_gradient(self, theta):
         """``G = X^T W (Y - mu)`` (m, q) of the last pass over ``X`` when it was at ``theta``
-        (no pass made), else None: the gradient :func:`dualmaxent.projected.curvature_ball`
+        (no pass made), else None: the gradient :func:`dualmaxent.certify.curvature_ball`
         bounds."""
         got = self._pass_at(theta)
         return None if got is None else got[1]
