@@ -6,8 +6,10 @@ Conventions
 ``intercept``. ``y`` holds the response as given (class labels of any hashable type, or numbers);
 ``Y`` is its encoding for the family: one-hot of shape (n, k) with the classes sorted, or a float
 vector of shape (n,). ``weights`` are frequency weights of shape (n,): an observation of weight 2
-counts as two identical rows. Arrays are copied on the way in and made read-only, so nothing a
-user passes is modified.
+counts as two identical rows. Dense arrays are copied on the way in and made read-only, so nothing
+a user passes is modified; a sparse ``X`` already in canonical CSR form is read in place through
+read-only views of its arrays (no copy of what may be the largest thing in memory): the data set
+then shares them with the caller, who should not write to them while it is in use.
 
 Categorical features (:meth:`Dataset.from_frame` and CSV files) follow statsmodels' formulas
 (patsy's treatment coding, as in ``y ~ a + C(b)``): a string, categorical or bool column ``b``
