@@ -990,6 +990,14 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
             # itself proves (:func:`_refined_radius`): sound, the bracket being proved with the
             # first bound, and far tighter where the penalty bounds theta*_R closely
             radius = _refined_radius(th, pen_rows, penalty, max(float(gap), 0.0) + roundoff)
+            if radius is None and engine is None and not roundoff <= BALL_SHARE * tol_hint * max(
+                    1.0, abs(upper_of(one))):
+                # an L1 part alone bounds theta*_R by its whole objective over lambda, far
+                # from it for a weak one (C = 1e6): the curvature ball's radius instead
+                # (:func:`_ball_radius`, once)
+                if "ball" not in memo:
+                    memo["ball"] = _ball_radius(data, th, pen_rows, penalty)
+                radius = memo["ball"]
             if radius is not None:
                 bound = multiplier(one, radius, keep)
                 roundoff = rest + float(np.sum(np.where(size > 0, bound * size, 0.0)))
@@ -2263,11 +2271,10 @@ def _multiplier_bound(run, data, one, pen_rows, penalty, upper: float,
     if penalty.l1_lam > 0:
         one_class.append(one.x_max * D / penalty.l1_lam)
         two_class.append(one_class[-1])
-    if penalty.l2_lam > 0:
-        beta = np.sqrt(2.0 * D / penalty.l2_lam)
-        if radius is not None:
-            beta = min(beta, radius)
-        one_class.append(one.x_norm * beta)
+    betas = ([np.sqrt(2.0 * D / penalty.l2_lam)] if penalty.l2_lam > 0 else []) + (
+        [radius] if radius is not None else [])
+    if betas:  # (the l2 form: the L2 part's, and another proved radius, the smaller)
+        one_class.append(one.x_norm * min(betas))
         two_class.append(np.sqrt(2.0) * one_class[-1])
     B = (min(two_class) if fam.multiclass else min(one_class)) * (1.0 + 16 * U)
     N = one.XtWY_eq.reshape(-1, q)[0]  # the intercept's column is ones (data.py)
@@ -2281,6 +2288,42 @@ def _multiplier_bound(run, data, one, pen_rows, penalty, upper: float,
     if int((~pen_rows).sum()) != 1 or not data.intercept:  # pragma: no cover - a penalty frees
         return np.full((int((~pen_rows).sum()), q), np.inf)  # every row but the intercept's
     return bound.reshape(1, q)
+
+
+#: The share of the tolerance beyond which a bracket's round-off sends a penalty without an L2
+#: part to the curvature ball for the multiplier's bound (:func:`_ball_radius`: one pass more).
+BALL_SHARE = 0.1
+
+
+def _ball_radius(data, th, pen_rows, penalty) -> float | None:
+    """A proved bound on ``||theta*_R||_2`` from the curvature ball at theta, for a penalty
+    with an L1 part (the L1 penalty, the elastic net), or None where the ball proves nothing.
+
+    The ball's argument (:func:`curvature_ball`, Notes) holds for ``f = l - lam1 ||theta_R||_1
+    (- its L2 part)``, with the gradient's norm raised by ``lam1 sqrt(|R| q)``: along a unit
+    direction ``d``, ``-lam1 ||theta_R + r d_R||_1 <= -lam1 ||theta_R||_1 + r lam1 ||d_R||_1``
+    and ``||d_R||_1 <= sqrt(|R| q)``, and an L2 part only lowers ``f`` further from its maximum
+    (concave). So where ``kappa <= 1/2`` the penalised maximiser lies within ``4 / (c rho)`` of
+    theta, and ``||theta*_R|| <= ||theta_R|| + 4 / (c rho)``, each norm rounded up. The
+    gradient ``X^T W (Y - mu)`` at theta is formed in one pass, as :func:`_ball_proves` forms
+    it. The Bernoulli family (the categorical one's penalised theta has no pinned class, which
+    the ball's parameterisation needs: None)."""
+    if data.family.multiclass or not data.family.can_separate:
+        return None
+    T = np.asarray(th, dtype=np.float64).reshape(data.m, 1)
+    if not np.all(np.isfinite(T)):
+        return None
+    R = data.Y.reshape(-1, 1) - data.family.mean(data.X @ T)
+    R *= data.weights[:, None]
+    G = np.asarray(data.X.T @ R)
+    size = int(np.count_nonzero(pen_rows))
+    extra = penalty.l1_lam * float(np.sqrt(size)) * (1.0 + 4.0 * U)
+    ball = curvature_ball(data, T[:, 0], G, subgradient=extra)
+    if ball is None or not ball.proves_attained:
+        return None
+    tp = T[_row_index(pen_rows)]
+    g = 1.0 + gamma(tp.size + 4)
+    return float(np.sqrt(np.einsum("ij,ij->", tp, tp))) * g + ball.radius * g
 
 
 def _refined_radius(th, pen_rows, penalty, excess: float) -> float | None:
@@ -2622,8 +2665,8 @@ class CurvatureBall:
     seconds: float
 
 
-def curvature_ball(dataset, theta, G,
-                   rows_per_column: int = ATTAINMENT_ROWS_PER_COLUMN) -> CurvatureBall | None:
+def curvature_ball(dataset, theta, G, rows_per_column: int = ATTAINMENT_ROWS_PER_COLUMN,
+                   subgradient: float = 0.0) -> CurvatureBall | None:
     """Prove that the unpenalised likelihood has a maximiser from its gradient at ``theta``.
 
     The test of the curvature ball (Notes): no pass over ``X`` (the gradient is the
@@ -2642,6 +2685,10 @@ def curvature_ball(dataset, theta, G,
         (:meth:`dualmaxent.objective.DualObjective.last_gradient`).
     rows_per_column : int, default :data:`ATTAINMENT_ROWS_PER_COLUMN`
         The sample's size, in rows per column of ``X``.
+    subgradient : float, default 0
+        Added to the gradient's norm bound: the largest norm of a concave penalty's
+        subgradient at theta (:func:`_ball_radius`; the ball then holds the penalised
+        likelihood's maximiser).
 
     Returns
     -------
@@ -2731,7 +2778,8 @@ def curvature_ball(dataset, theta, G,
     y_l1 = y_max * (k if Y.ndim == 2 else 1) * (1.0 + 2 * k * u)
     total_w = float(w.sum()) * (1.0 + gam(n, u))
     g_err = rho * total_w * (2.0 * delta + gam(n + 4, u) * (y_l1 + 1.0 + delta))
-    g_bound = (float(np.linalg.norm(g_free)) * (1.0 + gam(m * q + 2, u)) + g_err) * (1.0 + 4 * u)
+    g_bound = ((float(np.linalg.norm(g_free)) * (1.0 + gam(m * q + 2, u)) + g_err + subgradient)
+               * (1.0 + 6 * u))
     # lambda from below: K = sum_sample w_j mu_j x_j x_j^T
     step = max(1, n // max(1, rows_per_column * m))
     Xs, ws = X[::step], w[::step]

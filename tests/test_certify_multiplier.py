@@ -72,3 +72,29 @@ def test_the_refinement_tightens_the_roundoff(monkeypatch, kind):
     assert refined.lower_bound == loose.lower_bound
     assert refined.upper_bound == loose.upper_bound
     assert refined.roundoff <= loose.roundoff / 10
+
+
+@pytest.mark.parametrize("lam", [1e-6, 1e-4])
+def test_a_weak_l1_penalty_bounds_the_multiplier_by_the_curvature_ball(monkeypatch, lam):
+    """An L1 penalty alone bounds ``||theta*_R||_1`` by its objective over lambda: at lambda =
+    1e-6 (``C = 1e6``) the intercept's charge took the round-off budget to 8e-3 nats and the
+    certificate of a converged fit was not ok. The curvature ball of the penalised likelihood
+    (its gradient's norm raised by ``lam sqrt(|R|)``) proves a radius around theta instead:
+    here it is checked to hold the tight solve's ``theta*_R`` and the bracket to hold its
+    optimum, and the certificate is ok where the loose bound alone (the ball switched off)
+    was not."""
+    penalty = make_penalty(l1=lam)
+    ds = drawn_kind("bernoulli", 3000, 5, seed=1)
+    star = np.asarray(solve_dual(ds, penalty=penalty, tol=1e-14).theta, dtype=float)
+    theta = np.asarray(solve_dual(ds, penalty=penalty).theta, dtype=float)
+    pen_rows = np.arange(ds.m) < ds.m - 1
+    radius = checker._ball_radius(ds, theta, pen_rows, penalty)
+    assert radius is not None and radius >= float(np.linalg.norm(star[:-1]))
+    assert radius <= float(np.linalg.norm(theta[:-1])) + 4.0  # (4 / (c rho) <= 4 here)
+    cert = checker.certify(ds, theta, penalty=penalty)
+    optimum = checker.certify(ds, star, penalty=penalty).upper_bound
+    assert cert.lower_bound - cert.roundoff <= optimum <= cert.upper_bound + cert.roundoff
+    assert cert.ok, cert.messages
+    monkeypatch.setattr(checker, "_ball_radius", lambda *a: None)
+    loose = checker.certify(ds, theta, penalty=penalty)
+    assert loose.roundoff > 100 * cert.roundoff
