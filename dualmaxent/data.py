@@ -557,6 +557,8 @@ class Dataset:
             _warn_if_counts(ya, stacklevel)
         Y, classes = fam.encode(ya)
         w = _checked_weights(weights, n)
+        if weights is not None:
+            _warn_if_light(w, stacklevel)
         column_max = None
         if intercept:
             if sparse:  # the ones implicit, X's entries read where they are
@@ -1141,6 +1143,22 @@ _MAX_SUM_OF_SQUARES = np.finfo(np.float64).max / 100
 #: ratio, Clarabel's primal fails the certificate from a ratio of 1e12 (a feature of size 1e-12:
 #: P agreement 2e-5) or 1e20 (size 1e20: relative gap 0.17), and certifies at 1e-8 and 1e15.
 _MAX_SCALE_RATIO = 1e10
+
+
+def _warn_if_light(w: np.ndarray, stacklevel: int) -> None:
+    """A :class:`ScaleWarning` when the weights sum to less than 1: the solvers' relative
+    gradient divides by ``1 + max |X^T W Y|`` and the certificate's relative gap by ``max(1,
+    |objective|)`` (:mod:`dualmaxent.objective`, :mod:`dualmaxent.certify`), both sums over the
+    weighted observations, so below a total weight of 1 the ones dominate and the tolerances
+    become absolute: all weights 1e-12 stopped an unpenalised fit after one iteration, far from
+    its maximiser, converged and certified (within 1e-6 nats of an objective of 1e-9)."""
+    total = float(w.sum())
+    if total < 1.0 - w.size * 2.0 ** -52:  # (weights summing to 1 but for the sum's rounding)
+        warnings.warn(f"the weights sum to {total:.2e}, less than 1: the tolerances, relative to "
+                      "sums over the weighted observations that floor at 1, become absolute and "
+                      "a fit may stop early; multiply the weights by a constant (an unpenalised "
+                      "fit is the same; a penalty's lambda scales with them)", ScaleWarning,
+                      stacklevel=stacklevel)
 
 
 def _checked_weights(weights, n: int) -> np.ndarray:
