@@ -242,9 +242,18 @@ class _DualMaxentEstimator(BaseEstimator):
                     warnings.simplefilter("ignore", exceptions.ConvergenceWarning)
                     warnings.simplefilter("ignore", exceptions.RankDeficiencyWarning)
                     warnings.simplefilter("ignore", SeparationWarning)
-                    dual = solve_dual(dataset, method=self.method, tol=self.tol,
-                                      max_iter=self.max_iter, penalty=penalty)
-                if dual.status == "not_attained":  # (the solver's warning, at the user's line)
+                    with warnings.catch_warnings(record=True) as scale:  # (said below)
+                        warnings.simplefilter("always", exceptions.ScaleWarning)
+                        dual = solve_dual(dataset, method=self.method, tol=self.tol,
+                                          max_iter=self.max_iter, penalty=penalty)
+                # the solver's warnings, at the user's line
+                for said in scale:
+                    if issubclass(said.category, exceptions.ScaleWarning):
+                        warnings.warn(said.message, stacklevel=3)
+                    else:  # (another kind the filter above let through: as it was)
+                        warnings.warn_explicit(said.message, said.category, said.filename,
+                                               said.lineno)
+                if dual.status == "not_attained":
                     warnings.warn(dual.message, SeparationWarning, stacklevel=3)
             else:  # verify solves the dual itself: on separated data, the reduced likelihood
                 cert = verify(dataset, primal=self.primal, tol=self.certify_tol,
@@ -459,8 +468,9 @@ class GLMRegressor(RegressorMixin, _DualMaxentEstimator):
         Inverse penalty strength: the fit minimises ``C * sum_j w_j loss_j + penalty``, so our
         ``lambda = 1 / C``; with ``loss_j`` minus the unit-variance log-likelihood this is
         ``Ridge(alpha=1 / C)`` for the gaussian family (``l1_ratio=0``), and
-        ``PoissonRegressor(alpha=1 / (C n))`` (whose loss is a mean) for the Poisson family with
-        ``n`` observations. Used only with ``l1_ratio``.
+        ``PoissonRegressor(alpha=1 / (C W))`` (whose loss is a weighted mean) for the Poisson
+        family, ``W`` the sum of the sample weights (``n`` without them). Used only with
+        ``l1_ratio``.
     l1_ratio : float in [0, 1], optional
         The penalty ``lambda (a ||coef||_1 + (1 - a)/2 ||coef||^2)``, ``a = l1_ratio`` (0: L2,
         1: L1, between: the elastic net). None (default): no penalty, as in
@@ -499,7 +509,9 @@ class GLMRegressor(RegressorMixin, _DualMaxentEstimator):
         if self.family not in ("gaussian", "poisson", "bernoulli"):
             raise ValueError(f"family must be 'gaussian', 'poisson' or 'bernoulli'; got "
                              f"{self.family!r}")
-        X, y, finite = self._validate(X, y, y_numeric=True)
+        # (the bernoulli family's y is two labels of any kind, text too: not converted to
+        # numbers by the validation)
+        X, y, finite = self._validate(X, y, y_numeric=self.family != "bernoulli")
         # (the bernoulli family's two labels, before the data set holds y: score's coding)
         labels = nx.unique_inverse(y)[0] if self.family == "bernoulli" else None
         theta = self._fit_dataset(X, y, sample_weight, self.family, finite=finite)

@@ -60,13 +60,13 @@ def covariance(result) -> tuple[np.ndarray | None, str]:
         Why there is none, or which entries are NaN; empty when every entry has one.
     """
     obj = result._objective
-    if obj is None:
-        return None, ("no standard errors: this solver keeps no objective to form the Hessian "
-                      "(the Dask engine, a result built by hand, or one unpickled before they "
-                      "were computed)")
-    if result.penalty.active:
+    if result.penalty.active:  # (first: the reason whatever else is missing)
         return None, ("no standard errors for a penalised fit: the penalty biases theta, and its "
                       "curvature is not information from the data")
+    if obj is None:
+        return None, ("no standard errors: this result keeps no objective to form the Hessian "
+                      "(the Dask engine's, one built by hand, or one pickled or copied with "
+                      "copy.deepcopy before they were computed: read std_err first)")
     if result.forced is not None or result.attained is False:
         return None, ("no standard errors: the likelihood has no maximiser (separated data), so "
                       "theta* is at infinity")

@@ -354,7 +354,7 @@ def test_a_fitted_estimator_pickles_without_its_training_data():
     se = result.std_err
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(result)).std_err, se)
     fresh = pickle.loads(pickle.dumps(solve_dual(Dataset.from_arrays(X[:500], y[:500]))))
-    assert fresh.std_err is None and "unpickled" in fresh.std_err_note
+    assert fresh.std_err is None and "pickled" in fresh.std_err_note
 
 
 def test_the_bernoulli_regressor_scores_against_the_indicator_of_its_larger_label():
@@ -392,3 +392,32 @@ def test_a_scale_warning_points_at_the_callers_line():
     said = [w for w in got if issubclass(w.category, ScaleWarning)]
     assert len(said) == 1 and said[0].filename == __file__
     assert "float64 loses digits" in str(said[0].message)
+
+
+def test_bernoulli_regressor_labels_in_any_container_and_solver_warnings_at_the_users_line():
+    """GLMRegressor(family='bernoulli') takes two labels: in a pandas Series or an object array
+    they were converted to numbers by the validation ('could not convert string to float');
+    and the solver's ScaleWarning of a certify=False fit named estimators.py, not the caller."""
+    import inspect
+    import warnings
+
+    import pandas as pd
+
+    from dualmaxent.exceptions import ScaleWarning
+
+    rng = np.random.default_rng(13)
+    X = rng.normal(size=(200, 2))
+    labels = np.where(X[:, 0] + rng.normal(size=200) > 0, "yes", "no")
+    ref = GLMRegressor(family="bernoulli").fit(X, labels)
+    for y in (pd.Series(labels), labels.astype(object), list(labels)):
+        got = GLMRegressor(family="bernoulli").fit(X, y)
+        assert list(got.labels_) == ["no", "yes"]
+        np.testing.assert_array_equal(got.coef_, ref.coef_)
+    wide = X * np.array([1e6, 1e-6])
+    y = (wide[:, 0] + rng.normal(size=200) > 0).astype(int)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        line = inspect.currentframe().f_lineno + 1  # the fit's line, next
+        GLMRegressor(family="poisson", certify=False).fit(wide, y)
+    scale = [w for w in seen if issubclass(w.category, ScaleWarning)]
+    assert len(scale) >= 2 and all(w.filename == __file__ and w.lineno == line for w in scale)
