@@ -990,17 +990,21 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
             # itself proves (:func:`_refined_radius`): sound, the bracket being proved with the
             # first bound, and far tighter where the penalty bounds theta*_R closely
             radius = _refined_radius(th, pen_rows, penalty, max(float(gap), 0.0) + roundoff)
-            if radius is None and engine is None and not roundoff <= BALL_SHARE * tol_hint * max(
-                    1.0, abs(upper_of(one))):
-                # an L1 part alone bounds theta*_R by its whole objective over lambda, far
-                # from it for a weak one (C = 1e6): the curvature ball's radius instead
-                # (:func:`_ball_radius`, once)
-                if "ball" not in memo:
-                    memo["ball"] = _ball_radius(data, th, pen_rows, penalty)
-                radius = memo["ball"]
             if radius is not None:
                 bound = multiplier(one, radius, keep)
                 roundoff = rest + float(np.sum(np.where(size > 0, bound * size, 0.0)))
+            elif engine is None and not roundoff <= BALL_SHARE * tol_hint * max(
+                    1.0, abs(upper_of(one))):
+                # an L1 part alone bounds theta*_R by its whole objective over lambda, far
+                # from it for a weak one (C = 1e6): the curvature ball's bound instead
+                # (:func:`_ball_multiplier`, once)
+                if "ball" not in memo:
+                    memo["ball"] = _ball_multiplier(data, th, pen_rows, penalty)
+                if memo["ball"] is not None:
+                    bound = np.minimum(bound, memo["ball"])
+                    if keep:
+                        memo["bound"] = bound
+                    roundoff = rest + float(np.sum(np.where(size > 0, bound * size, 0.0)))
         return roundoff, bound
 
     one, two, A, resid_bound, solve = _newton_step(run, data, th, sel, pen_rows, penalty,
@@ -2295,35 +2299,45 @@ def _multiplier_bound(run, data, one, pen_rows, penalty, upper: float,
 BALL_SHARE = 0.1
 
 
-def _ball_radius(data, th, pen_rows, penalty) -> float | None:
-    """A proved bound on ``||theta*_R||_2`` from the curvature ball at theta, for a penalty
-    with an L1 part (the L1 penalty, the elastic net), or None where the ball proves nothing.
+def _ball_multiplier(data, th, pen_rows, penalty) -> np.ndarray | None:
+    """A proved bound on ``|theta*|`` on the equality rows (the intercept's), shape (1, q), from
+    the curvature ball at theta, for a penalty with an L1 part; None where the ball proves
+    nothing.
 
-    The ball's argument (:func:`curvature_ball`, Notes) holds for ``f = l - lam1 ||theta_R||_1
-    (- its L2 part)``, with the gradient's norm raised by ``lam1 sqrt(|R| q)``: along a unit
-    direction ``d``, ``-lam1 ||theta_R + r d_R||_1 <= -lam1 ||theta_R||_1 + r lam1 ||d_R||_1``
-    and ``||d_R||_1 <= sqrt(|R| q)``, and an L2 part only lowers ``f`` further from its maximum
-    (concave). So where ``kappa <= 1/2`` the penalised maximiser lies within ``4 / (c rho)`` of
-    theta, and ``||theta*_R|| <= ||theta_R|| + 4 / (c rho)``, each norm rounded up. The
-    gradient ``X^T W (Y - mu)`` at theta is formed in one pass, as :func:`_ball_proves` forms
-    it. The Bernoulli family (the categorical one's penalised theta has no pinned class, which
-    the ball's parameterisation needs: None)."""
-    if data.family.multiclass or not data.family.can_separate:
+    The ball's argument (:func:`curvature_ball`, Notes) holds for ``f = l - lam1 P`` (and an
+    L2 part, concave, which only lowers ``f`` away from its maximum) with the gradient's norm
+    raised by ``lam1 sqrt(|R| q)``: along a unit direction ``d``, ``-lam1 P(theta + r d) <=
+    -lam1 P(theta) + r lam1 sqrt(|R| q)``, ``P`` being ``sqrt(|R| q)``-Lipschitz in the
+    Frobenius norm of the ball's free entries. The Bernoulli family: ``P = ||theta_R||_1``. The
+    categorical family, whose likelihood reads only the differences ``D_c = theta_c -
+    theta_k`` (the pivot gauge, ``q = k - 1`` free classes on every row): ``P(D) = sum_{i in R}
+    min_v (sum_{c < k} |D_ic + v| + |v|)``, the penalty at the best gauge of each row, whose
+    maximiser is the penalised one's differences (the intercept's own gauge pinned: ``b_k =
+    0``); each row's term is 1-Lipschitz in its l1 norm. So where ``kappa <= 1/2`` the
+    maximiser lies within ``r = 4 / (c rho)`` of theta's (differences), and each intercept
+    within ``r`` of theta's: ``|b*_c| <= |b_c - b_k| + r``, rounded up. The gradient ``X^T W
+    (Y - mu)`` at theta is formed in one pass, as :func:`_ball_proves` forms it. Other families:
+    None (the ball covers these two)."""
+    fam = data.family
+    if not fam.can_separate or type(fam) not in (Bernoulli, Categorical):
         return None
-    T = np.asarray(th, dtype=np.float64).reshape(data.m, 1)
+    T = np.asarray(th, dtype=np.float64).reshape(data.m, -1)
     if not np.all(np.isfinite(T)):
         return None
-    R = data.Y.reshape(-1, 1) - data.family.mean(data.X @ T)
+    if fam.multiclass:
+        T = T - T[:, -1:]  # (the pivot gauge on every row: the differences)
+        R = data.Y - nx.softmax_logsumexp(data.X @ T)[0]
+    else:
+        R = data.Y.reshape(-1, 1) - fam.mean(data.X @ T)
     R *= data.weights[:, None]
     G = np.asarray(data.X.T @ R)
-    size = int(np.count_nonzero(pen_rows))
-    extra = penalty.l1_lam * float(np.sqrt(size)) * (1.0 + 4.0 * U)
-    ball = curvature_ball(data, T[:, 0], G, subgradient=extra)
+    q = T.shape[1] - 1 if fam.multiclass else 1
+    extra = penalty.l1_lam * float(np.sqrt(int(np.count_nonzero(pen_rows)) * q)) * (1.0 + 4 * U)
+    ball = curvature_ball(data, T if fam.multiclass else T[:, 0], G, subgradient=extra)
     if ball is None or not ball.proves_attained:
         return None
-    tp = T[_row_index(pen_rows)]
-    g = 1.0 + gamma(tp.size + 4)
-    return float(np.sqrt(np.einsum("ij,ij->", tp, tp))) * g + ball.radius * g
+    eq = T[_row_index(~pen_rows)]
+    return (np.abs(eq) + ball.radius) * (1.0 + 4 * U)
 
 
 def _refined_radius(th, pen_rows, penalty, excess: float) -> float | None:

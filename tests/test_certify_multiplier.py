@@ -74,27 +74,31 @@ def test_the_refinement_tightens_the_roundoff(monkeypatch, kind):
     assert refined.roundoff <= loose.roundoff / 10
 
 
+@pytest.mark.parametrize("kind", ["bernoulli", 3])
 @pytest.mark.parametrize("lam", [1e-6, 1e-4])
-def test_a_weak_l1_penalty_bounds_the_multiplier_by_the_curvature_ball(monkeypatch, lam):
+def test_a_weak_l1_penalty_bounds_the_multiplier_by_the_curvature_ball(monkeypatch, kind, lam):
     """An L1 penalty alone bounds ``||theta*_R||_1`` by its objective over lambda: at lambda =
     1e-6 (``C = 1e6``) the intercept's charge took the round-off budget to 8e-3 nats and the
     certificate of a converged fit was not ok. The curvature ball of the penalised likelihood
-    (its gradient's norm raised by ``lam sqrt(|R|)``) proves a radius around theta instead:
-    here it is checked to hold the tight solve's ``theta*_R`` and the bracket to hold its
-    optimum, and the certificate is ok where the loose bound alone (the ball switched off)
-    was not."""
+    (its gradient's norm raised by ``lam sqrt(|R| q)``; for several classes on the classes'
+    differences) bounds each intercept within its radius of theta's instead: the bound is
+    checked against the tight solve's intercepts (in the pinned gauge), the bracket to hold its
+    optimum, and the certificate is ok where the loose bound alone (the ball off) was not."""
     penalty = make_penalty(l1=lam)
-    ds = drawn_kind("bernoulli", 3000, 5, seed=1)
-    star = np.asarray(solve_dual(ds, penalty=penalty, tol=1e-14).theta, dtype=float)
+    ds = drawn_kind(kind, 3000, 5, seed=1)
+    star = np.asarray(solve_dual(ds, penalty=penalty, tol=1e-14).theta,
+                      dtype=float).reshape(ds.m, -1)
     theta = np.asarray(solve_dual(ds, penalty=penalty).theta, dtype=float)
     pen_rows = np.arange(ds.m) < ds.m - 1
-    radius = checker._ball_radius(ds, theta, pen_rows, penalty)
-    assert radius is not None and radius >= float(np.linalg.norm(star[:-1]))
-    assert radius <= float(np.linalg.norm(theta[:-1])) + 4.0  # (4 / (c rho) <= 4 here)
+    bound = checker._ball_multiplier(ds, theta, pen_rows, penalty)
+    assert bound is not None and bound.shape == (1, star.shape[1])
+    intercepts = star[-1] - star[-1, -1] if ds.family.multiclass else star[-1]
+    assert np.all(bound[0] >= np.abs(intercepts))
     cert = checker.certify(ds, theta, penalty=penalty)
-    optimum = checker.certify(ds, star, penalty=penalty).upper_bound
+    optimum = checker.certify(ds, star if ds.family.multiclass else star[:, 0],
+                              penalty=penalty).upper_bound
     assert cert.lower_bound - cert.roundoff <= optimum <= cert.upper_bound + cert.roundoff
     assert cert.ok, cert.messages
-    monkeypatch.setattr(checker, "_ball_radius", lambda *a: None)
+    monkeypatch.setattr(checker, "_ball_multiplier", lambda *a: None)
     loose = checker.certify(ds, theta, penalty=penalty)
     assert loose.roundoff > 100 * cert.roundoff
