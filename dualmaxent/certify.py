@@ -704,7 +704,11 @@ def _gradient_notes(br: "Bracket", tol: float, family=None) -> list[str]:
                  f"the data and {pt}")
         notes.append(f"{why}: the lower bound is taken at {where}")
     if br.dual_gradient > tol:
-        if br.dual_gradient <= br.gradient_roundoff:
+        if not np.isfinite(br.gradient_roundoff):
+            notes.append(f"the dual gradient {br.dual_gradient:.1e} (relative) has no finite "
+                         "round-off budget (theta's products with X leave float64's range), so "
+                         "it says nothing; the verdict rests on the bracket")
+        elif br.dual_gradient <= br.gradient_roundoff:
             notes.append(f"the dual gradient {br.dual_gradient:.1e} (relative) is within its "
                          f"round-off budget {br.gradient_roundoff:.1e}: float64 cannot compute "
                          "it more accurately on this design; the verdict rests on the bracket")
@@ -2758,6 +2762,11 @@ def curvature_ball(dataset, theta, G, rows_per_column: int = ATTAINMENT_ROWS_PER
     (:func:`_smallest_eigenvalue_bound`, the argument of :func:`dualmaxent.certify.factor`),
     which charges ``K``'s sums' rounding too. Then ``kappa`` is rounded up.
     """
+    with np.errstate(over="ignore", invalid="ignore"):  # (a huge theta: kappa inf, no proof)
+        return _curvature_ball(dataset, theta, G, rows_per_column, subgradient)
+
+
+def _curvature_ball(dataset, theta, G, rows_per_column, subgradient):
     t0 = time.perf_counter()
     fam = dataset.family
     c = _BALL_CONSTANT.get(fam.name)

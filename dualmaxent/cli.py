@@ -640,14 +640,14 @@ def format_certificate(dataset, cert, trace=None, reference=None) -> str:
     -------
     str
     """
-    from .report import label_text
+    from .report import labels_text
 
     p, d, pp = cert.primal, cert.dual, cert.projected
     fam, penalty = dataset.family, cert.penalty
     words = _vocabulary(dataset, penalty)
     pt, q = words["point"], _lower_point_name(words["point"], pp.segment)
     separated = cert.separation is not None and cert.separation.separated
-    classes = ", ".join(label_text(c) for c in dataset.classes)
+    classes = labels_text(dataset.classes)
     command = "verify" if d is not None else "certify"
     head = (f"dualmaxent {command}: {dataset.name} ({fam.name}"
             f"{', penalty ' + penalty.describe() if penalty.active else ''}; "
@@ -740,9 +740,21 @@ def format_certificate(dataset, cert, trace=None, reference=None) -> str:
 _LABEL = 42
 
 
+def _nats(value: float) -> str:
+    """A value in nats: ten decimals (no minus sign on a zero), or in exponent form beyond
+    1e15, where the decimals are float64's noise."""
+    value = value + 0.0
+    return f"{value:.10f}" if not abs(value) >= 1e15 else f"{value:.10e}"
+
+
+def _coef(value: float, width: int) -> str:
+    """A coefficient: four decimals, or in exponent form beyond 1e9."""
+    return f"{value:>{width}.4f}" if not abs(value) >= 1e9 else f"{value:>{width}.4e}"
+
+
 def _row(label: str, value, unit: str = "") -> str:
     """One row: the label, then a number (10 decimals, nats) or a text, then its unit or note."""
-    text = f"{value:.10f}" if isinstance(value, float) else str(value)
+    text = _nats(value) if isinstance(value, float) else str(value)
     if unit and not unit.startswith(" "):
         unit = " " + unit
     return f"          {label:<{_LABEL}} {text}{unit}".rstrip()
@@ -927,11 +939,11 @@ def coefficient_table(dataset, cert, reference=None) -> list[str]:
     for i, row in enumerate(rep.names):
         est = rep.coef[i]
         if not inference:
-            lines.append(f"          {row:<24.24} {est:>11.4f}")
+            lines.append(f"          {row:<24.24} {_coef(est, 11)}")
             continue
-        lines.append(f"          {row:<24.24} {est:>11.4f} {rep.std_err[i]:>10.4f} "
-                     f"{stats['z'][i]:>8.3f} {stats['p'][i]:>7.3f} {stats['lower'][i]:>11.4f} "
-                     f"{stats['upper'][i]:>11.4f}")
+        lines.append(f"          {row:<24.24} {_coef(est, 11)} {_coef(rep.std_err[i], 10)} "
+                     f"{stats['z'][i]:>8.3f} {stats['p'][i]:>7.3f} {_coef(stats['lower'][i], 11)} "
+                     f"{_coef(stats['upper'][i], 11)}")
     if cert.std_err_note:
         lines.append(f"  note: {cert.std_err_note}")
     return lines

@@ -687,6 +687,8 @@ class Dataset:
             if col is not None and col not in columns:
                 raise DataError(f"unknown {what} column {col!r}; columns are "
                                 f"{', '.join(map(str, columns))}")
+        if weights is not None and weights == target:
+            raise DataError(f"column {target!r} cannot be both the target and the weights")
         if features is None:
             features = [c for c in columns if c not in (target, weights)]
         elif isinstance(features, str):  # one column's label, not a sequence of its letters
@@ -863,6 +865,10 @@ def _from_rows(cls, rows, target, features, intercept, weights, family, name, wh
     for col, what in ((target, "target"), (weights, "weights")):
         if col is not None and col not in header:
             raise DataError(f"unknown {what} column {col!r}; columns are {', '.join(header)}")
+    if weights is not None and weights == target:
+        raise DataError(f"column {target!r} cannot be both the target and the weights"
+                        + (" (the target is the last column unless given)"
+                           if target == header[-1] else ""))
     if features is None:
         features = [h for h in header if h not in (target, weights)]
     else:

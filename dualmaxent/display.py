@@ -20,7 +20,7 @@ import html
 
 import numpy as np
 
-from .report import label_text
+from .report import label_text, labels_text
 
 __all__ = ["certificate_html", "certificate_repr", "dual_html", "dual_repr", "primal_html",
            "primal_repr", "dataset_html", "dataset_repr", "coefficients_html", "table_html"]
@@ -260,7 +260,7 @@ def primal_html(result) -> str:
 
 def dataset_repr(ds) -> str:
     """Two lines: name, family, sizes; the columns."""
-    classes = f", classes ({', '.join(label_text(c) for c in ds.classes)})" if ds.classes else ""
+    classes = f", classes ({labels_text(ds.classes)})" if ds.classes else ""
     names = ", ".join(ds.feature_names[:8]) + (", ..." if ds.m > 8 else "")
     return (f"Dataset({ds.name!r}, {ds.family.name}, n={ds.n}, m={ds.m}{classes};\n"
             f"  features: {names})")
@@ -271,7 +271,7 @@ def dataset_html(ds, rows: int = 5) -> str:
     facts = [("family", _e(ds.family.name)), ("n observations", str(ds.n)),
              ("m columns of X", str(ds.m) + (" (intercept last)" if ds.intercept else ""))]
     if ds.classes:
-        facts.append(("classes", _e(", ".join(label_text(c) for c in ds.classes))))
+        facts.append(("classes", _e(labels_text(ds.classes))))
     if not np.all(np.asarray(ds.weights) == 1):
         facts.append(("total weight", _num(np.sum(ds.weights), ".6g")))
     from . import design

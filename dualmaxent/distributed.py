@@ -377,6 +377,8 @@ def _from_frame(frame, where, target, features, weights, family, intercept, name
     for col, what in ((target, "target"), (weights, "weights")):
         if col is not None and col not in columns:
             raise DataError(f"{where}: unknown {what} column {col!r}; columns are {shown}")
+    if weights is not None and weights == target:
+        raise DataError(f"{where}: column {target!r} cannot be both the target and the weights")
     if features is None:
         features = [c for c in columns if c not in (target, weights)]
     features = [features] if isinstance(features, str) else list(features)

@@ -283,7 +283,7 @@ def fig_logit_sigmoid(out="figures") -> FigureOutput:
     fig.suptitle("Logit, sigmoid and softmax: scores in nats become probabilities")
     facts = {"softmax_row_sums_max_error": float(np.abs(P.sum(1) - 1).max()),
              "logit_at_half": float(np.interp(0.5, p, eta))}
-    caption = _caption(fig, "(a) is (b) with its axes swapped: the logit of p = "
+    caption = _caption(fig, "(a) is (b) with its axes swapped: the logit is "
                        f"{facts['logit_at_half']:.2g} at p = 1/2, and each is the other's inverse."
                        "  (c) The three probabilities sum to one at every s (largest error "
                        f"{facts['softmax_row_sums_max_error']:.0e}).")
@@ -782,7 +782,11 @@ def fig_separation(out="figures") -> FigureOutput:
     ax = axes[0]
     ax.plot(lams, norm_iris, "o-", color="#d62728", ms=4, label="iris (separated)")
     ax.plot(lams, norm_blobs, "s-", color="#1f77b4", ms=4, label="blobs")
-    ax.axhline(np.linalg.norm(blobs_cert.dual.theta), color="#1f77b4", ls=":", lw=1,
+    # the L2 path's limit: theta* in the gauge the penalty picks as lambda -> 0, each penalised
+    # row centred across the classes (its smallest norm), the intercept pinned as on the path
+    limit = np.array(blobs_cert.dual.theta, dtype=float)
+    limit[:-1] -= limit[:-1].mean(axis=1, keepdims=True)
+    ax.axhline(np.linalg.norm(limit), color="#1f77b4", ls=":", lw=1,
                label="blobs, λ = 0")
     ax.set_xscale("log")
     ax.invert_xaxis()
@@ -1325,7 +1329,7 @@ def fig_bracket(out="figures") -> FigureOutput:
     budget = max(float(np.max(tr.roundoff)) for tr in traces.values())
     axes[0].axhline(budget, color="0.4", lw=0.9, ls=":", gid="roundoff")
     axes[0].set(xscale="log", yscale="log", xlabel="iteration t + 1",
-                ylabel=r"gap $upper_t - lower_t$ (nats)",
+                ylabel=r"gap $upper_t - lower_t$ (nats), at least its round-off",
                 title="(a) the certified gap at every iterate")
     axes[1].axhline(0.0, color="k", lw=1.1, gid="opt", zorder=1)
     axes[1].axhspan(opt_lo - opt, opt_hi - opt, color="0.8", zorder=0)
@@ -1349,7 +1353,8 @@ def fig_bracket(out="figures") -> FigureOutput:
                 Line2D([], [], color="0.3", ls="--", label=r"$lower_t$ − OPT (b)"),
                 Line2D([], [], color="k", lw=1.1, label=f"OPT = {opt:.6f} (b)"),
                 Line2D([], [], color="0.4", lw=0.9, ls=":",
-                       label=f"round-off budget {budget:.0e} (a)")]
+                       label=f"round-off budget {budget:.0e} (a): a gap below its own budget "
+                             "is drawn at it")]
     legend = fig.add_subplot(grid[1, :])
     legend.axis("off")
     legend.legend(handles=handles, loc="center", ncol=4, frameon=False)

@@ -49,6 +49,20 @@ def label_text(label) -> str:
     return str(label)
 
 
+#: :func:`labels_text` lists at most this many labels (the first ones and the last).
+LABELS_SHOWN = 8
+
+
+def labels_text(labels, limit: int = LABELS_SHOWN) -> str:
+    """Labels as a comma-separated list (:func:`label_text` each), at most ``limit`` of them:
+    beyond, the first ``limit - 1``, an ellipsis, the last, and the count (a target column of
+    200 distinct numbers printed thousands of characters in the CLI's first line)."""
+    texts = [label_text(c) for c in labels]
+    if len(texts) <= limit:
+        return ", ".join(texts)
+    return ", ".join(texts[:limit - 1]) + f", ..., {texts[-1]} ({len(texts)} in all)"
+
+
 @dataclass(frozen=True)
 class Coefficients:
     """Coefficients in the reported gauge, one entry per printed row (``p`` rows).
@@ -111,8 +125,8 @@ def _find_level(classes, reference):
                 and isinstance(c, (numbers.Number, bool)) and c == reference)
         if same or str(reference) in (label_text(c), str(c)):
             return i
-    levels = ", ".join(label_text(c) for c in classes)
-    raise DataError(f"unknown reference level {reference!r}; the levels are {levels}")
+    raise DataError(f"unknown reference level {reference!r}; the levels are "
+                    f"{labels_text(classes)}")
 
 
 def report_coefficients(dataset, theta, cov=None, reference=None, penalty=None) -> Coefficients:

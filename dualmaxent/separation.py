@@ -83,7 +83,7 @@ import scipy.sparse as sp
 from . import design
 from .data import Dataset
 from .exceptions import DataError, DualMaxentError, SeparationLPError
-from .report import label_text
+from .report import LABELS_SHOWN, label_text, labels_text
 
 __all__ = ["Separation", "detect_separation", "as_forced", "kept_observations",
            "identifiable_basis"]
@@ -130,8 +130,15 @@ class Separation:
             counts = [(int((full & (Y[:, i] == 1)).sum()), c)
                       for i, c in enumerate(dataset.classes)]
             parts = [f"{cnt} of class {label_text(c)}" for cnt, c in counts if cnt]
+            if len(parts) > LABELS_SHOWN:  # (the first ones, and how many more)
+                more = sum(cnt for cnt, _ in counts if cnt) - sum(
+                    cnt for cnt, _ in [x for x in counts if x[0]][:LABELS_SHOWN - 1])
+                parts = parts[:LABELS_SHOWN - 1] + [
+                    f"{more} of {len(parts) - LABELS_SHOWN + 1} other classes"]
             if parts:
-                parts[0] = parts[0].replace(" of", " observations of", 1)
+                first = int(parts[0].split(" ", 1)[0])
+                parts[0] = parts[0].replace(" of", " observation" + ("s" if first != 1 else "")
+                                            + " of", 1)
                 listed = parts[0] if len(parts) == 1 else (", ".join(parts[:-1])
                                                            + " and " + parts[-1])
                 what = f"{listed} {'is' if full.sum() == 1 else 'are'} predicted with probability 1"
@@ -216,7 +223,7 @@ def intercept_runoff(dataset) -> str | None:
     if fam.multiclass:
         absent = [c for c, count in zip(dataset.classes, w @ Y) if not count > 0]
         if absent:
-            listed = ", ".join(label_text(c) for c in absent)
+            listed = labels_text(absent)
             return (f"class{'es' if len(absent) > 1 else ''} {listed} "
                     f"{'have' if len(absent) > 1 else 'has'} no observation of positive weight, "
                     "so the intercept drives its probability to 0")

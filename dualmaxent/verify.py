@@ -27,8 +27,9 @@ The point (CVXPY's ``mu_p`` when it ran, else the checker's)
 -----------------------------------------------------------
 * ``entropy`` ``H(point)``; ``balance_residual`` = ``max |X^T W (point - Y)| / scale`` over the
   equality rows (for L1 also the excess of ``|X_R^T W (point - Y)|`` over ``lam``);
-  ``simplex_residual`` = ``max |P 1 - 1|`` (categorical; 0 otherwise); ``min_entry`` the most
-  negative entry (0 when none is, or for the gaussian family).
+  ``simplex_residual`` = ``max |P 1 - 1|`` (categorical; 0 otherwise); ``min_entry`` its
+  distance from the domain's boundary, as the checker's (:func:`min_entry`; ``inf`` for the
+  gaussian family).
 
 The cross-check with CVXPY (NaN when it did not run)
 ----------------------------------------------------
@@ -577,8 +578,17 @@ def simplex_residual(family, mu: np.ndarray) -> float:
 
 
 def min_entry(family, mu: np.ndarray) -> float:
-    """The most negative entry of ``mu`` (0 when none is, or when the mean is unbounded)."""
-    return float(min(np.min(mu), 0.0)) if family.can_separate else 0.0
+    """The point's distance from its domain's boundary, as the checker's ``min_entry`` measures
+    it: the smallest entry of ``P`` (categorical), of ``mu`` and ``1 - mu`` (Bernoulli), of
+    ``mu`` (Poisson); negative outside the domain; ``inf`` for an unbounded mean (gaussian)."""
+    lower, upper = family.mean_bounds
+    mu = np.asarray(mu, dtype=np.float64)
+    out = np.inf
+    if np.isfinite(lower):
+        out = min(out, float((mu - lower).min(initial=np.inf)))
+    if np.isfinite(upper) and not family.multiclass:
+        out = min(out, float((upper - mu).min(initial=np.inf)))
+    return out
 
 
 def p_agreement(family, mu_p: np.ndarray, mu_d: np.ndarray) -> float:

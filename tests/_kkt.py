@@ -18,7 +18,7 @@ penalised rows of theta (every row but the intercept), ``B(mu) = X^T W (mu - Y)`
 * ``primal_gap = |primal objective + dual objective| / max(1, |dual objective|)`` at CVXPY's point;
 * ``balance_residual = max |B| / scale`` over the equality rows, for L1 also the excess of
   ``|B_R|`` over ``lam``; ``scale = 1 + max |X^T W Y|``;
-* ``simplex_residual = max |P 1 - 1|`` (categorical), ``min_entry = min(min mu, 0)`` (not for the
+* ``simplex_residual = max |P 1 - 1|`` (categorical), ``min_entry`` the point's distance from the domain's boundary (not for the
   gaussian family, whose means are unrestricted);
 * ``dual_gradient``, the relative KKT residual of the dual at theta: ``G = X^T W (Y - mu(theta))``
   on the free entries of theta (categorical: the last class is pinned on the unpenalised rows),
@@ -296,7 +296,9 @@ def kkt_figures(dataset, mu, theta, penalty=None, forced=None, theta_p=None) -> 
         "primal_gap": abs(gap) / max(1.0, abs(dual_objective)),
         "balance_residual": eq / scale,
         "simplex_residual": float(np.abs(mu.sum(axis=1) - 1.0).max()) if mu.ndim == 2 else 0.0,
-        "min_entry": 0.0 if name == "gaussian" else min(float(mu.min()), 0.0),
+        # the point's distance from its domain's boundary (inf for the gaussian's unbounded mean)
+        "min_entry": (np.inf if name == "gaussian" else float(mu.min()) if name != "bernoulli"
+                      else float(min(mu.min(), (1.0 - mu).min()))),
         "dual_gradient": dual_gradient,
         "p_agreement": diff,
         "theta_agreement": theta_agreement,

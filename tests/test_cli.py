@@ -718,3 +718,30 @@ def test_many_integer_levels_suggest_the_poisson_family(example_files, capsys):
         "family='poisson' (--family poisson)")
     code, out, err = run(capsys, "verify", "counts.csv", "--target", "y", "--family", "poisson")
     assert code == 0 and err == ""
+
+
+def test_what_a_student_reads_stays_readable(tmp_path, capsys):
+    """The weights column cannot be the target (it silently weighted every class-0 row 0);
+    200 class labels are listed as eight and a count, not thousands of characters; a huge
+    coefficient prints in exponent form, a zero without a minus sign, and an infinite gradient
+    budget is not called float64's accuracy."""
+    rng = np.random.default_rng(0)
+    rows = ["x1,y"] + [f"{v:.6f},{int(v > 0)}" for v in rng.normal(size=60)]
+    (tmp_path / "w.csv").write_text("\n".join(rows) + "\n")
+    assert main(["verify", str(tmp_path / "w.csv"), "--weights", "y"]) == 2
+    assert "column 'y' cannot be both the target and the weights" in capsys.readouterr().err
+    values = rng.normal(size=200)
+    rows = ["x1,x2,t"] + [f"{a:.6f},{b:.6f},{t:.9f}" for a, b, t in
+                          zip(rng.normal(size=200), rng.normal(size=200), values)]
+    (tmp_path / "many.csv").write_text("\n".join(rows) + "\n")
+    main(["verify", str(tmp_path / "many.csv"), "--primal", "projected"])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "(200 in all)" in first and len(first) < 300
+    coef = tmp_path / "huge.csv"
+    coef.write_text("feature,a,b,c\nx1,-0.63,1.06,0\nx2,1e300,1,2\nintercept,2.13,0.26,0\n")
+    assert main(["certify", "blobs", "--coef", str(coef)]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"dual objective = -l\(theta\)\s+\d\.\d{10}e\+\d+ nats", out)
+    assert "-1.0000e+300" in out and "-0.0000000000" not in out
+    assert "float64 cannot compute it more accurately" not in out
+    assert "has no finite round-off budget" in out

@@ -143,7 +143,7 @@ def test_logit_sigmoid_draws_the_three_functions(render, tmp_path):
     assert f"largest error {error:.0e}" in caption
     x, y = logit.lines[0].get_xdata(), logit.lines[0].get_ydata()
     assert out.facts["logit_at_half"] == float(np.interp(0.5, x, y))
-    assert f"p = {out.facts['logit_at_half']:.2g} at p = 1/2" in caption
+    assert f"the logit is {out.facts['logit_at_half']:.2g} at p = 1/2" in caption
     _readme_numbers_are_the_captions("logit_sigmoid", out)
     # the same inputs give the same bytes
     again, _ = render("logit_sigmoid", tmp_path / "again")
@@ -336,9 +336,12 @@ def test_separation_figure_shows_theta_diverge_and_entropy_stay(render):
     # as lambda -> 0 (lambdas decrease) iris's norm grows without bound, blobs' settles
     assert np.all(np.diff(out.numbers["norm_iris"]) > 0)
     assert out.numbers["norm_iris"][-1] > 10 * blobs_ref.get_ydata()[0]
-    # (the penalised rows' gauge sums over classes, so the limit need not be the pinned norm)
+    # (the penalised rows' gauge sums over classes, so the limit need not be the pinned norm:
+    # the lambda = 0 line is theta* in that gauge, each penalised row centred, which the path
+    # reaches)
     assert out.numbers["norm_blobs"][-1] == pytest.approx(out.numbers["norm_blobs"][-2],
                                                           rel=1e-3)
+    assert out.numbers["norm_blobs"][-1] == pytest.approx(blobs_ref.get_ydata()[0], rel=1e-3)
     # -l(theta*_lambda) falls to the max entropy, drawn as a line, and never below it
     negl, H = b.lines
     np.testing.assert_array_equal(negl.get_ydata(), out.numbers["neg_loglik_iris"])
