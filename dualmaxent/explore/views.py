@@ -456,7 +456,9 @@ def maxent_map(expl, features=None) -> View:
     import contourpy
 
     lines = contourpy.contour_generator(gx, gy, H)
-    for level in (0.1, 0.3, 0.6, 0.9):
+    # (the levels an entropy of P(. | x) can reach: at most log k nats, 0.69 for two classes)
+    levels = [v for v in (0.1, 0.3, 0.6, 0.9) if v < np.log(max(len(fitted.classes), 2))]
+    for level in levels:
         for seg in lines.lines(level):
             layers.append(svg.Series(seg[:, 0], seg[:, 1], "#222", "", "line", dash="3 2"))
     Yc = _table(fitted, fitted.Y)
@@ -467,8 +469,9 @@ def maxent_map(expl, features=None) -> View:
                                  size=3))
     picture = svg.chart(layers, xlim=(x0, x1), ylim=(y0, y1), width=520, height=400,
                         underlay=svg.png_data_uri(rgb), xlabel=chosen[0], ylabel=chosen[1],
-                        title="P*(class | x) over the plane; dashed: entropy 0.1, 0.3, 0.6, "
-                              "0.9 nats", legend="upper left")
+                        title="P*(class | x) over the plane; dashed: entropy "
+                              + ", ".join(f"{v:g}" for v in levels) + " nats",
+                        legend="upper left")
     k = P.shape[1]
     if not converged:
         warn = ("<b>The refit on these two features did not converge: the map shows its last "
@@ -596,6 +599,12 @@ def coefficients(expl) -> View:
     rep = report_coefficients(ds, cert.theta, cov=cert.covariance, penalty=cert.penalty)
     if rep.reference is not None and rep.classes and rep.classes[0] is None:  # two classes
         what = f"the {html.escape(rep.title)}, as statsmodels' Logit reports it"
+    elif ds.family.multiclass and rep.reference is not None and cert.penalty.active:
+        what = (f"the intercept of each class against the reference class "
+                f"{html.escape(label_text(rep.reference))} (the first): softmax(Xθ) does not "
+                "change when one class's intercept is subtracted from every class's; the "
+                "penalised rows are free in every class (the penalty, not a reference class, "
+                "pins them) and listed as they are")
     elif ds.family.multiclass and rep.reference is not None:
         what = (f"each class against the reference class {html.escape(label_text(rep.reference))}"
                 " (the first), as statsmodels' MNLogit and R's multinom report them: "
