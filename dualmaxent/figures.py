@@ -670,7 +670,7 @@ def fig_convergence(out="figures", data=None) -> FigureOutput:
                           "primal_balance_residual": cert.balance_residual,
                           "iterations": {m: r.iterations for m, r in runs.items()},
                           "converged": {m: r.converged for m, r in runs.items()},
-                          "certificate_ok": cert.ok}
+                          "certificate_ok": cert.ok, "attained": bool(cert.attained)}
         for method, r in runs.items():
             h = r.history
             style = {k: v for k, v in METHOD_STYLES.get(method, {"lw": 1.5}).items()}
@@ -739,6 +739,9 @@ def fig_convergence(out="figures", data=None) -> FigureOutput:
     for label, nums in numbers.items():
         runs_text = ", ".join(f"{m} {it}" + ("" if nums["converged"][m] else " (not converged)")
                               for m, it in nums["iterations"].items())
+        if not nums["attained"]:  # (why none converges: there is nothing to converge to)
+            runs_text += (", the data being separated: the likelihood has no maximiser, theta "
+                          "runs off, and the certificate bounds its supremum")
         parts.append(f"{label}: {runs_text}")
     caption = _caption(fig, "Iterations to the solver's tolerance (gradient ascent capped at "
                        f"{GRADIENT_CAP}):\n" + ";\n".join(parts) + ".\nGradient ascent's "
