@@ -488,6 +488,8 @@ def _read_coef(path: str, dataset):
     from .adapters import read_coef_csv
     from .exceptions import DataError
 
+    if not str(path).strip():  # (Path("") is the current folder)
+        raise DataError("the coefficient file's name is empty")
     if not Path(path).exists():
         raise DataError(f"no such file: {path}")
     if Path(path).is_dir():

@@ -619,6 +619,8 @@ class Dataset:
             rows = _read_rows(path, where)
             stem = "stdin" if where == "<stdin>" else "stream"
         else:
+            if not str(path).strip():  # (Path("") is the current folder)
+                raise DataError("the data file's name is empty")
             path = Path(path)
             if not path.exists():
                 raise DataError(f"no such file: {path}")

@@ -197,7 +197,15 @@ BAD = {
     "single.csv": ("a,label\n1,x\n2,x\n3,x\n", [], "single class"),
     "target.csv": ("a,label\n1,x\n2,y\n", ["--target", "nope"], "unknown target column 'nope'"),
     "feature.csv": ("a,label\n1,x\n2,y\n", ["--features", "a,zz"], "unknown feature column 'zz'"),
+    "weights.csv": ("a,label\n1,0\n2,1\n", ["--weights", "label"],
+                    "column 'label' cannot be both the target and the weights"),
 }
+
+
+def test_an_empty_file_name_is_named_not_taken_for_the_current_folder(capsys):
+    for args in (["verify", ""], ["certify", "blobs", "--coef", ""]):
+        code, _, err = run(capsys, *args)
+        assert code == 2 and "name is empty" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("name", sorted(BAD))
