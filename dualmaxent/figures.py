@@ -937,8 +937,9 @@ def fig_regularization_path(out="figures", data=None) -> FigureOutput:
     ax = axes[0]
     # the quantities that are equal: the primal objective at P* (relaxed under L2, the entropy
     # under L1's boxes) and the dual objective -l(theta*) + penalty, the certificate's upper bound
-    primal_name = {"L2": r"$H(P^*_\lambda) - \|s\|^2/2\lambda$",
-                   "L1": r"$H(P^*_\lambda)$, $|s| \leq \lambda$"}
+    sym = "P" if ds.family.multiclass else r"\mu"  # (a class table, or a family's means)
+    primal_name = {"L2": rf"$H({sym}^*_\lambda) - \|s\|^2/2\lambda$",
+                   "L1": rf"$H({sym}^*_\lambda)$, $|s| \leq \lambda$"}
     for certs, lams, color, name in ((l2, l2_lambdas, "#1f77b4", "L2"),
                                      (l1, l1_lambdas, "#d62728", "L1")):
         # equal curves, drawn so that both show: the primal a wide pale band, the dual a thin
@@ -948,7 +949,7 @@ def fig_regularization_path(out="figures", data=None) -> FigureOutput:
         ax.plot(lams, [c.upper_bound for c in certs], "s--", color=color, ms=4, lw=1.3,
                 label=rf"dual $-l(\theta^*_\lambda)$ + penalty, {name}")
     ax.axhline(base.entropy, color="k", lw=1, ls=":",
-               label=rf"λ = 0: $H(P^*) = -l(\theta^*)$ = {base.entropy:.1f}")
+               label=rf"λ = 0: $H({sym}^*) = -l(\theta^*)$ = {base.entropy:.1f}")
     if ds.family.multiclass:  # the largest entropy a class table can have
         uniform = nx.entropy(np.full((ds.n, ds.k), 1.0 / ds.k))
         ax.axhline(uniform, color="0.5", lw=1, ls="-.", label=f"uniform P: {uniform:.1f}")
@@ -992,8 +993,18 @@ def fig_regularization_path(out="figures", data=None) -> FigureOutput:
     for a in axes:
         a.axvline(lam_max, color="#6a3d9a", lw=1.2, alpha=0.8, zorder=1, gid="lambda_max",
                   label=f"λ_max = {lam_max:.4g}: beyond it L1 keeps only the intercept")
-    axes[1].annotate(f"λ_max = {lam_max:.4g}", (lam_max, 0.02), xycoords=("data", "axes fraction"),
-                     xytext=(-4, 0), textcoords="offset points", ha="right", va="bottom",
+    # (the label left of the line, at the top or the bottom, whichever the paths leave freer
+    # over the decade and a half it spans)
+    lo, hi = axes[1].get_ylim()
+    near = [np.asarray(line.get_ydata(), dtype=float)[
+        (np.asarray(line.get_xdata(), dtype=float) >= lam_max / 30)
+        & (np.asarray(line.get_xdata(), dtype=float) <= lam_max)]
+        for line in axes[1].lines if line.get_gid() != "lambda_max"]
+    near = np.concatenate(near) if near else np.zeros(0)
+    low_zero = bool(near.size) and hi - near.max() > near.min() - lo
+    axes[1].annotate(f"λ_max = {lam_max:.4g}", (lam_max, 0.97 if low_zero else 0.02),
+                     xycoords=("data", "axes fraction"), xytext=(-4, 0),
+                     textcoords="offset points", ha="right", va="top" if low_zero else "bottom",
                      fontsize=10, color="#6a3d9a", gid="lambda_max_label")
     axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1, frameon=False,
                    fontsize=9)
