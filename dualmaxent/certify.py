@@ -2298,21 +2298,20 @@ def _multiplier_bound(run, data, one, pen_rows, penalty, upper: float,
     return bound.reshape(1, q)
 
 
-#: The share of the tolerance beyond which a bracket's round-off sends a penalty without an L2
-#: part to the curvature ball for the multiplier's bound (:func:`_ball_radius`: one pass more).
+#: The share of the tolerance beyond which a bracket's round-off sends the L1 penalty to the
+#: curvature ball for the multiplier's bound (:func:`_ball_multiplier`: one pass more).
 BALL_SHARE = 0.1
 
 
 def _ball_multiplier(data, th, pen_rows, penalty) -> np.ndarray | None:
     """A proved bound on ``|theta*|`` on the equality rows (the intercept's), shape (1, q), from
-    the curvature ball at theta, for a penalty with an L1 part; None where the ball proves
-    nothing.
+    the curvature ball at theta, for the L1 penalty (an L2 part has its own, sharper bound,
+    :func:`_refined_radius`: None here); None where the ball proves nothing.
 
-    The ball's argument (:func:`curvature_ball`, Notes) holds for ``f = l - lam1 P`` (and an
-    L2 part, concave, which only lowers ``f`` away from its maximum) with the gradient's norm
-    raised by ``lam1 sqrt(|R| q)``: along a unit direction ``d``, ``-lam1 P(theta + r d) <=
-    -lam1 P(theta) + r lam1 sqrt(|R| q)``, ``P`` being ``sqrt(|R| q)``-Lipschitz in the
-    Frobenius norm of the ball's free entries. The Bernoulli family: ``P = ||theta_R||_1``. The
+    The ball's argument (:func:`curvature_ball`, Notes) holds for ``f = l - lam1 P`` with the
+    gradient's norm raised by ``lam1 sqrt(|R| q)``: along a unit direction ``d``, ``-lam1
+    P(theta + r d) <= -lam1 P(theta) + r lam1 sqrt(|R| q)``, ``P`` being ``sqrt(|R| q)``-
+    Lipschitz in the Frobenius norm of the ball's free entries. The Bernoulli family: ``P = ||theta_R||_1``. The
     categorical family, whose likelihood reads only the differences ``D_c = theta_c -
     theta_k`` (the pivot gauge, ``q = k - 1`` free classes on every row): ``P(D) = sum_{i in R}
     min_v (sum_{c < k} |D_ic + v| + |v|)``, the penalty at the best gauge of each row, whose
@@ -2323,7 +2322,7 @@ def _ball_multiplier(data, th, pen_rows, penalty) -> np.ndarray | None:
     (Y - mu)`` at theta is formed in one pass, as :func:`_ball_proves` forms it. Other families:
     None (the ball covers these two)."""
     fam = data.family
-    if not fam.can_separate or type(fam) not in (Bernoulli, Categorical):
+    if penalty.l2_lam > 0 or not fam.can_separate or type(fam) not in (Bernoulli, Categorical):
         return None
     T = np.asarray(th, dtype=np.float64).reshape(data.m, -1)
     if not np.all(np.isfinite(T)):
@@ -2704,9 +2703,9 @@ def curvature_ball(dataset, theta, G, rows_per_column: int = ATTAINMENT_ROWS_PER
     rows_per_column : int, default :data:`ATTAINMENT_ROWS_PER_COLUMN`
         The sample's size, in rows per column of ``X``.
     subgradient : float, default 0
-        Added to the gradient's norm bound: the largest norm of a concave penalty's
-        subgradient at theta (:func:`_ball_radius`; the ball then holds the penalised
-        likelihood's maximiser).
+        Added to the gradient's norm bound: a bound on the slope a Lipschitz penalty adds
+        along any unit direction at theta (:func:`_ball_multiplier`; the ball then holds the
+        penalised likelihood's maximiser).
 
     Returns
     -------
