@@ -114,8 +114,14 @@ def _(loaded, mo, model):
     steps = model.lambda_steps(loaded.dataset) if loaded.dataset is not None else [1.0]
     lam_pick = mo.ui.slider(steps=steps, value=steps[len(steps) // 2], label="λ (log scale)",
                             show_value=True, full_width=True)
-    lam_pick
     return (lam_pick,)
+
+
+@app.cell
+def _(lam_pick, mo, penalty_pick):
+    # lambda only with a penalty (hidden, the slider keeps its value for the next one)
+    lam_pick if penalty_pick.value != "none" else mo.md("")
+    return
 
 
 @app.cell
