@@ -685,22 +685,7 @@ class Dataset:
         columns = list(frame.columns)
         if len(set(columns)) != len(columns):
             raise DataError("the DataFrame's column names must be unique")
-        for col, what in ((target, "target"), (weights, "weights")):
-            if col is not None and col not in columns:
-                raise DataError(f"unknown {what} column {col!r}; columns are "
-                                f"{', '.join(map(str, columns))}")
-        if weights is not None and weights == target:
-            raise DataError(f"column {target!r} cannot be both the target and the weights")
-        if features is None:
-            features = [c for c in columns if c not in (target, weights)]
-        elif isinstance(features, str):  # one column's label, not a sequence of its letters
-            features = [features]
-        for f in features:
-            if f not in columns:
-                raise DataError(f"unknown feature column {f!r}; columns are "
-                                f"{', '.join(map(str, columns))}")
-            if f in (target, weights):
-                raise DataError(f"column {f!r} cannot be both a feature and the target/weights")
+        features = column_roles(columns, target, features, weights)
         roles = {col: "X" for col in features}
         roles[target] = "y"
         if weights is not None:
@@ -806,6 +791,32 @@ class Dataset:
                                family=family, name=name)
 
 
+def column_roles(columns, target, features, weights, default_target: str = "") -> list:
+    """The feature columns of a table whose columns are ``columns`` (labels, as the table has
+    them), or a one-line ``DataError``: an unknown target, weights or feature column, the
+    weights column the target's, a feature that is either of them. ``features`` None means
+    every other column; one label (a string) is that column, not a sequence of its letters.
+    ``default_target``: said after the weights-as-target error (a CSV's target is its last
+    column unless given). The one rule of :meth:`Dataset.from_frame`, the CSV reader and the
+    Dask reader (which prefixes its messages with where it read)."""
+    shown = ", ".join(map(str, columns))
+    for col, what in ((target, "target"), (weights, "weights")):
+        if col is not None and col not in columns:
+            raise DataError(f"unknown {what} column {col!r}; columns are {shown}")
+    if weights is not None and weights == target:
+        raise DataError(f"column {target!r} cannot be both the target and the weights"
+                        + (f" ({default_target})" if default_target else ""))
+    if features is None:
+        return [c for c in columns if c not in (target, weights)]
+    features = [features] if isinstance(features, str) else list(features)
+    for f in features:
+        if f not in columns:
+            raise DataError(f"unknown feature column {f!r}; columns are {shown}")
+        if f in (target, weights):
+            raise DataError(f"column {f!r} cannot be both a feature and the target/weights")
+    return features
+
+
 def counted(n: int, noun: str) -> str:
     """``"1 missing value"``, ``"3 missing values"``: a count and its noun, in the plural but
     for one (the messages of bad input, the CLI's reports)."""
@@ -864,22 +875,9 @@ def _from_rows(cls, rows, target, features, intercept, weights, family, name, wh
                             f"{len(header)}")
     if target is None:
         target = header[-1]
-    for col, what in ((target, "target"), (weights, "weights")):
-        if col is not None and col not in header:
-            raise DataError(f"unknown {what} column {col!r}; columns are {', '.join(header)}")
-    if weights is not None and weights == target:
-        raise DataError(f"column {target!r} cannot be both the target and the weights"
-                        + (" (the target is the last column unless given)"
-                           if target == header[-1] else ""))
-    if features is None:
-        features = [h for h in header if h not in (target, weights)]
-    else:
-        features = [features] if isinstance(features, str) else list(features)
-        for f in features:
-            if f not in header:
-                raise DataError(f"unknown feature column {f!r}; columns are {', '.join(header)}")
-            if f in (target, weights):
-                raise DataError(f"column {f!r} cannot be both a feature and the target/weights")
+    features = column_roles(header, target, features, weights,
+                            "the target is the last column unless given"
+                            if target == header[-1] else "")
     columns = {h: [r[i].strip() for r in body] for i, h in enumerate(header)}
     X, names = _design([(f, _csv_column(columns[f], f, where)) for f in features], intercept,
                        len(body))

@@ -54,8 +54,8 @@ import numpy as np
 import scipy.sparse
 
 from . import design
-from .data import (Dataset, _as_frame, _design, _Factor, _frame_column, _read_column, counted,
-                   intercept_name, _sparse_pays)
+from .data import (Dataset, _as_frame, _design, _Factor, _frame_column, _read_column,
+                   column_roles, counted, intercept_name, _sparse_pays)
 from .engine import DaskEngine, EngineObjective, NumpyEngine, _tree, add
 from .exceptions import DataError, DualMaxentError, SeparationWarning
 from .families import Family, _sorted_labels, get_family
@@ -371,23 +371,12 @@ def _from_frame(frame, where, target, features, weights, family, intercept, name
     ``where`` prefixes the error messages). The columns are found by their labels as the frame
     has them (integers too, as in memory); the names they give are text."""
     columns = list(frame.columns)
-    shown = ", ".join(map(str, columns))
     if not columns:
         raise DataError(f"{where}: no data (no file matches, or the files have no columns)")
-    for col, what in ((target, "target"), (weights, "weights")):
-        if col is not None and col not in columns:
-            raise DataError(f"{where}: unknown {what} column {col!r}; columns are {shown}")
-    if weights is not None and weights == target:
-        raise DataError(f"{where}: column {target!r} cannot be both the target and the weights")
-    if features is None:
-        features = [c for c in columns if c not in (target, weights)]
-    features = [features] if isinstance(features, str) else list(features)
-    for f in features:
-        if f not in columns:
-            raise DataError(f"{where}: unknown feature column {f!r}; columns are {shown}")
-        if f in (target, weights):
-            raise DataError(f"{where}: column {f!r} cannot be both a feature and the "
-                            "target/weights")
+    try:
+        features = column_roles(columns, target, features, weights)
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from None
     if weights is not None and frame[weights].dtype.kind not in "biuf":
         raise DataError(f"{where}: the weights column {weights!r} must be numeric; it holds "
                         f"{frame[weights].dtype} values")
