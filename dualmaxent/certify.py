@@ -495,7 +495,7 @@ def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_r
         if engine is not None:
             notes.append("the maximiser's existence is not proved at this theta, and the "
                          "separation LP needs the data in memory")
-        elif separation is None and _ball_proves(data, theta, params):
+        elif separation is None and _ball_proves(data, theta):
             # the curvature ball at theta proves what the bracket's step did not (a correction
             # set too large for its curvature, DENSE_CORRECTION_MAX): no separation LP (64 s
             # on 1204 free entries where the ball takes milliseconds)
@@ -569,25 +569,31 @@ def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_r
     )
 
 
-def _ball_proves(data, theta, params) -> bool:
-    """Whether the curvature ball (:func:`curvature_ball`) proves at theta that the
-    unpenalised likelihood has a maximiser: from its gradient ``X^T W (Y - mu)``, formed here
-    in one pass as the solvers' passes form it (the probabilities by the stable softmax, the
-    sums in float64), and a row sample's curvature."""
+def _ball_at(data, theta, subgradient: float = 0.0):
+    """``(ball, T)``: the curvature ball (:func:`curvature_ball`) at theta, and theta as it
+    reads it, ``T`` (m, k) with the last class's column subtracted from every column (the
+    pivot gauge on every row, the classes' differences) or (m, 1); ``(None, T)`` for a theta
+    that is not finite. Its gradient ``X^T W (Y - mu)`` is formed in one pass as the solvers'
+    passes form it (the probabilities by the stable softmax, the sums in float64)."""
     fam = data.family
-    T = (params.gauge_fix(theta, copy=True) if fam.multiclass
-         else np.asarray(theta, dtype=np.float64).reshape(data.m, 1))
-    if not np.all(np.isfinite(T)):
-        return False
-    eta = data.X @ T
+    T = np.asarray(theta, dtype=np.float64).reshape(data.m, -1)
     if fam.multiclass:
-        P = nx.softmax_logsumexp(eta)[0]
-        R = data.Y - P
-    else:
-        R = data.Y.reshape(-1, 1) - fam.mean(eta)
+        T = T - T[:, -1:]
+    if not np.all(np.isfinite(T)):
+        return None, T
+    eta = data.X @ T
+    R = (data.Y - nx.softmax_logsumexp(eta)[0] if fam.multiclass
+         else data.Y.reshape(-1, 1) - fam.mean(eta))
     R *= data.weights[:, None]
     G = np.asarray(data.X.T @ R)
-    ball = curvature_ball(data, T if fam.multiclass else T[:, 0], G)
+    return curvature_ball(data, T if fam.multiclass else T[:, 0], G,
+                          subgradient=subgradient), T
+
+
+def _ball_proves(data, theta) -> bool:
+    """Whether the curvature ball at theta (:func:`_ball_at`) proves that the unpenalised
+    likelihood has a maximiser."""
+    ball = _ball_at(data, theta)[0]
     return ball is not None and ball.proves_attained
 
 
@@ -2318,25 +2324,14 @@ def _ball_multiplier(data, th, pen_rows, penalty) -> np.ndarray | None:
     maximiser is the penalised one's differences (the intercept's own gauge pinned: ``b_k =
     0``); each row's term is 1-Lipschitz in its l1 norm. So where ``kappa <= 1/2`` the
     maximiser lies within ``r = 4 / (c rho)`` of theta's (differences), and each intercept
-    within ``r`` of theta's: ``|b*_c| <= |b_c - b_k| + r``, rounded up. The gradient ``X^T W
-    (Y - mu)`` at theta is formed in one pass, as :func:`_ball_proves` forms it. Other families:
-    None (the ball covers these two)."""
+    within ``r`` of theta's: ``|b*_c| <= |b_c - b_k| + r``, rounded up (:func:`_ball_at`, one
+    pass). Other families: None (the ball covers these two)."""
     fam = data.family
     if penalty.l2_lam > 0 or not fam.can_separate or type(fam) not in (Bernoulli, Categorical):
         return None
-    T = np.asarray(th, dtype=np.float64).reshape(data.m, -1)
-    if not np.all(np.isfinite(T)):
-        return None
-    if fam.multiclass:
-        T = T - T[:, -1:]  # (the pivot gauge on every row: the differences)
-        R = data.Y - nx.softmax_logsumexp(data.X @ T)[0]
-    else:
-        R = data.Y.reshape(-1, 1) - fam.mean(data.X @ T)
-    R *= data.weights[:, None]
-    G = np.asarray(data.X.T @ R)
-    q = T.shape[1] - 1 if fam.multiclass else 1
+    q = data.k - 1 if fam.multiclass else 1
     extra = penalty.l1_lam * float(np.sqrt(int(np.count_nonzero(pen_rows)) * q)) * (1.0 + 4 * U)
-    ball = curvature_ball(data, T if fam.multiclass else T[:, 0], G, subgradient=extra)
+    ball, T = _ball_at(data, th, extra)
     if ball is None or not ball.proves_attained:
         return None
     eq = T[_row_index(~pen_rows)]
