@@ -81,7 +81,7 @@ import scipy.optimize
 import scipy.sparse as sp
 
 from . import design
-from .data import Dataset
+from .data import Dataset, counted
 from .exceptions import DataError, DualMaxentError, SeparationLPError
 from .report import LABELS_SHOWN, label_text, labels_text
 
@@ -127,18 +127,16 @@ class Separation:
         if dataset.family.is_probability:
             Y = dataset.family.one_hot(dataset.Y)
             full = self.forced_rows_full(dataset)
-            counts = [(int((full & (Y[:, i] == 1)).sum()), c)
-                      for i, c in enumerate(dataset.classes)]
-            parts = [f"{cnt} of class {label_text(c)}" for cnt, c in counts if cnt]
-            if len(parts) > LABELS_SHOWN:  # (the first ones, and how many more)
-                more = sum(cnt for cnt, _ in counts if cnt) - sum(
-                    cnt for cnt, _ in [x for x in counts if x[0]][:LABELS_SHOWN - 1])
+            counts = [(cnt, c) for cnt, c in ((int((full & (Y[:, i] == 1)).sum()), c)
+                                              for i, c in enumerate(dataset.classes)) if cnt]
+            parts = [f"{cnt} of class {label_text(c)}" for cnt, c in counts]
+            if len(counts) > LABELS_SHOWN:  # (the first ones, and how many more)
+                rest = counts[LABELS_SHOWN - 1:]
                 parts = parts[:LABELS_SHOWN - 1] + [
-                    f"{more} of {len(parts) - LABELS_SHOWN + 1} other classes"]
+                    f"{sum(cnt for cnt, _ in rest)} of {len(rest)} other classes"]
             if parts:
-                first = int(parts[0].split(" ", 1)[0])
-                parts[0] = parts[0].replace(" of", " observation" + ("s" if first != 1 else "")
-                                            + " of", 1)
+                parts[0] = (f"{counted(counts[0][0], 'observation')} of class "
+                            f"{label_text(counts[0][1])}")
                 listed = parts[0] if len(parts) == 1 else (", ".join(parts[:-1])
                                                            + " and " + parts[-1])
                 what = f"{listed} {'is' if full.sum() == 1 else 'are'} predicted with probability 1"
