@@ -2285,10 +2285,11 @@ def _multiplier_bound(run, data, one, pen_rows, penalty, upper: float,
     if penalty.l1_lam > 0:
         one_class.append(one.x_max * D / penalty.l1_lam)
         two_class.append(one_class[-1])
-    betas = ([np.sqrt(2.0 * D / penalty.l2_lam)] if penalty.l2_lam > 0 else []) + (
-        [radius] if radius is not None else [])
-    if betas:  # (the l2 form: the L2 part's, and another proved radius, the smaller)
-        one_class.append(one.x_norm * min(betas))
+    if penalty.l2_lam > 0:
+        beta = np.sqrt(2.0 * D / penalty.l2_lam)
+        if radius is not None:
+            beta = min(beta, radius)
+        one_class.append(one.x_norm * beta)
         two_class.append(np.sqrt(2.0) * one_class[-1])
     B = (min(two_class) if fam.multiclass else min(one_class)) * (1.0 + 16 * U)
     N = one.XtWY_eq.reshape(-1, q)[0]  # the intercept's column is ones (data.py)
