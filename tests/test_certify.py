@@ -269,3 +269,49 @@ def test_an_overflowed_theta_proves_nothing_and_says_so_in_numbers():
     cert = certify(ds, np.array([1e308, 0.0]))
     assert cert.upper_bound == np.inf and cert.duality_gap == np.inf
     assert cert.within == np.inf and not cert.ok and "nan" not in cert.verdict
+
+
+@pytest.mark.parametrize("seed", [48, 123])
+def test_a_stepped_point_outside_the_domain_gives_way_to_the_given_point(seed):
+    """A penalised theta whose Newton point leaves the simplex (or, for L1, a box) where ``Y``
+    is 0: the segment from ``Y`` to it has no room (the lower bound was ``H(Y) = 0``), and the
+    given point ``mu(theta)``, inside the domain, is taken where its bracket proves more. The
+    point of the lower bound is checked from the definitions: in the simplex, within the L1
+    boxes, its entropy the bound's; and the bracket, round-off included, holds the optimum of
+    a tight solve, written out here."""
+    from dualmaxent.params import make_penalty
+    from _definitions import entropy
+    rng = np.random.default_rng(seed)
+    n, k, m = rng.integers(40, 200), rng.integers(2, 5), rng.integers(2, 8)
+    X = rng.standard_normal((n, m)) * rng.choice([1, 3, 10])
+    W = rng.standard_normal((m, k)) * 2
+    y = np.argmax(X @ W + rng.gumbel(size=(n, k)), axis=1)
+    rng.choice(3), rng.choice(3)  # (the draws of the search that found these cases)
+    lam = 1.0
+    ds = Dataset.from_arrays(X, y, family="categorical")
+    penalty = make_penalty(l1=lam)
+    star = solve_dual(ds, penalty=penalty, tol=1e-12).theta
+    theta = star + 0.01 * rng.standard_normal(star.shape)
+    cert = certify(ds, theta, penalty=penalty)
+    br = cert.projected
+
+    def objective(t):  # -l(t) + lam ||t_R||_1 (the intercept, the last row, unpenalised)
+        eta = ds.X @ t
+        return -float(ds.weights @ ((ds.Y * eta).sum(axis=1) - logsumexp(eta, axis=1))) + (
+            lam * float(np.abs(t[:-1]).sum()))
+
+    f_star = objective(star)
+    assert cert.lower_bound - cert.roundoff <= f_star <= cert.upper_bound + cert.roundoff
+    assert cert.upper_bound == pytest.approx(objective(theta), rel=1e-12)
+    # the point of the lower bound, from the definitions
+    P = np.asarray(br.mu).reshape(ds.n, ds.k)
+    assert P.min() >= 0.0 and np.abs(P.sum(axis=1) - 1.0).max() <= 1e-12
+    B = ds.X.T @ (ds.weights[:, None] * (P - ds.Y))
+    assert np.abs(B[:-1]).max() <= lam * (1.0 + 1e-9)
+    h, size = entropy(ds, P)
+    assert br.entropy == pytest.approx(h, abs=1e-12 * size)
+    assert cert.lower_bound == br.entropy  # (L1: no relaxation charge)
+    # more than the segment from Y could prove, H(Y) = 0, and a bracket no wider than the
+    # given theta's own excess over the optimum allows
+    assert not br.stepped and 0.0 < br.segment
+    assert cert.lower_bound - cert.roundoff > 0.0
