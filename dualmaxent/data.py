@@ -43,7 +43,8 @@ import numpy as np
 
 from . import _numerics as nx
 from . import design
-from .exceptions import CountTargetWarning, DataError, ScaleWarning, TargetWarning
+from .exceptions import (CountTargetWarning, DataError, ScaleWarning, TargetWarning,
+                         user_stacklevel)
 from .families import Family, _sorted_labels, get_family
 
 __all__ = ["Dataset", "GeneratedNames", "load_dataset", "BUILTIN_DATASETS", "require_dataset"]
@@ -479,15 +480,12 @@ class Dataset:
         DataError
             With a one-line message naming the problem.
         """
-        # one frame more up than from _from_arrays' callers: the warnings name the caller of
-        # from_arrays' caller (the user of from_frame and from_csv), as they did
-        return cls._from_arrays(X, y, feature_names, intercept, weights, family, name,
-                                stacklevel=5)
+        return cls._from_arrays(X, y, feature_names, intercept, weights, family, name)
 
     @classmethod
     def _from_arrays(cls, X, y, feature_names, intercept, weights, family, name,
                      validated: bool = False, finite: bool = False,
-                     count_warning: bool = True, stacklevel: int = 4) -> "Dataset":
+                     count_warning: bool = True) -> "Dataset":
         """:meth:`from_arrays`, with the checks that another validation already made skipped.
 
         ``validated``: ``X`` is a float64 (or bool or integer) array of 2 dimensions, or a
@@ -496,9 +494,9 @@ class Dataset:
         validation checked them), not scanned again. ``count_warning=False``: the
         :class:`~dualmaxent.exceptions.CountTargetWarning` that classifiers silence is not
         computed. Everything else (the names, ``y``, the weights, the scale check, the copy
-        with the intercept) as :meth:`from_arrays`. The warnings name the frame ``stacklevel``
-        up from their helper, as :func:`warnings.warn` counts (4: the caller of this method's
-        caller).
+        with the intercept) as :meth:`from_arrays`. The warnings name the user's line, the
+        first frame outside dualmaxent and scikit-learn
+        (:func:`~dualmaxent.exceptions.user_stacklevel`).
         """
         fam = get_family(family)
         # read only until the design is built below (dense: one copy, the intercept
@@ -552,13 +550,13 @@ class Dataset:
             raise DataError(f"the target must be finite; found {int((~np.isfinite(ya)).sum())} "
                             "NaN or infinite values")
         if fam.is_probability:
-            _warn_if_continuous(ya, stacklevel)
+            _warn_if_continuous(ya)
         if fam.multiclass and count_warning:
-            _warn_if_counts(ya, stacklevel)
+            _warn_if_counts(ya)
         Y, classes = fam.encode(ya)
         w = _checked_weights(weights, n)
         if weights is not None:
-            _warn_if_light(w, stacklevel)
+            _warn_if_light(w)
         column_max = None
         if intercept:
             if sparse:  # the ones implicit, X's entries read where they are
@@ -573,7 +571,7 @@ class Dataset:
             Xa = np.array(Xa, copy=True)  # the data set's own, never the caller's array
         if Xa.shape[1] == 0:
             raise DataError("no features: give at least one column or keep the intercept")
-        column_max = _check_scale(Xa, w, feature_names, stacklevel, column_max=column_max)
+        column_max = _check_scale(Xa, w, feature_names, column_max=column_max)
         for arr in (() if sparse else (Xa,)) + (ya, Y, w):  # (a sparse X's views are already)
             arr.setflags(write=False)
         out = cls(X=Xa, y=ya, Y=Y, classes=tuple(classes),
@@ -1151,7 +1149,7 @@ _MAX_SUM_OF_SQUARES = np.finfo(np.float64).max / 100
 _MAX_SCALE_RATIO = 1e10
 
 
-def _warn_if_light(w: np.ndarray, stacklevel: int) -> None:
+def _warn_if_light(w: np.ndarray) -> None:
     """A :class:`ScaleWarning` when the weights sum to less than 1: the solvers' relative
     gradient divides by ``1 + max |X^T W Y|`` and the certificate's relative gap by ``max(1,
     |objective|)`` (:mod:`dualmaxent.objective`, :mod:`dualmaxent.certify`), both sums over the
@@ -1164,7 +1162,7 @@ def _warn_if_light(w: np.ndarray, stacklevel: int) -> None:
                       "sums over the weighted observations that floor at 1, become absolute and "
                       "a fit may stop early; multiply the weights by a constant (an unpenalised "
                       "fit is the same; a penalty's lambda scales with them)", ScaleWarning,
-                      stacklevel=stacklevel)
+                      stacklevel=user_stacklevel())
 
 
 def _checked_weights(weights, n: int) -> np.ndarray:
@@ -1245,7 +1243,7 @@ def _scale_decided(big: np.ndarray, w: np.ndarray) -> bool:
     return (hi - lo) + 0.5 * (log_w_sum - log_w_min) < np.log(_MAX_SCALE_RATIO) - _SCALE_MARGIN
 
 
-def _check_scale(X, w, names, stacklevel: int = 4, column_max=None) -> np.ndarray:
+def _check_scale(X, w, names, column_max=None) -> np.ndarray:
     """One-line error when a column of ``X`` is too large for the solvers' float64 arithmetic,
     and a warning when the columns' sizes differ so much that the conic primal struggles.
     Returns the largest absolute entry of each column (kept as ``Dataset._column_max``), or
@@ -1302,7 +1300,7 @@ def _check_scale(X, w, names, stacklevel: int = 4, column_max=None) -> np.ndarra
                       f"{_factor_text(log_rms[hi] - log_rms[lo])} (column {small!r} against "
                       f"{large!r}): float64 loses digits to it (the certificate's round-off "
                       "budget grows, CVXPY's primal may fail); standardising the features "
-                      "helps", ScaleWarning, stacklevel=stacklevel)
+                      "helps", ScaleWarning, stacklevel=user_stacklevel())
     return big
 
 
@@ -1535,7 +1533,7 @@ def _kind_name(a: np.ndarray) -> str:
             "m": "time spans", "V": "records"}.get(a.dtype.kind, str(a.dtype))
 
 
-def _warn_if_continuous(y, stacklevel: int = 4):
+def _warn_if_continuous(y):
     """Warn when non-integer numbers are about to become class labels."""
     if y.dtype.kind != "f" or np.all(y == np.round(y)):
         return
@@ -1544,7 +1542,7 @@ def _warn_if_continuous(y, stacklevel: int = 4):
     if distinct > 2:  # two values may be a coding of two classes; more look like measurements
         message += ("; they look continuous: for a regression use family='gaussian' "
                     "(--family gaussian)")
-    warnings.warn(message, TargetWarning, stacklevel=stacklevel)
+    warnings.warn(message, TargetWarning, stacklevel=user_stacklevel())
 
 
 #: A categorical target of non-negative integers with at least this many distinct values gets a
@@ -1555,7 +1553,7 @@ def _warn_if_continuous(y, stacklevel: int = 4):
 COUNT_LEVELS = 8
 
 
-def _warn_if_counts(y, stacklevel: int = 4):
+def _warn_if_counts(y):
     """Warn when many non-negative integers (counts, most likely) are about to become classes."""
     if y.dtype.kind not in "iuf" or y.size == 0:
         return
@@ -1569,7 +1567,7 @@ def _warn_if_counts(y, stacklevel: int = 4):
     warnings.warn(f"the target has {levels.size} distinct non-negative integer values "
                   f"({levels[0]:g} to {levels[-1]:g}), each taken as a class; if they are "
                   "counts, use family='poisson' (--family poisson)", CountTargetWarning,
-                  stacklevel=stacklevel)
+                  stacklevel=user_stacklevel())
 
 
 def _is_numeric_array(y) -> bool:

@@ -49,6 +49,7 @@ import os
 import time
 import warnings
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse
@@ -57,7 +58,7 @@ from . import design
 from .data import (Dataset, _as_frame, _design, _Factor, _frame_column, _read_column,
                    column_roles, counted, intercept_name, _sparse_pays)
 from .engine import DaskEngine, EngineObjective, NumpyEngine, _tree, add
-from .exceptions import DataError, DualMaxentError, SeparationWarning
+from .exceptions import DataError, DualMaxentError, SeparationWarning, user_stacklevel
 from .families import Family, _sorted_labels, get_family
 from .params import Penalty, checked_tol, make_penalty
 from .projected import ProjectedPrimal, project_primal
@@ -285,7 +286,8 @@ def read_parquet(path, target: str, features=None, weights: str | None = None,
         A column of frequency weights.
     family, intercept : as for :func:`from_dask`
     name : str, optional
-        Defaults to the path.
+        Defaults to the file's (or folder's) stem, as :meth:`Dataset.from_csv` names an in-memory
+        data set; a glob's whole pattern.
     """
     import dask.dataframe as dd
 
@@ -313,6 +315,12 @@ def read_csv(path, target: str, features=None, weights: str | None = None,
     except (FileNotFoundError, OSError, ValueError) as exc:
         raise DataError(f"cannot read CSV {path}: {_first_line(exc)}") from None
     return _from_frame(frame, str(path), target, features, weights, family, intercept, name)
+
+
+def _stem(where: str) -> str:
+    """A data set's default name from its path: the file's (or folder's) stem, as the in-memory
+    readers name it (``data/train.csv`` -> ``train``); a glob (``part-*.csv``) its pattern."""
+    return where if any(c in where for c in "*?[") else Path(where).stem or where
 
 
 def from_frame(frame, target, features=None, weights=None, family: str | Family | None = None,
@@ -447,7 +455,7 @@ def _from_frame(frame, where, target, features, weights, family, intercept, name
     w = None if weights is None else column(weights, np.float64)
     try:
         return from_dask(X, y, weights=w, feature_names=names, intercept=intercept,
-                         family=family, name=name if name is not None else where)
+                         family=family, name=name if name is not None else _stem(where))
     except DataError as exc:
         raise DataError(f"{where}: {exc}") from None
 
@@ -767,7 +775,7 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
         beta0 = subsample_start(obj, beta0, solver)
     beta, status, message = solver.run(obj, beta0, tol, max_iter, hist)
     if status is Status.DIVERGED:
-        warnings.warn(message, SeparationWarning, stacklevel=2)
+        warnings.warn(message, SeparationWarning, stacklevel=user_stacklevel())
     attained = None
     if status is Status.CONVERGED and not penalty.active and obj.family.can_separate:
         # the projected point proves the maximiser exists when it lies strictly inside the

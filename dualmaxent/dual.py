@@ -48,7 +48,7 @@ from . import _kernels, design, exceptions, progress
 from .data import (Dataset, require_dataset, _badly_scaled, _factor_text, _power_of_two_scaling,
                    _span_log)
 from .exceptions import (DataError, DualMaxentError, RankDeficiencyWarning, ScaleWarning,
-                         SeparationWarning)
+                         SeparationWarning, user_stacklevel)
 from .objective import DualObjective, IdentifiedObjective, ReducedObjective, make_objective
 from .params import Penalty, checked_tol, make_penalty
 from .results import DualResult, Status
@@ -336,8 +336,8 @@ def _warn_rank_deficient(dataset, work, scaling) -> None:
     ident = (dataset.identifiability if scaling is None
              else dataset._identifiability_from(work, scaling.scale))
     units = "" if scaling is None else " (in the rescaled columns' units)"
-    # stacklevel: here, _set_up, solve_dual, its caller
-    warnings.warn(rank_deficiency_message(ident, units), RankDeficiencyWarning, stacklevel=4)
+    warnings.warn(rank_deficiency_message(ident, units), RankDeficiencyWarning,
+                  stacklevel=user_stacklevel())
 
 
 def rank_deficiency_message(ident, units: str = "") -> str:
@@ -389,9 +389,8 @@ def _settle_attainment(dataset, setup: _Setup, beta, status: Status, message: st
         status = Status.NOT_ATTAINED
         message = status.message(obj, obj.kkt_residual(beta), setup.tol, setup.max_iter,
                                  detail=separation.describe(dataset))
-        # stacklevel: here, solve_dual, its caller
         warnings.warn(f"{separation.describe(dataset)}; {separation.advice}",
-                      SeparationWarning, stacklevel=3)
+                      SeparationWarning, stacklevel=user_stacklevel())
     return attained, status, message
 
 
@@ -454,8 +453,7 @@ def _rescaling(dataset, penalty: Penalty):
                       "penalised fit cannot be rescaled column by column (the penalty would "
                       "change), so it was solved as given and theta may be inaccurate; "
                       "standardise the features")
-            # stacklevel: here, _set_up, solve_dual, its caller
-            warnings.warn(caveat, ScaleWarning, stacklevel=4)
+            warnings.warn(caveat, ScaleWarning, stacklevel=user_stacklevel())
             return None, caveat
         scaled_penalty = Penalty.from_parts(l1_lam, l2_lam)
     return _Rescaling(scale=scale, dataset=dataset._rescaled(scale), penalty=scaled_penalty,
@@ -494,7 +492,7 @@ def _unscaled_result(dataset, scaling: _Rescaling, result: DualResult, penalty: 
     note = (f"the features' sizes span a factor {scaling.span} (column "
             f"{names[scaling.widest]!r} reaches {dataset._column_max[scaling.widest]:.1e}): "
             f"solved with X rescaled ({how}) and theta mapped back to the given scale")
-    warnings.warn(note, ScaleWarning, stacklevel=3)
+    warnings.warn(note, ScaleWarning, stacklevel=user_stacklevel())
     # the user's penalty: the rescaled one is the same function of the mapped-back theta
     return dataclasses.replace(result, theta=theta, message=f"{result.message}; {note}",
                                penalty=penalty, _objective=obj.release())
@@ -636,7 +634,7 @@ def _attainment(dataset, obj, beta, converged: bool):
     return not separation.separated, separation
 
 
-def warn_unconverged(status: Status, method: str, message: str, stacklevel: int = 2) -> None:
+def warn_unconverged(status: Status, method: str, message: str) -> None:
     """Warn with a :class:`~dualmaxent.exceptions.ConvergenceWarning` (scikit-learn's too,
     where it is installed) when a dual solve stopped short of its tolerance: not when it
     converged, nor for separated data (``NOT_ATTAINED``, ``DIVERGED``: the certificate and its
@@ -646,7 +644,7 @@ def warn_unconverged(status: Status, method: str, message: str, stacklevel: int 
         return
     # exceptions.ConvergenceWarning is made on first use (it imports scikit-learn)
     warnings.warn(f"the {method} dual solver did not converge: {message}",
-                  exceptions.ConvergenceWarning, stacklevel=stacklevel)
+                  exceptions.ConvergenceWarning, stacklevel=user_stacklevel())
 
 
 def _dual_result(dataset, obj, beta, status: Status | str, message, method, hist, seconds,
@@ -677,7 +675,7 @@ def _dual_result(dataset, obj, beta, status: Status | str, message, method, hist
     status = Status(status)
     canonical, loglik = obj.reported_loglik(theta)
     converged = status is Status.CONVERGED
-    warn_unconverged(status, method, message, stacklevel=4)  # (here, solve_dual, its caller)
+    warn_unconverged(status, method, message)
     return DualResult(
         theta=theta,
         loglik=loglik,

@@ -234,7 +234,7 @@ class _DualMaxentEstimator(BaseEstimator):
                 y = y.pop()
             dataset = Dataset._from_arrays(X, y, names, self.fit_intercept, sample_weight, family,
                                            type(self).__name__, validated=True, finite=finite,
-                                           count_warning=False, stacklevel=5)  # (the user's)
+                                           count_warning=False)
             del y
             if not self.certify:
                 cert = None
@@ -264,7 +264,7 @@ class _DualMaxentEstimator(BaseEstimator):
             # the dual's cap or tolerance not met (held back above and inside verify) is a
             # ConvergenceWarning for scikit-learn's filters, at the user's line, beside the
             # certificate's verdict
-            warn_unconverged(dual.status, dual.method, dual.message, stacklevel=4)
+            warn_unconverged(dual.status, dual.method, dual.message)
             # dependent columns, which the solve found (verify silences its warnings: the
             # certificate notes them), said once either way, at the user's line
             ident = dataset.__dict__.get("identifiability")  # (computed, or not wanted)

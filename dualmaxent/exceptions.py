@@ -6,6 +6,7 @@ result's ``status``/``message``) when a result exists but is doubtful.
 
 from __future__ import annotations
 
+import sys
 import threading
 
 __all__ = [
@@ -21,7 +22,26 @@ __all__ = [
     "ScaleWarning",
     "RankDeficiencyWarning",
     "SeparationLPError",
+    "user_stacklevel",
 ]
+
+
+#: Modules whose frames a warning skips to name the user's line: dualmaxent's own, and
+#: scikit-learn's (its wrappers around an estimator's ``fit``, a ``GridSearchCV`` fitting).
+_INTERNAL = ("dualmaxent.", "sklearn.")
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` of :func:`warnings.warn` that names the first frame outside
+    dualmaxent and scikit-learn, counted from the function that calls it (``1``): a warning
+    about the user's data then points at the user's line, whichever of the readers
+    (``from_arrays``, ``from_frame``, ``from_csv``, an estimator's ``fit``) led to it, however
+    deep. (Python 3.12's ``skip_file_prefixes`` does the same; 3.11 is supported.) A fixed
+    level named the caller's caller of ``from_arrays``, ``sys:1`` from a script's top level."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (frame.f_globals.get("__name__", "") + ".").startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class DualMaxentError(ValueError):

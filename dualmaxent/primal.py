@@ -88,7 +88,7 @@ import numpy as np
 
 from . import design
 from .data import Dataset, require_dataset
-from .exceptions import DualMaxentError, InaccurateSolutionWarning
+from .exceptions import DualMaxentError, InaccurateSolutionWarning, user_stacklevel
 from .params import Parameterization, Penalty, make_penalty
 from .results import PrimalResult
 from .separation import as_forced
@@ -631,8 +631,7 @@ def _primal_result(dataset, penalty, gauge, forced, problem, mu, handles, solver
     if status == "optimal_inaccurate":
         message = f"{solver} reports an inaccurate solution" + (
             f" after {attempts} attempts" if attempts > 1 else "")
-        # stacklevel: here, solve_primal, its caller
-        warnings.warn(message, InaccurateSolutionWarning, stacklevel=3)
+        warnings.warn(message, InaccurateSolutionWarning, stacklevel=user_stacklevel())
     entropy = fam.entropy(value, dataset.weights) if theta is not None else float("nan")
     objective = float(problem.value) if problem.value is not None else float("nan")
     return PrimalResult(

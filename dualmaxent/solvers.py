@@ -30,7 +30,7 @@ import scipy.optimize
 
 from . import _kernels, design
 from . import _numerics as nx
-from .exceptions import DualMaxentError, SingularHessianWarning
+from .exceptions import DualMaxentError, SingularHessianWarning, user_stacklevel
 from .objective import DualObjective
 from .results import Status
 
@@ -304,9 +304,8 @@ class _NewtonStep(_Direction):
         except np.linalg.LinAlgError:
             # Singular Hessian (collinear features, or probabilities saturated at 0/1 on
             # separated data): take the minimum-norm least-squares step instead, and say so.
-            # (stacklevel: this method, _ascend, the solver, solve_dual, its caller)
             warnings.warn("singular Hessian in Newton's method; using a least-squares step",
-                          SingularHessianWarning, stacklevel=5)
+                          SingularHessianWarning, stacklevel=user_stacklevel())
             s = np.linalg.lstsq(-H, grad, rcond=None)[0]
         return _ascent_or_gradient(s, grad)
 

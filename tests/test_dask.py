@@ -205,8 +205,17 @@ def test_csv_glob(tmp_path):
     got = read_csv(str(tmp_path / "part*.csv"), target="y", features=["a", "b"],
                    family="poisson")
     assert got.n == len(df) and got.n_chunks == 2 and got.m == 3
+    assert got.name == str(tmp_path / "part*.csv")  # (a glob: its pattern)
     ds = Dataset.from_arrays(df[["a", "b"]].to_numpy(), df["y"].to_numpy(), family="poisson")
     _close(solve_dual_dask(got).theta, solve_dual(ds, method="newton").theta)
+
+
+def test_a_file_is_named_by_its_stem_as_in_memory(tmp_path):
+    df = _frame("poisson")
+    df.to_csv(tmp_path / "counts.csv", index=False)
+    got = read_csv(str(tmp_path / "counts.csv"), target="y", family="poisson")
+    assert got.name == Dataset.from_csv(tmp_path / "counts.csv", target="y",
+                                        family="poisson").name == "counts"
 
 
 # (text columns, and missing values as in memory: tests/test_dask_frames.py)

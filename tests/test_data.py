@@ -75,3 +75,32 @@ def test_building_a_data_set_allocates_its_design_and_no_other_copy_of_x():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert ds.X.nbytes <= peak < 1.5 * ds.X.nbytes, (peak, ds.X.nbytes)
+
+
+def test_the_readers_warnings_name_the_users_line():
+    """A warning about the data points at the line that read them, however deep inside the
+    package it is raised: from_arrays called directly, from a function, through from_frame and
+    through a solve (a fixed stacklevel named the caller's caller, ``sys:1`` at a script's top
+    level)."""
+    import inspect
+    import warnings
+
+    import pandas as pd
+
+    from dualmaxent.exceptions import CountTargetWarning
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((60, 2)), rng.integers(0, 12, 60)
+
+    def read():
+        return Dataset.from_arrays(X, y)  # its own line
+
+    here = inspect.currentframe().f_lineno
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        Dataset.from_arrays(X, y)
+        read()
+        Dataset.from_frame(pd.DataFrame({"a": X[:, 0], "y": y}), target="y")
+    lines = [(w.filename, w.lineno) for w in said if issubclass(w.category, CountTargetWarning)]
+    assert lines == [(__file__, here + 3), (__file__, read.__code__.co_firstlineno + 1),
+                     (__file__, here + 5)]

@@ -115,6 +115,7 @@ def test_bad_csv_shows_the_cli_message(tmp_path, capsys, monkeypatch):
     assert cli_line.splitlines() == [cli_line] and "Traceback" not in page
     assert values["exploration"].error == cli_line
     assert values["summary_view"].numbers["error"] == cli_line
+    assert page.count(html.escape(cli_line)) == 1  # the summary's, not again in the view
 
 
 def test_unfitting_family_is_one_line_in_the_page():
@@ -122,6 +123,7 @@ def test_unfitting_family_is_one_line_in_the_page():
     error = values["loaded"].error
     assert error.startswith("dualmaxent: error: ") and "\n" not in error
     assert html.escape(error) in page and "Traceback" not in page
+    assert page.count(html.escape(error)) == 1
 
 
 def test_rich_display_is_short_and_readable():

@@ -642,8 +642,15 @@ def show(label: str, expl, loaded, methods=TRACE_METHODS, features=None) -> View
 
     Its HTML is wrapped in ``<div data-dm='view' data-view=... data-lam=...>``, the lambda
     it was drawn for: a page (and the browser test) can tell a redrawn view from a stale one.
+    Where the solve (or the load) stopped with an error the view is empty: the summary shows
+    that error, once (its ``numbers`` keep it).
     """
     name = VIEWS.get(label)
+    if expl is not None and expl.error and name != "separation" or (
+            name == "separation" and loaded.dataset is None):
+        # the summary above shows the error that stopped the solve (or the load): once
+        return View(f"<div data-dm='view' data-view='{name}'></div>", {"error": expl.error
+                                                                     or loaded.error})
     if name == "separation":
         view = separation(loaded)
     elif name == "bracket":
