@@ -2380,9 +2380,10 @@ def _ball_multiplier(data, th, pen_rows, penalty) -> np.ndarray | None:
     0``); each row's term is 1-Lipschitz in its l1 norm. So where ``kappa <= 1/2`` the
     maximiser lies within ``r = 4 / (c rho)`` of theta's (differences), and each intercept
     within ``r`` of theta's: ``|b*_c| <= |b_c - b_k| + r``, rounded up (:func:`_ball_at`, one
-    pass). Other families: None (the ball covers these two)."""
+    pass). The Poisson and gaussian families as the Bernoulli one (their balls:
+    :func:`curvature_ball`, Notes; one pass more for their means' sums)."""
     fam = data.family
-    if penalty.l2_lam > 0 or not fam.can_separate or type(fam) not in (Bernoulli, Categorical):
+    if penalty.l2_lam > 0 or fam.name not in _BALL_CONSTANT:
         return None
     q = data.k - 1 if fam.multiclass else 1
     extra = penalty.l1_lam * float(np.sqrt(int(np.count_nonzero(pen_rows)) * q)) * (1.0 + 4 * U)
@@ -2692,9 +2693,11 @@ def _no_step(t, whole=False):
 #: projected point (its float32 curvature of 10^4 rows 0.05 s, its second pass 0.057 s).
 ATTAINMENT_ROWS_PER_COLUMN = 64
 
-#: The constant ``c`` of the curvature ball (:func:`curvature_ball`): a row's logits move within a
-#: range of ``c |x_j| |delta|`` when theta moves by ``delta``.
-_BALL_CONSTANT = {"categorical": 2.0, "bernoulli": 1.0}
+#: The constant ``c`` of the curvature ball (:func:`curvature_ball`): a row's curvature falls at
+#: most by ``exp(-c |x_j| |delta|)`` when theta moves by ``delta`` (the range of a row's logits
+#: for the two probability families; the Poisson curvature ``exp(eta)`` moves with ``eta``
+#: itself; the gaussian's is constant).
+_BALL_CONSTANT = {"categorical": 2.0, "bernoulli": 1.0, "poisson": 1.0, "gaussian": 0.0}
 
 
 
@@ -2707,7 +2710,8 @@ class CurvatureBall:
     proves_attained : bool
         ``kappa <= 1/2``: the likelihood has a maximiser within ``radius`` of theta.
     kappa : float
-        ``c rho |g| / lambda``, rounded up (``inf`` when ``lambda`` is 0).
+        ``c rho |g| / lambda``, rounded up (``inf`` when ``lambda`` is 0; for the gaussian
+        family, ``c = 0``, 0 when ``lambda > 0``).
     gradient_bound : float
         ``|g|`` (Frobenius, free entries) bounded above, round-off included.
     curvature_bound : float
@@ -2715,8 +2719,8 @@ class CurvatureBall:
     row_norm_bound : float
         ``rho >= max_j |x_j|``.
     radius : float
-        ``4 / (c rho)``: the maximiser's distance from theta (Frobenius, free entries) is
-        below it when ``proves_attained``.
+        ``4 / (c rho)`` (the gaussian family: ``2 |g| / lambda``): the maximiser's distance
+        from theta (Frobenius, free entries) is below it when ``proves_attained``.
     rows : int
         The rows of the sample ``lambda`` comes from.
     seconds : float
@@ -2785,6 +2789,12 @@ def curvature_ball(dataset, theta, G, rows_per_column: int = ATTAINMENT_ROWS_PER
       ``4 / (c rho)`` has a smaller likelihood than its centre. ``l`` is continuous, so it has a
       maximum on the closed ball, at an interior point: a local maximum of a concave function,
       hence the maximiser. Nothing else is assumed (no full rank, no bound on theta*).
+    * The Poisson and gaussian families (one free column). The Poisson row's curvature
+      ``exp(eta_j)`` moves by the factor ``exp(v)``, ``|v| <= |x_j| |delta|``: the ball holds
+      with ``c = 1`` and ``mu_j = exp(eta_j)`` in ``K`` below. The gaussian curvature is
+      ``w_j x_j x_j^T`` whatever theta (``c = 0``): ``l(theta* + r d) <= l(theta*) + r |g| -
+      lambda r^2 / 2``, below the centre beyond ``r = 2 |g| / lambda``, so any ``lambda > 0``
+      proves a maximiser within that radius.
     * ``lambda`` from a row sample. ``C(theta*) = sum_j w_j (x_j x_j^T) (x) H_j`` with ``H_j =
       diag(p) - p p^T`` on the free classes, and ``u^T H_j u = min_s [sum_{i<=q} p_i (u_i - s)^2 +
       p_k s^2] >= mu_j |u|^2`` with ``mu_j = a b / (a q + b)``, ``a`` the smallest free
@@ -2804,7 +2814,13 @@ def curvature_ball(dataset, theta, G, rows_per_column: int = ATTAINMENT_ROWS_PER
     probability. The computed gradient ``G`` of the last pass is within
     ``rho sum_j w_j (2 delta + gamma(n + 4) (max_j |y_j|_1 + 1 + delta))`` of ``g`` in Frobenius
     norm (the probabilities' error, then the sums' over ``n`` terms of at most four roundings; the
-    norms of the rows' terms combined by Minkowski). ``mu_j`` is homogeneous of degree one and
+    norms of the rows' terms combined by Minkowski). The Poisson mean's relative error is
+    ``delta = expm1(e + gamma(8))`` (the logit's error, then the exponential's own rounding, a
+    few units at most), and the gradient's within ``rho (2 delta S_mu + gamma(n + 4) (S_y +
+    S_mu))``, ``S_mu = sum_j w_j mu~_j`` and ``S_y = sum_j w_j |y_j|`` over every row (one pass
+    over ``X``, the probability families need none: their means are at most 1); the gaussian
+    mean is the logit itself, within ``e`` absolutely: ``rho (e W + gamma(n + 4) (S_y +
+    S_eta))``. ``mu_j`` is homogeneous of degree one and
     increasing in ``a`` and ``b``, so the computed one, times ``(1 - gamma(8)) / (1 + delta)``, is
     below the exact one (its own five roundings and the weight's product included). ``lambda`` is
     bounded below from the formed ``K`` by a shifted Cholesky factorisation
@@ -2840,41 +2856,62 @@ def _curvature_ball(dataset, theta, G, rows_per_column, subgradient):
         k, q = 2, 1
         T = T[:, :1]
         g_free = np.asarray(G, dtype=np.float64).reshape(m, -1)[:, :1]
-    # rho >= max_j |x_j|, and the probabilities' relative error delta (Notes)
+    # rho >= max_j |x_j|, and the means' relative error delta (Notes)
     rho = float(np.sqrt(np.sum(big * big))) * (1.0 + gam(m + 2, u))
     theta_norm = float(np.sqrt((T * T).sum(axis=0)).max(initial=0.0)) * (1.0 + gam(m + 2, u))
     eta_err = gam(m + 4, u) * rho * theta_norm
-    delta = float(np.expm1(4.0 * eta_err + gam(2 * k + 16, u)))
-    # |g| from above: the computed gradient plus its error
-    y_max = max(float(Y.max(initial=0.0)), -float(Y.min(initial=0.0)))  # max |Y|, no copy
-    y_l1 = y_max * (k if Y.ndim == 2 else 1) * (1.0 + 2 * k * u)
     total_w = float(w.sum()) * (1.0 + gam(n, u))
-    g_err = rho * total_w * (2.0 * delta + gam(n + 4, u) * (y_l1 + 1.0 + delta))
+    # |g| from above: the computed gradient plus its error
+    if fam.is_probability:
+        delta = float(np.expm1(4.0 * eta_err + gam(2 * k + 16, u)))
+        y_max = max(float(Y.max(initial=0.0)), -float(Y.min(initial=0.0)))  # max |Y|, no copy
+        y_l1 = y_max * (k if Y.ndim == 2 else 1) * (1.0 + 2 * k * u)
+        g_err = rho * total_w * (2.0 * delta + gam(n + 4, u) * (y_l1 + 1.0 + delta))
+    else:  # the means' and the data's sums over every row (one pass: Notes)
+        eta_all = np.asarray(X @ T[:, 0]).ravel()
+        S_y = float(w @ np.abs(Y.ravel())) * (1.0 + gam(n + 2, u))
+        if c > 0:  # Poisson
+            delta = float(np.expm1(eta_err + gam(8, u)))
+            S_mu = float(w @ nx.exp(eta_all)) * (1.0 + gam(n + 2, u))
+            g_err = rho * (2.0 * delta * S_mu + gam(n + 4, u) * (S_y + S_mu))
+        else:  # gaussian
+            delta = 0.0
+            S_eta = float(w @ np.abs(eta_all)) * (1.0 + gam(n + 2, u))
+            g_err = rho * (eta_err * total_w + gam(n + 4, u) * (S_y + S_eta))
+        del eta_all
     g_bound = ((float(np.linalg.norm(g_free)) * (1.0 + gam(m * q + 2, u)) + g_err + subgradient)
                * (1.0 + 6 * u))
     # lambda from below: K = sum_sample w_j mu_j x_j x_j^T
     step = max(1, n // max(1, rows_per_column * m))
     Xs, ws = X[::step], w[::step]
     eta = Xs @ T
-    if fam.multiclass:
-        P = nx.softmax(eta)
+    if not fam.is_probability:  # the row's curvature itself (1 for the gaussian family)
+        mu = nx.exp(eta[:, 0]) if c > 0 else np.ones(len(ws))
     else:
-        P = nx.softmax(np.column_stack([eta[:, 0], np.zeros(len(eta))]))
-    a, b = P[:, :q].min(axis=1), P[:, q]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mu = np.where(a * q + b > 0, a * b / (a * q + b), 0.0)
+        if fam.multiclass:
+            P = nx.softmax(eta)
+        else:
+            P = nx.softmax(np.column_stack([eta[:, 0], np.zeros(len(eta))]))
+        a, b = P[:, :q].min(axis=1), P[:, q]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mu = np.where(a * q + b > 0, a * b / (a * q + b), 0.0)
     d = ws * mu * ((1.0 - gam(8, u)) / (1.0 + delta))
     d = np.where(np.isfinite(d) & (d > 0), d, 0.0)
     K = design.weighted_gram(Xs, d) if design.is_sparse(Xs) else Xs.T @ (d[:, None] * Xs)
     lam = _smallest_eigenvalue_bound(K, terms=len(d))
-    kappa = (c * rho * g_bound / lam) * (1.0 + gam(4, u)) if lam > 0 else float("inf")
+    if c > 0:
+        kappa = (c * rho * g_bound / lam) * (1.0 + gam(4, u)) if lam > 0 else float("inf")
+        radius = 4.0 / (c * rho) if rho > 0 else float("inf")
+    else:  # the gaussian family's constant curvature: any lambda > 0 (Notes)
+        kappa = 0.0 if lam > 0 else float("inf")
+        radius = 2.0 * g_bound / lam * (1.0 + gam(4, u)) if lam > 0 else float("inf")
     return CurvatureBall(
         proves_attained=bool(kappa <= 0.5),
         kappa=float(kappa),
         gradient_bound=float(g_bound),
         curvature_bound=float(lam),
         row_norm_bound=rho,
-        radius=4.0 / (c * rho) if rho > 0 else float("inf"),
+        radius=radius,
         rows=int(len(d)),
         seconds=time.perf_counter() - t0,
     )

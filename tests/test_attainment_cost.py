@@ -176,9 +176,6 @@ def test_solve_dual_skips_the_projected_point_when_the_ball_proves_and_falls_bac
 
 
 def test_the_ball_declines_what_it_does_not_cover():
-    ds = make_dataset("poisson")
-    theta, G = _solved(ds, 1e-10)
-    assert PJ.curvature_ball(ds, theta, G) is None  # no constant for the family
     ds = overlapping(n=100, k=3)
     theta, G = _solved(ds, 1e-10)
     moved = theta + 1.0  # not the pivot gauge
@@ -287,3 +284,27 @@ def test_the_checker_proves_a_large_correction_sets_attainment_by_the_ball(monke
         assert ball.curvature_bound <= float(np.linalg.eigvalsh(C)[0]) + err
     else:
         assert not cert.attained and calls == [1], "the LP decided"
+
+
+@pytest.mark.parametrize("family", ["poisson", "gaussian"])
+def test_the_one_parameter_balls_hold_the_maximiser(family):
+    """The Poisson ball (``c = 1``: a row's curvature ``exp(eta)`` moves by ``exp(v)``) and the
+    gaussian one (constant curvature: the maximiser within ``2 |g| / lambda``) hold the tight
+    solve's maximiser, from theta moved off it by a little and by more; ``lambda`` is below the
+    exact curvature's smallest eigenvalue at theta, written out here, and the gradient's bound
+    above the exact gradient's norm."""
+    ds = make_dataset(family, n=400, seed=3)
+    star = np.asarray(solve_dual(ds, tol=1e-14).theta, dtype=float)
+    rng = np.random.default_rng(0)
+    for move in (1e-6, 1e-3, 3e-2):
+        theta = star + move * rng.standard_normal(star.shape)
+        eta = ds.X @ theta
+        mu = np.exp(eta) if family == "poisson" else eta
+        G = ds.X.T @ (ds.weights * (ds.Y.ravel() - mu))
+        ball = PJ.curvature_ball(ds, theta, G)
+        curv = ds.weights * (mu if family == "poisson" else 1.0)
+        exact = np.linalg.eigvalsh(ds.X.T @ (curv[:, None] * ds.X))[0]
+        assert 0 < ball.curvature_bound <= exact
+        assert ball.gradient_bound >= np.linalg.norm(G)
+        assert ball.proves_attained
+        assert np.linalg.norm(theta - star) <= ball.radius
