@@ -530,7 +530,7 @@ def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_r
                      f" {'; '.join(ident.dependencies)}; theta is identified modulo these")
     attained = (not can_separate or br.proves_attained or ball
                 or (sep is not None and not sep.separated))
-    if penalty.active and engine is None:
+    if penalty.active:
         # a penalty keeps theta finite but for the intercept, which runs off where a class (a
         # response) has no observation of positive weight: then no maximiser, and the
         # intercept's multiplier has no finite bound (the bracket's round-off is infinite)

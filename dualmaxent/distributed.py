@@ -62,9 +62,10 @@ from .exceptions import DataError, DualMaxentError, SeparationWarning, user_stac
 from .families import Family, _sorted_labels, get_family
 from .params import Penalty, checked_tol, make_penalty
 from .projected import ProjectedPrimal, project_primal
+from .separation import intercept_runoff
 from .results import DualResult, Status
 
-from .dual import DEFAULT_TOLS, _dual_result, choose_method
+from .dual import DEFAULT_TOLS, _dual_result, _Runoff, choose_method, not_attained
 from .solvers import DIVERGED_MESSAGE, DIVERGENCE_ITERATIONS, SOLVERS, History, subsample_start
 
 __all__ = ["DaskDataset", "from_dask", "from_frame", "read_parquet", "read_csv",
@@ -777,6 +778,10 @@ def solve_dual_dask(dataset, penalty: Penalty | None = None, tol: float | None =
     if status is Status.DIVERGED:
         warnings.warn(message, SeparationWarning, stacklevel=user_stacklevel())
     attained = None
+    runoff = intercept_runoff(dataset) if penalty.active else None
+    if runoff is not None:  # the penalty does not reach the intercept (as in memory)
+        attained = False
+        status, message = not_attained(dataset, obj, beta, tol, max_iter, _Runoff(runoff))
     if status is Status.CONVERGED and not penalty.active and obj.family.can_separate:
         # the projected point proves the maximiser exists when it lies strictly inside the
         # domain (one pass: the residual and a curvature come from the solver's last passes);

@@ -386,12 +386,21 @@ def _settle_attainment(dataset, setup: _Setup, beta, status: Status, message: st
     obj = setup.obj
     attained, separation = _attainment(setup.work, obj, beta, status is Status.CONVERGED)
     if attained is False:
-        status = Status.NOT_ATTAINED
-        message = status.message(obj, obj.kkt_residual(beta), setup.tol, setup.max_iter,
-                                 detail=separation.describe(dataset))
-        warnings.warn(f"{separation.describe(dataset)}; {separation.advice}",
-                      SeparationWarning, stacklevel=user_stacklevel())
+        status, message = not_attained(dataset, obj, beta, setup.tol, setup.max_iter,
+                                       separation)
     return attained, status, message
+
+
+def not_attained(dataset, obj, beta, tol: float, max_iter: int, separation):
+    """``(Status.NOT_ATTAINED, its message)`` for a solve at ``beta`` whose likelihood has no
+    maximiser, said by ``separation`` (a :class:`~dualmaxent.separation.Separation` or a
+    :class:`_Runoff`), and its :class:`SeparationWarning` (at the user's line)."""
+    status = Status.NOT_ATTAINED
+    message = status.message(obj, obj.kkt_residual(beta), tol, max_iter,
+                             detail=separation.describe(dataset))
+    warnings.warn(f"{separation.describe(dataset)}; {separation.advice}",
+                  SeparationWarning, stacklevel=user_stacklevel())
+    return status, message
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -206,36 +206,42 @@ def intercept_runoff(dataset) -> str | None:
     a finite intercept exactly when every class (the categorical family) has observations of
     positive weight, when the Bernoulli responses of positive weight are neither all 0 nor all
     1, and when the Poisson counts of positive weight are not all 0. Which of these fails, in
-    words; None for a data set in memory without an intercept, a family that cannot separate,
-    or data where it holds (an engine's data: None, not checked)."""
+    words; None for a data set without an intercept, a family that cannot separate, or data
+    where it holds. A Dask data set's sums are computed by dask (one pass over ``y`` and the
+    weights, none over ``X``)."""
     if not getattr(dataset, "intercept", False) or not dataset.family.can_separate:
         return None
-    Y, w = dataset.Y, dataset.weights
-    if not isinstance(Y, np.ndarray) or not isinstance(w, np.ndarray):
-        return None  # (an engine's arrays: not summed here)
-    if not (w > 0).any():
-        return None
-    # (a sum of nonnegative terms is 0 exactly when every term is: the rows of weight 0 add
-    # nothing, and no term of positive weight is lost)
     fam = dataset.family
+    Y, w = dataset.Y, dataset.weights
+    # (a sum of nonnegative terms is 0 exactly when every term is, in any order: the rows of
+    # weight 0 add nothing, and no term of positive weight is lost)
+    sums = (w > 0).any(), w @ Y, (None if fam.multiclass or not fam.is_probability
+                                 else w @ (1.0 - Y))
+    if not isinstance(Y, np.ndarray) or not isinstance(w, np.ndarray):
+        import dask
+
+        sums = dask.compute(*sums)
+    weighted, counts, others = sums
+    if not weighted:
+        return None
     if fam.multiclass:
-        absent = [c for c, count in zip(dataset.classes, w @ Y) if not count > 0]
+        absent = [c for c, count in zip(dataset.classes, np.asarray(counts))
+                  if not count > 0]
         if absent:
             listed = labels_text(absent)
             return (f"class{'es' if len(absent) > 1 else ''} {listed} "
                     f"{'have' if len(absent) > 1 else 'has'} no observation of positive weight, "
                     "so the intercept drives its probability to 0")
         return None
-    y = np.asarray(Y, dtype=np.float64)
     if fam.is_probability:
-        if not float(w @ y) > 0:
+        if not float(counts) > 0:
             return ("every observation of positive weight is 0, so the intercept drives the "
                     "probability of 1 to 0")
-        if not float(w @ (1.0 - y)) > 0:
+        if not float(others) > 0:
             return ("every observation of positive weight is 1, so the intercept drives the "
                     "probability of 1 to 1")
         return None
-    if not float(w @ y) > 0:
+    if not float(counts) > 0:
         return "every count of positive weight is 0, so the intercept drives the mean to 0"
     return None
 

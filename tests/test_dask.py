@@ -530,3 +530,38 @@ def test_newton_cg_on_an_engine_takes_float32_products_from_a_sampled_condition(
     # two samples gathered: one for the condition, one for the proof of attainment's curvature
     assert got.converged and len(gathered) == 2 and set(dtypes) == {np.float32}
     np.testing.assert_allclose(got.theta, ref.theta, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("family", ["categorical", "bernoulli", "poisson"])
+def test_a_penalised_intercept_that_runs_off_is_said_as_in_memory(family):
+    """A class (a Bernoulli outcome, every positive count) without an observation of positive
+    weight: the penalty does not reach the intercept, so the penalised likelihood has no
+    maximiser. On Dask, as in memory: the solve's status is not_attained with a
+    SeparationWarning naming it, and the certificate is not attained (its sums over y and the
+    weights computed by dask; the run-off written out here from the weighted counts)."""
+    from dualmaxent.dual import Status
+    from dualmaxent.verify import verify_dask
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 2))
+    y = rng.integers(0, 3, 300) if family != "bernoulli" else rng.integers(0, 2, 300)
+    # no weight where the class is 2 (categorical), the outcome 1, the count positive
+    w = np.where(y == 2, 0.0, 1.0) if family == "categorical" else np.where(y > 0, 0.0, 1.0)
+    assert not (w * (y == (2 if family == "categorical" else 1))).any()
+    dd = from_dask(da.from_array(X, chunks=100), da.from_array(y, chunks=100),
+                   weights=da.from_array(w, chunks=100), family=family)
+    ds = Dataset.from_arrays(X, y, weights=w, family=family)
+    with pytest.warns(SeparationWarning) as said:
+        got = solve_dual_dask(dd, l2=1.0)
+    with pytest.warns(SeparationWarning) as said_here:
+        own = solve_dual(ds, l2=1.0)
+    assert got.status is own.status is Status.NOT_ATTAINED and got.attained is False
+    assert [str(w.message) for w in said] == [str(w.message) for w in said_here]
+    absent = {"categorical": "class 2 has", "bernoulli": "every observation of positive weight "
+              "is 0", "poisson": "every count of positive weight is 0"}[family]
+    assert absent in str(said[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeparationWarning)
+        cert = verify_dask(dd, l2=1.0)
+    assert not cert.attained and not cert.ok
+    assert any("penalised optimum is not attained" in m for m in cert.messages)
