@@ -17,6 +17,7 @@ import contextlib
 
 import numpy as np
 from scipy.linalg.blas import daxpy
+from scipy.linalg.lapack import dpotrf, dpotrs
 from scipy.special import expit, xlogy
 
 __all__ = ["logsumexp", "log_softmax", "softmax", "softmax_logsumexp", "entropy", "softplus",
@@ -164,6 +165,31 @@ def axpy(x: np.ndarray, y: np.ndarray, a: float) -> np.ndarray:
     if y.dtype == np.float64 and y.flags.c_contiguous and x.shape == y.shape and y.ndim == 1:
         return daxpy(np.asarray(x, dtype=np.float64), y, a=a)
     return y + a * x
+
+
+def cholesky(N: np.ndarray, clean: bool = False, overwrite: bool = False) -> np.ndarray:
+    """The lower Cholesky factor of the symmetric positive definite ``N`` (p, p), by LAPACK's
+    ``dpotrf`` directly: the factor scipy's ``cholesky`` computes, the same numbers, without its
+    wrapper (9 us at p = 11, 30 at p = 51, against 1 to 2 us for the call itself; a Newton step
+    is about 0.2 ms at n = 10^3). The upper triangle is left as ``N``'s unless ``clean`` (zeros,
+    for a caller that reads the whole factor); ``overwrite``: ``N`` itself may be written (a
+    Fortran-ordered copy the caller made for it). ``numpy.linalg.LinAlgError`` when ``N`` is
+    not positive definite (or not finite: LAPACK does not check, so neither is factored)."""
+    L, info = dpotrf(N, lower=1, clean=int(clean), overwrite_a=int(overwrite))
+    if info != 0:
+        raise np.linalg.LinAlgError(f"the matrix is not positive definite (dpotrf info {info})")
+    return L
+
+
+def cho_solve(L: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``N^-1 b`` from :func:`cholesky`'s factor ``L`` of ``N`` (``dpotrs``, which reads the lower
+    triangle only): scipy's ``cho_solve`` without its wrapper."""
+    if b.size == 0:  # (dpotrs refuses empty arrays)
+        return np.array(b, dtype=np.float64)
+    x, info = dpotrs(L, b, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dpotrs info {info}")
+    return x
 
 
 def row_chunks(n: int, width: int = 1, entries: int | None = None,

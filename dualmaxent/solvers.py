@@ -117,28 +117,6 @@ def _ascent_or_gradient(step, grad) -> tuple[np.ndarray, float]:
     return step, slope
 
 
-def _cholesky(N: np.ndarray) -> np.ndarray:
-    """The lower Cholesky factor of the symmetric positive definite ``N`` (p, p), by LAPACK's
-    ``dpotrf`` directly (its upper triangle is left as garbage, :func:`_cho_solve` ignores it);
-    ``numpy.linalg.LinAlgError`` when ``N`` is not positive definite. scipy's ``cho_factor`` and
-    ``cho_solve`` wrappers cost 9 us each at p = 11 against 1 to 2 us for the LAPACK calls, on
-    a Newton step of about 0.2 ms at n = 10^3."""
-    L, info = scipy.linalg.lapack.dpotrf(N, lower=1, clean=0)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"the matrix is not positive definite (dpotrf info {info})")
-    return L
-
-
-def _cho_solve(L: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``N^-1 b`` from :func:`_cholesky`'s factor ``L`` of ``N`` (``dpotrs``)."""
-    if b.size == 0:  # (dpotrs refuses empty arrays)
-        return np.array(b, dtype=np.float64)
-    x, info = scipy.linalg.lapack.dpotrs(L, b, lower=1)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"dpotrs info {info}")
-    return x
-
-
 def _newton_curvature(obj: DualObjective, beta):
     """``-H`` at beta and its Cholesky factor (None when singular).
 
@@ -148,7 +126,7 @@ def _newton_curvature(obj: DualObjective, beta):
     while True:
         N = -obj.hessian(beta)
         try:
-            return N, _cholesky(N)
+            return N, nx.cholesky(N)
         except np.linalg.LinAlgError:
             if obj.curvature_dtype == np.float64:
                 return N, None
@@ -231,7 +209,7 @@ class _NewtonStep(_Direction):
         self.factor = None  # (-H, its Cholesky factor) of the last fresh Hessian
         if seed is not None:
             try:
-                self.factor = (-seed, _cholesky(-seed))
+                self.factor = (-seed, nx.cholesky(-seed))
             except np.linalg.LinAlgError:
                 pass
         self.last_rel = None
@@ -300,7 +278,7 @@ class _NewtonStep(_Direction):
         try:
             if c is None:
                 raise np.linalg.LinAlgError
-            s = _cho_solve(c, grad)
+            s = nx.cho_solve(c, grad)
         except np.linalg.LinAlgError:
             # Singular Hessian (collinear features, or probabilities saturated at 0/1 on
             # separated data): take the minimum-norm least-squares step instead, and say so.
@@ -324,7 +302,7 @@ def _secant_update(factor, s, y):
         return factor
     updated = N + np.outer(y, y / ys) - np.outer(Ns, Ns / sNs)
     try:
-        return updated, _cholesky(updated)
+        return updated, nx.cholesky(updated)
     except np.linalg.LinAlgError:
         return factor
 
@@ -1791,7 +1769,7 @@ def _solve_face(NA, left, atol):
     """``d`` with ``NA d = left`` (``NA`` positive semidefinite): Cholesky, else the
     minimum-norm least-squares solution; None when no ``d`` solves it within ``atol``."""
     try:
-        d = _cho_solve(_cholesky(NA), left)
+        d = nx.cho_solve(nx.cholesky(NA), left)
         if np.abs(NA @ d - left).max() <= atol:
             return d
     except np.linalg.LinAlgError:
