@@ -1144,7 +1144,9 @@ def fig_maxent_map(out="figures") -> FigureOutput:
     handles.append(Line2D([], [], color="k", lw=0.9,
                           label=f"entropy of P*(·|x) (nats; max log {ds.k} = "
                           f"{np.log(ds.k):.2f})"))
-    ax.legend(handles=handles, loc="upper left", fontsize=9.5, framealpha=0.9)
+    # below the plane, not on it (inside, it covered a corner's points)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2,
+              fontsize=9.5, framealpha=0.9)
     ax.set_title(f"blobs: colour mixes class colours by P*(class | x);  H(P*) = "
                  f"{cert.entropy:.2f} nats over n = {ds.n}", fontsize=11)
     fig.suptitle("The maximum-entropy distribution over the plane")
@@ -1205,12 +1207,14 @@ def fig_gauge(out="figures") -> FigureOutput:
            ylabel="intercept of class B", title="(a) a valley, not a point")
     ax.grid(False)
     # in the lower right corner, which no line crosses (the orbit runs above and left of it);
-    # the orbit is white on the map, so its key is drawn in grey
+    # the orbit is white on the map, so its key is white too, outlined to show on the legend
+    from matplotlib import patheffects
     from matplotlib.lines import Line2D
 
     handles, labels = ax.get_legend_handles_labels()
-    handles[0] = Line2D([], [], color="0.45", lw=2, ls="--")
-    ax.legend(handles, [r"orbit $\theta+c$ (white)", "pinned gauge", labels[2]],
+    handles[0] = Line2D([], [], color="w", lw=2, ls="--", path_effects=[
+        patheffects.withStroke(linewidth=3.5, foreground="0.35")])
+    ax.legend(handles, [r"orbit $\theta+c$: same P", "pinned gauge", labels[2]],
               loc="lower right", fontsize=8.5, framealpha=0.9, handlelength=1.6)
     # (b) blobs: l along a gauge direction (flat) and along an ordinary direction
     ds = load_dataset("blobs")
