@@ -36,7 +36,8 @@ from .params import Penalty
 __all__ = ["certify_model", "translate", "read_coef_csv", "Problem", "SUPPORTED"]
 
 #: What :func:`certify_model` accepts, for its error message.
-SUPPORTED = ("scikit-learn LogisticRegression, LinearRegression, Ridge, PoissonRegressor; "
+SUPPORTED = ("scikit-learn LogisticRegression, LinearRegression, Ridge, Lasso, ElasticNet, "
+             "PoissonRegressor; "
              "statsmodels results of Logit, MNLogit, Poisson, OLS, WLS and GLM (Binomial/logit, "
              "Poisson/log, Gaussian/identity); glum GeneralizedLinearRegressor (normal, poisson, "
              "binomial with the canonical link)")
@@ -119,8 +120,9 @@ def translate(model, X=None, y=None, sample_weight=None) -> Problem:
 
 def _unsupported(model, why: str = "") -> DualMaxentError:
     reason = f" ({why})" if why else ""
-    return DualMaxentError(f"cannot certify a {type(model).__name__}{reason}; "
-                           f"supported: {SUPPORTED}")
+    name = type(model).__name__
+    return DualMaxentError(f"cannot certify {'an' if name[:1] in 'AEIOU' else 'a'} {name}"
+                           f"{reason}; supported: {SUPPORTED}")
 
 
 def _unfitted(model, what: str = "call fit first") -> DualMaxentError:
@@ -232,7 +234,8 @@ def _sklearn(model, X, y, sample_weight) -> Problem:
     import sklearn.linear_model as lm
 
     adapters = {lm.LogisticRegression: _sk_logistic, lm.LinearRegression: _sk_least_squares,
-                lm.Ridge: _sk_least_squares, lm.PoissonRegressor: _sk_poisson}
+                lm.Ridge: _sk_least_squares, lm.Lasso: _sk_least_squares,
+                lm.ElasticNet: _sk_least_squares, lm.PoissonRegressor: _sk_poisson}
     adapter = adapters.get(type(model))  # the exact class: a subclass may solve another problem
     if adapter is None:
         raise _unsupported(model)
@@ -344,6 +347,11 @@ def _sk_least_squares(model, X, y, sample_weight) -> Problem:
     # solver). The unit-variance gaussian l = sum_i s_i [y_i eta_i - eta_i^2 / 2]
     # = -(1/2) sum_i s_i (y_i - eta_i)^2 + (1/2) sum_i s_i y_i^2, so half the library's
     # objective is -(l - (alpha/2) ||w||^2) + const: l2 = alpha, no penalty for LinearRegression.
+    # Lasso and ElasticNet (sklearn/linear_model/_coordinate_descent.py) minimise
+    #     1/(2 sum(s)) sum_i s_i (y_i - x_i w - b)^2 + alpha r ||w||_1 + alpha (1 - r)/2 ||w||^2
+    # (r = l1_ratio, 1 for Lasso; the weights rescaled to sum to n, the same objective), which
+    # times sum(s) is -(l - lam (r ||w||_1 + (1 - r)/2 ||w||^2)) + const: the elastic net with
+    # lam = alpha sum(s) (n without weights) and our l1_ratio = r (L1 at r = 1, L2 at r = 0).
     if getattr(model, "positive", False):
         raise _unsupported(model, "positive=True constrains the coefficients")
     coef = np.asarray(model.coef_, dtype=np.float64)
@@ -363,8 +371,18 @@ def _sk_least_squares(model, X, y, sample_weight) -> Problem:
     theta = coef.copy()
     if model.fit_intercept:
         theta = np.append(theta, float(np.asarray(model.intercept_).reshape(-1)[0]))
-    penalty = _penalty("l2", alpha)
-    what = "no penalty" if not penalty.active else f"l2 = alpha = {alpha:g}"
+    import sklearn.linear_model as lm
+
+    if isinstance(model, (lm.Lasso, lm.ElasticNet)):  # (Lasso is an ElasticNet: r = 1)
+        r = float(model.l1_ratio)
+        lam = alpha * _weights_sum(sample_weight, Xa.shape[0])
+        kind = {0.0: "l2", 1.0: "l1"}.get(r, "elasticnet")
+        penalty = _penalty(kind, lam, r)
+        what = ("no penalty" if not penalty.active else f"{kind} = alpha sum(w) = {lam:g}"
+                + (f", l1_ratio = {r:g}" if kind == "elasticnet" else ""))
+    else:
+        penalty = _penalty("l2", alpha)
+        what = "no penalty" if not penalty.active else f"l2 = alpha = {alpha:g}"
     return Problem(dataset, theta, penalty, f"scikit-learn {type(model).__name__} ({what})")
 
 

@@ -71,6 +71,10 @@ def our_objective(dataset: Dataset, theta, penalty: Penalty):
         pen = penalty.lam / 2 * float(np.sum(T[rows] ** 2))
     elif penalty.kind == "l1":
         pen = penalty.lam * float(np.sum(np.abs(T[rows])))
+    elif penalty.kind == "elasticnet":  # lam (a ||.||_1 + (1 - a)/2 ||.||^2)
+        a = penalty.l1_ratio
+        pen = penalty.lam * (a * float(np.sum(np.abs(T[rows])))
+                             + (1 - a) / 2 * float(np.sum(T[rows] ** 2)))
     else:
         pen = 0.0
     value = float(w @ (Yeta - A)) - pen
@@ -188,6 +192,36 @@ def sk_least_squares_case(alpha=None, fit_intercept=True):
         objective = rss + (alpha or 0.0) * float(np.sum(model.coef_**2))
         half_y2 = 0.5 * float(sw @ y**2)
         return half_y2 - objective / 2, half_y2 + objective / 2
+
+    return Case(fit, library, halve_coef)
+
+
+# Lasso / ElasticNet: 1/(2 sum(s)) sum_i s_i (y_i - eta_i)^2 + alpha r ||w||_1
+# + alpha (1 - r)/2 ||w||^2 (r = l1_ratio, 1 for Lasso); ours is sum_i s_i y_i^2 / 2 minus sum(s)
+# times it, with the elastic net's lam = alpha sum(s) and l1_ratio = r.
+
+def sk_sparse_least_squares_case(alpha, l1_ratio=None):
+    @quiet
+    def fit():
+        from sklearn.linear_model import ElasticNet, Lasso
+
+        X, y = make_arrays("gaussian", n=200)
+        sw = weights(len(y))
+        model = (Lasso(alpha=alpha, tol=1e-14, max_iter=100_000) if l1_ratio is None else
+                 ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-14, max_iter=100_000))
+        return model.fit(X, y, sample_weight=sw), X, y, sw
+
+    def library(model, X, y, sw):
+        from sklearn.metrics import mean_squared_error
+
+        r = 1.0 if l1_ratio is None else l1_ratio
+        S = float(np.sum(sw))
+        w = np.asarray(model.coef_)
+        objective = (mean_squared_error(y, model.predict(X), sample_weight=sw) / 2
+                     + alpha * r * float(np.sum(np.abs(w)))
+                     + alpha * (1 - r) / 2 * float(np.sum(w**2)))
+        half_y2 = 0.5 * float(sw @ y**2)
+        return half_y2 - S * objective, half_y2 + S * objective
 
     return Case(fit, library, halve_coef)
 
@@ -333,6 +367,8 @@ CASES = {
     "sklearn-linear-regression": sk_least_squares_case(),
     "sklearn-ridge": sk_least_squares_case(alpha=3.0),
     "sklearn-ridge-no-intercept": sk_least_squares_case(alpha=3.0, fit_intercept=False),
+    "sklearn-lasso": sk_sparse_least_squares_case(alpha=0.05),
+    "sklearn-elasticnet": sk_sparse_least_squares_case(alpha=0.05, l1_ratio=0.4),
     "sklearn-poisson-regressor": sk_poisson_case(alpha=0.05),
     "statsmodels-logit": sm_case("Logit"),
     "statsmodels-logit-no-constant": sm_case("Logit", constant=False),
