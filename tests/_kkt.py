@@ -27,8 +27,9 @@ penalised rows of theta (every row but the intercept), ``B(mu) = X^T W (mu - Y)`
   divided by ``scale``;
 * ``p_agreement = max |mu_p - mu(theta)|``, divided by ``1 + max |mu(theta)|`` for the Poisson and
   gaussian families; ``theta_agreement = max |theta_p - theta| / (1 + max |theta|)`` after both
-  are moved to the pivot gauge and, for a rank-deficient design, projected on the row space of
-  ``sqrt(W) X`` class by class (modulo the null space of ``X``).
+  are moved to the pivot gauge (every row of a categorical theta under L1 alone, whose split of
+  a row between the classes is not unique) and, for a rank-deficient design, projected on the
+  row space of ``sqrt(W) X`` class by class (modulo the null space of ``X``).
 
 Separated data (``forced`` entries, see ``dualmaxent/separation.py``): ``l`` becomes the reduced
 likelihood ``l_red`` (the softmax over the free classes only; forced Bernoulli and Poisson
@@ -288,7 +289,8 @@ def kkt_figures(dataset, mu, theta, penalty=None, forced=None, theta_p=None) -> 
             projector = _identifiable_projection(dataset, forced)
             tp, td = _project(tp, projector), _project(td, projector)
         else:
-            tp, td = _row_space(dataset, tp, R), _row_space(dataset, td, R)
+            every = name == "categorical" and kind == "l1"  # (L1 alone: the differences)
+            tp, td = _row_space(dataset, tp, R, every), _row_space(dataset, td, R, every)
         theta_agreement = float(np.abs(tp - td).max() / (1.0 + np.abs(td).max()))
     return {
         "entropy": entropy,
@@ -310,14 +312,17 @@ def kkt_figures(dataset, mu, theta, penalty=None, forced=None, theta_p=None) -> 
     }
 
 
-def _row_space(dataset, theta, R) -> np.ndarray:
+def _row_space(dataset, theta, R, every_row: bool = False) -> np.ndarray:
     """Theta in the pivot gauge, each column projected on the row space of ``sqrt(W) X``.
 
-    The projection applies only without a penalty (a penalty identifies theta by itself).
+    The projection applies only without a penalty (a penalty identifies theta by itself, but
+    for the categorical family under L1 alone, ``every_row``: its penalty is flat in how a row
+    is split between an even number of classes, so every row is moved to the pivot gauge).
     """
     t = np.array(theta, dtype=np.float64)
     if _family_name(dataset) == "categorical":
-        t[~R] -= t[~R, -1:]
+        rows = np.ones_like(R) if every_row else ~R
+        t[rows] -= t[rows, -1:]
     if R.any():
         return t
     w = np.asarray(dataset.weights, dtype=np.float64)

@@ -408,3 +408,32 @@ def test_a_weak_ridge_is_solved_tighter_until_its_bracket_closes():
     # an explicit dual_tol is the user's: not tightened
     loose = verify(ds, primal="projected", l2=1e-12, dual_tol=1e-10, tol=1e-6)
     assert loose.dual.kkt_residual > 1e-12 and loose.dual.kkt_residual <= 1e-10
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_categorical_l1_optima_agree_on_the_classes_differences(k):
+    """Under L1 alone the penalty ``sum_c |theta_ic|`` of a categorical row is flat in how the
+    row is split between an even number of classes: CVXPY's multipliers and the dual's theta
+    may be two optima that differ there (by 0.1 to 0.2 on these data, a NOT OK "disagreement"
+    before), while their differences to the last class, which ``P`` fixes, agree. Both are
+    optima (the penalised objective, written out here, is the same at either), and the
+    certificate's figures hold from their definitions."""
+    from scipy.special import logsumexp
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 3))
+    y = rng.integers(0, k, 120)
+    ds = Dataset.from_arrays(X + 0.8 * np.eye(k, 3)[y], y)
+    lam = 0.5
+    cert = verify(ds, l1=lam, primal="cvxpy")
+    assert cert.ok, cert.messages
+    assert_kkt(ds, cert)
+
+    def objective(t):  # -l(t) + lam ||t_R||_1, the intercept (last row) unpenalised
+        eta = ds.X @ t
+        return (-float(ds.weights @ ((ds.Y * eta).sum(axis=1) - logsumexp(eta, axis=1)))
+                + lam * float(np.abs(t[:-1]).sum()))
+
+    theirs, ours = np.asarray(cert.primal.theta), np.asarray(cert.dual.theta)
+    assert objective(theirs) == pytest.approx(objective(ours), rel=1e-6)
+    assert np.abs((theirs - theirs[:, -1:]) - (ours - ours[:, -1:])).max() <= 1e-4
