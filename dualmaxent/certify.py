@@ -2092,9 +2092,9 @@ def _given_point(run, data, one, th, zero, fam, pen_rows, penalty, tol_hint, new
     box residual is the KKT gradient, near the box for a fitted theta. With a penalty every
     point of either segment is bounded alike (the equality rows' residual by the proved
     multiplier bound, :func:`_multiplier_bound`), so :func:`_bracket` takes the higher lower
-    bound less that charge; the given point's sums are pass 2's at a zero step, with their own rounding bounds (``mu``
-    recomputed from ``X theta``: one pass more, and the segment's, only where the step fell
-    short). Without a penalty the given point's residual is not at the rounding level and needs
+    bound less its round-off; the given point's sums are pass 2's at a zero step, with their
+    own rounding bounds (``mu`` recomputed from ``X theta``: one pass more, and the segment's,
+    only where the step fell short and its bracket does not close). Without a penalty the given point's residual is not at the rounding level and needs
     the zero step's second-order charge (:func:`_zero_step`): not taken here."""
     out = None if newton is None else np.empty(newton.shape, order="F")
     two = run(_pass_two, th, zero, fam, False, out=out)  # (no scratch: no gradient budget)
