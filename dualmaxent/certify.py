@@ -2094,8 +2094,9 @@ def _given_point(run, data, one, th, zero, fam, pen_rows, penalty, tol_hint, new
     multiplier bound, :func:`_multiplier_bound`), so :func:`_bracket` takes the higher lower
     bound less its round-off; the given point's sums are pass 2's at a zero step, with their
     own rounding bounds (``mu`` recomputed from ``X theta``: one pass more, and the segment's,
-    only where the step fell short and its bracket does not close). Without a penalty the given point's residual is not at the rounding level and needs
-    the zero step's second-order charge (:func:`_zero_step`): not taken here."""
+    only where the step fell short and its bracket does not close). Without a penalty the
+    given point's residual is not at the rounding level and needs the zero step's second-order
+    charge (:func:`_zero_step`): not taken here."""
     out = None if newton is None else np.empty(newton.shape, order="F")
     two = run(_pass_two, th, zero, fam, False, out=out)  # (no scratch: no gradient budget)
     resid_bound = _resid_bound(two, data.n)
