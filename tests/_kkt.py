@@ -25,7 +25,8 @@ penalised rows of theta (every row but the intercept), ``B(mu) = X^T W (mu - Y)`
   minus ``lam theta`` on ``R`` under L2, and under L1 the minimal-norm subgradient on ``R``
   (``G - lam sign(theta)`` where ``theta != 0``, ``max(|G| - lam, 0)`` where it is zero);
   divided by ``scale``;
-* ``p_agreement = max |mu_p - mu(theta)|``, divided by ``1 + max |mu(theta)|`` for the Poisson and
+* ``p_agreement = max |mu_p - mu(theta)|`` over the rows of positive weight, divided by ``1 + max
+  |mu(theta)|`` for the Poisson and
   gaussian families; ``theta_agreement = max |theta_p - theta| / (1 + max |theta|)`` after both
   are moved to the pivot gauge (every row of a categorical theta under L1 alone, whose split of
   a row between the classes is not unique) and, for a rank-deficient design, projected on the
@@ -278,9 +279,10 @@ def kkt_figures(dataset, mu, theta, penalty=None, forced=None, theta_p=None) -> 
         free[~R, -1] = False
     dual_gradient = float(np.abs(G[free]).max(initial=0.0)) / scale
 
-    diff = float(np.abs(mu - mu_d).max())
+    on = w > 0  # (a row of weight 0 is in neither problem: its mean is anything)
+    diff = float(np.abs(mu[on] - mu_d[on]).max(initial=0.0))
     if name in ("poisson", "gaussian"):
-        diff /= 1.0 + float(np.abs(mu_d).max())
+        diff /= 1.0 + float(np.abs(mu_d[on]).max(initial=0.0))
     if theta_p is None:
         theta_agreement = float("nan")
     else:

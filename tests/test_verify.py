@@ -437,3 +437,22 @@ def test_categorical_l1_optima_agree_on_the_classes_differences(k):
     theirs, ours = np.asarray(cert.primal.theta), np.asarray(cert.dual.theta)
     assert objective(theirs) == pytest.approx(objective(ours), rel=1e-6)
     assert np.abs((theirs - theirs[:, -1:]) - (ours - ours[:, -1:])).max() <= 1e-4
+
+
+def test_p_agreement_reads_the_rows_of_positive_weight():
+    """A row of weight 0 is in neither problem, so CVXPY leaves its mean anywhere in the domain
+    (8.2 from ``mu(theta)`` on a Poisson row of mean 728 made a certified fit NOT OK): the
+    agreement is the largest difference over the rows of positive weight, recomputed here."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((80, 2)) * 3
+    y = rng.poisson(np.exp(X @ [0.3, -0.2] + 0.5))
+    w = rng.integers(0, 4, 80).astype(float)
+    ds = Dataset.from_arrays(X, y, family="poisson", weights=w)
+    cert = verify(ds, l2=1e-4, primal="cvxpy")
+    assert cert.ok, cert.messages
+    mu_d = np.exp(ds.X @ np.asarray(cert.dual.theta))
+    on = w > 0
+    expected = np.abs(cert.primal.mu[on] - mu_d[on]).max() / (1.0 + mu_d[on].max())
+    assert cert.p_agreement == pytest.approx(expected, rel=1e-6, abs=1e-15)
+    fig = kkt_figures(ds, cert.primal.mu, cert.dual.theta, cert.penalty)
+    assert fig["p_agreement"] == pytest.approx(expected, rel=1e-6, abs=1e-15)
