@@ -53,7 +53,10 @@ The cross-check with CVXPY (NaN when it did not run)
   ``max(tol, 2 sqrt(2 e v / w_min))``, and that of ``theta_agreement`` the same times
   ``sqrt(condition)`` of the equilibrated Newton system (theta is as well determined as the
   curvature allows; where the checker formed no curvature, the equilibrated design's condition
-  squared stands in). A wrong theta never hides behind them: the bracket fails first.
+  squared stands in). Under L2 and the elastic net CVXPY's penalised rows are no multipliers
+  of its own but ``X_R^T W (Y - mu_p) / lam2`` (soft-thresholded): twice what the means' measured
+  difference and the dual's gradient make of them, magnified by ``1 / lam2``, is allowed too.
+  A wrong theta never hides behind them: the bracket fails first.
 
 The verdict
 -----------
@@ -560,7 +563,21 @@ def agreement_tolerances(dataset: Dataset, primal: PrimalResult, dual: DualResul
         # the Kronecker bound): the design's, squared, as the curvature's when the variances
         # are of one size
         condition = dataset.identifiability.condition ** 2
-    return p_tol, max(tol, p_tol * np.sqrt(max(condition, 1.0)))
+    theta_tol = max(tol, p_tol * np.sqrt(max(condition, 1.0)))
+    lam2, pen = obj.penalty.l2_lam, obj.params.penalized_rows
+    if lam2 > 0 and pen.any():
+        # CVXPY's penalised rows are no multipliers of its own: they are X_R^T W (Y - mu_p) /
+        # lam2 (the elastic net's soft-thresholded, as Lipschitz), and the dual's theta is the
+        # same of mu(theta) up to its own gradient over lam2. So their difference is CVXPY's
+        # means' difference (judged by p_agreement) magnified by 1 / lam2: a weak penalty
+        # (lam2 = 5e-5) made a mean's 5e-13 a theta's 1e-5 and a certified fit NOT OK. Allowed
+        # here, twice, from the means as measured and the dual's gradient
+        moved = np.abs(primal.mu - recover_primal(dataset, dual.theta)).reshape(dataset.n, -1)
+        reach = np.asarray(design.absolute(dataset.X[:, pen]).T @ (w[:, None] * moved))
+        own = dual.kkt_residual * obj.scale
+        theta_tol = max(theta_tol, 2.0 * (float(reach.max(initial=0.0)) + own) / lam2
+                        / (1.0 + float(np.abs(dual.theta).max(initial=0.0))))
+    return p_tol, theta_tol
 
 
 def balance_residual(dataset: Dataset, mu: np.ndarray, obj) -> float:

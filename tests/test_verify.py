@@ -456,3 +456,31 @@ def test_p_agreement_reads_the_rows_of_positive_weight():
     assert cert.p_agreement == pytest.approx(expected, rel=1e-6, abs=1e-15)
     fig = kkt_figures(ds, cert.primal.mu, cert.dual.theta, cert.penalty)
     assert fig["p_agreement"] == pytest.approx(expected, rel=1e-6, abs=1e-15)
+
+
+@pytest.mark.parametrize("seed", [2, 5, 6])
+def test_a_weak_penalty_magnifies_cvxpys_means_into_its_theta_and_no_further(seed):
+    """CVXPY's penalised rows are ``X_R^T W (Y - mu_p) / lam2`` (the elastic net's soft-
+    thresholded, 1-Lipschitz), so under a weak penalty (lam2 = 5e-5) a mean's 1e-12 becomes a
+    theta's 1e-5: a certified least-squares fit was NOT OK for that "disagreement". Written out
+    here: the rows differ by at most ``|X_R^T W (mu_p - mu(theta))| / lam2`` plus the dual's own
+    gradient over lam2, and the certificate, which allows twice that, is ok."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((110, 4))
+    y = X @ rng.standard_normal(4) + rng.standard_normal(110)
+    ds = Dataset.from_arrays(X, y, family="gaussian")
+    lam, a = 1e-4, 0.5
+    cert = verify(ds, l1=lam, l1_ratio=a, primal="cvxpy")
+    assert cert.ok, cert.messages
+    theta_p, theta_d = np.asarray(cert.primal.theta), np.asarray(cert.dual.theta)
+    XR = ds.X[:, :-1]  # the penalised rows (the intercept last)
+    moved = np.abs(XR.T @ (ds.weights * (cert.primal.mu - ds.X @ theta_d)))
+    G = XR.T @ (ds.weights * (ds.Y - ds.X @ theta_d))  # the dual's gradient, soft-thresholded
+    own = np.abs(np.sign(G) * np.maximum(np.abs(G) - lam * a, 0.0) - lam * (1 - a) * theta_d[:-1])
+    # the rounding of the sums X_R^T W (mu - Y), both sides: gamma(n + 4) times their magnitudes
+    u = np.finfo(float).eps / 2
+    g = (ds.n + 4) * u / (1 - (ds.n + 4) * u)
+    sums = np.abs(XR).T @ (ds.weights * (np.abs(cert.primal.mu - ds.Y)
+                                         + np.abs(ds.X @ theta_d - ds.Y)))
+    bound = (moved + own + 4 * g * sums) / (lam * (1 - a))
+    assert np.all(np.abs(theta_p[:-1] - theta_d[:-1]) <= bound)
