@@ -671,9 +671,7 @@ def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
                         f"tolerance {tol:g} (relative): theta is only proved to be within "
                         f"{br.within:.2e} nats of the optimum"
                         + _FLAT_REASONS.get(br.flat, ""))
-    excess = max(br.duality_gap - br.roundoff, 0.0)  # (the gap beyond its own rounding)
-    if br.relative_gap <= tol and np.isfinite(br.excess_reference) \
-            and not excess <= tol * max(1.0, br.excess_reference):
+    if br.relative_gap <= tol and not _excess_ratio(br, tol) <= 1.0:
         # the gaussian and Poisson objectives carry the data's constant -H(Y) (sum y^2 / 2):
         # with y shifted by 1e4, a least-squares fit 939 nats off was 2e-7 of it
         messages.append(f"the duality gap {br.duality_gap:.2e} nats exceeds the tolerance "
@@ -688,6 +686,22 @@ def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
         messages.append(f"the primal point misses the balance equations by "
                         f"{br.balance_residual:.1e} (relative)")
     return messages
+
+
+def _excess_ratio(br: "Bracket", tol: float) -> float:
+    """The gaussian and Poisson bracket's gap beyond its round-off over ``tol`` times the fit's
+    own excess over the data's point (:func:`_bracket_messages`); 0 for the other families."""
+    if not np.isfinite(br.excess_reference):
+        return 0.0
+    excess = max(br.duality_gap - br.roundoff, 0.0)  # (the gap beyond its own rounding)
+    return excess / (tol * max(1.0, br.excess_reference))
+
+
+def gap_shortfall(br: "Bracket", tol: float) -> float:
+    """How many times over what ``tol`` allows the bracket's gap is (at most 1 where both of
+    :func:`_bracket_messages`'s gap tests pass): the relative gap over ``tol``, and the excess
+    ratio of the gaussian and Poisson families (:func:`_excess_ratio`)."""
+    return max(br.relative_gap / tol, _excess_ratio(br, tol))
 
 
 def segment_text(t: float) -> str:
