@@ -1056,14 +1056,23 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
             upper_of(one) - proved(two, resid_bound, (t, primal_h, mag, simplex_term))
             <= tol_hint * max(1.0, abs(upper_of(one)))):
         # the stepped point's segment fell short and its bracket does not close: the given
-        # point's where its bracket proves a higher lower bound (:func:`_given_point`)
-        zero = _step(np.zeros(sel.size), feat, cls, q)
-        two_0, rb_0, newton_0, point_0 = _given_point(run, data, one, th, zero, fam, pen_rows,
-                                                      penalty, tol_hint, newton, pen_value)
-        if proved(two_0, rb_0, point_0) > proved(two, resid_bound,
-                                                 (t, primal_h, mag, simplex_term)):
-            two, A, resid_bound, newton = two_0, zero, rb_0, newton_0
-            t, primal_h, mag, simplex_term = point_0
+        # point's, and in memory the damped step's, where its bracket proves a higher lower
+        # bound (:func:`_given_point`)
+        best = proved(two, resid_bound, (t, primal_h, mag, simplex_term))
+        steps = [_step(np.zeros(sel.size), feat, cls, q)]
+        while steps:
+            step = steps.pop()
+            two_s, rb_s, newton_s, point_s = _given_point(run, data, one, th, step, fam,
+                                                          pen_rows, penalty, tol_hint, newton,
+                                                          pen_value)
+            if not step[0].size and newton is not None:  # (after the given point: A damped)
+                damped = _damping(fam, newton_s, newton)
+                if damped > 0.0:
+                    steps.append((A[0], damped * A[1]))
+            value = proved(two_s, rb_s, point_s)
+            if value > best:
+                best, two, A, resid_bound, newton = value, two_s, step, rb_s, newton_s
+                t, primal_h, mag, simplex_term = point_s
     # (before the residual is scaled to the point of the lower bound, below)
     reach = _step_reach(one, two, resid_bound, feat, cls)
     if not bounded and A[0].size:
@@ -2090,11 +2099,37 @@ def _at_segment(two, rb, t, pen_rows, penalty, copy=False):
     return charge, resid, rb, excess
 
 
+def _damping(fam, mu, mu_t) -> float:
+    """The longest ``s < 1`` (0 where none) that keeps ``mu + s (mu~ - mu)`` strictly inside the
+    family's domain, ``mu`` and ``mu~`` two tables of means (the given point's and the
+    stepped one's), with a margin of ``2^-8`` of it: where ``mu~`` leaves the domain, the
+    damped step ``s A`` (:func:`_given_point`), whose point that is to rounding, keeps the
+    residual ``(1 - s) r`` of the given point's and loses only the entropy between ``mu`` and
+    ``mu~`` where the segment from ``Y`` lost the entropy between ``Y`` and ``mu~``."""
+    lower, upper = fam.mean_bounds
+    D = mu_t - mu
+    reach = 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if np.isfinite(lower):
+            out = D < 0
+            if out.any():
+                reach = min(reach, float(((mu[out] - lower) / -D[out]).min()))
+        if np.isfinite(upper) and not fam.multiclass:
+            out = D > 0
+            if out.any():
+                reach = min(reach, float(((upper - mu[out]) / D[out]).min()))
+    if not (np.isfinite(reach) and reach > 0.0) or reach >= 1.0:
+        return 0.0  # (mu~ in the domain: its own segment from Y served)
+    return reach * (1.0 - 2.0 ** -8)
+
+
 def _given_point(run, data, one, th, zero, fam, pen_rows, penalty, tol_hint, newton,
                  pen_value):
     """``(two, resid_bound, point table, lower point)`` of the given point ``mu(theta)`` itself,
     pass 2 at the step ``zero`` (the lower point as :func:`_lower_point` gives it), for a
-    penalised fit whose stepped point's segment fell short.
+    penalised fit whose stepped point's segment fell short; with ``zero`` a damped step
+    ``s A`` (:func:`_damping`), the point ``mu + s J A`` between the given and the stepped
+    one, whose residual is ``(1 - s)`` times the given point's.
 
     The stepped point ``mu~ = mu + J a`` can leave the domain (a negative probability) or, for
     L1, a box (the step moves the free entries only). Where ``Y`` sits on the domain's boundary

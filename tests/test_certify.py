@@ -272,13 +272,14 @@ def test_an_overflowed_theta_proves_nothing_and_says_so_in_numbers():
 
 
 @pytest.mark.parametrize("seed", [48, 123])
-def test_a_stepped_point_outside_the_domain_gives_way_to_the_given_point(seed):
+def test_a_stepped_point_outside_the_domain_gives_way_to_the_given_point(seed, monkeypatch):
     """A penalised theta whose Newton point leaves the simplex (or, for L1, a box) where ``Y``
     is 0: the segment from ``Y`` to it has no room (the lower bound was ``H(Y) = 0``), and the
-    given point ``mu(theta)``, inside the domain, is taken where its bracket proves more. The
-    point of the lower bound is checked from the definitions: in the simplex, within the L1
-    boxes, its entropy the bound's; and the bracket, round-off included, holds the optimum of
-    a tight solve, written out here."""
+    given point ``mu(theta)``, inside the domain, or the damped step between it and the Newton
+    point, is taken where its bracket proves more. The point of the lower bound is checked from
+    the definitions: in the simplex, within the L1 boxes, its entropy the bound's; and the
+    bracket, round-off included, holds the optimum of a tight solve, written out here. The
+    damped step proves at least what the given point alone does."""
     from dualmaxent.params import make_penalty
     from _definitions import entropy
     rng = np.random.default_rng(seed)
@@ -311,7 +312,14 @@ def test_a_stepped_point_outside_the_domain_gives_way_to_the_given_point(seed):
     h, size = entropy(ds, P)
     assert br.entropy == pytest.approx(h, abs=1e-12 * size)
     assert cert.lower_bound == br.entropy  # (L1: no relaxation charge)
-    # more than the segment from Y could prove, H(Y) = 0, and a bracket no wider than the
-    # given theta's own excess over the optimum allows
-    assert not br.stepped and 0.0 < br.segment
+    # more than the segment from Y could prove, H(Y) = 0
+    assert 0.0 < br.segment
     assert cert.lower_bound - cert.roundoff > 0.0
+    import importlib
+
+    checker = importlib.import_module("dualmaxent.certify")
+    monkeypatch.setattr(checker, "_damping", lambda *a: 0.0)  # the given point alone
+    given = certify(ds, theta, penalty=penalty)
+    assert not given.projected.stepped
+    assert given.lower_bound - given.roundoff <= cert.lower_bound - cert.roundoff
+    assert given.lower_bound - given.roundoff <= f_star
