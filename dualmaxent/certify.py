@@ -1052,12 +1052,14 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
         return h - charge - settle(one, resid, rb, h - charge, charge, mag, simplex_term,
                                    getattr(two, "second_order", 0.0), excess, keep=False)[0]
 
-    if penalty.active and A[0].size and mask is None and t < 1.0 and not (
+    if penalty.active and A[0].size and mask is None and t < 1.0 and min(
+            two.t_max, _box_limit(two.resid, pen_rows, penalty)) < 1.0 and not (
             upper_of(one) - proved(two, resid_bound, (t, primal_h, mag, simplex_term))
             <= tol_hint * max(1.0, abs(upper_of(one)))):
-        # the stepped point's segment fell short and its bracket does not close: the given
-        # point's, and in memory the damped step's, where its bracket proves a higher lower
-        # bound (:func:`_given_point`)
+        # the stepped point left the domain or an L1 box, so its segment fell short, and its
+        # bracket does not close: the given point's, and in memory the damped step's, where
+        # its bracket proves a higher lower bound (:func:`_given_point`; where only the
+        # relaxation's charge shortened the segment, neither point has a smaller one)
         best = proved(two, resid_bound, (t, primal_h, mag, simplex_term))
         steps = [_step(np.zeros(sel.size), feat, cls, q)]
         while steps:
