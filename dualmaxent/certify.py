@@ -1046,6 +1046,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
                                                   tol_hint, resid_bound, newton, pen_value,
                                                   data)
     cls, feat = np.divmod(sel, data.m)
+
     def proved(two, rb, point):  # (a point's lower bound less its round-off)
         t, h, mag, simplex_term = point
         charge, resid, rb, excess = _at_segment(two, rb, t, pen_rows, penalty, copy=True)
@@ -1053,24 +1054,23 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
                                    getattr(two, "second_order", 0.0), excess, keep=False)[0]
 
     if penalty.active and A[0].size and mask is None and t < 1.0 and min(
-            two.t_max, _box_limit(two.resid, pen_rows, penalty)) < 1.0 and not (
-            upper_of(one) - proved(two, resid_bound, (t, primal_h, mag, simplex_term))
-            <= tol_hint * max(1.0, abs(upper_of(one)))):
-        # the stepped point left the domain or an L1 box, so its segment fell short, and its
-        # bracket does not close: the given point's, and in memory the damped step's, where
+            two.t_max, _box_limit(two.resid, pen_rows, penalty)) < 1.0:
+        # the stepped point left the domain or an L1 box, so its segment fell short; where its
+        # bracket does not close, the given point's, and in memory the damped step's, where
         # its bracket proves a higher lower bound (:func:`_given_point`; where only the
         # relaxation's charge shortened the segment, neither point has a smaller one)
         best = proved(two, resid_bound, (t, primal_h, mag, simplex_term))
-        steps = [_step(np.zeros(sel.size), feat, cls, q)]
-        while steps:
-            step = steps.pop()
-            two_s, rb_s, newton_s, point_s = _given_point(run, data, one, th, step, fam,
-                                                          pen_rows, penalty, tol_hint, newton,
-                                                          pen_value)
-            if not step[0].size and newton is not None:  # (after the given point: A damped)
-                damped = _damping(fam, newton_s, newton)
-                if damped > 0.0:
-                    steps.append((A[0], damped * A[1]))
+        tried = []
+        if not upper_of(one) - best <= tol_hint * max(1.0, abs(upper_of(one))):
+            zero = _step(np.zeros(sel.size), feat, cls, q)
+            tried.append((zero, _given_point(run, data, one, th, zero, fam, pen_rows, penalty,
+                                             tol_hint, newton, pen_value)))
+            damped = _damping(fam, tried[0][1][2], newton) if newton is not None else 0.0
+            if damped > 0.0:
+                step = (A[0], damped * A[1])
+                tried.append((step, _given_point(run, data, one, th, step, fam, pen_rows,
+                                                 penalty, tol_hint, newton, pen_value)))
+        for step, (two_s, rb_s, newton_s, point_s) in tried:
             value = proved(two_s, rb_s, point_s)
             if value > best:
                 best, two, A, resid_bound, newton = value, two_s, step, rb_s, newton_s

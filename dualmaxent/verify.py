@@ -191,13 +191,12 @@ def _tighter_if_relaxed(dataset, dual, cert, penalty, method, max_iter, tol):
     its theta to ``sqrt(1 / shortfall)`` times its gradient (:func:`~dualmaxent.certify.
     gap_shortfall`), with a tenth to spare (at least :data:`TIGHTEST_DUAL_TOL`), and the second
     certificate is kept where its gap is smaller."""
-    from .certify import gap_shortfall
+    from .certify import certify, gap_shortfall
 
     shortfall = gap_shortfall(cert.projected, tol) if cert.projected is not None else 0.0
     if cert.ok or not dual.converged or not shortfall > 1.0 or not np.isfinite(shortfall) or (
             not penalty.l2_lam > 0 and not np.isfinite(cert.projected.excess_reference)):
         return dual, cert
-    from .certify import certify
 
     target = max(0.1 * dual.kkt_residual * float(np.sqrt(1.0 / shortfall)), TIGHTEST_DUAL_TOL)
     if not target < dual.kkt_residual:
@@ -551,8 +550,9 @@ def primal_gap(dataset: Dataset, primal: PrimalResult, upper: float, penalty) ->
 
 
 def agreement_tolerances(dataset: Dataset, primal: PrimalResult, dual: DualResult, obj,
-                         projected, tol: float) -> tuple[float, float]:
-    """``(p_tol, theta_tol)``: what CVXPY's accuracy allows the agreements (module docstring)."""
+                         projected, tol: float, mu_d: np.ndarray) -> tuple[float, float]:
+    """``(p_tol, theta_tol)``: what CVXPY's accuracy allows the agreements (module docstring);
+    ``mu_d`` the dual theta's means, as :func:`p_agreement` compares them."""
     fam, w = dataset.family, dataset.weights
     positive = w > 0
     resid = _balance(dataset, primal.mu)  # X^T W (mu_p - Y)
@@ -579,7 +579,7 @@ def agreement_tolerances(dataset: Dataset, primal: PrimalResult, dual: DualResul
         # means' difference (judged by p_agreement) magnified by 1 / lam2: a weak penalty
         # (lam2 = 5e-5) made a mean's 5e-13 a theta's 1e-5 and a certified fit NOT OK. Allowed
         # here, twice, from the means as measured and the dual's gradient
-        moved = np.abs(primal.mu - recover_primal(dataset, dual.theta)).reshape(dataset.n, -1)
+        moved = np.abs(primal.mu - mu_d).reshape(dataset.n, -1)
         reach = np.asarray(design.absolute(dataset.X[:, pen]).T @ (w[:, None] * moved))
         own = dual.kkt_residual * obj.scale
         theta_tol = max(theta_tol, 2.0 * (float(reach.max(initial=0.0)) + own) / lam2
@@ -667,7 +667,7 @@ def _cross_check(dataset, primal, dual, obj, projected, tol) -> dict:
     if primal.theta is None:
         return _NO_CVXPY
     mu_d = obj.mean(dual.theta) if obj.forced is not None else recover_primal(dataset, dual.theta)
-    p_tol, theta_tol = agreement_tolerances(dataset, primal, dual, obj, projected, tol)
+    p_tol, theta_tol = agreement_tolerances(dataset, primal, dual, obj, projected, tol, mu_d)
     return {"primal_gap": primal_gap(dataset, primal, projected.upper_bound, obj.penalty),
             "p_agreement": p_agreement(dataset.family, primal.mu, mu_d, dataset.weights),
             "theta_agreement": theta_agreement(primal.theta, dual.theta, obj),
