@@ -238,21 +238,14 @@ class _DualMaxentEstimator(BaseEstimator):
             del y
             if not self.certify:
                 cert = None
-                with warnings.catch_warnings():  # (said below, at the user's line)
+                # (the others said below; a ScaleWarning passes, at the user's line already:
+                # exceptions.user_stacklevel)
+                with warnings.catch_warnings():
                     warnings.simplefilter("ignore", exceptions.ConvergenceWarning)
                     warnings.simplefilter("ignore", exceptions.RankDeficiencyWarning)
                     warnings.simplefilter("ignore", SeparationWarning)
-                    with warnings.catch_warnings(record=True) as scale:  # (said below)
-                        warnings.simplefilter("always", exceptions.ScaleWarning)
-                        dual = solve_dual(dataset, method=self.method, tol=self.tol,
-                                          max_iter=self.max_iter, penalty=penalty)
-                # the solver's warnings, at the user's line
-                for said in scale:
-                    if issubclass(said.category, exceptions.ScaleWarning):
-                        warnings.warn(said.message, stacklevel=3)
-                    else:  # (another kind the filter above let through: as it was)
-                        warnings.warn_explicit(said.message, said.category, said.filename,
-                                               said.lineno)
+                    dual = solve_dual(dataset, method=self.method, tol=self.tol,
+                                      max_iter=self.max_iter, penalty=penalty)
                 if dual.status == "not_attained":
                     warnings.warn(dual.message, SeparationWarning, stacklevel=3)
             else:  # verify solves the dual itself: on separated data, the reduced likelihood
