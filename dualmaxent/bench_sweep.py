@@ -353,15 +353,19 @@ def warm_up(fits) -> None:
 def _run_one(name, fit, X, y, C, repeats, budget, accel=None):
     """One contender on one job: the fastest of up to ``repeats`` runs (wall clock), with the
     CPU time of that run (``cpu_seconds``: above the wall clock when the fit ran on more
-    cores than the one each contender is given, :func:`_thread_limit`)."""
+    cores than the one each contender is given, :func:`_thread_limit`) and that run's own
+    answer (its precision, and ours' certificate seconds, a part of the time reported)."""
     times, cpu, out = [], [], None
     while len(times) < repeats:
         t0, c0 = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = fit(X, y, C)
+            run = fit(X, y, C)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
+        if out is None or times[-1] < min(times[:-1]):
+            # the fastest run's own answer (its certificate's seconds are a part of its time)
+            out = run
         if sum(times) + times[-1] > budget:
             break
     coef, intercept, iters, extra = out
