@@ -30,8 +30,8 @@ gradients of the k classes sum to zero: this is :func:`dualmaxent.certify`'s ``d
 Contenders: ours at its defaults and at ``tol`` 1e-4, 1e-8 and 1e-12; scikit-learn's
 ``lbfgs``, ``newton-cg`` and ``newton-cholesky`` at ``tol`` 1e-4, 1e-8 and 1e-12
 (``max_iter=100_000``); the same under scikit-learn-intelex (``sklearnex.patch_sklearn()`` in
-one subprocess; its log says whether oneDAL ran or fell back to scikit-learn); glum at
-``gradient_tol`` 1e-4, 1e-8 and 1e-12 on the binary jobs (it has no multinomial family). Every
+one subprocess, :class:`_Peer`; its log says whether oneDAL ran or fell back to scikit-learn);
+glum at ``gradient_tol`` 1e-4, 1e-8 and 1e-12 on the binary jobs (no multinomial family). Every
 time is a whole ``fit`` with the data in memory, the best of up to :data:`REPEATS` runs (fewer
 when one run is long: :data:`REPEAT_BUDGET`). Each (job, precision level) reports the fastest run
 of each library whose precision is at or below the level, and ``ratio`` = ours over the fastest
@@ -45,8 +45,9 @@ its library's fastest run to every level at the previous ``n`` (its own time the
 time scaled; ``dominated``; ours' default always runs); an sklearnex run whose solver fell back
 to scikit-learn's own code on the same job at a smaller ``n`` (oneDAL accelerates ``lbfgs`` with
 L2 only, here); unpenalised jobs on separated data, where no optimum exists (dualmaxent's
-separation LP finds them; the solvers would iterate until ``max_iter``). The sklearnex runs
-happen after the others, in one subprocess.
+separation LP finds them; the solvers would iterate until ``max_iter``). The sklearnex runs of
+a job come right after the others' of the same job (the subprocess waits in between): a shared
+machine's slow minutes then slow both sides of a ratio alike.
 
 BLAS runs on one thread for every contender (``threadpoolctl``; ``DUALMAXENT_BENCH_BLAS_THREADS``
 sets another limit, ``0`` none): on a shared 2-core machine multi-threaded OpenBLAS measures the
@@ -508,67 +509,121 @@ def _load(job):
 
 
 def _child() -> None:
-    """The sklearnex subprocess: read a spec on stdin, print one JSON line per row, note and
-    finished job."""
-    spec = json.loads(sys.stdin.read())
-    fits = contenders("sklearnex")
+    """A peer library's subprocess (:class:`_Peer`): its settings on stdin's first line, then
+    one job a line; for each, one JSON line per row and note, then ``done``. It prints
+    ``ready`` once its contenders are warmed up, and reads the next job only when the parent
+    has run its own: the two processes never run at once."""
+    spec = json.loads(sys.stdin.readline())
+    fits = contenders(spec["library"])
     warm_up(fits)
     # (after the warm-up, which loaded every library and its thread pools)
-    _thread_limit(spec["blas_threads"], onedal=True)
-    accel = _AccelLog()
+    _thread_limit(spec["blas_threads"], onedal=spec["patch"])
+    accel = _AccelLog() if spec["patch"] else None
     history = {}
-    for job in spec["jobs"]:
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        job = json.loads(line)
         t0 = time.perf_counter()
         X, y = _load(job)
-        if _fingerprint(X, y) != job["fingerprint"]:
-            print(json.dumps({"note": f"sklearnex on {job['label']}: failed (the subprocess "
-                              "built different data)"}), flush=True)
-            continue
-        rows, notes = run_job(job, X, y, fits, history, spec["max_seconds"], spec["repeats"],
-                              spec["budget"], accel)
+        rows, notes = [], [f"{spec['library']} on {job['label']}: failed (the subprocess built "
+                           "different data)"]
+        if _fingerprint(X, y) == job["fingerprint"]:
+            rows, notes = run_job(job, X, y, fits, history, spec["max_seconds"],
+                                  spec["repeats"], spec["budget"], accel)
+        del X, y
         for row in rows:
             print(json.dumps({"row": _plain(row)}), flush=True)
         for note in notes:
             print(json.dumps({"note": note}), flush=True)
-        print(json.dumps({"done": f"{job['label']}: {len(rows)} sklearnex runs in "
+        print(json.dumps({"done": f"{job['label']}: {len(rows)} {spec['library']} runs in "
                           f"{time.perf_counter() - t0:.1f} s"}), flush=True)
-        del X, y
 
 
-_CHILD_CODE = ("from sklearnex import patch_sklearn; patch_sklearn(); "
-               "from dualmaxent.bench_sweep import _child; _child()")
+def _child_code(patch: bool) -> str:
+    """The subprocess's program: scikit-learn patched by sklearnex first, when ``patch``."""
+    run = "from dualmaxent.bench_sweep import _child; _child()"
+    return ("from sklearnex import patch_sklearn; patch_sklearn(); " + run) if patch else run
 
 
-def _run_sklearnex(jobs, max_seconds, repeats, budget, blas_threads, log=None):
-    """Run the sklearnex contenders of ``jobs`` in one subprocess; ``(rows, notes)``."""
-    import tempfile
+class _Peer:
+    """A peer library's contenders in a subprocess, run job by job right after the main
+    process's own runs of the same job, so that both meet the machine in the same state.
 
-    log = log or (lambda line: None)
-    spec = {"jobs": jobs, "max_seconds": max_seconds, "repeats": repeats, "budget": budget,
-            "blas_threads": blas_threads}
-    rows, notes = [], []
-    with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen([sys.executable, "-c", _CHILD_CODE], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=err, text=True)
-        proc.stdin.write(json.dumps(spec))
-        proc.stdin.close()
-        for line in proc.stdout:
+    One subprocess for the whole sweep (its imports and warm-up paid once). Run all at the
+    end, as before, the sklearnex rows met another state of this shared machine than the
+    rows they were divided by: two sweeps of the same code 15 minutes apart, the second's
+    main process 20 to 50 % slower at n <= 10^4 (stock scikit-learn's runs and ours alike)
+    while the subprocess was not, put the two-class ratios against oneDAL at 0.93 to 1.17 in
+    the first and 1.35 to 1.66 in the second.
+
+    Parameters
+    ----------
+    library : str
+        The contenders' library (:func:`contenders`): ``"sklearnex"`` (scikit-learn patched in
+        the subprocess) or another.
+    max_seconds, repeats, budget, blas_threads
+        As :func:`run_job` and :func:`_thread_limit` take them.
+    """
+
+    def __init__(self, library, max_seconds, repeats, budget, blas_threads):
+        import tempfile
+
+        self.library = library
+        self.failed = None
+        self._err = tempfile.TemporaryFile("w+")
+        spec = {"library": library, "patch": library == "sklearnex",
+                "max_seconds": max_seconds, "repeats": repeats, "budget": budget,
+                "blas_threads": blas_threads}
+        self._proc = subprocess.Popen([sys.executable, "-c", _child_code(spec["patch"])],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=self._err, text=True)
+        self._send(spec)
+        self._read(until="ready")
+
+    def _send(self, item) -> None:
+        try:
+            self._proc.stdin.write(json.dumps(item) + "\n")
+            self._proc.stdin.flush()
+        except OSError:  # (it exited: _read says why)
+            pass
+
+    def _read(self, until):
+        """The rows and notes up to the line ``until`` (None when the subprocess ended first:
+        :attr:`failed` then says why)."""
+        rows, notes = [], []
+        for line in self._proc.stdout:
             try:
                 item = json.loads(line)
             except ValueError:
                 continue
+            if until in item:
+                return rows, notes, item[until]
             if "row" in item:
                 rows.append(item["row"])
             elif "note" in item:
                 notes.append(item["note"])
-            elif "done" in item:
-                log(item["done"])
-        code = proc.wait()
-        if code != 0:
-            err.seek(0)
-            last = (err.read().strip().splitlines() or ["?"])[-1]
-            notes.append(f"sklearnex: the subprocess failed ({last})")
-    return rows, notes
+        self._proc.wait()
+        self._err.seek(0)
+        last = (self._err.read().strip().splitlines() or ["?"])[-1]
+        self.failed = f"{self.library}: the subprocess failed ({last})"
+        return rows, notes, None
+
+    def run(self, job) -> tuple[list, list, str | None]:
+        """``(rows, notes, done)`` of one job (``job`` with its data's fingerprint); no rows
+        once the subprocess has failed (the first failure's note comes with its job)."""
+        if self.failed:
+            return [], [], None
+        self._send(job)
+        rows, notes, done = self._read(until="done")
+        if done is None:
+            notes.append(self.failed)
+        return rows, notes, done
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.stdin.close()
+            self._proc.wait()
+        self._err.close()
 
 
 def sklearnex_available() -> str | None:
@@ -884,6 +939,36 @@ def _machine(blas_threads) -> dict:
             "date": time.strftime("%Y-%m-%d"), "commit": commit, **versions}
 
 
+def _sweep_job(job, fits, history, peer, max_seconds, repeats, budget, t_start, log):
+    """One job of the sweep: ``(rows, notes)`` of ours, stock scikit-learn's and glum's runs,
+    then the peer's (:class:`_Peer`, or None) on the same data, at once."""
+    X, y = _load(job)
+    if job["data"] != "synthetic":  # the real sets: their own n, k, m
+        job.update(n=len(y), k=len(np.unique(y)), m=X.shape[1])
+        job["label"] = _job(job["data"], job["n"], job["k"], job["m"],
+                            job["C"] is not None)["label"]
+    t0 = time.perf_counter()
+    if job["C"] is None and _separated(X, y):
+        log(f"{job['label']}: separated, skipped")
+        return [], [f"{job['label']}: skipped (separated data: no unpenalised optimum; "
+                    "dualmaxent's separation LP finds the direction)"]
+    rows, notes = run_job(job, X, y, fits, history, max_seconds, repeats, budget)
+    ours = next((r for r in rows if r["contender"] == "dualmaxent default"), None)
+    if job["C"] is None and ours is not None and not ours["attained"]:
+        return [], [f"{job['label']}: skipped (separated data: no unpenalised optimum, as "
+                    "ours' certificate proves)"]
+    fingerprint = _fingerprint(X, y)
+    del X, y
+    log(f"{job['label']}: {len(rows)} runs in {time.perf_counter() - t0:.1f} s "
+        f"(sweep at {time.perf_counter() - t_start:.0f} s)")
+    if peer is not None:
+        pr, pn, done = peer.run({**job, "fingerprint": fingerprint})
+        rows, notes = rows + pr, notes + pn
+        if done:
+            log(done)
+    return rows, notes
+
+
 def _sweep(ns, ks, ms, penalties, real, use_sklearnex, use_glum, gridsearch, max_seconds,
            repeats, budget, out, blas_threads, log):
     t_start = time.perf_counter()
@@ -904,40 +989,21 @@ def _sweep(ns, ks, ms, penalties, real, use_sklearnex, use_glum, gridsearch, max
         groups = [[_job("synthetic", n, k, m, p) for k in ks for m in ms for p in penalties]
                   for n in ns]
         groups += [[{**_job(name, 0, 0, 0, p)} for p in penalties] for name in real]
-        child_jobs = []
-        for group in groups:
-            for job in group:
-                X, y = _load(job)
-                if job["data"] != "synthetic":  # the real sets: their own n, k, m
-                    job.update(n=len(y), k=len(np.unique(y)), m=X.shape[1])
-                    job["label"] = _job(job["data"], job["n"], job["k"], job["m"],
-                                        job["C"] is not None)["label"]
-                t0 = time.perf_counter()
-                if job["C"] is None and _separated(X, y):
-                    notes.append(f"{job['label']}: skipped (separated data: no unpenalised "
-                                 "optimum; dualmaxent's separation LP finds the direction)")
-                    log(f"{job['label']}: separated, skipped")
-                    continue
-                jr, jn = run_job(job, X, y, fits, history, max_seconds, repeats, budget)
-                ours = next((r for r in jr if r["contender"] == "dualmaxent default"), None)
-                if job["C"] is None and ours is not None and not ours["attained"]:
-                    notes.append(f"{job['label']}: skipped (separated data: no unpenalised "
-                                 "optimum, as ours' certificate proves)")
-                    continue
-                rows += jr
-                notes += jn
-                child_jobs.append({**job, "fingerprint": _fingerprint(X, y)})
-                log(f"{job['label']}: {len(jr)} runs in {time.perf_counter() - t0:.1f} s "
-                    f"(sweep at {time.perf_counter() - t_start:.0f} s)")
-                del X, y
-        if why_not is None and child_jobs:  # one subprocess, the same jobs in the same order
-            t0 = time.perf_counter()
-            cr, cn = _run_sklearnex(child_jobs, max_seconds, repeats, budget, blas_threads, log)
-            rows += cr
-            notes += cn
-            log(f"sklearnex on {len(child_jobs)} jobs: {len(cr)} runs in "
-                f"{time.perf_counter() - t0:.1f} s (sweep at "
-                f"{time.perf_counter() - t_start:.0f} s)")
+        # the peer in its subprocess runs each job right after ours (:class:`_Peer`)
+        peer = (_Peer("sklearnex", max_seconds, repeats, budget, blas_threads)
+                if why_not is None else None)
+        if peer is not None and peer.failed:
+            notes.append(peer.failed)
+        try:
+            for group in groups:
+                for job in group:
+                    jr, jn = _sweep_job(job, fits, history, peer, max_seconds, repeats,
+                                        budget, t_start, log)
+                    rows += jr
+                    notes += jn
+        finally:
+            if peer is not None:
+                peer.close()
         notes += _multicore_notes(rows)
         grid = None
         if gridsearch:

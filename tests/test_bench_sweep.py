@@ -215,6 +215,37 @@ def test_a_run_reports_the_answer_of_its_fastest_repeat():
     assert row["seconds"] < 0.05 and row["iterations"] == 2 and row["cert_seconds"] == 2.0
 
 
+def test_the_peer_subprocess_runs_each_job_when_sent_and_names_its_failure():
+    """The peer library runs in a subprocess one job at a time, when the parent sends it (the
+    sweep sends each job right after its own runs of it): here stock scikit-learn unpatched,
+    as sklearnex would run. Its rows are its own fits of the parent's data (the fingerprint
+    checked), judged by the same precision; a subprocess that cannot run says why."""
+    X, y = bs.make_data(120, 3, 2)
+    job = {**bs._job("synthetic", 120, 2, 3, True), "fingerprint": bs._fingerprint(X, y)}
+    peer = bs._Peer("sklearn", max_seconds=60.0, repeats=1, budget=5.0, blas_threads=1)
+    try:
+        assert peer.failed is None
+        rows, notes, done = peer.run(job)
+        assert done.startswith(job["label"]) and f"{len(rows)} sklearn runs" in done
+        assert {r["contender"] for r in rows} <= set(bs.contenders("sklearn"))
+        lbfgs = next(r for r in rows if r["contender"] == "sklearn lbfgs tol=1e-04")
+        here = bs.contenders("sklearn")["sklearn lbfgs tol=1e-04"](X, y, bs.C_L2)
+        assert lbfgs["precision"] == pytest.approx(
+            bs.relative_gradient(X, y, here[0], here[1], bs.C_L2), rel=1e-6, abs=1e-12)
+        # another data set under the same label: refused, not timed
+        rows, notes, done = peer.run({**job, "fingerprint": [0.0]})
+        assert rows == [] and any("built different data" in n for n in notes) and done
+    finally:
+        peer.close()
+    broken = bs._Peer("no such library", max_seconds=60.0, repeats=1, budget=5.0,
+                      blas_threads=1)
+    try:
+        assert broken.failed and "no such library" in broken.failed
+        assert broken.run(job) == ([], [], None)
+    finally:
+        broken.close()
+
+
 def test_the_sklearnex_subprocess_limits_onedals_own_threads(monkeypatch):
     """oneDAL's TBB pool is not one that threadpoolctl sees: the child sets it through
     ``daal4py.daalinit`` (a stand-in module records the call here)."""
