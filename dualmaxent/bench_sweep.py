@@ -551,8 +551,8 @@ class _Peer:
 
     One subprocess for the whole sweep (its imports and warm-up paid once). Run all at the
     end, as before, the sklearnex rows met another state of this shared machine than the
-    rows they were divided by: two sweeps of the same code 15 minutes apart, the second's
-    main process 20 to 50 % slower at n <= 10^4 (stock scikit-learn's runs and ours alike)
+    rows they were divided by: two sweeps of the same solvers 15 minutes apart, the second's
+    main process 20 to 100 % slower at n <= 10^4 (stock scikit-learn's runs and ours alike)
     while the subprocess was not, put the two-class ratios against oneDAL at 0.93 to 1.17 in
     the first and 1.35 to 1.66 in the second.
 
