@@ -400,16 +400,6 @@ class _Runs:
         return row
 
 
-def _run_one(name, fit, X, y, C, repeats, budget, accel=None):
-    """One contender on one job: the fastest of up to ``repeats`` runs (wall clock), fewer when
-    they would take more than ``budget`` seconds; its row (:class:`_Runs`)."""
-    runs = _Runs(name, fit)
-    runs.once(X, y, C, accel)
-    while runs.more(repeats, budget):
-        runs.once(X, y, C, accel)
-    return runs.row(X, y, C)
-
-
 def run_job(job: dict, X, y, fits: dict, history: dict, max_seconds: float,
             repeats: int = REPEATS, budget: float = REPEAT_BUDGET, accel=None):
     """Run ``fits`` on one job; return ``(rows, notes)``.
@@ -573,11 +563,12 @@ def _child() -> None:
         job = json.loads(line)
         t0 = time.perf_counter()
         X, y = _load(job)
-        rows, notes = [], [f"{spec['library']} on {job['label']}: failed (the subprocess built "
-                           "different data)"]
         if _fingerprint(X, y) == job["fingerprint"]:
             rows, notes = run_job(job, X, y, fits, history, spec["max_seconds"],
                                   spec["repeats"], spec["budget"], accel)
+        else:
+            rows, notes = [], [f"{spec['library']} on {job['label']}: failed (the subprocess "
+                               "built different data)"]
         del X, y
         for row in rows:
             print(json.dumps({"row": _plain(row)}), flush=True)

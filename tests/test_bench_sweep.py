@@ -183,7 +183,9 @@ def test_every_run_reports_its_cpu_time_and_a_run_on_several_cores_is_named(monk
     X, y = bs.make_data(300, 3, 2, seed=4)
     fits = bs.contenders("sklearn")
     name = next(iter(fits))
-    row = bs._run_one(name, fits[name], X, y, None, repeats=2, budget=10.0)
+    rows, _ = bs.run_job(bs._job("synthetic", 300, 2, 3, False), X, y, {name: fits[name]}, {},
+                         max_seconds=60.0, repeats=2, budget=10.0)
+    row = rows[0]
     # one thread: the CPU time of the fastest run is within its wall clock (and the clocks'
     # resolution, a few milliseconds at most)
     assert 0 < row["cpu_seconds"] <= row["seconds"] + 0.01
@@ -210,7 +212,9 @@ def test_a_run_reports_the_answer_of_its_fastest_repeat():
         coef, intercept = np.zeros((1, X.shape[1])), np.zeros(1)
         return coef, intercept, len(calls), {"cert_seconds": float(len(calls))}
 
-    row = bs._run_one("fake", fit, X, y, None, repeats=3, budget=10.0)
+    rows, _ = bs.run_job(bs._job("synthetic", 60, 2, 2, False), X, y, {"fake": fit}, {},
+                         max_seconds=60.0, repeats=3, budget=10.0)
+    row = rows[0]
     assert len(calls) == 3 and row["repeats"] == 3
     assert row["seconds"] < 0.05 and row["iterations"] == 2 and row["cert_seconds"] == 2.0
 
