@@ -24,11 +24,11 @@ Statements tested here, each recomputed from the definitions:
   bracket proves and is taken (declined with that refinement off), and the bracket stays
   sound: the proved lower bound below a tight solve's optimum, at most the point's entropy less
   the slack's charge written out here;
-* a Bernoulli point's sums come from pass 1 itself, no pass 2 (Fenchel's equality,
-  :func:`~dualmaxent.certify._point_of_pass_one`): its entropy is the entropy of
-  ``mu(theta)`` written out here with logarithms, within the budget, and with an L2 penalty the
-  bracket is the one pass 2's sums give (the same products with ``|X|`` bit for bit, the lower
-  bound within the rounding).
+* the point's sums come from pass 1 itself, no pass 2 (Fenchel's equality,
+  :func:`~dualmaxent.certify._point_of_pass_one`; the Bernoulli family, three and ten
+  classes): its entropy is the entropy of ``mu(theta)`` written out here with logarithms,
+  within the budget, and with an L2 penalty the bracket is the one pass 2's sums give (the
+  same products with ``|X|`` bit for bit, the lower bound within the rounding).
 """
 
 from __future__ import annotations
@@ -231,25 +231,34 @@ def test_a_small_problem_takes_the_step_without_trying(monkeypatch):
     assert cert.projected.stepped
 
 
-@pytest.mark.parametrize("l2", [None, 0.5])
-def test_a_bernoulli_points_sums_come_from_pass_one(monkeypatch, l2):
-    ds, theta = _problem("bernoulli")
+@pytest.mark.parametrize("kind,l2", [("bernoulli", None), ("bernoulli", 0.5), (3, None),
+                                     (3, 0.5), (10, None)])
+def test_a_points_sums_come_from_pass_one(monkeypatch, kind, l2):
+    ds, theta = _problem(kind)
     pen = {} if l2 is None else {"penalty": make_penalty(l2=l2)}
-    theta = np.asarray(solve_dual(ds, **pen).theta, dtype=float)
+    theta = np.asarray(solve_dual(ds, **pen).theta, dtype=float).reshape(ds.m, -1)
     seen = _spy(monkeypatch)
     passes = []
     original = checker._pass_two
     monkeypatch.setattr(checker, "_pass_two", lambda *a, **k: passes.append(1) or original(
         *a, **k))
-    cert = checker.certify(ds, theta, l2=l2)
+    cert = checker.certify(ds, theta if ds.family.multiclass else theta[:, 0], l2=l2)
     assert seen["zero"] == [True] and passes == [], "the zero step, with no pass 2"
     br = cert.projected
     # the entropy of the point mu(theta), with logarithms, from the definitions: the checker's
-    # (A - mu eta, summed) within the sums' rounding and the Fenchel term it charges
-    P = probabilities(ds, theta.reshape(ds.m, 1))
+    # (Fenchel's A - <mu, eta>, summed) within the sums' rounding and the Fenchel term it
+    # charges (categorical: the sums over k classes and the logits' size, gamma(3 k + 16))
+    P = probabilities(ds, theta)
     H, mag = entropy(ds, P)
-    assert abs(br.entropy - H) <= 8 * _gamma(ds.n + 8) * (mag + ds.weights.sum())
-    assert br.lower_bound <= H + 8 * _gamma(ds.n + 8) * (mag + ds.weights.sum())
+    size = float(ds.weights @ (1.0 + np.abs(ds.X @ theta).max(axis=1)))
+    room = 8 * _gamma(ds.n + 8) * (mag + ds.weights.sum()) + 8 * _gamma(3 * ds.k + 16) * size
+    assert abs(br.entropy - H) <= room
+    assert br.lower_bound <= H + room
+    # the rows' distance from the simplex, written out: the computed point's
+    mu = np.asarray(br.mu, dtype=float).reshape(ds.n, -1)
+    if ds.family.multiclass:
+        assert abs(br.simplex_residual - np.abs(mu.sum(axis=1) - 1.0).max()) <= 4 * _gamma(
+            ds.k)
     assert cert.ok and br.min_entry >= checker.ZERO_MIN_ENTRY
     if l2 is None:
         return
