@@ -133,6 +133,7 @@ def test_the_searched_segment_finds_the_grids_best_point(monkeypatch, scale):
         return out
 
     monkeypatch.setattr(checker, "_pass_segment", spy)
+    monkeypatch.setattr(checker, "PENALISED_STEP", False)  # the intercept's step, its segment
     # (the search itself is tested: also where no point of the segment closes the bracket,
     # which :func:`_cannot_close` would otherwise decide without it)
     monkeypatch.setattr(checker, "_cannot_close", lambda *a, **kw: False)

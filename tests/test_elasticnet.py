@@ -359,7 +359,12 @@ def test_celers_duality_gap_against_the_certificate():
         assert -cert.roundoff <= truth <= cert.within
         assert truth <= n * model.dual_gap_ + 1e-9 * abs(opt)
         assert cert.within <= n * model.dual_gap_ + cert.roundoff
-        assert cert.ok == (cert.relative_gap <= cert.tol)
+        # the verdict's gap tests: relative to the objective, and for the gaussian family to
+        # the fit's own excess over the data's point (its gap beyond the round-off)
+        br = cert.projected
+        gap_ok = (cert.relative_gap <= cert.tol and max(br.duality_gap - br.roundoff, 0.0)
+                  <= cert.tol * max(1.0, br.excess_reference))
+        assert cert.ok == gap_ok, cert.messages
 
 
 # -- the estimators ------------------------------------------------------------------------------

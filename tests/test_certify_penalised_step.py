@@ -1,0 +1,162 @@
+"""The penalised problem's Newton step in the checker (:func:`dualmaxent.certify.
+_penalised_step_wanted`, issue 19): L2 and the elastic net at a theta stopped short.
+
+Statements tested here, each recomputed from the definitions:
+
+* at a loosely solved L2 theta (a relative gradient near 1e-4, as ``tol=1e-4`` or
+  scikit-learn's defaults leave it), the step of the intercept alone brackets the optimum only
+  within ``||g_R||^2 / (2 lam)`` (``g_R`` the penalised gradient, written out here), while the
+  penalised step's bracket is sound (its lower bound, less its round-off, below the optimum of
+  a tight solve; its upper bound ``-l(theta) + lam/2 ||theta_R||^2`` written out here) and
+  within twice the true distance ``dual(theta) - OPT`` plus its round-off: second order, as
+  ``g^T (C + lam I_R)^-1 g / 2`` is, which is computed here from the definitions too;
+* it moves every free entry (L2) or the intercept and the active entries (elastic net);
+* it is taken where the cheap bracket does not close, and only there: at the solver's default
+  theta the bracket is the intercept's step (or none) as before;
+* in memory and dense it forms no second pass 1 (one pass 1, one pass 2), and on a sparse
+  design (the bracket taken again) it is sound all the same.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from dualmaxent import Dataset, solve_dual
+from dualmaxent.params import make_penalty
+
+from _definitions import full_curvature, probabilities
+from _factories import drawn_kind
+
+checker = importlib.import_module("dualmaxent.certify")
+
+
+def _labels(ds):
+    Y = ds.Y.reshape(ds.n, -1)
+    return Y if ds.family.multiclass else np.column_stack([Y[:, 0], 1.0 - Y[:, 0]])
+
+
+def _penalised_gradient(ds, theta, lam):
+    """``(g, sel)``: ``g = X^T W (Y - P) - lam theta`` on the entries the penalised step
+    moves, ``sel`` (class-major ``c m + i``): the intercept's (last row) free classes and every
+    class of the penalised rows."""
+    P = probabilities(ds, theta)
+    q = theta.shape[1]
+    G = ds.X.T @ (ds.weights[:, None] * (_labels(ds) - P))[:, :q]
+    G[:-1] -= lam * theta[:-1]
+    free = q - 1 if ds.family.multiclass else 1
+    sel = np.array([c * ds.m + i for c in range(q) for i in range(ds.m)
+                    if i < ds.m - 1 or c < free])
+    cls, feat = np.divmod(sel, ds.m)
+    return G[feat, cls], sel
+
+
+def _dual(ds, theta, lam):
+    """``-l(theta) + lam/2 ||theta_R||^2`` from the definitions (a stable logsumexp)."""
+    eta = ds.X @ theta
+    if not ds.family.multiclass:
+        eta = np.column_stack([eta[:, 0], np.zeros(ds.n)])
+    top = eta.max(axis=1)
+    lse = top + np.log(np.exp(eta - top[:, None]).sum(axis=1))
+    l = float(ds.weights @ ((_labels(ds) * eta).sum(axis=1) - lse))
+    return -l + 0.5 * lam * float(np.sum(theta[:-1] ** 2))
+
+
+def _loose(kind, lam, n=3000, m_feat=6, seed=0, tol=1e-4):
+    ds = drawn_kind(kind, n, m_feat, seed)
+    pen = make_penalty(l2=lam)
+    loose = np.asarray(solve_dual(ds, penalty=pen, tol=tol).theta, dtype=float)
+    tight = solve_dual(ds, penalty=pen, tol=1e-13)
+    return ds, pen, loose.reshape(ds.m, -1), -tight.objective
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 3])
+def test_a_loose_l2_fit_gets_a_second_order_bracket(monkeypatch, kind):
+    lam = 0.01  # (a weak ridge: the charge of the slack left open at the default tolerance)
+    ds, pen, theta, opt = _loose(kind, lam)
+    flat = theta if ds.family.multiclass else theta[:, 0]
+    g, sel = _penalised_gradient(ds, theta, lam)
+    # the intercept's step alone: the slack's charge, ||g_R||^2 / (2 lam), is in its gap
+    monkeypatch.setattr(checker, "PENALISED_STEP", False)
+    cheap = checker.certify(ds, flat, penalty=pen).projected
+    monkeypatch.setattr(checker, "PENALISED_STEP", True)
+    cert = checker.certify(ds, flat, penalty=pen)
+    br = cert.projected
+    # the intercept's free classes, and every class of the penalised rows (a penalty fixes
+    # the gauge there)
+    free = (ds.k - 1) if ds.family.multiclass else 1
+    q = theta.shape[1]
+    entries = free + q * (ds.m - 1)
+    assert cheap.size == free and br.size == entries, "every free entry moved"
+    # the upper bound is the dual at theta, written out
+    assert abs(br.upper_bound - _dual(ds, theta, lam)) <= 1e-12 * abs(opt) * ds.n
+    # sound: the optimum of a tight solve inside the bracket, up to its round-off
+    assert br.lower_bound - br.roundoff <= opt <= br.upper_bound + br.roundoff
+    # the cheap gap is about ||g_R||^2 / (2 lam) (the penalised rows: all but the last)
+    penalised = sel % ds.m < ds.m - 1
+    assert cheap.duality_gap >= 0.5 * float(np.sum(g[penalised] ** 2)) / (2 * lam)
+    # second order: within twice the true distance, which is about g^T H^-1 g / 2 with the
+    # curvature written out here (lam on the penalised entries' diagonal)
+    H = full_curvature(ds, theta, sel)
+    H[np.diag_indices_from(H)] += lam * penalised
+    second = 0.5 * float(g @ np.linalg.solve(H, g))
+    truth = br.upper_bound - opt
+    assert 0.5 * second <= truth <= 2.0 * second
+    assert br.duality_gap <= 2.0 * truth + br.roundoff
+    assert br.duality_gap < 1e-2 * cheap.duality_gap
+    assert cert.ok
+
+
+def test_an_elastic_net_moves_the_active_entries(monkeypatch):
+    ds = drawn_kind(3, 3000, 6, 1)
+    pen = make_penalty(l1=0.01, l1_ratio=0.1)  # (weak: the slack's charge left open)
+    theta = np.asarray(solve_dual(ds, penalty=pen, tol=1e-3).theta, dtype=float)
+    theta = theta.reshape(ds.m, -1)
+    opt = -solve_dual(ds, penalty=pen, tol=1e-13).objective
+    active = int(np.count_nonzero(theta[:-1])) + ds.k - 1
+    monkeypatch.setattr(checker, "PENALISED_STEP", False)
+    cheap = checker.certify(ds, theta, penalty=pen)
+    monkeypatch.setattr(checker, "PENALISED_STEP", True)
+    cert = checker.certify(ds, theta, penalty=pen)
+    br = cert.projected
+    assert not cheap.ok and cheap.projected.size == ds.k - 1
+    assert br.size == active and cert.ok
+    assert br.lower_bound - br.roundoff <= opt <= br.upper_bound + br.roundoff
+    assert br.duality_gap <= 2.0 * (br.upper_bound - opt) + br.roundoff
+
+
+def test_the_default_fit_keeps_the_cheap_bracket(monkeypatch):
+    ds = drawn_kind("bernoulli", 3000, 6, 0)
+    pen = make_penalty(l2=1.0)
+    theta = solve_dual(ds, penalty=pen).theta
+    wanted = []
+    original = checker._slack_excess
+    monkeypatch.setattr(checker, "_slack_excess", lambda *a: wanted.append(1) or original(*a))
+    br = checker.certify(ds, theta, penalty=pen).projected
+    assert br.size == 1 and wanted == [], "the given point's bracket closed"
+
+
+def test_one_pass_one_in_memory_and_the_same_bracket_on_a_sparse_design(monkeypatch):
+    lam = 0.01
+    ds, pen, theta, opt = _loose("bernoulli", lam, n=4000)
+    calls = {"one": 0, "two": 0}
+    for name, key in (("_pass_one", "one"), ("_pass_two", "two")):
+        original = getattr(checker, name)
+
+        def wrapped(*a, _o=original, _k=key, **kw):
+            calls[_k] += 1
+            return _o(*a, **kw)
+
+        monkeypatch.setattr(checker, name, wrapped)
+    monkeypatch.setattr(checker, "ZERO_MIN_TERMS_BERNOULLI", 0)
+    dense = checker.certify(ds, theta[:, 0], penalty=pen)
+    assert calls == {"one": 1, "two": 1} and dense.projected.size == ds.m and dense.ok
+    # the same problem on a sparse X (its implicit intercept): the bracket taken again
+    sparse = Dataset.from_arrays(sp.csr_matrix(ds.X[:, :-1]), ds.y, family="bernoulli")
+    br = checker.certify(sparse, theta[:, 0], penalty=pen).projected
+    assert br.size == ds.m
+    assert br.lower_bound - br.roundoff <= opt <= br.upper_bound + br.roundoff
+    assert abs(br.upper_bound - dense.projected.upper_bound) <= 1e-9 * abs(opt)
