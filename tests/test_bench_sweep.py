@@ -97,7 +97,7 @@ def test_the_quick_path_on_tiny_sizes_has_a_time_and_a_precision_everywhere(tmp_
             assert e["ratio"] > 0 and e["ratio_sklearn"] > 0
         spread = e["objective_spread"]  # the runs at or below 1e-8 found one optimum
         assert spread is not None and spread < 1e-8
-    assert res["certificate"]["all_ok"]
+    assert res["certificate"]["all_ok"] and res["certificate"]["not_ok"] == []
     assert (tmp_path / "sweep.png").stat().st_size > 10_000
     text = bs.format_sweep(res["summary"])
     assert "synthetic n=3e2 k=3 m=3 L2" in text and "ratio" in text
@@ -217,6 +217,24 @@ def test_a_run_reports_the_answer_of_its_fastest_repeat():
     row = rows[0]
     assert len(calls) == 3 and row["repeats"] == 3
     assert row["seconds"] < 0.05 and row["iterations"] == 2 and row["cert_seconds"] == 2.0
+
+
+def test_a_run_of_ours_whose_certificate_is_not_ok_is_not_counted():
+    """An uncertified fit of ours does not stand for us at any level, however fast and precise;
+    the certificate's summary names it."""
+    base = {"label": "j", "data": "synthetic", "n": 10, "k": 2, "m": 2, "penalty": "L2",
+            "objective": 1.0}
+    rows = [dict(base, contender="dualmaxent tol=1e-04", library="dualmaxent", seconds=0.1,
+                 precision=1e-9, cert_seconds=0.01, cert_ok=False),
+            dict(base, contender="dualmaxent default", library="dualmaxent", seconds=0.3,
+                 precision=1e-11, cert_seconds=0.01, cert_ok=True),
+            dict(base, contender="sklearn lbfgs tol=1e-08", library="sklearn", seconds=0.2,
+                 precision=1e-9)]
+    for e in bs.summarise(rows):
+        assert e["dualmaxent"]["contender"] == "dualmaxent default"
+        assert e["ratio"] == pytest.approx(1.5)
+    share = bs.certificate_share(rows)
+    assert not share["all_ok"] and share["not_ok"] == ["j, dualmaxent tol=1e-04"]
 
 
 def test_a_job_repeats_its_contenders_round_by_round():
