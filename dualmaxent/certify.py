@@ -975,7 +975,8 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, full=False):
     th = np.asarray(theta, dtype=np.float64).reshape(data.m, q)
     params = Parameterization.from_dataset(data, penalty)
     pen_rows, eq = params.penalized_rows, ~params.penalized_rows
-    sel = np.flatnonzero(_correction_set(th, pen_rows, penalty, multi, full).T.ravel())  # class-major
+    # (class-major)
+    sel = np.flatnonzero(_correction_set(th, pen_rows, penalty, multi, full).T.ravel())
     # the penalised problem's Newton step (:func:`_penalised_step_wanted`): lam2 on the
     # diagonal of C_SS for the penalised entries of S
     shift = (np.where(pen_rows[sel % data.m], penalty.l2_lam, 0.0) if full else None)
@@ -1657,9 +1658,10 @@ ZERO_MIN_TERMS_BERNOULLI = 2e5
 
 #: The zero step (:func:`_zero_step`) is not taken for a Bernoulli point with a mean nearer than
 #: this to 0 or 1, and a point's sums are not taken from pass 1 (:func:`_point_of_pass_one`)
-#: with a mean or probability nearer than this to 0 or 1: from there on the computed variances ``A''`` are within a factor ``1 +
-#: 2^-10`` of the point's own ``mu (1 - mu)`` (a mean's rounding, a few ``u mu``, is then at
-#: most ``2^-11`` of ``1 - mu``), which the factor 2 of its second-order charge absorbs.
+#: with a mean or probability nearer than this to 0 or 1: from there on the computed variances
+#: ``A''`` are within a factor ``1 + 2^-10`` of the point's own ``mu (1 - mu)`` (a mean's
+#: rounding, a few ``u mu``, is then at most ``2^-11`` of ``1 - mu``), which the factor 2 of its
+#: second-order charge absorbs.
 ZERO_MIN_ENTRY = 2.0 ** -40
 
 
@@ -1899,10 +1901,10 @@ def _point_of_pass_one(one: _Sums, margins: bool) -> _Sums | None:
     eta)^2 <= 8.02 u^2 / s`` (``A''`` at most ``mu (1 - mu) (1 + 2^-10)`` there). Charged:
     ``fenchel = 64 u^2 W / s``, ``W`` the weights' sum (eight times the bound: a mean's error up
     to ``11 u`` is covered), a term far below the sums' own rounding (summed over pass 1's
-    blocks, each with its own ``W`` and ``s``: a row's ``s`` is at least its block's). That rounding (``A``
-    within ``8 u`` of itself, the products and the two sums of ``n`` terms) is the ``(gamma(n) +
-    8 u) magnitude`` the bracket charges any point, with ``magnitude = sum w (A + |mu~ eta| + 2
-    mu~)``.
+    blocks, each with its own ``W`` and ``s``: a row's ``s`` is at least its block's). That
+    rounding (``A`` within ``8 u`` of itself, the products and the two sums of ``n`` terms) is
+    the ``(gamma(n) + 8 u) magnitude`` the bracket charges any point, with ``magnitude = sum w
+    (A + |mu~ eta| + 2 mu~)``.
 
     The product with ``|X|`` is pass 2's (the same weights, the same sums), and
     ``relative_margin`` is 1 (the point is ``mu`` itself), NaN without ``margins`` (as pass 2
