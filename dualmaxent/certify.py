@@ -951,7 +951,14 @@ def _penalised_step_wanted(data, theta, br, penalty, forced, engine, tol_hint) -
     Tried and dropped: a row sample's float32 curvature (64 rows an entry) as the first
     proposal; its step's slack missed the room (a hundredth of the tolerance) and the full
     curvature was formed after it: 33-36 -> 40 ms a certificate (two classes, 50 features, n =
-    1e5), 122 -> 140 ms (ten classes).
+    1e5), 122 -> 140 ms (ten classes). Conjugate gradients with the curvature as an operator
+    (float64 products) preconditioned by 16 rows an entry plus the shift, to the room: they
+    converged and closed in 4 to 6 products, but a product over ``X`` read from memory costs
+    more than the float32 curvature's share of it: ``certify`` at the fits' theta (tol 1e-4,
+    one thread, best of 3) n = 1e5, two classes, 50 features 31 -> 75 ms, three classes 33 ->
+    32; n = 1e6, three classes, 50 features 0.92 -> 2.05 s; ten classes and ten features
+    gained (n = 1e5, C = 1e3, 119 -> 91 ms; n = 1e6 1.20 -> 1.04 s): not enough to keep a second
+    path for.
     """
     if (not PENALISED_STEP or penalty.kind not in ("l2", "elasticnet") or forced is not None
             or engine is not None):
