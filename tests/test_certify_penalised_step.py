@@ -30,6 +30,7 @@ from dualmaxent.params import make_penalty
 
 from _definitions import full_curvature, probabilities
 from _factories import drawn_kind
+from _rounding import gamma as _gamma
 
 checker = importlib.import_module("dualmaxent.certify")
 
@@ -91,8 +92,12 @@ def test_a_loose_l2_fit_gets_a_second_order_bracket(monkeypatch, kind):
     q = theta.shape[1]
     entries = free + q * (ds.m - 1)
     assert cheap.size == free and br.size == entries, "every free entry moved"
-    # the upper bound is the dual at theta, written out
-    assert abs(br.upper_bound - _dual(ds, theta, lam)) <= 1e-12 * abs(opt) * ds.n
+    # the upper bound is the dual at theta, written out: the two sums each within gamma(n k +
+    # m) of their magnitudes (the logits', the log-partitions', the penalty's)
+    magnitude = (float(ds.weights @ (np.abs(ds.X @ theta).sum(axis=1) * 2 + 1.0)) * ds.k
+                 + lam * float(np.sum(theta[:-1] ** 2)))
+    assert abs(br.upper_bound - _dual(ds, theta, lam)) <= 2 * _gamma(
+        ds.n * ds.k + ds.m + 8) * magnitude
     # sound: the optimum of a tight solve inside the bracket, up to its round-off
     assert br.lower_bound - br.roundoff <= opt <= br.upper_bound + br.roundoff
     # the cheap gap is about ||g_R||^2 / (2 lam) (the penalised rows: all but the last)
