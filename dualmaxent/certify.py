@@ -917,6 +917,21 @@ def bracket(data, theta: np.ndarray, penalty: Penalty, forced=None, engine=None,
         return br
 
 
+#: The penalised step's curvature (``n |S|^2 / 2`` multiply-adds) is formed only where it costs
+#: at most this many terms ``n |S|^2``, or where ``|S|^2`` is at most PENALISED_STEP_MAX_RATIO
+#: times ``m q`` (about 64 gradient passes' multiply-adds, a few passes' time as a symmetric
+#: product): a wide design's (binary, m = 500, n = 1e6: 1.25e11 multiply-adds, seconds) is not
+#: taken, and the bracket stays the intercept's (its verdict says how far it is).
+PENALISED_STEP_MIN_TERMS = 1e8
+PENALISED_STEP_MAX_RATIO = 256
+
+
+def _penalised_step_affordable(n: int, size: int, m: int, q: int) -> bool:
+    """Whether the penalised step's curvature of ``size`` entries is formed (above)."""
+    return (n * size ** 2 <= PENALISED_STEP_MIN_TERMS
+            or size ** 2 <= PENALISED_STEP_MAX_RATIO * m * q) and size <= DENSE_CORRECTION_MAX
+
+
 #: Whether an L2 or elastic-net bracket that the intercept's step leaves open is taken again
 #: with the penalised rows in the step (:func:`_penalised_step_wanted`); the tests of the
 #: intercept's own path turn it off.
@@ -926,7 +941,8 @@ PENALISED_STEP = True
 def _penalised_step_wanted(data, theta, br, penalty, forced, engine, tol_hint) -> bool:
     """Whether the bracket is taken again with the penalised rows in the Newton step
     (:func:`_correction_set`'s ``full``): an L2 or elastic-net bracket, in memory, that did
-    not close within ``tol_hint``, with at most :data:`DENSE_CORRECTION_MAX` entries to move.
+    not close within ``tol_hint``, whose curvature is affordable (:data:`PENALISED_STEP_MIN_TERMS`,
+    at most :data:`DENSE_CORRECTION_MAX` entries to move).
 
     The step of the intercept alone leaves the penalised rows' slack ``s = X_R^T W (mu - Y)``
     where ``mu(theta)`` puts it, and the relaxation charges it ``||s||^2 / (2 lam2)``: against
@@ -970,7 +986,7 @@ def _penalised_step_wanted(data, theta, br, penalty, forced, engine, tol_hint) -
     th = np.asarray(theta).reshape(data.m, -1)
     size = int(_correction_set(th, params.penalized_rows, penalty, data.family.multiclass,
                                full=True).sum())
-    return size <= DENSE_CORRECTION_MAX
+    return _penalised_step_affordable(data.n, size, data.m, th.shape[1])
 
 
 def _bracket(data, theta, penalty, forced, engine, tol_hint, full=False):
@@ -1455,7 +1471,7 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
             # means, no second pass 1 and no step of the intercept alone
             full = _correction_set(th, pen_rows, penalty, data.family.multiclass, full=True)
             upper = abs(float(reuse[0].loglik_full)) + abs(_penalty_value(th, pen_rows, penalty))
-            if (int(full.sum()) <= DENSE_CORRECTION_MAX and _slack_excess(
+            if (_penalised_step_affordable(data.n, int(full.sum()), m, q) and _slack_excess(
                     -minus_R, th, pen_rows, penalty) > tol_hint * max(1.0, upper)):
                 sel = np.flatnonzero(full.T.ravel())
                 cls, feat = np.divmod(sel, m)

@@ -14,7 +14,8 @@ Statements tested here, each recomputed from the definitions:
 * it is taken where the cheap bracket does not close, and only there: at the solver's default
   theta the bracket is the intercept's step (or none) as before;
 * in memory and dense it forms no second pass 1 (one pass 1, one pass 2), and on a sparse
-  design (the bracket taken again) it is sound all the same.
+  design (the bracket taken again) it is sound all the same;
+* where its curvature costs more than the caps allow, the bracket is the intercept's step's.
 """
 
 from __future__ import annotations
@@ -165,3 +166,20 @@ def test_one_pass_one_in_memory_and_the_same_bracket_on_a_sparse_design(monkeypa
     assert br.size == ds.m
     assert br.lower_bound - br.roundoff <= opt <= br.upper_bound + br.roundoff
     assert abs(br.upper_bound - dense.projected.upper_bound) <= 1e-9 * abs(opt)
+
+
+def test_an_unaffordable_curvature_keeps_the_intercepts_bracket(monkeypatch):
+    """Where the penalised step's curvature would cost more than its caps allow (set here so
+    that this small problem's does), the bracket is the intercept's step's, as sound and as
+    open as without the penalised step."""
+    lam = 0.01
+    ds, pen, theta, opt = _loose("bernoulli", lam)
+    monkeypatch.setattr(checker, "PENALISED_STEP_MIN_TERMS", 0)
+    monkeypatch.setattr(checker, "PENALISED_STEP_MAX_RATIO", (ds.m ** 2 - 1) / ds.m)
+    assert not checker._penalised_step_affordable(ds.n, ds.m, ds.m, 1)
+    capped = checker.certify(ds, theta[:, 0], penalty=pen).projected
+    monkeypatch.setattr(checker, "PENALISED_STEP", False)
+    cheap = checker.certify(ds, theta[:, 0], penalty=pen).projected
+    assert capped.size == cheap.size == 1
+    assert capped.duality_gap == cheap.duality_gap
+    assert capped.lower_bound - capped.roundoff <= opt <= capped.upper_bound + capped.roundoff
