@@ -36,7 +36,7 @@ theta, ``t = X^T W (Y - mu)``; for L2 and the elastic net the intercept row alon
 paid at ``mu~``, unless that leaves the bracket open: then the penalised problem's step,
 ``(C_SS + lam2 I_R) a_S = t_S`` with ``t = R - lam2 theta - lam1 sign(theta)`` on L2's every
 penalised entry and the elastic net's active ones, whose gap is second order in the gradient
-(:func:`_penalised_step_wanted`); for L1 also the active entries, ``t = R - lam sign(theta)``).
+(:func:`_penalised_step`); for L1 also the active entries, ``t = R - lam sign(theta)``).
 ``C_SS`` is
 equilibrated and solved on its numerical range (a pseudo-inverse), so rank-deficient designs and
 recession directions cost nothing; above :data:`DENSE_CORRECTION_MAX` entries it is never
@@ -908,13 +908,7 @@ def bracket(data, theta: np.ndarray, penalty: Penalty, forced=None, engine=None,
     :class:`~dualmaxent.Dataset` would make the copy free).
     """
     with np.errstate(all="ignore"):  # overflow at a huge theta is handled where it matters
-        br, stepped_all = _bracket(data, theta, penalty, forced, engine, tol_hint)
-        if not stepped_all and _penalised_step_wanted(data, theta, br, penalty, forced, engine,
-                                                      tol_hint):
-            full = _bracket(data, theta, penalty, forced, engine, tol_hint, full=True)[0]
-            if full.lower_bound - full.roundoff > br.lower_bound - br.roundoff:
-                return full
-        return br
+        return _bracket(data, theta, penalty, forced, engine, tol_hint)
 
 
 #: The penalised step's curvature (``n |S|^2 / 2`` multiply-adds) is formed only where it costs
@@ -932,17 +926,41 @@ def _penalised_step_affordable(n: int, size: int, m: int, q: int) -> bool:
             or size ** 2 <= PENALISED_STEP_MAX_RATIO * m * q) and size <= DENSE_CORRECTION_MAX
 
 
-#: Whether an L2 or elastic-net bracket that the intercept's step leaves open is taken again
-#: with the penalised rows in the step (:func:`_penalised_step_wanted`); the tests of the
-#: intercept's own path turn it off.
+#: Whether an L2 or elastic-net bracket that the intercept's step would leave open takes the
+#: penalised problem's step instead (:func:`_penalised_step`); the tests of the intercept's own
+#: path turn it off.
 PENALISED_STEP = True
 
 
-def _penalised_step_wanted(data, theta, br, penalty, forced, engine, tol_hint) -> bool:
-    """Whether the bracket is taken again with the penalised rows in the Newton step
-    (:func:`_correction_set`'s ``full``): an L2 or elastic-net bracket, in memory, that did
-    not close within ``tol_hint``, whose curvature is affordable (:data:`PENALISED_STEP_MIN_TERMS`,
-    at most :data:`DENSE_CORRECTION_MAX` entries to move).
+def _penalised_target(data, one, th, pen_rows, penalty, tol_hint):
+    """``(sel, t_S)`` of :func:`_penalised_step` (its entries, class-major, and the penalised
+    gradient there, from pass 1's ``R`` in ``one``), or None where it is not wanted: where the
+    slack's charge at ``mu(theta)`` alone (:func:`_slack_excess`) leaves the bracket closed at
+    ``tol_hint``, or the curvature is not affordable (:data:`PENALISED_STEP_MIN_TERMS`)."""
+    if not (np.all(np.isfinite(one.R)) and _slack_excess(one.R, th, pen_rows, penalty)
+            > tol_hint * _penalised_scale(one, th, pen_rows, penalty)):
+        return None
+    sel = np.flatnonzero(_correction_set(th, pen_rows, penalty, data.family.multiclass,
+                                         full=True).T.ravel())  # (class-major)
+    if not _penalised_step_affordable(data.n, sel.size, *th.shape):
+        return None
+    cls, feat = np.divmod(sel, th.shape[0])
+    return sel, _target(one, th, feat, cls, pen_rows, penalty)
+
+
+def _penalised_scale(one, th, pen_rows, penalty) -> float:
+    """The objective's size the penalised step's tests are relative to: ``max(1, |l| + pen)``."""
+    return max(1.0, abs(float(one.loglik_full)) + abs(_penalty_value(th, pen_rows, penalty)))
+
+
+def _penalised_step(run, data, th, one, sel, t_S, pen_rows, penalty, kept, newton, margins,
+                    multiplier, tol_hint):
+    """The penalised problem's Newton step (:func:`_newton_step`, after pass 1 and the given
+    point's attempt): ``(one, two, A, resid_bound, solve, sel)`` with ``S`` the penalised rows
+    too (:func:`_correction_set`'s ``full``), or None where it is not taken: an L2 or
+    elastic-net fit, in memory, nothing forced, where :func:`_penalised_target` says so after
+    pass 1 and gives its entries ``sel`` and target ``t_S``. ``one`` is pass 1's sums (its
+    ``C_SS`` of the intercept's entries is replaced where the step is taken).
 
     The step of the intercept alone leaves the penalised rows' slack ``s = X_R^T W (mu - Y)``
     where ``mu(theta)`` puts it, and the relaxation charges it ``||s||^2 / (2 lam2)``: against
@@ -954,9 +972,13 @@ def _penalised_step_wanted(data, theta, br, penalty, forced, engine, tol_hint) -
     penalised problem, ``(C_SS + lam2 I_R) a = g``, moves ``s`` to ``-lam2 (theta + a)_R`` to
     first order: the gap left is second order, ``g^T (C + lam2)^-1 g / 2``. Its curvature is
     the one product that grows with ``|S|^2``: taken only where the cheap bracket falls short.
-    In memory and dense, :func:`_newton_step` takes it at once after the given point's attempt
-    (no second pass 1); this retry covers the rest (a sparse design, a bracket without that
-    attempt).
+    It is taken from pass 1's sums and kept means (``C_SS`` in the runner's blocks,
+    :func:`_pass_curvature`): no second pass 1, and no step of the intercept alone; in float32
+    where it costs (:data:`SINGLE_MIN_TERMS`, a dense ``X``) as a proposal, whose point pass 2
+    measures, taken again in float64 where its slack's mismatch or the intercept's residual
+    costs more than a hundredth of the tolerance (:func:`_penalised_proposal_closes`); where the
+    float64 step's does too (far from the optimum, where its linearisation misses), the
+    intercept's step is taken, as without it.
 
     Measured (``MaxEntClassifier(tol=1e-4).fit``, one BLAS thread, both versions in one
     process, interleaved, 20th percentile; before -> after, the gap in nats): n = 1e5, two
@@ -976,21 +998,34 @@ def _penalised_step_wanted(data, theta, br, penalty, forced, engine, tol_hint) -
     gained (n = 1e5, C = 1e3, 119 -> 91 ms; n = 1e6 1.20 -> 1.04 s): not enough to keep a second
     path for.
     """
-    if (not PENALISED_STEP or penalty.kind not in ("l2", "elasticnet") or forced is not None
-            or engine is not None):
-        return False
-    if not np.isfinite(br.upper_bound) or br.duality_gap <= tol_hint * max(
-            1.0, abs(br.upper_bound)):
-        return False
-    params = Parameterization.from_dataset(data, penalty)
-    th = np.asarray(theta).reshape(data.m, -1)
-    size = int(_correction_set(th, params.penalized_rows, penalty, data.family.multiclass,
-                               full=True).sum())
-    return _penalised_step_affordable(data.n, size, data.m, th.shape[1])
+    m, q = th.shape
+    cls, feat = np.divmod(sel, m)
+    shift = np.where(pen_rows[feat], penalty.l2_lam, 0.0)
+    room = CG_RESIDUAL * tol_hint * _penalised_scale(one, th, pen_rows, penalty)
+    dense = not design.is_sparse(data.X)
+    intercepts = one.C, one.w_curvature  # (pass 1's, for the intercept's step)
+    for single in ((True, False) if dense and data.n * sel.size ** 2 >= SINGLE_MIN_TERMS
+                   else (False,)):
+        cs = run(_pass_curvature, sel, m, data.family.multiclass, single, mean=kept["mean"],
+                 curv=kept["curv"])
+        one.C, one.w_curvature = cs.C, cs.w_curvature
+        solve, rank, condition, _ = factor(
+            one.C + np.diag(shift), 0 if single else data.n,
+            SINGLE_RANK_RTOL if single else RANK_RTOL, 0 if single else None, bound=False)
+        A = _step(solve(t_S), feat, cls, q)
+        two = run(_pass_two, th, A, data.family, margins, out=newton(), **kept)
+        resid_bound = _resid_bound(two, data.n)
+        if _penalised_proposal_closes(one, two, resid_bound, th, A, pen_rows, penalty,
+                                      multiplier(one), room if single else None, tol_hint):
+            _add_budget(one, two)
+            return one, two, A, resid_bound, (rank, condition, 0.0), sel
+    # far from the optimum the step's linearisation misses (the intercept's balance equation
+    # left off, the slack far from its target): the intercept's step, as without it
+    one.C, one.w_curvature = intercepts
+    return None
 
 
-def _bracket(data, theta, penalty, forced, engine, tol_hint, full=False):
-    """``(Bracket, whether its step moved the penalised rows too)``: :func:`bracket`'s."""
+def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     t0 = time.perf_counter()
     fam = data.family
     multi = fam.multiclass
@@ -998,11 +1033,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, full=False):
     th = np.asarray(theta, dtype=np.float64).reshape(data.m, q)
     params = Parameterization.from_dataset(data, penalty)
     pen_rows, eq = params.penalized_rows, ~params.penalized_rows
-    # (class-major)
-    sel = np.flatnonzero(_correction_set(th, pen_rows, penalty, multi, full).T.ravel())
-    # the penalised problem's Newton step (:func:`_penalised_step_wanted`): lam2 on the
-    # diagonal of C_SS for the penalised entries of S
-    shift = (np.where(pen_rows[sel % data.m], penalty.l2_lam, 0.0) if full else None)
+    sel = np.flatnonzero(_correction_set(th, pen_rows, penalty, multi).T.ravel())  # class-major
     mask = None
     if forced is not None:
         from .separation import as_forced
@@ -1118,11 +1149,10 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, full=False):
                     roundoff = rest + float(np.sum(np.where(size > 0, bound * size, 0.0)))
         return roundoff, bound
 
-    moved = sel.size
     one, two, A, resid_bound, solve, sel = _newton_step(run, data, th, sel, pen_rows, penalty,
-                                                   tol_hint, newton, peak, mask, multiplier,
-                                                   provable, settle if bounded else None,
-                                                   shift)
+                                                        tol_hint, newton, peak, mask,
+                                                        multiplier, provable,
+                                                        settle if bounded else None)
     newton = newton() if newton is not None else None
     scale = one.scale
     # the KKT residual (reduced from R once pass 1 was summed, :func:`_newton_step`) and its
@@ -1224,8 +1254,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, full=False):
         proves_attained=bool(attained), relative_margin=float(two.relative_margin),
         second_step=float(second_step), rank=int(rank), size=int(sel.size),
         condition=float(condition), scale=scale, seconds=time.perf_counter() - t0,
-        stepped=bool(A[0].size), flat=flat, excess_reference=excess_reference), (
-            full or sel.size > moved)
+        stepped=bool(A[0].size), flat=flat, excess_reference=excess_reference)
 
 
 #: Why nothing is proved, by :func:`_lost_directions`'s answer (the verdict's words).
@@ -1286,7 +1315,7 @@ def stand_in_condition_max(p: int) -> float:
 
 
 def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, mask,
-                 multiplier, margins, settle=None, shift=None):
+                 multiplier, margins, settle=None):
     """Passes 1 and 2: ``(one, two, A, resid_bound, (rank, condition, smallest))``.
 
     In memory, from :data:`ZERO_MIN_TERMS` on (the Bernoulli family's own,
@@ -1394,18 +1423,14 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
               and (not margins or data.n >= 2 * SINGLE_PROOF_ROWS * sel.size)
               and not design.is_sparse(data.X) and not bool(np.all(feat == feat[0])))
     sample = int(CURVATURE_ROWS_PER_PARAM * sel.size)
-    # (``shift``, the penalised problem's step: the dense factor of C_SS + diag(shift) alone,
-    # :func:`_penalised_step_wanted`)
-    krylov = (shift is None and newton is not None and products >= KRYLOV_MIN_PRODUCTS
-              and data.n >= 2 * sample)
+    krylov = newton is not None and products >= KRYLOV_MIN_PRODUCTS and data.n >= 2 * sample
     # a categorical S of whole classes on one set of columns (unpenalised): conjugate gradients
     # may be preconditioned by a Kronecker product instead of a sample's factor
     # (:func:`_kronecker_solve`; where the sample cannot be taken, or costs more), the
     # attainment proof's eigenvalue then from a Kronecker bound (:func:`_kronecker_smallest`),
     # the full curvature when either falls short
-    layout = (_kronecker_layout(sel, m, q) if shift is None and newton is not None
-              and data.family.multiclass and products >= KRYLOV_MIN_PRODUCTS
-              and not design.is_sparse(data.X) else None)
+    layout = (_kronecker_layout(sel, m, q) if newton is not None and data.family.multiclass
+              and products >= KRYLOV_MIN_PRODUCTS and not design.is_sparse(data.X) else None)
     kron = layout is not None
 
     def budget(sample):  # the products the sampled step may take (the full curvature's cost
@@ -1426,8 +1451,7 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     # leaves C_SS to be formed after it, should the step be needed after all (from the kept
     # means, in the same row blocks: :func:`_pass_curvature`)
     bernoulli = type(data.family) is Bernoulli
-    zero = (ZERO_STEP and shift is None and newton is not None and "scratch" in kept
-            and mask is None
+    zero = (ZERO_STEP and newton is not None and "scratch" in kept and mask is None
             and (penalty.kind in ("l2", "elasticnet")
                  or (margins and (bernoulli or type(data.family) is Categorical)))
             and data.n * (m * q + sel.size ** 2) >= (
@@ -1450,13 +1474,19 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         t_S = _target(one, th, feat, cls, pen_rows, penalty)
         if attempt:  # (the point's own residual, -R: the same sums, negated exactly)
             one.zero_resid = np.negative(one.R)
+        # the penalised problem's step, its entries and target from R before the reduction
+        # overwrites it (:func:`_penalised_target`), where it is wanted
+        one.penalised = (_penalised_target(data, one, th, pen_rows, penalty, tol_hint)
+                         if penalised else None)
         return one, t_S, _reduce_gradient(one, th, pen_rows, penalty, data.family.multiclass)
 
-    reuse = None  # pass 1 of the zero step's attempt, for the step's
-    if zero:
-        reuse = first_pass(None, attempt=True)
-        minus_R = reuse[0].zero_resid  # (-R: the penalised step's decision and target, below)
-        if reuse[2]:
+    # the penalised problem's step (:func:`_penalised_step`), decided from pass 1's R
+    penalised = (PENALISED_STEP and newton is not None and mask is None
+                 and penalty.kind in ("l2", "elasticnet"))
+    reuse = None  # pass 1 of the zero step's attempt (or the penalised step's), for the step's
+    if zero or penalised:
+        reuse = first_pass(None, attempt=zero)
+        if zero and reuse[2]:
             found = _zero_step(run, data, th, reuse[0], sel, pen_rows, penalty, tol_hint,
                                kept, newton, multiplier, margins, settle)
             if found is not None:
@@ -1464,42 +1494,12 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         reuse[0].zero_resid = None
         for key in POINT_FIELDS:  # (pass 2 forms the step's own)
             reuse[0].__dict__.pop(key, None)
-        if (PENALISED_STEP and reuse[2] and shift is None
-                and penalty.kind in ("l2", "elasticnet") and not design.is_sparse(data.X)):
-            # the penalised problem's step at once, where the slack's charge alone would
-            # leave the bracket open (:func:`_penalised_step_wanted`): C_SS from the kept
-            # means, no second pass 1 and no step of the intercept alone
-            full = _correction_set(th, pen_rows, penalty, data.family.multiclass, full=True)
-            upper = abs(float(reuse[0].loglik_full)) + abs(_penalty_value(th, pen_rows, penalty))
-            if (_penalised_step_affordable(data.n, int(full.sum()), m, q) and _slack_excess(
-                    -minus_R, th, pen_rows, penalty) > tol_hint * max(1.0, upper)):
-                sel = np.flatnonzero(full.T.ravel())
-                cls, feat = np.divmod(sel, m)
-                one = reuse[0]
-                one.R = np.negative(minus_R)  # (exactly R)
-                t_S = _target(one, th, feat, cls, pen_rows, penalty)
-                one.R = None
-                shift = np.where(pen_rows[feat], penalty.l2_lam, 0.0)
-                room = CG_RESIDUAL * tol_hint * max(1.0, upper)
-                # the curvature in float32 where it costs (:data:`SINGLE_MIN_TERMS`): a
-                # proposal, whose point pass 2 measures; taken again in float64 where its
-                # slack's mismatch or the intercept's residual costs more than ``room``
-                for single in ((True, False) if data.n * sel.size ** 2 >= SINGLE_MIN_TERMS
-                               else (False,)):
-                    one.C, one.w_curvature = _kept_curvature(data, kept, sel, None, single)
-                    solve, rank, condition, _ = factor(
-                        one.C + np.diag(shift), 0 if single else data.n,
-                        SINGLE_RANK_RTOL if single else RANK_RTOL, 0 if single else None,
-                        bound=False)
-                    A = _step(solve(t_S), feat, cls, q)
-                    two = run(_pass_two, th, A, data.family, margins, out=newton(), **kept)
-                    resid_bound = _resid_bound(two, data.n)
-                    if not single or _penalised_proposal_closes(
-                            one, two, resid_bound, th, A, pen_rows, penalty, multiplier(one),
-                            room, tol_hint):
-                        break
-                _add_budget(one, two)
-                return one, two, A, resid_bound, (rank, condition, 0.0), sel
+        step, reuse[0].penalised = reuse[0].penalised, None
+        if step is not None and reuse[2]:
+            found = _penalised_step(run, data, th, reuse[0], *step, pen_rows, penalty, kept,
+                                    newton, margins, multiplier, tol_hint)
+            if found is not None:
+                return found
     if post:
         (one, t_S, finite), reuse = reuse or first_pass(None), None
         decades = _krylov_decades(data, kept, sel, t_S, sample if krylov else data.n)
@@ -1576,9 +1576,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
                     smallest = 0.0
                 else:
                     # (the eigenvalue bound only where the attainment proof reads it)
-                    solve, rank, condition, smallest = factor(
-                        ratio * one.C if shift is None else ratio * one.C + np.diag(shift),
-                        data.n, bound=margins)
+                    solve, rank, condition, smallest = factor(ratio * one.C, data.n,
+                                                              bound=margins)
                     smallest /= ratio  # the sample's: a lower bound of the full curvature's
                 if sample_rows is None:
                     a_S, operator32 = solve(t_S), False
@@ -2200,7 +2199,7 @@ def _target(one: _Sums, th, feat, cls, pen_rows, penalty) -> np.ndarray:
     t_S = one.R[feat, cls]
     on = pen_rows[feat]
     if on.any():  # the penalty's gradient on its entries of S (L1; L2 and the elastic net
-        # where S holds them, :func:`_penalised_step_wanted`)
+        # where S holds them, :func:`_penalised_step`)
         t_S[on] -= (penalty.l2_lam * th[feat[on], cls[on]]
                     + penalty.l1_lam * np.sign(th[feat[on], cls[on]]))
     return t_S
@@ -2743,7 +2742,7 @@ def _correction_set(theta, pen_rows, penalty, multi, full: bool = False) -> np.n
     """The entries ``S`` of theta the Newton step moves (module docstring): bool like theta
     (the intercept row; for L1 also the active entries; L2 and the elastic net charge the
     penalised rows instead, unless ``full``: then L2's every entry of them, the elastic net's
-    active ones, :func:`_penalised_step_wanted`; a penalty fixes the categorical gauge on its
+    active ones, :func:`_penalised_step`; a penalty fixes the categorical gauge on its
     rows, so every class of theirs is free, the intercept's but the last)."""
     m, q = theta.shape
     S = np.zeros((m, q), dtype=bool)
@@ -2757,17 +2756,21 @@ def _correction_set(theta, pen_rows, penalty, multi, full: bool = False) -> np.n
 
 def _penalised_proposal_closes(one, two, rb, th, A, pen_rows, penalty, multiplier, room,
                                tol_hint) -> bool:
-    """Whether the penalised step's point from a float32 curvature is as good as the float64
-    step's for the bracket (:func:`_newton_step`): in the domain, its residual on the equality
-    rows as :func:`_small_residual` asks, and the slack's mismatch ``m = s~ + lam2 (theta + a)
-    + lam1 sign(theta)`` on the penalised rows (zero for an exact step, to first order), whose
-    charge ``||m||^2 / (2 lam2)`` is all the step's inexactness adds to the gap, within
-    ``room``. It decides only which point is measured; either point's bracket is proved."""
+    """Whether the penalised step's point is kept (:func:`_penalised_step`): in the domain, and
+    its residual on the equality rows as :func:`_small_residual` asks (far from the optimum the
+    step's linearisation leaves the intercept's balance equation off, and the intercept's own
+    step is taken instead); for a float32 curvature's proposal (``room`` given) also the
+    slack's mismatch ``m = s~ + lam2 (theta + a) + lam1 sign(theta)`` on the penalised rows
+    (zero for an exact step, to first order), whose charge ``||m||^2 / (2 lam2)`` is what its
+    inexactness adds to the gap, within ``room``, else the float64 step is taken. It decides
+    only which point is measured; either point's bracket is proved."""
     if not two.t_max >= 1.0:
         return False
     eqr = _row_index(~pen_rows)
     if not _small_residual(one, two.resid[eqr], rb[eqr], multiplier, tol_hint):
         return False
+    if room is None:
+        return True
     moved = th.copy()
     rows, values = A
     moved[rows] += values
@@ -2784,12 +2787,17 @@ def _slack_excess(R, th, pen_rows, penalty) -> float:
     Fenchel-Young gap ``pen(theta_R) + pen*(s) + <theta_R, s>`` at the slack ``s = -R_R``
     (``R = X^T W (Y - mu)``, pass 1's), ``pen*(s) = sum (|s| - lam1)_+^2 / (2 lam2)`` for L2 and
     the elastic net; ``||R_R - lam2 theta_R||^2 / (2 lam2)`` for L2. A decision's estimate
-    (:func:`_newton_step`), not a bound: the bracket proves its own."""
-    t, r = th[pen_rows], R[pen_rows]
+    (:func:`_penalised_target`), not a bound: the bracket proves its own. A column at a time
+    (views of the penalised rows): no (m, q) temporary beside pass 1's tables."""
+    pen = _row_index(pen_rows)
     l1, l2 = penalty.l1_lam, penalty.l2_lam
-    conj = np.maximum(np.abs(r) - l1, 0.0)
-    return float(l1 * np.abs(t).sum() + 0.5 * l2 * np.square(t).sum()
-                 + np.square(conj).sum() / (2.0 * l2) - (t * r).sum())
+    total = 0.0
+    for c in range(th.shape[1]):
+        t, r = th[pen, c], R[pen, c]
+        conj = np.maximum(np.abs(r) - l1, 0.0)
+        total += float(l1 * np.abs(t).sum() + 0.5 * l2 * (t @ t) + (conj @ conj) / (2.0 * l2)
+                       - t @ r)
+    return total
 
 
 def _operator(data, theta, sel, t_S, mask, curv=None, single=False):

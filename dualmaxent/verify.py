@@ -185,9 +185,9 @@ def _tighter_if_relaxed(dataset, dual, cert, penalty, method, max_iter, tol):
     ``1 / lam2``, so a weak ridge (``C = 1e12``, how many users ask for no penalty with
     scikit-learn's parameters) leaves a gap of order ``||g||^2 / lam2`` at the default
     relative gradient (iris, ``lam = 1e-12``: 3.5e-5 relative, at a gradient of 3.9e-11); the
-    checker's own penalised step (:func:`~dualmaxent.certify._penalised_step_wanted`) now
-    closes most such brackets at the given theta, and this runs where it did not (more than
-    :data:`~dualmaxent.certify.DENSE_CORRECTION_MAX` entries to move, an engine). And
+    checker's own penalised step (:func:`~dualmaxent.certify._penalised_step`) now closes
+    most such brackets at the given theta, and this runs where it did not (a curvature too
+    large to form, a step whose linearisation misses, an engine). And
     a Poisson fit of counts up to 1e8 is an objective of 4e9 nats whose fit's own excess is 92:
     the gap the default relative gradient leaves, 2e-2 nats, is at the rounding level of the
     first and 2e-4 of the second. The gap falls as ``||g||^2``: the dual is solved again from

@@ -1,5 +1,5 @@
 """The penalised problem's Newton step in the checker (:func:`dualmaxent.certify.
-_penalised_step_wanted`, issue 19): L2 and the elastic net at a theta stopped short.
+_penalised_step`, issue 19): L2 and the elastic net at a theta stopped short.
 
 Statements tested here, each recomputed from the definitions:
 
@@ -13,8 +13,8 @@ Statements tested here, each recomputed from the definitions:
 * it moves every free entry (L2) or the intercept and the active entries (elastic net);
 * it is taken where the cheap bracket does not close, and only there: at the solver's default
   theta the bracket is the intercept's step (or none) as before;
-* in memory and dense it forms no second pass 1 (one pass 1, one pass 2), and on a sparse
-  design (the bracket taken again) it is sound all the same;
+* in memory it forms no second pass 1 (one pass 1, one pass 2), on a dense design and on a
+  sparse one alike, whose bracket is sound all the same;
 * where its curvature costs more than the caps allow, the bracket is the intercept's step's.
 """
 
@@ -138,11 +138,11 @@ def test_the_default_fit_keeps_the_cheap_bracket(monkeypatch):
     ds = drawn_kind("bernoulli", 3000, 6, 0)
     pen = make_penalty(l2=1.0)
     theta = solve_dual(ds, penalty=pen).theta
-    wanted = []
-    original = checker._slack_excess
-    monkeypatch.setattr(checker, "_slack_excess", lambda *a: wanted.append(1) or original(*a))
+    taken = []
+    original = checker._penalised_step
+    monkeypatch.setattr(checker, "_penalised_step", lambda *a: taken.append(1) or original(*a))
     br = checker.certify(ds, theta, penalty=pen).projected
-    assert br.size == 1 and wanted == [], "the given point's bracket closed"
+    assert br.size == 1 and not br.stepped and taken == [], "the given point's bracket closed"
 
 
 def test_one_pass_one_in_memory_and_the_same_bracket_on_a_sparse_design(monkeypatch):
@@ -160,9 +160,10 @@ def test_one_pass_one_in_memory_and_the_same_bracket_on_a_sparse_design(monkeypa
     monkeypatch.setattr(checker, "ZERO_MIN_TERMS_BERNOULLI", 0)
     dense = checker.certify(ds, theta[:, 0], penalty=pen)
     assert calls == {"one": 1, "two": 1} and dense.projected.size == ds.m and dense.ok
-    # the same problem on a sparse X (its implicit intercept): the bracket taken again
+    # the same problem on a sparse X (its implicit intercept), from one pass 1 too
     sparse = Dataset.from_arrays(sp.csr_matrix(ds.X[:, :-1]), ds.y, family="bernoulli")
     br = checker.certify(sparse, theta[:, 0], penalty=pen).projected
+    assert calls == {"one": 2, "two": 2}
     assert br.size == ds.m
     assert br.lower_bound - br.roundoff <= opt <= br.upper_bound + br.roundoff
     assert abs(br.upper_bound - dense.projected.upper_bound) <= 1e-9 * abs(opt)
