@@ -97,6 +97,24 @@ def block(X, sl: slice):
     return X if design.is_sparse(X) else X[sl]
 
 
+def data_sums(X, Y, w, block_bytes: int = BLOCK_BYTES) -> np.ndarray:
+    """``X^T W Y``, (m, q) (``Y`` (n,) as one column): the balance equations' right-hand side.
+
+    A dense ``X`` a row block at a time, as ``(W Y_b)^T X_b`` (BLAS's faster layout for it:
+    0.007 s against 0.012 s for ``X^T (W Y)`` at n = 10^5, m = 51, k = 10), so that no (n, q)
+    table ``W Y`` is formed: on this project's virtual machine such a table of fresh memory
+    cost 0.2 s at n = 10^6, ten classes (its pages first touched), against 0.02 s for the
+    blocks. A sparse ``X`` in one product.
+    """
+    Y2 = Y if Y.ndim == 2 else Y[:, None]
+    if design.is_sparse(X):
+        return X.T @ (w[:, None] * Y2)
+    total = np.zeros((Y2.shape[1], X.shape[1]))
+    for sl in row_blocks(X.shape[0], X.shape[1] + Y2.shape[1], block_bytes):
+        total += (w[sl, None] * Y2[sl]).T @ X[sl]
+    return total.T
+
+
 def _syrk_acc(A: np.ndarray, C: np.ndarray | None, alpha: float = 1.0) -> np.ndarray:
     """``C += alpha A^T A`` on the upper triangle (C Fortran-ordered; created when None).
 
