@@ -1371,8 +1371,10 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     cls, feat = np.divmod(sel, m)  # S's entries: class and row (class-major order)
     # in memory, pass 1 keeps mu (and a one-parameter family's curvature) for pass 2, and the
     # weights of the gradient's budget, which pass 2 multiplies by |X| together with its own
-    # (:func:`_pass_two`); class-major, as the runner hands Y to the blocks
+    # (:func:`_pass_two`; ``scratch``, allocated once the given point's attempt is decided,
+    # below); class-major, as the runner hands Y to the blocks
     kept = {}
+    scratch = False
     if newton is not None:
         kept["mean"] = np.empty((data.n, q), order="F")
         kept["curv"] = None if data.family.multiclass else np.empty((data.n, q), order="F")
@@ -1385,8 +1387,10 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
             kept["reduce"] = _Reduce(eq, lambda gb, cols: _kkt_budget(
                 gb, th, pen_rows, penalty, multi, cols))
         else:
-            kept["scratch"] = np.empty((data.n, 2 * q), order="F")
+            scratch = True
     if newton is not None and sel.size > DENSE_CORRECTION_MAX:
+        if scratch:
+            kept["scratch"] = np.empty((data.n, 2 * q), order="F")
         one = _reduce_data_sums(run(_pass_one, th, data.family, sel[:0], peak, data.n,
                                     **kept), eq)
         t_S = _target(one, th, feat, cls, pen_rows, penalty)
@@ -1451,18 +1455,18 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     # leaves C_SS to be formed after it, should the step be needed after all (from the kept
     # means, in the same row blocks: :func:`_pass_curvature`)
     bernoulli = type(data.family) is Bernoulli
-    zero = (ZERO_STEP and newton is not None and "scratch" in kept and mask is None
+    zero = (ZERO_STEP and newton is not None and scratch and mask is None
             and (penalty.kind in ("l2", "elasticnet")
                  or (margins and (bernoulli or type(data.family) is Categorical)))
             and data.n * (m * q + sel.size ** 2) >= (
                 ZERO_MIN_TERMS if not bernoulli else 0.0 if penalty.active
                 else ZERO_MIN_TERMS_BERNOULLI))
     # the given point's sums come from pass 1 itself (:func:`_point_of_pass_one`), which
-    # then forms the gradient's budget itself, and no (n, 2 q) scratch is kept for pass 2
-    # (:func:`_pass_one`; never written, its pages were never touched)
+    # then forms the gradient's budget itself: no (n, 2 q) scratch is kept for pass 2
+    # (:func:`_pass_one`)
     point = zero and (bernoulli or type(data.family) is Categorical)
-    if point:
-        del kept["scratch"]
+    if scratch and not point:
+        kept["scratch"] = np.empty((data.n, 2 * q), order="F")
     eligible, single = single, single and not krylov and not kron
     operator32 = False
 

@@ -28,7 +28,10 @@ Statements tested here, each recomputed from the definitions:
   :func:`~dualmaxent.certify._point_of_pass_one`; the Bernoulli family, three and ten
   classes): its entropy is the entropy of ``mu(theta)`` written out here with logarithms,
   within the budget, and with an L2 penalty the bracket is the one pass 2's sums give (the
-  same products with ``|X|`` bit for bit, the lower bound within the rounding).
+  same products with ``|X|`` bit for bit, the lower bound within the rounding);
+* that pass keeps no (n, q) table beyond the means it hands to the bracket (its (n, 2 q) table
+  of the gradient's budget and a whole copy of ``Y`` are a block's own): the memory it
+  allocates peaks below those means (and a Bernoulli fit's variances) plus three blocks.
 """
 
 from __future__ import annotations
@@ -316,3 +319,16 @@ def test_a_penalised_zero_step_reads_the_multiplier_its_own_bracket_proves(monke
     charge = float(np.sum(s * s)) / (2.0 * penalty.lam)
     assert br.lower_bound <= H - charge + 4 * _gamma(ds.n * ds.k + 8) * (mag + charge)
     assert cert.ok and stepped.ok and not br.stepped and stepped.projected.stepped
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 3, 10])
+def test_the_point_keeps_no_table_but_its_means(kind):
+    from _memory import peak_above_start
+
+    ds, theta = _problem(kind, n=100_000, m_feat=9)
+    theta = theta if ds.family.multiclass else theta[:, 0]
+    cert, peak = peak_above_start(lambda: checker.certify(ds, theta))
+    assert not cert.projected.stepped, "the given point's bracket"
+    q = ds.k if ds.family.multiclass else 1
+    kept = 8 * ds.n * (q if ds.family.multiclass else 2)  # the means (and the variances)
+    assert peak <= kept + 3 * checker.BLOCK_BYTES, (peak, kept)

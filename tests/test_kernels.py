@@ -312,3 +312,23 @@ def test_bench_tiny_runs_and_writes_the_figure(tmp_path, capsys, monkeypatch):
         assert e["first"] == (min(hits, key=lambda r: r["seconds"])["contender"] if hits else None)
     png = tmp_path / "scaling.png"
     assert png.exists() and png.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("k,sparse", [(1, False), (3, False), (3, True), (10, False)])
+def test_the_data_sums_are_x_transposed_w_y(k, sparse):
+    """``data_sums`` is ``X^T W Y`` summed a row block at a time (no (n, q) table ``W Y``): each
+    entry within ``gamma(n + 1)`` of the sum of absolute terms of the product written out
+    (any order of ``n`` products, each rounded once), on blocks smaller than ``n``."""
+    rng = np.random.default_rng(k)
+    n, m = 5000, 7
+    X = rng.standard_normal((n, m)) * rng.lognormal(0, 2, m)
+    w = rng.random(n) * 3
+    Y = (rng.random(n) < 0.4).astype(float) if k == 1 else np.eye(k)[rng.integers(0, k, n)]
+    Xs = sp.csr_matrix(np.where(rng.random((n, m)) < 0.3, X, 0.0)) if sparse else X
+    Xd = Xs.toarray() if sparse else X
+    got = K.data_sums(Xs, Y, w, block_bytes=8 * 600 * (m + k))
+    Y2 = Y.reshape(n, -1)
+    exact = Xd.T @ (w[:, None] * Y2)
+    scale = np.abs(Xd).T @ (w[:, None] * np.abs(Y2))
+    assert got.shape == (m, Y2.shape[1])
+    assert np.all(np.abs(got - exact) <= 2 * gamma(n + 2) * scale)
