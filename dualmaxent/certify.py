@@ -962,8 +962,9 @@ def _penalised_step(run, data, th, one, sel, t_S, pen_rows, penalty, kept, newto
     gives its entries ``sel`` and target ``t_S``. Through an engine (Dask), whose pass 1 keeps
     no means, its float64 curvature comes from a pass of its own (:func:`_pass_curvature_at`):
     one read of the data more, where the bracket would otherwise stay open (a loose ridge fit
-    on Dask was NOT OK, within 31.6 nats, where in memory it was within 2.2e-3). ``one`` is pass 1's sums (its
-    ``C_SS`` of the intercept's entries is replaced where the step is taken).
+    on Dask was NOT OK, within 31.6 nats, where in memory it was within 2.2e-3). ``one`` is
+    pass 1's sums (its ``C_SS`` of the intercept's entries is replaced where the step is
+    taken).
 
     The step of the intercept alone leaves the penalised rows' slack ``s = X_R^T W (mu - Y)``
     where ``mu(theta)`` puts it, and the relaxation charges it ``||s||^2 / (2 lam2)``: against
@@ -3485,7 +3486,7 @@ def _runner(data, engine, mask):
     A categorical ``Y`` is handed to the blocks class-major (Fortran order), as are the tables
     pass 1 keeps and ``mu~``: the blocks' (b, q) tables then have their long axis contiguous,
     and numpy's row-wise broadcasts (``w[:, None] * D``) run along it instead of one 3-entry
-    row at a time (80 us against 15 for a (23831, 3) table). Each block's rows are copied so
+    row at a time (80 us against 15 for a (23831, 3) table). Each block's rows are copied
     as they are handed over, not all of ``Y`` at once: an (n, k) table of fresh memory costs
     more than the copy where its pages are first touched (on this project's virtual machine
     0.04 s of a 0.25 s certificate at n = 1e6, ten classes, and up to 0.1 s when the host

@@ -576,12 +576,14 @@ def test_a_loose_l2_fit_on_dask_gets_the_penalised_step_as_in_memory(monkeypatch
     its own), every free entry moved; the bracket is sound (a tight solve's optimum inside it,
     up to its round-off), ok, and as narrow as the in-memory one (within twice it, plus both
     round-offs: the chunks' sums come in another order)."""
+    import importlib
+
     from _factories import drawn_kind
 
     from dualmaxent.certify import certify
     from dualmaxent.params import make_penalty
 
-    checker = __import__("importlib").import_module("dualmaxent.certify")
+    checker = importlib.import_module("dualmaxent.certify")  # (the module, not the function)
     ds = drawn_kind(kind, 3000, 6, seed=0)
     pen = make_penalty(l2=0.01)
     theta = solve_dual(ds, penalty=pen, tol=1e-4).theta
