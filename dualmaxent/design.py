@@ -34,8 +34,9 @@ __all__ = ["is_sparse", "OnesColumn", "as_sparse", "ones_column", "read_only", "
 
 
 def is_sparse(X) -> bool:
-    """Whether ``X`` is a scipy.sparse matrix or array, or a :class:`OnesColumn` design."""
-    return sp.issparse(X) or isinstance(X, OnesColumn)
+    """Whether ``X`` is a scipy.sparse matrix or array, or a :class:`OnesColumn` design (a plain
+    ndarray answered first: about a hundred calls a small fit, 0.2 us each through scipy)."""
+    return type(X) is not np.ndarray and (sp.issparse(X) or isinstance(X, OnesColumn))
 
 
 class OnesColumn:
