@@ -2774,17 +2774,14 @@ def _correction_set(theta, pen_rows, penalty, multi, full: bool = False) -> np.n
 def _penalised_proposal_closes(one, two, rb, th, A, pen_rows, penalty, multiplier, room,
                                tol_hint) -> bool:
     """Whether the penalised step's point is kept (:func:`_penalised_step`): in the domain, and
-    its residual on the equality rows as :func:`_small_residual` asks (far from the optimum the
+    its residual on the equality rows as :func:`_proposal_closes` asks (far from the optimum the
     step's linearisation leaves the intercept's balance equation off, and the intercept's own
     step is taken instead); for a float32 curvature's proposal (``room`` given) also the
     slack's mismatch ``m = s~ + lam2 (theta + a) + lam1 sign(theta)`` on the penalised rows
     (zero for an exact step, to first order), whose charge ``||m||^2 / (2 lam2)`` is what its
     inexactness adds to the gap, within ``room``, else the float64 step is taken. It decides
     only which point is measured; either point's bracket is proved."""
-    if not two.t_max >= 1.0:
-        return False
-    eqr = _row_index(~pen_rows)
-    if not _small_residual(one, two.resid[eqr], rb[eqr], multiplier, tol_hint):
+    if not _proposal_closes(one, two, rb, _row_index(~pen_rows), multiplier, tol_hint):
         return False
     if room is None:
         return True
@@ -2802,18 +2799,18 @@ def _penalised_proposal_closes(one, two, rb, th, A, pen_rows, penalty, multiplie
 def _slack_excess(R, th, pen_rows, penalty) -> float:
     """The penalised rows' share of the gap at ``mu(theta)`` itself: the penalty's
     Fenchel-Young gap ``pen(theta_R) + pen*(s) + <theta_R, s>`` at the slack ``s = -R_R``
-    (``R = X^T W (Y - mu)``, pass 1's), ``pen*(s) = sum (|s| - lam1)_+^2 / (2 lam2)`` for L2 and
-    the elastic net; ``||R_R - lam2 theta_R||^2 / (2 lam2)`` for L2. A decision's estimate
-    (:func:`_penalised_target`), not a bound: the bracket proves its own. A column at a time
-    (views of the penalised rows): no (m, q) temporary beside pass 1's tables."""
+    (``R = X^T W (Y - mu)``, pass 1's), ``pen`` as :func:`_penalty_value` sums it and ``pen*``
+    as :func:`_relaxation` charges it (at ``t = 1``; ``||R_R - lam2 theta_R||^2 / (2 lam2)``
+    in all for L2). A decision's estimate (:func:`_penalised_target`), not a bound: the
+    bracket proves its own. A column at a time (views of the penalised rows): no (m, q)
+    temporary beside pass 1's tables."""
     pen = _row_index(pen_rows)
-    l1, l2 = penalty.l1_lam, penalty.l2_lam
     total = 0.0
     for c in range(th.shape[1]):
-        t, r = th[pen, c], R[pen, c]
-        conj = np.maximum(np.abs(r) - l1, 0.0)
-        total += float(l1 * np.abs(t).sum() + 0.5 * l2 * (t @ t) + (conj @ conj) / (2.0 * l2)
-                       - t @ r)
+        t, r = th[:, c:c + 1], R[:, c:c + 1]
+        total += (_penalty_value(t, pen_rows, penalty)
+                  + float(_relaxation([1.0], r, pen_rows, penalty)[0])
+                  - float(t[pen, 0] @ r[pen, 0]))
     return total
 
 

@@ -187,7 +187,7 @@ def _tighter_if_relaxed(dataset, dual, cert, penalty, method, max_iter, tol):
     relative gradient (iris, ``lam = 1e-12``: 3.5e-5 relative, at a gradient of 3.9e-11); the
     checker's own penalised step (:func:`~dualmaxent.certify._penalised_step`) now closes
     most such brackets at the given theta, and this runs where it did not (a curvature too
-    large to form, a step whose linearisation misses, an engine). And
+    large to form, a step whose linearisation misses). And
     a Poisson fit of counts up to 1e8 is an objective of 4e9 nats whose fit's own excess is 92:
     the gap the default relative gradient leaves, 2e-2 nats, is at the rounding level of the
     first and 2e-4 of the second. The gap falls as ``||g||^2``: the dual is solved again from
