@@ -436,6 +436,38 @@ def test_the_lbfgs_start_finishes_where_newtons_hessian_costs_more(monkeypatch, 
     assert np.linalg.norm(b1 - b2) <= 2.0 * (np.linalg.norm(g1) + np.linalg.norm(g2)) / mu
 
 
+def test_newton_finishes_where_an_iterations_fixed_cost_outweighs_its_hessian(monkeypatch):
+    """Two classes, 50 features, n = 1000 (the sweep's data): a gradient pass's arithmetic is
+    about half of an iteration's fixed cost (:data:`S.ITERATION_MADDS`), so Newton's finish,
+    its Hessian included, counts fewer iterations than L-BFGS at its rate would take from its
+    start's 1e-4 to 1e-8 (about seven): Newton forms its Hessian and stops at the tolerance
+    (stationarity from its definition). Counted in gradient passes alone (the model before),
+    the finish cost seven, and L-BFGS went on for seven iterations instead of Newton's one."""
+    from dualmaxent.bench_sweep import make_data
+
+    X, y = make_data(1000, 50, 2, seed=0)
+    ds = Dataset.from_arrays(X, y, family="bernoulli")  # (the classifier's: one column)
+    obj = make_objective(ds, Penalty())
+    obj.curvature_dtype = S._curvature_precision(obj)
+    n, w = ds.n, obj.n_params
+    share = S.HESSIAN_PASS_SHARE[np.dtype(obj.curvature_dtype)]
+    hessian = share * n * w**2 / 2.0
+    madds = 2.0 * n * ds.m * max(obj.q, 1)  # a gradient pass's: X theta and X^T R
+    assert S._newton_passes(obj) == pytest.approx(
+        2.0 + hessian / (madds + S.ITERATION_MADDS), rel=1e-12)
+    assert S._newton_passes(obj) < 4.0 < 2.0 + hessian / madds
+    hessians = []
+    curvature = S._newton_curvature
+    monkeypatch.setattr(S, "_newton_curvature",
+                        lambda o, beta: hessians.append(1) or curvature(o, beta))
+    res = solve_dual(ds, method="newton", tol=1e-8, check_attainment=False)
+    assert res.converged and hessians, "Newton finished"
+    # the same probabilities as two classes' softmax of (0, eta)
+    theta = np.column_stack([np.zeros_like(res.theta), res.theta])
+    rel, bound = _stationarity(Dataset.from_arrays(X, y), theta, 0.0, obj.penalized_rows)
+    assert rel <= 1e-8 + bound
+
+
 def test_the_lbfgs_start_hands_over_to_newton_where_its_rate_is_slow(monkeypatch):
     """Ill-conditioned columns (scales from 1e-2 to 1e2) slow L-BFGS: Newton takes over and
     forms its Hessian, as before the continuation."""
