@@ -1324,9 +1324,16 @@ class DualObjective:
                 self._gram = self._gram_matrix()  # X^T W X, once per objective
             G = np.array(self._gram, dtype=np.float64)
             G[np.diag_indices_from(G)] += 1e-12 * max(float(np.abs(G).max()), 1.0)
-            L = np.diag(self.penalty.l2_lam * self.penalized_rows.astype(np.float64))
+            lam = self.penalty.l2_lam * self.penalized_rows.astype(np.float64)
             try:
-                mu, V = scipy.linalg.eigh(L, G, check_finite=False)
+                if lam.any():
+                    mu, V = scipy.linalg.eigh(np.diag(lam), G, check_finite=False)
+                else:  # L = 0: mu = 0, and V = C^-T of G = C C^T (the generalised problem's
+                    # own first step): 59 us against 133 at m = 51
+                    C = scipy.linalg.cholesky(G, lower=True, check_finite=False)
+                    V = scipy.linalg.solve_triangular(C, np.eye(G.shape[0]), lower=True,
+                                                      check_finite=False).T
+                    mu = np.zeros(G.shape[0])
                 self._gram_eig = ((V, mu, np.ascontiguousarray(V.T))
                                   if np.all(np.isfinite(V)) else False)
             except np.linalg.LinAlgError:
