@@ -1659,15 +1659,17 @@ def _proposal_closes(one, two, rb, eqr, multiplier, tol_hint) -> bool:
                                                 tol_hint)
 
 
-def _small_residual(one, r, b, multiplier, tol_hint) -> bool:
+def _small_residual(one, r, b, multiplier, tol_hint, share: float = CG_RESIDUAL) -> bool:
     """:func:`_proposal_closes`'s test of a point's residual ``r`` on the equality rows (and
-    of its rounding bound ``b``), also :func:`_zero_step`'s."""
+    of its rounding bound ``b``): its charge within ``share`` of the tolerance (of the
+    objective; its largest entry of ``scale``); also :func:`_zero_step`'s, with its own
+    share."""
     r = np.abs(r)
     if not (np.isfinite(r).all() and np.isfinite(b).all()):
         return False
     charged = float(np.where(r > 0, multiplier * r, 0.0).sum())
     rounding = float(np.where(b > 0, multiplier * b, 0.0).sum())
-    allowed = CG_RESIDUAL * tol_hint
+    allowed = share * tol_hint
     return (charged <= max(rounding, allowed * max(1.0, abs(one.loglik_full)))
             and float(r.max(initial=0.0)) <= max(float(b.max(initial=0.0)),
                                                  allowed * one.scale))
@@ -1676,6 +1678,15 @@ def _small_residual(one, r, b, multiplier, tol_hint) -> bool:
 #: Whether the given point itself is tried before the Newton step (:func:`_zero_step`); the
 #: tests of the step's own paths turn it off.
 ZERO_STEP = True
+#: The share of the tolerance the given point's first-order charge may take for its bracket
+#: to be the certificate's (:func:`_zero_step`), the rest being the step's to save: ten times
+#: the step's own proposals' (:data:`CG_RESIDUAL`). A fit to ``tol = 1e-8`` was charged just
+#: above a hundredth (n = 1e4, two classes, 50 features, unpenalised: 4.8e-5 nats against
+#: 4.3e-5 allowed, the step then costing as much as the rest of the certificate: 3.8 against
+#: 1.9 ms at the solver's default); a fit to 1e-4 is charged a tenth to twice the tolerance,
+#: and still takes the step (its point's bracket would be nats wide). The bracket stays within
+#: a tenth of the tolerance either way, and is proved either way.
+ZERO_STEP_SHARE = 0.1
 
 #: ... where the step would cost at least this many multiply-adds, ``n (m q + |S|^2)`` (pass 2's
 #: products with ``X`` and ``C_SS``): below, both paths cost a few Python calls more than their
@@ -1712,8 +1723,9 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
     of ``mu`` itself is the gradient, already far below the tolerance, while the step's
     curvature (the one product that grows with ``|S|^2``) and pass 2's products with ``X``
     cost more than pass 1. So after pass 1 (its ``C_SS`` left unformed) the point ``mu`` that
-    pass 1 kept is taken as it is where its bracket closes as a step's would
-    (:func:`_small_residual`, the test of :func:`_proposal_closes`): its residual is ``-R``,
+    pass 1 kept is taken as it is where its bracket closes within :data:`ZERO_STEP_SHARE` of
+    the tolerance (:func:`_small_residual`, the test of :func:`_proposal_closes` with that
+    share, ten times a step's proposal's): its residual is ``-R``,
     pass 1's sums negated (exactly); its entropy, domain and the product with ``|X|`` that
     bounds the residual's rounding (and gives the gradient's budget) come from one pass
     without a product with ``X`` (:func:`_pass_two` without ``A``). Where it does not close
@@ -1778,7 +1790,8 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
     # alone (the first bound, through the whole objective, is far looser than the one that
     # bracket proves: n = 1e5, two classes, ten features, L2, the intercept's 1915 against 2)
     if not _small_residual(one, resid[eqr], np.zeros(resid[eqr].shape),
-                           0.0 if settle is not None else multiplier(one), tol_hint):
+                           0.0 if settle is not None else multiplier(one), tol_hint,
+                           ZERO_STEP_SHARE):
         return None
     room = CG_RESIDUAL * tol_hint * max(1.0, abs(one.loglik_full))
 
@@ -1827,14 +1840,15 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
     if not two.t_max >= 1.0:
         return None
     bound = multiplier(one)
-    if settle is not None and not _small_residual(one, resid[eqr], rb[eqr], bound, tol_hint):
+    if settle is not None and not _small_residual(one, resid[eqr], rb[eqr], bound, tol_hint,
+                                                  ZERO_STEP_SHARE):
         # the smaller multiplier bound the point's own bracket proves (at t = 1, as
         # :func:`_lower_point` takes it), for this decision alone (the bracket proves its own
         # again)
         charge = float(_relaxation([1.0], resid, pen_rows, penalty)[0])
         bound = settle(one, resid, rb, two.entropy - charge, charge, two.magnitude,
                        two.simplex_term, getattr(two, "fenchel", 0.0), keep=False)[1]
-    if not _small_residual(one, resid[eqr], rb[eqr], bound, tol_hint):
+    if not _small_residual(one, resid[eqr], rb[eqr], bound, tol_hint, ZERO_STEP_SHARE):
         return None
     second = 0.0
     if margins:

@@ -142,6 +142,7 @@ def test_a_rejected_sample_leaves_the_float32_curvature(monkeypatch, tol):
     # in view, and the float64 one is never formed over all rows
     ds = _dense(3, n=10000)
     theta = np.asarray(solve_dual(ds, tol=tol).theta, dtype=float).reshape(ds.m, 3)
+    monkeypatch.setattr(checker, "ZERO_STEP", False)  # the step's path (1e-8: the point closes)
     steps = []
     sampled = checker._sampled_step
     monkeypatch.setattr(checker, "_sampled_step",

@@ -18,6 +18,12 @@ Statements tested here, each recomputed from the definitions:
 * at a theta whose bracket the zero step cannot close (moved by 1e-4, the default tolerance)
   the certificate is the Newton step's bit for bit (the zero step turned off), from a single
   pass 1;
+* a point whose first-order charge lies between :data:`~dualmaxent.certify.CG_RESIDUAL` and
+  :data:`~dualmaxent.certify.ZERO_STEP_SHARE` of the tolerance (a tight optimum moved along a
+  fixed direction, the move scaled to the window's middle) keeps the zero step's bracket,
+  which holds the optimum ``-l`` at the tight theta written out here and charges that
+  first-order term (recomputed from its definition) in its budget; with the step's own share
+  the same point takes the step;
 * below :data:`~dualmaxent.certify.ZERO_MIN_TERMS` the step is taken without the attempt;
 * with an L2 penalty, at a theta whose intercept's residual the loose multiplier bound (through
   the whole objective) cannot afford, the zero step reads the smaller bound the point's own
@@ -230,6 +236,62 @@ def test_a_theta_the_zero_step_cannot_close_gets_the_newton_steps_bracket(monkey
         assert getattr(a, name) == pytest.approx(getattr(b, name), rel=4 * _gamma(ds.m + 8),
                                                  abs=0.0), name
     assert np.array_equal(np.asarray(a.mu), np.asarray(b.mu))
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 3])
+def test_a_point_charged_within_the_zero_steps_share_keeps_its_own_bracket(monkeypatch, kind):
+    ds, _ = _problem(kind)
+    tight = np.asarray(solve_dual(ds, tol=1e-13).theta, dtype=float).reshape(ds.m, -1)
+    rng = np.random.default_rng(5)
+    step = rng.standard_normal(tight.shape)
+    if ds.family.multiclass:
+        step[:, -1] = 0.0
+    step /= np.abs(step).max()
+    tol = checker.DEFAULT_TOL
+    calls = []
+    original = checker._small_residual
+
+    def spy(one, r, b, multiplier, tol_hint, *share):
+        calls.append((np.abs(r), multiplier, abs(one.loglik_full)))
+        return original(one, r, b, multiplier, tol_hint, *share)
+
+    monkeypatch.setattr(checker, "_small_residual", spy)
+    seen = _spy(monkeypatch)
+
+    def charge(delta):
+        """The zero step's first-order charge at ``tight + delta step`` (its definition,
+        sum of multiplier |r| over the equality rows) and ``|l|``, from its first test."""
+        calls.clear()
+        moved = tight + delta * step
+        cert = checker.certify(ds, moved if ds.family.multiclass else moved[:, 0])
+        r, multiplier, size = calls[0]
+        return float(np.sum(multiplier * r)), size, cert, moved
+
+    # the residual grows linearly with the move: scaled to the window's geometric middle,
+    # sqrt(CG_RESIDUAL ZERO_STEP_SHARE) of the tolerance (a factor 3.2 from either edge)
+    c0, size, _, _ = charge(1e-7)
+    middle = np.sqrt(checker.CG_RESIDUAL * checker.ZERO_STEP_SHARE) * tol * size
+    seen["zero"].clear()
+    c, size, cert, moved = charge(1e-7 * middle / c0)
+    assert checker.CG_RESIDUAL * tol * size < c <= checker.ZERO_STEP_SHARE * tol * size
+    assert seen["zero"] == [True], "the zero step was taken"
+    br = cert.projected
+    assert not br.stepped and cert.ok
+    # the bracket holds the optimum, -l at the tight solve's theta (its own rounding aside):
+    # the upper bound is -l(theta) and the proved lower bound (less its budget) below
+    l_star, l_moved = _loglik(ds, tight), _loglik(ds, moved)
+    magnitude = float(ds.weights @ (np.abs(ds.X @ moved).sum(axis=1) * 2 + 1.0)) * ds.k
+    rounding = 2 * _gamma(ds.n * ds.k + ds.m + 8) * magnitude
+    assert abs(br.upper_bound + l_moved) <= rounding
+    assert br.lower_bound - br.roundoff <= -l_star + rounding <= br.upper_bound + 2 * rounding
+    # the first-order charge is in the budget, and the budget within the share (plus the
+    # second-order and rounding terms, far smaller here)
+    assert c <= br.roundoff <= 2 * checker.ZERO_STEP_SHARE * tol * size
+    # with the step's own share the same point takes the step
+    monkeypatch.setattr(checker, "ZERO_STEP_SHARE", checker.CG_RESIDUAL)
+    seen["zero"].clear()
+    stepped = checker.certify(ds, moved if ds.family.multiclass else moved[:, 0])
+    assert seen["zero"] == [False] and stepped.projected.stepped and stepped.ok
 
 
 def test_a_small_problem_takes_the_step_without_trying(monkeypatch):
