@@ -454,10 +454,10 @@ def certify(data, theta, *, l2: float | None = None, l1: float | None = None,
         (1 - a)/2 ||theta_R||^2)``; the intercept row is never penalised).
     tol : float, default 1e-6
         The relative gap (and balance residual) the verdict allows. Where the point
-        ``mu(theta)`` itself closes the bracket to a hundredth of it, no Newton step is taken
-        (:func:`_zero_step`): ``within`` is then about ``2 |<theta, gradient>|``, first order in
-        theta's gradient, where the step's point would have made it second order. A smaller
-        ``tol`` asks for the sharper bracket.
+        ``mu(theta)`` itself closes the bracket to a tenth of it (:data:`ZERO_STEP_SHARE`), no
+        Newton step is taken (:func:`_zero_step`): ``within`` is then about ``2 |<theta,
+        gradient>|``, first order in theta's gradient, where the step's point would have made
+        it second order. A smaller ``tol`` asks for the sharper bracket.
     engine : Engine, optional
         Run the passes through an engine (:class:`dualmaxent.engine.Engine`: ``NumpyEngine``,
         ``DaskEngine`` or any object with its ``map_reduce``): the same block functions mapped

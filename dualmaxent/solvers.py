@@ -845,7 +845,7 @@ def _lbfgs_start(obj: DualObjective, beta, hist, finish: float | None = None):
 
     ``finish``: the solve's own tolerance. Past :data:`LBFGS_START_TOL` L-BFGS goes on toward
     it while its recent rate (:data:`LBFGS_RATE_SPAN`) predicts fewer iterations than Newton's
-    finish costs in gradient passes (:func:`_newton_passes`), and stops there when it gets
+    finish costs in L-BFGS iterations (:func:`_newton_passes`), and stops there when it gets
     there (Newton then forms no Hessian).
 
     Far from the optimum a Newton step gains little more than an L-BFGS step, but its Hessian
@@ -910,7 +910,7 @@ def _lbfgs_start(obj: DualObjective, beta, hist, finish: float | None = None):
 
 #: :func:`_lbfgs_ascent` goes on past :data:`LBFGS_START_TOL` toward the solve's own tolerance
 #: while its rate over the last this many iterations predicts fewer iterations to it than
-#: Newton's finish costs in gradient passes (:func:`_newton_passes`).
+#: Newton's finish costs in L-BFGS iterations (:func:`_newton_passes`).
 LBFGS_RATE_SPAN = 3
 #: ... and while the next step's predicted ascent exceeds this many unit roundings of the value;
 #: nor toward a tolerance below the relative gradient where that ascent, extrapolated as
@@ -919,8 +919,8 @@ LBFGS_RATE_SPAN = 3
 #: with 64 said 1.3e-8 where L-BFGS went on to 2e-9, the full step accepted each time).
 LBFGS_VALUE_ROUNDING = 64
 LBFGS_FLOOR_ROUNDING = 8
-#: Newton's finish in gradient passes: two passes (its steps) and the Hessian's, this share of
-#: the ratio of their multiply-adds, ``n w^2 / 2`` against the pass's ``2 n m q``, by the
+#: The Hessian pass's cost in Newton's finish (:func:`_newton_passes`): this share of the
+#: ratio of its multiply-adds to a gradient pass's, ``n w^2 / 2`` against ``2 n m q``, by the
 #: curvature's precision. Measured (one BLAS thread, the Hessian pass over the gradient
 #: pass, at the class-frequency start, L2): float64 0.40 to 0.57 (two classes, 50 features,
 #: n = 3e3 to 3e4), 0.47 (three classes, ten features, 1e4), 0.99 (two classes, ten
