@@ -1679,14 +1679,32 @@ def _small_residual(one, r, b, multiplier, tol_hint, share: float = CG_RESIDUAL)
 #: tests of the step's own paths turn it off.
 ZERO_STEP = True
 #: The share of the tolerance the given point's first-order charge may take for its bracket
-#: to be the certificate's (:func:`_zero_step`), the rest being the step's to save: ten times
-#: the step's own proposals' (:data:`CG_RESIDUAL`). A fit to ``tol = 1e-8`` was charged just
-#: above a hundredth (n = 1e4, two classes, 50 features, unpenalised: 4.8e-5 nats against
-#: 4.3e-5 allowed, the step then costing as much as the rest of the certificate: 3.8 against
-#: 1.9 ms at the solver's default); a fit to 1e-4 is charged a tenth to twice the tolerance,
-#: and still takes the step (its point's bracket would be nats wide). The bracket stays within
-#: a tenth of the tolerance either way, and is proved either way.
-ZERO_STEP_SHARE = 0.1
+#: to be the certificate's (:func:`_zero_step`); :data:`ZERO_STEP_ROOM` is its second-order
+#: charge's, and the other half is left to the rounding and the budget's other terms, so the
+#: point's own bracket stays within half the tolerance, proved either way. Only the choice
+#: between two proved brackets rests on these shares. A hundredth, the step's own proposals'
+#: (:data:`CG_RESIDUAL`), took the step at every fit to ``tol = 1e-8`` (n = 1e4, two classes,
+#: 50 features, unpenalised: 4.8e-5 nats charged against 4.3e-5 allowed, the step costing 3.8
+#: ms against 1.9 for the rest of the certificate); a tenth still took it at every fit to
+#: ``tol = 1e-4`` of 24 (n = 1e4 and 1e5; two, three and ten classes; ten and 50 features;
+#: unpenalised and L2), where the step and its curvature cost 20 to 70 % of the fit. With
+#: these shares (four tenths, a tenth) and the sample's growth (:data:`ZERO_SAMPLE_ROWS`),
+#: ``MaxEntClassifier(tol=1e-4).fit`` (one thread, best of 5): n = 1e4, two classes, ten
+#: features 3.8 -> 3.2 ms, 50 features 8.3 -> 6.0; n = 1e5, two classes, ten features 24.4 ->
+#: 17.8; three classes, ten features 72.9 -> 57.6, 50 features 182.8 -> 145.0; the 19 others
+#: within the spread (their points charged more: the solver's stop at a relative gradient near
+#: the tolerance, or an L2 fit's intercept charged through its multiplier's bound).
+ZERO_STEP_SHARE = 0.4
+#: ... and the share its second-order charge may take (:func:`_zero_step`); a hundredth
+#: refused n = 1e5, three classes, 50 features at ``tol = 1e-4`` (the sample's eigenvalue
+#: bound 8.6 against 23 needed).
+ZERO_STEP_ROOM = 0.1
+#: The largest row sample, as a share of the rows, whose curvature the zero step's eigenvalue
+#: bound may take after the first (:data:`SINGLE_PROOF_ROWS` rows an entry) falls short
+#: (:func:`_proved_smallest`): a sample's smallest eigenvalue grows about as its rows, so
+#: twice the rows the shortfall asks for, within this share; the step's own curvature sums
+#: every row, and pass 2 besides.
+ZERO_SAMPLE_ROWS = 0.25
 
 #: ... where the step would cost at least this many multiply-adds, ``n (m q + |S|^2)`` (pass 2's
 #: products with ``X`` and ``C_SS``): below, both paths cost a few Python calls more than their
@@ -1771,8 +1789,9 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
     logarithm, ``P_jk`` its smallest probability), doubled as above. ``mu'``'s rows are within
     ``1 + second_step`` of ``mu``'s distance from the simplex, so the simplex term is charged
     twice. Both charges go into ``roundoff`` with the first-order one, and ``lambda`` is sought
-    large enough that they stay within :data:`CG_RESIDUAL` times the tolerance of the
-    objective, else the step is taken.
+    large enough that they stay within :data:`ZERO_STEP_ROOM` times the tolerance of the
+    objective (a larger row sample tried where the first falls short,
+    :func:`_proved_smallest`), else the step is taken.
 
     Measured (``certify`` at the solver's default theta, one thread, best of 20, CPU time;
     before -> after): n = 1e5, 50 features, unpenalised, two classes 30.3 -> 16.8 ms, three
@@ -1793,7 +1812,7 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
                            0.0 if settle is not None else multiplier(one), tol_hint,
                            ZERO_STEP_SHARE):
         return None
-    room = CG_RESIDUAL * tol_hint * max(1.0, abs(one.loglik_full))
+    room = ZERO_STEP_ROOM * tol_hint * max(1.0, abs(one.loglik_full))
 
     def second_order(rb):
         """``(coefficient, enough)``: the second-order charge is ``coefficient / lambda``,
@@ -1994,7 +2013,9 @@ def _proved_smallest(data, kept, sel, enough: float, layout=None, full: bool = T
 
     Returns ``(bound, rank, condition)``, the last two of the matrix that gave the bound (-1
     and NaN for the Kronecker bound). ``full=False`` (:func:`_zero_step`) never forms the full
-    curvature: the best bound found, 0 when none."""
+    curvature: where the sample's bound falls short it tries one larger sample (twice the rows
+    the shortfall asks for, at most :data:`ZERO_SAMPLE_ROWS` of them), and returns the best
+    bound found, 0 when none."""
     n, p = data.n, sel.size
     found = (0.0, -1, float("nan"))
     if layout is not None:
@@ -2011,6 +2032,16 @@ def _proved_smallest(data, kept, sel, enough: float, layout=None, full: bool = T
             return low, rank, condition
         if rank == p and low > found[0]:
             found = (low, rank, condition)
+        # (the zero step, ``full`` False: a larger sample where this one falls short, as
+        # many rows again as the shortfall asks, twice, within ZERO_SAMPLE_ROWS of them)
+        more = int(min(ZERO_SAMPLE_ROWS * n, 2.0 * sample * enough / low)) if (
+            not full and rank == p and 0 < low <= enough) else 0
+        if more > sample:
+            C_s, _ = _kept_curvature(data, kept, sel, more)
+            _, rank, condition, low = factor(C_s, len(range(0, n, _sample_stride(n, more))),
+                                             cholesky_min=0)
+            if rank == p and low > found[0]:
+                found = (low, rank, condition)
     if not full:
         return found
     _, rank, condition, low = factor(_kept_curvature(data, kept, sel, None)[0], n)

@@ -330,7 +330,10 @@ class MaxEntClassifier(ClassifierMixin, _DualMaxentEstimator):
     method : str, default "auto"
         The dual solver (:func:`dualmaxent.solve_dual`).
     tol : float, optional
-        The dual solver's target relative gradient (its default when omitted).
+        The dual solver's target relative gradient (its default when omitted). A certified
+        two-class fit is solved to at most ``0.4 tol`` where the certificate's tolerance is
+        ``tol`` (:func:`dualmaxent.verify.solve_tol`: its point's own bracket then closes,
+        cheaper than the checker's Newton step).
     max_iter : int, optional
         The dual solver's iteration cap (its default when omitted), with or without the
         certificate.

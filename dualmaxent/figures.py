@@ -47,7 +47,7 @@ from .dual import solve_dual
 from .exceptions import DualMaxentError, DualMaxentWarning
 from .families import get_family
 from .report import label_text
-from .verify import recover_primal, verify
+from .verify import feature_totals, recover_primal, verify
 
 __all__ = ["DATA_FIGURES", "FigureOutput", "FIGURES", "FORMATS", "main_figures", "render"]
 
@@ -400,8 +400,8 @@ def fig_balance_equations(out="figures", data=None) -> FigureOutput:
     fam = ds.family
     Y = _as_table(ds, ds.Y)
     P = _as_table(ds, _optimum_point(ds, cert))
-    w = np.asarray(ds.weights, dtype=np.float64)[:, None]
-    xty, xtp = ds.X.T @ (w * Y), ds.X.T @ (w * P)  # (m, q): rows are features, columns classes
+    # (m, q): rows are features, columns classes
+    xty, xtp = feature_totals(ds, Y), feature_totals(ds, P)
     names = _column_names(ds)
     m, q = xty.shape
     cells = ds.n <= CELLS_MAX_N

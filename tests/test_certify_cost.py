@@ -14,7 +14,8 @@ Statements tested here, each recomputed from the definitions:
   bracket is the float64 step's bit for bit;
 * the attainment proof's eigenvalue bound (:func:`~dualmaxent.certify._proved_smallest`),
   from a row sample or from all rows, is below the smallest eigenvalue of the full curvature
-  formed here from its definition;
+  formed here from its definition; for the zero step, where the first sample's bound falls
+  short, a larger sample's proves more, and is still below it;
 * the float32 operator of the Krylov step (:func:`dualmaxent.certify._operator` with
   ``single``) is within its worst-case rounding bound of ``C_SS v`` written out here;
 * with the float32 operator forced (:data:`~dualmaxent.certify.SINGLE_KRYLOV_DECADES`), no
@@ -171,6 +172,23 @@ def test_the_proved_eigenvalue_is_below_the_full_curvatures(kind, enough):
     if enough == 0.0:  # the sample's bound: below the full one's, and a fraction of it
         full = checker._proved_smallest(ds, kept, sel, np.inf)[0]
         assert low <= full + slack and low < 0.9 * full
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 3])
+def test_the_zero_steps_larger_sample_proves_what_the_first_could_not(monkeypatch, kind):
+    ds, theta = _solved(kind, n=4000)
+    sel = _selected(ds)
+    kept = _kept(ds, theta)
+    first = checker._proved_smallest(ds, kept, sel, 0.0, full=False)[0]
+    enough = 1.5 * first  # beyond the first sample, within the larger one's reach
+    grown = checker._proved_smallest(ds, kept, sel, enough, full=False)[0]
+    C = full_curvature(ds, theta, sel)
+    slack = (_gamma(ds.n + 8) * sel.size + 64 * sel.size * 2.0 ** -53) * float(np.diag(C).max())
+    # proved for the full curvature (written out here), and enough: the larger sample's
+    assert enough < grown <= float(np.linalg.eigvalsh(C).min()) + slack
+    # without the larger sample the first one's bound is all the zero step gets
+    monkeypatch.setattr(checker, "ZERO_SAMPLE_ROWS", 0.0)
+    assert checker._proved_smallest(ds, kept, sel, enough, full=False)[0] == first < enough
 
 
 def _segment_values(ds, mu, lam, ts):
