@@ -181,13 +181,16 @@ def test_the_zero_steps_larger_sample_proves_what_the_first_could_not(monkeypatc
     kept = _kept(ds, theta)
     first = checker._proved_smallest(ds, kept, sel, 0.0, full=False)[0]
     enough = 1.5 * first  # beyond the first sample, within the larger one's reach
-    grown = checker._proved_smallest(ds, kept, sel, enough, full=False)[0]
+    grow, samples, curvature = ds.n // 4, [], checker._kept_curvature
+    monkeypatch.setattr(checker, "_kept_curvature", lambda data, kept, sel, sample, *a, **kw: (
+        samples.append(sample) or curvature(data, kept, sel, sample, *a, **kw)))
+    grown = checker._proved_smallest(ds, kept, sel, enough, full=False, grow=grow)[0]
+    assert len(samples) == 2 and samples[0] < samples[1] <= grow  # one larger, within grow
     C = full_curvature(ds, theta, sel)
     slack = (_gamma(ds.n + 8) * sel.size + 64 * sel.size * 2.0 ** -53) * float(np.diag(C).max())
     # proved for the full curvature (written out here), and enough: the larger sample's
     assert enough < grown <= float(np.linalg.eigvalsh(C).min()) + slack
     # without the larger sample the first one's bound is all the zero step gets
-    monkeypatch.setattr(checker, "ZERO_SAMPLE_ROWS", 0.0)
     assert checker._proved_smallest(ds, kept, sel, enough, full=False)[0] == first < enough
 
 
