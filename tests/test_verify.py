@@ -511,3 +511,21 @@ def test_a_poisson_fit_of_huge_counts_is_solved_until_its_own_excess_is_closed()
     assert cert.projected.excess_reference == pytest.approx(abs(fig["upper_bound"] - own),
                                                             abs=cert.roundoff)
     assert max(cert.duality_gap - cert.roundoff, 0.0) <= 1e-6 * cert.projected.excess_reference
+
+
+@pytest.mark.parametrize("family", ["bernoulli", "categorical"])
+@pytest.mark.parametrize("bad", ["x", True, -1.0, float("nan"), 2.0])
+def test_a_bad_dual_tol_beside_a_given_tol_is_a_one_line_error(family, bad):
+    """The two-class solve's tolerance (:func:`dualmaxent.verify.solve_tol`) is compared with
+    the certificate's only once the given one is known to be a tolerance."""
+    from dualmaxent.exceptions import DualMaxentError
+
+    ds = overlapping(n=60, p=2, k=2, seed=4)
+    if family == "bernoulli":
+        import numpy as np
+
+        from dualmaxent import Dataset
+        ds = Dataset.from_arrays(np.asarray(ds.X)[:, :-1], np.asarray(ds.Y).argmax(axis=1),
+                                 family="bernoulli")
+    with pytest.raises(DualMaxentError, match="tol"):
+        verify(ds, tol=1e-6, dual_tol=bad, primal="projected")
