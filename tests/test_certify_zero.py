@@ -314,9 +314,10 @@ def test_a_loosely_asked_two_class_fit_is_solved_to_the_zero_steps_share(monkeyp
     seen = _spy(monkeypatch)
     cert = verifying.verify(ds, primal="projected", dual_tol=tol)
     if ds.family.multiclass:  # Newton-CG's last iteration costs the step: as asked
-        assert asked == [tol]
+        assert asked == [tol] and "tightened" not in cert.dual.message
         return
     assert asked == [checker.ZERO_STEP_SHARE * tol]
+    assert f"the {tol:g} asked, tightened to" in cert.dual.message  # (said where it shows)
     # the relative gradient max |X^T W (Y - mu)| / (1 + max |X^T W Y|), from its definition
     theta = np.asarray(cert.dual.theta, dtype=float).reshape(ds.m, 1)
     Y = _labels(ds)[:, :1]
