@@ -351,8 +351,8 @@ def verify(
             if asked != dual_tol:  # (said where the solver's message shows the tolerance)
                 dual = dataclasses.replace(dual, message=(
                     f"{dual.message} (the {dual_tol:g} asked, tightened to {asked / tol:g} x "
-                    f"the certificate's tolerance {tol:g} so that the point's own bracket "
-                    "closes, cheaper than a Newton step in the checker)"))
+                    f"the certificate's tolerance {tol:g}: the checker's cheapest bracket, at "
+                    "the point itself with no Newton step, needs that)"))
         if dual.penalty != penalty:
             raise DualMaxentError("the dual result was solved with another penalty")
         cert = certify(dataset, dual.theta, penalty=penalty, tol=tol, source=describe_source(dual))
