@@ -192,7 +192,8 @@ def certificate_tol(tol: float | None, dual_tol: float | None) -> float:
 def solve_tol(dataset: Dataset, dual_tol: float | None, tol: float) -> float | None:
     """The relative gradient :func:`verify` solves the dual to, for a certificate at ``tol``:
     ``dual_tol`` (None: the method's default), but for the Bernoulli family at most
-    :data:`~dualmaxent.certify.ZERO_STEP_SHARE` times ``tol``.
+    :data:`~dualmaxent.certify.ZERO_STEP_SHARE` times ``tol`` where ``dual_tol <= tol`` (the
+    certificate's tolerance the dual's own or looser, as :func:`certificate_tol` makes it).
 
     The checker keeps the given point's own bracket (no Newton step,
     :func:`~dualmaxent.certify._zero_step`) only where the point's relative gradient is within
@@ -208,7 +209,10 @@ def solve_tol(dataset: Dataset, dual_tol: float | None, tol: float) -> float | N
     if dual_tol is None:
         return None
     dual_tol = checked_tol(dual_tol)  # (solve_dual's own one-line error, before the comparison)
-    if type(dataset.family) is Bernoulli and dual_tol > ZERO_STEP_SHARE * tol:
+    # (only where the certificate is at least as loose as the dual, as by default: a
+    # certificate asked tighter than the solve, certify_tol=1e-12 beside tol=1e-4, is the
+    # user's own test of that solve, and 0.4e-12 may lie below what float64 can reach)
+    if type(dataset.family) is Bernoulli and ZERO_STEP_SHARE * tol < dual_tol <= tol:
         return ZERO_STEP_SHARE * tol
     return dual_tol
 

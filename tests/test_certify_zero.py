@@ -27,7 +27,8 @@ Statements tested here, each recomputed from the definitions:
 * a two-class fit certified at a loose tolerance (:func:`dualmaxent.verify`, 1e-4) is solved
   to :data:`~dualmaxent.certify.ZERO_STEP_SHARE` of it (its relative gradient recomputed here
   from the definition), and its certificate is its point's own bracket, which holds ``-l`` at
-  a tight solve; several classes are solved to the tolerance asked;
+  a tight solve; several classes, and a certificate asked tighter than the solve, are solved
+  to the tolerance asked;
 * below :data:`~dualmaxent.certify.ZERO_MIN_TERMS` the step is taken without the attempt;
 * with an L2 penalty, at a theta whose intercept's residual the loose multiplier bound (through
   the whole objective) cannot afford, the zero step reads the smaller bound the point's own
@@ -335,6 +336,10 @@ def test_a_loosely_asked_two_class_fit_is_solved_to_the_zero_steps_share(monkeyp
                                                                   + 1.0))
     assert br.lower_bound - br.roundoff <= -_loglik(ds, tight) + rounding
     assert -_loglik(ds, tight) <= br.upper_bound + rounding
+    # a certificate asked tighter than the solve is the user's own test of it: as asked
+    asked.clear()
+    strict = verifying.verify(ds, primal="projected", dual_tol=tol, tol=1e-12)
+    assert asked == [tol] and "tightened" not in strict.dual.message
 
 
 def test_a_small_problem_takes_the_step_without_trying(monkeypatch):
