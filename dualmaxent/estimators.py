@@ -336,8 +336,8 @@ class MaxEntClassifier(ClassifierMixin, _DualMaxentEstimator):
     tol : float, optional
         The dual solver's target relative gradient (its default when omitted). A certified
         two-class fit is solved to at most ``0.4 tol`` where the certificate's tolerance is
-        ``tol`` (``certify.ZERO_STEP_SHARE``, :func:`dualmaxent.verify.solve_tol`: its point's
-        own bracket then closes, cheaper than the checker's Newton step).
+        ``tol`` (``certify.ZERO_STEP_SHARE``, :func:`dualmaxent.verify.solve_tol`): the
+        checker's cheapest bracket, at the point itself with no Newton step, needs that.
     max_iter : int, optional
         The dual solver's iteration cap (its default when omitted), with or without the
         certificate.

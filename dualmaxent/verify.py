@@ -316,7 +316,8 @@ def verify(
     method, dual_tol, dual_max_iter
         For :func:`dualmaxent.solve_dual`, as its ``method``, ``tol`` and ``max_iter`` (the last
         two default to the method's own; a two-class ``dual_tol`` is tightened to
-        :data:`~dualmaxent.certify.ZERO_STEP_SHARE` times ``tol``, :func:`solve_tol`).
+        :data:`~dualmaxent.certify.ZERO_STEP_SHARE` times ``tol`` where ``tol`` is its own or
+        looser, :func:`solve_tol`).
     l2, l1, penalty, l1_ratio
         The penalty (the same for both problems; ``l1=lam, l1_ratio=a`` is the elastic net,
         :func:`dualmaxent.params.make_penalty`).
