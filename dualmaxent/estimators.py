@@ -335,7 +335,7 @@ class MaxEntClassifier(ClassifierMixin, _DualMaxentEstimator):
         The dual solver (:func:`dualmaxent.solve_dual`).
     tol : float, optional
         The dual solver's target relative gradient (its default when omitted). A certified
-        two-class fit is solved to at most ``0.4 tol`` where the certificate's tolerance is
+        two-class fit is solved to at most ``0.5 tol`` where the certificate's tolerance is
         ``tol`` (``certify.ZERO_STEP_SHARE``, :func:`dualmaxent.verify.solve_tol`): the
         checker's cheapest bracket, at the point itself with no Newton step, needs that.
     max_iter : int, optional

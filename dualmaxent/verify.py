@@ -201,7 +201,7 @@ def solve_tol(dataset: Dataset, dual_tol: float | None, tol: float) -> float | N
     to twice it, and the checker's step (the curvature over every row, then a pass) costs three
     or four of the solver's last iterations, L-BFGS passes. Solved to the share, those fits
     keep their own bracket. Measured (``MaxEntClassifier(tol=1e-4).fit``, the zero step's
-    shares already at four tenths and a tenth, one thread, best of 5): n = 1e5, 50 features
+    shares then four tenths and a tenth, one thread, best of 5): n = 1e5, 50 features
     77.4 -> 64.4 ms unpenalised, 77.6 -> 63.2 with L2; n = 1e4, 1e5 and 1e6 with ten features,
     and 1e4 with 50, within the spread. Not for several classes, where the solver's last
     iteration (Newton-CG) costs as much as the step: solved to the share, n = 1e4, ten classes,

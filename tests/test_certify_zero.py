@@ -405,7 +405,7 @@ def test_a_penalised_zero_step_reads_the_multiplier_its_own_bracket_proves(monke
     # what the zero step allows (ZERO_STEP_SHARE of the tolerance, relative to the data's
     # scale): small enough for a multiplier of a few units, not for the loose bound through
     # the whole objective (hundreds: the point's slack times it misses the room by far; both
-    # assertions below hold from about a 130th to a 20th)
+    # assertions below hold from about a 250th to a 12th)
     P = probabilities(ds, star)
     curvature = float(ds.weights @ (P[:, 0] * (1.0 - P[:, 0])))
     scale = 1.0 + float(np.abs(ds.X.T @ (ds.weights[:, None] * _labels(ds))).max())
