@@ -454,7 +454,7 @@ def certify(data, theta, *, l2: float | None = None, l1: float | None = None,
         (1 - a)/2 ||theta_R||^2)``; the intercept row is never penalised).
     tol : float, default 1e-6
         The relative gap (and balance residual) the verdict allows. Where the point
-        ``mu(theta)`` itself closes the bracket to a tenth of it (:data:`ZERO_STEP_SHARE`), no
+        ``mu(theta)`` itself closes the bracket to half of it (:data:`ZERO_STEP_SHARE`), no
         Newton step is taken (:func:`_zero_step`): ``within`` is then about ``2 |<theta,
         gradient>|``, first order in theta's gradient, where the step's point would have made
         it second order. A smaller ``tol`` asks for the sharper bracket.
@@ -1751,7 +1751,7 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
     cost more than pass 1. So after pass 1 (its ``C_SS`` left unformed) the point ``mu`` that
     pass 1 kept is taken as it is where its bracket closes within :data:`ZERO_STEP_SHARE` of
     the tolerance (:func:`_small_residual`, the test of :func:`_proposal_closes` with that
-    share, ten times a step's proposal's): its residual is ``-R``,
+    share, fifty times a step's proposal's): its residual is ``-R``,
     pass 1's sums negated (exactly); its entropy, domain and the product with ``|X|`` that
     bounds the residual's rounding (and gives the gradient's budget) come from one pass
     without a product with ``X`` (:func:`_pass_two` without ``A``). Where it does not close
