@@ -88,12 +88,14 @@ _SPARSE = ["csr", "csc", "coo"]
 
 
 def _plain_arrays(X, y):
-    """``(X as float64, y)`` when ``X`` is a plain 2-d ndarray of numbers with at least one row
-    and one column, and ``y`` a 1-d ndarray of numbers with one entry per row, both finite:
-    what ``validate_data(X, y, dtype=np.float64)`` would return, unchanged (its checks all
-    pass). None otherwise (subclasses such as ``np.matrix`` or memmaps, other containers, other
-    dtypes, NaN or infinite values, an overflowing sum), for scikit-learn to check and word the
-    error. Nothing is copied except an ``X`` of another dtype, converted as scikit-learn does.
+    """``(X, y)`` when ``X`` is a plain 2-d ndarray of numbers with at least one row and one
+    column, and ``y`` a 1-d ndarray of numbers with one entry per row, both finite: what
+    ``validate_data(X, y, dtype=np.float64)`` would return but for ``X``'s dtype (its checks
+    all pass). None otherwise (subclasses such as ``np.matrix`` or memmaps, other containers,
+    other dtypes, NaN or infinite values, an overflowing sum), for scikit-learn to check and
+    word the error. Nothing is copied: an ``X`` of float32 or integers is converted to float64
+    by the data set's own copy (:meth:`dualmaxent.Dataset._from_arrays`), as scikit-learn's
+    conversion would (exactly: every such number is a float64), in one pass instead of two.
     """
     if type(X) is not np.ndarray or type(y) is not np.ndarray:
         return None
@@ -102,11 +104,12 @@ def _plain_arrays(X, y):
     n, p = X.shape
     if n == 0 or p == 0 or y.shape[0] != n:
         return None
-    X = np.asarray(X, dtype=np.float64)
-    # a NaN or an infinity makes the sum non-finite (an overflow of finite entries too: then
-    # scikit-learn's check decides), as scikit-learn's own first test
+    # a NaN or an infinity makes the sum non-finite (an overflow of finite entries too, in
+    # X's own precision: then scikit-learn's check decides), as scikit-learn's own first test;
+    # bools and integers are finite
     with np.errstate(over="ignore", invalid="ignore"):
-        if not np.isfinite(X.sum()) or (y.dtype.kind == "f" and not np.isfinite(y.sum())):
+        if (X.dtype.kind == "f" and not np.isfinite(X.sum())) or (
+                y.dtype.kind == "f" and not np.isfinite(y.sum())):
             return None
     return X, y
 

@@ -31,7 +31,7 @@ import numpy as np
 from . import _kernels, design
 from .exceptions import DataError
 
-__all__ = ["Identifiability", "identify", "identify_gram", "RANK_RTOL"]
+__all__ = ["Identifiability", "identify", "identify_gram", "screen", "RANK_RTOL"]
 
 #: Relative singular value of ``sqrt(W) X D`` below which a direction is a dependency: exact
 #: dependencies sit at round-off (1e-16), a degree-10 polynomial basis on [0, 1] at 1e-6.
@@ -207,8 +207,26 @@ def _identify(X, w, names, keep_gram: bool = True) -> Identifiability:
                             f"columns ({m}), so its columns are linearly dependent; fit it with "
                             "a penalty (l2 or l1), which needs no rank")
         return identify_gram(_kernels.gram(X, w), names)
+    screened = _screen(X, w, keep_gram)
+    if screened is not None:
+        return screened
+    return identify_gram(_kernels.gram(X, w), names, X=X, w=w)
+
+
+def screen(X: np.ndarray, w: np.ndarray, keep_gram: bool = True) -> Identifiability | None:
+    """:func:`identify`'s float32 screen alone: its result when the screen proves that a dense
+    ``X`` has full rank, else None, without the float64 Gram matrix and the blocked QR that
+    tell a dependency from ill-conditioning (a penalised fit, whose maximiser is unique whatever
+    the columns, asks only whether float32 curvatures are safe:
+    :meth:`dualmaxent.objective.DualObjective.design_condition`)."""
+    with _kernels._one_blas_thread():
+        return _screen(X, w, keep_gram)
+
+
+def _screen(X, w, keep_gram: bool) -> Identifiability | None:
     # a float32 screen first: half the pass, and conclusive for the ordinary full-rank design;
     # on a row sample first when there are many rows (full rank of some rows proves it for all)
+    n, m = X.shape
     per_column = RANK_SCREEN_ROWS_PER_COLUMN if keep_gram else RANK_SCREEN_MIN_ROWS_PER_COLUMN
     step = min(RANK_SAMPLE_MAX_STEP, n // max(per_column * m, 1))
     condition = gram = None
@@ -225,7 +243,7 @@ def _identify(X, w, names, keep_gram: bool = True) -> Identifiability:
             gram = None
         return Identifiability(rank=m, m=m, basis=np.eye(m), null_space=np.zeros((m, 0)),
                                condition=condition, dependencies=(), gram=gram)
-    return identify_gram(_kernels.gram(X, w), names, X=X, w=w)
+    return None
 
 
 def _clearly_full_rank(G: np.ndarray, clear: float):

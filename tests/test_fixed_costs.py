@@ -256,6 +256,32 @@ def test_the_plain_path_fits_as_scikit_learns_validation_does(monkeypatch, tmp_p
         assert estimators._plain_arrays(np.full((2, 2), 1e308), np.ones(2)) is None
 
 
+@pytest.mark.parametrize("intercept", [True, False])
+def test_a_design_of_float32_or_integers_is_converted_by_the_data_sets_own_copy(intercept):
+    """float32, integer and bool designs fit exactly as their float64 conversion does (each such
+    number is a float64, so the data set's X is the same bits), the estimator's plain path
+    handing them over unconverted (the data set's copy is the one conversion)."""
+    rng = np.random.default_rng(8)
+    base = rng.standard_normal((300, 4))
+    y = (base[:, 0] + rng.standard_normal(300) > 0).astype(int)
+    for X in (base.astype(np.float32), np.round(3 * base).astype(np.int16),
+              np.column_stack([base[:, :3] > 0, base[:, 3] > 1])):
+        wide = X.astype(np.float64)
+        plain = estimators._plain_arrays(X, y)
+        assert plain is not None and plain[0] is X  # (not converted there)
+        ds = Dataset.from_arrays(X, y, intercept=intercept)
+        ref = Dataset.from_arrays(wide, y, intercept=intercept)
+        assert ds.X.dtype == np.float64 and np.array_equal(ds.X, ref.X)
+        assert not np.shares_memory(ds.X, X)
+        est = MaxEntClassifier(fit_intercept=intercept).fit(X, y)
+        again = MaxEntClassifier(fit_intercept=intercept).fit(wide, y)
+        assert np.array_equal(est.coef_, again.coef_)
+        assert np.array_equal(est.intercept_, again.intercept_)
+        assert np.array_equal(est.predict_proba(X), again.predict_proba(wide))
+    with pytest.raises(ValueError, match="NaN|infinity"):  # (float32's own non-finite entries)
+        MaxEntClassifier().fit(np.where(base > 2, np.nan, base).astype(np.float32), y)
+
+
 def test_an_overflowing_sum_of_finite_x_still_fits_or_fails_as_before():
     X = np.array([[1e308, 1.0], [1e308, -1.0], [-1e308, 2.0], [1e308, 0.5]])
     with pytest.raises(DataError, match="the features' scale is the cause"):

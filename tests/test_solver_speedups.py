@@ -374,6 +374,39 @@ def test_a_costly_hessian_below_large_rows_is_float32_and_keeps_the_maximiser(
     assert np.linalg.norm(b1 - b2) <= 2.0 * (np.linalg.norm(g1) + np.linalg.norm(g2)) / mu
 
 
+def test_a_penalised_fit_reads_the_rank_screen_alone():
+    """A penalised objective asks only whether float32 curvatures are safe
+    (:meth:`~dualmaxent.objective.DualObjective.design_condition`): on a design with every level
+    of a categorical beside the intercept (a dependency the float32 screen cannot prove
+    absent) it gets float64 without the float64 rank pass, and the data set holds no
+    identifiability; on a full-rank design the screen's result is the identifiability itself,
+    whose condition a rank pass made afresh repeats."""
+    from dualmaxent.identifiability import identify
+
+    rng = np.random.default_rng(11)
+    n, features, levels = 4000, 160, 8
+    Xf = rng.standard_normal((n, features))
+    dummies = np.eye(levels)[rng.integers(0, levels, n)]
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-Xf[:, 0]))).astype(int)
+    trap = Dataset.from_arrays(np.hstack([Xf, dummies]), y)
+    obj = make_objective(trap, Penalty("l2", 1.0))
+    assert n * obj.curvature_width ** 2 >= S.SINGLE_CURVATURE_MIN_FLOPS  # (the condition read)
+    assert S._curvature_precision(obj) == np.float64
+    assert obj.design_condition() is None
+    assert "identifiability" not in vars(trap)
+    assert trap.identifiability.rank == trap.m - 1  # (the dependency is real)
+    full = Dataset.from_arrays(Xf, y)
+    pen = make_objective(full, Penalty("l2", 1.0))
+    assert n * pen.curvature_width ** 2 >= S.SINGLE_CURVATURE_MIN_FLOPS
+    condition = pen.design_condition()
+    assert vars(full)["identifiability"].condition == condition
+    assert identify(full.X, full.weights, full.feature_names, keep_gram=False).condition \
+        == condition
+    rho = K.curvature_relative_error(n, full.m, pen.q, pen.n_params)
+    assert S._curvature_precision(pen) == (np.float32 if rho * condition ** 2
+                                           <= S.CG_FORCING_MAX else np.float64)
+
+
 def test_newton_cg_products_are_float32_below_large_rows_only_where_they_cost():
     """Newton-CG's products: float32 from ``n m q >= SINGLE_PRODUCT_MIN_FLOPS`` on (below
     ``LARGE_ROWS``), float64 below it however wide the curvature."""
