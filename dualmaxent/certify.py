@@ -95,7 +95,10 @@ of a sum of ``L`` terms in any order, so valid on every BLAS kernel):
 * the lower bound: ``(gamma(n) + 8 u) sum_j w_j (|A*(mu_j)| + 2 |mu_j|_1)``, the first-order
   effect ``|<theta, r>|`` of the point's measured residual ``r`` (plus its own summation bound,
   ``gamma(n + 2) (1 + 2 gamma(n + 2)) sum_j |x_ji| w_j |mu_j - Y_j|``, the last factor for that
-  sum's own rounding) on the equality rows, times the multiplier: for a penalised fit a
+  sum's own rounding; for the intercept's row, where that bound would be charged more than
+  :data:`ONES_ROW_SHARE` of the tolerance, the row summed again with error-free two-sums,
+  within a few ``u`` of ``sum_j w_j |mu_j - Y_j|``, :func:`_ones_row_sum`) on the equality
+  rows, times the multiplier: for a penalised fit a
   *proved* bound on ``|theta*|`` (the equality row is then the intercept's alone;
   :func:`_multiplier_bound` derives it from the penalty and the intercept's balance equation,
   then again from the bracket's own proved excess, :func:`_refined_radius`),
@@ -573,12 +576,14 @@ def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_r
     )
 
 
-def _ball_at(data, theta, subgradient: float = 0.0):
+def _ball_at(data, theta, subgradient: float = 0.0, equilibrate: bool = False):
     """``(ball, T)``: the curvature ball (:func:`curvature_ball`) at theta, and theta as it
     reads it, ``T`` (m, k) with the last class's column subtracted from every column (the
     pivot gauge on every row, the classes' differences) or (m, 1); ``(None, T)`` for a theta
     that is not finite. Its gradient ``X^T W (Y - mu)`` is formed in one pass as the solvers'
-    passes form it (the probabilities by the stable softmax, the sums in float64)."""
+    passes form it (the probabilities by the stable softmax, the sums in float64).
+    ``equilibrate``: where the ball proves nothing, the equilibrated ball from the same
+    gradient (its fields in the scaled coordinates, :attr:`CurvatureBall.column_scale`)."""
     fam = data.family
     T = np.asarray(theta, dtype=np.float64).reshape(data.m, -1)
     if fam.multiclass:
@@ -590,14 +595,18 @@ def _ball_at(data, theta, subgradient: float = 0.0):
          else data.Y.reshape(-1, 1) - fam.mean(eta))
     R *= data.weights[:, None]
     G = np.asarray(data.X.T @ R)
-    return curvature_ball(data, T if fam.multiclass else T[:, 0], G,
-                          subgradient=subgradient), T
+    point = T if fam.multiclass else T[:, 0]
+    ball = curvature_ball(data, point, G, subgradient=subgradient)
+    if equilibrate and not (ball is not None and ball.proves_attained):
+        scaled = curvature_ball(data, point, G, subgradient=subgradient, equilibrate=True)
+        ball = scaled if scaled is not None else ball
+    return ball, T
 
 
 def _ball_proves(data, theta) -> bool:
-    """Whether the curvature ball at theta (:func:`_ball_at`) proves that the unpenalised
-    likelihood has a maximiser."""
-    ball = _ball_at(data, theta)[0]
+    """Whether the curvature ball at theta (:func:`_ball_at`), plain or equilibrated, proves
+    that the unpenalised likelihood has a maximiser."""
+    ball = _ball_at(data, theta, equilibrate=True)[0]
     return ball is not None and ball.proves_attained
 
 
@@ -1203,6 +1212,9 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
             if value > best:
                 best, two, A, resid_bound, newton = value, two_s, step, rb_s, newton_s
                 t, primal_h, mag, simplex_term = point_s
+    if newton is not None and data.intercept:
+        _sharpen_ones_row(data, newton, two, resid_bound, eq, multiplier(one),
+                          ONES_ROW_SHARE * tol_hint * max(1.0, abs(upper_of(one))))
     # (before the residual is scaled to the point of the lower bound, below)
     reach = _step_reach(one, two, resid_bound, feat, cls)
     if not bounded and A[0].size:
@@ -2370,6 +2382,100 @@ def _at_segment(two, rb, t, pen_rows, penalty, copy=False):
     return charge, resid, rb, excess
 
 
+#: The share of the tolerance above which the equality rows' charge of the intercept's
+#: summation bound sends that row's residual to :func:`_ones_row_sum` (a pass over the point,
+#: no product with ``X``): below it the bound of the pass's own sum is left as it is.
+ONES_ROW_SHARE = 0.01
+
+
+def _ones_row_sum(data, point: np.ndarray, rows: int = 1 << 16):
+    """``(r, b)`` of shape (q,): the intercept's row of the point's residual, ``r = sum_j w_j
+    (mu~_j - Y_j)`` (the column of ones), summed accurately, and ``b`` a proved bound on ``|r -
+    r_exact|``; ``None`` where the data set's last column is not a column of ones.
+
+    Pass 2 sums that row with the others by BLAS, in any order: its bound ``gamma(n + 2) sum_j
+    w_j |mu~_j - Y_j|`` grows with ``n``, and a penalised fit charges it times the proved bound
+    of the intercept's multiplier, which is loose where the features' sizes differ widely (a
+    feature of entries near 1e5 beside one of spread 1e-2, C = 1, n = 2e4: 3.6e6 against an
+    intercept of 16, 0.04 nats charged against 8e-3 allowed, a converged fit refused). Here
+    the terms ``p_j = fl(w_j fl(mu~_j - Y_j))``, each within ``gamma(2)`` of its exact value,
+    are summed by halving with Knuth's error-free two-sum (``x + y = s + e`` exactly): the
+    halves' sums carry the total exactly but for the errors ``e``, which are summed plainly
+    (their sum of at most ``2 n`` terms within ``gamma(2 n)`` of theirs) and added at the end.
+    Each level's ``|e| <= u |s|`` and ``sum |s| <= (1 + u) sum |p|`` per level, so over ``L =
+    ceil(log2 n) + 1`` levels ``sum |e| <= L u (1 + u)^L sum |p|``; the blocks of ``rows`` rows
+    are summed so, then their sums so again (``L`` counts both). So ``|r - r_exact| <= gamma(2)
+    S + u |r| (1 + u) + gamma(2 n) L u (1 + u)^L S`` with ``S = sum |p|`` (its own rounding
+    ``gamma(n)``): first order in ``u`` but not in ``n``."""
+    X = data.X
+    j = data.m - 1
+    if not data.intercept:
+        return None
+    if not isinstance(X, design.OnesColumn) and not np.all(design.column(X, j) == 1.0):
+        return None
+    n = data.n
+    q = point.shape[1] if point.ndim == 2 else 1
+    mu = point.reshape(n, q)
+    Y = data.Y.reshape(n, q)
+    w = data.weights
+    err = np.zeros(q)
+    total_abs = np.zeros(q)
+    parts = []
+    for lo in range(0, n, rows):
+        p = mu[lo:lo + rows] - Y[lo:lo + rows]
+        p *= w[lo:lo + rows, None]
+        total_abs += np.abs(p).sum(axis=0)
+        s, e = _two_sum_halving(p)
+        parts.append(s)
+        err += e
+    s, e = _two_sum_halving(np.array(parts))
+    err += e
+    r = s + err
+    levels = int(np.ceil(np.log2(max(n, 2)))) + int(np.ceil(np.log2(max(len(parts), 2)))) + 2
+    S = total_abs * (1.0 + gamma(n + 2))
+    b = (gamma(2) * S + U * np.abs(r) * (1.0 + U)
+         + gamma(2 * n + 2 * len(parts)) * levels * U * (1.0 + U) ** levels * S)
+    return r, b * (1.0 + 8 * U)
+
+
+def _sharpen_ones_row(data, point, two, rb, eq, bound, allowed: float) -> None:
+    """The intercept's row of the point's residual ``two.resid`` and of its summation bound
+    ``rb`` (both (m, q), in place) from :func:`_ones_row_sum`, where that row is an equality
+    row whose bound, times the multiplier's ``bound`` (on the equality rows), charges more than
+    ``allowed`` nats: the same residual, summed to first order in ``u`` alone."""
+    j = data.m - 1
+    if not eq[j]:
+        return
+    at = int(np.count_nonzero(eq[:j]))  # (the intercept's place among the equality rows)
+    if not float(np.sum(np.asarray(bound)[at] * rb[j])) > allowed:
+        return
+    got = _ones_row_sum(data, point)
+    if got is not None:  # (either pair encloses the exact residual: the tighter one, per class)
+        r, b = got
+        tighter = np.abs(r) + b < np.abs(two.resid[j]) + rb[j]
+        two.resid[j] = np.where(tighter, r, two.resid[j])
+        rb[j] = np.where(tighter, b, rb[j])
+
+
+def _two_sum_halving(p: np.ndarray):
+    """``(s, e)``, (q,) each, for a (b, q) table ``p``: the columns' sums by halving with
+    Knuth's two-sum, ``s`` the last level's sum and ``e`` the plain sum of every level's
+    rounding errors, so that ``sum p = s + e_exact`` exactly (:func:`_ones_row_sum`)."""
+    a = np.asarray(p, dtype=np.float64)
+    err = np.zeros(a.shape[1])
+    while a.shape[0] > 1:
+        h = a.shape[0] // 2
+        x, y = a[:h], a[h:2 * h]
+        s = x + y
+        z = s - x
+        e = (x - (s - z)) + (y - z)  # x + y = s + e exactly (Knuth; no branch)
+        err += e.sum(axis=0)
+        if a.shape[0] % 2:
+            s = np.concatenate([s, a[2 * h:]])
+        a = s
+    return (a[0] if a.shape[0] else np.zeros(a.shape[1])), err
+
+
 def _damping(fam, mu, mu_t) -> float:
     """The longest ``s < 1`` (0 where none) that keeps ``mu + s (mu~ - mu)`` strictly inside the
     family's domain, ``mu`` and ``mu~`` two tables of means (the given point's and the
@@ -3096,6 +3202,11 @@ class CurvatureBall:
     rows : int
         The rows of the sample ``lambda`` comes from.
     seconds : float
+    column_scale : ndarray of shape (m,) or None
+        For an equilibrated ball (``curvature_ball(equilibrate=True)``) the columns' powers of
+        two ``s``: ``kappa``, ``gradient_bound``, ``curvature_bound``, ``row_norm_bound`` and
+        ``radius`` are then those of the same likelihood in the coordinates ``theta_i / s_i``
+        (the design ``X diag(s)``); None: of theta itself.
     """
 
     proves_attained: bool
@@ -3106,10 +3217,11 @@ class CurvatureBall:
     radius: float
     rows: int
     seconds: float
+    column_scale: np.ndarray | None = None
 
 
 def curvature_ball(dataset, theta, G, rows_per_column: int = ATTAINMENT_ROWS_PER_COLUMN,
-                   subgradient: float = 0.0) -> CurvatureBall | None:
+                   subgradient: float = 0.0, equilibrate: bool = False) -> CurvatureBall | None:
     """Prove that the unpenalised likelihood has a maximiser from its gradient at ``theta``.
 
     The test of the curvature ball (Notes): no pass over ``X`` (the gradient is the
@@ -3132,6 +3244,10 @@ def curvature_ball(dataset, theta, G, rows_per_column: int = ATTAINMENT_ROWS_PER
         Added to the gradient's norm bound: a bound on the slope a Lipschitz penalty adds
         along any unit direction at theta (:func:`_ball_multiplier`; the ball then holds the
         penalised likelihood's maximiser).
+    equilibrate : bool, default False
+        Prove it in the coordinates ``theta_i / s_i`` of the design ``X diag(s)``, ``s_i`` the
+        power of two nearest ``1 / max_j |x_ji|`` (Notes): the same likelihood, and a proof
+        that does not fail on columns of very different sizes alone.
 
     Returns
     -------
@@ -3198,12 +3314,42 @@ def curvature_ball(dataset, theta, G, rows_per_column: int = ATTAINMENT_ROWS_PER
     bounded below from the formed ``K`` by a shifted Cholesky factorisation
     (:func:`_smallest_eigenvalue_bound`, the argument of :func:`dualmaxent.certify.factor`),
     which charges ``K``'s sums' rounding too. Then ``kappa`` is rounded up.
+
+    Equilibrated (``equilibrate``). ``rho`` and ``lambda`` are Euclidean in theta: a column of
+    entries near 1e5 makes ``rho`` 1e5, and a column of spread 1e-2 beside the intercept makes
+    ``lambda`` small, so that ``kappa`` of a converged fit was 2.5e11 (n = 2e4, eight such
+    features) and the separation LP ran (a quarter of a second, ten times the fit). With ``S
+    = diag(s)``, ``s_i`` powers of two, ``X' = X S`` and ``theta' = S^-1 theta`` give ``X'
+    theta' = X theta`` exactly in floating point (a product by a power of two is exact, and
+    ``(x s)(t / s)`` rounds as ``x t``), so ``l'(theta') = l(theta)`` and each has a maximiser
+    if the other has. The proof above for ``l'`` reads ``X'``'s columns' maxima (``big s``,
+    exact), theta' (``T / s``, exact), the gradient ``G' = S G`` (exact; its error bound
+    ``rho'`` times the same sums, by Minkowski over the rows ``x_j S``) and the sample's ``K' = S
+    K S`` (exact: each entry scaled by ``s_i s_k``, so its rounding is that of ``K`` formed from
+    the rows ``x_j S``); the logits themselves, and the means from them, are ``X theta``'s.
+    A scaled entry that would fall below the smallest normal number (the scaling then not
+    exact) leaves the equilibrated proof unmade (None). On that design ``kappa`` fell to 0.02.
     """
     with np.errstate(over="ignore", invalid="ignore"):  # (a huge theta: kappa inf, no proof)
-        return _curvature_ball(dataset, theta, G, rows_per_column, subgradient)
+        return _curvature_ball(dataset, theta, G, rows_per_column, subgradient, equilibrate)
 
 
-def _curvature_ball(dataset, theta, G, rows_per_column, subgradient):
+def _column_powers(big: np.ndarray) -> np.ndarray:
+    """The powers of two nearest ``1 / big`` (1 for a zero column), each within ``2^-600 ..
+    2^600``: the columns' scales of an equilibrated ball (:func:`curvature_ball`)."""
+    with np.errstate(divide="ignore"):
+        e = np.where(big > 0, -np.round(np.log2(np.where(big > 0, big, 1.0))), 0.0)
+    return np.ldexp(1.0, np.clip(e, -600, 600).astype(int))
+
+
+def _exactly_scaled(a: np.ndarray) -> bool:
+    """Whether a table scaled by powers of two is still exact: finite, and no nonzero entry
+    below the smallest normal number (:func:`curvature_ball`'s equilibrated proof)."""
+    a = np.abs(a)
+    return bool(np.all(np.isfinite(a)) and np.all((a == 0) | (a >= np.finfo(np.float64).tiny)))
+
+
+def _curvature_ball(dataset, theta, G, rows_per_column, subgradient, equilibrate=False):
     t0 = time.perf_counter()
     fam = dataset.family
     c = _BALL_CONSTANT.get(fam.name)
@@ -3228,6 +3374,13 @@ def _curvature_ball(dataset, theta, G, rows_per_column, subgradient):
         k, q = 2, 1
         T = T[:, :1]
         g_free = np.asarray(G, dtype=np.float64).reshape(m, -1)[:, :1]
+    T_eta = T  # (the logits: X theta, whatever the coordinates)
+    scale = None
+    if equilibrate:  # the proof in theta_i / s_i (Notes): every scaling exact, or none made
+        scale = _column_powers(big)
+        big, T, g_free = big * scale, T / scale[:, None], g_free * scale[:, None]
+        if not all(_exactly_scaled(a) for a in (big, T, g_free)):
+            return None
     # rho >= max_j |x_j|, and the means' relative error delta (Notes)
     rho = float(np.sqrt(np.sum(big * big))) * (1.0 + gam(m + 2, u))
     theta_norm = float(np.sqrt((T * T).sum(axis=0)).max(initial=0.0)) * (1.0 + gam(m + 2, u))
@@ -3240,7 +3393,7 @@ def _curvature_ball(dataset, theta, G, rows_per_column, subgradient):
         y_l1 = y_max * (k if Y.ndim == 2 else 1) * (1.0 + 2 * k * u)
         g_err = rho * total_w * (2.0 * delta + gam(n + 4, u) * (y_l1 + 1.0 + delta))
     else:  # the means' and the data's sums over every row (one pass: Notes)
-        eta_all = np.asarray(X @ T[:, 0]).ravel()
+        eta_all = np.asarray(X @ T_eta[:, 0]).ravel()
         S_y = float(w @ np.abs(Y.ravel())) * (1.0 + gam(n + 2, u))
         if c > 0:  # Poisson
             delta = float(np.expm1(eta_err + gam(8, u)))
@@ -3256,7 +3409,7 @@ def _curvature_ball(dataset, theta, G, rows_per_column, subgradient):
     # lambda from below: K = sum_sample w_j mu_j x_j x_j^T
     step = max(1, n // max(1, rows_per_column * m))
     Xs, ws = X[::step], w[::step]
-    eta = Xs @ T
+    eta = Xs @ T_eta
     if not fam.is_probability:  # the row's curvature itself (1 for the gaussian family)
         mu = nx.exp(eta[:, 0]) if c > 0 else np.ones(len(ws))
     else:
@@ -3270,6 +3423,10 @@ def _curvature_ball(dataset, theta, G, rows_per_column, subgradient):
     d = ws * mu * ((1.0 - gam(8, u)) / (1.0 + delta))
     d = np.where(np.isfinite(d) & (d > 0), d, 0.0)
     K = design.weighted_gram(Xs, d) if design.is_sparse(Xs) else Xs.T @ (d[:, None] * Xs)
+    if scale is not None:  # S K S, exactly (Notes)
+        K = K * scale[:, None] * scale[None, :]
+        if not _exactly_scaled(K):
+            return None
     lam = _smallest_eigenvalue_bound(K, terms=len(d))
     if c > 0:
         kappa = (c * rho * g_bound / lam) * (1.0 + gam(4, u)) if lam > 0 else float("inf")
@@ -3286,6 +3443,7 @@ def _curvature_ball(dataset, theta, G, rows_per_column, subgradient):
         radius=radius,
         rows=int(len(d)),
         seconds=time.perf_counter() - t0,
+        column_scale=scale,
     )
 
 

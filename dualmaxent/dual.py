@@ -530,7 +530,6 @@ def _ball_after_refining(obj, beta) -> bool:
     curvature precision is restored (the solver chose it; its result's standard errors read
     it), and the solver's warnings of these private steps are not the user's.
     """
-    from .projected import curvature_ball
     from .solvers import _newton_cg
 
     dtype = obj.curvature_dtype
@@ -546,8 +545,7 @@ def _ball_after_refining(obj, beta) -> bool:
                                            History(time.perf_counter()))
             theta = obj.theta(refined)
             G = obj.last_gradient(theta)
-            ball = curvature_ball(obj.dataset, theta, G) if G is not None else None
-            if ball is not None and ball.proves_attained:
+            if G is not None and _ball_proves(obj.dataset, theta, G):
                 return True
             if obj.kkt_residual(refined) <= REFINE_TOL:
                 return False
@@ -556,6 +554,20 @@ def _ball_after_refining(obj, beta) -> bool:
         return False
     finally:
         obj.curvature_dtype = dtype
+
+
+def _ball_proves(dataset, theta, G, plain=False) -> bool:
+    """Whether the curvature ball at theta (gradient ``G``) proves that the likelihood has a
+    maximiser, plain or equilibrated (:func:`dualmaxent.certify.curvature_ball`: columns of very
+    different sizes defeat the plain ball alone); ``plain``: the plain ball's result when
+    already at hand (False: not yet made)."""
+    from .projected import curvature_ball
+
+    ball = curvature_ball(dataset, theta, G) if plain is False else plain
+    if ball is not None and ball.proves_attained:
+        return True
+    scaled = curvature_ball(dataset, theta, G, equilibrate=True)
+    return scaled is not None and scaled.proves_attained
 
 
 def _attainment(dataset, obj, beta, converged: bool):
@@ -608,7 +620,8 @@ def _attainment(dataset, obj, beta, converged: bool):
         # 0.115 s); it proves attainment near any solution solved to a small gradient
         G = obj.last_gradient(theta)
         ball = curvature_ball(obj.dataset, theta, G) if G is not None else None
-        if ball is not None and ball.proves_attained:
+        if ball is not None and ball.proves_attained or G is not None and _ball_proves(
+                obj.dataset, theta, G, plain=ball):
             return True, None
         # (the solver's last pass, taken before refining moves the objective's cached one)
         first, data = obj.last_pass(theta), dataset

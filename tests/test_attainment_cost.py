@@ -158,8 +158,85 @@ def test_the_ball_proves_nothing_on_separated_data():
                 for tol in (1e-4, 1e-10):
                     res = solve_dual(ds, tol=tol, max_iter=max_iter, check_attainment=False)
                     theta = np.asarray(res.theta)
-                    ball = PJ.curvature_ball(ds, theta, obj._loglik(theta)[1])
+                    G = obj._loglik(theta)[1]
+                    ball = PJ.curvature_ball(ds, theta, G)
                     assert ball is not None and not ball.proves_attained
+                    scaled = PJ.curvature_ball(ds, theta, G, equilibrate=True)
+                    assert scaled is None or not scaled.proves_attained
+
+
+def _sizes_apart(n=3000, seed=0, separated=False):
+    """Two classes on features of very different sizes: entries near 1 to 1e5, spreads 1e-2 to
+    1e4 (so columns near multiples of the intercept), labels from a logistic model of the
+    standardised features, or (``separated``) from the sign of the first."""
+    rng = np.random.default_rng(seed)
+    spread, centre = np.logspace(-2, 4, 6), np.logspace(0, 5, 6)
+    Z = rng.standard_normal((n, 6))
+    eta = Z @ rng.standard_normal(6) / 2
+    y = (Z[:, 0] > 0) if separated else rng.random(n) < 1.0 / (1.0 + np.exp(-eta))
+    return Dataset.from_arrays(Z * spread + centre, y.astype(int), family="bernoulli")
+
+
+def test_the_equilibrated_ball_proves_what_columns_of_very_different_sizes_hid():
+    """On features near 1e5 beside one of spread 1e-2 the plain ball's ``kappa`` is huge (its
+    ``rho`` 1e5, its ``lambda`` small), while the same likelihood in the coordinates ``theta_i /
+    s_i`` (``s`` powers of two near the columns' largest entries) proves the maximiser. Each
+    bound is checked against its definition in those coordinates (the design ``X diag(s)``),
+    and the tight solve's maximiser lies within the radius there."""
+    ds = _sizes_apart()
+    theta, G = _solved(ds, 1e-10)
+    plain = PJ.curvature_ball(ds, theta, G)
+    ball = PJ.curvature_ball(ds, theta, G, equilibrate=True)
+    assert not plain.proves_attained and plain.column_scale is None
+    assert ball.proves_attained and ball.kappa < 1e-3 * plain.kappa
+    s = ball.column_scale
+    assert np.all(np.frexp(s)[0] == 0.5)  # powers of two
+    big = np.abs(ds.X).max(axis=0) * s
+    assert np.all((big >= 2 ** -0.5) & (big <= 2 ** 0.5))
+    Xs = ds.X * s
+    assert ball.row_norm_bound >= float(np.sqrt(np.einsum("ij,ij->i", Xs, Xs)).max())
+    eta = ds.X @ theta.reshape(-1)
+    mu = ds.family.mean(eta)
+    g = Xs.T @ (ds.weights * (ds.Y - mu))
+    mag = np.abs(Xs).T @ (ds.weights * (np.abs(ds.Y) + mu))
+    assert ball.gradient_bound >= np.linalg.norm(g) - _gamma(ds.n + 8) * np.linalg.norm(mag)
+    C = Xs.T @ ((ds.weights * ds.family.variance(eta))[:, None] * Xs)
+    err = 2 * _gamma(ds.n + 8) * float(np.trace(np.abs(C))) * len(C)
+    assert ball.curvature_bound <= np.linalg.eigvalsh(C)[0] + err
+    kappa = ball.row_norm_bound * ball.gradient_bound / ball.curvature_bound  # (c = 1)
+    assert kappa <= ball.kappa <= kappa * (1 + _gamma(8))
+    tight, _ = _solved(ds, 1e-13)
+    assert np.linalg.norm((tight - theta).reshape(-1) / s) < ball.radius
+
+
+def test_the_equilibrated_ball_proves_nothing_on_separated_data_of_any_sizes():
+    ds = _sizes_apart(separated=True)
+    obj = make_objective(ds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for max_iter in (1, 5, 20, 100):
+            res = solve_dual(ds, tol=1e-10, max_iter=max_iter, check_attainment=False)
+            theta = np.asarray(res.theta)
+            ball = PJ.curvature_ball(ds, theta, obj._loglik(theta)[1], equilibrate=True)
+            assert ball is None or not ball.proves_attained
+
+
+def test_certify_proves_attainment_on_columns_of_very_different_sizes_without_the_lp(
+        monkeypatch):
+    """The certificate of an unpenalised fit on such features ran the separation LP (a
+    quarter of a second at n = 2e4, ten times the fit) where the plain ball proved nothing:
+    now the equilibrated ball proves the maximiser, and the LP is not run."""
+    import dualmaxent.separation as SEP
+
+    ds = _sizes_apart()
+    theta = solve_dual(ds).theta
+
+    def refused(*a, **kw):
+        raise AssertionError("the separation LP ran")
+
+    monkeypatch.setattr(SEP, "detect_separation", refused)
+    cert = CE.certify(ds, theta)
+    assert cert.attained and cert.ok, cert.messages
 
 
 def test_solve_dual_skips_the_projected_point_when_the_ball_proves_and_falls_back_otherwise(
@@ -250,8 +327,10 @@ def test_a_loose_solve_refines_before_it_projects(monkeypatch):
     monkeypatch.setattr(D, "_ball_after_refining", refine)
     res = solve_dual(ds, tol=1e-4)
     assert res.attained is True
-    assert order[0] == ("ball", False)  # the solver's point: too rough for the ball
-    assert order[1] == ("refine", None) and order[-1] == ("ball", True)
+    # the solver's point: too rough for the ball, plain and equilibrated
+    first = order.index(("refine", None))
+    assert first >= 1 and all(o == ("ball", False) for o in order[:first])
+    assert order[-1] == ("ball", True)
     assert ("point", None) not in order
 
 

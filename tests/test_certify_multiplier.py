@@ -11,17 +11,22 @@ Statements tested here, each recomputed from the definitions:
 * the certificate stays sound: the proved lower bound, the lower bound less its round-off, is
   below the tight solve's upper bound (the optimum is between them);
 * the refinement tightens the round-off: at the solver's theta at least ten times below the
-  loose bound's (the refinement switched off), never above it.
+  loose bound's (the refinement switched off), never above it;
+* the intercept's residual summed accurately (:func:`dualmaxent.certify._ones_row_sum`) is
+  within its bound of the exact sum (rational arithmetic), a bound first order in ``u`` alone,
+  and it lets the bracket of a fit on features of very different sizes close, still holding
+  the optimum.
 """
 
 from __future__ import annotations
 
 import importlib
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from dualmaxent import solve_dual
+from dualmaxent import Dataset, solve_dual
 from dualmaxent.params import make_penalty
 
 from _factories import drawn_kind, make_dataset
@@ -85,7 +90,10 @@ def test_a_weak_l1_penalty_bounds_the_multiplier_by_the_curvature_ball(monkeypat
     checked against the tight solve's intercepts (in the pinned gauge), the bracket to hold its
     optimum, and the certificate is ok where the loose bound alone (the ball off) was not. The
     Poisson and gaussian families (``GLMRegressor(l1_ratio=1, C=1e5)`` was not ok) as the
-    Bernoulli one, by their own balls."""
+    Bernoulli one, by their own balls. (The intercept's residual summed accurately,
+    :func:`~dualmaxent.certify._ones_row_sum`, shrinks the same charge another way: off here,
+    so that the ball's own bound is what is tested.)"""
+    monkeypatch.setattr(checker, "ONES_ROW_SHARE", np.inf)
     penalty = make_penalty(l1=lam)
     ds = (drawn_kind(kind, 3000, 5, seed=1) if kind not in ("poisson", "gaussian")
           else make_dataset(kind, n=3000, seed=1))
@@ -105,3 +113,59 @@ def test_a_weak_l1_penalty_bounds_the_multiplier_by_the_curvature_ball(monkeypat
     monkeypatch.setattr(checker, "_ball_multiplier", lambda *a: None)
     loose = checker.certify(ds, theta, penalty=penalty)
     assert loose.roundoff > 100 * cert.roundoff
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 3])
+def test_the_intercepts_residual_summed_accurately_is_within_its_bound(kind):
+    """``_ones_row_sum`` at a point of means: the exact ``sum_j w_j (mu_j - Y_j)`` of the stored
+    numbers (as fractions) is within its bound of the result, whose size is a few ``u`` of
+    ``sum_j w_j |mu_j - Y_j|``, not ``n u``; with blocks of 37 rows (odd halvings, several
+    levels of blocks) as with one. A design without the intercept has none."""
+    ds = drawn_kind(kind, 3001, 4, seed=5)
+    rng = np.random.default_rng(5)
+    ds = Dataset.from_arrays(ds.X[:, :-1], ds.y, weights=rng.uniform(0.1, 3.0, ds.n),
+                             family=ds.family)
+    q = ds.Y.reshape(ds.n, -1).shape[1]
+    point = rng.dirichlet(np.ones(q), ds.n) if q > 1 else rng.uniform(0, 1, (ds.n, 1))
+    Y = ds.Y.reshape(ds.n, q)
+    exact = [sum(Fraction(float(w)) * (Fraction(float(m)) - Fraction(float(yv)))
+                 for w, m, yv in zip(ds.weights, point[:, c], Y[:, c])) for c in range(q)]
+    size = np.abs(ds.weights[:, None] * (point - Y)).sum(axis=0)
+    for rows in (37, 1 << 16):
+        r, b = checker._ones_row_sum(ds, np.asfortranarray(point), rows=rows)
+        for c in range(q):
+            assert abs(Fraction(float(r[c])) - exact[c]) <= Fraction(float(b[c]))
+        assert np.all(b <= 16 * checker.U * (size + np.abs(r)))
+        assert np.all(b < checker.gamma(ds.n + 2) * size / 100)  # (the pass's own bound)
+    plain = Dataset.from_arrays(ds.X[:, :-1], ds.y, intercept=False, family=ds.family)
+    assert checker._ones_row_sum(plain, point) is None
+
+
+def test_features_of_very_different_sizes_are_certified_with_the_intercepts_exact_sum(
+        monkeypatch):
+    """Features near 1e5 beside one of spread 1e-2 (n = 2e4, L2 with lam = 1): the intercept's
+    multiplier bound is millions (the rows' norm is 1e5), and times the pass's summation bound
+    of its residual, ``gamma(n) sum w |mu - Y|``, it took the round-off past the tolerance of
+    a converged fit. Summed accurately (``ONES_ROW_SHARE``), the certificate is ok, and the
+    bracket holds the optimum of a tight solve, at the solver's theta and at one whose
+    intercept is moved (a real residual there, charged as before)."""
+    rng = np.random.default_rng(0)
+    n, spread, centre = 20_000, np.logspace(-2, 4, 8), np.logspace(0, 5, 8)
+    X = rng.standard_normal((n, 8)) * spread + centre
+    eta = ((X - centre) / spread) @ rng.standard_normal(8) / 2
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-eta))).astype(int)
+    ds = Dataset.from_arrays(X, y, family="bernoulli")
+    penalty = make_penalty(l2=1.0)
+    theta = np.asarray(solve_dual(ds, penalty=penalty).theta, dtype=float)
+    star = np.asarray(solve_dual(ds, penalty=penalty, tol=1e-14).theta, dtype=float)
+    optimum = checker.certify(ds, star, penalty=penalty).upper_bound
+    cert = checker.certify(ds, theta, penalty=penalty)
+    assert cert.ok, cert.messages
+    assert cert.lower_bound - cert.roundoff <= optimum <= cert.upper_bound + cert.roundoff
+    moved = theta.copy()
+    moved[-1] += 1e-6
+    off = checker.certify(ds, moved, penalty=penalty)
+    assert off.lower_bound - off.roundoff <= optimum <= off.upper_bound + off.roundoff
+    monkeypatch.setattr(checker, "ONES_ROW_SHARE", np.inf)
+    plain = checker.certify(ds, theta, penalty=penalty)
+    assert not plain.ok and plain.roundoff > plain.tol * abs(plain.upper_bound)
