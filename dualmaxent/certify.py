@@ -87,7 +87,9 @@ of a sum of ``L`` terms in any order, so valid on every BLAS kernel):
 * ``eta_j`` carries at most ``gamma(m + 1) max_c sum_i |x_ji theta_ic|`` (the ``m``
   products and their sum; theta's own rounding included), which is charged as ``e_j =
   gamma(m + 1) (1 + gamma(2 m + 8)) |x_j|_2 max_c |theta_c|_2``, its Cauchy-Schwarz bound with
-  the rounding of the two norms (:func:`_pass_one`);
+  the rounding of the two norms, or where smaller the same with ``max_c sum_i big_i
+  |theta_ic|`` (``big`` the columns' largest entries, :func:`_eta_cap`) for the product of
+  the norms (:func:`_pass_one`);
 * the upper bound: ``sum_j w_j |Y_j - mu_j|_1 e_j`` (``dl / d eta = Y - mu``) plus
   ``(gamma(n) + 8 u)`` times the magnitudes ``sum_j w_j (|Y_j| . |eta_j| + |Y_j|_1 |A(eta_j)|)``,
   plus ``gamma(max(n + m, |R| q) + 8)`` times the penalty (its sums run over its ``|R| q``
@@ -95,10 +97,10 @@ of a sum of ``L`` terms in any order, so valid on every BLAS kernel):
 * the lower bound: ``(gamma(n) + 8 u) sum_j w_j (|A*(mu_j)| + 2 |mu_j|_1)``, the first-order
   effect ``|<theta, r>|`` of the point's measured residual ``r`` (plus its own summation bound,
   ``gamma(n + 2) (1 + 2 gamma(n + 2)) sum_j |x_ji| w_j |mu_j - Y_j|``, the last factor for that
-  sum's own rounding; for the intercept's row, where that bound would be charged more than
-  :data:`ONES_ROW_SHARE` of the tolerance, the row summed again with error-free two-sums,
-  within a few ``u`` of ``sum_j w_j |mu_j - Y_j|``, :func:`_ones_row_sum`) on the equality
-  rows, times the multiplier: for a penalised fit a
+  sum's own rounding; for the rows where these bounds would be charged more than
+  :data:`ACCURATE_SHARE` of the tolerance, here and in the L2 charge below, the rows summed
+  again with error-free two-sums, within a few ``u`` of ``sum_j |x_ji| w_j |mu_j - Y_j|``,
+  :func:`_accurate_sums`) on the equality rows, times the multiplier: for a penalised fit a
   *proved* bound on ``|theta*|`` (the equality row is then the intercept's alone;
   :func:`_multiplier_bound` derives it from the penalty and the intercept's balance equation,
   then again from the bracket's own proved excess, :func:`_refined_radius`),
@@ -1212,9 +1214,6 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
             if value > best:
                 best, two, A, resid_bound, newton = value, two_s, step, rb_s, newton_s
                 t, primal_h, mag, simplex_term = point_s
-    if newton is not None and data.intercept:
-        _sharpen_ones_row(data, newton, two, resid_bound, eq, multiplier(one),
-                          ONES_ROW_SHARE * tol_hint * max(1.0, abs(upper_of(one))))
     # (before the residual is scaled to the point of the lower bound, below)
     reach = _step_reach(one, two, resid_bound, feat, cls)
     if not bounded and A[0].size:
@@ -1241,6 +1240,19 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
     gap = upper - lower
     roundoff, _ = settle(one, resid, rb, lower, charge, mag, simplex_term,
                          getattr(two, "second_order", 0.0), excess)
+    if (point is not None and t == 1.0 and np.isfinite(upper)
+            and not roundoff <= ACCURATE_SHARE * tol_hint * max(1.0, abs(upper))
+            and _sharpen_sums(data, newton, resid, rb, pen_rows, multiplier(one), penalty)):
+        # the bounds' charge took the round-off past its share: the charged rows summed again
+        # (:func:`_accurate_sums`; at t = 1 the point is mu~ as pass 2 read it, resid and rb
+        # pass 2's own tables), and what reads them formed again
+        charge, resid, rb, excess = _at_segment(two, rb, 1.0, pen_rows, penalty)
+        balance = max(float(np.abs(resid[eqr]).max(initial=0.0)),
+                      float(excess.max(initial=0.0)))
+        lower = primal_h - charge
+        gap = upper - lower
+        roundoff, _ = settle(one, resid, rb, lower, charge, mag, simplex_term,
+                             getattr(two, "second_order", 0.0), excess)
     if not np.isfinite(upper) or np.isnan(roundoff):  # overflow at theta: nothing is small
         upper, roundoff = (float("inf") if np.isnan(upper) else upper), float("inf")
         gap = upper - lower if np.isfinite(lower) else float("inf")  # (not inf - inf: NaN)
@@ -1413,7 +1425,7 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         if scratch:
             kept["scratch"] = np.empty((data.n, 2 * q), order="F")
         one = _reduce_data_sums(run(_pass_one, th, data.family, sel[:0], peak, data.n,
-                                    **kept), eq)
+                                    eta_cap=_eta_cap(data, th), **kept), eq)
         t_S = _target(one, th, feat, cls, pen_rows, penalty)
         finite = _reduce_gradient(one, th, pen_rows, penalty, data.family.multiclass)
         # the residual allowed, a hundredth of what the tolerance allows: on an L1 box an
@@ -1499,7 +1511,7 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         if attempt and point:  # (the given point's pass 2 formed in pass 1: _zero_step)
             extra["point"] = True
         one = _reduce_data_sums(run(_pass_one, th, data.family, sel, peak, data.n,
-                                    **extra, **kept), eq)
+                                    eta_cap=_eta_cap(data, th), **extra, **kept), eq)
         t_S = _target(one, th, feat, cls, pen_rows, penalty)
         if attempt:  # (the point's own residual, -R: the same sums, negated exactly)
             one.zero_resid = np.negative(one.R)
@@ -1888,6 +1900,14 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
         bound = settle(one, resid, rb, two.entropy - charge, charge, two.magnitude,
                        two.simplex_term, getattr(two, "fenchel", 0.0), keep=False)[1]
     if not _small_residual(one, resid[eqr], rb[eqr], bound, tol_hint, ZERO_STEP_SHARE):
+        return None
+    if not _small_residual(one, resid[eqr], np.zeros(rb[eqr].shape), bound, tol_hint,
+                           ZERO_STEP_SHARE) and _sharpen_sums(
+            data, kept["mean"], resid, rb, pen_rows, bound, penalty, eq_only=True) \
+            and not _small_residual(one, resid[eqr], rb[eqr], bound, tol_hint, ZERO_STEP_SHARE):
+        # the point passed on the summation bound alone (its residual no larger than the
+        # pass's rounding could make it): judged again against its rows summed accurately
+        # (:func:`_accurate_sums`), a real residual hid there, and the step removes it
         return None
     second = 0.0
     if margins:
@@ -2382,85 +2402,108 @@ def _at_segment(two, rb, t, pen_rows, penalty, copy=False):
     return charge, resid, rb, excess
 
 
-#: The share of the tolerance above which the equality rows' charge of the intercept's
-#: summation bound sends that row's residual to :func:`_ones_row_sum` (a pass over the point,
-#: no product with ``X``): below it the bound of the pass's own sum is left as it is.
-ONES_ROW_SHARE = 0.01
+#: The share of the tolerance above which the bracket's round-off sends the rows whose
+#: summation bounds are charged (the equality rows' times the multiplier's bound, the L2
+#: rows' through the relaxation's charge) to :func:`_accurate_sums` (a pass over those columns
+#: of ``X`` and the point, :func:`_sharpen_sums`): below it the pass's own bounds stand.
+ACCURATE_SHARE = 0.01
+#: :func:`_accurate_sums` runs only while its terms, rows times chosen columns times classes,
+#: are at most this many (about 0.3 s here); beyond, the pass's bounds stand.
+ACCURATE_MAX_TERMS = 5e7
 
 
-def _ones_row_sum(data, point: np.ndarray, rows: int = 1 << 16):
-    """``(r, b)`` of shape (q,): the intercept's row of the point's residual, ``r = sum_j w_j
-    (mu~_j - Y_j)`` (the column of ones), summed accurately, and ``b`` a proved bound on ``|r -
-    r_exact|``; ``None`` where the data set's last column is not a column of ones.
+def _accurate_sums(data, point: np.ndarray, cols, rows: int = 1 << 16):
+    """``(r, b)``, each of shape (len(cols), q): rows ``cols`` of the point's residual ``r =
+    X^T W (mu~ - Y)`` summed accurately, and ``b`` a proved bound on ``|r - r_exact|``; None
+    where a column is not at hand as dense numbers (a sparse design's, but for its implicit
+    column of ones, which is recognised as the data set's last when it holds ones only).
 
-    Pass 2 sums that row with the others by BLAS, in any order: its bound ``gamma(n + 2) sum_j
-    w_j |mu~_j - Y_j|`` grows with ``n``, and a penalised fit charges it times the proved bound
-    of the intercept's multiplier, which is loose where the features' sizes differ widely (a
-    feature of entries near 1e5 beside one of spread 1e-2, C = 1, n = 2e4: 3.6e6 against an
-    intercept of 16, 0.04 nats charged against 8e-3 allowed, a converged fit refused). Here
-    the terms ``p_j = fl(w_j fl(mu~_j - Y_j))``, each within ``gamma(2)`` of its exact value,
-    are summed by halving with Knuth's error-free two-sum (``x + y = s + e`` exactly): the
-    halves' sums carry the total exactly but for the errors ``e``, which are summed plainly
-    (their sum of at most ``2 n`` terms within ``gamma(2 n)`` of theirs) and added at the end.
-    Each level's ``|e| <= u |s|`` and ``sum |s| <= (1 + u) sum |p|`` per level, so over ``L =
-    ceil(log2 n) + 1`` levels ``sum |e| <= L u (1 + u)^L sum |p|``; the blocks of ``rows`` rows
-    are summed so, then their sums so again (``L`` counts both). So ``|r - r_exact| <= gamma(2)
-    S + u |r| (1 + u) + gamma(2 n) L u (1 + u)^L S`` with ``S = sum |p|`` (its own rounding
-    ``gamma(n)``): first order in ``u`` but not in ``n``."""
+    Pass 2 sums every row by BLAS, in any order: its bound ``gamma(n + 2) |X|^T W |mu~ - Y|``
+    grows with ``n``, and where the features' sizes differ widely it is charged times large
+    factors (the intercept's multiplier bound, 3.6e6 against an intercept of 16 for features
+    near 1e5; the L2 charge's ``b^2 / (2 lam)`` for a feature near 1e6): a converged fit was
+    then refused (0.04 nats against 8e-3 allowed). Here the terms ``p_j = fl(x_ji fl(w_j
+    fl(mu~_j - Y_j)))``, each within ``gamma(3)`` of its exact value (``gamma(2)`` for the
+    column of ones, read as 1), are summed by halving with Knuth's error-free two-sum (``x +
+    y = s + e`` exactly): the halves' sums carry the total exactly but for the errors ``e``,
+    summed plainly (at most ``2 n`` terms, within ``gamma(2 n)`` of theirs) and added at the
+    end. Each level's ``|e| <= u |s|`` and ``sum |s| <= (1 + u) sum |p|`` per level, so over
+    ``L = ceil(log2 n) + 1`` levels ``sum |e| <= L u (1 + u)^L sum |p|``; the blocks of
+    ``rows`` rows are summed so, then their sums so again (``L`` counts both). So ``|r -
+    r_exact| <= gamma(3) S + u |r| (1 + u) + gamma(2 n) L u (1 + u)^L S`` with ``S = sum
+    |p|`` (its own rounding ``gamma(n)``): first order in ``u`` but not in ``n``."""
     X = data.X
-    j = data.m - 1
-    if not data.intercept:
+    n, m = data.n, data.m
+    cols = [int(c) for c in cols]
+    ones = data.intercept and cols.count(m - 1) > 0 and (
+        isinstance(X, design.OnesColumn) or not design.is_sparse(X)
+        and bool(np.all(design.column(X, m - 1) == 1.0)))
+    if any(design.is_sparse(X) and not (c == m - 1 and ones) for c in cols):
         return None
-    if not isinstance(X, design.OnesColumn) and not np.all(design.column(X, j) == 1.0):
-        return None
-    n = data.n
     q = point.shape[1] if point.ndim == 2 else 1
     mu = point.reshape(n, q)
     Y = data.Y.reshape(n, q)
     w = data.weights
-    err = np.zeros(q)
-    total_abs = np.zeros(q)
-    parts = []
+    shape = (len(cols), q)
+    err, total_abs, parts = np.zeros(shape), np.zeros(shape), []
     for lo in range(0, n, rows):
-        p = mu[lo:lo + rows] - Y[lo:lo + rows]
-        p *= w[lo:lo + rows, None]
-        total_abs += np.abs(p).sum(axis=0)
-        s, e = _two_sum_halving(p)
-        parts.append(s)
-        err += e
-    s, e = _two_sum_halving(np.array(parts))
-    err += e
-    r = s + err
+        t = mu[lo:lo + rows] - Y[lo:lo + rows]
+        t *= w[lo:lo + rows, None]
+        sums = np.empty(shape)
+        for i, c in enumerate(cols):
+            p = t if c == m - 1 and ones else X[lo:lo + rows, c][:, None] * t
+            total_abs[i] += np.abs(p).sum(axis=0)
+            sums[i], e = _two_sum_halving(p)
+            err[i] += e
+        parts.append(sums)
+    s, e = _two_sum_halving(np.array(parts).reshape(len(parts), -1))
+    err += e.reshape(shape)
+    r = s.reshape(shape) + err
     levels = int(np.ceil(np.log2(max(n, 2)))) + int(np.ceil(np.log2(max(len(parts), 2)))) + 2
     S = total_abs * (1.0 + gamma(n + 2))
-    b = (gamma(2) * S + U * np.abs(r) * (1.0 + U)
+    b = (gamma(3) * S + U * np.abs(r) * (1.0 + U)
          + gamma(2 * n + 2 * len(parts)) * levels * U * (1.0 + U) ** levels * S)
     return r, b * (1.0 + 8 * U)
 
 
-def _sharpen_ones_row(data, point, two, rb, eq, bound, allowed: float) -> None:
-    """The intercept's row of the point's residual ``two.resid`` and of its summation bound
-    ``rb`` (both (m, q), in place) from :func:`_ones_row_sum`, where that row is an equality
-    row whose bound, times the multiplier's ``bound`` (on the equality rows), charges more than
-    ``allowed`` nats: the same residual, summed to first order in ``u`` alone."""
-    j = data.m - 1
-    if not eq[j]:
-        return
-    at = int(np.count_nonzero(eq[:j]))  # (the intercept's place among the equality rows)
-    if not float(np.sum(np.asarray(bound)[at] * rb[j])) > allowed:
-        return
-    got = _ones_row_sum(data, point)
-    if got is not None:  # (either pair encloses the exact residual: the tighter one, per class)
-        r, b = got
-        tighter = np.abs(r) + b < np.abs(two.resid[j]) + rb[j]
-        two.resid[j] = np.where(tighter, r, two.resid[j])
-        rb[j] = np.where(tighter, b, rb[j])
+def _sharpen_sums(data, point, resid, rb, pen_rows, bound, penalty,
+                  eq_only: bool = False) -> bool:
+    """Rows of the point's residual ``resid`` and of its summation bound ``rb`` (both (m, q),
+    in place) summed again by :func:`_accurate_sums`: the rows whose bounds are charged, the
+    costliest first, within :data:`ACCURATE_MAX_TERMS` terms. The charges: the equality rows'
+    ``bound rb`` (``bound`` the multiplier's, on the equality rows) and, unless ``eq_only``,
+    for an L2 part its rows' move of the relaxation's charge, ``(2 e + b) b / (2 lam (1 -
+    a))`` (``e`` the residual's excess over the L1 box, :func:`_bracket`'s ``settle``). Each
+    row keeps whichever residual and bound enclose the exact sum more tightly. Whether any
+    row was summed again. Called only where the pass's bounds would cost the verdict (the
+    bracket's round-off above :data:`ACCURATE_SHARE` of the tolerance; the point's own
+    residual refused by :func:`_zero_step`): elsewhere the sums cost a pass for nothing (at n
+    = 1e6, ten classes, L2, 0.16 s of a 0.6 s certificate)."""
+    if not isinstance(data, Dataset):  # (an engine's blocks: no point in memory)
+        return False
+    eq = ~pen_rows
+    charge = np.zeros(resid.shape[0])
+    charge[eq] = np.sum(np.asarray(bound) * rb[eq], axis=1)
+    lam2 = penalty.l2_lam if penalty.active else 0.0
+    if lam2 > 0 and pen_rows.any() and not eq_only:
+        e = np.maximum(np.abs(resid[pen_rows]) - penalty.l1_lam, 0.0)
+        charge[pen_rows] = np.sum((2.0 * e + rb[pen_rows]) * rb[pen_rows], axis=1) / (2 * lam2)
+    order = np.argsort(-charge, kind="stable")
+    take = order[charge[order] > 0][:int(ACCURATE_MAX_TERMS // max(data.n * resid.shape[1], 1))]
+    got = _accurate_sums(data, point, take) if take.size else None
+    if got is None:
+        return False
+    r, b = got
+    tighter = np.abs(r) + b < np.abs(resid[take]) + rb[take]
+    resid[take] = np.where(tighter, r, resid[take])
+    rb[take] = np.where(tighter, b, rb[take])
+    return True
 
 
 def _two_sum_halving(p: np.ndarray):
     """``(s, e)``, (q,) each, for a (b, q) table ``p``: the columns' sums by halving with
     Knuth's two-sum, ``s`` the last level's sum and ``e`` the plain sum of every level's
-    rounding errors, so that ``sum p = s + e_exact`` exactly (:func:`_ones_row_sum`)."""
+    rounding errors, so that ``sum p = s + e_exact`` exactly (:func:`_accurate_sums`)."""
     a = np.asarray(p, dtype=np.float64)
     err = np.zeros(a.shape[1])
     while a.shape[0] > 1:
@@ -4158,8 +4201,20 @@ def _one_column_curvature(d, curv, cls, multi, rows=None) -> np.ndarray:
     return np.diag(dP) - PdP
 
 
+def _eta_cap(data, th) -> float | None:
+    """``max_c sum_i big_i |theta_ic|``, rounded up (``big`` the columns' largest absolute
+    entries, where the data set holds them already): a bound of ``sum_i |x_ji theta_ic|`` on
+    every row (:func:`_pass_one`'s ``eta_cap``); None without the maxima or where it is not
+    finite."""
+    big = vars(data).get("_column_max") if isinstance(data, Dataset) else None
+    if big is None or big.shape != (th.shape[0],):
+        return None
+    cap = float((np.abs(th).T @ np.asarray(big, dtype=np.float64)).max(initial=0.0))
+    return cap * (1.0 + gamma(th.shape[0] + 2)) if np.isfinite(cap) else None
+
+
 def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, mean=None,
-              curv=None, scratch=None, reduce=None, point=False) -> _Sums:
+              curv=None, scratch=None, reduce=None, point=False, eta_cap=None) -> _Sums:
     """Pass 1 on one block: ``l``, ``R = X^T W (Y - mu)``, ``C_SS``, ``X^T W Y``, the budgets.
 
     ``sel``: class-major indices ``c m + i`` of the entries of ``S``; ``peak``: whether the
@@ -4203,9 +4258,15 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     |theta_c|_2`` (Cauchy-Schwarz), times ``1 + gamma(2 m + 8)`` for the rounding of the two
     norms, of the constants and of their product (each computed norm is at least ``1 - gamma(m
     + 1)`` times its exact value: ``m`` squares summed, a square root; four more products).
-    Looser than ``|X| |theta|`` (by up to ``sqrt(m)``), it enters only ``value_budget`` and the
-    gradient's budget, terms of order ``m u |eta|`` against the ``n u |eta|`` of the sums, and
-    it spares a product with ``|X|`` (0.06 to 0.2 ms of a 24k-row block's 0.8 to 1.9).
+    Looser than ``|X| |theta|`` (by up to ``sqrt(m)`` for columns of one size), it enters only
+    ``value_budget`` and the gradient's budget, terms of order ``m u |eta|`` against the ``n u
+    |eta|`` of the sums, and it spares a product with ``|X|`` (0.06 to 0.2 ms of a 24k-row
+    block's 0.8 to 1.9). ``eta_cap`` (:func:`_eta_cap`, from the columns' largest entries:
+    ``max_c sum_i max_j |x_ji| |theta_ic|`` rounded up) bounds ``sum_i |x_ji theta_ic|`` for
+    every row too, and the smaller of the two is taken: where the columns' sizes differ widely
+    the row's norm pairs its largest entry with theta's largest (a feature near 1e6 with a
+    coefficient of 1e-3, an intercept of 1476: 2e9 against 3e3), and the value's budget alone
+    took 0.015 nats where 6e-3 were allowed.
     """
     b, m = Xb.shape
     q = theta.shape[1]
@@ -4265,6 +4326,8 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     del sq                   # bytes of the categorical problem of ``bench --sparse``)
     e *= (gamma(m + 1) * (1.0 + gamma(2 * m + 8))
           * float(np.sqrt(np.einsum("ic,ic->c", theta, theta)).max(initial=0.0)))
+    if eta_cap is not None:  # the columns' maxima's bound, where it is the smaller (docstring)
+        np.minimum(e, gamma(m + 1) * (1.0 + gamma(2 * m + 8)) * eta_cap, out=e)
     e_max = float(e.max(initial=0.0))  # (the zero step's logit error, :func:`_zero_step`)
     sens = curv[:, 0] if q == 1 else 2.0 * _rowmax(curv)  # |d mu / d eta| per row
     we = wb * e

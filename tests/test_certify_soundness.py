@@ -677,21 +677,32 @@ def test_nearly_collinear_columns_are_not_certified_from_the_stand_in(family):
 def test_the_verdict_counts_the_round_off_budget():
     """``ok`` means theta is proved within ``tol`` of the optimum: the round-off budget is part
     of that proof. A class of zero total weight (its probability runs to 0, the bracket's
-    budget infinite) and columns scaled by 1e8 and 1e-8 (a budget of tens of nats) closed
-    their gaps and were printed OK; they are not, and each says what it proved."""
+    budget infinite) closed its gap and was printed OK; it is not, and says what it proved.
+    Columns scaled by 1e8 and 1e-8 took the budget to tens of nats once (the logits' error
+    bounded through the rows' norm, the sums' through ``gamma(n)``): the same likelihood as
+    the unscaled design's at theta scaled back (the logits are the same numbers), now proved
+    to the same bracket, within the two budgets."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 3))
     y = (X[:, 0] + rng.normal(size=60) > 0).astype(int)
-    for data, l2 in (
-            (Dataset.from_arrays(X, y, family="bernoulli", weights=(y == 1).astype(float)), 1.0),
-            (Dataset.from_arrays(X * [1e8, 1.0, 1e-8], y, family="bernoulli"), None)):
-        cert = certify(data, solve_dual(data, l2=l2).theta, l2=l2)
-        assert cert.relative_gap <= cert.tol  # the gap closes
-        assert not cert.roundoff <= cert.tol * max(1.0, abs(cert.upper_bound))
-        assert not cert.ok and any("round-off budget" in m for m in cert.messages)
-        assert cert.within >= cert.roundoff
-        # neither is a nearly collinear design: the message does not say so
-        assert not cert.projected.flat and not any("collinear" in m for m in cert.messages)
+    data = Dataset.from_arrays(X, y, family="bernoulli", weights=(y == 1).astype(float))
+    cert = certify(data, solve_dual(data, l2=1.0).theta, l2=1.0)
+    assert cert.relative_gap <= cert.tol  # the gap closes
+    assert not cert.roundoff <= cert.tol * max(1.0, abs(cert.upper_bound))
+    assert not cert.ok and any("round-off budget" in m for m in cert.messages)
+    assert cert.within >= cert.roundoff
+    # not a nearly collinear design: the message does not say so
+    assert not cert.projected.flat and not any("collinear" in m for m in cert.messages)
+    scale = np.array([1e8, 1.0, 1e-8, 1.0])  # (the intercept last, unscaled)
+    wide = Dataset.from_arrays(X * scale[:3], y, family="bernoulli")
+    plain = Dataset.from_arrays(X, y, family="bernoulli")
+    theta = np.asarray(solve_dual(wide).theta, dtype=float)
+    cert = certify(wide, theta)
+    same = certify(plain, theta * scale)
+    assert cert.ok, cert.messages
+    assert cert.roundoff <= cert.tol * max(1.0, abs(cert.upper_bound))
+    assert abs(cert.upper_bound - same.upper_bound) <= cert.roundoff + same.roundoff
+    assert abs(cert.lower_bound - same.lower_bound) <= cert.roundoff + same.roundoff
 
 
 @pytest.mark.parametrize("shift", [0.0, 1e4])
@@ -746,3 +757,36 @@ def test_a_moderately_collinear_design_charges_the_newton_points_own_multiplier(
     cert = certify(full, np.insert(drop, 1, 0.0))
     assert cert.lower_bound - cert.roundoff <= opt_above
     assert cert.upper_bound - opt_above <= cert.within
+
+
+def test_the_logits_error_bound_reads_the_columns_largest_entries(monkeypatch):
+    """Pass 1 bounds each logit's rounding by ``gamma(m + 1) sum_i |x_ji theta_ic|`` from
+    above, through the row's norm times theta's (Cauchy-Schwarz) and through ``_eta_cap``, the
+    columns' largest entries against theta's: the cap is at least that sum on every row (from
+    its definition), each computed logit is within ``gamma(m + 1)`` times it of the exact one
+    (rational arithmetic, on rows of the widest entries), and on a feature near 1e6 beside an
+    intercept of some hundreds, where the row's norm meets theta's largest entry, the bracket's
+    round-off falls a hundredfold with it."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    Z = rng.standard_normal((n, 3))
+    X = np.column_stack([1e6 + 2e3 * Z[:, 0], Z[:, 1], 0.01 * Z[:, 2]])
+    y = (rng.random(n) < expit(Z @ np.array([1.0, -0.5, 0.7]))).astype(int)
+    data = Dataset.from_arrays(X, y, family="bernoulli")
+    theta = np.asarray(solve_dual(data, l2=1.0).theta, dtype=float)
+    th = theta.reshape(data.m, 1)
+    cap = certify_module._eta_cap(data, th)
+    sums = np.abs(data.X) @ np.abs(th)
+    assert cap >= float(sums.max())
+    g = certify_module.gamma(data.m + 1)
+    eta = data.X @ th
+    for j in np.argsort(-np.abs(data.X[:, 0]))[:20]:
+        exact = sum(Fraction(float(x)) * Fraction(float(t)) for x, t in zip(data.X[j], th[:, 0]))
+        assert abs(Fraction(float(eta[j, 0])) - exact) <= Fraction(g * cap)
+    cert = certify(data, theta, l2=1.0)
+    monkeypatch.setattr(certify_module, "_eta_cap", lambda *a: None)
+    loose = certify(data, theta, l2=1.0)
+    assert cert.ok, cert.messages
+    assert loose.roundoff > 100 * cert.roundoff
