@@ -184,21 +184,18 @@ def test_features_of_very_different_sizes_are_certified_with_the_intercepts_exac
 
 
 def test_a_weak_ridges_charge_of_a_large_feature_is_summed_accurately(monkeypatch):
-    """Three classes, a feature near 1e6 (spread 2e3) among others near 1, L2 with lam = 0.01
+    """Two classes, a feature near 1e6 (spread 2e3) among others near 1, L2 with lam = 0.01
     (C = 100): the L2 charge moves by ``(2 e + b) b / (2 lam)`` when the residual moves by its
     summation bound ``b``, which for that feature's row is ``gamma(n) sum |x| w |mu - Y|``, and
-    the bracket of a converged fit did not close (1.1e-2 nats against 6e-3). With the rows
+    the bracket of a converged fit did not close (0.58 nats against 7.5e-3). With the rows
     summed accurately it closes, holding the tight solve's optimum."""
     rng = np.random.default_rng(3)
     n = 20_000
     spread = 10.0 ** np.array([0.8, 2.6, -0.7, 3.3, 0.7])
     centre = spread * 10.0 ** np.array([-9, -0.8, 0.7, 2.7, -9])
     Z = rng.standard_normal((n, 5))
-    eta = Z @ rng.standard_normal((5, 3))
-    P = np.exp(eta - eta.max(axis=1, keepdims=True))
-    P /= P.sum(axis=1, keepdims=True)
-    y = (P.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1)
-    ds = Dataset.from_arrays(Z * spread + centre, y)
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-Z @ rng.standard_normal(5)))).astype(int)
+    ds = Dataset.from_arrays(Z * spread + centre, y, family="bernoulli")
     penalty = make_penalty(l2=0.01)
     # (a weak ridge's gap closes only at a small gradient: the rounding is the subject here)
     theta = np.asarray(solve_dual(ds, penalty=penalty, tol=1e-13).theta, dtype=float)
