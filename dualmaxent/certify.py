@@ -943,13 +943,16 @@ def _penalised_step_affordable(n: int, size: int, m: int, q: int) -> bool:
 PENALISED_STEP = True
 
 
-def _penalised_target(data, one, th, pen_rows, penalty, tol_hint):
+def _penalised_target(data, one, th, pen_rows, penalty, tol_hint, force: bool = False):
     """``(sel, t_S)`` of :func:`_penalised_step` (its entries, class-major, and the penalised
     gradient there, from pass 1's ``R`` in ``one``), or None where it is not wanted: where the
     slack's charge at ``mu(theta)`` alone (:func:`_slack_excess`) leaves the bracket closed at
-    ``tol_hint``, or the curvature is not affordable (:data:`PENALISED_STEP_MIN_TERMS`)."""
-    if not (np.all(np.isfinite(one.R)) and _slack_excess(one.R, th, pen_rows, penalty)
-            > tol_hint * _penalised_scale(one, th, pen_rows, penalty)):
+    ``tol_hint`` (unless ``force``: the fallback after the intercept's step,
+    :func:`_newton_step`), or the curvature is not affordable
+    (:data:`PENALISED_STEP_MIN_TERMS`)."""
+    if not (np.all(np.isfinite(one.R)) and (force or _slack_excess(one.R, th, pen_rows, penalty)
+                                            > tol_hint * _penalised_scale(one, th, pen_rows,
+                                                                          penalty))):
         return None
     sel = np.flatnonzero(_correction_set(th, pen_rows, penalty, data.family.multiclass,
                                          full=True).T.ravel())  # (class-major)
@@ -1519,6 +1522,12 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         # overwrites it (:func:`_penalised_target`), where it is wanted
         one.penalised = (_penalised_target(data, one, th, pen_rows, penalty, tol_hint)
                          if penalised else None)
+        # ... and, where it is not, the same step in reserve, should the intercept's step
+        # open the slack (below)
+        one.penalised_reserve = (_penalised_target(data, one, th, pen_rows, penalty, tol_hint,
+                                                   force=True)
+                                 if penalised and one.penalised is None and newton is not None
+                                 else None)
         return one, t_S, _reduce_gradient(one, th, pen_rows, penalty, data.family.multiclass)
 
     # the penalised problem's step (:func:`_penalised_step`), decided from pass 1's R
@@ -1648,6 +1657,21 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
             operator32, two = False, None
             continue
         break
+    reserve = getattr(one, "penalised_reserve", None)
+    one.penalised_reserve = None
+    if reserve is not None and not _slack_excess(
+            np.negative(two.resid), th, pen_rows, penalty) <= tol_hint * _penalised_scale(
+                one, th, pen_rows, penalty):
+        # the intercept's step moved the penalised rows' slack, which the given point kept
+        # small, beyond the tolerance: a feature nearly a multiple of the intercept (entries
+        # near 1e6 of spread 2e3, three classes, C = 100) moves by a million times the
+        # intercept's residual, and a converged fit was bracketed within 5.8 nats. The
+        # penalised problem's step (:func:`_penalised_step`), from pass 1's sums and kept means,
+        # moves both together
+        found = _penalised_step(run, data, th, one, *reserve, pen_rows, penalty, kept,
+                                newton, margins, multiplier, tol_hint)
+        if found is not None:
+            return found
     if kron_taken and margins:  # the attainment proof's eigenvalue (Kronecker step)
         smallest = _proved_smallest(data, kept, sel, _step_reach(one, two, resid_bound, feat,
                                                                  cls) / MARGIN_FRACTION, layout)[0]

@@ -207,3 +207,45 @@ def test_a_weak_ridges_charge_of_a_large_feature_is_summed_accurately(monkeypatc
     monkeypatch.setattr(checker, "ACCURATE_SHARE", np.inf)
     plain = checker.certify(ds, theta, penalty=penalty)
     assert not plain.ok and plain.roundoff > plain.tol * abs(plain.upper_bound)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_the_intercepts_step_that_opens_a_large_features_slack_gives_way_to_the_penalised_step(
+        seed):
+    """Three classes, a feature near 1e6 of spread 2e3 (nearly a multiple of the intercept),
+    C = 100: the intercept's step, correcting a residual of the size a converged solve leaves
+    there, moves that feature's slack by a million times as much, and the relaxation charges it
+    over ``2 lam``: a converged fit was bracketed within 5.8 to 900 nats, by BLAS kernel. The
+    penalised problem's step is then taken from the same pass 1 (``_newton_step``'s reserve):
+    the certificate is ok on every kernel, its bracket holds the tight solve's optimum, and
+    its stepped point meets the balance equations of the penalised problem (the slack within
+    the tolerance of ``-lam theta``, recomputed from its definition at the checker's point)."""
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    spread = 10.0 ** np.array([0.8, 2.6, -0.7, 3.3, 0.7])
+    centre = spread * 10.0 ** np.array([-9, -0.8, 0.7, 2.7, -9])
+    Z = rng.standard_normal((n, 5))
+    eta = Z @ rng.standard_normal((5, 3))
+    P = np.exp(eta - eta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    y = (P.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1)
+    ds = Dataset.from_arrays(Z * spread + centre, y)
+    penalty = make_penalty(l2=0.01)
+    theta = np.asarray(solve_dual(ds, penalty=penalty, tol=1e-13).theta, dtype=float)
+    star = np.asarray(solve_dual(ds, penalty=penalty, tol=1e-15).theta, dtype=float)
+    optimum = checker.certify(ds, star, penalty=penalty).upper_bound
+    cert = checker.certify(ds, theta, penalty=penalty)
+    assert cert.ok, cert.messages
+    assert cert.lower_bound - cert.roundoff <= optimum <= cert.upper_bound + cert.roundoff
+    # the slack of the checker's point, from its definition (each sum correctly rounded by
+    # math.fsum, its terms within 3 u of theirs), charged by the relaxation: within the
+    # tolerance of the penalty, as the balance of the penalised problem has it
+    import math
+
+    point = cert.projected.mu.reshape(ds.n, -1)
+    terms = ds.X[:, :-1, None] * (ds.weights[:, None] * (point - ds.Y))[:, None, :]
+    slack = np.array([[math.fsum(terms[:, i, c]) for c in range(3)] for i in range(5)])
+    err = 3.01 * checker.U * np.abs(terms).sum(axis=0) * (1 + checker.gamma(ds.n)) \
+        + checker.U * np.abs(slack)
+    charge = float(((np.abs(slack) + err) ** 2).sum()) / (2 * 0.01)
+    assert charge <= 0.5 * 0.01 * float((theta[:-1] ** 2).sum()) + cert.tol * abs(optimum)
