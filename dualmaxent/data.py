@@ -315,11 +315,15 @@ class Dataset:
         if "identifiability" in vars(self) or design.is_sparse(self.X) \
                 or self._column_scaling() is not None:
             return self.identifiability
+        if vars(self).get("_screen_failed"):  # (its two passes made once)
+            return None
         from .identifiability import screen
 
         ident = screen(self.X, self.weights, keep_gram=self.family.multiclass and self.k > 2)
         if ident is not None:
             self.__dict__["identifiability"] = ident
+        else:
+            self.__dict__["_screen_failed"] = True
         return ident
 
     @property

@@ -374,7 +374,7 @@ def test_a_costly_hessian_below_large_rows_is_float32_and_keeps_the_maximiser(
     assert np.linalg.norm(b1 - b2) <= 2.0 * (np.linalg.norm(g1) + np.linalg.norm(g2)) / mu
 
 
-def test_a_penalised_fit_reads_the_rank_screen_alone():
+def test_a_penalised_fit_reads_the_rank_screen_alone(monkeypatch):
     """A penalised objective asks only whether float32 curvatures are safe
     (:meth:`~dualmaxent.objective.DualObjective.design_condition`): on a design with every level
     of a categorical beside the intercept (a dependency the float32 screen cannot prove
@@ -394,6 +394,13 @@ def test_a_penalised_fit_reads_the_rank_screen_alone():
     assert S._curvature_precision(obj) == np.float64
     assert obj.design_condition() is None
     assert "identifiability" not in vars(trap)
+    import dualmaxent.identifiability as ID
+
+    calls = []
+    real = ID.screen
+    monkeypatch.setattr(ID, "screen", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    assert obj.design_condition() is None and not calls  # (its passes made once)
+    monkeypatch.undo()
     assert trap.identifiability.rank == trap.m - 1  # (the dependency is real)
     full = Dataset.from_arrays(Xf, y)
     pen = make_objective(full, Penalty("l2", 1.0))
