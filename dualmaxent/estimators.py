@@ -114,6 +114,29 @@ def _plain_arrays(X, y):
     return X, y
 
 
+#: A dense ``X`` with at most this share of nonzero entries, and at least
+#: :data:`AUTO_SPARSE_MIN_ENTRIES` entries, is fitted as a CSR matrix under an L2 penalty (the
+#: same matrix, so the same problem and certificate; the sparse passes read its nonzeros only).
+#: Measured (``MaxEntClassifier(C=1).fit``, n = 2e4, 200 features, one BLAS thread; CSR over
+#: dense): density 0.01, two classes 0.20, three 0.36; 0.05: 0.35, 0.85; 0.1: 0.65, 0.39; 0.2:
+#: 1.38, 1.63; 0.4: 3.3, 1.6. A one-hot design of 200 levels and five features: 241 -> 47 ms.
+#: Not unpenalised: a sparse design's rank is decided from its Gram matrix alone (coarser than
+#: the dense QR), and a wide one's is not computed.
+AUTO_SPARSE_DENSITY = 0.05
+AUTO_SPARSE_MIN_ENTRIES = 1_000_000
+
+
+def _fitted_design(X, penalty: Penalty):
+    """``X`` as the fit reads it: a CSR copy of a large, mostly zero dense ``X`` under an L2
+    penalty (:data:`AUTO_SPARSE_DENSITY`), else ``X`` itself."""
+    if (type(X) is np.ndarray and penalty.kind == "l2" and X.size >= AUTO_SPARSE_MIN_ENTRIES
+            and np.count_nonzero(X) <= AUTO_SPARSE_DENSITY * X.size):
+        import scipy.sparse as sp
+
+        return sp.csr_array(X)
+    return X
+
+
 def _plain_books(estimator, X) -> None:
     """What ``validate_data(estimator, X, y, reset=True)`` records for a plain ndarray ``X``
     with a ``y`` given (:func:`_plain_arrays`): ``n_features_in_``, and no
@@ -235,7 +258,8 @@ class _DualMaxentEstimator(BaseEstimator):
             # categorical problem of bench --sparse, alive at the fit's peak before)
             if isinstance(y, list):
                 y = y.pop()
-            dataset = Dataset._from_arrays(X, y, names, self.fit_intercept, sample_weight, family,
+            dataset = Dataset._from_arrays(_fitted_design(X, penalty), y, names,
+                                           self.fit_intercept, sample_weight, family,
                                            type(self).__name__, validated=True, finite=finite,
                                            count_warning=False)
             del y

@@ -282,6 +282,40 @@ def test_a_design_of_float32_or_integers_is_converted_by_the_data_sets_own_copy(
         MaxEntClassifier().fit(np.where(base > 2, np.nan, base).astype(np.float32), y)
 
 
+def test_a_mostly_zero_dense_design_is_fitted_as_csr_under_l2(monkeypatch):
+    """A dense one-hot design (200 levels and three features, 2 % nonzero, 1e6 entries) is
+    fitted through the sparse passes under L2 (``estimators.AUTO_SPARSE_DENSITY``): the same
+    problem, so both fits are certified and their objectives and penalised coefficients agree
+    within what their brackets prove (strong concavity of the ridge: ``||theta_R -
+    theta*_R||^2 <= 2 within / lam``). Unpenalised, or denser, or small, X stays dense."""
+    seen = _captured(monkeypatch)
+    rng = np.random.default_rng(9)
+    n, levels = 5000, 200
+    X = np.hstack([np.eye(levels)[rng.integers(0, levels, n)], rng.standard_normal((n, 3))])
+    assert X.size >= estimators.AUTO_SPARSE_MIN_ENTRIES
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-X[:, -1] - X[:, :levels] @ rng.normal(
+        size=levels)))).astype(int)
+    sparse = MaxEntClassifier().fit(X, y)
+    assert design.is_sparse(seen["dataset"].X)
+    monkeypatch.setattr(estimators, "AUTO_SPARSE_DENSITY", 0.0)
+    dense = MaxEntClassifier().fit(X, y)
+    assert not design.is_sparse(seen["dataset"].X)
+    a, b = sparse.certificate_, dense.certificate_
+    assert a.ok and b.ok
+    assert abs(a.upper_bound - b.upper_bound) <= max(a.within, b.within)
+    lam = 1.0  # (C = 1)
+    distance = float(np.linalg.norm(sparse.coef_ - dense.coef_))
+    assert distance <= np.sqrt(2 * a.within / lam) + np.sqrt(2 * b.within / lam)
+    monkeypatch.undo()
+    seen = _captured(monkeypatch)
+    MaxEntClassifier(C=np.inf).fit(X, y)  # (unpenalised: the dense rank pass)
+    assert not design.is_sparse(seen["dataset"].X)
+    MaxEntClassifier().fit(X + 0.5, y)  # (dense: every entry nonzero)
+    assert not design.is_sparse(seen["dataset"].X)
+    MaxEntClassifier().fit(X[:1000], y[:1000])  # (small)
+    assert not design.is_sparse(seen["dataset"].X)
+
+
 def test_an_overflowing_sum_of_finite_x_still_fits_or_fails_as_before():
     X = np.array([[1e308, 1.0], [1e308, -1.0], [-1e308, 2.0], [1e308, 0.5]])
     with pytest.raises(DataError, match="the features' scale is the cause"):
