@@ -126,15 +126,25 @@ AUTO_SPARSE_DENSITY = 0.05
 AUTO_SPARSE_MIN_ENTRIES = 1_000_000
 
 
+#: :func:`_fitted_design` counts the nonzeros of about this many rows first, and all of them
+#: only where those are sparse enough: a dense design pays for a sample, not a pass (the whole
+#: count took 2 to 5 % of an L2 fit at n = 1e5 to 1e6, 50 features).
+AUTO_SPARSE_SAMPLE_ROWS = 1024
+
+
 def _fitted_design(X, penalty: Penalty):
     """``X`` as the fit reads it: a CSR copy of a large, mostly zero dense ``X`` under an L2
     penalty (:data:`AUTO_SPARSE_DENSITY`), else ``X`` itself."""
-    if (type(X) is np.ndarray and penalty.kind == "l2" and X.size >= AUTO_SPARSE_MIN_ENTRIES
-            and np.count_nonzero(X) <= AUTO_SPARSE_DENSITY * X.size):
-        import scipy.sparse as sp
+    if not (type(X) is np.ndarray and penalty.kind == "l2"
+            and X.size >= AUTO_SPARSE_MIN_ENTRIES):
+        return X
+    sample = X[::max(1, X.shape[0] // AUTO_SPARSE_SAMPLE_ROWS)]
+    if np.count_nonzero(sample) > 2 * AUTO_SPARSE_DENSITY * sample.size \
+            or np.count_nonzero(X) > AUTO_SPARSE_DENSITY * X.size:
+        return X
+    import scipy.sparse as sp
 
-        return sp.csr_array(X)
-    return X
+    return sp.csr_array(X)
 
 
 def _plain_books(estimator, X) -> None:
