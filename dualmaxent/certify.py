@@ -2433,8 +2433,9 @@ def _at_segment(two, rb, t, pen_rows, penalty, copy=False):
 #: of ``X`` and the point, :func:`_sharpen_sums`): below it the pass's own bounds stand.
 ACCURATE_SHARE = 0.01
 #: :func:`_accurate_sums` runs only while its terms, rows times chosen columns times classes,
-#: are at most this many (about 0.3 s here); beyond, the pass's bounds stand.
-ACCURATE_MAX_TERMS = 5e7
+#: are at most this many (about half a second here: 1.5e7 took 0.35 s, n = 1e5, three
+#: classes, 51 columns); beyond, the costliest rows within it, the pass's bounds for the rest.
+ACCURATE_MAX_TERMS = 2e7
 
 
 def _accurate_sums(data, point: np.ndarray, cols, rows: int = 1 << 16):
