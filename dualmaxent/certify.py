@@ -172,7 +172,7 @@ import numpy as np
 from . import _kernels
 from . import _numerics as nx
 from . import design
-from .data import Dataset, require_dataset
+from .data import Dataset, _power_of_two_scaling, require_dataset
 from .exceptions import DualMaxentError
 from .families import Bernoulli, Categorical, Family
 from .params import Parameterization, checked_tol
@@ -1129,24 +1129,10 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint) -> Bracket:
                 excess[:, c] *= np.abs(th[pen, c])
             shift += float(np.sum(excess))
         if penalty.kind in ("l2", "elasticnet") and pen_rows.any():
-            # the charge moves by at most sum (2 e + b) b / (2 lam (1 - a)) when the residual
-            # moves by b, e = (|r| - lam a)_+ its excess over the box (a = 0 for L2); and its
-            # own sum (the terms formed in place a chunk of rows at a time: one (|R|, q) table
-            # of them was the checker's peak on bench --sparse's twenty classes, with r and b
-            # held)
-            r_pen, b_pen = resid[pen], rb[pen]
-            moved = 0.0
-            for c in nx.row_chunks(r_pen.shape[0], width=q):
-                e = np.abs(r_pen[c])
-                e -= penalty.l1_lam
-                np.maximum(e, 0.0, out=e)
-                e *= 2.0
-                e += b_pen[c]
-                e *= b_pen[c]
-                moved += float(np.sum(e))
-            shift += moved / (2.0 * penalty.l2_lam)
-            shift += gamma(r_pen.size + 4) * charge
-            del r_pen, b_pen
+            # the charge's move when the residual moves by its bound (:func:`_l2_moves`), and
+            # its own sum's rounding
+            shift += float(np.sum(_l2_moves(resid[pen], rb[pen], penalty)))
+            shift += gamma(int(np.count_nonzero(pen_rows)) * q + 4) * charge
         rest = upper_budget + (gamma(n_terms) + 8 * U) * mag + simplex_term + shift
         roundoff = rest + eq_charge
         gap = upper_of(one) - lower
@@ -2492,6 +2478,26 @@ def _accurate_sums(data, point: np.ndarray, cols, rows: int = 1 << 16):
     return r, b * (1.0 + 8 * U)
 
 
+def _l2_moves(r_pen, b_pen, penalty) -> np.ndarray:
+    """Each penalised row's bound on how far the relaxation's charge moves when its residual
+    ``r_pen`` moves by its summation bound ``b_pen`` (both (|R|, q)): ``sum_c (2 e + b) b / (2
+    lam (1 - a))``, ``e = (|r| - lam a)_+`` the excess over the L1 box (``a = 0`` for L2; the
+    charge's derivative ``e / (lam (1 - a))``, integrated over ``b``), shape (|R|,). Formed in
+    place a chunk of rows at a time: one (|R|, q) table of the terms was the checker's peak on
+    ``bench --sparse``'s twenty classes, with ``r`` and ``b`` held."""
+    out = np.empty(r_pen.shape[0])
+    for c in nx.row_chunks(r_pen.shape[0], width=r_pen.shape[1]):
+        e = np.abs(r_pen[c])
+        e -= penalty.l1_lam
+        np.maximum(e, 0.0, out=e)
+        e *= 2.0
+        e += b_pen[c]
+        e *= b_pen[c]
+        out[c] = e.sum(axis=1)
+    out /= 2.0 * penalty.l2_lam
+    return out
+
+
 def _sharpen_sums(data, point, resid, rb, pen_rows, bound, penalty,
                   eq_only: bool = False, allowed: float = 0.0) -> bool:
     """Rows of the point's residual ``resid`` and of its summation bound ``rb`` (both (m, q),
@@ -2514,10 +2520,8 @@ def _sharpen_sums(data, point, resid, rb, pen_rows, bound, penalty,
     eq = ~pen_rows
     charge = np.zeros(resid.shape[0])
     charge[eq] = np.sum(np.asarray(bound) * rb[eq], axis=1)
-    lam2 = penalty.l2_lam if penalty.active else 0.0
-    if lam2 > 0 and pen_rows.any() and not eq_only:
-        e = np.maximum(np.abs(resid[pen_rows]) - penalty.l1_lam, 0.0)
-        charge[pen_rows] = np.sum((2.0 * e + rb[pen_rows]) * rb[pen_rows], axis=1) / (2 * lam2)
+    if penalty.active and penalty.l2_lam > 0 and pen_rows.any() and not eq_only:
+        charge[pen_rows] = _l2_moves(resid[pen_rows], rb[pen_rows], penalty)
     if not float(np.sum(charge)) > allowed:
         return False
     order = np.argsort(-charge, kind="stable")
@@ -3321,8 +3325,9 @@ def curvature_ball(dataset, theta, G, rows_per_column: int = ATTAINMENT_ROWS_PER
         penalised likelihood's maximiser).
     equilibrate : bool, default False
         Prove it in the coordinates ``theta_i / s_i`` of the design ``X diag(s)``, ``s_i`` the
-        power of two nearest ``1 / max_j |x_ji|`` (Notes): the same likelihood, and a proof
-        that does not fail on columns of very different sizes alone.
+        power of two that brings ``max_j |x_ji|`` to [0.5, 1) (the rescaling of badly scaled
+        designs', :func:`dualmaxent.data._power_of_two_scaling`; Notes): the same likelihood,
+        and a proof that does not fail on columns of very different sizes alone.
 
     Returns
     -------
@@ -3409,14 +3414,6 @@ def curvature_ball(dataset, theta, G, rows_per_column: int = ATTAINMENT_ROWS_PER
         return _curvature_ball(dataset, theta, G, rows_per_column, subgradient, equilibrate)
 
 
-def _column_powers(big: np.ndarray) -> np.ndarray:
-    """The powers of two nearest ``1 / big`` (1 for a zero column), each within ``2^-600 ..
-    2^600``: the columns' scales of an equilibrated ball (:func:`curvature_ball`)."""
-    with np.errstate(divide="ignore"):
-        e = np.where(big > 0, -np.round(np.log2(np.where(big > 0, big, 1.0))), 0.0)
-    return np.ldexp(1.0, np.clip(e, -600, 600).astype(int))
-
-
 def _exactly_scaled(a: np.ndarray) -> bool:
     """Whether a table scaled by powers of two is still exact: finite, and no nonzero entry
     below the smallest normal number (:func:`curvature_ball`'s equilibrated proof)."""
@@ -3452,7 +3449,7 @@ def _curvature_ball(dataset, theta, G, rows_per_column, subgradient, equilibrate
     T_eta = T  # (the logits: X theta, whatever the coordinates)
     scale = None
     if equilibrate:  # the proof in theta_i / s_i (Notes): every scaling exact, or none made
-        scale = _column_powers(big)
+        scale = _power_of_two_scaling(big, np.ones(m, dtype=bool))
         big, T, g_free = big * scale, T / scale[:, None], g_free * scale[:, None]
         if not all(_exactly_scaled(a) for a in (big, T, g_free)):
             return None
