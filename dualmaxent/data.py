@@ -505,13 +505,11 @@ class Dataset:
 
     @classmethod
     def _from_arrays(cls, X, y, feature_names, intercept, weights, family, name,
-                     validated: bool = False, finite: bool = False,
+                     finite: bool = False,
                      count_warning: bool = True) -> "Dataset":
         """:meth:`from_arrays`, with the checks that another validation already made skipped.
 
-        ``validated``: ``X`` is a float64 (or bool or integer) array of 2 dimensions, or a
-        sparse one, as scikit-learn's ``validate_data`` returns it: it is not converted nor
-        checked for complex values again. ``finite``: its entries are known to be finite (that
+        ``finite``: ``X``'s entries are known to be finite (that
         validation checked them), not scanned again. ``count_warning=False``: the
         :class:`~dualmaxent.exceptions.CountTargetWarning` that classifiers silence is not
         computed. Everything else (the names, ``y``, the weights, the scale check, the copy
@@ -529,12 +527,7 @@ class Dataset:
         # (a dense X of another real dtype, float32 or integers, is converted to float64 by
         # the data set's own copy below, not by a copy of its own first: one pass of the
         # copy's bytes less, 9 of a 90 ms fit at n = 10^5, 50 float32 features)
-        if validated:
-            Xa, complex_X = (_sparse_real(X) if sparse
-                             else (_real_or_float64(np.asarray(X)), False))
-        else:
-            Xa, complex_X = (_sparse_real(X) if sparse
-                             else _real_array(X, "X", keep_real=True))
+        Xa, complex_X = _sparse_real(X) if sparse else _real_array(X, "X", keep_real=True)
         if Xa.ndim == 1:
             Xa = Xa[:, None]
         if Xa.ndim != 2:
@@ -1491,12 +1484,6 @@ def _check_finite(X, names) -> None:
         count = int(bad.sum())
     raise DataError(f"X must be finite; found {counted(count, 'NaN or infinite value')}, the "
                     f"first in column {names[col]!r} at row {row + 1}")
-
-
-def _real_or_float64(a: np.ndarray) -> np.ndarray:
-    """``a`` itself when its dtype is real (bool, integer or floating; a copy converts it),
-    else ``a`` as float64."""
-    return a if a.dtype.kind in "biuf" else np.asarray(a, dtype=np.float64)
 
 
 def _real_array(values, what: str, keep_real: bool = False):

@@ -270,7 +270,7 @@ class _DualMaxentEstimator(BaseEstimator):
                 y = y.pop()
             dataset = Dataset._from_arrays(_fitted_design(X, penalty), y, names,
                                            self.fit_intercept, sample_weight, family,
-                                           type(self).__name__, validated=True, finite=finite,
+                                           type(self).__name__, finite=finite,
                                            count_warning=False)
             del y
             if not self.certify:
