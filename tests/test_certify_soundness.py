@@ -790,3 +790,70 @@ def test_the_logits_error_bound_reads_the_columns_largest_entries(monkeypatch):
     loose = certify(data, theta, l2=1.0)
     assert cert.ok, cert.messages
     assert loose.roundoff > 100 * cert.roundoff
+
+
+def test_the_sums_depth_counts_every_rounding_on_a_terms_path():
+    """``sum_depth(n, rows)``: a sum over ``n`` rows formed in blocks of ``rows`` (any order
+    within a block: a binary tree, at most ``b - 1`` additions on a term's path), each term's
+    product with its weight (one rounding), then the blocks' sums added in turn (``blocks -
+    1`` more) meets at most ``sum_depth`` roundings, and never more than ``n`` is claimed (one
+    block, or blocks so small that adding them up is the longer path)."""
+    depth = certify_module.sum_depth
+    for n, rows in [(1, 1), (10, 3), (1000, 1000), (1000, 4000), (12345, 256), (10**6, 4927),
+                    (10**6, 1), (7, 2)]:
+        b = min(rows, n)
+        blocks = -(-n // b)
+        longest = (b - 1) + 1 + (blocks - 1)
+        assert longest <= depth(n, rows) <= n
+    assert depth(10**6, 4927) < 10**6 / 100  # (the bracket's sums at n = 1e6: 195 times fewer)
+
+
+@pytest.mark.parametrize("family", ["bernoulli", "categorical"])
+def test_blocked_sums_are_within_their_depths_bound_and_shrink_the_round_off(family,
+                                                                             monkeypatch):
+    """In memory a dense design is summed in row blocks: the residual ``R = X^T W (Y - mu)``
+    of pass 1 is within ``gamma(L + 2) |X|^T W |Y - mu|`` of its exact value (the stored
+    numbers as fractions), ``L`` the runner's depth (:func:`sum_depth`), far below ``n``; the
+    bracket's round-off charged with it is a fraction of the one-block bracket's, whose sums
+    run over all ``n`` rows, on the same theta; and either bracket holds the optimum (a tight
+    solve's value) within its round-off, at the solver's theta and at one moved off it."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(21)
+    n, p = 6000, 5
+    X = rng.standard_normal((n, p)) + 3.0
+    k = 2 if family == "bernoulli" else 3
+    eta = X @ rng.standard_normal((p, k)) * 0.4
+    y = np.array([rng.choice(k, p=row) for row in softmax(eta, axis=1)])
+    ds = Dataset.from_arrays(X, y, weights=rng.uniform(0.2, 2.0, n), family=family)
+    theta = np.asarray(solve_dual(ds, tol=1e-13).theta, dtype=float)
+    one_block = certify_module.certify(ds, theta, tol=1e-12)
+    monkeypatch.setattr(certify_module, "BLOCK_BYTES", 1 << 13)  # (the 256-row floor)
+    run = certify_module._runner(ds, None, None)
+    assert run.depth == certify_module.sum_depth(n, 256) < n / 10
+    q = ds.Y.reshape(n, -1).shape[1]
+    th = theta.reshape(ds.m, q)
+    one = run(certify_module._pass_one, th, ds.family, np.zeros(0, dtype=int), False,
+              run.depth, curvature=False)
+    mu = expit(ds.X @ th) if q == 1 else softmax(ds.X @ th, axis=1)
+    Y = ds.Y.reshape(n, q)
+    size = np.abs(ds.X).T @ (ds.weights[:, None] * np.abs(Y - mu))
+    g = certify_module.gamma(run.depth + 2)
+    for i in (0, ds.m - 1):
+        for c in range(q):
+            # the exact sum of the computed means' terms, and the means' own rounding (a few
+            # u of each, far inside the depth's bound, which covers the sums alone)
+            exact = sum(Fraction(float(x)) * Fraction(float(w)) * (Fraction(float(yy))
+                                                                   - Fraction(float(mm)))
+                        for x, w, yy, mm in zip(ds.X[:, i], ds.weights, Y[:, c], mu[:, c]))
+            slack = 16 * certify_module.U * size[i, c]
+            assert abs(Fraction(float(one.R[i, c])) - exact) <= Fraction(
+                float(g * size[i, c] + slack))
+    blocked = certify_module.certify(ds, theta, tol=1e-12)
+    assert blocked.roundoff < one_block.roundoff / 4, (blocked.roundoff, one_block.roundoff)
+    optimum = one_block.upper_bound
+    moved = theta.copy()
+    moved[0] += 1e-5
+    for cert in (blocked, one_block, certify_module.certify(ds, moved, tol=1e-12)):
+        assert cert.lower_bound - cert.roundoff <= optimum + one_block.within
+        assert optimum - one_block.within <= cert.upper_bound + cert.roundoff
