@@ -134,6 +134,7 @@ def solve_dual(
     check_attainment: bool = True,
     l1_ratio: float | None = None,
     callback=None,
+    slack_tol: float | None = None,
 ) -> DualResult:
     """Maximise the log-likelihood (the Lagrange dual of the maximum-entropy primal).
 
@@ -184,6 +185,14 @@ def solve_dual(
         row, the start included), ``theta_t`` a new array shaped like ``theta``, in the given
         units and gauge. It observes only: the iterates are the same with or without it
         (``dualmaxent verify --trace`` certifies each, :mod:`dualmaxent.trace`).
+    slack_tol : float, optional
+        With an L2 penalty (no L1 part) and a line-search method (``newton``, ``newton-cg``,
+        ``gradient``): past ``tol``, go on while iterations remain and the line search finds
+        ascent until the penalised rows' gradient ``g_R`` charges at most ``slack_tol max(1,
+        |objective|)`` nats, ``||g_R||^2 / (2 lam)``: the gap that the checker's bracket at
+        ``mu(theta)`` itself leaves there (:meth:`~dualmaxent.objective.DualObjective.
+        slack_met`; :func:`dualmaxent.verify` asks it where the checker's own step would cost
+        more). Convergence is still ``tol``'s.
 
     Returns
     -------
@@ -215,6 +224,8 @@ def solve_dual(
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     setup, beta0 = _set_up(dataset, method, tol, max_iter, penalty, theta0, forced)
     obj, solver, tol, max_iter = setup.obj, setup.solver, setup.tol, setup.max_iter
+    if slack_tol is not None:
+        obj.slack_tol = checked_tol(slack_tol)
     with _solving(dataset, setup.method) as hist:
         if callback is not None:
             hist.on_iterate = _theta_callback(setup, callback)

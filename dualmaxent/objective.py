@@ -575,6 +575,9 @@ class DualObjective:
     #: L-BFGS start then does not go on to the solve's tolerance in place of Newton
     #: (:func:`dualmaxent.solvers._lbfgs_start`)
     seeds_curvature = False
+    #: :func:`dualmaxent.solve_dual`'s ``slack_tol``: the line-search methods go on past their
+    #: tolerance until :meth:`slack_met` (None: they stop on the relative gradient alone)
+    slack_tol = None
 
     def __init__(self, dataset: Dataset, penalty: Penalty | None = None):
         self.dataset = dataset
@@ -1672,6 +1675,18 @@ class DualObjective:
         d = self.w * self.family.variance(saved)
         return (np.array([[float(d.sum()) / wsum]]),
                 lambda V: _kernels.glm_hessp(self.X, d, V[:, 0])[:, None])
+
+    def slack_met(self, grad, value: float) -> bool:
+        """Whether an L2 fit's penalised gradient ``g_R`` (``grad``'s penalised entries: ``X_R^T
+        W (Y - mu) - lam2 theta_R``, the relaxed primal's slack mismatch at ``mu(theta)``)
+        charges at most ``slack_tol max(1, |value|)``: ``||g_R||^2 / (2 lam2)``, the gap the
+        checker's cheapest bracket leaves on those rows (:func:`dualmaxent.certify.
+        _slack_excess`). True without a ``slack_tol``, or for a penalty with an L1 part."""
+        if self.slack_tol is None or not self.penalty.l2_lam > 0 or self.penalty.l1_lam:
+            return True
+        g = np.asarray(grad)[self.params.penalized]
+        charge = float(np.dot(g, g)) / (2.0 * self.penalty.l2_lam)
+        return charge <= self.slack_tol * max(1.0, abs(float(value)))
 
     def kkt_residual(self, beta, grad=None) -> float:
         """Relative KKT residual of the dual at ``beta`` (see the module docstring)."""

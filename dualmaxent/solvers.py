@@ -318,6 +318,7 @@ class _NewtonCGStep(_Direction):
         # CG need not make the step's residual smaller than the solve's target
         # (:func:`cg_direction`'s ``floor``)
         self.floor = CG_FLOOR * tol * obj.scale
+        self.tol = tol
         #: the multiple of CG's step the line search tries first (:func:`_secant_step` sets it
         #: from the last step's slopes, :data:`SECANT_CARRY`)
         self.scale = 1.0
@@ -337,7 +338,10 @@ class _NewtonCGStep(_Direction):
         c = self.scale  # (the step tried first is c s: CG's radius is the trust radius / c)
         # (handed on: CG drops it once its residual is formed, on theta's table for a wide
         # sparse design, :meth:`DualObjective.curvature_system`)
-        s, slope = cg_direction(obj, beta, held, rel, floor=self.floor, overwrite=True,
+        # (past the tolerance, going on for an L2 fit's slack, DualObjective.slack_met: the
+        # forcing term alone, whose residual the floor would already have met)
+        s, slope = cg_direction(obj, beta, held, rel,
+                                floor=self.floor if rel > self.tol else 0.0, overwrite=True,
                                 radius=self.radius / c)
         if c != 1.0:  # (g^T (c s) = c g^T s: the slope scales with the step)
             s *= c
@@ -687,7 +691,10 @@ def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _
     for it in range(max_iter + 1):
         rel = obj.kkt_residual(beta, grad)
         hist.add(F, rel, beta)
-        if rel <= tol:
+        # (past the tolerance an L2 fit may go on until the checker's cheapest bracket closes,
+        # :meth:`~dualmaxent.objective.DualObjective.slack_met`: while iterations remain and
+        # the line search finds ascent; the tolerance met is convergence either way)
+        if rel <= tol and (it == max_iter or obj.slack_met(grad, F)):
             return beta, Status.CONVERGED, Status.CONVERGED.message(obj, rel, tol, max_iter)
         if it == max_iter:
             break
@@ -703,6 +710,8 @@ def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _
         found = _line_search(obj, beta, F, rel, d, predicted, direction,
                              direction.prefetch_hessian(rel, tol))
         if found is None:
+            if rel <= tol:
+                return beta, Status.CONVERGED, Status.CONVERGED.message(obj, rel, tol, max_iter)
             return beta, Status.STALLED, Status.STALLED.message(obj, rel, tol, max_iter)
         if direction.secant_step:
             # predicted = g^T d, the slope at the start (_ascent_or_gradient); the line search

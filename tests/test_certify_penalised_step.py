@@ -184,3 +184,63 @@ def test_an_unaffordable_curvature_keeps_the_intercepts_bracket(monkeypatch):
     assert capped.size == cheap.size == 1
     assert capped.duality_gap == cheap.duality_gap
     assert capped.lower_bound - capped.roundoff <= opt <= capped.upper_bound + capped.roundoff
+
+
+def _three_classes(n, m, k, seed=3):
+    from scipy.special import softmax
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, m))
+    P = softmax(X @ rng.standard_normal((m, k)), axis=1)
+    y = (P.cumsum(1) > rng.random(n)[:, None]).argmax(1)
+    return Dataset.from_arrays(X, y)
+
+
+@pytest.mark.parametrize("method", ["newton", "newton-cg"])
+def test_a_slack_tolerance_brings_the_ridges_slack_charge_within_it(method):
+    """``solve_dual(slack_tol=s)`` with L2: past ``tol`` the solve goes on until the penalised
+    rows' gradient ``g_R = X_R^T W (Y - P) - lam theta_R`` (recomputed here from its
+    definition) charges ``||g_R||^2 / (2 lam) <= s max(1, |objective|)``, and it has
+    converged; the same solve without it stops at ``tol`` with the charge above that (the
+    option is what moved it)."""
+    from scipy.special import softmax
+
+    ds = _three_classes(20_000, 8, 3)
+    lam, share = 0.1, 0.5e-4
+
+    def charge(result):
+        th = np.asarray(result.theta, dtype=float)
+        G = ds.X.T @ (ds.weights[:, None] * (ds.Y - softmax(ds.X @ th, axis=1)))
+        g = G[:-1] - lam * th[:-1]  # (the intercept, the last row, is not penalised)
+        return float(np.sum(g * g)) / (2 * lam), share * max(1.0, abs(result.objective))
+
+    plain = solve_dual(ds, method=method, tol=1e-4, l2=lam)
+    going = solve_dual(ds, method=method, tol=1e-4, l2=lam, slack_tol=share)
+    assert plain.converged and going.converged
+    within, allowed = charge(going)
+    assert within <= allowed, (within, allowed)
+    assert charge(plain)[0] > charge(plain)[1]
+    assert going.iterations > plain.iterations
+
+
+def test_verify_asks_for_the_slack_where_the_checkers_step_would_cost_more():
+    """:func:`dualmaxent.verify.slack_tol`: the zero step's share of the tolerance for a
+    categorical L2 fit of a dense design whose full curvature has more than the checker's
+    costly number of terms ``n (m k)^2``; None for two classes (Newton's own iteration forms
+    that curvature), for L1 and the elastic net, without a penalty, for a sparse design and
+    below the threshold."""
+    from dualmaxent.certify import PENALISED_STEP_MIN_TERMS, ZERO_STEP_SHARE
+    from dualmaxent.verify import slack_tol
+
+    big = _three_classes(20_000, 30, 4)
+    assert big.n * (big.m * big.k) ** 2 > PENALISED_STEP_MIN_TERMS
+    assert slack_tol(big, make_penalty(l2=1.0), 1e-4) == ZERO_STEP_SHARE * 1e-4
+    for penalty in (make_penalty(), make_penalty(l1=1.0), make_penalty(l1=1.0, l1_ratio=0.5)):
+        assert slack_tol(big, penalty, 1e-4) is None
+    small = _three_classes(2_000, 8, 3)
+    assert small.n * (small.m * small.k) ** 2 <= PENALISED_STEP_MIN_TERMS
+    assert slack_tol(small, make_penalty(l2=1.0), 1e-4) is None
+    two = Dataset.from_arrays(big.X[:, :-1], (big.y > 1).astype(int))
+    assert slack_tol(two, make_penalty(l2=1.0), 1e-4) is None
+    sparse = Dataset.from_arrays(sp.csr_array(big.X[:, :-1]), big.y)
+    assert slack_tol(sparse, make_penalty(l2=1.0), 1e-4) is None
