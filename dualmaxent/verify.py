@@ -229,9 +229,10 @@ def slack_tol(dataset: Dataset, penalty, tol: float) -> float | None:
     every row has ``n |S|^2`` terms (:func:`~dualmaxent.certify._penalised_step`). The solver's
     next iteration or two cost a few passes over ``X`` and, Newton converging quadratically,
     take that charge far below. Measured (``MaxEntClassifier(C=1, tol=1e-4).fit``, one BLAS
-    thread, 2-core machine, interleaved with the tree before): n = 1e6, ten classes, ten
-    features 5.2 -> 3.9 s (the checker's step alone had been 2.75 s; the default tolerance's fit
-    took 3.8); three classes, 50 features 2.9 -> 2.3 s. Not for a one-parameter family, whose
+    thread, 2-core machine, best of 2 interleaved with the tree before): n = 1e6, ten classes,
+    ten features 4.09 -> 2.92 s (the checker's step alone had been 2.75 s of a 5.2 s fit, slower
+    than the default tolerance's 3.8); three classes, 50 features 3.45 -> 2.82 s; n = 1e5,
+    three and ten classes, 50 features, 0.63 and 0.62 of the time. Not for a one-parameter family, whose
     solver's next iteration (Newton) forms the very curvature the checker's step would, ``n
     m^2``: two classes, n = 1e6, 50 features, 1.29 -> 2.09 s, and the checker stepped all the
     same (the intercept's step)."""
