@@ -225,20 +225,20 @@ def test_a_slack_tolerance_brings_the_ridges_slack_charge_within_it(method):
 
 def test_verify_asks_for_the_slack_where_the_checkers_step_would_cost_more():
     """:func:`dualmaxent.verify.slack_tol`: the zero step's share of the tolerance for a
-    categorical L2 fit of a dense design whose full curvature has more than the checker's
-    costly number of terms ``n (m k)^2``; None for two classes (Newton's own iteration forms
+    categorical L2 fit of a dense design whose full curvature has more than
+    :data:`~dualmaxent.verify.SLACK_MIN_TERMS` terms ``n (m k)^2``; None for two classes (Newton's own iteration forms
     that curvature), for L1 and the elastic net, without a penalty, for a sparse design and
     below the threshold."""
-    from dualmaxent.certify import PENALISED_STEP_MIN_TERMS, ZERO_STEP_SHARE
-    from dualmaxent.verify import slack_tol
+    from dualmaxent.certify import ZERO_STEP_SHARE
+    from dualmaxent.verify import SLACK_MIN_TERMS, slack_tol
 
-    big = _three_classes(20_000, 30, 4)
-    assert big.n * (big.m * big.k) ** 2 > PENALISED_STEP_MIN_TERMS
+    big = _three_classes(20_000, 60, 4)
+    assert big.n * (big.m * big.k) ** 2 > SLACK_MIN_TERMS
     assert slack_tol(big, make_penalty(l2=1.0), 1e-4) == ZERO_STEP_SHARE * 1e-4
     for penalty in (make_penalty(), make_penalty(l1=1.0), make_penalty(l1=1.0, l1_ratio=0.5)):
         assert slack_tol(big, penalty, 1e-4) is None
-    small = _three_classes(2_000, 8, 3)
-    assert small.n * (small.m * small.k) ** 2 <= PENALISED_STEP_MIN_TERMS
+    small = _three_classes(20_000, 30, 4)
+    assert small.n * (small.m * small.k) ** 2 <= SLACK_MIN_TERMS
     assert slack_tol(small, make_penalty(l2=1.0), 1e-4) is None
     two = Dataset.from_arrays(big.X[:, :-1], (big.y > 1).astype(int))
     assert slack_tol(two, make_penalty(l2=1.0), 1e-4) is None
