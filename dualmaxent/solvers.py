@@ -675,6 +675,12 @@ def _carried_scale(scale: float, t: float, slope0: float, slope: float) -> float
     return float(min(max(scale * root, 1.0), SECANT_MAX))
 
 
+#: :func:`_ascend` takes at most this many steps past its tolerance for an L2 fit's slack
+#: (:meth:`~dualmaxent.objective.DualObjective.slack_met`): Newton converging quadratically,
+#: one or two reach it where float64 can; more would only chase its rounding.
+SLACK_STEPS = 3
+
+
 def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _Direction):
     """The iteration loop shared by the line-search methods: stop on the relative residual.
 
@@ -688,13 +694,15 @@ def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _
     value, grad = obj.smooth_value_grad(beta, hessian=direction.initial_hessian())
     F = direction.objective(obj, beta, value)
     full_steps = []  # the last accepted full steps, for the divergence test
+    past = 0  # consecutive iterates within the tolerance (the slack's steps, SLACK_STEPS)
     for it in range(max_iter + 1):
         rel = obj.kkt_residual(beta, grad)
         hist.add(F, rel, beta)
         # (past the tolerance an L2 fit may go on until the checker's cheapest bracket closes,
         # :meth:`~dualmaxent.objective.DualObjective.slack_met`: while iterations remain and
         # the line search finds ascent; the tolerance met is convergence either way)
-        if rel <= tol and (it == max_iter or obj.slack_met(grad, F)):
+        past = past + 1 if rel <= tol else 0
+        if rel <= tol and (it == max_iter or past > SLACK_STEPS or obj.slack_met(grad, F)):
             return beta, Status.CONVERGED, Status.CONVERGED.message(obj, rel, tol, max_iter)
         if it == max_iter:
             break

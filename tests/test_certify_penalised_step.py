@@ -244,3 +244,18 @@ def test_verify_asks_for_the_slack_where_the_checkers_step_would_cost_more():
     assert slack_tol(two, make_penalty(l2=1.0), 1e-4) is None
     sparse = Dataset.from_arrays(sp.csr_array(big.X[:, :-1]), big.y)
     assert slack_tol(sparse, make_penalty(l2=1.0), 1e-4) is None
+
+
+def test_the_slack_tolerance_takes_a_few_steps_at_most_where_it_cannot_be_met(monkeypatch):
+    """Where the slack's charge cannot be brought within ``slack_tol`` (here: never, by a
+    ``slack_met`` that always says no) the solve still converges at its tolerance, after at
+    most :data:`~dualmaxent.solvers.SLACK_STEPS` steps past it, not ``max_iter``."""
+    import dualmaxent.objective as O
+    import dualmaxent.solvers as S
+
+    ds = _three_classes(20_000, 8, 3)
+    plain = solve_dual(ds, method="newton-cg", tol=1e-4, l2=0.1)
+    monkeypatch.setattr(O.DualObjective, "slack_met", lambda self, grad, value: False)
+    going = solve_dual(ds, method="newton-cg", tol=1e-4, l2=0.1, slack_tol=1e-4)
+    assert going.converged
+    assert plain.iterations < going.iterations <= plain.iterations + S.SLACK_STEPS
