@@ -2435,11 +2435,11 @@ def _accurate_sums(data, point: np.ndarray, cols, rows: int = 1 << 16):
     where a column is not at hand as dense numbers (a sparse design's, but for its implicit
     column of ones, which is recognised as the data set's last when it holds ones only).
 
-    Pass 2 sums every row by BLAS, in any order: its bound ``gamma(n + 2) |X|^T W |mu~ - Y|``
-    grows with ``n``, and where the features' sizes differ widely it is charged times large
-    factors (the intercept's multiplier bound, 3.6e6 against an intercept of 16 for features
-    near 1e5; the L2 charge's ``b^2 / (2 lam)`` for a feature near 1e6): a converged fit was
-    then refused (0.04 nats against 8e-3 allowed). Here the terms ``p_j = fl(x_ji fl(w_j
+    Pass 2 sums every row by BLAS, in any order: its bound ``gamma(L + 2) |X|^T W |mu~ - Y|``
+    grows with the sums' depth ``L`` (:func:`sum_depth`), and where the features' sizes differ
+    widely it is charged times large factors (the intercept's multiplier bound, 3.6e6 against
+    an intercept of 16 for features near 1e5; the L2 charge's ``b^2 / (2 lam)`` for a feature
+    near 1e6): a converged fit was then refused (0.04 nats against 8e-3 allowed). Here the terms ``p_j = fl(x_ji fl(w_j
     fl(mu~_j - Y_j)))``, each within ``gamma(3)`` of its exact value (``gamma(2)`` for the
     column of ones, read as 1), are summed by halving with Knuth's error-free two-sum (``x +
     y = s + e`` exactly): the halves' sums carry the total exactly but for the errors ``e``,

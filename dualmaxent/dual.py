@@ -631,8 +631,7 @@ def _attainment(dataset, obj, beta, converged: bool):
         # 0.115 s); it proves attainment near any solution solved to a small gradient
         G = obj.last_gradient(theta)
         ball = curvature_ball(obj.dataset, theta, G) if G is not None else None
-        if ball is not None and ball.proves_attained or G is not None and _ball_proves(
-                obj.dataset, theta, G, plain=ball):
+        if G is not None and _ball_proves(obj.dataset, theta, G, plain=ball):
             return True, None
         # (the solver's last pass, taken before refining moves the objective's cached one)
         first, data = obj.last_pass(theta), dataset

@@ -240,10 +240,10 @@ def slack_tol(dataset: Dataset, penalty, tol: float) -> float | None:
     thread, 2-core machine, best of 2 interleaved with the tree before): n = 1e6, ten classes,
     ten features 4.09 -> 2.92 s (the checker's step alone had been 2.75 s of a 5.2 s fit, slower
     than the default tolerance's 3.8); three classes, 50 features 3.45 -> 2.82 s; n = 1e5,
-    three and ten classes, 50 features, 0.63 and 0.62 of the time. Not for a one-parameter family, whose
-    solver's next iteration (Newton) forms the very curvature the checker's step would, ``n
-    m^2``: two classes, n = 1e6, 50 features, 1.29 -> 2.09 s, and the checker stepped all the
-    same (the intercept's step)."""
+    three and ten classes, 50 features, 0.63 and 0.62 of the time. Not for a one-parameter
+    family, whose solver's next iteration (Newton) forms the very curvature the checker's step
+    would, ``n m^2``: two classes, n = 1e6, 50 features, 1.29 -> 2.09 s, and the checker
+    stepped all the same (the intercept's step)."""
     if (not (penalty.l2_lam > 0 and not penalty.l1_lam) or not dataset.family.multiclass
             or design.is_sparse(dataset.X)):
         return None

@@ -226,9 +226,9 @@ def test_a_slack_tolerance_brings_the_ridges_slack_charge_within_it(method):
 def test_verify_asks_for_the_slack_where_the_checkers_step_would_cost_more():
     """:func:`dualmaxent.verify.slack_tol`: the zero step's share of the tolerance for a
     categorical L2 fit of a dense design whose full curvature has more than
-    :data:`~dualmaxent.verify.SLACK_MIN_TERMS` terms ``n (m k)^2``; None for two classes (Newton's own iteration forms
-    that curvature), for L1 and the elastic net, without a penalty, for a sparse design and
-    below the threshold."""
+    :data:`~dualmaxent.verify.SLACK_MIN_TERMS` terms ``n (m k)^2``; None for two classes
+    (Newton's own iteration forms that curvature), for L1 and the elastic net, without a
+    penalty, for a sparse design and below the threshold."""
     from dualmaxent.certify import ZERO_STEP_SHARE
     from dualmaxent.verify import SLACK_MIN_TERMS, slack_tol
 
