@@ -301,7 +301,8 @@ def test_a_loose_fit_is_certified_at_its_own_tolerance():
         strict.fit(X, y)
     assert strict.certificate_.tol == 1e-12 and not strict.certificate_.ok
     assert MaxEntClassifier().fit(X, y).certificate_.tol == 1e-6
-    data = Dataset.from_arrays(X, y, family="bernoulli")
+    # the verifier clamps the same way (a few hundred rows: it solves the conic primal too)
+    data = Dataset.from_arrays(X[:300], y[:300], family="bernoulli")
     assert verify(data, dual_tol=1e-3, l2=1.0).tol == 1e-3
     assert verify(data, dual_tol=1e-12, l2=1.0).tol == 1e-6
 

@@ -298,9 +298,12 @@ BAD_EXPLORE = {
 
 
 @pytest.mark.parametrize("name", sorted(BAD_EXPLORE))
-def test_explore_refuses_bad_data_before_serving(tmp_path, capsys, name):
+def test_explore_refuses_bad_data_before_serving(tmp_path, capsys, monkeypatch, name):
     """``dualmaxent explore DATA`` loads DATA as ``dualmaxent verify`` does, before starting
-    marimo: the same one-line error, exit code 2, promptly, and no server left behind."""
+    marimo: the same one-line error, exit code 2, and no server started (a ``serve`` that fails
+    the test if reached)."""
+    from dualmaxent import explore
+
     content, options = BAD_EXPLORE[name]
     path = tmp_path / name
     if content is not None:
@@ -309,7 +312,19 @@ def test_explore_refuses_bad_data_before_serving(tmp_path, capsys, name):
     assert main(["verify", data, *options]) == 2
     verify_err = capsys.readouterr().err
     assert verify_err.count("\n") == 1 and verify_err.startswith("dualmaxent: error: ")
-    proc = subprocess.Popen([sys.executable, "-m", "dualmaxent", "explore", data, *options,
+    monkeypatch.setattr(explore, "serve", lambda *a, **k: pytest.fail(f"explore {name} served"))
+    assert main(["explore", data, *options, "--headless", "--port", "1"]) == 2
+    out, err = capsys.readouterr()
+    assert err == verify_err and "served at" not in out  # the same line as verify's
+    if content is not None:
+        assert path.read_bytes() == content  # nothing the user gave is modified
+
+
+def test_explore_refuses_bad_data_promptly_in_its_own_process(tmp_path):
+    """The same, as a user runs it: ``python -m dualmaxent explore`` on a missing file exits
+    with code 2 and one line, no traceback, within seconds, and no server left behind."""
+    data = str(tmp_path / "missing.csv")
+    proc = subprocess.Popen([sys.executable, "-m", "dualmaxent", "explore", data,
                              "--headless", "--port", str(_free_port())],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -317,12 +332,10 @@ def test_explore_refuses_bad_data_before_serving(tmp_path, capsys, name):
     except subprocess.TimeoutExpired:
         proc.terminate()  # SIGTERM stops its marimo server too (see the test above)
         out, err = proc.communicate(timeout=30)
-        pytest.fail(f"explore {data} {' '.join(options)} served instead of refusing: {out!r}")
+        pytest.fail(f"explore {data} served instead of refusing: {out!r}")
     assert proc.returncode == 2, (out, err)
     assert "Traceback" not in err and "served at" not in out
-    assert err == verify_err  # the same line as verify's
-    if content is not None:
-        assert path.read_bytes() == content  # nothing the user gave is modified
+    assert err.count("\n") == 1 and err.startswith("dualmaxent: error: ") and data in err
 
 
 def test_the_app_ships_inside_the_package():
