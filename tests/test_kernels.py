@@ -58,6 +58,15 @@ def test_gram_matches_the_weighted_product():
     _close(K.gram(X, w, block_bytes=SMALL_BLOCKS), X.T @ (w[:, None] * X))
     d = rng.standard_normal(len(w))  # mixed signs: the general product path
     _close(K.gram(X, d), X.T @ (d[:, None] * X))
+    # unit weights read X's blocks unscaled (sqrt(1) x is x exactly): X^T X, symmetric, and
+    # the weighted path's where the weights are the same but for one row's (4: twice x)
+    ones = np.ones(len(w))
+    unit = K.gram(X, ones, block_bytes=SMALL_BLOCKS)
+    _close(unit, X.T @ X)
+    np.testing.assert_array_equal(unit, unit.T)
+    four = ones.copy()
+    four[0] = 4.0
+    _close(K.gram(X, four, block_bytes=SMALL_BLOCKS) - 3.0 * np.outer(X[0], X[0]), unit)
 
 
 @pytest.mark.parametrize("classes", [None, [0, 1, 2], [1, 3]])
