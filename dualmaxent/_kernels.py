@@ -159,7 +159,7 @@ def gram(X: np.ndarray, d: np.ndarray, block_bytes: int = BLOCK_BYTES,
     # unit weights (an unweighted fit's) in float64: X's own blocks, no scaled copy of each
     # (the same numbers: sqrt(1) x = x exactly). Measured (one BLAS thread, this 2-core
     # machine, m = 51): n = 10^5 24 -> 17 ms, n = 10^6 238 -> 165 ms
-    unit = dtype == np.float64 and bool(np.all(d == 1.0))
+    unit = dtype == np.float64 and _unit(d)
     s = None if unit else np.sqrt(d)
     C = None
     with _one_blas_thread():
