@@ -95,8 +95,8 @@ def _plain_arrays(X, y):
     other dtypes, a NaN or infinite ``y``), for scikit-learn to check and word the error.
     ``X``'s entries are not read: the data set checks them (free in its copy with the
     intercept, :meth:`dualmaxent.Dataset._from_arrays`), and a non-finite ``X`` gets
-    scikit-learn's error then (:meth:`_MaxEntBase._fit_dataset`). Nothing is copied: an ``X``
-    of float32 or integers is converted to float64 by the data set's own copy, as
+    scikit-learn's error then (:meth:`_DualMaxentEstimator._fit_dataset`). Nothing is copied:
+    an ``X`` of float32 or integers is converted to float64 by the data set's own copy, as
     scikit-learn's conversion would (exactly: every such number is a float64), in one pass
     instead of two.
     """
