@@ -259,3 +259,35 @@ def test_the_slack_tolerance_takes_a_few_steps_at_most_where_it_cannot_be_met(mo
     going = solve_dual(ds, method="newton-cg", tol=1e-4, l2=0.1, slack_tol=1e-4)
     assert going.converged
     assert plain.iterations < going.iterations <= plain.iterations + S.SLACK_STEPS
+
+
+@pytest.mark.parametrize("kind", ["l2", "l1", "elasticnet"])
+@pytest.mark.parametrize("whole", [True, False])
+def test_the_slack_excess_is_the_fenchel_young_gap_of_the_penalised_rows(kind, whole,
+                                                                        monkeypatch):
+    """``_slack_excess`` is ``pen(theta_R) + pen*(s) + <theta_R, s>`` at ``s = -R_R``, from the
+    definitions: ``||R_R - lam theta_R||^2 / (2 lam)`` for L2; ``lam |theta_R|_1 - <theta_R,
+    R_R>`` for L1 (its conjugate the box, charged nothing); for the elastic net ``lam (a
+    |theta|_1 + (1 - a)/2 |theta|^2) + sum (|R| - lam a)_+^2 / (2 lam (1 - a)) - <theta, R>``
+    on the rows; the same whether the table is taken whole or a column at a time."""
+    if not whole:
+        monkeypatch.setattr(checker, "SLACK_WHOLE_ENTRIES", 0)
+    rng = np.random.default_rng(5)
+    m, q, lam, a = 7, 4, 1.7, 0.3
+    th, R = rng.standard_normal((m, q)), 3.0 * rng.standard_normal((m, q))
+    pen_rows = np.arange(m) < m - 1  # the last row (the intercept's) unpenalised
+    penalty = make_penalty(**({"l2": lam} if kind == "l2" else {"l1": lam} if kind == "l1"
+                              else {"l1": lam, "l1_ratio": a}))
+    t, r = th[pen_rows], R[pen_rows]
+    if kind == "l2":
+        expected = np.sum((r - lam * t) ** 2) / (2 * lam)
+    elif kind == "l1":
+        expected = lam * np.abs(t).sum() - np.sum(t * r)
+    else:
+        expected = (lam * (a * np.abs(t).sum() + 0.5 * (1 - a) * np.sum(t * t))
+                    + np.sum(np.maximum(np.abs(r) - lam * a, 0.0) ** 2) / (2 * lam * (1 - a))
+                    - np.sum(t * r))
+    got = checker._slack_excess(R, th, pen_rows, penalty)
+    # sums of at most 3 m q terms of these magnitudes, each term within a few roundings
+    scale = lam * np.sum(t * t) + np.sum(r * r) / lam + np.abs(t * r).sum() + lam * np.abs(t).sum()
+    assert abs(got - expected) <= _gamma(3 * m * q + 8) * 4 * scale
