@@ -344,13 +344,10 @@ def _center_scale(S, P, w, quad: bool = False) -> float | None:
     product ``X^T`` of which is ``-H V`` (:func:`categorical_hessp`): the row sums by einsum, no
     (rows, k) temporary, three passes over ``S``. With ``quad``, returns ``V^T (-H) V = sum_j
     w_j sum_a p_ja (u_ja - ubar_j)^2`` (in its centred form, each term nonnegative), read before
-    the scaling. ``w`` None: unit weights (:func:`_unit`; the product by them skipped)."""
+    the scaling. ``w`` None (not with ``quad``): unit weights (:func:`_unit`; the product by
+    them skipped)."""
     S -= np.einsum("ij,ij->i", S, P)[:, None]
-    if quad:
-        terms = np.einsum("ij,ij,ij->i", S, S, P)
-        value = float(terms.sum() if w is None else w @ terms)
-    else:
-        value = None
+    value = float(w @ np.einsum("ij,ij,ij->i", S, S, P)) if quad else None
     S *= P
     if w is not None:
         S *= w[:, None]

@@ -3056,16 +3056,15 @@ def _slack_excess(R, th, pen_rows, penalty) -> float:
     entries) at once, where the columns' calls cost more than their sums (n = 100, ten
     classes, 50 features, L2: the certificate 1.18 -> 0.94 ms)."""
     pen = _row_index(pen_rows)
-    if th.size <= SLACK_WHOLE_ENTRIES:
-        return (_penalty_value(th, pen_rows, penalty)
-                + float(_relaxation([1.0], R, pen_rows, penalty)[0])
-                - float(np.sum(th[pen] * R[pen])))
+    q = th.shape[1]
+    parts = [slice(None)] if th.size <= SLACK_WHOLE_ENTRIES else [slice(c, c + 1)
+                                                                  for c in range(q)]
     total = 0.0
-    for c in range(th.shape[1]):
-        t, r = th[:, c:c + 1], R[:, c:c + 1]
+    for cols in parts:
+        t, r = th[:, cols], R[:, cols]
         total += (_penalty_value(t, pen_rows, penalty)
                   + float(_relaxation([1.0], r, pen_rows, penalty)[0])
-                  - float(t[pen, 0] @ r[pen, 0]))
+                  - float(np.vdot(t[pen], r[pen])))
     return total
 
 
