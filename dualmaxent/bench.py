@@ -243,6 +243,35 @@ def _run_primal(ds, solver, gauge, dual_res):
             "balance": cert.balance_residual, "certified": bool(cert.ok)}
 
 
+def cpu_model() -> str:
+    """The processor's model name (Linux's ``/proc/cpuinfo``, else :func:`platform.processor`,
+    else ``"unknown"``): ratios measured on one CPU are read beside its name, since another
+    may run other BLAS kernels and move them."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def blas_kernels() -> str | None:
+    """The BLAS libraries numpy and scipy load and the kernels each picked for this CPU
+    (``threadpoolctl``'s ``architecture``, OpenBLAS's ``SkylakeX`` say), joined by commas; None
+    without ``threadpoolctl``."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        return None
+    found = {f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
+             for i in threadpool_info() if i.get("user_api") == "blas"}
+    return ", ".join(sorted(found)) or None
+
+
 def _blas_threads() -> str:
     try:
         from threadpoolctl import threadpool_info
@@ -355,8 +384,8 @@ def run_bench(mode: str = "quick", out="figures", verify_subprocess: bool = True
             notes.append(note)
     contenders = {k: v for k, v in DUAL_CONTENDERS.items() if _available(k) is None}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    say(f"dualmaxent bench ({mode}): {os.cpu_count()} cores, load average {load:.2f} at start, "
-        f"BLAS threads {_blas_threads()}")
+    say(f"dualmaxent bench ({mode}): {cpu_model()}, {os.cpu_count()} cores, BLAS "
+        f"{blas_kernels()}, load average {load:.2f} at start, BLAS threads {_blas_threads()}")
     rows, scaling = [], []
     jobs = [("binary", 2, sizes["binary"]), ("multi", sizes["k"], sizes["multi"])]
     # progress on a terminal (dualmaxent.progress): one step per job and size, every contender
@@ -605,7 +634,7 @@ def plot_scaling(scaling, out: Path, mode: str) -> Path:
         if pts:
             ax.legend(fontsize=7)
     fig.suptitle(f"dualmaxent bench ({mode}): each solver at several tolerances, "
-                 f"{os.cpu_count()} cores, precision measured by our verifier")
+                 f"{cpu_model()}, {os.cpu_count()} cores, precision measured by our verifier")
     fig.tight_layout()
     path = out / "scaling.png"
     fig.savefig(path, dpi=110)

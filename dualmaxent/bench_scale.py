@@ -47,7 +47,7 @@ import warnings
 import numpy as np
 
 from . import _numerics as nx
-from .bench import _rss
+from .bench import _rss, cpu_model
 from .data import Dataset
 from .certify import certify
 from .distributed import dask_client, from_dask, solve_dual_dask
@@ -378,7 +378,8 @@ def main_scale(args) -> int:
     quiet = bool(getattr(args, "json", False))
     log = (lambda line: None) if quiet else (lambda line: print(line, flush=True))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    log(f"dualmaxent bench --scale: {os.cpu_count()} cores, load average {load:.2f} at start")
+    log(f"dualmaxent bench --scale: {cpu_model()}, {os.cpu_count()} cores, load average "
+        f"{load:.2f} at start")
     quick = bool(getattr(args, "quick", False))
     sizes = ((20_000, 11, 3), (100_000, 11, 3)) if quick else VERIFY_SIZES
     part_a = verify_scale(sizes, log=log)

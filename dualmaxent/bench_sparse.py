@@ -401,7 +401,8 @@ def _run_name(entry) -> str:
 def format_sparse(result) -> str:
     """The text report: the equal-precision table, every run, ours' memory and time, notes."""
     m = result["machine"]
-    lines = [f"machine: {m['cores']} cores, load average {m['load_at_start']:.2f} at start, "
+    lines = [f"machine: {m['cpu']}, {m['cores']} cores, BLAS {m['blas']}, "
+             f"load average {m['load_at_start']:.2f} at start, "
              f"BLAS threads {m['blas_threads'] or 'unlimited'}; numpy {m['numpy']}, "
              f"scikit-learn {m['scikit-learn']}, glum {m['glum']}; commit {m['commit']}; "
              f"C = {C_SPARSE:g} (L2), per-run budget {result['budget']:g} s", "",

@@ -69,6 +69,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _numerics as nx
+from .bench import blas_kernels, cpu_model
 
 __all__ = ["main_sweep", "run_sweep", "relative_gradient", "objective", "make_data",
            "real_data", "gridsearch_row", "format_sweep", "format_markdown", "plot_sweep", "NS",
@@ -976,7 +977,8 @@ def _machine(blas_threads) -> dict:
                                 cwd=Path(__file__).parent).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         commit = None
-    return {"cores": os.cpu_count(), "load_at_start": load, "blas_threads": blas_threads,
+    return {"cores": os.cpu_count(), "cpu": cpu_model(), "blas": blas_kernels(),
+            "load_at_start": load, "blas_threads": blas_threads,
             "date": time.strftime("%Y-%m-%d"), "commit": commit, **versions}
 
 
@@ -1057,7 +1059,8 @@ def _sweep(ns, ks, ms, penalties, real, use_sklearnex, use_glum, gridsearch, max
                   "seconds": time.perf_counter() - t_start}
         if out is not None:
             result["figure"] = str(plot_sweep(summary, Path(out) / "sweep.png",
-                                              f"; {machine['cores']} cores, {machine['date']}"))
+                                              f"; {machine['cpu']}, {machine['cores']} cores, "
+                                              f"{machine['date']}"))
         return result
     finally:
         if relimit is not None:
@@ -1132,8 +1135,9 @@ def main_sweep(args) -> int:
         print(line, file=sys.stderr, flush=True)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    log(f"dualmaxent bench --sweep{' --quick' if quick else ''}: {os.cpu_count()} cores, load "
-        f"average {load:.2f} at start, BLAS threads {threads or 'unlimited'}")
+    log(f"dualmaxent bench --sweep{' --quick' if quick else ''}: {cpu_model()}, "
+        f"{os.cpu_count()} cores, BLAS {blas_kernels()}, load average {load:.2f} at start, "
+        f"BLAS threads {threads or 'unlimited'}")
     res = run_sweep(ns=QUICK_NS if quick else NS,
                     max_seconds=QUICK_MAX_SECONDS if quick else MAX_SECONDS,
                     out=getattr(args, "out", "figures"), blas_threads=threads, log=log)

@@ -12,6 +12,7 @@ import scipy.optimize
 pytest.importorskip("sklearn")
 
 from dualmaxent import Dataset, certify  # noqa: E402
+from dualmaxent import bench  # noqa: E402
 from dualmaxent import bench_sweep as bs  # noqa: E402
 from dualmaxent.cli import build_parser, cmd_bench  # noqa: E402
 
@@ -99,6 +100,20 @@ def test_the_quick_path_on_tiny_sizes_has_a_time_and_a_precision_everywhere(tmp_
         assert spread is not None and spread < 1e-8
     assert res["certificate"]["all_ok"] and res["certificate"]["not_ok"] == []
     assert (tmp_path / "sweep.png").stat().st_size > 10_000
+    # the machine the ratios were measured on: its CPU and the BLAS kernels it picked
+    machine = res["machine"]
+    assert machine["cpu"] == bench.cpu_model() and machine["cpu"].strip()
+    try:  # (Linux: the first "model name" line of /proc/cpuinfo)
+        with open("/proc/cpuinfo") as f:
+            named = [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")]
+    except OSError:
+        named = []
+    if named:
+        assert machine["cpu"] == named[0]
+    from threadpoolctl import threadpool_info
+    for lib in threadpool_info():
+        if lib.get("user_api") == "blas":
+            assert str(lib.get("architecture")) in machine["blas"]
     text = bs.format_sweep(res["summary"])
     assert "synthetic n=3e2 k=3 m=3 L2" in text and "ratio" in text
 
