@@ -342,6 +342,62 @@ def test_a_loosely_asked_two_class_fit_is_solved_to_the_zero_steps_share(monkeyp
     assert asked == [tol] and "tightened" not in strict.dual.message
 
 
+def test_a_loosely_asked_unpenalised_fit_of_several_classes_is_solved_to_a_tenth(monkeypatch):
+    """:func:`dualmaxent.verify.solve_tol`: an unpenalised categorical fit of a dense design
+    from ``CATEGORICAL_SOLVE_MIN_ROWS`` rows is solved to ``CATEGORICAL_SOLVE_SHARE`` of the
+    certificate's tolerance, where the checker keeps the point's own bracket; with L2, on
+    fewer rows, sparse, or without the penalty named, the solve is as asked."""
+    import scipy.sparse as sp
+
+    from dualmaxent import Dataset
+
+    verifying = importlib.import_module("dualmaxent.verify")
+    share, rows = verifying.CATEGORICAL_SOLVE_SHARE, verifying.CATEGORICAL_SOLVE_MIN_ROWS
+    tol = 1e-4
+    ds = drawn_kind(3, rows, 5, seed=3)
+    none, l2 = make_penalty(), make_penalty(l2=1.0)
+    assert ds.n * (ds.m * ds.k + (ds.m * (ds.k - 1)) ** 2) >= checker.ZERO_MIN_TERMS
+    assert verifying.solve_tol(ds, tol, tol, none) == share * tol
+    assert verifying.solve_tol(ds, 1e-6, tol, none) == 1e-6  # (already tighter: as asked)
+    assert verifying.solve_tol(ds, tol, 1e-8, none) == tol  # (the certificate the tighter)
+    assert verifying.solve_tol(ds, tol, tol, l2) == tol
+    assert verifying.solve_tol(ds, tol, tol) == tol
+    small = drawn_kind(3, rows // 2, 5, seed=3)
+    assert verifying.solve_tol(small, tol, tol, none) == tol
+    X = np.asarray(ds.X)[:, :-1]
+    y = np.asarray(ds.Y).argmax(axis=1)
+    sparse = Dataset.from_arrays(sp.csr_array(X), y)
+    assert verifying.solve_tol(sparse, tol, tol, none) == tol
+
+    asked, solve = [], verifying.solve_dual
+
+    def spy(*args, **kw):
+        asked.append(kw["tol"])
+        return solve(*args, **kw)
+
+    monkeypatch.setattr(verifying, "solve_dual", spy)
+    seen = _spy(monkeypatch)
+    cert = verifying.verify(ds, primal="projected", dual_tol=tol)
+    assert asked == [share * tol] and f"the {tol:g} asked, tightened to" in cert.dual.message
+    # the relative gradient max |X^T W (Y - P)| / (1 + max |X^T W Y|), from its definition
+    theta = np.asarray(cert.dual.theta, dtype=float).reshape(ds.m, ds.k)
+    Y = _labels(ds)
+    P = probabilities(ds, theta)
+    gradient = ds.X.T @ (ds.weights[:, None] * (Y - P))
+    scale = 1.0 + float(np.abs(ds.X.T @ (ds.weights[:, None] * Y)).max())
+    sums = 2 * _gamma(ds.n + ds.m + 4 * ds.k + 8) * float(
+        (np.abs(ds.X).T @ (ds.weights[:, None] * (np.abs(Y) + np.abs(P)))).max())
+    assert float(np.abs(gradient).max()) <= share * tol * scale + sums
+    # so the point's own bracket is the certificate, and it holds -l at a tight solve
+    assert seen["zero"] == [True] and not cert.projected.stepped and cert.ok
+    tight = np.asarray(solve_dual(ds, tol=1e-13).theta, dtype=float).reshape(ds.m, ds.k)
+    br = cert.projected
+    rounding = 2 * _gamma(ds.n + ds.m + 4 * ds.k + 8) * float(
+        ds.weights @ (2 * np.abs(ds.X @ tight).sum(axis=1) + 1.0))
+    assert br.lower_bound - br.roundoff <= -_loglik(ds, tight) + rounding
+    assert -_loglik(ds, tight) <= br.upper_bound + rounding
+
+
 def test_a_small_problem_takes_the_step_without_trying(monkeypatch):
     ds, theta = _problem(3, n=500)
     seen = _spy(monkeypatch)
