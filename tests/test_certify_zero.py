@@ -299,12 +299,9 @@ def test_a_point_charged_within_the_zero_steps_share_keeps_its_own_bracket(monke
     assert seen["zero"] == [False] and stepped.projected.stepped and stepped.ok
 
 
-@pytest.mark.parametrize("kind", ["bernoulli", 3])
-def test_a_loosely_asked_two_class_fit_is_solved_to_the_zero_steps_share(monkeypatch, kind):
-    verifying = importlib.import_module("dualmaxent.verify")
-    ds, _ = _problem(kind)
-    tight = np.asarray(solve_dual(ds, tol=1e-13).theta, dtype=float).reshape(ds.m, -1)
-    tol = 1e-4
+def _asked_tolerances(monkeypatch, verifying):
+    """The tolerances :func:`dualmaxent.verify.verify` asks of ``solve_dual``, call by call (a
+    list, filled as it is called)."""
     asked, solve = [], verifying.solve_dual
 
     def spy(*args, **kw):
@@ -312,6 +309,16 @@ def test_a_loosely_asked_two_class_fit_is_solved_to_the_zero_steps_share(monkeyp
         return solve(*args, **kw)
 
     monkeypatch.setattr(verifying, "solve_dual", spy)
+    return asked
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 3])
+def test_a_loosely_asked_two_class_fit_is_solved_to_the_zero_steps_share(monkeypatch, kind):
+    verifying = importlib.import_module("dualmaxent.verify")
+    ds, _ = _problem(kind)
+    tight = np.asarray(solve_dual(ds, tol=1e-13).theta, dtype=float).reshape(ds.m, -1)
+    tol = 1e-4
+    asked = _asked_tolerances(monkeypatch, verifying)
     seen = _spy(monkeypatch)
     cert = verifying.verify(ds, primal="projected", dual_tol=tol)
     if ds.family.multiclass:  # Newton-CG's last iteration costs the step: as asked
@@ -369,13 +376,7 @@ def test_a_loosely_asked_unpenalised_fit_of_several_classes_is_solved_to_a_tenth
     sparse = Dataset.from_arrays(sp.csr_array(X), y)
     assert verifying.solve_tol(sparse, tol, tol, none) == tol
 
-    asked, solve = [], verifying.solve_dual
-
-    def spy(*args, **kw):
-        asked.append(kw["tol"])
-        return solve(*args, **kw)
-
-    monkeypatch.setattr(verifying, "solve_dual", spy)
+    asked = _asked_tolerances(monkeypatch, verifying)
     seen = _spy(monkeypatch)
     cert = verifying.verify(ds, primal="projected", dual_tol=tol)
     assert asked == [share * tol] and f"the {tol:g} asked, tightened to" in cert.dual.message
