@@ -383,8 +383,9 @@ class MaxEntClassifier(ClassifierMixin, _DualMaxentEstimator):
         The dual solver's target relative gradient (its default when omitted). A certified
         two-class fit is solved to at most ``0.5 tol`` where the certificate's tolerance is
         ``tol`` (``certify.ZERO_STEP_SHARE``, :func:`dualmaxent.verify.solve_tol`), an
-        unpenalised fit of several classes from 1e4 rows (dense) to ``0.1 tol``: the
-        checker's cheapest bracket, at the point itself with no Newton step, needs that.
+        unpenalised fit of several classes (dense) to ``0.1 tol`` from 1e4 rows and to ``0.01
+        tol`` below where the checker's step would be dear: the checker's cheapest bracket,
+        at the point itself with no Newton step, needs that.
     max_iter : int, optional
         The dual solver's iteration cap (its default when omitted), with or without the
         certificate.

@@ -191,9 +191,14 @@ def certificate_tol(tol: float | None, dual_tol: float | None) -> float:
 
 #: :func:`solve_tol`'s share of the certificate's tolerance for an unpenalised categorical fit
 #: of a dense design with at least :data:`CATEGORICAL_SOLVE_MIN_ROWS` rows, where the checker
-#: tries the given point's own bracket (:data:`~dualmaxent.certify.ZERO_MIN_TERMS`).
+#: tries the given point's own bracket (:data:`~dualmaxent.certify.ZERO_MIN_TERMS`) ...
 CATEGORICAL_SOLVE_SHARE = 0.1
 CATEGORICAL_SOLVE_MIN_ROWS = 10_000
+#: ... and on fewer rows, where the step it spares forms a curvature that costs at least
+#: :data:`CATEGORICAL_SOLVE_MIN_PRODUCTS` products with it as an operator
+#: (:func:`~dualmaxent.certify._curvature_products`), this share.
+CATEGORICAL_SOLVE_SMALL_SHARE = 0.01
+CATEGORICAL_SOLVE_MIN_PRODUCTS = 10.0
 
 
 def solve_tol(dataset: Dataset, dual_tol: float | None, tol: float,
@@ -201,11 +206,12 @@ def solve_tol(dataset: Dataset, dual_tol: float | None, tol: float,
     """The relative gradient :func:`verify` solves the dual to, for a certificate at ``tol``:
     ``dual_tol`` (None: the method's default), but where ``dual_tol <= tol`` (the certificate's
     tolerance the dual's own or looser, as :func:`certificate_tol` makes it) at most
-    :data:`~dualmaxent.certify.ZERO_STEP_SHARE` times ``tol`` for the Bernoulli family, and
-    :data:`CATEGORICAL_SOLVE_SHARE` times ``tol`` for an unpenalised categorical fit (``penalty``
-    given and inactive) of a dense design with at least :data:`CATEGORICAL_SOLVE_MIN_ROWS` rows
-    whose step the checker would try to spare
-    (``n (m k + (m (k - 1))^2) >=`` :data:`~dualmaxent.certify.ZERO_MIN_TERMS`).
+    :data:`~dualmaxent.certify.ZERO_STEP_SHARE` times ``tol`` for the Bernoulli family, and for
+    an unpenalised categorical fit (``penalty`` given and inactive) of a dense design whose step
+    the checker would try to spare (``n (m k + (m (k - 1))^2) >=``
+    :data:`~dualmaxent.certify.ZERO_MIN_TERMS`) :data:`CATEGORICAL_SOLVE_SHARE` times ``tol``
+    from :data:`CATEGORICAL_SOLVE_MIN_ROWS` rows, :data:`CATEGORICAL_SOLVE_SMALL_SHARE` below
+    where that step's full curvature costs :data:`CATEGORICAL_SOLVE_MIN_PRODUCTS` products.
 
     The checker keeps the given point's own bracket (no Newton step,
     :func:`~dualmaxent.certify._zero_step`) only where the point's relative gradient is within
@@ -227,35 +233,43 @@ def solve_tol(dataset: Dataset, dual_tol: float | None, tol: float,
     Intel Xeon): ten classes, n = 1e4, ten features 38 -> 31 ms, 50 features 95 -> 50; n = 1e5,
     ten features 324 -> 253, 50 features 858 -> 578; three classes, n = 1e4, ten features 14
     -> 12, 50 features 32 -> 28; where the point's bracket closed already, one more iteration
-    (n = 1e5, three classes: 299 -> 307 and 128 -> 131 ms); below 1e4 rows the step is cheap
-    (n = 1e3, ten classes, 50 features: 27 -> 29 ms), so not there. With L2 the checker stepped
-    at a tenth as well (the intercept's row charged through its multiplier's bound): not
-    there."""
+    (n = 1e5, three classes: 299 -> 307 and 128 -> 131 ms). A hundredth there cost an iteration
+    more (n = 1e5, ten classes, ten features 307 -> 336 ms). Below 1e4 rows a tenth kept the
+    bracket but not the cheap proof of its curvature's eigenvalue (n = 1e3, ten classes, 50
+    features: 38 -> 38 ms), a hundredth did (38 -> 15 ms; 500 rows, 20 features 13 -> 10; 5e3
+    rows, 50 features 95 -> 42), where the spared curvature is dear: where it costs a few
+    products the step is cheap and the extra iteration is not (n = 2e3, three classes, 30
+    features, 4.4 products: 12 -> 14 ms; n = 1e3, five classes, 20 features, 6.5: 10 -> 11).
+    With L2 the checker stepped at a tenth as well (the intercept's row charged through its
+    multiplier's bound): not there."""
     if dual_tol is None:
         return None
     dual_tol = checked_tol(dual_tol)  # (solve_dual's own one-line error, before the comparison)
     # (only where the certificate is at least as loose as the dual, as by default: a
     # certificate asked tighter than the solve, certify_tol=1e-12 beside tol=1e-4, is the
     # user's own test of that solve, and 0.4e-12 may lie below what float64 can reach)
-    if type(dataset.family) is Bernoulli:
-        share = ZERO_STEP_SHARE
-    elif _spares_the_step(dataset, penalty):
-        share = CATEGORICAL_SOLVE_SHARE
-    else:
+    share = (ZERO_STEP_SHARE if type(dataset.family) is Bernoulli
+             else _categorical_share(dataset, penalty))
+    if share is None:
         return dual_tol
     return share * tol if share * tol < dual_tol <= tol else dual_tol
 
 
-def _spares_the_step(dataset: Dataset, penalty) -> bool:
-    """Whether :func:`solve_tol` tightens an unpenalised categorical solve (its docstring)."""
-    from .certify import ZERO_MIN_TERMS
+def _categorical_share(dataset: Dataset, penalty) -> float | None:
+    """:func:`solve_tol`'s share for an unpenalised categorical fit, or None (its docstring)."""
+    from .certify import ZERO_MIN_TERMS, _curvature_products
 
     if penalty is None or penalty.active or type(dataset.family) is not Categorical:
-        return False
-    if design.is_sparse(dataset.X) or dataset.n < CATEGORICAL_SOLVE_MIN_ROWS:
-        return False
+        return None
     m, k = dataset.m, dataset.k
-    return dataset.n * (m * k + float(m * (k - 1)) ** 2) >= ZERO_MIN_TERMS
+    if design.is_sparse(dataset.X) or dataset.n * (m * k + float(m * (k - 1)) ** 2) < \
+            ZERO_MIN_TERMS:
+        return None
+    if dataset.n >= CATEGORICAL_SOLVE_MIN_ROWS:
+        return CATEGORICAL_SOLVE_SHARE
+    if _curvature_products(m * (k - 1), m, k) >= CATEGORICAL_SOLVE_MIN_PRODUCTS:
+        return CATEGORICAL_SOLVE_SMALL_SHARE
+    return None
 
 
 #: :func:`slack_tol` from this many terms ``n (m k)^2`` of the full curvature: below it the

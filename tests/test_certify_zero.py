@@ -349,6 +349,20 @@ def test_a_loosely_asked_two_class_fit_is_solved_to_the_zero_steps_share(monkeyp
     assert asked == [tol] and "tightened" not in strict.dual.message
 
 
+def _assert_solved_within(ds, theta, rel):
+    """The relative gradient ``max |X^T W (Y - P)| / (1 + max |X^T W Y|)`` of a categorical
+    ``theta``, from its definition, is at most ``rel``, up to the summation bound between the
+    solver's sums and these (n terms, and the probabilities' relative error of a few ``k u``)."""
+    theta = np.asarray(theta, dtype=float).reshape(ds.m, ds.k)
+    W = ds.weights[:, None]
+    Y, P = _labels(ds), probabilities(ds, theta)
+    gradient = ds.X.T @ (W * (Y - P))
+    scale = 1.0 + float(np.abs(ds.X.T @ (W * Y)).max())
+    sums = 2 * _gamma(ds.n + ds.m + 4 * ds.k + 8) * float(
+        (np.abs(ds.X).T @ (W * (np.abs(Y) + np.abs(P)))).max())
+    assert float(np.abs(gradient).max()) <= rel * scale + sums
+
+
 def test_a_loosely_asked_unpenalised_fit_of_several_classes_is_solved_to_a_tenth(monkeypatch):
     """:func:`dualmaxent.verify.solve_tol`: an unpenalised categorical fit of a dense design
     from ``CATEGORICAL_SOLVE_MIN_ROWS`` rows is solved to ``CATEGORICAL_SOLVE_SHARE`` of the
@@ -369,7 +383,9 @@ def test_a_loosely_asked_unpenalised_fit_of_several_classes_is_solved_to_a_tenth
     assert verifying.solve_tol(ds, tol, 1e-8, none) == tol  # (the certificate the tighter)
     assert verifying.solve_tol(ds, tol, tol, l2) == tol
     assert verifying.solve_tol(ds, tol, tol) == tol
-    small = drawn_kind(3, rows // 2, 5, seed=3)
+    small = drawn_kind(3, rows // 2, 5, seed=3)  # (the checker's step there: a few products)
+    assert checker._curvature_products(small.m * 2, small.m, 3) < \
+        verifying.CATEGORICAL_SOLVE_MIN_PRODUCTS
     assert verifying.solve_tol(small, tol, tol, none) == tol
     X = np.asarray(ds.X)[:, :-1]
     y = np.asarray(ds.Y).argmax(axis=1)
@@ -380,15 +396,7 @@ def test_a_loosely_asked_unpenalised_fit_of_several_classes_is_solved_to_a_tenth
     seen = _spy(monkeypatch)
     cert = verifying.verify(ds, primal="projected", dual_tol=tol)
     assert asked == [share * tol] and f"the {tol:g} asked, tightened to" in cert.dual.message
-    # the relative gradient max |X^T W (Y - P)| / (1 + max |X^T W Y|), from its definition
-    theta = np.asarray(cert.dual.theta, dtype=float).reshape(ds.m, ds.k)
-    Y = _labels(ds)
-    P = probabilities(ds, theta)
-    gradient = ds.X.T @ (ds.weights[:, None] * (Y - P))
-    scale = 1.0 + float(np.abs(ds.X.T @ (ds.weights[:, None] * Y)).max())
-    sums = 2 * _gamma(ds.n + ds.m + 4 * ds.k + 8) * float(
-        (np.abs(ds.X).T @ (ds.weights[:, None] * (np.abs(Y) + np.abs(P)))).max())
-    assert float(np.abs(gradient).max()) <= share * tol * scale + sums
+    _assert_solved_within(ds, cert.dual.theta, share * tol)
     # so the point's own bracket is the certificate, and it holds -l at a tight solve
     assert seen["zero"] == [True] and not cert.projected.stepped and cert.ok
     tight = np.asarray(solve_dual(ds, tol=1e-13).theta, dtype=float).reshape(ds.m, ds.k)
@@ -397,6 +405,29 @@ def test_a_loosely_asked_unpenalised_fit_of_several_classes_is_solved_to_a_tenth
         ds.weights @ (2 * np.abs(ds.X @ tight).sum(axis=1) + 1.0))
     assert br.lower_bound - br.roundoff <= -_loglik(ds, tight) + rounding
     assert -_loglik(ds, tight) <= br.upper_bound + rounding
+
+
+def test_a_small_unpenalised_fit_whose_step_is_dear_is_solved_to_a_hundredth(monkeypatch):
+    """Below ``CATEGORICAL_SOLVE_MIN_ROWS`` rows, where the checker's full curvature would cost
+    ``CATEGORICAL_SOLVE_MIN_PRODUCTS`` products or more (ten classes, 50 features, 1000 rows),
+    the solve is asked ``CATEGORICAL_SOLVE_SMALL_SHARE`` of the tolerance, and the checker
+    keeps the point's own bracket."""
+    import warnings
+
+    verifying = importlib.import_module("dualmaxent.verify")
+    tol = 1e-4
+    with warnings.catch_warnings():  # (ten integer labels: the count-target hint)
+        warnings.simplefilter("ignore")
+        ds = drawn_kind(10, 1000, 50, seed=0)
+    assert ds.n < verifying.CATEGORICAL_SOLVE_MIN_ROWS
+    assert checker._curvature_products(ds.m * (ds.k - 1), ds.m, ds.k) >= \
+        verifying.CATEGORICAL_SOLVE_MIN_PRODUCTS
+    share = verifying.CATEGORICAL_SOLVE_SMALL_SHARE
+    assert verifying.solve_tol(ds, tol, tol, make_penalty()) == share * tol
+    asked = _asked_tolerances(monkeypatch, verifying)
+    cert = verifying.verify(ds, primal="projected", dual_tol=tol)
+    assert asked == [share * tol] and cert.ok and not cert.projected.stepped
+    _assert_solved_within(ds, cert.dual.theta, share * tol)
 
 
 def test_a_small_problem_takes_the_step_without_trying(monkeypatch):
