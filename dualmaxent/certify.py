@@ -1485,9 +1485,7 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
     zero = (ZERO_STEP and newton is not None and scratch and mask is None
             and (penalty.kind in ("l2", "elasticnet")
                  or (margins and (bernoulli or type(data.family) is Categorical)))
-            and data.n * (m * q + sel.size ** 2) >= (
-                ZERO_MIN_TERMS if not bernoulli else 0.0 if penalty.active
-                else ZERO_MIN_TERMS_BERNOULLI))
+            and zero_step_worth(data.n, m, q, sel.size, bernoulli, penalty.active))
     # the given point's sums come from pass 1 itself (:func:`_point_of_pass_one`), which
     # then forms the gradient's budget itself: no (n, 2 q) scratch is kept for pass 2
     # (:func:`_pass_one`)
@@ -1769,6 +1767,17 @@ ZERO_MIN_TERMS = 6e5
 #: with L2 (no proof wanted) 0.99 to 1.00 at n = 1e2 and 3e2, 0.95 to 0.98 at 5e2 to 3e3, 0.89
 #: at 1e4 and ten features, 0.83 at 3e4.
 ZERO_MIN_TERMS_BERNOULLI = 2e5
+
+
+def zero_step_worth(n: int, m: int, q: int, size: int, bernoulli: bool,
+                    penalised: bool) -> bool:
+    """Whether the step that the given point's own bracket would spare costs enough, ``n (m q +
+    |S|^2)`` multiply-adds with ``|S| = size``, for the attempt (:func:`_zero_step`) to be made:
+    from :data:`ZERO_MIN_TERMS`, :data:`ZERO_MIN_TERMS_BERNOULLI` for an unpenalised Bernoulli
+    fit, always for a penalised one."""
+    least = (ZERO_MIN_TERMS if not bernoulli else 0.0 if penalised
+             else ZERO_MIN_TERMS_BERNOULLI)
+    return n * (m * q + float(size) ** 2) >= least
 
 #: The zero step (:func:`_zero_step`) is not taken for a Bernoulli point with a mean nearer than
 #: this to 0 or 1, and a point's sums are not taken from pass 1 (:func:`_point_of_pass_one`)

@@ -191,7 +191,7 @@ def certificate_tol(tol: float | None, dual_tol: float | None) -> float:
 
 #: :func:`solve_tol`'s share of the certificate's tolerance for an unpenalised categorical fit
 #: of a dense design with at least :data:`CATEGORICAL_SOLVE_MIN_ROWS` rows, where the checker
-#: tries the given point's own bracket (:data:`~dualmaxent.certify.ZERO_MIN_TERMS`) ...
+#: tries the given point's own bracket (:func:`~dualmaxent.certify.zero_step_worth`) ...
 CATEGORICAL_SOLVE_SHARE = 0.1
 CATEGORICAL_SOLVE_MIN_ROWS = 10_000
 #: ... and on fewer rows, where the step it spares forms a curvature that costs at least
@@ -208,8 +208,8 @@ def solve_tol(dataset: Dataset, dual_tol: float | None, tol: float,
     tolerance the dual's own or looser, as :func:`certificate_tol` makes it) at most
     :data:`~dualmaxent.certify.ZERO_STEP_SHARE` times ``tol`` for the Bernoulli family, and for
     an unpenalised categorical fit (``penalty`` given and inactive) of a dense design whose step
-    the checker would try to spare (``n (m k + (m (k - 1))^2) >=``
-    :data:`~dualmaxent.certify.ZERO_MIN_TERMS`) :data:`CATEGORICAL_SOLVE_SHARE` times ``tol``
+    the checker would try to spare (:func:`~dualmaxent.certify.zero_step_worth`, every entry
+    of theta but the pinned class's in ``S``) :data:`CATEGORICAL_SOLVE_SHARE` times ``tol``
     from :data:`CATEGORICAL_SOLVE_MIN_ROWS` rows, :data:`CATEGORICAL_SOLVE_SMALL_SHARE` below
     where that step's full curvature costs :data:`CATEGORICAL_SOLVE_MIN_PRODUCTS` products.
 
@@ -229,8 +229,8 @@ def solve_tol(dataset: Dataset, dual_tol: float | None, tol: float,
     second-order term of :func:`~dualmaxent.certify._zero_step`, through the curvature's proved
     eigenvalue): at half the tolerance the checker still stepped, and from a tenth it kept the
     point's own bracket. Measured (``MaxEntClassifier(C=np.inf, tol=1e-4).fit`` against the same
-    with ``tol=1e-5, certify_tol=1e-4``, one BLAS thread, best of 3 interleaved, this session's
-    Intel Xeon): ten classes, n = 1e4, ten features 38 -> 31 ms, 50 features 95 -> 50; n = 1e5,
+    with ``tol=1e-5, certify_tol=1e-4``, one BLAS thread, best of 3 interleaved, a 2-core Intel
+    Xeon): ten classes, n = 1e4, ten features 38 -> 31 ms, 50 features 95 -> 50; n = 1e5,
     ten features 324 -> 253, 50 features 858 -> 578; three classes, n = 1e4, ten features 14
     -> 12, 50 features 32 -> 28; where the point's bracket closed already, one more iteration
     (n = 1e5, three classes: 299 -> 307 and 128 -> 131 ms). A hundredth there cost an iteration
@@ -257,13 +257,13 @@ def solve_tol(dataset: Dataset, dual_tol: float | None, tol: float,
 
 def _categorical_share(dataset: Dataset, penalty) -> float | None:
     """:func:`solve_tol`'s share for an unpenalised categorical fit, or None (its docstring)."""
-    from .certify import ZERO_MIN_TERMS, _curvature_products
+    from .certify import _curvature_products, zero_step_worth
 
     if penalty is None or penalty.active or type(dataset.family) is not Categorical:
         return None
     m, k = dataset.m, dataset.k
-    if design.is_sparse(dataset.X) or dataset.n * (m * k + float(m * (k - 1)) ** 2) < \
-            ZERO_MIN_TERMS:
+    if design.is_sparse(dataset.X) or not zero_step_worth(dataset.n, m, k, m * (k - 1), False,
+                                                          False):
         return None
     if dataset.n >= CATEGORICAL_SOLVE_MIN_ROWS:
         return CATEGORICAL_SOLVE_SHARE

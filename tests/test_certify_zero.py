@@ -378,6 +378,8 @@ def test_a_loosely_asked_unpenalised_fit_of_several_classes_is_solved_to_a_tenth
     ds = drawn_kind(3, rows, 5, seed=3)
     none, l2 = make_penalty(), make_penalty(l2=1.0)
     assert ds.n * (ds.m * ds.k + (ds.m * (ds.k - 1)) ** 2) >= checker.ZERO_MIN_TERMS
+    assert checker.zero_step_worth(ds.n, ds.m, ds.k, ds.m * (ds.k - 1), False, False)
+    assert not checker.zero_step_worth(10, ds.m, ds.k, ds.m * (ds.k - 1), False, False)
     assert verifying.solve_tol(ds, tol, tol, none) == share * tol
     assert verifying.solve_tol(ds, 1e-6, tol, none) == 1e-6  # (already tighter: as asked)
     assert verifying.solve_tol(ds, tol, 1e-8, none) == tol  # (the certificate the tighter)
