@@ -137,7 +137,7 @@ not for the other families, nor without a penalty). Each is a bound of what it r
 every budget stays one, only looser: a few times on columns of one size (the round-off grew
 1.1 to 3.4 times over the sweep's penalised cells, far inside the tolerance). Where that
 matters, the gap closing but its budget not, the bracket is taken again with ``X`` itself
-(:func:`_exact_may_close`). Measured, the certificate alone (one BLAS thread, best of nine,
+(:func:`_budget_fails`). Measured, the certificate alone (one BLAS thread, best of nine,
 interleaved in one process; before -> after): two classes, n = 1e5, 50 features, L2 25.7 ->
 14.6 ms, ten features 10.2 -> 6.4; three classes, 50 features 41.5 -> 25.2; ten classes, 50
 features, n = 1e4 12.3 -> 9.4; n = 1e3, two classes 0.98 -> 0.94.
@@ -700,7 +700,7 @@ def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
                         f"{br.relative_gap:.1e}) exceeds the tolerance {tol:g}: theta is only "
                         f"proved to be within {br.within:.2e} nats "
                         "of the optimum")
-    if br.relative_gap <= tol and not (br.roundoff <= tol * max(1.0, abs(br.upper_bound))):
+    if _budget_fails(br, tol):
         # the gap closes, but its proof does not: the round-off budget is part of what is proved
         messages.append(f"the bracket's round-off budget {br.roundoff:.2e} nats exceeds the "
                         f"tolerance {tol:g} (relative): theta is only proved to be within "
@@ -941,16 +941,16 @@ def bracket(data, theta: np.ndarray, penalty: Penalty, forced=None, engine=None,
     with np.errstate(all="ignore"):  # overflow at a huge theta is handled where it matters
         columns = _column_bounds(data, engine, penalty)
         br = _bracket(data, theta, penalty, forced, engine, tol_hint, columns)
-        if columns is not None and _exact_may_close(br, tol_hint):
+        if columns is not None and _budget_fails(br, tol_hint):
             br = _bracket(data, theta, penalty, forced, engine, tol_hint, None)
         return br
 
 
-def _exact_may_close(br: "Bracket", tol: float) -> bool:
-    """Whether a bracket taken with the column bounds (:class:`_ColumnBounds`) is taken again
-    with ``|X|`` itself: where its gap closes but its round-off budget does not, the one test
-    of the verdict that the looser bounds can fail (module docstring, Budgets from the
-    columns' largest entries)."""
+def _budget_fails(br: "Bracket", tol: float) -> bool:
+    """The verdict's test that the gap closes but its round-off budget does not
+    (:func:`_bracket_messages`): the one test the column bounds (:class:`_ColumnBounds`) can
+    fail by loosening the budget, so a bracket taken with them that fails it is taken again
+    with ``X`` itself (module docstring, Budgets from the columns' largest entries)."""
     return br.relative_gap <= tol and not br.roundoff <= tol * max(1.0, abs(br.upper_bound))
 
 
@@ -3842,10 +3842,10 @@ def _column_bounds(data, engine, penalty: Penalty) -> _ColumnBounds | None:
     attainment proof failed and the bracket was taken again in 15 of 120 certificates, the
     whole set 4 % slower."""
     if engine is not None or not penalty.active or design.is_sparse(data.X) \
-            or type(data.family) not in (Bernoulli, Categorical) or not isinstance(data, Dataset):
+            or type(data.family) not in (Bernoulli, Categorical):
         return None
-    big = vars(data).get("_column_max")
-    if big is None or big.shape != (data.m,) or not np.all(np.isfinite(big)):
+    big = _held_column_max(data)
+    if big is None or not np.all(np.isfinite(big)):
         return None
     big = np.asarray(big, dtype=np.float64)
     row_norm = float(np.sqrt(big @ big)) * (1.0 + gamma(data.m + 2))
@@ -4356,13 +4356,20 @@ def _one_column_curvature(d, curv, cls, multi, rows=None) -> np.ndarray:
     return np.diag(dP) - PdP
 
 
+def _held_column_max(data) -> np.ndarray | None:
+    """The columns' largest absolute entries (m,) where the data set holds them already (its
+    scale check's, :meth:`dualmaxent.Dataset.from_arrays`), else None: never a pass of its own."""
+    big = vars(data).get("_column_max") if isinstance(data, Dataset) else None
+    return big if big is not None and big.shape == (data.m,) else None
+
+
 def _eta_cap(data, th) -> float | None:
     """``max_c sum_i big_i |theta_ic|``, rounded up (``big`` the columns' largest absolute
     entries, where the data set holds them already): a bound of ``sum_i |x_ji theta_ic|`` on
     every row (:func:`_pass_one`'s ``eta_cap``); None without the maxima or where it is not
     finite."""
-    big = vars(data).get("_column_max") if isinstance(data, Dataset) else None
-    if big is None or big.shape != (th.shape[0],):
+    big = _held_column_max(data)
+    if big is None:
         return None
     cap = float((np.abs(th).T @ np.asarray(big, dtype=np.float64)).max(initial=0.0))
     return cap * (1.0 + gamma(th.shape[0] + 2)) if np.isfinite(cap) else None

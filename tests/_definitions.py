@@ -1,11 +1,28 @@
 """The checker's quantities written out from their definitions, in float64, for the tests of
-:mod:`dualmaxent.certify` (its own are the code under test): the classes' probabilities at
-theta, the curvature ``C_SS`` and the entropy of a point."""
+:mod:`dualmaxent.certify` (its own are the code under test): the labels' table, the
+log-likelihood, the classes' probabilities at theta, the curvature ``C_SS`` and the entropy of
+a point."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import softmax
+
+
+def labels(ds):
+    """(n, k) one-hot table of Y (Bernoulli: ``[y, 1 - y]``)."""
+    Y = ds.Y.reshape(ds.n, -1)
+    return Y if ds.family.multiclass else np.column_stack([Y[:, 0], 1.0 - Y[:, 0]])
+
+
+def loglik(ds, theta):
+    """``l(theta) = sum_j w_j (<Y_j, eta_j> - logsumexp(eta_j))`` (Bernoulli: eta and 0)."""
+    eta = ds.X @ np.asarray(theta).reshape(ds.m, -1)
+    if not ds.family.multiclass:
+        eta = np.column_stack([eta[:, 0], np.zeros(ds.n)])
+    top = eta.max(axis=1)
+    lse = top + np.log(np.exp(eta - top[:, None]).sum(axis=1))
+    return float(ds.weights @ ((labels(ds) * eta).sum(axis=1) - lse))
 
 
 def probabilities(ds, theta):

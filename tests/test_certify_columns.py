@@ -16,11 +16,12 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.special import expit, logsumexp
+from scipy.special import expit
 
 from dualmaxent import Dataset, solve_dual
 from dualmaxent.results import make_penalty
 
+from _definitions import loglik
 from _rounding import gamma
 
 checker = importlib.import_module("dualmaxent.certify")
@@ -47,16 +48,8 @@ def _heavy(kind: str, n: int = 1500, m: int = 5, k: int = 2, seed: int = 0) -> D
 
 def _objective(ds, theta, lam) -> float:
     """``-l(theta) + (lam / 2) |theta_R|^2`` from the definitions (R: every row but the
-    intercept's, the last), with ``l = sum_j w_j (<Y_j, eta_j> - logsumexp(eta_j))``."""
-    T = theta.reshape(ds.m, -1)
-    eta = ds.X @ T
-    if not ds.family.multiclass:
-        eta = np.column_stack([eta[:, 0], np.zeros(ds.n)])
-        Y = np.column_stack([ds.Y, 1.0 - ds.Y])
-    else:
-        Y = ds.Y
-    loglik = float(ds.weights @ ((Y * eta).sum(axis=1) - logsumexp(eta, axis=1)))
-    return -loglik + 0.5 * lam * float(np.sum(T[:-1] ** 2))
+    intercept's, the last)."""
+    return -loglik(ds, theta) + 0.5 * lam * float(np.sum(theta.reshape(ds.m, -1)[:-1] ** 2))
 
 
 def _eval_allowance(ds, theta, lam) -> float:

@@ -55,7 +55,7 @@ import pytest
 from dualmaxent import solve_dual
 from dualmaxent.params import make_penalty
 
-from _definitions import entropy, full_curvature, probabilities
+from _definitions import entropy, full_curvature, labels, loglik, probabilities
 from _factories import drawn_kind
 from _rounding import gamma as _gamma
 
@@ -68,22 +68,6 @@ def _problem(kind, n=2000, m_feat=5, seed=0):
     ds = drawn_kind(kind, n, m_feat, seed)
     theta = np.asarray(solve_dual(ds).theta, dtype=float)
     return ds, theta.reshape(ds.m, -1)
-
-
-def _labels(ds):
-    """(n, k) one-hot table of Y (Bernoulli: ``[y, 1 - y]``)."""
-    Y = ds.Y.reshape(ds.n, -1)
-    return Y if ds.family.multiclass else np.column_stack([Y[:, 0], 1.0 - Y[:, 0]])
-
-
-def _loglik(ds, theta):
-    """``l(theta) = sum_j w_j (<Y_j, eta_j> - logsumexp(eta_j))`` (Bernoulli: eta and 0)."""
-    eta = ds.X @ theta
-    if not ds.family.multiclass:
-        eta = np.column_stack([eta[:, 0], np.zeros(ds.n)])
-    top = eta.max(axis=1)
-    lse = top + np.log(np.exp(eta - top[:, None]).sum(axis=1))
-    return float(ds.weights @ ((_labels(ds) * eta).sum(axis=1) - lse))
 
 
 def _spy(monkeypatch):
@@ -116,7 +100,7 @@ def _balanced_point(ds, theta):
     k = P.shape[1]
     q = k - 1
     W = ds.weights
-    r = ds.X.T @ (W[:, None] * (P - _labels(ds)))  # (m, k)
+    r = ds.X.T @ (W[:, None] * (P - labels(ds)))  # (m, k)
     r_S = r[:, :q].T.ravel()  # class-major
     C = full_curvature(ds, theta, np.arange(q * ds.m))
     a = np.linalg.solve(C, -r_S)
@@ -143,7 +127,7 @@ def test_the_zero_step_at_the_solvers_theta(monkeypatch, kind):
     assert np.abs(mu - P[:, :mu.shape[1]]).max() <= 64 * 2.0 ** -53 * (
         1.0 + np.abs(ds.X).sum(axis=1).max() * np.abs(theta).max())
     # the upper bound is -l(theta): the two sums each within gamma(n k + m) of the magnitudes
-    l = _loglik(ds, theta)
+    l = loglik(ds, theta)
     magnitude = float(ds.weights @ (np.abs(ds.X @ theta).sum(axis=1) * 2 + 1.0)) * ds.k
     assert abs(br.upper_bound + l) <= 2 * _gamma(ds.n * ds.k + ds.m + 8) * magnitude
     assert cert.ok and cert.attained and br.proves_attained
@@ -173,7 +157,7 @@ def test_the_zero_steps_lower_bound_is_below_a_balanced_points_entropy(monkeypat
     q = P.shape[1] - 1
     # mu' meets the balance equations (to the rounding of its own float64 sums) and stays
     # well inside the domain, as the attainment proof says it does
-    D = ds.weights[:, None] * (mu_b - _labels(ds))
+    D = ds.weights[:, None] * (mu_b - labels(ds))
     size = np.abs(ds.X).T @ np.abs(D) + np.abs(ds.X).T @ (ds.weights[:, None] * P)
     assert np.all(np.abs(ds.X.T @ D) <= 64 * _gamma(ds.n + 8) * size)
     assert np.all(mu_b >= 0.5 * P)
@@ -207,11 +191,11 @@ def test_the_zero_step_with_an_l2_penalty(monkeypatch):
     H, mag = entropy(ds, P)
     # the penalised rows' slack s = X_R^T W (P - Y) (every row but the intercept's, the last)
     # and its charge ||s||^2 / (2 lam): the lower bound is at most H - charge
-    s = (ds.X.T @ (ds.weights[:, None] * (P - _labels(ds))))[:-1]
+    s = (ds.X.T @ (ds.weights[:, None] * (P - labels(ds))))[:-1]
     charge = float(np.sum(s * s)) / (2.0 * lam)
     assert br.lower_bound <= H - charge + 4 * _gamma(ds.n * ds.k + 8) * (mag + charge)
     # the upper bound: -l(theta) plus the penalty lam / 2 ||theta_R||^2
-    upper = -_loglik(ds, theta) + 0.5 * lam * float(np.sum(theta[:-1] ** 2))
+    upper = -loglik(ds, theta) + 0.5 * lam * float(np.sum(theta[:-1] ** 2))
     assert br.upper_bound == pytest.approx(upper, rel=1e-12)
     assert cert.ok
 
@@ -284,7 +268,7 @@ def test_a_point_charged_within_the_zero_steps_share_keeps_its_own_bracket(monke
     assert not br.stepped and cert.ok
     # the bracket holds the optimum, -l at the tight solve's theta (its own rounding aside):
     # the upper bound is -l(theta) and the proved lower bound (less its budget) below
-    l_star, l_moved = _loglik(ds, tight), _loglik(ds, moved)
+    l_star, l_moved = loglik(ds, tight), loglik(ds, moved)
     magnitude = float(ds.weights @ (np.abs(ds.X @ moved).sum(axis=1) * 2 + 1.0)) * ds.k
     rounding = 2 * _gamma(ds.n * ds.k + ds.m + 8) * magnitude
     assert abs(br.upper_bound + l_moved) <= rounding
@@ -328,7 +312,7 @@ def test_a_loosely_asked_two_class_fit_is_solved_to_the_zero_steps_share(monkeyp
     assert f"the {tol:g} asked, tightened to" in cert.dual.message  # (said where it shows)
     # the relative gradient max |X^T W (Y - mu)| / (1 + max |X^T W Y|), from its definition
     theta = np.asarray(cert.dual.theta, dtype=float).reshape(ds.m, 1)
-    Y = _labels(ds)[:, :1]
+    Y = labels(ds)[:, :1]
     mu = probabilities(ds, theta)[:, :1]
     gradient = ds.X.T @ (ds.weights[:, None] * (Y - mu))
     scale = 1.0 + float(np.abs(ds.X.T @ (ds.weights[:, None] * Y)).max())
@@ -341,8 +325,8 @@ def test_a_loosely_asked_two_class_fit_is_solved_to_the_zero_steps_share(monkeyp
     br = cert.projected
     rounding = 2 * _gamma(ds.n + ds.m + 8) * float(ds.weights @ (2 * np.abs(ds.X @ tight[:, 0])
                                                                   + 1.0))
-    assert br.lower_bound - br.roundoff <= -_loglik(ds, tight) + rounding
-    assert -_loglik(ds, tight) <= br.upper_bound + rounding
+    assert br.lower_bound - br.roundoff <= -loglik(ds, tight) + rounding
+    assert -loglik(ds, tight) <= br.upper_bound + rounding
     # a certificate asked tighter than the solve is the user's own test of it: as asked
     asked.clear()
     strict = verifying.verify(ds, primal="projected", dual_tol=tol, tol=1e-12)
@@ -355,7 +339,7 @@ def _assert_solved_within(ds, theta, rel):
     solver's sums and these (n terms, and the probabilities' relative error of a few ``k u``)."""
     theta = np.asarray(theta, dtype=float).reshape(ds.m, ds.k)
     W = ds.weights[:, None]
-    Y, P = _labels(ds), probabilities(ds, theta)
+    Y, P = labels(ds), probabilities(ds, theta)
     gradient = ds.X.T @ (W * (Y - P))
     scale = 1.0 + float(np.abs(ds.X.T @ (W * Y)).max())
     sums = 2 * _gamma(ds.n + ds.m + 4 * ds.k + 8) * float(
@@ -405,8 +389,8 @@ def test_a_loosely_asked_unpenalised_fit_of_several_classes_is_solved_to_a_tenth
     br = cert.projected
     rounding = 2 * _gamma(ds.n + ds.m + 4 * ds.k + 8) * float(
         ds.weights @ (2 * np.abs(ds.X @ tight).sum(axis=1) + 1.0))
-    assert br.lower_bound - br.roundoff <= -_loglik(ds, tight) + rounding
-    assert -_loglik(ds, tight) <= br.upper_bound + rounding
+    assert br.lower_bound - br.roundoff <= -loglik(ds, tight) + rounding
+    assert -loglik(ds, tight) <= br.upper_bound + rounding
 
 
 def test_a_small_unpenalised_fit_whose_step_is_dear_is_solved_to_a_hundredth(monkeypatch):
@@ -498,7 +482,7 @@ def test_a_penalised_zero_step_reads_the_multiplier_its_own_bracket_proves(monke
     # assertions below hold from about a 250th to a 12th)
     P = probabilities(ds, star)
     curvature = float(ds.weights @ (P[:, 0] * (1.0 - P[:, 0])))
-    scale = 1.0 + float(np.abs(ds.X.T @ (ds.weights[:, None] * _labels(ds))).max())
+    scale = 1.0 + float(np.abs(ds.X.T @ (ds.weights[:, None] * labels(ds))).max())
     theta = star.copy()
     theta[-1, 0] += 0.02 * checker.ZERO_STEP_SHARE * checker.DEFAULT_TOL * scale / curvature
     theta = theta if ds.family.multiclass else theta[:, 0]
@@ -515,7 +499,7 @@ def test_a_penalised_zero_step_reads_the_multiplier_its_own_bracket_proves(monke
     assert br.lower_bound - br.roundoff <= optimum_upper <= br.upper_bound + br.roundoff
     Pt = probabilities(ds, theta.reshape(ds.m, -1))
     H, mag = entropy(ds, Pt)
-    s = (ds.X.T @ (ds.weights[:, None] * (Pt - _labels(ds))))[:-1, :ds.k if ds.family.multiclass
+    s = (ds.X.T @ (ds.weights[:, None] * (Pt - labels(ds))))[:-1, :ds.k if ds.family.multiclass
                                                                else 1]
     charge = float(np.sum(s * s)) / (2.0 * penalty.lam)
     assert br.lower_bound <= H - charge + 4 * _gamma(ds.n * ds.k + 8) * (mag + charge)
