@@ -381,6 +381,39 @@ def test_float32_products_read_one_float32_copy_of_x_with_the_same_entries(large
     assert obj._x_curvature is None
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_preconditioners_gram_comes_from_the_float32_copy_within_its_bound(
+        large_from_small, weighted):
+    """Where the products run in float32, the preconditioner's ``X^T W X`` is formed in float32
+    from their copy of X: the float32 Gram of X itself (the same numbers), within the two
+    precisions' error bounds of float64's (and not equal to it: float32 really ran); where
+    they run in float64, the float64 Gram."""
+    from dualmaxent.objective import make_objective
+    rng = np.random.default_rng(13)
+    n, k = 5000, 3
+    Xf = rng.standard_normal((n, 4)) * np.array([1.0, 3.0, 0.5, 10.0])
+    labels = (nx.softmax(Xf @ rng.standard_normal((4, k))).cumsum(1) > rng.random((n, 1)))
+    ds = Dataset.from_arrays(Xf, labels.argmax(1),
+                             weights=rng.uniform(0.2, 3.0, n) if weighted else None)
+    exact = K.gram(ds.X, ds.weights)
+    for dtype in (np.float64, np.float32):
+        obj = make_objective(ds)
+        obj.curvature_dtype = dtype
+        beta = obj.start() + 0.1 * rng.standard_normal(obj.params.n_params)
+        obj.curvature_operator(beta)
+        if dtype == np.float64:
+            np.testing.assert_array_equal(obj._gram, exact)
+            continue
+        assert obj._x_curvature is not None
+        np.testing.assert_array_equal(obj._gram, K.gram(ds.X, ds.weights, dtype=np.float32))
+        bound = sum(K.gram_error_bound(ds.X, ds.weights, dtype=t)
+                    for t in (np.float32, np.float64))
+        err = np.abs(obj._gram - exact)
+        # (some entries are exact in float32 too: the intercept's count of unit weights)
+        assert np.all(err <= bound) and err.max() > 0
+        assert bound.max() <= 1e-2 * np.abs(exact).max()
+
+
 def test_a_penalised_fit_learns_the_condition_and_takes_the_float32_products(
         large_from_small, monkeypatch):
     """A penalised solve skips the rank pass, so the condition is found when Newton-CG asks

@@ -69,6 +69,24 @@ def test_gram_matches_the_weighted_product():
     _close(K.gram(X, four, block_bytes=SMALL_BLOCKS) - 3.0 * np.outer(X[0], X[0]), unit)
 
 
+def test_gram_of_a_float32_x_in_float32_is_the_float32_gram_of_its_float64_entries():
+    """A float32 X with ``dtype=float32`` is read as it is: its entries are the conversions
+    the float32 blocks make of the float64 X, so the Gram is bit for bit the float32 Gram of
+    the float64 X (unit weights, which read X's blocks unscaled, and others); negative weights
+    take the float64 general product of the float32 entries."""
+    X, _, w, _, rng = _data()
+    X32 = X.astype(np.float32)
+    for d in (np.ones(len(w)), w):
+        single = K.gram(X32, d, block_bytes=SMALL_BLOCKS, dtype=np.float32)
+        assert single.dtype == np.float64
+        np.testing.assert_array_equal(single, K.gram(X, d, block_bytes=SMALL_BLOCKS,
+                                                     dtype=np.float32))
+        assert not np.array_equal(single, K.gram(X, d, block_bytes=SMALL_BLOCKS))
+    d = rng.standard_normal(len(w))
+    X64 = X32.astype(np.float64)
+    np.testing.assert_array_equal(K.gram(X32, d, dtype=np.float32), (X64 * d[:, None]).T @ X64)
+
+
 @pytest.mark.parametrize("classes", [None, [0, 1, 2], [1, 3]])
 def test_categorical_value_gradient_curvature(classes):
     X, Y, w, theta, _ = _data()
