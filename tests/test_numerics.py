@@ -168,12 +168,21 @@ def test_bernoulli_step_at_zero_infinite_scores_and_in_place():
 
 
 @pytest.mark.parametrize("rows", [0, 1, 2, 3, 7, 8, 1000, 1001])
-def test_column_absmax_is_the_largest_absolute_entry_of_each_column(rows):
+@pytest.mark.parametrize("cols", [5, 51, 800, 1001])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_column_absmax_is_the_largest_absolute_entry_of_each_column(rows, cols, order):
+    """Folded (C order: lines of several rows, and the rows left over) or by halving (any
+    other layout), every column's largest absolute entry, a NaN reaching its column, a column
+    of negative zeros giving +0."""
     rng = np.random.default_rng(rows)
-    a = rng.standard_normal((rows, 5)) * 10.0 ** rng.integers(-5, 5, size=5)
+    a = np.asarray(rng.standard_normal((rows, cols)) * 10.0 ** rng.integers(-5, 5, size=cols),
+                   order=order)
+    a[:, 1] = -np.abs(a[:, 1])  # a column of negative entries only
+    a[:, 3] = -0.0
     expected = np.abs(a).max(axis=0, initial=0.0)
-    assert np.array_equal(nx.column_absmax(a), expected)
-    assert not np.shares_memory(nx.column_absmax(a), a)
+    out = nx.column_absmax(a)
+    assert np.array_equal(out, expected) and not np.signbit(out).any()
+    assert not np.shares_memory(out, a)
     if rows:
         a[rows // 2, 2] = np.nan  # a NaN anywhere reaches its column's answer, as with numpy
         out = nx.column_absmax(a)
