@@ -217,7 +217,7 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
             Xb, wb = block(X, sl), w[sl]
             eta = np.asarray(Xb @ theta)
             # sum_i Y_ji log P_ji = <Y_j, eta_j> - logsumexp(eta_j): rows of Y sum to one
-            inner = np.einsum("ij,ij->i", Y[sl], eta)
+            inner = nx.row_dot(Y[sl], eta)
             # P written into the caller's table, or over eta; then the residual over eta (one
             # (rows, k) table beside P, where eta, eta - top and its exponential were three)
             P, lse = nx.softmax_logsumexp(eta, out=eta if P_out is None else P_out[sl])
@@ -346,12 +346,11 @@ def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES, dtype=np.float
 
 def _center_scale(S, P, w, quad: bool = False) -> float | None:
     """``U = X V`` (``S``, (rows, k)) made ``w p_a (u_a - sum_b p_b u_b)`` in place, the
-    product ``X^T`` of which is ``-H V`` (:func:`categorical_hessp`): the row sums by einsum, no
-    (rows, k) temporary, three passes over ``S``. With ``quad``, returns ``V^T (-H) V = sum_j
-    w_j sum_a p_ja (u_ja - ubar_j)^2`` (in its centred form, each term nonnegative), read before
-    the scaling. ``w`` None (not with ``quad``): unit weights (:func:`_unit`; the product by
-    them skipped)."""
-    S -= np.einsum("ij,ij->i", S, P)[:, None]
+    product ``X^T`` of which is ``-H V`` (:func:`categorical_hessp`): the row sums by
+    :func:`dualmaxent._numerics.row_dot`, three passes over ``S``. With ``quad``, returns ``V^T (-H) V = sum_j w_j sum_a p_ja (u_ja - ubar_j)^2`` (in its
+    centred form, each term nonnegative), read before the scaling. ``w`` None (not with
+    ``quad``): unit weights (:func:`_unit`; the product by them skipped)."""
+    S -= nx.row_dot(S, P)[:, None]
     value = float(w @ np.einsum("ij,ij,ij->i", S, S, P)) if quad else None
     S *= P
     if w is not None:

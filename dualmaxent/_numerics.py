@@ -22,7 +22,7 @@ from scipy.special import expit, xlogy
 
 __all__ = ["logsumexp", "log_softmax", "softmax", "softmax_logsumexp", "entropy", "softplus",
            "sigmoid", "bernoulli_value_residual", "unique_inverse", "xlogx", "exp", "column_absmax",
-           "ELEMENTWISE_ROWS", "row_chunks", "axpy"]
+           "ELEMENTWISE_ROWS", "row_chunks", "axpy", "row_dot"]
 
 
 def logsumexp(eta: np.ndarray) -> np.ndarray:
@@ -65,8 +65,20 @@ def _row_top(eta: np.ndarray) -> np.ndarray:
 
 
 def _row_sum(E: np.ndarray) -> np.ndarray:
-    """The row sums: a matrix-vector product for few columns, a reduction otherwise."""
-    return E @ np.ones(E.shape[1]) if E.shape[1] < _FEW_COLUMNS else E.sum(axis=1)
+    """The row sums, in ``E``'s precision: a matrix-vector product for few columns, a reduction
+    otherwise."""
+    return (E @ np.ones(E.shape[1], dtype=E.dtype) if E.shape[1] < _FEW_COLUMNS
+            else E.sum(axis=1))
+
+
+def row_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise ``sum_i a_ji b_ji`` of two (n, k) tables, in their precision: for few columns
+    the product of ``a * b`` with ones (:func:`_row_sum`; a (n, k) temporary), else einsum (no
+    temporary). Measured on (1285, 3) float32 blocks (this 2-core machine): 9.8 us against
+    einsum's 16.4; ten columns 19.4 against 20.8."""
+    if a.shape[1] < _FEW_COLUMNS:
+        return _row_sum(a * b)
+    return np.einsum("ij,ij->i", a, b)
 
 
 def log_softmax(eta: np.ndarray) -> np.ndarray:

@@ -167,6 +167,26 @@ def test_bernoulli_step_at_zero_infinite_scores_and_in_place():
     np.testing.assert_allclose(same, resid, rtol=4 * U, atol=0)
 
 
+@pytest.mark.parametrize("k", [1, 3, 15, 16, 40])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_dot_is_each_rows_inner_product_in_the_tables_precision(k, dtype):
+    """Either path (few columns: a product with ones; else einsum) gives every row's inner
+    product within ``gamma(k)`` of its precision times the sum of the absolute terms, in that
+    precision (against a float64 reference, whose own ``gamma(k)`` is added to the bound)."""
+    rng = np.random.default_rng(k)
+    a = rng.standard_normal((300, k)).astype(dtype)
+    b = rng.standard_normal((300, k)).astype(dtype)
+    out = nx.row_dot(a, b)
+    assert out.dtype == dtype and out.shape == (300,)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    reference = (a64 * b64).sum(axis=1)
+
+    def g(u):
+        return k * u / (1 - k * u)
+    bound = (g(np.finfo(dtype).eps / 2) + g(U)) * np.abs(a64 * b64).sum(axis=1)
+    assert np.all(np.abs(out - reference) <= bound)
+
+
 @pytest.mark.parametrize("rows", [0, 1, 2, 3, 7, 8, 1000, 1001])
 @pytest.mark.parametrize("cols", [5, 51, 800, 1001])
 @pytest.mark.parametrize("order", ["C", "F"])
