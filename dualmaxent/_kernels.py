@@ -347,9 +347,10 @@ def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES, dtype=np.float
 def _center_scale(S, P, w, quad: bool = False) -> float | None:
     """``U = X V`` (``S``, (rows, k)) made ``w p_a (u_a - sum_b p_b u_b)`` in place, the
     product ``X^T`` of which is ``-H V`` (:func:`categorical_hessp`): the row sums by
-    :func:`dualmaxent._numerics.row_dot`, three passes over ``S``. With ``quad``, returns ``V^T (-H) V = sum_j w_j sum_a p_ja (u_ja - ubar_j)^2`` (in its
-    centred form, each term nonnegative), read before the scaling. ``w`` None (not with
-    ``quad``): unit weights (:func:`_unit`; the product by them skipped)."""
+    :func:`dualmaxent._numerics.row_dot`, three passes over ``S``. With ``quad``, returns
+    ``V^T (-H) V = sum_j w_j sum_a p_ja (u_ja - ubar_j)^2`` (in its centred form, each term
+    nonnegative), read before the scaling. ``w`` None (not with ``quad``): unit weights
+    (:func:`_unit`; the product by them skipped)."""
     S -= nx.row_dot(S, P)[:, None]
     value = float(w @ np.einsum("ij,ij,ij->i", S, S, P)) if quad else None
     S *= P
