@@ -154,13 +154,13 @@ def gram(X: np.ndarray, d: np.ndarray, block_bytes: int = BLOCK_BYTES,
     if design.is_sparse(X):  # float64 from the stored entries (dtype ignored)
         return design.weighted_gram(X, d)
     X = np.asarray(X)
+    if np.any(d < 0):
+        X = np.asarray(X, dtype=np.float64)
+        return (X * d[:, None]).T @ X
     if not (dtype == np.float32 and X.dtype == np.float32):
         # (a float32 X with dtype=float32 is read as it is: its entries are the conversions
         # that the float32 blocks would make)
         X = np.asarray(X, dtype=np.float64)
-    if np.any(d < 0):
-        X = np.asarray(X, dtype=np.float64)
-        return (X * d[:, None]).T @ X
     # unit weights (an unweighted fit's) in X's own precision: its own blocks, no scaled copy
     # of each (the same numbers: sqrt(1) x = x exactly). Measured (one BLAS thread, this
     # 2-core machine, m = 51): n = 10^5 24 -> 17 ms, n = 10^6 238 -> 165 ms

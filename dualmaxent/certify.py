@@ -4030,13 +4030,20 @@ def _xt(Xb, T, absolute: bool = False) -> np.ndarray:
     return out
 
 
-def _xt_halves(Xb, T, q: int, absolute: bool = False):
-    """``(X^T T[:, :q], X^T T[:, q:])`` (``|X|`` with ``absolute``): two arrays when the
-    product goes by column chunks anyway (:func:`_xt`; then each half is freed on its own, an
-    (m, q) table), else the halves of one product (one pass over a dense block for both)."""
+def _abs_xt(Xb, T, columns=None) -> np.ndarray:
+    """``|X|^T T`` on one block (:func:`_xt`), or with ``columns`` (:class:`_ColumnBounds`)
+    its bound from the columns' largest entries."""
+    return _xt(Xb, T, True) if columns is None else columns.abs_xt(T)
+
+
+def _xt_halves(Xb, T, q: int, absolute: bool = False, columns=None):
+    """``(X^T T[:, :q], X^T T[:, q:])`` (``|X|`` with ``absolute``, or with ``columns`` its
+    bound, :func:`_abs_xt`): two arrays when the product goes by column chunks anyway
+    (:func:`_xt`; then each half is freed on its own, an (m, q) table), else the halves of one
+    product (one pass over a dense block for both)."""
     if design.is_sparse(Xb) and not T.flags.c_contiguous and T.shape[1] > XT_CHUNK_COLUMNS:
         return _xt(Xb, T[:, :q], absolute), _xt(Xb, T[:, q:], absolute)
-    both = _xt(Xb, T, absolute)
+    both = _abs_xt(Xb, T, columns) if absolute else _xt(Xb, T)
     return both[:, :q], both[:, q:]
 
 
@@ -4526,7 +4533,7 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
             top = np.maximum(top, reduce.budget(_xt(Xb, gv[:, cols], True), cols))
         extra["budget_max"], grad_budget = float(top), 0.0
     elif scratch is None:
-        grad_budget = _xt(Xb, gv, True) if columns is None else columns.abs_xt(gv)
+        grad_budget = _abs_xt(Xb, gv, columns)
     else:  # pass 2 forms the product, with its own of |X| (the point's: below)
         grad_budget = 0.0
     del gv
@@ -4565,11 +4572,7 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
         RY = _xt(Xb, WT)
         if point:  # |W (mu - Y)| beside the budget's weights: one product with |X| for both
             np.abs(WT[:, :q], out=scratch[:, :q])
-            if columns is None:
-                extra["pt_resid_abs"], grad_budget = _xt_halves(Xb, scratch, q, True)
-            else:
-                both = columns.abs_xt(scratch)
-                extra["pt_resid_abs"], grad_budget = both[:, :q], both[:, q:]
+            extra["pt_resid_abs"], grad_budget = _xt_halves(Xb, scratch, q, True, columns)
         del WT
         R, XtWY = RY[:, :q], RY[:, q:]
     # C_SS last, when pass 1's other (b, q) tables and (b,) vectors are freed (a sparse X is
@@ -4727,24 +4730,13 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=No
                      else mean if reduce is not None else None)
     wd *= wb[:, None]
     resid = 0.0 if A is None else _xt(Xb, wd)
-    # (|X| of a dense block formed once here; a sparse X's never, :func:`_xt`; written into a
-    # buffer kept across blocks instead: 1.50 against 1.51 ms over n = 1e5, m = 51)
-    sparse = design.is_sparse(Xb)
-    if columns is not None:
-        np.abs(wd, out=wd)
-        if scratch is None:
-            resid_abs, grad_budget = columns.abs_xt(wd), 0.0
-        else:
-            both = columns.abs_xt(scratch)
-            resid_abs, grad_budget = both[:, :q], both[:, q:]
+    # (|X| of a dense block formed once, in :func:`_xt`; a sparse X's never; with the column
+    # bounds none)
+    np.abs(wd, out=wd)
+    if scratch is None:
+        resid_abs, grad_budget = _abs_xt(Xb, wd, columns), 0.0
     else:
-        absX = Xb if sparse else _absolute(Xb)
-        if scratch is None:
-            resid_abs = _xt(absX, np.abs(wd, out=wd), sparse)
-            grad_budget = 0.0
-        else:
-            np.abs(wd, out=wd)
-            resid_abs, grad_budget = _xt_halves(absX, scratch, q, sparse)
+        resid_abs, grad_budget = _xt_halves(Xb, scratch, q, True, columns)
     return _Sums(resid=resid, resid_abs=resid_abs, grad_budget=grad_budget,
                  t_max=max(t_max, 0.0), min_entry=margin, relative_margin=rel, **sums)
 
