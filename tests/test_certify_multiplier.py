@@ -12,6 +12,11 @@ Statements tested here, each recomputed from the definitions:
   below the tight solve's upper bound (the optimum is between them);
 * the refinement tightens the round-off: at the solver's theta at least ten times below the
   loose bound's (the refinement switched off), never above it;
+* the given logits' form (:func:`dualmaxent.certify._logit_form`): pass 1's ``z_spread`` with
+  a distance at least ``||theta_R - theta*_R||`` bounds the optimum's own logits (without the
+  intercept; for three classes each class's against the last) on every row, recomputed from
+  the tight solve, and is below the Cauchy-Schwarz form ``rho (||theta_R|| + d)``; the
+  multiplier's bound built with it holds the optimum's intercepts (pinned gauge);
 * the residual's rows summed accurately (:func:`dualmaxent.certify._accurate_sums`) are
   within their bound of the exact sums (rational arithmetic), a bound first order in ``u``
   alone, and they let the bracket of a fit on features of very different sizes close (the
@@ -61,8 +66,9 @@ def test_the_refined_radius_holds_and_the_bracket_stays_sound(kind, name, penalt
         t2, s2 = theta.reshape(ds.m, q), star.reshape(ds.m, q)
         # strong concavity, recomputed: theta_R within sqrt(2 excess / lam2) of theta*_R
         assert np.linalg.norm(t2[pen_rows] - s2[pen_rows]) <= np.sqrt(2 * excess / lam2)
-        radius = checker._refined_radius(t2, pen_rows, penalty, excess)
+        radius, distance = checker._refined_radius(t2, pen_rows, penalty, excess)
         assert radius >= np.linalg.norm(s2[pen_rows])
+        assert distance >= np.linalg.norm(t2[pen_rows] - s2[pen_rows])
         # sound: the proved lower bound is below the optimum (below the tight upper bound)
         assert br.lower_bound - br.roundoff <= opt_upper
 
@@ -179,6 +185,14 @@ def test_features_of_very_different_sizes_are_certified_with_the_intercepts_exac
     off = checker.certify(ds, moved, penalty=penalty)
     assert off.lower_bound - off.roundoff <= optimum <= off.upper_bound + off.roundoff
     monkeypatch.setattr(checker, "ACCURATE_SHARE", np.inf)
+    # the given logits' form of the multiplier's bound (:func:`_logit_form`) alone closes it:
+    # the rows' logits are moderate though their norms are 1e5
+    logits = checker.certify(ds, theta, penalty=penalty)
+    assert logits.ok, logits.messages
+    assert logits.lower_bound - logits.roundoff <= optimum <= logits.upper_bound + logits.roundoff
+    # without either, the Cauchy-Schwarz form's millions times the summation bound
+    monkeypatch.setattr(checker, "_logit_form",
+                        lambda one, d, multi: np.full(np.shape(one.z_spread), np.inf))
     plain = checker.certify(ds, theta, penalty=penalty)
     assert not plain.ok and plain.roundoff > plain.tol * abs(plain.upper_bound)
 
@@ -267,3 +281,42 @@ def test_the_accurate_sums_do_not_run_where_the_round_off_is_a_points_own_residu
     assert cert.ok and not cert.projected.stepped  # (the point's own bracket)
     assert cert.roundoff > checker.ACCURATE_SHARE * cert.tol * abs(cert.upper_bound)
     assert not calls
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 3])
+@pytest.mark.parametrize("name,penalty", PENALTIES)
+def test_the_logit_form_bounds_the_optimums_logits(kind, name, penalty):
+    ds, star = _tight(kind, penalty)
+    q = star.size // ds.m
+    multi = q > 1
+    s2 = star.reshape(ds.m, q)
+    pen_rows = np.arange(ds.m) < ds.m - 1
+    Xr = ds.X[:, :-1]
+    # the optimum's logits without the intercept, each within gamma(m) |x_j| |theta*| of the
+    # float64 products (the slack charged against the bound below)
+    z_star = Xr @ s2[:-1]
+    slack = checker.gamma(ds.m + 2) * (np.abs(Xr) @ np.abs(s2[:-1]))
+    if multi:
+        z_star = z_star - z_star[:, -1:]
+        slack = slack + slack[:, -1:]
+    truth = (np.abs(z_star) + slack).max(axis=0)
+    rng = np.random.default_rng(9)
+    run = checker._runner(ds, None, None)
+    for move in (0.0, 1e-3, 1e-1):
+        theta = s2 + move * rng.standard_normal(s2.shape)
+        one = run(checker._pass_one, theta, ds.family, np.zeros(0, dtype=int), False,
+                  run.depth, curvature=False, spread=True)
+        d = float(np.linalg.norm(theta[pen_rows] - s2[pen_rows])) * (1 + 1e-12)
+        form = checker._logit_form(one, d, multi)
+        assert form.shape == (q,)
+        assert np.all(truth <= form), (truth, form)
+        # tighter than Cauchy-Schwarz over the rows' largest norm
+        norm = np.sqrt((ds.X ** 2).sum(axis=1).max())
+        cs = norm * (np.linalg.norm(theta[pen_rows]) + d) * (np.sqrt(2) if multi else 1)
+        assert form[0] < cs
+        # the multiplier's bound from it holds the optimum's intercepts (pinned gauge)
+        one.XtWY_eq = (ds.X.T @ (ds.weights[:, None] * ds.Y.reshape(ds.n, q)))[-1:]
+        radius = (float(np.linalg.norm(theta[pen_rows])) + d, d)
+        bound = checker._multiplier_bound(run, ds, one, pen_rows, penalty, np.inf, radius)
+        intercepts = s2[-1] - s2[-1, -1] if multi else s2[-1]
+        assert np.all(np.abs(intercepts) <= bound[0]), (intercepts, bound)
