@@ -357,11 +357,13 @@ def column_absmax(a: np.ndarray) -> np.ndarray:
     time, several times slower than over long rows. A C-ordered ``a`` is read as lines of ``g``
     consecutive rows (``g m`` about :data:`_FOLD_ENTRIES` entries: the same memory, no copy),
     whose column maxima and minima are taken, then folded over the ``g`` rows of a line: no
-    ``|a|`` is formed. Any other layout by halving: the top half of ``|a|`` takes the
-    elementwise maximum with the bottom half until one row is left. Both are exact (maxima,
-    minima and negation round nothing); a NaN reaches its column's answer, as with numpy.
-    Measured (one thread, this 2-core machine, blocks of 1285 rows of 51 columns in cache, n =
-    10^5 in all): 6.7 ms by halving, 3.5 ms folded.
+    ``|a|`` is formed. A Fortran-ordered ``a`` (class-major tables, pandas' frames) has its
+    columns' maxima and minima taken down the contiguous columns. Any other layout by halving:
+    the top half of ``|a|`` takes the elementwise maximum with the bottom half until one row is
+    left. All are exact (maxima, minima and negation round nothing); a NaN reaches its column's
+    answer, as with numpy. Measured (one thread, this 2-core machine): blocks of 1285 rows of
+    51 columns in cache, n = 10^5 in all, 6.7 ms by halving, 3.5 ms folded; Fortran order,
+    (10^5, 51) 13.8 ms by halving, 3.3 ms down the columns, (4600, 3) 62 against 11 us.
     """
     a = np.asarray(a)
     n, m = a.shape
@@ -381,6 +383,9 @@ def column_absmax(a: np.ndarray) -> np.ndarray:
             parts.append(np.abs(a[r:]))
         top = np.concatenate(parts) if len(parts) > 1 else parts[0]
         return np.abs(top.max(axis=0))  # (abs: a column of -0.0 only gives 0.0)
+    if a.flags.f_contiguous and m:
+        lo = a.min(axis=0)
+        return np.abs(np.maximum(a.max(axis=0), np.negative(lo, out=lo), out=lo))
     top = np.abs(a)
     while top.shape[0] > 1:
         h = top.shape[0] // 2

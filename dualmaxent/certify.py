@@ -3003,21 +3003,16 @@ def _logit_spread(eta: np.ndarray, b: np.ndarray, multi: bool):
     ``|z^_jc|`` (one class) or ``|z^_jc - z^_jk|`` (``k`` the last class), shape (q,), and the
     largest ``|z^_jc|`` of all, with ``z^ = fl(eta - b)``, ``b`` the intercept's row of theta
     (the data set's last column). A chunk of rows at a time (a sparse ``X`` is one block of all
-    ``n`` rows); each largest ``|z|`` as the larger of ``max z`` and ``-min z`` (exact, no
-    ``|z|`` formed), down the class-major table's contiguous columns."""
+    ``n`` rows), the columns' maxima exact (:func:`dualmaxent._numerics.column_absmax`)."""
     q = eta.shape[1]
     spread, top = np.zeros(q), 0.0
-
-    def absmax(z):
-        return np.maximum(z.max(axis=0), -z.min(axis=0))
-
     for rows in nx.row_chunks(eta.shape[0], q):
         z = np.subtract(eta[rows], b)
-        part = absmax(z)
+        part = nx.column_absmax(z)
         top = max(top, float(part.max(initial=0.0)))
         if multi:
             z -= z[:, q - 1:].copy()
-            part = absmax(z)
+            part = nx.column_absmax(z)
         np.maximum(spread, part, out=spread)
     return spread, top
 

@@ -189,14 +189,19 @@ def test_row_dot_is_each_rows_inner_product_in_the_tables_precision(k, dtype):
 
 @pytest.mark.parametrize("rows", [0, 1, 2, 3, 7, 8, 1000, 1001])
 @pytest.mark.parametrize("cols", [5, 51, 800, 1001])
-@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("order", ["C", "F", "strided"])
 def test_column_absmax_is_the_largest_absolute_entry_of_each_column(rows, cols, order):
-    """Folded (C order: lines of several rows, and the rows left over) or by halving (any
-    other layout), every column's largest absolute entry, a NaN reaching its column, a column
-    of negative zeros giving +0."""
+    """Folded (C order: lines of several rows, and the rows left over), down the columns (F
+    order) or by halving (any other layout: every other column of a wider array), every
+    column's largest absolute entry, a NaN reaching its column, a column of negative zeros
+    giving +0."""
     rng = np.random.default_rng(rows)
-    a = np.asarray(rng.standard_normal((rows, cols)) * 10.0 ** rng.integers(-5, 5, size=cols),
-                   order=order)
+    width = 2 * cols if order == "strided" else cols
+    a = np.asarray(rng.standard_normal((rows, width)) * 10.0 ** rng.integers(-5, 5, size=width),
+                   order="F" if order == "F" else "C")
+    if order == "strided":
+        a = a[:, ::2]
+        assert not (a.flags.c_contiguous or a.flags.f_contiguous) or rows < 2
     a[:, 1] = -np.abs(a[:, 1])  # a column of negative entries only
     a[:, 3] = -0.0
     expected = np.abs(a).max(axis=0, initial=0.0)
