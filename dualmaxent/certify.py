@@ -2928,7 +2928,7 @@ def _multiplier_bound(run, data, one, pen_rows, penalty, upper: float,
         one_class.append(one.x_norm * beta)
         two_class.append(np.sqrt(2.0) * one_class[-1])
     B = (min(two_class) if fam.multiclass else min(one_class)) * (1.0 + 16 * U)
-    if radius is not None and getattr(one, "z_spread", None) is not None:  # (docstring)
+    if radius is not None:  # the given logits' form (docstring; infinite unless pass 1 formed it)
         B = np.minimum(B, _logit_form(one, radius[1], fam.multiclass) * (1.0 + 16 * U))
     N = one.XtWY_eq.reshape(-1, q)[0]  # the intercept's column is ones (data.py)
     with np.errstate(divide="ignore", invalid="ignore"):
