@@ -662,7 +662,9 @@ def _attainment(dataset, obj, beta, converged: bool):
                                    curvature_bound=ball.curvature_bound if ball else 0.0)
         if projected.proves_attained:
             return True, None
-    separation = detect_separation(dataset)
+    # (the solver's theta first: where it ran off on completely separated data its slacks
+    # prove it, no LP, :func:`dualmaxent.separation.proved_complete`)
+    separation = detect_separation(dataset, direction=obj.theta(beta))
     return not separation.separated, separation
 
 

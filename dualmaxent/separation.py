@@ -11,6 +11,11 @@ otherwise the data are *separated*: *completely* when one direction makes every 
 *forced*: ``P_ji = 0`` in every feasible ``P`` of the maximum-entropy primal, because the balance
 equations give ``sum_ji w_j P_ji s_ji = <D, X^T W (Y - P)> = 0`` with every term non-negative.
 
+A candidate direction settles complete separation without an LP: the theta at which a solve
+of separated data stopped, its logits running off, has as a rule every slack positive, and
+where each computed slack exceeds its rounding bound the data are completely separated, every
+pair forced (:func:`proved_complete`). Otherwise the LPs below decide.
+
 Most data are not separated, and that is decided first by a small LP over ``D`` alone:
 
     maximise  sum_ji s_ji   subject to   s_ji >= 0,  sum_ji s_ji <= 1,
@@ -259,12 +264,17 @@ def dense_for_lp(X) -> np.ndarray:
     return X.toarray()
 
 
-def detect_separation(dataset: Dataset) -> Separation:
+def detect_separation(dataset: Dataset, direction=None) -> Separation:
     """Decide by linear programming whether the likelihood of ``dataset`` has a maximiser.
 
     Parameters
     ----------
     dataset : Dataset
+    direction : ndarray of shape (m, k), or (m,) for the Bernoulli family, optional
+        A candidate recession direction, in theta's layout: as a rule the theta at which a
+        solve of separated data stopped, its logits running off. Where its slacks prove
+        complete separation (:func:`proved_complete`), no LP is solved; otherwise it is
+        ignored and the LPs decide.
 
     Returns
     -------
@@ -275,6 +285,10 @@ def detect_separation(dataset: Dataset) -> Separation:
     if not fam.can_separate:  # an unbounded mean (gaussian): a maximiser always exists
         return Separation("none", np.zeros(dataset.n, dtype=bool), None,
                           np.zeros(dataset.n, dtype=bool))
+    if direction is not None:
+        proved = proved_complete(dataset, direction)
+        if proved is not None:
+            return proved
     X = dense_for_lp(dataset.X)
     colscale = np.abs(X).max(axis=0)
     colscale[colscale == 0] = 1.0
@@ -297,6 +311,81 @@ def detect_separation(dataset: Dataset) -> Separation:
     if not fam.multiclass:  # bernoulli: report per observation, direction as a vector
         return Separation(kind, obs, None if D is None else D[:, 1] - D[:, 0], obs)
     return Separation(kind, forced, D, obs)
+
+
+def proved_complete(dataset: Dataset, direction) -> Separation | None:
+    """The complete separation that ``direction`` proves, or None where it proves none.
+
+    Every pair ``(j, i)`` of an observation of positive weight and a class other than its own
+    has the slack ``s_ji = x_j^T (d_{y_j} - d_i)`` (Bernoulli: ``d_1 - d_0`` is ``direction``,
+    ``s_j = +-x_j^T d``). Each is formed in float64, a row block at a time, beside
+    ``a_j = |x_j|^T |d|`` per class: a product's rounding is at most ``gamma_m`` times its
+    ``a`` (Higham, Lemma 3.1, any order of summation), the difference's at most ``u |s|``. Where
+    every computed ``s`` exceeds ``2 gamma_(m+2) (a_(j y_j) + a_ji)``, which covers both and the
+    rounding of ``a`` itself, every exact slack is positive: the data are completely
+    separated (module docstring), every such pair forced, and ``direction``, scaled so that its
+    smallest computed slack is 1, is a recession direction, as the LP's is. None where a slack
+    falls short, ``direction`` is not finite or not theta's shape, or a row of ``Y`` of positive
+    weight is not one class's indicator (proportions: the LPs decide), or the family is not
+    the categorical or Bernoulli one.
+
+    A Newton solve of completely separated data ends at such a theta as a rule (every row's own
+    class ahead of the others); measured (one thread, this 2-core machine, ``detect_separation``
+    of 100 rows of ``bench --sweep``'s data, 50 features): ten classes 0.99 s by the two LPs,
+    three classes 47 ms, two 25 ms, against under a millisecond from the direction.
+    """
+    from ._kernels import block, blocks, gamma, unit_roundoff
+
+    fam = dataset.family
+    if not (fam.can_separate and fam.is_probability):
+        return None
+    X = dataset.X
+    n, m = X.shape
+    D = np.asarray(direction, dtype=np.float64)
+    binary = not fam.multiclass
+    if D.shape != ((m,) if binary else (m, dataset.k)) or not np.all(np.isfinite(D)):
+        return None
+    Y = dataset.Y  # (n, k) indicators, or the Bernoulli family's (n,) labels
+    active = dataset.weights > 0
+    if not binary:
+        D = D - D[:, -1:]  # (the LP's gauge, the last class zero: the slacks are the same)
+    bound = 2.0 * gamma(m + 2, unit_roundoff(np.float64))
+    absD = np.abs(D)
+    smallest = np.inf
+    # a block at a time, each given up on at its first slack that is not positive (data that
+    # are not separated: as a rule in the first block, before its product with |X|); no (n, k)
+    # table beside Y
+    for sl in blocks(X):
+        Xb, keep, Yb = block(X, sl), active[sl], Y[sl]
+        own = Yb[keep]
+        if not np.all((own == 0) | (own == 1)) or not (binary or np.all(own.sum(axis=1) == 1)):
+            return None
+        labels = Yb if binary else Yb.argmax(axis=1)
+        eta = np.asarray(Xb @ D, dtype=np.float64)
+        if binary:  # s_j = x_j^T d for y_j = 1, -x_j^T d for y_j = 0
+            s = np.where(labels == 1, eta, -eta)[keep]
+        else:
+            rows = np.arange(eta.shape[0])
+            pairs = keep[:, None] & (Yb == 0)
+            s = (eta[rows, labels][:, None] - eta)[pairs]
+        if not np.all(s > 0):
+            return None
+        size = np.asarray(design.absolute(Xb) @ absD, dtype=np.float64)
+        if binary:
+            need = bound * size[keep]
+        else:
+            need = bound * (size[rows, labels][:, None] + size)[pairs]
+        if not np.all(s > need):
+            return None
+        smallest = min(smallest, float(s.min(initial=np.inf)))
+    if not np.isfinite(smallest):  # (no pair: nothing to force)
+        return None
+    D = D / smallest
+    if binary:
+        forced = active.copy()
+        return Separation("complete", forced, D, forced.copy())
+    forced = active[:, None] & (Y == 0)
+    return Separation("complete", forced, D, forced.any(axis=1))
 
 
 def as_forced(dataset: Dataset, forced) -> np.ndarray | None:

@@ -386,3 +386,118 @@ def test_a_failed_separation_lp_is_a_note_of_the_certificate_and_a_one_line_erro
                for note in cert.notes)
     with pytest.raises(SeparationLPError, match=r"^the separation LP failed \(HiGHS Status 4"):
         solve_dual(ds)
+
+
+# -- complete separation proved by a direction: no LP -------------------------------------------
+
+def _clouds(k, family="categorical", n_per=12, m=3, seed=0):
+    """``k`` tight clouds, class ``c`` around ``4 e_c`` (``m >= k - 1`` features; the last class at
+    the origin): completely separated, every row nearer its own centre than any other."""
+    rng = np.random.default_rng(seed)
+    m = max(m, k - 1)
+    centres = np.zeros((k, m))
+    centres[np.arange(k - 1), np.arange(k - 1)] = 4.0
+    y = np.repeat(np.arange(k), n_per)
+    X = centres[y] + 0.3 * rng.standard_normal((y.size, m))
+    return Dataset.from_arrays(X, y, family=family)
+
+
+def _slacks(ds, d):
+    """``s_ji = x_j^T (d_{y_j} - d_i)`` over the pairs of rows of positive weight, from the
+    definition (Bernoulli: ``d`` is ``d_1 - d_0``)."""
+    eta = ds.X @ d
+    if eta.ndim == 1:
+        eta = np.column_stack([np.zeros_like(eta), eta])
+    Y = get_family(ds.family).one_hot(ds.Y)
+    S = (Y * eta).sum(axis=1)[:, None] - eta
+    return S[(ds.weights > 0)[:, None] & (Y == 0)]
+
+
+def _centres_direction(ds):
+    """A separating theta for :func:`_clouds`: the class centres' linear discriminant,
+    ``d_c = (mu_c, -|mu_c|^2 / 2)`` (features, then the intercept)."""
+    X = ds.X[:, :-1]
+    labels = get_family(ds.family).one_hot(ds.Y).argmax(axis=1)
+    mu = np.array([X[labels == c].mean(axis=0) for c in range(labels.max() + 1)])
+    D = np.vstack([mu.T, -0.5 * (mu ** 2).sum(axis=1)])
+    return D[:, 1] - D[:, 0] if ds.family.name == "bernoulli" else D
+
+
+@pytest.mark.parametrize("family, k", [("bernoulli", 2), ("categorical", 2),
+                                       ("categorical", 3), ("categorical", 5)])
+def test_a_separating_theta_proves_the_complete_separation_the_lp_finds(family, k):
+    """A theta whose every slack is positive proves complete separation: the forced entries
+    are the LP's, and its direction (scaled to a smallest slack of about 1) recedes."""
+    from dualmaxent.separation import proved_complete
+
+    ds = _clouds(k, family)
+    lp = detect_separation(ds)
+    assert lp.kind == "complete"
+    proved = proved_complete(ds, _centres_direction(ds))
+    assert proved is not None and proved.kind == "complete"
+    np.testing.assert_array_equal(proved.forced, lp.forced)
+    np.testing.assert_array_equal(proved.forced_observations, lp.forced_observations)
+    s = _slacks(ds, proved.direction)
+    assert s.min() > 0 and 0.5 < s.min() < 2.0
+    violation, margin = proved.check_direction(ds)
+    assert violation == 0.0 and margin > 0
+    # detect_separation takes it and solves no LP
+    assert detect_separation(ds, direction=_centres_direction(ds)).kind == "complete"
+
+
+def test_a_direction_proves_nothing_where_a_slack_is_not_provably_positive():
+    """No proof from theta = 0, from a direction that misorders one row, from a slack within
+    its rounding bound, from a misshapen or non-finite theta, nor for the Poisson family; a row
+    of weight zero neither blocks the proof nor is forced."""
+    from dualmaxent.separation import proved_complete
+
+    ds = _clouds(3)
+    D = _centres_direction(ds)
+    assert proved_complete(ds, np.zeros_like(D)) is None
+    assert proved_complete(ds, D[:, :2]) is None
+    bad = D.copy()
+    bad[0, 0] = np.nan
+    assert proved_complete(ds, bad) is None
+    # one row moved into another class's cloud: D misorders it
+    X, y = ds.X[:, :-1].copy(), ds.Y.argmax(axis=1)
+    X[0] = X[-1]
+    moved = Dataset.from_arrays(X, y)
+    assert (_slacks(moved, D) < 0).any()
+    assert proved_complete(moved, D) is None
+    # that row of weight zero: proved, and its entries are not forced
+    w = np.ones(y.size)
+    w[0] = 0.0
+    weighted = Dataset.from_arrays(X, y, weights=w)
+    proved = proved_complete(weighted, D)
+    assert proved is not None and not proved.forced[0].any() and proved.forced[1:].sum() == 2 * (
+        y.size - 1)
+    # a slack of 2 from terms of 1e16, within their rounding bound: refused, though exact here
+    # (x^T d = (1e16 + 2) - 1e16 for the row of class 1: two terms, one rounding in any order)
+    big = 1e16 + 2.0  # (float64's spacing at 1e16 is 2: exact)
+    with pytest.warns(UserWarning, match="scales differ"):
+        two = Dataset.from_arrays(np.array([[big], [-big]]), np.array([1, 0]),
+                                  family="bernoulli")
+    d = np.array([1.0, -1e16])
+    slacks = _slacks(two, d)
+    assert slacks[0] == 2.0 and slacks[1] > 1e16
+    assert proved_complete(two, d) is None
+    assert proved_complete(two, np.array([1.0, -1e16 + 1e3])) is not None
+    assert proved_complete(_poisson("quasi-complete"), np.ones(2)) is None
+
+
+def test_completely_separated_data_are_certified_without_an_lp(monkeypatch):
+    """The solver's theta on completely separated data (every row's own class ahead) proves
+    the separation: verify solves no LP, and the certificate holds by its own checks."""
+    import scipy.optimize
+
+    def no_lp(*args, **kwargs):
+        raise AssertionError("an LP was solved")
+
+    monkeypatch.setattr(scipy.optimize, "linprog", no_lp)
+    for family, k in (("bernoulli", 2), ("categorical", 4)):
+        ds = _clouds(k, family, n_per=30, m=6, seed=1)
+        cert = verify(ds, primal="projected")
+        assert cert.separation.kind == "complete" and not cert.attained
+        assert cert.ok, cert.verdict
+        assert cert.separation_check.sup_loglik == 0.0 and cert.entropy == 0.0
+        assert (_slacks(ds, cert.separation.direction) > 0).all()
