@@ -483,6 +483,15 @@ def test_a_direction_proves_nothing_where_a_slack_is_not_provably_positive():
     assert proved_complete(two, d) is None
     assert proved_complete(two, np.array([1.0, -1e16 + 1e3])) is not None
     assert proved_complete(_poisson("quasi-complete"), np.ones(2)) is None
+    # past the first rows read (separation.PROBE_ROWS): every row is checked
+    from dualmaxent.separation import PROBE_ROWS
+
+    many = _clouds(3, n_per=PROBE_ROWS)
+    assert proved_complete(many, _centres_direction(many)) is not None
+    X, y = many.X[:, :-1].copy(), many.Y.argmax(axis=1)
+    X[-1] = X[0]
+    late = Dataset.from_arrays(X, y)
+    assert proved_complete(late, _centres_direction(many)) is None
 
 
 def test_completely_separated_data_are_certified_without_an_lp(monkeypatch):
