@@ -166,7 +166,9 @@ family), and the step that would remove ``mu~``'s residual, at most ``second_ste
 rounding bound, entry by entry), is below ``MARGIN_FRACTION``: then a
 strictly interior, exactly feasible point exists (:mod:`dualmaxent.separation`). The curvature
 is this module's own, at the given theta. When that proof fails the separation LP decides
-(:func:`dualmaxent.separation.detect_separation`, its direction checked on its own), and on
+(:func:`dualmaxent.separation.detect_separation`, its direction checked on its own); where
+theta's own slacks prove complete separation (a solve that ran off,
+:func:`dualmaxent.separation.proved_complete`), neither that bracket nor an LP is made. On
 separated data the certificate is about the *reduced* problems, the forced entries removed:
 ``mu`` is zero (categorical) or ``y`` (one-parameter) there, and ``l`` the reduced likelihood.
 
