@@ -265,7 +265,8 @@ def dense_for_lp(X) -> np.ndarray:
 
 
 def detect_separation(dataset: Dataset, direction=None) -> Separation:
-    """Decide by linear programming whether the likelihood of ``dataset`` has a maximiser.
+    """Decide whether the likelihood of ``dataset`` has a maximiser: from ``direction`` where
+    it proves complete separation, else by linear programming.
 
     Parameters
     ----------

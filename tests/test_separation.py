@@ -496,7 +496,8 @@ def test_a_direction_proves_nothing_where_a_slack_is_not_provably_positive():
 
 def test_completely_separated_data_are_certified_without_an_lp(monkeypatch):
     """The solver's theta on completely separated data (every row's own class ahead) proves
-    the separation: verify solves no LP, and the certificate holds by its own checks."""
+    the separation: neither solve_dual nor verify solves an LP, and the certificate holds by
+    its own checks."""
     import scipy.optimize
 
     def no_lp(*args, **kwargs):
@@ -505,6 +506,9 @@ def test_completely_separated_data_are_certified_without_an_lp(monkeypatch):
     monkeypatch.setattr(scipy.optimize, "linprog", no_lp)
     for family, k in (("bernoulli", 2), ("categorical", 4)):
         ds = _clouds(k, family, n_per=30, m=6, seed=1)
+        # solve_dual's own check of the maximiser's existence, too
+        with pytest.warns(SeparationWarning, match="completely separated"):
+            assert solve_dual(ds).status is Status.NOT_ATTAINED
         cert = verify(ds, primal="projected")
         assert cert.separation.kind == "complete" and not cert.attained
         assert cert.ok, cert.verdict
