@@ -130,15 +130,16 @@ wrong computation.
 Budgets from the columns' largest entries. The sums above that weigh a table ``T >= 0`` by
 ``|X|`` (``sum_j |x_ji| T_jc``: the residual's summation bound, the gradient's budget) are each
 a pass over ``X`` and a copy of its block in absolute value, and the rows' norms another. For a
-penalised fit of a dense Bernoulli or categorical data set in memory whose columns' largest
-absolute entries ``big_i`` are known (:meth:`dualmaxent.Dataset.from_arrays` keeps them from
-its scale check) the sums are bounded instead by ``big_i sum_j T_jc``, one sum over the rows,
-and every row's norm by ``|big|_2`` (:class:`_ColumnBounds`; :func:`_column_bounds` says why
-not for the other families, nor without a penalty). Each is a bound of what it replaces, so
-every budget stays one, only looser: a few times on columns of one size (the round-off grew
-1.1 to 3.4 times over the sweep's penalised cells, far inside the tolerance). Where that
-matters, the gap closing but its budget not, the bracket is taken again with ``X`` itself
-(:func:`_budget_fails`). Measured, the certificate alone (one BLAS thread, best of nine,
+fit of a dense Bernoulli or categorical data set in memory whose columns' largest absolute
+entries ``big_i`` are known (:meth:`dualmaxent.Dataset.from_arrays` keeps them from its scale
+check) the sums are bounded instead by ``big_i sum_j T_jc``, one sum over the rows, and, for a
+penalised fit, every row's norm by ``|big|_2`` (:class:`_ColumnBounds`; :func:`_column_bounds`
+says why not for the other families, nor the rows' norms without a penalty). Each is a bound
+of what it replaces, so every budget stays one, only looser: a few times on columns of one
+size (the round-off grew 1.1 to 3.4 times over the sweep's penalised cells, far inside the
+tolerance). Where that matters, the gap closing but its budget not, or without a penalty the
+attainment proof failing, the bracket is taken again with ``X`` itself (:func:`_budget_fails`,
+:func:`bracket`). Measured, the certificate alone (one BLAS thread, best of nine,
 interleaved in one process; before -> after): two classes, n = 1e5, 50 features, L2 25.7 ->
 14.6 ms, ten features 10.2 -> 6.4; three classes, 50 features 41.5 -> 25.2; ten classes, 50
 features, n = 1e4 12.3 -> 9.4; n = 1e3, two classes 0.98 -> 0.94.
@@ -957,16 +958,18 @@ def bracket(data, theta: np.ndarray, penalty: Penalty, forced=None, engine=None,
     with np.errstate(all="ignore"):  # overflow at a huge theta is handled where it matters
         columns = _column_bounds(data, engine, penalty)
         br = _bracket(data, theta, penalty, forced, engine, tol_hint, columns)
-        if columns is not None and _budget_fails(br, tol_hint):
+        if columns is not None and (_budget_fails(br, tol_hint) or not (
+                penalty.active or br.proves_attained)):
             br = _bracket(data, theta, penalty, forced, engine, tol_hint, None)
         return br
 
 
 def _budget_fails(br: "Bracket", tol: float) -> bool:
     """The verdict's test that the gap closes but its round-off budget does not
-    (:func:`_bracket_messages`): the one test the column bounds (:class:`_ColumnBounds`) can
-    fail by loosening the budget, so a bracket taken with them that fails it is taken again
-    with ``X`` itself (module docstring, Budgets from the columns' largest entries)."""
+    (:func:`_bracket_messages`): a test the column bounds (:class:`_ColumnBounds`) can fail
+    by loosening the budget (the other, without a penalty, is the attainment proof), so a
+    bracket taken with them that fails it is taken again with ``X`` itself (module docstring,
+    Budgets from the columns' largest entries)."""
     return br.relative_gap <= tol and not br.roundoff <= tol * max(1.0, abs(br.upper_bound))
 
 
@@ -3909,12 +3912,13 @@ def _unequilibrated(bound: float, d: np.ndarray) -> float:
 @dataclass(frozen=True, eq=False)
 class _ColumnBounds:
     """The columns' largest absolute entries ``big`` (m,) of a dense ``X`` in memory, and
-    ``row_norm`` (``|big|_2`` rounded up): what passes 1 and 2 otherwise take from ``X`` itself
-    for their round-off budgets (module docstring, Budgets from the columns' largest entries).
+    ``row_norm`` (``|big|_2`` rounded up, or None: the rows' own norms): what passes 1 and 2
+    otherwise take from ``X`` itself for their round-off budgets (module docstring, Budgets
+    from the columns' largest entries).
     """
 
     big: np.ndarray
-    row_norm: float
+    row_norm: float | None
 
     def abs_xt(self, T: np.ndarray) -> np.ndarray:
         """``big_i sum_j T_jc``, (m, c): entry by entry at least ``|X_b|^T T`` for a block's
@@ -3924,26 +3928,34 @@ class _ColumnBounds:
 
 
 def _column_bounds(data, engine, penalty: Penalty) -> _ColumnBounds | None:
-    """The column bounds of a penalised fit of a dense Bernoulli or categorical data set in
-    memory that holds its columns' largest entries already (:meth:`dualmaxent.Dataset.from_arrays`
-    keeps them from its scale check); None otherwise.
+    """The column bounds of a fit of a dense Bernoulli or categorical data set in memory that
+    holds its columns' largest entries already (:meth:`dualmaxent.Dataset.from_arrays` keeps
+    them from its scale check); None otherwise. Penalised, the rows' norms are bounded too
+    (``row_norm``); without a penalty they are the rows' own (``row_norm`` None).
 
     Not for the gaussian and Poisson families: their residuals ``|y - mu|`` have no bound of
     one, and their verdict's excess test (the gap beyond its round-off) would be loosened by a
-    looser budget. Not without a penalty: there the budgets and the rows' norms enter the given
-    point's second-order charge and the attainment proof. With the rows' norms bounded too, at
-    n = 1e5, ten classes, 50 features, tol 1e-4 the given point's bracket no longer closed and
-    the checker took its Newton step (98 -> 459 ms); with the products alone, on heavy-tailed
-    columns (Cauchy, log-normal, a few entries of 1e2 to 1e6 among standard normal ones) the
-    attainment proof failed and the bracket was taken again in 15 of 120 certificates, the
-    whole set 4 % slower."""
-    if engine is not None or not penalty.active or design.is_sparse(data.X) \
+    looser budget. Without a penalty the rows' norms enter the given point's second-order
+    charge and the attainment proof, where ``|big|_2`` is several times the largest row's
+    norm (4.5 against 1.6 times ``sqrt(m)`` on standard normal columns at n = 1e5), so they
+    are formed from ``X``; the products alone are bounded, and a bracket that then proves no
+    attainment is taken again with ``X`` itself (:func:`bracket`). Measured, the certificate
+    of an unpenalised two-class fit (one BLAS thread, interleaved, best of 4): n = 1e5, 50
+    features 21.7 -> 14.6 ms, ten features 12.8 -> 9.9; n = 1e4, ten features 2.3 -> 2.1.
+    Penalised, with the rows' norms bounded too, at n = 1e5, ten classes, 50 features, tol
+    1e-4 the given point's bracket no longer closed and the checker took its Newton step (98
+    -> 459 ms); with the products alone, on heavy-tailed columns (Cauchy, log-normal, a few
+    entries of 1e2 to 1e6 among standard normal ones) the attainment proof failed and the
+    bracket was taken again in 15 of 120 certificates, the whole set 4 % slower."""
+    if engine is not None or design.is_sparse(data.X) \
             or type(data.family) not in (Bernoulli, Categorical):
         return None
     big = _held_column_max(data)
     if big is None or not np.all(np.isfinite(big)):
         return None
     big = np.asarray(big, dtype=np.float64)
+    if not penalty.active:
+        return _ColumnBounds(big, None)
     row_norm = float(np.sqrt(big @ big)) * (1.0 + gamma(data.m + 2))
     return _ColumnBounds(big, row_norm) if np.isfinite(row_norm) else None
 
@@ -4600,7 +4612,7 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     # m = 11; from WIDE_COLUMNS columns einsum, which writes no (b, m) table of squares)
     e_factor = gamma(m + 1) * (1.0 + gamma(2 * m + 8))
     theta_norm = float(np.sqrt(np.einsum("ic,ic->c", theta, theta)).max(initial=0.0))
-    if columns is not None:  # every row's norm bounded by the columns' (docstring)
+    if columns is not None and columns.row_norm is not None:  # by the columns' (docstring)
         x_norm = columns.row_norm
         e = e_factor * (x_norm * theta_norm if eta_cap is None
                         else min(x_norm * theta_norm, eta_cap))

@@ -1,11 +1,11 @@
 """The checker's budgets from the columns' largest entries (:class:`dualmaxent.certify._ColumnBounds`).
 
-For a penalised Bernoulli or categorical fit of a dense data set that holds its columns' largest
-entries ``big``, the products ``|X|^T T`` of the round-off budgets are replaced by ``big_i sum_j
-T_jc`` and the rows' norms by ``|big|_2``. Stated here from the definitions: each replacement is
-at least what it replaces (exact rational arithmetic), the bracket built with them still
-contains the optimum, and a bracket whose looser budget alone fails the verdict is taken again
-with ``|X|`` itself.
+For a Bernoulli or categorical fit of a dense data set that holds its columns' largest entries
+``big``, the products ``|X|^T T`` of the round-off budgets are replaced by ``big_i sum_j T_jc``
+and, for a penalised fit, the rows' norms by ``|big|_2``. Stated here from the definitions: each
+replacement is at least what it replaces (exact rational arithmetic), the bracket built with
+them still contains the optimum, and a bracket whose looser budget alone fails the verdict, or
+(without a penalty) whose attainment proof fails, is taken again with ``|X|`` itself.
 """
 
 from __future__ import annotations
@@ -86,7 +86,10 @@ def test_the_column_bounds_are_taken_only_where_they_serve():
     ds = _heavy("outlier", n=200, m=3)
     l2 = make_penalty(l2=1.0)
     assert checker._column_bounds(ds, None, l2) is not None
-    assert checker._column_bounds(ds, None, make_penalty()) is None  # (no penalty)
+    # without a penalty the products alone: the rows' norms are the rows' own
+    unpenalised = checker._column_bounds(ds, None, make_penalty())
+    assert unpenalised is not None and unpenalised.row_norm is None
+    np.testing.assert_array_equal(unpenalised.big, np.abs(ds.X).max(axis=0))
     X = np.random.default_rng(2).standard_normal((200, 3))
     y = X[:, 0] + np.random.default_rng(3).standard_normal(200)
     gaussian = Dataset.from_arrays(X, y, family="gaussian")
@@ -100,7 +103,7 @@ def test_the_column_bounds_are_taken_only_where_they_serve():
 
 @pytest.mark.parametrize("kind,k", [("cauchy", 2), ("lognormal", 3), ("outlier", 2),
                                     ("outlier", 4)])
-@pytest.mark.parametrize("lam", [1e-3, 1.0])
+@pytest.mark.parametrize("lam", [0.0, 1e-3, 1.0])
 def test_a_bracket_with_the_column_bounds_contains_the_optimum(monkeypatch, kind, k, lam):
     ds = _heavy(kind, k=k, seed=k)
     seen = []
@@ -111,13 +114,18 @@ def test_a_bracket_with_the_column_bounds_contains_the_optimum(monkeypatch, kind
         return original(*args, **kw)
 
     monkeypatch.setattr(checker, "_pass_one", spy)
-    star = np.asarray(solve_dual(ds, l2=lam, tol=1e-13).theta, dtype=float)
+    penalty = make_penalty(l2=lam) if lam else make_penalty()
+    star = np.asarray(solve_dual(ds, penalty=penalty, tol=1e-13).theta, dtype=float)
     rng = np.random.default_rng(4)
     for eps in (0.0, 1e-6, 1e-3):
         theta = star + eps * rng.standard_normal(star.shape) * (np.abs(star) + 1e-3)
         seen.clear()
-        cert = checker.certify(ds, theta, l2=lam)
-        assert seen and all(isinstance(c, checker._ColumnBounds) for c in seen)
+        cert = checker.certify(ds, theta, penalty=penalty)
+        # the first bracket's passes take the bounds (a second, taken again with X, does not)
+        assert seen and isinstance(seen[0], checker._ColumnBounds)
+        assert (seen[0].row_norm is None) == (lam == 0)
+        if lam:
+            assert all(isinstance(c, checker._ColumnBounds) for c in seen)
         # OPT <= f(star); the checker's upper bound is f(theta), its lower bound at most OPT
         slack = _eval_allowance(ds, star, lam) + _eval_allowance(ds, theta, lam)
         assert cert.upper_bound == pytest.approx(_objective(ds, theta, lam), rel=0, abs=slack)
@@ -154,6 +162,31 @@ def test_a_bracket_whose_looser_budget_fails_is_taken_again_with_the_rows(monkey
     assert calls == [True, False]
     assert cert.ok and cert.roundoff == exact.roundoff
     assert cert.roundoff <= tol * max(1.0, abs(cert.upper_bound))
+
+
+def test_an_unpenalised_bracket_whose_attainment_proof_fails_is_taken_again(monkeypatch):
+    # an outlier of 1e2 to 1e6 in a column: its bound of the residual's rounding, big_i
+    # sum_j |W (mu - Y)|_j, is far above the rows' own sum, and the proof's second step with it
+    ds = _heavy("outlier", n=4000, m=8, k=2, seed=1)
+    penalty = make_penalty()
+    theta = np.asarray(solve_dual(ds, tol=1e-13).theta, dtype=float)
+    columns = checker._column_bounds(ds, None, penalty)
+    with np.errstate(all="ignore"):
+        loose = checker._bracket(ds, theta, penalty, None, None, 1e-8, columns)
+        exact = checker._bracket(ds, theta, penalty, None, None, 1e-8, None)
+    assert not loose.proves_attained and exact.proves_attained
+    assert loose.second_step > exact.second_step
+    calls = []
+    original = checker._bracket
+
+    def spy(*args):
+        calls.append(args[6] is not None)
+        return original(*args)
+
+    monkeypatch.setattr(checker, "_bracket", spy)
+    cert = checker.certify(ds, theta, tol=1e-8)
+    assert calls == [True, False]
+    assert cert.ok and cert.attained and cert.roundoff == exact.roundoff
 
 
 def test_the_bernoulli_objective_here_is_the_checkers():
