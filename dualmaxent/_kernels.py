@@ -110,9 +110,20 @@ def data_sums(X, Y, w, block_bytes: int = BLOCK_BYTES) -> np.ndarray:
     if design.is_sparse(X):
         return X.T @ (w[:, None] * Y2)
     total = np.zeros((Y2.shape[1], X.shape[1]))
-    for sl in row_blocks(X.shape[0], X.shape[1] + Y2.shape[1], block_bytes):
-        total += (w[sl, None] * Y2[sl]).T @ X[sl]
+    for sl in data_sums_blocks(X.shape[0], X.shape[1], Y2.shape[1], block_bytes):
+        add_data_sums(total, X[sl], Y2[sl], w[sl])
     return total.T
+
+
+def data_sums_blocks(n: int, m: int, q: int, block_bytes: int = BLOCK_BYTES):
+    """The row blocks of :func:`data_sums` over a dense (n, m) ``X`` and q columns of ``Y``."""
+    return row_blocks(n, m + q, block_bytes)
+
+
+def add_data_sums(total: np.ndarray, Xb: np.ndarray, Yb: np.ndarray, wb: np.ndarray) -> None:
+    """Add one dense block's ``(W Y_b)^T X_b`` to ``total`` (q, m), in place (:func:`data_sums`;
+    :func:`dualmaxent.data._with_intercept_max` sums the same blocks while it copies them)."""
+    total += (wb[:, None] * Yb).T @ Xb
 
 
 def _syrk_acc(A: np.ndarray, C: np.ndarray | None, alpha: float = 1.0) -> np.ndarray:

@@ -377,6 +377,9 @@ class Dataset:
             arr.setflags(write=False)
         out = dataclasses.replace(self, X=X)
         out.__dict__["_column_max"] = self._column_max * scale  # exact: powers of two
+        sums = held_data_sums(self)
+        if sums is not None:  # (each row of X^T W Y times its column's power of two: exact)
+            out.__dict__["_data_sums"] = sums * scale[:, None]
         if "identifiability" in self.__dict__:
             out.__dict__["identifiability"] = _scaled_identifiability(
                 self.identifiability, 1.0 / scale, self.feature_names)
@@ -579,13 +582,13 @@ class Dataset:
         w = _checked_weights(weights, n)
         if weights is not None:
             _warn_if_light(w)
-        column_max = None
+        column_max = sums = None
         if intercept:
             if sparse:  # the ones implicit, X's entries read where they are
                 Xa = design.ones_column(Xa)
-            else:  # the copy and the columns' maxima in one pass (:func:`_with_intercept_max`)
+            else:  # the copy, its maxima and X^T W Y in one pass (:func:`_with_intercept_max`)
                 given = Xa
-                Xa, column_max = _with_intercept_max(given)
+                Xa, column_max, sums = _with_intercept_max(given, Y, w)
                 if by_copy and not np.all(np.isfinite(column_max)):
                     _check_finite(given, feature_names)  # (the error naming the first entry)
                 del given
@@ -604,6 +607,8 @@ class Dataset:
                   feature_names=feature_names if generated else tuple(feature_names),
                   weights=w, family=fam, name=name, intercept=bool(intercept))
         out.__dict__["_column_max"] = column_max  # the scale check's pass, not made again
+        if sums is not None and np.all(np.isfinite(sums)):  # (the stopping rule's, not again)
+            out.__dict__["_data_sums"] = sums
         return out
 
     @classmethod
@@ -1214,24 +1219,38 @@ def _checked_weights(weights, n: int) -> np.ndarray:
     return w
 
 
-def _with_intercept_max(X: np.ndarray):
-    """``([X, 1], its columns' largest absolute entries)`` for a dense ``X``: the design of
-    :func:`dualmaxent.design.with_intercept` (the same bytes) filled a row block at a time, each
-    block's maxima taken while it is in cache, instead of a second pass over the copy (which
-    :func:`_check_scale` made). Measured at n = 10^5, m = 51 (one BLAS thread, this 2-core
-    machine): copy then scan 13.1 ms, copy with the maxima 9.5 ms (of which 4 ms is the kernel
-    providing the new pages, the copy's own cost)."""
-    from ._kernels import row_blocks
+def _with_intercept_max(X: np.ndarray, Y: np.ndarray, w: np.ndarray):
+    """``([X, 1], its columns' largest absolute entries, [X, 1]^T W Y)`` for a dense ``X``: the
+    design of :func:`dualmaxent.design.with_intercept` (the same bytes) filled a row block at a
+    time, each block's maxima and its share of the balance equations' right-hand side
+    (:func:`dualmaxent._kernels.data_sums`: the same blocks and products, so the same numbers)
+    taken while it is in cache, instead of a second pass over the copy for each (which
+    :func:`_check_scale` and the solver's stopping rule made). Measured at n = 10^5, m = 51
+    (one BLAS thread, this 2-core machine): copy then scan 13.1 ms, copy with the maxima 9.5 ms
+    (of which 4 ms is the kernel providing the new pages, the copy's own cost); the sums' own
+    pass took 3 to 5 ms, in the copy's blocks 0.5 ms more."""
+    from ._kernels import add_data_sums, data_sums_blocks
 
     n, p = X.shape
+    Y2 = Y if Y.ndim == 2 else Y[:, None]
     out = np.empty((n, p + 1))
     big = np.zeros(p + 1)
-    for sl in row_blocks(n, p + 1):
+    sums = np.zeros((Y2.shape[1], p + 1))
+    for sl in data_sums_blocks(n, p + 1, Y2.shape[1]):
         B = out[sl]
         B[:, :-1] = X[sl]
         B[:, -1] = 1.0
         np.maximum(big, nx.column_absmax(B), out=big)
-    return out, big
+        add_data_sums(sums, B, Y2[sl], w[sl])
+    return out, big, sums.T
+
+
+def held_data_sums(dataset) -> np.ndarray | None:
+    """``X^T W Y`` (m, q) where the data set holds it already (summed while
+    :meth:`Dataset.from_arrays` copied a dense ``X``, :func:`_with_intercept_max`), else None:
+    never a pass of its own."""
+    sums = getattr(dataset, "__dict__", {}).get("_data_sums")
+    return sums if sums is not None and sums.shape[0] == dataset.m else None
 
 
 #: :func:`_check_scale` skips the sums of squares when the columns' maxima alone decide, with

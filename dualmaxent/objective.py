@@ -35,7 +35,7 @@ from scipy.linalg.blas import daxpy
 
 from . import _kernels, design
 from . import _numerics as nx
-from .data import Dataset
+from .data import Dataset, held_data_sums
 from .exceptions import DualMaxentError
 from .params import Parameterization, Penalty
 
@@ -601,9 +601,13 @@ class DualObjective:
         self._unpen = None  # the packed unpenalised entries (_unpenalised_entries)
         self._selectors = None  # each segment's rows as slices or masks (_segment_selectors)
         self._runs = None  # the penalised rows' runs (_penalized_runs)
-        # the stopping rule's scale 1 + max |X^T W Y|; the (m, q) table itself is not kept
-        # (0.39 x the sparse X's bytes on the k = 20 text problem; nothing reads it again)
-        self.scale = 1.0 + float(np.abs(_kernels.data_sums(self.X, self.Y, self.w)).max())
+        # the stopping rule's scale 1 + max |X^T W Y| (held by a dense data set that summed it
+        # as it copied X, :func:`dualmaxent.data.held_data_sums`); the (m, q) table itself is
+        # not kept (0.39 x the sparse X's bytes on the k = 20 text problem; nothing reads it)
+        sums = held_data_sums(dataset)
+        if sums is None:
+            sums = _kernels.data_sums(self.X, self.Y, self.w)
+        self.scale = 1.0 + float(np.abs(sums).max())
         #: the full likelihood has no forced entries (see ReducedObjective)
         self.forced = None
         # caches: (point_key, value, G, C or None) of the last pass over X; (point_key, P or

@@ -8,6 +8,7 @@ modified, and building a sparse data set keeps no names and no temporary of the 
 
 import copy
 import json
+import math
 import pickle
 import tracemalloc
 import warnings
@@ -18,9 +19,13 @@ import scipy.sparse as sp
 
 import dualmaxent.estimators as estimators
 from dualmaxent import Dataset, GLMRegressor, MaxEntClassifier, design
+from dualmaxent import _kernels
 from dualmaxent import _numerics as nx
 from dualmaxent.data import GeneratedNames, _name_list
 from dualmaxent.exceptions import DataError, TargetWarning
+from dualmaxent.objective import DualObjective
+
+from _rounding import gamma
 
 CASES = [(range(1, 6), True), (range(1, 6), False), (range(0, 12), True), (range(0), True),
          (range(0), False), (range(3, 40, 3), True), (range(9, 0, -2), False)]
@@ -474,9 +479,48 @@ def test_the_copy_with_its_maxima_is_the_design_and_its_column_maxima(n, p, orde
     X = np.asarray(np.random.default_rng(n).standard_normal((n, p)) * np.arange(1, p + 1),
                    order=order)
     X[n // 2, 0] = -1e3  # a negative largest entry
-    out, big = _data._with_intercept_max(X)
-    assert np.array_equal(out, design.with_intercept(X)) and out.flags.c_contiguous
-    np.testing.assert_array_equal(big, np.abs(design.with_intercept(X)).max(axis=0))
+    rng = np.random.default_rng(p)
+    w = rng.uniform(0.5, 2.0, n)
+    for Y in (np.eye(3)[rng.integers(0, 3, n)], rng.integers(0, 2, n).astype(float)):
+        out, big, sums = _data._with_intercept_max(X, Y, w)
+        assert np.array_equal(out, design.with_intercept(X)) and out.flags.c_contiguous
+        np.testing.assert_array_equal(big, np.abs(design.with_intercept(X)).max(axis=0))
+        # X^T W Y: the solver's own sums (the same blocks and products: the same numbers), and
+        # within the rounding of n products summed of the definition's
+        np.testing.assert_array_equal(sums, _kernels.data_sums(out, Y, w))
+        Y2 = Y.reshape(n, -1)
+        exact = np.array([[math.fsum(out[:, i] * w * Y2[:, c]) for c in range(Y2.shape[1])]
+                          for i in range(p + 1)])
+        allowed = gamma(n + 2) * (np.abs(out).T @ (w[:, None] * np.abs(Y2)))
+        assert np.all(np.abs(sums - exact) <= allowed)
+
+
+def test_the_solver_reads_the_sums_the_data_set_holds(monkeypatch):
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((3000, 6)) * np.array([1, 1, 1, 1, 1, 2.0 ** 40])  # (rescaled)
+    y = rng.integers(0, 3, 3000)
+    with pytest.warns(ScaleWarning):
+        ds = Dataset.from_arrays(X, y)
+    held = _data.held_data_sums(ds)
+    assert held is not None and held.shape == (ds.m, 3)
+    np.testing.assert_array_equal(held, _kernels.data_sums(ds.X, ds.Y, ds.weights))
+    calls = []
+    original = _kernels.data_sums
+    monkeypatch.setattr(_kernels, "data_sums", lambda *a, **k: calls.append(1) or original(*a, **k))
+    objective = DualObjective(ds)
+    assert not calls  # (the held sums: no pass of its own)
+    assert objective.scale == 1.0 + float(np.abs(original(ds.X, ds.Y, ds.weights)).max())
+    # the badly scaled column's rescaled data set: the sums times its powers of two, exactly
+    scale = ds._column_scaling()
+    assert scale is not None
+    rescaled = ds._rescaled(scale)
+    np.testing.assert_array_equal(_data.held_data_sums(rescaled),
+                                  original(rescaled.X, rescaled.Y, rescaled.weights))
+    # a data set built otherwise holds none, and the solver sums them itself
+    built = Dataset(X=ds.X, y=ds.y, Y=ds.Y, classes=ds.classes, feature_names=ds.feature_names,
+                    weights=ds.weights, family=ds.family, name="built", intercept=True)
+    assert _data.held_data_sums(built) is None
+    assert DualObjective(built).scale == objective.scale and calls
 
 
 def _scale_outcome(X, w, monkeypatch, shortcut: bool):
