@@ -3937,11 +3937,12 @@ def _column_bounds(data, engine, penalty: Penalty) -> _ColumnBounds | None:
     one, and their verdict's excess test (the gap beyond its round-off) would be loosened by a
     looser budget. Without a penalty the rows' norms enter the given point's second-order
     charge and the attainment proof, where ``|big|_2`` is several times the largest row's
-    norm (4.5 against 1.6 times ``sqrt(m)`` on standard normal columns at n = 1e5), so they
-    are formed from ``X``; the products alone are bounded, and a bracket that then proves no
-    attainment is taken again with ``X`` itself (:func:`bracket`). Measured, the certificate
-    of an unpenalised two-class fit (one BLAS thread, interleaved, best of 4): n = 1e5, 50
-    features 21.7 -> 14.6 ms, ten features 12.8 -> 9.9; n = 1e4, ten features 2.3 -> 2.1.
+    norm (4.5 against 1.5 to 2.1 times ``sqrt(m)`` on standard normal columns at n = 1e5, 10
+    and 50 of them), so they are formed from ``X``; the products alone are bounded, and a
+    bracket that then proves no attainment is taken again with ``X`` itself (:func:`bracket`).
+    Measured, the certificate of an unpenalised two-class fit (one BLAS thread, interleaved in
+    one process, best of 5): n = 1e5, 50 features 20.3 -> 14.2 ms, ten features 8.8 -> 7.4;
+    n = 1e4, ten features 1.5 -> 1.4 (docs/performance.md has the other cells).
     Penalised, with the rows' norms bounded too, at n = 1e5, ten classes, 50 features, tol
     1e-4 the given point's bracket no longer closed and the checker took its Newton step (98
     -> 459 ms); with the products alone, on heavy-tailed columns (Cauchy, log-normal, a few

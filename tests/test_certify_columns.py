@@ -132,6 +132,20 @@ def test_a_bracket_with_the_column_bounds_contains_the_optimum(monkeypatch, kind
         assert cert.lower_bound - cert.roundoff <= _objective(ds, star, lam) + slack
 
 
+def _bracket_calls(monkeypatch) -> list:
+    """The brackets :func:`dualmaxent.certify.certify` takes from here on, in order: True for
+    one taken with the column bounds, False for one with ``X`` itself."""
+    calls = []
+    original = checker._bracket
+
+    def spy(*args):
+        calls.append(args[6] is not None)
+        return original(*args)
+
+    monkeypatch.setattr(checker, "_bracket", spy)
+    return calls
+
+
 def test_a_bracket_whose_looser_budget_fails_is_taken_again_with_the_rows(monkeypatch):
     ds = _heavy("outlier", n=4000, m=8, seed=5)
     penalty = make_penalty(l2=1e-2)
@@ -150,14 +164,7 @@ def test_a_bracket_whose_looser_budget_fails_is_taken_again_with_the_rows(monkey
     loose, exact = taken(tol, columns), taken(tol, None)
     assert exact.relative_gap <= tol and loose.relative_gap <= tol
     assert exact.roundoff <= tol * size < loose.roundoff
-    calls = []
-    original = checker._bracket
-
-    def spy(*args):
-        calls.append(args[6] is not None)
-        return original(*args)
-
-    monkeypatch.setattr(checker, "_bracket", spy)
+    calls = _bracket_calls(monkeypatch)
     cert = checker.certify(ds, theta, penalty=penalty, tol=tol)
     assert calls == [True, False]
     assert cert.ok and cert.roundoff == exact.roundoff
@@ -176,14 +183,7 @@ def test_an_unpenalised_bracket_whose_attainment_proof_fails_is_taken_again(monk
         exact = checker._bracket(ds, theta, penalty, None, None, 1e-8, None)
     assert not loose.proves_attained and exact.proves_attained
     assert loose.second_step > exact.second_step
-    calls = []
-    original = checker._bracket
-
-    def spy(*args):
-        calls.append(args[6] is not None)
-        return original(*args)
-
-    monkeypatch.setattr(checker, "_bracket", spy)
+    calls = _bracket_calls(monkeypatch)
     cert = checker.certify(ds, theta, tol=1e-8)
     assert calls == [True, False]
     assert cert.ok and cert.attained and cert.roundoff == exact.roundoff
