@@ -196,7 +196,7 @@ import numpy as np
 from . import _kernels
 from . import _numerics as nx
 from . import design
-from .data import Dataset, _power_of_two_scaling, require_dataset
+from .data import Dataset, _power_of_two_scaling, held_column_max, require_dataset
 from .exceptions import DualMaxentError
 from .families import Bernoulli, Categorical, Family
 from .params import Parameterization, checked_tol
@@ -3951,7 +3951,7 @@ def _column_bounds(data, engine, penalty: Penalty) -> _ColumnBounds | None:
     if engine is not None or design.is_sparse(data.X) \
             or type(data.family) not in (Bernoulli, Categorical):
         return None
-    big = _held_column_max(data)
+    big = held_column_max(data)
     if big is None or not np.all(np.isfinite(big)):
         return None
     big = np.asarray(big, dtype=np.float64)
@@ -4472,19 +4472,12 @@ def _one_column_curvature(d, curv, cls, multi, rows=None) -> np.ndarray:
     return np.diag(dP) - PdP
 
 
-def _held_column_max(data) -> np.ndarray | None:
-    """The columns' largest absolute entries (m,) where the data set holds them already (its
-    scale check's, :meth:`dualmaxent.Dataset.from_arrays`), else None: never a pass of its own."""
-    big = vars(data).get("_column_max") if isinstance(data, Dataset) else None
-    return big if big is not None and big.shape == (data.m,) else None
-
-
 def _eta_cap(data, th) -> float | None:
     """``max_c sum_i big_i |theta_ic|``, rounded up (``big`` the columns' largest absolute
     entries, where the data set holds them already): a bound of ``sum_i |x_ji theta_ic|`` on
     every row (:func:`_pass_one`'s ``eta_cap``); None without the maxima or where it is not
     finite."""
-    big = _held_column_max(data)
+    big = held_column_max(data)
     if big is None:
         return None
     cap = float((np.abs(th).T @ np.asarray(big, dtype=np.float64)).max(initial=0.0))
@@ -4550,10 +4543,11 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     ``spread``: the given logits' largest values without the intercept, ``z_spread`` and
     ``z_abs`` (:func:`_logit_spread`; infinite otherwise), for the multiplier's bound.
 
-    ``columns`` (:class:`_ColumnBounds`): no norm of a row is formed, every one bounded by
-    ``columns.row_norm`` (``e_j`` then one number for every row, the smaller of that bound and
-    ``eta_cap``'s), the products with ``|X|`` are the columns' bounds
-    (:meth:`_ColumnBounds.abs_xt`), and ``x_max`` is the largest of ``big`` (module docstring).
+    ``columns`` (:class:`_ColumnBounds`): the products with ``|X|`` are the columns' bounds
+    (:meth:`_ColumnBounds.abs_xt`) and ``x_max`` is the largest of ``big``; where it holds a
+    ``row_norm`` (a penalised fit) no norm of a row is formed, every one bounded by it
+    (``e_j`` then one number for every row, the smaller of that bound and ``eta_cap``'s)
+    (module docstring).
     """
     b, m = Xb.shape
     q = theta.shape[1]

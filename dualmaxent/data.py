@@ -1245,12 +1245,23 @@ def _with_intercept_max(X: np.ndarray, Y: np.ndarray, w: np.ndarray):
     return out, big, sums.T
 
 
+def _held(dataset, key: str) -> np.ndarray | None:
+    """The data set's ``key`` where it holds it already (with X's m rows first), else None:
+    never a pass of its own."""
+    held = vars(dataset).get(key) if isinstance(dataset, Dataset) else None
+    return held if held is not None and held.shape[0] == dataset.m else None
+
+
+def held_column_max(dataset) -> np.ndarray | None:
+    """The columns' largest absolute entries (m,) where the data set holds them already (its
+    scale check's, :meth:`Dataset.from_arrays`), else None."""
+    return _held(dataset, "_column_max")
+
+
 def held_data_sums(dataset) -> np.ndarray | None:
     """``X^T W Y`` (m, q) where the data set holds it already (summed while
-    :meth:`Dataset.from_arrays` copied a dense ``X``, :func:`_with_intercept_max`), else None:
-    never a pass of its own."""
-    sums = getattr(dataset, "__dict__", {}).get("_data_sums")
-    return sums if sums is not None and sums.shape[0] == dataset.m else None
+    :meth:`Dataset.from_arrays` copied a dense ``X``, :func:`_with_intercept_max`), else None."""
+    return _held(dataset, "_data_sums")
 
 
 #: :func:`_check_scale` skips the sums of squares when the columns' maxima alone decide, with
