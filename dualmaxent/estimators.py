@@ -48,6 +48,7 @@ from . import exceptions
 from .data import Dataset, GeneratedNames
 from .dual import rank_deficiency_message, solve_dual, warn_unconverged
 from .exceptions import DataError, DualMaxentError, DualMaxentWarning, SeparationWarning
+from ._kernels import linear_predictor
 from .families import get_family
 from .params import Penalty, make_penalty
 from .verify import verify
@@ -346,10 +347,12 @@ class _DualMaxentEstimator(BaseEstimator):
             t, mu = 2 * t, mu_next
         return theta + t * direction
 
-    def _eta(self, X):
+    def _eta(self, X, transform=None):
+        """The linear predictor ``X coef_^T + intercept_`` of new rows, (n, q) or (n,), each
+        row block handed to ``transform`` in place (:func:`dualmaxent._kernels.linear_predictor`)."""
         check_is_fitted(self)
         X = _validate_data(self, X, reset=False, accept_sparse=_SPARSE)
-        return X @ self.coef_.T + self.intercept_
+        return linear_predictor(X, self.coef_.T, self.intercept_, transform)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -481,18 +484,18 @@ class MaxEntClassifier(ClassifierMixin, _DualMaxentEstimator):
 
     def predict_log_proba(self, X):
         """Log-probabilities of shape (n, k), computed stably from the linear predictor."""
-        eta = self._eta(X)
-        if eta.shape[1] == 1:  # log sigmoid(+-eta) = -softplus(-+eta)
-            return -nx.softplus(np.hstack([eta, -eta]))
-        return nx.log_softmax(eta)
+        check_is_fitted(self)
+        if self.coef_.shape[0] > 1:  # (each row block's log-softmax in place)
+            return self._eta(X, lambda E: nx.log_softmax(E, out=E))
+        return nx.log_sigmoid_pair(self._eta(X)[:, 0])
 
     def predict_proba(self, X):
         """Class probabilities of shape (n, k), the columns in the order of ``classes_``."""
-        eta = self._eta(X)
-        if eta.shape[1] == 1:
-            p1 = get_family("bernoulli").mean(eta[:, 0])
-            return np.column_stack([1.0 - p1, p1])
-        return get_family("categorical").mean(eta)
+        check_is_fitted(self)
+        if self.coef_.shape[0] > 1:  # (each row block's softmax in place)
+            return self._eta(X, lambda E: nx.softmax_logsumexp(E, out=E))
+        p1 = get_family("bernoulli").mean(self._eta(X)[:, 0])
+        return np.column_stack([1.0 - p1, p1])
 
     def predict(self, X):
         """The most probable class of each row."""

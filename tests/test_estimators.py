@@ -14,6 +14,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from dualmaxent import GLMRegressor, MaxEntClassifier
 from dualmaxent.exceptions import SeparationWarning
 
+from _rounding import U, gamma
+
 #: The regressor checks fit a continuous target, which the Bernoulli family (two labels) refuses
 #: with a one-line DataError; each of these checks fits on such a target first.
 _BERNOULLI_CONTINUOUS_Y = (
@@ -125,6 +127,40 @@ def test_predictions_are_consistent_with_the_probabilities(iris):
     binary = MaxEntClassifier(certify=False).fit(X, labels == "virginica")
     assert binary.decision_function(X).shape == (len(y),)
     np.testing.assert_array_equal(binary.predict(X), binary.decision_function(X) > 0)
+
+
+@pytest.mark.parametrize("k", [2, 3, 6])
+def test_predictions_of_many_rows_are_the_definitions_on_every_row_block(k):
+    """On new rows spanning several of the predictor's row blocks (``_kernels.linear_predictor``
+    writes each block's softmax or log-softmax in place), the predictions are their
+    definitions from the coefficients: the decision function ``X coef^T + intercept``, the
+    probabilities its softmax (sigmoid of the log-odds for two classes), their logarithms, the
+    class of the largest; and scikit-learn's ``LogisticRegression`` given the same coefficients
+    predicts the same."""
+    rng = np.random.default_rng(k)
+    m = 5
+    X = rng.standard_normal((300, m))
+    y = rng.integers(0, k, 300)
+    clf = MaxEntClassifier(certify=False).fit(X, y)
+    new = rng.standard_normal((70_000, m)) * 3  # about three blocks of 1 MB
+    eta = new @ clf.coef_.T + clf.intercept_
+    bound = gamma(m + 2) * (np.abs(new) @ np.abs(clf.coef_.T) + np.abs(clf.intercept_))
+    df = clf.decision_function(new)
+    assert np.all(np.abs(df.reshape(eta.shape) - eta) <= 2 * bound)
+    if k == 2:
+        logit = eta[:, 0]
+        P = np.column_stack([1 / (1 + np.exp(logit)), 1 / (1 + np.exp(-logit))])
+    else:
+        E = np.exp(eta - eta.max(axis=1, keepdims=True))
+        P = E / E.sum(axis=1, keepdims=True)
+    proba = clf.predict_proba(new)
+    # (the softmax's and the sigmoid's own roundings, a few u; the logits' error times 1)
+    assert np.all(np.abs(proba - P) <= 4 * bound.max(axis=1, keepdims=True) + 64 * U)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(new)), proba, rtol=1e-12)
+    np.testing.assert_array_equal(clf.predict(new), clf.classes_[proba.argmax(axis=1)])
+    ref = LogisticRegression()
+    ref.coef_, ref.intercept_, ref.classes_ = clf.coef_, clf.intercept_, clf.classes_
+    np.testing.assert_allclose(ref.predict_proba(new), proba, rtol=1e-12, atol=1e-15)
 
 
 @pytest.fixture(scope="module")

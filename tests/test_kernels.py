@@ -359,3 +359,49 @@ def test_the_data_sums_are_x_transposed_w_y(k, sparse):
     scale = np.abs(Xd).T @ (w[:, None] * np.abs(Y2))
     assert got.shape == (m, Y2.shape[1])
     assert np.all(np.abs(got - exact) <= 2 * gamma(n + 2) * scale)
+
+
+@pytest.mark.parametrize("q", [None, 1, 4])
+@pytest.mark.parametrize("kind", ["float64", "float32", "int", "csr"])
+def test_the_linear_predictor_is_x_w_plus_b_block_by_block(q, kind):
+    """``linear_predictor`` is ``X W + b`` (W of shape (m,) or (m, q)), each entry within
+    ``gamma(m + 2)`` of ``|X| |W| + |b|`` of the sum written out in exact arithmetic
+    (``math.fsum`` of the float64 products, each rounded once), on blocks smaller than ``n``;
+    ``transform`` sees each row exactly once, as ``X W + b``, and what it writes over its
+    block is the result."""
+    import math
+
+    rng = np.random.default_rng(11)
+    n, m = 1000, 7
+    X = rng.standard_normal((n, m)) * rng.lognormal(0, 2, m)
+    if kind == "int":
+        X = np.round(X * 10).astype(np.int64)
+    elif kind == "float32":
+        X = X.astype(np.float32)
+    W = rng.standard_normal(m if q is None else (m, q))
+    b = rng.standard_normal(() if q is None else q)
+    Xd = np.asarray(X, dtype=np.float64)  # (float32 and int entries are exact in float64)
+    Xin = sp.csr_array(np.where(rng.random((n, m)) < 0.4, Xd, 0.0)) if kind == "csr" else X
+    if kind == "csr":
+        Xd = Xin.toarray()
+    W2, b2 = W.reshape(m, -1), np.broadcast_to(b, (W.reshape(m, -1).shape[1],))
+    exact = np.array([[math.fsum([*(Xd[j] * W2[:, c]), b2[c]]) for c in range(W2.shape[1])]
+                      for j in range(n)]).reshape((n,) + W.shape[1:])
+    bound = gamma(m + 2) * (np.abs(Xd) @ np.abs(W) + np.abs(b))
+    seen = []
+
+    def double(block):
+        assert block.dtype == np.float64 and block.shape[1:] == W.shape[1:]
+        start = sum(seen)
+        assert np.all(np.abs(block - exact[start:start + len(block)])
+                      <= bound[start:start + len(block)])
+        seen.append(len(block))
+        block *= 2.0
+
+    block_bytes = 8 * m * 300  # 300 rows: four blocks of a dense X (a sparse X is one)
+    plain = K.linear_predictor(Xin, W, b, block_bytes=block_bytes)
+    assert plain.dtype == np.float64 and plain.shape == exact.shape
+    assert np.all(np.abs(plain - exact) <= bound)
+    doubled = K.linear_predictor(Xin, W, b, double, block_bytes=block_bytes)
+    assert sum(seen) == n and len(seen) == (1 if kind == "csr" else 4)
+    np.testing.assert_array_equal(doubled, 2.0 * plain)

@@ -228,3 +228,23 @@ def test_unique_inverse_is_numpys(y):
     assert np.array_equal(labels, expected)
     assert np.array_equal(inverse.reshape(-1), expected_inverse.reshape(-1))
     assert np.array_equal(labels[inverse], y)
+
+
+def test_the_binary_log_probabilities_are_within_their_rounding_bound_of_the_definitions():
+    """``log_sigmoid_pair(eta)`` is ``[-softplus(eta), -softplus(-eta)]``, the log-probabilities
+    of the two classes at log-odds ``eta``: against the decimal reference at scores from 0
+    through the subnormals to +-1e300, each within ``(2 F + 2) u`` of its value (``exp`` and
+    ``log1p`` within ``F u`` each, one rounding of the sum of two terms of one sign); the two
+    columns' probabilities sum to one; infinite scores give 0 and -inf, NaN stays NaN."""
+    rng = np.random.default_rng(5)
+    eta = np.array(_EXTREME + list(rng.standard_normal(60) * 30))
+    got = nx.log_sigmoid_pair(eta)
+    ref = -np.array([[_bernoulli_reference(x, 0.0)[3], _bernoulli_reference(x, 1.0)[3]]
+                     for x in eta])
+    assert got.shape == (eta.size, 2)
+    assert np.all(np.abs(got - ref) <= 1.2 * (2 * F + 2) * U * np.abs(ref) + TINY)
+    assert np.all(np.abs(np.exp(got).sum(axis=1) - 1.0) <= 8 * U)
+    with np.errstate(invalid="ignore"):
+        edge = nx.log_sigmoid_pair(np.array([np.inf, -np.inf, np.nan]))
+    assert np.array_equal(edge[:2], [[-np.inf, 0.0], [0.0, -np.inf]])
+    assert np.isnan(edge[2]).all()
