@@ -48,6 +48,7 @@ solvers decide when float32 may run.
 
 from __future__ import annotations
 
+import contextlib
 
 import numpy as np
 from scipy.linalg.blas import dsyrk, ssyrk
@@ -127,7 +128,9 @@ def linear_predictor(X, W, b, transform=None, block_bytes: int = PREDICT_BLOCK_B
     -------
     ndarray of shape (n, q) or (n,)
     """
-    W = np.asarray(W, dtype=np.float64)
+    # (C order: the blocks' products with a Fortran-ordered W, a view of coef_.T, took 13.4
+    # against 8.8 ms at n = 10^5, m = 50, three columns)
+    W = np.ascontiguousarray(W, dtype=np.float64)
     n = X.shape[0]
     if design.is_sparse(X):
         out = np.asarray(X @ W, dtype=np.float64)
@@ -136,8 +139,10 @@ def linear_predictor(X, W, b, transform=None, block_bytes: int = PREDICT_BLOCK_B
             transform(out)
         return out
     out = np.empty((n,) + W.shape[1:])
-    with _one_blas_thread():
-        for sl in row_blocks(n, X.shape[1], block_bytes):
+    parts = row_blocks(n, X.shape[1], block_bytes)
+    # (one block: one product, on BLAS's own threads; the limit costs some 20 us to set)
+    with _one_blas_thread() if len(parts) > 1 else contextlib.nullcontext():
+        for sl in parts:
             part = out[sl]
             np.matmul(X[sl], W, out=part)
             part += b

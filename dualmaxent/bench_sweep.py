@@ -72,8 +72,8 @@ from . import _numerics as nx
 from .bench import blas_kernels, cpu_model
 
 __all__ = ["main_sweep", "run_sweep", "relative_gradient", "objective", "make_data",
-           "real_data", "gridsearch_row", "format_sweep", "format_markdown", "plot_sweep", "NS",
-           "LEVELS"]
+           "real_data", "gridsearch_row", "prediction_rows", "format_prediction", "format_sweep",
+           "format_markdown", "plot_sweep", "NS", "LEVELS"]
 
 #: Observations of the synthetic jobs (``--quick``: :data:`QUICK_NS`).
 NS = (100, 1_000, 10_000, 100_000, 1_000_000)
@@ -808,6 +808,65 @@ def _short(name):
             .replace("tol=", "") if name else "-")
 
 
+#: The sizes of :func:`prediction_rows` (n, k, m): the coefficients are fitted on
+#: :data:`PREDICTION_FIT_ROWS` rows, the predictions made on ``n`` new ones.
+PREDICTION_SIZES = ((1_000, 3, 50), (100_000, 2, 50), (100_000, 3, 50), (100_000, 10, 10),
+                    (1_000_000, 3, 10))
+QUICK_PREDICTION_SIZES = ((1_000, 3, 10), (10_000, 2, 10), (10_000, 3, 10))
+PREDICTION_FIT_ROWS = 2_000
+#: The methods compared, each ours against scikit-learn's on the same coefficients.
+PREDICTION_METHODS = ("decision_function", "predict_proba", "predict_log_proba", "predict")
+
+
+def prediction_rows(sizes=PREDICTION_SIZES, repeats: int = 5) -> list[dict]:
+    """Our estimator's predictions against ``LogisticRegression``'s given the same coefficients
+    (``coef_``, ``intercept_``, ``classes_``): per size and method, the best of ``repeats``
+    interleaved calls on ``n`` rows of :func:`make_data`, the ratio ours / scikit-learn's, and
+    the largest difference between the two answers (class disagreements for ``predict``)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from .estimators import MaxEntClassifier
+
+    rows = []
+    for n, k, m in sizes:
+        X, y = make_data(PREDICTION_FIT_ROWS, m, k)
+        ours = MaxEntClassifier(certify=False).fit(X, y)
+        peer = LogisticRegression()
+        peer.coef_, peer.intercept_, peer.classes_ = ours.coef_, ours.intercept_, ours.classes_
+        peer.n_features_in_ = m
+        X = make_data(n, m, k, seed=1)[0]
+        for method in PREDICTION_METHODS:
+            times = {"dualmaxent": [], "sklearn": []}
+            answers = {}
+            for _ in range(repeats):
+                for side, model in (("dualmaxent", ours), ("sklearn", peer)):
+                    t0 = time.perf_counter()
+                    answers[side] = getattr(model, method)(X)
+                    times[side].append(time.perf_counter() - t0)
+            a, b = answers["dualmaxent"], answers["sklearn"]
+            differ = (int(np.count_nonzero(a != b)) if method == "predict"
+                      else float(np.max(np.abs(a - b), initial=0.0)))
+            best = {side: min(t) for side, t in times.items()}
+            rows.append({"job": f"n={_e(n)} k={k} m={m}", "method": method,
+                         "dualmaxent": best["dualmaxent"], "sklearn": best["sklearn"],
+                         "ratio": best["dualmaxent"] / best["sklearn"], "differ": differ})
+    return rows
+
+
+def format_prediction(rows) -> str:
+    """The prediction comparison, one line per size: each method's ratio."""
+    if not rows:
+        return ""
+    lines = ["Predictions on the same coefficients, ours / scikit-learn's (best of the "
+             "interleaved calls; the answers' largest difference in brackets):"]
+    for job in dict.fromkeys(r["job"] for r in rows):
+        parts = [f"{r['method']} {r['ratio']:.2f} ({r['differ']:.0e})" if r["method"] != "predict"
+                 else f"predict {r['ratio']:.2f} ({r['differ']} differ)"
+                 for r in rows if r["job"] == job]
+        lines.append(f"  {job}: " + ", ".join(parts))
+    return "\n".join(lines)
+
+
 def format_sweep(summary, grid=None) -> str:
     """The text table: one line per job and level."""
     head = (f"{'job':<38} {'level':>5}  {'ours s':>7} {'(run)':<7} {'sklearn s':>9} "
@@ -943,14 +1002,16 @@ def plot_sweep(summary, path, title_extra: str = "") -> Path:
 def run_sweep(ns=NS, ks=KS, ms=MS, penalties=PENALTIES, real=REAL, sklearnex: bool = True,
               glum: bool = True, gridsearch: bool = True, max_seconds: float = MAX_SECONDS,
               repeats: int = REPEATS, budget: float = REPEAT_BUDGET, out="figures",
-              blas_threads: int | None = 1, log=None) -> dict:
-    """Run the sweep; return ``{"rows", "summary", "gridsearch", "notes", "machine"}`` and write
-    ``out/sweep.png`` (``out=None``: no figure). ``log`` receives a line per finished job."""
+              blas_threads: int | None = 1, log=None,
+              prediction_sizes=PREDICTION_SIZES) -> dict:
+    """Run the sweep; return ``{"rows", "summary", "gridsearch", "prediction", "notes",
+    "machine"}`` and write ``out/sweep.png`` (``out=None``: no figure). ``log`` receives a line
+    per finished job. ``prediction_sizes``: those of :func:`prediction_rows` (empty: none)."""
     log = log or (lambda line: None)
     limit = _thread_limit(blas_threads)
     try:
         return _sweep(ns, ks, ms, penalties, real, sklearnex, glum, gridsearch, max_seconds,
-                      repeats, budget, out, blas_threads, log)
+                      repeats, budget, out, blas_threads, log, prediction_sizes)
     finally:
         if limit is not None:
             limit.restore_original_limits()
@@ -1013,7 +1074,7 @@ def _sweep_job(job, fits, history, peer, max_seconds, repeats, budget, t_start, 
 
 
 def _sweep(ns, ks, ms, penalties, real, use_sklearnex, use_glum, gridsearch, max_seconds,
-           repeats, budget, out, blas_threads, log):
+           repeats, budget, out, blas_threads, log, prediction_sizes):
     t_start = time.perf_counter()
     machine = _machine(blas_threads)
     notes, rows, history = [], [], {}
@@ -1053,9 +1114,11 @@ def _sweep(ns, ks, ms, penalties, real, use_sklearnex, use_glum, gridsearch, max
             X, y = real_data("digits")
             grid = gridsearch_row(X, y, repeats=repeats)
             log(f"GridSearchCV: ratio {grid['ratio']}")
+        prediction = prediction_rows(prediction_sizes, repeats=max(repeats, 5))
         summary = summarise(rows)
         result = {"machine": machine, "rows": [_plain(r) for r in rows], "summary": summary,
-                  "gridsearch": grid, "notes": notes, "certificate": certificate_share(rows),
+                  "gridsearch": grid, "prediction": prediction, "notes": notes,
+                  "certificate": certificate_share(rows),
                   "seconds": time.perf_counter() - t_start}
         if out is not None:
             result["figure"] = str(plot_sweep(summary, Path(out) / "sweep.png",
@@ -1140,7 +1203,8 @@ def main_sweep(args) -> int:
         f"BLAS threads {threads or 'unlimited'}")
     res = run_sweep(ns=QUICK_NS if quick else NS,
                     max_seconds=QUICK_MAX_SECONDS if quick else MAX_SECONDS,
-                    out=getattr(args, "out", "figures"), blas_threads=threads, log=log)
+                    out=getattr(args, "out", "figures"), blas_threads=threads, log=log,
+                    prediction_sizes=QUICK_PREDICTION_SIZES if quick else PREDICTION_SIZES)
     if as_json:
         print(json.dumps(res, indent=1, default=float))
         return 0
@@ -1158,6 +1222,8 @@ def main_sweep(args) -> int:
     if spreads:
         print(f"objective: the runs at or below 1e-8 agree to {max(spreads):.1e} (relative, "
               "worst job)")
+    if res.get("prediction"):
+        print(format_prediction(res["prediction"]))
     print(format_notes(res["notes"]))
     if "figure" in res:
         print(f"wrote {res['figure']} ({res['seconds']:.0f} s)")

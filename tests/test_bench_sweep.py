@@ -83,7 +83,8 @@ def test_the_quick_path_on_tiny_sizes_has_a_time_and_a_precision_everywhere(tmp_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = bs.run_sweep(ns=(300,), ks=(2, 3), ms=(3,), real=(), sklearnex=False,
-                           gridsearch=False, repeats=1, out=tmp_path)
+                           gridsearch=False, repeats=1, out=tmp_path,
+                           prediction_sizes=((500, 3, 4),))
     rows = res["rows"]
     assert {r["library"] for r in rows} == {"dualmaxent", "sklearn", "glum"}
     assert {r["penalty"] for r in rows} == {"L2", "none"}
@@ -116,6 +117,14 @@ def test_the_quick_path_on_tiny_sizes_has_a_time_and_a_precision_everywhere(tmp_
             assert str(lib.get("architecture")) in machine["blas"]
     text = bs.format_sweep(res["summary"])
     assert "synthetic n=3e2 k=3 m=3 L2" in text and "ratio" in text
+    # the predictions of the same coefficients: one row per method, the answers the same
+    pred = res["prediction"]
+    assert [r["method"] for r in pred] == list(bs.PREDICTION_METHODS)
+    for r in pred:
+        assert r["job"] == "n=5e2 k=3 m=4" and r["dualmaxent"] > 0 and r["sklearn"] > 0
+        assert r["ratio"] == r["dualmaxent"] / r["sklearn"]
+        assert r["differ"] == 0 if r["method"] == "predict" else r["differ"] < 1e-12
+    assert "n=5e2 k=3 m=4: decision_function" in bs.format_prediction(pred)
 
 
 def test_a_slow_contender_is_skipped_and_a_needless_tolerance_is_not_run():
