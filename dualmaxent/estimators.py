@@ -349,7 +349,8 @@ class _DualMaxentEstimator(BaseEstimator):
 
     def _eta(self, X, transform=None):
         """The linear predictor ``X coef_^T + intercept_`` of new rows, (n, q) or (n,), each
-        row block handed to ``transform`` in place (:func:`dualmaxent._kernels.linear_predictor`)."""
+        row block handed to ``transform`` in place
+        (:func:`dualmaxent._kernels.linear_predictor`)."""
         check_is_fitted(self)
         X = _validate_data(self, X, reset=False, accept_sparse=_SPARSE)
         return linear_predictor(X, self.coef_.T, self.intercept_, transform)
