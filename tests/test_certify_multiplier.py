@@ -74,6 +74,37 @@ def test_the_refined_radius_holds_and_the_bracket_stays_sound(kind, name, penalt
 
 
 @pytest.mark.parametrize("kind", ["bernoulli", 3])
+@pytest.mark.parametrize("tol", [1e-4, 1e-8])
+def test_each_radius_bounds_the_intercept_once_a_bracket(monkeypatch, kind, tol):
+    """The zero step's bracket and the final one refine through the same radii: each radius's
+    bound is formed once a bracket, and every bound formed is at least the optimum's intercept
+    (pivot gauge: its difference from the last class's), recomputed from a tight solve."""
+    penalty = make_penalty(l2=1.0)
+    ds, star = _tight(kind, penalty)
+    q = star.size // ds.m
+    s2 = star.reshape(ds.m, q)
+    b_star = np.abs(s2[-1] - s2[-1, -1]) if q > 1 else np.abs(s2[-1])
+    theta = np.asarray(solve_dual(ds, penalty=penalty, tol=tol).theta, dtype=float)
+    formed = []
+    real = checker._multiplier_bound
+
+    def counted(*args, **kwargs):
+        bound = real(*args, **kwargs)
+        radius = args[6] if len(args) > 6 else kwargs.get("radius")
+        formed.append((radius, np.array(bound)))
+        return bound
+
+    monkeypatch.setattr(checker, "_multiplier_bound", counted)
+    cert = checker.certify(ds, theta, penalty=penalty, tol=tol)
+    assert cert.ok, cert.messages
+    radii = [radius for radius, _ in formed]
+    assert len(formed) >= 2  # the loose bound and at least one refinement
+    assert len(set(radii)) == len(radii), radii
+    for _, bound in formed:
+        assert np.all(bound.ravel() >= b_star)
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", 3])
 def test_the_refinement_tightens_the_roundoff(monkeypatch, kind):
     penalty = make_penalty(l2=1.0)
     ds, _ = _tight(kind, penalty)
