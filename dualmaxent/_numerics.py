@@ -67,6 +67,8 @@ def _row_top(eta: np.ndarray) -> np.ndarray:
 def _row_sum(E: np.ndarray) -> np.ndarray:
     """The row sums, in ``E``'s precision: a matrix-vector product for few columns, a reduction
     otherwise."""
+    if E.shape[1] == 1:  # (a copy: numpy's product of inner dimension 1 runs no BLAS kernel)
+        return E[:, 0].copy()
     return (E @ np.ones(E.shape[1], dtype=E.dtype) if E.shape[1] < _FEW_COLUMNS
             else E.sum(axis=1))
 

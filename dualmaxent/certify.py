@@ -4126,7 +4126,11 @@ class _Sums:
 
 def _rows(a: np.ndarray) -> np.ndarray:
     """Row sums of a (b, q) table, as one matrix-vector product (numpy's row reductions over a
-    few columns are slow), in float32 for a float32 table, else float64."""
+    few columns are slow), in float32 for a float32 table, else float64; of one column, its
+    copy (numpy's product with an inner dimension of 1 takes no BLAS kernel: 221 us against
+    14 on 4e4 rows)."""
+    if a.shape[1] == 1:
+        return a[:, 0].astype(np.result_type(a.dtype, np.float32))
     return a @ np.ones(a.shape[1], dtype=np.result_type(a.dtype, np.float32))
 
 

@@ -187,6 +187,30 @@ def test_row_dot_is_each_rows_inner_product_in_the_tables_precision(k, dtype):
     assert np.all(np.abs(out - reference) <= bound)
 
 
+@pytest.mark.parametrize("k", [1, 2, 9, 16, 40])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_row_sums_are_new_arrays_in_the_tables_precision(k, dtype, order):
+    """The two row sums (the numerics' and the checker's) of a (b, k) table, one column
+    included (a copy there, not numpy's product of inner dimension 1): each row's sum within
+    ``gamma(k)`` of the table's precision times its absolute terms, in that precision, a new
+    array (writing it leaves the table as it was)."""
+    from dualmaxent.certify import _rows
+    rng = np.random.default_rng(k)
+    a = np.asarray(rng.standard_normal((300, k)).astype(dtype), order=order)
+    kept = a.copy()
+    a64 = a.astype(np.float64)
+
+    def g(u):
+        return k * u / (1 - k * u)
+    bound = (g(np.finfo(dtype).eps / 2) + g(U)) * np.abs(a64).sum(axis=1)
+    for out in (nx._row_sum(a), _rows(a)):
+        assert out.dtype == dtype and out.shape == (300,)
+        assert np.all(np.abs(out - a64.sum(axis=1)) <= bound)
+        out[:] = np.nan
+        np.testing.assert_array_equal(a, kept)
+
+
 @pytest.mark.parametrize("rows", [0, 1, 2, 3, 7, 8, 1000, 1001])
 @pytest.mark.parametrize("cols", [5, 51, 800, 1001])
 @pytest.mark.parametrize("order", ["C", "F", "strided"])
