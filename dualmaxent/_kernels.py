@@ -144,11 +144,21 @@ def linear_predictor(X, W, b, transform=None, block_bytes: int = PREDICT_BLOCK_B
     with _one_blas_thread() if len(parts) > 1 else contextlib.nullcontext():
         for sl in parts:
             part = out[sl]
-            np.matmul(X[sl], W, out=part)
+            _product_into(X[sl], W, part)
             part += b
             if transform is not None:
                 transform(part)
     return out
+
+
+def _product_into(Xb, V: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = X_b V`` for a dense block (an ndarray, or a :class:`~dualmaxent.design.DenseOnes`:
+    ``B_b V[:-1] + V[-1]``, the intercept's term added in place), no temporary."""
+    if isinstance(Xb, design.DenseOnes):
+        np.matmul(Xb.base, V[:-1], out=out)
+        out += V[-1]
+        return out
+    return np.matmul(Xb, V, out=out)
 
 
 def data_sums(X, Y, w, block_bytes: int = BLOCK_BYTES) -> np.ndarray:
@@ -218,10 +228,14 @@ def gram(X: np.ndarray, d: np.ndarray, block_bytes: int = BLOCK_BYTES,
     d = np.asarray(d, dtype=np.float64)
     if design.is_sparse(X):  # float64 from the stored entries (dtype ignored)
         return design.weighted_gram(X, d)
-    X = np.asarray(X)
+    if isinstance(X, design.DenseOnes) and not np.any(d < 0):
+        return _bordered_gram(X.base, d, block_bytes, dtype)
     if np.any(d < 0):
+        if isinstance(X, design.DenseOnes):
+            return X.T @ design.scale_rows(X, d)
         X = np.asarray(X, dtype=np.float64)
         return (X * d[:, None]).T @ X
+    X = np.asarray(X)
     if not (dtype == np.float32 and X.dtype == np.float32):
         # (a float32 X with dtype=float32 is read as it is: its entries are the conversions
         # that the float32 blocks would make)
@@ -236,6 +250,44 @@ def gram(X: np.ndarray, d: np.ndarray, block_bytes: int = BLOCK_BYTES,
         for sl in row_blocks(X.shape[0], X.shape[1], block_bytes):
             C = _syrk_acc(X[sl] if unit else np.multiply(s[sl, None], X[sl], dtype=dtype), C)
     return _symmetrize(C)
+
+
+def _bordered_gram(B: np.ndarray, d: np.ndarray, block_bytes: int, dtype) -> np.ndarray:
+    """:func:`gram` of ``[B, 1]`` (a :class:`~dualmaxent.design.DenseOnes`), ``d >= 0``:
+    ``[[B^T D B, B^T d], [d^T B, sum d]]``, the first by :func:`gram`'s blocks (``dsyrk`` on
+    ``A_b = sqrt(d) B_b`` in ``dtype``, or ``B_b`` itself for unit weights), the border from
+    the same blocks while they are in cache, ``A_b^T sqrt(d_b)`` in ``dtype`` (what the
+    intercept's column of ``[A_b, sqrt(d_b)]`` gives a ``syrk``: so a float32 ``B`` and a
+    float64 one in float32 give the same numbers), the corner ``d``'s float64 sum; each entry
+    a sum over the blocks of sums over their rows, within :func:`gram_error_bound`."""
+    n, p = B.shape
+    unit = dtype == B.dtype and _unit(d)
+    s = None if unit else np.sqrt(d)
+    C = None
+    border = np.zeros(p)
+    corner = 0.0
+    with _one_blas_thread():
+        for sl in row_blocks(n, p + 1, block_bytes):
+            A = B[sl] if unit else np.multiply(s[sl, None], B[sl], dtype=dtype)
+            C = _syrk_acc(A, C)
+            border += A.T @ (np.ones(A.shape[0], dtype=A.dtype) if unit
+                             else s[sl].astype(A.dtype))
+            corner += float(d[sl].sum())
+    out = np.empty((p + 1, p + 1))
+    out[:p, :p] = _symmetrize(C) if C is not None else 0.0
+    out[:p, p] = out[p, :p] = border
+    out[p, p] = corner
+    return out
+
+
+def _outer_rows(Pc: np.ndarray, Xb, out: np.ndarray) -> np.ndarray:
+    """``out[j, a, :] = Pc[j, a] x_j``, (rows, q, m), in ``out``'s precision (the categorical
+    curvature's ``Z``; a :class:`~dualmaxent.design.DenseOnes` block's last entries ``Pc``)."""
+    if isinstance(Xb, design.DenseOnes):
+        np.multiply(Pc[:, :, None], Xb.base[:, None, :], out=out[:, :, :-1], casting="same_kind")
+        out[:, :, -1] = Pc
+        return out
+    return np.multiply(Pc[:, :, None], Xb[:, None, :], out=out, casting="same_kind")
 
 
 def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
@@ -318,11 +370,11 @@ def categorical_vgh(X, Y, w, theta, classes=None, hessian: bool = True,
                 # (written into a C-ordered array: numpy would lay the product out like Pc, a
                 # column selection in Fortran order, and the reshape would then copy it)
                 Z = np.empty((Xb.shape[0], q, m), dtype=curvature_dtype)
-                np.multiply(Pc[:, :, None], Xb[:, None, :], out=Z, casting="same_kind")
+                _outer_rows(Pc, Xb, Z)
                 Cz = _syrk_acc(Z.reshape(Xb.shape[0], q * m), Cz)
                 for a in range(q):
-                    Cd[a] = _syrk_acc(np.multiply(np.sqrt(Pc[:, a] * sw)[:, None], Xb,
-                                                  dtype=curvature_dtype), Cd[a])
+                    Cd[a] = _syrk_acc(design.scale_rows(Xb, np.sqrt(Pc[:, a] * sw),
+                                                        dtype=curvature_dtype), Cd[a])
     G = np.zeros((m, k)) if G is None else G
     if not (hessian and q):
         return value, G, None
@@ -401,7 +453,7 @@ def categorical_hessp(X, w, P, V, block_bytes: int = BLOCK_BYTES, dtype=np.float
     wd = None if _unit(w) else np.asarray(w, dtype=dtype)
     with _one_blas_thread():
         for sl in blocks(X, block_bytes):
-            Xb = block(X, sl) if design.is_sparse(X) else np.asarray(X[sl], dtype=dtype)
+            Xb = block(X, sl) if design.is_sparse(X) else design.astype(X[sl], dtype)
             Pb = np.asarray(P[sl], dtype=dtype)
             S = Xb @ Vd
             _center_scale(S, Pb, None if wd is None else wd[sl])
@@ -540,7 +592,7 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
             resid = resid_buf[:nb]
             eta = resid if eta_out is None else eta_out[sl]
             if direct:
-                np.matmul(Xb, theta, out=eta)
+                _product_into(Xb, theta, eta)
             else:
                 eta[...] = Xb @ theta
             var = None if var_buf is None else var_buf[:nb]
@@ -556,13 +608,13 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
                 np.sqrt(var, out=var)
                 A = scaled[:nb]
                 if A.dtype == np.float64:
-                    np.multiply(var[:, None], Xb, out=A)
+                    design.scale_rows(Xb, var, out=A)
                 else:
                     # fl32(fl32(x) fl32(s)), as numpy's float32 product of the float64
                     # operands would round, from a plain conversion of the block and an
                     # in-place product: 27 us against 41 on (1285, 51) (numpy's casting
                     # loop for a broadcast operand costs more than the conversion)
-                    A[...] = Xb
+                    design.write_into(Xb, A)
                     A *= var.astype(A.dtype)[:, None]
                 C = _syrk_acc(A, C)
     g = np.zeros(m) if g is None else g
@@ -603,7 +655,8 @@ def table_curvature(X, w, P, classes):
             d = w * P[:, a] * ((a == b) - P[:, b])
             if not d.any():
                 continue
-            part = design.weighted_gram(X, d) if design.is_sparse(X) else X.T @ (d[:, None] * X)
+            part = (design.weighted_gram(X, d) if design.is_sparse(X)
+                    else X.T @ design.scale_rows(X, d))
             C[i * m:(i + 1) * m, j * m:(j + 1) * m] = part
             C[j * m:(j + 1) * m, i * m:(i + 1) * m] = part.T
     return C

@@ -227,12 +227,15 @@ class Dataset:
 
     Attributes
     ----------
-    X : ndarray, scipy.sparse.csr_array or dualmaxent.design.OnesColumn, of shape (n, m)
-        Features, the intercept column (if any) last: dense, a float64 copy; sparse, a
-        canonical CSR read through read-only views (the caller's own arrays when they are
-        one already, as scikit-learn's vectorizers make them: change them afterwards and
-        build the data set again), the intercept an implicit column of ones
-        (:class:`~dualmaxent.design.OnesColumn`).
+    X : ndarray, scipy.sparse.csr_array, dualmaxent.design.DenseOnes or OnesColumn, of shape (n, m)
+        Features, the intercept column (if any) last, an implicit column of ones
+        (:class:`~dualmaxent.design.DenseOnes` for dense features,
+        :class:`~dualmaxent.design.OnesColumn` for sparse ones; ``numpy.asarray`` makes the
+        stored array). Dense: a float64 copy (the estimators' data sets, which do not outlive
+        their fit, read a float64 C-ordered array through a read-only view). Sparse: a
+        canonical CSR read through read-only views (the caller's own arrays when they are one
+        already, as scikit-learn's vectorizers make them: change them afterwards and build
+        the data set again).
     y : ndarray of shape (n,)
         The response as given.
     Y : ndarray of shape (n, k) or (n,)
@@ -509,14 +512,16 @@ class Dataset:
     @classmethod
     def _from_arrays(cls, X, y, feature_names, intercept, weights, family, name,
                      finite: bool = False,
-                     count_warning: bool = True) -> "Dataset":
+                     count_warning: bool = True, copy: bool = True) -> "Dataset":
         """:meth:`from_arrays`, with the checks that another validation already made skipped.
 
         ``finite``: ``X``'s entries are known to be finite (that
         validation checked them), not scanned again. ``count_warning=False``: the
         :class:`~dualmaxent.exceptions.CountTargetWarning` that classifiers silence is not
-        computed. Everything else (the names, ``y``, the weights, the scale check, the copy
-        with the intercept) as :meth:`from_arrays`. The warnings name the user's line, the
+        computed. ``copy=False``: a dense float64 C-ordered ``X`` with the intercept is read
+        where it is (a read-only view, no copy; the estimators', whose data set does not
+        outlive their fit). Everything else (the names, ``y``, the weights, the scale check)
+        as :meth:`from_arrays`. The warnings name the user's line, the
         first frame outside dualmaxent and scikit-learn
         (:func:`~dualmaxent.exceptions.user_stacklevel`).
         """
@@ -550,7 +555,7 @@ class Dataset:
             raise DataError("feature names must be unique")
         if complex_X:
             raise DataError(_complex_message("X", Xa.toarray() if sparse else Xa, feature_names))
-        # a dense X with the intercept is checked by its copy below, for free: the columns'
+        # a dense X with the intercept is checked by its pass below, for free: the columns'
         # maxima are finite exactly when every entry is (np.maximum keeps a NaN); a pass over
         # X less, 4.4 of a 107 ms fit at n = 10^5, 50 features, two classes
         by_copy = not finite and intercept and not sparse
@@ -586,9 +591,9 @@ class Dataset:
         if intercept:
             if sparse:  # the ones implicit, X's entries read where they are
                 Xa = design.ones_column(Xa)
-            else:  # the copy, its maxima and X^T W Y in one pass (:func:`_with_intercept_max`)
+            else:  # the ones implicit, maxima and X^T W Y in one pass (:func:`_with_intercept_max`)
                 given = Xa
-                Xa, column_max, sums = _with_intercept_max(given, Y, w)
+                Xa, column_max, sums = _with_intercept_max(given, Y, w, copy)
                 if by_copy and not np.all(np.isfinite(column_max)):
                     _check_finite(given, feature_names)  # (the error naming the first entry)
                 del given
@@ -601,7 +606,8 @@ class Dataset:
         if Xa.shape[1] == 0:
             raise DataError("no features: give at least one column or keep the intercept")
         column_max = _check_scale(Xa, w, feature_names, column_max=column_max)
-        for arr in (() if sparse else (Xa,)) + (ya, Y, w):  # (a sparse X's views are already)
+        # (a sparse X's views, and a dense one's with the intercept, are read-only already)
+        for arr in (() if design.is_sparse(Xa) or intercept else (Xa,)) + (ya, Y, w):
             arr.setflags(write=False)
         out = cls(X=Xa, y=ya, Y=Y, classes=tuple(classes),
                   feature_names=feature_names if generated else tuple(feature_names),
@@ -1219,30 +1225,32 @@ def _checked_weights(weights, n: int) -> np.ndarray:
     return w
 
 
-def _with_intercept_max(X: np.ndarray, Y: np.ndarray, w: np.ndarray):
-    """``([X, 1], its columns' largest absolute entries, [X, 1]^T W Y)`` for a dense ``X``: the
-    design of :func:`dualmaxent.design.with_intercept` (the same bytes) filled a row block at a
-    time, each block's maxima and its share of the balance equations' right-hand side
+def _with_intercept_max(X: np.ndarray, Y: np.ndarray, w: np.ndarray, copy: bool = True):
+    """``([X, 1], its columns' largest absolute entries, [X, 1]^T W Y)`` for a dense ``X``:
+    the design a :class:`~dualmaxent.design.DenseOnes` on ``X`` itself (a read-only view) when
+    not ``copy`` and it is float64 and C-ordered, else on its float64 C-ordered copy, filled a
+    row block at a time; each block's maxima and its share of the balance equations' right-hand side
     (:func:`dualmaxent._kernels.data_sums`: the same blocks and products, so the same numbers)
-    taken while it is in cache, instead of a second pass over the copy for each (which
-    :func:`_check_scale` and the solver's stopping rule made). Measured at n = 10^5, m = 51
-    (one BLAS thread, this 2-core machine): copy then scan 13.1 ms, copy with the maxima 9.5 ms
-    (of which 4 ms is the kernel providing the new pages, the copy's own cost); the sums' own
-    pass took 3 to 5 ms, in the copy's blocks 0.5 ms more."""
+    taken while it is in cache, in one pass over ``X`` (:func:`_check_scale` and the solver's
+    stopping rule need both). Measured at n = 10^5, m = 50, two classes (one BLAS thread,
+    this 2-core machine): the copy with the intercept, its maxima and sums took 12 to 14 ms,
+    of which 6 were the copy and the kernel providing its new pages."""
     from ._kernels import add_data_sums, data_sums_blocks
 
     n, p = X.shape
     Y2 = Y if Y.ndim == 2 else Y[:, None]
-    out = np.empty((n, p + 1))
-    big = np.zeros(p + 1)
+    own = not copy and X.dtype == np.float64 and X.flags.c_contiguous
+    base = X.view() if own else np.empty((n, p))
+    big = np.zeros(p)
     sums = np.zeros((Y2.shape[1], p + 1))
     for sl in data_sums_blocks(n, p + 1, Y2.shape[1]):
-        B = out[sl]
-        B[:, :-1] = X[sl]
-        B[:, -1] = 1.0
+        B = base[sl]
+        if not own:
+            B[...] = X[sl]
         np.maximum(big, nx.column_absmax(B), out=big)
-        add_data_sums(sums, B, Y2[sl], w[sl])
-    return out, big, sums.T
+        add_data_sums(sums, design.DenseOnes(B), Y2[sl], w[sl])
+    base.setflags(write=False)  # (a view: the caller's array keeps its flags)
+    return design.DenseOnes(base), np.append(big, 1.0), sums.T
 
 
 def _held(dataset, key: str) -> np.ndarray | None:

@@ -276,7 +276,7 @@ class _DualMaxentEstimator(BaseEstimator):
                 dataset = Dataset._from_arrays(_fitted_design(X, penalty), y, names,
                                                self.fit_intercept, sample_weight, family,
                                                type(self).__name__, finite=finite,
-                                               count_warning=False)
+                                               count_warning=False, copy=False)
             except DataError:
                 if not finite and isinstance(X, np.ndarray) and X.dtype.kind == "f":
                     # a NaN or an infinity in X: scikit-learn's own error, as validate_data's

@@ -1624,7 +1624,7 @@ class DualObjective:
         if self._x_curvature is None:
             if self.X.nbytes // 2 > CURVATURE_COPY_MAX_BYTES:
                 return self.X
-            self._x_curvature = np.asarray(self.X, dtype=self.curvature_dtype)
+            self._x_curvature = design.astype(self.X, self.curvature_dtype)
         return self._x_curvature
 
     def _gram_matrix(self) -> np.ndarray:

@@ -216,7 +216,7 @@ def test_a_separated_subsample_is_not_a_warm_start(large_from_small, monkeypatch
 def test_subsample_views_the_rows_without_copying():
     ds = _binary(n=1000)
     sub = DualObjective(ds, Penalty("l2", 4.0)).subsample(4)
-    assert sub.dataset.n == 250 and np.shares_memory(sub.X, ds.X)
+    assert sub.dataset.n == 250 and np.shares_memory(sub.X.base, ds.X.base)
     assert sub.penalty.lam == 1.0  # a quarter of the rows, a quarter of lambda
 
 

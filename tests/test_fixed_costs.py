@@ -282,7 +282,7 @@ def test_a_design_of_float32_or_integers_is_converted_by_the_data_sets_own_copy(
         ds = Dataset.from_arrays(X, y, intercept=intercept)
         ref = Dataset.from_arrays(wide, y, intercept=intercept)
         assert ds.X.dtype == np.float64 and np.array_equal(ds.X, ref.X)
-        assert not np.shares_memory(ds.X, X)
+        assert not np.shares_memory(ds.X.base if intercept else ds.X, X)
         est = MaxEntClassifier(fit_intercept=intercept).fit(X, y)
         again = MaxEntClassifier(fit_intercept=intercept).fit(wide, y)
         assert np.array_equal(est.coef_, again.coef_)
@@ -352,6 +352,13 @@ def test_nothing_the_user_gave_is_modified(monkeypatch, sparse, intercept):
         for a, b in ((stored.data, X.data), (stored.indices, X.indices),
                      (stored.indptr, X.indptr)):
             assert np.shares_memory(a, b) and not a.flags.writeable and b.flags.writeable
+    elif intercept:
+        # a float64 C-ordered X is read through a read-only view, its ones implicit (the
+        # estimator's data set lives through its fit only); the caller's array is unchanged
+        # and still writeable
+        assert np.array_equal(X, before[0]) and isinstance(ds.X, design.DenseOnes)
+        assert np.shares_memory(ds.X.base, X) and not ds.X.base.flags.writeable
+        assert X.flags.writeable
     else:
         assert np.array_equal(X, before[0]) and not np.shares_memory(ds.X, X)
         assert not ds.X.flags.writeable
@@ -866,3 +873,38 @@ def test_a_sampled_sparse_or_large_rank_pass_gram_is_not_kept():
     ident = Dataset.from_arrays(X[:few], y[:few]).identifiability
     assert ident.full_rank and ident.gram is None
     assert Dataset.from_arrays(X[:few + 1], y[:few + 1]).identifiability.gram is not None
+
+
+@pytest.mark.parametrize("k, C", [(2, 1.0), (2, np.inf), (3, 1.0), (3, np.inf), (10, 1.0)])
+def test_a_certified_fit_never_stores_the_design_with_its_ones(monkeypatch, k, C):
+    """A dense fit with the intercept reads X where it is: the ones stay implicit
+    (:class:`~dualmaxent.design.DenseOnes`) through the solve and the certificate, and no
+    pass stores ``[X, 1]`` whole or by blocks (each would be a copy of the design's bytes,
+    the cost the implicit column removes). The fit is the one of the stored design."""
+    stored = []
+    real = design.DenseOnes.toarray
+
+    def counted(self):
+        stored.append(self.shape)
+        return real(self)
+
+    rng = np.random.default_rng(k)
+    X = rng.standard_normal((3000, 6))
+    y = (X[:, :2] @ rng.standard_normal(2) + rng.standard_normal(3000) > 0).astype(int)
+    if k > 2:
+        y = (y + (X[:, 2] > 0.5) + (k > 3) * rng.integers(0, k - 2, 3000)) % k
+    monkeypatch.setattr(design.DenseOnes, "toarray", counted)
+    est = MaxEntClassifier(C=C).fit(X, y)
+    monkeypatch.undo()
+    assert stored == [] and est.certificate_.ok
+    # the same fit on a data set holding [X, 1] stored: the same coefficients, up to the
+    # order in which the intercept's term enters each sum (a relative 1e-8 of the optimum's
+    # conditioning, far below the fit's own tolerance)
+    ds = Dataset.from_arrays(X, y)
+    assert isinstance(ds.X, design.DenseOnes) and not np.shares_memory(ds.X.base, X)
+    from dualmaxent import solve_dual
+    import dataclasses
+    full = dataclasses.replace(ds, X=ds.X.toarray())
+    a = solve_dual(ds, l2=None if np.isinf(C) else 1.0 / C, tol=1e-10)
+    b = solve_dual(full, l2=None if np.isinf(C) else 1.0 / C, tol=1e-10)
+    np.testing.assert_allclose(np.asarray(a.theta), np.asarray(b.theta), rtol=1e-6, atol=1e-7)
