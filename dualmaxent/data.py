@@ -228,14 +228,15 @@ class Dataset:
     Attributes
     ----------
     X : ndarray, scipy.sparse.csr_array, dualmaxent.design.DenseOnes or OnesColumn, of shape (n, m)
-        Features, the intercept column (if any) last, an implicit column of ones
-        (:class:`~dualmaxent.design.DenseOnes` for dense features,
-        :class:`~dualmaxent.design.OnesColumn` for sparse ones; ``numpy.asarray`` makes the
-        stored array). Dense: a float64 copy (the estimators' data sets, which do not outlive
-        their fit, read a float64 C-ordered array through a read-only view). Sparse: a
-        canonical CSR read through read-only views (the caller's own arrays when they are one
-        already, as scikit-learn's vectorizers make them: change them afterwards and build
-        the data set again).
+        Features, the intercept column (if any) last. Dense: a float64 copy; for a family of
+        one parameter (a response of one column) the intercept is an implicit column of
+        ones (:class:`~dualmaxent.design.DenseOnes`; ``numpy.asarray`` makes the stored
+        array), and the estimators' data sets, which do not outlive their fit, read a float64
+        C-ordered array through a read-only view; for the categorical family the column is
+        stored. Sparse: a canonical CSR read through read-only views (the caller's own
+        arrays when they are one already, as scikit-learn's vectorizers make them: change
+        them afterwards and build the data set again), the intercept an implicit column of
+        ones (:class:`~dualmaxent.design.OnesColumn`).
     y : ndarray of shape (n,)
         The response as given.
     Y : ndarray of shape (n, k) or (n,)
@@ -376,7 +377,8 @@ class Dataset:
         view of a badly scaled design: theta for ``X`` is ``diag(scale)`` times theta for it).
         A rank pass already made is carried over (:func:`_scaled_identifiability`)."""
         X = design.scale_columns(self.X, scale)
-        for arr in (X.data, X.indices, X.indptr) if design.is_sparse(X) else (X,):
+        stored = X.base if isinstance(X, design.DenseOnes) else X
+        for arr in (X.data, X.indices, X.indptr) if design.is_sparse(X) else (stored,):
             arr.setflags(write=False)
         out = dataclasses.replace(self, X=X)
         out.__dict__["_column_max"] = self._column_max * scale  # exact: powers of two
@@ -606,8 +608,9 @@ class Dataset:
         if Xa.shape[1] == 0:
             raise DataError("no features: give at least one column or keep the intercept")
         column_max = _check_scale(Xa, w, feature_names, column_max=column_max)
-        # (a sparse X's views, and a dense one's with the intercept, are read-only already)
-        for arr in (() if design.is_sparse(Xa) or intercept else (Xa,)) + (ya, Y, w):
+        # (a sparse X's views, and the array under implicit ones, are read-only already)
+        implicit = design.is_sparse(Xa) or design.ones_implicit(Xa)
+        for arr in (() if implicit else (Xa,)) + (ya, Y, w):
             arr.setflags(write=False)
         out = cls(X=Xa, y=ya, Y=Y, classes=tuple(classes),
                   feature_names=feature_names if generated else tuple(feature_names),
@@ -1226,21 +1229,38 @@ def _checked_weights(weights, n: int) -> np.ndarray:
 
 
 def _with_intercept_max(X: np.ndarray, Y: np.ndarray, w: np.ndarray, copy: bool = True):
-    """``([X, 1], its columns' largest absolute entries, [X, 1]^T W Y)`` for a dense ``X``:
-    the design a :class:`~dualmaxent.design.DenseOnes` on ``X`` itself (a read-only view) when
-    not ``copy`` and it is float64 and C-ordered, else on its float64 C-ordered copy, filled a
-    row block at a time; each block's maxima and its share of the balance equations' right-hand side
-    (:func:`dualmaxent._kernels.data_sums`: the same blocks and products, so the same numbers)
-    taken while it is in cache, in one pass over ``X`` (:func:`_check_scale` and the solver's
-    stopping rule need both). Measured at n = 10^5, m = 50, two classes (one BLAS thread,
-    this 2-core machine): the copy with the intercept, its maxima and sums took 12 to 14 ms,
-    of which 6 were the copy and the kernel providing its new pages."""
+    """``([X, 1], its columns' largest absolute entries, [X, 1]^T W Y)`` for a dense ``X``,
+    in one pass over ``X`` a row block at a time, each block's maxima and its share of the
+    balance equations' right-hand side (:func:`dualmaxent._kernels.data_sums`: the same
+    blocks and products, so the same numbers) taken while it is in cache (:func:`_check_scale`
+    and the solver's stopping rule need both).
+
+    The design: for a response of one column (``Y`` of shape (n,): the one-parameter
+    families), a :class:`~dualmaxent.design.DenseOnes`, the ones implicit, on ``X`` itself (a
+    read-only view) when not ``copy`` and it is float64 and C-ordered, else on its float64
+    C-ordered copy; for a table (the categorical family's ``Y``), ``[X, 1]`` stored, a new
+    array. Why the two: the implicit column costs each product with ``X`` one more operation
+    per block (the intercept's term added, the residual's column sums), a scalar's on the
+    vectors of a one-parameter fit, but on a table of several columns numpy's broadcast over
+    short rows, 10 to 25 us per block of 1285 rows against a 30 to 60 us product, more over a
+    Newton fit's passes than the copy costs once. Measured at n = 10^5, m = 50 (one BLAS
+    thread, this 2-core machine, in-process A/B): the copy with the intercept, its maxima and
+    sums took 12 to 14 ms, 6 of them the copy and the kernel providing its new pages; a
+    certified two-class fit took 8 % less with the ones implicit, a three-class one 14 to
+    20 % more."""
     from ._kernels import add_data_sums, data_sums_blocks
 
     n, p = X.shape
     Y2 = Y if Y.ndim == 2 else Y[:, None]
-    own = not copy and X.dtype == np.float64 and X.flags.c_contiguous
-    base = X.view() if own else np.empty((n, p))
+    implicit = Y.ndim == 1
+    own = implicit and not copy and X.dtype == np.float64 and X.flags.c_contiguous
+    if own:
+        base = X.view()
+    elif implicit:
+        base = np.empty((n, p))
+    else:
+        out = np.empty((n, p + 1))
+        base = out[:, :-1]
     big = np.zeros(p)
     sums = np.zeros((Y2.shape[1], p + 1))
     for sl in data_sums_blocks(n, p + 1, Y2.shape[1]):
@@ -1248,7 +1268,13 @@ def _with_intercept_max(X: np.ndarray, Y: np.ndarray, w: np.ndarray, copy: bool 
         if not own:
             B[...] = X[sl]
         np.maximum(big, nx.column_absmax(B), out=big)
-        add_data_sums(sums, design.DenseOnes(B), Y2[sl], w[sl])
+        if implicit:
+            add_data_sums(sums, design.DenseOnes(B), Y2[sl], w[sl])
+        else:
+            out[sl, -1] = 1.0
+            add_data_sums(sums, out[sl], Y2[sl], w[sl])
+    if not implicit:
+        return out, np.append(big, 1.0), sums.T
     base.setflags(write=False)  # (a view: the caller's array keeps its flags)
     return design.DenseOnes(base), np.append(big, 1.0), sums.T
 

@@ -296,7 +296,9 @@ class DenseOnes(_Stored):
             raise ValueError(f"matmul: X has {self.shape[1]} columns, the operand {V.shape[0]} "
                              "rows")
         out = self.base @ V[:-1]
-        out += V[-1]
+        # (one column: its intercept added as to a vector, numpy's broadcast over rows of one
+        # entry would take a loop per row)
+        (out.reshape(-1) if out.ndim == 2 and out.shape[1] == 1 else out).__iadd__(V[-1])
         return out
 
     def __rmatmul__(self, L):
@@ -308,6 +310,8 @@ class DenseOnes(_Stored):
         return out
 
     def __getitem__(self, key):
+        if type(key) is slice:  # (a pass's row block: the fast path)
+            return DenseOnes(self.base[key])
         if isinstance(key, tuple) and (len(key) != 2 or any(
                 k is None or k is Ellipsis for k in key)):
             return self.toarray()[key]  # (new axes, an ellipsis: numpy's, on the stored array)
@@ -394,6 +398,8 @@ def _column_sums(R: np.ndarray):
     (1236, 3)); a vector's sum."""
     if R.ndim == 1:
         return R.sum()
+    if R.shape[1] == 1:
+        return R.reshape(-1).sum(keepdims=True) if R.flags.c_contiguous else R.sum(axis=0)
     return np.ones(R.shape[0], dtype=R.dtype) @ R
 
 
