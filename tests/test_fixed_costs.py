@@ -877,7 +877,8 @@ def test_a_sampled_sparse_or_large_rank_pass_gram_is_not_kept():
 
 @pytest.mark.parametrize("k, C", [(2, 1.0), (2, np.inf), (3, 1.0), (10, np.inf)])
 def test_a_certified_fit_stores_the_ones_only_for_a_table_response(monkeypatch, k, C):
-    """A dense two-class fit with the intercept reads X where it is: the ones stay implicit
+    """A dense two-class fit with the intercept (of an X above
+    :data:`~dualmaxent.data.IMPLICIT_ONES_MIN_BYTES`) reads X where it is: the ones stay implicit
     (:class:`~dualmaxent.design.DenseOnes`) through the solve and the certificate, and no
     pass stores ``[X, 1]`` whole or by blocks (each would be a copy of the design's bytes,
     the cost the implicit column removes). A categorical fit of several classes stores
@@ -899,7 +900,11 @@ def test_a_certified_fit_stores_the_ones_only_for_a_table_response(monkeypatch, 
     y = (X[:, :2] @ rng.standard_normal(2) + rng.standard_normal(3000) > 0).astype(int)
     if k > 2:
         y = (y + (X[:, 2] > 0.5) + rng.integers(0, k - 1, 3000)) % k
+    from dualmaxent import data as data_module
+
+    assert isinstance(Dataset.from_arrays(X, y).X, np.ndarray)  # (small: stored)
     seen = _captured(monkeypatch)
+    monkeypatch.setattr(data_module, "IMPLICIT_ONES_MIN_BYTES", 0)  # (this small X too)
     monkeypatch.setattr(design.DenseOnes, "toarray", counted)
     est = MaxEntClassifier(C=C).fit(X, y)
     ds = seen["dataset"]
