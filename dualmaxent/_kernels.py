@@ -144,21 +144,11 @@ def linear_predictor(X, W, b, transform=None, block_bytes: int = PREDICT_BLOCK_B
     with _one_blas_thread() if len(parts) > 1 else contextlib.nullcontext():
         for sl in parts:
             part = out[sl]
-            _product_into(X[sl], W, part)
+            design.product_into(X[sl], W, part)
             part += b
             if transform is not None:
                 transform(part)
     return out
-
-
-def _product_into(Xb, V: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out = X_b V`` for a dense block (an ndarray, or a :class:`~dualmaxent.design.DenseOnes`:
-    ``B_b V[:-1] + V[-1]``, the intercept's term added in place), no temporary."""
-    if isinstance(Xb, design.DenseOnes):
-        np.matmul(Xb.base, V[:-1], out=out)
-        out += V[-1]
-        return out
-    return np.matmul(Xb, V, out=out)
 
 
 def data_sums(X, Y, w, block_bytes: int = BLOCK_BYTES) -> np.ndarray:
@@ -592,7 +582,7 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
             resid = resid_buf[:nb]
             eta = resid if eta_out is None else eta_out[sl]
             if direct:
-                _product_into(Xb, theta, eta)
+                design.product_into(Xb, theta, eta)
             else:
                 eta[...] = Xb @ theta
             var = None if var_buf is None else var_buf[:nb]

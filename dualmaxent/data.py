@@ -1248,9 +1248,9 @@ def _with_intercept_max(X: np.ndarray, Y: np.ndarray, w: np.ndarray, copy: bool 
     :class:`~dualmaxent.design.DenseOnes`, the ones implicit, on ``X`` itself (a
     read-only view) when not ``copy`` and it is float64 and C-ordered, else on its float64
     C-ordered copy; otherwise (the categorical family's tables, a small ``X``), ``[X, 1]``
-    stored, a new array. Why the two: the implicit column costs each product with ``X`` one more operation
-    per block (the intercept's term added, the residual's column sums), a scalar's on the
-    vectors of a one-parameter fit, but on a table of several columns numpy's broadcast over
+    stored, a new array. Why the two: the implicit column costs each product with ``X`` one
+    more operation per block (the intercept's term added, the residual's column sums), a
+    scalar's on the vectors of a one-parameter fit, but on a table of several columns numpy's broadcast over
     short rows, 10 to 25 us per block of 1285 rows against a 30 to 60 us product, more over a
     Newton fit's passes than the copy costs once. Measured at n = 10^5, m = 50 (one BLAS
     thread, this 2-core machine, in-process A/B): the copy with the intercept, its maxima and

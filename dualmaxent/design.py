@@ -7,9 +7,9 @@ many-level categorical column) as a ``scipy.sparse.csr_array`` in canonical form
 sorted indices, no duplicates) or, with an intercept, a :class:`OnesColumn`: that CSR and the
 implicit ones. Everything the passes do with ``X`` is a product ``X[rows] @ theta`` or
 ``X[rows].T @ R``, which numpy, scipy, :class:`DenseOnes` and :class:`OnesColumn` spell alike
-and which returns a dense array either way; this module holds the rest, each operation once: absolute
-values, one column, column maxima and sums of squares, row norms, rows scaled by a vector, and
-weighted Gram matrices ``X^T diag(d) X`` (dense, (m, m): only for a small ``m``).
+and which returns a dense array either way; this module holds the rest, each operation once:
+absolute values, one column, column maxima and sums of squares, row norms, rows scaled by a
+vector, and weighted Gram matrices ``X^T diag(d) X`` (dense, (m, m): only for a small ``m``).
 
 Nothing here densifies ``X``: each function's cost and memory are those of the stored entries
 plus its (m,) or (rows,) result (a scaled copy for the scaling functions), except
@@ -28,7 +28,8 @@ import scipy.sparse as sp
 
 from . import _numerics as nx
 
-__all__ = ["is_sparse", "OnesColumn", "DenseOnes", "dense", "ones_implicit", "write_into", "astype", "as_sparse", "ones_column", "read_only", "csr_xt",
+__all__ = ["is_sparse", "OnesColumn", "DenseOnes", "ones_implicit", "write_into", "astype",
+           "product_into", "as_sparse", "ones_column", "read_only", "csr_xt",
            "ones_xt", "with_intercept", "with_data", "absolute", "has_negative", "column",
            "column_absmax", "column_sq_sums", "row_sq_norms", "scale_rows", "scale_columns",
            "multiply", "weighted_gram", "nbytes"]
@@ -295,11 +296,8 @@ class DenseOnes(_Stored):
         if V.shape[:1] != (self.shape[1],):
             raise ValueError(f"matmul: X has {self.shape[1]} columns, the operand {V.shape[0]} "
                              "rows")
-        out = self.base @ V[:-1]
-        # (one column: its intercept added as to a vector, numpy's broadcast over rows of one
-        # entry would take a loop per row)
-        (out.reshape(-1) if out.ndim == 2 and out.shape[1] == 1 else out).__iadd__(V[-1])
-        return out
+        shape = (self.shape[0],) + V.shape[1:]
+        return product_into(self, V, np.empty(shape, dtype=np.result_type(self.base, V)))
 
     def __rmatmul__(self, L):
         """``L [B, 1]`` for ``L`` of shape (q, n) or (n,): ``[L B, L 1]``."""
@@ -403,6 +401,19 @@ def _column_sums(R: np.ndarray):
     return np.ones(R.shape[0], dtype=R.dtype) @ R
 
 
+def product_into(X, V: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = X V`` for a dense ``X`` (an ndarray, or a :class:`DenseOnes`: ``B V[:-1]`` and
+    the intercept's term ``V[-1]`` added in place), no temporary; ``out`` C-ordered of shape
+    (n,) + V.shape[1:]."""
+    if not isinstance(X, DenseOnes):
+        return np.matmul(X, V, out=out)
+    np.matmul(X.base, V[:-1], out=out)
+    # (one column: its intercept added as to a vector, numpy's broadcast over rows of one
+    # entry would take a loop per row)
+    (out.reshape(-1) if out.ndim == 2 and out.shape[1] == 1 else out).__iadd__(V[-1])
+    return out
+
+
 def write_into(X, out: np.ndarray) -> np.ndarray:
     """The entries of a dense ``X`` (an ndarray or a :class:`DenseOnes`) written into ``out``
     (of ``X``'s shape; converted to its dtype)."""
@@ -420,14 +431,6 @@ def astype(X, dtype):
     if isinstance(X, DenseOnes):
         return X if X.dtype == dtype else DenseOnes(np.asarray(X.base, dtype=dtype))
     return np.asarray(X, dtype=dtype)
-
-
-def dense(X) -> np.ndarray:
-    """``X`` as a dense ndarray: a :class:`DenseOnes` design's stored ``[B, 1]`` (a copy), an
-    ndarray itself (sparse designs: ``toarray``)."""
-    if isinstance(X, np.ndarray):
-        return X
-    return X.toarray()
 
 
 def ones_implicit(X) -> bool:
@@ -612,10 +615,7 @@ def with_intercept(X):
         data[ones] = 1.0
         indices[ones] = m
         return sp.csr_array((data, indices, indptr), shape=(n, m + 1))
-    design = np.empty((n, X.shape[1] + 1))
-    design[:, :-1] = X
-    design[:, -1] = 1.0
-    return design
+    return write_into(DenseOnes(X), np.empty((n, X.shape[1] + 1)))
 
 
 def with_data(X, data: np.ndarray) -> sp.csr_array:
@@ -626,7 +626,7 @@ def with_data(X, data: np.ndarray) -> sp.csr_array:
 
 def absolute(X):
     """``|X|`` entrywise: for a CSR ``X`` its pattern with new entries only (:func:`with_data`)."""
-    if isinstance(X, (OnesColumn, DenseOnes)):
+    if ones_implicit(X):
         return type(X)(absolute(X.base))
     if is_sparse(X):
         return with_data(sp.csr_array(X), np.abs(X.data))
