@@ -385,6 +385,9 @@ class Dataset:
         sums = held_data_sums(self)
         if sums is not None:  # (each row of X^T W Y times its column's power of two: exact)
             out.__dict__["_data_sums"] = sums * scale[:, None]
+        wsums = held_weight_sums(self)
+        if wsums is not None:  # (and of X^T w)
+            out.__dict__["_weight_sums"] = wsums * scale
         if "identifiability" in self.__dict__:
             out.__dict__["identifiability"] = _scaled_identifiability(
                 self.identifiability, 1.0 / scale, self.feature_names)
@@ -589,13 +592,13 @@ class Dataset:
         w = _checked_weights(weights, n)
         if weights is not None:
             _warn_if_light(w)
-        column_max = sums = None
+        column_max = sums = wsums = None
         if intercept:
             if sparse:  # the ones implicit, X's entries read where they are
                 Xa = design.ones_column(Xa)
             else:  # the ones implicit, maxima and X^T W Y in one pass (:func:`_with_intercept_max`)
                 given = Xa
-                Xa, column_max, sums = _with_intercept_max(given, Y, w, copy)
+                Xa, column_max, sums, wsums = _with_intercept_max(given, Y, w, copy)
                 if by_copy and not np.all(np.isfinite(column_max)):
                     _check_finite(given, feature_names)  # (the error naming the first entry)
                 del given
@@ -618,6 +621,8 @@ class Dataset:
         out.__dict__["_column_max"] = column_max  # the scale check's pass, not made again
         if sums is not None and np.all(np.isfinite(sums)):  # (the stopping rule's, not again)
             out.__dict__["_data_sums"] = sums
+            if np.all(np.isfinite(wsums)):
+                out.__dict__["_weight_sums"] = wsums
         return out
 
     @classmethod
@@ -1237,11 +1242,13 @@ IMPLICIT_ONES_MIN_BYTES = 1 << 21
 
 
 def _with_intercept_max(X: np.ndarray, Y: np.ndarray, w: np.ndarray, copy: bool = True):
-    """``([X, 1], its columns' largest absolute entries, [X, 1]^T W Y)`` for a dense ``X``,
-    in one pass over ``X`` a row block at a time, each block's maxima and its share of the
-    balance equations' right-hand side (:func:`dualmaxent._kernels.data_sums`: the same
-    blocks and products, so the same numbers) taken while it is in cache (:func:`_check_scale`
-    and the solver's stopping rule need both).
+    """``([X, 1], its columns' largest absolute entries, [X, 1]^T W Y, [X, 1]^T w)`` for a
+    dense ``X``, in one pass over ``X`` a row block at a time, each block's maxima and its
+    share of the balance equations' right-hand side (:func:`dualmaxent._kernels.data_sums`: the
+    same blocks and products, so the same numbers) and of the weighted column sums taken while
+    it is in cache (:func:`_check_scale` and the solver's stopping rule need the
+    first two; the last two give the likelihood's value and gradient at the start in closed
+    form, :meth:`dualmaxent.objective.DualObjective.start`).
 
     The design: for a response of one column (``Y`` of shape (n,): the one-parameter
     families) and an ``X`` of :data:`IMPLICIT_ONES_MIN_BYTES` or more, a
@@ -1272,20 +1279,23 @@ def _with_intercept_max(X: np.ndarray, Y: np.ndarray, w: np.ndarray, copy: bool 
         base = out[:, :-1]
     big = np.zeros(p)
     sums = np.zeros((Y2.shape[1], p + 1))
+    wsums = np.zeros(p + 1)
     for sl in data_sums_blocks(n, p + 1, Y2.shape[1]):
         B = base[sl]
         if not own:
             B[...] = X[sl]
         np.maximum(big, nx.column_absmax(B), out=big)
         if implicit:
-            add_data_sums(sums, design.DenseOnes(B), Y2[sl], w[sl])
+            Xb = design.DenseOnes(B)
         else:
             out[sl, -1] = 1.0
-            add_data_sums(sums, out[sl], Y2[sl], w[sl])
+            Xb = out[sl]
+        add_data_sums(sums, Xb, Y2[sl], w[sl])
+        wsums += w[sl] @ Xb
     if not implicit:
-        return out, np.append(big, 1.0), sums.T
+        return out, np.append(big, 1.0), sums.T, wsums
     base.setflags(write=False)  # (a view: the caller's array keeps its flags)
-    return design.DenseOnes(base), np.append(big, 1.0), sums.T
+    return design.DenseOnes(base), np.append(big, 1.0), sums.T, wsums
 
 
 def _held(dataset, key: str) -> np.ndarray | None:
@@ -1305,6 +1315,12 @@ def held_data_sums(dataset) -> np.ndarray | None:
     """``X^T W Y`` (m, q) where the data set holds it already (summed while
     :meth:`Dataset.from_arrays` copied a dense ``X``, :func:`_with_intercept_max`), else None."""
     return _held(dataset, "_data_sums")
+
+
+def held_weight_sums(dataset) -> np.ndarray | None:
+    """``X^T w`` (m,), the weighted column sums, where the data set holds them already (summed
+    with :func:`held_data_sums`), else None."""
+    return _held(dataset, "_weight_sums")
 
 
 #: :func:`_check_scale` skips the sums of squares when the columns' maxima alone decide, with

@@ -489,7 +489,7 @@ def test_the_copy_with_its_maxima_is_the_design_and_its_column_maxima(n, p, orde
     rng = np.random.default_rng(p)
     w = rng.uniform(0.5, 2.0, n)
     for Y in (np.eye(3)[rng.integers(0, 3, n)], rng.integers(0, 2, n).astype(float)):
-        out, big, sums = _data._with_intercept_max(X, Y, w)
+        out, big, sums, wsums = _data._with_intercept_max(X, Y, w)
         assert np.array_equal(out, design.with_intercept(X)) and out.flags.c_contiguous
         np.testing.assert_array_equal(big, np.abs(design.with_intercept(X)).max(axis=0))
         # X^T W Y: the solver's own sums (the same blocks and products: the same numbers), and
@@ -500,6 +500,9 @@ def test_the_copy_with_its_maxima_is_the_design_and_its_column_maxima(n, p, orde
                           for i in range(p + 1)])
         allowed = gamma(n + 2) * (np.abs(out).T @ (w[:, None] * np.abs(Y2)))
         assert np.all(np.abs(sums - exact) <= allowed)
+        # X^T w, the weighted column sums, within the rounding of n products summed
+        exact = np.array([math.fsum(out[:, i] * w) for i in range(p + 1)])
+        assert np.all(np.abs(wsums - exact) <= gamma(n + 2) * (np.abs(out).T @ w))
 
 
 def test_the_solver_reads_the_sums_the_data_set_holds(monkeypatch):
@@ -920,3 +923,79 @@ def test_a_certified_fit_stores_the_ones_only_for_a_table_response(monkeypatch, 
     a = np.asarray(solve_dual(ds, l2=l2, tol=1e-10).theta)
     b = np.asarray(solve_dual(other, l2=l2, tol=1e-10).theta)
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+# -- the likelihood at the start in closed form (issue 19: the solve's first pass saved) --------
+
+from dualmaxent.objective import make_objective
+
+
+@pytest.mark.parametrize("family, n, p", [("bernoulli", 3000, 5), ("bernoulli", 6000, 50),
+                                          ("categorical", 2000, 4), ("poisson", 2500, 3),
+                                          ("gaussian", 1500, 6)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_start_has_the_value_and_gradient_of_a_pass_without_one(family, n, p, weighted,
+                                                                    monkeypatch):
+    # at theta = (0, ..., 0, eta_0) every row has eta_0, so l and G = X^T W (Y - mu) follow
+    # from X^T W Y and X^T w, the sums the data set formed while it copied X
+    rng = np.random.default_rng(n + p)
+    X = rng.standard_normal((n, p)) * rng.uniform(0.1, 3.0, p) + rng.uniform(-1, 1, p)
+    eta = X @ rng.standard_normal(p) * 0.3
+    y = {"bernoulli": lambda: (rng.random(n) < nx.sigmoid(eta)).astype(int),
+         "categorical": lambda: rng.integers(0, 3, n),
+         "poisson": lambda: rng.poisson(np.exp(eta)),
+         "gaussian": lambda: eta + rng.standard_normal(n)}[family]()
+    w = rng.uniform(0.0, 3.0, n) if weighted else None
+    if weighted:
+        w[::7] = 0.0
+    ds = Dataset.from_arrays(X, y, family=family, weights=w)
+    obj = make_objective(ds)
+    theta = obj.theta(obj.start())
+    assert np.any(theta) and not np.any(np.asarray(theta)[:-1])
+    # the definitions, from every row (the family's own functions on the n rows)
+    Xf = np.asarray(ds.X, dtype=np.float64)
+    E = np.broadcast_to(np.asarray(theta)[-1], (n,) + np.shape(theta)[1:])
+    mu = ds.family.mean(np.array(E))
+    Y, wt = ds.Y, ds.weights
+    R = (Y - mu).reshape(n, -1)
+    exact_G = np.array([[math.fsum(Xf[:, i] * wt * R[:, c]) for c in range(R.shape[1])]
+                        for i in range(Xf.shape[1])])
+    terms = (Y * E).reshape(n, -1).sum(axis=1) - ds.family.log_partition(np.array(E))
+    exact_l = math.fsum(wt * terms)
+
+    def no_pass(*args, **kwargs):
+        raise AssertionError("a pass over X at the start")
+
+    monkeypatch.setattr(type(ds.family), "one_pass", no_pass)
+    value, G, C = obj._loglik(theta)
+    assert C is None and G.shape == exact_G.shape
+    # X^T W Y and X^T w each within gamma(n + 2) of their sums of magnitudes, mu's few roundings
+    scale = np.abs(Xf).T @ (wt[:, None] * (np.abs(Y).reshape(n, -1) + np.abs(mu).reshape(n, -1)))
+    assert np.all(np.abs(G - exact_G) <= gamma(n + 8) * scale)
+    assert abs(value - exact_l) <= gamma(n + 8) * float(wt @ (np.abs(
+        (Y * E).reshape(n, -1)).sum(axis=1) + np.abs(ds.family.log_partition(np.array(E)))))
+    # the kept point, as a pass keeps it: P (categorical) or eta
+    kept = obj._point[1]
+    np.testing.assert_allclose(kept, mu if ds.family.multiclass else E,
+                               rtol=4 * np.finfo(np.float64).eps)
+    # a curvature asked for there, or a point off the start, takes its pass
+    with pytest.raises(AssertionError, match="a pass over X"):
+        obj._loglik(np.asarray(theta) + 0.0, hessian=True)
+    moved = np.array(theta, dtype=np.float64)
+    moved[0] += 0.1
+    with pytest.raises(AssertionError, match="a pass over X"):
+        obj._loglik(moved)
+
+
+def test_a_sparse_or_engine_data_set_takes_its_pass_at_the_start(monkeypatch):
+    rng = np.random.default_rng(5)
+    X = sp.random(400, 8, density=0.3, random_state=5, format="csr")
+    y = rng.integers(0, 2, 400)
+    ds = Dataset.from_arrays(X, y, family="bernoulli")
+    obj = make_objective(ds)
+    calls = []
+    real = type(ds.family).one_pass
+    monkeypatch.setattr(type(ds.family), "one_pass",
+                        lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    obj._loglik(obj.theta(obj.start()))
+    assert calls == [1]  # (no sums held for a sparse X: the pass)
