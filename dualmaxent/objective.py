@@ -201,6 +201,10 @@ class CurvatureSystem(NamedTuple):
         The precision CG keeps its step in: float32 on theta's table (a wide sparse design,
         whose vectors are the memory of the solve; its rounding bounded by CG,
         :func:`dualmaxent.solvers.cg_direction`), float64 elsewhere.
+    exact : bool
+        Whether ``M`` is ``C`` itself (up to its ``1e-12`` shift): the Kronecker
+        preconditioner where every row has the same mean (:meth:`DualObjective.
+        curvature_system`), whose ``M^-1 g`` is then the Newton step with no product formed.
     """
 
     curve: Callable
@@ -209,6 +213,7 @@ class CurvatureSystem(NamedTuple):
     enter: Callable
     leave: Callable
     step_dtype: type = np.float64
+    exact: bool = False
 
     @classmethod
     def of(cls, matvec, psolve, enter=None, leave=None) -> "CurvatureSystem":
@@ -637,6 +642,7 @@ class DualObjective:
         #: lower it to float32 on well-conditioned designs
         self.curvature_dtype = np.float64
         self._seed = None  # a nearby curvature handed over by seed_curvature, used once
+        self._psolve_exact = False  # whether the last psolve made is M's Cholesky or eigen form
         self._x_curvature = None  # X in float32 for the products (_curvature_design)
 
     @property
@@ -1143,6 +1149,14 @@ class DualObjective:
         preconditioner on the layout conjugate gradients work in, ``enter(g)`` the packed
         ``g`` in that layout and ``leave(s)`` the packed vector of ``s``.
 
+        Where every row has the same mean (:meth:`_uniform_mean`: the start) and the
+        preconditioner is the Kronecker one (or its dense Cholesky), ``A`` is every row's
+        curvature and ``M = A (x) X^T W X`` plus the penalty is ``-H`` itself: the system says
+        so (``exact``), and CG takes ``M^-1 g`` as the step without a product to confirm it.
+        Measured (``MaxEntClassifier(tol=1e-4).fit``, in-process A/B, one BLAS thread): three
+        classes, 50 features, n = 10^5: one curvature-vector product (a pass) of the fit's
+        sixteen saved.
+
         A wide sparse design (:data:`SPARSE_DENSE_PRECONDITIONER_MAX`) works on theta's
         table: ``v`` of shape (m q,), the C-ordered (m, q) table flattened, its pinned entries
         zero; the product is :meth:`_table_curve`'s (a categorical family's adds into the
@@ -1159,13 +1173,24 @@ class DualObjective:
         ``leave`` returning their argument, the step float64.
         """
         if not self._works_on_tables():
-            return CurvatureSystem.of(*self.curvature_operator(beta))
+            system = CurvatureSystem.of(*self.curvature_operator(beta))
+            return system._replace(exact=self._psolve_exact and self._uniform_mean(beta))
         theta = self.theta(beta)
         curve = self._table_curve(theta, self._curvature_pieces(theta)[1])
         del theta  # (not alive while the preconditioner is made: the coarse space's peak)
         pre = self._wide_psolve(beta)
         return CurvatureSystem(curve, pre.first, pre.advance, self._table_of, self._packed_of,
                                np.float32)
+
+    def _uniform_mean(self, beta) -> bool:
+        """Whether every row has the same mean at ``beta``: theta's only nonzero row is the
+        intercept's (:meth:`start`), nothing is forced, and the curvature's pieces are this
+        class's own (:meth:`_curvature_pieces`: ``A`` the mean of the rows' curvatures)."""
+        if (self.forced is not None or not self.dataset.intercept
+                or type(self)._curvature_pieces is not DualObjective._curvature_pieces
+                or type(self).curvature_operator is not DualObjective.curvature_operator):
+            return False
+        return not np.any(np.asarray(self.theta(beta)).reshape(self.dataset.m, -1)[:-1])
 
     def _works_on_tables(self) -> bool:
         """Whether :meth:`curvature_system` works on theta's table (a wide sparse design, this
@@ -1287,6 +1312,7 @@ class DualObjective:
         :meth:`_curvature_pieces` there)."""
         m = self.X.shape[1]
         lam = self.penalty.l2_lam
+        self._psolve_exact = False  # (True below where M is the Kronecker form itself)
         if design.is_sparse(self.X) and m > SPARSE_DENSE_PRECONDITIONER_MAX:
             table = self._wide_psolve(beta)  # (on theta's table: packed on the way)
             return lambda r: self._packed_of(table(self._table_of(r)))
@@ -1298,11 +1324,13 @@ class DualObjective:
 
         psolve = self._kronecker_psolve(A)
         if psolve is not None:
+            self._psolve_exact = True
             return psolve
         M = np.kron(A, self._gram)[np.ix_(idx, idx)]
         M[np.diag_indices_from(M)] += pdiag + 1e-12 * max(float(np.abs(M).max()), 1.0)
         try:
             cf = scipy.linalg.cho_factor(M, lower=True, check_finite=False)
+            self._psolve_exact = True
 
             def psolve(r):
                 return scipy.linalg.cho_solve(cf, r, check_finite=False)

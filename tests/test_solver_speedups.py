@@ -24,6 +24,8 @@ from dualmaxent.data import Dataset
 from dualmaxent.dual import make_objective, solve_dual
 from dualmaxent.results import Penalty
 
+from _rounding import gamma
+
 TOL = 1e-10
 
 
@@ -322,6 +324,49 @@ def test_the_preconditioner_is_the_curvature_at_the_class_frequency_start(k, l2)
     step = obj.curvature_operator(beta)[1](grad)
     newton = np.linalg.solve(-obj.hessian(beta), grad)
     assert np.allclose(step, newton, rtol=1e-7, atol=1e-9 * float(np.abs(newton).max()))
+
+
+@pytest.mark.parametrize("k, l2", [(3, None), (3, 1.0), (4, 1.0)])
+def test_cg_takes_the_exact_preconditioner_as_the_newton_step_at_the_start(k, l2):
+    """Where every row has the same probabilities (the start) the curvature system says its
+    preconditioner is ``-H`` itself (``exact``), and :func:`~dualmaxent.solvers.cg_direction`
+    returns ``M^-1 g`` with no curvature-vector product: Newton's step, checked against the
+    Hessian formed by a pass, and its slope ``g^T s``. One step away, the system is not exact
+    and CG forms its products."""
+    ds = _dataset(3000, 10, k)
+    obj = make_objective(ds, Penalty("l2", l2) if l2 else Penalty())
+    beta = obj.start()
+    grad = obj.smooth_value_grad(beta)[1]
+    newton = np.linalg.solve(-obj.hessian(beta), grad)
+    products = []
+    real = obj._curvature_pieces
+
+    def counted(theta):
+        A, hessp = real(theta)
+        return A, lambda V: products.append(1) or hessp(V)
+
+    obj._curvature_pieces = counted
+    assert obj.curvature_system(beta).exact
+    s, slope = S.cg_direction(obj, beta, grad.copy(), obj.kkt_residual(beta, grad),
+                              overwrite=True)
+    assert products == []
+    # each solves -H perturbed by delta ||H||_2 at most: the Kronecker form's shift 1e-12 max|M|,
+    # and the sums' rounding, gamma(n + p) times |X|^T D |X|, whose 2-norm is at most its trace,
+    # that of -H, at most p ||H||_2; so each step is within kappa delta / (1 - kappa delta) of
+    # the exact one in 2-norm (Higham, Accuracy and Stability, Theorem 7.2)
+    H = -obj.hessian(beta)
+    kappa, p = float(np.linalg.cond(H)), H.shape[0]
+    delta = 1e-12 + gamma(ds.n + p) * p
+    assert kappa * delta < 0.5
+    bound = 2 * kappa * delta / (1 - kappa * delta) * float(np.linalg.norm(newton))
+    assert float(np.linalg.norm(s - newton)) <= bound
+    # its slope g^T s: CG's r^T z, the same sum but for its p roundings
+    assert abs(slope - float(grad @ s)) <= 2 * gamma(p) * float(np.abs(grad) @ np.abs(s))
+    moved = beta + 0.05 * newton
+    grad = obj.smooth_value_grad(moved)[1]
+    assert not obj.curvature_system(moved).exact
+    S.cg_direction(obj, moved, grad, obj.kkt_residual(moved, grad))
+    assert len(products) >= 1
 
 
 def test_three_classes_of_ten_features_reuse_a_factorisation_below_large_rows():
