@@ -820,14 +820,11 @@ class DualObjective:
         of eight, 5 to 6 ms); a curvature asked for there still takes its pass.
         """
         held = self._start_sums
-        if held is None:
-            return None
-        T = np.asarray(theta).reshape(self.dataset.m, -1)
-        if np.any(T[:-1]):
+        if held is None or not self._intercept_only(theta):
             return None
         sums, wsums = held
         total = wsums[-1]  # sum w (the intercept's column sum)
-        eta = T[-1:]  # (1, q)
+        eta = np.asarray(theta).reshape(self.dataset.m, -1)[-1:]  # (1, q)
         mean_response = sums[-1:] / total  # (1, q)
         if self.family.multiclass:
             value = self.family.canonical_loglik(mean_response, eta, np.array([total]))
@@ -1182,15 +1179,21 @@ class DualObjective:
         return CurvatureSystem(curve, pre.first, pre.advance, self._table_of, self._packed_of,
                                np.float32)
 
+    def _intercept_only(self, theta) -> bool:
+        """Whether ``theta``'s only nonzero row is the intercept's (:meth:`start`'s form):
+        every row's ``eta`` is then the intercept's, and so is its mean."""
+        return self.dataset.intercept and not np.any(
+            np.asarray(theta).reshape(self.dataset.m, -1)[:-1])
+
     def _uniform_mean(self, beta) -> bool:
-        """Whether every row has the same mean at ``beta``: theta's only nonzero row is the
-        intercept's (:meth:`start`), nothing is forced, and the curvature's pieces are this
-        class's own (:meth:`_curvature_pieces`: ``A`` the mean of the rows' curvatures)."""
-        if (self.forced is not None or not self.dataset.intercept
+        """Whether every row has the same mean at ``beta`` (:meth:`_intercept_only`, nothing
+        forced) and the curvature's pieces are this class's own (:meth:`_curvature_pieces`:
+        ``A`` the mean of the rows' curvatures)."""
+        if (self.forced is not None
                 or type(self)._curvature_pieces is not DualObjective._curvature_pieces
                 or type(self).curvature_operator is not DualObjective.curvature_operator):
             return False
-        return not np.any(np.asarray(self.theta(beta)).reshape(self.dataset.m, -1)[:-1])
+        return self._intercept_only(self.theta(beta))
 
     def _works_on_tables(self) -> bool:
         """Whether :meth:`curvature_system` works on theta's table (a wide sparse design, this
