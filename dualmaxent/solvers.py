@@ -1402,14 +1402,13 @@ def cg_direction(obj: DualObjective, beta, grad, rel, max_cg: int = 200, floor: 
     if r is grad and not overwrite:
         r = np.array(grad, dtype=np.float64)
     grad = None  # (r, or the caller's: not held here through the products)
-    s = np.zeros(r.shape, dtype=system.step_dtype)
-    rounding = 0.0  # e: the bound on ||s^ - s||_2 of a float32 step (Notes)
     rz, d = system.first(r)  # z_0 (a new array, never r itself)
     if system.exact and radius == np.inf:
         # M is C itself (the start: CurvatureSystem.exact): z_0 = C^-1 g is where CG's first
         # iteration would arrive, alpha = r^T z / z^T C z = 1, without its product
-        r = grad = None
         return (system.leave(d), rz) if overwrite else system.leave(d)
+    s = np.zeros(r.shape, dtype=system.step_dtype)
+    rounding = 0.0  # e: the bound on ||s^ - s||_2 of a float32 step (Notes)
     rz0, slope = rz, 0.0
     for _ in range(max_cg):
         if radius < np.inf:  # (before the product: its (n, k) table not alive beside them)

@@ -987,7 +987,7 @@ def test_the_start_has_the_value_and_gradient_of_a_pass_without_one(family, n, p
         obj._loglik(moved)
 
 
-def test_a_sparse_or_engine_data_set_takes_its_pass_at_the_start(monkeypatch):
+def test_a_sparse_data_set_takes_its_pass_at_the_start(monkeypatch):
     rng = np.random.default_rng(5)
     X = sp.random(400, 8, density=0.3, random_state=5, format="csr")
     y = rng.integers(0, 2, 400)
