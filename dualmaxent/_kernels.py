@@ -218,13 +218,13 @@ def gram(X: np.ndarray, d: np.ndarray, block_bytes: int = BLOCK_BYTES,
     d = np.asarray(d, dtype=np.float64)
     if design.is_sparse(X):  # float64 from the stored entries (dtype ignored)
         return design.weighted_gram(X, d)
-    if isinstance(X, design.DenseOnes) and not np.any(d < 0):
-        return _bordered_gram(X.base, d, block_bytes, dtype)
     if np.any(d < 0):
-        if isinstance(X, design.DenseOnes):
-            return X.T @ design.scale_rows(X, d)
+        if isinstance(X, design.DenseOnes):  # (bordered: design.weighted_gram)
+            return design.weighted_gram(X, d)
         X = np.asarray(X, dtype=np.float64)
         return (X * d[:, None]).T @ X
+    if isinstance(X, design.DenseOnes):
+        return _bordered_gram(X.base, d, block_bytes, dtype)
     X = np.asarray(X)
     if not (dtype == np.float32 and X.dtype == np.float32):
         # (a float32 X with dtype=float32 is read as it is: its entries are the conversions
@@ -645,8 +645,7 @@ def table_curvature(X, w, P, classes):
             d = w * P[:, a] * ((a == b) - P[:, b])
             if not d.any():
                 continue
-            part = (design.weighted_gram(X, d) if design.is_sparse(X)
-                    else X.T @ design.scale_rows(X, d))
+            part = design.weighted_gram(X, d)
             C[i * m:(i + 1) * m, j * m:(j + 1) * m] = part
             C[j * m:(j + 1) * m, i * m:(i + 1) * m] = part.T
     return C

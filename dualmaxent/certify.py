@@ -4245,18 +4245,6 @@ def _product(Xb, theta):
     return (theta.T @ Xb.T).T
 
 
-def _row_sq_norms(Xb) -> np.ndarray:
-    """``|x_j|^2`` of a dense block's rows, (b,): by ``einsum`` from :data:`WIDE_COLUMNS`
-    columns, below as the product of the squares with ones (faster there); a
-    :class:`~dualmaxent.design.DenseOnes` block's from its ``B``, plus one."""
-    if isinstance(Xb, design.DenseOnes):
-        out = _row_sq_norms(Xb.base)
-        out += 1.0
-        return out
-    m = Xb.shape[1]
-    return np.einsum("ij,ij->i", Xb, Xb) if m >= WIDE_COLUMNS else np.square(Xb) @ np.ones(m)
-
-
 def _mean(fam, eta, Yb, mask_b, mean=None, curv=None):
     """``(mu, curvature, log-partition)`` at ``eta`` (shape (b, q)): ``P``, ``P`` and
     ``logsumexp`` for the categorical family (softmax over the free classes when some are
@@ -4651,8 +4639,7 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     abs_diff = np.abs(diff)
     # |x_j|^2 (the attainment proof's and the multiplier bound's largest row norm) and e_j, the
     # error of eta_j (module docstring), from it (docstring above)
-    # (dense: the squares summed by one product, 0.10 ms against einsum's 0.14 on 24k rows,
-    # m = 11; from WIDE_COLUMNS columns einsum, which writes no (b, m) table of squares)
+    # (:func:`dualmaxent.design.row_sq_norms`: a narrow dense block's by one product)
     e_factor = gamma(m + 1) * (1.0 + gamma(2 * m + 8))
     theta_norm = float(np.sqrt(np.einsum("ic,ic->c", theta, theta)).max(initial=0.0))
     if columns is not None and columns.row_norm is not None:  # by the columns' (docstring)
@@ -4661,7 +4648,7 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
                         else min(x_norm * theta_norm, eta_cap))
         e_max = e
     else:
-        sq = (design.row_sq_norms(Xb) if design.is_sparse(Xb) else _row_sq_norms(Xb))
+        sq = design.row_sq_norms(Xb)
         x_norm = float(np.sqrt((sq if wb.min(initial=1.0) > 0 else sq[wb > 0]).max(initial=0.0)))
         e = np.sqrt(sq, out=sq)  # (|x_j|^2's last use: (n,) vectors are 0.1 times the sparse
         del sq                   # X's bytes of the categorical problem of ``bench --sparse``)
