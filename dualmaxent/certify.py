@@ -573,7 +573,8 @@ def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_r
     if _rank(data, engine, penalty) >= 0 and not data.identifiability.full_rank:
         ident = data.identifiability
         notes.append(f"the columns of X are linearly dependent (rank {ident.rank} of {ident.m}):"
-                     f" {'; '.join(ident.dependencies)}; theta is identified modulo these")
+                     f" {'; '.join(ident.dependencies)}; theta is identified modulo these"
+                     + ("" if ident.exact else _near_dependency(ident)))
     attained = (not can_separate or br.proves_attained or ball
                 or (sep is not None and not sep.separated))
     if penalty.active:
@@ -1359,7 +1360,21 @@ _FLAT_REASONS = {
     "curvature": (" (nothing proved: at this theta the curvature is so flat in a direction the"
                   " design has (its weights spread over many orders of magnitude) that float64"
                   " cannot resolve it; a small L2 penalty makes it provable)"),
+    "near": (" (nothing proved: a dependency of the design's columns holds only nearly, not to"
+             " the rounding of their entries, and the optimum may use the small difference with"
+             " huge coefficients; a small L2 penalty, or dropping a column, makes it provable)"),
 }
+
+
+def _near_dependency(ident) -> str:
+    """The certificate's words for a dependency the rows satisfy only nearly
+    (:attr:`dualmaxent.identifiability.Identifiability.exact`)."""
+    if not np.isfinite(ident.dependency_error):
+        return " (whether exactly is not known: the rows were not read)"
+    name = ident.dependencies[ident.worst_dependency].split(" = ")[0]
+    return (f" (only nearly: the rows satisfy the one for {name} to "
+            f"{ident.dependency_error:.1e} of its terms' size, not to the rounding of the "
+            "entries)")
 
 
 def _lost_directions(data, p: int, rank: int) -> str:
@@ -1381,7 +1396,11 @@ def _lost_directions(data, p: int, rank: int) -> str:
     QR resolves relative singular values down to 1e-10; times ``k - 1`` for the categorical
     family), or the step's residual proves nothing; and a design too ill-conditioned for the
     curvature to resolve its flattest direction robustly (:func:`stand_in_condition_max`)
-    proves nothing either, whatever this machine's rounding kept. Through an engine (Dask) the
+    proves nothing either, whatever this machine's rounding kept; nor does a dependency that
+    the rows satisfy only approximately (``"near"``, :attr:`dualmaxent.identifiability.
+    Identifiability.exact`): ``x2 = x1 + 1e-10 z`` is named ``x2 = x1`` by the QR, but ``z``
+    is in the data to six digits, and the optimum, 51.6 nats below the reduced problem's,
+    takes it with coefficients of order 1e10 (``ok`` was printed before this test). Through an engine (Dask) the
     design's identifiability is not at hand: any dropped direction counts as lost. A wide
     sparse design's rank is not computed, nor its curvature formed (rank -1): nothing to
     tell."""
@@ -1392,6 +1411,8 @@ def _lost_directions(data, p: int, rank: int) -> str:
     ident = data.identifiability
     if ident.condition > stand_in_condition_max(p):
         return "collinear"
+    if not ident.exact:  # (a near-dependency, named as one: the data resolve its direction)
+        return "near"
     units = data.k - 1 if data.family.multiclass else 1
     return "curvature" if 0 <= rank < min(p, ident.rank * units) else ""
 

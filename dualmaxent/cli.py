@@ -832,7 +832,11 @@ def _point_origin(fam, pt: str, segment: float, stepped: bool = True) -> str:
 
 
 def _gap_text(gap: float, roundoff: float, relative: float) -> str:
-    """The duality gap with its round-off budget beside it, said in words when negative."""
+    """The duality gap with its round-off budget beside it, said in words when negative or
+    when the budget is unbounded (then the two numbers bound nothing)."""
+    if roundoff == np.inf:
+        return (f"{gap:+.2e}  (round-off budget unbounded: these two numbers prove nothing; "
+                "the verdict says why)")
     if not gap < 0:
         return f"{gap:+.2e}  (relative {relative:.1e}; round-off budget {roundoff:.1e})"
     if gap >= -roundoff:

@@ -1482,15 +1482,19 @@ def _scaled_identifiability(ident, scale: np.ndarray, names):
     and (both are equilibrated) condition, the null space ``diag(scale) N``, and the
     dependencies read off in ``Z``'s columns (where the sizes are comparable, so that small
     terms are told from zero) and written in ``X``'s."""
-    from .identifiability import Identifiability
+    from .identifiability import Identifiability, _name_dependencies
 
     if ident.full_rank:
         return ident
     r = ident.null_space.shape[1]
     Q = _graded_orthonormal(scale[:, None] * ident.null_space)
+    # (the dependencies' residuals relative to their terms are the same in X's columns: the
+    # scale's powers of two move no rounding)
     return Identifiability(rank=ident.rank, m=ident.m, basis=Q[:, r:], null_space=Q[:, :r],
                            condition=ident.condition,
-                           dependencies=_scaled_dependencies(ident.null_space, scale, names))
+                           dependencies=_name_dependencies(ident.null_space, names, scale),
+                           dependency_error=ident.dependency_error,
+                           worst_dependency=ident.worst_dependency)
 
 
 def _graded_orthonormal(A: np.ndarray) -> np.ndarray:
@@ -1506,37 +1510,6 @@ def _graded_orthonormal(A: np.ndarray) -> np.ndarray:
     out = np.empty_like(Q)
     out[order] = Q
     return out
-
-
-def _scaled_dependencies(null: np.ndarray, scale: np.ndarray, names) -> tuple:
-    """The dependencies of ``X``'s columns from the null space ``null`` of ``Z = X diag(scale)``
-    (as :func:`dualmaxent.identifiability._name_dependencies` names them: the pivots chosen
-    from the last feature backwards, terms below its tolerance omitted), found in ``Z``'s
-    columns and written in ``X``'s: ``z_p = sum c_b z_b`` is ``x_p = sum c_b (scale_b /
-    scale_p) x_b``."""
-    from .identifiability import _COEF_RTOL, reduced_echelon
-
-    m, r = null.shape
-    order = list(range(m - 2, -1, -1)) + [m - 1]  # last feature first, the intercept last
-    position = {c: j for j, c in enumerate(order)}
-    R, pivots = reduced_echelon(null.T[:, order])  # as _name_dependencies
-    out = []
-    for i, col in enumerate(pivots):
-        coefs, pivot = -R[i], order[col]
-        size = max(float(np.abs(coefs).max(initial=0.0)), 1.0)
-        terms = []
-        for original in [m - 1] + list(range(m - 1)):  # the intercept first, then column order
-            c = coefs[position[original]]
-            if position[original] == col or abs(c) <= _COEF_RTOL * size:
-                continue
-            c = c * scale[original] / scale[pivot]
-            mag = abs(c)
-            text = names[original] if abs(mag - 1.0) < 1e-9 else f"{mag:.6g} {names[original]}"
-            terms.append(("- " if c < 0 else "+ ") + text)
-        rhs = " ".join(terms) if terms else "0"
-        rhs = "-" + rhs[2:] if rhs.startswith("- ") else rhs.removeprefix("+ ")
-        out.append(f"{names[pivot]} = {rhs}")
-    return tuple(out)
 
 
 def _sparse_real(X):

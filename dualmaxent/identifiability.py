@@ -24,6 +24,7 @@ value below ``RANK_RTOL`` counts as zero.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,6 +103,29 @@ GRAM_KEEP_MAX_FRACTION = 0.125
 #: Coefficients of a named dependency smaller than this (relative to the largest) are omitted.
 _COEF_RTOL = 1e-8
 
+#: A named dependency is exact (:attr:`Identifiability.exact`) where every row of positive
+#: weight satisfies it to within this many unit roundoffs of the size of its terms, beyond the
+#: rounding of the residual's own sum (:func:`dependency_error`). Why a tolerance at all: a
+#: column computed from others (``3 x1``, standardised indicators beside the intercept) holds
+#: its relation only to the rounding of its entries, a few roundings each (one for ``3 x1``,
+#: two for ``(g - mean) / sd``, more where a shift cancels against the terms' scale:
+#: standardised indicators times 1e3 plus 5 left 33), while a column the QR calls dependent
+#: at a relative singular value of 1e-10 (:data:`RANK_RTOL`) may differ from the combination
+#: by a real signal at 1e-10 of its size, millions of roundings, which the likelihood's optimum
+#: uses with coefficients of order 1e10: ``x2 = x1 + 1e-10 z`` had its optimum 51.6 nats below
+#: the reduced problem's. Such a dependency is named, and the fit is made modulo it, but the
+#: checker proves nothing of the problem the data pose (:func:`dualmaxent.certify.
+#: _lost_directions`).
+DEPENDENCY_ROUNDINGS = 64
+_U = _kernels.unit_roundoff(np.float64)
+
+#: :func:`dependency_error`'s least-squares refinements of each dependency's coefficients.
+DEPENDENCY_REFINEMENTS = 2
+
+#: :func:`dependency_error` forms the residuals of this many dependencies at a time ((n, d)
+#: tables).
+DEPENDENCY_CHUNK = 16
+
 #: A sparse design's rank comes from its dense Gram matrix, up to this many columns (32 MiB);
 #: wider, it is not computed, and an unpenalised fit is refused (a penalty needs no rank).
 #: Measured on this 2-core machine, one BLAS thread: the eigendecomposition alone takes 0.16 s
@@ -143,6 +167,13 @@ class Identifiability:
         (:meth:`dualmaxent.objective.DualObjective._gram_matrix`), which would otherwise form it
         again; None when the rank was decided otherwise (a row sample, float64, a sparse
         design) or the matrix is large against ``X`` (:data:`GRAM_KEEP_MAX_FRACTION`).
+    dependency_error : float
+        How far the rows of positive weight are from satisfying the named dependencies
+        exactly: the largest residual of a row, beyond its own rounding, relative to the size
+        of its terms (:func:`dependency_error`); 0 for full rank, NaN where no row was read
+        (the rank of an engine's Gram matrix).
+    worst_dependency : int
+        The index in ``dependencies`` of the one with that residual (-1: none).
     """
 
     rank: int
@@ -152,10 +183,19 @@ class Identifiability:
     condition: float
     dependencies: tuple
     gram: np.ndarray | None = field(default=None, repr=False, compare=False)
+    dependency_error: float = 0.0
+    worst_dependency: int = -1
 
     @property
     def full_rank(self) -> bool:
         return self.rank == self.m
+
+    @property
+    def exact(self) -> bool:
+        """Whether every named dependency holds to within the rounding of the data's entries
+        (:data:`DEPENDENCY_ROUNDINGS`), so that dropping it changes no problem the data pose
+        beyond that rounding: always for full rank."""
+        return self.full_rank or bool(self.dependency_error <= DEPENDENCY_ROUNDINGS * _U)
 
     def project(self, theta: np.ndarray) -> np.ndarray:
         """The minimum-norm representative ``B B^T theta`` of theta's class modulo ``N``."""
@@ -206,11 +246,21 @@ def _identify(X, w, names, keep_gram: bool = True) -> Identifiability:
             raise DataError(f"the sparse design has fewer rows of positive weight ({rows}) than "
                             f"columns ({m}), so its columns are linearly dependent; fit it with "
                             "a penalty (l2 or l1), which needs no rank")
-        return identify_gram(_kernels.gram(X, w), names)
+        G = _kernels.gram(X, w)
+        return _with_dependency_error(identify_gram(G, names), X, w, G)
     screened = _screen(X, w, keep_gram)
     if screened is not None:
         return screened
-    return identify_gram(_kernels.gram(X, w), names, X=X, w=w)
+    G = _kernels.gram(X, w)
+    return _with_dependency_error(identify_gram(G, names, X=X, w=w), X, w, G)
+
+
+def _with_dependency_error(ident: Identifiability, X, w, G) -> Identifiability:
+    """``ident`` with its :attr:`~Identifiability.dependency_error` measured on ``X``'s rows."""
+    if ident.full_rank:
+        return ident
+    error, worst = dependency_error(X, w, ident.null_space, G)
+    return dataclasses.replace(ident, dependency_error=error, worst_dependency=worst)
 
 
 def screen(X: np.ndarray, w: np.ndarray, keep_gram: bool = True) -> Identifiability | None:
@@ -280,8 +330,11 @@ def identify_gram(G: np.ndarray, names, X=None, w=None) -> Identifiability:
         _, s, Vt = np.linalg.svd(_r_factor(X, w, d))
         null, condition = _null_from_singular(s, Vt, d, zero, m)
     basis = _complement(null, m)
+    # (the dependencies' residuals need the rows: :func:`identify` measures them, an engine's
+    # Gram matrix alone leaves them unknown)
     return Identifiability(rank=basis.shape[1], m=m, basis=basis, null_space=null,
-                           condition=condition, dependencies=_name_dependencies(null, names))
+                           condition=condition, dependencies=_name_dependencies(null, names),
+                           dependency_error=0.0 if null.shape[1] == 0 else float("nan"))
 
 
 def _null_from_singular(s, Vt, d, zero, m, rtol=None):
@@ -357,35 +410,107 @@ def reduced_echelon(R: np.ndarray) -> tuple[np.ndarray, list]:
     return R, pivots
 
 
-def _name_dependencies(N: np.ndarray, names) -> tuple:
-    """Each null vector as ``column = combination of the others`` (reduced row echelon form).
+def _echelon(N: np.ndarray):
+    """``(V, pivots)``: the null space ``N`` (m, r) as ``r`` dependencies, each a column of
+    ``V`` (m, r) with 1 at its dependent column ``pivots[i]``, 0 at the other dependencies'
+    and its other coefficients from the reduced row echelon form of ``N^T`` (``X V = 0`` as
+    ``X N = 0``), those below :data:`_COEF_RTOL` of the largest set to zero: the dependencies
+    as :func:`_name_dependencies` names them.
 
     The dependent columns are chosen from the last feature backwards, the intercept (the last
     column) last, so that the trap reads ``g3 = intercept - g1 - g2``.
     """
-    r = N.shape[1]
-    if r == 0:
-        return ()
-    m = N.shape[0]
+    m, r = N.shape
     order = list(range(m - 2, -1, -1)) + [m - 1]  # last feature first, the intercept last
-    R, pivots = reduced_echelon(N.T[:, order])  # rows: null vectors, columns in pivot order
+    R, cols = reduced_echelon(N.T[:, order])  # rows: null vectors, columns in pivot order
+    V = np.zeros((m, len(cols)))
+    V[order] = R[:len(cols)].T
+    for i in range(len(cols)):
+        scale = max(float(np.abs(V[:, i]).max(initial=0.0)), 1.0)
+        V[np.abs(V[:, i]) <= _COEF_RTOL * scale, i] = 0.0
+    return V, [order[c] for c in cols]
+
+
+def _name_dependencies(N: np.ndarray, names, scale: np.ndarray | None = None) -> tuple:
+    """Each null vector as ``column = combination of the others`` (:func:`_echelon`).
+
+    ``scale`` (m,): ``N`` is the null space of ``Z = X diag(scale)`` (a badly scaled design's
+    rescaled copy, where the terms' sizes are comparable, so that small ones are told from
+    zero), and the dependencies are written in ``X``'s columns: ``z_p = sum c_b z_b`` is ``x_p
+    = sum c_b (scale_b / scale_p) x_b``."""
+    if N.shape[1] == 0:
+        return ()
+    V, pivots = _echelon(N)
+    m = N.shape[0]
     out = []
-    for i, col in enumerate(pivots):
-        coefs = -R[i]
+    for i, pivot in enumerate(pivots):
         terms = []
-        scale = float(np.abs(coefs).max(initial=0.0))
-        position = {c: j for j, c in enumerate(order)}
-        for original in [m - 1] + list(range(m - 1)):  # the intercept first, then column order
-            j = position[original]
-            c = coefs[j]
-            if j == col or abs(c) <= _COEF_RTOL * max(scale, 1.0):
+        for j in [m - 1] + list(range(m - 1)):  # the intercept first, then column order
+            c = -V[j, i]
+            if j == pivot or c == 0.0:
                 continue
-            name = names[original]
+            if scale is not None:
+                c = c * scale[j] / scale[pivot]
             mag = abs(c)
-            text = name if abs(mag - 1.0) < 1e-9 else f"{mag:.6g} {name}"
+            text = names[j] if abs(mag - 1.0) < 1e-9 else f"{mag:.6g} {names[j]}"
             terms.append(("- " if c < 0 else "+ ") + text)
-        rhs = " ".join(terms).lstrip("+ ") if terms else "0"
-        if rhs.startswith("- ") and terms and terms[0].startswith("- "):
-            rhs = "-" + rhs[2:]
-        out.append(f"{names[order[col]]} = {rhs}")
+        rhs = " ".join(terms) if terms else "0"
+        rhs = "-" + rhs[2:] if rhs.startswith("- ") else rhs.removeprefix("+ ")
+        out.append(f"{names[pivot]} = {rhs}")
     return tuple(out)
+
+
+def dependency_error(X, w: np.ndarray, N: np.ndarray, G: np.ndarray | None = None):
+    """``(error, worst)``: how far the rows of positive weight are from satisfying exactly the
+    dependencies the null space ``N`` (m, r) names (:func:`_echelon`), and which is farthest.
+
+    For a dependency ``v`` (its support ``s`` columns) the row ``j``'s residual ``t_j =
+    x_j^T v`` is formed in float64, with ``a_j = |x_j|^T |v|``; the sum's own rounding is at
+    most ``gamma_s a_j`` (Higham, Lemma 3.1), and the error is ``max_j (|t_j| - gamma_s a_j
+    (1 + gamma_s)) / a_j`` (the last factor for ``a_j``'s rounding; rows with ``a_j = 0`` hold
+    exactly). The coefficients of ``v`` off its dependent column come from a null vector of an
+    SVD, accurate to about the design's condition times ``u``; they are first refined by
+    least squares on the weighted rows (:data:`DEPENDENCY_REFINEMENTS` steps of ``v_F -=
+    G_FF^-1 X_F^T W t`` on the support ``F``, ``G = X^T W X`` given or formed), and the
+    smallest error over the steps is kept (any ``v`` whose rows all hold proves the
+    dependency as well). ``(0.0, -1)`` for an empty ``N``."""
+    m, r = N.shape
+    if r == 0:
+        return 0.0, -1
+    V, pivots = _echelon(N)
+    pos = np.asarray(w) > 0
+    G = _kernels.gram(X, w) if G is None else G
+    absX = design.absolute(X)
+    worst, index = -np.inf, -1
+    for lo in range(0, V.shape[1], DEPENDENCY_CHUNK):
+        Vc = V[:, lo:lo + DEPENDENCY_CHUNK].copy()
+        best = np.full(Vc.shape[1], np.inf)
+        support = Vc != 0.0
+        g = np.array([_kernels.gamma(int(s), _U) for s in support.sum(axis=0)])
+        for step in range(DEPENDENCY_REFINEMENTS + 1):
+            T = np.asarray(X @ Vc, dtype=np.float64)
+            A = np.asarray(absX @ np.abs(Vc), dtype=np.float64)[pos]
+            excess = np.abs(T[pos]) - g * (1.0 + g) * A
+            rel = np.where(A > 0, excess / np.where(A > 0, A, 1.0), 0.0)
+            best = np.minimum(best, rel.max(axis=0, initial=0.0))
+            if step == DEPENDENCY_REFINEMENTS:
+                break
+            T *= np.asarray(w, dtype=np.float64)[:, None]
+            b = np.asarray(X.T @ T, dtype=np.float64)
+            for i in range(Vc.shape[1]):
+                F = np.flatnonzero(support[:, i])
+                F = F[F != pivots[lo + i]]
+                if F.size:
+                    Vc[F, i] -= _solve_equilibrated(G[np.ix_(F, F)], b[F, i])
+        top = int(np.argmax(best))
+        if best[top] > worst:
+            worst, index = float(best[top]), lo + top
+    return max(worst, 0.0), index
+
+
+def _solve_equilibrated(G: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``G^+ b`` for a Gram matrix ``G``, through its equilibrated form (least squares: a
+    singular ``G`` where other dependencies share the support)."""
+    d = np.sqrt(np.diag(G))
+    d = np.where(d > 0, 1.0 / np.where(d > 0, d, 1.0), 0.0)
+    return d * np.linalg.lstsq(d[:, None] * G * d[None, :], d * b, rcond=None)[0]

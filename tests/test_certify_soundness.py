@@ -674,6 +674,46 @@ def test_nearly_collinear_columns_are_not_certified_from_the_stand_in(family):
     assert ok.ok and ok.within <= 1e-6 * max(1.0, abs(ok.upper_bound)), ok.messages
 
 
+@pytest.mark.parametrize("family", ["bernoulli", "poisson", "gaussian", "categorical"])
+@pytest.mark.parametrize("eps", [1e-10, 1e-12])
+def test_a_near_dependency_named_by_the_rank_is_not_certified(family, eps):
+    """``x2 = x1 + eps z`` below the QR's rank tolerance: named ``x2 = x1``, and the fit made
+    modulo it, but ``z`` is in the data (to 6 and 4 digits) and the optimum takes it with
+    coefficients of order ``1 / eps``. The checker once treated the dependency as exact and
+    printed OK for a theta tens of nats from the optimum. Here the optimum is bounded from
+    above independently (the fit on ``(x1, z)``, mapped back and evaluated on the given columns
+    in written-out numpy); the certificate's proved statement ``upper - within <= OPT`` must
+    hold, and it proves nothing and says why."""
+    rng = np.random.default_rng(1)
+    n = 300
+    x1, z = rng.normal(size=(2, n))
+    signal = 0.5 * x1 + 1.5 * z
+    y = {"bernoulli": (rng.random(n) < expit(signal)).astype(float),
+         "poisson": rng.poisson(np.exp(0.3 * signal)).astype(float),
+         "gaussian": signal + rng.normal(size=n),
+         "categorical": np.digitize(signal + rng.logistic(size=n), [-1.0, 1.0])}[family]
+    data = Dataset.from_arrays(np.c_[x1, x1 + eps * z], y, family=family)
+    assert data.rank == 2  # named a dependency
+    good = solve_dual(Dataset.from_arrays(np.c_[x1, z], y, family=family), tol=1e-12).theta
+    good = good.reshape(3, -1)
+    mapped = np.stack([good[0] - good[1] / eps, good[1] / eps, good[2]])
+    eta = np.c_[x1, x1 + eps * z, np.ones(n)] @ mapped
+    if family == "categorical":
+        top = eta.max(axis=1)
+        lse = top + np.log(np.exp(eta - top[:, None]).sum(axis=1))
+        opt_above = float(np.sum(lse - eta[np.arange(n), y]))
+    else:
+        eta = eta[:, 0]
+        A = {"bernoulli": np.logaddexp(0.0, eta), "poisson": np.exp(eta),
+             "gaussian": eta**2 / 2}[family]
+        opt_above = float(np.sum(A - y * eta))
+    cert = certify(data, solve_dual(data).theta)
+    assert cert.upper_bound - cert.within <= opt_above + 1e-9 * abs(opt_above)
+    assert cert.upper_bound - opt_above > 1.0  # (the reduced fit is far from the optimum)
+    assert not cert.ok and cert.projected.flat == "near"
+    assert any("only nearly" in m for m in cert.messages)
+
+
 def test_the_verdict_counts_the_round_off_budget():
     """``ok`` means theta is proved within ``tol`` of the optimum: the round-off budget is part
     of that proof. A class of zero total weight (its probability runs to 0, the bracket's

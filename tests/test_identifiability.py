@@ -114,3 +114,68 @@ def test_a_row_sample_settles_full_rank_and_a_rank_deficient_sample_does_not(mon
     rows.clear()
     data, ident = _identify(np.column_stack([X, rare]), ["a", "b", "c", "rare"])
     assert ident.full_rank and rows[0] < 4000 and 4000 in rows
+
+
+def _row_residual(X, w, v):
+    """Definition: ``max_j |x_j^T v| / (|x_j|^T |v|)`` over the rows of positive weight, with
+    the dependency ``v`` given exactly (its coefficients written out, not refined)."""
+    X = np.asarray(X, dtype=np.float64)
+    t, a = np.abs(X @ v)[w > 0], (np.abs(X) @ np.abs(v))[w > 0]
+    return float(np.max(np.where(a > 0, t / np.where(a > 0, a, 1.0), 0.0)))
+
+
+def test_exact_dependencies_are_exact_and_near_ones_are_not():
+    """A dependency the rows satisfy to the rounding of their entries (a duplicate, ``3 x1``,
+    indicators beside the intercept, standardised indicators, a weighted row of zero weight
+    that breaks it) is exact; one they satisfy only to 1e-10 or 1e-13 of the terms' size,
+    which the QR still names (relative singular value below RANK_RTOL), is not, and its
+    measured error is the definition's residual with the written-out coefficients, up to the
+    refinement (which can only lower it) and the residual's own rounding."""
+    from sklearn.preprocessing import StandardScaler
+
+    from dualmaxent.identifiability import DEPENDENCY_ROUNDINGS
+
+    u = 2.0 ** -53
+    rng = np.random.default_rng(3)
+    n = 400
+    x1, x2, z = rng.normal(size=(3, n))
+    G = np.eye(4)[rng.integers(0, 4, n)]
+    w = np.ones(n)
+    w[7] = 0.0
+    broken = np.c_[x1, x1.copy()]
+    broken[7, 1] += 1.0  # breaks x2 = x1 on a row of weight 0 only
+    exact = {"duplicate": np.c_[x1, x1], "three": np.c_[x1, 3.0 * x1],
+             "sum": np.c_[x1, x2, 0.1 * x1 + 0.7 * x2], "trap": np.c_[G, x1],
+             "standardised": StandardScaler().fit_transform(np.c_[G, x1]),
+             "zero weight": broken}
+    for name, X in exact.items():
+        data, ident = _identify(X, [f"c{i}" for i in range(X.shape[1])],
+                                w if name == "zero weight" else None)
+        assert not ident.full_rank, name
+        assert ident.exact and ident.dependency_error <= DEPENDENCY_ROUNDINGS * u, (
+            name, ident.dependency_error / u)
+    for eps in (1e-10, 1e-13):
+        X = np.c_[x1, x1 + eps * z]
+        data, ident = _identify(X, ["a", "b"])
+        assert ident.rank == 2 and ident.dependencies == ("b = a",)  # named, as before
+        written = _row_residual(data.X, data.weights, np.array([-1.0, 1.0, 0.0]))
+        assert written > 1e3 * DEPENDENCY_ROUNDINGS * u  # (eps |z| against |x1| + |x2|)
+        assert not ident.exact
+        assert 0.5 * written <= ident.dependency_error <= written * (1 + 1e-6)
+        assert ident.dependencies[ident.worst_dependency] == "b = a"
+    # an offset feature, 1000 + 1e-7 z: named a multiple of the intercept, not exact
+    data, ident = _identify((1000.0 + 1e-7 * z)[:, None], ["reading"])
+    assert ident.dependencies == ("reading = 1000 intercept",) and not ident.exact
+
+
+def test_a_rescaled_designs_dependency_keeps_its_error():
+    """A badly scaled design's rank comes from its rescaled copy (powers of two: no rounding
+    moves), so the dependencies' residuals relative to their terms are the same numbers."""
+    rng = np.random.default_rng(4)
+    x1, z = rng.normal(size=(2, 300))
+    for second, exact in ((1e9 * x1, True), (1e9 * (x1 + 1e-11 * z), False)):
+        X = np.c_[1e-9 * x1, second]
+        with pytest.warns(Warning):
+            data = Dataset.from_arrays(X, np.arange(300) % 2, family="bernoulli")
+            ident = data.identifiability
+        assert not ident.full_rank and ident.exact == exact
