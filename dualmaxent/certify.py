@@ -508,7 +508,10 @@ def certify(data, theta, *, l2: float | None = None, l1: float | None = None,
     DualMaxentError
         A theta of the wrong shape, or not finite, or a bad ``tol``.
     """
-    with nx.one_blas_thread():  # the passes' blocks and C_SS's eigenvalues: small products
+    # (the passes' blocks and C_SS's eigenvalues: small products, one BLAS thread; a huge but
+    # finite theta overflows the logits, which every figure reads as not finite and the
+    # verdict says: numpy's own warnings of it would say it again, out of context)
+    with nx.one_blas_thread(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return _certify(data, theta, l2, l1, penalty, tol, engine, source, separation,
                         l1_ratio)
 
@@ -574,7 +577,7 @@ def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_r
         ident = data.identifiability
         notes.append(f"the columns of X are linearly dependent (rank {ident.rank} of {ident.m}):"
                      f" {'; '.join(ident.dependencies)}; theta is identified modulo these"
-                     + ("" if ident.exact else _near_dependency(ident)))
+                     + ident.near_note)
     attained = (not can_separate or br.proves_attained or ball
                 or (sep is not None and not sep.separated))
     if penalty.active:
@@ -1366,17 +1369,6 @@ _FLAT_REASONS = {
 }
 
 
-def _near_dependency(ident) -> str:
-    """The certificate's words for a dependency the rows satisfy only nearly
-    (:attr:`dualmaxent.identifiability.Identifiability.exact`)."""
-    if not np.isfinite(ident.dependency_error):
-        return " (whether exactly is not known: the rows were not read)"
-    name = ident.dependencies[ident.worst_dependency].split(" = ")[0]
-    return (f" (only nearly: the rows satisfy the one for {name} to "
-            f"{ident.dependency_error:.1e} of its terms' size, not to the rounding of the "
-            "entries)")
-
-
 def _lost_directions(data, p: int, rank: int) -> str:
     """Why the unpenalised step's ``C_SS`` (``p`` entries, factored on its numerical range,
     of rank ``rank``; -1 unknown) lost directions the design has: ``"collinear"`` (the design
@@ -1400,14 +1392,21 @@ def _lost_directions(data, p: int, rank: int) -> str:
     the rows satisfy only approximately (``"near"``, :attr:`dualmaxent.identifiability.
     Identifiability.exact`): ``x2 = x1 + 1e-10 z`` is named ``x2 = x1`` by the QR, but ``z``
     is in the data to six digits, and the optimum, 51.6 nats below the reduced problem's,
-    takes it with coefficients of order 1e10 (``ok`` was printed before this test). Through an engine (Dask) the
-    design's identifiability is not at hand: any dropped direction counts as lost. A wide
-    sparse design's rank is not computed, nor its curvature formed (rank -1): nothing to
-    tell."""
+    takes it with coefficients of order 1e10 (``ok`` was printed before this test). Through
+    an engine (Dask) the design's identifiability is not at hand: any dropped direction counts
+    as lost. A design with many more columns than rows (:data:`dualmaxent.identifiability.
+    MAX_NULLITY`) has no rank computed, but ``m - n`` exact dependencies at least (``n`` rows
+    of positive weight): a curvature of the rank its rows allow, ``min(p, n units)``, dropped
+    those and no more; of a smaller rank, a direction that may be only nearly flat. A wide
+    sparse design's curvature is not formed (rank -1): nothing to tell."""
     if not getattr(data, "rank_computable", False):
-        # (a wide sparse design, or one read through an engine, whose identifiability is not
-        # at hand: a dropped direction cannot be told from a dependency, so it counts as lost)
-        return "curvature" if 0 <= rank < p and hasattr(data, "engine") else ""
+        # (a wide design, or one read through an engine, whose identifiability is not at hand:
+        # a dropped direction cannot be told from a dependency beyond those the shape proves)
+        if hasattr(data, "engine"):
+            return "curvature" if 0 <= rank < p else ""
+        rows = int(np.count_nonzero(data.weights > 0))
+        units = data.k - 1 if data.family.multiclass else 1
+        return "curvature" if 0 <= rank < min(p, rows * units) else ""
     ident = data.identifiability
     if ident.condition > stand_in_condition_max(p):
         return "collinear"

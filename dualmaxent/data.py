@@ -332,15 +332,13 @@ class Dataset:
 
     @property
     def rank_computable(self) -> bool:
-        """Whether :attr:`identifiability` can be computed: a dense ``X``, or a sparse one of at
-        most :data:`dualmaxent.identifiability.SPARSE_RANK_MAX_COLUMNS` columns and not many
-        more columns than rows of positive weight (:data:`~dualmaxent.identifiability.
-        SPARSE_MAX_NULLITY`)."""
-        from .identifiability import SPARSE_MAX_NULLITY, SPARSE_RANK_MAX_COLUMNS
+        """Whether :attr:`identifiability` can be computed: not many more columns than rows of
+        positive weight (:data:`~dualmaxent.identifiability.MAX_NULLITY`), and a sparse ``X``
+        of at most :data:`dualmaxent.identifiability.SPARSE_RANK_MAX_COLUMNS` columns."""
+        from .identifiability import MAX_NULLITY, SPARSE_RANK_MAX_COLUMNS
 
-        return not design.is_sparse(self.X) or (
-            self.m <= SPARSE_RANK_MAX_COLUMNS
-            and self.m - int(np.count_nonzero(self.weights > 0)) <= SPARSE_MAX_NULLITY)
+        return ((not design.is_sparse(self.X) or self.m <= SPARSE_RANK_MAX_COLUMNS)
+                and self.m - int(np.count_nonzero(self.weights > 0)) <= MAX_NULLITY)
 
     @cached_property
     def _column_max(self) -> np.ndarray:
@@ -498,8 +496,9 @@ class Dataset:
         y : array_like of shape (n,)
             Class labels (categorical, bernoulli) or numbers (poisson, gaussian).
         feature_names : sequence of str, optional
-            ``p`` names; ``x1, ..., xp`` when omitted (:class:`GeneratedNames`, made only when
-            read, as are other generated names passed here).
+            ``p`` names; when omitted, a data frame's column names (pandas, polars: any ``X``
+            with ``columns``, distinct), else ``x1, ..., xp`` (:class:`GeneratedNames`, made
+            only when read, as are other generated names passed here).
         intercept : bool, default True
             Append a column of ones named ``intercept`` as the last column.
         weights : array_like of shape (n,), optional
@@ -512,6 +511,11 @@ class Dataset:
         DataError
             With a one-line message naming the problem.
         """
+        columns = getattr(X, "columns", None) if not design.is_sparse(X) else None
+        if feature_names is None and columns is not None:
+            names = [str(c) for c in columns]
+            if len(set(names)) == len(names) == np.shape(X)[1]:
+                feature_names = names
         return cls._from_arrays(X, y, feature_names, intercept, weights, family, name)
 
     @classmethod
@@ -582,8 +586,8 @@ class Dataset:
         if ya.dtype == object and any(_is_missing(v) for v in ya.tolist()):
             raise DataError("the target has missing values")
         if ya.dtype.kind == "f" and not np.all(np.isfinite(ya)):
-            raise DataError(f"the target must be finite; found {int((~np.isfinite(ya)).sum())} "
-                            "NaN or infinite values")
+            raise DataError(f"the target must be finite; found "
+                            f"{counted(int((~np.isfinite(ya)).sum()), 'NaN or infinite value')}")
         if fam.is_probability:
             _warn_if_continuous(ya)
         if fam.multiclass and count_warning:
@@ -1575,6 +1579,13 @@ def _real_array(values, what: str, keep_real: bool = False):
     except (TypeError, ValueError):
         if raw.dtype == object and any(_is_complex(v) for v in raw.ravel().tolist()):
             return raw, True
+        if raw.dtype == object and any(_is_missing(v) for v in raw.ravel().tolist()):
+            # pandas' missing value in a nullable column (its Float64, Int64): NaN, as numpy
+            # makes of None, so that the finite check names the first one's column and row
+            try:
+                return np.asarray(np.where(_missing(raw), np.nan, raw), dtype=np.float64), False
+            except (TypeError, ValueError):
+                pass
         raise DataError(f"{what} must be numeric") from None
 
 
@@ -1669,4 +1680,12 @@ def _is_numeric_array(y) -> bool:
 
 
 def _is_missing(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+    """None, a float NaN, or pandas' ``pd.NA`` / ``pd.NaT`` (told by type, pandas not
+    imported)."""
+    return (v is None or (isinstance(v, float) and math.isnan(v))
+            or type(v).__name__ in ("NAType", "NaTType"))
+
+
+def _missing(a: np.ndarray) -> np.ndarray:
+    """:func:`_is_missing` entry by entry of an object array."""
+    return np.frompyfunc(_is_missing, 1, 1)(a).astype(bool)

@@ -355,8 +355,8 @@ def rank_deficiency_message(ident, units: str = "") -> str:
     """The text of the :class:`RankDeficiencyWarning` of a design's identifiability ``ident``
     (:mod:`dualmaxent.identifiability`), its dependencies in the user's column names."""
     return (f"the columns of X are linearly dependent (rank {ident.rank} of {ident.m}): "
-            f"{'; '.join(ident.dependencies)}; theta is identified only modulo these, and the "
-            f"minimum-norm maximiser{units} is reported")
+            f"{'; '.join(ident.dependencies)}{ident.near_note}; theta is identified only modulo "
+            f"these, and the minimum-norm maximiser{units} is reported")
 
 
 @contextlib.contextmanager

@@ -133,12 +133,14 @@ DEPENDENCY_CHUNK = 16
 #: beyond this the rank would cost more than the fit.
 SPARSE_RANK_MAX_COLUMNS = 2048
 
-#: A sparse design with more columns than rows of positive weight, by more than this, is
-#: refused unpenalised whatever its width: at least this many dependencies are certain, and
-#: naming them (a reduced echelon form, ``(m - n)^2 m`` flops, and one sentence each) took 32 s
-#: for 1001 of them at n = 2000, m = 3000. A few (scikit-learn's estimator checks: 27 weighted
-#: rows, 31 columns) cost nothing and are named as for a dense design.
-SPARSE_MAX_NULLITY = 256
+#: A design, sparse or dense, with more columns than rows of positive weight, by more than
+#: this, is refused unpenalised whatever its width (and a penalised fit's certificate does not
+#: name its dependencies): at least this many dependencies are certain, and naming them (a
+#: reduced echelon form, ``(m - n)^2 m`` flops, and one sentence each) took 32 s for 1001 of
+#: them at n = 2000, m = 3000 (sparse); a dense 40 x 2000 design's L1 certificate took 137 s
+#: in its rank. A few (scikit-learn's estimator checks: 27 weighted rows, 31 columns) cost
+#: nothing and are named.
+MAX_NULLITY = 256
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,6 +176,9 @@ class Identifiability:
         (the rank of an engine's Gram matrix).
     worst_dependency : int
         The index in ``dependencies`` of the one with that residual (-1: none).
+    echelon : tuple or None
+        :func:`_echelon` of ``null_space`` where it was formed (the names and the residuals
+        read it; None: not formed).
     """
 
     rank: int
@@ -185,6 +190,7 @@ class Identifiability:
     gram: np.ndarray | None = field(default=None, repr=False, compare=False)
     dependency_error: float = 0.0
     worst_dependency: int = -1
+    echelon: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def full_rank(self) -> bool:
@@ -196,6 +202,19 @@ class Identifiability:
         (:data:`DEPENDENCY_ROUNDINGS`), so that dropping it changes no problem the data pose
         beyond that rounding: always for full rank."""
         return self.full_rank or bool(self.dependency_error <= DEPENDENCY_ROUNDINGS * _U)
+
+    @property
+    def near_note(self) -> str:
+        """Words for a dependency the rows satisfy only nearly (not :attr:`exact`), to follow
+        the dependencies' names; "" where they are exact."""
+        if self.exact:
+            return ""
+        if not np.isfinite(self.dependency_error):
+            return " (whether exactly is not known: the rows were not read)"
+        name = self.dependencies[self.worst_dependency].split(" = ")[0]
+        return (f" (only nearly: the rows satisfy the one for {name} to "
+                f"{self.dependency_error:.1e} of its terms' size, not to the rounding of the "
+                "entries)")
 
     def project(self, theta: np.ndarray) -> np.ndarray:
         """The minimum-norm representative ``B B^T theta`` of theta's class modulo ``N``."""
@@ -241,11 +260,13 @@ def _identify(X, w, names, keep_gram: bool = True) -> Identifiability:
                             f"dense Gram matrix, {8 * m * m / 2**20:.0f} MiB, would take longer "
                             f"to decompose than the fit; the limit is {SPARSE_RANK_MAX_COLUMNS} "
                             "columns); fit it with a penalty (l2 or l1), which needs no rank")
-        rows = int(np.count_nonzero(w > 0))
-        if m - rows > SPARSE_MAX_NULLITY:
-            raise DataError(f"the sparse design has fewer rows of positive weight ({rows}) than "
-                            f"columns ({m}), so its columns are linearly dependent; fit it with "
-                            "a penalty (l2 or l1), which needs no rank")
+    rows = int(np.count_nonzero(w > 0))
+    if m - rows > MAX_NULLITY:
+        raise DataError(f"the {'sparse' if design.is_sparse(X) else 'dense'} design has fewer "
+                        f"rows of positive weight ({rows}) than columns ({m}), so its columns "
+                        "are linearly dependent; fit it with a penalty (l2 or l1), which needs "
+                        "no rank")
+    if design.is_sparse(X):
         G = _kernels.gram(X, w)
         return _with_dependency_error(identify_gram(G, names), X, w, G)
     screened = _screen(X, w, keep_gram)
@@ -259,7 +280,7 @@ def _with_dependency_error(ident: Identifiability, X, w, G) -> Identifiability:
     """``ident`` with its :attr:`~Identifiability.dependency_error` measured on ``X``'s rows."""
     if ident.full_rank:
         return ident
-    error, worst = dependency_error(X, w, ident.null_space, G)
+    error, worst = dependency_error(X, w, ident.null_space, G, ident.echelon)
     return dataclasses.replace(ident, dependency_error=error, worst_dependency=worst)
 
 
@@ -332,9 +353,12 @@ def identify_gram(G: np.ndarray, names, X=None, w=None) -> Identifiability:
     basis = _complement(null, m)
     # (the dependencies' residuals need the rows: :func:`identify` measures them, an engine's
     # Gram matrix alone leaves them unknown)
+    echelon = _echelon(null) if null.shape[1] else None
     return Identifiability(rank=basis.shape[1], m=m, basis=basis, null_space=null,
-                           condition=condition, dependencies=_name_dependencies(null, names),
-                           dependency_error=0.0 if null.shape[1] == 0 else float("nan"))
+                           condition=condition,
+                           dependencies=_name_dependencies(null, names, echelon=echelon),
+                           dependency_error=0.0 if null.shape[1] == 0 else float("nan"),
+                           echelon=echelon)
 
 
 def _null_from_singular(s, Vt, d, zero, m, rtol=None):
@@ -431,16 +455,18 @@ def _echelon(N: np.ndarray):
     return V, [order[c] for c in cols]
 
 
-def _name_dependencies(N: np.ndarray, names, scale: np.ndarray | None = None) -> tuple:
+def _name_dependencies(N: np.ndarray, names, scale: np.ndarray | None = None,
+                       echelon: tuple | None = None) -> tuple:
     """Each null vector as ``column = combination of the others`` (:func:`_echelon`).
 
     ``scale`` (m,): ``N`` is the null space of ``Z = X diag(scale)`` (a badly scaled design's
     rescaled copy, where the terms' sizes are comparable, so that small ones are told from
     zero), and the dependencies are written in ``X``'s columns: ``z_p = sum c_b z_b`` is ``x_p
-    = sum c_b (scale_b / scale_p) x_b``."""
+    = sum c_b (scale_b / scale_p) x_b``. ``echelon``: :func:`_echelon` of ``N``, formed
+    already."""
     if N.shape[1] == 0:
         return ()
-    V, pivots = _echelon(N)
+    V, pivots = _echelon(N) if echelon is None else echelon
     m = N.shape[0]
     out = []
     for i, pivot in enumerate(pivots):
@@ -460,7 +486,8 @@ def _name_dependencies(N: np.ndarray, names, scale: np.ndarray | None = None) ->
     return tuple(out)
 
 
-def dependency_error(X, w: np.ndarray, N: np.ndarray, G: np.ndarray | None = None):
+def dependency_error(X, w: np.ndarray, N: np.ndarray, G: np.ndarray | None = None,
+                     echelon: tuple | None = None):
     """``(error, worst)``: how far the rows of positive weight are from satisfying exactly the
     dependencies the null space ``N`` (m, r) names (:func:`_echelon`), and which is farthest.
 
@@ -473,11 +500,13 @@ def dependency_error(X, w: np.ndarray, N: np.ndarray, G: np.ndarray | None = Non
     least squares on the weighted rows (:data:`DEPENDENCY_REFINEMENTS` steps of ``v_F -=
     G_FF^-1 X_F^T W t`` on the support ``F``, ``G = X^T W X`` given or formed), and the
     smallest error over the steps is kept (any ``v`` whose rows all hold proves the
-    dependency as well). ``(0.0, -1)`` for an empty ``N``."""
+    dependency as well); the dependencies of one support share one solve (a wide design's
+    have all the same). ``echelon``: :func:`_echelon` of ``N``, formed already. ``(0.0, -1)``
+    for an empty ``N``."""
     m, r = N.shape
     if r == 0:
         return 0.0, -1
-    V, pivots = _echelon(N)
+    V, pivots = _echelon(N) if echelon is None else echelon
     pos = np.asarray(w) > 0
     G = _kernels.gram(X, w) if G is None else G
     absX = design.absolute(X)
@@ -497,11 +526,16 @@ def dependency_error(X, w: np.ndarray, N: np.ndarray, G: np.ndarray | None = Non
                 break
             T *= np.asarray(w, dtype=np.float64)[:, None]
             b = np.asarray(X.T @ T, dtype=np.float64)
+            free = support.copy()
+            free[pivots[lo:lo + Vc.shape[1]], np.arange(Vc.shape[1])] = False
+            groups = {}
             for i in range(Vc.shape[1]):
-                F = np.flatnonzero(support[:, i])
-                F = F[F != pivots[lo + i]]
+                groups.setdefault(free[:, i].tobytes(), []).append(i)
+            for members in groups.values():
+                F = np.flatnonzero(free[:, members[0]])
                 if F.size:
-                    Vc[F, i] -= _solve_equilibrated(G[np.ix_(F, F)], b[F, i])
+                    Vc[np.ix_(F, members)] -= _solve_equilibrated(G[np.ix_(F, F)],
+                                                                  b[np.ix_(F, members)])
         top = int(np.argmax(best))
         if best[top] > worst:
             worst, index = float(best[top]), lo + top
@@ -509,8 +543,9 @@ def dependency_error(X, w: np.ndarray, N: np.ndarray, G: np.ndarray | None = Non
 
 
 def _solve_equilibrated(G: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``G^+ b`` for a Gram matrix ``G``, through its equilibrated form (least squares: a
-    singular ``G`` where other dependencies share the support)."""
+    """``G^+ b`` (b of shape (f, c)) for a Gram matrix ``G``, through its equilibrated form
+    (least squares: a singular ``G`` where other dependencies share the support)."""
     d = np.sqrt(np.diag(G))
     d = np.where(d > 0, 1.0 / np.where(d > 0, d, 1.0), 0.0)
-    return d * np.linalg.lstsq(d[:, None] * G * d[None, :], d * b, rcond=None)[0]
+    b = d[:, None] * b.reshape(d.size, -1)
+    return d[:, None] * np.linalg.lstsq(d[:, None] * G * d[None, :], b, rcond=None)[0]

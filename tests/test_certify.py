@@ -323,3 +323,19 @@ def test_a_stepped_point_outside_the_domain_gives_way_to_the_given_point(seed, m
     assert not given.projected.stepped
     assert given.lower_bound - given.roundoff <= cert.lower_bound - cert.roundoff
     assert given.lower_bound - given.roundoff <= f_star
+
+
+def test_a_huge_finite_theta_is_not_ok_and_raises_no_numpy_warning():
+    """A finite entry of 1e308 overflows the logits: the certificate says so (not ok, within
+    infinite), and numpy's overflow warnings from inside the checker do not reach the user."""
+    import warnings
+
+    from dualmaxent import load_dataset
+
+    ds = load_dataset("blobs")
+    theta = np.zeros((ds.m, ds.k))
+    theta[0, 0] = 1e308
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        cert = certify(ds, theta)
+    assert not cert.ok and cert.within == np.inf

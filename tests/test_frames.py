@@ -132,3 +132,22 @@ def test_a_column_named_intercept_is_a_feature_and_the_constant_is_named_apart(f
     with pytest.raises(DataError, match="unknown feature column 'intercept a'"):
         Dataset.from_frame(df, "y", features="intercept a")  # one label, not its letters
     assert Dataset.from_frame(df, "y", features="a").feature_names == ("a", "intercept")
+
+
+def test_from_arrays_names_a_frames_columns_and_its_missing_values():
+    """A data frame given to ``from_arrays`` keeps its column names (pandas and polars), and a
+    missing value of a nullable column (pandas' ``pd.NA`` in ``Float64``, a polars null) is
+    reported as the finite check reports a NaN, by column and row, not as "not numeric"."""
+    import pandas as pd
+    import polars as pl
+
+    frame = pd.DataFrame({"dose": [1.0, 2.0, 3.0, 4.0], "age": [0.5, 1.5, 0.1, 2.0]})
+    assert Dataset.from_arrays(frame, [0, 1, 0, 1]).feature_names == ("dose", "age",
+                                                                      "intercept")
+    nullable = frame.astype("Float64")
+    nullable.loc[2, "age"] = pd.NA
+    for X in (nullable, pl.from_pandas(frame.assign(age=[0.5, 1.5, None, 2.0]))):
+        with pytest.raises(DataError, match=r"must be finite.*column 'age' at row 3"):
+            Dataset.from_arrays(X, [0, 1, 0, 1])
+    with pytest.raises(DataError, match="target must be finite; found 1 NaN or infinite value$"):
+        Dataset.from_arrays(frame, pd.array([0, 1, pd.NA, 1], dtype="Int64"))

@@ -137,7 +137,7 @@ def test_an_unpenalised_wide_sparse_fit_is_a_one_line_error():
 
 
 def test_a_sparse_design_with_many_more_columns_than_rows_is_refused_without_a_penalty():
-    # 300 rows, 900 columns: 600 dependencies certain, too many to name (SPARSE_MAX_NULLITY)
+    # 300 rows, 900 columns: 600 dependencies certain, too many to name (MAX_NULLITY)
     X = sp.random_array((300, 900), density=0.02, random_state=2, format="csr")
     ds = Dataset.from_arrays(X, np.arange(300) % 2)
     assert not ds.rank_computable
