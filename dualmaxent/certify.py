@@ -522,6 +522,8 @@ def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_r
     tol = checked_tol(tol)
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     theta = _checked_theta(data, theta)
+    if data.family.multiclass and not penalty.active:
+        theta = _exact_pivot_gauge(theta)
     params = Parameterization.from_dataset(data, penalty)
     sep, sep_check, messages, notes = None, None, [], []
     can_separate = not penalty.active and data.family.can_separate
@@ -679,6 +681,26 @@ def _checked_theta(data, theta) -> np.ndarray:
             view.flags.writeable = False
             return view
     return Dataset.check_theta(data, theta)
+
+
+def _exact_pivot_gauge(theta: np.ndarray) -> np.ndarray:
+    """theta (m, k) with its last column subtracted from every column where every difference
+    is exact (the error of each, by Knuth's TwoSum, is 0), else theta as given.
+
+    The same point (each row's logits move by one number, the probabilities not at all) and,
+    unpenalised, the same objective, read in the checker's own gauge: a theta offset by a
+    large constant (another library's, or ``theta* + 1e17``) has logits of order the
+    constant, whose rounding swamps their differences, and the bounds computed from them were
+    no bounds (an upper bound of 0 against an optimum of 199, within a budget that said so).
+    Differences of nearby numbers are exact (Sterbenz), so such a theta is as a rule moved."""
+    last = theta[:, -1:]
+    if not np.any(last):
+        return theta
+    d = theta - last
+    back = d - theta
+    if np.all((theta - (d - back)) + (-last - back) == 0.0):
+        return d
+    return theta
 
 
 def _rank(data, engine, penalty: Penalty) -> int:

@@ -339,3 +339,28 @@ def test_a_huge_finite_theta_is_not_ok_and_raises_no_numpy_warning():
         warnings.simplefilter("error", RuntimeWarning)
         cert = certify(ds, theta)
     assert not cert.ok and cert.within == np.inf
+
+
+@pytest.mark.parametrize("c", [1e8, 1e17])
+def test_a_theta_offset_by_a_large_constant_is_read_in_the_pivot_gauge(c):
+    """``theta + c`` has the probabilities of ``theta``, unpenalised the same objective: its
+    logits are of order ``c``, whose rounding swamped their differences, and the upper bound
+    came out 0 against an optimum of 199. The checker subtracts the last column where every
+    difference is exact: the upper bound is ``-l`` of the given theta by the definition (its
+    columns' exact differences, written-out numpy), and ``within`` covers its distance from the
+    optimum."""
+    from dualmaxent import load_dataset
+
+    ds = load_dataset("blobs")
+    theta = solve_dual(ds).theta
+    best = certify(ds, theta)
+    t = theta + c
+    exact = t - t[:, -1:]  # (Sterbenz: exact)
+    eta = np.asarray(ds.X) @ exact
+    neg_l = float(np.sum(logsumexp(eta, axis=1) - (ds.Y * eta).sum(axis=1)))
+    cert = certify(ds, t)
+    assert abs(cert.upper_bound - neg_l) <= 1e-12 * abs(neg_l) + cert.roundoff
+    assert cert.upper_bound - cert.within <= best.upper_bound + best.within
+    assert cert.within >= neg_l - best.upper_bound - best.within
+    if c == 1e8:  # differences kept to 1e-8: still within the tolerance
+        assert cert.ok
