@@ -500,7 +500,9 @@ def dependency_error(X, w: np.ndarray, N: np.ndarray, G: np.ndarray | None = Non
     least squares on the weighted rows (:data:`DEPENDENCY_REFINEMENTS` steps of ``v_F -=
     G_FF^-1 X_F^T W t`` on the support ``F``, ``G = X^T W X`` given or formed), and the
     smallest error over the steps is kept (any ``v`` whose rows all hold proves the
-    dependency as well); the dependencies of one support share one solve (a wide design's
+    dependency as well), and no step is taken once every one is exact (the rank pass of a
+    dummy trap at n = 1e5, 45 columns, took 150 ms, 210 with two steps, 160 with none); the
+    dependencies of one support share one solve (a wide design's
     have all the same). ``echelon``: :func:`_echelon` of ``N``, formed already. ``(0.0, -1)``
     for an empty ``N``."""
     m, r = N.shape
@@ -509,23 +511,29 @@ def dependency_error(X, w: np.ndarray, N: np.ndarray, G: np.ndarray | None = Non
     V, pivots = _echelon(N) if echelon is None else echelon
     pos = np.asarray(w) > 0
     G = _kernels.gram(X, w) if G is None else G
-    absX = design.absolute(X)
+    weights = np.asarray(w, dtype=np.float64)
     worst, index = -np.inf, -1
     for lo in range(0, V.shape[1], DEPENDENCY_CHUNK):
         Vc = V[:, lo:lo + DEPENDENCY_CHUNK].copy()
         best = np.full(Vc.shape[1], np.inf)
         support = Vc != 0.0
         g = np.array([_kernels.gamma(int(s), _U) for s in support.sum(axis=0)])
+        # the columns some dependency of the chunk reads (a trap's few indicators), and their
+        # absolute values, once
+        cols = np.flatnonzero(support.any(axis=1))
+        Xs = X[:, cols]
+        absXs = design.absolute(Xs)
         for step in range(DEPENDENCY_REFINEMENTS + 1):
-            T = np.asarray(X @ Vc, dtype=np.float64)
-            A = np.asarray(absX @ np.abs(Vc), dtype=np.float64)[pos]
+            T = np.asarray(Xs @ Vc[cols], dtype=np.float64)
+            A = np.asarray(absXs @ np.abs(Vc[cols]), dtype=np.float64)[pos]
             excess = np.abs(T[pos]) - g * (1.0 + g) * A
             rel = np.where(A > 0, excess / np.where(A > 0, A, 1.0), 0.0)
             best = np.minimum(best, rel.max(axis=0, initial=0.0))
-            if step == DEPENDENCY_REFINEMENTS:
-                break
-            T *= np.asarray(w, dtype=np.float64)[:, None]
-            b = np.asarray(X.T @ T, dtype=np.float64)
+            if step == DEPENDENCY_REFINEMENTS or np.all(best <= DEPENDENCY_ROUNDINGS * _U):
+                break  # (exact already: a trap's indicators, a duplicate, need no refinement)
+            T *= weights[:, None]
+            b = np.zeros((m, Vc.shape[1]))
+            b[cols] = np.asarray(Xs.T @ T, dtype=np.float64)
             free = support.copy()
             free[pivots[lo:lo + Vc.shape[1]], np.arange(Vc.shape[1])] = False
             groups = {}
