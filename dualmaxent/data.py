@@ -497,7 +497,7 @@ class Dataset:
             Class labels (categorical, bernoulli) or numbers (poisson, gaussian).
         feature_names : sequence of str, optional
             ``p`` names; when omitted, a data frame's column names (pandas, polars: any ``X``
-            with ``columns``, distinct), else ``x1, ..., xp`` (:class:`GeneratedNames`, made
+            with ``columns``, distinct strings), else ``x1, ..., xp`` (:class:`GeneratedNames`, made
             only when read, as are other generated names passed here).
         intercept : bool, default True
             Append a column of ones named ``intercept`` as the last column.
@@ -513,8 +513,11 @@ class Dataset:
         """
         columns = getattr(X, "columns", None) if not design.is_sparse(X) else None
         if feature_names is None and columns is not None:
-            names = [str(c) for c in columns]
-            if len(set(names)) == len(names) == np.shape(X)[1]:
+            # (string names only, as scikit-learn's feature_names_in_: a frame made from an
+            # array has the column numbers 0, 1, ..., which x1, x2, ... say better)
+            names = list(columns)
+            if all(isinstance(c, str) for c in names) and len(set(names)) == len(names) \
+                    == np.shape(X)[1]:
                 feature_names = names
         return cls._from_arrays(X, y, feature_names, intercept, weights, family, name)
 

@@ -144,6 +144,9 @@ def test_from_arrays_names_a_frames_columns_and_its_missing_values():
     frame = pd.DataFrame({"dose": [1.0, 2.0, 3.0, 4.0], "age": [0.5, 1.5, 0.1, 2.0]})
     assert Dataset.from_arrays(frame, [0, 1, 0, 1]).feature_names == ("dose", "age",
                                                                       "intercept")
+    numbered = pd.DataFrame(frame.to_numpy())  # (columns 0, 1: generated names)
+    assert Dataset.from_arrays(numbered, [0, 1, 0, 1]).feature_names == ("x1", "x2",
+                                                                         "intercept")
     nullable = frame.astype("Float64")
     nullable.loc[2, "age"] = pd.NA
     for X in (nullable, pl.from_pandas(frame.assign(age=[0.5, 1.5, None, 2.0]))):
