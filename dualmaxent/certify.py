@@ -522,9 +522,9 @@ def _certify(data, theta, l2, l1, penalty, tol, engine, source, separation, l1_r
     tol = checked_tol(tol)
     penalty = make_penalty(l2=l2, l1=l1, penalty=penalty, l1_ratio=l1_ratio)
     theta = _checked_theta(data, theta)
-    if data.family.multiclass and not penalty.active:
-        theta = _exact_pivot_gauge(theta)
     params = Parameterization.from_dataset(data, penalty)
+    if data.family.multiclass and not penalty.active:
+        theta = _exact_pivot_gauge(theta, params)
     sep, sep_check, messages, notes = None, None, [], []
     can_separate = not penalty.active and data.family.can_separate
     # separated data known before the bracket at theta: a separation given (its direction is
@@ -683,9 +683,10 @@ def _checked_theta(data, theta) -> np.ndarray:
     return Dataset.check_theta(data, theta)
 
 
-def _exact_pivot_gauge(theta: np.ndarray) -> np.ndarray:
-    """theta (m, k) with its last column subtracted from every column where every difference
-    is exact (the error of each, by Knuth's TwoSum, is 0), else theta as given.
+def _exact_pivot_gauge(theta: np.ndarray, params: Parameterization) -> np.ndarray:
+    """An unpenalised theta (m, k) in the pivot gauge (:meth:`~dualmaxent.params.
+    Parameterization.gauge_fix`: its last column subtracted from every column) where every
+    difference is exact (the error of each, by Knuth's TwoSum, is 0), else theta as given.
 
     The same point (each row's logits move by one number, the probabilities not at all) and,
     unpenalised, the same objective, read in the checker's own gauge: a theta offset by a
@@ -696,7 +697,7 @@ def _exact_pivot_gauge(theta: np.ndarray) -> np.ndarray:
     last = theta[:, -1:]
     if not np.any(last):
         return theta
-    d = theta - last
+    d = params.gauge_fix(theta)
     back = d - theta
     if np.all((theta - (d - back)) + (-last - back) == 0.0):
         return d
@@ -1421,20 +1422,19 @@ def _lost_directions(data, p: int, rank: int) -> str:
     of positive weight): a curvature of the rank its rows allow, ``min(p, n units)``, dropped
     those and no more; of a smaller rank, a direction that may be only nearly flat. A wide
     sparse design's curvature is not formed (rank -1): nothing to tell."""
+    units = data.k - 1 if data.family.multiclass else 1
     if not getattr(data, "rank_computable", False):
         # (a wide design, or one read through an engine, whose identifiability is not at hand:
         # a dropped direction cannot be told from a dependency beyond those the shape proves)
         if hasattr(data, "engine"):
             return "curvature" if 0 <= rank < p else ""
         rows = int(np.count_nonzero(data.weights > 0))
-        units = data.k - 1 if data.family.multiclass else 1
         return "curvature" if 0 <= rank < min(p, rows * units) else ""
     ident = data.identifiability
     if ident.condition > stand_in_condition_max(p):
         return "collinear"
     if not ident.exact:  # (a near-dependency, named as one: the data resolve its direction)
         return "near"
-    units = data.k - 1 if data.family.multiclass else 1
     return "curvature" if 0 <= rank < min(p, ident.rank * units) else ""
 
 

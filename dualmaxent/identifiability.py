@@ -24,7 +24,6 @@ value below ``RANK_RTOL`` counts as zero.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -176,9 +175,6 @@ class Identifiability:
         (the rank of an engine's Gram matrix).
     worst_dependency : int
         The index in ``dependencies`` of the one with that residual (-1: none).
-    echelon : tuple or None
-        :func:`_echelon` of ``null_space`` where it was formed (the names and the residuals
-        read it; None: not formed).
     """
 
     rank: int
@@ -190,7 +186,6 @@ class Identifiability:
     gram: np.ndarray | None = field(default=None, repr=False, compare=False)
     dependency_error: float = 0.0
     worst_dependency: int = -1
-    echelon: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def full_rank(self) -> bool:
@@ -267,21 +262,11 @@ def _identify(X, w, names, keep_gram: bool = True) -> Identifiability:
                         "are linearly dependent; fit it with a penalty (l2 or l1), which needs "
                         "no rank")
     if design.is_sparse(X):
-        G = _kernels.gram(X, w)
-        return _with_dependency_error(identify_gram(G, names), X, w, G)
+        return identify_gram(_kernels.gram(X, w), names, rows=(X, w))
     screened = _screen(X, w, keep_gram)
     if screened is not None:
         return screened
-    G = _kernels.gram(X, w)
-    return _with_dependency_error(identify_gram(G, names, X=X, w=w), X, w, G)
-
-
-def _with_dependency_error(ident: Identifiability, X, w, G) -> Identifiability:
-    """``ident`` with its :attr:`~Identifiability.dependency_error` measured on ``X``'s rows."""
-    if ident.full_rank:
-        return ident
-    error, worst = dependency_error(X, w, ident.null_space, G, ident.echelon)
-    return dataclasses.replace(ident, dependency_error=error, worst_dependency=worst)
+    return identify_gram(_kernels.gram(X, w), names, X=X, w=w)
 
 
 def screen(X: np.ndarray, w: np.ndarray, keep_gram: bool = True) -> Identifiability | None:
@@ -329,11 +314,14 @@ def _clearly_full_rank(G: np.ndarray, clear: float):
     return float(np.sqrt(top / vals.min())) if top > 0 and vals.min() > clear * top else None
 
 
-def identify_gram(G: np.ndarray, names, X=None, w=None) -> Identifiability:
+def identify_gram(G: np.ndarray, names, X=None, w=None, rows=None) -> Identifiability:
     """:func:`identify` from the Gram matrix ``X^T W X`` (m, m) already at hand (one pass of an
     engine over chunks). Without ``X``, an ambiguous design (module docstring) is decided from
     the Gram matrix's eigenvalues alone: a relative singular value (square root of an
-    eigenvalue) below ``GRAM_RANK_RTOL`` counts as zero, coarser than the blocked QR's."""
+    eigenvalue) below ``GRAM_RANK_RTOL`` counts as zero, coarser than the blocked QR's.
+    The dependencies' residuals (:func:`dependency_error`) are measured on the rows of ``X``
+    or of ``rows = (X, w)`` (a sparse design's, whose rank the eigenvalues decide); with
+    neither (an engine's Gram matrix) they are unknown, NaN."""
     m = G.shape[0]
     norms = np.sqrt(np.diag(G))
     zero = norms == 0.0  # a column that vanishes on every weighted row
@@ -351,14 +339,16 @@ def identify_gram(G: np.ndarray, names, X=None, w=None) -> Identifiability:
         _, s, Vt = np.linalg.svd(_r_factor(X, w, d))
         null, condition = _null_from_singular(s, Vt, d, zero, m)
     basis = _complement(null, m)
-    # (the dependencies' residuals need the rows: :func:`identify` measures them, an engine's
-    # Gram matrix alone leaves them unknown)
-    echelon = _echelon(null) if null.shape[1] else None
+    echelon, error, worst = None, 0.0, -1
+    if null.shape[1]:
+        echelon = _echelon(null)
+        rows = rows if rows is not None else (X, w) if X is not None else None
+        error, worst = (dependency_error(*rows, null, G, echelon) if rows is not None
+                        else (float("nan"), -1))
     return Identifiability(rank=basis.shape[1], m=m, basis=basis, null_space=null,
                            condition=condition,
                            dependencies=_name_dependencies(null, names, echelon=echelon),
-                           dependency_error=0.0 if null.shape[1] == 0 else float("nan"),
-                           echelon=echelon)
+                           dependency_error=error, worst_dependency=worst)
 
 
 def _null_from_singular(s, Vt, d, zero, m, rtol=None):
