@@ -575,6 +575,7 @@ def certificate_json(dataset, cert, reference=None) -> dict:
             "smallest_entry": None if pp.mu is None else _num(np.min(pp.mu)),
             "largest_entry": None if pp.mu is None else _num(np.max(pp.mu)),
             "segment": pp.segment, "newton_step": pp.stepped,
+            "unpenalised_point": pp.unpenalised,
             "rank": pp.rank, "size": pp.size, "condition": _num(pp.condition),
             "seconds": pp.seconds,
         },
@@ -683,7 +684,10 @@ def format_certificate(dataset, cert, trace=None, reference=None) -> str:
 
     # the primal side: the checker's feasible point, the lower bound
     lines.append(f"  primal side, at {_point_origin(fam, pt, pp.segment, pp.stepped)}"
-                 + (" (of the reduced problem)" if separated else ""))
+                 + (" (of the reduced problem)" if separated else "")
+                 + ("\n          (of the unpenalised problem: its balance equations exact, no "
+                    "slack to charge;\n          a penalty is never negative, so this bounds the "
+                    "penalised optimum too)" if pp.unpenalised else ""))
     if penalty.kind in ("l2", "elasticnet"):
         lines += [_row(f"{words['H']}({q})", pp.entropy, "nats"),
                   _formula_row("charge", words["charge"], pp.entropy - pp.lower_bound,

@@ -220,6 +220,10 @@ class _DualMaxentEstimator(BaseEstimator):
         if a is None:
             a = {"none": None, "l2": 0.0}[self._default_kind]
             if a is None:
+                if C != 1.0:  # (set, and ignored: a grid over C would search nothing)
+                    warnings.warn(f"C={C!r} is used only with l1_ratio (0: L2, 1: L1), and this "
+                                  "fit is unpenalised; give l1_ratio to penalise it",
+                                  UserWarning, stacklevel=4)
                 return Penalty()
         # lam = 1 / C whatever the mixing, the module docstring
         return make_penalty(l1=1.0 / float(C), l1_ratio=float(a))
@@ -306,9 +310,12 @@ class _DualMaxentEstimator(BaseEstimator):
             # certificate's verdict
             warn_unconverged(dual.status, dual.method, dual.message)
             # dependent columns, which the solve found (verify silences its warnings: the
-            # certificate notes them), said once either way, at the user's line
+            # certificate notes them), said once either way, at the user's line; as by
+            # solve_dual, for an unpenalised fit only, whose theta is the minimum-norm
+            # maximiser (a penalty picks its own among the fits the dependencies allow, and
+            # L1's certificate computes the rank where L2's does not)
             ident = dataset.__dict__.get("identifiability")  # (computed, or not wanted)
-            if ident is not None and not ident.full_rank:
+            if ident is not None and not ident.full_rank and not penalty.active:
                 warnings.warn(rank_deficiency_message(ident), exceptions.RankDeficiencyWarning,
                               stacklevel=3)
             if cert is None:

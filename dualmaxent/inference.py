@@ -96,7 +96,11 @@ def covariance(result) -> tuple[np.ndarray | None, str]:
     if obj.family.quadratic:  # unit variance in the duality: scale by the residual variance
         rss, wsum = obj.residual_sums(result.theta)
         dof = wsum - (obj.dataset.m if ident is None else ident.rank)
-        cov = cov * (rss / dof if dof > 0 else np.nan)
+        if not dof > 0:
+            return None, (f"no standard errors: the residual variance has {dof:g} degrees of "
+                          "freedom (the weights' sum less the design's rank), so the fit "
+                          "interpolates the data and leaves no noise to estimate")
+        cov = cov * (rss / dof)
     params = obj.params
     # from the free parameters (class-major, params.free_flat) to theta's own C order
     full = np.zeros((params.free.size, params.free.size))

@@ -714,25 +714,34 @@ def test_a_near_dependency_named_by_the_rank_is_not_certified(family, eps):
     assert any("only nearly" in m for m in cert.messages)
 
 
-def test_the_verdict_counts_the_round_off_budget():
+def test_the_verdict_counts_the_round_off_budget(monkeypatch):
     """``ok`` means theta is proved within ``tol`` of the optimum: the round-off budget is part
-    of that proof. A class of zero total weight (its probability runs to 0, the bracket's
-    budget infinite) closed its gap and was printed OK; it is not, and says what it proved.
-    Columns scaled by 1e8 and 1e-8 took the budget to tens of nats once (the logits' error
-    bounded through the rows' norm, the sums' through ``gamma(n)``): the same likelihood as
-    the unscaled design's at theta scaled back (the logits are the same numbers), now proved
-    to the same bracket, within the two budgets."""
+    of that proof. A class of zero total weight (its probability runs to 0, the penalised
+    bracket's budget infinite) closed its gap and was printed OK; it is not, and says what it
+    proved. (The unpenalised problem's point bounds it with a finite budget, a penalty being
+    never negative; the verdict is still NOT OK, the penalised optimum not attained. The
+    budget's test is taken with that point off.) Columns scaled by 1e8 and 1e-8 took the
+    budget to tens of nats once (the logits' error bounded through the rows' norm, the sums'
+    through ``gamma(n)``): the same likelihood as the unscaled design's at theta scaled back
+    (the logits are the same numbers), now proved to the same bracket, within the two
+    budgets."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 3))
     y = (X[:, 0] + rng.normal(size=60) > 0).astype(int)
     data = Dataset.from_arrays(X, y, family="bernoulli", weights=(y == 1).astype(float))
-    cert = certify(data, solve_dual(data, l2=1.0).theta, l2=1.0)
+    theta = solve_dual(data, l2=1.0).theta
+    free = certify(data, theta, l2=1.0)
+    assert free.projected.unpenalised and np.isfinite(free.roundoff)
+    assert not free.ok and any("not attained" in m for m in free.messages)
+    monkeypatch.setattr(certify_module, "_unpenalised_lower", lambda data, theta, pen, br, *a: br)
+    cert = certify(data, theta, l2=1.0)
     assert cert.relative_gap <= cert.tol  # the gap closes
     assert not cert.roundoff <= cert.tol * max(1.0, abs(cert.upper_bound))
     assert not cert.ok and any("round-off budget" in m for m in cert.messages)
     assert cert.within >= cert.roundoff
     # not a nearly collinear design: the message does not say so
     assert not cert.projected.flat and not any("collinear" in m for m in cert.messages)
+    monkeypatch.undo()
     scale = np.array([1e8, 1.0, 1e-8, 1.0])  # (the intercept last, unscaled)
     wide = Dataset.from_arrays(X * scale[:3], y, family="bernoulli")
     plain = Dataset.from_arrays(X, y, family="bernoulli")
@@ -897,3 +906,71 @@ def test_blocked_sums_are_within_their_depths_bound_and_shrink_the_round_off(fam
     for cert in (blocked, one_block, certify_module.certify(ds, moved, tol=1e-12)):
         assert cert.lower_bound - cert.roundoff <= optimum + one_block.within
         assert optimum - one_block.within <= cert.upper_bound + cert.roundoff
+
+
+@pytest.mark.parametrize("family", ["bernoulli", "poisson", "gaussian", "categorical"])
+def test_a_very_weak_penalty_is_bracketed_from_the_unpenalised_point(family):
+    """A penalty is never negative, so the penalised optimum is at least the unpenalised one,
+    and any point meeting the balance equations exactly bounds both from below. Under L2 at
+    ``lam = 1e-50`` the penalised point's charge for its slack, ``||s||^2 / (2 lam)`` with
+    ``s`` at its rounding, took the bracket to 1e22 nats (NOT OK) for a fit equal to the
+    unpenalised one. The checker now takes the unpenalised point there: this test recomputes
+    the upper bound, the point's entropy and residual from their definitions, charges the
+    residual to first order with theta, and bounds the optimum from above independently."""
+    rng = np.random.default_rng(3)
+    n, lam, eps = 200, 1e-50, np.finfo(float).eps
+    X = rng.normal(size=(n, 2))
+    s = 0.8 * X[:, 0] - 0.5 * X[:, 1]
+    y = {"bernoulli": (rng.random(n) < expit(s)).astype(float),
+         "poisson": rng.poisson(np.exp(0.3 * s)).astype(float),
+         "gaussian": s + rng.normal(size=n),
+         "categorical": np.digitize(s + rng.logistic(size=n), [-1.0, 1.0])}[family]
+    data = Dataset.from_arrays(X, y, family=family)
+    Xa, w, m = np.asarray(data.X), data.weights, data.m
+    Y = data.Y.reshape(n, -1)
+
+    def dual(theta):  # (-l(theta) + lam/2 |theta_R|^2 written out, and its terms' magnitude)
+        eta = Xa @ theta.reshape(m, -1)
+        if family == "categorical":
+            A, yeta = logsumexp(eta, axis=1), (Y * eta).sum(axis=1)
+        else:
+            eta = eta[:, 0]
+            A = {"bernoulli": np.logaddexp(0.0, eta), "poisson": np.exp(eta),
+                 "gaussian": eta**2 / 2}[family]
+            yeta = Y[:, 0] * eta
+        pen = 0.5 * lam * float(np.sum(theta.reshape(m, -1)[:-1] ** 2))  # (intercept last)
+        return float(w @ (A - yeta)) + pen, float(w @ (np.abs(A) + np.abs(yeta)))
+
+    def entropy(mu):  # H = -sum_j w_j A*(mu_j), written out
+        mu = mu.reshape(n, -1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if family in ("categorical", "bernoulli"):
+                P = mu if family == "categorical" else np.c_[mu, 1.0 - mu]
+                terms = np.where(P > 0, P * np.log(P), 0.0).sum(axis=1)
+            else:
+                terms = {"poisson": np.where(mu > 0, mu * np.log(mu), 0.0) - mu,
+                         "gaussian": mu**2 / 2}[family][:, 0]
+        return -float(w @ terms), float(w @ np.abs(terms))
+
+    with warnings.catch_warnings():  # (the categorical gauge: a singular Hessian, said)
+        warnings.simplefilter("ignore")
+        theta = np.asarray(solve_dual(data, l2=lam).theta, dtype=float)
+    cert = certify(data, theta, l2=lam)
+    br = cert.projected
+    assert br.unpenalised and cert.ok, cert.messages
+    assert any("unpenalised problem's point" in note for note in cert.notes)
+    # the upper bound is the objective at theta, to its own budget and our sum's rounding
+    upper, magnitude = dual(theta)
+    evaluation = 2 * (n + m + 8) * eps * magnitude  # (n terms of a few roundings each, twice)
+    assert abs(cert.upper_bound - upper) <= br.upper_roundoff + evaluation
+    # the lower bound is the point's entropy, less the first-order charge of its residual
+    # (theta standing in for the multiplier), both within the certificate's round-off budget
+    mu = np.asarray(br.mu, dtype=float).reshape(n, -1)
+    h, h_magnitude = entropy(mu)
+    resid = Xa.T @ (w[:, None] * (mu - Y))
+    charge = float(np.sum(np.abs(theta.reshape(m, -1)) * np.abs(resid)))
+    assert abs(h - cert.lower_bound) + charge <= cert.roundoff + 2 * (n + 8) * eps * h_magnitude
+    # the optimum from above, independently: the objective at the unpenalised fit
+    free = np.asarray(solve_dual(data, tol=1e-12).theta, dtype=float)
+    assert cert.lower_bound - cert.roundoff <= min(dual(free)[0], upper) + evaluation
+    assert cert.within <= 1e-6 * max(1.0, abs(cert.upper_bound))

@@ -81,3 +81,16 @@ def test_cli_prints_a_coefficient_table_and_json_std_err(capsys):
     assert se.shape == (3, 3) and np.all(se[:, :2] > 0) and np.all(se[:, 2] == 0)
     ref = solve_dual(load_dataset("blobs")).std_err
     np.testing.assert_allclose(se, ref, rtol=1e-12)
+
+
+def test_a_least_squares_fit_with_no_residual_degrees_of_freedom_says_so():
+    """n = p + 1 rows (two features and the intercept): the fit interpolates, the residual
+    variance ``rss / (n - rank)`` has no degrees of freedom, and statsmodels' OLS gives
+    infinite standard errors. Ours were all NaN with an empty note, which the attribute says
+    means every entry has one; now none, and the note says why. One row more gives them."""
+    X = np.array([[0.1, 1.0], [0.5, -0.3], [1.2, 0.4], [0.7, 0.9]])
+    y = np.array([1.0, 2.0, 0.5, 1.4])
+    tight = solve_dual(Dataset.from_arrays(X[:3], y[:3], family="gaussian"))
+    assert tight.std_err is None and "0 degrees of freedom" in tight.std_err_note
+    loose = solve_dual(Dataset.from_arrays(X, y, family="gaussian"))
+    assert loose.std_err_note == "" and np.all(np.isfinite(loose.std_err))

@@ -15,15 +15,18 @@ Statements (``R`` the penalised rows of theta, every row but the intercept; ``S 
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
+from scipy.special import logsumexp
 from sklearn.linear_model import LogisticRegression
 
 from _factories import FAMILIES, L1_LAMBDA, L2_LAMBDA, make_arrays, make_dataset
 from _kkt import assert_kkt
-from dualmaxent import Dataset, solve_dual, solve_primal, verify
+from dualmaxent import Dataset, MaxEntClassifier, load_dataset, solve_dual, solve_primal, verify
 from dualmaxent.cli import main as cli_main
+from dualmaxent.estimators import CertificateWarning
 from dualmaxent.families import get_family
 from dualmaxent.primal import build_primal
 
@@ -384,3 +387,31 @@ def test_a_penalised_fit_whose_intercept_runs_off_is_not_attained(case):
     # one count, or weight on the class, and the maximiser exists
     ok = certify(fixed, solve_dual(fixed, l2=1.0).theta, l2=1.0)
     assert ok.attained and ok.ok
+
+
+@pytest.mark.parametrize("C, l1_ratio", [(1e11, 1.0), (1e15, 1.0), (1e50, 0.0)])
+def test_an_estimator_under_a_very_weak_penalty_is_certified(C, l1_ratio):
+    """``MaxEntClassifier(C=1e11, l1_ratio=1)`` on blobs fits the unpenalised optimum to 1e-12,
+    but its certificate was NOT OK (within 45 nats: the intercept's residual times a
+    multiplier bound of order ``C``), as was ``C=1e50`` with L2 (1e22 nats, the slack's
+    ``||s||^2 C / 2``). The lower bound now comes from the unpenalised point where that
+    proves more (a penalty is never negative): the bracket closes, and its gap is the
+    penalised objective at theta, written out, less the point's entropy, written out."""
+    data = load_dataset("blobs")
+    X, y = np.asarray(data.X)[:, :-1], data.Y.argmax(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CertificateWarning)
+        fit = MaxEntClassifier(C=C, l1_ratio=l1_ratio).fit(X, y)
+    cert = fit.certificate_
+    assert cert.ok and cert.projected.unpenalised, cert.messages
+    theta = np.vstack([fit.coef_.T, fit.intercept_])
+    eta = np.asarray(data.X) @ theta
+    penalty = (np.abs(theta[:-1]).sum() if l1_ratio == 1.0 else 0.5 * (theta[:-1] ** 2).sum()) / C
+    upper = float(np.sum(logsumexp(eta, axis=1) - eta[np.arange(data.n), y]) + penalty)
+    P = np.asarray(cert.projected.mu).reshape(data.n, -1)
+    lower = -float(np.sum(np.where(P > 0, P * np.log(P), 0.0)))
+    # (each side a sum of n terms of a few roundings: 2 (n + 8) u of its magnitude, 200 nats)
+    slack = 2 * (data.n + 8) * np.finfo(float).eps * 2 * abs(upper)
+    assert abs(cert.upper_bound - upper) <= cert.projected.upper_roundoff + slack
+    assert abs(cert.lower_bound - lower) <= cert.roundoff + slack
+    assert upper - lower <= cert.tol * abs(upper) + cert.roundoff + 2 * slack
