@@ -81,6 +81,12 @@ is a feasible point, so each value is a proved bound.
 At worst (``t_max = 0``, one-hot data) it is ``H(Y)``: loose, never wrong. No number that is
 not a bound is ever printed as one.
 
+A penalty is never negative, so the penalised optimum is at least the unpenalised one, and the
+unpenalised problem's point bounds both from below. Where a penalised bracket does not close
+and the penalty at theta is within the tolerance (a very weak penalty, whose own point is
+charged more as it weakens), the unpenalised bracket's lower bound is taken where it proves
+more (:func:`_unpenalised_lower`; ``Bracket.unpenalised``).
+
 Round-off budgets (``u = 2^-53``, ``gamma(L) = L u / (1 - L u)``, the worst-case relative error
 of a sum of ``L`` terms in any order, so valid on every BLAS kernel). Below, ``n`` in
 ``gamma`` stands for the depth of the sums over the rows (:func:`sum_depth`): ``n`` itself for
