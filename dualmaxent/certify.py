@@ -1860,6 +1860,14 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
                                 newton, margins, multiplier, tol_hint)
         if found is not None:
             return found
+        if newton is not None:
+            # declined, its pass 2 had written its own point over the intercept step's in the
+            # shared table: that point again, or the bracket paired the intercept step's sums
+            # with the other point's means (a lower bound 1.15 nats above the optimum, OK,
+            # three classes, a feature near 1e6, L2)
+            two = run(_pass_two, th, A, data.family, margins, out=newton(),
+                      columns=run.columns, **kept)
+            resid_bound = _resid_bound(two, run.depth)
     if kron_taken and margins:  # the attainment proof's eigenvalue (Kronecker step)
         smallest = _proved_smallest(data, kept, sel, _step_reach(one, two, resid_bound, feat,
                                                                  cls) / MARGIN_FRACTION, layout)[0]
