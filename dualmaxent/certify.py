@@ -1048,13 +1048,20 @@ def _unpenalised_lower(data, theta, penalty, br: Bracket, engine, tol_hint) -> B
     if not max(gap, 0.0) + roundoff < br.within:
         return br
     return replace(free, upper_bound=upper, duality_gap=gap,
-                   relative_gap=abs(gap) / max(1.0, abs(upper)), roundoff=roundoff,
+                   relative_gap=relative_gap(gap, upper), roundoff=roundoff,
                    upper_roundoff=br.upper_roundoff, loglik=br.loglik,
                    reduced_loglik=br.reduced_loglik, dual_gradient=br.dual_gradient,
                    gradient_roundoff=br.gradient_roundoff, proves_attained=br.proves_attained,
                    relative_margin=br.relative_margin, second_step=br.second_step,
                    excess_reference=br.excess_reference, seconds=br.seconds + free.seconds,
                    unpenalised=True)
+
+
+def relative_gap(gap: float, upper: float) -> float:
+    """A bracket's relative gap, ``|gap| / max(1, |upper|)`` (infinite for a gap that is not
+    finite)."""
+    return (abs(float(gap)) / max(1.0, abs(float(upper))) if np.isfinite(gap)
+            else float("inf"))
 
 
 def _budget_fails(br: "Bracket", tol: float) -> bool:
@@ -1117,8 +1124,10 @@ def _penalised_step(run, data, th, one, sel, t_S, pen_rows, penalty, kept, newto
     point's attempt): ``(one, two, A, resid_bound, solve, sel)`` with ``S`` the penalised rows
     too (:func:`_correction_set`'s ``full``), or None where it is not taken: an L2 or
     elastic-net fit, nothing forced, where :func:`_penalised_target` says so after pass 1 and
-    gives its entries ``sel`` and target ``t_S``. Through an engine (Dask), whose pass 1 keeps
-    no means, its float64 curvature comes from a pass of its own (:func:`_pass_curvature_at`):
+    gives its entries ``sel`` and target ``t_S``. In memory its pass 2 writes its point into
+    ``newton``'s table, also where it declines (the caller forms its own point again then).
+    Through an engine (Dask), whose pass 1 keeps no means, its float64 curvature comes from a
+    pass of its own (:func:`_pass_curvature_at`):
     one read of the data more, where the bracket would otherwise stay open (a loose ridge fit
     on Dask was NOT OK, within 31.6 nats, where in memory it was within 2.2e-3). ``one`` is
     pass 1's sums (its ``C_SS`` of the intercept's entries is replaced where the step is
@@ -1433,8 +1442,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
     attained = provable and two.relative_margin >= MARGIN_FRACTION and second_step < MARGIN_FRACTION
     return Bracket(
         mu=point, lower_bound=float(lower), upper_bound=float(upper), duality_gap=float(gap),
-        relative_gap=(abs(float(gap)) / max(1.0, abs(float(upper))) if np.isfinite(gap)
-                      else float("inf")), roundoff=float(roundoff),
+        relative_gap=relative_gap(gap, upper), roundoff=float(roundoff),
         loglik=float(one.loglik_full), reduced_loglik=float(one.loglik),
         loglik_constant=float(one.loglik_constant), rss=float(one.rss), weight=one.w_total,
         entropy=float(primal_h), segment=float(t), balance_residual=balance / scale,

@@ -685,9 +685,8 @@ def format_certificate(dataset, cert, trace=None, reference=None) -> str:
     # the primal side: the checker's feasible point, the lower bound
     lines.append(f"  primal side, at {_point_origin(fam, pt, pp.segment, pp.stepped)}"
                  + (" (of the reduced problem)" if separated else "")
-                 + ("\n          (of the unpenalised problem: its balance equations exact, no "
-                    "slack to charge;\n          a penalty is never negative, so this bounds the "
-                    "penalised optimum too)" if pp.unpenalised else ""))
+                 + ("\n          (of the unpenalised problem, its balance equations exact: "
+                    "the note below says why it bounds this one)" if pp.unpenalised else ""))
     if penalty.kind in ("l2", "elasticnet"):
         lines += [_row(f"{words['H']}({q})", pp.entropy, "nats"),
                   _formula_row("charge", words["charge"], pp.entropy - pp.lower_bound,

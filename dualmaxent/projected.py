@@ -143,7 +143,8 @@ import numpy as np
 
 from . import _kernels, design
 from . import _numerics as nx
-from .certify import MARGIN_FRACTION, RANK_RTOL, _correction_set, _penalty_value, _relaxation
+from .certify import (MARGIN_FRACTION, RANK_RTOL, _correction_set, _penalty_value, _relaxation,
+                      relative_gap)
 from .certify import factor as _factor
 # (the curvature ball is the checker's proof: re-exported here, where the solvers found it)
 from .certify import (ATTAINMENT_ROWS_PER_COLUMN, CurvatureBall, _smallest_eigenvalue_bound,
@@ -326,7 +327,7 @@ def project_primal(dataset, theta, penalty: Penalty | None = None, forced=None,
         lower_bound=float(lower),
         upper_bound=float(upper),
         duality_gap=float(gap),
-        relative_gap=abs(float(gap)) / max(1.0, abs(float(upper))),
+        relative_gap=relative_gap(gap, upper),
         roundoff=float(roundoff),
         balance_residual=balance,
         simplex_residual=sums.simplex,

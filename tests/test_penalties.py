@@ -19,9 +19,9 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.special import logsumexp
 from sklearn.linear_model import LogisticRegression
 
+from _definitions import entropy, loglik
 from _factories import FAMILIES, L1_LAMBDA, L2_LAMBDA, make_arrays, make_dataset
 from _kkt import assert_kkt
 from dualmaxent import Dataset, MaxEntClassifier, load_dataset, solve_dual, solve_primal, verify
@@ -408,11 +408,9 @@ def test_an_estimator_under_a_very_weak_penalty_is_certified(C, l1_ratio):
     # is charged nothing either way, so the entropy below is the lower bound of both)
     assert cert.projected.unpenalised or C < 1e15
     theta = np.vstack([fit.coef_.T, fit.intercept_])
-    eta = np.asarray(data.X) @ theta
     penalty = (np.abs(theta[:-1]).sum() if l1_ratio == 1.0 else 0.5 * (theta[:-1] ** 2).sum()) / C
-    upper = float(np.sum(logsumexp(eta, axis=1) - eta[np.arange(data.n), y]) + penalty)
-    P = np.asarray(cert.projected.mu).reshape(data.n, -1)
-    lower = -float(np.sum(np.where(P > 0, P * np.log(P), 0.0)))
+    upper = -loglik(data, theta) + penalty
+    lower = entropy(data, cert.projected.mu)[0]
     # (each side a sum of n terms of a few roundings: 2 (n + 8) u of its magnitude, 200 nats)
     slack = 2 * (data.n + 8) * np.finfo(float).eps * 2 * abs(upper)
     assert abs(cert.upper_bound - upper) <= cert.projected.upper_roundoff + slack
