@@ -133,6 +133,31 @@ at most that many roundings in any order within its block:
 ``roundoff`` is their sum: ``duality_gap >= -roundoff`` always, and a gap below it means a
 wrong computation.
 
+The centred gap
+---------------
+The gaussian and Poisson bounds each carry the data's constant ``sum w A*(Y)`` (``sum w y^2 /
+2``), which dwarfs the fit once ``y`` is far from 0: at ``y ~ 1e8`` both are 1e17 nats, their sums'
+rounding thousands, while the fit's own excess over the data's point (half the residual sum of
+squares) was 15, and a slope 1000 nats off the optimum was within that budget. So for these
+families, at ``mu~`` (``t = 1``) the gap is evaluated without the constant (:func:`_centred_gap`):
+
+    ``dual(theta) - H(mu~) + charge = sum_j w_j D(mu~_j, mu_j) + <theta, r> + penalty + charge``
+
+exactly, ``D(p, m) = A*(p) - A*(m) - (A*)'(m) (p - m) >= 0`` Fenchel-Young's gap at ``m = mu(theta)``
+(half the squared difference; ``p log(p / m) - p + m``, summed by pass 2,
+:func:`_divergence_sums`) and ``r = X^T W (mu~ - Y)`` the point's residual. The point is held
+centred, ``mu~ - Y = (mu - Y) + J X a`` (:func:`_newton_point`; its entries as means, rounded at
+the scale of ``Y``, would leave it infeasible by 1e-8 a row at ``y ~ 1e8``, which ``theta`` times
+that residual makes nats), so ``r`` and ``D``'s differences are formed from numbers of the fit's
+own size. The budget is ``D``'s (its evaluation and the mean's error, :func:`_mean_error`) and
+``<|theta|, b>`` for the residual's summation bound ``b`` (summed accurately where that matters,
+:func:`_accurate_sums`), with the penalty's, the charge's and the multiplier's terms above.
+``lower_bound`` is then ``upper_bound`` less that gap, and ``roundoff`` bounds the gap's rounding;
+the bounds' own values carry ``upper_roundoff`` more (the sums of ``upper_bound``). The same
+excess, ``sum w D(Y, mu) + penalty`` (pass 1), is what the verdict judges these families'
+distance from the optimum against, and what the bracket's own decisions (the zero step, the
+penalised step, the segment) measure a gap by (:func:`_objective_size`).
+
 Budgets from the columns' largest entries. The sums above that weigh a table ``T >= 0`` by
 ``|X|`` (``sum_j |x_ji| T_jc``: the residual's summation bound, the gradient's budget) are each
 a pass over ``X`` and a copy of its block in absolute value, and the rows' norms another. For a
@@ -183,10 +208,11 @@ The verdict
 -----------
 ``ok`` holds when what is proved closes: ``relative_gap = |gap| / max(1, |upper_bound|) <= tol``,
 the round-off budget too (``roundoff <= tol max(1, |upper_bound|)``: a gap closed to within an
-unproved budget proves nothing to ``tol``), for the gaussian and Poisson families the gap beyond
-its round-off against the objective's excess over the data's own point too (``gap - roundoff <=
-tol max(1, |upper_bound - H(Y)|)``, half the RSS or deviance: their ``H`` has no fixed origin,
-and ``|upper_bound|`` is mostly the data's constant ``sum w y^2 / 2`` once y is large),
+unproved budget proves nothing to ``tol``), for the gaussian and Poisson families the proved
+distance from the optimum against the objective's excess over the data's own point too
+(``within <= tol max(1, upper_bound - H(Y))``, half the RSS or deviance plus the penalty, evaluated
+centred and less its own budget: their ``H`` has no fixed origin, and ``|upper_bound|`` is mostly
+the data's constant ``sum w y^2 / 2`` once y is large; The centred gap),
 ``gap >= -roundoff``, the point's balance residual (relative to ``scale``) is within ``tol``,
 and, for separated data, the LP's direction checks. Then ``upper_bound - OPT <= within =
 max(gap, 0) + roundoff``: theta is within ``within`` nats of the optimum.
@@ -756,13 +782,14 @@ def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
                         f"tolerance {tol:g} (relative): theta is only proved to be within "
                         f"{br.within:.2e} nats of the optimum"
                         + _FLAT_REASONS.get(br.flat, ""))
-    if br.relative_gap <= tol and not _excess_ratio(br, tol) <= 1.0:
+    if br.relative_gap <= tol and not _budget_fails(br, tol) and not _excess_ratio(br, tol) <= 1:
         # the gaussian and Poisson objectives carry the data's constant -H(Y) (sum y^2 / 2):
         # with y shifted by 1e4, a least-squares fit 939 nats off was 2e-7 of it
-        messages.append(f"the duality gap {br.duality_gap:.2e} nats exceeds the tolerance "
-                        f"{tol:g} relative to the fit's own excess over the data's point, "
-                        f"{br.excess_reference:.2e} nats (half the residual sum of squares or "
-                        "deviance; the objective itself is mostly the data's constant)")
+        messages.append(f"theta is only proved to be within {br.within:.2e} nats of the "
+                        f"optimum, more than the tolerance {tol:g} relative to the fit's own "
+                        f"excess over the data's point, {br.excess_reference:.2e} nats (half "
+                        "the residual sum of squares or deviance, plus the penalty; the "
+                        "objective itself is mostly the data's constant)")
     if br.duality_gap < -br.roundoff:
         messages.append(f"the duality gap {br.duality_gap:.1e} is negative beyond its round-off "
                         f"budget {br.roundoff:.1e}: weak duality is violated, so a computation "
@@ -774,12 +801,12 @@ def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
 
 
 def _excess_ratio(br: "Bracket", tol: float) -> float:
-    """The gaussian and Poisson bracket's gap beyond its round-off over ``tol`` times the fit's
-    own excess over the data's point (:func:`_bracket_messages`); 0 for the other families."""
-    if not np.isfinite(br.excess_reference):
+    """The gaussian and Poisson bracket's proved distance from the optimum, ``within``, over
+    ``tol`` times the fit's own excess over the data's point (:func:`_bracket_messages`); 0 for
+    the other families."""
+    if np.isnan(br.excess_reference):
         return 0.0
-    excess = max(br.duality_gap - br.roundoff, 0.0)  # (the gap beyond its own rounding)
-    return excess / (tol * max(1.0, br.excess_reference))
+    return br.within / (tol * max(1.0, br.excess_reference))
 
 
 def gap_shortfall(br: "Bracket", tol: float) -> float:
@@ -840,7 +867,8 @@ class Bracket:
         The feasible point of the lower bound (None through an engine).
     lower_bound, upper_bound : float
         ``primal(mu)`` at the checked point and ``dual(theta)``; ``lower <= OPT <= upper`` up to
-        ``roundoff``.
+        ``roundoff`` (the gaussian and Poisson gap evaluated centred: ``upper`` less that gap, up
+        to ``roundoff`` and ``upper_roundoff``; module docstring, The centred gap).
     duality_gap, relative_gap, roundoff : float
         ``upper - lower``, ``|gap| / max(1, |upper|)`` and the round-off budget of the gap.
     loglik : float
@@ -884,10 +912,11 @@ class Bracket:
         ``1 + max |X^T W Y|``.
     seconds : float
     excess_reference : float
-        For the gaussian and Poisson families, ``|upper - H(Y)|``: the dual objective's excess
-        over the data's own point (half the RSS, half the Poisson deviance), the size a gap
-        beyond its round-off is judged against (:func:`_bracket_messages`); NaN for the
-        probability families, whose ``H`` is an entropy with a fixed origin.
+        For the gaussian and Poisson families, ``upper - H(Y)``: the dual objective's excess
+        over the data's own point (half the RSS, half the Poisson deviance, plus the
+        penalty), evaluated centred and less its own budget, the size ``within`` is judged
+        against (:func:`_bracket_messages`); NaN for the probability families, whose ``H`` is
+        an entropy with a fixed origin (separated data: the reduced problem's, no larger).
     flat : str
         Why nothing is proved, where the step's curvature cannot resolve a direction the
         design has: ``"collinear"`` (the design itself) or ``"curvature"`` (its weights at
@@ -1035,19 +1064,21 @@ def _unpenalised_lower(data, theta, penalty, br: Bracket, engine, tol_hint) -> B
     and 1e22 nats of an optimum it met to 2e-10. The gap left is the unpenalised bracket's
     plus the penalty at theta, so the unpenalised bracket is formed (two passes more) only
     where that penalty is within the tolerance, and kept only where its bound is the closer.
-    Its round-off is the unpenalised bracket's (both of its bounds' budgets) plus the
-    penalised upper bound's own (``upper_roundoff``)."""
+    Its gap is the unpenalised bracket's plus the penalty at theta (both upper bounds hold the
+    same ``l(theta)``), its round-off the unpenalised bracket's plus the penalised upper
+    bound's own (``upper_roundoff``, the penalty's among its sums)."""
     th = np.asarray(theta, dtype=np.float64).reshape(data.m, -1)
     pen_rows = Parameterization.from_dataset(data, penalty).penalized_rows
     upper = br.upper_bound
-    if not _penalty_value(th, pen_rows, penalty) <= tol_hint * max(1.0, abs(upper)):
+    pen_value = _penalty_value(th, pen_rows, penalty)
+    if not pen_value <= tol_hint * max(1.0, abs(upper)):
         return br  # (the gap is at least the penalty at theta: it cannot close)
     free = _bracket_by_columns(data, theta, Penalty(), None, engine, tol_hint, attainment=False)
-    gap = upper - free.lower_bound
+    gap = free.duality_gap + pen_value  # (the same l(theta) in both upper bounds)
     roundoff = free.roundoff + br.upper_roundoff
     if not max(gap, 0.0) + roundoff < br.within:
         return br
-    return replace(free, upper_bound=upper, duality_gap=gap,
+    return replace(free, lower_bound=upper - gap, upper_bound=upper, duality_gap=gap,
                    relative_gap=relative_gap(gap, upper), roundoff=roundoff,
                    upper_roundoff=br.upper_roundoff, loglik=br.loglik,
                    reduced_loglik=br.reduced_loglik, dual_gradient=br.dual_gradient,
@@ -1114,8 +1145,21 @@ def _penalised_target(data, one, th, pen_rows, penalty, tol_hint, force: bool = 
 
 
 def _penalised_scale(one, th, pen_rows, penalty) -> float:
-    """The objective's size the penalised step's tests are relative to: ``max(1, |l| + pen)``."""
-    return max(1.0, abs(float(one.loglik_full)) + abs(_penalty_value(th, pen_rows, penalty)))
+    """The objective's size the penalised step's tests are relative to (:func:`_objective_size`
+    with the penalty at theta)."""
+    return _objective_size(one, _penalty_value(th, pen_rows, penalty))
+
+
+def _objective_size(one, pen_value: float = 0.0) -> float:
+    """The size the bracket's own decisions judge a gap against, from pass 1 ``one``: ``max(1,
+    |l(theta)| + penalty)``, and for the gaussian and Poisson families at most ``max(1,
+    excess)``, the fit's own excess over the data's point plus the penalty, as the verdict
+    judges them (module docstring, The verdict)."""
+    size = max(1.0, abs(float(one.loglik_full)) + abs(pen_value))
+    div = getattr(one, "data_divergence", None)
+    if div is not None and np.isfinite(div[0]):
+        size = min(size, max(1.0, float(div[0]) + abs(pen_value)))
+    return size
 
 
 def _penalised_step(run, data, th, one, sel, t_S, pen_rows, penalty, kept, newton, margins,
@@ -1266,7 +1310,8 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
             memo["bound"] = bound
         return memo["bound"]
 
-    def settle(one, resid, rb, lower, charge, mag, simplex_term, shift, excess=None, keep=True):
+    def settle(one, resid, rb, lower, charge, mag, simplex_term, shift, excess=None, keep=True,
+               centred=None):
         """``(roundoff, bound)``: the round-off of a bracket (module docstring) whose point has
         the residual ``resid`` (its rounding bound ``rb``, both (m, q)), the relaxation's
         ``charge``, the magnitude ``mag`` and simplex term of its sums and its own second-order
@@ -1278,7 +1323,8 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
         ``bound`` is the multiplier's bound of the equality rows' charge, the refined one kept
         for the bracket's later calls unless ``keep`` is False (the zero step's, at ``mu~``,
         :func:`_zero_step`: declined, the bracket is the step's alone, by every path the
-        same)."""
+        same). ``centred``: the gap and its sums' budget evaluated centred
+        (:func:`_centred_gap`), in place of both bounds' sums and their budgets."""
         # (the penalised rows as a view when they are one run of a C-ordered table, as pass 2's
         # products are: the same sums below as over their copy)
         pen = _row_index(pen_rows) if resid.flags.c_contiguous else pen_rows
@@ -1297,9 +1343,13 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
             # its own sum's rounding
             shift += float(np.sum(_l2_moves(resid[pen], rb[pen], penalty)))
             shift += gamma(int(np.count_nonzero(pen_rows)) * q + 4) * charge
-        rest = upper_budget + (gamma(n_terms) + 8 * U) * mag + simplex_term + shift
+        if centred is None:
+            rest = upper_budget + (gamma(n_terms) + 8 * U) * mag + simplex_term + shift
+            gap = upper_of(one) - lower
+        else:
+            gap, sums_budget = centred
+            rest = sums_budget + pen_budget + simplex_term + shift
         roundoff = rest + eq_charge
-        gap = upper_of(one) - lower
         if bounded and np.isfinite(gap) and np.isfinite(roundoff):
             # the equality rows' charge again with the multiplier's bound that this bracket
             # itself proves (:func:`_refined_radius`): sound, the bracket being proved with the
@@ -1366,11 +1416,13 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
         # relaxation's charge shortened the segment, neither point has a smaller one)
         best = proved(two, resid_bound, (t, primal_h, mag, simplex_term))
         tried = []
-        if not upper_of(one) - best <= tol_hint * max(1.0, abs(upper_of(one))):
+        if not upper_of(one) - best <= tol_hint * _objective_size(one, pen_value):
             zero = _step(np.zeros(sel.size), feat, cls, q)
             tried.append((zero, _given_point(run, data, one, th, zero, fam, pen_rows, penalty,
                                              tol_hint, newton, pen_value)))
-            damped = _damping(fam, tried[0][1][2], newton) if newton is not None else 0.0
+            damped = (_damping(fam, *(_absolute_point(data, fam, table)
+                                      for table in (tried[0][1][2], newton)))
+                      if newton is not None else 0.0)
             if damped > 0.0:
                 step = (A[0], damped * A[1])
                 tried.append((step, _given_point(run, data, one, th, step, fam, pen_rows,
@@ -1390,7 +1442,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
     # nothing else now)
     charge, resid, rb, excess = _at_segment(two, resid_bound, t, pen_rows, penalty)
     point = None
-    if newton is not None:  # the point of the lower bound, in the layout of Y
+    if newton is not None and fam.is_probability:  # the point of the lower bound, as Y's layout
         Y2 = data.Y.reshape(data.n, q)
         if not t > 0:
             newton[...] = Y2
@@ -1399,37 +1451,52 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
             newton *= t
             newton += Y2
         point = newton.reshape(data.Y.shape)
+    elif newton is not None:  # (mu~ held centred, mu~ - Y: kept for the sums below)
+        point = _absolute_point(data, fam, newton * t if 0 < t < 1 else newton if t > 0
+                                else np.zeros_like(newton)).reshape(data.Y.shape)
     eqr = _row_index(eq)
-    balance = max(float(np.abs(resid[eqr]).max(initial=0.0)), float(excess.max(initial=0.0)))
-    lower = primal_h - charge
     upper = upper_of(one)
-    gap = upper - lower
-    roundoff, _ = settle(one, resid, rb, lower, charge, mag, simplex_term,
-                         getattr(two, "second_order", 0.0), excess)
+    # the gaussian and Poisson H has no fixed origin (the gaussian -sum w mu^2 / 2 moves with a
+    # shift of y): the bracket is judged against the objective's excess over the data's own
+    # point too, and its gap at mu~ is evaluated centred (:func:`_centred_gap`)
+    excess_reference = float("nan")
+    centring = not fam.is_probability and mask is None
+    if not fam.is_probability:  # (separated data: the reduced problem's, no larger)
+        eps = _mean_error(fam, one.e_max)
+        excess_reference = max(float(one.data_divergence[0]) - _divergence_budget(
+            one.data_divergence, eps, run.depth), 0.0) + max(pen_value - pen_budget, 0.0)
+    reference = max(1.0, abs(upper))
+    if np.isfinite(excess_reference):
+        reference = min(reference, max(1.0, excess_reference))
+
+    def figures(charge, resid, rb, excess):
+        """``(balance, lower, gap, roundoff)`` of the point at ``t``."""
+        balance = max(float(np.abs(resid[eqr]).max(initial=0.0)),
+                      float(excess.max(initial=0.0)))
+        centred = (_centred_gap(two, th, resid, rb, charge, pen_value, eps, run.depth)
+                   if centring and t == 1.0 and np.isfinite(upper) else None)
+        if centred is not None and not np.all(np.isfinite(centred)):
+            centred = None  # (overflow on the way: the bounds' own sums, which say so)
+        lower = primal_h - charge if centred is None else upper - centred[0]
+        roundoff, _ = settle(one, resid, rb, lower, charge, mag, simplex_term,
+                             getattr(two, "second_order", 0.0), excess, centred=centred)
+        return balance, lower, upper - lower if centred is None else centred[0], roundoff
+
+    balance, lower, gap, roundoff = figures(charge, resid, rb, excess)
     if (point is not None and t == 1.0 and np.isfinite(upper)
-            and not roundoff <= ACCURATE_SHARE * tol_hint * max(1.0, abs(upper))
+            and not roundoff <= ACCURATE_SHARE * tol_hint * reference
             and _sharpen_sums(data, newton, resid, rb, pen_rows, multiplier(one), penalty,
-                              allowed=ACCURATE_SHARE * tol_hint * max(1.0, abs(upper)) / 2)):
+                              allowed=ACCURATE_SHARE * tol_hint * reference / 2,
+                              centred=not fam.is_probability)):
         # the bounds' charge took the round-off past its share: the charged rows summed again
         # (:func:`_accurate_sums`; at t = 1 the point is mu~ as pass 2 read it, resid and rb
         # pass 2's own tables), and what reads them formed again
         charge, resid, rb, excess = _at_segment(two, rb, 1.0, pen_rows, penalty)
-        balance = max(float(np.abs(resid[eqr]).max(initial=0.0)),
-                      float(excess.max(initial=0.0)))
-        lower = primal_h - charge
-        gap = upper - lower
-        roundoff, _ = settle(one, resid, rb, lower, charge, mag, simplex_term,
-                             getattr(two, "second_order", 0.0), excess)
-    if not np.isfinite(upper) or np.isnan(roundoff):  # overflow at theta: nothing is small
+        balance, lower, gap, roundoff = figures(charge, resid, rb, excess)
+    if not np.isfinite(upper) or np.isnan(roundoff) or np.isnan(gap):
+        # overflow at theta: nothing is small
         upper, roundoff = (float("inf") if np.isnan(upper) else upper), float("inf")
         gap = upper - lower if np.isfinite(lower) else float("inf")  # (not inf - inf: NaN)
-
-    # the gaussian and Poisson H has no fixed origin (the gaussian -sum w mu^2 / 2 moves with a
-    # shift of y): a gap is also judged against the objective's excess over the data's own
-    # point (one pass over Y, no product with X; :func:`_bracket_messages`)
-    own = None if fam.is_probability else memo.get("own") or run(_pass_data, fam)
-    excess_reference = (float("nan") if own is None
-                        else abs(float(upper) - float(own.entropy)))
     rank, condition, smallest = solve
     flat = (_lost_directions(data, sel.size, rank)
             if not penalty.active and mask is None and A[0].size and t > 0 else "")
@@ -1619,7 +1686,7 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         # excess e shortens the segment to t = lam / (lam + e), which costs about (1 - t) of
         # the objective, so e <= tol lam; on the equality rows the bound charges multiplier
         # times residual, so that product <= tol |objective|
-        objective = max(1.0, abs(one.loglik_full))
+        objective = _objective_size(one)
         room = objective / max(float(multiplier(one).max(initial=0.0)), 1.0)
         if penalty.kind == "l1":
             room = min(room, penalty.lam)
@@ -1926,7 +1993,7 @@ def _small_residual(one, r, b, multiplier, tol_hint, share: float = CG_RESIDUAL)
     charged = float(np.where(r > 0, multiplier * r, 0.0).sum())
     rounding = float(np.where(b > 0, multiplier * b, 0.0).sum())
     allowed = share * tol_hint
-    return (charged <= max(rounding, allowed * max(1.0, abs(one.loglik_full)))
+    return (charged <= max(rounding, allowed * _objective_size(one))
             and float(r.max(initial=0.0)) <= max(float(b.max(initial=0.0)),
                                                  allowed * one.scale))
 
@@ -2084,7 +2151,7 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
                            0.0 if settle is not None else multiplier(one), tol_hint,
                            ZERO_STEP_SHARE):
         return None
-    room = ZERO_STEP_ROOM * tol_hint * max(1.0, abs(one.loglik_full))
+    room = ZERO_STEP_ROOM * tol_hint * _objective_size(one)
 
     def second_order(rb):
         """``(coefficient, enough)``: the second-order charge is ``coefficient / lambda``,
@@ -2166,7 +2233,9 @@ def _zero_step(run, data, th, one, sel, pen_rows, penalty, tol_hint, kept, newto
     _add_budget(one, two)
     two.resid = resid
     two.second_order = second
-    newton.value = kept["mean"]  # the point of the lower bound: mu itself
+    # the point of the lower bound: mu itself (the gaussian and Poisson one centred, mu - Y)
+    newton.value = (kept["mean"] if data.family.is_probability
+                    else kept["mean"] - data.Y.reshape(data.n, 1))
     return one, two, _step(np.zeros(sel.size), feat, cls, q), rb, solve
 
 
@@ -2602,11 +2671,15 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
         at_one_value = two.entropy - float(_relaxation([1.0], two.resid, pen_rows, penalty)[0])
         if pen_value is None:  # (the bracket's, computed once: an (m, q) copy at this peak)
             pen_value = _penalty_value(th, pen_rows, penalty)
-        closes = (-(one.loglik_full - pen_value) - at_one_value
-                  <= tol_hint * max(1.0, abs(one.loglik_full)))
+        # (the gaussian and Poisson gap at mu~ evaluated centred, :func:`_centred_gap`)
+        gap = (-(one.loglik_full - pen_value) - at_one_value
+               if getattr(two, "divergence", None) is None else
+               float(two.divergence[0]) + float(np.sum(th * two.resid)) + pen_value
+               + (two.entropy - at_one_value))
+        closes = gap <= tol_hint * _objective_size(one, pen_value)
     if at_one and (closes or penalty.kind not in ("l2", "elasticnet") or _cannot_close(
             data, newton, two, pen_rows, penalty, at_one_value,
-            -(one.loglik_full - pen_value) - tol_hint * max(1.0, abs(one.loglik_full)))):
+            -(one.loglik_full - pen_value) - tol_hint * _objective_size(one, pen_value))):
         point = (1.0, two.entropy, two.magnitude, two.simplex_term)
     elif t_max > 0.0:
         grid = np.asarray(SEGMENT_GRID + (1.0,)) * min(t_max, 1.0)
@@ -2654,7 +2727,7 @@ ACCURATE_SHARE = 0.01
 ACCURATE_MAX_TERMS = 2e7
 
 
-def _accurate_sums(data, point: np.ndarray, cols, rows: int = 1 << 16):
+def _accurate_sums(data, point: np.ndarray, cols, rows: int = 1 << 16, centred: bool = False):
     """``(r, b)``, each of shape (len(cols), q): rows ``cols`` of the point's residual ``r =
     X^T W (mu~ - Y)`` summed accurately, and ``b`` a proved bound on ``|r - r_exact|``; None
     where a column is not at hand as dense numbers (a sparse design's, but for its implicit
@@ -2665,15 +2738,17 @@ def _accurate_sums(data, point: np.ndarray, cols, rows: int = 1 << 16):
     widely it is charged times large factors (the intercept's multiplier bound, 3.6e6 against
     an intercept of 16 for features near 1e5; the L2 charge's ``b^2 / (2 lam)`` for a feature
     near 1e6): a converged fit was then refused (0.04 nats against 8e-3 allowed). Here the terms ``p_j = fl(x_ji fl(w_j
-    fl(mu~_j - Y_j)))``, each within ``gamma(3)`` of its exact value (``gamma(2)`` for the
-    column of ones, read as 1), are summed by halving with Knuth's error-free two-sum (``x +
+    fl(mu~_j - Y_j)))``, each within ``gamma(3)`` of its exact value (one rounding fewer for
+    the column of ones, read as 1, for unit weights, and for a point held centred, ``mu~ -
+    Y`` itself), are summed by halving with Knuth's error-free two-sum (``x +
     y = s + e`` exactly): the halves' sums carry the total exactly but for the errors ``e``,
     summed plainly (at most ``2 n`` terms, within ``gamma(2 n)`` of theirs) and added at the
     end. Each level's ``|e| <= u |s|`` and ``sum |s| <= (1 + u) sum |p|`` per level, so over
     ``L = ceil(log2 n) + 1`` levels ``sum |e| <= L u (1 + u)^L sum |p|``; the blocks of
     ``rows`` rows are summed so, then their sums so again (``L`` counts both). So ``|r -
     r_exact| <= gamma(3) S + u |r| (1 + u) + gamma(2 n) L u (1 + u)^L S`` with ``S = sum
-    |p|`` (its own rounding ``gamma(n)``): first order in ``u`` but not in ``n``."""
+    |p|`` (its own rounding ``gamma(n)``): first order in ``u`` but not in ``n``. ``centred``:
+    ``point`` is ``mu~ - Y`` itself (the gaussian and Poisson families), no subtraction."""
     X = data.X
     n, m = data.n, data.m
     cols = [int(c) for c in cols]
@@ -2689,8 +2764,11 @@ def _accurate_sums(data, point: np.ndarray, cols, rows: int = 1 << 16):
     shape = (len(cols), q)
     err, total_abs, parts = np.zeros(shape), np.zeros(shape), []
     for lo in range(0, n, rows):
-        t = mu[lo:lo + rows] - Y[lo:lo + rows]
-        t *= w[lo:lo + rows, None]
+        if centred:
+            t = mu[lo:lo + rows] * w[lo:lo + rows, None]
+        else:
+            t = mu[lo:lo + rows] - Y[lo:lo + rows]
+            t *= w[lo:lo + rows, None]
         sums = np.empty(shape)
         for i, c in enumerate(cols):
             p = t if c == m - 1 and ones else X[lo:lo + rows, c][:, None] * t
@@ -2703,7 +2781,12 @@ def _accurate_sums(data, point: np.ndarray, cols, rows: int = 1 << 16):
     r = s.reshape(shape) + err
     levels = int(np.ceil(np.log2(max(n, 2)))) + int(np.ceil(np.log2(max(len(parts), 2)))) + 2
     S = total_abs * (1.0 + gamma(n + 2))
-    b = (gamma(3) * S + U * np.abs(r) * (1.0 + U)
+    # each term's roundings: the subtraction (none for a centred point), the weight's product
+    # (none with unit weights) and the column's (none for the column of ones)
+    unit = bool(np.all(w == 1.0))
+    rounds = np.array([(0 if centred else 1) + (0 if unit else 1) + (0 if c == m - 1 and ones
+                                                                     else 1) for c in cols])
+    b = (np.array([gamma(k) for k in rounds])[:, None] * S + U * np.abs(r) * (1.0 + U)
          + gamma(2 * n + 2 * len(parts)) * levels * U * (1.0 + U) ** levels * S)
     return r, b * (1.0 + 8 * U)
 
@@ -2729,7 +2812,7 @@ def _l2_moves(r_pen, b_pen, penalty) -> np.ndarray:
 
 
 def _sharpen_sums(data, point, resid, rb, pen_rows, bound, penalty,
-                  eq_only: bool = False, allowed: float = 0.0) -> bool:
+                  eq_only: bool = False, allowed: float = 0.0, centred: bool = False) -> bool:
     """Rows of the point's residual ``resid`` and of its summation bound ``rb`` (both (m, q),
     in place) summed again by :func:`_accurate_sums`: the rows whose bounds are charged, the
     costliest first, within :data:`ACCURATE_MAX_TERMS` terms. The charges: the equality rows'
@@ -2756,7 +2839,7 @@ def _sharpen_sums(data, point, resid, rb, pen_rows, bound, penalty,
         return False
     order = np.argsort(-charge, kind="stable")
     take = order[charge[order] > 0][:int(ACCURATE_MAX_TERMS // max(data.n * resid.shape[1], 1))]
-    got = _accurate_sums(data, point, take) if take.size else None
+    got = _accurate_sums(data, point, take, centred=centred) if take.size else None
     if got is None:
         return False
     r, b = got
@@ -2783,6 +2866,12 @@ def _two_sum_halving(p: np.ndarray):
             s = np.concatenate([s, a[2 * h:]])
         a = s
     return (a[0] if a.shape[0] else np.zeros(a.shape[1])), err
+
+
+def _absolute_point(data, fam, table: np.ndarray) -> np.ndarray:
+    """A point's table as means: the gaussian and Poisson ones are held centred, ``Y`` plus the
+    table (:func:`_newton_point`), rounded here; the probability families' as they are."""
+    return table if fam.is_probability else data.Y.reshape(table.shape) + table
 
 
 def _damping(fam, mu, mu_t) -> float:
@@ -4743,6 +4832,10 @@ def _pass_one(Xb, Yb, wb, mask_b, theta, fam, sel, peak, rows, curvature=True, m
     rss = (float(wb @ (Yb - eta[:, 0]) ** 2)
            if not fam.multiclass and type(fam).loglik is not Family.loglik else 0.0)
     extra = {}
+    if not fam.is_probability:  # the fit's excess over the data's point (:func:`_centred_gap`)
+        y_m = Y2 - mu
+        extra["data_divergence"] = _divergence_sums(wb, Y2, mu, y_m, np.abs(y_m), fam, wb > 0)
+        del y_m
     if point and fam.multiclass:  # (:func:`_categorical_point`)
         extra.update(_categorical_point(mu, eta, A, wb))
     elif point:  # the given point's entropy by Fenchel's equality (:func:`_point_of_pass_one`)
@@ -4903,7 +4996,9 @@ def _pass_data(Xb, Yb, wb, mask_b, fam) -> _Sums:
 
 def _newton_point(Xb, Yb, wb, mask_b, theta, A, fam, mean=None, curv=None, out=None):
     """``(mu, mu~)`` on one block, shape (b, q): ``mu~ = mu + J A`` (rows of ``P~`` keep their
-    sum and their zeros), written to ``out`` when given. ``A``: the step in theta as
+    sum and their zeros), written to ``out`` when given; for the gaussian and Poisson families
+    ``mu~`` in its centred form, ``mu~ - Y = (mu - Y) + J A`` (the point is ``Y`` plus that
+    table exactly: module docstring, The centred gap). ``A``: the step in theta as
     :func:`_step` packs it, ``(rows, values)``, the rows of theta it moves and their entries.
     ``mean`` and ``curv``: ``mu`` and the curvature at theta as pass 1 kept them (``curv``
     None for the categorical family, whose curvature is ``P``)."""
@@ -4935,7 +5030,11 @@ def _newton_point(Xb, Yb, wb, mask_b, theta, A, fam, mean=None, curv=None, out=N
     if fam.multiclass:
         step -= np.multiply(curv, _rows(step)[:, None],
                             out=None if out is None else out.reshape(b, -1))
-    mu_t = np.add(mu, step, out=None if out is None else out.reshape(b, -1))
+    if fam.is_probability:
+        mu_t = np.add(mu, step, out=None if out is None else out.reshape(b, -1))
+    else:  # centred: mu~ - Y = (mu - Y) + step (module docstring, The centred gap)
+        mu_t = np.subtract(mu, Yb.reshape(b, -1), out=None if out is None else out.reshape(b, -1))
+        mu_t += step
     return mu, mu_t.reshape(b, -1)
 
 
@@ -4958,10 +5057,16 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=No
     b = Xb.shape[0]
     q = theta.shape[1]
     Y2 = Yb.reshape(b, q)
+    centred = not fam.is_probability
     if A is None:  # the given point itself (:func:`_zero_step`): the means pass 1 kept
         mu = mu_t = mean
+        if centred:
+            mu_t = mean - Y2
     else:
         mu, mu_t = _newton_point(Xb, Yb, wb, mask_b, theta, A, fam, mean, curv, out)
+    # mu_t: the point's centred form d, the point Y + d (rounded here: the sign of each entry
+    # is the exact sum's)
+    point = Y2 + mu_t if centred else mu_t
     pos = wb > 0
     # the entries whose domain matters: positive weight and not forced (all, usually)
     keep = None if mask_b is None and pos.all() else np.broadcast_to(pos[:, None], (b, q)) & (
@@ -4979,7 +5084,7 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=No
     if np.isfinite(upper) and not fam.multiclass:
         sides.append(lambda a: upper - a)
     for gap in sides:
-        g_t = on(gap(mu_t))
+        g_t = on(gap(point))
         low = float(g_t.min(initial=np.inf))
         margin = min(margin, low)
         if low < 0:  # the segment Y + t (mu~ - Y) leaves the domain there
@@ -4992,16 +5097,30 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=No
                       if ref.min(initial=np.inf) > tiny else -np.inf)
         del g_t
     if t_max >= 1.0:
-        sums = _point_sums(wb, Yb, Y2, mu_t, fam, pos)
+        sums = _point_sums(wb, Yb, Y2, point, fam, pos)
+        if centred:  # (the centred gap's, :func:`_centred_gap`): p - m = d - (m - Y)
+            base = mu - Y2
+            sums["divergence"] = _divergence_sums(wb, point, mu, mu_t - base, np.abs(base),
+                                                  fam, pos)
+            del base
     else:  # the sums at mu~ are not wanted (a point of its segment is), its simplex residual is
         sums = {"entropy": 0.0, "magnitude": 0.0, "simplex_term": 0.0,
                 "simplex": float(np.abs(_rows(mu_t) - 1.0).max(initial=0.0))
                 if fam.multiclass else 0.0}
+        if centred:  # (not read: the point is one of the segment's)
+            sums["divergence"] = np.zeros(4)
+    del point
     # W (mu~ - Y) formed in place (in scratch's first q columns, in memory), its product with
     # X taken (not for the given point itself, whose residual is pass 1's, :func:`_zero_step`),
-    # then its absolute value in place for the product with |X|
-    wd = np.subtract(mu_t, Y2, out=scratch[:, :q] if scratch is not None
-                     else mean if reduce is not None else None)
+    # then its absolute value in place for the product with |X|; the centred form is mu~ - Y
+    target = scratch[:, :q] if scratch is not None else mean if reduce is not None else None
+    if not centred:
+        wd = np.subtract(mu_t, Y2, out=target)
+    elif target is None:
+        wd = mu_t.copy()
+    else:
+        wd = target
+        wd[...] = mu_t
     wd *= wb[:, None]
     resid = 0.0 if A is None else _xt(Xb, wd)
     # (|X| of a dense block formed once, in :func:`_xt`; a sparse X's never; with the column
@@ -5022,7 +5141,9 @@ def _pass_segment(Xb, Yb, wb, mask_b, theta, A, fam, grid, newton=None) -> _Sums
     Y2 = Yb.reshape(b, -1)
     mu_t = newton if newton is not None else _newton_point(Xb, Yb, wb, mask_b, theta, A, fam)[1]
     pos = wb > 0
-    step = mu_t - Y2  # (once: each point, Y + t step, is formed in one (b, q) table)
+    # (once: each point, Y + t step, is formed in one (b, q) table; the gaussian and Poisson
+    # mu~ is held centred, mu~ - Y itself)
+    step = mu_t - Y2 if fam.is_probability else mu_t
     point = np.empty_like(step)
     parts = []
     for t in grid:
@@ -5049,6 +5170,87 @@ def _point_sums(wb, Yb, Y2, point, fam, pos) -> dict:
         sums["simplex"] = float(simplex.max(initial=0.0))
         sums["simplex_term"] = float(wb @ (simplex * (1.0 + np.abs(conj))))
     return sums
+
+
+def _divergence_sums(wb, point, mean, diff, base, fam, pos) -> np.ndarray:
+    """``[sum w D, evaluation, sum w |p - m|, mass]`` over a block's rows of positive weight,
+    for the gaussian and Poisson families (:func:`_centred_gap`): ``D(p, m) = A*(p) - A*(m) -
+    (A*)'(m) (p - m) >= 0``, the Bregman divergence of the conjugate between the point ``p``
+    and the mean ``m = A'(eta)``, which is Fenchel-Young's gap ``A(eta) + A*(p) - eta p``: half
+    the squared difference, or ``p log(p / m) - p + m`` (``m`` where ``p = 0``). Formed
+    without its three terms' cancellation, its rounding is at most ``3 u D`` (gaussian) and
+    ``u D`` plus ``evaluation`` (Poisson, ``8 u (|p log1p((p - m) / m)| + |p - m|)``: the
+    difference, its quotient, ``log1p`` within an ulp, the product and the subtraction). The
+    mean's own error moves ``D`` by at most ``eps |p - m| + eps^2 mass`` (:func:`_mean_error`;
+    ``mass``: ``sum w / 2`` for the gaussian's absolute ``eps``, ``sum w (2 m + p)`` for the
+    Poisson relative one).
+
+    ``diff``, the difference ``p - m``, comes from the point's centred form (pass 2's ``d - (m
+    - Y)``, pass 1's ``Y - m``), within ``u (|diff| + base)`` of the exact one (``base = |m -
+    Y|``): never from ``p`` and ``m`` themselves, each of which may be rounded at the scale of
+    ``Y`` (1e-8 at ``y ~ 1e8``). That error moves ``D`` by its slope ``|dD/dp|`` (``|p - m|``;
+    ``|log(p / m)|``) times it, which ``evaluation`` holds too (none where ``p = 0``, exact:
+    ``D = m`` there)."""
+    if not pos.all():
+        wb, point, mean, diff, base = wb[pos], point[pos], mean[pos], diff[pos], base[pos]
+    p, m, d = point[:, 0], mean[:, 0], diff[:, 0]
+    size = np.abs(d)
+    if fam.quadratic:
+        slope = size
+        D = 0.5 * (d * d)
+        evaluation = 0.0
+    else:
+        with np.errstate(all="ignore"):
+            slope = np.log1p(d / m)
+            pl = p * slope
+        zero = p == 0
+        pl[zero] = 0.0  # (0 log 0 = 0: D = m there)
+        slope = np.abs(slope, out=slope)
+        slope[zero] = 0.0
+        D = pl - d
+        evaluation = 8 * U * float(wb @ (np.abs(pl) + size))
+    evaluation += 2 * U * float(wb @ (slope * (base[:, 0] + size)))
+    mass = 0.5 * float(wb.sum()) if fam.quadratic else float(wb @ (2.0 * m + p))
+    return np.array([float(wb @ D), evaluation, float(wb @ size), mass])
+
+
+def _mean_error(fam, e_max: float) -> float:
+    """A bound of the computed mean's error at theta, by the logits' error ``e_max`` (pass 1's,
+    :func:`_pass_one`): absolute for the gaussian (the mean is ``eta``), relative for the
+    Poisson family (``exp`` of a logit off by ``e``, rounded within ``4 u``); infinite from
+    1/2 on (:func:`_divergence_sums`'s second-order bound needs less)."""
+    if fam.quadratic:
+        return float(e_max)
+    eps = (float(np.expm1(e_max)) + 4 * U * float(np.exp(e_max))) * (1.0 + 4 * U)
+    return eps if eps < 0.5 else float("inf")
+
+
+def _divergence_budget(sums: np.ndarray, eps: float, depth: int) -> float:
+    """The round-off budget of ``sum w D`` from :func:`_divergence_sums`'s four sums, ``eps``
+    the mean's error (:func:`_mean_error`) and the rows' sum depth: the sum's own rounding
+    (``D >= 0``) and the evaluation's and the mean's bounds, inflated for their own sums."""
+    total, evaluation, dev, mass = (float(v) for v in sums)
+    g = gamma(depth + 8)
+    return g * total + (1.0 + g) * (evaluation + eps * dev + eps * eps * mass)
+
+
+def _centred_gap(two: _Sums, th, resid, rb, charge: float, pen_value: float, eps: float,
+                 depth: int) -> tuple[float, float]:
+    """``(gap, budget)``: the gaussian and Poisson bracket's gap at ``mu~`` evaluated centred,
+    and the round-off budget of its sums (module docstring, The centred gap).
+
+    ``dual(theta) - H(mu~) + charge = sum_j w_j D(mu~_j, mu_j) + <theta, r> + penalty +
+    charge`` exactly, with ``D`` Fenchel-Young's gap (:func:`_divergence_sums`, summed by pass
+    2) and ``r = X^T W (mu~ - Y)`` the point's residual (``sum_j w_j eta_j (mu~_j - Y_j)``):
+    no term carries the data's constant ``sum w A*(Y)``, which dominates both bounds once
+    ``y`` is far from 0 (1e17 nats at ``y ~ 1e8``, whose fit's own excess was 15). The budget
+    is ``D``'s (:func:`_divergence_budget`) and the inner product's, ``<|theta|, b>`` for the
+    residual's summation bound ``b`` plus its own sum's rounding; the penalty's and the
+    charge's are the bracket's as before."""
+    dot = th * resid
+    budget = (_divergence_budget(two.divergence, eps, depth) + float(np.sum(np.abs(th) * rb))
+              + gamma(th.size + 4) * float(np.abs(dot).sum()))
+    return float(two.divergence[0]) + float(dot.sum()) + pen_value + charge, budget
 
 
 def _conjugate(fam, point2) -> np.ndarray:

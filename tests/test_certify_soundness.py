@@ -776,6 +776,63 @@ def test_a_wrong_least_squares_fit_is_not_ok_whatever_the_mean_of_y(shift):
     assert not cert.ok
 
 
+def _objective_difference(X, y, theta_a, theta_b, family) -> float:
+    """``f(theta_a) - f(theta_b)`` of the unpenalised dual objective ``sum A(eta) - y eta``, in
+    40 digits from the float64 inputs: no float64 sum of either objective (1e17 nats at y ~
+    1e8) resolves a difference of a few nats."""
+    from decimal import Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec = 40
+        ta = [Decimal(float(v)) for v in theta_a]
+        tb = [Decimal(float(v)) for v in theta_b]
+        total = Decimal(0)
+        for x_j, y_j in zip(X, y):
+            xs = [Decimal(float(v)) for v in x_j]
+            ea = sum(a * b for a, b in zip(xs, ta))
+            eb = sum(a * b for a, b in zip(xs, tb))
+            A = ((ea * ea - eb * eb) / 2 if family == "gaussian" else ea.exp() - eb.exp())
+            total += A - Decimal(float(y_j)) * (ea - eb)
+        return float(total)
+
+
+@pytest.mark.parametrize("family, offset", [("gaussian", 1e6), ("gaussian", 1e8),
+                                            ("poisson", 1e12), ("poisson", 1e15)])
+def test_a_fit_far_from_zero_is_judged_by_its_own_excess(family, offset):
+    """Least squares with y near 1e8 and counts near 1e15: the objective is mostly the data's
+    constant (1e17 nats), so a slope 1000 nats off was within its round-off budget and printed
+    OK. The gap is evaluated centred (Fenchel-Young's divergence at the point, held as ``mu~ -
+    Y``, plus ``<theta, r>``), so the exact fit is proved within a millionth of its own excess
+    and the moved one is not; ``within`` bounds every theta's distance from the optimum, which is
+    recomputed here in 40 digits against a reference fit (centred least squares; for the Poisson
+    family the solver's own)."""
+    rng = np.random.default_rng(3)
+    n = 300
+    Z = rng.normal(size=(n, 2)) * (1.0 if family == "gaussian" else 0.1)
+    X = np.c_[Z, np.ones(n)]
+    if family == "gaussian":
+        y = offset + Z @ [1.0, -2.0] + rng.normal(size=n)
+        ref, *_ = np.linalg.lstsq(X, y - offset, rcond=None)
+        ref[-1] += offset
+    else:
+        lam = offset * np.exp(Z @ [1.0, -0.5])
+        y = np.round(lam + np.sqrt(lam) * rng.normal(size=n))
+    ds = Dataset.from_arrays(Z, y, family=family)
+    if family == "poisson":
+        ref = np.asarray(solve_dual(ds).theta, dtype=np.float64)
+    cert = certify(ds, ref)
+    assert cert.ok, cert.messages
+    excess = cert.projected.excess_reference
+    assert cert.within <= cert.tol * excess
+    moved = ref.copy()
+    moved[0] += 0.2 if family == "gaussian" else 1e-6
+    far = _objective_difference(X, y, moved, ref, family)
+    assert far > 10 * cert.tol * excess  # the moved theta is far, by its own excess
+    wrong = certify(ds, moved)
+    assert not wrong.ok
+    assert wrong.within >= far  # (f(ref) >= OPT)
+
+
 @pytest.mark.parametrize("family", ["gaussian", "bernoulli"])
 def test_a_moderately_collinear_design_charges_the_newton_points_own_multiplier(family):
     """Below the condition where nothing is proved (here about 3e5), the Newton point's
