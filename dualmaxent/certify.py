@@ -3946,7 +3946,9 @@ def _smallest_eigenvalue_bound(K: np.ndarray, terms: int) -> float:
     bound = shifted_cholesky_bound(H, (0.5 * estimate, 0.0625 * estimate), rounding)
     if bound is None:
         return 0.0
-    return max(bound, 0.0) / float(dd.max()) ** 2 * (1.0 - 4 * u)
+    # (1 / max(D)^2 >= min(diag) (1 - 4 u): its product, not the square of D's largest entry,
+    # which overflows a Python float for a subnormal diagonal)
+    return max(bound, 0.0) * float(diag.min()) * (1.0 - 8 * u)
 
 
 def shifted_cholesky_bound(H: np.ndarray, shifts, rounding: float = 0.0) -> float | None:

@@ -1379,10 +1379,17 @@ def _check_scale(X, w, names, column_max=None) -> np.ndarray:
     # A sparse X is one block: slicing its rows copies them, and its reductions read the
     # stored entries once anyway (a 2000-level column at n = 10^5 took 392 blocks, 0.2 s)
     blocks = [slice(None)] if design.is_sparse(X) else row_blocks(*X.shape)
-    if column_max is None:
+    # rows of weight zero do not enter the problem, nor its scale: a feature of 1e150 on such
+    # rows alone had the solver rescale its column by 2^-498 and stop at a wrong theta
+    live = None if w.min(initial=1.0) > 0 else w > 0
+    if column_max is None or live is not None:
         big = np.zeros(X.shape[1])
         for sl in blocks:
-            np.maximum(big, design.column_absmax(X if sl == slice(None) else X[sl]), out=big)
+            part = X if sl == slice(None) else X[sl]
+            if live is not None:
+                part = part[live[sl]]
+            if part.shape[0]:
+                np.maximum(big, design.column_absmax(part), out=big)
     else:
         big = column_max
     nonzero = np.nonzero(big > 0)[0]
@@ -1405,6 +1412,12 @@ def _check_scale(X, w, names, column_max=None) -> np.ndarray:
     over = np.nonzero(log_ss > np.log(_MAX_SUM_OF_SQUARES))[0]
     if over.size:
         j = int(nonzero[over[0]])
+        top = float(w.max(initial=0.0))
+        if big[j] ** 2 * 2.0 ** 40 < _MAX_SUM_OF_SQUARES:  # (the weights, not the column)
+            raise DataError(f"the weights' scale is the cause: they reach {top:.1e}, and the "
+                            f"weighted sum of squares of column {names[j]!r} overflows float64 "
+                            "in the solvers; divide the weights by a constant (an unpenalised fit is "
+                            "the same; a penalty's lambda scales with them)")
         raise DataError(f"the features' scale is the cause: column {names[j]!r} reaches "
                         f"{big[j]:.1e} and its sum of squares overflows float64 in the solvers;"
                         " standardise it (subtract the mean, divide by the standard deviation)"

@@ -219,6 +219,11 @@ class Identifiability:
         return self.basis @ (self.basis.T @ theta)
 
 
+#: Weights above this are divided by a power of two for the rank (:func:`identify`): the
+#: float32 screen's Gram matrix overflows from about 1e38 over the squared entries.
+WEIGHT_SCALE_MAX = 2.0 ** 32
+
+
 def identify(X: np.ndarray, w: np.ndarray, names, keep_gram: bool = True) -> Identifiability:
     """Rank, row and null space of the weighted design (module docstring).
 
@@ -261,9 +266,18 @@ def _identify(X, w, names, keep_gram: bool = True) -> Identifiability:
                         f"rows of positive weight ({rows}) than columns ({m}), so its columns "
                         "are linearly dependent; fit it with a penalty (l2 or l1), which needs "
                         "no rank")
+    top = float(w.max(initial=0.0))
+    if top > WEIGHT_SCALE_MAX:
+        # the rank, the null space and the condition do not change when every weight is
+        # divided by one power of two (exactly), and the float32 screen's Gram matrix no longer
+        # overflows (weights of 1e38 did: "Eigenvalues did not converge"); such a Gram matrix
+        # is not the data set's, so it is not kept
+        w = w * 2.0 ** -int(np.frexp(top)[1])
+        keep_gram = False
     if design.is_sparse(X):
         return identify_gram(_kernels.gram(X, w), names, rows=(X, w))
-    screened = _screen(X, w, keep_gram)
+    with np.errstate(over="ignore", invalid="ignore"):  # (an overflowed screen is inconclusive)
+        screened = _screen(X, w, keep_gram)
     if screened is not None:
         return screened
     return identify_gram(_kernels.gram(X, w), names, X=X, w=w)
@@ -275,8 +289,8 @@ def screen(X: np.ndarray, w: np.ndarray, keep_gram: bool = True) -> Identifiabil
     tell a dependency from ill-conditioning (a penalised fit, whose maximiser is unique whatever
     the columns, asks only whether float32 curvatures are safe:
     :meth:`dualmaxent.objective.DualObjective.design_condition`)."""
-    with _kernels._one_blas_thread():
-        return _screen(X, w, keep_gram)
+    with _kernels._one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
+        return _screen(X, w, keep_gram)  # (an overflowed float32 screen is inconclusive)
 
 
 def _screen(X, w, keep_gram: bool) -> Identifiability | None:

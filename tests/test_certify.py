@@ -364,3 +364,15 @@ def test_a_theta_offset_by_a_large_constant_is_read_in_the_pivot_gauge(c):
     assert cert.within >= neg_l - best.upper_bound - best.within
     if c == 1e8:  # differences kept to 1e-8: still within the tolerance
         assert cert.ok
+
+
+@pytest.mark.parametrize("size", [1e-300, 1e-310, 1e-320])
+def test_the_eigenvalue_bound_of_a_tiny_curvature_is_finite_and_below_it(size):
+    """A curvature of subnormal size (weights of 1e-310): ``1 / max(D)^2`` overflowed a Python
+    float (OverflowError). The bound is a number, at most the smallest eigenvalue, ``size``
+    here (``size * [[2, 1], [1, 2]]``), and not negative."""
+    from dualmaxent.certify import _smallest_eigenvalue_bound
+
+    K = size * np.array([[2.0, 1.0], [1.0, 2.0]])
+    bound = _smallest_eigenvalue_bound(K, terms=4)
+    assert 0.0 <= bound <= size

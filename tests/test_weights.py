@@ -7,6 +7,8 @@ versions, must be unchanged when a row of weight ``c`` is replaced by ``c`` copi
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -140,3 +142,54 @@ def test_weights_that_sum_below_one_warn_that_the_tolerances_become_absolute():
     # (each solve's gradient within 1e-10 of its scale: theta within ~1e-9 of theta*, far
     # inside 1e-6 of it, where the one-iteration stop was 0.29 off)
     np.testing.assert_allclose(scaled.theta, unit.theta, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1e38, 1e100, 1e300])
+def test_huge_weights_fit_the_unit_weights_problem(scale):
+    """Every weight multiplied by one constant is the same unpenalised problem: weights of 1e38
+    overflowed the float32 rank screen ("Eigenvalues did not converge"). The fit at that scale
+    is certified on the unit-weight data set, by the checker alone."""
+    from dualmaxent import certify, solve_dual
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 1] + rng.normal(size=200) > 0).astype(int)
+    heavy = Dataset.from_arrays(X, y, family="bernoulli", weights=np.full(200, scale))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        theta = solve_dual(heavy).theta
+    unit = Dataset.from_arrays(X, y, family="bernoulli")
+    cert = certify(unit, theta)
+    assert cert.ok, cert.messages
+
+
+def test_weights_too_large_for_float64_are_named_as_the_cause():
+    """Weights whose sums of squares overflow float64 are a one-line error that blames them,
+    not a feature of size 4."""
+    from dualmaxent.exceptions import DataError
+
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    with pytest.raises(DataError, match="the weights' scale is the cause"):
+        Dataset.from_arrays(X, (X[:, 0] > 0).astype(int), family="bernoulli",
+                            weights=np.full(50, 1e307))
+
+
+def test_rows_of_weight_zero_do_not_set_the_features_scale():
+    """Rows of weight zero do not enter the problem: with features of 1e150 on them, the solver
+    had rescaled those columns by 2^-498 from them and reported convergence at a theta far from
+    the optimum (NOT OK). The fit is the one without those rows, certified on both."""
+    from dualmaxent import certify, solve_dual
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 1] + rng.normal(size=200) > 0).astype(int)
+    X[:10] = 1e150
+    w = np.ones(200)
+    w[:10] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ds = Dataset.from_arrays(X, y, family="bernoulli", weights=w)
+        theta = solve_dual(ds).theta
+        assert certify(ds, theta).ok
+    kept = Dataset.from_arrays(X[10:], y[10:], family="bernoulli")
+    assert certify(kept, theta).ok
