@@ -576,6 +576,7 @@ def certificate_json(dataset, cert, reference=None) -> dict:
             "largest_entry": None if pp.mu is None else _num(np.max(pp.mu)),
             "segment": pp.segment, "newton_step": pp.stepped,
             "unpenalised_point": pp.unpenalised,
+            "excess": None if np.isnan(pp.excess_reference) else _num(pp.excess_reference),
             "rank": pp.rank, "size": pp.size, "condition": _num(pp.condition),
             "seconds": pp.seconds,
         },
@@ -721,6 +722,15 @@ def format_certificate(dataset, cert, trace=None, reference=None) -> str:
         _row("duality gap (upper - lower)", _gap_text(cert.duality_gap, cert.roundoff,
                                                        cert.relative_gap)),
         _row("theta is within", f"{cert.within:.2e}", " nats of the optimum"),
+    ]
+    excess = cert.projected.excess_reference if cert.projected is not None else float("nan")
+    if not fam.is_probability and np.isfinite(excess):
+        # the gaussian and Poisson verdict's own yardstick: the objective is mostly the data's
+        # constant, so the relative gap above says little
+        lines.append(_row("the fit's own excess", f"{excess:.2e}",
+                          " nats (half the RSS or deviance, plus the penalty: within must be "
+                          f"at most {cert.tol:g} of it)"))
+    lines += [
         _row("optimum attained", "yes" if cert.attained else
              "no: the likelihood has no maximiser (separated data)"),
     ]

@@ -147,6 +147,15 @@ def test_one_parameter_families_print_only_their_lines_and_explain_h(tmp_path, c
     assert "the convex conjugate of the log-partition" in note
     assert row_value(out, "reported log-likelihood") == pytest.approx(loglik + constant,
                                                                      abs=1e-8)
+    # the verdict's yardstick for these families: the excess over the data's own point, half
+    # the RSS or deviance (a sum of 150 terms of order 1: float64 holds it to 1e-13 relative)
+    from scipy.special import xlogy
+
+    mu = np.exp(fitted) if family == "poisson" else fitted
+    excess = float(np.sum(xlogy(y, y) - xlogy(y, mu) - y + mu) if family == "poisson"
+                   else np.sum((y - mu) ** 2) / 2)
+    assert doc["projected"]["excess"] == pytest.approx(excess, rel=1e-9)
+    assert row_value(out, "the fit's own excess") == pytest.approx(excess, rel=5e-3)
 
 
 def test_json_has_the_documented_keys(capsys):
