@@ -1420,7 +1420,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
             zero = _step(np.zeros(sel.size), feat, cls, q)
             tried.append((zero, _given_point(run, data, one, th, zero, fam, pen_rows, penalty,
                                              tol_hint, newton, pen_value)))
-            damped = (_damping(fam, *(_absolute_point(data, fam, table)
+            damped = (_damping(fam, *(_absolute_point(data.Y, fam, table)
                                       for table in (tried[0][1][2], newton)))
                       if newton is not None else 0.0)
             if damped > 0.0:
@@ -1452,7 +1452,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
             newton += Y2
         point = newton.reshape(data.Y.shape)
     elif newton is not None:  # (mu~ held centred, mu~ - Y: kept for the sums below)
-        point = _absolute_point(data, fam, newton * t if 0 < t < 1 else newton if t > 0
+        point = _absolute_point(data.Y, fam, newton * t if 0 < t < 1 else newton if t > 0
                                 else np.zeros_like(newton)).reshape(data.Y.shape)
     eqr = _row_index(eq)
     upper = upper_of(one)
@@ -2674,8 +2674,7 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
         # (the gaussian and Poisson gap at mu~ evaluated centred, :func:`_centred_gap`)
         gap = (-(one.loglik_full - pen_value) - at_one_value
                if getattr(two, "divergence", None) is None else
-               float(two.divergence[0]) + float(np.sum(th * two.resid)) + pen_value
-               + (two.entropy - at_one_value))
+               _centred_value(two, th, two.resid, two.entropy - at_one_value, pen_value))
         closes = gap <= tol_hint * _objective_size(one, pen_value)
     if at_one and (closes or penalty.kind not in ("l2", "elasticnet") or _cannot_close(
             data, newton, two, pen_rows, penalty, at_one_value,
@@ -2868,10 +2867,11 @@ def _two_sum_halving(p: np.ndarray):
     return (a[0] if a.shape[0] else np.zeros(a.shape[1])), err
 
 
-def _absolute_point(data, fam, table: np.ndarray) -> np.ndarray:
+def _absolute_point(Y, fam, table: np.ndarray) -> np.ndarray:
     """A point's table as means: the gaussian and Poisson ones are held centred, ``Y`` plus the
-    table (:func:`_newton_point`), rounded here; the probability families' as they are."""
-    return table if fam.is_probability else data.Y.reshape(table.shape) + table
+    table (:func:`_newton_point`), rounded here (the sign of each entry is the exact sum's);
+    the probability families' as they are."""
+    return table if fam.is_probability else Y.reshape(table.shape) + table
 
 
 def _damping(fam, mu, mu_t) -> float:
@@ -5066,9 +5066,7 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=No
             mu_t = mean - Y2
     else:
         mu, mu_t = _newton_point(Xb, Yb, wb, mask_b, theta, A, fam, mean, curv, out)
-    # mu_t: the point's centred form d, the point Y + d (rounded here: the sign of each entry
-    # is the exact sum's)
-    point = Y2 + mu_t if centred else mu_t
+    point = _absolute_point(Y2, fam, mu_t)  # (mu_t: the gaussian and Poisson one centred)
     pos = wb > 0
     # the entries whose domain matters: positive weight and not forced (all, usually)
     keep = None if mask_b is None and pos.all() else np.broadcast_to(pos[:, None], (b, q)) & (
@@ -5249,10 +5247,15 @@ def _centred_gap(two: _Sums, th, resid, rb, charge: float, pen_value: float, eps
     is ``D``'s (:func:`_divergence_budget`) and the inner product's, ``<|theta|, b>`` for the
     residual's summation bound ``b`` plus its own sum's rounding; the penalty's and the
     charge's are the bracket's as before."""
-    dot = th * resid
     budget = (_divergence_budget(two.divergence, eps, depth) + float(np.sum(np.abs(th) * rb))
-              + gamma(th.size + 4) * float(np.abs(dot).sum()))
-    return float(two.divergence[0]) + float(dot.sum()) + pen_value + charge, budget
+              + gamma(th.size + 4) * float(np.abs(th * resid).sum()))
+    return _centred_value(two, th, resid, charge, pen_value), budget
+
+
+def _centred_value(two: _Sums, th, resid, charge: float, pen_value: float) -> float:
+    """The centred gap's value alone (:func:`_centred_gap`): ``sum w D + <theta, r> + penalty
+    + charge``."""
+    return float(two.divergence[0]) + float(np.sum(th * resid)) + pen_value + charge
 
 
 def _conjugate(fam, point2) -> np.ndarray:
