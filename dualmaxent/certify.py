@@ -1483,14 +1483,19 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
         return balance, lower, upper - lower if centred is None else centred[0], roundoff
 
     balance, lower, gap, roundoff = figures(charge, resid, rb, excess)
-    if (point is not None and t == 1.0 and np.isfinite(upper)
-            and not roundoff <= ACCURATE_SHARE * tol_hint * reference
+    if (point is not None and (t == 1.0 or 0.0 < t and fam.is_probability)
+            and np.isfinite(upper) and not roundoff <= ACCURATE_SHARE * tol_hint * reference
             and _sharpen_sums(data, newton, resid, rb, pen_rows, multiplier(one), penalty,
                               allowed=ACCURATE_SHARE * tol_hint * reference / 2,
                               centred=not fam.is_probability)):
         # the bounds' charge took the round-off past its share: the charged rows summed again
-        # (:func:`_accurate_sums`; at t = 1 the point is mu~ as pass 2 read it, resid and rb
-        # pass 2's own tables), and what reads them formed again
+        # (:func:`_accurate_sums`), and what reads them formed again. At t = 1 the point is mu~
+        # as pass 2 read it, resid and rb pass 2's own tables; inside the segment (a
+        # probability family's mu~ a rounding past an L1 box) it is Y + t (mu~ - Y) as formed
+        # above, bit for bit the point whose entropy the segment's pass summed, and resid and
+        # rb are pass 2's scaled by t already: formed again at t = 1, unscaled. (A feature near
+        # 1e5 beside an L1 penalty: the intercept's multiplier bound x_max D / lam, 1.7e8, times
+        # its residual's summation bound was 0.03 nats, the fit exact)
         charge, resid, rb, excess = _at_segment(two, rb, 1.0, pen_rows, penalty)
         balance, lower, gap, roundoff = figures(charge, resid, rb, excess)
     if not np.isfinite(upper) or np.isnan(roundoff) or np.isnan(gap):

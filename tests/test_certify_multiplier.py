@@ -35,6 +35,7 @@ import pytest
 from dualmaxent import Dataset, solve_dual
 from dualmaxent.params import make_penalty
 
+import _definitions
 from _factories import drawn_kind, make_dataset
 
 checker = importlib.import_module("dualmaxent.certify")
@@ -353,3 +354,34 @@ def test_the_logit_form_bounds_the_optimums_logits(kind, name, penalty):
         bound = checker._multiplier_bound(run, ds, one, pen_rows, penalty, np.inf, radius)
         intercepts = s2[-1] - s2[-1, -1] if multi else s2[-1]
         assert np.all(np.abs(intercepts) <= bound[0]), (intercepts, bound)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_an_l1_fit_on_features_near_1e5_closes_inside_its_segment(k):
+    """L1 (lam = 1) on features of spreads 1e-2 to 1e5, centred three spreads off zero (n =
+    2000): the exact fit's Newton point ``mu~`` lies a rounding past an L1 box, so the lower
+    bound is taken inside the segment, at ``Y + t (mu~ - Y)``, t = 1 - 1e-9 or so. The L1
+    bound on the intercept's multiplier there is ``x_max D / lam``, 1e8, and times the pass's
+    summation bound of the intercept's residual it was 0.03 nats, NOT OK for an exact fit.
+    Summed accurately at that point as at ``mu~``: ok, and the bracket, less its round-off,
+    holds the optimum, the objective at a tighter solve's theta from the definitions."""
+    rng = np.random.default_rng(0)
+    n, scales = 2000, np.repeat([1e-2, 1.0, 1e3, 1e5], 3)
+    Z = rng.standard_normal((n, scales.size))
+    X = Z * scales + rng.standard_normal(scales.size) * scales * 3
+    w = rng.standard_normal((scales.size, k)) * (rng.random((scales.size, k)) < 0.4)
+    y = np.argmax(Z @ w + rng.gumbel(size=(n, k)), axis=1)
+    ds = Dataset.from_arrays(X, y, family="bernoulli" if k == 2 else "categorical")
+    penalty = make_penalty(l1=1.0)
+    theta = np.asarray(solve_dual(ds, penalty=penalty, tol=1e-12).theta, dtype=float)
+    star = np.asarray(solve_dual(ds, penalty=penalty, tol=1e-14).theta, dtype=float)
+    cert = checker.certify(ds, theta, penalty=penalty)
+    assert 0.0 < cert.projected.segment < 1.0  # (the path under test)
+    assert cert.ok, cert.messages
+    pen_rows = np.ones(ds.m, dtype=bool)
+    pen_rows[-1] = False  # the intercept, the last row (data.py)
+    optimum = -_definitions.loglik(ds, star) + penalty.lam * float(
+        np.abs(star.reshape(ds.m, -1)[pen_rows]).sum())
+    # (the tight solve's objective is within its own rounding, a few u of its terms, of OPT)
+    assert cert.lower_bound - cert.roundoff <= optimum * (1 + 1e-12)
+    assert optimum <= cert.upper_bound + cert.roundoff + 1e-12 * abs(optimum)
