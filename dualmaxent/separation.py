@@ -33,8 +33,9 @@ The recession directions form a convex cone closed under addition, so the forced
 (``t >= 0`` and ``t <= s`` already make ``s >= 0``: one row per pair), whose optimum puts
 ``t_ji = 1`` exactly on the largest support (scale any direction with that support until its
 smallest positive ``s`` reaches one). The last class's ``d_k`` is pinned to zero
-(the gauge) and the columns of ``X`` are scaled to unit maximum (a change of variables that the
-cone does not notice) for a well-conditioned LP.
+(the gauge), and for a well-conditioned LP the columns of ``X`` are centred (with an
+intercept) and scaled to unit maximum: changes of variables that the cone follows
+(:func:`_lp_design`).
 
 For the Poisson family the directions are ``s = X d`` with ``s_j <= 0`` everywhere and
 ``s_j = 0`` where ``y_j > 0``; a forced observation has ``mu_j = 0``. The Bernoulli family is the
@@ -290,16 +291,13 @@ def detect_separation(dataset: Dataset, direction=None) -> Separation:
         proved = proved_complete(dataset, direction)
         if proved is not None:
             return proved
-    X = dense_for_lp(dataset.X)
-    colscale = np.abs(X).max(axis=0)
-    colscale[colscale == 0] = 1.0
-    Xs = X / colscale
     active = dataset.weights > 0
+    Xs, back = _lp_design(dense_for_lp(dataset.X), dataset.intercept, active)
     if not fam.is_probability:
-        return _poisson(dataset, Xs, colscale, active)
+        return _poisson(dataset, Xs, back, active)
     Y = fam.one_hot(dataset.Y)
     forced, D = _categorical(Xs, Y, active)
-    D = D / colscale[:, None]
+    D = back(D)
     nforced = forced.sum()
     possible = (active[:, None] & (Y == 0)).sum()
     if nforced == 0:
@@ -505,6 +503,37 @@ def identifiable_basis(dataset: Dataset, forced: np.ndarray, gauge: str = "pivot
     return Q
 
 
+def _lp_design(X, intercept: bool, active):
+    """``(Xs, back)``: the design the LPs read, and the map of their directions (shape (m,) or
+    (m, q)) back to theta's coordinates.
+
+    With the intercept's column of ones (the last), every other column is first centred at its
+    mean over the rows of positive weight, ``x_i - c_i 1``: an invertible change of the columns
+    (``X T``, ``T`` unit triangular), which the cone of recession directions follows (``d = T
+    d'``) and the slacks do not notice (``s(T d') = s'(d')``), so the forced pairs are the
+    same. Then every column is scaled to unit maximum. Without the centring a feature far from
+    zero against its spread (near 1e3 with a spread of 1) is nearly a multiple of the ones
+    after the scaling, and HiGHS's dual simplex stalled on the small LP: past 60 s on 1200
+    rows and 112 columns (n = 300, five classes, 28 features of sizes 1e-3 to 1e4), 0.09 s
+    centred; on standardised features the time is unchanged. One copy of ``X``, as the
+    scaling alone made."""
+    centre = np.zeros(X.shape[1])
+    if intercept and active.any():
+        centre[:-1] = X[active, :-1].mean(axis=0)
+    Xs = X - centre
+    colscale = np.abs(Xs).max(axis=0)
+    colscale[colscale == 0] = 1.0
+    Xs /= colscale
+
+    def back(D):
+        D = np.divide(D.T, colscale).T  # (a copy: rows scaled, for (m,) and (m, q) alike)
+        if intercept:
+            D[-1] -= centre[:-1] @ D[:-1]
+        return D
+
+    return Xs, back
+
+
 def _categorical(Xs, Y, active):
     n, m = Xs.shape
     k = Y.shape[1]
@@ -570,7 +599,7 @@ def _has_recession_direction(S, A_eq=None) -> bool:
     return -res.fun > 0.5
 
 
-def _poisson(dataset, Xs, colscale, active):
+def _poisson(dataset, Xs, back, active):
     n, m = Xs.shape
     zero = active & (dataset.Y == 0)
     pos = active & (dataset.Y > 0)
@@ -599,4 +628,4 @@ def _poisson(dataset, Xs, colscale, active):
     if not forced.any():
         return Separation("none", forced, None, forced)
     kind = "complete" if forced.sum() == nz else "quasi-complete"
-    return Separation(kind, forced, res.x[:m] / colscale, forced.copy())
+    return Separation(kind, forced, back(res.x[:m]), forced.copy())

@@ -514,3 +514,53 @@ def test_completely_separated_data_are_certified_without_an_lp(monkeypatch):
         assert cert.ok, cert.verdict
         assert cert.separation_check.sup_loglik == 0.0 and cert.entropy == 0.0
         assert (_slacks(ds, cert.separation.direction) > 0).all()
+
+
+def _far_from_zero(n, k, m, seed):
+    """Features of sizes 1e-3 to 1e4, each centred a few spreads (up to 1e4 of them) off zero,
+    labels of ``k`` classes drawn from a logit of the standardised features: not separated as
+    a rule at n = 300, five classes, 28 features."""
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n, m))
+    X = Z * 10.0 ** rng.uniform(-3, 4, m) + 10.0 ** rng.uniform(-3, 4, m) * rng.uniform(0, 3, m)
+    eta = Z @ rng.standard_normal((m, k)) / np.sqrt(m) + rng.gumbel(size=(n, k))
+    return X, eta.argmax(axis=1)
+
+
+@pytest.mark.parametrize("case", ["far", "quasi", "poisson"])
+def test_the_lps_answer_does_not_move_with_the_columns_origin(case):
+    """Shifting the features by multiples of the intercept's column changes the design, not
+    the cone of recession directions: the same kind and forced pairs, and the direction found
+    on the shifted data is one of its recession directions, every slack recomputed from the
+    definition nonnegative and positive on every forced pair. The LPs read the columns centred
+    (``separation._lp_design``); read as given, the far-from-zero design (n = 300, five
+    classes, 28 features of sizes 1e-3 to 1e4) had HiGHS's dual simplex stall past 60 s."""
+    if case == "far":
+        X, y = _far_from_zero(300, 5, 28, seed=9)
+        plain = Dataset.from_arrays((X - X.mean(axis=0)) / X.std(axis=0), y)
+        shifted = Dataset.from_arrays(X, y)
+    elif case == "quasi":
+        plain = Dataset.from_arrays(X3_QUASI[:, None], Y3_QUASI)
+        shifted = Dataset.from_arrays(X3_QUASI[:, None] * 1e-3 + 1e4, Y3_QUASI)
+    else:
+        plain = _poisson("quasi-complete")
+        shifted = Dataset.from_arrays(plain.X[:, :-1] + np.array([3e3, -7e4]), plain.y,
+                                      family="poisson")
+    a, b = detect_separation(plain), detect_separation(shifted)
+    assert a.kind == b.kind
+    np.testing.assert_array_equal(a.forced, b.forced)
+    if case == "far":
+        assert a.kind == "none"  # (the statement that was stalling)
+        return
+    eta = shifted.X @ b.direction
+    if case == "poisson":  # s_j = -x_j^T d: zero where y > 0, nonnegative where y = 0
+        scale = float((np.abs(shifted.X) @ np.abs(b.direction)).max())
+        assert np.all(np.abs(eta[shifted.Y > 0]) <= 1e-9 * scale)
+        assert np.all(-eta[shifted.Y == 0] >= -1e-9 * scale)
+        assert np.all(-eta[b.forced] > 1e-6 * scale)
+        return
+    Y = shifted.family.one_hot(shifted.Y)
+    S = (Y * eta).sum(axis=1)[:, None] - eta  # s_ji = x_j^T (d_{y_j} - d_i)
+    top = np.abs(S).max()
+    assert np.all(S[Y == 0] >= -1e-9 * top)
+    assert np.all(S[b.forced] > 1e-6 * top)
