@@ -1768,9 +1768,19 @@ def _feature_sign(N, c, lamv, z, max_steps=None):
         if A.size:
             NA = N[np.ix_(A, A)]
             rhs = c[A] - lamv[A] * s[A]
-            dA = _solve_face(NA, rhs - NA @ z[A], 1e-9 * (1.0 + float(np.abs(rhs).max())))
+            left = rhs - NA @ z[A]
+            atol = 1e-9 * (1.0 + float(np.abs(rhs).max()))
+            dA = _solve_face(NA, left, atol)
             if dA is None:
-                return None
+                # no minimiser on this face: the model falls without bound along a flat
+                # direction of it, to the face's edge, where a coordinate reaches zero
+                d = np.zeros(p)
+                d[A] = _flat_descent(NA, left, atol)
+                nxt = _to_edge(z, d, s, free, N, c, lamv)
+                if nxt is None or not model(nxt) < model(z):
+                    return None
+                z, s = nxt, np.sign(nxt)
+                continue
             target[A] = z[A] + dA
         if not np.all(np.isfinite(target)):
             return None
@@ -1799,6 +1809,46 @@ def _feature_sign(N, c, lamv, z, max_steps=None):
         s = np.sign(z)
         s[i] = -np.sign(r[i])
     return None
+
+
+def _flat_descent(NA, left, atol):
+    """The part of ``left`` (the face model's negative gradient) along the flat directions of
+    ``NA`` (eigenvalues at most :data:`FLAT_RTOL` of the largest), or zeros where it is at most
+    ``atol``: a direction along which the face's model falls at the rate ``|d|^2`` with no
+    curvature to stop it (a class shift of a row penalised in every class, whose L1 signs do
+    not sum to zero)."""
+    if not (np.all(np.isfinite(NA)) and np.all(np.isfinite(left))):
+        return np.zeros_like(left)
+    w, V = np.linalg.eigh(NA)
+    flat = V[:, w <= FLAT_RTOL * max(float(w[-1]), 0.0)]
+    d = flat @ (flat.T @ left)
+    return d if np.abs(d).max(initial=0.0) > atol else np.zeros_like(left)
+
+
+def _to_edge(z, d, s, free, N, c, lamv):
+    """``z + t d`` at the first zero crossing of a signed coordinate (which is set to zero), or
+    at the model's minimiser on the line where that comes first; None where ``d`` is zero or
+    no coordinate crosses (the model unbounded below: not for a subproblem of a penalised
+    likelihood, whose flat directions all meet a penalised coordinate)."""
+    heading = ~free & (s != 0) & (d * s < 0)
+    if not heading.any():
+        return None
+    cross = np.full(z.size, np.inf)
+    cross[heading] = -z[heading] / d[heading]
+    t = float(cross.min())
+    slope = float(d @ (N @ z - c + lamv * s))
+    curvature = float(d @ (N @ d))
+    if curvature > 0 and slope < 0:
+        t = min(t, -slope / curvature)
+    nxt = z + t * d
+    nxt[heading & (cross <= t)] = 0.0
+    return nxt
+
+
+#: :func:`_flat_descent`: eigenvalues of a face's curvature at most this fraction of the largest
+#: are flat (a class shift's are zero to the rounding, 1e-16 of the largest; a feature that
+#: nearly repeats another at 1e-3 has 1e-6).
+FLAT_RTOL = 1e-10
 
 
 def _solve_face(NA, left, atol):
