@@ -772,10 +772,15 @@ def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
     """What fails the certificate (module docstring, The verdict)."""
     messages = []
     if not br.relative_gap <= tol:
+        # (a negative gap beyond the tolerance: the lower bound above the upper one, which only
+        # the rounding can do, so its budget is infinite here, a flat direction as a rule;
+        # otherwise the last test below says that weak duality is violated)
+        size = ("exceeds" if not br.duality_gap < 0 else
+                "is negative (the lower bound above the upper one) beyond")
         messages.append(f"the duality gap {br.duality_gap:.2e} nats (relative "
-                        f"{br.relative_gap:.1e}) exceeds the tolerance {tol:g}: theta is only "
-                        f"proved to be within {br.within:.2e} nats "
-                        "of the optimum")
+                        f"{br.relative_gap:.1e}) {size} the tolerance {tol:g}: theta is only "
+                        f"proved to be within {br.within:.2e} nats of the optimum"
+                        + _FLAT_REASONS.get(br.flat, ""))
     if _budget_fails(br, tol):
         # the gap closes, but its proof does not: the round-off budget is part of what is proved
         messages.append(f"the bracket's round-off budget {br.roundoff:.2e} nats exceeds the "

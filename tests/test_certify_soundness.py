@@ -1067,3 +1067,25 @@ def test_a_declined_penalised_step_leaves_the_intercept_steps_point():
     cert = certify(data, solve_dual(data, l2=lam).theta, l2=lam)
     assert cert.lower_bound - cert.roundoff <= opt_above + error
     assert cert.upper_bound - cert.within <= opt_above + error
+
+
+def test_a_negative_gap_of_a_flat_bracket_is_said_as_such_with_its_cause():
+    """A bracket that proves nothing (a flat direction: infinite round-off) may put its lower
+    bound above its upper one by more than the tolerance (five classes, features of sizes 1e-3
+    to 1e4 centred far off zero: -1.1e-2 nats). The verdict said the gap "exceeds" the
+    tolerance and gave no cause; it says the gap is negative and names the flat direction, and
+    a gap above the tolerance still "exceeds" it."""
+    from dataclasses import replace
+
+    from _factories import make_dataset
+    from dualmaxent.certify import _bracket_messages
+
+    ds = make_dataset("categorical")
+    br = certify(ds, solve_dual(ds, tol=1e-12).theta).projected
+    flat = replace(br, duality_gap=-0.011, relative_gap=0.011 / abs(br.upper_bound),
+                   roundoff=float("inf"), flat="collinear")
+    (said,) = [m for m in _bracket_messages(flat, 1e-6) if "duality gap" in m]
+    assert "is negative" in said and "exceeds" not in said and "nearly collinear" in said
+    wide = replace(br, duality_gap=0.011, relative_gap=0.011 / abs(br.upper_bound))
+    (said,) = [m for m in _bracket_messages(wide, 1e-6) if "duality gap" in m]
+    assert "exceeds the tolerance" in said and "negative" not in said
