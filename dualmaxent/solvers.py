@@ -1758,6 +1758,7 @@ def _feature_sign(N, c, lamv, z, max_steps=None):
     s = np.sign(z)
     free = lamv <= 0.0  # unpenalised coordinates: no sign, always in the system
     scale = 1.0 + float(np.abs(c).max(initial=0.0))
+    gamma = 4 * (p + 4) * np.finfo(float).eps
 
     def rise(v, line=None):
         # the model's change from z to v, formed from the step e = v - z: g^T e + e^T N e / 2
@@ -1769,6 +1770,14 @@ def _feature_sign(N, c, lamv, z, max_steps=None):
             return t * gd + 0.5 * t * t * dNd + float(lamv @ (np.abs(v) - np.abs(z)))
         e = v - z
         return float((N @ z - c) @ e + 0.5 * e @ (N @ e) + lamv @ (np.abs(v) - np.abs(z)))
+
+    def noise(v):
+        # a bound on the rounding of rise(v): the gradient's entries (p products and c's
+        # entry), then the three sums of p terms each; a step that leaves the face with a rise
+        # within it is taken (a rounding of 3.6e-9 against steps of 1e-2 ended the search)
+        e, aN = np.abs(v - z), np.abs(N)
+        return gamma * float((aN @ np.abs(z) + np.abs(c)) @ e + e @ (aN @ e)
+                             + lamv @ (np.abs(v) + np.abs(z)))
 
     for _ in range(max_steps if max_steps is not None else 2 * p + 10):
         A = np.flatnonzero((s != 0) | free)
@@ -1805,15 +1814,17 @@ def _feature_sign(N, c, lamv, z, max_steps=None):
             nxt = z + t * d
             if t < 1.0:
                 nxt[inside & np.isclose(cross, t, rtol=1e-12, atol=0.0)] = 0.0
-            if not rise(nxt) <= 0.0:
+            if not rise(nxt) <= noise(nxt):
                 return None
             z, s = nxt, np.sign(nxt)
             continue
         z = target
         r = N @ z - c
-        excess = np.where((z == 0) & ~free, np.abs(r) - lamv, -np.inf)
+        # (each zero's optimality test allows its own entry's rounding, p products and c's)
+        slack = gamma * (np.abs(N) @ np.abs(z) + np.abs(c)) + 1e-12 * (lamv + scale)
+        excess = np.where((z == 0) & ~free, np.abs(r) - lamv - slack, -np.inf)
         i = int(np.argmax(excess)) if p else 0
-        if p == 0 or excess[i] <= 1e-12 * lamv[i] + 1e-12 * scale:
+        if p == 0 or excess[i] <= 0.0:
             return z
         s = np.sign(z)
         s[i] = -np.sign(r[i])
@@ -1822,23 +1833,27 @@ def _feature_sign(N, c, lamv, z, max_steps=None):
 
 def _flat_descent(NA, left, atol):
     """The part of ``left`` (the face model's negative gradient) along the flat directions of
-    ``NA`` (eigenvalues at most :data:`FLAT_RTOL` of the largest), or zeros where it is at most
-    ``atol``: a direction along which the face's model falls at the rate ``|d|^2`` with no
-    curvature to stop it (a class shift of a row penalised in every class, whose L1 signs do
-    not sum to zero)."""
+    ``NA``, or zeros where it is at most ``atol``: a direction along which the face's model
+    falls at a constant rate with no curvature to stop it (a class shift of a row penalised in
+    every class, whose L1 signs do not sum to zero). Flat: eigenvalues of ``NA`` scaled to a
+    unit diagonal at most :data:`FLAT_RTOL` of the largest, so that a feature of small size
+    (its curvature 1e-13 of a large one's) is not taken for one; the direction is mapped back
+    to ``NA``'s coordinates, where ``left^T d > 0``."""
     if not (np.all(np.isfinite(NA)) and np.all(np.isfinite(left))):
         return np.zeros_like(left)
-    w, V = np.linalg.eigh(NA)
+    root = np.sqrt(np.maximum(np.diag(NA), np.finfo(float).tiny))
+    w, V = np.linalg.eigh(NA / root[:, None] / root[None, :])
     flat = V[:, w <= FLAT_RTOL * max(float(w[-1]), 0.0)]
-    d = flat @ (flat.T @ left)
-    return d if np.abs(d).max(initial=0.0) > atol else np.zeros_like(left)
+    d = flat @ (flat.T @ (left / root)) / root
+    return d if float(left @ d) > atol * float(np.abs(d).sum()) else np.zeros_like(left)
 
 
 def _to_edge(z, d, s, free, N, c, lamv):
-    """``z + t d`` at the first zero crossing of a signed coordinate (which is set to zero), or
-    at the model's minimiser on the line where that comes first; None where ``d`` is zero or
-    no coordinate crosses (the model unbounded below: not for a subproblem of a penalised
-    likelihood, whose flat directions all meet a penalised coordinate)."""
+    """``z + t d`` at the first zero crossing of a signed coordinate (which is set to zero);
+    None where ``d`` is zero, no coordinate crosses (the model unbounded below: not for a
+    subproblem of a penalised likelihood, whose flat directions all meet a penalised
+    coordinate), or the model's minimiser on the line comes first (``d`` was not flat after
+    all: the face has a minimiser, which the solve missed)."""
     heading = ~free & (s != 0) & (d * s < 0)
     if not heading.any():
         return None
@@ -1847,16 +1862,16 @@ def _to_edge(z, d, s, free, N, c, lamv):
     t = float(cross.min())
     slope = float(d @ (N @ z - c + lamv * s))
     curvature = float(d @ (N @ d))
-    if curvature > 0 and slope < 0:
-        t = min(t, -slope / curvature)
+    if not slope < 0 or (curvature > 0 and -slope / curvature < t):
+        return None
     nxt = z + t * d
     nxt[heading & (cross <= t)] = 0.0
     return nxt
 
 
-#: :func:`_flat_descent`: eigenvalues of a face's curvature at most this fraction of the largest
-#: are flat (a class shift's are zero to the rounding, 1e-16 of the largest; a feature that
-#: nearly repeats another at 1e-3 has 1e-6).
+#: :func:`_flat_descent`: eigenvalues of a face's curvature (scaled to a unit diagonal) at most
+#: this fraction of the largest are flat (a class shift's are zero to the rounding, 1e-16 of the
+#: largest; a feature that nearly repeats another at 1e-3 has 1e-6).
 FLAT_RTOL = 1e-10
 
 
