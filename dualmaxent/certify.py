@@ -775,10 +775,10 @@ def _bracket_messages(br: "Bracket", tol: float) -> list[str]:
         # (a negative gap beyond the tolerance: the lower bound above the upper one, which only
         # the rounding can do, so its budget is infinite here, a flat direction as a rule;
         # otherwise the last test below says that weak duality is violated)
-        size = ("exceeds" if not br.duality_gap < 0 else
-                "is negative (the lower bound above the upper one) beyond")
+        how = ("exceeds" if not br.duality_gap < 0 else
+               "is negative (the lower bound above the upper one) beyond")
         messages.append(f"the duality gap {br.duality_gap:.2e} nats (relative "
-                        f"{br.relative_gap:.1e}) {size} the tolerance {tol:g}: theta is only "
+                        f"{br.relative_gap:.1e}) {how} the tolerance {tol:g}: theta is only "
                         f"proved to be within {br.within:.2e} nats of the optimum"
                         + _FLAT_REASONS.get(br.flat, ""))
     if _budget_fails(br, tol):

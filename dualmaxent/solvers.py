@@ -1748,10 +1748,14 @@ def _feature_sign(N, c, lamv, z, max_steps=None):
     among ``z_s`` and the points where a coordinate of the segment from ``z`` to ``z_s`` crosses
     zero, which drops that coordinate. On a face whose minimiser holds, a zero coordinate whose
     optimality condition ``|c_i - (N z)_i| <= lamv_i`` fails joins with the sign that descends.
-    The model value falls at every step, so no face is visited twice: for a positive definite
-    ``N`` the search ends at the minimiser. Coordinate descent's pattern is the start, so the
-    search usually ends in one or two steps; the steps are capped at ``2 p + 10``, and a face
-    whose system has no solution (a flat direction of a singular ``N``) gives None.
+    The model value falls at every step (to its rounding, which is allowed: the change is
+    formed from the step, never as a difference of two values), so no face is visited twice:
+    for a positive definite ``N`` the search ends at the minimiser. Coordinate descent's
+    pattern is the start, so the search usually ends in one or two steps; the steps are capped
+    at ``2 p + 10``. A face whose system has no solution (a flat direction of a singular ``N``,
+    along which its model falls without bound) is left along that direction, at the first
+    coordinate that reaches zero (:func:`_flat_descent`, :func:`_to_edge`); where that fails
+    the search gives None.
     """
     p = c.size
     z = np.array(z, dtype=np.float64)
@@ -1833,7 +1837,8 @@ def _feature_sign(N, c, lamv, z, max_steps=None):
 
 def _flat_descent(NA, left, atol):
     """The part of ``left`` (the face model's negative gradient) along the flat directions of
-    ``NA``, or zeros where it is at most ``atol``: a direction along which the face's model
+    ``NA``, or zeros where the model's slope along it is at most ``atol`` per unit of its l1
+    norm: a direction along which the face's model
     falls at a constant rate with no curvature to stop it (a class shift of a row penalised in
     every class, whose L1 signs do not sum to zero). Flat: eigenvalues of ``NA`` scaled to a
     unit diagonal at most :data:`FLAT_RTOL` of the largest, so that a feature of small size
