@@ -1763,6 +1763,7 @@ def _feature_sign(N, c, lamv, z, max_steps=None):
     free = lamv <= 0.0  # unpenalised coordinates: no sign, always in the system
     scale = 1.0 + float(np.abs(c).max(initial=0.0))
     gamma = 4 * (p + 4) * np.finfo(float).eps
+    aN = np.abs(N)  # (for the rounding bounds below; N does not change)
 
     def rise(v, line=None):
         # the model's change from z to v, formed from the step e = v - z: g^T e + e^T N e / 2
@@ -1779,7 +1780,7 @@ def _feature_sign(N, c, lamv, z, max_steps=None):
         # a bound on the rounding of rise(v): the gradient's entries (p products and c's
         # entry), then the three sums of p terms each; a step that leaves the face with a rise
         # within it is taken (a rounding of 3.6e-9 against steps of 1e-2 ended the search)
-        e, aN = np.abs(v - z), np.abs(N)
+        e = np.abs(v - z)
         return gamma * float((aN @ np.abs(z) + np.abs(c)) @ e + e @ (aN @ e)
                              + lamv @ (np.abs(v) + np.abs(z)))
 
@@ -1825,7 +1826,7 @@ def _feature_sign(N, c, lamv, z, max_steps=None):
         z = target
         r = N @ z - c
         # (each zero's optimality test allows its own entry's rounding, p products and c's)
-        slack = gamma * (np.abs(N) @ np.abs(z) + np.abs(c)) + 1e-12 * (lamv + scale)
+        slack = gamma * (aN @ np.abs(z) + np.abs(c)) + 1e-12 * (lamv + scale)
         excess = np.where((z == 0) & ~free, np.abs(r) - lamv - slack, -np.inf)
         i = int(np.argmax(excess)) if p else 0
         if p == 0 or excess[i] <= 0.0:
