@@ -1406,12 +1406,31 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
                                                   tol_hint, resid_bound, newton, pen_value,
                                                   data)
     cls, feat = np.divmod(sel, data.m)
+    # the gaussian and Poisson H has no fixed origin (the gaussian -sum w mu^2 / 2 moves with a
+    # shift of y): the bracket is judged against the objective's excess over the data's own
+    # point too, and its gap is evaluated centred (:func:`_centred_gap`), at mu~ and, where
+    # mu~ is in the domain, inside its segment
+    centring = not fam.is_probability and mask is None
+    eps = _mean_error(fam, one.e_max) if not fam.is_probability else 0.0
+
+    def centred_at(two, resid, rb, charge, t):
+        """The centred ``(gap, budget)`` of the point at ``t``, or None where it is not
+        evaluated centred (or overflowed on the way: the bounds' own sums, which say so)."""
+        if not (centring and (t == 1.0 or t > 0.0 and two.t_max >= 1.0)
+                and np.isfinite(upper_of(one))):
+            return None
+        centred = _centred_gap(two, th, resid, rb, charge, pen_value, eps, run.depth, t,
+                               one.data_divergence)
+        return centred if np.all(np.isfinite(centred)) else None
 
     def proved(two, rb, point):  # (a point's lower bound less its round-off)
         t, h, mag, simplex_term = point
         charge, resid, rb, excess = _at_segment(two, rb, t, pen_rows, penalty, copy=True)
-        return h - charge - settle(one, resid, rb, h - charge, charge, mag, simplex_term,
-                                   getattr(two, "second_order", 0.0), excess, keep=False)[0]
+        centred = centred_at(two, resid, rb, charge, t)
+        lower = h - charge if centred is None else upper_of(one) - centred[0]
+        return lower - settle(one, resid, rb, lower, charge, mag, simplex_term,
+                              getattr(two, "second_order", 0.0), excess, keep=False,
+                              centred=centred)[0]
 
     if penalty.active and A[0].size and mask is None and t < 1.0 and min(
             two.t_max, _box_limit(two.resid, pen_rows, penalty)) < 1.0:
@@ -1445,7 +1464,10 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
         memo["bound"] = _stepped_multiplier(params, th, A, multi)[_row_index(eq)]
     # the point's residual and the bound of its sum at t, formed in place of pass 2's (read by
     # nothing else now)
-    charge, resid, rb, excess = _at_segment(two, resid_bound, t, pen_rows, penalty)
+    # (the gaussian and Poisson point inside the segment keeps mu~'s tables: summed again
+    # below as mu~'s and scaled after)
+    inside = not fam.is_probability and 0.0 < t < 1.0
+    charge, resid, rb, excess = _at_segment(two, resid_bound, t, pen_rows, penalty, copy=inside)
     point = None
     if newton is not None and fam.is_probability:  # the point of the lower bound, as Y's layout
         Y2 = data.Y.reshape(data.n, q)
@@ -1461,13 +1483,8 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
                                 else np.zeros_like(newton)).reshape(data.Y.shape)
     eqr = _row_index(eq)
     upper = upper_of(one)
-    # the gaussian and Poisson H has no fixed origin (the gaussian -sum w mu^2 / 2 moves with a
-    # shift of y): the bracket is judged against the objective's excess over the data's own
-    # point too, and its gap at mu~ is evaluated centred (:func:`_centred_gap`)
     excess_reference = float("nan")
-    centring = not fam.is_probability and mask is None
     if not fam.is_probability:  # (separated data: the reduced problem's, no larger)
-        eps = _mean_error(fam, one.e_max)
         excess_reference = max(float(one.data_divergence[0]) - _divergence_budget(
             one.data_divergence, eps, run.depth), 0.0) + max(pen_value - pen_budget, 0.0)
     reference = max(1.0, abs(upper))
@@ -1478,19 +1495,18 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
         """``(balance, lower, gap, roundoff)`` of the point at ``t``."""
         balance = max(float(np.abs(resid[eqr]).max(initial=0.0)),
                       float(excess.max(initial=0.0)))
-        centred = (_centred_gap(two, th, resid, rb, charge, pen_value, eps, run.depth)
-                   if centring and t == 1.0 and np.isfinite(upper) else None)
-        if centred is not None and not np.all(np.isfinite(centred)):
-            centred = None  # (overflow on the way: the bounds' own sums, which say so)
+        centred = centred_at(two, resid, rb, charge, t)
         lower = primal_h - charge if centred is None else upper - centred[0]
         roundoff, _ = settle(one, resid, rb, lower, charge, mag, simplex_term,
                              getattr(two, "second_order", 0.0), excess, centred=centred)
         return balance, lower, upper - lower if centred is None else centred[0], roundoff
 
     balance, lower, gap, roundoff = figures(charge, resid, rb, excess)
-    if (point is not None and (t == 1.0 or 0.0 < t and fam.is_probability)
-            and np.isfinite(upper) and not roundoff <= ACCURATE_SHARE * tol_hint * reference
-            and _sharpen_sums(data, newton, resid, rb, pen_rows, multiplier(one), penalty,
+    if (point is not None and t > 0.0 and np.isfinite(upper)
+            and not roundoff <= ACCURATE_SHARE * tol_hint * reference
+            and _sharpen_sums(data, newton, *((two.resid, resid_bound) if inside else
+                                              (resid, rb)),
+                              pen_rows, multiplier(one), penalty,
                               allowed=ACCURATE_SHARE * tol_hint * reference / 2,
                               centred=not fam.is_probability)):
         # the bounds' charge took the round-off past its share: the charged rows summed again
@@ -1500,8 +1516,13 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
         # above, bit for bit the point whose entropy the segment's pass summed, and resid and
         # rb are pass 2's scaled by t already: formed again at t = 1, unscaled. (A feature near
         # 1e5 beside an L1 penalty: the intercept's multiplier bound x_max D / lam, 1.7e8, times
-        # its residual's summation bound was 0.03 nats, the fit exact)
-        charge, resid, rb, excess = _at_segment(two, rb, 1.0, pen_rows, penalty)
+        # its residual's summation bound was 0.03 nats, the fit exact). The gaussian and
+        # Poisson point inside the segment is centred, t (mu~ - Y), not formed: mu~'s sums,
+        # summed again above, are scaled to t, each entry's product rounded once more
+        if inside:
+            resid_bound += U * np.abs(two.resid)
+        charge, resid, rb, excess = _at_segment(two, resid_bound if inside else rb,
+                                                t if inside else 1.0, pen_rows, penalty)
         balance, lower, gap, roundoff = figures(charge, resid, rb, excess)
     if not np.isfinite(upper) or np.isnan(roundoff) or np.isnan(gap):
         # overflow at theta: nothing is small
@@ -2684,7 +2705,8 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
         # (the gaussian and Poisson gap at mu~ evaluated centred, :func:`_centred_gap`)
         gap = (-(one.loglik_full - pen_value) - at_one_value
                if getattr(two, "divergence", None) is None else
-               _centred_value(two, th, two.resid, two.entropy - at_one_value, pen_value))
+               _centred_value(float(two.divergence[0]), th, two.resid,
+                              two.entropy - at_one_value, pen_value))
         closes = gap <= tol_hint * _objective_size(one, pen_value)
     if at_one and (closes or penalty.kind not in ("l2", "elasticnet") or _cannot_close(
             data, newton, two, pen_rows, penalty, at_one_value,
@@ -2692,6 +2714,16 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
         point = (1.0, two.entropy, two.magnitude, two.simplex_term)
     elif t_max > 0.0:
         grid = np.asarray(SEGMENT_GRID + (1.0,)) * min(t_max, 1.0)
+        if getattr(two, "divergence", None) is not None and two.t_max >= 1.0:
+            # the gaussian and Poisson gap is evaluated centred, bounded inside the segment
+            # without a pass where mu~ is in the domain (:func:`_centred_gap`; outside it, its
+            # divergence is not defined): the grid's point of the least bound,
+            # evaluated alone (the entropies themselves carry the data's constant, whose
+            # rounding chose t = 0.992 over t = 1 - 1e-11 at y ~ 1e6, a gap 1e4 times larger)
+            charge = _relaxation(grid, two.resid, pen_rows, penalty)
+            bounds = [_centred_value(_centred_divergence(two, one.data_divergence, t), th,
+                                     t * two.resid, c, 0.0) for t, c in zip(grid, charge)]
+            grid = grid[[int(np.argmin(bounds))]]
         point = _segment_search(run, th, A, fam, grid, two.resid, pen_rows, penalty, newton)
     else:
         point = None
@@ -5245,27 +5277,47 @@ def _divergence_budget(sums: np.ndarray, eps: float, depth: int) -> float:
 
 
 def _centred_gap(two: _Sums, th, resid, rb, charge: float, pen_value: float, eps: float,
-                 depth: int) -> tuple[float, float]:
-    """``(gap, budget)``: the gaussian and Poisson bracket's gap at ``mu~`` evaluated centred,
-    and the round-off budget of its sums (module docstring, The centred gap).
+                 depth: int, t: float = 1.0, data_divergence=None) -> tuple[float, float]:
+    """``(gap, budget)``: the gaussian and Poisson bracket's gap at ``Y + t (mu~ - Y)``
+    evaluated centred, and the round-off budget of its sums (module docstring, The centred
+    gap).
 
-    ``dual(theta) - H(mu~) + charge = sum_j w_j D(mu~_j, mu_j) + <theta, r> + penalty +
-    charge`` exactly, with ``D`` Fenchel-Young's gap (:func:`_divergence_sums`, summed by pass
-    2) and ``r = X^T W (mu~ - Y)`` the point's residual (``sum_j w_j eta_j (mu~_j - Y_j)``):
-    no term carries the data's constant ``sum w A*(Y)``, which dominates both bounds once
-    ``y`` is far from 0 (1e17 nats at ``y ~ 1e8``, whose fit's own excess was 15). The budget
-    is ``D``'s (:func:`_divergence_budget`) and the inner product's, ``<|theta|, b>`` for the
-    residual's summation bound ``b`` plus its own sum's rounding; the penalty's and the
+    ``dual(theta) - H(p) + charge = sum_j w_j D(p_j, mu_j) + <theta, r> + penalty + charge``
+    exactly for every point ``p``, with ``D`` Fenchel-Young's gap (:func:`_divergence_sums`,
+    summed at ``mu~`` by pass 2) and ``r = X^T W (p - Y)`` the point's residual (``sum_j w_j
+    eta_j (p_j - Y_j)``; ``resid`` and its bound ``rb`` are the point's, ``t`` times
+    ``mu~``'s): no term carries the data's constant ``sum w A*(Y)``, which dominates both
+    bounds once ``y`` is far from 0 (1e17 nats at ``y ~ 1e8``, whose fit's own excess was 15).
+    Inside the segment (``t < 1``: ``mu~`` in the domain but a rounding past an L1 box, or
+    the L2 charge smaller there) ``D(p, mu)`` is convex in ``p``, so ``sum w D`` at ``p = Y + t (mu~ - Y)`` is at most ``(1 - t)`` times the data's
+    (pass 1's ``data_divergence``) plus ``t`` times ``mu~``'s: the gap is bounded above, the
+    lower bound below, and both sums are of the fit's size (the bounds themselves, 1e11 nats at
+    ``y ~ 1e4``, left a budget of 0.02 nats against an excess of 214). The budget is ``D``'s
+    (:func:`_divergence_budget`, weighed the same) and the inner product's, ``<|theta|, b>``
+    for the residual's summation bound ``b`` plus its own sum's rounding; the penalty's and the
     charge's are the bracket's as before."""
-    budget = (_divergence_budget(two.divergence, eps, depth) + float(np.sum(np.abs(th) * rb))
-              + gamma(th.size + 4) * float(np.abs(th * resid).sum()))
-    return _centred_value(two, th, resid, charge, pen_value), budget
+    g = gamma(th.size + 4)
+    divergence = _centred_divergence(two, data_divergence, t)
+    budget = _divergence_budget(two.divergence, eps, depth)
+    if t != 1.0:  # (the weights' products each rounded once more)
+        budget = (t * budget + (1.0 - t) * _divergence_budget(data_divergence, eps, depth)
+                  + gamma(3) * divergence)
+    budget += float(np.sum(np.abs(th) * rb)) + g * float(np.abs(th * resid).sum())
+    return _centred_value(divergence, th, resid, charge, pen_value), budget
 
 
-def _centred_value(two: _Sums, th, resid, charge: float, pen_value: float) -> float:
+def _centred_divergence(two: _Sums, data_divergence, t: float) -> float:
+    """``sum w D`` at ``Y + t (mu~ - Y)`` bounded by convexity (:func:`_centred_gap`): pass 2's
+    at ``t = 1``, else ``t`` times it plus ``1 - t`` times the data's (pass 1's
+    ``data_divergence``)."""
+    divergence = float(two.divergence[0])
+    return divergence if t == 1.0 else t * divergence + (1.0 - t) * float(data_divergence[0])
+
+
+def _centred_value(divergence: float, th, resid, charge: float, pen_value: float) -> float:
     """The centred gap's value alone (:func:`_centred_gap`): ``sum w D + <theta, r> + penalty
-    + charge``."""
-    return float(two.divergence[0]) + float(np.sum(th * resid)) + pen_value + charge
+    + charge``, ``divergence`` the point's ``sum w D``."""
+    return divergence + float(np.sum(th * resid)) + pen_value + charge
 
 
 def _conjugate(fam, point2) -> np.ndarray:
