@@ -575,7 +575,10 @@ def glm_vgh(X, Y, w, theta, family, hessian: bool = True, block_bytes: int = BLO
     scaled = None if (sparse or not hessian) else np.empty((rows, m), dtype=curvature_dtype)
     direct = (not sparse and X.dtype == np.float64 and theta.dtype == np.float64
               and theta.ndim == 1)
-    with _one_blas_thread():
+    # (a trial point past the Poisson mean's range has an infinite value, which is what says
+    # so to the line search, and an inf residual, whose product with a zero of X is NaN: no
+    # RuntimeWarning for either)
+    with _one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
         for sl in parts:
             Xb, wb, Yb = block(X, sl), w[sl], Y[sl]
             nb = sl.stop - sl.start

@@ -341,8 +341,11 @@ def sigmoid(eta: np.ndarray) -> np.ndarray:
 
 
 def exp(eta: np.ndarray) -> np.ndarray:
-    """Elementwise ``exp(eta)``: the Poisson mean, kept here with the other exponentials."""
-    return np.exp(np.asarray(eta, dtype=np.float64))
+    """Elementwise ``exp(eta)``: the Poisson mean, kept here with the other exponentials.
+    Above ``log(max float)`` (709.78) it is ``inf``, said by the value it gives (a trial
+    point's infinite objective, which a line search declines), not by a RuntimeWarning."""
+    with np.errstate(over="ignore"):
+        return np.exp(np.asarray(eta, dtype=np.float64))
 
 
 def unique_inverse(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -250,6 +250,50 @@ def test_separated_data_fit_with_a_warning_and_an_unattained_certificate(y):
     assert clf.score(X, y) == 1.0
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_separated_poisson_fit_predicts_the_limit_on_every_training_row(seed):
+    """More columns than rows, counts with zeros: the zeros are forced to mean 0, and the other
+    rows' ``x D`` is 0 but for the LP's tolerance and its rounding (1e-14 to 1e-12). The ray
+    doubled ``t`` until every mean stopped moving, which those rows' drift never did: at ``t =
+    2^64`` they predicted ``inf`` where the limit is near their counts (29 of 30 such fits),
+    with the certificate OK. The limit is recomputed here: 0 on the forced rows, and on the
+    others the means of the Poisson likelihood of those rows alone (scikit-learn's, at a tight
+    tolerance: the means are unique though theta is not)."""
+    rng = np.random.default_rng(seed)
+    n, m = 20, 29
+    X = rng.standard_normal((n, m)) @ (0.3 * rng.standard_normal((m, m)) + np.eye(m))
+    y = rng.poisson(np.exp(0.5 * rng.standard_normal(n))).astype(float)
+    with pytest.warns(SeparationWarning, match="separated"):
+        model = GLMRegressor("poisson").fit(X, y)
+    forced = model.certificate_.separation.forced_observations
+    assert np.array_equal(forced, y == 0)  # (each zero is forced: m > n)
+    mu = model.predict(X)
+    assert np.all(np.isfinite(mu))
+    assert np.abs(mu[forced]).max() <= 1e-10
+    free = PoissonRegressor(alpha=0.0, tol=1e-12, max_iter=10000).fit(X[~forced], y[~forced])
+    np.testing.assert_allclose(mu[~forced], free.predict(X[~forced]), rtol=1e-5)
+
+
+def test_a_trial_point_past_the_poisson_means_range_warns_nothing():
+    """Heavy-tailed features (Student's t, 1.5 degrees of freedom: entries up to 1e4) under a
+    strong L1 penalty: a line search tries a point whose ``exp(eta)`` overflows, which its
+    infinite value declines. numpy said so too, with RuntimeWarnings (overflow in exp, NaN in
+    the gradient's product) that reached the user from a fit that converged and was
+    certified."""
+    import warnings
+
+    rng = np.random.default_rng(7)
+    n, m = 20000, 12
+    X = rng.standard_t(1.5, (n, m))
+    Z = (X - X.mean(0)) / X.std(0)
+    eta = np.clip(Z @ (rng.standard_normal(m) / np.sqrt(m)) + 1, -20, 8)
+    y = rng.poisson(np.exp(eta)).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = GLMRegressor("poisson", C=0.01, l1_ratio=1.0).fit(X, y)
+    assert model.certificate_.ok, model.certificate_.messages
+
+
 def test_bad_options_are_one_line_value_errors(iris):
     X, y = iris
     for est, match in [(MaxEntClassifier(penalty="l3"), "penalty must be"),
