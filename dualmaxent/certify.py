@@ -1382,8 +1382,8 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
                         break
                     radius = _refined_radius(th, pen_rows, penalty,
                                              max(float(gap), 0.0) + roundoff, memo["norm"])
-            elif engine is None and not roundoff <= BALL_SHARE * tol_hint * max(
-                    1.0, abs(upper_of(one))):
+            elif engine is None and not roundoff <= BALL_SHARE * tol_hint * _objective_size(
+                    one, pen_value):
                 # an L1 part alone bounds theta*_R by its whole objective over lambda, far
                 # from it for a weak one (C = 1e6): the curvature ball's bound instead
                 # (:func:`_ball_multiplier`, once)
@@ -2730,7 +2730,11 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
             bounds = [_centred_value(_centred_divergence(two, one.data_divergence, t), th,
                                      t * two.resid, c, 0.0) for t, c in zip(grid, charge)]
             grid = grid[[int(np.argmin(bounds))]]
-        point = _segment_search(run, th, A, fam, grid, two.resid, pen_rows, penalty, newton)
+        *point, divergence = _segment_search(run, th, A, fam, grid, two.resid, pen_rows,
+                                             penalty, newton)
+        point = tuple(point)
+        if divergence is not None:  # (the point's own divergence: :func:`_centred_gap`)
+            two.segment_divergence = (point[0], divergence)
     else:
         point = None
     if point is None or not np.isfinite(point[1]) or not (
@@ -3047,8 +3051,10 @@ def _cannot_close(data, newton, two, pen_rows, penalty, at_one: float, needed: f
 
 
 def _segment_search(run, th, A, fam, grid, r, pen_rows, penalty, newton=None):
-    """``(t, H, magnitude, simplex term)`` at the best point of the grid on the segment from
-    ``Y`` to ``mu~`` (``grid`` increasing): the largest ``H - charge`` of the points evaluated.
+    """``(t, H, magnitude, simplex term, divergence)`` at the best point of the grid on the
+    segment from ``Y`` to ``mu~`` (``grid`` increasing): the largest ``H - charge`` of the
+    points evaluated; ``divergence`` the gaussian and Poisson point's sums
+    (:func:`_divergence_sums`), None for the other families.
 
     Along the segment ``H(Y + t (mu~ - Y))`` is concave in ``t`` (``H`` is concave) and the
     charge convex, so their difference, read along the increasing grid, rises to its largest
@@ -3073,9 +3079,11 @@ def _segment_search(run, th, A, fam, grid, r, pen_rows, penalty, newton=None):
         todo = sorted(set(int(i) for i in indices) - known.keys())
         if todo:
             seg = run(_pass_segment, th, A, fam, grid[todo], newton=newton)
+            div = getattr(seg, "divergence", None)
             for j, i in enumerate(todo):
                 known[i] = (float(seg.entropy[j]) - float(charge[i]), float(seg.entropy[j]),
-                            float(seg.magnitude[j]), float(seg.simplex_term[j]))
+                            float(seg.magnitude[j]), float(seg.simplex_term[j]),
+                            None if div is None else np.asarray(div[j], dtype=float))
 
     lo, hi = 0, len(grid) - 1
     if newton is None:
@@ -3092,7 +3100,7 @@ def _segment_search(run, th, A, fam, grid, r, pen_rows, penalty, newton=None):
     evaluate(range(lo, hi + 1))
     order = sorted(known)  # (argmax: the first of equal values, a NaN first, as over the grid)
     best = order[int(np.argmax([known[i][0] for i in order]))]
-    return (float(grid[best]),) + known[best][1:]
+    return (float(grid[best]),) + known[best][1:]  # (with the point's divergence, or None)
 
 
 def _kkt_gradient(R, th, pen_rows, penalty, multi) -> float:
@@ -5183,21 +5191,37 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=No
 
 
 def _pass_segment(Xb, Yb, wb, mask_b, theta, A, fam, grid, newton=None) -> _Sums:
-    """Pass 3 on one block (only when ``mu~`` left the domain): the primal sums at each point
-    ``Y + t (mu~ - Y)`` of the grid."""
+    """Pass 3 on one block (only when ``mu~`` left the domain, or a penalty's boxes or charge
+    make a point inside the segment better): the primal sums at each point ``Y + t (mu~ -
+    Y)`` of the grid, and for the gaussian and Poisson families each point's divergence from
+    ``mu`` (:func:`_divergence_sums`)."""
     b = Xb.shape[0]
     Y2 = Yb.reshape(b, -1)
-    mu_t = newton if newton is not None else _newton_point(Xb, Yb, wb, mask_b, theta, A, fam)[1]
+    if newton is not None:
+        mu, mu_t = None, newton
+    else:
+        mu, mu_t = _newton_point(Xb, Yb, wb, mask_b, theta, A, fam)
     pos = wb > 0
     # (once: each point, Y + t step, is formed in one (b, q) table; the gaussian and Poisson
-    # mu~ is held centred, mu~ - Y itself)
+    # mu~ is held centred, mu~ - Y itself, and their divergence at each point is summed
+    # centred, p - mu = t (mu~ - Y) - (mu - Y), as pass 2's at mu~: :func:`_centred_gap`)
+    centred = not fam.is_probability
+    if centred:
+        if mu is None:
+            mu = _mean(fam, Xb @ theta, Yb, mask_b)[0]
+        base = mu - Y2
+        size = np.abs(base)
     step = mu_t - Y2 if fam.is_probability else mu_t
     point = np.empty_like(step)
     parts = []
     for t in grid:
         np.multiply(t, step, out=point)
+        if centred:
+            diff = point - base
         point += Y2
         parts.append(_point_sums(wb, Yb, Y2, point, fam, pos))
+        if centred:
+            parts[-1]["divergence"] = _divergence_sums(wb, point, mu, diff, size, fam, pos)
     return _Sums(**{key: np.array([p[key] for p in parts]) for key in parts[0]})
 
 
@@ -5294,18 +5318,24 @@ def _centred_gap(two: _Sums, th, resid, rb, charge: float, pen_value: float, eps
     eta_j (p_j - Y_j)``; ``resid`` and its bound ``rb`` are the point's, ``t`` times
     ``mu~``'s): no term carries the data's constant ``sum w A*(Y)``, which dominates both
     bounds once ``y`` is far from 0 (1e17 nats at ``y ~ 1e8``, whose fit's own excess was 15).
-    Inside the segment (``t < 1``: ``mu~`` in the domain but a rounding past an L1 box, or
-    the L2 charge smaller there) ``D(p, mu)`` is convex in ``p``, so ``sum w D`` at ``p = Y + t (mu~ - Y)`` is at most ``(1 - t)`` times the data's
-    (pass 1's ``data_divergence``) plus ``t`` times ``mu~``'s: the gap is bounded above, the
-    lower bound below, and both sums are of the fit's size (the bounds themselves, 1e11 nats at
-    ``y ~ 1e4``, left a budget of 0.02 nats against an excess of 214). The budget is ``D``'s
-    (:func:`_divergence_budget`, weighed the same) and the inner product's, ``<|theta|, b>``
-    for the residual's summation bound ``b`` plus its own sum's rounding; the penalty's and the
-    charge's are the bracket's as before."""
+    Inside the segment (``t < 1``: ``mu~`` in the domain but past an L1 box, or the L2 charge
+    smaller there) ``sum w D`` at ``p = Y + t (mu~ - Y)`` is the segment's pass's own where
+    it summed that point (``two.segment_divergence``, :func:`_pass_segment`), else bounded by
+    ``D``'s convexity in ``p``: at most ``(1 - t)`` times the data's (pass 1's
+    ``data_divergence``) plus ``t`` times ``mu~``'s (the grid's choice, :func:`_lower_point`;
+    loose where ``mu~`` is well past a box, by ``(1 - t)`` times the data's, 30 nats at ``1 -
+    t = 2.5e-6``). Either way both sums are of the fit's size (the bounds themselves, 1e11 nats
+    at ``y ~ 1e4``, left a budget of 0.02 nats against an excess of 214). The budget is
+    ``D``'s (:func:`_divergence_budget`, weighed the same) and the inner product's,
+    ``<|theta|, b>`` for the residual's summation bound ``b`` plus its own sum's rounding; the
+    penalty's and the charge's are the bracket's as before."""
     g = gamma(th.size + 4)
     divergence = _centred_divergence(two, data_divergence, t)
     budget = _divergence_budget(two.divergence, eps, depth)
-    if t != 1.0:  # (the weights' products each rounded once more)
+    at = getattr(two, "segment_divergence", None)
+    if t != 1.0 and at is not None and at[0] == t:  # the point's own, summed by its pass
+        divergence, budget = float(at[1][0]), _divergence_budget(at[1], eps, depth)
+    elif t != 1.0:  # (the weights' products each rounded once more)
         budget = (t * budget + (1.0 - t) * _divergence_budget(data_divergence, eps, depth)
                   + gamma(3) * divergence)
     budget += float(np.sum(np.abs(th) * rb)) + g * float(np.abs(th * resid).sum())

@@ -886,6 +886,49 @@ def test_an_l1_fit_far_from_zero_is_judged_centred_inside_its_segment(family, of
         assert wrong.within >= far
 
 
+def test_the_gap_inside_the_segment_is_the_points_own():
+    """A weak L1 fit (lam = 0.01) of least squares with features of sizes 1e-2 to 1e2: the
+    Newton point lies past an L1 box by up to 1e-7 of itself, so the lower bound is taken at
+    ``p = Y + t (mu~ - Y)``, ``1 - t`` up to 1.4e-7. There the divergence was bounded by
+    convexity, ``(1 - t)`` times the data's (1e7 nats): 1.4 nats more than the point's own
+    gap. The segment's pass now sums the point's divergence itself, so the printed gap is
+    ``dual(theta) - H(p)`` (L1's boxes hold at ``p``: no charge) to within its round-off;
+    recomputed here in 50 digits from the point the bracket reports (its entries as given,
+    each a rounding from the exact point: ``|p| u`` each, at most ``|p| u`` in ``p^2 / 2``)."""
+    from decimal import Decimal, localcontext
+
+    lam, n, m = 0.01, 2000, 8
+    inside = 0
+    for seed in range(0, 40, 2):
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((n, m)) * 10.0 ** rng.uniform(-2, 2, m)
+        Z = (X - X.mean(0)) / X.std(0)
+        y = 1e3 * (Z @ (rng.standard_normal(m) * 0.5)) + 100 * rng.standard_normal(n)
+        ds = Dataset.from_arrays(X, y, family="gaussian")
+        theta = np.asarray(solve_dual(ds, l1=lam).theta, dtype=np.float64)
+        cert = certify(ds, theta, l1=lam)
+        br = cert.projected
+        assert cert.ok, cert.messages
+        if not br.segment < 1.0:
+            continue
+        inside += 1
+        p = br.mu
+        eta = np.c_[X, np.ones(n)] @ theta
+        with localcontext() as ctx:
+            ctx.prec = 50
+            total = Decimal(0)
+            for x_j, y_j, p_j in zip(np.c_[X, np.ones(n)], y, p):
+                e = sum(Decimal(float(a)) * Decimal(float(b)) for a, b in zip(x_j, theta))
+                total += e * e / 2 - Decimal(float(y_j)) * e + Decimal(float(p_j)) ** 2 / 2
+            total += Decimal(lam) * sum(Decimal(abs(float(v))) for v in theta[:-1])
+            gap = float(total)
+        point_rounding = float(np.sum(np.abs(p) * np.abs(p))) * EPS
+        note(f"seed {seed}: 1 - t = {1 - br.segment:.1e}, gap {cert.duality_gap:.3e}, exact "
+             f"{gap:.3e}, round-off {cert.roundoff:.1e}, eta {np.abs(eta).max():.1e}")
+        assert abs(cert.duality_gap - gap) <= cert.roundoff + point_rounding
+    assert inside >= 5  # (the case under test: most of these fits' points are past a box)
+
+
 @pytest.mark.parametrize("family", ["gaussian", "bernoulli"])
 def test_a_moderately_collinear_design_charges_the_newton_points_own_multiplier(family):
     """Below the condition where nothing is proved (here about 3e5), the Newton point's
