@@ -140,7 +140,7 @@ The gaussian and Poisson bounds each carry the data's constant ``sum w A*(Y)`` (
 rounding thousands, while the fit's own excess over the data's point (half the residual sum of
 squares) was 15, and a slope 1000 nats off the optimum was within that budget. So for these
 families, at ``mu~`` (``t = 1``) the gap is evaluated without the constant (:func:`_centred_gap`;
-inside the segment, where ``mu~`` is in the domain, bounded by ``D``'s convexity, below):
+inside the segment, where ``mu~`` is in the domain, too: below):
 
     ``dual(theta) - H(mu~) + charge = sum_j w_j D(mu~_j, mu_j) + <theta, r> + penalty + charge``
 
@@ -153,13 +153,16 @@ that residual makes nats), so ``r`` and ``D``'s differences are formed from numb
 own size. The budget is ``D``'s (its evaluation and the mean's error, :func:`_mean_error`) and
 ``<|theta|, b>`` for the residual's summation bound ``b`` (summed accurately where that matters,
 :func:`_accurate_sums`), with the penalty's, the charge's and the multiplier's terms above.
-At ``Y + t (mu~ - Y)``, ``t < 1`` (``mu~`` a rounding past an L1 box, or a smaller L2 charge
-there), the same identity holds with ``t r``, and ``sum w D`` there is at most ``(1 - t)``
-times the data's (pass 1's) plus ``t`` times ``mu~``'s: the bound carries no constant, and
-the grid's ``t`` of the least bound is chosen without a pass (the bounds' own difference, 1e14
-nats at ``y ~ 1e6``, gave a round-off of 21 nats against an excess of 8, and its rounding
-chose ``t = 0.992``). ``lower_bound`` is then ``upper_bound`` less that gap, and ``roundoff``
-bounds the gap's rounding; the bounds' own values carry ``upper_roundoff`` more (the sums of ``upper_bound``). The same
+At ``p = Y + t (mu~ - Y)``, ``t < 1`` (``mu~`` past an L1 box, or a smaller L2 charge there),
+the same identity holds with ``t r`` and ``D(p, mu)``, which the segment's pass sums centred
+(:func:`_pass_segment`). Its ``t`` is the grid's of the least bound by ``D``'s convexity
+(``sum w D(p, mu)`` at most ``(1 - t)`` times the data's, pass 1's, plus ``t`` times
+``mu~``'s), chosen without a pass (the bounds' own difference, 1e14 nats at ``y ~ 1e6``, gave
+a round-off of 21 nats against an excess of 8, and its rounding chose ``t = 0.992``; the
+convexity bound itself stood 1.4 nats above the point's own gap at ``1 - t = 1.4e-7``).
+``lower_bound`` is then ``upper_bound`` less that gap, and ``roundoff`` bounds the gap's
+rounding; the bounds' own values carry ``upper_roundoff`` more (the sums of ``upper_bound``).
+The same
 excess, ``sum w D(Y, mu) + penalty`` (pass 1), is what the verdict judges these families'
 distance from the optimum against, and what the bracket's own decisions (the zero step, the
 penalised step, the segment) measure a gap by (:func:`_objective_size`).

@@ -343,11 +343,11 @@ class _DualMaxentEstimator(BaseEstimator):
         ``theta`` maximises the reduced likelihood and ``D`` is the recession direction: the
         means along the ray converge, as ``t -> infinity``, to the certified max-entropy
         optimum (:mod:`dualmaxent.separation`). ``t`` doubles until the means of the forced
-        observations stop moving, and never past a mean's overflow. The others' ``x D`` is 0
-        but for the LP's tolerance and its rounding (1e-14 to 1e-12), which ``t`` grows: with
-        every mean in the test, a Poisson row's mean, 1 in the limit, went to ``inf`` at ``t =
-        2^64`` (29 of 30 random separated fits); their means move by ``t`` times it, a few
-        1e-11 at the ``t`` (about 40 over the forced rows' margin) that this test stops at.
+        observations stop moving, and never past a mean's overflow. The other rows' ``x D`` is
+        0 but for the LP's tolerance and its rounding (1e-14 to 1e-12), which ``t`` grows:
+        while every row's mean had to stop moving, a Poisson row's mean, 1 in the limit, went
+        to ``inf`` at ``t = 2^64`` (29 of 30 random separated fits). Stopped by the forced
+        rows alone (``t`` about 40 over their margin), those means move by a few 1e-11.
         """
         fam, X, direction = dataset.family, dataset.X, separation.direction
         forced = separation.forced_observations

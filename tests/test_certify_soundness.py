@@ -841,8 +841,8 @@ def test_an_l1_fit_far_from_zero_is_judged_centred_inside_its_segment(family, of
     Newton point ``mu~`` lies a rounding past an L1 box, so the lower bound is taken inside
     its segment, where the gap was the difference of two bounds of 1e14 nats: a round-off of
     21 nats, NOT OK for the exact fit, and the segment's point chosen by those bounds' rounding
-    (``t = 0.992``). Inside the segment the gap is now bounded centred, by the divergence's
-    convexity. Each seed's fit is proved within a millionth of its excess, and ``within``
+    (``t = 0.992``). Inside the segment the gap is now evaluated centred too (the point's own
+    divergence, its ``t`` chosen by the divergence's convexity). Each seed's fit is proved within a millionth of its excess, and ``within``
     bounds its distance from the optimum and a moved theta's, recomputed here in 40 digits
     against a reference fit at tol 1e-13 (for least squares on ``y - offset``, whose intercept
     is the one that moves)."""
