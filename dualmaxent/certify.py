@@ -5332,16 +5332,17 @@ def _centred_gap(two: _Sums, th, resid, rb, charge: float, pen_value: float, eps
     ``D``'s (:func:`_divergence_budget`, weighed the same) and the inner product's,
     ``<|theta|, b>`` for the residual's summation bound ``b`` plus its own sum's rounding; the
     penalty's and the charge's are the bracket's as before."""
-    g = gamma(th.size + 4)
-    divergence = _centred_divergence(two, data_divergence, t)
-    budget = _divergence_budget(two.divergence, eps, depth)
     at = getattr(two, "segment_divergence", None)
     if t != 1.0 and at is not None and at[0] == t:  # the point's own, summed by its pass
         divergence, budget = float(at[1][0]), _divergence_budget(at[1], eps, depth)
-    elif t != 1.0:  # (the weights' products each rounded once more)
-        budget = (t * budget + (1.0 - t) * _divergence_budget(data_divergence, eps, depth)
-                  + gamma(3) * divergence)
-    budget += float(np.sum(np.abs(th) * rb)) + g * float(np.abs(th * resid).sum())
+    else:
+        divergence = _centred_divergence(two, data_divergence, t)
+        budget = _divergence_budget(two.divergence, eps, depth)
+        if t != 1.0:  # (by convexity: the weights' products each rounded once more)
+            budget = (t * budget + (1.0 - t) * _divergence_budget(data_divergence, eps, depth)
+                      + gamma(3) * divergence)
+    budget += (float(np.sum(np.abs(th) * rb))
+               + gamma(th.size + 4) * float(np.abs(th * resid).sum()))
     return _centred_value(divergence, th, resid, charge, pen_value), budget
 
 
