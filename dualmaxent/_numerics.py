@@ -20,9 +20,9 @@ from scipy.linalg.blas import daxpy
 from scipy.linalg.lapack import dpotrf, dpotrs
 from scipy.special import expit, xlogy
 
-__all__ = ["logsumexp", "log_softmax", "softmax", "softmax_logsumexp", "entropy", "softplus",
-           "sigmoid", "bernoulli_value_residual", "unique_inverse", "xlogx", "exp", "column_absmax",
-           "ELEMENTWISE_ROWS", "row_chunks", "axpy", "row_dot"]
+__all__ = ["logsumexp", "logsumexp_parts", "log_softmax", "softmax", "softmax_logsumexp",
+           "entropy", "softplus", "sigmoid", "bernoulli_value_residual", "unique_inverse", "xlogx",
+           "exp", "column_absmax", "ELEMENTWISE_ROWS", "row_chunks", "axpy", "row_dot"]
 
 
 def logsumexp(eta: np.ndarray) -> np.ndarray:
@@ -41,9 +41,34 @@ def logsumexp(eta: np.ndarray) -> np.ndarray:
     The row maximum is subtracted before exponentiating, so no term exceeds ``exp(0) = 1`` and
     the sum lies in ``[1, k]``: no overflow, and underflow only of terms that cannot matter.
     """
+    top, rest = logsumexp_parts(eta)
+    return rest + top
+
+
+def logsumexp_parts(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`logsumexp` as its two parts, ``(top, rest)`` with ``logsumexp = rest + top``.
+
+    Parameters
+    ----------
+    eta : ndarray of shape (n, k)
+
+    Returns
+    -------
+    top : ndarray of shape (n,)
+        The row maximum (0 for a row of ``-inf``).
+    rest : ndarray of shape (n,)
+        ``log(sum_i exp(eta_ji - top_j))``, in ``[0, log k]``.
+
+    Notes
+    -----
+    A log-likelihood term ``<Y_j, eta_j> - logsumexp(eta_j)`` formed as ``<Y_j, eta_j - top_j>
+    - rest_j`` (rows of ``Y`` summing to 1) has a rounding error of the size of the term itself
+    plus a few ``k u``, where formed from ``logsumexp`` it is ``u |eta_j|``: the difference of
+    two large numbers when the row's own class dominates (separated data, whose terms tend to 0).
+    """
     eta = np.asarray(eta, dtype=np.float64)
     top = _row_top(eta)
-    return np.log(_row_sum(np.exp(eta - top[:, None]))) + top
+    return top, np.log(_row_sum(np.exp(eta - top[:, None])))
 
 
 #: Below this many columns the row maximum and sum go column by column (numpy's reductions

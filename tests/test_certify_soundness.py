@@ -1185,3 +1185,123 @@ def test_a_negative_gap_of_a_flat_bracket_is_said_as_such_with_its_cause():
     wide = replace(br, duality_gap=0.011, relative_gap=0.011 / abs(br.upper_bound))
     (said,) = [m for m in _bracket_messages(wide, 1e-6) if "duality gap" in m]
     assert "exceeds the tolerance" in said and "negative" not in said
+
+
+def _separated(family, n, k, seed=0):
+    """Completely separated data with a margin: ``y`` the class of largest ``x^T w_c`` (two
+    standard normal features, ``k`` for ten classes, so that each class has its region), rows
+    whose two largest scores are within 0.05 dropped; and a theta far along ``W`` (intercept
+    0), whose logits reach some thousands."""
+    rng = np.random.default_rng(seed)
+    m = 2 if k <= 3 else k
+    W = rng.standard_normal((m, max(k, 2)))
+    X = rng.standard_normal((int(1.5 * n), m))
+    scores = X @ W
+    top2 = np.sort(scores, axis=1)[:, -2:]
+    X = X[top2[:, 1] - top2[:, 0] > 0.05][:n]
+    scores = X @ W
+    if family == "bernoulli":
+        y = (scores[:, 0] > scores[:, 1]).astype(float)
+        theta = np.r_[2000.0 * (W[:, 0] - W[:, 1]), 0.0]
+    else:
+        y = scores.argmax(axis=1)
+        theta = np.r_[2000.0 * W, np.zeros((1, k))]
+    return Dataset.from_arrays(X, y, family=family), theta
+
+
+@pytest.mark.parametrize("family, n, k", [("categorical", 3000, 3), ("categorical", 2000, 10),
+                                          ("categorical", 200_000, 3),
+                                          ("bernoulli", 300_000, 2)])
+def test_completely_separated_data_are_certified_near_their_optimum_zero(family, n, k):
+    """Completely separated data: the likelihood's supremum is 0, not attained, and the
+    max-entropy optimum is ``H(Y) = 0``. A theta far along the separating direction is within
+    ``-l(theta) = sum_j log(1 + sum_{c != y_j} exp(-d_jc))`` of it, ``d_jc`` the row's logit
+    gaps (here 100 nats or more): a sound certificate must hold 0 and ``-l(theta)``, and may
+    say ok.
+
+    Two budgets had the size of the logits rather than of the terms: the upper bound's sums,
+    ``u (|Y eta| + |A|)`` a row (categorical, n = 3000, three classes: 4.6e-5 nats of 1e-6
+    allowed), and the labels' point, ``2 u |Y|`` an entry, ``n^2 u`` in all (n = 3e5: 2e-5).
+    Recomputed here: every gap from the definitions with its own rounding bound, and
+    ``-l(theta)`` between its values at the gaps moved by that bound, each a sum of positive
+    terms within ``gamma(n + k + 8)`` of itself."""
+    ds, theta = _separated(family, n, k)
+    X1 = np.c_[ds.X[:, :-1], np.ones(ds.n)]
+    th = theta.reshape(ds.m, -1)
+    eta = X1 @ th
+    error = 4 * EPS * (np.abs(X1) @ np.abs(th)).max(axis=1)
+    if family == "bernoulli":
+        gaps = np.where(ds.Y > 0.5, eta[:, 0], -eta[:, 0])[:, None]
+    else:
+        own = eta[np.arange(ds.n), ds.Y.argmax(axis=1)]
+        gaps = np.where(ds.Y > 0.5, np.inf, own[:, None] - eta)
+    assert float(gaps.min()) > 100.0  # (the construction)
+    spread = gamma_of(ds.n + k + 8)
+
+    def minus_loglik(shift):  # sum_j log1p(sum_c exp(-(d_jc + shift_j)))
+        return float(np.sum(np.log1p(np.exp(-(gaps + shift[:, None])).sum(axis=1))))
+
+    low = minus_loglik(2 * error) * (1 - spread)
+    high = minus_loglik(-2 * error) * (1 + spread)
+    cert = certify(ds, theta)
+    note(f"{family}, n = {ds.n}: -l in [{low:.3e}, {high:.3e}], gap {cert.duality_gap:.2e}, "
+         f"round-off {cert.roundoff:.2e}")
+    assert cert.separation is not None and cert.separation.kind == "complete"
+    assert cert.lower_bound - cert.roundoff <= 0.0 <= cert.upper_bound + cert.roundoff
+    assert low - cert.roundoff <= cert.upper_bound <= high + cert.roundoff
+    assert cert.within >= low
+    assert cert.ok, cert.messages
+
+
+def gamma_of(length: int) -> float:
+    """``gamma(L) = L u / (1 - L u)``, ``u = eps / 2``."""
+    return length * EPS / 2 / (1 - length * EPS / 2)
+
+
+@pytest.mark.parametrize("family", ["categorical", "bernoulli", "poisson"])
+def test_the_full_likelihoods_terms_are_within_their_own_budget(family):
+    """:func:`dualmaxent.certify._full_terms` (the likelihood of separated data at theta, with
+    every row): its sum within ``gamma(n + k + 8) magnitude + constant`` of the exact one,
+    computed here in 60 digits from the same float logits, on rows whose logits reach 1e4
+    and whose terms range from 1e-300 to hundreds of nats; and ``dev = |Y - A'(eta)|_1``."""
+    from decimal import Decimal, localcontext
+
+    from dualmaxent.certify import _full_terms
+
+    rng = np.random.default_rng(3)
+    n, k = 300, (4 if family == "categorical" else 1)
+    scale = 10.0 ** rng.uniform(-1, 4, n)[:, None]
+    eta = rng.standard_normal((n, k)) * scale
+    w = rng.uniform(0.1, 3.0, n)
+    if family == "categorical":
+        Y = np.eye(k)[np.where(rng.random(n) < 0.8, eta.argmax(axis=1), rng.integers(0, k, n))]
+        mean = softmax(eta, axis=1)
+    elif family == "bernoulli":
+        Y = ((eta[:, 0] > 0) ^ (rng.random(n) < 0.2)).astype(float)[:, None]
+        mean = expit(eta)
+    else:
+        eta = np.clip(eta, -700, 5.0)
+        Y = rng.poisson(np.exp(np.clip(eta, -30, 5))).astype(float)
+        mean = np.exp(eta)
+    ds = Dataset.from_arrays(np.zeros((n, 1)), Y.argmax(axis=1) if family == "categorical"
+                             else Y[:, 0], family=family)
+    value, magnitude, constant, dev = _full_terms(ds.family, Y, eta, w)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        exact = Decimal(0)
+        for j in range(n):
+            e = [Decimal(float(v)) for v in eta[j]]
+            if family == "categorical":
+                top = max(e)
+                A = top + sum((v - top).exp() for v in e).ln()
+            elif family == "bernoulli":
+                A = max(e[0], Decimal(0)) + (1 + (-abs(e[0])).exp()).ln()
+            else:
+                A = e[0].exp()
+            inner = sum(Decimal(float(a)) * b for a, b in zip(Y[j], e))
+            exact += Decimal(float(w[j])) * (inner - A)
+        exact = float(exact)
+    note(f"{family}: {value!r} against {exact!r}, budget {gamma_of(n + k + 8) * magnitude:.2e}")
+    assert abs(value - exact) <= gamma_of(n + k + 8) * magnitude + constant
+    reference = np.abs(Y - mean).sum(axis=1)
+    assert np.allclose(dev, reference, rtol=1e-12, atol=8 * EPS)
