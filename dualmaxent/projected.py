@@ -759,7 +759,8 @@ def proof_curvature_bound(C_SS, origin, fam, theta, sums: "_PointSums", rank: in
         mag = mag if in_S is None else mag[in_S]
         if mag.shape != diag.shape:
             return 0.0
-        mag = mag * ((1.0 + delta) ** 2 * float(np.exp(2.0 * s)) * (1.0 + gam(n + 8, u)))
+        with np.errstate(over="ignore"):  # (a far theta's overflow: not finite, no proof)
+            mag = mag * ((1.0 + delta) ** 2 * float(np.exp(2.0 * s)) * (1.0 + gam(n + 8, u)))
         ratio = float(np.sum(mag / diag)) * (1.0 + gam(size + 4, u))
     else:  # Poisson: M = C, each ratio within the sums' relative error of 1
         ratio = 2.0 * size

@@ -26,6 +26,7 @@ from dualmaxent.dual import solve_dual
 from dualmaxent.objective import DualObjective, LastPass, make_objective
 
 U = 2.0 ** -53
+EPS = 2 * U
 
 
 def _gamma(L):
@@ -229,3 +230,90 @@ def test_a_loose_newton_cg_solve_proves_attainment_without_the_lp(monkeypatch):
         res = solve_dual(ds, tol=1e-4)
         assert res.method == "newton-cg" and res.attained is True
         assert res.kkt_residual > 1e-6  # the result keeps the solver's own, loose theta
+
+
+def _widely_sized(seed, n=3000, k=5, m=8, separate=False):
+    """Features of sizes 1e-2 to 1e3, labels of a strong multinomial model (probabilities
+    down to 1e-20 and below), not separated; ``separate``: rows with a large first feature
+    all of class 0 (quasi-complete separation by construction)."""
+    rng = np.random.default_rng(seed)
+    sizes = 10.0 ** rng.uniform(-2, 3, m)
+    Z = rng.standard_normal((n, m))
+    y = np.argmax(Z @ (6.0 * rng.standard_normal((m, k))) + rng.gumbel(size=(n, k)), axis=1)
+    if separate:
+        top = Z[:, 0] > np.quantile(Z[:, 0], 0.8)
+        y[top] = 0
+        y[~top & (y == 0)] = 1
+    from dualmaxent import Dataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Dataset.from_arrays(Z * sizes, y), top if separate else None
+
+
+@pytest.mark.parametrize("seed", [0, 4, 7, 13])
+def test_features_of_widely_different_sizes_prove_attainment_in_equilibrated_coordinates(
+        monkeypatch, seed):
+    """The checker's attainment proof bounds the logits' move of the step ``a = C^-1 r`` that
+    makes ``mu~`` exactly feasible; in plain coordinates by ``2 max ||x_j|| ||r|| /
+    lambda_min(C)``, which features of sizes 1e-2 to 1e3 make large (the units, not the
+    geometry), and the separation LP ran (seconds, for a fit of milliseconds). In the
+    coordinates that equilibrate C the bound is far smaller, and attainment is proved without
+    the LP. Recomputed here from the definitions at theta: the plain bound exceeds 1/2, and
+    the corrected point ``P - J X a`` (``J`` the softmax's derivative, ``C a = r``) has its
+    balance equations at the round-off level and every entry positive, a strictly interior
+    feasible point (so the maximiser exists)."""
+    import importlib
+
+    certify_module = importlib.import_module("dualmaxent.certify")
+    ds, _ = _widely_sized(seed)
+    theta = np.asarray(solve_dual(ds, tol=1e-10).theta, dtype=np.float64)
+    T = theta - theta[:, -1:]
+    X, w, k = ds.X, ds.weights, ds.k
+    P = nx.softmax(X @ T)
+    R = X.T @ (w[:, None] * (P - ds.Y))[:, : k - 1]  # class-major entries of S: R.T.ravel()
+    C = K.table_curvature(X, w, P, range(k - 1))
+    a = np.linalg.solve(C, R.T.ravel()).reshape(k - 1, ds.m)
+    move = X @ a.T  # the logits' move of the free classes (the pinned one's is 0)
+    move = np.c_[move, np.zeros(ds.n)]
+    delta = P * (move - (P * move).sum(axis=1, keepdims=True))
+    corrected = P - delta
+    # each entry moves by at most 2 max|move| of itself (below 1/2): all stay positive
+    assert 2 * np.abs(move).max() < 0.5 and corrected.min() > 0
+    # and C a = R to the solve's backward error (LU with partial pivoting, small growth), so
+    # the corrected point's balance equations X^T W (P - J X a - Y) = R - C a are met
+    p = C.shape[0]
+    backward = 8 * p * EPS * (np.linalg.norm(C) * np.linalg.norm(a) + np.linalg.norm(R))
+    assert np.linalg.norm(C @ a.ravel() - R.T.ravel()) <= backward
+    rows = float(np.sqrt((X ** 2).sum(axis=1)).max())
+    plain = 2 * rows * float(np.linalg.norm(R)) / float(np.linalg.eigvalsh(C)[0])
+    assert plain > 0.5  # (the plain proof cannot prove it)
+
+    def no_lp(*args, **kwargs):
+        raise AssertionError("the separation LP ran")
+
+    monkeypatch.setattr("dualmaxent.separation.detect_separation", no_lp)
+    cert = certify_module.certify(ds, theta)
+    assert cert.attained and cert.ok, cert.messages
+    assert cert.projected.second_step < 0.5
+
+
+def test_separated_data_with_features_of_widely_different_sizes_are_never_declared_attained():
+    """The same designs with the rows of a large first feature all of class 0: the likelihood
+    has no maximiser, whatever theta, so no proof may say otherwise: at the solver's theta
+    (stopped on the way out) and further along the separating direction (class 0's
+    coefficient of the first feature)."""
+    import importlib
+
+    certify_module = importlib.import_module("dualmaxent.certify")
+    for seed in (0, 4, 7):
+        ds, top = _widely_sized(seed, separate=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theta = np.asarray(solve_dual(ds, tol=1e-10, check_attainment=False).theta,
+                               dtype=np.float64)
+        for t in (0.0, 1.0, 100.0):
+            moved = theta.copy()
+            moved[0, 0] += t / float(np.abs(ds.X[:, 0]).max())
+            br = certify_module.bracket(ds, moved, certify_module.Penalty())
+            assert not br.proves_attained

@@ -174,10 +174,17 @@ def test_a_bracket_whose_looser_budget_fails_is_taken_again_with_the_rows(monkey
 def test_an_unpenalised_bracket_whose_attainment_proof_fails_is_taken_again(monkeypatch):
     # an outlier of 1e2 to 1e6 in a column: its bound of the residual's rounding, big_i
     # sum_j |W (mu - Y)|_j, is far above the rows' own sum, and the proof's second step with it
+    # (the proof in the coordinates that equilibrate C_SS, :func:`checker._second_step`,
+    # proves it with the columns' bound too; the plain proof alone is kept here, so that the
+    # bracket taken again is what is tested)
     ds = _heavy("outlier", n=4000, m=8, k=2, seed=1)
     penalty = make_penalty()
     theta = np.asarray(solve_dual(ds, tol=1e-13).theta, dtype=float)
     columns = checker._column_bounds(ds, None, penalty)
+    with np.errstate(all="ignore"):
+        assert checker._bracket(ds, theta, penalty, None, None, 1e-8, columns).proves_attained
+    monkeypatch.setattr(checker, "_second_step",
+                        lambda data, engine, smallest, r_S, feat, cls, reach: reach / smallest)
     with np.errstate(all="ignore"):
         loose = checker._bracket(ds, theta, penalty, None, None, 1e-8, columns)
         exact = checker._bracket(ds, theta, penalty, None, None, 1e-8, None)
