@@ -205,14 +205,16 @@ has no maximiser. ``mu~`` proves a maximiser exists when every entry of ``mu(the
 family), and the step that would remove ``mu~``'s residual, at most ``second_step = 2 max_j
 ||x_j|| ||r_S|| / lambda_min(C_SS)`` in relative terms (``|r_S|`` as computed plus its
 rounding bound, entry by entry), is below ``MARGIN_FRACTION``: then a
-strictly interior, exactly feasible point exists (:mod:`dualmaxent.separation`). The argument
-is linear: with ``J`` the derivative of the mean map at theta's computed means and ``C_SS a =
-r_S``, ``mu~ - J X a`` meets the balance equations exactly (``X^T W J X = C_SS``), and each of
-its entries is within ``second_step`` of ``mu``'s (``2 max |x_j^T a_c|``), so positive. Any
-bound of the logits' move ``|x_j^T a_c|`` serves; where the plain one fails, that of the
-coordinates equilibrating ``C_SS`` is tried (:func:`_second_step`: features of very different
-sizes). The curvature is this module's own, at the given theta. When that proof fails the separation LP decides
-(:func:`dualmaxent.separation.detect_separation`, its direction checked on its own); where
+strictly interior, exactly feasible point exists (:mod:`dualmaxent.separation`). The
+argument is linear: with ``J`` the derivative of the mean map at theta's computed means ``mu``
+and ``C_SS a = r_S``, the point ``mu~ - J X a`` meets the balance equations exactly (``X^T W J
+X = C_SS``), and ``J X a`` moves each entry by at most ``2 max_c |x_j^T a_c|`` times ``mu``'s
+own, at most ``second_step``, so every entry stays above ``(MARGIN_FRACTION - second_step)
+mu > 0``. Any bound of the logits' move ``|x_j^T a_c|`` serves; where the plain one fails,
+that of the coordinates equilibrating ``C_SS`` is tried (:func:`_second_step`: features of
+very different sizes). The curvature is this module's own, at the given theta. When that proof
+fails the separation LP decides (:func:`dualmaxent.separation.detect_separation`, its
+direction checked on its own); where
 theta's own slacks prove complete separation (a solve that ran off,
 :func:`dualmaxent.separation.proved_complete`), neither that bracket nor an LP is made. On
 separated data the certificate is about the *reduced* problems, the forced entries removed:
@@ -4247,8 +4249,8 @@ class _Smallest(float):
 
     @staticmethod
     def divided(bound, ratio: float):
-        """``bound / ratio`` (a bound of ``ratio C``'s to one of ``C``'s), rounded down, with
-        its ``scaled`` bound divided too (``D`` kept: ``D (ratio C) D = ratio D C D``)."""
+        """``bound / ratio`` (a bound of ``ratio C``'s to one of ``C``'s), with its ``scaled``
+        bound divided too, rounded down (``D`` kept: ``D (ratio C) D = ratio D C D``)."""
         if ratio == 1.0 or not isinstance(bound, _Smallest):
             return bound / ratio if ratio != 1.0 else bound
         return _Smallest(bound / ratio, bound.scaled / ratio * (1.0 - 2 * U), bound.d)
