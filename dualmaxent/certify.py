@@ -144,8 +144,8 @@ inside the segment, where ``mu~`` is in the domain, too: below):
 
     ``dual(theta) - H(mu~) + charge = sum_j w_j D(mu~_j, mu_j) + <theta, r> + penalty + charge``
 
-exactly, ``D(p, m) = A*(p) - A*(m) - (A*)'(m) (p - m) >= 0`` Fenchel-Young's gap at ``m = mu(theta)``
-(half the squared difference; ``p log(p / m) - p + m``, summed by pass 2,
+exactly, ``D(p, m) = A*(p) - A*(m) - (A*)'(m) (p - m) >= 0`` Fenchel-Young's gap at ``m =
+mu(theta)`` (half the squared difference; ``p log(p / m) - p + m``, summed by pass 2,
 :func:`_divergence_sums`) and ``r = X^T W (mu~ - Y)`` the point's residual. The point is held
 centred, ``mu~ - Y = (mu - Y) + J X a`` (:func:`_newton_point`; its entries as means, rounded at
 the scale of ``Y``, would leave it infeasible by 1e-8 a row at ``y ~ 1e8``, which ``theta`` times
@@ -1473,8 +1473,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
                 best, two, A, resid_bound, newton = value, two_s, step, rb_s, newton_s
                 t, primal_h, mag, simplex_term = point_s
     # (before the residual is scaled to the point of the lower bound, below)
-    reach = _step_reach(one, two, resid_bound, feat, cls)
-    r_S = _residual_on_S(two, resid_bound, feat, cls)  # (and :func:`_second_step`'s)
+    r_S = _residual_on_S(two, resid_bound, feat, cls)  # (the attainment proof's)
     if not bounded and A[0].size:
         # unpenalised, the stepped point's multiplier stands in for theta*, not the given
         # theta's (:func:`_stepped_multiplier`)
@@ -1553,7 +1552,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
         # theta*, which a nearly flat direction of the design can make arbitrarily wrong:
         # nothing is proved, nor attainment
         roundoff, smallest = float("inf"), 0.0
-    second_step = (_second_step(data, engine, smallest, r_S, feat, cls, reach)
+    second_step = (_second_step(data, engine, one, smallest, r_S, feat, cls)
                    if provable and smallest > 0 else float("inf"))
     attained = provable and two.relative_margin >= MARGIN_FRACTION and second_step < MARGIN_FRACTION
     return Bracket(
@@ -1994,8 +1993,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
                       columns=run.columns, **kept)
             resid_bound = _resid_bound(two, run.depth)
     if kron_taken and margins:  # the attainment proof's eigenvalue (Kronecker step)
-        smallest = _proved_smallest(data, kept, sel, _step_reach(one, two, resid_bound, feat,
-                                                                 cls) / MARGIN_FRACTION, layout)[0]
+        smallest = _proved_smallest(data, kept, sel, _step_reach(one, _residual_on_S(
+            two, resid_bound, feat, cls)) / MARGIN_FRACTION, layout)[0]
     if single:
         eqr = _row_index(~pen_rows)
         if not _proposal_closes(one, two, resid_bound, eqr, multiplier(one), tol_hint):
@@ -2008,16 +2007,15 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
             resid_bound = _resid_bound(two, run.depth)
         elif margins:  # the attainment proof's eigenvalue bound, from float64 sums
             smallest = _proved_smallest(data, kept, sel, _step_reach(
-                one, two, resid_bound, feat, cls) / MARGIN_FRACTION)[0]
+                one, _residual_on_S(two, resid_bound, feat, cls)) / MARGIN_FRACTION)[0]
     _add_budget(one, two)
     return one, two, A, resid_bound, (rank, condition, smallest), sel
 
 
-def _step_reach(one, two, resid_bound, feat, cls) -> float:
+def _step_reach(one, r_S) -> float:
     """``2 max_j ||x_j|| ||r_S||``: the attainment proof's ``second_step`` times
-    ``lambda_min(C_SS)`` (module docstring), ``|r_S|`` the point's residual on ``S`` as
-    computed plus its rounding bound (the exact residual's size is at most this)."""
-    return 2.0 * one.x_norm * float(np.linalg.norm(_residual_on_S(two, resid_bound, feat, cls)))
+    ``lambda_min(C_SS)`` (module docstring), ``r_S`` from :func:`_residual_on_S`."""
+    return 2.0 * one.x_norm * float(np.linalg.norm(r_S))
 
 
 def _residual_on_S(two, resid_bound, feat, cls) -> np.ndarray:
@@ -4251,14 +4249,17 @@ class _Smallest(float):
     def divided(bound, ratio: float):
         """``bound / ratio`` (a bound of ``ratio C``'s to one of ``C``'s), with its ``scaled``
         bound divided too, rounded down (``D`` kept: ``D (ratio C) D = ratio D C D``)."""
-        if ratio == 1.0 or not isinstance(bound, _Smallest):
-            return bound / ratio if ratio != 1.0 else bound
+        if ratio == 1.0:
+            return bound
+        if not isinstance(bound, _Smallest):
+            return bound / ratio
         return _Smallest(bound / ratio, bound.scaled / ratio * (1.0 - 2 * U), bound.d)
 
 
-def _second_step(data, engine, smallest, r_S, feat, cls, reach: float) -> float:
+def _second_step(data, engine, one, smallest, r_S, feat, cls) -> float:
     """The attainment proof's ``second_step`` (module docstring): ``reach / lambda_min(C_SS)``,
-    ``reach = 2 max_j ||x_j|| ||r_S||`` (:func:`_step_reach`), or, where that is not below
+    ``reach = 2 max_j ||x_j|| ||r_S||`` (:func:`_step_reach`, ``one`` pass 1's sums and
+    ``r_S`` from :func:`_residual_on_S`), or, where that is not below
     :data:`MARGIN_FRACTION`, the same bound in the coordinates that equilibrate ``C_SS`` when
     it is smaller.
 
@@ -4275,7 +4276,7 @@ def _second_step(data, engine, smallest, r_S, feat, cls, reach: float) -> float:
     0.2 s). ``smallest`` a :class:`_Smallest` (else the plain bound alone); ``big`` the data
     set's held maxima or, in memory, computed here (one pass, only where the plain bound
     fails). (The argument: module docstring, A proof of attainment.)"""
-    plain = reach / smallest
+    plain = _step_reach(one, r_S) / smallest
     scaled = getattr(smallest, "scaled", 0.0)
     if plain < MARGIN_FRACTION or not scaled > 0 or engine is not None:
         return plain

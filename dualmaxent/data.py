@@ -1416,8 +1416,8 @@ def _check_scale(X, w, names, column_max=None) -> np.ndarray:
         if big[j] ** 2 * 2.0 ** 40 < _MAX_SUM_OF_SQUARES:  # (the weights, not the column)
             raise DataError(f"the weights' scale is the cause: they reach {top:.1e}, and the "
                             f"weighted sum of squares of column {names[j]!r} overflows float64 "
-                            "in the solvers; divide the weights by a constant (an unpenalised fit is "
-                            "the same; a penalty's lambda scales with them)")
+                            "in the solvers; divide the weights by a constant (an unpenalised "
+                            "fit is the same; a penalty's lambda scales with them)")
         raise DataError(f"the features' scale is the cause: column {names[j]!r} reaches "
                         f"{big[j]:.1e} and its sum of squares overflows float64 in the solvers;"
                         " standardise it (subtract the mean, divide by the standard deviation)"

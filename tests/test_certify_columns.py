@@ -183,8 +183,8 @@ def test_an_unpenalised_bracket_whose_attainment_proof_fails_is_taken_again(monk
     columns = checker._column_bounds(ds, None, penalty)
     with np.errstate(all="ignore"):
         assert checker._bracket(ds, theta, penalty, None, None, 1e-8, columns).proves_attained
-    monkeypatch.setattr(checker, "_second_step",
-                        lambda data, engine, smallest, r_S, feat, cls, reach: reach / smallest)
+    monkeypatch.setattr(checker, "_second_step", lambda data, engine, one, smallest, r_S, *_:
+                        checker._step_reach(one, r_S) / smallest)
     with np.errstate(all="ignore"):
         loose = checker._bracket(ds, theta, penalty, None, None, 1e-8, columns)
         exact = checker._bracket(ds, theta, penalty, None, None, 1e-8, None)

@@ -35,6 +35,7 @@ from hypothesis import note as _hyp_note
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from scipy.optimize import minimize
+from _rounding import gamma
 from scipy.special import expit, logsumexp, softmax
 
 from dualmaxent import Dataset, solve_dual
@@ -1236,7 +1237,7 @@ def test_completely_separated_data_are_certified_near_their_optimum_zero(family,
         own = eta[np.arange(ds.n), ds.Y.argmax(axis=1)]
         gaps = np.where(ds.Y > 0.5, np.inf, own[:, None] - eta)
     assert float(gaps.min()) > 100.0  # (the construction)
-    spread = gamma_of(ds.n + k + 8)
+    spread = gamma(ds.n + k + 8)
 
     def minus_loglik(shift):  # sum_j log1p(sum_c exp(-(d_jc + shift_j)))
         return float(np.sum(np.log1p(np.exp(-(gaps + shift[:, None])).sum(axis=1))))
@@ -1251,11 +1252,6 @@ def test_completely_separated_data_are_certified_near_their_optimum_zero(family,
     assert low - cert.roundoff <= cert.upper_bound <= high + cert.roundoff
     assert cert.within >= low
     assert cert.ok, cert.messages
-
-
-def gamma_of(length: int) -> float:
-    """``gamma(L) = L u / (1 - L u)``, ``u = eps / 2``."""
-    return length * EPS / 2 / (1 - length * EPS / 2)
 
 
 @pytest.mark.parametrize("family", ["categorical", "bernoulli", "poisson"])
@@ -1301,7 +1297,7 @@ def test_the_full_likelihoods_terms_are_within_their_own_budget(family):
             inner = sum(Decimal(float(a)) * b for a, b in zip(Y[j], e))
             exact += Decimal(float(w[j])) * (inner - A)
         exact = float(exact)
-    note(f"{family}: {value!r} against {exact!r}, budget {gamma_of(n + k + 8) * magnitude:.2e}")
-    assert abs(value - exact) <= gamma_of(n + k + 8) * magnitude + constant
+    note(f"{family}: {value!r} against {exact!r}, budget {gamma(n + k + 8) * magnitude:.2e}")
+    assert abs(value - exact) <= gamma(n + k + 8) * magnitude + constant
     reference = np.abs(Y - mean).sum(axis=1)
     assert np.allclose(dev, reference, rtol=1e-12, atol=8 * EPS)
