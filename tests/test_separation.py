@@ -347,21 +347,150 @@ def test_cli_iris(capsys):
     assert doc["separation"]["kind"] == "quasi-complete"
 
 
-@pytest.mark.parametrize("x, y, separated", [
-    (X_COMPLETE, Y_COMPLETE, True), (X_QUASI, Y_QUASI, True), (X_NONE, Y_NONE, False),
-    (X3_QUASI, Y3_QUASI, True), (X3_COMPLETE, Y3_COMPLETE, True), (X3_NONE, Y3_NONE, False)])
-def test_the_small_lp_decides_existence_like_the_support_lp(monkeypatch, x, y, separated):
-    """The (k-1)m-variable LP says 'separated' exactly when the Konis support LP forces an entry."""
+def _pair_is_forced(X, Y, j, i):
+    """From the definition, by one LP over the whole ``D`` (m, k), no gauge: whether some
+    recession direction (every slack ``s_ab = x_a^T (d_{y_a} - d_b) >= 0``) has ``s_ji > 0``:
+    ``max s_ji`` subject to those and ``s_ji <= 1`` is 1 then, else 0."""
+    import scipy.optimize
+
+    n, m = X.shape
+    k = Y.shape[1]
+    rows = []
+    for a in range(n):
+        for b in range(k):
+            if Y[a, b] == 0:
+                row = np.zeros((m, k))
+                row[:, Y[a].argmax()] += X[a]
+                row[:, b] -= X[a]
+                rows.append(row.ravel())
+    target = np.zeros((m, k))
+    target[:, Y[j].argmax()] += X[j]
+    target[:, i] -= X[j]
+    A_ub = np.vstack([-np.array(rows), target.ravel()])
+    res = scipy.optimize.linprog(-target.ravel(), A_ub=A_ub,
+                                 b_ub=np.append(np.zeros(len(rows)), 1.0),
+                                 bounds=[(None, None)] * (m * k), method="highs")
+    assert res.status == 0
+    return -res.fun > 0.5
+
+
+def _quasi(n, k, m, seed, weights=False):
+    """Labels of ``k`` classes from a noisy linear score, then every row with the first feature
+    in its top fifth relabelled class 0 and no other row class 0: quasi-completely separated
+    (the pairs of those rows are forced), the rest overlapping as a rule."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, m))
+    y = np.argmax(X @ rng.standard_normal((m, k)) + rng.gumbel(size=(n, k)), axis=1)
+    top = X[:, 0] > np.quantile(X[:, 0], 0.8)
+    y[top] = 0
+    y[~top & (y == 0)] = 1
+    w = rng.choice([0.0, 0.5, 2.0], size=n, p=[0.1, 0.45, 0.45]) if weights else None
+    return Dataset.from_arrays(X, y, weights=w)
+
+
+@pytest.mark.parametrize("x, y", [(X_COMPLETE, Y_COMPLETE), (X_QUASI, Y_QUASI),
+                                  (X_NONE, Y_NONE), (X3_QUASI, Y3_QUASI),
+                                  (X3_COMPLETE, Y3_COMPLETE), (X3_NONE, Y3_NONE),
+                                  ("random", None)])
+def test_the_forced_pairs_are_those_some_recession_direction_makes_positive(x, y):
+    """Each pair's verdict against its own LP from the definition (module docstring): forced
+    exactly where a recession direction has a positive slack on it."""
+    ds = _quasi(40, 3, 2, seed=3) if isinstance(x, str) else Dataset.from_arrays(x[:, None], y)
+    sep = detect_separation(ds)
+    Y = ds.family.one_hot(ds.Y)
+    for j, i in zip(*np.nonzero(Y == 0)):
+        assert sep.forced[j, i] == _pair_is_forced(ds.X, Y, j, i), (j, i)
+    assert sep.separated == bool(sep.forced.any())
+
+
+@pytest.mark.parametrize("case", [(400, 3, 6, 0, False), (400, 5, 4, 1, True),
+                                  (300, 3, 3, 2, False), (500, 4, 8, 4, True), "bernoulli",
+                                  "poisson", "overlapping", "complete"])
+def test_the_rounds_find_the_support_konis_lp_finds(monkeypatch, case):
+    """The rounds of small LPs, each solved by adding rows (``separation._largest_support``),
+    force the very pairs Konis's one LP does, with a direction whose slacks, recomputed from the
+    definition, are nonnegative and positive on every forced pair. The designs have 4 to 8
+    times more pairs than the first LP's sample of rows."""
     import dualmaxent.separation as separation
 
-    ds = Dataset.from_arrays(x[:, None], y)
+    if case == "poisson":
+        ds = _poisson("quasi-complete")
+    elif case == "bernoulli":  # 1 right of x_0 = 0, 0 left of it, both on it
+        rng = np.random.default_rng(8)
+        X = rng.standard_normal((300, 3))
+        y = (X[:, 0] > 0).astype(float)
+        on = np.abs(X[:, 0]) < 0.5
+        X[on, 0] = 0.0
+        y[on] = rng.integers(0, 2, on.sum())
+        ds = Dataset.from_arrays(X, y, family="bernoulli")
+    elif case == "overlapping":
+        rng = np.random.default_rng(5)
+        X = rng.standard_normal((400, 4))
+        ds = Dataset.from_arrays(X, np.argmax(X @ rng.standard_normal((4, 3))
+                                              + 3 * rng.gumbel(size=(400, 3)), axis=1))
+    elif case == "complete":
+        rng = np.random.default_rng(6)
+        X = rng.standard_normal((300, 3))
+        ds = Dataset.from_arrays(X, np.argmax(X @ rng.standard_normal((3, 4)), axis=1))
+    else:
+        ds = _quasi(*case[:4], weights=case[4])
+    ours = detect_separation(ds)
+    monkeypatch.setattr(separation, "_largest_support", separation._konis)
+    konis = detect_separation(ds)
+    assert ours.kind == konis.kind == {"overlapping": "none", "complete": "complete"}.get(
+        case if isinstance(case, str) else "", ours.kind)
+    np.testing.assert_array_equal(ours.forced, konis.forced)
+    if ours.separated:
+        violation, margin = ours.check_direction(ds)
+        assert violation <= separation.LP_FEASIBILITY and margin > 0
+    if isinstance(case, tuple) or case == "bernoulli":
+        assert ours.kind == "quasi-complete"
+
+
+def test_a_pair_taken_in_error_leaves_the_decision_to_konis_lp(monkeypatch):
+    """Where the last LP finds no direction positive on every pair the rounds took, Konis's LP
+    decides, and its verdict is the one returned."""
+    import dualmaxent.separation as separation
+
+    ds = _quasi(200, 3, 3, seed=7)
+    expected = detect_separation(ds)
     calls = []
-    small = separation._has_recession_direction
-    monkeypatch.setattr(separation, "_has_recession_direction",
-                        lambda *a: calls.append(small(*a)) or calls[-1])
+    by_rows, konis = separation._by_rows, separation._konis
+    monkeypatch.setattr(separation, "_by_rows", lambda S, lower, objective=None, **how: (
+        None if objective is None else by_rows(S, lower, objective, **how)))
+    monkeypatch.setattr(separation, "_konis", lambda S, pairs: calls.append(1) or konis(S, pairs))
     sep = detect_separation(ds)
-    assert calls == [separated]
-    assert sep.separated == separated and bool(sep.forced.any()) == separated
+    assert calls == [1] and expected.kind == "quasi-complete"
+    np.testing.assert_array_equal(sep.forced, expected.forced)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_an_lp_solved_by_adding_rows_is_the_whole_lp(seed):
+    """``_by_rows`` on 3000 rows and 12 variables, from a sample of 48: the value of the LP on
+    every row (HiGHS at once), an answer that meets every row within HiGHS's feasibility
+    tolerance, and None exactly where the rows have no common point."""
+    import scipy.optimize
+    import scipy.sparse as sp
+
+    from dualmaxent.separation import LP_FEASIBILITY, _by_rows, _Rows
+
+    rng = np.random.default_rng(seed)
+    S = rng.standard_normal((3000, 12))
+    S[:, 0] = np.abs(S[:, 0]) + 0.1  # (a direction, e_0, positive on every row: value 1)
+    objective = S.sum(axis=0)
+    d, value = _by_rows(_Rows(sp.csr_matrix(S)), np.zeros(3000), objective)
+    whole = scipy.optimize.linprog(-objective, A_ub=np.vstack([-S, objective]),
+                                   b_ub=np.append(np.zeros(3000), 1.0),
+                                   bounds=[(None, None)] * 12, method="highs")
+    assert whole.status == 0
+    assert value == pytest.approx(-whole.fun, abs=1e-9) and value == pytest.approx(1.0)
+    assert np.all(S @ d >= -LP_FEASIBILITY * (1 + np.abs(S).sum(axis=1) * np.abs(d).max()))
+    lower = np.zeros(3000)
+    lower[:1500] = 1.0
+    found = _by_rows(_Rows(S), lower)
+    assert found is not None and np.all(S[:1500] @ found[0] >= 1 - 1e-6)
+    conflict = np.vstack([S, -S[:1]])  # s_0 >= 1 and -s_0 >= 1
+    assert _by_rows(_Rows(conflict), np.append(lower, 1.0)) is None
 
 
 def test_a_failed_separation_lp_is_a_note_of_the_certificate_and_a_one_line_error(monkeypatch):
