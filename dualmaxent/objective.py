@@ -698,6 +698,22 @@ class DualObjective:
             return None if ident is None else ident.condition
         return self.dataset.identifiability.condition
 
+    @property
+    def may_run_off(self) -> bool:
+        """Whether theta may run off to infinity and :meth:`completely_separated` is asked as
+        it does: an unpenalised likelihood of a family that can separate, no entry forced, the
+        data in memory (an engine's solve stops by :attr:`stops_diverging` instead)."""
+        return (not self.stops_diverging and not self.penalty.active and self.forced is None
+                and self.family.can_separate)
+
+    def completely_separated(self, beta):
+        """The complete separation that theta at ``beta`` proves by its slacks
+        (:func:`dualmaxent.separation.proved_complete`, one pass over ``X`` at most, a probe of
+        256 rows on data that are not separated), or None."""
+        from .separation import proved_complete
+
+        return proved_complete(self.dataset, self.theta(beta))
+
     # -- packing -----------------------------------------------------------------------------
     def theta(self, beta: np.ndarray) -> np.ndarray:
         """Full theta of shape (m, k) or (m,) from the free parameters ``beta``, C-ordered

@@ -686,7 +686,13 @@ def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _
 
     An objective that cannot run the separation LP (``obj.stops_diverging``: data on a cluster)
     stops with :attr:`Status.DIVERGED` when the iterates run off to infinity
-    (:func:`diverging`) instead of chasing a maximiser at infinity to the tolerance.
+    (:func:`diverging`) instead of chasing a maximiser at infinity to the tolerance. One whose
+    theta may run off in memory (``obj.may_run_off``) stops with :attr:`Status.NOT_ATTAINED`
+    where theta's slacks prove the data completely separated (``obj.completely_separated``, the
+    proof :func:`dualmaxent.dual.solve_dual` makes after the solver anyway), asked at the
+    iterations that are powers of two from ``RUN_OFF_FIRST`` on: Newton-CG on ten completely separated
+    classes, n = 2e4, seven features, ran 59 iterations and 8368 curvature products, 5.5 s,
+    before the tolerance stopped it (the full step, the divergence test's, was seldom taken).
 
     ``beta`` is copied once: the line search moves its own iterate in place.
     """
@@ -694,6 +700,7 @@ def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _
     value, grad = obj.smooth_value_grad(beta, hessian=direction.initial_hessian())
     F = direction.objective(obj, beta, value)
     full_steps = []  # the last accepted full steps, for the divergence test
+    runs_off = obj.may_run_off
     past = 0  # consecutive iterates within the tolerance (the slack's steps, SLACK_STEPS)
     for it in range(max_iter + 1):
         rel = obj.kkt_residual(beta, grad)
@@ -738,10 +745,21 @@ def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _
                     detail=f"{DIVERGED_MESSAGE}: {DIVERGENCE_ITERATIONS} full Newton steps in "
                     f"a row neither shrank nor turned, max |theta| = {theta:.3g}, relative dual "
                     f"gradient {obj.kkt_residual(beta, grad):.1e}")
+        if runs_off and it >= RUN_OFF_FIRST and it & (it - 1) == 0:
+            separated = obj.completely_separated(beta)
+            if separated is not None:
+                return beta, Status.NOT_ATTAINED, Status.NOT_ATTAINED.message(
+                    obj, obj.kkt_residual(beta, grad), tol, max_iter,
+                    detail=separated.describe(obj.dataset))
         # not kept through the next direction's computation (a (p,) vector at its peak)
         found = d = None
     return beta, Status.MAX_ITER, Status.MAX_ITER.message(obj, rel, tol, max_iter)
 
+
+#: The first iteration at which :func:`_ascend` asks whether theta proves the data completely
+#: separated (a power of two); then at every power of two after it. Each asking is a probe of
+#: 256 rows on data that are not separated, at most one pass over ``X``.
+RUN_OFF_FIRST = 4
 
 #: The beginning of the message of a diverged solve (the CLI prints "not certified: " before it).
 DIVERGED_MESSAGE = "the likelihood may have no maximiser (separated data)"

@@ -693,3 +693,26 @@ def test_the_lps_answer_does_not_move_with_the_columns_origin(case):
     top = np.abs(S).max()
     assert np.all(S[Y == 0] >= -1e-9 * top)
     assert np.all(S[b.forced] > 1e-6 * top)
+
+
+@pytest.mark.parametrize("method", ["newton", "newton-cg"])
+def test_a_solve_of_completely_separated_data_stops_where_its_theta_proves_it(monkeypatch,
+                                                                              method):
+    """Newton's loop (its line-search methods) asks, at iterations 4, 8, 16, ..., whether
+    theta's slacks prove the data completely separated, and stops there, not attained: every
+    slack recomputed from the definition is positive at the theta it stopped at, and the solve
+    that is never asked (the first asking moved past the cap) runs on, more iterations to the
+    same verdict."""
+    import dualmaxent.solvers as solvers
+
+    ds = _clouds(5, n_per=40, m=6, seed=1)
+    with pytest.warns(SeparationWarning):
+        early = solve_dual(ds, method=method, max_iter=500)
+    assert early.status == Status.NOT_ATTAINED and early.attained is False
+    assert early.iterations >= solvers.RUN_OFF_FIRST
+    assert early.iterations & (early.iterations - 1) == 0  # (a power of two)
+    assert np.all(_slacks(ds, early.theta) > 0)
+    monkeypatch.setattr(solvers, "RUN_OFF_FIRST", 1 << 20)
+    with pytest.warns(SeparationWarning):
+        late = solve_dual(ds, method=method, max_iter=500)
+    assert late.status == Status.NOT_ATTAINED and late.iterations > early.iterations
