@@ -669,7 +669,7 @@ def _by_rows(S, lower, objective=None, interior=False):
     HiGHS's dual simplex, whose every iteration reads every row, took 6 s on 1.8e5 rows and 81
     variables (ten classes, n = 2e4), the rows added in 0.1 to 0.3 s (five LPs of at most 1600
     rows). At worst every row is added, and the last LP is the whole one. Where HiGHS fails on
-    a sample (it said unbounded, on one row a variable), another sample of rows is added.
+    a sample (it said unbounded on one row a variable), another sample of rows is added.
 
     Parameters
     ----------
@@ -706,7 +706,7 @@ def _by_rows(S, lower, objective=None, interior=False):
                 missed = missed[np.argpartition(-short[missed], batch)[:batch]]
         elif taken.all():  # (bounded by the objective's row, or no objective: numerical)
             raise _lp_failed(res)
-        else:  # (HiGHS said unbounded, or failed, on too few rows: measured with one a
+        else:  # (HiGHS said unbounded, or failed, on too few rows: measured with one row a
             # variable, ten classes, n = 1e5, 51 columns) another sample of rows
             missed = np.flatnonzero(~taken)
             missed = rng.choice(missed, size=min(missed.size, batch), replace=False)
