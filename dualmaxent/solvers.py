@@ -758,8 +758,10 @@ def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _
 
 #: The first iteration at which :func:`_ascend` asks whether theta proves the data completely
 #: separated (a power of two); then at every power of two after it. Each asking is a probe of
-#: 256 rows on data that are not separated, at most one pass over ``X``.
-RUN_OFF_FIRST = 4
+#: 256 rows on data that are not separated (0.09 to 0.12 ms at n = 1e3 to 1e5, a few percent of
+#: a small fit), at most one pass over ``X``; fits of data that are not separated converge in
+#: fewer iterations as a rule, and never ask.
+RUN_OFF_FIRST = 8
 
 #: The beginning of the message of a diverged solve (the CLI prints "not certified: " before it).
 DIVERGED_MESSAGE = "the likelihood may have no maximiser (separated data)"

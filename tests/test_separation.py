@@ -698,7 +698,7 @@ def test_the_lps_answer_does_not_move_with_the_columns_origin(case):
 @pytest.mark.parametrize("method", ["newton", "newton-cg"])
 def test_a_solve_of_completely_separated_data_stops_where_its_theta_proves_it(monkeypatch,
                                                                               method):
-    """Newton's loop (its line-search methods) asks, at iterations 4, 8, 16, ..., whether
+    """Newton's loop (its line-search methods) asks, at iterations 8, 16, 32, ..., whether
     theta's slacks prove the data completely separated, and stops there, not attained: every
     slack recomputed from the definition is positive at the theta it stopped at, and the solve
     that is never asked (the first asking moved past the cap) runs on, more iterations to the

@@ -315,6 +315,23 @@ def test_verify_agrees_with_independent_references(seed):
             assert not wrong.ok, wrong.verdict
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "known: nearly separated data whose maximiser has logits near 400 (probabilities down to "
+    "1e-144); the Newton point's linear step takes one tiny probability 1.5e-144 below 0, so "
+    "the segment from Y to it is feasible only at Y and the lower bound is H(Y) = 0"))
+def test_a_nearly_separated_fit_whose_newton_point_leaves_the_simplex_is_certified():
+    """Found by the test above (seed 3909, four classes, n = 143, three features): the fit is
+    right (the reference's likelihood, the LP: not separated), and its certificate should be
+    OK; it is NOT OK, its bracket [0, 6.14] nats."""
+    X, y, _ = problem(np.random.default_rng(3909))
+    ds = Dataset.from_arrays(X, y)
+    assert not reference_separated(X, y)
+    cert = verify(ds, primal="projected")
+    assert cert.dual.canonical_loglik == pytest.approx(reference_loglik(X, y), rel=1e-8,
+                                                       abs=1e-8)
+    assert cert.ok, cert.verdict
+
+
 def test_a_failed_cvxpy_cross_check_is_reported_not_binding_in_auto(monkeypatch):
     import importlib
 
