@@ -487,17 +487,12 @@ def identifiable_basis(dataset: Dataset, forced: np.ndarray, gauge: str = "pivot
     if forced.ndim == 2:
         k = dataset.Y.shape[1]
         q = k - 1 if gauge == "pivot" else k
-        labels = dataset.Y.argmax(axis=1)
         rows_j, cls_i = np.nonzero(kept[:, None] & ~forced & (dataset.Y == 0))
         scale = np.tile(colscale, q)
+        pairs = _PairSlacks(Xs, dataset.Y.argmax(axis=1), rows_j, cls_i, k, classes=q)
 
         def rows_of_S(sl):  # s_ji = x_j^T (theta_{y_j} - theta_i), scaled, in block sl
-            j, i = rows_j[sl], cls_i[sl]
-            S = np.zeros((j.size, k * m))
-            idx = np.arange(j.size)[:, None]
-            S[idx, labels[j][:, None] * m + np.arange(m)] += Xs[j]
-            S[idx, i[:, None] * m + np.arange(m)] -= Xs[j]
-            return S[:, : q * m]
+            return pairs.dense_rows(sl)
     else:
         rows_j = np.flatnonzero(kept)
         scale = colscale
@@ -588,46 +583,49 @@ class _Rows:
 
 class _PairSlacks(_Rows):
     """The categorical LPs' rows without forming them: ``s_ji = x_j^T (d_{y_j} - d_i)`` over
-    the pairs ``(rows_j, cls_i)``, of ``d = vec(D)`` with ``D`` of shape (m, k - 1) class-major
-    (``d_a`` at ``a*m:(a+1)*m``) and ``d_k = 0`` (the gauge). Each product is one of ``Xs``
-    with ``D``, and only the rows an LP takes are formed: the whole matrix has ``2 m`` entries
-    a pair (9.2e7 at n = 1e5, ten classes, 51 columns: 13 of a 15 s check, and 6 GB)."""
+    the pairs ``(rows_j, cls_i)``, of ``d = vec(D)`` with ``D`` of shape (m, classes)
+    class-major (``d_a`` at ``a*m:(a+1)*m``): ``classes`` is ``k - 1`` with ``d_k = 0`` (the
+    gauge, the LPs'), or ``k`` (:func:`identifiable_basis`' full gauge). Each product is one of
+    ``Xs`` with ``D``, and only the rows an LP takes are formed: the whole matrix has ``2 m``
+    entries a pair (9.2e7 at n = 1e5, ten classes, 51 columns: 13 of a 15 s check, and 6 GB).
+    """
 
-    def __init__(self, Xs, labels, rows_j, cls_i, k):
+    def __init__(self, Xs, labels, rows_j, cls_i, k, classes=None):
         self.Xs, self.k = Xs, k
+        self.classes = k - 1 if classes is None else classes
         self.own, self.rows_j, self.cls_i = labels[rows_j], rows_j, cls_i
-        self.shape = (rows_j.size, (k - 1) * Xs.shape[1])
+        self.shape = (rows_j.size, self.classes * Xs.shape[1])
 
     def direction(self, d):
         """``D`` of shape (m, k), the last column zero."""
         D = np.zeros((self.Xs.shape[1], self.k))
-        D[:, : self.k - 1] = d.reshape(self.k - 1, -1).T
+        D[:, : self.classes] = d.reshape(self.classes, -1).T
         return D
 
     def __matmul__(self, d):
         eta = self.Xs @ self.direction(d)
         return eta[self.rows_j, self.own] - eta[self.rows_j, self.cls_i]
 
-    def rows(self, mask):
+    def rows(self, which):
+        return sp.csr_matrix(self.dense_rows(which))
+
+    def dense_rows(self, which):
+        """The rows of a boolean mask or a slice, dense (b, classes * m)."""
         m = self.Xs.shape[1]
-        rows = np.flatnonzero(mask)
-        xr = self.Xs[self.rows_j[rows]]  # (b, m)
-        pair = np.repeat(np.arange(rows.size), m)
-        feat = np.tile(np.arange(m), rows.size)
-        S = sp.csr_matrix(
-            (np.concatenate([xr.ravel(), -xr.ravel()]),
-             (np.concatenate([pair, pair]),
-              np.concatenate([self.own[rows].repeat(m) * m + feat,
-                              self.cls_i[rows].repeat(m) * m + feat]))),
-            shape=(rows.size, self.k * m))
-        return S[:, : (self.k - 1) * m]  # pin d_k = 0
+        rows = np.arange(self.shape[0])[which]
+        j = self.rows_j[rows]
+        S = np.zeros((rows.size, self.k * m))
+        at = np.arange(rows.size)[:, None]
+        S[at, self.own[rows][:, None] * m + np.arange(m)] += self.Xs[j]
+        S[at, self.cls_i[rows][:, None] * m + np.arange(m)] -= self.Xs[j]
+        return S[:, : self.classes * m]  # (the pivot gauge: d_k = 0)
 
     def total(self, mask):
         n, k = self.Xs.shape[0], self.k
         at = self.rows_j[mask] * k
         counts = (np.bincount(at + self.own[mask], minlength=n * k)
                   - np.bincount(at + self.cls_i[mask], minlength=n * k))
-        return (self.Xs.T @ counts.reshape(n, k).astype(np.float64))[:, : k - 1].T.ravel()
+        return (self.Xs.T @ counts.reshape(n, k).astype(np.float64))[:, : self.classes].T.ravel()
 
 
 def _lp_failed(res) -> SeparationLPError:

@@ -690,9 +690,10 @@ def _ascend(obj: DualObjective, beta, tol, max_iter, hist: History, direction: _
     theta may run off in memory (``obj.may_run_off``) stops with :attr:`Status.NOT_ATTAINED`
     where theta's slacks prove the data completely separated (``obj.completely_separated``, the
     proof :func:`dualmaxent.dual.solve_dual` makes after the solver anyway), asked at the
-    iterations that are powers of two from ``RUN_OFF_FIRST`` on: Newton-CG on ten completely separated
-    classes, n = 2e4, seven features, ran 59 iterations and 8368 curvature products, 5.5 s,
-    before the tolerance stopped it (the full step, the divergence test's, was seldom taken).
+    iterations that are powers of two from ``RUN_OFF_FIRST`` on: Newton-CG on ten completely
+    separated classes, n = 2e4, seven features, ran 59 iterations and 8368 curvature products,
+    5.5 s, before the tolerance stopped it (the full step, the divergence test's, was seldom
+    taken).
 
     ``beta`` is copied once: the line search moves its own iterate in place.
     """
