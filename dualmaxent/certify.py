@@ -81,6 +81,19 @@ is a feasible point, so each value is a proved bound.
 At worst (``t_max = 0``, one-hot data) it is ``H(Y)``: loose, never wrong. No number that is
 not a bound is ever printed as one.
 
+A linear step also overshoots entries that are tiny already: on nearly separated data whose
+logits reach 400, a probability of 1e-144 whose logit moves by more than 1 went to -1.5e-144,
+the segment was feasible only at ``Y`` (that entry of ``Y`` is 0), and a converged fit was
+bracketed within 6 nats. So, in memory, the entries outside the domain by at most
+:func:`_clip_limit` are first set on its boundary: the point's residual and sums are formed
+after, so what that moves in the balance equations is measured with the rest of the residual
+and charged as it is, and a categorical row's sum, which moves by the amounts (below its
+rounding), is charged as a row's distance from the simplex is. The limit keeps both within
+:data:`CLIP_SHARE` of the tolerance, and the point is kept only where the move is within the
+residual's own summation bound (:func:`_stepped_pass`): the given theta stands in for
+``theta*`` there, and an entry the optimum holds at 0 (separated data whose LP failed) gains
+the point entropy at a slope no multiplier bounds.
+
 A penalty is never negative, so the penalised optimum is at least the unpenalised one, and the
 unpenalised problem's point bounds both from below. Where a penalised bracket does not close
 and the penalty at theta is within the tolerance (a very weak penalty, whose own point is
@@ -272,6 +285,11 @@ RANK_RTOL = 1e-15
 #: ``2^-40`` of the boundary and covers the interval's start for flat entropies.
 SEGMENT_GRID = tuple(sorted({1.0 - 2.0 ** -j for j in range(1, 41, 3)}
                             | {2.0 ** -j for j in range(1, 12, 2)}))
+
+#: The share of the tolerance that a Newton point's entries outside the domain may cost when
+#: they are set on its boundary instead of leaving the point to the segment
+#: (:func:`_clip_limit`, :func:`_pass_two`).
+CLIP_SHARE = 1e-3
 
 #: Points of the segment's grid evaluated per pass when it is searched in memory
 #: (:func:`_segment_search`).
@@ -856,6 +874,12 @@ def _gradient_notes(br: "Bracket", tol: float, family=None) -> list[str]:
                  f"Y + t ({pt} - Y), t = {segment_text(br.segment)}, a feasible point between "
                  f"the data and {pt}")
         notes.append(f"{why}: the lower bound is taken at {where}")
+    elif br.newton_min_entry < 0 and br.stepped:
+        pt = "P~" if family is not None and family.multiclass else "mu~"
+        notes.append(f"the Newton point {pt} left the family's domain by at most "
+                     f"{-br.newton_min_entry:.1e}, a linear step's overshoot on entries that "
+                     "small: they are set on its boundary, and what that moves in the balance "
+                     "equations and the rows' sums is charged")
     if br.unpenalised:
         notes.append("the lower bound is the unpenalised problem's point, its balance equations "
                      "met exactly: a penalty is never negative, so the penalised optimum is at "
@@ -1253,8 +1277,8 @@ def _penalised_step(run, data, th, one, sel, t_S, pen_rows, penalty, kept, newto
             one.C + np.diag(shift), 0 if single else data.n,
             SINGLE_RANK_RTOL if single else RANK_RTOL, 0 if single else None, bound=False)
         A = _step(solve(t_S), feat, cls, q)
-        two = run(_pass_two, th, A, data.family, margins, out=newton() if memory else None,
-                  columns=run.columns, **kept)
+        two = _stepped_pass(run, one, th, A, data.family, margins,
+                            newton() if memory else None, tol_hint, kept)
         resid_bound = _resid_bound(two, run.depth)
         if _penalised_proposal_closes(one, two, resid_bound, th, A, pen_rows, penalty,
                                       multiplier(one), room if single else None, tol_hint):
@@ -1563,7 +1587,7 @@ def _bracket(data, theta, penalty, forced, engine, tol_hint, columns=None) -> Br
         entropy=float(primal_h), segment=float(t), balance_residual=balance / scale,
         simplex_residual=float(two.simplex) * (t if t < 1 else 1.0),
         min_entry=float(two.min_entry if t >= 1.0 else float("nan")),
-        newton_min_entry=float(two.min_entry),
+        newton_min_entry=float(getattr(two, "outside", two.min_entry)),
         dual_gradient=dual_gradient, gradient_roundoff=gradient_roundoff,
         proves_attained=bool(attained), relative_margin=float(two.relative_margin),
         second_step=float(second_step), rank=int(rank), size=int(sel.size),
@@ -1742,8 +1766,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         if finite:
             a_S = _cg_step(data, th, sel, t_S, mask, CG_RESIDUAL * tol_hint * room)
         A = _step(a_S, feat, cls, q)
-        two = run(_pass_two, th, A, data.family, margins,
-                  out=None if newton is None else newton(), columns=run.columns, **kept)
+        two = _stepped_pass(run, one, th, A, data.family, margins,
+                            None if newton is None else newton(), tol_hint, kept)
         _add_budget(one, two)
         return one, two, A, _resid_bound(two, run.depth), (-1, float("nan"), 0.0), sel
     # the full curvature's cost in operator products (:data:`PRODUCT_COST`): where it is worth
@@ -1959,8 +1983,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
                 single = operator32 = False
             break
         A = _step(a_S, feat, cls, q)
-        two = run(_pass_two, th, A, data.family, margins,
-                  out=None if newton is None else newton(), columns=run.columns, **kept)
+        two = _stepped_pass(run, one, th, A, data.family, margins,
+                            None if newton is None else newton(), tol_hint, kept)
         resid_bound = _resid_bound(two, run.depth)
         if operator32 and not _proposal_closes(one, two, resid_bound, _row_index(~pen_rows),
                                                multiplier(one), tol_hint):
@@ -1989,8 +2013,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
             # shared table: that point again, or the bracket paired the intercept step's sums
             # with the other point's means (a lower bound 1.15 nats above the optimum, OK,
             # three classes, a feature near 1e6, L2)
-            two = run(_pass_two, th, A, data.family, margins, out=newton(),
-                      columns=run.columns, **kept)
+            two = _stepped_pass(run, one, th, A, data.family, margins, newton(), tol_hint,
+                                kept)
             resid_bound = _resid_bound(two, run.depth)
     if kron_taken and margins:  # the attainment proof's eigenvalue (Kronecker step)
         smallest = _proved_smallest(data, kept, sel, _step_reach(one, _residual_on_S(
@@ -2002,8 +2026,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
             solve, rank, condition, smallest = factor(
                 _kept_curvature(data, kept, sel, None)[0], data.n, bound=margins)
             A = _step(solve(t_S), feat, cls, q)
-            two = run(_pass_two, th, A, data.family, margins, out=newton(),
-                      columns=run.columns, **kept)
+            two = _stepped_pass(run, one, th, A, data.family, margins, newton(), tol_hint,
+                                kept)
             resid_bound = _resid_bound(two, run.depth)
         elif margins:  # the attainment proof's eigenvalue bound, from float64 sums
             smallest = _proved_smallest(data, kept, sel, _step_reach(
@@ -2758,6 +2782,11 @@ def _lower_point(run, one, two, th, A, fam, pen_rows, penalty, tol_hint, resid_b
         # the data themselves are the feasible point (an overflowed point proves nothing)
         data = run(_pass_data, fam)
         point = (0.0, data.entropy, data.magnitude, 0.0)
+    elif fam.multiclass and getattr(two, "clip_mass", 0.0) > 0.0:
+        # the rows' sums moved by what pass 2 set on the boundary, below their rounding
+        # (:func:`_clip_limit`): charged as a row's distance from the simplex is, t times the
+        # amounts at Y + t (mu~ - Y), with |A*| <= log q (and room)
+        point = point[:3] + (point[3] + point[0] * two.clip_mass * (2.0 + np.log(th.shape[1])),)
     return point
 
 
@@ -4458,7 +4487,7 @@ class _Reduce:
 class _Sums:
     """Fields summed over blocks (arrays and floats), minima or maxima by name."""
 
-    MIN = ("t_max", "min_entry", "relative_margin", "pt_min_entry")
+    MIN = ("t_max", "min_entry", "outside", "relative_margin", "pt_min_entry")
     MAX = ("simplex", "x_norm", "x_max", "e_max", "pt_simplex", "z_spread", "z_abs")
 
     def __init__(self, **fields):
@@ -5235,10 +5264,16 @@ def _newton_point(Xb, Yb, wb, mask_b, theta, A, fam, mean=None, curv=None, out=N
 
 
 def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=None,
-              curv=None, scratch=None, reduce=None, columns=None) -> _Sums:
+              curv=None, scratch=None, reduce=None, columns=None, clip=0.0) -> _Sums:
     """Pass 2 on one block: ``mu~``, its residual, domain, entropy and ``t_max``; ``mu~`` is
     written to ``out`` (shape (b, q)) when given. ``margins``: whether the attainment proof's
     relative margin ``min mu~ / mu`` is wanted (NaN otherwise: a penalised fit needs none).
+
+    ``clip`` (:func:`_clip_limit`; with ``out`` only, which the segment's pass then reads):
+    the entries outside the domain by at most that are set on its boundary, in ``mu~``
+    itself, before its residual and sums are formed; ``clip_mass`` is what they moved,
+    weighed, ``clip_effect`` its product with ``|X|`` (what it can move the residual by) and
+    ``outside`` the least margin before (``min_entry`` the point's after).
 
     ``scratch`` (in memory, (b, 2 q)) holds in its last ``q`` columns the weights of the
     gradient's budget from pass 1: ``|W (mu~ - Y)|`` is written to its first ``q``, and one
@@ -5274,12 +5309,34 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=No
     tiny = np.finfo(float).tiny
     sides = []
     if np.isfinite(lower):  # (a bound of 0 needs no subtraction)
-        sides.append(lambda a: a if lower == 0 else a - lower)
+        sides.append((lambda a: a if lower == 0 else a - lower, lower))
     if np.isfinite(upper) and not fam.multiclass:
-        sides.append(lambda a: upper - a)
-    for gap in sides:
+        sides.append((lambda a: upper - a, upper))
+    outside, clip_mass, clip_effect = np.inf, 0.0, 0.0
+    for gap, bound in sides:
         g_t = on(gap(point))
         low = float(g_t.min(initial=np.inf))
+        outside = min(outside, low)
+        if low < 0 and out is not None and clip > 0:
+            # the entries outside within the limit set on the boundary (mu~ held centred too:
+            # 0 - Y, exactly), what they moved weighed for the simplex term (:func:`_clip_limit`)
+            g = gap(point)
+            near = (g < 0) & (g >= -clip)
+            if keep is not None:
+                near &= keep
+            if near.any():
+                table = np.zeros(point.shape)
+                table[near] = -g[near]
+                table *= wb[:, None]
+                clip_mass += float(_rows(table).sum())
+                rows = np.flatnonzero(near.any(axis=1))
+                clip_effect = clip_effect + _abs_xt(Xb[rows], table[rows], columns)
+                point[near] = bound
+                if point is not mu_t:
+                    mu_t[near] = bound - Y2[near]
+                g_t = on(gap(point))
+                low = float(g_t.min(initial=np.inf))
+            del g, near
         margin = min(margin, low)
         if low < 0:  # the segment Y + t (mu~ - Y) leaves the domain there
             out_ = g_t < 0
@@ -5325,7 +5382,41 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=No
     else:
         resid_abs, grad_budget = _xt_halves(Xb, scratch, q, True, columns)
     return _Sums(resid=resid, resid_abs=resid_abs, grad_budget=grad_budget,
-                 t_max=max(t_max, 0.0), min_entry=margin, relative_margin=rel, **sums)
+                 t_max=max(t_max, 0.0), min_entry=margin, outside=outside,
+                 clip_mass=clip_mass, clip_effect=clip_effect, relative_margin=rel, **sums)
+
+
+def _clip_limit(one: _Sums, th: np.ndarray, tol_hint: float) -> float:
+    """How far outside the domain an entry of the Newton point ``mu~`` may lie and be set on
+    its boundary (:func:`_pass_two`, module docstring, The point): the amount ``d`` of each
+    such entry, in row ``j``, moves the residual by ``w_j d`` times that row of ``X`` (charged,
+    measured, with the residual's other terms) and a categorical row's sum by ``d`` (charged
+    with the simplex term). Per unit moved that is at most ``w_j (rho |theta|_2 + 1 + log
+    q)``, ``rho`` the rows' largest norm and ``|theta|_2`` the largest of its columns' norms
+    (the residual's first-order charge) and ``1 + |A*|`` the simplex term's, so an amount up to
+    the limit on all ``q`` entries of every row costs at most :data:`CLIP_SHARE` of the
+    tolerance of the objective. 0 where that is not finite."""
+    q = th.shape[1]
+    per_unit = q * one.w_total * (one.x_norm * float(np.linalg.norm(th, axis=0).max(
+        initial=0.0)) + 1.0 + np.log(q))
+    limit = CLIP_SHARE * tol_hint * _objective_size(one) / per_unit if per_unit > 0 else 0.0
+    return limit if np.isfinite(limit) else 0.0
+
+
+def _stepped_pass(run, one, th, A, fam, margins, out, tol_hint, kept) -> _Sums:
+    """Pass 2 at the step ``A`` (:func:`_pass_two`), in memory (``out``) with the entries
+    outside the domain within :func:`_clip_limit` set on its boundary, where that moves the
+    residual by less than its own summation bound: the clipped point then meets the balance
+    equations as well as the computed one is known to. Where it moves more, pass 2 again
+    without (the segment decides): on quasi-separated data whose LP failed, entries of
+    6e-14 that the optimum holds at 0 moved it by ten times its bound, and their clipped
+    point's bound stood 1e-10 nats above the optimum."""
+    two = run(_pass_two, th, A, fam, margins, out=out, columns=run.columns,
+              clip=0.0 if out is None else _clip_limit(one, th, tol_hint), **kept)
+    if two.clip_mass > 0.0 and not np.all(
+            two.clip_effect <= gamma(run.depth + 2) * two.resid_abs):
+        two = run(_pass_two, th, A, fam, margins, out=out, columns=run.columns, **kept)
+    return two
 
 
 def _pass_segment(Xb, Yb, wb, mask_b, theta, A, fam, grid, newton=None) -> _Sums:

@@ -403,6 +403,24 @@ def test_the_forced_pairs_are_those_some_recession_direction_makes_positive(x, y
     assert sep.separated == bool(sep.forced.any())
 
 
+@pytest.mark.parametrize("seed", [1675, 2313, 2747, 2808, 2859])
+def test_a_degenerate_round_is_decided_where_the_interior_point_method_is_not(seed):
+    """Five designs of tests/_sweep.py's generator (two classes, 16 to 150 rows, features of
+    small integers, tied): the rounds' second LP (value 0: nothing left to force) is degenerate,
+    and HiGHS's interior point method without crossover stopped with its model's status
+    unknown, so the separation was not decided. Each pair's verdict against its own LP from
+    the definition."""
+    from _sweep import problem
+
+    X, y, _ = problem(np.random.default_rng(seed))
+    ds = Dataset.from_arrays(X, y)
+    sep = detect_separation(ds)
+    Y = ds.family.one_hot(ds.Y)
+    for j, i in zip(*np.nonzero(Y == 0)):
+        assert sep.forced[j, i] == _pair_is_forced(ds.X, Y, j, i), (j, i)
+    assert sep.separated == bool(sep.forced.any())
+
+
 @pytest.mark.parametrize("case", [(400, 3, 6, 0, False), (400, 5, 4, 1, True),
                                   (300, 3, 3, 2, False), (500, 4, 8, 4, True), "bernoulli",
                                   "poisson", "overlapping", "complete"])

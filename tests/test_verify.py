@@ -315,21 +315,33 @@ def test_verify_agrees_with_independent_references(seed):
             assert not wrong.ok, wrong.verdict
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known: nearly separated data whose maximiser has logits near 400 (probabilities down to "
-    "1e-144); the Newton point's linear step takes one tiny probability 1.5e-144 below 0, so "
-    "the segment from Y to it is feasible only at Y and the lower bound is H(Y) = 0"))
 def test_a_nearly_separated_fit_whose_newton_point_leaves_the_simplex_is_certified():
-    """Found by the test above (seed 3909, four classes, n = 143, three features): the fit is
-    right (the reference's likelihood, the LP: not separated), and its certificate should be
-    OK; it is NOT OK, its bracket [0, 6.14] nats."""
+    """Found by the test above (seed 3909, four classes, n = 143, three features, not
+    separated): at the maximiser, logits near 400, the Newton point's linear step took a
+    probability of 1e-144 to -1.5e-144, and the segment from Y to it was feasible only at Y (a
+    bracket [0, 6.14] nats, NOT OK). The entries that small are set on the simplex's boundary
+    and the point is certified; checked here from the definitions: the point of the lower
+    bound is in the simplex, meets the balance equations to first order in theta, and its
+    entropy closes the gap to the fit's -l(theta)."""
     X, y, _ = problem(np.random.default_rng(3909))
     ds = Dataset.from_arrays(X, y)
     assert not reference_separated(X, y)
     cert = verify(ds, primal="projected")
-    assert cert.dual.canonical_loglik == pytest.approx(reference_loglik(X, y), rel=1e-8,
-                                                       abs=1e-8)
+    loglik = cert.dual.canonical_loglik
+    assert loglik == pytest.approx(reference_loglik(X, y), rel=1e-8, abs=1e-8)
     assert cert.ok, cert.verdict
+    assert any("set on its boundary" in note for note in cert.notes)
+    P, Y = np.asarray(cert.projected.mu), ds.Y
+    k = Y.shape[1]
+    assert P.min() >= 0.0
+    assert np.abs(P.sum(axis=1) - 1.0).max() <= 4 * k * np.finfo(float).eps
+    theta = np.asarray(cert.dual.theta)
+    # the first-order charge of the point's residual, with theta standing in for theta*
+    charge = abs(float(np.sum(theta * (ds.X.T @ (P - Y)))))
+    assert charge <= cert.tol * max(1.0, abs(loglik))
+    entropy = -float(scipy.special.xlogy(P, P).sum())
+    assert -loglik - (entropy - charge) <= cert.tol * max(1.0, abs(loglik))
+    assert entropy - charge <= -loglik + 1e-9
 
 
 def test_a_failed_cvxpy_cross_check_is_reported_not_binding_in_auto(monkeypatch):
