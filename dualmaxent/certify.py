@@ -5409,8 +5409,8 @@ def _stepped_pass(run, one, th, A, fam, margins, out, tol_hint, kept) -> _Sums:
     residual by less than its own summation bound: the clipped point then meets the balance
     equations as well as the computed one is known to. Where it moves more, pass 2 again
     without (the segment decides): on quasi-separated data whose LP failed, entries of
-    6e-14 that the optimum holds at 0 moved it by ten times its bound, and their clipped
-    point's bound stood 1e-10 nats above the optimum."""
+    6e-14 that the optimum holds at 0 moved it past that bound, and the clipped point's lower
+    bound, charged with the given theta, stood 1e-10 nats above the optimum."""
     two = run(_pass_two, th, A, fam, margins, out=out, columns=run.columns,
               clip=0.0 if out is None else _clip_limit(one, th, tol_hint), **kept)
     if two.clip_mass > 0.0 and not np.all(
