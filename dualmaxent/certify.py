@@ -249,6 +249,7 @@ max(gap, 0) + roundoff``: theta is within ``within`` nats of the optimum.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, replace
 
@@ -5264,13 +5265,14 @@ def _newton_point(Xb, Yb, wb, mask_b, theta, A, fam, mean=None, curv=None, out=N
 
 
 def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=None,
-              curv=None, scratch=None, reduce=None, columns=None, clip=0.0) -> _Sums:
+              curv=None, scratch=None, reduce=None, columns=None, clip=None) -> _Sums:
     """Pass 2 on one block: ``mu~``, its residual, domain, entropy and ``t_max``; ``mu~`` is
     written to ``out`` (shape (b, q)) when given. ``margins``: whether the attainment proof's
     relative margin ``min mu~ / mu`` is wanted (NaN otherwise: a penalised fit needs none).
 
-    ``clip`` (:func:`_clip_limit`; with ``out`` only, which the segment's pass then reads):
-    the entries outside the domain by at most that are set on its boundary, in ``mu~``
+    ``clip`` (a function giving :func:`_clip_limit`, called only where an entry is outside;
+    with ``out`` only, which the segment's pass then reads): the entries outside the domain by
+    at most that limit are set on its boundary, in ``mu~``
     itself, before its residual and sums are formed; ``clip_mass`` is what they moved,
     weighed, ``clip_effect`` its product with ``|X|`` (what it can move the residual by) and
     ``outside`` the least margin before (``min_entry`` the point's after).
@@ -5317,11 +5319,11 @@ def _pass_two(Xb, Yb, wb, mask_b, theta, A, fam, margins=True, out=None, mean=No
         g_t = on(gap(point))
         low = float(g_t.min(initial=np.inf))
         outside = min(outside, low)
-        if low < 0 and out is not None and clip > 0:
+        if low < 0 and out is not None and clip is not None:
             # the entries outside within the limit set on the boundary (mu~ held centred too:
             # 0 - Y, exactly), what they moved weighed for the simplex term (:func:`_clip_limit`)
             g = gap(point)
-            near = (g < 0) & (g >= -clip)
+            near = (g < 0) & (g >= -clip())
             if keep is not None:
                 near &= keep
             if near.any():
@@ -5412,7 +5414,8 @@ def _stepped_pass(run, one, th, A, fam, margins, out, tol_hint, kept) -> _Sums:
     6e-14 that the optimum holds at 0 moved it past that bound, and the clipped point's lower
     bound, charged with the given theta, stood 1e-10 nats above the optimum."""
     two = run(_pass_two, th, A, fam, margins, out=out, columns=run.columns,
-              clip=0.0 if out is None else _clip_limit(one, th, tol_hint), **kept)
+              clip=None if out is None else functools.partial(_clip_limit, one, th, tol_hint),
+              **kept)
     if two.clip_mass > 0.0 and not np.all(
             two.clip_effect <= gamma(run.depth + 2) * two.resid_abs):
         two = run(_pass_two, th, A, fam, margins, out=out, columns=run.columns, **kept)
