@@ -1278,9 +1278,8 @@ def _penalised_step(run, data, th, one, sel, t_S, pen_rows, penalty, kept, newto
             one.C + np.diag(shift), 0 if single else data.n,
             SINGLE_RANK_RTOL if single else RANK_RTOL, 0 if single else None, bound=False)
         A = _step(solve(t_S), feat, cls, q)
-        two = _stepped_pass(run, one, th, A, data.family, margins,
-                            newton() if memory else None, tol_hint, kept)
-        resid_bound = _resid_bound(two, run.depth)
+        two, resid_bound = _stepped_pass(run, one, th, A, data.family, margins,
+                                         newton() if memory else None, tol_hint, kept)
         if _penalised_proposal_closes(one, two, resid_bound, th, A, pen_rows, penalty,
                                       multiplier(one), room if single else None, tol_hint):
             _add_budget(one, two)
@@ -1767,10 +1766,10 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
         if finite:
             a_S = _cg_step(data, th, sel, t_S, mask, CG_RESIDUAL * tol_hint * room)
         A = _step(a_S, feat, cls, q)
-        two = _stepped_pass(run, one, th, A, data.family, margins,
-                            None if newton is None else newton(), tol_hint, kept)
+        two, resid_bound = _stepped_pass(run, one, th, A, data.family, margins,
+                                         None if newton is None else newton(), tol_hint, kept)
         _add_budget(one, two)
-        return one, two, A, _resid_bound(two, run.depth), (-1, float("nan"), 0.0), sel
+        return one, two, A, resid_bound, (-1, float("nan"), 0.0), sel
     # the full curvature's cost in operator products (:data:`PRODUCT_COST`): where it is worth
     # several, C_SS is formed from a row sample and preconditions conjugate gradients
     products = _curvature_products(sel.size, m, q)
@@ -1984,9 +1983,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
                 single = operator32 = False
             break
         A = _step(a_S, feat, cls, q)
-        two = _stepped_pass(run, one, th, A, data.family, margins,
-                            None if newton is None else newton(), tol_hint, kept)
-        resid_bound = _resid_bound(two, run.depth)
+        two, resid_bound = _stepped_pass(run, one, th, A, data.family, margins,
+                                         None if newton is None else newton(), tol_hint, kept)
         if operator32 and not _proposal_closes(one, two, resid_bound, _row_index(~pen_rows),
                                                multiplier(one), tol_hint):
             # the float32 iterations' step fell short: the float64 ones', pass 2 again (the
@@ -2014,9 +2012,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
             # shared table: that point again, or the bracket paired the intercept step's sums
             # with the other point's means (a lower bound 1.15 nats above the optimum, OK,
             # three classes, a feature near 1e6, L2)
-            two = _stepped_pass(run, one, th, A, data.family, margins, newton(), tol_hint,
-                                kept)
-            resid_bound = _resid_bound(two, run.depth)
+            two, resid_bound = _stepped_pass(run, one, th, A, data.family, margins, newton(),
+                                             tol_hint, kept)
     if kron_taken and margins:  # the attainment proof's eigenvalue (Kronecker step)
         smallest = _proved_smallest(data, kept, sel, _step_reach(one, _residual_on_S(
             two, resid_bound, feat, cls)) / MARGIN_FRACTION, layout)[0]
@@ -2027,9 +2024,8 @@ def _newton_step(run, data, th, sel, pen_rows, penalty, tol_hint, newton, peak, 
             solve, rank, condition, smallest = factor(
                 _kept_curvature(data, kept, sel, None)[0], data.n, bound=margins)
             A = _step(solve(t_S), feat, cls, q)
-            two = _stepped_pass(run, one, th, A, data.family, margins, newton(), tol_hint,
-                                kept)
-            resid_bound = _resid_bound(two, run.depth)
+            two, resid_bound = _stepped_pass(run, one, th, A, data.family, margins, newton(),
+                                             tol_hint, kept)
         elif margins:  # the attainment proof's eigenvalue bound, from float64 sums
             smallest = _proved_smallest(data, kept, sel, _step_reach(
                 one, _residual_on_S(two, resid_bound, feat, cls)) / MARGIN_FRACTION)[0]
@@ -5405,10 +5401,11 @@ def _clip_limit(one: _Sums, th: np.ndarray, tol_hint: float) -> float:
     return limit if np.isfinite(limit) else 0.0
 
 
-def _stepped_pass(run, one, th, A, fam, margins, out, tol_hint, kept) -> _Sums:
-    """Pass 2 at the step ``A`` (:func:`_pass_two`), in memory (``out``) with the entries
-    outside the domain within :func:`_clip_limit` set on its boundary, where that moves the
-    residual by less than its own summation bound: the clipped point then meets the balance
+def _stepped_pass(run, one, th, A, fam, margins, out, tol_hint, kept):
+    """``(two, resid_bound)``: pass 2 at the step ``A`` (:func:`_pass_two`) and its residual's
+    summation bound (:func:`_resid_bound`), in memory (``out``) with the entries outside the
+    domain within :func:`_clip_limit` set on its boundary, where that moves the residual by
+    no more than that bound: the clipped point then meets the balance
     equations as well as the computed one is known to. Where it moves more, pass 2 again
     without (the segment decides): on quasi-separated data whose LP failed, entries of
     6e-14 that the optimum holds at 0 moved it past that bound, and the clipped point's lower
@@ -5416,10 +5413,11 @@ def _stepped_pass(run, one, th, A, fam, margins, out, tol_hint, kept) -> _Sums:
     two = run(_pass_two, th, A, fam, margins, out=out, columns=run.columns,
               clip=None if out is None else functools.partial(_clip_limit, one, th, tol_hint),
               **kept)
-    if two.clip_mass > 0.0 and not np.all(
-            two.clip_effect <= gamma(run.depth + 2) * two.resid_abs):
+    bound = _resid_bound(two, run.depth)
+    if two.clip_mass > 0.0 and not np.all(two.clip_effect <= bound):
         two = run(_pass_two, th, A, fam, margins, out=out, columns=run.columns, **kept)
-    return two
+        bound = _resid_bound(two, run.depth)
+    return two, bound
 
 
 def _pass_segment(Xb, Yb, wb, mask_b, theta, A, fam, grid, newton=None) -> _Sums:
