@@ -655,11 +655,14 @@ LP_FEASIBILITY = 1e-7
 NOISE_FACTOR = 100.0
 
 
-def _by_rows(S, lower, objective=None, interior=False):
+def _by_rows(S, lower, objective=None, interior=False, taken=None):
     """``(d, value)``: ``d`` of shape (q,) maximising ``value = objective^T d`` subject to
     ``S d >= lower`` and ``objective^T d <= 1`` (0 and no such row without ``objective``), or
     None where no ``d`` meets the rows. By HiGHS's dual simplex method, or with ``interior`` its
     interior point method without crossover (an answer inside the optimal set, not a vertex).
+    ``taken`` (bool, shape (N,)): rows to start from, where some are set (the sample is then
+    not drawn), and updated in place with every row added, for the next LP on the same rows
+    (:func:`_largest_support`).
 
     By adding rows (constraint generation): HiGHS solves the LP on a seeded sample of
     ``ROWS_PER_VARIABLE`` rows of ``S`` a variable, then again with the rows its answer misses
@@ -682,8 +685,10 @@ def _by_rows(S, lower, objective=None, interior=False):
     N, q = S.shape
     batch = ROWS_PER_VARIABLE * q
     rng = np.random.default_rng(0)
-    taken = np.zeros(N, dtype=bool)
-    taken[rng.choice(N, size=min(N, batch), replace=False)] = True
+    if taken is None:
+        taken = np.zeros(N, dtype=bool)
+    if not taken.any():
+        taken[rng.choice(N, size=min(N, batch), replace=False)] = True
     cost = np.zeros(q) if objective is None else -objective
     method = (dict(method="highs-ipm", options={"run_crossover": "off"}) if interior
               else dict(method="highs"))
@@ -740,13 +745,18 @@ def _largest_support(S, pairs):
     N = S.shape[0]
     forced = np.zeros(N, dtype=bool)
     combined = np.zeros(S.shape[1])  # the rounds' answers, each scaled to 1 on its new pairs
+    # the rows the LPs took so far, each LP's start: the rows that bound one LP's answer bind
+    # the next one's as a rule (ten classes, n = 1797, 64 features, quasi-complete: 17 LPs of
+    # 1.4 to 2.7 s on 2300 to 3200 rows, each started from the same sample)
+    taken = np.zeros(N, dtype=bool)
     while True:
         open_ = pairs & ~forced
         if not open_.any():  # (complete separation)
             break
         # (the mean over O, not the sum: the answer's slacks of order 1, not 1/|O|, against
         # HiGHS's absolute tolerance)
-        d, value = _by_rows(S, np.zeros(N), S.total(open_) / open_.sum(), interior=True)
+        d, value = _by_rows(S, np.zeros(N), S.total(open_) / open_.sum(), interior=True,
+                            taken=taken)
         if not value > 0.5:
             break
         s = S @ d
@@ -758,7 +768,7 @@ def _largest_support(S, pairs):
         combined += d / float(s[new].min())
     if not forced.any():
         return forced, np.zeros(S.shape[1])
-    found = _every_row(S, combined, forced) or _by_rows(S, forced.astype(float))
+    found = _every_row(S, combined, forced) or _by_rows(S, forced.astype(float), taken=taken)
     if found is None:
         return _konis(S, pairs)
     return forced, found[0]

@@ -525,6 +525,14 @@ def test_an_lp_solved_by_adding_rows_is_the_whole_lp(seed):
     assert whole.status == 0
     assert value == pytest.approx(-whole.fun, abs=1e-9) and value == pytest.approx(1.0)
     assert np.all(S @ d >= -LP_FEASIBILITY * (1 + np.abs(S).sum(axis=1) * np.abs(d).max()))
+    # started from other rows (the last LP's, as the rounds' next LP is): the same value, an
+    # answer that meets every row, and the start kept
+    start = np.zeros(3000, dtype=bool)
+    start[rng.choice(3000, size=30, replace=False)] = True
+    taken = start.copy()
+    d2, value2 = _by_rows(_Rows(S), np.zeros(3000), objective, taken=taken)
+    assert value2 == pytest.approx(-whole.fun, abs=1e-9) and np.all(taken[start])
+    assert np.all(S @ d2 >= -LP_FEASIBILITY * (1 + np.abs(S).sum(axis=1) * np.abs(d2).max()))
     lower = np.zeros(3000)
     lower[:1500] = 1.0
     found = _by_rows(_Rows(S), lower)
