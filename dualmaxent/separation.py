@@ -681,6 +681,8 @@ def _by_rows(S, lower, objective=None, interior=False, taken=None):
     lower : ndarray of shape (N,)
     objective : ndarray of shape (q,), optional
     interior : bool, optional
+    taken : ndarray of shape (N,), bool, optional
+        The rows to start from (above), updated in place.
     """
     N, q = S.shape
     batch = ROWS_PER_VARIABLE * q
@@ -775,8 +777,9 @@ def _largest_support(S, pairs):
 
 
 def _every_row(S, d, forced):
-    """``(d / min (S d), 1)`` where every row of ``S`` is forced (complete separation) and the
-    sum ``d`` of the rounds' answers is positive on each; else None.
+    """``(d / min (S d), 0)``, as :func:`_by_rows` answers an LP without an objective, where
+    every row of ``S`` is forced (complete separation) and the sum ``d`` of the rounds' answers
+    is positive on each; else None.
 
     That is the last LP's answer without the LP: ``S d' >= 1`` on every row (digits, ten
     completely separated classes, n = 1797, 64 features: that LP added a few rows at a time,
@@ -789,7 +792,7 @@ def _every_row(S, d, forced):
     if not forced.all():
         return None
     smallest = float((S @ d).min())
-    return (d / smallest, 1.0) if smallest > 0 else None
+    return (d / smallest, 0.0) if smallest > 0 else None
 
 
 def _konis(S, pairs):
