@@ -21,6 +21,7 @@ import pytest
 
 import _fd
 from _kkt import assert_kkt
+from _rounding import gamma
 from dualmaxent.cli import main
 from dualmaxent.data import Dataset, load_dataset
 from dualmaxent.dual import DualObjective, ReducedObjective, make_objective, solve_dual
@@ -252,10 +253,20 @@ def test_sup_is_limit_along_direction():
         own = (ds.Y * eta).sum(axis=1)
         lse = np.log(np.where(sep.forced, 0.0, np.exp(eta)).sum(axis=1))
         assert l_red == pytest.approx(float(np.sum(own - lse)), rel=1e-12)
+        ts = (0.0, 10.0, 100.0, 1000.0)
         values = [fam.canonical_loglik(ds.Y, ds.X @ (theta + t * sep.direction), ds.weights)
-                  for t in (0.0, 10.0, 100.0, 1000.0)]
+                  for t in ts]
         assert all(v <= l_red + 1e-9 for v in values)
-        assert values == sorted(values)
+        # nondecreasing: for an exact recession direction exactly; the computed one holds the
+        # pairs it does not force at slack 0 to its rounding, each row's term moving by at
+        # most t times its largest such slack, and each value summed with its own rounding
+        eta_d = ds.X @ sep.direction
+        s = (ds.Y * eta_d).sum(axis=1)[:, None] - eta_d
+        drift = float(ds.weights @ np.where(sep.forced | (ds.Y == 1), 0.0, np.abs(s)).max(axis=1))
+        for (t0, v0), (t1, v1) in zip(zip(ts, values), zip(ts[1:], values[1:])):
+            eta = ds.X @ (theta + t1 * sep.direction)
+            size = float(ds.weights @ (np.abs(eta).max(axis=1) + np.log(ds.k)))
+            assert v1 >= v0 - (t1 - t0) * drift - 2 * gamma(ds.n + ds.k + 4) * 2 * size
         assert values[-1] == pytest.approx(l_red, abs=1e-6)
 
 
@@ -466,14 +477,15 @@ def test_the_rounds_find_the_support_konis_lp_finds(monkeypatch, case):
 
 
 def test_a_pair_taken_in_error_leaves_the_decision_to_konis_lp(monkeypatch):
-    """Where the last LP finds no direction positive on every pair the rounds took, Konis's LP
-    decides, and its verdict is the one returned."""
+    """Where neither the rounds' answers projected nor the last LP finds a direction positive on
+    every pair the rounds took, Konis's LP decides, and its verdict is the one returned."""
     import dualmaxent.separation as separation
 
     ds = _quasi(200, 3, 3, seed=7)
     expected = detect_separation(ds)
     calls = []
     by_rows, konis = separation._by_rows, separation._konis
+    monkeypatch.setattr(separation, "_projected", lambda *args: None)
     monkeypatch.setattr(separation, "_by_rows", lambda S, lower, objective=None, **how: (
         None if objective is None else by_rows(S, lower, objective, **how)))
     monkeypatch.setattr(separation, "_konis", lambda S, pairs: calls.append(1) or konis(S, pairs))
@@ -502,6 +514,57 @@ def test_complete_separation_is_proved_by_the_rounds_answers_without_the_last_lp
     eta = ds.X @ sep.direction
     s = (Y * eta).sum(axis=1)[:, None] - eta
     assert s[Y == 0].min() > 0
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_quasi_complete_separation_is_proved_by_the_rounds_answers_projected(monkeypatch, seed):
+    """Where some pairs are not forced, the rounds' answers summed and projected onto the null
+    space of the other pairs' rows are the direction: no last LP (quasi-separated digits: 8 dual
+    simplex solves, 18 s). Each pair's verdict against its own LP from the definition, and the
+    answer's slacks (from the rounds' sum pushed off 0 on the pairs not forced), from rows
+    written from the definition in the LPs' own coordinates: at least 1 (within HiGHS's
+    tolerance) on the forced pairs, and on the others 0 within the rounding of the slack's
+    product and of the projection (``gamma_(q+2) |S_j|_2 |d|_2``, ``q`` the LP's variables),
+    where the sum itself is far off it."""
+    import dualmaxent.separation as separation
+    from dualmaxent.separation import LP_FEASIBILITY
+
+    ds = _quasi(120, 3, 3, seed=seed)
+    by_rows, konis, seen = separation._by_rows, separation._konis, []
+    monkeypatch.setattr(separation, "_by_rows", lambda S, lower, objective=None, **how: (
+        pytest.fail("the last LP ran") if objective is None else by_rows(S, lower, objective,
+                                                                        **how)))
+    monkeypatch.setattr(separation, "_konis", lambda S, pairs: pytest.fail("Konis's LP ran"))
+    projected = separation._projected
+    monkeypatch.setattr(separation, "_projected", lambda S, d, forced, taken: seen.append(
+        (S, d.copy(), forced.copy())) or projected(S, d, forced, taken))
+    sep = detect_separation(ds)
+    assert sep.kind == "quasi-complete" and len(seen) == 1
+    Y = ds.family.one_hot(ds.Y)
+    for j, i in zip(*np.nonzero(Y == 0)):
+        assert sep.forced[j, i] == _pair_is_forced(ds.X, Y, j, i), (j, i)
+    # the rounds' interior answers here are accurate already: the sum pushed off the rows of
+    # the pairs not forced, as digits' were (their slacks up to 1e-6)
+    S, summed, forced = seen[0]
+    summed = summed + 1e-6 * np.linalg.norm(summed) * np.random.default_rng(seed).standard_normal(
+        summed.size) / np.sqrt(summed.size)
+    d = projected(S, summed, forced, np.zeros_like(forced))[0]
+    m, k = S.Xs.shape[1], S.k
+    rows = np.zeros((forced.size, m * k))  # the pairs' rows: x_j on its own class, -x_j on i
+    for r, (j, own, i) in enumerate(zip(S.rows_j, S.own, S.cls_i)):
+        rows[r, own * m:(own + 1) * m] += S.Xs[j]
+        rows[r, i * m:(i + 1) * m] -= S.Xs[j]
+    rows = rows[:, : (k - 1) * m]  # (the last class pinned at 0)
+    q = rows.shape[1]
+    assert d.shape == (q,)
+    s = rows @ d
+    norms = np.sqrt((rows ** 2).sum(axis=1))
+    allowed = (2 * gamma(m + 2) * (np.abs(rows) @ np.abs(d))
+               + gamma(q + 2) * norms * np.linalg.norm(d))
+    assert s[forced].min() >= 1 - LP_FEASIBILITY
+    assert np.all(np.abs(s[~forced]) <= allowed[~forced])
+    raw = rows @ (summed / (rows @ summed)[forced].min())
+    assert np.abs(raw[~forced]).max() > 1e3 * allowed[~forced].max()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
