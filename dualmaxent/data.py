@@ -375,8 +375,9 @@ class Dataset:
         view of a badly scaled design: theta for ``X`` is ``diag(scale)`` times theta for it).
         A rank pass already made is carried over (:func:`_scaled_identifiability`)."""
         X = design.scale_columns(self.X, scale)
-        stored = X.base if isinstance(X, design.DenseOnes) else X
-        for arr in (X.data, X.indices, X.indptr) if design.is_sparse(X) else (stored,):
+        stored = X.base if design.ones_implicit(X) else X  # (a sparse design's own CSR)
+        for arr in ((stored.data, stored.indices, stored.indptr) if design.is_sparse(stored)
+                    else (stored,)):
             arr.setflags(write=False)
         out = dataclasses.replace(self, X=X)
         out.__dict__["_column_max"] = self._column_max * scale  # exact: powers of two

@@ -1540,6 +1540,14 @@ def _qr(obj: DualObjective, beta0, tol, max_iter, hist):
     squares problem ``min ||sqrt(W) (y - X theta)||^2 + lam ||theta_pen||^2``; stacking
     ``sqrt(lam) I`` rows under ``sqrt(W) X`` keeps it a least-squares problem, solved by
     LAPACK's ``gelsd`` (SVD), so the condition number is never squared.
+
+    A rank-deficient design's objective has coordinates ``beta`` on the row space of ``X``
+    (``theta = basis beta``, :class:`dualmaxent.objective.IdentifiedObjective`, whose rank the
+    identifiability's QR decided): the least squares are solved in them, ``sqrt(W) X basis``
+    of full column rank. Solved for theta instead, ``gelsd`` decides the rank itself, keeping
+    singular values above ``eps`` times the largest: a column of ones beside the intercept
+    (n = 200, two features) left one at 3e-16 times it, whose direction the minimum-norm
+    answer then took 1/3e-16 of (the relative gradient 4.7e-2, the fit wrong).
     """
     if design.is_sparse(obj.X):
         raise DualMaxentError("the qr method factors a dense X; for a sparse X use newton, "
@@ -1555,9 +1563,12 @@ def _qr(obj: DualObjective, beta0, tol, max_iter, hist):
         A = np.vstack([A, R])
         b = np.concatenate([b, np.zeros(rows.size)])
     hist.add(obj.value(beta0), obj.kkt_residual(beta0), beta0)
-    # gelsd's solution is the minimum-norm theta; obj.beta gives its coordinates (the identity,
-    # or the row-space basis of a rank-deficient design)
-    beta = obj.beta(scipy.linalg.lstsq(A, b, lapack_driver="gelsd", check_finite=False)[0])
+    # in the objective's coordinates: theta is linear in beta, its columns theta(e_i)
+    in_basis = getattr(obj, "basis", None) is not None
+    if in_basis:
+        A = A @ np.column_stack([np.ravel(obj.theta(e)) for e in np.eye(obj.n_params)])
+    solution = scipy.linalg.lstsq(A, b, lapack_driver="gelsd", check_finite=False)[0]
+    beta = solution if in_basis else obj.beta(solution)
     value, grad = obj.smooth_value_grad(beta)
     rel = obj.kkt_residual(beta, grad)
     hist.add(value, rel, beta)

@@ -603,3 +603,29 @@ def test_the_implicit_ones_design_of_no_rows_multiplies_like_an_array():
     for R in (np.zeros(0), np.zeros((0, 2)), np.zeros((0, 1))):
         got = X.T @ R
         assert got.shape == (np.zeros((0, 4)).T @ R).shape and not got.any()
+
+
+@pytest.mark.parametrize("family", ["gaussian", "poisson", "bernoulli"])
+def test_a_sparse_design_of_badly_scaled_columns_is_rescaled_as_a_dense_one(family):
+    """Columns whose sizes span 1e8 (the unpenalised solve rescales them by powers of two,
+    a copy of the design): a sparse X with its implicit intercept is rescaled as the dense one
+    is, and the fit meets the balance equations ``X^T (y - mu) = 0``, each column's within
+    1e-8 of its own terms' size ``|X|^T (|y| + |mu|)`` (the solve stops at 1e-10 of the rescaled
+    columns'), as the dense fit does. Its read-only copy once failed on the implicit ones
+    (``OnesColumn`` has no ``data``)."""
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((40, 2))
+    Z[:, 1] *= 1e8
+    eta = Z @ np.array([0.5, 3e-9])
+    y = {"gaussian": eta + rng.standard_normal(40),
+         "poisson": rng.poisson(np.exp(eta)).astype(float),
+         "bernoulli": (eta + rng.logistic(size=40) > 0).astype(float)}[family]
+    ds = Dataset.from_arrays(sp.csr_array(Z), y, family=family)
+    res = solve_dual(ds)
+    assert res.status == "converged"
+    X = np.column_stack([Z, np.ones(40)])
+    eta = X @ res.theta
+    mu = {"gaussian": eta, "poisson": np.exp(eta), "bernoulli": 1 / (1 + np.exp(-eta))}[family]
+    assert np.all(np.abs(X.T @ (y - mu)) <= 1e-8 * (np.abs(X).T @ (np.abs(y) + np.abs(mu))))
+    dense = solve_dual(Dataset.from_arrays(Z, y, family=family))
+    np.testing.assert_allclose(eta, X @ dense.theta, rtol=1e-8, atol=1e-8)
