@@ -932,6 +932,13 @@ def _poisson(dataset, Xs, back, active):
     if nz == 0:
         none = np.zeros(n, dtype=bool)
         return Separation("none", none, None, none)
+    if not pos.any() and dataset.intercept:
+        # every count 0: the intercept alone (-1 on it) is a recession direction with slack 1
+        # on every row; the LPs' answer may lean on the features too (an IPM's centre), and a
+        # fit walked along it predicts 1e69 counts a little outside the data
+        d = np.zeros(m)
+        d[-1] = -1.0
+        return Separation("complete", zero.copy(), back(d), zero.copy())
     # s_j = -x_j^T d >= 0 where y_j = 0 (the pairs), x_j^T d = 0 where y_j > 0 (two rows each)
     Xp = Xs[pos]
     S = np.vstack([-Xs[zero], Xp, -Xp])

@@ -827,3 +827,27 @@ def test_a_solve_of_completely_separated_data_stops_where_its_theta_proves_it(mo
     with pytest.warns(SeparationWarning):
         late = solve_dual(ds, method=method, max_iter=500)
     assert late.status == Status.NOT_ATTAINED and late.iterations > early.iterations
+
+
+def test_poisson_counts_all_zero_run_off_along_the_intercept_alone():
+    """Every count 0: the intercept alone is a recession direction (slack ``-x_j^T d = 1`` on
+    every row, from the definition), and the fit walked along it leans on no feature, so its
+    predictions are the same small mean everywhere (the LPs' answer leaned on the feature:
+    coef 113.6, a prediction of 5.6e69 at x = 3, certified ok)."""
+    import warnings
+
+    from dualmaxent import GLMRegressor
+
+    X = np.random.default_rng(0).standard_normal((20, 2))
+    ds = Dataset.from_arrays(X, np.zeros(20), family="poisson")
+    sep = detect_separation(ds)
+    assert sep.kind == "complete" and sep.forced.all()
+    assert np.all(-(ds.X @ sep.direction) > 0)
+    np.testing.assert_array_equal(sep.direction[:-1], 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeparationWarning)
+        fit = GLMRegressor("poisson").fit(X, np.zeros(20))
+    assert fit.certificate_.ok
+    np.testing.assert_array_equal(fit.coef_, 0.0)
+    far = fit.predict(10 * X)
+    assert np.all(far == fit.predict(X[:1])) and far.max() < 1e-6
