@@ -222,6 +222,12 @@ class Separation:
 
 
 
+def _slack_rounding(w: int) -> float:
+    """``2 gamma_(w+2)``: times ``|S_j| |d|``, a bound on the rounding of a slack formed from
+    products of ``w`` terms (:func:`proved_complete`, :meth:`_Rows.rounding`)."""
+    return 2.0 * gamma(w + 2, unit_roundoff(np.float64))
+
+
 #: The separation LP takes a sparse design as a dense copy up to this many entries (80 MB).
 SPARSE_LP_MAX_ENTRIES = 10_000_000
 
@@ -378,7 +384,7 @@ def proved_complete(dataset: Dataset, direction) -> Separation | None:
     active = dataset.weights > 0
     if not binary:
         D = D - D[:, -1:]  # (the LP's gauge, the last class zero: the slacks are the same)
-    bound = 2.0 * gamma(m + 2, unit_roundoff(np.float64))
+    bound = _slack_rounding(m)
     absD = np.abs(D)
     smallest = np.inf
     # a block at a time, each given up on at its first slack that is not positive (data that
@@ -605,7 +611,7 @@ class _Rows:
         """A bound on the rounding of each computed slack ``S d`` (shape (N,)): ``2 gamma_(w+2)
         |S| |d|``, ``w`` the terms of a slack's product (Higham, Lemma 3.1, any order of
         summation, and the bound's own rounding, as :func:`proved_complete` takes it)."""
-        return 2.0 * gamma(self.width + 2, unit_roundoff(np.float64)) * self.abs_product(d)
+        return _slack_rounding(self.width) * self.abs_product(d)
 
     @property
     def width(self) -> int:
@@ -864,14 +870,15 @@ def _projected(S, d, forced, taken):
     |S_j|_1 |d'|_inf``: the projection 0.3, the vertex 1.4).
     """
     U = ~forced
-    N, q = S.shape
+    q = S.shape[1]
     batch = ROWS_PER_VARIABLE * q
     rows = taken & U
     if U.any() and not rows.any():
         pool = np.flatnonzero(U)
         rows[np.random.default_rng(0).choice(pool, size=min(pool.size, batch),
                                              replace=False)] = True
-    u = unit_roundoff(np.float64)
+    # each row's room for the factorisations' error, but for |d'|_2 (docstring)
+    room = gamma(q + 2, unit_roundoff(np.float64)) * S.row_norms()
     R = _triangle(S, np.flatnonzero(rows)) if rows.any() else None
     while True:
         d_ = d
@@ -885,8 +892,7 @@ def _projected(S, d, forced, taken):
         d_ = d_ / smallest
         s = S @ d_
         # off 0 by more than its product's rounding and the factorisations' (docstring)
-        off = U & (np.abs(s) > S.rounding(d_) + gamma(q + 2, u) * S.row_norms()
-                   * float(np.linalg.norm(d_)))
+        off = U & (np.abs(s) > S.rounding(d_) + room * float(np.linalg.norm(d_)))
         if not off.any():
             return (d_, 0.0) if float(s[forced].min()) >= 1.0 - LP_FEASIBILITY else None
         new = np.flatnonzero(off & ~rows)

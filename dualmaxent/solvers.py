@@ -1563,10 +1563,11 @@ def _qr(obj: DualObjective, beta0, tol, max_iter, hist):
         A = np.vstack([A, R])
         b = np.concatenate([b, np.zeros(rows.size)])
     hist.add(obj.value(beta0), obj.kkt_residual(beta0), beta0)
-    # in the objective's coordinates: theta is linear in beta, its columns theta(e_i)
+    # in the objective's coordinates, theta = basis beta (one column of theta: its entries are
+    # the packed ones)
     in_basis = getattr(obj, "basis", None) is not None
     if in_basis:
-        A = A @ np.column_stack([np.ravel(obj.theta(e)) for e in np.eye(obj.n_params)])
+        A = A @ obj.basis
     solution = scipy.linalg.lstsq(A, b, lapack_driver="gelsd", check_finite=False)[0]
     beta = solution if in_basis else obj.beta(solution)
     value, grad = obj.smooth_value_grad(beta)

@@ -530,7 +530,7 @@ def test_quasi_complete_separation_is_proved_by_the_rounds_answers_projected(mon
     from dualmaxent.separation import LP_FEASIBILITY
 
     ds = _quasi(120, 3, 3, seed=seed)
-    by_rows, konis, seen = separation._by_rows, separation._konis, []
+    by_rows, seen = separation._by_rows, []
     monkeypatch.setattr(separation, "_by_rows", lambda S, lower, objective=None, **how: (
         pytest.fail("the last LP ran") if objective is None else by_rows(S, lower, objective,
                                                                         **how)))
